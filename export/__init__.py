@@ -1,0 +1,1 @@
+"""SAGA-SR on stable-audio-tools: model definition, checkpoints and the bundle exporter (needs torch)."""

@@ -1,0 +1,81 @@
+"""Audio files and resampling through pedalboard.io, with atomic writes."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from pedalboard.io import AudioFile, StreamResampler
+
+from .errors import AudioFileError
+
+WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
+
+
+def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """(channels, samples) float32 at ``source_rate`` -> (channels, round(samples * target/source)) float32."""
+    if source_rate == target_rate:
+        return audio
+    resampler = StreamResampler(float(source_rate), float(target_rate), audio.shape[0])
+    out = np.concatenate([resampler.process(np.ascontiguousarray(audio)), resampler.process()], axis=1)
+    expected = int(round(audio.shape[1] * target_rate / source_rate))
+    return np.ascontiguousarray(out[:, :expected], dtype=np.float32)
+
+
+@contextlib.contextmanager
+def open_input(path: str | os.PathLike[str], sample_rate: int) -> Iterator[tuple[object, int, int]]:
+    """Open an audio file for reading at ``sample_rate`` (resampled on the fly if needed).
+
+    Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(f"input file not found: {path}")
+    try:
+        handle = AudioFile(str(path))
+    except Exception as exc:
+        raise AudioFileError(f"cannot read audio file {path}: {exc}") from exc
+    with handle:
+        rate = int(round(handle.samplerate))
+        if handle.frames == 0:
+            raise AudioFileError(f"audio file {path} holds no samples")
+        reader = handle if rate == sample_rate else handle.resampled_to(float(sample_rate))
+        yield reader, handle.num_channels, rate
+
+
+def read_blocks(reader: object, block: int) -> Iterator[np.ndarray]:
+    """Blocks of (channels, <= block) float32 until the reader is exhausted."""
+    while True:
+        chunk = reader.read(block)  # type: ignore[attr-defined]
+        if chunk.shape[1] == 0:
+            return
+        yield np.ascontiguousarray(chunk, dtype=np.float32)
+
+
+def partial_path(destination: Path) -> Path:
+    """Hidden temporary name next to ``destination``, keeping its suffix so the format is known."""
+    return destination.with_name(f".{destination.stem}.partial-{os.getpid()}{destination.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int) -> Iterator[object]:
+    """Write to a temporary file beside ``destination`` and rename it into place only on success.
+
+    WAV and AIFF are written as 32-bit float, FLAC as 24-bit. On any error the partial file is removed.
+    """
+    destination = Path(destination)
+    suffix = destination.suffix.lower()
+    if suffix not in WRITABLE_SUFFIXES:
+        raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(destination)
+    bit_depth = 24 if suffix == ".flac" else 32
+    try:
+        with AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bit_depth) as out:
+            yield out
+        os.replace(tmp, destination)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,46 @@
+"""The model backend interface: the four graphs of a bundle as numpy functions.
+
+Shapes follow :mod:`sagasr_stream.bundle`: audio (B, 1, L), latents (B, C, T), tokens (B, S, D); float32.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the sampler needs from a model. Implementations: ONNX Runtime and TorchScript."""
+
+    #: human-readable description of where the graphs run, e.g. "onnxruntime CPUExecutionProvider"
+    device: str
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        """(B, 1, L) float32 audio -> (B, C, L / downsampling) latent (posterior mean)."""
+        ...
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """(B, C, T) latent -> (B, 1, T * downsampling) audio."""
+        ...
+
+    def velocity(
+        self,
+        x: np.ndarray,
+        t: np.ndarray,
+        lr_latent: np.ndarray,
+        lr_keep: np.ndarray,
+        text_tokens: np.ndarray,
+        cross_keep: np.ndarray,
+        rolloff_in: np.ndarray,
+        rolloff_out: np.ndarray,
+    ) -> np.ndarray:
+        """One DiT evaluation for B rows: -> (B, C, T) velocity (noise - x0)."""
+        ...
+
+    def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """(B, S) int64 token ids and mask -> (B, S, D) float32 tokens, zero where the mask is 0."""
+        ...
+
+
+DIT_INPUTS = ("x", "t", "lr_latent", "lr_keep", "text_tokens", "cross_keep", "rolloff_in", "rolloff_out")

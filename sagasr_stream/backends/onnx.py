@@ -1,0 +1,98 @@
+"""ONNX Runtime backend: runs the bundle's graphs on the CPU or CUDA execution provider."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..errors import BundleError
+from .base import DIT_INPUTS
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def choose_providers(provider: str) -> list[str]:
+    """Map "auto" | "cpu" | "cuda" to an ONNX Runtime provider list; "cuda" fails if CUDA is absent."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if provider == "cpu":
+        return ["CPUExecutionProvider"]
+    if provider == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise RuntimeError(
+                "provider 'cuda' was asked for but ONNX Runtime has no CUDAExecutionProvider here "
+                f"(available: {', '.join(available)}); install 'sagasr-stream[cuda]' on a CUDA machine"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if provider == "auto":
+        return ["CPUExecutionProvider"]
+    raise ValueError(f"provider must be 'auto', 'cpu' or 'cuda', got {provider!r}")
+
+
+class OnnxBackend:
+    """The four graphs of a bundle as ONNX Runtime sessions. ``device`` names the provider in use.
+
+    ``provider="auto"`` uses the CPU; ask for ``"cuda"`` explicitly to run on a GPU.
+    """
+
+    def __init__(self, bundle: Bundle, provider: str = "auto", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads or os.environ.get("SAGASR_THREADS"):
+            options.intra_op_num_threads = int(threads or os.environ["SAGASR_THREADS"])
+        providers = choose_providers(provider)
+        self.manifest = bundle.manifest
+        self.sessions = {}
+        for graph in bundle.manifest.graphs:
+            try:
+                self.sessions[graph] = ort.InferenceSession(str(bundle.path(graph)), options, providers=providers)
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+                raise BundleError(f"cannot load graph {graph!r} from {bundle.path(graph)}: {exc}") from exc
+        self._check_io()
+        self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
+
+    def _check_io(self) -> None:
+        expected = {
+            "vae_encoder": (("audio",), ("latent",)),
+            "vae_decoder": (("latent",), ("audio",)),
+            "dit": (DIT_INPUTS, ("v",)),
+            "text_encoder": (("input_ids", "attention_mask"), ("tokens",)),
+        }
+        channels = self.manifest.latent_channels
+        for graph, session in self.sessions.items():
+            inputs = {i.name: i.shape for i in session.get_inputs()}
+            outputs = [o.name for o in session.get_outputs()]
+            want_in, want_out = expected[graph]
+            if set(inputs) != set(want_in) or list(outputs[:1]) != list(want_out):
+                raise BundleError(
+                    f"graph {graph!r} has inputs {sorted(inputs)} and outputs {outputs}; "
+                    f"expected inputs {sorted(want_in)} and output {want_out[0]!r}"
+                )
+            for name in ("x", "lr_latent", "latent"):
+                shape = inputs.get(name)
+                if shape and isinstance(shape[1], int) and shape[1] != channels:
+                    raise BundleError(
+                        f"graph {graph!r} input {name!r} has {shape[1]} channels; the manifest says {channels}"
+                    )
+
+    def _run(self, graph: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.sessions[graph].run(None, feeds)[0]
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        return self._run("vae_encoder", {"audio": audio.astype(np.float32, copy=False)})
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        return self._run("vae_decoder", {"latent": latent.astype(np.float32, copy=False)})
+
+    def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out) -> np.ndarray:  # type: ignore[no-untyped-def]
+        values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
+        return self._run("dit", {n: np.asarray(v, dtype=np.float32) for n, v in zip(DIT_INPUTS, values)})
+
+    def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        if "text_encoder" not in self.sessions:
+            raise BundleError("this bundle has no text encoder")
+        return self._run("text_encoder", {"input_ids": input_ids, "attention_mask": attention_mask})

@@ -1,0 +1,52 @@
+"""TorchScript backend: traced graphs (``*.pt``) of the same contract, used when torch is installed.
+
+TorchScript archives hold code and tensors and are loaded with ``torch.jit.load`` (no arbitrary pickles).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..errors import BundleError
+
+
+class TorchScriptBackend:
+    """The bundle's graphs through ``torch.jit``; ``provider`` "auto" uses CUDA when torch sees it."""
+
+    def __init__(self, bundle: Bundle, provider: str = "auto") -> None:
+        try:
+            import torch
+        except ImportError as exc:
+            raise BundleError("this bundle holds TorchScript graphs, which need torch: pip install torch") from exc
+        self._torch = torch
+        if provider == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("provider 'cuda' was asked for but torch sees no CUDA device")
+        self._device = torch.device("cuda" if provider in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
+        self.modules = {}
+        for graph in bundle.manifest.graphs:
+            try:
+                self.modules[graph] = torch.jit.load(str(bundle.path(graph)), map_location=self._device).eval()
+            except Exception as exc:
+                raise BundleError(f"cannot load TorchScript graph {graph!r} from {bundle.path(graph)}: {exc}") from exc
+        self.device = f"torchscript {self._device}"
+
+    def _run(self, graph: str, *arrays: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(self._device) for a in arrays]
+            return self.modules[graph](*tensors).float().cpu().numpy()
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        return self._run("vae_encoder", audio.astype(np.float32, copy=False))
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        return self._run("vae_decoder", latent.astype(np.float32, copy=False))
+
+    def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out) -> np.ndarray:  # type: ignore[no-untyped-def]
+        values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
+        return self._run("dit", *(np.asarray(v, dtype=np.float32) for v in values))
+
+    def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        if "text_encoder" not in self.modules:
+            raise BundleError("this bundle has no text encoder")
+        return self._run("text_encoder", input_ids.astype(np.int64), attention_mask.astype(np.int64))

@@ -1,0 +1,305 @@
+"""The model bundle: a folder (or a .zip / .tar archive of one) holding ``manifest.json`` and the graphs.
+
+Graph contract (names of inputs and outputs, float32 unless noted; B is a dynamic batch axis):
+
+- ``vae_encoder``: ``audio`` (B, 1, L) -> ``latent`` (B, C, L / downsampling)   (the posterior mean)
+- ``vae_decoder``: ``latent`` (B, C, T) -> ``audio`` (B, 1, T * downsampling)
+- ``dit``: ``x`` (B, C, T), ``t`` (B,) in [0, 1] (1 = pure noise), ``lr_latent`` (B, C, T),
+  ``lr_keep`` (B,) in {0, 1} (0 replaces ``lr_latent`` by the null value inside the graph),
+  ``text_tokens`` (B, S, D), ``cross_keep`` (B,) in {0, 1} (0 zeroes every cross-attention token),
+  ``rolloff_in`` (B,), ``rolloff_out`` (B,) (ratios in [0, 1]) -> ``v`` (B, C, T), the velocity noise - x0.
+- ``text_encoder`` (optional): ``input_ids`` (B, S) int64, ``attention_mask`` (B, S) int64 -> ``tokens``
+  (B, S, D), already zero where the mask is 0.
+
+The manifest lists the SHA-256 of every file; :func:`load_manifest` verifies them before anything is loaded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BundleError
+
+FORMAT_NAME = "sagasr-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+GRAPH_NAMES = ("vae_encoder", "vae_decoder", "dit", "text_encoder")
+BACKENDS = ("onnx", "torchscript")
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """Text conditioning: token width ``dim``, sequence length ``max_tokens`` and the tokenizer.
+
+    ``tokenizer`` is ``{"kind": "wordpiece", "file": "vocab.txt", "lowercase": true}`` (pure Python, BERT
+    family) or ``{"kind": "hf_tokenizers", "file": "tokenizer.json"}`` (needs the ``tokenizers`` package).
+    """
+
+    dim: int
+    max_tokens: int
+    tokenizer: dict[str, Any] | None = None
+    encoder_name: str = ""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Default sampling settings shipped with a model."""
+
+    steps: int = 25
+    cfg_acoustic: float = 1.4
+    cfg_text: float = 1.2
+    target_rolloff_hz: float = 16000.0
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything the runtime needs to know about a bundle. Sizes in samples and latent frames."""
+
+    name: str
+    sample_rate: int
+    window_samples: int
+    downsampling: int
+    latent_channels: int
+    graphs: dict[str, str]
+    files: dict[str, str]
+    text: TextSpec | None = None
+    defaults: Defaults = field(default_factory=Defaults)
+    lr_null_value: float = -5.0
+    input_peak: float = 0.5
+    backend: str = "onnx"
+    description: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT_NAME
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def latent_frames(self) -> int:
+        """Latent frames per window (window_samples / downsampling)."""
+        return self.window_samples // self.downsampling
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "manifest") -> "Manifest":
+        """Build and validate a manifest from parsed JSON; raises :class:`BundleError` naming the field."""
+        if not isinstance(data, dict):
+            raise BundleError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        if data.get("format") != FORMAT_NAME:
+            raise BundleError(f"{where}: not a sagasr bundle (format={data.get('format')!r})")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise BundleError(
+                f"{where}: format_version {data.get('format_version')!r} is not supported (this runtime reads {FORMAT_VERSION})"
+            )
+        required = ("name", "sample_rate", "window_samples", "downsampling", "latent_channels", "graphs", "files")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise BundleError(f"{where}: missing field(s) {', '.join(missing)}")
+        kwargs = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        text = data.get("text")
+        kwargs["text"] = TextSpec(**text) if text else None
+        kwargs["defaults"] = Defaults(**data.get("defaults", {}))
+        manifest = cls(**kwargs)
+        manifest.validate(where)
+        return manifest
+
+    def validate(self, where: str = "manifest") -> None:
+        """Check sizes and graph names; raises :class:`BundleError`."""
+        for key in ("sample_rate", "window_samples", "downsampling", "latent_channels"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value <= 0:
+                raise BundleError(f"{where}: {key} must be a positive integer, got {value!r}")
+        if self.window_samples % self.downsampling:
+            raise BundleError(
+                f"{where}: window_samples {self.window_samples} is not a multiple of downsampling {self.downsampling}"
+            )
+        for graph in ("vae_encoder", "vae_decoder", "dit"):
+            if graph not in self.graphs:
+                raise BundleError(f"{where}: graph {graph!r} is missing from 'graphs'")
+        unknown = set(self.graphs) - set(GRAPH_NAMES)
+        if unknown:
+            raise BundleError(f"{where}: unknown graph(s) {sorted(unknown)}")
+        if ("text_encoder" in self.graphs) != (self.text is not None):
+            raise BundleError(f"{where}: 'text' and the 'text_encoder' graph must be given together")
+        if self.backend not in BACKENDS:
+            raise BundleError(f"{where}: backend must be one of {BACKENDS}, got {self.backend!r}")
+        for graph, filename in self.graphs.items():
+            if filename not in self.files:
+                raise BundleError(f"{where}: graph {graph!r} file {filename!r} has no SHA-256 in 'files'")
+        if self.defaults.steps < 1:
+            raise BundleError(f"{where}: defaults.steps must be >= 1")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _safe_member_path(root: Path, name: str) -> Path:
+    target = (root / name).resolve()
+    if os.path.isabs(name) or not target.is_relative_to(root.resolve()):
+        raise BundleError(f"archive member {name!r} would be written outside the bundle folder")
+    return target
+
+
+def extract_archive(archive: Path, destination: Path) -> Path:
+    """Extract a .zip or .tar(.gz) bundle into ``destination`` without path traversal or links.
+
+    Returns the folder that holds ``manifest.json`` (the destination itself or its single sub-folder).
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                target = _safe_member_path(destination, info.filename)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            for member in tf.getmembers():
+                target = _safe_member_path(destination, member.name)
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                elif member.isfile():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with tf.extractfile(member) as src, open(target, "wb") as dst:  # type: ignore[union-attr]
+                        shutil.copyfileobj(src, dst)
+                else:
+                    raise BundleError(f"archive member {member.name!r} is a link or device; refusing to extract")
+    else:
+        raise BundleError(f"{archive}: not a bundle folder, .zip or .tar archive")
+    if (destination / MANIFEST).is_file():
+        return destination
+    subdirs = [p for p in destination.iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
+    if len(subdirs) == 1:
+        return subdirs[0]
+    raise BundleError(f"{archive}: archive holds no {MANIFEST}")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle on disk: its folder and manifest."""
+
+    root: Path
+    manifest: Manifest
+
+    def path(self, graph: str) -> Path:
+        """Path of a graph file by graph name (see :data:`GRAPH_NAMES`)."""
+        return self.root / self.manifest.graphs[graph]
+
+    def file(self, name: str) -> Path:
+        return self.root / name
+
+
+_extracted: dict[Path, tempfile.TemporaryDirectory] = {}
+
+
+def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
+    """Open a bundle folder or archive, validate the manifest and (by default) every file's SHA-256.
+
+    Raises :class:`BundleError` naming the missing, truncated or tampered file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BundleError(f"model bundle not found: {path}")
+    root = path
+    if path.is_file():
+        key = path.resolve()
+        if key not in _extracted:
+            tmp = tempfile.TemporaryDirectory(prefix="sagasr-bundle-")
+            _extracted[key] = tmp
+            try:
+                extract_archive(path, Path(tmp.name))
+            except BaseException:
+                del _extracted[key]
+                tmp.cleanup()
+                raise
+        root = extract_root(Path(_extracted[key].name))
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(f"{root}: no {MANIFEST} (is this a sagasr model bundle?)")
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: invalid JSON ({exc})") from exc
+    manifest = Manifest.from_dict(data, where=str(manifest_path))
+    if verify:
+        verify_files(root, manifest)
+    return Bundle(root, manifest)
+
+
+def extract_root(folder: Path) -> Path:
+    if (folder / MANIFEST).is_file():
+        return folder
+    subdirs = [p for p in folder.iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
+    return subdirs[0] if len(subdirs) == 1 else folder
+
+
+def verify_files(root: Path, manifest: Manifest) -> None:
+    """Check that every file listed in the manifest exists and has its recorded SHA-256."""
+    for name, expected in manifest.files.items():
+        file = _safe_member_path(root, name)
+        if not file.is_file():
+            raise BundleError(f"bundle file missing: {file}")
+        actual = sha256_file(file)
+        if actual != expected:
+            raise BundleError(
+                f"bundle file {file} failed its SHA-256 check (expected {expected[:12]}..., got {actual[:12]}...): "
+                "it is truncated, corrupted or was modified"
+            )
+
+
+def write_manifest(root: str | os.PathLike[str], manifest_fields: dict[str, Any]) -> Manifest:
+    """Hash every file in ``root`` (except the manifest), validate and write ``manifest.json`` atomically.
+
+    ``manifest_fields`` holds every :class:`Manifest` field except ``files``; used by the exporter and by
+    the test-model builder.
+    """
+    root = Path(root)
+    files = {
+        str(p.relative_to(root).as_posix()): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
+    }
+    data = dict(manifest_fields, files=files, format=FORMAT_NAME, format_version=FORMAT_VERSION)
+    data = json.loads(json.dumps(data, default=_jsonable))
+    manifest = Manifest.from_dict(data, where=str(root / MANIFEST))
+    tmp = root / (MANIFEST + ".tmp")
+    tmp.write_text(manifest.to_json() + "\n", encoding="utf-8")
+    os.replace(tmp, root / MANIFEST)
+    return manifest
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"cannot write {type(value).__name__} to a manifest")
+
+
+def archive_bundle(root: str | os.PathLike[str], archive: str | os.PathLike[str]) -> Path:
+    """Write the bundle folder ``root`` into a single .zip file (flat, manifest at the top)."""
+    root, archive = Path(root), Path(archive)
+    tmp = archive.with_name(archive.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(root).as_posix())
+    os.replace(tmp, archive)
+    return archive

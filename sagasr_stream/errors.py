@@ -1,0 +1,22 @@
+"""Exceptions raised by sagasr_stream. Each message names the offending value, shape, rate or file."""
+from __future__ import annotations
+
+
+class SagasrError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class BundleError(SagasrError):
+    """A model bundle is missing, malformed, truncated or does not match its recorded hashes."""
+
+
+class AudioInputError(SagasrError, ValueError):
+    """Audio given to the library is unusable: empty, non-finite, wrong shape or unsupported rate."""
+
+
+class AudioTypeError(SagasrError, TypeError):
+    """Audio of a dtype the library does not accept (integers, complex, objects)."""
+
+
+class AudioFileError(SagasrError, OSError):
+    """An audio file cannot be read or written."""

@@ -1,0 +1,84 @@
+"""Quality metrics on 1-D float signals at one sample rate."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..dsp import HOP, N_FFT, high_band_energy, stft
+
+
+def seam_energy_ratio_db(
+    audio: np.ndarray,
+    seam_centres: np.ndarray,
+    seam_width: int,
+    sample_rate: int,
+    cutoff_hz: float,
+    hop: int = 512,
+) -> float:
+    """High-band energy near seams relative to elsewhere, in dB (0 dB = seams invisible; negative = dip).
+
+    ``audio``: (samples,); ``seam_centres``: sample indices of the middles of window overlaps;
+    ``seam_width``: overlap length in samples. Frames whose centre lies within a quarter of the overlap
+    from a seam centre count as "seam"; frames further than one overlap from every seam as "elsewhere".
+    """
+    energy = high_band_energy(audio, sample_rate, cutoff_hz, hop=hop)
+    centres = np.arange(energy.shape[-1]) * hop
+    seams = np.asarray(seam_centres, dtype=np.int64)
+    if seams.size == 0:
+        raise ValueError("no seams to measure: the signal fits in one window")
+    distance = np.abs(centres[:, None] - seams[None, :]).min(axis=1)
+    near = distance <= seam_width // 4
+    far = distance > seam_width
+    if not near.any() or not far.any():
+        raise ValueError("signal too short to compare seams with the rest")
+    return float(10 * np.log10(energy[near].mean() / max(energy[far].mean(), 1e-30)))
+
+
+LSD_EPS = 1e-8
+
+
+def _power_spectrogram(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"expected a non-empty 1-D signal, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("signal contains NaN or Inf")
+    return np.abs(stft(x, n_fft, hop)) ** 2
+
+
+def log_spectral_distance(
+    estimate: np.ndarray,
+    reference: np.ndarray,
+    sample_rate: int = 44100,
+    min_hz: float = 0.0,
+    n_fft: int = N_FFT,
+    hop: int = HOP,
+) -> float:
+    """Log-spectral distance (AudioSR / NVSR definition), unitless (log10 power; 0 = identical).
+
+    ``estimate``, ``reference``: (samples,) same length, same rate. Power spectra from the STFT
+    (n_fft 2048, hop 512); per frame sqrt(mean over bins of (log10 P_ref - log10 P_est)^2), then the mean
+    over frames; ``LSD_EPS`` is added to each power. Bins below ``min_hz`` are ignored (``min_hz`` > 0
+    gives LSD-HF: the bins at or above the cutoff only).
+    """
+    estimate = np.asarray(estimate)
+    reference = np.asarray(reference)
+    if estimate.shape != reference.shape:
+        raise ValueError(f"estimate shape {estimate.shape} differs from reference shape {reference.shape}")
+    nyquist = sample_rate / 2
+    if not 0 <= min_hz < nyquist:
+        raise ValueError(f"min_hz must be in [0, {nyquist:g}) Hz, got {min_hz:g}")
+    p_est = _power_spectrogram(estimate, n_fft, hop)
+    p_ref = _power_spectrogram(reference, n_fft, hop)
+    first = int(np.ceil(min_hz / nyquist * (n_fft // 2)))
+    diff = np.log10(p_ref[first:] + LSD_EPS) - np.log10(p_est[first:] + LSD_EPS)
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+
+
+def lsd(estimate: np.ndarray, reference: np.ndarray, sample_rate: int = 44100) -> float:
+    """Full-band log-spectral distance; see :func:`log_spectral_distance`."""
+    return log_spectral_distance(estimate, reference, sample_rate)
+
+
+def lsd_hf(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutoff_hz: float) -> float:
+    """Log-spectral distance over the bins at or above ``cutoff_hz`` only (LSD-HF)."""
+    return log_spectral_distance(estimate, reference, sample_rate, min_hz=cutoff_hz)

@@ -1,0 +1,80 @@
+"""A loaded model: verified bundle + backend + tokenizer, with cached caption embeddings."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .backends.base import Backend
+from .bundle import Bundle, Manifest, load_bundle
+from .errors import BundleError
+from .text import Tokenizer, tokenizer_from_spec
+
+DEFAULT_BUNDLE_DIR = Path(__file__).parent / "models" / "default"
+
+
+def default_bundle_path() -> Path:
+    """The bundle shipped inside the package (``SAGASR_MODEL`` overrides it)."""
+    override = os.environ.get("SAGASR_MODEL")
+    if override:
+        return Path(override)
+    if not (DEFAULT_BUNDLE_DIR / "manifest.json").is_file():
+        raise BundleError(
+            f"no embedded default model in this installation ({DEFAULT_BUNDLE_DIR}); pass a bundle with "
+            "--model / model=..., or set SAGASR_MODEL"
+        )
+    return DEFAULT_BUNDLE_DIR
+
+
+def make_backend(bundle: Bundle, provider: str = "auto") -> Backend:
+    """The backend the manifest names (ONNX Runtime or TorchScript) on the asked provider."""
+    if bundle.manifest.backend == "torchscript":
+        from .backends.torchscript import TorchScriptBackend
+
+        return TorchScriptBackend(bundle, provider)
+    from .backends.onnx import OnnxBackend
+
+    return OnnxBackend(bundle, provider)
+
+
+class SagaSRModel:
+    """What restoration needs from a bundle. Load with :meth:`load`."""
+
+    def __init__(self, bundle: Bundle, backend: Backend) -> None:
+        self.bundle = bundle
+        self.manifest: Manifest = bundle.manifest
+        self.backend = backend
+        text = self.manifest.text
+        self.tokenizer: Tokenizer | None = None
+        if text is not None:
+            if not text.tokenizer:
+                raise BundleError(f"{bundle.root}: manifest 'text' has no tokenizer entry")
+            self.tokenizer = tokenizer_from_spec(bundle.root, text.tokenizer, text.max_tokens)
+        self._text_tokens = lru_cache(maxsize=32)(self._encode_caption)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, provider: str = "auto", verify: bool = True) -> "SagaSRModel":
+        """Open a bundle folder/archive (``None``: the embedded default), verify it and start its backend."""
+        bundle = load_bundle(default_bundle_path() if path is None else path, verify=verify)
+        return cls(bundle, make_backend(bundle, provider))
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    def _encode_caption(self, caption: str) -> np.ndarray:
+        text = self.manifest.text
+        if text is None:
+            return np.zeros((1, 1, 1), dtype=np.float32)
+        assert self.tokenizer is not None
+        ids, mask = self.tokenizer([caption])
+        if not caption:
+            mask[:] = 0
+        tokens = self.backend.encode_text(ids, mask).astype(np.float32)
+        return tokens * mask[..., None]
+
+    def text_tokens(self, caption: str) -> np.ndarray:
+        """(1, S, D) float32 tokens of ``caption`` (all zero for an empty caption); cached."""
+        return self._text_tokens(caption)

@@ -1,0 +1,102 @@
+"""Restoration settings: a dataclass validated once against the model's manifest."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .bundle import Manifest
+from .dsp import hz_to_ratio
+
+CfgForm = Literal["official", "independent"]
+LowBand = Literal["keep", "replace", "off"]
+
+
+@dataclass(frozen=True)
+class RestoreSettings:
+    """What the user chooses. ``None`` means "the bundle's default".
+
+    - ``steps``: Euler steps; ``cfg_acoustic`` / ``cfg_text``: guidance scales s_a and s_t;
+    - ``cfg_form``: "official" v0 + s_a (v1 - v0) + s_t (v2 - v1), or "independent" ... + s_t (v2 - v0);
+    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz);
+    - ``caption``: text guidance ("" for none);
+    - ``overlap``: window overlap in samples (a multiple of the model's downsampling, at most half a window;
+      ``None`` = a quarter window);
+    - ``batch_size``: windows per DiT call (each window is 3 rows: the CFG passes);
+    - ``seed``: noise seed; ``low_band``: "keep" (exact input below its roll-off), "replace" (official
+      energy-ratio replacement) or "off".
+    """
+
+    steps: int | None = None
+    cfg_acoustic: float | None = None
+    cfg_text: float | None = None
+    cfg_form: CfgForm = "official"
+    target_rolloff_hz: float | None = None
+    caption: str | None = None
+    overlap: int | None = None
+    batch_size: int = 4
+    seed: int = 0
+    low_band: LowBand = "keep"
+
+    def with_(self, **changes: object) -> "RestoreSettings":
+        """A copy with some fields changed (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """Settings with every default filled in from the manifest and every value checked."""
+
+    steps: int
+    cfg_acoustic: float
+    cfg_text: float
+    cfg_form: CfgForm
+    target_rolloff: float
+    target_rolloff_hz: float
+    caption: str
+    window: int
+    overlap: int
+    batch_size: int
+    seed: int
+    low_band: LowBand
+
+    @property
+    def hop(self) -> int:
+        return self.window - self.overlap
+
+
+def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
+    """Fill defaults from ``manifest`` and validate; raises ValueError naming the bad setting."""
+    d = manifest.defaults
+    steps = d.steps if settings.steps is None else settings.steps
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    cfg_a = float(d.cfg_acoustic if settings.cfg_acoustic is None else settings.cfg_acoustic)
+    cfg_t = float(d.cfg_text if settings.cfg_text is None else settings.cfg_text)
+    for name, value in (("cfg_acoustic", cfg_a), ("cfg_text", cfg_t)):
+        if not 0.0 <= value <= 20.0:
+            raise ValueError(f"{name} must be in [0, 20], got {value}")
+    if settings.cfg_form not in ("official", "independent"):
+        raise ValueError(f"cfg_form must be 'official' or 'independent', got {settings.cfg_form!r}")
+    rolloff_hz = float(d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz)
+    rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
+    caption = d.caption if settings.caption is None else settings.caption
+    if caption and manifest.text is None:
+        raise ValueError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
+    window, ds = manifest.window_samples, manifest.downsampling
+    overlap = settings.overlap
+    if overlap is None:
+        overlap = (window // 4) // ds * ds
+    if not isinstance(overlap, int) or overlap < 0 or overlap > window // 2 or overlap % ds:
+        raise ValueError(
+            f"overlap must be a multiple of {ds} samples between 0 and {window // 2} (half a window), got {overlap!r}"
+        )
+    if not isinstance(settings.batch_size, int) or settings.batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {settings.batch_size!r}")
+    if not isinstance(settings.seed, int) or settings.seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {settings.seed!r}")
+    if settings.low_band not in ("keep", "replace", "off"):
+        raise ValueError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
+    return ResolvedSettings(
+        steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", window, overlap,
+        settings.batch_size, settings.seed, settings.low_band,
+    )

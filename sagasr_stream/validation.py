@@ -1,0 +1,102 @@
+"""Input validation at the edge: dtype, shape/layout, finiteness and sample rate.
+
+Every check raises an :mod:`sagasr_stream.errors` exception that names the problem.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from .errors import AudioInputError, AudioTypeError
+
+Layout = Literal["mono", "channels_first", "channels_last"]
+
+MIN_RATE = 1000
+MAX_RATE = 768000
+
+
+def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
+    """float32 is taken as is, float64 is converted to float32; anything else raises AudioTypeError."""
+    if not isinstance(audio, np.ndarray):
+        raise AudioTypeError(f"{name} must be a numpy.ndarray, got {type(audio).__name__}")
+    if audio.dtype == np.float32:
+        return audio
+    if audio.dtype == np.float64:
+        return audio.astype(np.float32)
+    raise AudioTypeError(
+        f"{name} has dtype {audio.dtype}; expected float32 or float64 samples in [-1, 1] "
+        "(convert integer PCM first, e.g. x.astype(np.float32) / 32768)"
+    )
+
+
+def check_finite(audio: np.ndarray, name: str = "audio") -> None:
+    """Raise AudioInputError if ``audio`` holds NaN or infinite samples, naming the first one."""
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), audio.shape)
+        raise AudioInputError(f"{name} holds {int(bad.sum())} NaN/Inf sample(s), the first at index {tuple(int(i) for i in first)}")
+
+
+def check_sample_rate(sample_rate: object) -> int:
+    """Accept an integer-valued rate in [1 kHz, 768 kHz]; return it as int."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
+        raise AudioInputError(f"sample_rate must be a number in Hz, got {type(sample_rate).__name__}")
+    if not np.isfinite(sample_rate) or float(sample_rate) != int(sample_rate):
+        raise AudioInputError(f"sample_rate must be a whole number of Hz, got {sample_rate!r}")
+    rate = int(sample_rate)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioInputError(f"unsupported sample rate {rate} Hz (expected {MIN_RATE}..{MAX_RATE} Hz)")
+    return rate
+
+
+def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str = "audio") -> Layout:
+    """Layout of an audio buffer: 1-D is mono; in 2-D the smaller dimension is channels.
+
+    A square 2-D buffer is ambiguous unless ``known`` (a layout seen before) resolves it.
+    """
+    if len(shape) == 1:
+        return "mono"
+    if len(shape) != 2:
+        raise AudioInputError(f"{name} must be 1-D (samples,) or 2-D (channels, samples)/(samples, channels), got shape {shape}")
+    rows, cols = shape
+    if rows < cols:
+        return "channels_first"
+    if cols < rows:
+        return "channels_last"
+    if known in ("channels_first", "channels_last"):
+        return known
+    raise AudioInputError(
+        f"{name} has square shape {shape}: cannot tell channels from samples. "
+        "Pass a non-square buffer first, or give the layout explicitly"
+    )
+
+
+def to_channels_first(audio: np.ndarray, layout: Layout) -> np.ndarray:
+    """(samples,) / (channels, samples) / (samples, channels) -> (channels, samples) view."""
+    if layout == "mono":
+        return audio[None, :]
+    return audio if layout == "channels_first" else audio.T
+
+
+def from_channels_first(audio: np.ndarray, layout: Layout) -> np.ndarray:
+    """Inverse of :func:`to_channels_first`."""
+    if layout == "mono":
+        return audio[0]
+    return audio if layout == "channels_first" else audio.T
+
+
+def prepare_audio(audio: object, layout: Layout | None = None, name: str = "audio") -> tuple[np.ndarray, Layout]:
+    """Validate a whole signal for offline processing: dtype, layout, non-empty, finite.
+
+    Returns (float32 (channels, samples) array, layout).
+    """
+    array = check_dtype(audio, name)
+    layout = layout or infer_layout(array.shape, name=name)
+    if layout != "mono" and array.ndim != 2:
+        raise AudioInputError(f"{name}: layout {layout!r} needs a 2-D array, got shape {array.shape}")
+    planar = to_channels_first(array, layout)
+    if planar.shape[0] == 0 or planar.shape[1] == 0:
+        raise AudioInputError(f"{name} is empty (shape {array.shape}): nothing to restore")
+    check_finite(planar, name)
+    return np.ascontiguousarray(planar), layout

@@ -1,0 +1,1 @@
+"""SAGA-SR and VAE training on stable-audio-tools and Lightning (needs torch)."""

@@ -37,7 +37,8 @@ BACKENDS = ("onnx", "torchscript")
 
 @dataclass(frozen=True)
 class TextSpec:
-    """Text conditioning: token width ``dim``, sequence length ``max_tokens`` and the tokenizer.
+    """Text conditioning: token width ``dim`` and length ``max_tokens`` of the DiT's ``text_tokens`` input,
+    and the tokenizer of the ``text_encoder`` graph (both absent in a model trained without captions).
 
     ``tokenizer`` is ``{"kind": "wordpiece", "file": "vocab.txt", "lowercase": true}`` (pure Python, BERT
     family) or ``{"kind": "hf_tokenizers", "file": "tokenizer.json"}`` (needs the ``tokenizers`` package).
@@ -71,7 +72,7 @@ class Manifest:
     latent_channels: int
     graphs: dict[str, str]
     files: dict[str, str]
-    text: TextSpec | None = None
+    text: TextSpec | None = None  # required; Optional only so the field order stays readable
     defaults: Defaults = field(default_factory=Defaults)
     lr_null_value: float = -5.0
     input_peak: float = 0.5
@@ -106,6 +107,8 @@ class Manifest:
             raise BundleError(f"{where}: missing field(s) {', '.join(missing)}")
         kwargs = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         text = data.get("text")
+        if text is not None and not isinstance(text, dict):
+            raise BundleError(f"{where}: 'text' must be an object")
         kwargs["text"] = TextSpec(**text) if text else None
         kwargs["defaults"] = Defaults(**data.get("defaults", {}))
         manifest = cls(**kwargs)
@@ -128,8 +131,10 @@ class Manifest:
         unknown = set(self.graphs) - set(GRAPH_NAMES)
         if unknown:
             raise BundleError(f"{where}: unknown graph(s) {sorted(unknown)}")
-        if ("text_encoder" in self.graphs) != (self.text is not None):
-            raise BundleError(f"{where}: 'text' and the 'text_encoder' graph must be given together")
+        if self.text is None:
+            raise BundleError(f"{where}: missing field 'text' (the DiT's text token width and length)")
+        if ("text_encoder" in self.graphs) != bool(self.text.tokenizer):
+            raise BundleError(f"{where}: the 'text_encoder' graph and 'text.tokenizer' must be given together")
         if self.backend not in BACKENDS:
             raise BundleError(f"{where}: backend must be one of {BACKENDS}, got {self.backend!r}")
         for graph, filename in self.graphs.items():

@@ -47,10 +47,9 @@ class SagaSRModel:
         self.manifest: Manifest = bundle.manifest
         self.backend = backend
         text = self.manifest.text
+        assert text is not None  # validated with the manifest
         self.tokenizer: Tokenizer | None = None
-        if text is not None:
-            if not text.tokenizer:
-                raise BundleError(f"{bundle.root}: manifest 'text' has no tokenizer entry")
+        if text.tokenizer:
             self.tokenizer = tokenizer_from_spec(bundle.root, text.tokenizer, text.max_tokens)
         self._text_tokens = lru_cache(maxsize=32)(self._encode_caption)
 
@@ -66,9 +65,9 @@ class SagaSRModel:
 
     def _encode_caption(self, caption: str) -> np.ndarray:
         text = self.manifest.text
-        if text is None:
-            return np.zeros((1, 1, 1), dtype=np.float32)
-        assert self.tokenizer is not None
+        assert text is not None
+        if self.tokenizer is None:  # a model without a text encoder: the null text condition
+            return np.zeros((1, 1, text.dim), dtype=np.float32)
         ids, mask = self.tokenizer([caption])
         if not caption:
             mask[:] = 0

@@ -80,7 +80,7 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     rolloff_hz = float(d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz)
     rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
     caption = d.caption if settings.caption is None else settings.caption
-    if caption and manifest.text is None:
+    if caption and "text_encoder" not in manifest.graphs:
         raise ValueError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
     window, ds = manifest.window_samples, manifest.downsampling
     overlap = settings.overlap

@@ -157,7 +157,7 @@ def build_tiny_bundle(
     _save(decoder, folder / "vae_decoder.onnx")
     _save(_dit_graph(latent_channels, text_dim, null_value, rng), folder / "dit.onnx")
     graphs = {"vae_encoder": "vae_encoder.onnx", "vae_decoder": "vae_decoder.onnx", "dit": "dit.onnx"}
-    text = None
+    text = TextSpec(text_dim, max_tokens, None, "")
     if with_text:
         _save(_text_graph(text_dim, rng), folder / "text_encoder.onnx")
         (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")

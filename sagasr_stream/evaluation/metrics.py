@@ -12,22 +12,24 @@ def seam_energy_ratio_db(
     seam_width: int,
     sample_rate: int,
     cutoff_hz: float,
+    frame: int = 2048,
     hop: int = 512,
 ) -> float:
     """High-band energy near seams relative to elsewhere, in dB (0 dB = seams invisible; negative = dip).
 
     ``audio``: (samples,); ``seam_centres``: sample indices of the middles of window overlaps;
-    ``seam_width``: overlap length in samples. Frames whose centre lies within a quarter of the overlap
-    from a seam centre count as "seam"; frames further than one overlap from every seam as "elsewhere".
+    ``seam_width``: overlap length in samples. STFT frames (``frame`` long) centred within a quarter of the
+    overlap from a seam centre count as "seam"; frames lying wholly outside every cross-fade as "elsewhere"
+    (so the overlap must be shorter than half a window for "elsewhere" to exist).
     """
-    energy = high_band_energy(audio, sample_rate, cutoff_hz, hop=hop)
+    energy = high_band_energy(audio, sample_rate, cutoff_hz, frame=frame, hop=hop)
     centres = np.arange(energy.shape[-1]) * hop
     seams = np.asarray(seam_centres, dtype=np.int64)
     if seams.size == 0:
         raise ValueError("no seams to measure: the signal fits in one window")
     distance = np.abs(centres[:, None] - seams[None, :]).min(axis=1)
     near = distance <= seam_width // 4
-    far = distance > seam_width
+    far = distance >= seam_width // 2 + frame // 2
     if not near.any() or not far.any():
         raise ValueError("signal too short to compare seams with the rest")
     return float(10 * np.log10(energy[near].mean() / max(energy[far].mean(), 1e-30)))

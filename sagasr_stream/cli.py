@@ -1,0 +1,251 @@
+"""The ``sagasr`` command: restore files, inspect bundles, export, evaluate, benchmark, live audio."""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from .errors import SagasrError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg", ".m4a"}
+
+
+def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
+    """Files, folders (searched recursively) and globs -> sorted unique (file, path relative to its root)."""
+    found: dict[Path, Path] = {}
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and file.suffix.lower() in AUDIO_SUFFIXES and not file.name.startswith("."):
+                    found.setdefault(file.resolve(), file.relative_to(path))
+        elif path.is_file():
+            found.setdefault(path.resolve(), Path(path.name))
+        else:
+            matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True)) if Path(m).is_file()]
+            if not matches:
+                raise SagasrError(f"no input matches {pattern!r}")
+            for file in matches:
+                found.setdefault(file.resolve(), Path(file.name))
+    return sorted(found.items())
+
+
+def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
+    """Where each input's result goes: a file (-o for one input), a folder (-o for several), or beside the input."""
+    if output is None:
+        return [file.with_name(f"{file.stem}_restored{suffix}") for file, _ in inputs]
+    out = Path(output)
+    as_dir = len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")) or out.suffix == ""
+    if not as_dir:
+        return [out]
+    return [out / rel.with_suffix(suffix) for _, rel in inputs]
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .settings import RestoreSettings
+
+    return RestoreSettings().with_(
+        steps=args.steps, cfg_acoustic=args.cfg_acoustic, cfg_text=args.cfg_text, cfg_form=args.cfg_form,
+        target_rolloff_hz=args.target_rolloff, caption=args.caption, overlap=args.overlap,
+        batch_size=args.batch_size, seed=args.seed, low_band=args.low_band,
+    )
+
+
+def cmd_upsample(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .api import restore_file
+    from .model import SagaSRModel
+    from .settings import resolve
+
+    inputs = expand_inputs(args.inputs)
+    outputs = output_paths(inputs, args.output, "." + args.format)
+    input_set = {file for file, _ in inputs}
+    model = SagaSRModel.load(args.model, provider=args.provider)
+    settings = _settings(args)
+    resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
+    print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
+    failures = 0
+    overall = tqdm(total=len(inputs), desc="files", unit="file", disable=args.quiet or len(inputs) < 2)
+    for (source, _), destination in zip(inputs, outputs):
+        if destination.resolve() in input_set:
+            print(f"error: {destination} is an input file; refusing to overwrite it", file=sys.stderr)
+            failures += 1
+        elif destination.exists() and not args.force:
+            tqdm.write(f"skip {source} -> {destination} (exists; --force to redo)", file=sys.stderr)
+        else:
+            bar = tqdm(desc=source.name, unit="win", leave=False, disable=args.quiet)
+
+            def progress(done: int, total: int, bar=bar) -> None:  # type: ignore[no-untyped-def]
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            try:
+                restore_file(source, destination, model, settings, overwrite=args.force, progress=progress)
+                tqdm.write(f"{source} -> {destination}", file=sys.stderr)
+            except (SagasrError, ValueError, OSError) as exc:
+                tqdm.write(f"error: {source}: {exc}", file=sys.stderr)
+                failures += 1
+            finally:
+                bar.close()
+        overall.update(1)
+    overall.close()
+    return 1 if failures else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .bundle import load_bundle
+    from .model import default_bundle_path
+
+    bundle = load_bundle(args.model or default_bundle_path(), verify=True)
+    m = bundle.manifest
+    if args.json:
+        print(m.to_json())
+        return 0
+    print(f"name:            {m.name}")
+    if m.description:
+        print(f"description:     {m.description}")
+    print(f"location:        {bundle.root}")
+    print(f"backend:         {m.backend} (format {m.format} v{m.format_version}, hashes verified)")
+    print(f"sample rate:     {m.sample_rate} Hz")
+    print(f"window:          {m.window_samples} samples ({m.window_samples / m.sample_rate:.3f} s), "
+          f"{m.latent_frames} latent frames x {m.latent_channels} channels, downsampling {m.downsampling}")
+    if m.text:
+        print(f"text:            {m.text.encoder_name or 'encoder'}, {m.text.dim}-d tokens, max {m.text.max_tokens}, "
+              f"tokenizer {m.text.tokenizer.get('kind') if m.text.tokenizer else '-'}")
+    else:
+        print("text:            none")
+    print(f"defaults:        {json.dumps(asdict(m.defaults))}")
+    size = sum((bundle.root / f).stat().st_size for f in m.files)
+    print(f"files:           {len(m.files)}, {size / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .api import restore
+    from .model import SagaSRModel
+
+    model = SagaSRModel.load(args.model, provider=args.provider)
+    sr = model.manifest.sample_rate
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(int(args.seconds * sr))).astype(np.float32)
+    settings = _settings(args)
+    start = time.perf_counter()
+    restore(audio, sr, model, settings)
+    elapsed = time.perf_counter() - start
+    print(f"{model.manifest.name} on {model.device}: {args.seconds:g} s of audio in {elapsed:.2f} s, "
+          f"real-time factor {elapsed / args.seconds:.3f} (below 1 is faster than real time)")
+    return 0
+
+
+def cmd_make_test_model(args: argparse.Namespace) -> int:
+    from .testing import build_tiny_bundle
+
+    path = build_tiny_bundle(args.folder, window_samples=args.window)
+    print(f"wrote an untrained tiny test bundle to {path} (it restores nothing meaningful)")
+    return 0
+
+
+def cmd_export(argv: list[str]) -> int:
+    try:
+        from sagasr_export.cli import main as export_main
+    except ImportError as exc:
+        print(f"error: 'sagasr export' needs the export environment (torch, stable-audio-tools): "
+              f"run 'bash export/install.sh' ({exc})", file=sys.stderr)
+        return 2
+    return int(export_main(argv) or 0)
+
+
+def add_restore_options(p: argparse.ArgumentParser) -> None:
+    """Sampling options shared by the commands that run the model."""
+    p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"], help="ONNX Runtime provider")
+    p.add_argument("--steps", type=int, help="Euler steps (default: the bundle's)")
+    p.add_argument("--cfg-acoustic", type=float, help="LR-latent guidance scale s_a (default 1.4)")
+    p.add_argument("--cfg-text", type=float, help="text/roll-off guidance scale s_t (default 1.2)")
+    p.add_argument("--cfg-form", choices=["official", "independent"], help="guidance formula")
+    p.add_argument("--target-rolloff", type=float, metavar="HZ", help="wanted output roll-off in Hz")
+    p.add_argument("--caption", help="text guidance (default: the bundle's)")
+    p.add_argument("--overlap", type=int, metavar="SAMPLES", help="window overlap (multiple of the downsampling)")
+    p.add_argument("--batch-size", type=int, metavar="WINDOWS", help="windows per DiT call")
+    p.add_argument("--seed", type=int, help="noise seed (default 0)")
+    p.add_argument("--low-band", choices=["keep", "replace", "off"], help="what to do below the input's cutoff")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sagasr", description="SAGA-SR audio bandwidth extension")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("upsample", help="restore audio files, folders or globs")
+    p.add_argument("inputs", nargs="+", help="files, folders or glob patterns")
+    p.add_argument("-o", "--output", help="output file (one input) or folder")
+    p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
+    p.add_argument("--force", action="store_true", help="redo outputs that exist")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_restore_options(p)
+    p.set_defaults(func=cmd_upsample)
+
+    p = sub.add_parser("info", help="show and verify a model bundle")
+    p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("bench", help="measure the real-time factor on synthetic audio")
+    p.add_argument("--seconds", type=float, default=10.0)
+    add_restore_options(p)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("make-test-model", help="write a tiny untrained bundle (for trying the tools)")
+    p.add_argument("folder")
+    p.add_argument("--window", type=int, default=65536, help="window length in samples")
+    p.set_defaults(func=cmd_make_test_model)
+
+    sub.add_parser("export", help="export a checkpoint to a bundle (needs torch; see export/)", add_help=False)
+    _add_optional_commands(sub)
+    return parser
+
+
+def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Commands whose modules may be absent or need extras: evaluation and live audio."""
+    try:
+        from .evaluation.cli import add_eval_command
+    except ImportError:
+        pass
+    else:
+        add_eval_command(sub, add_restore_options)
+    try:
+        from .live import add_live_arguments, run_live
+    except ImportError:
+        pass
+    else:
+        p = sub.add_parser("live", help="restore live audio from an input device to an output device")
+        add_live_arguments(p)
+        p.set_defaults(func=run_live)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        return cmd_export(argv[1:])
+    args = build_parser().parse_args(argv)
+    for key in ("steps", "cfg_acoustic", "cfg_text", "cfg_form", "target_rolloff", "caption", "overlap",
+                "batch_size", "seed", "low_band"):
+        if not hasattr(args, key):
+            setattr(args, key, None)
+    try:
+        return int(args.func(args) or 0)
+    except (SagasrError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Shared fixtures: tiny random ONNX bundles built in code (no downloads, no torch)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sagasr_stream.model import SagaSRModel
+from sagasr_stream.testing import build_tiny_bundle
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny bundle: 8192-sample windows, 256x downsampling, 8 latent channels, a text encoder."""
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny") / "bundle")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_bundle: Path) -> SagaSRModel:
+    return SagaSRModel.load(tiny_bundle)
+
+
+def band_limited_noise(n: int, cutoff_hz: float = 6000.0, seed: int = 0, channels: int | None = None) -> np.ndarray:
+    """Deterministic white noise low-passed at ``cutoff_hz`` (44.1 kHz), float32, peak about 0.5."""
+    from sagasr_stream.dsp import LowPassSpec, band_limit
+
+    rng = np.random.default_rng(seed)
+    shape = (n,) if channels is None else (channels, n)
+    x = band_limit(0.2 * rng.standard_normal(shape), 44100, LowPassSpec("cheby1", 8, cutoff_hz), resample=False)
+    return x.astype(np.float32)

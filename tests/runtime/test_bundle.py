@@ -1,0 +1,126 @@
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sagasr_stream import BundleError, SagaSRModel, load_bundle
+from sagasr_stream.bundle import archive_bundle, write_manifest
+from sagasr_stream.testing import build_tiny_bundle
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path) -> Path:
+    return Path(shutil.copytree(tiny_bundle, tmp_path / "b"))
+
+
+def test_loads_and_reports_its_provider(tiny_bundle):
+    model = SagaSRModel.load(tiny_bundle, provider="cpu")
+    assert model.device == "onnxruntime CPUExecutionProvider"
+    assert model.manifest.latent_frames == 32
+    assert model.text_tokens("warm piano").shape == (1, 8, 16)
+
+
+def test_missing_file_is_named(bundle_copy):
+    (bundle_copy / "dit.onnx").unlink()
+    with pytest.raises(BundleError, match="missing: .*dit.onnx"):
+        load_bundle(bundle_copy)
+
+
+def test_truncated_or_tampered_file_fails_its_hash(bundle_copy):
+    data = (bundle_copy / "vae_decoder.onnx").read_bytes()
+    (bundle_copy / "vae_decoder.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="vae_decoder.onnx failed its SHA-256"):
+        load_bundle(bundle_copy)
+
+
+def test_manifest_errors_name_the_field(bundle_copy):
+    path = bundle_copy / "manifest.json"
+    good = json.loads(path.read_text())
+    for change, message in [
+        ({"format_version": 99}, "format_version 99"),
+        ({"window_samples": 1000}, "not a multiple"),
+        ({"format": "other"}, "not a sagasr bundle"),
+        ({"backend": "tensorflow"}, "backend"),
+        ({"graphs": {"vae_encoder": "vae_encoder.onnx"}}, "'vae_decoder' is missing"),
+    ]:
+        path.write_text(json.dumps({**good, **change}))
+        with pytest.raises(BundleError, match=message):
+            load_bundle(bundle_copy)
+    path.write_text("{not json")
+    with pytest.raises(BundleError, match="invalid JSON"):
+        load_bundle(bundle_copy)
+    path.write_text(json.dumps({k: v for k, v in good.items() if k != "latent_channels"}))
+    with pytest.raises(BundleError, match="missing field.*latent_channels"):
+        load_bundle(bundle_copy)
+
+
+def test_shape_mismatch_between_manifest_and_graphs_is_caught(bundle_copy):
+    fields = json.loads((bundle_copy / "manifest.json").read_text())
+    fields.pop("files"), fields.pop("format"), fields.pop("format_version")
+    fields["latent_channels"] = 12
+    write_manifest(bundle_copy, fields)  # consistent hashes, wrong shape
+    with pytest.raises(BundleError, match="8 channels; the manifest says 12"):
+        SagaSRModel.load(bundle_copy)
+
+
+def test_not_a_bundle(tmp_path):
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "nope")
+    with pytest.raises(BundleError, match="no manifest.json"):
+        load_bundle(tmp_path)
+
+
+def test_zip_archive_round_trip(tiny_bundle, tmp_path):
+    archive = archive_bundle(tiny_bundle, tmp_path / "model.zip")
+    model = SagaSRModel.load(archive)
+    assert model.manifest.name == "tiny-random"
+
+
+def test_archives_cannot_write_outside_their_folder(tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../escaped.txt", "x")
+    with pytest.raises(BundleError, match="outside the bundle"):
+        load_bundle(evil)
+    assert not (tmp_path.parent / "escaped.txt").exists()
+
+    linked = tmp_path / "link.tar"
+    with tarfile.open(linked, "w") as tf:
+        info = tarfile.TarInfo("manifest.json")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tf.addfile(info)
+    with pytest.raises(BundleError, match="link"):
+        load_bundle(linked)
+
+
+def test_bundle_without_text_rejects_captions(tmp_path):
+    from sagasr_stream import RestoreSettings, restore
+    import numpy as np
+
+    model = SagaSRModel.load(build_tiny_bundle(tmp_path / "notext", with_text=False))
+    assert "text_encoder" not in model.manifest.graphs and model.tokenizer is None
+    restore(np.zeros(100, np.float32) + 0.1, 44100, model)
+    with pytest.raises(ValueError, match="no text encoder"):
+        restore(np.zeros(100, np.float32), 44100, model, RestoreSettings(caption="piano"))
+
+
+def test_missing_default_model_is_explained(monkeypatch, tmp_path):
+    import sagasr_stream.model as model_module
+
+    monkeypatch.delenv("SAGASR_MODEL", raising=False)
+    monkeypatch.setattr(model_module, "DEFAULT_BUNDLE_DIR", tmp_path / "none")
+    with pytest.raises(BundleError, match="no embedded default model"):
+        SagaSRModel.load()
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(tiny_bundle):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA; the error path cannot be exercised")
+    with pytest.raises(RuntimeError, match="no CUDAExecutionProvider"):
+        SagaSRModel.load(tiny_bundle, provider="cuda")

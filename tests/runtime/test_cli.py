@@ -1,0 +1,85 @@
+import subprocess
+import sys
+
+import numpy as np
+from pedalboard.io import AudioFile
+
+from sagasr_stream.cli import expand_inputs, main, output_paths
+from tests.conftest import band_limited_noise
+
+
+def make_inputs(folder):
+    (folder / "sub").mkdir(parents=True)
+    for name in ("a.wav", "sub/b.flac"):
+        with AudioFile(str(folder / name), "w", 22050, 1) as f:
+            f.write(band_limited_noise(11025, channels=1))
+    (folder / "notes.txt").write_text("not audio")
+
+
+def test_upsample_folder_skips_finished_outputs_and_forces(tiny_bundle, tmp_path, capsys):
+    make_inputs(tmp_path / "in")
+    args = ["upsample", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle), "-q"]
+    assert main(args) == 0
+    outputs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert outputs == ["a.wav", "sub/b.wav"]
+    first = (tmp_path / "out" / "a.wav").stat().st_mtime_ns
+    assert main(args) == 0
+    assert "skip" in capsys.readouterr().err
+    assert (tmp_path / "out" / "a.wav").stat().st_mtime_ns == first
+    assert main(args + ["--force", "--seed", "2"]) == 0
+    assert (tmp_path / "out" / "a.wav").stat().st_mtime_ns != first
+
+
+def test_upsample_glob_and_options(tiny_bundle, tmp_path):
+    make_inputs(tmp_path / "in")
+    out = tmp_path / "one.flac"
+    code = main(["upsample", str(tmp_path / "in" / "*.wav"), "-o", str(out), "--model", str(tiny_bundle), "-q",
+                 "--steps", "2", "--cfg-acoustic", "1.0", "--cfg-text", "0.5", "--target-rolloff", "15000",
+                 "--caption", "piano", "--overlap", "1024", "--batch-size", "2", "--low-band", "replace"])
+    assert code == 0
+    with AudioFile(str(out)) as f:
+        assert f.samplerate == 44100 and f.frames == 22050
+
+
+def test_upsample_refuses_to_overwrite_inputs(tiny_bundle, tmp_path, capsys):
+    make_inputs(tmp_path / "in")
+    src = tmp_path / "in" / "a.wav"
+    before = src.read_bytes()
+    assert main(["upsample", str(src), "-o", str(src), "--model", str(tiny_bundle), "-q", "--force"]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert src.read_bytes() == before
+
+
+def test_bad_arguments_give_errors_not_tracebacks(tiny_bundle, tmp_path, capsys):
+    assert main(["upsample", str(tmp_path / "nothing*.wav"), "--model", str(tiny_bundle)]) == 2
+    assert "no input matches" in capsys.readouterr().err
+    make_inputs(tmp_path / "in")
+    assert main(["upsample", str(tmp_path / "in"), "--model", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["upsample", str(tmp_path / "in"), "--model", str(tiny_bundle), "--overlap", "5"]) == 2
+    assert "overlap" in capsys.readouterr().err
+
+
+def test_info_prints_the_manifest(tiny_bundle, capsys):
+    assert main(["info", "--model", str(tiny_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-random" in out and "8192 samples" in out and "hashes verified" in out
+
+
+def test_output_paths_beside_inputs(tmp_path):
+    make_inputs(tmp_path)
+    inputs = expand_inputs([str(tmp_path)])
+    assert [p.name for p in output_paths(inputs, None, ".wav")] == ["a_restored.wav", "b_restored.wav"]
+
+
+def test_console_script_and_no_torch_import(tiny_bundle, tmp_path):
+    """The runtime restores a file without importing torch (it must work where torch is absent)."""
+    make_inputs(tmp_path / "in")
+    code = (
+        "import sys, sagasr_stream.cli as c; rc = c.main(['upsample', sys.argv[1], '-o', sys.argv[2], '--model', sys.argv[3], '-q']);"
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "in" / "a.wav"), str(tmp_path / "o.wav"), str(tiny_bundle)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "o.wav").is_file()

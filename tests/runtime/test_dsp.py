@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+from scipy import signal
+
+from sagasr_stream import dsp
+
+
+def reference_rolloff_bin(x: np.ndarray, percentile: float = 0.985) -> int:
+    """Straightforward loop: librosa-style centred STFT, then the first bin reaching the percentile."""
+    n_fft, hop = 2048, 512
+    padded = np.pad(x.astype(np.float64), n_fft // 2)
+    window = signal.get_window("hann", n_fft)
+    totals = np.zeros(n_fft // 2 + 1)
+    for start in range(0, len(padded) - n_fft + 1, hop):
+        totals += np.abs(np.fft.rfft(padded[start : start + n_fft] * window))
+    running = 0.0
+    for k, value in enumerate(totals):
+        running += value
+        if running >= percentile * totals.sum():
+            return k
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("cutoff", [3000.0, 8000.0, 14000.0])
+def test_rolloff_matches_reference_loop(cutoff):
+    x = dsp.band_limit(np.random.default_rng(0).standard_normal(30000), 44100, dsp.LowPassSpec("ellip", 8, cutoff), resample=False)
+    assert dsp.rolloff_bin(x) == reference_rolloff_bin(x)
+    hz = dsp.ratio_to_hz(dsp.rolloff_ratio(x))
+    assert 0.8 * cutoff < hz < 1.02 * cutoff
+
+
+def test_rolloff_of_a_sine_is_its_frequency_and_silence_is_zero():
+    t = np.arange(44100) / 44100
+    ratio = dsp.rolloff_ratio(np.sin(2 * np.pi * 5000 * t))
+    # magnitude (not power) roll-off: Hann leakage puts 98.5 % a little above the tone
+    assert 5000 < dsp.ratio_to_hz(ratio) < 5600
+    assert dsp.rolloff_ratio(np.zeros(10000)) == 0
+    batch = dsp.rolloff_ratio(np.stack([np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 9000 * t)]))
+    assert batch.shape == (2,) and batch[0] < batch[1]
+
+
+@pytest.mark.parametrize("length", [1, 511, 2048, 10001])
+def test_stft_istft_reconstructs(length):
+    x = np.random.default_rng(length).standard_normal((2, length))
+    np.testing.assert_allclose(dsp.istft(dsp.stft(x), length), x, atol=1e-10)
+
+
+def test_band_limit_removes_the_top_band_for_every_family():
+    x = np.random.default_rng(1).standard_normal(44100)
+    for family in dsp.FILTER_FAMILIES:
+        y = dsp.band_limit(x, 44100, dsp.LowPassSpec(family, 8, 4000.0))
+        assert y.shape == x.shape and y.dtype == np.float32
+        f, p = signal.welch(y, 44100, nperseg=4096)
+        assert p[f > 6000].mean() < 1e-3 * p[f < 2000].mean(), family
+
+
+def test_draw_lowpass_respects_ranges():
+    rng = np.random.default_rng(0)
+    specs = [dsp.draw_lowpass(rng) for _ in range(300)]
+    assert {s.family for s in specs} == set(dsp.FILTER_FAMILIES)
+    assert all(2 <= s.order <= 10 and 2000 <= s.cutoff_hz <= 16000 for s in specs)
+
+
+def test_design_lowpass_rejects_bad_specs():
+    with pytest.raises(ValueError, match="family"):
+        dsp.design_lowpass(dsp.LowPassSpec("cheby2", 4, 4000), 44100)
+    with pytest.raises(ValueError, match="order"):
+        dsp.design_lowpass(dsp.LowPassSpec("butter", 12, 4000), 44100)
+    with pytest.raises(ValueError, match="cutoff"):
+        dsp.design_lowpass(dsp.LowPassSpec("butter", 4, 30000), 44100)
+
+
+def test_merge_low_band_keep_is_exact_below_cutoff_and_model_above():
+    rng = np.random.default_rng(2)
+    lr = dsp.band_limit(rng.standard_normal((1, 16384)), 44100, dsp.LowPassSpec("cheby1", 8, 5000), resample=False)
+    model = rng.standard_normal((1, 16384)).astype(np.float32) * 0.1
+    merged = dsp.merge_low_band(model, lr, "keep")
+    # identity model: exact input back
+    np.testing.assert_allclose(dsp.merge_low_band(lr, lr, "keep"), lr, atol=1e-6)
+    cutoff = dsp.rolloff_bin(lr)[0]
+    spec_m, spec_in, spec_model = dsp.stft(merged), dsp.stft(lr), dsp.stft(model)
+    inner = slice(4, -4)  # away from the edges, where overlap-add mixes neighbouring frames
+    np.testing.assert_allclose(spec_m[0, : cutoff - 8, inner], spec_in[0, : cutoff - 8, inner], rtol=1e-3, atol=1e-3)
+    high = np.abs(spec_m[0, cutoff + 8 :, inner]).mean() / np.abs(spec_model[0, cutoff + 8 :, inner]).mean()
+    assert 0.9 < high < 1.1
+    assert np.array_equal(dsp.merge_low_band(model, lr, "off"), model)
+
+
+def test_merge_low_band_replace_scales_within_official_clip():
+    rng = np.random.default_rng(3)
+    lr = dsp.band_limit(rng.standard_normal((1, 16384)), 44100, dsp.LowPassSpec("butter", 8, 5000), resample=False)
+    loud = dsp.merge_low_band(3 * lr, lr, "replace")  # output 3x louder at the cutoff: ratio clipped to 0.8
+    ratio = np.std(loud) / np.std(lr)
+    assert 1.2 < ratio < 1.3  # low band divided by 0.8 = 1.25 x
+    with pytest.raises(ValueError, match="low-band mode"):
+        dsp.merge_low_band(lr, lr, "bogus")  # type: ignore[arg-type]
+
+
+def test_hz_to_ratio_validates():
+    assert dsp.hz_to_ratio(11025, 44100) == 0.5
+    with pytest.raises(ValueError, match="roll-off"):
+        dsp.hz_to_ratio(30000, 44100)
+
+
+def test_peak_gain():
+    x = np.array([[0.0, 0.25, -0.1], [0.0, 0.0, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(dsp.peak_gain(x, 0.5), [2.0, 1.0])

@@ -171,20 +171,23 @@ def merge_low_band(restored: np.ndarray, original: np.ndarray, mode: LowBandMode
         return restored.astype(np.float32, copy=False)
     if mode not in ("keep", "replace"):
         raise ValueError(f"low-band mode must be 'keep', 'replace' or 'off', got {mode!r}")
-    length = restored.shape[-1]
+    return np.stack([_merge_window(r, o, mode) for r, o in zip(restored, original)])  # one at a time: less memory
+
+
+def _merge_window(restored: np.ndarray, original: np.ndarray, mode: LowBandMode) -> np.ndarray:
+    """:func:`merge_low_band` for one (samples,) window."""
+    cutoff = int(rolloff_bin(original))
+    if cutoff <= 0:
+        return restored.astype(np.float32)
     spec_out = stft(restored.astype(np.float64))
     spec_in = stft(original.astype(np.float64))
-    cutoff = rolloff_bin(original)
-    for i, c in enumerate(cutoff):
-        if c <= 0:
-            continue
-        scale = 1.0
-        if mode == "replace":
-            energy_out = np.abs(spec_out[i, c]).sum()
-            ratio = np.abs(spec_in[i, c]).sum() / energy_out if energy_out > 0 else 1.0
-            scale = 1.0 / min(max(ratio, 0.8), 1.2)
-        spec_out[i, :c] = spec_in[i, :c] * scale
-    return istft(spec_out, length).astype(np.float32)
+    scale = 1.0
+    if mode == "replace":
+        energy_out = np.abs(spec_out[cutoff]).sum()
+        ratio = np.abs(spec_in[cutoff]).sum() / energy_out if energy_out > 0 else 1.0
+        scale = 1.0 / min(max(ratio, 0.8), 1.2)
+    spec_out[:cutoff] = spec_in[:cutoff] * scale
+    return istft(spec_out, restored.shape[-1]).astype(np.float32)
 
 
 def high_band_energy(x: np.ndarray, sample_rate: int, cutoff_hz: float, frame: int = 2048, hop: int = 512) -> np.ndarray:

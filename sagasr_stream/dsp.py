@@ -71,6 +71,25 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
     return np.where(total[..., 0] > 0, index, 0)
 
 
+def crossover_bin(x: np.ndarray, fraction: float = 0.9999, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Detected cutoff for the low-band crossover: the first bin where the cumulative, time-summed STFT
+    *power* reaches ``fraction`` of the total. ``x``: (..., samples) -> int array (...); silence gives 0.
+
+    Unlike the magnitude roll-off (the model's conditioning), a low noise floor spread over the empty band
+    barely moves it, and only frames wholly inside the signal count: the zero-padded edge frames of a
+    window cut from running audio splatter broadband energy that would pull the cutoff up.
+    """
+    spec = stft(np.asarray(x, dtype=np.float64), n_fft, hop)
+    first, last = -(-(n_fft // 2) // hop), (x.shape[-1] - n_fft // 2) // hop
+    if last >= first:
+        spec = spec[..., first : last + 1]
+    power = (np.abs(spec) ** 2).sum(axis=-1)
+    cumulative = np.cumsum(power, axis=-1)
+    total = cumulative[..., -1:]
+    index = np.argmax(cumulative >= fraction * total, axis=-1)
+    return np.where(total[..., 0] > 0, index, 0)
+
+
 def rolloff_ratio(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     """Spectral roll-off as a ratio in [0, 1]: :func:`rolloff_bin` / (n_fft / 2 + 1). Shape (...), float32."""
     return (rolloff_bin(x, n_fft, hop) / (n_fft // 2 + 1)).astype(np.float32)
@@ -158,13 +177,15 @@ def draw_lowpass(
 
 
 def merge_low_band(restored: np.ndarray, original: np.ndarray, mode: LowBandMode = "keep") -> np.ndarray:
-    """Combine a restored window with its band-limited input below the input's roll-off bin.
+    """Combine restored windows with their band-limited input below the input's detected cutoff.
 
-    ``restored``, ``original``: (windows, samples). Per window, with c the input's roll-off bin:
-    - ``"keep"``: STFT bins below c come from the input unchanged (exact low band), the rest from the model;
-    - ``"replace"``: the official SAGA-SR post-process: bins below c are the input's divided by the
-      magnitude ratio input/output at bin c, clipped to [0.8, 1.2];
+    ``restored``, ``original``: (windows, samples). Per window:
+    - ``"keep"``: STFT bins below the crossover come from the input unchanged (exact low band), the rest
+      from the model;
+    - ``"replace"``: the official SAGA-SR post-process: with c the roll-off bin, bins below c are the
+      input's divided by the magnitude ratio input/output at bin c, clipped to [0.8, 1.2];
     - ``"off"``: the model output is returned as is.
+    ``"keep"`` places the crossover at :func:`crossover_bin`; ``"replace"`` uses the official roll-off bin.
     Returns float32 (windows, samples).
     """
     if mode == "off":
@@ -176,7 +197,7 @@ def merge_low_band(restored: np.ndarray, original: np.ndarray, mode: LowBandMode
 
 def _merge_window(restored: np.ndarray, original: np.ndarray, mode: LowBandMode) -> np.ndarray:
     """:func:`merge_low_band` for one (samples,) window."""
-    cutoff = int(rolloff_bin(original))
+    cutoff = int(crossover_bin(original) if mode == "keep" else rolloff_bin(original))
     if cutoff <= 0:
         return restored.astype(np.float32)
     spec_out = stft(restored.astype(np.float64))

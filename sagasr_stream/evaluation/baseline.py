@@ -11,7 +11,7 @@ import numpy as np
 
 from ..dsp import HOP, N_FFT, istft, stft
 
-SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -3.0)
+SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -6.0)  # natural spectra rarely fall slower than -6 dB/octave up there
 GUARD = 0.97  # the last 3 % below the cutoff lie in the filter's transition band: not used as source
 
 

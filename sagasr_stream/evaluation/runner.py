@@ -13,7 +13,6 @@ from .report import write_report
 
 SAMPLE_RATE = 44100
 DEGRADATIONS = ("filters", "resample")
-SYSTEMS = ("input", "baseline", "model")
 
 RestoreFn = Callable[[np.ndarray, int, float], np.ndarray]
 

@@ -77,7 +77,7 @@ def test_merge_low_band_keep_is_exact_below_cutoff_and_model_above():
     merged = dsp.merge_low_band(model, lr, "keep")
     # identity model: exact input back
     np.testing.assert_allclose(dsp.merge_low_band(lr, lr, "keep"), lr, atol=1e-6)
-    cutoff = dsp.rolloff_bin(lr)[0]
+    cutoff = dsp.crossover_bin(lr)[0]
     spec_m, spec_in, spec_model = dsp.stft(merged), dsp.stft(lr), dsp.stft(model)
     inner = slice(4, -4)  # away from the edges, where overlap-add mixes neighbouring frames
     np.testing.assert_allclose(spec_m[0, : cutoff - 8, inner], spec_in[0, : cutoff - 8, inner], rtol=1e-3, atol=1e-3)
@@ -105,3 +105,12 @@ def test_hz_to_ratio_validates():
 def test_peak_gain():
     x = np.array([[0.0, 0.25, -0.1], [0.0, 0.0, 0.0]], dtype=np.float32)
     np.testing.assert_allclose(dsp.peak_gain(x, 0.5), [2.0, 1.0])
+
+
+def test_crossover_ignores_window_edges_and_a_quiet_noise_floor():
+    rng = np.random.default_rng(4)
+    t = np.arange(16384) / 44100
+    x = np.sin(2 * np.pi * 440 * t + 1.0) + 1e-3 * rng.standard_normal(t.size)  # cut mid-cycle, -60 dB floor
+    assert dsp.ratio_to_hz(dsp.rolloff_ratio(x)) > 5000  # the conditioning roll-off is pulled up
+    assert dsp.crossover_bin(x) * 22050 / 1025 < 1000  # the crossover stays at the tone
+    assert dsp.crossover_bin(np.zeros(4096)) == 0

@@ -1,0 +1,118 @@
+"""Tests of the evaluation metrics, the SBR baseline and the report writer."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sagasr_stream.dsp import LowPassSpec, band_limit
+from sagasr_stream.evaluation import evaluate, lsd, lsd_hf, sbr_extend
+
+SR = 44100
+
+
+def harmonic(seconds: float = 1.0, f0: float = 220.0, seed: int = 0) -> np.ndarray:
+    """A natural-sounding test tone: harmonics of f0 (with 0.5 % vibrato) up to Nyquist at -6 dB/octave
+    (amplitude 1/k), random phases, plus breath noise with the same -6 dB/octave slope, about 20 dB down."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    phase = 2 * np.pi * f0 * (t + 0.005 / (2 * np.pi * 5.0) * np.sin(2 * np.pi * 5.0 * t))
+    x = np.zeros_like(t)
+    for k in range(1, int(SR / 2 / (1.01 * f0))):
+        x += np.sin(k * phase + rng.uniform(0, 2 * np.pi)) / k
+    white = np.fft.rfft(rng.standard_normal(t.size))
+    f = np.fft.rfftfreq(t.size, 1 / SR)
+    noise = np.fft.irfft(white / np.maximum(f, 50.0) * 50.0, n=t.size)
+    x += 0.1 * np.abs(x).max() * noise / np.abs(noise).max()
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_lsd_of_identical_signals_is_zero():
+    x = harmonic(0.5)
+    assert lsd(x, x) == 0.0
+    assert lsd_hf(x, x, SR, 8000) == 0.0
+
+
+def test_lsd_grows_when_top_band_removed():
+    x = harmonic(0.5)
+    mild = band_limit(x, SR, LowPassSpec("butter", 8, 12000))
+    strong = band_limit(x, SR, LowPassSpec("butter", 8, 4000))
+    assert 0 < lsd(mild, x) < lsd(strong, x)
+
+
+def test_lsd_hf_ignores_bins_below_cutoff():
+    x = harmonic(0.5)
+    rng = np.random.default_rng(1)
+    # change only the band below 3 kHz: LSD-HF above 6 kHz is (nearly) unchanged, full-band LSD is not
+    low_noise = band_limit(rng.standard_normal(x.size).astype(np.float32) * 0.05, SR, LowPassSpec("butter", 10, 3000), resample=False)
+    y = x + low_noise
+    assert lsd(y, x) > 0.05
+    assert lsd_hf(y, x, SR, 6000) < lsd(y, x) / 10
+
+
+def test_lsd_rejects_bad_input():
+    x = harmonic(0.2)
+    with pytest.raises(ValueError, match="shape"):
+        lsd(x, x[:-1])
+    bad = x.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        lsd(bad, x)
+
+
+@pytest.mark.parametrize("cutoff", [4000.0, 8000.0])
+def test_sbr_lowers_lsd_hf_of_band_limited_input(cutoff):
+    x = harmonic(1.0)
+    y = band_limit(x, SR, LowPassSpec("cheby1", 8, cutoff))
+    out = sbr_extend(y, SR, cutoff)
+    assert out.shape == y.shape and out.dtype == np.float32
+    before, after = lsd_hf(y, x, SR, cutoff), lsd_hf(out, x, SR, cutoff)
+    assert after < 0.5 * before, (before, after)
+    # the band below the cutoff is kept
+    assert lsd_hf(out, y, SR, 1.0) > 0  # something was added
+    added = np.abs(np.fft.rfft(out - y)) ** 2
+    kept = np.abs(np.fft.rfft(y)) ** 2
+    below = np.fft.rfftfreq(y.size, 1 / SR) < 0.8 * cutoff
+    assert added[below].sum() < 1e-4 * kept[below].sum()
+
+
+def test_sbr_rejects_bad_cutoff():
+    with pytest.raises(ValueError, match="cutoff"):
+        sbr_extend(harmonic(0.1), SR, 30000)
+
+
+def test_evaluate_writes_report(tmp_path):
+    clips = {"a": harmonic(0.6, 220.0, 0), "b": harmonic(0.6, 330.0, 1)}
+    calls = []
+
+    def identity(audio, sample_rate, cutoff_hz):
+        calls.append((audio.shape, sample_rate, cutoff_hz))
+        return audio
+
+    report = evaluate(identity, clips, cutoffs_hz=(4000, 8000), seed=3, out_dir=tmp_path, n_png=2)
+    assert len(calls) == 2 * 2 * 2 and calls[0][1] == SR
+    md = (tmp_path / "report.md").read_text()
+    assert "| degradation | cutoff (Hz) | clips | LSD input | LSD baseline | LSD model |" in md
+    assert "LSD-HF input" in md
+    for kind in ("filters", "resample"):
+        for cutoff in ("4000", "8000"):
+            assert f"| {kind} | {cutoff} | 2 |" in md
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert len(data["clips"]) == 8 and len(data["summary"]) == 4
+    for entry in data["summary"]:
+        # identity "model" equals the input; the baseline beats both above the cutoff
+        assert entry["lsd_model"] == pytest.approx(entry["lsd_input"])
+        assert entry["lsd_hf_baseline"] < entry["lsd_hf_input"]
+    assert report["summary"] == data["summary"]
+    pytest.importorskip("matplotlib")
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
+    assert data["spectrograms"] == [p.name for p in pngs] or sorted(data["spectrograms"]) == [p.name for p in pngs]
+
+
+def test_evaluate_rejects_bad_model_output(tmp_path):
+    with pytest.raises(ValueError, match="restore_fn returned shape"):
+        evaluate(lambda a, sr, c: a[:-1], [harmonic(0.3)], cutoffs_hz=(4000,), out_dir=tmp_path, n_png=0)
+    with pytest.raises(ValueError, match="unknown degradation"):
+        evaluate(lambda a, sr, c: a, [harmonic(0.3)], degradations=("mp3",), out_dir=tmp_path)

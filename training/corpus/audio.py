@@ -1,0 +1,40 @@
+"""Audio file I/O for the corpus (pedalboard): mono loading with resampling, FLAC/WAV writing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+
+
+def load_mono(path: str | Path, sample_rate: int = 44100, keep_rate: bool = False) -> tuple[np.ndarray, int]:
+    """Read an audio file -> (mono float64 (samples,), rate). Channels are averaged. The audio is resampled
+    to ``sample_rate`` unless ``keep_rate`` (then the file's own rate is returned with it)."""
+    from pedalboard.io import AudioFile
+
+    try:
+        with AudioFile(str(path)) as f:
+            audio = f.read(f.frames)
+            rate = int(round(f.samplerate))
+    except Exception as exc:  # pedalboard raises ValueError/RuntimeError for unreadable files
+        raise ValueError(f"cannot read audio file {path}: {exc}") from exc
+    mono = np.asarray(audio, dtype=np.float64).mean(axis=0)
+    if keep_rate or rate == sample_rate:
+        return mono, rate
+    g = np.gcd(rate, sample_rate)
+    return signal.resample_poly(mono, sample_rate // g, rate // g), sample_rate
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int = 44100) -> Path:
+    """Write mono float audio (samples,) as 24-bit FLAC or WAV (by suffix), atomically."""
+    from pedalboard.io import AudioFile
+
+    path = Path(path)
+    if path.suffix.lower() not in (".flac", ".wav"):
+        raise ValueError(f"{path}: clip format must be .flac or .wav")
+    data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)[None, :]
+    tmp = path.with_name(path.stem + ".part" + path.suffix)
+    with AudioFile(str(tmp), "w", sample_rate, 1, bit_depth=24) as f:
+        f.write(data)
+    tmp.replace(path)
+    return path

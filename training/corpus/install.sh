@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install what the corpus builder renders from (Debian/Ubuntu, as root or with sudo).
+# Debian packages: the fluidsynth CLI, the FluidR3 GM bank (uncompressed SF2), openmsx MIDI files,
+# mma (accompaniment generator) and the Hydrogen drum kits. PyPI: music21 (its corpus ships with it).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends \
+    fluidsynth fluid-soundfont-gm openttd-openmsx mma hydrogen-drumkits hydrogen-drumkits-effects
+python -m pip install "music21>=9"

@@ -15,6 +15,7 @@ The manifest lists the SHA-256 of every file; :func:`load_manifest` verifies the
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable, Iterator
 
 from .errors import BundleError
 
@@ -160,42 +161,41 @@ def _safe_member_path(root: Path, name: str) -> Path:
     return target
 
 
+def _archive_members(archive: Path, stack: contextlib.ExitStack) -> Iterator[tuple[str, bool, Callable[[], IO[bytes]]]]:
+    """(name, is_dir, open) for each member of a .zip or .tar archive; links and devices are refused."""
+    if zipfile.is_zipfile(archive):
+        zf = stack.enter_context(zipfile.ZipFile(archive))
+        for info in zf.infolist():
+            yield info.filename, info.is_dir(), lambda info=info: zf.open(info)
+    elif tarfile.is_tarfile(archive):
+        tf = stack.enter_context(tarfile.open(archive))
+        for member in tf.getmembers():
+            if not (member.isdir() or member.isfile()):
+                raise BundleError(f"archive member {member.name!r} is a link or device; refusing to extract")
+            yield member.name, member.isdir(), lambda member=member: tf.extractfile(member)  # type: ignore[misc]
+    else:
+        raise BundleError(f"{archive}: not a bundle folder, .zip or .tar archive")
+
+
 def extract_archive(archive: Path, destination: Path) -> Path:
     """Extract a .zip or .tar(.gz) bundle into ``destination`` without path traversal or links.
 
     Returns the folder that holds ``manifest.json`` (the destination itself or its single sub-folder).
     """
     destination.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                target = _safe_member_path(destination, info.filename)
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            for member in tf.getmembers():
-                target = _safe_member_path(destination, member.name)
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                elif member.isfile():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with tf.extractfile(member) as src, open(target, "wb") as dst:  # type: ignore[union-attr]
-                        shutil.copyfileobj(src, dst)
-                else:
-                    raise BundleError(f"archive member {member.name!r} is a link or device; refusing to extract")
-    else:
-        raise BundleError(f"{archive}: not a bundle folder, .zip or .tar archive")
-    if (destination / MANIFEST).is_file():
-        return destination
-    subdirs = [p for p in destination.iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
-    if len(subdirs) == 1:
-        return subdirs[0]
-    raise BundleError(f"{archive}: archive holds no {MANIFEST}")
+    with contextlib.ExitStack() as stack:
+        for name, is_dir, open_member in _archive_members(archive, stack):
+            target = _safe_member_path(destination, name)
+            if is_dir:
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open_member() as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    root = extract_root(destination)
+    if not (root / MANIFEST).is_file():
+        raise BundleError(f"{archive}: archive holds no {MANIFEST}")
+    return root
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
                 del _extracted[key]
                 tmp.cleanup()
                 raise
-        root = extract_root(Path(_extracted[key].name))
+        root = extract_root(Path(_extracted[key].name))  # where extract_archive found the manifest
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise BundleError(f"{root}: no {MANIFEST} (is this a sagasr model bundle?)")

@@ -10,14 +10,18 @@ Quick use::
 """
 from .api import restore, restore_file
 from .bundle import Bundle, Manifest, load_bundle
+from .chain import Chain
+from .effect import BandwidthExtension
 from .errors import AudioFileError, AudioInputError, AudioTypeError, BundleError, SagasrError
 from .model import SagaSRModel
 from .settings import RestoreSettings
 from .stream import StreamingRestorer
+from .upsample import StreamingUpsampler, upsample
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AudioFileError", "AudioInputError", "AudioTypeError", "Bundle", "BundleError", "Manifest", "RestoreSettings",
-    "SagaSRModel", "SagasrError", "StreamingRestorer", "load_bundle", "restore", "restore_file", "__version__",
+    "AudioFileError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle", "BundleError", "Chain",
+    "Manifest", "RestoreSettings", "SagaSRModel", "SagasrError", "StreamingRestorer", "StreamingUpsampler",
+    "load_bundle", "restore", "restore_file", "upsample", "__version__",
 ]

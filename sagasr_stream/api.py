@@ -19,9 +19,10 @@ from .validation import Layout, check_sample_rate, from_channels_first, prepare_
 FILE_BLOCK = 1 << 16
 
 
-def _processor(
+def offline_processor(
     model: SagaSRModel, settings: ResolvedSettings, channels: int, on_windows: Callable[[int], None] | None = None
 ) -> ChunkedProcessor:
+    """The processor offline restoration uses: windows grouped to fill ``settings.batch_size`` per DiT call."""
     plan = WindowPlan(settings.window, settings.overlap)
     restorer = WindowRestorer(model, settings)
     per_call = max(1, -(-settings.batch_size // channels))  # enough windows to fill a batch
@@ -46,7 +47,7 @@ def restore(
     model = model or SagaSRModel.load()
     resolved = resolve(settings or RestoreSettings(), model.manifest)
     planar = resample(planar, rate, model.manifest.sample_rate)
-    processor = _processor(model, resolved, planar.shape[0])
+    processor = offline_processor(model, resolved, planar.shape[0])
     out = np.concatenate([processor.push(planar), processor.finish()], axis=1)
     return from_channels_first(out, layout)
 
@@ -84,7 +85,7 @@ def restore_file(
             if progress:
                 progress(min(done, total_windows), total_windows)
 
-        processor = _processor(model, resolved, channels, on_windows)
+        processor = offline_processor(model, resolved, channels, on_windows)
         with atomic_writer(destination, sr, channels) as writer:
             for block in read_blocks(reader, FILE_BLOCK):
                 if not np.isfinite(block).all():

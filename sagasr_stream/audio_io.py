@@ -21,7 +21,10 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     resampler = StreamResampler(float(source_rate), float(target_rate), audio.shape[0])
     out = np.concatenate([resampler.process(np.ascontiguousarray(audio)), resampler.process()], axis=1)
     expected = int(round(audio.shape[1] * target_rate / source_rate))
-    return np.ascontiguousarray(out[:, :expected], dtype=np.float32)
+    out = out[:, :expected]
+    if out.shape[1] < expected:  # the resampler's flush can come out a sample short
+        out = np.pad(out, ((0, 0), (0, expected - out.shape[1])))
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 @contextlib.contextmanager

@@ -39,6 +39,11 @@ class StreamingRestorer:
         self._returned = 0
 
     @property
+    def samples_in(self) -> int:
+        """Input samples pushed since the last reset or flush (0: no stream in progress)."""
+        return self._processor.total_in
+
+    @property
     def latency_samples(self) -> int:
         """Fixed delay of the output in samples (at the model's rate)."""
         return self._processor.latency

@@ -1,0 +1,140 @@
+"""A chain of native pedalboard plugins and Python effects (such as BandwidthExtension), in any order.
+
+``pedalboard.Pedalboard`` accepts only native plugins, so :class:`Chain` groups consecutive native plugins
+into ``Pedalboard`` segments (they run in C++ without the GIL) and calls segments and Python effects in
+order, with the same call contract as a pedalboard plugin.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+import pedalboard
+
+from .effect import LayoutTracker, output_in_layout, planar_input
+from .validation import Layout, to_channels_first
+
+
+def _is_python_effect(item: object) -> bool:
+    return all(callable(getattr(item, name, None)) for name in ("process", "reset", "flush")) and bool(
+        getattr(item, "is_effect", False)
+    )
+
+
+def _planar(out: np.ndarray, layout: Layout) -> np.ndarray:
+    """A stage's output in ``layout`` -> (channels, samples) float32."""
+    return to_channels_first(np.asarray(out, dtype=np.float32), layout)
+
+
+class Chain:
+    """Apply ``plugins`` in order. Native plugins and Python effects may be mixed freely.
+
+    ``process(input_array, sample_rate, buffer_size=8192, reset=True)``:
+    - ``reset=True``: every stage processes the whole buffer with its own latency compensation, so every
+      stage's output is same-length and time-aligned; equals applying the stages one by one.
+    - ``reset=False``: streaming; a stage with latency returns fewer samples, which are passed on as they
+      are; :meth:`flush` flushes the stages in order (each tail runs through the stages after it).
+    The same instance may appear only once. Calls hold a per-chain lock. Keep ``buffer_size`` fixed during a
+    stream: native plugins re-prepare (and lose their state) when given larger blocks than at its start.
+    """
+
+    is_effect = True
+    is_instrument = False
+
+    def __init__(self, plugins: Sequence[Any]) -> None:
+        items = list(plugins)
+        seen: set[int] = set()
+        for i, item in enumerate(items):
+            if id(item) in seen:
+                raise ValueError(f"plugin {item!r} (position {i}) appears twice in the chain; use separate instances")
+            seen.add(id(item))
+            if isinstance(item, pedalboard.Plugin):
+                if getattr(item, "is_instrument", False):
+                    raise ValueError(f"{item!r} is an instrument; a chain takes effects only")
+            elif not _is_python_effect(item):
+                raise TypeError(
+                    f"{item!r} (position {i}) is neither a pedalboard plugin nor an effect with process/reset/flush"
+                )
+        self.plugins = items
+        self.stages: list[Any] = []  # pedalboard.Pedalboard segments and Python effects
+        for native, group in itertools.groupby(items, lambda item: isinstance(item, pedalboard.Plugin)):
+            self.stages.extend([pedalboard.Pedalboard(list(group))] if native else group)
+        self._lock = threading.Lock()
+        self._layouts = LayoutTracker()
+        self._layout: Layout = "mono"
+        self._channels = 1
+        self._sample_rate: float | None = None
+        self._buffer_size = 8192
+        self._streaming = False  # a reset=False stream is in progress
+
+    def __repr__(self) -> str:
+        return f"<Chain {self.plugins!r}>"
+
+    @property
+    def reported_latency_samples(self) -> int:
+        """Sum of the stages' reported latencies (streaming delay in samples)."""
+        return int(sum(getattr(p, "reported_latency_samples", 0) for p in self.plugins))
+
+    def _run(self, stage: Any, planar: np.ndarray, sample_rate: float, buffer_size: int, reset: bool) -> np.ndarray:
+        """One stage on (channels, n) audio in the chain's layout -> (channels, m)."""
+        layout, channels = self._layout, planar.shape[0]
+        if layout != "mono" and channels > 1 and planar.shape[1] <= channels:
+            # (2, 1) could be read as one channel of two samples: an empty buffer tells the stage the layout
+            empty = output_in_layout(np.zeros((channels, 0), np.float32), layout)
+            stage.process(empty, sample_rate, buffer_size=buffer_size, reset=reset)
+        out = stage.process(output_in_layout(planar, layout), sample_rate, buffer_size=buffer_size, reset=reset)
+        return _planar(out, layout)
+
+    def _prepare_native(self, sample_rate: float, buffer_size: int) -> None:
+        """Before a stream: make each native segment allocate for ``buffer_size`` blocks, then reset it.
+
+        A native plugin re-prepares, losing its state, when a block is larger than any it was prepared for;
+        a stream's blocks vary in size (an effect with latency returns fewer samples at first).
+        """
+        zeros = output_in_layout(np.zeros((self._channels, buffer_size), np.float32), self._layout)
+        for stage in self.stages:
+            if isinstance(stage, pedalboard.Plugin):
+                stage.process(zeros, sample_rate, buffer_size=buffer_size, reset=True)
+                stage.reset()
+
+    def process(
+        self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
+    ) -> np.ndarray:
+        """Run the chain; float32 output in the input's layout (see the class docstring)."""
+        with self._lock:
+            planar, layout = planar_input(input_array, self._layouts)
+            self._layout, self._channels = layout, planar.shape[0]
+            self._sample_rate, self._buffer_size = sample_rate, buffer_size
+            if not reset and not self._streaming:
+                self._prepare_native(sample_rate, buffer_size)
+            self._streaming = not reset
+            for stage in self.stages:
+                planar = self._run(stage, planar, sample_rate, buffer_size, reset)
+            return output_in_layout(planar, layout)
+
+    __call__ = process
+
+    def flush(self) -> np.ndarray:
+        """End a ``reset=False`` stream: each Python effect's tail is run through the stages after it."""
+        with self._lock:
+            carry = np.zeros((self._channels, 0), np.float32)
+            for stage in self.stages:
+                if carry.shape[1] and self._sample_rate is not None:
+                    carry = self._run(stage, carry, self._sample_rate, self._buffer_size, False)
+                if not isinstance(stage, pedalboard.Plugin):
+                    carry = np.concatenate([carry, _planar(stage.flush(), self._layout)], axis=1)
+            for stage in self.stages:
+                if isinstance(stage, pedalboard.Plugin):
+                    stage.reset()
+            self._streaming = False
+            return output_in_layout(carry, self._layout)
+
+    def reset(self) -> None:
+        """Reset every stage and forget the cached layout."""
+        with self._lock:
+            for stage in self.stages:
+                stage.reset()
+            self._layouts.reset()
+            self._streaming = False

@@ -1,0 +1,194 @@
+"""BandwidthExtension follows pedalboard's call contract (mirrors pedalboard's own plugin tests)."""
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from sagasr_stream import AudioInputError, AudioTypeError, restore
+from sagasr_stream.effect import BandwidthExtension
+from tests.conftest import band_limited_noise
+
+SR = 44100
+N = 12000  # a bit over one 8192-sample window of the tiny model: two windows with the default overlap
+
+
+@pytest.fixture(scope="module")
+def stereo():
+    return band_limited_noise(N, channels=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def stereo_restored(tiny_model, stereo):
+    return restore(stereo, SR, tiny_model)
+
+
+def as_shape(stereo: np.ndarray, shape: str) -> np.ndarray:
+    return {
+        "(n,)": stereo[0],
+        "(n,1)": np.ascontiguousarray(stereo[:1].T),
+        "(1,n)": stereo[:1].copy(),
+        "(2,n)": stereo,
+        "(n,2)": np.ascontiguousarray(stereo.T),
+    }[shape]
+
+
+def test_contract_attributes(tiny_model):
+    fx = BandwidthExtension(tiny_model)
+    assert fx.is_effect is True and fx.is_instrument is False
+    assert fx.reported_latency_samples == tiny_model.manifest.window_samples - 1
+    assert BandwidthExtension(tiny_model, windows_per_call=2).reported_latency_samples > fx.reported_latency_samples
+
+
+@pytest.mark.parametrize("shape", ["(n,)", "(n,1)", "(1,n)", "(2,n)", "(n,2)"])
+def test_shapes_round_trip_and_equal_restore(tiny_model, stereo, shape):
+    x = as_shape(stereo, shape)
+    y = BandwidthExtension(tiny_model).process(x, SR)
+    assert y.shape == x.shape and y.dtype == np.float32
+    np.testing.assert_array_equal(y, restore(x, SR, tiny_model))
+    assert not np.allclose(y, x)  # it did something
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 1), (1, 0), (0, 2), (2, 0)])
+@pytest.mark.parametrize("reset", [True, False])
+def test_empty_buffers_keep_their_shape(tiny_model, shape, reset):
+    y = BandwidthExtension(tiny_model).process(np.zeros(shape, np.float32), SR, reset=reset)
+    assert y.shape == shape and y.dtype == np.float32
+
+
+def test_one_by_one_buffer_is_one_sample(tiny_model):
+    x = np.full((1, 1), 0.25, np.float32)
+    y = BandwidthExtension(tiny_model).process(x, SR)
+    assert y.shape == (1, 1)
+    np.testing.assert_array_equal(y[0], restore(x[0], SR, tiny_model))
+
+
+def test_square_buffer_is_ambiguous_until_a_layout_is_known(tiny_model, stereo):
+    fx = BandwidthExtension(tiny_model)
+    square = np.array([[0.1, 0.2], [0.3, 0.4]], np.float32)
+    with pytest.raises(AudioInputError, match="square"):
+        fx.process(square, SR)
+    fx.process(np.ascontiguousarray(stereo[:, :100].T), SR)  # (100, 2): channels last
+    y = fx.process(square, SR)  # now read as two stereo frames, channels last
+    np.testing.assert_array_equal(y, restore(square, SR, tiny_model, layout="channels_last"))
+    fx.reset()  # the cached layout goes with reset()
+    with pytest.raises(AudioInputError, match="square"):
+        fx.process(square, SR)
+
+
+def test_known_channel_count_resolves_short_buffers(tiny_model, stereo):
+    """(2, 1) after (2, n) is one stereo frame, as in pedalboard."""
+    fx = BandwidthExtension(tiny_model)
+    fx.process(stereo[:, :100], SR, reset=False)
+    assert fx.process(stereo[:, 100:101], SR, reset=False).shape == (2, 0)  # 2 channels, still within latency
+
+
+def test_dtypes(tiny_model, stereo):
+    fx = BandwidthExtension(tiny_model)
+    x = stereo[0]
+    y64 = fx.process(x.astype(np.float64), SR)
+    assert y64.dtype == np.float32
+    np.testing.assert_array_equal(y64, fx.process(x, SR))
+    for dtype in (np.int16, np.int32, np.complex64):
+        with pytest.raises(TypeError, match="dtype"):
+            fx.process(x.astype(dtype), SR)
+    assert issubclass(AudioTypeError, TypeError)
+    with pytest.raises(TypeError):
+        fx.process([0.0, 0.1], SR)
+
+
+def test_other_sample_rates_are_rejected_with_a_pointer_to_upsample(tiny_model, stereo):
+    fx = BandwidthExtension(tiny_model)
+    with pytest.raises(AudioInputError, match="44100 Hz.*16000 Hz.*upsample"):
+        fx.process(stereo[0], 16000)
+    with pytest.raises(AudioInputError, match="NaN"):
+        fx.process(np.array([0.0, np.nan], np.float32), SR)
+    with pytest.raises(ValueError, match="buffer_size"):
+        fx.process(stereo[0], SR, buffer_size=0)
+
+
+@pytest.mark.parametrize("buffer_size", [1, 7000, 8192, 1_000_000])
+def test_output_identical_for_every_buffer_size(tiny_model, buffer_size):
+    n = 9000 if buffer_size == 1 else N  # buffer_size=1 is a Python loop per sample: keep it short
+    x = band_limited_noise(n, channels=2, seed=4)
+    y = BandwidthExtension(tiny_model).process(x, SR, buffer_size=buffer_size)
+    np.testing.assert_allclose(y, restore(x, SR, tiny_model), atol=1e-6)
+
+
+def test_latency_is_compensated_with_reset_true(tiny_model):
+    """The kept low band comes out at lag 0: output is time-aligned despite 8191 samples of latency."""
+    from scipy import signal
+
+    x = band_limited_noise(N, cutoff_hz=4000.0, seed=7)
+    fx = BandwidthExtension(tiny_model)
+    y = fx.process(x, SR)
+    assert y.shape == x.shape and fx.reported_latency_samples > 0
+    sos = signal.butter(8, 2500, fs=SR, output="sos")
+    low_x, low_y = signal.sosfiltfilt(sos, x), signal.sosfiltfilt(sos, y)
+    lags = np.arange(-200, 201)
+    corr = [np.dot(low_x[200:-200], np.roll(low_y, -lag)[200:-200]) for lag in lags]
+    assert lags[int(np.argmax(corr))] == 0
+    assert np.sqrt(np.mean((low_y - low_x) ** 2)) < 0.02 * np.sqrt(np.mean(low_x**2))
+
+
+def test_streaming_in_3_sample_chunks_equals_reset_true(tiny_model, stereo, stereo_restored):
+    fx = BandwidthExtension(tiny_model)
+    x = np.ascontiguousarray(stereo.T)  # (n, 2): the layout is kept in every chunk
+    outs, total_in, total_out = [], 0, 0
+    for i in range(0, N, 3):
+        out = fx.process(x[i : i + 3], SR, reset=False)
+        total_in += len(x[i : i + 3])
+        total_out += len(out)
+        assert total_out == max(0, total_in - fx.reported_latency_samples)  # right-aligned, never longer
+        outs.append(out)
+    tail = fx.flush()
+    assert len(tail) == fx.reported_latency_samples
+    y = np.concatenate(outs + [tail])
+    assert y.shape == x.shape
+    np.testing.assert_allclose(y.T, stereo_restored, atol=1e-5)
+    assert fx.flush().shape == (0, 2)  # flush cleared the stream
+
+
+def test_reset_true_ignores_a_stream_in_progress(tiny_model, stereo, stereo_restored):
+    fx = BandwidthExtension(tiny_model)
+    fx.process(stereo[:, :5000], SR, reset=False)
+    np.testing.assert_array_equal(fx.process(stereo, SR), stereo_restored)
+    assert fx.flush().shape == (2, 0)  # reset=True leaves no state
+
+
+def test_channel_count_change_mid_stream_is_an_error(tiny_model, stereo):
+    fx = BandwidthExtension(tiny_model)
+    fx.process(stereo[:, :1000], SR, reset=False)
+    with pytest.raises(AudioInputError, match="1-channel buffer while a 2-channel stream"):
+        fx.process(stereo[0, :1000], SR, reset=False)
+    fx.process(stereo[0, :1000], SR)  # reset=True starts afresh: fine
+    fx.reset()
+    assert fx.process(stereo[0, :1000], SR, reset=False).shape == (0,)
+
+
+def test_separate_instances_in_threads_match_serial(tiny_model):
+    signals = [band_limited_noise(N, channels=2, seed=s) for s in range(4)]
+    serial = [BandwidthExtension(tiny_model).process(x, SR) for x in signals]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda x: BandwidthExtension(tiny_model).process(x, SR), signals))
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_shared_instance_from_threads_does_not_deadlock(tiny_model, stereo, stereo_restored):
+    fx = BandwidthExtension(tiny_model)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(fx.process, stereo, SR) for _ in range(6)]
+        results = [f.result(timeout=60) for f in futures]
+    for y in results:  # reset=True calls are independent, and the lock serialises them
+        np.testing.assert_array_equal(y, stereo_restored)
+
+
+def test_rejected_buffer_leaves_the_stream_intact(tiny_model, stereo, stereo_restored):
+    fx = BandwidthExtension(tiny_model)
+    first = fx.process(stereo[:, :9000], SR, reset=False, buffer_size=4096)
+    bad = stereo[:, 9000:].copy()
+    bad[:, -1] = np.nan  # found before any of the buffer's blocks is streamed
+    with pytest.raises(AudioInputError, match="NaN"):
+        fx.process(bad, SR, reset=False, buffer_size=1000)
+    y = np.concatenate([first, fx.process(stereo[:, 9000:], SR, reset=False), fx.flush()], axis=1)
+    np.testing.assert_allclose(y, stereo_restored, atol=1e-5)

@@ -1,0 +1,60 @@
+"""Low-rate input: upsample() and the StreamResampler-like StreamingUpsampler agree."""
+import numpy as np
+import pytest
+
+from sagasr_stream import AudioInputError, restore
+from sagasr_stream.upsample import StreamingUpsampler, upsample
+from tests.conftest import band_limited_noise
+
+
+@pytest.mark.parametrize("rate", [16000, 22050, 44100, 48000])
+@pytest.mark.parametrize("chunk", [3, 1000, 100_000])
+def test_streaming_total_equals_upsample(tiny_model, rate, chunk):
+    x = band_limited_noise(6000, cutoff_hz=3000.0, channels=2, seed=rate % 97)
+    expected = upsample(x, rate, tiny_model)
+    assert expected.shape == (2, round(6000 * 44100 / rate))  # exactly, even where the resampler is short
+    up = StreamingUpsampler(rate, 2, model=tiny_model)
+    outs, total = [], 0
+    for i in range(0, x.shape[1], chunk):
+        out = up.process(x[:, i : i + chunk])
+        total += out.shape[1]
+        assert out.shape[0] == 2 and out.dtype == np.float32
+        outs.append(out)
+    outs.append(up.process())  # no argument: flush, like StreamResampler
+    y = np.concatenate(outs, axis=1)
+    assert y.shape == expected.shape
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+
+
+def test_upsample_is_restore_and_mono_works(tiny_model):
+    x = band_limited_noise(5000, seed=1)  # 5000 * 44100 / 16000 = 13781.25: restore() has this length too
+    np.testing.assert_array_equal(upsample(x, 16000, tiny_model), restore(x, 16000, tiny_model))
+    up = StreamingUpsampler(16000, 1, model=tiny_model)
+    y = np.concatenate([up.process(x), up.flush()])
+    assert y.ndim == 1
+    np.testing.assert_allclose(y, upsample(x, 16000, tiny_model), atol=1e-5)
+
+
+def test_latency_and_reset(tiny_model):
+    up = StreamingUpsampler(16000, 1, model=tiny_model)
+    assert up.process().shape == (1, 0)  # flushing a fresh stream gives nothing (and does not raise)
+    assert up.output_latency > tiny_model.manifest.window_samples - 1
+    assert up.input_latency == pytest.approx(up.output_latency * 16000 / 44100)
+    x = band_limited_noise(5000, seed=2)
+    # nothing comes out before the latency has passed
+    assert up.process(x[:1000]).shape == (0,)
+    up.reset()
+    y = np.concatenate([up.process(x), up.process()])
+    np.testing.assert_allclose(y, upsample(x, 16000, tiny_model), atol=1e-5)
+
+
+def test_bad_input(tiny_model):
+    with pytest.raises(ValueError, match="num_channels"):
+        StreamingUpsampler(16000, 0, model=tiny_model)
+    up = StreamingUpsampler(16000, 2, model=tiny_model)
+    with pytest.raises(AudioInputError, match="shape"):
+        up.process(np.zeros((1, 100), np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        up.process(np.zeros((2, 100), np.int16))
+    with pytest.raises(AudioInputError, match="rate"):
+        StreamingUpsampler(100, 1, model=tiny_model)

@@ -1,14 +1,17 @@
 """Live audio: read an input device, restore it with a streaming effect, play it on an output device.
 
-Needs sounddevice (``pip install 'sagasr-stream[live]'``), imported only when a stream is opened. The audio
-callback runs ``effect.process(block, 44100, reset=False)`` and right-aligns the result in the output
-block, so the output starts with silence and then runs exactly ``effect.reported_latency_samples`` behind
-the input (plus the devices' own buffers). A callback that restores a whole window takes as long as one
-window restore: use a model that restores faster than real time, or a larger ``--block-size``.
+Needs sounddevice (``pip install 'sagasr-stream[live]'``), imported only when a stream is opened.
+
+The audio callback never runs the model: it queues the input block and plays the restored stream at a fixed
+delay of ``latency_samples`` = the effect's latency + ``headroom`` samples (time for a window to be restored
+by the worker thread that runs ``effect.process(block, 44100, reset=False)``). Output is silence until then;
+a restored sample that is not ready when due is played as silence and counted in ``underruns`` (the stream
+stays aligned). With ``threaded=False`` the callback restores inline (deterministic; for tests and tools).
 """
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
 import threading
 import time
@@ -16,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .chunking import SampleBuffer
 from .errors import SagasrError
 
 INSTALL_HINT = "live audio needs sounddevice: pip install 'sagasr-stream[live]'"
@@ -37,8 +41,10 @@ def import_sounddevice() -> Any:
 class LiveRestorer:
     """Full-duplex device stream through ``effect`` (a BandwidthExtension or Chain at ``sample_rate``).
 
-    ``stream_factory(**kwargs)`` makes the duplex stream (default ``sounddevice.Stream``); tests inject a
-    fake. Blocks are (block_size, channels) float32, as sounddevice gives them.
+    ``headroom``: extra delay in samples granted to the worker thread (default: one model window, enough for
+    a model that restores faster than real time); in threaded mode it must be at least one block, since
+    the block just received cannot have been restored yet. ``stream_factory(**kwargs)`` makes the duplex stream
+    (default ``sounddevice.Stream``); tests inject a fake. Blocks are (block_size, channels) float32.
     """
 
     def __init__(
@@ -50,54 +56,109 @@ class LiveRestorer:
         channels: int = 1,
         sample_rate: int = 44100,
         stream_factory: Callable[..., Any] | None = None,
+        headroom: int | None = None,
+        threaded: bool = True,
     ) -> None:
         if block_size < 1 or channels < 1:
             raise ValueError(f"block_size and channels must be positive, got {block_size}, {channels}")
+        if headroom is None:
+            model = getattr(effect, "model", None)
+            headroom = model.manifest.window_samples if model is not None else 0
+        if headroom < 0:
+            raise ValueError(f"headroom must be >= 0 samples, got {headroom}")
         self.effect = effect
         self.input_device, self.output_device = input_device, output_device
         self.block_size, self.channels, self.sample_rate = block_size, channels, sample_rate
+        self.headroom, self.threaded = int(headroom), threaded
         self._factory = stream_factory
         self._stream: Any = None
-        self.status_count = 0  # callbacks that reported an over/underrun
+        self.status_count = 0  # callbacks that reported a device over/underrun
+        self.underruns = 0  # samples that were due before the worker had restored them
         self.blocks = 0
         self.error: BaseException | None = None
         self._lock = threading.Lock()
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._inbox: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._restored = SampleBuffer(self.channels)  # absolute index = input sample index
+        self._restored_lock = threading.Lock()
+        self._played = 0
+        self._worker: threading.Thread | None = None
 
     @property
     def model_latency_samples(self) -> int:
         return int(self.effect.reported_latency_samples)
 
     @property
+    def latency_samples(self) -> int:
+        """Fixed delay from input to output in samples, device buffers not counted."""
+        return self.model_latency_samples + self.headroom
+
+    @property
     def latency_seconds(self) -> float:
-        """Model latency plus the devices' reported input and output latency (once the stream is open)."""
+        """Total latency plus the devices' reported input and output latency (once the stream is open)."""
         device = 0.0
         if self._stream is not None:
             latency = getattr(self._stream, "latency", 0.0)
             device = float(sum(latency)) if isinstance(latency, (tuple, list)) else float(latency or 0.0)
-        return self.model_latency_samples / self.sample_rate + device
+        return self.latency_samples / self.sample_rate + device
+
+    def _restore(self, block: np.ndarray) -> None:
+        out = self.effect.process(block, self.sample_rate, reset=False)
+        with self._restored_lock:
+            self._restored.append(np.ascontiguousarray(out.T))
+
+    def _work(self) -> None:
+        while (block := self._inbox.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                self._restore(block)
+            except BaseException as exc:  # reported by run_live; the stream plays silence from here on
+                self.error = exc
+            finally:
+                self._inbox.task_done()
+        self._inbox.task_done()
+
+    def wait_idle(self) -> None:
+        """Block until the worker has restored every queued block (tests, tools)."""
+        self._inbox.join()
 
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        """sounddevice callback: restore ``indata`` and write what is due, right-aligned, into ``outdata``."""
+        """sounddevice callback: queue ``indata``; fill ``outdata`` with the restored samples now due."""
         if status:
             self.status_count += 1
-        try:
-            out = self.effect.process(np.array(indata, dtype=np.float32), self.sample_rate, reset=False)
-        except BaseException as exc:  # never raise inside the audio thread: record it and play silence
-            self.error = exc
-            outdata.fill(0)
-            return
-        n = out.shape[0]
-        outdata[: frames - n] = 0
-        outdata[frames - n :] = out
+        block = np.array(indata, dtype=np.float32)
+        if self.threaded:
+            self._inbox.put(block)
+        else:
+            try:
+                self._restore(block)
+            except BaseException as exc:  # never raise inside the audio thread: record it and play silence
+                self.error = exc
+        start = self._played - self.latency_samples
+        with self._restored_lock:
+            ready_end = self._restored.end
+            due = self._restored.read(start, start + frames)
+            self._restored.discard(max(0, start + frames - self._restored.offset))
+        if self.error is None:  # due samples (index >= 0) beyond what the worker has restored
+            self.underruns += max(0, start + frames - max(start, 0, ready_end))
+        outdata[:] = due.T
+        self._played += frames
         self.blocks += 1
 
     def start(self) -> None:
-        """Open and start the duplex stream."""
+        """Open and start the duplex stream (and the worker thread)."""
         with self._lock:
             if self._stream is not None:
                 return
             factory = self._factory or import_sounddevice().Stream
             self.effect.reset()
+            self._reset_state()
+            if self.threaded:
+                self._worker = threading.Thread(target=self._work, name="sagasr-live", daemon=True)
+                self._worker.start()
             self._stream = factory(
                 samplerate=self.sample_rate, blocksize=self.block_size, device=(self.input_device, self.output_device),
                 channels=self.channels, dtype="float32", callback=self.callback,
@@ -105,13 +166,17 @@ class LiveRestorer:
             self._stream.start()
 
     def stop(self) -> None:
-        """Stop and close the stream, then reset the effect (its tail is dropped)."""
+        """Stop and close the stream, end the worker, then reset the effect (its tail is dropped)."""
         with self._lock:
             if self._stream is None:
                 return
             self._stream.stop()
             self._stream.close()
             self._stream = None
+            if self._worker is not None:
+                self._inbox.put(None)
+                self._worker.join()
+                self._worker = None
             self.effect.reset()
 
     def __enter__(self) -> "LiveRestorer":
@@ -132,6 +197,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", default="auto", help="ONNX Runtime provider: auto, cpu or cuda")
     parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    parser.add_argument("--headroom", type=int, default=None,
+                        help="extra delay in samples for the model to keep up (default: one model window)")
 
 
 def parse_device(value: str | None) -> int | str | None:
@@ -152,13 +219,12 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
     effect = BandwidthExtension(model)
     live = LiveRestorer(
         effect, parse_device(args.input_device), parse_device(args.output_device), args.block_size, args.channels,
-        model.manifest.sample_rate, stream_factory,
+        model.manifest.sample_rate, stream_factory, getattr(args, "headroom", None),
     )
     with live:
         print(
             f"model {model.manifest.name!r} on {model.device}; latency {live.latency_seconds * 1000:.1f} ms "
-            f"(model {live.model_latency_samples} samples = {live.model_latency_samples / live.sample_rate * 1000:.1f} ms"
-            " + device buffers). Ctrl-C to stop.",
+            f"(model {live.model_latency_samples} + headroom {live.headroom} samples + device buffers). Ctrl-C to stop.",
             file=sys.stderr,
         )
         deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -170,7 +236,10 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
         except KeyboardInterrupt:
             pass
     if live.status_count:
-        print(f"warning: {live.status_count} block(s) reported over/underruns", file=sys.stderr)
+        print(f"warning: {live.status_count} block(s) reported device over/underruns", file=sys.stderr)
+    if live.underruns:
+        print(f"warning: {live.underruns} sample(s) were due before the model had restored them: "
+              "raise --headroom or use a faster provider", file=sys.stderr)
     return 0
 
 

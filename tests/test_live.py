@@ -32,34 +32,96 @@ class FakeStream:
     def close(self):
         self.closed = True
 
-    def run(self, signal: np.ndarray) -> np.ndarray:
-        """signal: (frames, channels); returns what the callback wrote, block after block."""
+    def run(self, signal: np.ndarray, between=None) -> np.ndarray:
+        """signal: (frames, channels); returns what the callback wrote, block after block.
+
+        ``between()`` runs after each block: the time a real device leaves between callbacks."""
         block, out = self.kwargs["blocksize"], []
         for i in range(0, len(signal), block):
             indata = signal[i : i + block]
             outdata = np.full_like(indata, np.nan)
             self.kwargs["callback"](indata, outdata, len(indata), None, None)
             out.append(outdata)
+            if between:
+                between()
         return np.concatenate(out)
 
 
 def test_callback_plays_restored_audio_exactly_latency_late(tiny_model):
-    x = band_limited_noise(30000, channels=2, seed=11).T.copy()  # (frames, channels) as sounddevice gives
+    x = band_limited_noise(40000, channels=2, seed=11).T.copy()  # (frames, channels) as sounddevice gives
     fx = BandwidthExtension(tiny_model)
     live = LiveRestorer(fx, 1, 2, block_size=512, channels=2, stream_factory=FakeStream)
+    assert live.headroom == tiny_model.manifest.window_samples  # default: one window of compute time
     with live:
         stream = FakeStream.instances[-1]
-        assert stream.started and stream.kwargs["device"] == (1, 2) and stream.kwargs["samplerate"] == 44100
-        played = stream.run(x)
-    assert stream.closed and live.error is None and live.blocks == len(range(0, 30000, 512))
-    latency = fx.reported_latency_samples
+        assert stream.kwargs["device"] == (1, 2) and stream.kwargs["samplerate"] == 44100
+        played = stream.run(x, between=live.wait_idle)  # the worker keeps up
+    assert stream.closed and live.error is None and live.underruns == 0 and live.blocks == len(range(0, 40000, 512))
+    latency = live.latency_samples
+    assert latency == fx.reported_latency_samples + live.headroom
     assert np.all(played[:latency] == 0)  # silence until output is due
     expected = restore(x, 44100, tiny_model)  # offline, (frames, channels)
     np.testing.assert_allclose(played[latency:], expected[: len(x) - latency], atol=1e-5)
-    assert live.latency_seconds == pytest.approx(latency / 44100)  # closed: model only
+    assert live.latency_seconds == pytest.approx(latency / 44100)  # closed: no device buffers
     live.start()
     assert live.latency_seconds == pytest.approx(latency / 44100 + 0.015)  # + device buffers
     live.stop()
+
+
+def test_inline_mode_without_headroom_is_the_effect_latency(tiny_model):
+    x = band_limited_noise(30000, seed=12)[:, None]  # (frames, 1)
+    live = LiveRestorer(BandwidthExtension(tiny_model), block_size=300, stream_factory=FakeStream, headroom=0, threaded=False)
+    with live:
+        played = FakeStream.instances[-1].run(x)
+    latency = live.latency_samples
+    assert latency == tiny_model.manifest.window_samples - 1 and live.underruns == 0 and live.error is None
+    assert played.shape == x.shape
+    np.testing.assert_allclose(played[latency:, 0], restore(x[:, 0], 44100, tiny_model)[: len(x) - latency], atol=1e-5)
+
+
+class StallingEffect:
+    """Wraps an effect; while ``running`` is clear, the model stalls (a slow machine, a busy GPU)."""
+
+    def __init__(self, effect):
+        import threading
+
+        self.effect = effect
+        self.running = threading.Event()
+        self.running.set()
+        self.reported_latency_samples = effect.reported_latency_samples
+
+    def process(self, *args, **kwargs):
+        self.running.wait()
+        return self.effect.process(*args, **kwargs)
+
+    def reset(self):
+        self.effect.reset()
+
+
+def test_a_stalled_model_causes_counted_underruns_but_stays_aligned(tiny_model):
+    x = band_limited_noise(20000, seed=13)[:, None]  # (frames, 1): 79 blocks of 256
+    fx = StallingEffect(BandwidthExtension(tiny_model))
+    live = LiveRestorer(fx, block_size=256, stream_factory=FakeStream, headroom=256)  # one block of slack
+    blocks = iter(range(1000))
+
+    def between():  # the model stalls during blocks 50..64, then catches up
+        i = next(blocks)
+        if i == 50:
+            fx.running.clear()
+        if i == 64:
+            fx.running.set()
+        if fx.running.is_set():
+            live.wait_idle()
+
+    with live:
+        played = FakeStream.instances[-1].run(x, between)
+    assert live.error is None
+    assert 14 * 256 <= live.underruns <= 16 * 256  # the stalled blocks' output came too late ...
+    latency = live.latency_samples
+    got, expected = played[latency:, 0], restore(x[:, 0], 44100, tiny_model)[: len(x) - latency]
+    ready = got != 0
+    assert len(got) - ready.sum() == live.underruns  # ... and was skipped, not shifted:
+    np.testing.assert_allclose(got[ready], expected[ready], atol=1e-5)
 
 
 def test_callback_errors_are_recorded_not_raised(tiny_model):
@@ -67,6 +129,8 @@ def test_callback_errors_are_recorded_not_raised(tiny_model):
     live.start()
     out = np.ones((256, 2), np.float32)
     live.callback(np.full((256, 2), np.nan, np.float32), out, 256, None, None)
+    live.wait_idle()
+    live.callback(np.zeros((256, 2), np.float32), out, 256, None, None)
     live.stop()
     assert isinstance(live.error, ValueError) and np.all(out == 0)
 

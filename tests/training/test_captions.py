@@ -1,0 +1,118 @@
+"""Caption adapters: metadata/sidecar, HTTP (local http.server), Qwen2-Audio (tiny random config), cache command."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sagasr_training.captions import (CaptionStore, HTTPCaptioner, MetadataCaptioner, Qwen2AudioCaptioner,
+                                      generate_captions, metadata_caption, read_cache)
+
+
+def test_metadata_captions(tmp_path: Path) -> None:
+    a = tmp_path / "Jazz Trio" / "upright_bass-solo_03.wav"
+    a.parent.mkdir()
+    a.touch()
+    assert metadata_caption(a) == "upright bass solo, jazz trio"
+    b = tmp_path / "x.wav"
+    b.touch()
+    (tmp_path / "x.json").write_text(json.dumps({"instrument": "cello", "tags": ["slow", "warm"]}))
+    assert metadata_caption(b) == "cello, slow, warm"
+    (tmp_path / "x.wav.json").write_text(json.dumps({"caption": "A cello drone."}))
+    assert metadata_caption(b) == "A cello drone."
+
+
+class _Handler(BaseHTTPRequestHandler):
+    seen: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Handler.seen.append({"body": body, "auth": self.headers.get("Authorization")})
+        audio = body["messages"][0]["content"][0]["input_audio"]
+        text = f"heard {len(audio['data'])} base64 chars as {audio['format']}"
+        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+
+def test_http_captioner_against_local_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("TEST_CAPTION_KEY", "secret")
+        cap = HTTPCaptioner(f"http://127.0.0.1:{server.server_port}/v1/chat/completions", model="m",
+                            api_key_env="TEST_CAPTION_KEY")
+        text = cap.caption(np.zeros(16000, np.float32))
+        assert text.startswith("heard ") and text.endswith("as wav")
+        req = _Handler.seen[-1]
+        assert req["auth"] == "Bearer secret" and req["body"]["model"] == "m"
+        assert req["body"]["messages"][0]["content"][1]["text"]
+    finally:
+        server.shutdown()
+    with pytest.raises(ValueError, match="URL"):
+        HTTPCaptioner("ftp://x")
+
+
+def test_generate_captions_caches_and_resumes(audio_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "c.jsonl"
+    assert generate_captions(audio_dir, cache, MetadataCaptioner(), max_seconds=1.0, progress=False) == 5
+    table = read_cache(cache)
+    assert table["piano/piano_a.wav"] == "piano a, piano"
+    assert generate_captions(audio_dir, cache, MetadataCaptioner(), progress=False) == 0  # cached
+    with cache.open("a") as f:
+        f.write('{"path": "torn')  # an interrupted write is ignored
+    assert CaptionStore(cache, audio_dir).get(audio_dir / "guitar" / "strum_c.wav") == "strum c, guitar"
+
+
+class _TinyProcessor:
+    """Offline stand-in for Qwen2AudioProcessor: Whisper features (128 mel) + hand-built ids with the right
+    number of audio tokens; decode maps ids to a tiny vocabulary."""
+
+    def __init__(self, audio_token: int) -> None:
+        from transformers import WhisperFeatureExtractor
+
+        self.fe = WhisperFeatureExtractor(feature_size=128)
+        self.audio_token = audio_token
+
+    def __call__(self, text: str, audio: list, sampling_rate: int, return_tensors: str) -> dict:
+        import torch
+
+        feats = self.fe(audio, sampling_rate=sampling_rate, return_attention_mask=True, return_tensors="pt")
+        n = int(feats["attention_mask"].sum())
+        n_audio = ((n - 1) // 2 + 1 - 2) // 2 + 1
+        ids = [1, 2] + [self.audio_token] * n_audio + [3, 4, 5]
+        return {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long),
+                "input_features": feats["input_features"], "feature_attention_mask": feats["attention_mask"]}
+
+
+def test_qwen2_audio_captioner_tiny_random_model() -> None:
+    import torch
+    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
+
+    torch.manual_seed(0)
+    vocab = [f"w{i}" for i in range(64)]
+    config = Qwen2AudioConfig(
+        audio_config={"num_mel_bins": 128, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 32,
+                      "d_model": 16, "max_source_positions": 1500},
+        text_config={"model_type": "qwen2", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "max_position_embeddings": 2048},
+        audio_token_index=63)
+    model = Qwen2AudioForConditionalGeneration(config)
+    cap = Qwen2AudioCaptioner(model, _TinyProcessor(63), max_new_tokens=5,
+                              decode=lambda ids: " ".join(vocab[i] for i in ids[0].tolist()))
+    audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    text = cap.caption(audio)
+    assert len(text.split()) == 5 and all(w in vocab for w in text.split())
+    assert cap.caption(audio) == text  # greedy: deterministic

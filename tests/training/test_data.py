@@ -1,0 +1,92 @@
+"""Dataset: rates/channels -> 44.1 kHz mono windows, levels, determinism, silence, split, captions, sampler."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sagasr_training.data import DataConfig, StepBatchSampler, WindowDataset, collate, is_validation, read_window
+
+from .conftest import tone_clip, write_audio
+
+L = 65536
+
+
+def cfg(root: Path, **kw) -> DataConfig:
+    return DataConfig(root=str(root), window_samples=L, val_fraction=0.0, **kw).validate()
+
+
+def test_read_window_resamples_and_mixes(tmp_path: Path) -> None:
+    sr = 22050
+    t = np.arange(sr) / sr
+    x = np.stack([np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 1000 * t)]).astype(np.float32) * 0.5
+    p = write_audio(tmp_path / "a.wav", x, sr)
+    y = read_window(p, 0, 44100, 44100)
+    assert y.shape == (44100,) and y.dtype == np.float32
+    spec = np.abs(np.fft.rfft(y[2000:2000 + 32768]))
+    peak_hz = np.argmax(spec) * 44100 / 32768
+    assert abs(peak_hz - 1000) < 5  # a 1 kHz tone stays at 1 kHz after 22.05 -> 44.1 kHz
+    assert np.abs(y[5000:40000]).max() == pytest.approx(0.5, rel=0.05)
+
+
+def test_items_shapes_levels_and_determinism(audio_dir: Path) -> None:
+    ds = WindowDataset(cfg(audio_dir, captions=None))
+    assert len(ds.files) == 5 and len(ds) >= 5
+    for i in range(6):
+        it = ds[i]
+        assert it["hr"].shape == (1, L) and it["lr"].shape == (1, L) and it["hr"].dtype == torch.float32
+        assert float(it["lr"].abs().max()) == pytest.approx(0.5, rel=1e-4)
+        assert float(it["hr"].abs().max()) > 1e-3  # silent windows are skipped
+        assert 0 < float(it["rolloff_in"]) < float(it["rolloff_out"]) <= 1
+        assert float(it["lr_keep"]) in (0.0, 1.0) and float(it["cross_keep"]) in (0.0, 1.0)
+    a, b = ds[3], WindowDataset(cfg(audio_dir))[3]
+    assert torch.equal(a["hr"], b["hr"]) and torch.equal(a["lr"], b["lr"])
+    assert not torch.equal(ds[3]["lr"], ds[4]["lr"])
+
+
+def test_dropout_rates_are_independent(audio_dir: Path) -> None:
+    ds = WindowDataset(cfg(audio_dir, lr_dropout=0.5, cross_dropout=0.5))
+    items = [ds[i] for i in range(24)]
+    lr = np.array([float(it["lr_keep"]) for it in items])
+    cr = np.array([float(it["cross_keep"]) for it in items])
+    assert 0 < lr.mean() < 1 and 0 < cr.mean() < 1 and not np.array_equal(lr, cr)
+
+
+def test_validation_split_and_captions(audio_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "captions.jsonl"
+    cache.write_text(json.dumps({"path": "piano/piano_a.wav", "caption": "a bright piano"}) + "\n")
+    c = DataConfig(root=str(audio_dir), captions=str(cache), val_fraction=0.5, window_samples=L).validate()
+    tr, va = WindowDataset(c, "train"), WindowDataset(c, "val")
+    assert set(tr.files).isdisjoint(va.files) and len(tr.files) + len(va.files) == 5
+    rel = [p.relative_to(audio_dir).as_posix() for p in va.files]
+    assert all(is_validation(r, 0.5) for r in rel)
+    store = tr.captions
+    assert store.get(audio_dir / "piano" / "piano_a.wav") == "a bright piano"
+    assert store.get(audio_dir / "guitar" / "strum_c.wav") == "strum c, guitar"  # metadata fallback
+    v1, v2 = va[0], WindowDataset(c, "val")[0]
+    assert torch.equal(v1["lr"], v2["lr"]) and float(v1["lr_keep"]) == 1.0
+
+
+def test_all_silent_folder_is_a_clear_error(tmp_path: Path) -> None:
+    write_audio(tmp_path / "s.wav", np.zeros((1, 70000), np.float32), 44100)
+    with pytest.raises(ValueError, match="silent"):
+        WindowDataset(cfg(tmp_path))[0]
+    with pytest.raises(ValueError, match="not a folder"):
+        DataConfig(root=str(tmp_path / "nope")).validate()
+
+
+def test_step_sampler_ranks_are_disjoint_and_resumable() -> None:
+    a = list(StepBatchSampler(2, 3, 0, rank=0, world=2))
+    b = list(StepBatchSampler(2, 3, 0, rank=1, world=2))
+    flat = sum(a, []) + sum(b, [])
+    assert len(set(flat)) == len(flat) == 12
+    assert list(StepBatchSampler(2, 1, 2, rank=1, world=2)) == b[2:]
+
+
+def test_collate(audio_dir: Path) -> None:
+    ds = WindowDataset(cfg(audio_dir))
+    batch = collate([ds[0], ds[1]])
+    assert batch["hr"].shape == (2, 1, L) and batch["rolloff_in"].shape == (2,) and len(batch["caption"]) == 2

@@ -1,0 +1,86 @@
+"""Training state without pickles: tensors in safetensors, structure and scalars in JSON.
+
+A state folder ``<run>/state/step-<N>/`` holds ``trainable.safetensors`` (the trained weights),
+``ema.safetensors``, ``optimizer.safetensors`` + ``state.json`` (optimizer structure, scheduler, step, config).
+``<run>/state/latest`` (a text file) names the newest complete folder; folders are written to a temporary name
+and renamed, so an interrupted save never leaves a half state that resume would pick up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer state_dict -> (tensors "state.<param>.<key>", JSON-able rest)."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    meta_state: dict[str, dict[str, Any]] = {}
+    for pid, st in sd["state"].items():
+        meta_state[str(pid)] = {}
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"state.{pid}.{k}"] = v.detach().cpu().contiguous()
+                meta_state[str(pid)][k] = "__tensor__"
+            else:
+                meta_state[str(pid)][k] = v
+    return tensors, {"state": meta_state, "param_groups": sd["param_groups"]}
+
+
+def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state = {}
+    for pid, st in meta["state"].items():
+        state[int(pid)] = {k: (tensors[f"state.{pid}.{k}"] if v == "__tensor__" else v) for k, v in st.items()}
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_state(run_dir: str | os.PathLike[str], step: int, trainable: dict[str, torch.Tensor],
+               ema: dict[str, torch.Tensor] | None, optimizer: torch.optim.Optimizer, info: dict[str, Any],
+               keep: int = 2) -> Path:
+    """Write ``state/step-<step>`` atomically, point ``state/latest`` at it, keep the newest ``keep``."""
+    base = Path(run_dir) / "state"
+    base.mkdir(parents=True, exist_ok=True)
+    final, tmp = base / f"step-{step:08d}", base / f".tmp-step-{step:08d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file({k: v.detach().cpu().contiguous() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
+    if ema is not None:
+        save_file(ema, str(tmp / "ema.safetensors"))
+    opt_tensors, opt_meta = optimizer_to_flat(optimizer)
+    save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+    (tmp / "state.json").write_text(json.dumps({"step": step, "optimizer": opt_meta, **info}, indent=1), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    latest_tmp = base / ".latest.tmp"
+    latest_tmp.write_text(final.name, encoding="utf-8")
+    os.replace(latest_tmp, base / "latest")
+    for old in sorted(base.glob("step-*"))[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_state(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The newest complete state folder of a run, or None."""
+    p = Path(run_dir) / "state" / "latest"
+    if not p.is_file():
+        return None
+    folder = p.parent / p.read_text(encoding="utf-8").strip()
+    return folder if (folder / "state.json").is_file() else None
+
+
+def load_state(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """-> {"info": state.json dict, "trainable", "ema" (or None), "optimizer_tensors"}."""
+    folder = Path(folder)
+    if not (folder / "state.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a training state folder (no state.json)")
+    ema = folder / "ema.safetensors"
+    return {"info": json.loads((folder / "state.json").read_text(encoding="utf-8")),
+            "trainable": load_file(str(folder / "trainable.safetensors")),
+            "ema": load_file(str(ema)) if ema.is_file() else None,
+            "optimizer_tensors": load_file(str(folder / "optimizer.safetensors"))}

@@ -1,0 +1,115 @@
+"""``sagasr-train`` / ``python -m sagasr_training``: captions, vae, diffusion, export.
+
+Training settings come from a JSON config (``--config``, see :class:`sagasr_training.train.TrainConfig`) and are
+overridden by flags. Examples::
+
+    sagasr-train captions data/hr --cache data/hr/captions.jsonl --captioner qwen2-audio --model-path ~/qwen2-audio
+    sagasr-train vae --model small --data data/hr --run-dir runs/vae --max-steps 20000
+    sagasr-train diffusion --config run.json --vae-weights runs/vae/checkpoint --devices 8 --strategy ddp
+    sagasr-train export runs/sagasr -o model_bundle
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="JSON training config (flags override it)")
+    p.add_argument("--model", help="model config: tiny, small, full or a JSON path")
+    p.add_argument("--data", dest="data.root", help="folder of training audio (recursive)")
+    p.add_argument("--captions", dest="data.captions", help="caption cache (JSON lines)")
+    p.add_argument("--workers", dest="data.num_workers", type=int)
+    p.add_argument("--val-fraction", dest="data.val_fraction", type=float)
+    p.add_argument("--run-dir")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--accumulate", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--ema-decay", type=float)
+    p.add_argument("--grad-clip", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--save-every", type=int)
+    p.add_argument("--val-every", type=int)
+    p.add_argument("--val-batches", type=int)
+    p.add_argument("--log-every", type=int)
+    p.add_argument("--accelerator")
+    p.add_argument("--devices", type=lambda s: s if s == "auto" else int(s))
+    p.add_argument("--num-nodes", type=int)
+    p.add_argument("--strategy", help="auto, ddp, ddp_find_unused_parameters_true, fsdp, ...")
+    p.add_argument("--precision", help="auto, 32-true, bf16-mixed, 16-mixed")
+    p.add_argument("--no-resume", dest="resume", action="store_const", const=False)
+    p.add_argument("--no-progress", dest="progress", action="store_const", const=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sagasr-train", description="Train SAGA-SR and its VAE.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("captions", help="caption every audio file of a folder into a JSON-lines cache")
+    c.add_argument("root")
+    c.add_argument("--cache", help="output JSON lines (default ROOT/captions.jsonl)")
+    c.add_argument("--captioner", choices=("qwen2-audio", "http", "metadata"), default="metadata")
+    c.add_argument("--model-path", help="local Qwen2-Audio folder")
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--url", help="OpenAI-style chat completions URL")
+    c.add_argument("--api-model", default="Qwen/Qwen2-Audio-7B-Instruct")
+    c.add_argument("--api-key-env", help="environment variable holding the API key")
+    c.add_argument("--prompt")
+    c.add_argument("--max-seconds", type=float, default=30.0)
+    c.add_argument("--lowpass-hz", type=float, help="caption a band-limited copy (what inference sees)")
+    c.add_argument("--overwrite", action="store_true")
+    for name, text in (("vae", "train the Oobleck VAE"), ("diffusion", "train the SAGA-SR DiT")):
+        t = sub.add_parser(name, help=text)
+        _train_args(t)
+        if name == "diffusion":
+            t.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
+            t.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
+    e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)")
+    e.add_argument("checkpoint", help="run folder or checkpoint folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "export":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.command == "captions":
+            from .captions import DEFAULT_PROMPT, generate_captions, make_captioner
+
+            kw: dict = {}
+            if args.captioner == "qwen2-audio":
+                kw = {"device": args.device, "prompt": args.prompt or DEFAULT_PROMPT}
+            elif args.captioner == "http":
+                kw = {"model": args.api_model, "prompt": args.prompt or DEFAULT_PROMPT, "api_key_env": args.api_key_env}
+            cap = make_captioner(args.captioner, model_path=args.model_path, url=args.url, **kw)
+            cache = args.cache or str(Path(args.root) / "captions.jsonl")
+            n = generate_captions(args.root, cache, cap, args.max_seconds, args.lowpass_hz, args.overwrite)
+            print(f"wrote {n} new caption(s) to {cache}")
+            return 0
+        if args.command == "export":
+            from sagasr_export.cli import main as export_main
+
+            ck = Path(args.checkpoint)
+            if (ck / "checkpoint" / "model.safetensors").is_file():
+                ck = ck / "checkpoint"
+            if not (ck / "model.safetensors").is_file():
+                raise ValueError(f"{args.checkpoint}: no model.safetensors (give a diffusion run or its checkpoint folder)")
+            return export_main([str(ck), *rest])
+        from .train import load_train_config, run
+
+        skip = {"command", "config"}
+        overrides = {k: v for k, v in vars(args).items() if k not in skip}
+        cfg = load_train_config(args.config, **overrides)
+        out = run(args.command, cfg)
+        print(f"checkpoint: {out}")
+        return 0
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Training data: a folder of audio (any rate, any channel count) -> 44.1 kHz mono windows + on-the-fly LR.
+
+Determinism: item ``i`` is a *global sample index* (step x world x batch + ...). The window it reads and every
+random draw it makes (offset jitter, low-pass, dropouts) come from ``(seed, i)`` only, so a run resumed at step
+``k`` sees exactly the data the uninterrupted run saw, whatever the worker count. Validation files are chosen
+by a hash of their relative path (stable across machines and file additions).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from .captions import CaptionStore
+from .degrade import DegradeConfig, degrade
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a", ".opus")
+
+
+@dataclass
+class DataConfig:
+    """Where the audio is and how windows are cut. ``window_samples`` comes from the model config."""
+
+    root: str = ""
+    captions: str | None = None           # JSON-lines caption cache (path -> caption)
+    sample_rate: int = 44100
+    window_samples: int = 65536
+    val_fraction: float = 0.02
+    silence_db: float = -60.0             # windows whose HR peak is below this are skipped
+    lr_dropout: float = 0.1               # P(lr_keep = 0)
+    cross_dropout: float = 0.1            # P(cross_keep = 0), independent of lr_dropout
+    seed: int = 0
+    num_workers: int = 0
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+
+    def validate(self) -> "DataConfig":
+        if not self.root or not Path(self.root).is_dir():
+            raise ValueError(f"data.root {self.root!r} is not a folder")
+        if self.window_samples <= 0:
+            raise ValueError("data.window_samples must be positive")
+        for key in ("val_fraction", "lr_dropout", "cross_dropout"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ValueError(f"data.{key} must be in [0, 1)")
+        if self.captions is not None and not Path(self.captions).is_file():
+            raise ValueError(f"data.captions {self.captions!r} is not a file")
+        self.degrade.validate(self.sample_rate)
+        return self
+
+
+def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
+    """All audio files under ``root`` (recursive, sorted, hidden files skipped)."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def is_validation(relpath: str, fraction: float) -> bool:
+    """Deterministic split: sha1 of the POSIX relative path, first 8 bytes as a fraction of 2^64."""
+    h = int.from_bytes(hashlib.sha1(relpath.encode("utf-8")).digest()[:8], "big")
+    return h / 2.0**64 < fraction
+
+
+def audio_frames(path: Path, sample_rate: int) -> int:
+    """Length of ``path`` in samples at ``sample_rate``."""
+    from pedalboard.io import AudioFile
+
+    with AudioFile(str(path)) as f:
+        return int(f.frames * sample_rate / f.samplerate)
+
+
+def read_window(path: Path, offset: int, length: int, sample_rate: int) -> np.ndarray:
+    """``length`` mono samples at ``sample_rate`` from ``offset`` (zero-padded at the end): (length,) float32."""
+    from pedalboard.io import AudioFile
+
+    with AudioFile(str(path)) as src, src.resampled_to(sample_rate) as f:
+        offset = min(offset, max(f.frames - 1, 0))
+        f.seek(offset)
+        x = f.read(length)  # (channels, n)
+    x = np.asarray(x, dtype=np.float32).mean(axis=0)
+    if x.shape[0] < length:
+        x = np.pad(x, (0, length - x.shape[0]))
+    return x
+
+
+class WindowDataset(Dataset):
+    """Map-style dataset over global sample indices (any non-negative int; epochs wrap around).
+
+    Item: dict with ``hr``, ``lr`` (1, L) float32 at the working level (peak of LR = input_peak),
+    ``rolloff_in``, ``rolloff_out``, ``lr_keep``, ``cross_keep`` () float32, ``caption`` str, ``index`` int64.
+    """
+
+    def __init__(self, cfg: DataConfig, split: str = "train", files: list[Path] | None = None) -> None:
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        self.cfg, self.split = cfg, split
+        root = Path(cfg.root)
+        files = scan_audio(root) if files is None else files
+        if not files:
+            raise ValueError(f"no audio files under {root} (extensions {AUDIO_EXTENSIONS})")
+        want_val = split == "val"
+        chosen = [p for p in files if is_validation(p.relative_to(root).as_posix(), cfg.val_fraction) == want_val]
+        if not chosen and want_val:
+            chosen = files[-1:]  # tiny folders: validate on the last file rather than on nothing
+        if not chosen:
+            raise ValueError(f"no {split} files under {root}")
+        self.files = chosen
+        self.windows: list[tuple[int, int]] = []
+        self.lengths: list[int] = []
+        L = cfg.window_samples
+        for i, p in enumerate(chosen):
+            n = audio_frames(p, cfg.sample_rate)
+            self.lengths.append(n)
+            for k in range(max(1, n // L)):
+                self.windows.append((i, k * L))
+        self.captions = CaptionStore(cfg.captions, root=root)
+        self.silence = 10 ** (cfg.silence_db / 20)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def _window(self, index: int) -> int:
+        n = len(self.windows)
+        if self.split == "val":
+            return index % n
+        epoch, pos = divmod(index, n)
+        return int(np.random.default_rng([self.cfg.seed, 7, epoch]).permutation(n)[pos])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        cfg, L = self.cfg, self.cfg.window_samples
+        rng = np.random.default_rng([cfg.seed, 1 if self.split == "train" else 2, int(index)])
+        w = self._window(int(index))
+        for attempt in range(len(self.windows)):  # skip silent windows deterministically
+            fi, off = self.windows[(w + attempt) % len(self.windows)]
+            if self.split == "train":
+                off = int(off + rng.integers(0, max(1, min(L, self.lengths[fi] - off - L + 1))))
+            hr = read_window(self.files[fi], off, L, cfg.sample_rate)
+            if np.abs(hr).max() >= self.silence:
+                break
+        else:
+            raise ValueError(f"every window of the {self.split} split is silent (below {cfg.silence_db} dB)")
+        d = degrade(hr, rng, cfg.degrade, cfg.sample_rate)
+        train = self.split == "train"
+        lr_keep = float(rng.random() >= cfg.lr_dropout) if train else 1.0
+        cross_keep = float(rng.random() >= cfg.cross_dropout) if train else 1.0
+        return {
+            "hr": torch.from_numpy(d.hr)[None], "lr": torch.from_numpy(d.lr)[None],
+            "rolloff_in": torch.tensor(d.rolloff_in), "rolloff_out": torch.tensor(d.rolloff_out),
+            "lr_keep": torch.tensor(lr_keep), "cross_keep": torch.tensor(cross_keep),
+            "caption": self.captions.get(self.files[fi]), "index": torch.tensor(int(index)),
+        }
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Batches of global sample indices for micro-batches ``start, start+1, ...`` on ``rank`` of ``world``.
+
+    Micro-batch ``b`` on rank ``r`` holds indices ``((b * world + r) * batch_size + j)``: the data of step b does
+    not depend on when the run was started or resumed."""
+
+    def __init__(self, batch_size: int, num_batches: int, start: int = 0, rank: int = 0, world: int = 1,
+                 wrap: int | None = None) -> None:
+        self.batch_size, self.num_batches, self.start, self.rank, self.world = batch_size, num_batches, start, rank, world
+        self.wrap = wrap  # validation: indices modulo the dataset length
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for b in range(self.start, self.start + self.num_batches):
+            base = (b * self.world + self.rank) * self.batch_size
+            idx = [base + j for j in range(self.batch_size)]
+            yield [i % self.wrap for i in idx] if self.wrap else idx
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack tensors; captions stay a list of str."""
+    out: dict[str, Any] = {k: torch.stack([it[k] for it in items]) for k in items[0] if k != "caption"}
+    out["caption"] = [it["caption"] for it in items]
+    return out
+
+
+def worker_init(worker_id: int) -> None:
+    """Keep numpy/BLAS single-threaded per worker (determinism does not depend on it: see module doc)."""
+    torch.set_num_threads(1)

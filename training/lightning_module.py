@@ -1,0 +1,181 @@
+"""Lightning modules: SAGA-SR diffusion (DiT + conditioner trained; VAE and text encoder frozen) and the VAE.
+
+Shared machinery (:class:`StepModule`): AdamW + :class:`InverseLR`, EMA of the trained weights, per-step
+deterministic randomness (noise/t seeded by the batch's first global sample index), safetensors training state
+every ``save_every`` optimizer steps and at the end, exact resume (the step counter continues from the state;
+the data sampler starts at that step).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from .checkpointing import load_state, optimizer_from_flat, save_state
+from .ema import EMA
+from .objectives import flow_loss, flow_pair, logit_normal
+from .schedulers import InverseLR
+
+
+class StepModule(L.LightningModule):
+    """Base: subclasses define ``trained()`` (name -> parameter), ``loss(batch, generator)`` and ``export(dir)``.
+
+    ``opt``: dict with lr, betas, weight_decay, inv_gamma, power, warmup, ema_decay, seed, save_every, run_dir."""
+
+    def __init__(self, opt: dict[str, Any], resume: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.opt = opt
+        self.resume = resume
+        self.start_step = int(resume["info"]["step"]) if resume else 0
+        self.ema: EMA | None = None
+        self.last_saved = -1
+
+    # --- to define -------------------------------------------------------------------------------------
+    def trained(self) -> dict[str, nn.Parameter]:
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, Any], gen: torch.Generator) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def export(self, folder: Path) -> None:
+        raise NotImplementedError
+
+    # --- common ----------------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        """Optimizer steps done since the run began (across resumes)."""
+        return self.start_step + int(self.global_step)
+
+    def setup_trained(self) -> None:
+        """Load resumed weights and create the EMA (call at the end of the subclass ``__init__``)."""
+        if self.resume:
+            params = self.trained()
+            missing = set(params) - set(self.resume["trainable"])
+            if missing:
+                raise ValueError(f"resume state lacks weights {sorted(missing)[:5]}")
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.copy_(self.resume["trainable"][k])
+        self.ema = EMA(self.trained(), self.opt["ema_decay"])
+        if self.resume and self.resume["ema"] is not None:
+            self.ema.load_state_dict(self.resume["ema"], int(self.resume["info"].get("ema_updates", self.start_step)))
+
+    def generator(self, batch: dict[str, Any], salt: int) -> torch.Generator:
+        g = torch.Generator()
+        g.manual_seed(int(self.opt["seed"]) * 1_000_003 + int(batch["index"][0]) * 7 + salt)
+        return g
+
+    def configure_optimizers(self) -> Any:
+        o = self.opt
+        params = list(self.trained().values())
+        optim = torch.optim.AdamW(params, lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
+        sched = InverseLR(optim, inv_gamma=o["inv_gamma"], power=o["power"], warmup=o["warmup"])
+        if self.resume:
+            info = self.resume["info"]
+            optimizer_from_flat(optim, self.resume["optimizer_tensors"], info["optimizer"])
+            sched.load_state_dict(info["scheduler"])
+            for g, lr in zip(optim.param_groups, sched.get_last_lr()):
+                g["lr"] = lr
+        return {"optimizer": optim, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        out = self.loss(batch, self.generator(batch, 0))
+        bs = len(batch["index"])
+        for k, v in out.items():
+            self.log(f"train/{k}", v.detach(), prog_bar=(k == "loss"), batch_size=bs, sync_dist=False)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=bs)
+        self.log("train/step", float(self.step), batch_size=bs)
+        return out["loss"]
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        out = self.loss(batch, self.generator(batch, 1))
+        for k, v in out.items():
+            self.log(f"val/{k}", v.detach(), batch_size=len(batch["index"]), sync_dist=True)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        accum = self.trainer.accumulate_grad_batches
+        if (batch_idx + 1) % accum == 0 and self.ema is not None:
+            self.ema.update(self.trained())
+            every = int(self.opt["save_every"])
+            if every > 0 and self.step % every == 0:
+                self.save()
+
+    def on_train_end(self) -> None:
+        if self.last_saved != self.step:
+            self.save()
+
+    def save(self) -> None:
+        """Training state (all ranks reach here; rank 0 writes) + an exportable checkpoint of the EMA weights."""
+        self.last_saved = self.step
+        if self.trainer.global_rank != 0:
+            return
+        optim = self.optimizers()
+        optim = getattr(optim, "optimizer", optim)
+        sched = self.lr_schedulers()
+        info = {"scheduler": {k: v for k, v in sched.state_dict().items() if k != "_get_lr_called_within_step"},
+                "ema_updates": self.ema.updates if self.ema else 0, "opt": self.opt}
+        run = Path(self.opt["run_dir"])
+        save_state(run, self.step, {k: p for k, p in self.trained().items()},
+                   self.ema.state_dict() if self.ema else None, optim, info)
+        self.export(run / "checkpoint")
+        (run / "checkpoint" / "training.json").write_text(json.dumps({"step": self.step, "ema": True}) + "\n")
+
+
+class DiffusionModule(StepModule):
+    """SAGA-SR latent rectified flow. Batch: see :class:`sagasr_training.data.WindowDataset`."""
+
+    def __init__(self, model: nn.Module, opt: dict[str, Any], resume: dict[str, Any] | None = None) -> None:
+        super().__init__(opt, resume)
+        self.model = model
+        for part in (model.autoencoder, model.text_encoder):
+            part.requires_grad_(False)
+            part.eval()
+        self.model.use_checkpointing = bool(opt.get("activation_checkpointing", False))
+        self.setup_trained()
+
+    def trained(self) -> dict[str, nn.Parameter]:
+        out = {f"dit.{k}": p for k, p in self.model.dit.named_parameters()}
+        out.update({f"conditioner.{k}": p for k, p in self.model.conditioner.named_parameters()})
+        return out
+
+    def on_train_epoch_start(self) -> None:
+        self.model.autoencoder.eval()
+
+    def loss(self, batch: dict[str, Any], gen: torch.Generator) -> dict[str, torch.Tensor]:
+        m = self.model
+        with torch.no_grad():
+            hr, lr = batch["hr"], batch["lr"]
+            both = m.encode_audio(torch.cat([hr, lr])).float()
+            x0, lr_lat = both.chunk(2)
+            ids, mask = m.tokenize(batch["caption"])
+            tokens = m.encode_text(ids.to(hr.device), mask.to(hr.device))
+        b = x0.shape[0]
+        t = logit_normal((b,), gen, self.opt.get("logit_mean", 0.0), self.opt.get("logit_std", 1.0), device=x0.device)
+        noise = torch.randn(x0.shape, generator=gen).to(x0.device)
+        x_t, target = flow_pair(x0, noise, t)
+        v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"],
+                       batch["rolloff_out"])
+        return {"loss": flow_loss(v, target)}
+
+    def export(self, folder: Path) -> None:
+        """EMA weights into a copy of the model -> ``sagasr_export.checkpoint.save_checkpoint`` folder."""
+        from sagasr_export.checkpoint import save_checkpoint
+
+        params = self.trained()
+        backup = {k: p.detach().clone() for k, p in params.items()}
+        if self.ema is not None:
+            self.ema.copy_to(params)
+        try:
+            save_checkpoint(self.model, folder)
+        finally:
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.copy_(backup[k])
+
+
+def load_resume(folder: str | Path | None) -> dict[str, Any] | None:
+    return load_state(folder) if folder else None

@@ -1,0 +1,237 @@
+"""Run configuration and the Lightning driver shared by ``sagasr-train vae`` and ``sagasr-train diffusion``.
+
+A run folder holds: ``run.json`` (the resolved config), ``base/`` (the model's initial weights incl. the frozen
+parts, a ``sagasr_export`` checkpoint: resume rebuilds the exact same frozen VAE/text encoder from it),
+``state/`` (safetensors training state), ``checkpoint/`` (EMA weights, exportable), ``logs/`` (CSV, TensorBoard).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpointing import latest_state, load_state
+from .data import DataConfig, StepBatchSampler, WindowDataset, collate, worker_init
+from .degrade import DegradeConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; JSON ``{"model": ..., "data": {...}, ...}`` (unknown keys are errors)."""
+
+    model: str = "small"                   # shipped config name or JSON path (sagasr_export)
+    run_dir: str = "runs/sagasr"
+    data: DataConfig = field(default_factory=DataConfig)
+    init_checkpoint: str | None = None     # sagasr_export checkpoint folder to start from
+    vae_weights: str | None = None         # VAE run checkpoint (autoencoder.safetensors) for diffusion runs
+    max_steps: int = 26000
+    batch_size: int = 8                    # per device, per micro-batch
+    accumulate: int = 1
+    lr: float = 1e-5
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-3
+    inv_gamma: float = 1e6
+    power: float = 0.5
+    warmup: float = 0.99
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    kl_weight: float = 1e-4                # VAE only
+    l1_weight: float = 0.1                 # VAE only
+    seed: int = 0
+    save_every: int = 1000
+    val_every: int = 1000
+    val_batches: int = 4
+    log_every: int = 10
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"                 # "ddp" for several GPUs / machines
+    precision: str = "auto"                # auto: bf16-mixed on CUDA, 32-true on CPU
+    activation_checkpointing: bool = False
+    progress: bool = True
+    resume: bool = True                    # continue from run_dir/state/latest if present
+
+    def validate(self) -> "TrainConfig":
+        for key in ("max_steps", "batch_size", "accumulate"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive")
+        if self.lr <= 0:
+            raise ValueError("lr must be positive")
+        self.data.validate()
+        return self
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names - {"$comment"}
+    if unknown:
+        raise ValueError(f"unknown key(s) in {where}: {sorted(unknown)}")
+    return {k: v for k, v in data.items() if k in names}
+
+
+def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
+    """JSON file or dict, then ``overrides`` (None values ignored; dotted "data.root" keys allowed) -> validated."""
+    raw: dict[str, Any] = {}
+    if isinstance(source, dict):
+        raw = json.loads(json.dumps(source))
+    elif source:
+        raw = json.loads(Path(source).read_text(encoding="utf-8"))
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if "." in k:
+            head, tail = k.split(".", 1)
+            raw.setdefault(head, {})[tail] = v
+        else:
+            raw[k] = v
+    data = dict(raw.pop("data", {}) or {})
+    deg = _build(DegradeConfig, dict(data.pop("degrade", {}) or {}), "data.degrade")
+    if "families" in deg:
+        deg["families"] = tuple(deg["families"])
+    dcfg = DataConfig(**_build(DataConfig, data, "data"), degrade=DegradeConfig(**deg))
+    top = _build(TrainConfig, raw, "config")
+    if "betas" in top:
+        top["betas"] = tuple(top["betas"])
+    return TrainConfig(**top, data=dcfg)
+
+
+def to_json(cfg: TrainConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(cfg)))
+
+
+def model_config(cfg: TrainConfig) -> Any:
+    """The sagasr_export config of the run (window length and rate flow into the data config)."""
+    from sagasr_export.model import load_config, named_config
+
+    name = cfg.model
+    return load_config(name) if name.endswith(".json") or os.sep in name else named_config(name)
+
+
+def _precision(cfg: TrainConfig) -> str:
+    if cfg.precision != "auto":
+        return cfg.precision
+    return "bf16-mixed" if torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda") else "32-true"
+
+
+def _loaders(cfg: TrainConfig, start: int, trainer: Any, pairs: bool = True) -> tuple[Any, Any]:
+    from torch.utils.data import DataLoader
+
+    train = WindowDataset(cfg.data, "train")
+    val = WindowDataset(cfg.data, "val")
+    rank, world = trainer.global_rank, trainer.world_size
+    micro_start = start * cfg.accumulate
+    n = (cfg.max_steps - start) * cfg.accumulate
+    kw = dict(collate_fn=collate, num_workers=cfg.data.num_workers, worker_init_fn=worker_init,
+              persistent_workers=False, pin_memory=torch.cuda.is_available())
+    tl = DataLoader(train, batch_sampler=StepBatchSampler(cfg.batch_size, n, micro_start, rank, world), **kw)
+    vl = DataLoader(val, batch_sampler=StepBatchSampler(cfg.batch_size, max(1, cfg.val_batches), 0, rank, world,
+                                                        wrap=len(val)), **kw)
+    return tl, vl
+
+
+def _atomic_dir(folder: Path, write: Any) -> None:
+    """``write(tmp_folder)`` then rename to ``folder`` (replacing it): readers never see half a folder."""
+    import shutil
+
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def run(kind: str, cfg: TrainConfig) -> Path:
+    """Train (``kind`` "diffusion" or "vae") until ``cfg.max_steps``; resumes from the run's latest state."""
+    import lightning as L
+    from lightning.pytorch.callbacks import TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from sagasr_export.checkpoint import load_checkpoint, save_checkpoint
+    from sagasr_export.model import build_autoencoder, build_model
+
+    mcfg = model_config(cfg)
+    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
+    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
+    cfg.validate()
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = latest_state(run_dir) if cfg.resume else None
+    resume = load_state(state_dir) if state_dir else None
+    start = int(resume["info"]["step"]) if resume else 0
+    if start >= cfg.max_steps:
+        print(f"{run_dir}: already at step {start} >= max_steps {cfg.max_steps}; nothing to do")
+        return run_dir / "checkpoint"
+    opt = {k: getattr(cfg, k) for k in ("lr", "betas", "weight_decay", "inv_gamma", "power", "warmup", "ema_decay",
+                                         "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
+                                         "activation_checkpointing")}
+    opt["run_dir"] = str(run_dir)
+    torch.manual_seed(cfg.seed)
+    base = run_dir / "base"
+    is_rank0 = int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+    if kind == "diffusion":
+        from .lightning_module import DiffusionModule
+        from .vae import load_autoencoder_weights
+
+        if resume is not None and (base / "model.safetensors").is_file():
+            model = load_checkpoint(base)  # the exact frozen parts of the interrupted run
+        else:  # every rank builds the same weights (same seed); DDP also broadcasts rank 0's at start
+            model = load_checkpoint(cfg.init_checkpoint) if cfg.init_checkpoint else build_model(mcfg)
+            if cfg.vae_weights:
+                load_autoencoder_weights(model, cfg.vae_weights)
+            if is_rank0:
+                _atomic_dir(base, lambda d: save_checkpoint(model, d))
+        module: Any = DiffusionModule(model.train(), opt, resume)
+    elif kind == "vae":
+        from safetensors.torch import load_file
+
+        from .vae import VAEModule
+
+        ae = build_autoencoder(mcfg)
+        if resume is not None and (base / "autoencoder.safetensors").is_file():
+            ae.load_state_dict(load_file(str(base / "autoencoder.safetensors")))
+        elif is_rank0:
+            from safetensors.torch import save_file
+
+            _atomic_dir(base, lambda d: save_file({k: v.contiguous() for k, v in ae.state_dict().items()},
+                                                  str(d / "autoencoder.safetensors")))
+        module = VAEModule(ae, mcfg.to_dict(), opt, resume)
+    else:
+        raise ValueError(f"unknown training kind {kind!r}")
+    if is_rank0:
+        (run_dir / "run.json").write_text(json.dumps({"kind": kind, **to_json(cfg)}, indent=1) + "\n")
+    loggers = [CSVLogger(str(run_dir), name="logs", version=f"from-{start:08d}"),
+               TensorBoardLogger(str(run_dir), name="tb", version=f"from-{start:08d}")]
+    callbacks = [TQDMProgressBar(refresh_rate=max(1, cfg.log_every))] if cfg.progress else []
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=cfg.strategy,
+        precision=_precision(cfg), max_steps=cfg.max_steps - start, max_epochs=1,
+        accumulate_grad_batches=cfg.accumulate, gradient_clip_val=cfg.grad_clip or None,
+        logger=loggers, callbacks=callbacks, enable_progress_bar=cfg.progress, enable_checkpointing=False,
+        enable_model_summary=False, log_every_n_steps=max(1, cfg.log_every), num_sanity_val_steps=0,
+        val_check_interval=max(1, min(cfg.val_every, cfg.max_steps - start)) * cfg.accumulate,
+        limit_val_batches=cfg.val_batches, use_distributed_sampler=False, deterministic=False,
+        default_root_dir=str(run_dir))
+    module.make_loaders = lambda: _loaders(cfg, start, trainer)  # type: ignore[attr-defined]
+    loaders: dict[str, Any] = {}
+
+    def train_dataloader() -> Any:
+        loaders["t"], loaders["v"] = module.make_loaders()
+        return loaders["t"]
+
+    def val_dataloader() -> Any:
+        if "v" not in loaders:
+            loaders["t"], loaders["v"] = module.make_loaders()
+        return loaders["v"]
+
+    module.train_dataloader = train_dataloader  # type: ignore[method-assign]
+    module.val_dataloader = val_dataloader  # type: ignore[method-assign]
+    trainer.fit(module)
+    return run_dir / "checkpoint"

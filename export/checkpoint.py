@@ -1,0 +1,149 @@
+"""Checkpoints: a folder with ``model.safetensors`` + ``config.json`` (+ ``vocab.txt`` or ``tokenizer.json``).
+
+The frozen text encoder's weights and HF config travel in the checkpoint, so :func:`load_checkpoint` needs no
+download and no original text-encoder folder. Also: loading Stable Audio Open 1.0 weights (VAE, DiT and the
+``seconds_start``/``seconds_total`` number conditioners -> roll-off in/out) from a user's local safetensors.
+Safetensors only, never pickles.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .conditioners import TextEncoder
+from .model import SagaSR, SagaSRConfig, load_config
+
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+def save_checkpoint(model: SagaSR, folder: str | os.PathLike[str]) -> Path:
+    """Write ``model.safetensors`` (all weights incl. the text encoder), ``config.json`` and the tokenizer file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state, seen = {}, set()
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu().contiguous()
+        if v.data_ptr() in seen:  # tied weights (T5 shared embedding): safetensors refuses shared storage
+            v = v.clone()
+        seen.add(v.data_ptr())
+        state[k] = v
+    save_file(state, str(folder / WEIGHTS), metadata={"format": "sagasr-checkpoint"})
+    model.text_encoder.write_tokenizer(folder)
+    config = model.config.to_dict()
+    hf = model.text_encoder.model.config.to_dict()
+    keep = {k: v for k, v in hf.items() if isinstance(v, (int, float, str, bool, type(None))) and not k.startswith("_")}
+    config["text"].update(path=None, hf_config=keep, vocab=None, tokenizer_file=None)
+    (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+def load_checkpoint(folder: str | os.PathLike[str], strict: bool = True) -> SagaSR:
+    """Folder written by :func:`save_checkpoint` -> :class:`SagaSR` in eval mode."""
+    folder = Path(folder)
+    for name in (WEIGHTS, CONFIG):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"checkpoint {folder}: missing {name}")
+    data = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    text = data.setdefault("text", {})
+    if text.get("kind", "bert") == "bert" and not text.get("vocab"):
+        text["vocab"] = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    if text.get("kind") == "t5":
+        text["tokenizer_file"] = str(folder / "tokenizer.json")
+    config = load_config(data)
+    model = SagaSR(config)
+    missing, unexpected = model.load_state_dict(load_file(str(folder / WEIGHTS)), strict=False)
+    missing = [k for k in missing if "position_ids" not in k]
+    if strict and (missing or unexpected):
+        raise ValueError(f"checkpoint {folder}: missing keys {missing[:8]}, unexpected keys {unexpected[:8]}")
+    return model.eval()
+
+
+# --- Stable Audio Open -------------------------------------------------------------------------------------
+SAO_PREFIXES = (
+    ("pretransform.model.", "autoencoder."),
+    ("model.model.", "dit."),
+    ("conditioner.conditioners.seconds_start.", "conditioner.rolloff_in."),
+    ("conditioner.conditioners.seconds_total.", "conditioner.rolloff_out."),
+)
+
+
+def _norm_g(v: torch.Tensor) -> torch.Tensor:
+    return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.ndim - 1)))
+
+
+def _fit(name: str, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor | None:
+    """Adapt a Stable Audio Open tensor to our shape, or None if impossible.
+
+    - DiT input width C -> 2C (LR latent concatenated): copy into the first C input channels, zero the rest,
+      so the initial model ignores the LR latent and behaves as SAO.
+    - Stereo -> mono VAE: the first encoder conv sums its two input channels (mono fed as L = R); the last
+      decoder conv averages its two output channels.
+    """
+    if src.shape == dst.shape:
+        return src
+    if name.endswith("preprocess_conv.weight") and src.ndim == 3 and src.shape[0] <= dst.shape[0]:
+        out = torch.zeros_like(dst)  # (2C, 2C, 1): the SAO block in the corner, zero elsewhere
+        out[: src.shape[0], : src.shape[1]] = src
+        return out
+    if src.ndim == dst.ndim and src.ndim >= 2 and src.shape[0] == dst.shape[0] and src.shape[1] < dst.shape[1]:
+        out = torch.zeros_like(dst)
+        out[:, : src.shape[1]] = src
+        return out
+    if src.ndim == 3 and dst.ndim == 3 and src.shape[1] == 2 and dst.shape[1] == 1 and src.shape[0] == dst.shape[0]:
+        return src.sum(dim=1, keepdim=True)
+    if src.shape[0] == 2 and dst.shape[0] == 1 and src.shape[1:] == dst.shape[1:]:
+        return src.mean(dim=0, keepdim=True)
+    return None
+
+
+def load_stable_audio_open(model: SagaSR, path: str | os.PathLike[str], parts: tuple[str, ...] = ("autoencoder", "dit", "conditioner")) -> dict[str, Any]:
+    """Load SAO 1.0 weights (a local ``model.safetensors``) into ``model``; returns a report
+    {"loaded", "adapted", "skipped", "missing"}. Raises ValueError when nothing matches."""
+    source = load_file(str(path))
+    target = model.state_dict()
+    # weight-normed convs whose channel count changes (stereo -> mono): fold g * v / |v| first, adapt, re-split
+    folded: dict[str, torch.Tensor] = {}
+    for key in list(source):
+        if key.endswith(".weight_v") and key[:-1] + "g" in source:
+            base = key[: -len(".weight_v")]
+            folded[base] = source[base + ".weight_g"] * source[key] / _norm_g(source[key])
+    new: dict[str, torch.Tensor] = {}
+    report: dict[str, Any] = {"loaded": 0, "adapted": [], "skipped": [], "missing": []}
+    for key, value in source.items():
+        mapped = next((ours + key[len(sao):] for sao, ours in SAO_PREFIXES if key.startswith(sao)), None)
+        if mapped is None or not mapped.startswith(parts) or mapped not in target:
+            report["skipped"].append(key)
+            continue
+        dst = target[mapped]
+        if key.endswith((".weight_v", ".weight_g")) and value.shape != dst.shape:
+            base = key[: -len(".weight_v")]
+            w = _fit(mapped, folded[base], torch.empty(target[mapped[:-1] + "v"].shape))
+            if w is None:
+                report["skipped"].append(key)
+                continue
+            new[mapped] = w if key.endswith("_v") else _norm_g(w)
+            report["adapted"].append(mapped)
+            continue
+        fitted = _fit(mapped, value, dst)
+        if fitted is None:
+            report["skipped"].append(key)
+            continue
+        if fitted is not value:
+            report["adapted"].append(mapped)
+        new[mapped] = fitted.to(dst.dtype)
+    if not new:
+        raise ValueError(f"{path}: no Stable Audio Open weights matched this model (wrong file or config?)")
+    model.load_state_dict(new, strict=False)
+    report["loaded"] = len(new)
+    report["missing"] = [k for k in target if k.startswith(parts) and k not in new]
+    return report
+
+
+def config_of(folder: str | os.PathLike[str]) -> SagaSRConfig:
+    """The config of a checkpoint folder, without loading weights."""
+    return load_config(json.loads((Path(folder) / CONFIG).read_text(encoding="utf-8")))

@@ -1,0 +1,71 @@
+"""``sagasr export`` / ``python -m sagasr_export``: checkpoint folder (or a shipped config) -> bundle."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sagasr export", description="Export a SAGA-SR checkpoint to a model bundle.")
+    p.add_argument("checkpoint", nargs="?", help="checkpoint folder (model.safetensors + config.json)")
+    p.add_argument("--random-config", metavar="CONFIG", help="export randomly initialised weights of a config "
+                     "(a name: tiny, small, full; or a JSON path) - for tests and benchmarks")
+    p.add_argument("-o", "--output", required=True, help="bundle folder, or a path ending in .zip for an archive")
+    p.add_argument("--backend", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("--fp16", action="store_true", help="fp16 weights (for CUDA); inputs/outputs stay float32")
+    p.add_argument("--no-text-encoder", action="store_true", help="leave out the text encoder graph")
+    p.add_argument("--external-data", action="store_true", help="ONNX weights in one external .data file per graph")
+    p.add_argument("--steps", type=int, help="default sampling steps written to the manifest")
+    p.add_argument("--cfg-acoustic", type=float)
+    p.add_argument("--cfg-text", type=float)
+    p.add_argument("--target-rolloff-hz", type=float)
+    p.add_argument("--caption", help="default caption")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
+    p.add_argument("--overwrite", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if bool(args.checkpoint) == bool(args.random_config):
+        parser.error("give a checkpoint folder or --random-config (exactly one)")
+    import torch
+
+    from sagasr_stream.bundle import archive_bundle
+
+    from .checkpoint import load_checkpoint
+    from .exporter import export_bundle
+    from .model import build_model, load_config, named_config
+
+    if args.checkpoint:
+        model = load_checkpoint(args.checkpoint)
+    else:
+        torch.manual_seed(args.seed)
+        name = args.random_config
+        model = build_model(load_config(name) if name.endswith(".json") else named_config(name)).eval()
+    defaults = {k: v for k, v in {"steps": args.steps, "cfg_acoustic": args.cfg_acoustic, "cfg_text": args.cfg_text,
+                                  "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption}.items()
+                if v is not None}
+    out = Path(args.output)
+    archive = out.suffix == ".zip"
+    if archive and out.exists() and not args.overwrite:
+        print(f"error: {out} exists (use --overwrite)", file=sys.stderr)
+        return 2
+    folder = out.with_suffix("") if archive else out
+    start = time.perf_counter()
+    try:
+        manifest = export_bundle(model, folder, backend=args.backend, fp16=args.fp16, defaults=defaults,
+                                 text_encoder=not args.no_text_encoder,
+                                 external_data=True if args.external_data else None, overwrite=args.overwrite)
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if archive:
+        archive_bundle(folder, out)
+        shutil.rmtree(folder)
+    print(f"wrote {out} ({manifest.backend}, graphs: {', '.join(manifest.graphs)}) in {time.perf_counter() - start:.1f} s")
+    return 0

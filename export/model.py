@@ -1,0 +1,263 @@
+"""SAGA-SR assembled from stable-audio-tools 0.0.19 public classes (no edits to SAT).
+
+Parts: Oobleck VAE (``AudioAutoencoder`` + ``OobleckEncoder``/``OobleckDecoder`` + ``VAEBottleneck``), a
+``DiffusionTransformer`` with the LR latent concatenated on channels (``input_concat_dim`` = C), roll-off and
+text conditioning (:mod:`.conditioners`), and a frozen text encoder.
+
+Rectified flow convention: x_t = (1 - t) x0 + t noise, t = 1 is pure noise, the DiT predicts the velocity
+v = noise - x0; t enters SAT's timestep Fourier features as is. Nulls: ``lr_keep = 0`` replaces the LR latent
+by the constant ``lr_null_value``; ``cross_keep = 0`` zeroes every cross-attention token (text and roll-offs;
+SAT's number embedding of 0 is not zero, so outputs are zeroed). The global vector (both roll-offs) is
+always kept.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_audio_tools.models.autoencoders import AudioAutoencoder, OobleckDecoder, OobleckEncoder
+from stable_audio_tools.models.bottleneck import VAEBottleneck
+from stable_audio_tools.models.dit import DiffusionTransformer
+from torch import nn
+
+from .conditioners import SagaConditioner, TextEncoder
+
+
+@dataclass
+class VAEConfig:
+    """Oobleck VAE: ``latent_dim`` latent channels C; downsampling = prod(strides)."""
+
+    channels: int = 128
+    c_mults: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    strides: list[int] = field(default_factory=lambda: [2, 4, 4, 8, 8])
+    latent_dim: int = 64
+    use_snake: bool = True
+    final_tanh: bool = False
+
+
+@dataclass
+class DiTConfig:
+    """SAT DiffusionTransformer; ``global_cond_dim`` is 2 x cond_token_dim (two roll-offs)."""
+
+    embed_dim: int = 1536
+    depth: int = 24
+    num_heads: int = 24
+    cond_token_dim: int = 768
+    project_cond_tokens: bool = False
+
+
+@dataclass
+class TextConfig:
+    """Frozen text encoder. ``path``: local HF folder or "minilm" (packaged); ``hf_config``: build with
+    random weights from this HF config dict instead (tests; checkpoints). ``vocab``: WordPiece tokens."""
+
+    kind: str = "bert"
+    max_tokens: int = 64
+    path: str | None = "minilm"
+    hf_config: dict[str, Any] | None = None
+    vocab: list[str] | None = None
+    tokenizer_file: str | None = None
+
+
+@dataclass
+class SagaSRConfig:
+    name: str = "sagasr"
+    sample_rate: int = 44100
+    window_samples: int = 65536
+    lr_null_value: float = -5.0
+    input_peak: float = 0.5
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    defaults: dict[str, Any] = field(default_factory=dict)  # sagasr_stream.bundle.Defaults fields
+    description: str = ""
+
+    @property
+    def downsampling(self) -> int:
+        return math.prod(self.vae.strides)
+
+    @property
+    def latent_frames(self) -> int:
+        return self.window_samples // self.downsampling
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> "SagaSRConfig":
+        """Raise ValueError naming the bad key."""
+        v, d, t = self.vae, self.dit, self.text
+        if len(v.c_mults) != len(v.strides) or not v.strides:
+            raise ValueError(f"vae.c_mults ({len(v.c_mults)}) and vae.strides ({len(v.strides)}) must have the same non-zero length")
+        for key in ("channels", "latent_dim"):
+            if getattr(v, key) <= 0:
+                raise ValueError(f"vae.{key} must be positive")
+        if any(s <= 0 for s in v.strides):
+            raise ValueError("vae.strides must be positive")
+        if self.window_samples <= 0 or self.window_samples % self.downsampling:
+            raise ValueError(f"window_samples {self.window_samples} must be a positive multiple of the downsampling {self.downsampling}")
+        if d.embed_dim % d.num_heads:
+            raise ValueError(f"dit.embed_dim {d.embed_dim} must be divisible by dit.num_heads {d.num_heads}")
+        if d.embed_dim // d.num_heads < 32:
+            raise ValueError(f"dit.embed_dim / dit.num_heads must be >= 32 (SAT's rotary embedding), got {d.embed_dim // d.num_heads}")
+        for key in ("embed_dim", "depth", "num_heads", "cond_token_dim"):
+            if getattr(d, key) <= 0:
+                raise ValueError(f"dit.{key} must be positive")
+        if t.kind not in ("bert", "t5"):
+            raise ValueError(f"text.kind must be 'bert' or 't5', got {t.kind!r}")
+        if t.max_tokens < 3:
+            raise ValueError("text.max_tokens must be >= 3")
+        if t.path is None and t.hf_config is None:
+            raise ValueError("text: give text.path (a local folder or 'minilm') or text.hf_config")
+        if self.sample_rate <= 0:
+            raise ValueError("sample_rate must be positive")
+        return self
+
+
+def _sub(cls: type, data: Any, key: str) -> Any:
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        raise ValueError(f"{key} must be an object")
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown key(s) in {key}: {sorted(unknown)}")
+    return cls(**data)
+
+
+def load_config(config: str | os.PathLike[str] | dict[str, Any] | SagaSRConfig) -> SagaSRConfig:
+    """A JSON file, a dict or a config -> validated :class:`SagaSRConfig` (ValueError naming bad keys)."""
+    if isinstance(config, SagaSRConfig):
+        return config.validate()
+    if not isinstance(config, dict):
+        config = json.loads(Path(config).read_text(encoding="utf-8"))
+    data = dict(config)
+    data.pop("$comment", None)
+    unknown = set(data) - {f.name for f in fields(SagaSRConfig)}
+    if unknown:
+        raise ValueError(f"unknown config key(s): {sorted(unknown)}")
+    data["vae"] = _sub(VAEConfig, data.get("vae", {}), "vae")
+    data["dit"] = _sub(DiTConfig, data.get("dit", {}), "dit")
+    data["text"] = _sub(TextConfig, data.get("text", {}), "text")
+    return SagaSRConfig(**data).validate()
+
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+def named_config(name: str) -> SagaSRConfig:
+    """One of the shipped configs: "full", "small", "tiny"."""
+    path = CONFIG_DIR / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no shipped config {name!r} (have {sorted(p.stem for p in CONFIG_DIR.glob('*.json'))})")
+    return load_config(path)
+
+
+def build_autoencoder(cfg: SagaSRConfig) -> AudioAutoencoder:
+    """Mono Oobleck VAE; the encoder outputs 2C channels (mean, scale) for the VAE bottleneck."""
+    v = cfg.vae
+    common = dict(channels=v.channels, c_mults=list(v.c_mults), strides=list(v.strides), use_snake=v.use_snake)
+    return AudioAutoencoder(
+        encoder=OobleckEncoder(in_channels=1, latent_dim=2 * v.latent_dim, **common),
+        decoder=OobleckDecoder(out_channels=1, latent_dim=v.latent_dim, final_tanh=v.final_tanh, **common),
+        latent_dim=v.latent_dim,
+        downsampling_ratio=cfg.downsampling,
+        sample_rate=cfg.sample_rate,
+        io_channels=1,
+        bottleneck=VAEBottleneck(),
+    )
+
+
+def build_dit(cfg: SagaSRConfig) -> DiffusionTransformer:
+    d, c = cfg.dit, cfg.vae.latent_dim
+    return DiffusionTransformer(
+        io_channels=c,
+        embed_dim=d.embed_dim,
+        depth=d.depth,
+        num_heads=d.num_heads,
+        cond_token_dim=d.cond_token_dim,
+        project_cond_tokens=d.project_cond_tokens,
+        global_cond_dim=2 * d.cond_token_dim,
+        input_concat_dim=c,
+        diffusion_objective="rectified_flow",
+    )
+
+
+def dit_velocity(dit: DiffusionTransformer, conditioner: SagaConditioner, lr_null: torch.Tensor, x: torch.Tensor,
+                 t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor, text_tokens: torch.Tensor,
+                 cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor,
+                 use_checkpointing: bool = False) -> torch.Tensor:
+    """:meth:`SagaSR.velocity` on explicit parts (so the exported DiT graph holds only these weights)."""
+    keep = lr_keep.to(x.dtype)[:, None, None]
+    lr = lr_latent * keep + (1 - keep) * lr_null.to(x.dtype)
+    cross, glob = conditioner(text_tokens, cross_keep, rolloff_in, rolloff_out)
+    return dit._forward(x, t.to(x.dtype), cross_attn_cond=cross, input_concat_cond=lr, global_embed=glob,
+                        use_checkpointing=use_checkpointing)
+
+
+class SagaSR(nn.Module):
+    """The whole model. Attributes: ``config``, ``autoencoder``, ``dit``, ``conditioner``, ``text_encoder``.
+
+    ``use_checkpointing`` (default False) turns on SAT's activation checkpointing in the DiT for training.
+    """
+
+    def __init__(self, config: SagaSRConfig, text_encoder: TextEncoder | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.autoencoder = build_autoencoder(config)
+        self.dit = build_dit(config)
+        t = config.text
+        self.text_encoder = text_encoder or TextEncoder(t.kind, t.max_tokens, t.path, t.hf_config, t.vocab, t.tokenizer_file)
+        self.conditioner = SagaConditioner(self.text_encoder.dim, config.dit.cond_token_dim)
+        self.register_buffer("lr_null", torch.tensor(float(config.lr_null_value)), persistent=False)
+        self.use_checkpointing = False
+
+    # --- VAE -------------------------------------------------------------------------------------------
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, 1, L) float, L a multiple of the downsampling -> posterior mean (B, C, L / downsampling)."""
+        if audio.ndim != 3 or audio.shape[1] != 1:
+            raise ValueError(f"audio must be (B, 1, L), got {tuple(audio.shape)}")
+        if audio.shape[-1] % self.config.downsampling:
+            raise ValueError(f"audio length {audio.shape[-1]} is not a multiple of {self.config.downsampling}")
+        return self.autoencoder.encoder(audio).chunk(2, dim=1)[0]
+
+    def encode_posterior(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, L) -> (sampled latent, KL) through SAT's VAE bottleneck (for VAE training)."""
+        latent, info = self.autoencoder.bottleneck.encode(self.autoencoder.encoder(audio), return_info=True)
+        return latent, info["kl"]
+
+    def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) -> audio (B, 1, T * downsampling)."""
+        return self.autoencoder.decoder(latent)
+
+    # --- DiT -------------------------------------------------------------------------------------------
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor,
+                 text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor,
+                 rolloff_out: torch.Tensor) -> torch.Tensor:
+        """The ``dit`` graph contract: x, lr_latent (B,C,T); t, lr_keep, cross_keep, rolloff_in/out (B,);
+        text_tokens (B,S,D_text) -> v (B,C,T) = noise - x0 (rectified flow)."""
+        return dit_velocity(self.dit, self.conditioner, self.lr_null, x, t, lr_latent, lr_keep, text_tokens,
+                            cross_keep, rolloff_in, rolloff_out, self.use_checkpointing and self.training)
+
+    # --- text ------------------------------------------------------------------------------------------
+    def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """captions -> (input_ids (B,S) int64, attention_mask (B,S) int64), S = text.max_tokens."""
+        return self.text_encoder.tokenize(captions)
+
+    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B,S) int64 ids and mask -> (B,S,D_text) float, zero where mask == 0 (frozen, no grad)."""
+        with torch.no_grad():
+            return self.text_encoder(input_ids, attention_mask)
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("text_encoder.")}
+
+
+def build_model(config: str | os.PathLike[str] | dict[str, Any] | SagaSRConfig) -> SagaSR:
+    """Config (path, dict or dataclass) -> :class:`SagaSR` with fresh weights (text encoder loaded/built)."""
+    return SagaSR(load_config(config))

@@ -1,0 +1,172 @@
+"""Exported graphs (ONNX Runtime and TorchScript) match the torch model at batch sizes, lengths and token
+counts other than the ones used for export (export: batch 2, 32 frames, max_tokens tokens)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sagasr_stream.backends.base import DIT_INPUTS
+from sagasr_stream.bundle import load_bundle
+from sagasr_stream.errors import BundleError
+
+from sagasr_export.cli import main as cli_main
+from sagasr_export.exporter import export_bundle
+
+ATOL = {"vae_encoder": 1e-4, "vae_decoder": 1e-4, "dit": 1e-4, "text_encoder": 1e-4}  # absolute, float32
+
+
+def _cases(model, batch, frames, tokens):
+    g = torch.Generator().manual_seed(batch * 100 + frames)
+    c, d = model.config.vae.latent_dim, model.text_encoder.dim
+    keep = (torch.arange(batch) % 2).float()
+    ids, mask = model.tokenize(["a bright piano with drums and bass"] * batch)
+    return {
+        "vae_encoder": (torch.randn(batch, 1, frames * 2048, generator=g) * 0.2,),
+        "vae_decoder": (torch.randn(batch, c, frames, generator=g),),
+        "dit": (torch.randn(batch, c, frames, generator=g), torch.rand(batch, generator=g),
+                torch.randn(batch, c, frames, generator=g), keep, torch.randn(batch, tokens, d, generator=g),
+                1 - keep, torch.rand(batch, generator=g), torch.rand(batch, generator=g)),
+        "text_encoder": (ids[:, :tokens], mask[:, :tokens]),
+    }
+
+
+def _torch_ref(model, graph, inputs):
+    with torch.no_grad():
+        fn = {"vae_encoder": model.encode_audio, "vae_decoder": model.decode_latent, "dit": model.velocity,
+              "text_encoder": model.encode_text}[graph]
+        return fn(*inputs).numpy()
+
+
+SHAPES = [(1, 32, 12), (3, 16, 7), (5, 8, 12)]
+
+
+@pytest.mark.parametrize("batch, frames, tokens", SHAPES)
+def test_onnx_graphs_match_torch(tiny_model, onnx_bundle, batch, frames, tokens):
+    import onnxruntime as ort
+
+    bundle = load_bundle(onnx_bundle)
+    cases = _cases(tiny_model, batch, frames, tokens)
+    for graph, inputs in cases.items():
+        session = ort.InferenceSession(str(bundle.path(graph)), providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        if graph == "dit":
+            assert tuple(names) == DIT_INPUTS
+        got = session.run(None, {n: x.numpy() for n, x in zip(names, inputs)})[0]
+        want = _torch_ref(tiny_model, graph, inputs)
+        assert got.shape == want.shape and got.dtype == np.float32
+        err = np.abs(got - want).max()
+        assert err < ATOL[graph] * max(1.0, np.abs(want).max()), (graph, err)
+
+
+@pytest.mark.parametrize("batch, frames, tokens", SHAPES[1:])
+def test_torchscript_graphs_match_torch(tiny_model, ts_bundle, batch, frames, tokens):
+    from sagasr_stream.backends.torchscript import TorchScriptBackend
+
+    bundle = load_bundle(ts_bundle)
+    assert bundle.manifest.backend == "torchscript" and set(bundle.manifest.graphs.values()) == {
+        "vae_encoder.pt", "vae_decoder.pt", "dit.pt", "text_encoder.pt"}
+    backend = TorchScriptBackend(bundle, provider="cpu")
+    cases = _cases(tiny_model, batch, frames, tokens)
+    run = {"vae_encoder": backend.encode, "vae_decoder": backend.decode, "dit": backend.velocity,
+           "text_encoder": backend.encode_text}
+    for graph, inputs in cases.items():
+        got = run[graph](*(x.numpy() for x in inputs))
+        want = _torch_ref(tiny_model, graph, inputs)
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() < ATOL[graph] * max(1.0, np.abs(want).max()), graph
+
+
+def test_manifest_describes_the_model(tiny_model, onnx_bundle):
+    m = load_bundle(onnx_bundle).manifest
+    cfg = tiny_model.config
+    assert (m.sample_rate, m.window_samples, m.downsampling, m.latent_channels) == (44100, 65536, 2048, 8)
+    assert m.text.dim == tiny_model.text_encoder.dim and m.text.max_tokens == cfg.text.max_tokens
+    assert m.text.tokenizer == {"kind": "wordpiece", "file": "vocab.txt", "lowercase": True}
+    assert m.defaults.steps == 3 and m.lr_null_value == -5.0 and m.backend == "onnx"
+    assert "vocab.txt" in m.files and "dit.onnx" in m.files
+
+
+def test_tampered_bundle_is_refused(onnx_bundle, tmp_path):
+    import shutil
+
+    copy = tmp_path / "b"
+    shutil.copytree(onnx_bundle, copy)
+    with open(copy / "dit.onnx", "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(BundleError, match="dit.onnx"):
+        load_bundle(copy)
+
+
+def test_external_data_is_listed_and_runs(tiny_model, tmp_path):
+    import onnxruntime as ort
+
+    out = tmp_path / "ext"
+    manifest = export_bundle(tiny_model, out, backend="onnx", external_data=True, text_encoder=False)
+    assert "dit.onnx.data" in manifest.files and "text_encoder" not in manifest.graphs
+    assert (out / "dit.onnx").stat().st_size < (out / "dit.onnx.data").stat().st_size
+    bundle = load_bundle(out)
+    inputs = _cases(tiny_model, 2, 8, 5)["dit"]
+    session = ort.InferenceSession(str(bundle.path("dit")), providers=["CPUExecutionProvider"])
+    got = session.run(None, {n: x.numpy() for n, x in zip(DIT_INPUTS, inputs)})[0]
+    np.testing.assert_allclose(got, _torch_ref(tiny_model, "dit", inputs), atol=1e-4)
+    (out / "dit.onnx.data").write_bytes(b"truncated")
+    with pytest.raises(BundleError, match="dit.onnx.data"):
+        load_bundle(out)
+
+
+def test_fp16_graphs_keep_float32_io(tiny_model, tmp_path):
+    pytest.importorskip("onnx")
+    import onnx
+
+    out = tmp_path / "fp16"
+    export_bundle(tiny_model, out, backend="onnx", fp16=True, text_encoder=False)
+    graph = onnx.load(str(out / "dit.onnx"))
+    assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in graph.graph.input)
+    assert graph.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.graph.initializer)
+
+
+def test_cli_exports_a_zip(tmp_path, capsys):
+    out = tmp_path / "tiny.zip"
+    assert cli_main(["--random-config", "tiny", "-o", str(out), "--steps", "7", "--no-text-encoder"]) == 0
+    bundle = load_bundle(out)
+    assert bundle.manifest.defaults.steps == 7 and not (tmp_path / "tiny").exists()
+    assert cli_main(["--random-config", "tiny", "-o", str(out)]) == 2  # exists, no --overwrite
+    assert json.loads((bundle.root / "manifest.json").read_text())["provenance"]["exporter"] == "sagasr_export"
+
+
+def test_cli_exports_a_checkpoint_folder(tiny_model, tmp_path):
+    from sagasr_export.checkpoint import save_checkpoint
+
+    save_checkpoint(tiny_model, tmp_path / "ckpt")
+    out = tmp_path / "bundle_ts"
+    assert cli_main([str(tmp_path / "ckpt"), "-o", str(out), "--backend", "torchscript", "--cfg-text", "2.0"]) == 0
+    bundle = load_bundle(out)
+    assert bundle.manifest.backend == "torchscript" and bundle.manifest.defaults.cfg_text == 2.0
+    from sagasr_stream.backends.torchscript import TorchScriptBackend
+
+    inputs = _cases(tiny_model, 2, 8, 12)["dit"]
+    got = TorchScriptBackend(bundle, provider="cpu").velocity(*(x.numpy() for x in inputs))
+    np.testing.assert_allclose(got, _torch_ref(tiny_model, "dit", inputs), atol=1e-5)
+
+
+def test_fp16_torchscript_is_close_to_fp32(tiny_model, tmp_path):
+    """fp16 weights (meant for CUDA) still compute the same model: float32 in/out, ~1e-2 relative error."""
+    from sagasr_stream.backends.torchscript import TorchScriptBackend
+
+    export_bundle(tiny_model, tmp_path / "h", backend="torchscript", fp16=True, text_encoder=False)
+    backend = TorchScriptBackend(load_bundle(tmp_path / "h"), provider="cpu")
+    cases = _cases(tiny_model, 2, 8, 12)
+    got = backend.velocity(*(x.numpy() for x in cases["dit"]))
+    want = _torch_ref(tiny_model, "dit", cases["dit"])
+    assert got.dtype == np.float32
+    assert np.abs(got - want).max() < 3e-2 * np.abs(want).max()
+    lat = backend.encode(cases["vae_encoder"][0].numpy())
+    want_lat = _torch_ref(tiny_model, "vae_encoder", cases["vae_encoder"])
+    assert np.abs(lat - want_lat).max() < 3e-2 * np.abs(want_lat).max()

@@ -129,8 +129,9 @@ def main() -> None:
             speed_rows.append(f"| one 1.486 s window on ORT, {steps} steps (encode + {steps} DiT steps + decode, "
                               f"from the timings above) | | {t_win * 1e3:.0f} | real-time factor {t_win / window_s:.2f} |")
 
-    lines += [f"Load average at the end of the run: {os.getloadavg()[0]:.1f} (other jobs shared the 2 cores: "
-              "speed numbers are indicative; the ratio is taken in the same run).", ""]
+    load = os.getloadavg()[0]
+    busy = " (other jobs shared the cores: speed numbers are indicative)" if load > 1.5 else ""
+    lines += [f"Load average at the end of the run: {load:.1f}{busy}; speed ratios are taken in the same run.", ""]
     lines += ["## Export time and bundle size", "", "| config | backend | export s | bundle MB |", "|---|---|---|---|", *export_rows, ""]
     if args.full_json and Path(args.full_json).is_file():
         full = json.loads(Path(args.full_json).read_text())
@@ -144,11 +145,8 @@ def main() -> None:
               "| config | backend | vae_encoder | vae_decoder | dit | text_encoder |", "|---|---|---|---|---|---|", *parity_rows, "",
               "## Speed, small config, CPU (best of 10 runs each, same process)", "",
               "| what | torch eager ms | ONNX Runtime ms | ORT speed-up |", "|---|---|---|---|", *speed_rows, "",
-              "Caveat: on the shared 2-core machine (load average 3-5 from other jobs) five runs of this script gave "
-              "a DiT step of 12-75 ms on ONNX Runtime and 95-1430 ms in torch eager (torch's OpenMP threads suffer "
-              "most from oversubscription); VAE encode/decode 50-480 ms on ORT. Every run put the small model at "
-              "8 steps below real time on ORT (real-time factor 0.32-0.41 once the load settled). Re-run on an "
-              "idle machine for publishable numbers.", ""]
+              "Timings are the best of the runs; on a loaded machine torch eager (OpenMP threads) suffers from "
+              "oversubscription much more than ONNX Runtime, so compare ratios from idle runs only.", ""]
     shutil.rmtree(tmp, ignore_errors=True)
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

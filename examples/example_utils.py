@@ -12,12 +12,15 @@ from sagasr_stream import SagaSRModel
 from sagasr_stream.model import DEFAULT_BUNDLE_DIR
 
 
-def load_model(path: str | None) -> SagaSRModel:
-    """``path`` if given; else the embedded default model; else a tiny untrained test bundle (and say so)."""
+def load_model(path: str | None, provider: str = "auto") -> SagaSRModel:
+    """``path`` if given; else the embedded default model; else a tiny untrained test bundle (and say so).
+
+    ``provider``: ONNX Runtime provider, ``auto``, ``cpu`` or ``cuda``.
+    """
     if path:
-        return SagaSRModel.load(path)
+        return SagaSRModel.load(path, provider=provider)
     if (DEFAULT_BUNDLE_DIR / "manifest.json").is_file():
-        return SagaSRModel.load()
+        return SagaSRModel.load(provider=provider)
     from sagasr_stream.testing import build_tiny_bundle
 
     folder = Path(tempfile.mkdtemp(prefix="sagasr-tiny-")) / "bundle"
@@ -26,7 +29,7 @@ def load_model(path: str | None) -> SagaSRModel:
         f"test bundle built in {folder}. It exercises the pipeline but restores nothing meaningful.",
         file=sys.stderr,
     )
-    return SagaSRModel.load(build_tiny_bundle(folder))
+    return SagaSRModel.load(build_tiny_bundle(folder), provider=provider)
 
 
 def synthetic_input(path: Path, seconds: float, sample_rate: int = 44100, cutoff_hz: float = 5000.0, channels: int = 2) -> Path:

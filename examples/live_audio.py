@@ -4,12 +4,14 @@
     python examples/live_audio.py --list-devices
     python examples/live_audio.py [--input-device N] [--output-device M] [--block-size 1024] [--model BUNDLE] [--duration 10]
 
-The same as the ``sagasr live`` command. Output runs the model's latency (one window) behind the input.
+The same as the ``sagasr live`` command. Output runs the model's latency (one window) plus ``--headroom``
+(default: one more window, the time the model gets to restore it) behind the input.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from example_utils import load_model
 from sagasr_stream.effect import BandwidthExtension
@@ -29,20 +31,23 @@ def main() -> int:
     if args.list_devices:
         print(sd.query_devices())
         return 0
-    model = load_model(args.model)
+    model = load_model(args.model, args.provider)
     live = LiveRestorer(
         BandwidthExtension(model), parse_device(args.input_device), parse_device(args.output_device), args.block_size,
-        args.channels, model.manifest.sample_rate,
+        args.channels, model.manifest.sample_rate, headroom=args.headroom,
     )
     with live:
-        print(f"running; latency {live.latency_seconds * 1000:.0f} ms "
-              f"(model {live.model_latency_samples} samples + device buffers). Ctrl-C to stop.")
-        try:
-            sd.sleep(int(1000 * (args.duration or 1e9)))
+        print(f"running on {model.device}; latency {live.latency_seconds * 1000:.0f} ms (model "
+              f"{live.model_latency_samples} + headroom {live.headroom} samples + device buffers). Ctrl-C to stop.")
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        try:  # the audio runs in sounddevice's thread; stop at the deadline, on Ctrl-C or on an error
+            while (deadline is None or time.monotonic() < deadline) and live.error is None:
+                time.sleep(0.05)
         except KeyboardInterrupt:
             pass
-    print(f"{live.blocks} blocks, {live.status_count} with over/underruns, error: {live.error}")
-    return 0
+    print(f"{live.blocks} blocks, {live.status_count} with device over/underruns, "
+          f"{live.underruns} samples late from the model, error: {live.error}")
+    return 0 if live.error is None else 1
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import lzma
 import os
 import shutil
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
@@ -34,6 +36,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 GRAPH_NAMES = ("vae_encoder", "vae_decoder", "dit", "text_encoder")
 BACKENDS = ("onnx", "torchscript")
+ARCHIVE_DAMAGE = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def _archive_members(archive: Path, stack: contextlib.ExitStack) -> Iterator[tup
                 raise BundleError(f"archive member {member.name!r} is a link or device; refusing to extract")
             yield member.name, member.isdir(), lambda member=member: tf.extractfile(member)  # type: ignore[misc]
     else:
-        raise BundleError(f"{archive}: not a bundle folder, .zip or .tar archive")
+        raise BundleError(f"{archive}: not a bundle folder, .zip or .tar archive (or the archive is truncated)")
 
 
 def extract_archive(archive: Path, destination: Path) -> Path:
@@ -183,15 +186,18 @@ def extract_archive(archive: Path, destination: Path) -> Path:
     Returns the folder that holds ``manifest.json`` (the destination itself or its single sub-folder).
     """
     destination.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        for name, is_dir, open_member in _archive_members(archive, stack):
-            target = _safe_member_path(destination, name)
-            if is_dir:
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open_member() as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+    try:
+        with contextlib.ExitStack() as stack:
+            for name, is_dir, open_member in _archive_members(archive, stack):
+                target = _safe_member_path(destination, name)
+                if is_dir:
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open_member() as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except ARCHIVE_DAMAGE as exc:  # truncated or modified compressed data, bad CRC, cut-off tar
+        raise BundleError(f"{archive}: damaged archive, cannot extract it ({type(exc).__name__}: {exc})") from exc
     root = extract_root(destination)
     if not (root / MANIFEST).is_file():
         raise BundleError(f"{archive}: archive holds no {MANIFEST}")

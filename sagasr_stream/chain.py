@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pedalboard
 
 from .effect import LayoutTracker, output_in_layout, planar_input
-from .validation import Layout, to_channels_first
+from .errors import AudioInputError
+from .validation import Layout, check_finite, check_sample_rate, to_channels_first
 
 
 def _is_python_effect(item: object) -> bool:
     return all(callable(getattr(item, name, None)) for name in ("process", "reset", "flush")) and bool(
         getattr(item, "is_effect", False)
     )
+
+
+def _instances(item: object) -> Iterator[object]:
+    """``item`` and, for a native container (Pedalboard, Chain, Mix), every plugin nested in it."""
+    yield item
+    if isinstance(item, pedalboard.PluginContainer):
+        for child in item:
+            yield from _instances(child)
 
 
 def _planar(out: np.ndarray, layout: Layout) -> np.ndarray:
@@ -36,8 +45,12 @@ class Chain:
       stage's output is same-length and time-aligned; equals applying the stages one by one.
     - ``reset=False``: streaming; a stage with latency returns fewer samples, which are passed on as they
       are; :meth:`flush` flushes the stages in order (each tail runs through the stages after it).
-    The same instance may appear only once. Calls hold a per-chain lock. Keep ``buffer_size`` fixed during a
-    stream: native plugins re-prepare (and lose their state) when given larger blocks than at its start.
+    The same instance may appear only once (also inside native containers). Calls hold a per-chain lock. Keep
+    ``buffer_size`` fixed during a stream: native plugins re-prepare (and lose their state) when given larger
+    blocks than at its start. Native plugins with internal latency (Resample, MP3Compressor, ...) report none
+    to Python and have no flush: with ``reset=False`` they return fewer samples and their tail is lost.
+    Input is checked (dtype, shape, NaN/Inf, sample rate, ``buffer_size``) before any stage runs, so a
+    rejected buffer leaves a stream intact.
     """
 
     is_effect = True
@@ -47,9 +60,12 @@ class Chain:
         items = list(plugins)
         seen: set[int] = set()
         for i, item in enumerate(items):
-            if id(item) in seen:
-                raise ValueError(f"plugin {item!r} (position {i}) appears twice in the chain; use separate instances")
-            seen.add(id(item))
+            for instance in _instances(item):
+                if id(instance) in seen:
+                    raise ValueError(
+                        f"plugin {instance!r} (position {i}) appears twice in the chain; use separate instances"
+                    )
+                seen.add(id(instance))
             if isinstance(item, pedalboard.Plugin):
                 if getattr(item, "is_instrument", False):
                     raise ValueError(f"{item!r} is an instrument; a chain takes effects only")
@@ -77,6 +93,17 @@ class Chain:
         """Sum of the stages' reported latencies (streaming delay in samples)."""
         return int(sum(getattr(p, "reported_latency_samples", 0) for p in self.plugins))
 
+    def _check_rate(self, sample_rate: object) -> None:
+        """A valid rate that every stage with a fixed rate (``sample_rate`` attribute) runs at."""
+        rate = check_sample_rate(sample_rate)
+        for stage in self.stages:
+            expected = getattr(stage, "sample_rate", None)
+            if isinstance(expected, (int, np.integer)) and expected != rate:
+                raise AudioInputError(
+                    f"{stage!r} runs at {expected} Hz; got {rate} Hz. Resample first (pedalboard.io), or for "
+                    "low-rate input use sagasr_stream.upsample.upsample() or StreamingUpsampler"
+                )
+
     def _run(self, stage: Any, planar: np.ndarray, sample_rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         """One stage on (channels, n) audio in the chain's layout -> (channels, m)."""
         layout, channels = self._layout, planar.shape[0]
@@ -103,8 +130,13 @@ class Chain:
         self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
     ) -> np.ndarray:
         """Run the chain; float32 output in the input's layout (see the class docstring)."""
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
+            raise ValueError(f"buffer_size must be a positive integer, got {buffer_size!r}")
+        buffer_size = int(buffer_size)
         with self._lock:
+            self._check_rate(sample_rate)
             planar, layout = planar_input(input_array, self._layouts)
+            check_finite(planar, "input_array")
             self._layout, self._channels = layout, planar.shape[0]
             self._sample_rate, self._buffer_size = sample_rate, buffer_size
             if not reset and not self._streaming:

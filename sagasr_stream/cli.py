@@ -46,6 +46,14 @@ def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: st
     return [out / rel.with_suffix(suffix) for _, rel in inputs]
 
 
+def drop_own_outputs(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Leave out inputs that are the output of another input (a rerun over a folder that holds earlier
+    results, e.g. ``a_restored.wav`` beside ``a.wav``): they are skipped or redone, never restored again."""
+    destinations = {out.resolve(): file for (file, _), out in zip(inputs, outputs)}
+    kept = [(pair, out) for pair, out in zip(inputs, outputs) if destinations.get(pair[0], pair[0]) == pair[0]]
+    return [pair for pair, _ in kept], [out for _, out in kept]
+
+
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .settings import RestoreSettings
 
@@ -65,6 +73,10 @@ def cmd_upsample(args: argparse.Namespace) -> int:
 
     inputs = expand_inputs(args.inputs)
     outputs = output_paths(inputs, args.output, "." + args.format)
+    kept, outputs = drop_own_outputs(inputs, outputs)
+    for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
+        print(f"skip {file} (it is the output of another input)", file=sys.stderr)
+    inputs = kept
     input_set = {file for file, _ in inputs}
     model = SagaSRModel.load(args.model, provider=args.provider)
     settings = _settings(args)

@@ -154,7 +154,7 @@ class BandwidthExtension:
                 pieces = [processor.push(planar[:, i : i + buffer_size]) for i in range(0, planar.shape[1], buffer_size)]
                 pieces.append(processor.finish())
                 return output_in_layout(np.concatenate(pieces, axis=1), layout)
-            if planar.shape[0] == 0:
+            if planar.shape[0] == 0 or planar.shape[1] == 0:  # no samples: no state change (the layout is cached)
                 return output_in_layout(planar, layout)
             stream = self._streaming(planar.shape[0])
             self._stream_layout = layout

@@ -155,6 +155,9 @@ class LiveRestorer:
                 return
             factory = self._factory or import_sounddevice().Stream
             self.effect.reset()
+            # an empty (0, channels) buffer tells the effect the layout, so that blocks of 1 or ``channels``
+            # frames ((1, 2), (2, 2)) are read as frames of ``channels`` channels, not as ambiguous or mono
+            self.effect.process(np.zeros((0, self.channels), np.float32), self.sample_rate, reset=False)
             self._reset_state()
             if self.threaded:
                 self._worker = threading.Thread(target=self._work, name="sagasr-live", daemon=True)

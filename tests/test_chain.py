@@ -109,3 +109,30 @@ def test_streaming_chain_with_tiny_and_square_blocks(tiny_model, layout):
     y = np.concatenate(outs + [chain.flush()])
     assert y.shape == x.shape
     np.testing.assert_allclose(y, expected, atol=1e-5)
+
+
+def test_bad_input_is_rejected_before_any_stage_runs(tiny_model):
+    """A rejected buffer leaves a stream intact; buffer_size=0 is an error (pedalboard would never return)."""
+    x = band_limited_noise(N, channels=2, seed=9)
+    expected = Chain(stages(tiny_model))(x, SR)
+    chain = Chain(stages(tiny_model))
+    first = chain.process(x[:, :6000], SR, reset=False)
+    with pytest.raises(ValueError, match="44100 Hz.*48000 Hz"):
+        chain.process(x[:, 6000:], 48000, reset=False)
+    bad = x[:, 6000:].copy()
+    bad[1, 5] = np.inf
+    with pytest.raises(ValueError, match="NaN/Inf"):
+        chain.process(bad, SR, reset=False)
+    for size in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="buffer_size"):
+            chain.process(x[:, 6000:], SR, buffer_size=size, reset=False)
+    y = np.concatenate([first, chain.process(x[:, 6000:], SR, reset=False), chain.flush()], axis=1)
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+
+
+def test_same_instance_inside_a_native_container_is_rejected(tiny_model):
+    gain = pedalboard.Gain(1)
+    with pytest.raises(ValueError, match="twice"):
+        Chain([pedalboard.Pedalboard([pedalboard.Chain([gain])]), BandwidthExtension(tiny_model), gain])
+    chain = Chain([pedalboard.Pedalboard([pedalboard.Gain(1)]), pedalboard.Gain(1)])  # equal, not the same: fine
+    assert [type(s).__name__ for s in chain.stages] == ["Pedalboard"]

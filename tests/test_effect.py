@@ -192,3 +192,20 @@ def test_rejected_buffer_leaves_the_stream_intact(tiny_model, stereo, stereo_res
         fx.process(bad, SR, reset=False, buffer_size=1000)
     y = np.concatenate([first, fx.process(stereo[:, 9000:], SR, reset=False), fx.flush()], axis=1)
     np.testing.assert_allclose(y, stereo_restored, atol=1e-5)
+
+
+def test_empty_buffer_mid_stream_is_a_no_op(tiny_model, stereo, stereo_restored):
+    """Zero samples of any channel count: same shape back, the stream in progress is untouched."""
+    fx = BandwidthExtension(tiny_model)
+    first = fx.process(stereo[:, :9000], SR, reset=False)
+    for shape in [(0,), (1, 0), (0, 2)]:
+        assert fx.process(np.zeros(shape, np.float32), SR, reset=False).shape == shape
+    y = np.concatenate([first, fx.process(stereo[:, 9000:], SR, reset=False), fx.flush()], axis=1)
+    np.testing.assert_allclose(y, stereo_restored, atol=1e-5)
+
+
+def test_each_instance_has_its_own_lock(tiny_model):
+    a, b = BandwidthExtension(tiny_model), BandwidthExtension(tiny_model)
+    assert a._lock is not b._lock
+    with a._lock:  # a busy instance does not block another one
+        assert b.process(np.zeros(10, np.float32), SR).shape == (10,)

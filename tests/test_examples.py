@@ -49,3 +49,9 @@ def test_export_and_use_exports_when_the_exporter_is_available(tmp_path):
     result = run("export_and_use.py", "-o", str(out), "--bundle-dir", str(tmp_path / "bundle"), "--seconds", "0.5")
     assert "exported tiny.json" in result.stdout and (tmp_path / "bundle" / "manifest.json").is_file()
     assert frames(out) == (round(0.5 * 44100), 44100.0)
+
+
+def test_live_example_starts():
+    """The live example needs a sound card to run; here it must at least import and parse its options."""
+    result = run("live_audio.py", "--help")
+    assert "--headroom" in result.stdout and "--input-device" in result.stdout

@@ -79,6 +79,19 @@ def test_inline_mode_without_headroom_is_the_effect_latency(tiny_model):
     np.testing.assert_allclose(played[latency:, 0], restore(x[:, 0], 44100, tiny_model)[: len(x) - latency], atol=1e-5)
 
 
+@pytest.mark.parametrize("block_size", [1, 2])
+def test_blocks_of_one_or_channels_frames_are_read_as_frames(tiny_model, block_size):
+    """(1, 2) and (2, 2) blocks of a stereo stream: the layout is given to the effect before the first one."""
+    x = band_limited_noise(9000, channels=2, seed=14).T.copy()  # (frames, 2)
+    live = LiveRestorer(BandwidthExtension(tiny_model), block_size=block_size, channels=2, stream_factory=FakeStream,
+                        headroom=0, threaded=False)
+    with live:
+        played = FakeStream.instances[-1].run(x)
+    latency = live.latency_samples
+    assert live.error is None and played.shape == x.shape
+    np.testing.assert_allclose(played[latency:], restore(x, 44100, tiny_model)[: len(x) - latency], atol=1e-5)
+
+
 class StallingEffect:
     """Wraps an effect; while ``running`` is clear, the model stalls (a slow machine, a busy GPU)."""
 

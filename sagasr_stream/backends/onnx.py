@@ -78,6 +78,10 @@ class OnnxBackend:
                     raise BundleError(
                         f"graph {graph!r} input {name!r} has {shape[1]} channels; the manifest says {channels}"
                     )
+            text = self.manifest.text
+            shape = inputs.get("text_tokens") or (session.get_outputs()[0].shape if graph == "text_encoder" else None)
+            if text is not None and shape and len(shape) == 3 and isinstance(shape[2], int) and shape[2] != text.dim:
+                raise BundleError(f"graph {graph!r} has {shape[2]}-d text tokens; the manifest says text.dim {text.dim}")
 
     def _run(self, graph: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.sessions[graph].run(None, feeds)[0]

@@ -60,9 +60,13 @@ def test_low_band_is_kept_exactly_by_default(tiny_model):
         (np.array([0.0, np.nan, 0.0], np.float32), 44100, AudioInputError, "NaN"),
         (np.array([0.0, np.inf], np.float32), 44100, AudioInputError, "NaN/Inf"),
         (np.zeros(100, np.int16), 44100, AudioTypeError, "int16"),
+        (np.zeros((2, 100), np.int32), 44100, AudioTypeError, "int32"),
+        (np.zeros(100, np.uint8), 44100, AudioTypeError, "uint8"),
+        (np.zeros(100, np.complex64), 44100, AudioTypeError, "complex64"),
         (np.zeros((4, 4), np.float32), 44100, AudioInputError, "square"),
         (np.zeros((2, 3, 4), np.float32), 44100, AudioInputError, "1-D"),
         (np.zeros(100, np.float32), 0, AudioInputError, "sample rate"),
+        (np.zeros(100, np.float32), 1_000_000, AudioInputError, "unsupported sample rate 1000000"),
         (np.zeros(100, np.float32), 44100.5, AudioInputError, "whole number"),
         (np.zeros(100, np.float32), "44100", AudioInputError, "number"),
         ([0.0, 0.1], 44100, AudioTypeError, "numpy"),
@@ -145,3 +149,32 @@ def test_unreadable_files_are_named(tiny_model, tmp_path):
     src = write(tmp_path / "in.wav", band_limited_noise(100, channels=1))
     with pytest.raises(AudioFileError, match="format"):
         restore_file(src, tmp_path / "o.mp3", tiny_model)
+
+
+def test_empty_and_non_finite_files_are_named(tiny_model, tmp_path):
+    empty = tmp_path / "empty.wav"
+    with AudioFile(str(empty), "w", 44100, 1, bit_depth=32):
+        pass
+    with pytest.raises(AudioFileError, match="empty.wav holds no samples"):
+        restore_file(empty, tmp_path / "o.wav", tiny_model)
+    x = band_limited_noise(30000, channels=1)
+    x[0, 20000] = np.nan
+    with pytest.raises(AudioFileError, match="nan.wav holds NaN/Inf"):
+        restore_file(write(tmp_path / "nan.wav", x), tmp_path / "o.wav", tiny_model)
+    assert sorted(os.listdir(tmp_path)) == ["empty.wav", "nan.wav"]  # no output, no partial file
+
+
+def test_restore_file_memory_does_not_grow_with_the_file_length(tiny_model, tmp_path):
+    import tracemalloc
+
+    peaks = []
+    for seconds in (2, 16):
+        src = write(tmp_path / f"{seconds}.wav", band_limited_noise(seconds * 44100, channels=1))
+        tracemalloc.start()
+        try:
+            restore_file(src, tmp_path / f"{seconds}_out.wav", tiny_model)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    # the 16 s file alone is 2.8 MB of float32: holding it would show far above the 2 s peak
+    assert peaks[1] < 1.2 * peaks[0], peaks

@@ -64,6 +64,11 @@ def test_shape_mismatch_between_manifest_and_graphs_is_caught(bundle_copy):
     write_manifest(bundle_copy, fields)  # consistent hashes, wrong shape
     with pytest.raises(BundleError, match="8 channels; the manifest says 12"):
         SagaSRModel.load(bundle_copy)
+    fields["latent_channels"] = 8
+    fields["text"]["dim"] = 32
+    write_manifest(bundle_copy, fields)
+    with pytest.raises(BundleError, match="16-d text tokens; the manifest says text.dim 32"):
+        SagaSRModel.load(bundle_copy)
 
 
 def test_not_a_bundle(tmp_path):
@@ -124,3 +129,44 @@ def test_cuda_request_without_cuda_is_a_clear_error(tiny_bundle):
         pytest.skip("this machine has CUDA; the error path cannot be exercised")
     with pytest.raises(RuntimeError, match="no CUDAExecutionProvider"):
         SagaSRModel.load(tiny_bundle, provider="cuda")
+
+
+def test_same_length_tampering_and_a_missing_tokenizer_file_are_caught(bundle_copy):
+    path = bundle_copy / "dit.onnx"
+    original = path.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0x01  # one bit, same size
+    path.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="dit.onnx failed its SHA-256"):
+        load_bundle(bundle_copy)
+    path.write_bytes(original)
+    load_bundle(bundle_copy)
+    (bundle_copy / "vocab.txt").unlink()
+    with pytest.raises(BundleError, match="missing: .*vocab.txt"):
+        load_bundle(bundle_copy)
+
+
+def test_damaged_archives_get_a_bundle_error(tiny_bundle, tmp_path):
+    archive = archive_bundle(tiny_bundle, tmp_path / "model.zip")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("dit.onnx")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # compressed member data
+    for i in range(start, start + 64):
+        data[i] ^= 0xFF
+    tampered = tmp_path / "tampered.zip"
+    tampered.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="tampered.zip"):
+        load_bundle(tampered)
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(archive.read_bytes()[: len(data) // 2])
+    with pytest.raises(BundleError, match="truncated"):
+        load_bundle(truncated)
+    tar = tmp_path / "model.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        tf.add(tiny_bundle, arcname="bundle")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
+    with pytest.raises(BundleError, match="cut.tar.gz"):
+        load_bundle(cut)
+    assert SagaSRModel.load(tar).manifest.name == "tiny-random"

@@ -17,7 +17,7 @@ def run(x: np.ndarray, plan: WindowPlan, per_call: int = 1, block: int | None = 
     return np.concatenate(pieces + [proc.finish()], axis=1)
 
 
-@pytest.mark.parametrize("overlap", [0, 256, 1024, 2048])
+@pytest.mark.parametrize("overlap", [0, 1, 256, 777, 1024, 2048])
 @pytest.mark.parametrize("length", [1, 100, 4095, 4096, 4097, 9000, 20000])
 def test_identity_model_gives_the_input_back(length, overlap):
     plan = WindowPlan(4096, overlap)

@@ -83,3 +83,16 @@ def test_console_script_and_no_torch_import(tiny_bundle, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "o.wav").is_file()
+
+
+def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, tmp_path, capsys):
+    make_inputs(tmp_path)
+    args = ["upsample", str(tmp_path), "--model", str(tiny_bundle), "-q"]
+    assert main(args) == 0
+    assert main(args) == 0  # a_restored.wav is now in the folder: it is an output, not a new input
+    err = capsys.readouterr().err
+    assert "refusing" not in err and err.count("exists; --force") == 2 and err.count("output of another input") == 2
+    names = sorted(p.name for p in tmp_path.rglob("*.wav")) + sorted(p.name for p in tmp_path.rglob("*.flac"))
+    assert names == ["a.wav", "a_restored.wav", "b_restored.wav", "b.flac"]
+    assert main(args + ["--force"]) == 0
+    assert not list(tmp_path.rglob("*_restored_restored.wav"))

@@ -2,7 +2,7 @@ import numpy as np
 
 from sagasr_stream.api import restore
 from sagasr_stream.sampler import combine_guidance, latent_noise, sample
-from sagasr_stream.settings import RestoreSettings
+from sagasr_stream.settings import RestoreSettings, resolve
 from tests.conftest import band_limited_noise
 
 
@@ -25,6 +25,11 @@ def test_guidance_formulas():
     v = np.array([1.0, 2.0, 4.0])[:, None, None]
     assert combine_guidance(v, 1, 1.4, 1.2, "official").item() == 1 + 1.4 * 1 + 1.2 * 2
     assert combine_guidance(v, 1, 1.4, 1.2, "independent").item() == 1 + 1.4 * 1 + 1.2 * 3
+
+
+def test_default_guidance_scales_are_the_papers(tiny_model):
+    resolved = resolve(RestoreSettings(), tiny_model.manifest)
+    assert (resolved.cfg_acoustic, resolved.cfg_text, resolved.cfg_form) == (1.4, 1.2, "official")
 
 
 def test_all_passes_of_all_windows_share_one_call_per_step():
@@ -71,3 +76,57 @@ def test_guidance_settings_and_caption_change_the_output(tiny_model):
                    dict(steps=2), dict(cfg_form="independent")):
         other = restore(x, 44100, tiny_model, RestoreSettings(low_band="off", **change))
         assert np.abs(other - base).max() > 1e-4, change
+
+
+class PassRecorder:
+    """Records every DiT call's inputs; returns zeros."""
+
+    device = "fake"
+
+    def __init__(self) -> None:
+        self.feeds: list[dict[str, np.ndarray]] = []
+
+    def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out):
+        self.feeds.append(dict(x=x, t=t, lr_latent=lr_latent, lr_keep=lr_keep, text_tokens=text_tokens,
+                               cross_keep=cross_keep, rolloff_in=rolloff_in, rolloff_out=rolloff_out))
+        return np.zeros_like(x)
+
+
+def test_passes_differ_only_in_the_keep_flags_and_keep_the_global_conditioning():
+    rng = np.random.default_rng(0)
+    n, c, t = 3, 4, 8
+    noise, lr = rng.standard_normal((2, n, c, t)).astype(np.float32)
+    text = rng.standard_normal((n, 2, 5)).astype(np.float32)
+    rin, rout = np.array([0.1, 0.2, 0.3], np.float32), np.array([0.7, 0.8, 0.9], np.float32)
+    backend = PassRecorder()
+    sample(backend, noise, lr, text, rin, rout, steps=2, cfg_acoustic=1.4, cfg_text=1.2)
+    for feed, time in zip(backend.feeds, (1.0, 0.5)):
+        # rows [0:n] "none", [n:2n] "acoustic", [2n:3n] "full"
+        np.testing.assert_array_equal(feed["lr_keep"], [0] * n + [1] * n + [1] * n)
+        np.testing.assert_array_equal(feed["cross_keep"], [0] * n + [0] * n + [1] * n)
+        for p in range(3):  # every pass sees the same x, t, LR latent, text and both roll-offs (the global vector)
+            rows = slice(p * n, (p + 1) * n)
+            np.testing.assert_array_equal(feed["rolloff_in"][rows], rin)
+            np.testing.assert_array_equal(feed["rolloff_out"][rows], rout)
+            np.testing.assert_array_equal(feed["lr_latent"][rows], lr)
+            np.testing.assert_array_equal(feed["text_tokens"][rows], text)
+            np.testing.assert_array_equal(feed["x"][rows], feed["x"][:n])
+            np.testing.assert_array_equal(feed["t"][rows], np.float32(time))
+
+
+def test_null_lr_is_the_constant_of_the_manifest(tiny_model):
+    """lr_keep = 0 replaces the LR latent by the constant null latent (-5) inside the DiT graph."""
+    m = tiny_model.manifest
+    rng = np.random.default_rng(1)
+    shape = (2, m.latent_channels, m.latent_frames)
+    x = rng.standard_normal(shape).astype(np.float32)
+    text = rng.standard_normal((2, 3, m.text.dim)).astype(np.float32)
+    ones, zeros, half = np.ones(2, np.float32), np.zeros(2, np.float32), np.full(2, 0.5, np.float32)
+
+    def v(lr, keep):
+        return tiny_model.backend.velocity(x, half, lr, keep, text, ones, half, half)
+
+    lr_a, lr_b = rng.standard_normal((2, *shape)).astype(np.float32)
+    np.testing.assert_array_equal(v(lr_a, zeros), v(lr_b, zeros))
+    np.testing.assert_allclose(v(lr_a, zeros), v(np.full(shape, m.lr_null_value, np.float32), ones), atol=1e-6)
+    assert np.abs(v(lr_a, ones) - v(lr_b, ones)).max() > 1e-3

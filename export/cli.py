@@ -24,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-rolloff-hz", type=float)
     p.add_argument("--caption", help="default caption")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
+    p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
+                   "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
+    p.add_argument("--save-checkpoint", metavar="DIR", help="also write the model as a checkpoint folder (e.g. a "
+                   "--random-config full model with --stable-audio-open weights, to train from: sagasr-train "
+                   "diffusion --init-checkpoint DIR)")
     p.add_argument("--overwrite", action="store_true")
     return p
 
@@ -34,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.checkpoint) == bool(args.random_config):
         parser.error("give a checkpoint folder or --random-config (exactly one)")
     import torch
+    from safetensors import SafetensorError
 
     from sagasr_stream.bundle import archive_bundle
 
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, load_stable_audio_open, save_checkpoint
     from .exporter import export_bundle
     from .model import build_model, load_config, named_config
 
@@ -47,6 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(args.seed)
         name = args.random_config
         model = build_model(load_config(name) if name.endswith(".json") else named_config(name)).eval()
+    if args.stable_audio_open:
+        try:
+            report = load_stable_audio_open(model, args.stable_audio_open)
+        except (ValueError, OSError, SafetensorError) as exc:
+            print(f"error: {args.stable_audio_open}: {exc}", file=sys.stderr)
+            return 2
+        print(f"Stable Audio Open weights: {report['loaded']} tensors loaded ({len(report['adapted'])} adapted), "
+              f"{len(report['missing'])} model tensors not in the file, {len(report['skipped'])} file tensors unused")
+    if args.save_checkpoint:
+        save_checkpoint(model, args.save_checkpoint)
     defaults = {k: v for k, v in {"steps": args.steps, "cfg_acoustic": args.cfg_acoustic, "cfg_text": args.cfg_text,
                                   "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption}.items()
                 if v is not None}

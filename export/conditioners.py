@@ -72,8 +72,8 @@ class TextEncoder(nn.Module):
 
     kind "bert": any BertModel (MiniLM, tiny random test models), WordPiece ``vocab.txt``;
     kind "t5": T5EncoderModel, ``tokenizer.json`` (hf_tokenizers).
-    Built from ``hf_config`` (random weights, filled by a checkpoint) or loaded from ``path``.
-    """
+    Built from ``hf_config`` (random weights, filled by a checkpoint) or loaded from ``path`` (a local folder with
+    ``model.safetensors``: never a pickled ``pytorch_model.bin``, never a download)."""
 
     def __init__(self, kind: str, max_tokens: int, path: str | None = None, hf_config: dict[str, Any] | None = None,
                  vocab: list[str] | None = None, tokenizer_file: str | None = None) -> None:
@@ -96,7 +96,8 @@ class TextEncoder(nn.Module):
                 cfg._attn_implementation = "eager"
                 self.model = BertModel(cfg, add_pooling_layer=False)
             else:
-                self.model = BertModel.from_pretrained(str(folder), attn_implementation="eager", add_pooling_layer=False)
+                self.model = BertModel.from_pretrained(str(folder), attn_implementation="eager", add_pooling_layer=False,
+                                                       use_safetensors=True, local_files_only=True)
             if vocab is None:
                 if folder is None or not (folder / "vocab.txt").is_file():
                     raise ValueError("text: a 'bert' encoder needs text.vocab or a text.path folder with vocab.txt")
@@ -109,7 +110,8 @@ class TextEncoder(nn.Module):
                 cfg._attn_implementation = "eager"
                 self.model = T5EncoderModel(cfg)
             else:
-                self.model = T5EncoderModel.from_pretrained(str(folder), attn_implementation="eager")
+                self.model = T5EncoderModel.from_pretrained(str(folder), attn_implementation="eager",
+                                                            use_safetensors=True, local_files_only=True)
             tok = Path(tokenizer_file) if tokenizer_file else (folder / "tokenizer.json" if folder else None)
             if tok is None or not tok.is_file():
                 raise ValueError("text: a 't5' encoder needs tokenizer.json in text.path (or text.tokenizer_file)")

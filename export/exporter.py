@@ -3,11 +3,13 @@
 Graphs follow ``sagasr_stream.bundle`` exactly: ``vae_encoder`` (audio -> latent mean), ``vae_decoder``,
 ``dit`` (the 8 inputs of ``sagasr_stream.backends.base.DIT_INPUTS`` -> ``v``), ``text_encoder``
 (input_ids, attention_mask int64 -> tokens). Batch, length and token axes are dynamic. Before tracing, a copy
-of the model has its legacy weight-norm hooks folded, is in eval mode and has activation checkpointing off.
+of the model has its legacy weight-norm hooks folded, is in eval mode and has activation checkpointing off;
+tracing runs with SAT's flash-attention path off (:func:`flash_attention_off`: plain scaled dot-product).
 ``fp16=True`` stores VAE/DiT weights in float16 while the graph inputs and outputs stay float32.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 import tempfile
@@ -15,9 +17,10 @@ import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
+from stable_audio_tools.models import transformer as sat_transformer
 from stable_audio_tools.models.transformer import LayerNorm as SatLayerNorm
 from torch import nn
 from torch.nn import functional as F
@@ -108,6 +111,19 @@ def swap_layer_norms(module: nn.Module) -> int:
                 setattr(parent, name, StaticLayerNorm(child))
                 count += 1
     return count
+
+
+@contextlib.contextmanager
+def flash_attention_off() -> Iterator[None]:
+    """SAT 0.0.19 picks flash-attn (which casts q/k/v to fp16 and cannot be exported) whenever the module-level
+    ``flash_attn_func`` is set, i.e. whenever ``flash_attn`` is importable. Unset it for the duration (the
+    attention then uses ``F.scaled_dot_product_attention``) and restore it afterwards."""
+    saved = sat_transformer.flash_attn_func
+    sat_transformer.flash_attn_func = None
+    try:
+        yield
+    finally:
+        sat_transformer.flash_attn_func = saved
 
 
 def prepare_for_export(model: SagaSR, fp16: bool = False) -> SagaSR:
@@ -239,7 +255,7 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
     inputs = example_inputs(prepared)
     names = ["vae_encoder", "vae_decoder", "dit"] + (["text_encoder"] if text_encoder else [])
     graphs, timings = {}, {}
-    with torch.no_grad():
+    with torch.no_grad(), flash_attention_off():
         for name in names:
             start = time.perf_counter()
             if backend == "onnx":

@@ -173,7 +173,7 @@ class Qwen2AudioCaptioner:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], device: str = "cpu", **kw: Any) -> "Qwen2AudioCaptioner":
-        """Local folder only (``local_files_only=True``): never downloads."""
+        """Local folder only (``local_files_only=True``): never downloads; safetensors weights only (no pickles)."""
         import torch
         from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
@@ -181,7 +181,8 @@ class Qwen2AudioCaptioner:
             raise FileNotFoundError(f"Qwen2-Audio folder {path} does not exist (captioning never downloads)")
         processor = AutoProcessor.from_pretrained(str(path), local_files_only=True)
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        model = Qwen2AudioForConditionalGeneration.from_pretrained(str(path), local_files_only=True, dtype=dtype).to(device)
+        model = Qwen2AudioForConditionalGeneration.from_pretrained(str(path), local_files_only=True, dtype=dtype,
+                                                                   use_safetensors=True).to(device)
         return cls(model, processor, **kw)
 
     def prompt_text(self) -> str:

@@ -6,6 +6,8 @@ overridden by flags. Examples::
     sagasr-train captions data/hr --cache data/hr/captions.jsonl --captioner qwen2-audio --model-path ~/qwen2-audio
     sagasr-train vae --model small --data data/hr --run-dir runs/vae --max-steps 20000
     sagasr-train diffusion --config run.json --vae-weights runs/vae/checkpoint --devices 8 --strategy ddp
+    sagasr-train cache-latents --config run.json --vae-weights runs/vae/checkpoint --out cache.safetensors --items 2000
+    sagasr-train diffusion --config run.json --vae-weights runs/vae/checkpoint --latent-cache cache.safetensors
     sagasr-train export runs/sagasr -o model_bundle
 """
 from __future__ import annotations
@@ -20,6 +22,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model config: tiny, small, full or a JSON path")
     p.add_argument("--data", dest="data.root", help="folder of training audio (recursive)")
     p.add_argument("--captions", dest="data.captions", help="caption cache (JSON lines)")
+    p.add_argument("--file-list", dest="data.file_list", help="only these files (paths relative to --data), e.g. train.txt")
+    p.add_argument("--latent-cache", dest="data.latent_cache", help="pre-encoded pairs (diffusion; see cache-latents)")
     p.add_argument("--workers", dest="data.num_workers", type=int)
     p.add_argument("--val-fraction", dest="data.val_fraction", type=float)
     p.add_argument("--run-dir")
@@ -65,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "diffusion":
             t.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
             t.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
+    k = sub.add_parser("cache-latents", help="encode training windows once (frozen VAE + text) for fast DiT training")
+    _train_args(k)
+    k.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
+    k.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
+    k.add_argument("--out", dest="cache_out", required=True, help="output .safetensors file")
+    k.add_argument("--items", dest="cache_items", type=int, required=True, help="number of training windows")
+    k.add_argument("--encode-batch", dest="cache_batch", type=int, default=8)
     e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)")
     e.add_argument("checkpoint", help="run folder or checkpoint folder")
     return p
@@ -98,11 +109,14 @@ def main(argv: list[str] | None = None) -> int:
             if not (ck / "model.safetensors").is_file():
                 raise ValueError(f"{args.checkpoint}: no model.safetensors (give a diffusion run or its checkpoint folder)")
             return export_main([str(ck), *rest])
-        from .train import load_train_config, run
+        from .train import cache_latents, load_train_config, run
 
-        skip = {"command", "config"}
+        skip = {"command", "config", "cache_out", "cache_items", "cache_batch"}
         overrides = {k: v for k, v in vars(args).items() if k not in skip}
         cfg = load_train_config(args.config, **overrides)
+        if args.command == "cache-latents":
+            print(f"latent cache: {cache_latents(cfg, args.cache_out, args.cache_items, args.cache_batch)}")
+            return 0
         out = run(args.command, cfg)
         print(f"checkpoint: {out}")
         return 0

@@ -29,6 +29,8 @@ class DataConfig:
 
     root: str = ""
     captions: str | None = None           # JSON-lines caption cache (path -> caption)
+    latent_cache: str | None = None       # pre-encoded pairs (sagasr_training.latent_cache); diffusion only
+    file_list: str | None = None          # only these files: a text file of paths relative to root (e.g. train.txt)
     sample_rate: int = 44100
     window_samples: int = 65536
     val_fraction: float = 0.02
@@ -40,13 +42,18 @@ class DataConfig:
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
 
     def validate(self) -> "DataConfig":
-        if not self.root or not Path(self.root).is_dir():
+        if self.latent_cache is not None:
+            if not Path(self.latent_cache).is_file():
+                raise ValueError(f"data.latent_cache {self.latent_cache!r} is not a file")
+        elif not self.root or not Path(self.root).is_dir():
             raise ValueError(f"data.root {self.root!r} is not a folder")
         if self.window_samples <= 0:
             raise ValueError("data.window_samples must be positive")
         for key in ("val_fraction", "lr_dropout", "cross_dropout"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise ValueError(f"data.{key} must be in [0, 1)")
+        if self.file_list is not None and not Path(self.file_list).is_file():
+            raise ValueError(f"data.file_list {self.file_list!r} is not a file")
         if self.captions is not None and not Path(self.captions).is_file():
             raise ValueError(f"data.captions {self.captions!r} is not a file")
         self.degrade.validate(self.sample_rate)
@@ -58,6 +65,22 @@ def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
     root = Path(root)
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def listed_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str]) -> list[Path]:
+    """The files named in ``file_list`` (one path relative to ``root`` per line; blank lines and # comments
+    ignored), in that order; a listed file that does not exist is an error naming it."""
+    root = Path(root)
+    files = []
+    for n, line in enumerate(Path(file_list).read_text(encoding="utf-8").splitlines()):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = root / line
+        if not path.is_file():
+            raise ValueError(f"{file_list}:{n + 1}: {path} is not a file")
+        files.append(path)
+    return files
 
 
 def is_validation(relpath: str, fraction: float) -> bool:
@@ -100,13 +123,16 @@ class WindowDataset(Dataset):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         self.cfg, self.split = cfg, split
         root = Path(cfg.root)
-        files = scan_audio(root) if files is None else files
+        if files is None:
+            files = listed_audio(root, cfg.file_list) if cfg.file_list else scan_audio(root)
         if not files:
             raise ValueError(f"no audio files under {root} (extensions {AUDIO_EXTENSIONS})")
         want_val = split == "val"
         chosen = [p for p in files if is_validation(p.relative_to(root).as_posix(), cfg.val_fraction) == want_val]
         if not chosen and want_val:
-            chosen = files[-1:]  # tiny folders: validate on the last file rather than on nothing
+            # tiny folders / val_fraction 0: validate on all files rather than on nothing (not on the last file
+            # alone: it may be silent, and the silent-window skip only searches inside the split)
+            chosen = list(files)
         if not chosen:
             raise ValueError(f"no {split} files under {root}")
         self.files = chosen

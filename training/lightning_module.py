@@ -147,12 +147,15 @@ class DiffusionModule(StepModule):
 
     def loss(self, batch: dict[str, Any], gen: torch.Generator) -> dict[str, torch.Tensor]:
         m = self.model
-        with torch.no_grad():
-            hr, lr = batch["hr"], batch["lr"]
-            both = m.encode_audio(torch.cat([hr, lr])).float()
-            x0, lr_lat = both.chunk(2)
-            ids, mask = m.tokenize(batch["caption"])
-            tokens = m.encode_text(ids.to(hr.device), mask.to(hr.device))
+        if "x0" in batch:  # pre-encoded (sagasr_training.latent_cache)
+            x0, lr_lat, tokens = batch["x0"], batch["lr_latent"], batch["text_tokens"]
+        else:
+            with torch.no_grad():
+                hr, lr = batch["hr"], batch["lr"]
+                both = m.encode_audio(torch.cat([hr, lr])).float()
+                x0, lr_lat = both.chunk(2)
+                ids, mask = m.tokenize(batch["caption"])
+                tokens = m.encode_text(ids.to(hr.device), mask.to(hr.device))
         b = x0.shape[0]
         t = logit_normal((b,), gen, self.opt.get("logit_mean", 0.0), self.opt.get("logit_std", 1.0), device=x0.device)
         noise = torch.randn(x0.shape, generator=gen).to(x0.device)

@@ -123,8 +123,13 @@ def _precision(cfg: TrainConfig) -> str:
 def _loaders(cfg: TrainConfig, start: int, trainer: Any, pairs: bool = True) -> tuple[Any, Any]:
     from torch.utils.data import DataLoader
 
-    train = WindowDataset(cfg.data, "train")
-    val = WindowDataset(cfg.data, "val")
+    if cfg.data.latent_cache:
+        from .latent_cache import LatentCacheDataset
+
+        train: Any = LatentCacheDataset(cfg.data.latent_cache, cfg.data, "train")
+        val: Any = LatentCacheDataset(cfg.data.latent_cache, cfg.data, "val")
+    else:
+        train, val = WindowDataset(cfg.data, "train"), WindowDataset(cfg.data, "val")
     rank, world = trainer.global_rank, trainer.world_size
     micro_start = start * cfg.accumulate
     n = (cfg.max_steps - start) * cfg.accumulate
@@ -148,6 +153,34 @@ def _atomic_dir(folder: Path, write: Any) -> None:
     os.replace(tmp, folder)
 
 
+def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
+    """The model a new diffusion run starts from: ``init_checkpoint`` or fresh weights, then ``vae_weights``."""
+    from sagasr_export.checkpoint import load_checkpoint
+    from sagasr_export.model import build_model
+
+    from .vae import load_autoencoder_weights
+
+    model = load_checkpoint(cfg.init_checkpoint) if cfg.init_checkpoint else build_model(mcfg)
+    if cfg.vae_weights:
+        load_autoencoder_weights(model, cfg.vae_weights)
+    return model
+
+
+def cache_latents(cfg: TrainConfig, out: str | Path, num_items: int, batch_size: int = 8) -> Path:
+    """Encode ``num_items`` training windows of ``cfg.data`` with the run's frozen VAE and text encoder into
+    ``out`` (see :mod:`sagasr_training.latent_cache`); train on it with ``data.latent_cache`` and the same
+    ``vae_weights``/``init_checkpoint``."""
+    from .latent_cache import build_latent_cache
+
+    mcfg = model_config(cfg)
+    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
+    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
+    cfg.data.latent_cache = None
+    cfg.validate()
+    torch.manual_seed(cfg.seed)
+    return build_latent_cache(_fresh_model(cfg, mcfg), cfg.data, out, num_items, batch_size, cfg.progress)
+
+
 def run(kind: str, cfg: TrainConfig) -> Path:
     """Train (``kind`` "diffusion" or "vae") until ``cfg.max_steps``; resumes from the run's latest state."""
     import lightning as L
@@ -155,7 +188,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     from sagasr_export.checkpoint import load_checkpoint, save_checkpoint
-    from sagasr_export.model import build_autoencoder, build_model
+    from sagasr_export.model import build_autoencoder
 
     mcfg = model_config(cfg)
     cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
@@ -178,18 +211,17 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     is_rank0 = int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
     if kind == "diffusion":
         from .lightning_module import DiffusionModule
-        from .vae import load_autoencoder_weights
 
         if resume is not None and (base / "model.safetensors").is_file():
             model = load_checkpoint(base)  # the exact frozen parts of the interrupted run
         else:  # every rank builds the same weights (same seed); DDP also broadcasts rank 0's at start
-            model = load_checkpoint(cfg.init_checkpoint) if cfg.init_checkpoint else build_model(mcfg)
-            if cfg.vae_weights:
-                load_autoencoder_weights(model, cfg.vae_weights)
+            model = _fresh_model(cfg, mcfg)
             if is_rank0:
                 _atomic_dir(base, lambda d: save_checkpoint(model, d))
         module: Any = DiffusionModule(model.train(), opt, resume)
     elif kind == "vae":
+        if cfg.data.latent_cache:
+            raise ValueError("data.latent_cache is for diffusion runs; a VAE trains on audio (data.root)")
         from safetensors.torch import load_file
 
         from .vae import VAEModule

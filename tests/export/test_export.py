@@ -170,3 +170,53 @@ def test_fp16_torchscript_is_close_to_fp32(tiny_model, tmp_path):
     lat = backend.encode(cases["vae_encoder"][0].numpy())
     want_lat = _torch_ref(tiny_model, "vae_encoder", cases["vae_encoder"])
     assert np.abs(lat - want_lat).max() < 3e-2 * np.abs(want_lat).max()
+
+
+def test_export_runs_with_flash_attention_off(tiny_model, tmp_path, monkeypatch):
+    """SAT uses flash-attn (fp16, not exportable) whenever it is importable: the exporter switches it off while
+    tracing and puts it back afterwards."""
+    from stable_audio_tools.models import transformer as sat_transformer
+
+    from sagasr_export.exporter import flash_attention_off
+    from sagasr_stream.backends.torchscript import TorchScriptBackend
+
+    def flash(*args, **kwargs):
+        raise AssertionError("flash-attn was called while exporting")
+
+    monkeypatch.setattr(sat_transformer, "flash_attn_func", flash)
+    export_bundle(tiny_model, tmp_path / "b", backend="torchscript", text_encoder=False)
+    assert sat_transformer.flash_attn_func is flash  # restored
+    inputs = _cases(tiny_model, 2, 8, 12)["dit"]
+    got = TorchScriptBackend(load_bundle(tmp_path / "b"), provider="cpu").velocity(*(x.numpy() for x in inputs))
+    with flash_attention_off():
+        want = _torch_ref(tiny_model, "dit", inputs)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_cli_loads_stable_audio_open_weights_and_saves_a_checkpoint(tiny_model, tmp_path, capsys):
+    """``sagasr export --random-config tiny --stable-audio-open FILE --save-checkpoint DIR``: a file in Stable Audio
+    Open's key layout (here made from the test model) replaces the random VAE, DiT and roll-off weights."""
+    from safetensors.torch import save_file
+
+    from sagasr_export.checkpoint import SAO_PREFIXES, load_checkpoint
+
+    ours_to_sao = [(ours, sao) for sao, ours in SAO_PREFIXES]
+    state = {}
+    for k, v in tiny_model.state_dict().items():
+        for ours, sao in ours_to_sao:
+            if k.startswith(ours):
+                state[sao + k[len(ours):]] = v.contiguous()
+    save_file(state, str(tmp_path / "sao.safetensors"))
+    argv = ["--random-config", "tiny", "--seed", "5", "--stable-audio-open", str(tmp_path / "sao.safetensors"),
+            "--save-checkpoint", str(tmp_path / "ckpt"), "-o", str(tmp_path / "bundle"), "--no-text-encoder"]
+    assert cli_main(argv) == 0
+    assert "Stable Audio Open weights: " in capsys.readouterr().out
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    inputs = list(_cases(tiny_model, 2, 8, 12)["dit"])
+    inputs[5] = torch.zeros(2)  # cross_keep 0: the text projection (not in SAO) plays no part
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.velocity(*inputs), tiny_model.velocity(*inputs))
+    (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
+    argv[5] = str(tmp_path / "bad.safetensors")
+    assert cli_main(argv[:6] + ["-o", str(tmp_path / "b2")]) == 2
+    assert "bad.safetensors" in capsys.readouterr().err

@@ -116,3 +116,63 @@ def test_qwen2_audio_captioner_tiny_random_model() -> None:
     text = cap.caption(audio)
     assert len(text.split()) == 5 and all(w in vocab for w in text.split())
     assert cap.caption(audio) == text  # greedy: deterministic
+
+
+def _tiny_qwen2_audio_folder(folder: Path) -> Path:
+    """A real Qwen2AudioProcessor (Whisper features + a byte-level BPE tokenizer with the Qwen2-Audio special
+    tokens, built offline) and a tiny random Qwen2AudioForConditionalGeneration, saved as a local model folder."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
+                              Qwen2TokenizerFast, WhisperFeatureExtractor)
+
+    bpe = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}, merges=[]))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    tok = Qwen2TokenizerFast(tokenizer_object=bpe, unk_token=None, bos_token=None, eos_token="<|endoftext|>",
+                             pad_token="<|endoftext|>")
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>",
+                                                          "<|audio_eos|>"]})
+    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tok)
+    config = Qwen2AudioConfig(
+        audio_config={"num_mel_bins": 128, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 32,
+                      "d_model": 16, "max_source_positions": 1500},
+        text_config={"model_type": "qwen2", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "max_position_embeddings": 2048},
+        audio_token_index=tok.convert_tokens_to_ids("<|AUDIO|>"))
+    torch.manual_seed(0)
+    Qwen2AudioForConditionalGeneration(config).save_pretrained(str(folder))
+    processor.save_pretrained(str(folder))
+    return folder
+
+
+def test_qwen2_audio_from_local_folder_and_captions_command(audio_dir: Path, tmp_path: Path) -> None:
+    """The real processor and ``from_pretrained`` path (local folder, safetensors), then the pre-generation command
+    ``sagasr-train captions --captioner qwen2-audio`` on LR copies (what inference sees)."""
+    from sagasr_training.cli import main
+
+    folder = _tiny_qwen2_audio_folder(tmp_path / "qwen")
+    assert (folder / "model.safetensors").is_file()
+    cap = Qwen2AudioCaptioner.from_pretrained(folder, max_new_tokens=6)
+    audio = np.random.default_rng(1).standard_normal(16000).astype(np.float32) * 0.1
+    text = cap.caption(audio)
+    assert isinstance(text, str) and cap.caption(audio) == text
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        Qwen2AudioCaptioner.from_pretrained(tmp_path / "missing")
+    cache = tmp_path / "qwen.jsonl"
+    argv = ["captions", str(audio_dir), "--cache", str(cache), "--captioner", "qwen2-audio", "--model-path",
+            str(folder), "--max-seconds", "1", "--lowpass-hz", "4000"]
+    assert main(argv) == 0
+    assert sorted(read_cache(cache)) == ["guitar/strum_c.wav", "guitar/strum_d.wav", "piano/piano_a.wav",
+                                         "piano/piano_b.flac", "silence/quiet.wav"]
+    assert main(argv) == 0 and len(cache.read_text().splitlines()) == 5  # cached: nothing captioned twice
+
+
+def test_captions_command_needs_its_source(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from sagasr_training.cli import main
+
+    assert main(["captions", str(tmp_path), "--captioner", "qwen2-audio"]) == 2
+    assert "--model-path" in capsys.readouterr().err
+    assert main(["captions", str(tmp_path), "--captioner", "http"]) == 2
+    assert "--url" in capsys.readouterr().err

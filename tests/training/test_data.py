@@ -90,3 +90,25 @@ def test_collate(audio_dir: Path) -> None:
     ds = WindowDataset(cfg(audio_dir))
     batch = collate([ds[0], ds[1]])
     assert batch["hr"].shape == (2, 1, L) and batch["rolloff_in"].shape == (2,) and len(batch["caption"]) == 2
+
+
+def test_file_list_selects_files_and_names_missing_ones(audio_dir: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "train.txt"
+    listing.write_text("# training files\npiano/piano_a.wav\n\nguitar/strum_c.wav\n")
+    cfg = DataConfig(root=str(audio_dir), val_fraction=0.0, file_list=str(listing)).validate()
+    ds = WindowDataset(cfg, "train")
+    assert [p.relative_to(audio_dir).as_posix() for p in ds.files] == ["piano/piano_a.wav", "guitar/strum_c.wav"]
+    listing.write_text("piano/missing.wav\n")
+    with pytest.raises(ValueError, match="missing.wav is not a file"):
+        WindowDataset(cfg, "train")
+    with pytest.raises(ValueError, match="file_list .* is not a file"):
+        DataConfig(root=str(audio_dir), file_list=str(tmp_path / "nope.txt")).validate()
+
+
+def test_empty_validation_split_falls_back_to_all_files(audio_dir: Path) -> None:
+    """val_fraction 0 (or no file hashed into validation): validate on every file, so a silent last file
+    ("silence/quiet.wav" sorts last here) cannot make validation fail."""
+    va = WindowDataset(cfg(audio_dir), "val")
+    assert len(va.files) == 5
+    for i in range(len(va)):
+        assert float(va[i]["hr"].abs().max()) > 1e-3

@@ -1,0 +1,69 @@
+"""Latent cache: encoded once, it trains the DiT exactly as the on-the-fly pipeline does."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sagasr_training.cli import main
+from sagasr_training.data import DataConfig
+from sagasr_training.latent_cache import LatentCacheDataset
+from sagasr_training.train import load_train_config, run
+
+from .test_train import _losses
+
+
+def _cfg(audio_dir: Path, run_dir: Path, cache: Path | None = None) -> object:
+    data = {"root": str(audio_dir), "val_fraction": 0.0, "lr_dropout": 0.0, "cross_dropout": 0.0,
+            "latent_cache": str(cache) if cache else None}
+    return load_train_config({"data": data}, model="tiny", run_dir=str(run_dir), batch_size=2, max_steps=2,
+                             save_every=0, val_every=1000, val_batches=0, log_every=1, progress=False, lr=1e-4,
+                             seed=3, accelerator="cpu", devices=1)
+
+
+def test_training_from_the_cache_matches_training_from_audio(audio_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache.safetensors"
+    args = ["cache-latents", "--model", "tiny", "--data", str(audio_dir), "--val-fraction", "0", "--seed", "3",
+            "--out", str(cache), "--items", "4", "--encode-batch", "3", "--no-progress"]
+    assert main(args) == 0
+    tensors = load_file(str(cache))
+    assert tensors["x0"].shape == tensors["lr_latent"].shape and tensors["x0"].shape[0] == 4
+    assert tensors["text_tokens"].dtype == torch.float16 and tensors["rolloff_in"].shape == (4,)
+    assert not torch.equal(tensors["x0"], tensors["lr_latent"])  # HR and band-limited windows differ
+
+    run("diffusion", _cfg(audio_dir, tmp_path / "audio"))
+    run("diffusion", _cfg(audio_dir, tmp_path / "cached", cache))
+    a, b = _losses(tmp_path / "audio"), _losses(tmp_path / "cached")
+    assert sorted(a) == sorted(b) == [0, 1]
+    for k in a:  # only the float16 text tokens differ
+        assert b[k] == pytest.approx(a[k], rel=2e-3), (k, a, b)
+
+
+def test_cache_dataset_redraws_dropouts_and_holds_out_the_last_items(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    n = 10
+    tensors = {"x0": torch.randn(n, 4, 2), "lr_latent": torch.randn(n, 4, 2),
+               "text_tokens": torch.randn(n, 3, 8).half(), "rolloff_in": torch.rand(n), "rolloff_out": torch.rand(n)}
+    path = tmp_path / "c.safetensors"
+    save_file(tensors, str(path))
+    cfg = DataConfig(val_fraction=0.2, lr_dropout=0.5, cross_dropout=0.5, latent_cache=str(path)).validate()
+    train, val = LatentCacheDataset(path, cfg, "train"), LatentCacheDataset(path, cfg, "val")
+    assert train.items == list(range(8)) and val.items == [8, 9]
+    keeps = {(float(train[i]["lr_keep"]), float(train[i]["cross_keep"])) for i in range(200)}
+    assert keeps == {(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)}  # every CFG pass state is trained
+    assert all(float(val[i]["lr_keep"]) == float(val[i]["cross_keep"]) == 1.0 for i in range(4))
+    torch.testing.assert_close(train[8]["x0"], tensors["x0"][0])  # epochs wrap around
+    assert train[3]["text_tokens"].dtype == torch.float32
+
+
+def test_cache_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="latent_cache .* is not a file"):
+        DataConfig(latent_cache=str(tmp_path / "missing.safetensors")).validate()
+    from safetensors.torch import save_file
+
+    save_file({"x0": torch.zeros(2, 1, 1)}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(ValueError, match="lacks"):
+        LatentCacheDataset(tmp_path / "bad.safetensors", DataConfig())

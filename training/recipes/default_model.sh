@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The exact recipe of the embedded default model (sagasr_stream/models/default), on a 2-core CPU.
+# Each stage resumes or is skipped when its output exists, so the script can be re-run after an interruption.
+# Usage: bash training/recipes/default_model.sh [WORK_DIR]      (default WORK_DIR: ./data; ~25 GB free is plenty)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WORK="${1:-$ROOT/data}"
+CORPUS="$WORK/corpus"
+RUNS="$WORK/runs"
+cd "$ROOT"
+
+# 1. corpus: 2 h of rendered MIDI, mma grooves and Hydrogen kits, split by piece/kit (training/corpus/README.md)
+if [ ! -f "$CORPUS/manifest.json" ]; then
+    bash training/corpus/install.sh
+    python -m sagasr_training.corpus build --out "$CORPUS" --hours 2 --seed 0 --workers 1
+fi
+DATA=(--data "$CORPUS" --captions "$CORPUS/captions.jsonl" --file-list "$CORPUS/train.txt")
+
+# 2. VAE (small Oobleck) on the training split
+sagasr-train vae --config training/configs/vae-small-cpu.json "${DATA[@]}" --run-dir "$RUNS/vae-small-cpu"
+
+# 3. encode training windows once with the frozen VAE and text encoder
+CACHE="$RUNS/latents-small-cpu.safetensors"
+if [ ! -f "$CACHE" ]; then
+    sagasr-train cache-latents --config training/configs/small-cpu.json "${DATA[@]}" \
+        --vae-weights "$RUNS/vae-small-cpu/checkpoint" --out "$CACHE" --items "${CACHE_ITEMS:-3000}"
+fi
+
+# 4. DiT (rectified flow, roll-off + text conditioning, independent 10 % dropouts) on the cache
+sagasr-train diffusion --config training/configs/small-cpu.json "${DATA[@]}" --latent-cache "$CACHE" \
+    --vae-weights "$RUNS/vae-small-cpu/checkpoint" --run-dir "$RUNS/sagasr-small-cpu"
+
+# 5. bundle (text encoder quantised to int8 to keep the package small), then the evaluation of the model card
+python -m sagasr_export "$RUNS/sagasr-small-cpu/checkpoint" -o "$WORK/bundle" --quantize-text --overwrite
+sagasr eval "$CORPUS/validation.txt" --model "$WORK/bundle" --out "$WORK/eval" --clip-seconds 6 --max-clips 24 --pngs 4

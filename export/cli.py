@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-checkpoint", metavar="DIR", help="also write the model as a checkpoint folder (e.g. a "
                    "--random-config full model with --stable-audio-open weights, to train from: sagasr-train "
                    "diffusion --init-checkpoint DIR)")
+    p.add_argument("--quantize-text", action="store_true", help="int8 embedding tables in the text encoder (ONNX; MiniLM 90 -> 55 MB)")
     p.add_argument("--overwrite", action="store_true")
     return p
 
@@ -76,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         manifest = export_bundle(model, folder, backend=args.backend, fp16=args.fp16, defaults=defaults,
                                  text_encoder=not args.no_text_encoder,
-                                 external_data=True if args.external_data else None, overwrite=args.overwrite)
-    except FileExistsError as exc:
+                                 external_data=True if args.external_data else None, overwrite=args.overwrite,
+                                 quantize_text=args.quantize_text)
+    except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if archive:

@@ -50,12 +50,26 @@ class _Cast(nn.Module):
 
 
 class VaeEncoderGraph(_Cast):
+    """audio -> posterior mean x ``scale`` (the model's ``latent_scale``, folded into the graph)."""
+
+    def __init__(self, dtype: torch.dtype, encoder: nn.Module, scale: float = 1.0) -> None:
+        super().__init__(dtype, encoder=encoder)
+        self.scale = float(scale)
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self._in(audio)).chunk(2, dim=1)[0].float()
+        latent = self.encoder(self._in(audio)).chunk(2, dim=1)[0].float()
+        return latent * self.scale if self.scale != 1.0 else latent
 
 
 class VaeDecoderGraph(_Cast):
+    """latent / ``scale`` -> audio."""
+
+    def __init__(self, dtype: torch.dtype, decoder: nn.Module, scale: float = 1.0) -> None:
+        super().__init__(dtype, decoder=decoder)
+        self.scale = float(scale)
+
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        latent = latent / self.scale if self.scale != 1.0 else latent
         return self.decoder(self._in(latent)).float()
 
 
@@ -177,8 +191,8 @@ GRAPH_IO: dict[str, tuple[tuple[str, ...], str, dict[str, dict[int, str]]]] = {
 def graph_modules(model: SagaSR, fp16: bool = False) -> dict[str, nn.Module]:
     dtype = torch.float16 if fp16 else torch.float32
     return {
-        "vae_encoder": VaeEncoderGraph(dtype, encoder=model.autoencoder.encoder),
-        "vae_decoder": VaeDecoderGraph(dtype, decoder=model.autoencoder.decoder),
+        "vae_encoder": VaeEncoderGraph(dtype, model.autoencoder.encoder, model.config.latent_scale),
+        "vae_decoder": VaeDecoderGraph(dtype, model.autoencoder.decoder, model.config.latent_scale),
         "dit": DitGraph(dtype, model.dit, model.conditioner, float(model.config.lr_null_value)),
         "text_encoder": TextGraph(torch.float32, text_encoder=model.text_encoder),
     }

@@ -71,6 +71,7 @@ class SagaSRConfig:
     window_samples: int = 65536
     lr_null_value: float = -5.0
     input_peak: float = 0.5
+    latent_scale: float = 1.0  # diffusion latents = VAE posterior mean x latent_scale (unit variance for the flow)
     vae: VAEConfig = field(default_factory=VAEConfig)
     dit: DiTConfig = field(default_factory=DiTConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -115,6 +116,8 @@ class SagaSRConfig:
             raise ValueError("text: give text.path (a local folder or 'minilm') or text.hf_config")
         if self.sample_rate <= 0:
             raise ValueError("sample_rate must be positive")
+        if not (math.isfinite(self.latent_scale) and self.latent_scale > 0):
+            raise ValueError(f"latent_scale must be a positive number, got {self.latent_scale}")
         return self
 
 
@@ -219,12 +222,12 @@ class SagaSR(nn.Module):
 
     # --- VAE -------------------------------------------------------------------------------------------
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        """(B, 1, L) float, L a multiple of the downsampling -> posterior mean (B, C, L / downsampling)."""
+        """(B, 1, L) float, L a multiple of the downsampling -> posterior mean x ``latent_scale`` (B, C, L / ds)."""
         if audio.ndim != 3 or audio.shape[1] != 1:
             raise ValueError(f"audio must be (B, 1, L), got {tuple(audio.shape)}")
         if audio.shape[-1] % self.config.downsampling:
             raise ValueError(f"audio length {audio.shape[-1]} is not a multiple of {self.config.downsampling}")
-        return self.autoencoder.encoder(audio).chunk(2, dim=1)[0]
+        return self.autoencoder.encoder(audio).chunk(2, dim=1)[0] * self.config.latent_scale
 
     def encode_posterior(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 1, L) -> (sampled latent, KL) through SAT's VAE bottleneck (for VAE training)."""
@@ -232,8 +235,8 @@ class SagaSR(nn.Module):
         return latent, info["kl"]
 
     def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
-        """(B, C, T) -> audio (B, 1, T * downsampling)."""
-        return self.autoencoder.decoder(latent)
+        """(B, C, T) diffusion latents (scaled as :meth:`encode_audio`'s) -> audio (B, 1, T * downsampling)."""
+        return self.autoencoder.decoder(latent / self.config.latent_scale)
 
     # --- DiT -------------------------------------------------------------------------------------------
     def velocity(self, x: torch.Tensor, t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor,

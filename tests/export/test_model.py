@@ -145,9 +145,11 @@ def test_load_stable_audio_open_layout(tiny_model, tmp_path):
     with torch.no_grad():
         ours = model.encode_audio(audio)
         theirs = sao_vae.encoder(audio.repeat(1, 2, 1)).chunk(2, dim=1)[0]
-        torch.testing.assert_close(ours, theirs, atol=1e-3, rtol=1e-3)  # weight norm refolded
+        scale = cfg.latent_scale  # ours are SAO's latents x latent_scale (1 in the full config)
+        torch.testing.assert_close(ours, theirs * scale, atol=1e-3, rtol=1e-3)  # weight norm refolded
         z = torch.randn(1, v.latent_dim, 2)
-        torch.testing.assert_close(model.decode_latent(z), sao_vae.decoder(z).mean(1, keepdim=True), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(model.decode_latent(z * scale), sao_vae.decoder(z).mean(1, keepdim=True),
+                                   atol=1e-4, rtol=1e-4)
         # the LR-latent channels start at zero weight: the DiT ignores lr_latent like SAO would
         inp = _dit_inputs(model, frames=4)
         torch.testing.assert_close(model.velocity(**inp), model.velocity(**dict(inp, lr_latent=torch.zeros_like(inp["lr_latent"]))))
@@ -156,3 +158,16 @@ def test_load_stable_audio_open_layout(tiny_model, tmp_path):
 def load_checkpoint_like(model, tmp_path):
     save_checkpoint(model, tmp_path / "base")
     return load_checkpoint(tmp_path / "base")
+
+
+def test_latent_scale_scales_encoding_and_undoes_it_before_decoding(tiny_model):
+    scale = tiny_model.config.latent_scale
+    assert scale != 1.0  # the tiny config sets one so that every parity test covers it
+    audio = torch.randn(1, 1, 4096) * 0.1
+    with torch.no_grad():
+        z = tiny_model.encode_audio(audio)
+        raw = tiny_model.autoencoder.encoder(audio).chunk(2, dim=1)[0]
+        torch.testing.assert_close(z, raw * scale)
+        torch.testing.assert_close(tiny_model.decode_latent(z), tiny_model.autoencoder.decoder(raw))
+    with pytest.raises(ValueError, match="latent_scale"):
+        load_config({**named_config("tiny").to_dict(), "latent_scale": 0.0})

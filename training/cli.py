@@ -6,6 +6,7 @@ overridden by flags. Examples::
     sagasr-train captions data/hr --cache data/hr/captions.jsonl --captioner qwen2-audio --model-path ~/qwen2-audio
     sagasr-train vae --model small --data data/hr --run-dir runs/vae --max-steps 20000
     sagasr-train diffusion --config run.json --vae-weights runs/vae/checkpoint --devices 8 --strategy ddp
+    sagasr-train latent-scale --config run.json --vae-weights runs/vae/checkpoint --out runs/model.json
     sagasr-train cache-latents --config run.json --vae-weights runs/vae/checkpoint --out cache.safetensors --items 2000
     sagasr-train diffusion --config run.json --vae-weights runs/vae/checkpoint --latent-cache cache.safetensors
     sagasr-train export runs/sagasr -o model_bundle
@@ -76,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", dest="cache_out", required=True, help="output .safetensors file")
     k.add_argument("--items", dest="cache_items", type=int, required=True, help="number of training windows")
     k.add_argument("--encode-batch", dest="cache_batch", type=int, default=8)
+    m = sub.add_parser("latent-scale", help="measure the VAE latents' std; write the model config with latent_scale")
+    _train_args(m)
+    m.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
+    m.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
+    m.add_argument("--out", dest="scale_out", required=True, help="model config JSON to write (use it as --model)")
+    m.add_argument("--items", dest="scale_items", type=int, default=64, help="training windows to measure")
     e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)")
     e.add_argument("checkpoint", help="run folder or checkpoint folder")
     return p
@@ -109,11 +116,15 @@ def main(argv: list[str] | None = None) -> int:
             if not (ck / "model.safetensors").is_file():
                 raise ValueError(f"{args.checkpoint}: no model.safetensors (give a diffusion run or its checkpoint folder)")
             return export_main([str(ck), *rest])
-        from .train import cache_latents, load_train_config, run
+        from .train import cache_latents, load_train_config, run, write_scaled_model_config
 
-        skip = {"command", "config", "cache_out", "cache_items", "cache_batch"}
+        skip = {"command", "config", "cache_out", "cache_items", "cache_batch", "scale_out", "scale_items"}
         overrides = {k: v for k, v in vars(args).items() if k not in skip}
         cfg = load_train_config(args.config, **overrides)
+        if args.command == "latent-scale":
+            scale = write_scaled_model_config(cfg, args.scale_out, args.scale_items)
+            print(f"latent_scale {scale:g} -> {args.scale_out}")
+            return 0
         if args.command == "cache-latents":
             print(f"latent cache: {cache_latents(cfg, args.cache_out, args.cache_items, args.cache_batch)}")
             return 0

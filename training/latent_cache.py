@@ -67,6 +67,23 @@ def build_latent_cache(model: Any, data: DataConfig, out: str | Path, num_items:
     return out
 
 
+@torch.no_grad()
+def latent_std(model: Any, data: DataConfig, num_items: int, batch_size: int = 8) -> float:
+    """Standard deviation of the VAE posterior mean (unscaled) over HR windows ``0 .. num_items-1`` of the train
+    split: float. ``1 / latent_std`` is the ``latent_scale`` that gives the flow unit-variance latents."""
+    if num_items <= 0:
+        raise ValueError(f"num_items must be positive, got {num_items}")
+    dataset = WindowDataset(data, "train")
+    model.eval()
+    total, total_sq, count = 0.0, 0.0, 0
+    for s in range(0, num_items, batch_size):
+        hr = collate([dataset[i] for i in range(s, min(s + batch_size, num_items))])["hr"]
+        z = model.encode_audio(hr).double() / model.config.latent_scale
+        total, total_sq, count = total + float(z.sum()), total_sq + float((z * z).sum()), count + z.numel()
+    mean = total / count
+    return float(np.sqrt(max(total_sq / count - mean * mean, 0.0)))
+
+
 class LatentCacheDataset(Dataset):
     """Global sample index -> cached item ``index % N`` with fresh dropouts (``lr_keep``, ``cross_keep``).
 

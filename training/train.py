@@ -181,6 +181,30 @@ def cache_latents(cfg: TrainConfig, out: str | Path, num_items: int, batch_size:
     return build_latent_cache(_fresh_model(cfg, mcfg), cfg.data, out, num_items, batch_size, cfg.progress)
 
 
+def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int = 64) -> float:
+    """Measure the std of the run's VAE latents (:func:`~sagasr_training.latent_cache.latent_std`) and write the
+    run's model config with ``latent_scale = 1 / std`` to ``out`` (JSON, for ``--model``). Returns the scale."""
+    import json as _json
+
+    from .latent_cache import latent_std
+
+    mcfg = model_config(cfg)
+    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
+    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
+    cfg.data.latent_cache = None
+    cfg.validate()
+    torch.manual_seed(cfg.seed)
+    std = latent_std(_fresh_model(cfg, mcfg), cfg.data, num_items)
+    if not std > 0:
+        raise ValueError("the VAE's latents are constant (std 0): is the VAE trained?")
+    scaled = mcfg.to_dict()
+    scaled["latent_scale"] = round(1.0 / std, 6)
+    scaled["$comment"] = f"{mcfg.name} with latent_scale = 1 / {std:.6g} (std of the VAE latents, {num_items} windows)"
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(_json.dumps(scaled, indent=1) + "\n", encoding="utf-8")
+    return scaled["latent_scale"]
+
+
 def run(kind: str, cfg: TrainConfig) -> Path:
     """Train (``kind`` "diffusion" or "vae") until ``cfg.max_steps``; resumes from the run's latest state."""
     import lightning as L

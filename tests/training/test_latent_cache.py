@@ -67,3 +67,33 @@ def test_cache_errors_name_the_problem(tmp_path: Path) -> None:
     save_file({"x0": torch.zeros(2, 1, 1)}, str(tmp_path / "bad.safetensors"))
     with pytest.raises(ValueError, match="lacks"):
         LatentCacheDataset(tmp_path / "bad.safetensors", DataConfig())
+
+
+def test_latent_scale_gives_unit_variance_latents(audio_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from sagasr_export.model import build_model, load_config, named_config
+
+    from sagasr_training.data import WindowDataset, collate
+    from sagasr_training.latent_cache import latent_std
+    from sagasr_training.train import write_scaled_model_config
+
+    out = tmp_path / "model.json"
+    args = ["latent-scale", "--model", "tiny", "--data", str(audio_dir), "--val-fraction", "0", "--seed", "3",
+            "--out", str(out), "--items", "4"]
+    assert main(args) == 0
+    cfg = load_config(out)
+    assert json.loads(out.read_text())["name"] == "sagasr-tiny" and cfg.latent_scale != named_config("tiny").latent_scale
+
+    run_cfg = _cfg(audio_dir, tmp_path / "unused")
+    run_cfg.seed = 3
+    scale = write_scaled_model_config(run_cfg, tmp_path / "again.json", 4)  # also prepares run_cfg.data
+    assert scale == cfg.latent_scale  # deterministic
+    torch.manual_seed(3)  # the command's fresh weights (seeded by --seed)
+    model = build_model(named_config("tiny"))
+    assert latent_std(model, run_cfg.data, 4) == pytest.approx(1 / scale, rel=1e-5)
+    hr = collate([WindowDataset(run_cfg.data, "train")[i] for i in range(4)])["hr"]
+    torch.manual_seed(3)
+    with torch.no_grad():
+        z = build_model(cfg).encode_audio(hr)  # same weights, the scaled config
+    assert float(z.std()) == pytest.approx(1.0, rel=0.02)

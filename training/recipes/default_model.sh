@@ -19,17 +19,24 @@ DATA=(--data "$CORPUS" --captions "$CORPUS/captions.jsonl" --file-list "$CORPUS/
 # 2. VAE (small Oobleck) on the training split
 sagasr-train vae --config training/configs/vae-small-cpu.json "${DATA[@]}" --run-dir "$RUNS/vae-small-cpu"
 
-# 3. encode training windows once with the frozen VAE and text encoder
-CACHE="$RUNS/latents-small-cpu.safetensors"
-if [ ! -f "$CACHE" ]; then
-    sagasr-train cache-latents --config training/configs/small-cpu.json "${DATA[@]}" \
-        --vae-weights "$RUNS/vae-small-cpu/checkpoint" --out "$CACHE" --items "${CACHE_ITEMS:-3000}"
+# 3. the small config with latent_scale = 1 / std of this VAE's latents (unit-variance latents for the flow)
+VAE=(--vae-weights "$RUNS/vae-small-cpu/checkpoint")
+MODEL="$RUNS/sagasr-small-cpu-model.json"
+if [ ! -f "$MODEL" ]; then
+    sagasr-train latent-scale --config training/configs/small-cpu.json "${DATA[@]}" "${VAE[@]}" --out "$MODEL"
 fi
 
-# 4. DiT (rectified flow, roll-off + text conditioning, independent 10 % dropouts) on the cache
-sagasr-train diffusion --config training/configs/small-cpu.json "${DATA[@]}" --latent-cache "$CACHE" \
-    --vae-weights "$RUNS/vae-small-cpu/checkpoint" --run-dir "$RUNS/sagasr-small-cpu"
+# 4. encode training windows once with the frozen VAE and text encoder
+CACHE="$RUNS/latents-small-cpu.safetensors"
+if [ ! -f "$CACHE" ]; then
+    sagasr-train cache-latents --config training/configs/small-cpu.json --model "$MODEL" "${DATA[@]}" "${VAE[@]}" \
+        --out "$CACHE" --items "${CACHE_ITEMS:-3000}"
+fi
 
-# 5. bundle (text encoder quantised to int8 to keep the package small), then the evaluation of the model card
+# 5. DiT (rectified flow, roll-off + text conditioning, independent 10 % dropouts) on the cache
+sagasr-train diffusion --config training/configs/small-cpu.json --model "$MODEL" "${DATA[@]}" "${VAE[@]}" \
+    --latent-cache "$CACHE" --run-dir "$RUNS/sagasr-small-cpu"
+
+# 6. bundle (text encoder quantised to int8 to keep the package small), then the evaluation of the model card
 python -m sagasr_export "$RUNS/sagasr-small-cpu/checkpoint" -o "$WORK/bundle" --quantize-text --overwrite
 sagasr eval "$CORPUS/validation.txt" --model "$WORK/bundle" --out "$WORK/eval" --clip-seconds 6 --max-clips 24 --pngs 4

@@ -16,7 +16,12 @@ if [ ! -f "$CORPUS/manifest.json" ]; then
 fi
 DATA=(--data "$CORPUS" --captions "$CORPUS/captions.jsonl" --file-list "$CORPUS/train.txt")
 
-# 2. VAE (small Oobleck) on the training split
+# 2. VAE (small Oobleck) on the training split. A run begun in an earlier session goes on from the state committed
+#    under training/recipes/state/vae-small-cpu (copied into the run folder when that has no state of its own).
+SEED_STATE="$ROOT/training/recipes/state/vae-small-cpu"
+if [ ! -f "$RUNS/vae-small-cpu/state/latest" ] && [ -f "$SEED_STATE/state/latest" ]; then
+    mkdir -p "$RUNS/vae-small-cpu" && cp -r "$SEED_STATE/." "$RUNS/vae-small-cpu/"
+fi
 sagasr-train vae --config training/configs/vae-small-cpu.json "${DATA[@]}" --run-dir "$RUNS/vae-small-cpu"
 
 # 3. the small config with latent_scale = 1 / std of this VAE's latents (unit-variance latents for the flow)

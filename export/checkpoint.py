@@ -19,6 +19,7 @@ from .conditioners import TextEncoder
 from .model import SagaSR, SagaSRConfig, load_config
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
+TEXT_SOURCE_KEY = "sagasr_text_source"  # text.hf_config key: where the text encoder's weights came from
 
 
 def save_checkpoint(model: SagaSR, folder: str | os.PathLike[str]) -> Path:
@@ -37,6 +38,9 @@ def save_checkpoint(model: SagaSR, folder: str | os.PathLike[str]) -> Path:
     config = model.config.to_dict()
     hf = model.text_encoder.model.config.to_dict()
     keep = {k: v for k, v in hf.items() if isinstance(v, (int, float, str, bool, type(None))) and not k.startswith("_")}
+    source = model.config.text.path or (model.config.text.hf_config or {}).get(TEXT_SOURCE_KEY)
+    if source:  # where the encoder's weights came from (e.g. "minilm"), for the bundle's manifest
+        keep[TEXT_SOURCE_KEY] = source
     config["text"].update(path=None, hf_config=keep, vocab=None, tokenizer_file=None)
     (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return folder

@@ -236,7 +236,9 @@ def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, 
         defaults = Defaults(**cfg.defaults)
     elif isinstance(defaults, dict):
         defaults = Defaults(**{**cfg.defaults, **defaults})
-    encoder_name = cfg.text.path or f"random {cfg.text.kind}"
+    hf_config = cfg.text.hf_config or {}
+    encoder_name = (cfg.text.path or hf_config.get("sagasr_text_source")
+                    or f"{cfg.text.kind} ({model.text_encoder.dim}-d, built from its config)")
     return {
         "name": cfg.name, "sample_rate": cfg.sample_rate, "window_samples": cfg.window_samples,
         "downsampling": cfg.downsampling, "latent_channels": cfg.vae.latent_dim, "graphs": graphs,

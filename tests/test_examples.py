@@ -33,12 +33,12 @@ def test_example_runs_on_a_synthetic_input(tiny_bundle, tmp_path, script, second
     assert frames(out) == (round(seconds * 44100), 44100.0)
 
 
-def test_example_without_model_says_it_uses_a_test_bundle(tmp_path):
+def test_example_without_model_uses_the_embedded_default_model(tmp_path):
     source = tmp_path / "in.wav"
     with AudioFile(str(source), "w", 44100, 1) as f:
         f.write(band_limited_noise(5000)[None])
     result = run("pedalboard_chain.py", str(source), "-o", str(tmp_path / "out.wav"))
-    assert "tiny UNTRAINED test bundle" in result.stderr or not result.stderr  # stderr empty: default model exists
+    assert "tiny UNTRAINED test bundle" not in result.stderr
     assert frames(tmp_path / "out.wav")[0] == frames(source)[0]
 
 

@@ -171,3 +171,16 @@ def test_latent_scale_scales_encoding_and_undoes_it_before_decoding(tiny_model):
         torch.testing.assert_close(tiny_model.decode_latent(z), tiny_model.autoencoder.decoder(raw))
     with pytest.raises(ValueError, match="latent_scale"):
         load_config({**named_config("tiny").to_dict(), "latent_scale": 0.0})
+
+
+def test_checkpoint_keeps_the_text_encoders_source_for_the_manifest(tmp_path):
+    from sagasr_export.exporter import export_bundle
+    from sagasr_export.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model(named_config("small"))  # the packaged MiniLM, path "minilm"
+    save_checkpoint(model, tmp_path / "ck")
+    loaded = load_checkpoint(tmp_path / "ck")
+    assert loaded.config.text.path is None and loaded.config.text.hf_config["sagasr_text_source"] == "minilm"
+    manifest = export_bundle(loaded, tmp_path / "bundle", backend="onnx")
+    assert manifest.text.encoder_name == "minilm"

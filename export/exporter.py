@@ -29,7 +29,7 @@ from torch.nn.utils.weight_norm import WeightNorm
 from sagasr_stream.backends.base import DIT_INPUTS
 from sagasr_stream.bundle import Defaults, Manifest, write_manifest
 
-from .model import SagaSR, dit_velocity
+from .model import SagaSR, dit_velocity, latent_affine
 
 OPSET = 17
 EXTERNAL_DATA_BYTES = 1_800_000_000  # ONNX protobuf limit is 2 GB: bigger graphs get one external data file
@@ -50,27 +50,27 @@ class _Cast(nn.Module):
 
 
 class VaeEncoderGraph(_Cast):
-    """audio -> posterior mean x ``scale`` (the model's ``latent_scale``, folded into the graph)."""
+    """audio -> (posterior mean - shift) x scale (the model's latent_shift/latent_scale folded into the graph)."""
 
-    def __init__(self, dtype: torch.dtype, encoder: nn.Module, scale: float = 1.0) -> None:
+    def __init__(self, dtype: torch.dtype, encoder: nn.Module, shift: torch.Tensor, scale: torch.Tensor) -> None:
         super().__init__(dtype, encoder=encoder)
-        self.scale = float(scale)
+        self.register_buffer("shift", shift.float())
+        self.register_buffer("scale", scale.float())
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        latent = self.encoder(self._in(audio)).chunk(2, dim=1)[0].float()
-        return latent * self.scale if self.scale != 1.0 else latent
+        return (self.encoder(self._in(audio)).chunk(2, dim=1)[0].float() - self.shift) * self.scale
 
 
 class VaeDecoderGraph(_Cast):
-    """latent / ``scale`` -> audio."""
+    """latent / scale + shift -> audio."""
 
-    def __init__(self, dtype: torch.dtype, decoder: nn.Module, scale: float = 1.0) -> None:
+    def __init__(self, dtype: torch.dtype, decoder: nn.Module, shift: torch.Tensor, scale: torch.Tensor) -> None:
         super().__init__(dtype, decoder=decoder)
-        self.scale = float(scale)
+        self.register_buffer("shift", shift.float())
+        self.register_buffer("scale", scale.float())
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        latent = latent / self.scale if self.scale != 1.0 else latent
-        return self.decoder(self._in(latent)).float()
+        return self.decoder(self._in(latent / self.scale + self.shift)).float()
 
 
 class DitGraph(_Cast):
@@ -191,8 +191,8 @@ GRAPH_IO: dict[str, tuple[tuple[str, ...], str, dict[str, dict[int, str]]]] = {
 def graph_modules(model: SagaSR, fp16: bool = False) -> dict[str, nn.Module]:
     dtype = torch.float16 if fp16 else torch.float32
     return {
-        "vae_encoder": VaeEncoderGraph(dtype, model.autoencoder.encoder, model.config.latent_scale),
-        "vae_decoder": VaeDecoderGraph(dtype, model.autoencoder.decoder, model.config.latent_scale),
+        "vae_encoder": VaeEncoderGraph(dtype, model.autoencoder.encoder, *latent_affine(model.config)),
+        "vae_decoder": VaeDecoderGraph(dtype, model.autoencoder.decoder, *latent_affine(model.config)),
         "dit": DitGraph(dtype, model.dit, model.conditioner, float(model.config.lr_null_value)),
         "text_encoder": TextGraph(torch.float32, text_encoder=model.text_encoder),
     }

@@ -71,7 +71,9 @@ class SagaSRConfig:
     window_samples: int = 65536
     lr_null_value: float = -5.0
     input_peak: float = 0.5
-    latent_scale: float = 1.0  # diffusion latents = VAE posterior mean x latent_scale (unit variance for the flow)
+    # diffusion latents = (VAE posterior mean - latent_shift) x latent_scale; each a number or one per channel
+    latent_shift: float | list[float] = 0.0
+    latent_scale: float | list[float] = 1.0
     vae: VAEConfig = field(default_factory=VAEConfig)
     dit: DiTConfig = field(default_factory=DiTConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -116,8 +118,15 @@ class SagaSRConfig:
             raise ValueError("text: give text.path (a local folder or 'minilm') or text.hf_config")
         if self.sample_rate <= 0:
             raise ValueError("sample_rate must be positive")
-        if not (math.isfinite(self.latent_scale) and self.latent_scale > 0):
-            raise ValueError(f"latent_scale must be a positive number, got {self.latent_scale}")
+        for key in ("latent_shift", "latent_scale"):
+            value = getattr(self, key)
+            values = value if isinstance(value, list) else [value]
+            if isinstance(value, list) and len(value) != v.latent_dim:
+                raise ValueError(f"{key} has {len(value)} values; vae.latent_dim is {v.latent_dim}")
+            if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in values):
+                raise ValueError(f"{key} must hold finite numbers, got {value}")
+            if key == "latent_scale" and not all(x > 0 for x in values):
+                raise ValueError(f"latent_scale must be positive, got {value}")
         return self
 
 
@@ -203,6 +212,16 @@ def dit_velocity(dit: DiffusionTransformer, conditioner: SagaConditioner, lr_nul
                         use_checkpointing=use_checkpointing)
 
 
+def latent_affine(cfg: SagaSRConfig, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """(shift, scale) as (C, 1) tensors: diffusion latent = (VAE mean - shift) x scale."""
+    c = cfg.vae.latent_dim
+
+    def column(value: float | list[float]) -> torch.Tensor:
+        return torch.as_tensor(value, dtype=dtype).expand(c).reshape(c, 1).clone()
+
+    return column(cfg.latent_shift), column(cfg.latent_scale)
+
+
 class SagaSR(nn.Module):
     """The whole model. Attributes: ``config``, ``autoencoder``, ``dit``, ``conditioner``, ``text_encoder``.
 
@@ -222,12 +241,14 @@ class SagaSR(nn.Module):
 
     # --- VAE -------------------------------------------------------------------------------------------
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        """(B, 1, L) float, L a multiple of the downsampling -> posterior mean x ``latent_scale`` (B, C, L / ds)."""
+        """(B, 1, L) float, L a multiple of the downsampling -> (posterior mean - latent_shift) x latent_scale,
+        (B, C, L / downsampling)."""
         if audio.ndim != 3 or audio.shape[1] != 1:
             raise ValueError(f"audio must be (B, 1, L), got {tuple(audio.shape)}")
         if audio.shape[-1] % self.config.downsampling:
             raise ValueError(f"audio length {audio.shape[-1]} is not a multiple of {self.config.downsampling}")
-        return self.autoencoder.encoder(audio).chunk(2, dim=1)[0] * self.config.latent_scale
+        shift, scale = latent_affine(self.config, audio.dtype)
+        return (self.autoencoder.encoder(audio).chunk(2, dim=1)[0] - shift) * scale
 
     def encode_posterior(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 1, L) -> (sampled latent, KL) through SAT's VAE bottleneck (for VAE training)."""
@@ -236,7 +257,8 @@ class SagaSR(nn.Module):
 
     def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
         """(B, C, T) diffusion latents (scaled as :meth:`encode_audio`'s) -> audio (B, 1, T * downsampling)."""
-        return self.autoencoder.decoder(latent / self.config.latent_scale)
+        shift, scale = latent_affine(self.config, latent.dtype)
+        return self.autoencoder.decoder(latent / scale + shift)
 
     # --- DiT -------------------------------------------------------------------------------------------
     def velocity(self, x: torch.Tensor, t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor,

@@ -17,6 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="JSON training config (flags override it)")
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", dest="cache_out", required=True, help="output .safetensors file")
     k.add_argument("--items", dest="cache_items", type=int, required=True, help="number of training windows")
     k.add_argument("--encode-batch", dest="cache_batch", type=int, default=8)
-    m = sub.add_parser("latent-scale", help="measure the VAE latents' std; write the model config with latent_scale")
+    m = sub.add_parser("latent-scale", help="measure the VAE latents per channel; write the model config with latent_shift/scale")
     _train_args(m)
     m.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
     m.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
@@ -122,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {k: v for k, v in vars(args).items() if k not in skip}
         cfg = load_train_config(args.config, **overrides)
         if args.command == "latent-scale":
-            scale = write_scaled_model_config(cfg, args.scale_out, args.scale_items)
-            print(f"latent_scale {scale:g} -> {args.scale_out}")
+            stats = write_scaled_model_config(cfg, args.scale_out, args.scale_items)
+            scale = np.asarray(stats["latent_scale"])
+            print(f"latent_scale {scale.min():g}..{scale.max():g} over {scale.size} channels -> {args.scale_out}")
             return 0
         if args.command == "cache-latents":
             print(f"latent cache: {cache_latents(cfg, args.cache_out, args.cache_items, args.cache_batch)}")

@@ -68,9 +68,10 @@ def build_latent_cache(model: Any, data: DataConfig, out: str | Path, num_items:
 
 
 @torch.no_grad()
-def latent_std(model: Any, data: DataConfig, num_items: int, batch_size: int = 8) -> float:
-    """Standard deviation of the VAE posterior mean (unscaled) over HR windows ``0 .. num_items-1`` of the train
-    split: float. ``1 / latent_std`` is the ``latent_scale`` that gives the flow unit-variance latents."""
+def latent_stats(model: Any, data: DataConfig, num_items: int, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (C,) float64 of the raw VAE posterior mean over HR windows ``0 .. num_items-1``
+    of the train split (over windows and frames). ``latent_shift = mean``, ``latent_scale = 1 / std`` give the
+    flow zero-mean unit-variance latents in every channel."""
     if num_items <= 0:
         raise ValueError(f"num_items must be positive, got {num_items}")
     dataset = WindowDataset(data, "train")
@@ -78,10 +79,10 @@ def latent_std(model: Any, data: DataConfig, num_items: int, batch_size: int = 8
     total, total_sq, count = 0.0, 0.0, 0
     for s in range(0, num_items, batch_size):
         hr = collate([dataset[i] for i in range(s, min(s + batch_size, num_items))])["hr"]
-        z = model.encode_audio(hr).double() / model.config.latent_scale
-        total, total_sq, count = total + float(z.sum()), total_sq + float((z * z).sum()), count + z.numel()
-    mean = total / count
-    return float(np.sqrt(max(total_sq / count - mean * mean, 0.0)))
+        z = model.autoencoder.encoder(hr).chunk(2, dim=1)[0].double()  # (B, C, T), before shift and scale
+        total, total_sq, count = total + z.sum(dim=(0, 2)), total_sq + (z * z).sum(dim=(0, 2)), count + z.shape[0] * z.shape[2]
+    mean = (total / count).numpy()
+    return mean, np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
 
 
 class LatentCacheDataset(Dataset):

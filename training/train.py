@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .checkpointing import latest_state, load_state
@@ -181,12 +182,13 @@ def cache_latents(cfg: TrainConfig, out: str | Path, num_items: int, batch_size:
     return build_latent_cache(_fresh_model(cfg, mcfg), cfg.data, out, num_items, batch_size, cfg.progress)
 
 
-def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int = 64) -> float:
-    """Measure the std of the run's VAE latents (:func:`~sagasr_training.latent_cache.latent_std`) and write the
-    run's model config with ``latent_scale = 1 / std`` to ``out`` (JSON, for ``--model``). Returns the scale."""
+def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int = 64) -> dict[str, list[float]]:
+    """Measure the per-channel mean and std of the run's VAE latents
+    (:func:`~sagasr_training.latent_cache.latent_stats`) and write the run's model config with
+    ``latent_shift = mean`` and ``latent_scale = 1 / std`` to ``out`` (JSON, for ``--model``). Returns both."""
     import json as _json
 
-    from .latent_cache import latent_std
+    from .latent_cache import latent_stats
 
     mcfg = model_config(cfg)
     cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
@@ -194,15 +196,17 @@ def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int 
     cfg.data.latent_cache = None
     cfg.validate()
     torch.manual_seed(cfg.seed)
-    std = latent_std(_fresh_model(cfg, mcfg), cfg.data, num_items)
-    if not std > 0:
-        raise ValueError("the VAE's latents are constant (std 0): is the VAE trained?")
+    mean, std = latent_stats(_fresh_model(cfg, mcfg), cfg.data, num_items)
+    if not (std > 0).all():
+        raise ValueError(f"VAE latent channel(s) {list(np.flatnonzero(std <= 0))} are constant: is the VAE trained?")
     scaled = mcfg.to_dict()
-    scaled["latent_scale"] = round(1.0 / std, 6)
-    scaled["$comment"] = f"{mcfg.name} with latent_scale = 1 / {std:.6g} (std of the VAE latents, {num_items} windows)"
+    scaled["latent_shift"] = [round(float(x), 7) for x in mean]
+    scaled["latent_scale"] = [round(float(1.0 / x), 7) for x in std]
+    scaled["$comment"] = (f"{mcfg.name} with per-channel latent_shift = mean and latent_scale = 1 / std of the VAE "
+                          f"latents over {num_items} training windows")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(_json.dumps(scaled, indent=1) + "\n", encoding="utf-8")
-    return scaled["latent_scale"]
+    return {"latent_shift": scaled["latent_shift"], "latent_scale": scaled["latent_scale"]}
 
 
 def run(kind: str, cfg: TrainConfig) -> Path:

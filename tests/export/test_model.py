@@ -171,6 +171,19 @@ def test_latent_scale_scales_encoding_and_undoes_it_before_decoding(tiny_model):
         torch.testing.assert_close(tiny_model.decode_latent(z), tiny_model.autoencoder.decoder(raw))
     with pytest.raises(ValueError, match="latent_scale"):
         load_config({**named_config("tiny").to_dict(), "latent_scale": 0.0})
+    with pytest.raises(ValueError, match="latent_shift has 2 values"):
+        load_config({**named_config("tiny").to_dict(), "latent_shift": [0.0, 1.0]})
+    # per-channel shift and scale
+    c = tiny_model.config.vae.latent_dim
+    cfg = load_config({**tiny_model.config.to_dict(), "latent_shift": [0.1 * k for k in range(c)],
+                       "latent_scale": [1.0 + k for k in range(c)]})
+    model = build_model_like(tiny_model, cfg)
+    with torch.no_grad():
+        raw = tiny_model.autoencoder.encoder(audio).chunk(2, dim=1)[0]
+        shift = torch.tensor(cfg.latent_shift)[:, None]
+        scale = torch.tensor(cfg.latent_scale)[:, None]
+        torch.testing.assert_close(model.encode_audio(audio), (raw - shift) * scale)
+        torch.testing.assert_close(model.decode_latent((raw - shift) * scale), tiny_model.autoencoder.decoder(raw))
 
 
 def test_checkpoint_keeps_the_text_encoders_source_for_the_manifest(tmp_path):
@@ -184,3 +197,12 @@ def test_checkpoint_keeps_the_text_encoders_source_for_the_manifest(tmp_path):
     assert loaded.config.text.path is None and loaded.config.text.hf_config["sagasr_text_source"] == "minilm"
     manifest = export_bundle(loaded, tmp_path / "bundle", backend="onnx")
     assert manifest.text.encoder_name == "minilm"
+
+
+def build_model_like(model, cfg):
+    """A model with ``cfg`` and ``model``'s weights."""
+    from sagasr_export.model import SagaSR
+
+    other = SagaSR(cfg, text_encoder=model.text_encoder)
+    other.load_state_dict(model.state_dict())
+    return other.eval()

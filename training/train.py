@@ -167,19 +167,26 @@ def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
     return model
 
 
-def cache_latents(cfg: TrainConfig, out: str | Path, num_items: int, batch_size: int = 8) -> Path:
-    """Encode ``num_items`` training windows of ``cfg.data`` with the run's frozen VAE and text encoder into
-    ``out`` (see :mod:`sagasr_training.latent_cache`); train on it with ``data.latent_cache`` and the same
-    ``vae_weights``/``init_checkpoint``."""
-    from .latent_cache import build_latent_cache
-
+def _audio_run_model(cfg: TrainConfig) -> Any:
+    """For the commands that read audio through a fresh run's frozen VAE: the data config prepared for the
+    model (rate, window, input level; no latent cache), validated, and the model (seeded by ``cfg.seed``)."""
     mcfg = model_config(cfg)
     cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
     cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
     cfg.data.latent_cache = None
     cfg.validate()
     torch.manual_seed(cfg.seed)
-    return build_latent_cache(_fresh_model(cfg, mcfg), cfg.data, out, num_items, batch_size, cfg.progress)
+    return _fresh_model(cfg, mcfg)
+
+
+def cache_latents(cfg: TrainConfig, out: str | Path, num_items: int, batch_size: int = 8) -> Path:
+    """Encode ``num_items`` training windows of ``cfg.data`` with the run's frozen VAE and text encoder into
+    ``out`` (see :mod:`sagasr_training.latent_cache`); train on it with ``data.latent_cache`` and the same
+    ``vae_weights``/``init_checkpoint``."""
+    from .latent_cache import build_latent_cache
+
+    model = _audio_run_model(cfg)
+    return build_latent_cache(model, cfg.data, out, num_items, batch_size, cfg.progress)
 
 
 def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int = 64) -> dict[str, list[float]]:
@@ -190,13 +197,9 @@ def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int 
 
     from .latent_cache import latent_stats
 
-    mcfg = model_config(cfg)
-    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
-    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
-    cfg.data.latent_cache = None
-    cfg.validate()
-    torch.manual_seed(cfg.seed)
-    mean, std = latent_stats(_fresh_model(cfg, mcfg), cfg.data, num_items)
+    model = _audio_run_model(cfg)
+    mcfg = model.config
+    mean, std = latent_stats(model, cfg.data, num_items)
     if not (std > 0).all():
         raise ValueError(f"VAE latent channel(s) {list(np.flatnonzero(std <= 0))} are constant: is the VAE trained?")
     scaled = mcfg.to_dict()

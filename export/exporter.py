@@ -29,6 +29,7 @@ from torch.nn.utils.weight_norm import WeightNorm
 from sagasr_stream.backends.base import DIT_INPUTS
 from sagasr_stream.bundle import Defaults, Manifest, write_manifest
 
+from .checkpoint import TEXT_SOURCE_KEY
 from .model import SagaSR, dit_velocity, latent_affine
 
 OPSET = 17
@@ -237,7 +238,7 @@ def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, 
     elif isinstance(defaults, dict):
         defaults = Defaults(**{**cfg.defaults, **defaults})
     hf_config = cfg.text.hf_config or {}
-    encoder_name = (cfg.text.path or hf_config.get("sagasr_text_source")
+    encoder_name = (cfg.text.path or hf_config.get(TEXT_SOURCE_KEY)
                     or f"{cfg.text.kind} ({model.text_encoder.dim}-d, built from its config)")
     return {
         "name": cfg.name, "sample_rate": cfg.sample_rate, "window_samples": cfg.window_samples,

@@ -237,6 +237,9 @@ class SagaSR(nn.Module):
         self.text_encoder = text_encoder or TextEncoder(t.kind, t.max_tokens, t.path, t.hf_config, t.vocab, t.tokenizer_file)
         self.conditioner = SagaConditioner(self.text_encoder.dim, config.dit.cond_token_dim)
         self.register_buffer("lr_null", torch.tensor(float(config.lr_null_value)), persistent=False)
+        shift, scale = latent_affine(config)  # buffers: they follow the model to its device
+        self.register_buffer("latent_shift", shift, persistent=False)
+        self.register_buffer("latent_scale", scale, persistent=False)
         self.use_checkpointing = False
 
     # --- VAE -------------------------------------------------------------------------------------------
@@ -247,8 +250,7 @@ class SagaSR(nn.Module):
             raise ValueError(f"audio must be (B, 1, L), got {tuple(audio.shape)}")
         if audio.shape[-1] % self.config.downsampling:
             raise ValueError(f"audio length {audio.shape[-1]} is not a multiple of {self.config.downsampling}")
-        shift, scale = latent_affine(self.config, audio.dtype)
-        return (self.autoencoder.encoder(audio).chunk(2, dim=1)[0] - shift) * scale
+        return (self.autoencoder.encoder(audio).chunk(2, dim=1)[0] - self.latent_shift) * self.latent_scale
 
     def encode_posterior(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 1, L) -> (sampled latent, KL) through SAT's VAE bottleneck (for VAE training)."""
@@ -257,8 +259,7 @@ class SagaSR(nn.Module):
 
     def decode_latent(self, latent: torch.Tensor) -> torch.Tensor:
         """(B, C, T) diffusion latents (scaled as :meth:`encode_audio`'s) -> audio (B, 1, T * downsampling)."""
-        shift, scale = latent_affine(self.config, latent.dtype)
-        return self.autoencoder.decoder(latent / scale + shift)
+        return self.autoencoder.decoder(latent / self.latent_scale + self.latent_shift)
 
     # --- DiT -------------------------------------------------------------------------------------------
     def velocity(self, x: torch.Tensor, t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor,

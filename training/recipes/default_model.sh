@@ -20,7 +20,7 @@ DATA=(--data "$CORPUS" --captions "$CORPUS/captions.jsonl" --file-list "$CORPUS/
 sagasr-train vae --config training/configs/vae-small-cpu.json "${DATA[@]}" --run-dir "$RUNS/vae-small-cpu" \
     --max-steps "${VAE_STEPS:-2250}"
 
-# 3. the small config with latent_scale = 1 / std of this VAE's latents (unit-variance latents for the flow)
+# 3. the small config with per-channel latent_shift/latent_scale from this VAE's latents (zero mean, unit variance)
 VAE=(--vae-weights "$RUNS/vae-small-cpu/checkpoint")
 MODEL="$RUNS/sagasr-small-cpu-model.json"
 if [ ! -f "$MODEL" ]; then

@@ -76,6 +76,33 @@ SAO_PREFIXES = (
 )
 
 
+def load_vae_weights(autoencoder: torch.nn.Module, path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Load a VAE run's ``autoencoder.safetensors`` (or its checkpoint folder) into ``autoencoder``; every weight
+    must fit. Returns the loaded tensors."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "autoencoder.safetensors"
+    if not p.is_file():
+        raise FileNotFoundError(f"no VAE weights at {p}")
+    weights = load_file(str(p))
+    missing, unexpected = autoencoder.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"VAE weights {p} do not fit this model's VAE: missing {missing[:4]}, unexpected {unexpected[:4]}")
+    return weights
+
+
+def replace_vae_decoder(model: SagaSR, path: str | os.PathLike[str]) -> None:
+    """Put the decoder of a decoder-only VAE fine-tune (``sagasr-train vae --vae-parts decoder``) into ``model``.
+    Its encoder must equal ``model``'s exactly: the DiT was trained on that encoder's latents."""
+    before = {k: v.clone() for k, v in model.autoencoder.encoder.state_dict().items()}
+    weights = load_vae_weights(model.autoencoder, path)
+    changed = [k for k, v in before.items() if not torch.equal(v, weights[f"encoder.{k}"].to(v.dtype))]
+    if changed:
+        model.autoencoder.encoder.load_state_dict(before)
+        raise ValueError(f"{path}: its VAE encoder differs from the checkpoint's ({len(changed)} tensors, e.g. "
+                         f"{changed[0]}): only a decoder fine-tune keeps the DiT's latent space")
+
+
 def _norm_g(v: torch.Tensor) -> torch.Tensor:
     return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.ndim - 1)))
 

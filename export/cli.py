@@ -26,10 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
+    p.add_argument("--vae-decoder", metavar="WEIGHTS", help="replace the VAE decoder by a decoder-only fine-tune's "
+                   "(sagasr-train vae --vae-parts decoder: its checkpoint folder); its encoder must be the model's")
     p.add_argument("--save-checkpoint", metavar="DIR", help="also write the model as a checkpoint folder (e.g. a "
                    "--random-config full model with --stable-audio-open weights, to train from: sagasr-train "
                    "diffusion --init-checkpoint DIR)")
     p.add_argument("--quantize-text", action="store_true", help="int8 embedding tables in the text encoder (ONNX; MiniLM 90 -> 55 MB)")
+    p.add_argument("--store-fp16", action="store_true", help="store the ONNX weights as float16, computed in float32 "
+                   "(half the bundle; weights rounded to 11 bits)")
     p.add_argument("--overwrite", action="store_true")
     return p
 
@@ -44,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sagasr_stream.bundle import archive_bundle
 
-    from .checkpoint import load_checkpoint, load_stable_audio_open, save_checkpoint
+    from .checkpoint import load_checkpoint, load_stable_audio_open, replace_vae_decoder, save_checkpoint
     from .exporter import export_bundle
     from .model import build_model, load_config, named_config
 
@@ -62,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"Stable Audio Open weights: {report['loaded']} tensors loaded ({len(report['adapted'])} adapted), "
               f"{len(report['missing'])} model tensors not in the file, {len(report['skipped'])} file tensors unused")
+    if args.vae_decoder:
+        try:
+            replace_vae_decoder(model, args.vae_decoder)
+        except (ValueError, OSError, SafetensorError) as exc:
+            print(f"error: --vae-decoder {exc}", file=sys.stderr)
+            return 2
     if args.save_checkpoint:
         save_checkpoint(model, args.save_checkpoint)
     defaults = {k: v for k, v in {"steps": args.steps, "cfg_acoustic": args.cfg_acoustic, "cfg_text": args.cfg_text,
@@ -78,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = export_bundle(model, folder, backend=args.backend, fp16=args.fp16, defaults=defaults,
                                  text_encoder=not args.no_text_encoder,
                                  external_data=True if args.external_data else None, overwrite=args.overwrite,
-                                 quantize_text=args.quantize_text)
+                                 quantize_text=args.quantize_text, store_fp16=args.store_fp16)
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

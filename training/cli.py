@@ -36,6 +36,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--ema-decay", type=float)
     p.add_argument("--grad-clip", type=float)
+    p.add_argument("--lsd-weight", type=float, help="VAE: weight of the log-spectral distance loss")
+    p.add_argument("--vae-parts", choices=("all", "decoder"), help="VAE: train all of it or the decoder only")
     p.add_argument("--seed", type=int)
     p.add_argument("--save-every", type=int)
     p.add_argument("--val-every", type=int)
@@ -69,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("vae", "train the Oobleck VAE"), ("diffusion", "train the SAGA-SR DiT")):
         t = sub.add_parser(name, help=text)
         _train_args(t)
+        t.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors"
+                       + (": the weights a fine-tune starts from" if name == "vae" else ""))
         if name == "diffusion":
-            t.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
             t.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
     k = sub.add_parser("cache-latents", help="encode training windows once (frozen VAE + text) for fast DiT training")
     _train_args(k)

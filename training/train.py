@@ -21,6 +21,9 @@ from .data import DataConfig, StepBatchSampler, WindowDataset, collate, worker_i
 from .degrade import DegradeConfig
 
 
+VAE_PARTS = ("all", "decoder")
+
+
 @dataclass
 class TrainConfig:
     """Everything a run needs; JSON ``{"model": ..., "data": {...}, ...}`` (unknown keys are errors)."""
@@ -29,7 +32,8 @@ class TrainConfig:
     run_dir: str = "runs/sagasr"
     data: DataConfig = field(default_factory=DataConfig)
     init_checkpoint: str | None = None     # sagasr_export checkpoint folder to start from
-    vae_weights: str | None = None         # VAE run checkpoint (autoencoder.safetensors) for diffusion runs
+    vae_weights: str | None = None         # VAE run checkpoint (autoencoder.safetensors): the frozen VAE of a
+                                           # diffusion run, or the starting weights of a VAE fine-tune
     max_steps: int = 26000
     batch_size: int = 8                    # per device, per micro-batch
     accumulate: int = 1
@@ -45,6 +49,9 @@ class TrainConfig:
     logit_std: float = 1.0
     kl_weight: float = 1e-4                # VAE only
     l1_weight: float = 0.1                 # VAE only
+    lsd_weight: float = 0.0                # VAE only: weight of the log-spectral distance (the eval metric)
+    vae_parts: str = "all"                 # VAE only: "all" or "decoder" (encoder frozen: the latent space of
+                                           # an existing DiT stays valid)
     seed: int = 0
     save_every: int = 1000
     val_every: int = 1000
@@ -65,6 +72,11 @@ class TrainConfig:
                 raise ValueError(f"{key} must be positive")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.vae_parts not in VAE_PARTS:
+            raise ValueError(f"vae_parts must be one of {VAE_PARTS}, got {self.vae_parts!r}")
+        for key in ("kl_weight", "l1_weight", "lsd_weight"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0")
         self.data.validate()
         return self
 
@@ -235,7 +247,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         return run_dir / "checkpoint"
     opt = {k: getattr(cfg, k) for k in ("lr", "betas", "weight_decay", "inv_gamma", "power", "warmup", "ema_decay",
                                          "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
-                                         "activation_checkpointing")}
+                                         "lsd_weight", "vae_parts", "activation_checkpointing")}
     opt["run_dir"] = str(run_dir)
     torch.manual_seed(cfg.seed)
     base = run_dir / "base"
@@ -260,11 +272,16 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         ae = build_autoencoder(mcfg)
         if resume is not None and (base / "autoencoder.safetensors").is_file():
             ae.load_state_dict(load_file(str(base / "autoencoder.safetensors")))
-        elif is_rank0:
-            from safetensors.torch import save_file
+        else:
+            if cfg.vae_weights:  # a fine-tune: every rank starts from the same trained weights
+                from sagasr_export.checkpoint import load_vae_weights
 
-            _atomic_dir(base, lambda d: save_file({k: v.contiguous() for k, v in ae.state_dict().items()},
-                                                  str(d / "autoencoder.safetensors")))
+                load_vae_weights(ae, cfg.vae_weights)
+            if is_rank0:
+                from safetensors.torch import save_file
+
+                _atomic_dir(base, lambda d: save_file({k: v.contiguous() for k, v in ae.state_dict().items()},
+                                                      str(d / "autoencoder.safetensors")))
         module = VAEModule(ae, mcfg.to_dict(), opt, resume)
     else:
         raise ValueError(f"unknown training kind {kind!r}")

@@ -14,6 +14,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from sagasr_export.checkpoint import load_vae_weights
+
 from .lightning_module import StepModule
 
 
@@ -36,8 +38,17 @@ def mrstft_loss(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] 
     return total / len(ffts)
 
 
+def lsd_loss(pred: torch.Tensor, target: torch.Tensor, n_fft: int = 2048, eps: float = 1e-8) -> torch.Tensor:
+    """Log-spectral distance as ``sagasr eval`` scores it (log10 power + ``eps``, per-frame RMS over bins, mean
+    over frames; hop n_fft/4). pred/target (B, 1, L) -> scalar; differentiable."""
+    p, t = pred.float().flatten(0, 1), target.float().flatten(0, 1)
+    diff = torch.log10(stft_mag(p, n_fft).pow(2) + eps) - torch.log10(stft_mag(t, n_fft).pow(2) + eps)
+    return torch.sqrt(diff.pow(2).mean(dim=1) + 1e-12).mean()
+
+
 class VAEModule(StepModule):
-    """Trains ``autoencoder`` on the HR windows of the batch (hr (B, 1, L))."""
+    """Trains ``autoencoder`` (all of it, or the decoder only with ``opt["vae_parts"] == "decoder"``) on the HR
+    windows of the batch (hr (B, 1, L))."""
 
     def __init__(self, autoencoder: nn.Module, model_config: dict[str, Any], opt: dict[str, Any],
                  resume: dict[str, Any] | None = None) -> None:
@@ -46,12 +57,20 @@ class VAEModule(StepModule):
         self.model_config = model_config
         self.setup_trained()
 
+    @property
+    def decoder_only(self) -> bool:
+        return self.opt.get("vae_parts", "all") == "decoder"
+
     def trained(self) -> dict[str, nn.Parameter]:
-        return dict(self.autoencoder.named_parameters())
+        params = dict(self.autoencoder.named_parameters())
+        if self.decoder_only:
+            return {k: p for k, p in params.items() if k.startswith("decoder.")}
+        return params
 
     def loss(self, batch: dict[str, Any], gen: torch.Generator) -> dict[str, torch.Tensor]:
         x = batch["hr"]
-        h = self.autoencoder.encoder(x)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.decoder_only):
+            h = self.autoencoder.encoder(x)
         mean, scale = h.chunk(2, dim=1)
         stdev = nn.functional.softplus(scale) + 1e-4  # SAT VAEBottleneck parameterisation
         z = mean + stdev * torch.randn(mean.shape, generator=gen).to(mean.device, mean.dtype)
@@ -60,7 +79,12 @@ class VAEModule(StepModule):
         stft = mrstft_loss(y, x)
         l1 = torch.mean(torch.abs(y.float() - x.float()))
         loss = stft + self.opt.get("l1_weight", 0.1) * l1 + self.opt.get("kl_weight", 1e-4) * kl
-        return {"loss": loss, "mrstft": stft.detach(), "l1": l1.detach(), "kl": kl.detach()}
+        parts = {"mrstft": stft.detach(), "l1": l1.detach(), "kl": kl.detach()}
+        if self.opt.get("lsd_weight", 0.0) > 0:
+            lsd = lsd_loss(y, x)
+            loss = loss + self.opt["lsd_weight"] * lsd
+            parts["lsd"] = lsd.detach()
+        return {"loss": loss, **parts}
 
     def export(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -73,14 +97,5 @@ class VAEModule(StepModule):
 
 
 def load_autoencoder_weights(model: nn.Module, path: str | Path) -> None:
-    """Load a VAE run's ``autoencoder.safetensors`` (or its checkpoint folder) into ``model.autoencoder``."""
-    from safetensors.torch import load_file
-
-    p = Path(path)
-    if p.is_dir():
-        p = p / "autoencoder.safetensors"
-    if not p.is_file():
-        raise FileNotFoundError(f"no VAE weights at {p}")
-    missing, unexpected = model.autoencoder.load_state_dict(load_file(str(p)), strict=False)
-    if missing or unexpected:
-        raise ValueError(f"VAE weights {p} do not fit this model's VAE: missing {missing[:4]}, unexpected {unexpected[:4]}")
+    """Load a VAE run's weights into ``model.autoencoder`` (see :func:`sagasr_export.checkpoint.load_vae_weights`)."""
+    load_vae_weights(model.autoencoder, path)

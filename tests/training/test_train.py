@@ -152,6 +152,51 @@ def test_vae_training_runs_and_loads_into_model(audio_dir: Path, tmp_path: Path)
         torch.testing.assert_close(trained["autoencoder." + k], v)
 
 
+def test_lsd_loss_is_the_evaluation_metric() -> None:
+    from sagasr_stream.evaluation.metrics import log_spectral_distance
+
+    from sagasr_training.vae import lsd_loss
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(1, 1, 44100, generator=g) * 0.2
+    est = ref * 0.5 + torch.randn(1, 1, 44100, generator=g) * 0.01
+    want = log_spectral_distance(est[0, 0].numpy(), ref[0, 0].numpy())
+    assert float(lsd_loss(est, ref)) == pytest.approx(want, rel=0.02)
+    assert float(lsd_loss(ref, ref)) < 1e-4
+
+
+def test_decoder_fine_tune_keeps_the_encoder_and_feeds_an_export(audio_dir: Path, tmp_path: Path) -> None:
+    """``vae_parts="decoder"`` from trained VAE weights: the encoder (the DiT's latent space) stays bit-exact,
+    the decoder learns with the LSD term logged; the exporter swaps that decoder into a diffusion checkpoint
+    and refuses one whose encoder moved."""
+    from safetensors.torch import load_file, save_file
+
+    from sagasr_export.checkpoint import load_checkpoint, save_checkpoint
+    from sagasr_export.cli import main as export_main
+    from sagasr_export.model import build_model, named_config
+
+    first = run("vae", _cfg(audio_dir, tmp_path / "vae", max_steps=1, lr=1e-3))
+    tuned = run("vae", _cfg(audio_dir, tmp_path / "dec", max_steps=2, lr=1e-3, vae_parts="decoder", lsd_weight=1.0,
+                            vae_weights=str(first)))
+    a, b = load_file(str(first / "autoencoder.safetensors")), load_file(str(tuned / "autoencoder.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+    rows = list(csv.DictReader(next((tmp_path / "dec" / "logs").glob("*/metrics.csv")).open()))
+    assert any(r.get("train/lsd") for r in rows)
+
+    model = build_model(named_config("tiny"))
+    model.autoencoder.load_state_dict(a)
+    save_checkpoint(model, tmp_path / "ck")
+    assert export_main([str(tmp_path / "ck"), "-o", str(tmp_path / "bundle"), "--no-text-encoder",
+                        "--vae-decoder", str(tuned), "--save-checkpoint", str(tmp_path / "ck2")]) == 0
+    swapped = load_checkpoint(tmp_path / "ck2").autoencoder.state_dict()
+    assert all(torch.equal(swapped[k], v) for k, v in b.items())
+    moved = dict(b, **{k: v + 1 for k, v in b.items() if k.startswith("encoder.")})
+    save_file(moved, str(tmp_path / "moved.safetensors"))
+    assert export_main([str(tmp_path / "ck"), "-o", str(tmp_path / "b2"), "--vae-decoder",
+                        str(tmp_path / "moved.safetensors")]) == 2
+
+
 def test_two_process_ddp_on_cpu(audio_dir: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "ddp"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -164,6 +209,12 @@ def test_two_process_ddp_on_cpu(audio_dir: Path, tmp_path: Path) -> None:
     st = latest_state(run_dir)
     assert st is not None and json.loads((st / "state.json").read_text())["step"] == 2
     assert sorted(_losses(run_dir)) == [0, 1]
+
+
+@pytest.mark.parametrize("bad", [{"vae_parts": "encoder"}, {"lsd_weight": -1.0}])
+def test_bad_vae_options_are_refused(tmp_path: Path, bad: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        load_train_config({"data": {"root": str(tmp_path)}}, **bad).validate()
 
 
 def test_cli_rejects_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -10,6 +10,8 @@ overridden by flags. Examples::
     sagasr-train cache-latents --config run.json --vae-weights runs/vae/checkpoint --out cache.safetensors --items 2000
     sagasr-train diffusion --config run.json --vae-weights runs/vae/checkpoint --latent-cache cache.safetensors
     sagasr-train export runs/sagasr -o model_bundle
+    sagasr-train pack runs/sagasr -o pieces/         # GPU machine -> here, <= 16 MiB per piece, SHA-256 checked
+    sagasr-train unpack pieces/ -o runs/sagasr       # then the same training command resumes from the state
 """
 from __future__ import annotations
 
@@ -88,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
     m.add_argument("--out", dest="scale_out", required=True, help="model config JSON to write (use it as --model)")
     m.add_argument("--items", dest="scale_items", type=int, default=64, help="training windows to measure")
+    pk = sub.add_parser("pack", help="split a run (resume + export files) into pieces of at most --piece-mib MiB")
+    pk.add_argument("run_dir")
+    pk.add_argument("-o", "--out", dest="pieces_out", required=True, help="empty folder for the pieces")
+    pk.add_argument("--piece-mib", type=float, default=16.0)
+    up = sub.add_parser("unpack", help="verify pieces made by `pack` and rebuild the run (then resume it)")
+    up.add_argument("pieces_dir")
+    up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
+    up.add_argument("--overwrite", action="store_true")
     e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)")
     e.add_argument("checkpoint", help="run folder or checkpoint folder")
     return p
@@ -111,6 +121,18 @@ def main(argv: list[str] | None = None) -> int:
             cache = args.cache or str(Path(args.root) / "captions.jsonl")
             n = generate_captions(args.root, cache, cap, args.max_seconds, args.lowpass_hz, args.overwrite)
             print(f"wrote {n} new caption(s) to {cache}")
+            return 0
+        if args.command == "pack":
+            from .transfer import pack_run
+
+            index = pack_run(args.run_dir, args.pieces_out, int(args.piece_mib * 1024 * 1024))
+            print(f"{len(index['files'])} files in {len(index['pieces'])} pieces -> {args.pieces_out}")
+            return 0
+        if args.command == "unpack":
+            from .transfer import join_pieces
+
+            files = join_pieces(args.pieces_dir, args.unpack_out, args.overwrite)
+            print(f"{len(files)} files verified -> {args.unpack_out}")
             return 0
         if args.command == "export":
             from sagasr_export.cli import main as export_main
@@ -137,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         out = run(args.command, cfg)
         print(f"checkpoint: {out}")
         return 0
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

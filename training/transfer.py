@@ -1,0 +1,140 @@
+"""Move a training run between machines in pieces of at most 16 MiB (the GPU machine's transfer limit).
+
+``pack_run(run_dir, out)`` writes what resuming and exporting need (``run.json``, ``base/``, ``checkpoint/``,
+``state/latest`` and the state folder it names) as ``out/NNNNN.part`` pieces plus ``out/pieces.json``: every
+file's relative path, size and SHA-256, and each piece's SHA-256. ``join_pieces(out, run_dir)`` verifies every
+piece and file and rebuilds the run there (each file written atomically); ``sagasr-train diffusion/vae
+--run-dir RUN_DIR`` then resumes from its latest state. Logs stay behind (they are not needed to resume).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from .checkpointing import latest_state
+
+PIECE_BYTES = 16 * 1024 * 1024
+INDEX = "pieces.json"
+FORMAT = "sagasr-run-pieces"
+_READ = 1 << 20
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(_READ), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_files(run_dir: str | os.PathLike[str]) -> list[str]:
+    """Relative POSIX paths of the files a run needs to resume and export, sorted."""
+    run = Path(run_dir)
+    state = latest_state(run)
+    if state is None:
+        raise FileNotFoundError(f"{run}: no complete training state (state/latest) to pack")
+    folders = [run / "base", run / "checkpoint", state]
+    files = [run / "run.json", run / "state" / "latest"]
+    files += [p for folder in folders if folder.is_dir() for p in folder.rglob("*") if p.is_file()]
+    return sorted(p.relative_to(run).as_posix() for p in files if p.is_file())
+
+
+def _pieces_of(path: Path, piece_bytes: int) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(piece_bytes)
+            if not chunk:
+                return
+            yield chunk
+
+
+def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], piece_bytes: int = PIECE_BYTES) -> dict:
+    """Split the run's resume/export files into ``out_dir`` (must be empty or absent); returns the index."""
+    if piece_bytes <= 0:
+        raise ValueError(f"piece_bytes must be positive, got {piece_bytes}")
+    run, out = Path(run_dir), Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty")
+    out.mkdir(parents=True, exist_ok=True)
+    index: dict = {"format": FORMAT, "version": 1, "piece_bytes": piece_bytes, "files": [], "pieces": {}}
+    n = 0
+    for rel in run_files(run):
+        entry = {"path": rel, "size": (run / rel).stat().st_size, "sha256": _sha256(run / rel), "pieces": []}
+        for chunk in _pieces_of(run / rel, piece_bytes):
+            name = f"{n:05d}.part"
+            (out / name).write_bytes(chunk)
+            index["pieces"][name] = hashlib.sha256(chunk).hexdigest()
+            entry["pieces"].append(name)
+            n += 1
+        index["files"].append(entry)
+    (out / INDEX).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    return index
+
+
+def _safe_target(root: Path, rel: str) -> Path:
+    """``root / rel`` for a relative path that stays inside ``root``; anything else is refused."""
+    parts = PurePosixPath(rel).parts
+    if not rel or PurePosixPath(rel).is_absolute() or ".." in parts or "\\" in rel or ":" in rel:
+        raise ValueError(f"{INDEX}: unsafe path {rel!r}")
+    target = (root / Path(*parts)).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ValueError(f"{INDEX}: path {rel!r} leaves the destination")
+    return target
+
+
+def _read_index(pieces_dir: Path) -> dict:
+    path = pieces_dir / INDEX
+    if not path.is_file():
+        raise FileNotFoundError(f"{pieces_dir}: no {INDEX}")
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT or index.get("version") != 1:
+        raise ValueError(f"{path}: not a {FORMAT} version 1 index")
+    return index
+
+
+def _assemble(src: Path, index: dict, entry: dict, tmp: Path) -> None:
+    """Write ``entry``'s pieces from ``src`` into ``tmp``, checking each piece and the whole file."""
+    h = hashlib.sha256()
+    with tmp.open("wb") as f:
+        for name in entry["pieces"]:
+            piece = src / PurePosixPath(name).name
+            if not piece.is_file():
+                raise FileNotFoundError(f"missing piece {piece.name} of {entry['path']}")
+            data = piece.read_bytes()
+            if hashlib.sha256(data).hexdigest() != index["pieces"].get(piece.name):
+                raise ValueError(f"piece {piece.name} of {entry['path']} is damaged (SHA-256 mismatch)")
+            f.write(data)
+            h.update(data)
+    if h.hexdigest() != entry["sha256"] or tmp.stat().st_size != entry["size"]:
+        raise ValueError(f"{entry['path']}: reassembled file does not match its SHA-256/size")
+
+
+def join_pieces(pieces_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], overwrite: bool = False) -> list[Path]:
+    """Verify ``pieces_dir`` against its index and rebuild the run in ``run_dir``. A file that already exists
+    with the same content is kept; with other content it is an error unless ``overwrite``. Returns the files."""
+    src, dest = Path(pieces_dir), Path(run_dir)
+    index = _read_index(src)
+    plan = [(entry, _safe_target(dest, entry["path"])) for entry in index["files"]]  # refuse before writing
+    written = []
+    for entry, target in plan:
+        if target.is_file() and _sha256(target) == entry["sha256"]:
+            written.append(target)
+            continue
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists with other content (pass overwrite=True)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".partial")
+        try:
+            _assemble(src, index, entry, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, target)
+        written.append(target)
+    return written

@@ -121,6 +121,8 @@ def join_pieces(pieces_dir: str | os.PathLike[str], run_dir: str | os.PathLike[s
     src, dest = Path(pieces_dir), Path(run_dir)
     index = _read_index(src)
     plan = [(entry, _safe_target(dest, entry["path"])) for entry in index["files"]]  # refuse before writing
+    plan.sort(key=lambda item: item[0]["path"] == "state/latest")  # the pointer last: an interrupted join never
+    # leaves state/latest naming a half-written state folder
     written = []
     for entry, target in plan:
         if target.is_file() and _sha256(target) == entry["sha256"]:

@@ -28,21 +28,20 @@ def read_clip(path: Path, samples: int = 131072) -> np.ndarray:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("weights", help="autoencoder.safetensors of a VAE run")
+    p.add_argument("weights", help="a VAE run's checkpoint folder or autoencoder.safetensors")
     p.add_argument("--corpus", required=True, help="corpus folder (validation.txt)")
     p.add_argument("--model", default="small", help="model config the VAE belongs to")
     p.add_argument("--clips", type=int, default=6)
     args = p.parse_args()
     warnings.simplefilter("ignore")
-    from safetensors.torch import load_file
-
+    from sagasr_export.checkpoint import load_vae_weights
     from sagasr_export.model import build_autoencoder, named_config
     from sagasr_stream.dsp import resample_through
     from sagasr_stream.evaluation.baseline import sbr_extend
     from sagasr_stream.evaluation.metrics import lsd, lsd_hf
 
     ae = build_autoencoder(named_config(args.model))
-    ae.load_state_dict(load_file(args.weights))
+    load_vae_weights(ae, args.weights)
     ae.eval()
     corpus = Path(args.corpus)
     names = [line.strip() for line in (corpus / "validation.txt").read_text().splitlines() if line.strip()]

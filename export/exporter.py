@@ -51,25 +51,24 @@ class _Cast(nn.Module):
         return x.to(self.dtype) if x.is_floating_point() else x
 
 
-class VaeEncoderGraph(_Cast):
-    """audio -> (posterior mean - shift) x scale (the model's latent_shift/latent_scale folded into the graph)."""
+class _LatentGraph(_Cast):
+    """A VAE half with the model's latent_shift/latent_scale ((C, 1) float32 buffers) folded into the graph."""
 
-    def __init__(self, dtype: torch.dtype, encoder: nn.Module, shift: torch.Tensor, scale: torch.Tensor) -> None:
-        super().__init__(dtype, encoder=encoder)
+    def __init__(self, dtype: torch.dtype, shift: torch.Tensor, scale: torch.Tensor, **modules: nn.Module) -> None:
+        super().__init__(dtype, **modules)
         self.register_buffer("shift", shift.float())
         self.register_buffer("scale", scale.float())
+
+
+class VaeEncoderGraph(_LatentGraph):
+    """audio -> (posterior mean - shift) x scale."""
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         return (self.encoder(self._in(audio)).chunk(2, dim=1)[0].float() - self.shift) * self.scale
 
 
-class VaeDecoderGraph(_Cast):
+class VaeDecoderGraph(_LatentGraph):
     """latent / scale + shift -> audio."""
-
-    def __init__(self, dtype: torch.dtype, decoder: nn.Module, shift: torch.Tensor, scale: torch.Tensor) -> None:
-        super().__init__(dtype, decoder=decoder)
-        self.register_buffer("shift", shift.float())
-        self.register_buffer("scale", scale.float())
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         return self.decoder(self._in(latent / self.scale + self.shift)).float()
@@ -193,8 +192,8 @@ GRAPH_IO: dict[str, tuple[tuple[str, ...], str, dict[str, dict[int, str]]]] = {
 def graph_modules(model: SagaSR, fp16: bool = False) -> dict[str, nn.Module]:
     dtype = torch.float16 if fp16 else torch.float32
     return {
-        "vae_encoder": VaeEncoderGraph(dtype, model.autoencoder.encoder, *latent_affine(model.config)),
-        "vae_decoder": VaeDecoderGraph(dtype, model.autoencoder.decoder, *latent_affine(model.config)),
+        "vae_encoder": VaeEncoderGraph(dtype, *latent_affine(model.config), encoder=model.autoencoder.encoder),
+        "vae_decoder": VaeDecoderGraph(dtype, *latent_affine(model.config), decoder=model.autoencoder.decoder),
         "dit": DitGraph(dtype, model.dit, model.conditioner, float(model.config.lr_null_value)),
         "text_encoder": TextGraph(torch.float32, text_encoder=model.text_encoder),
     }

@@ -157,9 +157,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _safe_member_path(root: Path, name: str) -> Path:
+def path_inside(root: Path, name: str) -> Path | None:
+    """``root / name`` resolved, or None when ``name`` is absolute or leads outside ``root`` (path traversal)."""
     target = (root / name).resolve()
     if os.path.isabs(name) or not target.is_relative_to(root.resolve()):
+        return None
+    return target
+
+
+def _safe_member_path(root: Path, name: str) -> Path:
+    target = path_inside(root, name)
+    if target is None:
         raise BundleError(f"archive member {name!r} would be written outside the bundle folder")
     return target
 

@@ -14,20 +14,13 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from sagasr_stream.bundle import path_inside, sha256_file
+
 from .checkpointing import latest_state
 
 PIECE_BYTES = 16 * 1024 * 1024
 INDEX = "pieces.json"
 FORMAT = "sagasr-run-pieces"
-_READ = 1 << 20
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_READ), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_files(run_dir: str | os.PathLike[str]) -> list[str]:
@@ -62,13 +55,16 @@ def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], p
     index: dict = {"format": FORMAT, "version": 1, "piece_bytes": piece_bytes, "files": [], "pieces": {}}
     n = 0
     for rel in run_files(run):
-        entry = {"path": rel, "size": (run / rel).stat().st_size, "sha256": _sha256(run / rel), "pieces": []}
+        entry = {"path": rel, "size": (run / rel).stat().st_size, "pieces": []}
+        digest = hashlib.sha256()  # of the whole file, taken while it is split (one read)
         for chunk in _pieces_of(run / rel, piece_bytes):
             name = f"{n:05d}.part"
             (out / name).write_bytes(chunk)
             index["pieces"][name] = hashlib.sha256(chunk).hexdigest()
+            digest.update(chunk)
             entry["pieces"].append(name)
             n += 1
+        entry["sha256"] = digest.hexdigest()
         index["files"].append(entry)
     (out / INDEX).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
     return index
@@ -76,12 +72,9 @@ def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], p
 
 def _safe_target(root: Path, rel: str) -> Path:
     """``root / rel`` for a relative path that stays inside ``root``; anything else is refused."""
-    parts = PurePosixPath(rel).parts
-    if not rel or PurePosixPath(rel).is_absolute() or ".." in parts or "\\" in rel or ":" in rel:
+    target = path_inside(root, rel) if rel else None
+    if target is None or target == root.resolve():
         raise ValueError(f"{INDEX}: unsafe path {rel!r}")
-    target = (root / Path(*parts)).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise ValueError(f"{INDEX}: path {rel!r} leaves the destination")
     return target
 
 
@@ -125,7 +118,7 @@ def join_pieces(pieces_dir: str | os.PathLike[str], run_dir: str | os.PathLike[s
     # leaves state/latest naming a half-written state folder
     written = []
     for entry, target in plan:
-        if target.is_file() and _sha256(target) == entry["sha256"]:
+        if target.is_file() and sha256_file(target) == entry["sha256"]:
             written.append(target)
             continue
         if target.exists() and not overwrite:

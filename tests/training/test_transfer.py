@@ -62,7 +62,7 @@ def test_damaged_missing_and_unsafe_pieces_are_refused(tmp_path: Path) -> None:
     for evil in ("../evil.txt", "/tmp/evil.txt", "state/../../evil.txt"):
         index["files"][0]["path"] = evil
         (tmp_path / "p" / INDEX).write_text(json.dumps(index))
-        with pytest.raises(ValueError, match="unsafe path|leaves the destination"):
+        with pytest.raises(ValueError, match="unsafe path"):
             join_pieces(tmp_path / "p", tmp_path / "out3")
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out3").exists()
 

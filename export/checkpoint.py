@@ -91,6 +91,28 @@ def load_vae_weights(autoencoder: torch.nn.Module, path: str | os.PathLike[str])
     return weights
 
 
+TRAINED_PREFIXES = ("dit.", "conditioner.")
+
+
+def load_trained_weights(model: SagaSR, path: str | os.PathLike[str]) -> int:
+    """Load a file of the trained weights only (``dit.*``, ``conditioner.*``, any float dtype; written by
+    ``sagasr-train slim``) into ``model``, whose frozen parts (VAE, text encoder) come from elsewhere. Every
+    trained weight of the model must be in the file, with its shape. Returns the number of tensors loaded."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no trained weights at {p}")
+    weights = load_file(str(p))
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(TRAINED_PREFIXES)}
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(k for k in weights if k not in own)
+    wrong = sorted(k for k in set(own) & set(weights) if own[k].shape != weights[k].shape)
+    if missing or unexpected or wrong:
+        raise ValueError(f"{p} does not fit this model: missing {missing[:4]}, unexpected {unexpected[:4]}, "
+                         f"wrong shape {wrong[:4]}")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in weights.items()}, strict=False)
+    return len(weights)
+
+
 def replace_vae_decoder(model: SagaSR, path: str | os.PathLike[str]) -> None:
     """Put the decoder of a decoder-only VAE fine-tune (``sagasr-train vae --vae-parts decoder``) into ``model``.
     Its encoder must equal ``model``'s exactly: the DiT was trained on that encoder's latents."""

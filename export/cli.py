@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
     p.add_argument("--vae-decoder", metavar="WEIGHTS", help="replace the VAE decoder by a decoder-only fine-tune's "
                    "(sagasr-train vae --vae-parts decoder: its checkpoint folder); its encoder must be the model's")
+    p.add_argument("--trained-weights", metavar="SAFETENSORS", help="load the DiT and conditioner weights from this "
+                   "file (sagasr-train slim: e.g. a GPU run's EMA weights) into the model before exporting")
     p.add_argument("--save-checkpoint", metavar="DIR", help="also write the model as a checkpoint folder (e.g. a "
                    "--random-config full model with --stable-audio-open weights, to train from: sagasr-train "
                    "diffusion --init-checkpoint DIR)")
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from sagasr_stream.bundle import archive_bundle
 
-    from .checkpoint import load_checkpoint, load_stable_audio_open, replace_vae_decoder, save_checkpoint
+    from .checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights, replace_vae_decoder,
+                             save_checkpoint)
     from .exporter import export_bundle
     from .model import build_model, load_config, named_config
 
@@ -71,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             replace_vae_decoder(model, args.vae_decoder)
         except (ValueError, OSError, SafetensorError) as exc:
             print(f"error: --vae-decoder {exc}", file=sys.stderr)
+            return 2
+    if args.trained_weights:
+        try:
+            print(f"trained weights: {load_trained_weights(model, args.trained_weights)} tensors")
+        except (ValueError, OSError, SafetensorError) as exc:
+            print(f"error: --trained-weights {exc}", file=sys.stderr)
             return 2
     if args.save_checkpoint:
         save_checkpoint(model, args.save_checkpoint)

@@ -26,12 +26,25 @@ from stable_audio_tools.models.dit import DiffusionTransformer
 from torch import nn
 
 from .conditioners import SagaConditioner, TextEncoder
+from .mdct import EnvelopeAutoencoder, MDCTAutoencoder, envelope_channels
+
+MDCT_KINDS = ("mdct", "mdct-env")
 
 
 @dataclass
 class VAEConfig:
-    """Oobleck VAE: ``latent_dim`` latent channels C; downsampling = prod(strides)."""
+    """The VAE. ``kind="oobleck"``: SAT's Oobleck, ``latent_dim`` latent channels C, downsampling = prod(strides).
+    ``kind="mdct"``: the analytic power-compressed MDCT of :mod:`.mdct` (no weights, exact round trip):
+    ``hop`` samples per frame, ``stack`` frames per latent frame, ``latent_dim`` = ``hop * stack`` channels,
+    ``alpha`` the compression exponent; downsampling = ``hop * stack``.
+    ``kind="mdct-env"``: the same MDCT split into log band energies and unit-power excitation
+    (:class:`.mdct.EnvelopeEncoder`, exact round trip): ``latent_dim`` = ``stack * (bands + hop)``; the DiT
+    generates the envelopes only and leaves the excitation at its starting noise (see :func:`dit_velocity`)."""
 
+    kind: str = "oobleck"
+    hop: int = 512
+    stack: int = 1
+    alpha: float = 0.5
     channels: int = 128
     c_mults: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
     strides: list[int] = field(default_factory=lambda: [2, 4, 4, 8, 8])
@@ -49,6 +62,8 @@ class DiTConfig:
     num_heads: int = 24
     cond_token_dim: int = 768
     project_cond_tokens: bool = False
+    io_convs: bool = True  # SAT's zero-initialised residual 1x1 convolutions before/after the transformer;
+                           # False drops them (at 2048 input channels the first costs more than the transformer)
 
 
 @dataclass
@@ -82,7 +97,14 @@ class SagaSRConfig:
 
     @property
     def downsampling(self) -> int:
-        return math.prod(self.vae.strides)
+        return self.vae.hop * self.vae.stack if self.vae.kind in MDCT_KINDS else math.prod(self.vae.strides)
+
+    @property
+    def generated_channels(self) -> int:
+        """Latent channels the DiT generates (all of them, except the excitation of ``mdct-env``)."""
+        if self.vae.kind == "mdct-env":
+            return envelope_channels(self.vae.hop, self.vae.stack)
+        return self.vae.latent_dim
 
     @property
     def latent_frames(self) -> int:
@@ -94,6 +116,19 @@ class SagaSRConfig:
     def validate(self) -> "SagaSRConfig":
         """Raise ValueError naming the bad key."""
         v, d, t = self.vae, self.dit, self.text
+        if v.kind not in ("oobleck", *MDCT_KINDS):
+            raise ValueError(f"vae.kind must be one of {('oobleck', *MDCT_KINDS)}, got {v.kind!r}")
+        if v.kind in MDCT_KINDS:
+            if v.hop < 8 or v.hop % 2 or v.stack < 1:
+                raise ValueError(f"vae.kind {v.kind!r} needs an even hop >= 8 and stack >= 1, got hop {v.hop}, stack {v.stack}")
+            want = v.hop * v.stack if v.kind == "mdct" else envelope_channels(v.hop, v.stack) + v.hop * v.stack
+            if v.latent_dim != want:
+                raise ValueError(f"vae.kind {v.kind!r} with hop {v.hop} and stack {v.stack} has {want} latent channels; "
+                                 f"vae.latent_dim is {v.latent_dim}")
+            if not 0 < v.alpha <= 1:
+                raise ValueError(f"vae.alpha must be in (0, 1], got {v.alpha}")
+            if self.window_samples < 2 * v.hop * v.stack:
+                raise ValueError(f"window_samples {self.window_samples} must hold at least two latent frames of {v.hop * v.stack}")
         if len(v.c_mults) != len(v.strides) or not v.strides:
             raise ValueError(f"vae.c_mults ({len(v.c_mults)}) and vae.strides ({len(v.strides)}) must have the same non-zero length")
         for key in ("channels", "latent_dim"):
@@ -170,9 +205,14 @@ def named_config(name: str) -> SagaSRConfig:
     return load_config(path)
 
 
-def build_autoencoder(cfg: SagaSRConfig) -> AudioAutoencoder:
-    """Mono Oobleck VAE; the encoder outputs 2C channels (mean, scale) for the VAE bottleneck."""
+def build_autoencoder(cfg: SagaSRConfig) -> AudioAutoencoder | MDCTAutoencoder:
+    """Mono Oobleck VAE (the encoder outputs 2C channels, mean and scale, for the VAE bottleneck), or the
+    analytic MDCT transform for ``vae.kind == "mdct"`` (same encoder/decoder contract, no weights)."""
     v = cfg.vae
+    if v.kind == "mdct":
+        return MDCTAutoencoder(v.hop, v.alpha, v.stack)
+    if v.kind == "mdct-env":
+        return EnvelopeAutoencoder(v.hop, v.stack)
     common = dict(channels=v.channels, c_mults=list(v.c_mults), strides=list(v.strides), use_snake=v.use_snake)
     return AudioAutoencoder(
         encoder=OobleckEncoder(in_channels=1, latent_dim=2 * v.latent_dim, **common),
@@ -185,9 +225,18 @@ def build_autoencoder(cfg: SagaSRConfig) -> AudioAutoencoder:
     )
 
 
+class ZeroBranch(nn.Module):
+    """Stands in for one of SAT's residual 1x1 convolutions (``x = conv(x) + x``): contributes nothing."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros((), dtype=x.dtype, device=x.device)
+
+
 def build_dit(cfg: SagaSRConfig) -> DiffusionTransformer:
-    d, c = cfg.dit, cfg.vae.latent_dim
-    return DiffusionTransformer(
+    """SAT's DiT over the latent channels it generates (``cfg.generated_channels``, recorded on the module as
+    ``generated_channels``), with the LR latent's same channels concatenated."""
+    d, c = cfg.dit, cfg.generated_channels
+    dit = DiffusionTransformer(
         io_channels=c,
         embed_dim=d.embed_dim,
         depth=d.depth,
@@ -198,18 +247,29 @@ def build_dit(cfg: SagaSRConfig) -> DiffusionTransformer:
         input_concat_dim=c,
         diffusion_objective="rectified_flow",
     )
+    if not d.io_convs:
+        dit.preprocess_conv, dit.postprocess_conv = ZeroBranch(), ZeroBranch()
+    dit.generated_channels = c
+    return dit
 
 
 def dit_velocity(dit: DiffusionTransformer, conditioner: SagaConditioner, lr_null: torch.Tensor, x: torch.Tensor,
                  t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor, text_tokens: torch.Tensor,
                  cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor,
                  use_checkpointing: bool = False) -> torch.Tensor:
-    """:meth:`SagaSR.velocity` on explicit parts (so the exported DiT graph holds only these weights)."""
+    """:meth:`SagaSR.velocity` on explicit parts (so the exported DiT graph holds only these weights).
+
+    The DiT sees and predicts the first ``dit.generated_channels`` channels; the velocity of any further
+    channel is 0, so those keep their starting noise (the excitation of the ``mdct-env`` latent)."""
+    c = getattr(dit, "generated_channels", x.shape[1])
     keep = lr_keep.to(x.dtype)[:, None, None]
-    lr = lr_latent * keep + (1 - keep) * lr_null.to(x.dtype)
+    lr = lr_latent[:, :c] * keep + (1 - keep) * lr_null.to(x.dtype)
     cross, glob = conditioner(text_tokens, cross_keep, rolloff_in, rolloff_out)
-    return dit._forward(x, t.to(x.dtype), cross_attn_cond=cross, input_concat_cond=lr, global_embed=glob,
-                        use_checkpointing=use_checkpointing)
+    v = dit._forward(x[:, :c], t.to(x.dtype), cross_attn_cond=cross, input_concat_cond=lr, global_embed=glob,
+                     use_checkpointing=use_checkpointing)
+    if c == x.shape[1]:
+        return v
+    return torch.cat([v, torch.zeros_like(x[:, c:])], dim=1)
 
 
 def latent_affine(cfg: SagaSRConfig, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,7 @@ overridden by flags. Examples::
     sagasr-train cache-latents --config run.json --vae-weights runs/vae/checkpoint --out cache.safetensors --items 2000
     sagasr-train diffusion --config run.json --vae-weights runs/vae/checkpoint --latent-cache cache.safetensors
     sagasr-train export runs/sagasr -o model_bundle
+    sagasr-train text-tokens --config run.json --out tokens.safetensors   # then --text-tokens ... --bank-versions 16
     sagasr-train pack runs/sagasr -o pieces/         # GPU machine -> here, <= 16 MiB per piece, SHA-256 checked
     sagasr-train unpack pieces/ -o runs/sagasr       # then the same training command resumes from the state
 """
@@ -29,6 +30,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--captions", dest="data.captions", help="caption cache (JSON lines)")
     p.add_argument("--file-list", dest="data.file_list", help="only these files (paths relative to --data), e.g. train.txt")
     p.add_argument("--latent-cache", dest="data.latent_cache", help="pre-encoded pairs (diffusion; see cache-latents)")
+    p.add_argument("--text-tokens", dest="data.text_tokens", help="precomputed caption tokens (see text-tokens)")
+    p.add_argument("--bank-versions", dest="data.bank_versions", type=int,
+                   help="in-memory pair bank on the training device with this many band-limited versions per clip")
+    p.add_argument("--bank-workers", dest="data.bank_workers", type=int, help="processes that build the pair bank")
+    p.add_argument("--max-minutes", type=float, help="stop (and save) after this many minutes of training")
     p.add_argument("--workers", dest="data.num_workers", type=int)
     p.add_argument("--val-fraction", dest="data.val_fraction", type=float)
     p.add_argument("--run-dir")
@@ -77,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                        + (": the weights a fine-tune starts from" if name == "vae" else ""))
         if name == "diffusion":
             t.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
+            t.add_argument("--init-weights", help="trained weights to start from (sagasr-train slim's model.safetensors)")
     k = sub.add_parser("cache-latents", help="encode training windows once (frozen VAE + text) for fast DiT training")
     _train_args(k)
     k.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
@@ -90,10 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
     m.add_argument("--out", dest="scale_out", required=True, help="model config JSON to write (use it as --model)")
     m.add_argument("--items", dest="scale_items", type=int, default=64, help="training windows to measure")
+    tt = sub.add_parser("text-tokens", help="encode every training file's caption once (for --bank-versions)")
+    _train_args(tt)
+    tt.add_argument("--out", dest="tokens_out", required=True, help="output .safetensors file")
     pk = sub.add_parser("pack", help="split a run (resume + export files) into pieces of at most --piece-mib MiB")
     pk.add_argument("run_dir")
     pk.add_argument("-o", "--out", dest="pieces_out", required=True, help="empty folder for the pieces")
     pk.add_argument("--piece-mib", type=float, default=16.0)
+    pk.add_argument("--checkpoint-only", action="store_true",
+                    help="only run.json and checkpoint/ (the EMA weights to export), not the training state")
+    sl = sub.add_parser("slim", help="copy a run's EMA weights (trained parts only, float16) for transfer/export")
+    sl.add_argument("run_dir")
+    sl.add_argument("-o", "--out", dest="slim_out", required=True, help="folder for run.json + checkpoint/")
     up = sub.add_parser("unpack", help="verify pieces made by `pack` and rebuild the run (then resume it)")
     up.add_argument("pieces_dir")
     up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
@@ -125,8 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pack":
             from .transfer import pack_run
 
-            index = pack_run(args.run_dir, args.pieces_out, int(args.piece_mib * 1024 * 1024))
+            index = pack_run(args.run_dir, args.pieces_out, int(args.piece_mib * 1024 * 1024), args.checkpoint_only)
             print(f"{len(index['files'])} files in {len(index['pieces'])} pieces -> {args.pieces_out}")
+            return 0
+        if args.command == "slim":
+            from .transfer import slim_run
+
+            print(f"trained weights: {slim_run(args.run_dir, args.slim_out)}")
             return 0
         if args.command == "unpack":
             from .transfer import join_pieces
@@ -145,13 +165,18 @@ def main(argv: list[str] | None = None) -> int:
             return export_main([str(ck), *rest])
         from .train import cache_latents, load_train_config, run, write_scaled_model_config
 
-        skip = {"command", "config", "cache_out", "cache_items", "cache_batch", "scale_out", "scale_items"}
+        skip = {"command", "config", "cache_out", "cache_items", "cache_batch", "scale_out", "scale_items", "tokens_out"}
         overrides = {k: v for k, v in vars(args).items() if k not in skip}
         cfg = load_train_config(args.config, **overrides)
         if args.command == "latent-scale":
             stats = write_scaled_model_config(cfg, args.scale_out, args.scale_items)
             scale = np.asarray(stats["latent_scale"])
             print(f"latent_scale {scale.min():g}..{scale.max():g} over {scale.size} channels -> {args.scale_out}")
+            return 0
+        if args.command == "text-tokens":
+            from .train import text_tokens
+
+            print(f"text tokens: {text_tokens(cfg, args.tokens_out)}")
             return 0
         if args.command == "cache-latents":
             print(f"latent cache: {cache_latents(cfg, args.cache_out, args.cache_items, args.cache_batch)}")

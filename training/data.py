@@ -30,6 +30,10 @@ class DataConfig:
     root: str = ""
     captions: str | None = None           # JSON-lines caption cache (path -> caption)
     latent_cache: str | None = None       # pre-encoded pairs (sagasr_training.latent_cache); diffusion only
+    text_tokens: str | None = None        # precomputed caption tokens (sagasr-train text-tokens); pair bank only
+    bank_versions: int = 0                # > 0: in-memory pair bank on the training device with this many
+                                          # band-limited versions per clip (sagasr_training.pair_bank)
+    bank_workers: int = 1                 # processes that read and band-limit the bank's clips
     file_list: str | None = None          # only these files: a text file of paths relative to root (e.g. train.txt)
     sample_rate: int = 44100
     window_samples: int = 65536
@@ -54,6 +58,10 @@ class DataConfig:
                 raise ValueError(f"data.{key} must be in [0, 1)")
         if self.file_list is not None and not Path(self.file_list).is_file():
             raise ValueError(f"data.file_list {self.file_list!r} is not a file")
+        if self.bank_versions < 0 or self.bank_workers < 1:
+            raise ValueError("data.bank_versions must be >= 0 and data.bank_workers >= 1")
+        if self.bank_versions and (self.text_tokens is None or not Path(self.text_tokens).is_file()):
+            raise ValueError(f"data.bank_versions needs data.text_tokens, a file (got {self.text_tokens!r})")
         if self.captions is not None and not Path(self.captions).is_file():
             raise ValueError(f"data.captions {self.captions!r} is not a file")
         self.degrade.validate(self.sample_rate)

@@ -6,6 +6,7 @@ HR/LR with ``dsp.peak_gain`` exactly like the runtime does per window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,9 @@ class DegradeConfig:
     families: tuple[str, ...] = dsp.FILTER_FAMILIES
     resample: bool = True
     input_peak: float = 0.5
+    plain_resample_fraction: float = 0.0   # share of draws band-limited by a plain resample (no filter)
+    target_tilt_fraction: float = 0.0      # share of targets whose band above the cutoff is tilted ...
+    target_tilt_db_per_octave: tuple[float, float] = (-6.0, 30.0)  # ... by a slope drawn from this range
 
     def validate(self, sample_rate: int = 44100) -> "DegradeConfig":
         if not 0 < self.cutoff_min_hz <= self.cutoff_max_hz < sample_rate / 2:
@@ -34,6 +38,12 @@ class DegradeConfig:
             raise ValueError(f"degrade: unknown families {bad}; expected some of {dsp.FILTER_FAMILIES}")
         if not self.input_peak > 0:
             raise ValueError("degrade: input_peak must be > 0")
+        for key in ("plain_resample_fraction", "target_tilt_fraction"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"degrade: {key} must be in [0, 1]")
+        low, high = self.target_tilt_db_per_octave
+        if not low <= high:
+            raise ValueError("degrade: target_tilt_db_per_octave must be (min, max) with min <= max")
         return self
 
 
@@ -49,14 +59,50 @@ class Degraded:
     gain: float
 
 
+def degrade_clip(audio: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig,
+                 sample_rate: int = 44100) -> tuple[np.ndarray, dsp.LowPassSpec]:
+    """One random band limit of ``audio`` (samples,) -> (LR (samples,) float32, the draw). A share
+    ``plain_resample_fraction`` of the draws is a plain resample to twice the cutoff (no filter)."""
+    spec = dsp.draw_lowpass(rng, (cfg.cutoff_min_hz, cfg.cutoff_max_hz), (cfg.order_min, cfg.order_max), cfg.families)
+    if cfg.plain_resample_fraction > 0 and rng.random() < cfg.plain_resample_fraction:
+        return dsp.resample_through(audio, sample_rate, 2 * spec.cutoff_hz).astype(np.float32), spec
+    return dsp.band_limit(audio, sample_rate, spec, resample=cfg.resample), spec
+
+
+def tilt_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) -> np.ndarray | None:
+    """Target tilts for ``count`` items: slopes in dB per octave (0 = untouched), or None when
+    ``target_tilt_fraction`` is 0 (then nothing is drawn). With probability ``target_tilt_fraction`` an item's
+    band above its cutoff falls (or rises, for negative slopes) by a slope from ``target_tilt_db_per_octave``:
+    this varies the target roll-off, so the roll-off guidance has something to learn."""
+    if cfg.target_tilt_fraction <= 0:
+        return None
+    tilted = rng.random(count) < cfg.target_tilt_fraction
+    return np.where(tilted, rng.uniform(*cfg.target_tilt_db_per_octave, size=count), 0.0)
+
+
+MAX_TILT_BOOST_DB = 12.0
+
+
+def tilt_gain_db(freqs_hz: Any, cutoff_hz: Any, slope_db: Any, xp: Any = np) -> Any:
+    """Gain in dB of the target tilt: 0 up to the cutoff, ``-slope`` per octave above it, at most
+    +``MAX_TILT_BOOST_DB``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
+    octaves = xp.log2(xp.maximum(freqs_hz, cutoff_hz) / cutoff_hz)
+    return xp.clamp(-slope_db * octaves, max=MAX_TILT_BOOST_DB) if xp is not np else np.minimum(-slope_db * octaves, MAX_TILT_BOOST_DB)
+
+
 def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, sample_rate: int = 44100) -> Degraded:
     """HR window (L,) -> random band-limited LR window; both scaled by ``peak_gain(lr, input_peak)``.
+    The target may be tilted above the cutoff (:func:`tilt_gains`).
 
     Input roll-off from the LR window, target roll-off from the HR window (after scaling: roll-off is
     scale-invariant)."""
-    spec = dsp.draw_lowpass(rng, (cfg.cutoff_min_hz, cfg.cutoff_max_hz), (cfg.order_min, cfg.order_max), cfg.families)
     hr = np.asarray(hr, dtype=np.float32)
-    lr = dsp.band_limit(hr, sample_rate, spec, resample=cfg.resample)
+    lr, spec = degrade_clip(hr, rng, cfg, sample_rate)
+    slopes = tilt_slopes(rng, 1, cfg)
+    if slopes is not None and slopes[0] != 0:
+        freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
+        gain = 10.0 ** (tilt_gain_db(freqs, spec.cutoff_hz, slopes[0]) / 20.0)
+        hr = np.fft.irfft(np.fft.rfft(hr) * gain, n=hr.shape[-1]).astype(np.float32)
     gain = float(dsp.peak_gain(lr, cfg.input_peak))
     hr, lr = hr * gain, lr * gain
     return Degraded(hr=hr.astype(np.float32), lr=lr.astype(np.float32), rolloff_in=float(dsp.rolloff_ratio(lr)),

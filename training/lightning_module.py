@@ -154,11 +154,18 @@ class DiffusionModule(StepModule):
                 hr, lr = batch["hr"], batch["lr"]
                 both = m.encode_audio(torch.cat([hr, lr])).float()
                 x0, lr_lat = both.chunk(2)
-                ids, mask = m.tokenize(batch["caption"])
-                tokens = m.encode_text(ids.to(hr.device), mask.to(hr.device))
+                if "text_tokens" in batch:  # precomputed (sagasr_training.pair_bank)
+                    tokens = batch["text_tokens"]
+                else:
+                    ids, mask = m.tokenize(batch["caption"])
+                    tokens = m.encode_text(ids.to(hr.device), mask.to(hr.device))
         b = x0.shape[0]
         t = logit_normal((b,), gen, self.opt.get("logit_mean", 0.0), self.opt.get("logit_std", 1.0), device=x0.device)
-        noise = torch.randn(x0.shape, generator=gen).to(x0.device)
+        if x0.device.type == "cpu":
+            noise = torch.randn(x0.shape, generator=gen)
+        else:  # drawn on the device (a CPU draw of a large batch costs more than the step); same seed
+            dev_gen = torch.Generator(device=x0.device).manual_seed(int(gen.initial_seed()))
+            noise = torch.randn(x0.shape, generator=dev_gen, device=x0.device)
         x_t, target = flow_pair(x0, noise, t)
         v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"],
                        batch["rolloff_out"])

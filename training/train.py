@@ -7,6 +7,7 @@ parts, a ``sagasr_export`` checkpoint: resume rebuilds the exact same frozen VAE
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -32,6 +33,7 @@ class TrainConfig:
     run_dir: str = "runs/sagasr"
     data: DataConfig = field(default_factory=DataConfig)
     init_checkpoint: str | None = None     # sagasr_export checkpoint folder to start from
+    init_weights: str | None = None        # trained weights only (sagasr-train slim: dit.*, conditioner.*) to start from
     vae_weights: str | None = None         # VAE run checkpoint (autoencoder.safetensors): the frozen VAE of a
                                            # diffusion run, or the starting weights of a VAE fine-tune
     max_steps: int = 26000
@@ -64,6 +66,7 @@ class TrainConfig:
     precision: str = "auto"                # auto: bf16-mixed on CUDA, 32-true on CPU
     activation_checkpointing: bool = False
     progress: bool = True
+    max_minutes: float | None = None       # stop (saving state and checkpoint) after this much training time
     resume: bool = True                    # continue from run_dir/state/latest if present
 
     def validate(self) -> "TrainConfig":
@@ -106,8 +109,9 @@ def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = N
             raw[k] = v
     data = dict(raw.pop("data", {}) or {})
     deg = _build(DegradeConfig, dict(data.pop("degrade", {}) or {}), "data.degrade")
-    if "families" in deg:
-        deg["families"] = tuple(deg["families"])
+    for key in ("families", "target_tilt_db_per_octave"):
+        if key in deg:
+            deg[key] = tuple(deg[key])
     dcfg = DataConfig(**_build(DataConfig, data, "data"), degrade=DegradeConfig(**deg))
     top = _build(TrainConfig, raw, "config")
     if "betas" in top:
@@ -136,6 +140,8 @@ def _precision(cfg: TrainConfig) -> str:
 def _loaders(cfg: TrainConfig, start: int, trainer: Any, pairs: bool = True) -> tuple[Any, Any]:
     from torch.utils.data import DataLoader
 
+    if cfg.data.bank_versions:
+        return _bank_loaders(cfg, start, trainer)
     if cfg.data.latent_cache:
         from .latent_cache import LatentCacheDataset
 
@@ -151,6 +157,28 @@ def _loaders(cfg: TrainConfig, start: int, trainer: Any, pairs: bool = True) -> 
     tl = DataLoader(train, batch_sampler=StepBatchSampler(cfg.batch_size, n, micro_start, rank, world), **kw)
     vl = DataLoader(val, batch_sampler=StepBatchSampler(cfg.batch_size, max(1, cfg.val_batches), 0, rank, world,
                                                         wrap=len(val)), **kw)
+    return tl, vl
+
+
+def _bank_loaders(cfg: TrainConfig, start: int, trainer: Any) -> tuple[Any, Any]:
+    """Loaders over an in-memory :class:`~sagasr_training.pair_bank.PairBank` on this rank's device; the
+    validation loader draws from the same clips with its own seed stream and every condition kept."""
+    import copy
+
+    from torch.utils.data import DataLoader
+
+    from .pair_bank import PairBank, identity_collate
+
+    device = trainer.strategy.root_device
+    train = PairBank(cfg.data, cfg.data.bank_versions, device, "train", cfg.data.bank_workers)
+    val = copy.copy(train)
+    val.split = "val"
+    rank, world = trainer.global_rank, trainer.world_size
+    n = (cfg.max_steps - start) * cfg.accumulate
+    tl = DataLoader(train, batch_sampler=StepBatchSampler(cfg.batch_size, n, start * cfg.accumulate, rank, world),
+                    collate_fn=identity_collate)
+    vl = DataLoader(val, batch_sampler=StepBatchSampler(cfg.batch_size, max(1, cfg.val_batches), 0, rank, world),
+                    collate_fn=identity_collate)
     return tl, vl
 
 
@@ -174,6 +202,10 @@ def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
     from .vae import load_autoencoder_weights
 
     model = load_checkpoint(cfg.init_checkpoint) if cfg.init_checkpoint else build_model(mcfg)
+    if cfg.init_weights:
+        from sagasr_export.checkpoint import load_trained_weights
+
+        load_trained_weights(model, cfg.init_weights)
     if cfg.vae_weights:
         load_autoencoder_weights(model, cfg.vae_weights)
     return model
@@ -201,6 +233,14 @@ def cache_latents(cfg: TrainConfig, out: str | Path, num_items: int, batch_size:
     return build_latent_cache(model, cfg.data, out, num_items, batch_size, cfg.progress)
 
 
+def text_tokens(cfg: TrainConfig, out: str | Path) -> Path:
+    """Encode every training file's caption with the run's frozen text encoder into ``out``
+    (:func:`~sagasr_training.pair_bank.write_text_tokens`); use it as ``data.text_tokens``."""
+    from .pair_bank import write_text_tokens
+
+    return write_text_tokens(_audio_run_model(cfg), cfg.data, out)
+
+
 def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int = 64) -> dict[str, list[float]]:
     """Measure the per-channel mean and std of the run's VAE latents
     (:func:`~sagasr_training.latent_cache.latent_stats`) and write the run's model config with
@@ -217,6 +257,8 @@ def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int 
     scaled = mcfg.to_dict()
     scaled["latent_shift"] = [round(float(x), 7) for x in mean]
     scaled["latent_scale"] = [round(float(1.0 / x), 7) for x in std]
+    for c in range(mcfg.generated_channels, mcfg.vae.latent_dim):  # not generated: they stay the sampler's noise
+        scaled["latent_shift"][c], scaled["latent_scale"][c] = 0.0, 1.0
     scaled["$comment"] = (f"{mcfg.name} with per-channel latent_shift = mean and latent_scale = 1 / std of the VAE "
                           f"latents over {num_items} training windows")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -293,6 +335,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     trainer = L.Trainer(
         accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=cfg.strategy,
         precision=_precision(cfg), max_steps=cfg.max_steps - start, max_epochs=1,
+        max_time=None if cfg.max_minutes is None else datetime.timedelta(minutes=cfg.max_minutes),
         accumulate_grad_batches=cfg.accumulate, gradient_clip_val=cfg.grad_clip or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=cfg.progress, enable_checkpointing=False,
         enable_model_summary=False, log_every_n_steps=max(1, cfg.log_every), num_sanity_val_steps=0,

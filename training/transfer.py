@@ -23,9 +23,15 @@ INDEX = "pieces.json"
 FORMAT = "sagasr-run-pieces"
 
 
-def run_files(run_dir: str | os.PathLike[str]) -> list[str]:
-    """Relative POSIX paths of the files a run needs to resume and export, sorted."""
+def run_files(run_dir: str | os.PathLike[str], checkpoint_only: bool = False) -> list[str]:
+    """Relative POSIX paths of the files a run needs to resume and export (``checkpoint_only``: to export),
+    sorted."""
     run = Path(run_dir)
+    if checkpoint_only:
+        files = [run / "run.json", *(p for p in (run / "checkpoint").rglob("*") if p.is_file())]
+        if not (run / "checkpoint" / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{run}: no checkpoint/model.safetensors to pack")
+        return sorted(p.relative_to(run).as_posix() for p in files if p.is_file())
     state = latest_state(run)
     if state is None:
         raise FileNotFoundError(f"{run}: no complete training state (state/latest) to pack")
@@ -44,8 +50,10 @@ def _pieces_of(path: Path, piece_bytes: int) -> Iterator[bytes]:
             yield chunk
 
 
-def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], piece_bytes: int = PIECE_BYTES) -> dict:
-    """Split the run's resume/export files into ``out_dir`` (must be empty or absent); returns the index."""
+def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], piece_bytes: int = PIECE_BYTES,
+             checkpoint_only: bool = False) -> dict:
+    """Split the run's resume/export files (``checkpoint_only``: its exportable checkpoint) into ``out_dir``
+    (must be empty or absent); returns the index."""
     if piece_bytes <= 0:
         raise ValueError(f"piece_bytes must be positive, got {piece_bytes}")
     run, out = Path(run_dir), Path(out_dir)
@@ -54,7 +62,7 @@ def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], p
     out.mkdir(parents=True, exist_ok=True)
     index: dict = {"format": FORMAT, "version": 1, "piece_bytes": piece_bytes, "files": [], "pieces": {}}
     n = 0
-    for rel in run_files(run):
+    for rel in run_files(run, checkpoint_only):
         entry = {"path": rel, "size": (run / rel).stat().st_size, "pieces": []}
         digest = hashlib.sha256()  # of the whole file, taken while it is split (one read)
         for chunk in _pieces_of(run / rel, piece_bytes):
@@ -133,3 +141,32 @@ def join_pieces(pieces_dir: str | os.PathLike[str], run_dir: str | os.PathLike[s
         os.replace(tmp, target)
         written.append(target)
     return written
+
+
+def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+    """The smallest exportable copy of a diffusion run: ``out_dir/checkpoint/`` with the model's
+    ``config.json`` and ``model.safetensors`` holding only the trained weights (``dit.*``, ``conditioner.*``)
+    in float16. Export it with ``python -m sagasr_export --random-config MODEL.json
+    --trained-weights out_dir/checkpoint/model.safetensors`` (the frozen parts come from the config). A 17 M
+    parameter DiT travels as 34 MB instead of 76 MB. Returns the weights file."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from sagasr_export.checkpoint import TRAINED_PREFIXES
+
+    run, out = Path(run_dir), Path(out_dir)
+    source = run / "checkpoint" / "model.safetensors"
+    if not source.is_file():
+        raise FileNotFoundError(f"{run}: no checkpoint/model.safetensors")
+    (out / "checkpoint").mkdir(parents=True, exist_ok=True)
+    if (run / "checkpoint" / "config.json").is_file():
+        shutil.copy2(run / "checkpoint" / "config.json", out / "checkpoint" / "config.json")
+    weights = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(source)).items()
+               if k.startswith(TRAINED_PREFIXES)}
+    target = out / "checkpoint" / "model.safetensors"
+    tmp = target.with_name(".model.safetensors.partial")
+    save_file(weights, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16"})
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,106 @@
+"""In-memory pair bank (training on an analytic-VAE model), its roll-off on torch, target tilts, and moving
+the trained weights (slim -> pack -> unpack -> export's --trained-weights)."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sagasr_stream import dsp
+from sagasr_training.data import DataConfig
+from sagasr_training.degrade import DegradeConfig, degrade, tilt_gain_db, tilt_slopes
+from sagasr_training.pair_bank import PairBank, rolloff_ratio_torch
+
+TEXT_DIM = 24  # the tiny config's text encoder width
+
+
+def _tokens(audio_dir: Path, tmp_path: Path) -> Path:
+    """A text-token file for every audio file of ``audio_dir`` (random tokens: the bank only indexes them)."""
+    from safetensors.torch import save_file
+
+    from sagasr_training.data import scan_audio
+    from sagasr_training.pair_bank import TOKENS_FORMAT
+
+    paths = [p.relative_to(audio_dir).as_posix() for p in scan_audio(audio_dir)]
+    out = tmp_path / "tokens.safetensors"
+    save_file({"tokens": torch.randn(len(paths), 12, TEXT_DIM).half()}, str(out),
+              metadata={"format": TOKENS_FORMAT, "paths": json.dumps(paths), "captions": json.dumps([""] * len(paths))})
+    return out
+
+
+def _bank(audio_dir: Path, tmp_path: Path, **degrade_kw) -> PairBank:
+    cfg = DataConfig(root=str(audio_dir), text_tokens=str(_tokens(audio_dir, tmp_path)), window_samples=8192,
+                     degrade=DegradeConfig(**degrade_kw)).validate()
+    return PairBank(cfg, versions=2, workers=1)
+
+
+def test_rolloff_on_torch_matches_the_runtime_definition() -> None:
+    rng = np.random.default_rng(0)
+    x = np.stack([dsp.band_limit(rng.standard_normal(16384), 44100, dsp.LowPassSpec("butter", 6, f)) for f in (3000.0, 9000.0, 15000.0)])
+    ours = rolloff_ratio_torch(torch.from_numpy(x)).numpy()
+    assert np.abs(ours - dsp.rolloff_ratio(x)).max() <= 1.0 / 1025 + 1e-7  # at most one bin apart
+    assert rolloff_ratio_torch(torch.zeros(1, 4096)).item() == 0.0
+
+
+def test_batches_are_deterministic_levelled_and_band_limited(audio_dir: Path, tmp_path: Path) -> None:
+    bank = _bank(audio_dir, tmp_path)
+    a, b = bank.__getitems__([8, 9, 10, 11]), bank.__getitems__([8, 9, 10, 11])
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["hr"], bank.__getitems__([12, 13, 14, 15])["hr"])
+    assert a["hr"].shape == a["lr"].shape == (4, 1, 8192) and a["text_tokens"].shape == (4, 12, TEXT_DIM)
+    peaks = a["lr"].abs().amax(dim=-1).flatten()
+    assert torch.allclose(peaks[peaks > 0], torch.tensor(0.5), atol=1e-5)  # the runtime's working level
+    assert (a["rolloff_in"] <= a["rolloff_out"] + 0.02).all()  # the input is the band-limited one
+    assert set(a["lr_keep"].tolist()) <= {0.0, 1.0} and set(a["cross_keep"].tolist()) <= {0.0, 1.0}
+
+
+def test_target_tilt_lowers_the_target_rolloff(audio_dir: Path, tmp_path: Path) -> None:
+    plain = _bank(audio_dir, tmp_path).__getitems__(list(range(32, 48)))
+    tilted = _bank(audio_dir, tmp_path, target_tilt_fraction=1.0, target_tilt_db_per_octave=(24.0, 30.0)).__getitems__(list(range(32, 48)))
+    assert torch.equal(plain["lr"], tilted["lr"])  # same inputs: only the targets change
+    assert tilted["rolloff_out"].mean() < plain["rolloff_out"].mean() - 0.02
+
+
+def test_tilt_gain_is_flat_below_the_cutoff_and_capped() -> None:
+    f = np.array([1000.0, 4000.0, 8000.0, 16000.0])
+    assert np.allclose(tilt_gain_db(f, 4000.0, 6.0), [0.0, 0.0, -6.0, -12.0])
+    assert np.allclose(tilt_gain_db(f, 4000.0, -9.0), [0.0, 0.0, 9.0, 12.0])
+    assert tilt_slopes(np.random.default_rng(0), 4, DegradeConfig()) is None  # off by default: nothing drawn
+
+
+def test_degrade_without_tilt_or_plain_resample_is_unchanged() -> None:
+    """The new options default to off and draw nothing: old runs see exactly the data they saw."""
+    hr = np.random.default_rng(1).standard_normal(8192).astype(np.float32) * 0.1
+    d = degrade(hr, np.random.default_rng([0, 1, 5]), DegradeConfig())
+    rng = np.random.default_rng([0, 1, 5])
+    spec = dsp.draw_lowpass(rng)
+    assert spec == d.spec and np.array_equal(d.lr, dsp.band_limit(hr, 44100, spec) * d.gain)
+
+
+def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> None:
+    from sagasr_export.checkpoint import load_trained_weights, save_checkpoint
+    from sagasr_export.model import build_model, named_config
+    from sagasr_training.transfer import join_pieces, pack_run, slim_run
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trained = build_model(named_config("tiny"))
+        save_checkpoint(trained, tmp_path / "run" / "checkpoint")
+        weights = slim_run(tmp_path / "run", tmp_path / "slim")
+        pack_run(tmp_path / "slim", tmp_path / "pieces", 4096, checkpoint_only=True)
+        join_pieces(tmp_path / "pieces", tmp_path / "back")
+        fresh = build_model(named_config("tiny"))
+    assert sorted(p.name for p in (tmp_path / "back" / "checkpoint").iterdir()) == ["config.json", "model.safetensors"]
+    assert load_trained_weights(fresh, tmp_path / "back" / "checkpoint" / "model.safetensors") > 0
+    for k, v in trained.state_dict().items():
+        if k.startswith(("dit.", "conditioner.")):
+            assert torch.allclose(fresh.state_dict()[k], v.half().float())
+    with pytest.raises(ValueError, match="does not fit"):
+        other = json.loads(json.dumps(named_config("tiny").to_dict()))
+        other["dit"]["embed_dim"] = 128
+        load_trained_weights(build_model(other), weights)

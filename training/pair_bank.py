@@ -1,0 +1,165 @@
+"""Training pairs made on the training device from audio held in memory.
+
+For a model whose VAE is analytic (``vae.kind == "mdct"``) encoding costs nothing, so the pipeline's cost is
+reading and degrading audio. A :class:`PairBank` reads every training clip once, band-limits each clip
+``versions`` times with the SPEC recipe (:func:`sagasr_training.degrade.degrade_clip`, in a process pool),
+keeps everything as tensors on the device and cuts random windows from them: a batch of 64 windows is a few
+gathers and FFTs on a GPU instead of 128 file reads and low-passes on CPU workers.
+
+Batches come in the :class:`~sagasr_training.data.WindowDataset` format (``hr``/``lr`` audio at the working
+level plus conditions) with precomputed ``text_tokens`` (``sagasr-train text-tokens``), so the frozen text
+encoder never runs during training. Determinism: batch contents depend on ``(seed, first global index)`` only.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset
+
+from .captions import CaptionStore
+from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
+from .degrade import DegradeConfig, degrade_clip, tilt_gain_db, tilt_slopes
+
+TOKENS_FORMAT = "sagasr-text-tokens/1"
+
+
+def write_text_tokens(model: Any, data: DataConfig, out: str | Path) -> Path:
+    """Encode the caption of every file of ``data`` (root, file_list, captions) with the model's frozen text
+    encoder -> safetensors ``out``: ``tokens`` (N, S, D) float16 and metadata ``paths`` (JSON list, relative
+    to root, the row order)."""
+    import json
+
+    root = Path(data.root)
+    files = listed_audio(root, data.file_list) if data.file_list else scan_audio(root)
+    store = CaptionStore(data.captions, root=root)
+    captions = [store.get(p) for p in files]
+    rows = []
+    for s in range(0, len(captions), 32):
+        ids, mask = model.tokenize(captions[s:s + 32])
+        rows.append(model.encode_text(ids, mask).half())
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    save_file({"tokens": torch.cat(rows).contiguous()}, str(tmp), metadata={
+        "format": TOKENS_FORMAT, "paths": json.dumps([p.relative_to(root).as_posix() for p in files]),
+        "captions": json.dumps(captions)})
+    tmp.replace(out)
+    return out
+
+
+def _clip_versions(args: tuple[str, int, int, int, int, DegradeConfig]) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Read one clip (mono, at ``rate``) and band-limit it ``versions`` times -> (HR (n,), LR (versions, n),
+    cutoffs in Hz). Draw ``j`` of clip ``i`` is seeded by ``(seed, 11, i, j)``."""
+    path, rate, seed, versions, i, cfg = args
+    hr = read_window(Path(path), 0, audio_frames(Path(path), rate), rate)
+    lrs, cutoffs = [], []
+    for j in range(versions):
+        lr, spec = degrade_clip(hr, np.random.default_rng([seed, 11, i, j]), cfg, rate)
+        lrs.append(lr)
+        cutoffs.append(spec.cutoff_hz)
+    return hr, np.stack(lrs), cutoffs
+
+
+class PairBank(Dataset):
+    """Global sample index -> one training item; ``__getitems__`` makes a whole batch on ``device`` at once.
+
+    ``versions`` band-limited copies of each clip are drawn once (seeded by ``(seed, clip, version)``).
+    A batch draws clip, version and offset per item, scales HR and LR by ``input_peak / peak(LR)`` (as the
+    runtime does per window), tilts the target's band above the cutoff for a share of the items
+    (``degrade.target_tilt_fraction``) and measures both roll-offs (SPEC definition) on the device.
+    """
+
+    def __init__(self, cfg: DataConfig, versions: int, device: str | torch.device = "cpu", split: str = "train",
+                 workers: int = 1) -> None:
+        import json
+
+        if versions <= 0:
+            raise ValueError(f"pair bank versions must be positive, got {versions}")
+        if cfg.text_tokens is None:
+            raise ValueError("a pair bank needs data.text_tokens (sagasr-train text-tokens)")
+        self.cfg, self.split, self.device = cfg, split, torch.device(device)
+        tokens_file = load_file(str(cfg.text_tokens))
+        from safetensors import safe_open
+
+        with safe_open(str(cfg.text_tokens), "pt") as f:
+            meta = f.metadata() or {}
+        if meta.get("format") != TOKENS_FORMAT:
+            raise ValueError(f"{cfg.text_tokens} is not a text-token file ({TOKENS_FORMAT})")
+        paths = json.loads(meta["paths"])
+        root = Path(cfg.root)
+        rate = cfg.sample_rate
+        jobs = [(str(root / p), rate, cfg.seed, versions, i, cfg.degrade) for i, p in enumerate(paths)]
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            clips = list(pool.map(_clip_versions, jobs))
+        n, longest = len(clips), max(len(c[0]) for c in clips)
+        hr = np.zeros((n, longest), np.float32)
+        lr = np.zeros((n, versions, longest), np.float32)
+        for i, (h, l, _) in enumerate(clips):
+            hr[i, : len(h)] = h
+            lr[i, :, : len(h)] = l
+        self.hr = torch.from_numpy(hr).to(self.device)
+        self.lr = torch.from_numpy(lr).to(self.device)
+        self.cutoff_hz = np.array([c[2] for c in clips])
+        self.lengths = np.array([len(c[0]) for c in clips])
+        self.tokens = tokens_file["tokens"].to(self.device)
+        self.versions = versions
+
+    def __len__(self) -> int:
+        return int(self.lengths.sum() // self.cfg.window_samples) * self.versions
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, Any]:
+        cfg, L, b = self.cfg, self.cfg.window_samples, len(indices)
+        rng = np.random.default_rng([cfg.seed, 5 if self.split == "train" else 6, int(indices[0]), b])
+        weights = np.maximum(self.lengths - L, 1) / np.maximum(self.lengths - L, 1).sum()
+        clip = rng.choice(len(self.lengths), size=b, p=weights)
+        version = rng.integers(0, self.versions, size=b)
+        offset = (rng.random(b) * np.maximum(self.lengths[clip] - L, 1)).astype(np.int64)
+        dev = self.device
+        pos = torch.from_numpy(offset).to(dev)[:, None] + torch.arange(L, device=dev)[None, :]
+        c_t, v_t = torch.from_numpy(clip).to(dev), torch.from_numpy(version).to(dev)
+        hr = self.hr[c_t[:, None], pos]
+        lr = self.lr[c_t[:, None], v_t[:, None], pos]
+        cutoff = self.cutoff_hz[clip, version]
+        slopes = tilt_slopes(rng, b, cfg.degrade)
+        if slopes is not None and slopes.any():
+            freqs = torch.fft.rfftfreq(L, 1.0 / cfg.sample_rate, device=dev)[None, :]
+            db = tilt_gain_db(freqs, torch.from_numpy(cutoff).to(dev, torch.float32)[:, None],
+                              torch.from_numpy(slopes).to(dev, torch.float32)[:, None], xp=torch)
+            hr = torch.fft.irfft(torch.fft.rfft(hr, dim=-1) * 10.0 ** (db / 20.0), n=L, dim=-1)
+        peak = lr.abs().amax(dim=-1, keepdim=True)
+        gain = torch.where(peak >= 1e-6, cfg.degrade.input_peak / peak.clamp_min(1e-6), torch.ones_like(peak))
+        hr, lr = hr * gain, lr * gain
+        train = self.split == "train"
+        keep = lambda p: torch.from_numpy((rng.random(b) >= p).astype(np.float32) if train else np.ones(b, np.float32))
+        return {
+            "hr": hr[:, None, :], "lr": lr[:, None, :],
+            "rolloff_in": rolloff_ratio_torch(lr), "rolloff_out": rolloff_ratio_torch(hr),
+            "text_tokens": self.tokens[torch.from_numpy(clip).to(dev)].float(),
+            "lr_keep": keep(cfg.lr_dropout).to(dev), "cross_keep": keep(cfg.cross_dropout).to(dev),
+            "index": torch.as_tensor(np.asarray(indices, dtype=np.int64)),
+        }
+
+
+def rolloff_ratio_torch(x: torch.Tensor, n_fft: int = 2048, hop: int = 512, percentile: float = 0.985) -> torch.Tensor:
+    """:func:`sagasr_stream.dsp.rolloff_ratio` in torch (same centred, zero-padded, periodic-Hann STFT):
+    (B, samples) -> (B,) float32 ratios in [0, 1]; silence gives 0."""
+    window = torch.hann_window(n_fft, periodic=True, device=x.device, dtype=torch.float32)
+    spec = torch.stft(x.float(), n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True)
+    magnitude = spec.abs().double().sum(dim=-1)
+    cumulative = torch.cumsum(magnitude, dim=-1)
+    total = cumulative[:, -1:]
+    index = torch.argmax((cumulative >= percentile * total).to(torch.int8), dim=-1)
+    index = torch.where(total[:, 0] > 0, index, torch.zeros_like(index))
+    return (index.float() / (n_fft // 2 + 1)).float()
+
+
+def identity_collate(batch: Any) -> Any:
+    """DataLoader collate for datasets whose ``__getitems__`` already returns a batch."""
+    return batch

@@ -75,21 +75,24 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     outputs = output_paths(inputs, args.output, "." + args.format)
     kept, outputs = drop_own_outputs(inputs, outputs)
     for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
-        print(f"skip {file} (it is the output of another input)", file=sys.stderr)
+        if not args.quiet:
+            print(f"skip {file} (it is the output of another input)", file=sys.stderr)
     inputs = kept
     input_set = {file for file, _ in inputs}
     model = SagaSRModel.load(args.model, provider=args.provider)
     settings = _settings(args)
     resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
     print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
-    failures = 0
+    failures: list[tuple[Path, str]] = []
+    restored = 0
+    say = (lambda line: None) if args.quiet else (lambda line: tqdm.write(line, file=sys.stderr))
     overall = tqdm(total=len(inputs), desc="files", unit="file", disable=args.quiet or len(inputs) < 2)
     for (source, _), destination in zip(inputs, outputs):
         if destination.resolve() in input_set:
-            print(f"error: {destination} is an input file; refusing to overwrite it", file=sys.stderr)
-            failures += 1
+            failures.append((source, f"{destination} is an input file; refusing to overwrite it"))
+            tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
         elif destination.exists() and not args.force:
-            tqdm.write(f"skip {source} -> {destination} (exists; --force to redo)", file=sys.stderr)
+            say(f"skip {source} -> {destination} (exists; --force to redo)")
         else:
             bar = tqdm(desc=source.name, unit="win", leave=False, disable=args.quiet)
 
@@ -99,16 +102,33 @@ def cmd_upsample(args: argparse.Namespace) -> int:
                 bar.refresh()
 
             try:
-                restore_file(source, destination, model, settings, overwrite=args.force, progress=progress)
-                tqdm.write(f"{source} -> {destination}", file=sys.stderr)
+                restore_file(source, destination, model, settings, overwrite=args.force, progress=progress,
+                             output_rate=args.output_rate, log=say)
+                say(f"{source} -> {destination}")
+                restored += 1
             except (SagasrError, ValueError, OSError) as exc:
-                tqdm.write(f"error: {source}: {exc}", file=sys.stderr)
-                failures += 1
+                failures.append((source, file_error_text(source, exc)))
+                tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
             finally:
                 bar.close()
         overall.update(1)
     overall.close()
+    if len(inputs) > 1 or failures:
+        print_summary(restored, len(inputs) - restored - len(failures), failures)
     return 1 if failures else 0
+
+
+def file_error_text(source: Path, exc: BaseException) -> str:
+    """The error message, prefixed with the file unless the message already names it (the file once)."""
+    text = str(exc)
+    return text if str(source) in text or source.name in text else f"{source}: {text}"
+
+
+def print_summary(restored: int, skipped: int, failures: list[tuple[Path, str]]) -> None:
+    """One line of counts, then each failed file (always printed: it is the result of the run)."""
+    print(f"{restored} restored, {skipped} skipped, {len(failures)} failed", file=sys.stderr)
+    for source, _message in failures:
+        print(f"  failed: {source}", file=sys.stderr)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -200,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="files, folders or glob patterns")
     p.add_argument("-o", "--output", help="output file (one input) or folder")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
+    p.add_argument("--output-rate", type=int, metavar="HZ",
+                   help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
+                        "restoration runs at the model's rate, then the result is resampled")
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_restore_options(p)

@@ -87,7 +87,7 @@ def test_console_script_and_no_torch_import(tiny_bundle, tmp_path):
 
 def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, tmp_path, capsys):
     make_inputs(tmp_path)
-    args = ["upsample", str(tmp_path), "--model", str(tiny_bundle), "-q"]
+    args = ["upsample", str(tmp_path), "--model", str(tiny_bundle)]  # not -q: the skip lines are checked
     assert main(args) == 0
     assert main(args) == 0  # a_restored.wav is now in the folder: it is an output, not a new input
     err = capsys.readouterr().err

@@ -79,6 +79,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
             print(f"skip {file} (it is the output of another input)", file=sys.stderr)
     inputs = kept
     input_set = {file for file, _ in inputs}
+    remove_leftovers(outputs, args.quiet)
     model = SagaSRModel.load(args.model, provider=args.provider)
     settings = _settings(args)
     resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
@@ -116,6 +117,16 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     if len(inputs) > 1 or failures:
         print_summary(restored, len(inputs) - restored - len(failures), failures)
     return 1 if failures else 0
+
+
+def remove_leftovers(outputs: list[Path], quiet: bool) -> None:
+    """Delete the hidden partial files that killed runs left in the output folders (ours, dead PIDs only)."""
+    from .partials import remove_stale_partials
+
+    for folder in sorted({out.parent for out in outputs}):
+        for path in remove_stale_partials(folder):
+            if not quiet:
+                print(f"removed {path} (a partial file left by an interrupted run)", file=sys.stderr)
 
 
 def file_error_text(source: Path, exc: BaseException) -> str:

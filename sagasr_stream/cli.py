@@ -21,9 +21,12 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            for file in sorted(path.rglob("*")):
-                if file.is_file() and file.suffix.lower() in AUDIO_SUFFIXES and not file.name.startswith("."):
-                    found.setdefault(file.resolve(), file.relative_to(path))
+            files = [f for f in sorted(path.rglob("*")) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
+                     and not f.name.startswith(".")]
+            if not files:
+                raise SagasrError(f"no audio files found in {path} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
+            for file in files:
+                found.setdefault(file.resolve(), file.relative_to(path))
         elif path.is_file():
             found.setdefault(path.resolve(), Path(path.name))
         else:

@@ -96,3 +96,13 @@ def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, t
     assert names == ["a.wav", "a_restored.wav", "b_restored.wav", "b.flac"]
     assert main(args + ["--force"]) == 0
     assert not list(tmp_path.rglob("*_restored_restored.wav"))
+
+
+def test_a_folder_without_audio_files_is_an_error(tiny_bundle, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("not audio")
+    (tmp_path / "texts" / ".hidden.wav").write_bytes(b"")
+    for folder in ("empty", "texts"):
+        assert main(["upsample", str(tmp_path / folder), "--model", str(tiny_bundle), "-q"]) == 2
+        assert f"no audio files found in {tmp_path / folder}" in capsys.readouterr().err

@@ -75,6 +75,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     from .settings import resolve
 
     inputs = expand_inputs(args.inputs)
+    check_output_target(inputs, args.output)
     outputs = output_paths(inputs, args.output, "." + args.format)
     kept, outputs = drop_own_outputs(inputs, outputs)
     for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
@@ -86,7 +87,8 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     model = SagaSRModel.load(args.model, provider=args.provider)
     settings = _settings(args)
     resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
-    print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
+    if not args.quiet:
+        print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
     failures: list[tuple[Path, str]] = []
     restored = 0
     say = (lambda line: None) if args.quiet else (lambda line: tqdm.write(line, file=sys.stderr))
@@ -117,9 +119,28 @@ def cmd_upsample(args: argparse.Namespace) -> int:
                 bar.close()
         overall.update(1)
     overall.close()
-    if len(inputs) > 1 or failures:
+    if failures or (len(inputs) > 1 and not args.quiet):
         print_summary(restored, len(inputs) - restored - len(failures), failures)
     return 1 if failures else 0
+
+
+def check_output_target(inputs: list[tuple[Path, Path]], output: str | None) -> None:
+    """Refuse, before the model loads, an output file we cannot write (``-o out.mp3``) and an output file
+    name for several inputs (``-o multi.wav`` would become a folder of that name)."""
+    from .audio_io import WRITABLE_SUFFIXES
+
+    if output is None:
+        return
+    out = Path(output)
+    if out.is_dir() or output.endswith(("/", "\\")) or out.suffix == "":
+        return
+    suffix = out.suffix.lower()
+    if len(inputs) > 1 and suffix in AUDIO_SUFFIXES:
+        raise SagasrError(f"-o {output} names one file but {len(inputs)} inputs were given: pass a folder")
+    if len(inputs) == 1 and suffix not in WRITABLE_SUFFIXES:
+        raise SagasrError(
+            f"cannot write {output}: output format must be one of {', '.join(sorted(WRITABLE_SUFFIXES))}"
+        )
 
 
 def remove_leftovers(outputs: list[Path], quiet: bool) -> None:
@@ -210,6 +231,19 @@ def cmd_export(argv: list[str]) -> int:
     return int(export_main(argv) or 0)
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0 or value > 24 * 3600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 86400], got {text!r}")
+    return value
+
+
 def add_restore_options(p: argparse.ArgumentParser) -> None:
     """Sampling options shared by the commands that run the model."""
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
@@ -227,7 +261,10 @@ def add_restore_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="sagasr", description="SAGA-SR audio bandwidth extension")
+    parser.add_argument("--version", action="version", version=f"sagasr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("upsample", help="restore audio files, folders or globs")
@@ -238,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled")
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")
     add_restore_options(p)
     p.set_defaults(func=cmd_upsample)
 
@@ -248,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("bench", help="measure the real-time factor on synthetic audio")
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seconds", type=positive_seconds, default=10.0, metavar="S",
+                   help="length of the synthetic test signal in seconds (default 10)")
     add_restore_options(p)
     p.set_defaults(func=cmd_bench)
 
@@ -291,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, key, None)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # partial outputs are already removed by the atomic writer
+        print("interrupted (no partial output was kept)", file=sys.stderr)
+        return 130
     except (SagasrError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ def make_inputs(folder):
 
 def test_upsample_folder_skips_finished_outputs_and_forces(tiny_bundle, tmp_path, capsys):
     make_inputs(tmp_path / "in")
-    args = ["upsample", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle), "-q"]
+    args = ["upsample", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle)]
     assert main(args) == 0
     outputs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert outputs == ["a.wav", "sub/b.wav"]

@@ -75,11 +75,13 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
     damaged (see the module docstring)."""
     from pedalboard.io import AudioFile
 
+    from .audio_io import decoder_message
+
     path = Path(path)
     try:
         handle = AudioFile(str(path))
     except Exception as exc:
-        raise AudioFileError(f"cannot read audio file {path}: {exc}") from exc
+        raise AudioFileError(f"cannot read audio file {path}: {decoder_message(exc, path)}") from exc
     flac = read_flac_info(path)
     with handle:
         declared, channels = int(handle.frames), handle.num_channels
@@ -104,7 +106,9 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
             try:
                 block = handle.read(CHECK_BLOCK)
             except Exception as exc:
-                raise AudioFileError(f"{path} is damaged: decoding failed after {frames_read} frames ({exc})") from exc
+                raise AudioFileError(
+                    f"{path} is damaged: decoding failed after {frames_read} frames ({decoder_message(exc, path)})"
+                ) from exc
             if block.shape[1] == 0:
                 break
             frames_read += block.shape[1]

@@ -113,3 +113,11 @@ def test_a_batch_goes_on_and_lists_the_damaged_files(tiny_bundle, tmp_path, caps
     error_lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 2 and all(line.count("_truncated.flac") + line.count("_garbled.flac") == 1
                                          for line in error_lines)  # each error line names its file once
+
+
+def test_an_unreadable_file_is_named_once(tiny_bundle, tmp_path, capsys):
+    text = tmp_path / "notes.flac"
+    text.write_text("not audio at all\n" * 20)
+    assert main(["upsample", str(text), "-o", str(tmp_path / "o.wav"), "--model", str(tiny_bundle), "-q"]) == 1
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert line.count("notes.flac") == 1 and "cannot read audio file" in line

@@ -73,6 +73,11 @@ def cached_session(
         if tmp is not None and os.path.getsize(tmp) > 0:
             os.replace(tmp, cached)  # type: ignore[arg-type]
         return session
+    except Exception:
+        if tmp is None:
+            raise
+        # saving can fail where loading does not (a graph over protobuf's 2 GB, a full disk): load uncached
+        return ort.InferenceSession(str(source), make_options(), providers=providers)
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

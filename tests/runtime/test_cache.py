@@ -98,3 +98,19 @@ def test_optimised_graphs_are_cached_and_give_bit_identical_output(tiny_bundle, 
     restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned)
     assert len(list((cache / "ort").glob("*.onnx"))) == 4  # now the text encoder too
     np.testing.assert_array_equal(restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned), reference)
+
+
+def test_a_graph_whose_optimised_form_cannot_be_saved_still_loads(tiny_bundle, cache, monkeypatch):
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    def refuses_to_save(path, options=None, **kwargs):
+        if options is not None and options.optimized_model_filepath:
+            raise RuntimeError("cannot save the optimised model")
+        return real(path, options, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", refuses_to_save)
+    x = band_limited_noise(9000, seed=6)
+    y = restore(x, 44100, SagaSRModel.load(tiny_bundle), RestoreSettings(caption=""))
+    assert y.shape == x.shape and not list((cache / "ort").glob("*.onnx"))

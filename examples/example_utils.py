@@ -51,5 +51,9 @@ def synthetic_input(path: Path, seconds: float, sample_rate: int = 44100, cutoff
 
 
 def input_or_synthetic(path: str | None, out_dir: Path, seconds: float, sample_rate: int = 44100) -> Path:
-    """The given input file, or a synthetic one written beside the output."""
-    return Path(path) if path else synthetic_input(out_dir / "synthetic_input.wav", seconds, sample_rate)
+    """The given input file, or a synthetic one written into a fresh temporary folder (never into ``out_dir``
+    or the current folder, where examples would overwrite each other's inputs)."""
+    if path:
+        return Path(path)
+    folder = Path(tempfile.mkdtemp(prefix="sagasr-example-input-"))
+    return synthetic_input(folder / "synthetic_input.wav", seconds, sample_rate)

@@ -12,7 +12,7 @@ from .api import restore, restore_file
 from .bundle import Bundle, Manifest, load_bundle
 from .chain import Chain
 from .effect import BandwidthExtension
-from .errors import AudioFileError, AudioInputError, AudioTypeError, BundleError, SagasrError
+from .errors import AudioFileError, AudioInputError, AudioTypeError, BundleError, SagasrError, SettingsError
 from .model import SagaSRModel
 from .settings import RestoreSettings
 from .stream import StreamingRestorer
@@ -22,6 +22,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioFileError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle", "BundleError", "Chain",
-    "Manifest", "RestoreSettings", "SagaSRModel", "SagasrError", "StreamingRestorer", "StreamingUpsampler",
+    "Manifest", "RestoreSettings", "SagaSRModel", "SagasrError", "SettingsError", "StreamingRestorer", "StreamingUpsampler",
     "load_bundle", "restore", "restore_file", "upsample", "__version__",
 ]

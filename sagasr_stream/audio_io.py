@@ -39,13 +39,21 @@ def open_input(path: str | os.PathLike[str], sample_rate: int) -> Iterator[tuple
     try:
         handle = AudioFile(str(path))
     except Exception as exc:
-        raise AudioFileError(f"cannot read audio file {path}: {exc}") from exc
+        raise AudioFileError(f"cannot read audio file {path}: {decoder_message(exc, path)}") from exc
     with handle:
         rate = int(round(handle.samplerate))
         if handle.frames == 0:
             raise AudioFileError(f"audio file {path} holds no samples")
         reader = handle if rate == sample_rate else handle.resampled_to(float(sample_rate))
         yield reader, handle.num_channels, rate
+
+
+def decoder_message(exc: BaseException, path: Path) -> str:
+    """The decoder's message without the file name (our message names the file once)."""
+    text = str(exc)
+    for name in (f'file "{path}"', f'"{path}"', str(path)):
+        text = text.replace(name, "the file")
+    return text
 
 
 def read_blocks(reader: object, block: int) -> Iterator[np.ndarray]:

@@ -272,17 +272,26 @@ def extract_root(folder: Path) -> Path:
 
 
 def verify_files(root: Path, manifest: Manifest) -> None:
-    """Check that every file listed in the manifest exists and has its recorded SHA-256."""
+    """Check that every file listed in the manifest exists and has its recorded SHA-256.
+
+    A file verified before and unchanged since (same size and mtime) is not hashed again (see :mod:`.cache`).
+    """
+    from .cache import known_verified_hash, remember_verified_hashes
+
+    hashed: dict[Path, str] = {}
     for name, expected in manifest.files.items():
         file = _safe_member_path(root, name)
         if not file.is_file():
             raise BundleError(f"bundle file missing: {file}")
-        actual = sha256_file(file)
+        actual = known_verified_hash(file)
+        if actual != expected:
+            actual = hashed[file] = sha256_file(file)
         if actual != expected:
             raise BundleError(
                 f"bundle file {file} failed its SHA-256 check (expected {expected[:12]}..., got {actual[:12]}...): "
                 "it is truncated, corrupted or was modified"
             )
+    remember_verified_hashes(hashed)
 
 
 def write_manifest(root: str | os.PathLike[str], manifest_fields: dict[str, Any]) -> Manifest:

@@ -21,9 +21,12 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            for file in sorted(path.rglob("*")):
-                if file.is_file() and file.suffix.lower() in AUDIO_SUFFIXES and not file.name.startswith("."):
-                    found.setdefault(file.resolve(), file.relative_to(path))
+            files = [f for f in sorted(path.rglob("*")) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
+                     and not f.name.startswith(".")]
+            if not files:
+                raise SagasrError(f"no audio files found in {path} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
+            for file in files:
+                found.setdefault(file.resolve(), file.relative_to(path))
         elif path.is_file():
             found.setdefault(path.resolve(), Path(path.name))
         else:
@@ -72,24 +75,30 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     from .settings import resolve
 
     inputs = expand_inputs(args.inputs)
+    check_output_target(inputs, args.output)
     outputs = output_paths(inputs, args.output, "." + args.format)
     kept, outputs = drop_own_outputs(inputs, outputs)
     for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
-        print(f"skip {file} (it is the output of another input)", file=sys.stderr)
+        if not args.quiet:
+            print(f"skip {file} (it is the output of another input)", file=sys.stderr)
     inputs = kept
     input_set = {file for file, _ in inputs}
+    remove_leftovers(outputs, args.quiet)
     model = SagaSRModel.load(args.model, provider=args.provider)
     settings = _settings(args)
     resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
-    print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
-    failures = 0
+    if not args.quiet:
+        print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
+    failures: list[tuple[Path, str]] = []
+    restored = 0
+    say = (lambda line: None) if args.quiet else (lambda line: tqdm.write(line, file=sys.stderr))
     overall = tqdm(total=len(inputs), desc="files", unit="file", disable=args.quiet or len(inputs) < 2)
     for (source, _), destination in zip(inputs, outputs):
         if destination.resolve() in input_set:
-            print(f"error: {destination} is an input file; refusing to overwrite it", file=sys.stderr)
-            failures += 1
+            failures.append((source, f"{destination} is an input file; refusing to overwrite it"))
+            tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
         elif destination.exists() and not args.force:
-            tqdm.write(f"skip {source} -> {destination} (exists; --force to redo)", file=sys.stderr)
+            say(f"skip {source} -> {destination} (exists; --force to redo)")
         else:
             bar = tqdm(desc=source.name, unit="win", leave=False, disable=args.quiet)
 
@@ -99,16 +108,62 @@ def cmd_upsample(args: argparse.Namespace) -> int:
                 bar.refresh()
 
             try:
-                restore_file(source, destination, model, settings, overwrite=args.force, progress=progress)
-                tqdm.write(f"{source} -> {destination}", file=sys.stderr)
+                restore_file(source, destination, model, settings, overwrite=args.force, progress=progress,
+                             output_rate=args.output_rate, log=say)
+                say(f"{source} -> {destination}")
+                restored += 1
             except (SagasrError, ValueError, OSError) as exc:
-                tqdm.write(f"error: {source}: {exc}", file=sys.stderr)
-                failures += 1
+                failures.append((source, file_error_text(source, exc)))
+                tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
             finally:
                 bar.close()
         overall.update(1)
     overall.close()
+    if failures or (len(inputs) > 1 and not args.quiet):
+        print_summary(restored, len(inputs) - restored - len(failures), failures)
     return 1 if failures else 0
+
+
+def check_output_target(inputs: list[tuple[Path, Path]], output: str | None) -> None:
+    """Refuse, before the model loads, an output file we cannot write (``-o out.mp3``) and an output file
+    name for several inputs (``-o multi.wav`` would become a folder of that name)."""
+    from .audio_io import WRITABLE_SUFFIXES
+
+    if output is None:
+        return
+    out = Path(output)
+    if out.is_dir() or output.endswith(("/", "\\")) or out.suffix == "":
+        return
+    suffix = out.suffix.lower()
+    if len(inputs) > 1 and suffix in AUDIO_SUFFIXES:
+        raise SagasrError(f"-o {output} names one file but {len(inputs)} inputs were given: pass a folder")
+    if len(inputs) == 1 and suffix not in WRITABLE_SUFFIXES:
+        raise SagasrError(
+            f"cannot write {output}: output format must be one of {', '.join(sorted(WRITABLE_SUFFIXES))}"
+        )
+
+
+def remove_leftovers(outputs: list[Path], quiet: bool) -> None:
+    """Delete the hidden partial files that killed runs left in the output folders (ours, dead PIDs only)."""
+    from .partials import remove_stale_partials
+
+    for folder in sorted({out.parent for out in outputs}):
+        for path in remove_stale_partials(folder):
+            if not quiet:
+                print(f"removed {path} (a partial file left by an interrupted run)", file=sys.stderr)
+
+
+def file_error_text(source: Path, exc: BaseException) -> str:
+    """The error message, prefixed with the file unless the message already names it (the file once)."""
+    text = str(exc)
+    return text if str(source) in text or source.name in text else f"{source}: {text}"
+
+
+def print_summary(restored: int, skipped: int, failures: list[tuple[Path, str]]) -> None:
+    """One line of counts, then each failed file (always printed: it is the result of the run)."""
+    print(f"{restored} restored, {skipped} skipped, {len(failures)} failed", file=sys.stderr)
+    for source, _message in failures:
+        print(f"  failed: {source}", file=sys.stderr)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -176,6 +231,19 @@ def cmd_export(argv: list[str]) -> int:
     return int(export_main(argv) or 0)
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0 or value > 24 * 3600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 86400], got {text!r}")
+    return value
+
+
 def add_restore_options(p: argparse.ArgumentParser) -> None:
     """Sampling options shared by the commands that run the model."""
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
@@ -193,15 +261,21 @@ def add_restore_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="sagasr", description="SAGA-SR audio bandwidth extension")
+    parser.add_argument("--version", action="version", version=f"sagasr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("upsample", help="restore audio files, folders or globs")
     p.add_argument("inputs", nargs="+", help="files, folders or glob patterns")
     p.add_argument("-o", "--output", help="output file (one input) or folder")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
+    p.add_argument("--output-rate", type=int, metavar="HZ",
+                   help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
+                        "restoration runs at the model's rate, then the result is resampled")
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")
     add_restore_options(p)
     p.set_defaults(func=cmd_upsample)
 
@@ -211,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("bench", help="measure the real-time factor on synthetic audio")
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seconds", type=positive_seconds, default=10.0, metavar="S",
+                   help="length of the synthetic test signal in seconds (default 10)")
     add_restore_options(p)
     p.set_defaults(func=cmd_bench)
 
@@ -254,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, key, None)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # partial outputs are already removed by the atomic writer
+        print("interrupted (no partial output was kept)", file=sys.stderr)
+        return 130
     except (SagasrError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,3 +20,7 @@ class AudioTypeError(SagasrError, TypeError):
 
 class AudioFileError(SagasrError, OSError):
     """An audio file cannot be read or written."""
+
+
+class SettingsError(SagasrError, ValueError):
+    """A restoration setting (steps, guidance, roll-off, overlap, batch size, seed, ...) is out of range."""

@@ -69,8 +69,8 @@ class SagaSRModel:
         if self.tokenizer is None:  # a model without a text encoder: the null text condition
             return np.zeros((1, 1, text.dim), dtype=np.float32)
         ids, mask = self.tokenizer([caption])
-        if not caption:
-            mask[:] = 0
+        if not caption:  # the encoder's tokens times an all-zero mask: zeros, without running the encoder
+            return np.zeros((1, ids.shape[1], text.dim), dtype=np.float32)
         tokens = self.backend.encode_text(ids, mask).astype(np.float32)
         return tokens * mask[..., None]
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from .bundle import Manifest
 from .dsp import hz_to_ratio
+from .errors import SettingsError
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
@@ -65,37 +66,40 @@ class ResolvedSettings:
 
 
 def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
-    """Fill defaults from ``manifest`` and validate; raises ValueError naming the bad setting."""
+    """Fill defaults from ``manifest`` and validate; raises :class:`SettingsError` (a ValueError) naming the bad setting."""
     d = manifest.defaults
     steps = d.steps if settings.steps is None else settings.steps
     if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        raise SettingsError(f"steps must be a positive integer, got {steps!r}")
     cfg_a = float(d.cfg_acoustic if settings.cfg_acoustic is None else settings.cfg_acoustic)
     cfg_t = float(d.cfg_text if settings.cfg_text is None else settings.cfg_text)
     for name, value in (("cfg_acoustic", cfg_a), ("cfg_text", cfg_t)):
         if not 0.0 <= value <= 20.0:
-            raise ValueError(f"{name} must be in [0, 20], got {value}")
+            raise SettingsError(f"{name} must be in [0, 20], got {value}")
     if settings.cfg_form not in ("official", "independent"):
-        raise ValueError(f"cfg_form must be 'official' or 'independent', got {settings.cfg_form!r}")
+        raise SettingsError(f"cfg_form must be 'official' or 'independent', got {settings.cfg_form!r}")
     rolloff_hz = float(d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz)
-    rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
+    try:
+        rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
+    except ValueError as exc:
+        raise SettingsError(f"target_rolloff_hz: {exc}") from None
     caption = d.caption if settings.caption is None else settings.caption
     if caption and "text_encoder" not in manifest.graphs:
-        raise ValueError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
+        raise SettingsError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
     window, ds = manifest.window_samples, manifest.downsampling
     overlap = settings.overlap
     if overlap is None:
         overlap = (window // 4) // ds * ds
     if not isinstance(overlap, int) or overlap < 0 or overlap > window // 2 or overlap % ds:
-        raise ValueError(
+        raise SettingsError(
             f"overlap must be a multiple of {ds} samples between 0 and {window // 2} (half a window), got {overlap!r}"
         )
     if not isinstance(settings.batch_size, int) or settings.batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {settings.batch_size!r}")
+        raise SettingsError(f"batch_size must be a positive integer, got {settings.batch_size!r}")
     if not isinstance(settings.seed, int) or settings.seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {settings.seed!r}")
+        raise SettingsError(f"seed must be a non-negative integer, got {settings.seed!r}")
     if settings.low_band not in ("keep", "replace", "off"):
-        raise ValueError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
+        raise SettingsError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
     return ResolvedSettings(
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", window, overlap,
         settings.batch_size, settings.seed, settings.low_band,

@@ -24,6 +24,11 @@ def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
         return audio
     if audio.dtype == np.float64:
         return audio.astype(np.float32)
+    if audio.dtype.kind == "f":  # float16, longdouble: already samples, only the precision is unsupported
+        raise AudioTypeError(
+            f"{name} has dtype {audio.dtype}; expected float32 or float64 samples in [-1, 1] "
+            "(convert it with x.astype(np.float32))"
+        )
     raise AudioTypeError(
         f"{name} has dtype {audio.dtype}; expected float32 or float64 samples in [-1, 1] "
         "(convert integer PCM first, e.g. x.astype(np.float32) / 32768)"
@@ -66,6 +71,8 @@ def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str 
         return "channels_last"
     if known in ("channels_first", "channels_last"):
         return known
+    if rows == 1:  # (1, 1): one frame of one channel, both readings agree
+        return "channels_first"
     raise AudioInputError(
         f"{name} has square shape {shape}: cannot tell channels from samples. "
         "Pass a non-square buffer first, or give the layout explicitly"

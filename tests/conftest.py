@@ -1,13 +1,22 @@
 """Shared fixtures: tiny random ONNX bundles built in code (no downloads, no torch)."""
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sagasr_stream.model import SagaSRModel
-from sagasr_stream.testing import build_tiny_bundle
+# the tests never read or write the user's cache (verified hashes, optimised graphs); subprocesses inherit this
+if "SAGASR_CACHE_DIR" not in os.environ:
+    os.environ["SAGASR_CACHE_DIR"] = tempfile.mkdtemp(prefix="sagasr-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SAGASR_CACHE_DIR"], True)
+
+from sagasr_stream.model import SagaSRModel  # noqa: E402
+from sagasr_stream.testing import build_tiny_bundle  # noqa: E402
 
 
 @pytest.fixture(scope="session")

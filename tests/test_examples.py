@@ -1,4 +1,5 @@
 """The non-live examples run as written (tiny bundle, short synthetic inputs)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,12 @@ from tests.conftest import band_limited_noise
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run(script: str, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=120)
+def run(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run an example with this checkout's sagasr_stream first on the path (not another installed copy)."""
+    root = str(EXAMPLES.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=cwd)
     assert result.returncode == 0, result.stderr[-2000:]
     return result
 
@@ -28,9 +33,21 @@ def frames(path: Path) -> tuple[int, float]:
 def test_example_runs_on_a_synthetic_input(tiny_bundle, tmp_path, script, seconds, rate):
     out = tmp_path / "out.wav"
     extra = ["--bundle-dir", str(tmp_path / "exported")] if script == "export_and_use.py" else []
-    result = run(script, "-o", str(out), "--model", str(tiny_bundle), "--seconds", str(seconds), *extra)
+    result = run(script, "-o", str(out), "--model", str(tiny_bundle), "--seconds", str(seconds), *extra, cwd=tmp_path)
     assert "synthetic" in result.stdout
     assert frames(out) == (round(seconds * 44100), 44100.0)
+    # the synthetic input goes to a temporary folder of its own: not beside the output, not into the cwd
+    assert not list(tmp_path.glob("synthetic_input*"))
+    written = Path(result.stdout.split("wrote synthetic band-limited input ")[1].split(" (")[0])
+    assert written.is_file() and written.parent.name.startswith("sagasr-example-input-")
+
+
+def test_examples_do_not_share_their_synthetic_input(tiny_bundle, tmp_path):
+    inputs = []
+    for script in ("restore_long_file.py", "pedalboard_chain.py"):
+        result = run(script, "-o", str(tmp_path / f"{script}.wav"), "--model", str(tiny_bundle), "--seconds", "1")
+        inputs.append(result.stdout.split("wrote synthetic band-limited input ")[1].split(" (")[0])
+    assert inputs[0] != inputs[1]
 
 
 def test_example_without_model_uses_the_embedded_default_model(tmp_path):

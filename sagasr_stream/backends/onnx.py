@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -40,20 +41,36 @@ class OnnxBackend:
     def __init__(self, bundle: Bundle, provider: str = "auto", threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads or os.environ.get("SAGASR_THREADS"):
-            options.intra_op_num_threads = int(threads or os.environ["SAGASR_THREADS"])
+        threads = int(threads or os.environ.get("SAGASR_THREADS") or 0) or None
+
+        def make_options() -> ort.SessionOptions:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            if threads:
+                options.intra_op_num_threads = threads
+            return options
+
         providers = choose_providers(provider)
         self.manifest = bundle.manifest
         self.sessions = {}
+        self._bundle, self._make_options, self._providers, self._threads = bundle, make_options, providers, threads
+        self._lazy_lock = threading.Lock()
         for graph in bundle.manifest.graphs:
-            try:
-                self.sessions[graph] = ort.InferenceSession(str(bundle.path(graph)), options, providers=providers)
-            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-                raise BundleError(f"cannot load graph {graph!r} from {bundle.path(graph)}: {exc}") from exc
+            if graph != "text_encoder":  # started on first use: an empty caption never needs it
+                self.sessions[graph] = self._start_session(graph)
         self._check_io()
         self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
+
+    def _start_session(self, graph: str):  # type: ignore[no-untyped-def]
+        """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible)."""
+        from .ort_cache import cached_session, optimised_graph_path
+
+        sha = self.manifest.files[self.manifest.graphs[graph]]
+        cached = optimised_graph_path(sha, self._providers, self._threads)
+        try:
+            return cached_session(self._bundle.path(graph), cached, self._make_options, self._providers)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise BundleError(f"cannot load graph {graph!r} from {self._bundle.path(graph)}: {exc}") from exc
 
     def _check_io(self) -> None:
         expected = {
@@ -97,6 +114,10 @@ class OnnxBackend:
         return self._run("dit", {n: np.asarray(v, dtype=np.float32) for n, v in zip(DIT_INPUTS, values)})
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        if "text_encoder" not in self.sessions:
+        if "text_encoder" not in self.manifest.graphs:
             raise BundleError("this bundle has no text encoder")
+        with self._lazy_lock:
+            if "text_encoder" not in self.sessions:
+                self.sessions["text_encoder"] = self._start_session("text_encoder")
+                self._check_io()
         return self._run("text_encoder", {"input_ids": input_ids, "attention_mask": attention_mask})

@@ -18,7 +18,7 @@ def make_inputs(folder):
 
 def test_upsample_folder_skips_finished_outputs_and_forces(tiny_bundle, tmp_path, capsys):
     make_inputs(tmp_path / "in")
-    args = ["upsample", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle), "-q"]
+    args = ["upsample", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle)]
     assert main(args) == 0
     outputs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert outputs == ["a.wav", "sub/b.wav"]
@@ -87,7 +87,7 @@ def test_console_script_and_no_torch_import(tiny_bundle, tmp_path):
 
 def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, tmp_path, capsys):
     make_inputs(tmp_path)
-    args = ["upsample", str(tmp_path), "--model", str(tiny_bundle), "-q"]
+    args = ["upsample", str(tmp_path), "--model", str(tiny_bundle)]  # not -q: the skip lines are checked
     assert main(args) == 0
     assert main(args) == 0  # a_restored.wav is now in the folder: it is an output, not a new input
     err = capsys.readouterr().err
@@ -96,3 +96,13 @@ def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, t
     assert names == ["a.wav", "a_restored.wav", "b_restored.wav", "b.flac"]
     assert main(args + ["--force"]) == 0
     assert not list(tmp_path.rglob("*_restored_restored.wav"))
+
+
+def test_a_folder_without_audio_files_is_an_error(tiny_bundle, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("not audio")
+    (tmp_path / "texts" / ".hidden.wav").write_bytes(b"")
+    for folder in ("empty", "texts"):
+        assert main(["upsample", str(tmp_path / folder), "--model", str(tiny_bundle), "-q"]) == 2
+        assert f"no audio files found in {tmp_path / folder}" in capsys.readouterr().err

@@ -1,0 +1,93 @@
+"""A small per-user cache that makes loading a model faster the second time.
+
+- Verified file hashes: the SHA-256 of a bundle file, recorded only after it matched the manifest, keyed by
+  (absolute path, size, mtime_ns). A file that is rewritten, truncated or touched is hashed again.
+- ONNX Runtime's optimised graphs (see :mod:`sagasr_stream.backends.onnx`), keyed by the graph's SHA-256.
+
+Where: ``$SAGASR_CACHE_DIR``, else ``$XDG_CACHE_HOME/sagasr_stream``, else ``~/.cache/sagasr_stream``.
+Set ``SAGASR_NO_CACHE=1`` to disable it (every file is then hashed and every graph optimised on each load).
+The cache is an optimisation only: an unreadable or damaged cache is ignored, a failed write is not an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+HASHES_FILE = "verified_hashes.json"
+MAX_HASH_ENTRIES = 512
+_lock = threading.Lock()
+
+
+def cache_enabled() -> bool:
+    """False when ``SAGASR_NO_CACHE`` is set to anything but "", "0" or "false"."""
+    return os.environ.get("SAGASR_NO_CACHE", "").strip().lower() in ("", "0", "false")
+
+
+def cache_dir() -> Path:
+    """The cache folder (not created here)."""
+    explicit = os.environ.get("SAGASR_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sagasr_stream"
+
+
+def _file_key(path: Path) -> tuple[str, list[int]]:
+    stat = path.stat()
+    return str(path.resolve()), [stat.st_size, stat.st_mtime_ns]
+
+
+def _load_hashes() -> dict[str, list]:
+    try:
+        data = json.loads((cache_dir() / HASHES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def known_verified_hash(path: Path) -> str | None:
+    """The SHA-256 recorded for ``path`` when its size and mtime are unchanged since it was verified, else None."""
+    if not cache_enabled():
+        return None
+    try:
+        name, stat = _file_key(path)
+    except OSError:
+        return None
+    entry = _load_hashes().get(name)
+    if isinstance(entry, list) and len(entry) == 3 and entry[:2] == stat and isinstance(entry[2], str):
+        return entry[2]
+    return None
+
+
+def remember_verified_hashes(hashes: dict[Path, str]) -> None:
+    """Record files whose SHA-256 was just checked against a manifest (one cache write for all of them)."""
+    if not cache_enabled() or not hashes:
+        return
+    with _lock:
+        try:
+            data = _load_hashes()
+            for path, digest in hashes.items():
+                name, stat = _file_key(path)
+                data.pop(name, None)
+                data[name] = [*stat, digest]  # newest last: the oldest entries go first when the cache is full
+            while len(data) > MAX_HASH_ENTRIES:
+                data.pop(next(iter(data)))
+            atomic_write_text(cache_dir() / HASHES_FILE, json.dumps(data, indent=0))
+        except OSError:
+            pass  # a read-only home or a full disk must not stop a model from loading

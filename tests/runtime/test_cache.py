@@ -1,0 +1,116 @@
+"""The load cache (verified hashes, ORT's optimised graphs) and the empty caption: faster, never different."""
+import numpy as np
+import pytest
+
+from sagasr_stream import BundleError, RestoreSettings, SagaSRModel, bundle, restore
+from sagasr_stream.testing import build_tiny_bundle
+from tests.conftest import band_limited_noise
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("SAGASR_CACHE_DIR", str(folder))
+    monkeypatch.delenv("SAGASR_NO_CACHE", raising=False)
+    return folder
+
+
+@pytest.fixture
+def hashed_files(monkeypatch):
+    """Names of the files sha256_file hashes."""
+    seen = []
+    real = bundle.sha256_file
+
+    def counting(path):
+        seen.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(bundle, "sha256_file", counting)
+    return seen
+
+
+def test_verified_hashes_are_reused_until_a_file_changes(tmp_path, cache, hashed_files):
+    root = build_tiny_bundle(tmp_path / "b")
+    hashed_files.clear()
+    bundle.load_bundle(root)
+    assert len(hashed_files) >= 4 and (cache / "verified_hashes.json").is_file()
+    hashed_files.clear()
+    bundle.load_bundle(root)
+    assert hashed_files == []  # nothing hashed the second time
+    dit = root / "dit.onnx"
+    data = bytearray(dit.read_bytes())
+    data[-10] ^= 0xFF  # same size, new mtime
+    dit.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="dit.onnx failed its SHA-256 check"):
+        bundle.load_bundle(root)
+    assert hashed_files == ["dit.onnx"]
+
+
+def test_the_cache_can_be_turned_off(tmp_path, cache, hashed_files, monkeypatch):
+    monkeypatch.setenv("SAGASR_NO_CACHE", "1")
+    root = build_tiny_bundle(tmp_path / "b")
+    hashed_files.clear()
+    bundle.load_bundle(root)
+    first = len(hashed_files)
+    bundle.load_bundle(root)
+    assert len(hashed_files) == 2 * first and not cache.exists()
+
+
+def test_a_damaged_cache_file_is_ignored(tmp_path, cache):
+    root = build_tiny_bundle(tmp_path / "b")
+    cache.mkdir()
+    (cache / "verified_hashes.json").write_text("{not json")
+    bundle.load_bundle(root)
+    bundle.load_bundle(root)
+
+
+def test_empty_caption_tokens_equal_the_encoder_output_without_running_it(tiny_bundle, cache):
+    model = SagaSRModel.load(tiny_bundle)
+    tokens = model.text_tokens("")
+    assert "text_encoder" not in model.backend.sessions  # never started for an empty caption
+    ids, mask = model.tokenizer([""])
+    encoded = model.backend.encode_text(ids, np.zeros_like(mask)) * 0  # what the old path computed
+    assert tokens.dtype == encoded.dtype and tokens.shape == encoded.shape
+    np.testing.assert_array_equal(tokens, encoded)
+    assert model.text_tokens("piano").any()  # a caption starts the encoder on demand
+
+
+def test_optimised_graphs_are_cached_and_give_bit_identical_output(tiny_bundle, cache, monkeypatch):
+    x = band_limited_noise(20000, channels=2, seed=5)
+    no_caption = RestoreSettings(caption="")
+    monkeypatch.setenv("SAGASR_NO_CACHE", "1")
+    reference = restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption)
+    monkeypatch.delenv("SAGASR_NO_CACHE")
+    filling = restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption)
+    saved = sorted((cache / "ort").glob("*.onnx"))
+    assert len(saved) == 3  # dit and the two VAE graphs; the text encoder was not needed
+    from_cache = restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption)
+    np.testing.assert_array_equal(filling, reference)
+    np.testing.assert_array_equal(from_cache, reference)
+    for path in saved:
+        path.write_bytes(b"not an onnx graph")  # a damaged cache entry is dropped and rebuilt
+    np.testing.assert_array_equal(restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption), reference)
+    assert all(path.stat().st_size > 100 for path in saved)
+    captioned = RestoreSettings(caption="piano")
+    monkeypatch.setenv("SAGASR_NO_CACHE", "1")
+    reference = restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned)
+    monkeypatch.delenv("SAGASR_NO_CACHE")
+    restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned)
+    assert len(list((cache / "ort").glob("*.onnx"))) == 4  # now the text encoder too
+    np.testing.assert_array_equal(restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned), reference)
+
+
+def test_a_graph_whose_optimised_form_cannot_be_saved_still_loads(tiny_bundle, cache, monkeypatch):
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    def refuses_to_save(path, options=None, **kwargs):
+        if options is not None and options.optimized_model_filepath:
+            raise RuntimeError("cannot save the optimised model")
+        return real(path, options, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", refuses_to_save)
+    x = band_limited_noise(9000, seed=6)
+    y = restore(x, 44100, SagaSRModel.load(tiny_bundle), RestoreSettings(caption=""))
+    assert y.shape == x.shape and not list((cache / "ort").glob("*.onnx"))

@@ -4,8 +4,8 @@
   patch after patch, into the empty band. Each copied bin is scaled by the source's own spectral slope (dB per
   octave, fitted on the time-averaged spectrum of the two octaves below the cutoff) so the new band decays the
   way the source does. Only the generated top band is added to the input.
-- Level-matched noise fill (:func:`noise_fill`): random-phase noise above the cutoff at the level of the octave
-  below, frame by frame, falling 12 dB per octave. Seeded and deterministic.
+- Level-matched noise fill (:func:`noise_fill`): random-phase noise above the cutoff synthesised at the level of
+  the octave below, frame by frame, falling 12 dB per octave. Seeded and deterministic.
 """
 from __future__ import annotations
 
@@ -72,9 +72,10 @@ def sbr_extend(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndar
 
 NOISE_SLOPE_DB_PER_OCTAVE = -12.0
 NOISE_REFERENCE = 0.75  # the octave below [cutoff / 2, cutoff) is centred near 0.75 x cutoff: level matched there
-# Overlap-adding frames of independent random phase keeps HOP / N_FFT of their power (Hann analysis and
-# synthesis windows, WOLA normalisation); this amplitude makes the re-analysed band land on the asked level.
-WOLA_RANDOM_PHASE_GAIN = float(np.sqrt(N_FFT / HOP))
+# Overlap-adding STFT frames of independent random phase keeps HOP / N_FFT of their power (Hann analysis and
+# synthesis windows, WOLA normalisation): the output's own STFT shows the filled band this much below the level
+# it was synthesised at. Kept as is: it is the noise fill of the issue's measurements (shared/tools/oracle_bounds.py).
+RANDOM_PHASE_LOSS_DB = float(10 * np.log10(N_FFT / HOP))  # 6.02 dB
 
 
 def noise_fill(audio: np.ndarray, sample_rate: int, cutoff_hz: float, seed: int = 0) -> np.ndarray:
@@ -83,9 +84,8 @@ def noise_fill(audio: np.ndarray, sample_rate: int, cutoff_hz: float, seed: int 
     ``audio``: (samples,) float, band-limited at ``cutoff_hz``. Per STFT frame, the level L is the RMS
     magnitude of the bins in [cutoff / 2, 0.97 cutoff) (the octave below, without the filter's transition
     band); bin k >= cutoff gets magnitude L x (f_k / (0.75 cutoff)) ** (-12 / (20 log10 2)) (-12 dB per octave,
-    equal to L at 0.75 x cutoff) and a uniform random phase drawn from ``seed``, scaled by
-    ``WOLA_RANDOM_PHASE_GAIN`` so that the output's own STFT shows that level. Bins below the cutoff are the
-    input's. Returns (samples,) float32; the same input and seed give the same output.
+    equal to L at 0.75 x cutoff) and a uniform random phase drawn from ``seed``; re-analysed, the filled band
+    lies ``RANDOM_PHASE_LOSS_DB`` (6 dB) below that (see the constant). Bins below the cutoff are the input's. Returns (samples,) float32; the same input and seed give the same output.
     """
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
@@ -106,5 +106,5 @@ def noise_fill(audio: np.ndarray, sample_rate: int, cutoff_hz: float, seed: int 
     exponent = NOISE_SLOPE_DB_PER_OCTAVE / (20 * np.log10(2.0))
     shape = (np.arange(first, n_bins) / (NOISE_REFERENCE * first)) ** exponent  # (bins above,)
     phase = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, (n_bins - first, spec.shape[1]))
-    spec[first:] = WOLA_RANDOM_PHASE_GAIN * shape[:, None] * level[None, :] * np.exp(1j * phase)
+    spec[first:] = shape[:, None] * level[None, :] * np.exp(1j * phase)
     return istft(spec, x.size, N_FFT, HOP).astype(np.float32)

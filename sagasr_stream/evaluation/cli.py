@@ -36,8 +36,9 @@ def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None
 
 
 def seam_report(restore_fn: Callable[[np.ndarray, int, float], np.ndarray], clips: dict[str, np.ndarray],
-                window: int, overlap: int, cutoff_hz: float = 8000.0) -> dict[str, float]:
-    """Mean seam metric (dB) of restored, resample-degraded clips long enough to hold seams."""
+                window: int, overlap: int, cutoff_hz: float = 8000.0) -> dict[str, float | int | None]:
+    """Mean seam metric (dB; None when no clip is long enough) of restored, resample-degraded clips that hold
+    at least 3 windows."""
     from ..chunking import WindowPlan
     from ..dsp import resample_through
     from .metrics import seam_energy_ratio_db
@@ -49,7 +50,7 @@ def seam_report(restore_fn: Callable[[np.ndarray, int, float], np.ndarray], clip
             continue
         out = restore_fn(resample_through(clip, 44100, 2 * cutoff_hz).astype(np.float32), 44100, cutoff_hz)
         values.append(seam_energy_ratio_db(out, plan.seam_centres(len(out)), overlap, 44100, cutoff_hz))
-    return {"seam_db_mean": float(np.mean(values)) if values else float("nan"), "seam_clips": len(values)}
+    return {"seam_db_mean": float(np.mean(values)) if values else None, "seam_clips": len(values)}
 
 
 def load_captions(path: str | None) -> dict[str, str]:
@@ -113,8 +114,9 @@ def run_eval(args: argparse.Namespace) -> int:
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
                 f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}.\n"
-                f"\nSeam metric (8 kHz resample input, high band, 0 dB = invisible): {seams['seam_db_mean']:+.2f} dB "
-                f"over {seams['seam_clips']} clips\n")
+                f"\nSeam metric (8 kHz resample input, high band, 0 dB = invisible): " + (
+                    f"{seams['seam_db_mean']:+.2f} dB over {seams['seam_clips']} clips\n" if seams["seam_clips"]
+                    else "no clip holds 3 windows (longer clips needed)\n"))
     if args.guidance:
         study = guidance_study(restore_with, clips, settings, captions, cutoff_hz=args.guidance_cutoff,
                                degradation=args.guidance_degradation, seed=args.seed or 0)

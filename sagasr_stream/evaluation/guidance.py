@@ -79,7 +79,9 @@ def guidance_study(
         out_match, out_contra = run(caption=matching), run(caption=contra)
         per_clip.append({
             "clip": name,
+            "reference_rolloff_hz": measured_rolloff_hz(ref),
             "input_rolloff_hz": measured_rolloff_hz(degraded),
+            "default_rolloff_hz": measured_rolloff_hz(default),
             "rolloff_low_hz": measured_rolloff_hz(low),
             "rolloff_high_hz": measured_rolloff_hz(high),
             "lsd_hf_default": lsd_hf(default, ref, SAMPLE_RATE, cutoff_hz),
@@ -106,7 +108,8 @@ def summarize_guidance(rows: Sequence[dict]) -> dict:
     return {
         "rolloff": {
             "target_low_hz": ROLLOFF_LOW_HZ, "target_high_hz": ROLLOFF_HIGH_HZ,
-            "input_mean_hz": _mean(rows, "input_rolloff_hz"),
+            "reference_mean_hz": _mean(rows, "reference_rolloff_hz"), "input_mean_hz": _mean(rows, "input_rolloff_hz"),
+            "default_mean_hz": _mean(rows, "default_rolloff_hz"),
             "low_mean_hz": _mean(rows, "rolloff_low_hz"), "high_mean_hz": _mean(rows, "rolloff_high_hz"),
             "mean_difference_hz": float(np.mean(diffs)),
             "share_right_direction": float(np.mean([d > 0 for d in diffs])),
@@ -133,7 +136,8 @@ def guidance_markdown(study: Mapping) -> str:
         "",
         "| measurement | value |",
         "|---|---|",
-        f"| input roll-off (mean) | {r['input_mean_hz']:.0f} Hz |",
+        f"| roll-off (mean): reference / input / output at the default target | {r['reference_mean_hz']:.0f} / "
+        f"{r['input_mean_hz']:.0f} / {r['default_mean_hz']:.0f} Hz |",
         f"| output roll-off, target {r['target_low_hz']:g} Hz | {r['low_mean_hz']:.0f} Hz |",
         f"| output roll-off, target {r['target_high_hz']:g} Hz | {r['high_mean_hz']:.0f} Hz |",
         f"| difference (high - low; > 0 = right direction) | {r['mean_difference_hz']:+.0f} Hz "

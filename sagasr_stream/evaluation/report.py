@@ -22,6 +22,9 @@ SYSTEM_TITLES = {"input": "input", "sbr": "SBR", "noise": "noise fill", "vae_onl
 METRICS = ("lsd", "lsd_hf", "env")
 METRIC_TITLES = {"lsd": "LSD (full band, lower is better)", "lsd_hf": "LSD-HF (above the cutoff, lower is better)",
                  "env": "Envelope correlation above the cutoff (10 ms frames, higher is better)"}
+METRIC_NOTES = {"env": "Timing, not level: a band tens of dB too quiet (see LSD-HF; e.g. the input's filter "
+                        "transition band) still scores high if it follows the rhythm; a steady haze scores near 0; "
+                        "energies below -60 dB of the clip's mean frame energy count as silence."}
 DSP_BASELINES = ("sbr", "noise")  # "the best baseline" of the margins and win rates
 
 Example = tuple[str, Mapping[str, np.ndarray]]  # name, {system or "reference": (samples,)}
@@ -96,7 +99,8 @@ def markdown_table(summary: Sequence[dict]) -> str:
         head = ["degradation", "cutoff (Hz)", "clips"] + [SYSTEM_TITLES[s] for s in systems]
         rows = [[e["degradation"], f"{e['cutoff_hz']:g}", str(e["n_clips"])] + [f"{e[f'{metric}_{s}']:.3f}" for s in systems]
                 for e in summary]
-        parts.append(f"### {METRIC_TITLES[metric]}\n\n" + _table(head, rows))
+        note = METRIC_NOTES.get(metric, "")
+        parts.append(f"### {METRIC_TITLES[metric]}\n\n" + (note + "\n\n" if note else "") + _table(head, rows))
     if "model" in systems:
         head = ["degradation", "cutoff (Hz)", "best baseline (LSD)", "margin LSD %", "margin LSD-HF %",
                 "win rate LSD", "win rate LSD-HF", "LSD-HF below VAE-only %", "ENV model - SBR"]

@@ -48,7 +48,8 @@ def test_eval_guidance_and_steps_sweep_produce_their_sections(tiny_bundle, refs,
     assert report["split"]["clips"] == [TEST]  # the default split is test
     g = report["guidance"]
     assert g["split"] == "test" and g["cutoff_hz"] == 8000.0 and g["n_clips"] == 1
-    assert set(g["rolloff"]) >= {"low_mean_hz", "high_mean_hz", "mean_difference_hz", "share_right_direction"}
+    assert set(g["rolloff"]) >= {"reference_mean_hz", "input_mean_hz", "default_mean_hz", "low_mean_hz", "high_mean_hz",
+                                 "mean_difference_hz", "share_right_direction"}
     assert set(g["guidance_off"]) >= {"lsd_hf_default", "lsd_hf_off", "mean_change"}
     clip = g["clips"][0]
     assert clip["caption_matching"] == "drum kit, rock beat" and clip["caption_contradicting"] == "solo flute"
@@ -58,7 +59,7 @@ def test_eval_guidance_and_steps_sweep_produce_their_sections(tiny_bundle, refs,
     assert s["split"] == "tuning" and s["n_clips"] == 1 and s["steps"] == [1, 2]
     assert [r["steps"] for r in s["overall"]] == [1, 2] and len(s["rows"]) == 2
     assert all(set(r) >= {"lsd", "lsd_hf", "env"} for r in s["rows"])
-    assert s["overall"][0]["lsd"] != s["overall"][1]["lsd"]
+    assert s["overall"][0]["lsd"] != s["overall"][1]["lsd"] and all(o["rtf"] > 0 for o in s["overall"])
     text = (out / "report.md").read_text()
     assert "## Guidance" in text and "## Steps sweep (tuning split, 1 clips)" in text
 

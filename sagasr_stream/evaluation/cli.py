@@ -75,7 +75,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..model import SagaSRModel
     from ..settings import RestoreSettings, resolve
     from .guidance import guidance_markdown, guidance_study
-    from .report import add_section
+    from .report import add_section, atomic_write_text
     from .runner import evaluate
     from .splits import describe_rule, select_split, split_listing
     from .steps import parse_steps, steps_markdown, steps_sweep
@@ -89,6 +89,7 @@ def run_eval(args: argparse.Namespace) -> int:
     resolved = resolve(settings, model.manifest)
     all_clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
     clips = select_split(all_clips, args.split)
+    tuning = select_split(all_clips, "tuning") if sweep_steps else {}  # refuse before the long runs
 
     def restore_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
         return restore(audio, sample_rate, model, settings)
@@ -110,7 +111,7 @@ def run_eval(args: argparse.Namespace) -> int:
                       seed=args.seed or 0, out_dir=args.out, n_png=args.pngs, vae_only_fn=vae_only_fn, context=context)
     out = Path(args.out)
     seams = seam_report(restore_fn, clips, resolved.window, resolved.overlap)
-    (out / "seams.json").write_text(json.dumps(seams, indent=2))
+    atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
                 f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}.\n"
@@ -119,10 +120,10 @@ def run_eval(args: argparse.Namespace) -> int:
                     else "no clip holds 3 windows (longer clips needed)\n"))
     if args.guidance:
         study = guidance_study(restore_with, clips, settings, captions, cutoff_hz=args.guidance_cutoff,
-                               degradation=args.guidance_degradation, seed=args.seed or 0)
+                               degradation=args.guidance_degradation, seed=args.seed or 0,
+                               with_captions="text_encoder" in model.manifest.graphs)
         add_section(out, "guidance", {"split": args.split, **study}, guidance_markdown(study))
     if sweep_steps:
-        tuning = select_split(all_clips, "tuning")
         sweep = steps_sweep(restore_with, tuning, settings, sweep_steps, cutoffs_hz=args.cutoffs,
                             degradations=args.degradations, seed=args.seed or 0)
         add_section(out, "steps_sweep", {"split": "tuning", **sweep}, steps_markdown(sweep, "tuning"))

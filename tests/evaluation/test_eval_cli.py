@@ -68,3 +68,10 @@ def test_eval_refuses_a_bad_steps_list_before_running_anything(tiny_bundle, refs
     code = main(["eval", str(refs[0]), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--steps-sweep", "1,x"])
     assert code != 0 and "steps sweep must be comma-separated positive integers" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_eval_refuses_a_steps_sweep_without_tuning_clips_before_running(tiny_bundle, refs, tmp_path, capsys):
+    only_test = refs[0] / f"{TEST}.flac"
+    code = main(["eval", str(only_test), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--steps-sweep", "1"])
+    assert code != 0 and "no clip of the 'tuning' split" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

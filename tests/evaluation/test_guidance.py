@@ -46,3 +46,11 @@ def test_contradicting_caption_and_rolloff_measure():
     x = band_limit(white(1.0, 4), SR, LowPassSpec("cheby1", 8, 6000.0), resample=False)
     assert 5500 < measured_rolloff_hz(x) < 7000  # the 98.5 % magnitude point lies on the filter skirt
     assert measured_rolloff_hz(white(1.0, 5)) > 21000
+
+
+def test_guidance_study_without_a_text_encoder_skips_the_captions():
+    from sagasr_stream.evaluation.guidance import guidance_markdown
+
+    study = guidance_study(obedient, {"a": white(0.5, 2)}, RestoreSettings(), with_captions=False)
+    assert study["caption"] is None and "caption_matching" not in study["clips"][0]
+    assert "no text encoder" in guidance_markdown(study)

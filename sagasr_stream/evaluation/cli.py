@@ -1,4 +1,8 @@
-"""``sagasr eval``: score a model bundle on full-band reference audio (LSD, LSD-HF, seams, SBR baseline)."""
+"""``sagasr eval``: score a model bundle on full-band reference audio beside the baselines.
+
+Rows: input, SBR, noise fill, VAE-only, model; metrics LSD, LSD-HF, envelope correlation, win rates and margins,
+seams; ``--guidance`` adds the guidance measurements, ``--steps-sweep`` quality against steps (tuning split).
+"""
 from __future__ import annotations
 
 import argparse
@@ -32,8 +36,9 @@ def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None
 
 
 def seam_report(restore_fn: Callable[[np.ndarray, int, float], np.ndarray], clips: dict[str, np.ndarray],
-                window: int, overlap: int, cutoff_hz: float = 8000.0) -> dict[str, float]:
-    """Mean seam metric (dB) of restored, resample-degraded clips long enough to hold seams."""
+                window: int, overlap: int, cutoff_hz: float = 8000.0) -> dict[str, float | int | None]:
+    """Mean seam metric (dB; None when no clip is long enough) of restored, resample-degraded clips that hold
+    at least 3 windows."""
     from ..chunking import WindowPlan
     from ..dsp import resample_through
     from .metrics import seam_energy_ratio_db
@@ -45,41 +50,93 @@ def seam_report(restore_fn: Callable[[np.ndarray, int, float], np.ndarray], clip
             continue
         out = restore_fn(resample_through(clip, 44100, 2 * cutoff_hz).astype(np.float32), 44100, cutoff_hz)
         values.append(seam_energy_ratio_db(out, plan.seam_centres(len(out)), overlap, 44100, cutoff_hz))
-    return {"seam_db_mean": float(np.mean(values)) if values else float("nan"), "seam_clips": len(values)}
+    return {"seam_db_mean": float(np.mean(values)) if values else None, "seam_clips": len(values)}
+
+
+def load_captions(path: str | None) -> dict[str, str]:
+    """{clip name (file stem): caption} from a captions.jsonl ({"path": ..., "caption": ...} per line); {} for None."""
+    if not path:
+        return {}
+    captions: dict[str, str] = {}
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            captions[Path(str(record["path"])).stem] = str(record["caption"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path}:{i}: expected a JSON object with 'path' and 'caption'") from None
+    return captions
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from .. import restore
     from ..cli import _settings
     from ..model import SagaSRModel
-    from ..settings import resolve
+    from ..settings import RestoreSettings, resolve
+    from .guidance import guidance_markdown, guidance_study
+    from .report import add_section, atomic_write_text
     from .runner import evaluate
+    from .splits import describe_rule, select_split, split_listing
+    from .steps import parse_steps, steps_markdown, steps_sweep
+    from .vae_only import vae_only_model
 
+    sweep_steps = parse_steps(args.steps_sweep) if args.steps_sweep else None
+    captions = load_captions(args.captions)
     model = SagaSRModel.load(args.model, provider=args.provider)
+    vae_only = vae_only_model(model)
     settings = _settings(args)
     resolved = resolve(settings, model.manifest)
-    clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
+    all_clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
+    clips = select_split(all_clips, args.split)
+    tuning = select_split(all_clips, "tuning") if sweep_steps else {}  # refuse before the long runs
 
     def restore_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
         return restore(audio, sample_rate, model, settings)
 
+    def vae_only_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
+        return restore(audio, sample_rate, vae_only, settings)
+
+    def restore_with(audio: np.ndarray, chosen: RestoreSettings) -> np.ndarray:
+        return restore(audio, model.manifest.sample_rate, model, chosen)
+
+    context = {
+        "model": {"name": model.manifest.name, "device": model.device},
+        "settings": {"steps": resolved.steps, "cfg_acoustic": resolved.cfg_acoustic, "cfg_text": resolved.cfg_text,
+                     "target_rolloff_hz": resolved.target_rolloff_hz, "caption": resolved.caption,
+                     "overlap": resolved.overlap, "seed": resolved.seed, "clip_seconds": args.clip_seconds},
+        "split": {"name": args.split, "rule": describe_rule(), "clips": list(clips), **split_listing(list(all_clips))},
+    }
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
-                      seed=args.seed or 0, out_dir=args.out, n_png=args.pngs)
-    seams = seam_report(restore_fn, clips, resolved.window, resolved.overlap)
+                      seed=args.seed or 0, out_dir=args.out, n_png=args.pngs, vae_only_fn=vae_only_fn, context=context)
     out = Path(args.out)
-    (out / "seams.json").write_text(json.dumps(seams, indent=2))
-    with open(out / "report.md", "a", encoding="utf-8") as f:
-        f.write(f"\nModel `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
+    seams = seam_report(restore_fn, clips, resolved.window, resolved.overlap)
+    atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
+    add_section(out, "seams", seams,
+                f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
                 f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}.\n"
-                f"\nSeam metric (8 kHz resample input, high band, 0 dB = invisible): {seams['seam_db_mean']:+.2f} dB "
-                f"over {seams['seam_clips']} clips\n")
+                f"\nSeam metric (8 kHz resample input, high band, 0 dB = invisible): " + (
+                    f"{seams['seam_db_mean']:+.2f} dB over {seams['seam_clips']} clips\n" if seams["seam_clips"]
+                    else "no clip holds 3 windows (longer clips needed)\n"))
+    if args.guidance:
+        study = guidance_study(restore_with, clips, settings, captions, cutoff_hz=args.guidance_cutoff,
+                               degradation=args.guidance_degradation, seed=args.seed or 0,
+                               with_captions="text_encoder" in model.manifest.graphs)
+        add_section(out, "guidance", {"split": args.split, **study}, guidance_markdown(study))
+    if sweep_steps:
+        sweep = steps_sweep(restore_with, tuning, settings, sweep_steps, cutoffs_hz=args.cutoffs,
+                            degradations=args.degradations, seed=args.seed or 0)
+        add_section(out, "steps_sweep", {"split": "tuning", **sweep}, steps_markdown(sweep, "tuning"))
     print((out / "report.md").read_text())
     return 0 if report else 1
 
 
 def add_eval_command(sub: argparse._SubParsersAction, add_restore_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     """Register ``sagasr eval`` on the main parser."""
-    p = sub.add_parser("eval", help="score a model on full-band reference audio against the DSP baseline")
+    p = sub.add_parser("eval", help="score a model on full-band reference audio beside the baselines",
+                       description="Score a model beside the band-limited input, SBR, a level-matched noise fill and "
+                                   "VAE-only (the same bundle with its DiT bypassed): LSD, LSD-HF, envelope correlation, "
+                                   "win rates and margins; optionally guidance measurements and a steps sweep.")
     p.add_argument("references", nargs="+", help="44.1 kHz full-band files, folders, globs or a validation.txt list")
     p.add_argument("-o", "--out", default="evaluation", help="report folder (report.md, report.json, PNGs)")
     p.add_argument("--cutoffs", type=float, nargs="+", default=[4000.0, 8000.0, 12000.0], metavar="HZ")
@@ -87,5 +144,13 @@ def add_eval_command(sub: argparse._SubParsersAction, add_restore_options: Calla
     p.add_argument("--clip-seconds", type=float, default=None, help="cut each reference to this length")
     p.add_argument("--max-clips", type=int, default=None)
     p.add_argument("--pngs", type=int, default=3, help="spectrogram pictures to draw")
+    p.add_argument("--split", choices=["tuning", "test", "all"], default="test",
+                   help="clips of the table and the guidance study (fixed by a hash of the clip name; default test)")
+    p.add_argument("--guidance", action="store_true",
+                   help="measure the guidance: target roll-off 10 vs 18 kHz, guidance off, matching vs contradicting caption")
+    p.add_argument("--guidance-cutoff", type=float, default=8000.0, metavar="HZ", help="input cutoff of the guidance study")
+    p.add_argument("--guidance-degradation", choices=["filters", "resample"], default="filters")
+    p.add_argument("--captions", metavar="JSONL", help="captions.jsonl with the clips' matching captions (default 'music')")
+    p.add_argument("--steps-sweep", metavar="N,N,...", help="score these step counts on the tuning split, e.g. 1,2,4,8,16")
     add_restore_options(p)
     p.set_defaults(func=run_eval)

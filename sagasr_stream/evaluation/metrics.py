@@ -84,3 +84,64 @@ def lsd(estimate: np.ndarray, reference: np.ndarray, sample_rate: int = 44100) -
 def lsd_hf(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutoff_hz: float) -> float:
     """Log-spectral distance over the bins at or above ``cutoff_hz`` only (LSD-HF)."""
     return log_spectral_distance(estimate, reference, sample_rate, min_hz=cutoff_hz)
+
+
+ENVELOPE_FRAME = 1024  # samples: Hann window of each envelope frame
+ENVELOPE_HOP_SECONDS = 0.010  # 10 ms between envelope frames
+ENVELOPE_FLOOR_DB = -60.0  # band energies below this, relative to the clip's mean frame energy, count as silence
+FLAT_ENVELOPE = 0.01  # log10 units (0.1 dB): an envelope whose spread is below this carries no rhythm
+
+
+def high_band_log_envelope(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
+    """log10 energy above ``cutoff_hz`` per 10 ms frame: (samples,) -> (frames,) float64.
+
+    Frames: Hann window of ``ENVELOPE_FRAME`` samples, hop ``round(0.010 * sample_rate)`` samples, only those
+    wholly inside the signal (when there are at least two). Energies
+    are floored at ``ENVELOPE_FLOOR_DB`` below the clip's mean full-band frame energy, so a gain on the clip
+    only shifts the envelope by a constant, and an empty band (a band-limited input) is flat.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"expected a non-empty 1-D signal, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("signal contains NaN or Inf")
+    nyquist = sample_rate / 2
+    if not 0 < cutoff_hz < nyquist:
+        raise ValueError(f"cutoff must be in (0, {nyquist:g}) Hz, got {cutoff_hz:g}")
+    hop = int(round(ENVELOPE_HOP_SECONDS * sample_rate))
+    power = np.abs(stft(x, ENVELOPE_FRAME, hop)) ** 2
+    inside = slice(-(-(ENVELOPE_FRAME // 2) // hop), (x.size - ENVELOPE_FRAME // 2) // hop + 1)
+    if power[:, inside].shape[1] >= 2:  # zero-padded edge frames splatter broadband energy: leave them out
+        power = power[:, inside]
+    first = int(np.ceil(cutoff_hz / nyquist * (ENVELOPE_FRAME // 2)))
+    floor = max(power.sum(axis=0).mean() * 10 ** (ENVELOPE_FLOOR_DB / 10), 1e-30)
+    return np.log10(power[first:].sum(axis=0) + floor)
+
+
+def envelope_correlation(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutoff_hz: float) -> float:
+    """Pearson correlation of the high-band log energy envelopes (10 ms frames) of ``estimate`` and ``reference``.
+
+    ``estimate``, ``reference``: (samples,) same length and rate. 1 for the reference itself; near 0 for a
+    steady haze against music with rhythm; 0 when either envelope is flat (spread below ``FLAT_ENVELOPE``: nothing above the cutoff).
+    Unchanged by a gain on either signal. See :func:`high_band_log_envelope`.
+    """
+    estimate, reference = np.asarray(estimate), np.asarray(reference)
+    if estimate.shape != reference.shape:
+        raise ValueError(f"estimate shape {estimate.shape} differs from reference shape {reference.shape}")
+    a = high_band_log_envelope(estimate, sample_rate, cutoff_hz)
+    b = high_band_log_envelope(reference, sample_rate, cutoff_hz)
+    if a.std() < FLAT_ENVELOPE or b.std() < FLAT_ENVELOPE:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+QUALITY_METRICS = ("lsd", "lsd_hf", "env")
+
+
+def quality(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutoff_hz: float) -> dict[str, float]:
+    """{"lsd", "lsd_hf", "env"}: full-band LSD, LSD above ``cutoff_hz`` and the high-band envelope correlation."""
+    return {
+        "lsd": lsd(estimate, reference, sample_rate),
+        "lsd_hf": lsd_hf(estimate, reference, sample_rate, cutoff_hz),
+        "env": envelope_correlation(estimate, reference, sample_rate, cutoff_hz),
+    }

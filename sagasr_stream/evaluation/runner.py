@@ -1,4 +1,8 @@
-"""Run a restoration function over degraded reference clips and score it against the DSP baseline."""
+"""Run a restoration function over degraded reference clips and score it beside the baselines.
+
+Systems per (clip, degradation, cutoff): ``input`` (the band-limited clip), ``sbr`` (spectral band replication),
+``noise`` (level-matched noise fill), ``vae_only`` (when a VAE-only restore function is given) and ``model``.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -7,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ..dsp import band_limit, draw_lowpass, resample_through
-from .baseline import sbr_extend
-from .metrics import lsd, lsd_hf
-from .report import write_report
+from .baseline import noise_fill, sbr_extend
+from .metrics import quality
+from .report import Example, write_report
 
 SAMPLE_RATE = 44100
 DEGRADATIONS = ("filters", "resample")
@@ -66,38 +70,46 @@ def evaluate(
     seed: int = 0,
     out_dir: str | Path = "evaluation",
     n_png: int = 3,
+    vae_only_fn: RestoreFn | None = None,
+    context: Mapping[str, object] | None = None,
 ) -> dict:
     """Score ``restore_fn(audio (samples,) float32, 44100, cutoff_hz) -> (samples,)`` on band-limited clips.
 
-    Each 44.1 kHz reference clip is degraded per (degradation, cutoff); input, SBR baseline and model
-    output are scored with LSD and LSD-HF (bins >= cutoff). Writes report.json, report.md and up to
-    ``n_png`` spectrogram PNGs (when matplotlib is installed) into ``out_dir``. Returns the report dict.
-    The filter draw per (clip, degradation, cutoff) depends on ``seed`` only.
+    Each 44.1 kHz reference clip is degraded per (degradation, cutoff); the input, the SBR and noise-fill
+    baselines, ``vae_only_fn`` (if given, same signature) and the model are scored with LSD, LSD-HF (bins >=
+    cutoff) and the high-band envelope correlation. Writes report.json, report.md and up to ``n_png``
+    spectrogram PNGs (when matplotlib is installed) into ``out_dir``; ``context`` (JSON-able) is stored in
+    report.json as is. Returns the report dict. The filter draw and the noise fill's phases per
+    (clip, degradation, cutoff) depend on ``seed`` only.
     """
     named = _named_clips(clips)
     for kind in degradations:
         if kind not in DEGRADATIONS:
             raise ValueError(f"unknown degradation {kind!r}; expected one of {DEGRADATIONS}")
     rows = []
-    examples = []
+    examples: list[Example] = []
     for ci, (name, ref) in enumerate(named):
         for di, kind in enumerate(degradations):
             for ki, cutoff in enumerate(cutoffs_hz):
+                cutoff = float(cutoff)
                 rng = np.random.default_rng([seed, ci, di, ki])
-                degraded = degrade(ref, kind, float(cutoff), rng)
+                degraded = degrade(ref, kind, cutoff, rng)
                 outputs = {
                     "input": degraded,
-                    "baseline": sbr_extend(degraded, SAMPLE_RATE, float(cutoff)),
-                    "model": _checked_output(restore_fn(degraded.copy(), SAMPLE_RATE, float(cutoff)), name, ref.size),
+                    "sbr": sbr_extend(degraded, SAMPLE_RATE, cutoff),
+                    "noise": noise_fill(degraded, SAMPLE_RATE, cutoff, seed=int(rng.integers(2**31))),
                 }
-                row = {"clip": name, "degradation": kind, "cutoff_hz": float(cutoff)}
+                if vae_only_fn is not None:
+                    outputs["vae_only"] = _checked_output(vae_only_fn(degraded.copy(), SAMPLE_RATE, cutoff), name, ref.size)
+                outputs["model"] = _checked_output(restore_fn(degraded.copy(), SAMPLE_RATE, cutoff), name, ref.size)
+                row: dict = {"clip": name, "degradation": kind, "cutoff_hz": cutoff}
                 for system, audio in outputs.items():
-                    row[f"lsd_{system}"] = lsd(audio, ref, SAMPLE_RATE)
-                    row[f"lsd_hf_{system}"] = lsd_hf(audio, ref, SAMPLE_RATE, float(cutoff))
+                    for metric, value in quality(audio, ref, SAMPLE_RATE, cutoff).items():
+                        row[f"{metric}_{system}"] = value
                 rows.append(row)
-                examples.append((f"{name}_{kind}_{int(cutoff)}Hz", degraded, outputs["baseline"], outputs["model"], ref))
+                examples.append((f"{name}_{kind}_{int(cutoff)}Hz", {**outputs, "reference": ref}))
     picks = _spread(len(examples), n_png)
-    return write_report(rows, [examples[i] for i in picks], Path(out_dir), SAMPLE_RATE, seed)
+    return write_report(rows, [examples[i] for i in picks], Path(out_dir), SAMPLE_RATE, seed, context)
 
 
 def _spread(n: int, k: int) -> list[int]:

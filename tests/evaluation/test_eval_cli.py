@@ -1,26 +1,77 @@
 import json
 
 import numpy as np
+import pytest
 from pedalboard.io import AudioFile
 
 from sagasr_stream.cli import main
 
+TUNING, TEST = "000117_03", "000022_05"  # one clip of each split (tests/evaluation/test_splits.py)
 
-def test_eval_command_writes_a_report_with_seams(tiny_bundle, tmp_path):
+
+@pytest.fixture
+def refs(tmp_path):
     rng = np.random.default_rng(0)
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for i in range(2):
-        with AudioFile(str(refs / f"clip{i}.flac"), "w", 44100, 1, bit_depth=24) as f:
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for name in (TUNING, TEST):
+        with AudioFile(str(folder / f"{name}.flac"), "w", 44100, 1, bit_depth=24) as f:
             f.write((0.2 * rng.standard_normal((1, 44100))).astype(np.float32))
+    captions = tmp_path / "captions.jsonl"
+    captions.write_text(json.dumps({"path": f"x/{TEST}.flac", "caption": "drum kit, rock beat"}) + "\n")
+    return folder, captions
+
+
+def test_eval_command_writes_a_report_with_every_baseline_and_seams(tiny_bundle, refs, tmp_path):
     out = tmp_path / "report"
-    code = main(["eval", str(refs), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "4000", "8000",
-                 "--pngs", "1", "--overlap", "2048"])
+    code = main(["eval", str(refs[0]), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "4000", "8000",
+                 "--pngs", "1", "--overlap", "2048", "--split", "all"])
     assert code == 0
     report = json.loads((out / "report.json").read_text())
-    assert report  # the runner's structured results
+    assert report["systems"] == ["input", "sbr", "noise", "vae_only", "model"]
+    assert report["split"]["name"] == "all" and report["split"]["tuning"] == [TUNING] and report["split"]["test"] == [TEST]
+    assert len(report["summary"]) == 4 and all(e["n_clips"] == 2 for e in report["summary"])
     text = (out / "report.md").read_text()
-    assert "tiny-random" in text and "Seam metric" in text
+    assert "tiny-random" in text and "Seam metric" in text and "VAE-only" in text and "noise fill" in text
     seams = json.loads((out / "seams.json").read_text())
-    assert seams["seam_clips"] == 2 and np.isfinite(seams["seam_db_mean"])
+    assert seams["seam_clips"] == 2 and np.isfinite(seams["seam_db_mean"]) and report["seams"] == seams
     assert list(out.glob("*.png"))
+
+
+def test_eval_guidance_and_steps_sweep_produce_their_sections(tiny_bundle, refs, tmp_path):
+    out = tmp_path / "report"
+    code = main(["eval", str(refs[0]), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "8000",
+                 "--degradations", "resample", "--pngs", "0", "--overlap", "2048", "--guidance",
+                 "--captions", str(refs[1]), "--steps-sweep", "1,2"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"]["clips"] == [TEST]  # the default split is test
+    g = report["guidance"]
+    assert g["split"] == "test" and g["cutoff_hz"] == 8000.0 and g["n_clips"] == 1
+    assert set(g["rolloff"]) >= {"reference_mean_hz", "input_mean_hz", "default_mean_hz", "low_mean_hz", "high_mean_hz",
+                                 "mean_difference_hz", "share_right_direction"}
+    assert set(g["guidance_off"]) >= {"lsd_hf_default", "lsd_hf_off", "mean_change"}
+    clip = g["clips"][0]
+    assert clip["caption_matching"] == "drum kit, rock beat" and clip["caption_contradicting"] == "solo flute"
+    # the tiny random DiT does react to its conditioning: each measurement sees a change
+    assert clip["change_matching"] > 0 and clip["change_contradicting"] > 0 and g["guidance_off"]["mean_abs_change"] > 0
+    s = report["steps_sweep"]
+    assert s["split"] == "tuning" and s["n_clips"] == 1 and s["steps"] == [1, 2]
+    assert [r["steps"] for r in s["overall"]] == [1, 2] and len(s["rows"]) == 2
+    assert all(set(r) >= {"lsd", "lsd_hf", "env"} for r in s["rows"])
+    assert s["overall"][0]["lsd"] != s["overall"][1]["lsd"] and all(o["rtf"] > 0 for o in s["overall"])
+    text = (out / "report.md").read_text()
+    assert "## Guidance" in text and "## Steps sweep (tuning split, 1 clips)" in text
+
+
+def test_eval_refuses_a_bad_steps_list_before_running_anything(tiny_bundle, refs, tmp_path, capsys):
+    code = main(["eval", str(refs[0]), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--steps-sweep", "1,x"])
+    assert code != 0 and "steps sweep must be comma-separated positive integers" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_eval_refuses_a_steps_sweep_without_tuning_clips_before_running(tiny_bundle, refs, tmp_path, capsys):
+    only_test = refs[0] / f"{TEST}.flac"
+    code = main(["eval", str(only_test), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--steps-sweep", "1"])
+    assert code != 0 and "no clip of the 'tuning' split" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

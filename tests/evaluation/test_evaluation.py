@@ -90,25 +90,57 @@ def test_evaluate_writes_report(tmp_path):
         calls.append((audio.shape, sample_rate, cutoff_hz))
         return audio
 
-    report = evaluate(identity, clips, cutoffs_hz=(4000, 8000), seed=3, out_dir=tmp_path, n_png=2)
+    report = evaluate(identity, clips, cutoffs_hz=(4000, 8000), seed=3, out_dir=tmp_path, n_png=2,
+                      vae_only_fn=lambda audio, sr, cutoff: sbr_extend(audio, sr, cutoff), context={"split": {
+                          "name": "all", "rule": "by name", "clips": ["a", "b"]}})
     assert len(calls) == 2 * 2 * 2 and calls[0][1] == SR
     md = (tmp_path / "report.md").read_text()
-    assert "| degradation | cutoff (Hz) | clips | LSD input | LSD baseline | LSD model |" in md
-    assert "LSD-HF input" in md
+    assert "| degradation | cutoff (Hz) | clips | input | SBR | noise fill | VAE-only | model |" in md
+    for title in ("LSD (full band", "LSD-HF (above the cutoff", "Envelope correlation", "against the baselines"):
+        assert title in md
+    assert "Split: **all** (2 clips: a, b)" in md
     for kind in ("filters", "resample"):
         for cutoff in ("4000", "8000"):
             assert f"| {kind} | {cutoff} | 2 |" in md
     data = json.loads((tmp_path / "report.json").read_text())
+    assert data["systems"] == ["input", "sbr", "noise", "vae_only", "model"]
+    assert data["split"]["name"] == "all"
     assert len(data["clips"]) == 8 and len(data["summary"]) == 4
     for entry in data["summary"]:
-        # identity "model" equals the input; the baseline beats both above the cutoff
+        # identity "model" equals the input; both baselines beat it above the cutoff
         assert entry["lsd_model"] == pytest.approx(entry["lsd_input"])
-        assert entry["lsd_hf_baseline"] < entry["lsd_hf_input"]
+        assert entry["lsd_hf_sbr"] < entry["lsd_hf_input"] and entry["lsd_hf_noise"] < entry["lsd_hf_input"]
+        assert entry["win_rate_lsd_hf"] == 0.0 and entry["margin_lsd_hf_pct"] < 0
+        best = min(entry["lsd_hf_sbr"], entry["lsd_hf_noise"])
+        assert entry["margin_lsd_hf_pct"] == pytest.approx(100 * (best - entry["lsd_hf_model"]) / best)
+        # the stand-in "VAE-only" is SBR here: the model's LSD-HF lies above it
+        assert entry["dit_gain_lsd_hf_pct"] == pytest.approx(100 * (entry["lsd_hf_sbr"] - entry["lsd_hf_model"]) / entry["lsd_hf_sbr"])
+        assert -1 <= entry["env_model"] <= 1 and "env_model_minus_sbr" in entry
     assert report["summary"] == data["summary"]
     pytest.importorskip("matplotlib")
     pngs = sorted(tmp_path.glob("*.png"))
     assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
     assert data["spectrograms"] == [p.name for p in pngs] or sorted(data["spectrograms"]) == [p.name for p in pngs]
+
+
+def test_verdict_counts_wins_per_clip_against_the_better_baseline():
+    from sagasr_stream.evaluation.report import verdict
+
+    rows = [  # clip 1: model beats both; clip 2: beats SBR only; clip 3: beats neither
+        {"lsd_sbr": 1.0, "lsd_noise": 0.9, "lsd_model": 0.8, "lsd_hf_sbr": 2.0, "lsd_hf_noise": 1.0, "lsd_hf_model": 0.5,
+         "env_sbr": 0.5, "env_model": 0.7},
+        {"lsd_sbr": 1.0, "lsd_noise": 0.7, "lsd_model": 0.8, "lsd_hf_sbr": 2.0, "lsd_hf_noise": 1.0, "lsd_hf_model": 0.5,
+         "env_sbr": 0.5, "env_model": 0.5},
+        {"lsd_sbr": 1.0, "lsd_noise": 0.8, "lsd_model": 1.1, "lsd_hf_sbr": 2.0, "lsd_hf_noise": 1.0, "lsd_hf_model": 1.4,
+         "env_sbr": 0.5, "env_model": 0.0},
+    ]
+    v = verdict(rows)
+    assert v["win_rate_lsd"] == pytest.approx(1 / 3) and v["win_rate_lsd_hf"] == pytest.approx(2 / 3)
+    assert v["best_baseline_lsd"] == "noise" and v["best_baseline_lsd_hf"] == "noise"
+    assert v["margin_lsd_pct"] == pytest.approx(100 * (0.8 - 0.9) / 0.8)
+    assert v["margin_lsd_hf_pct"] == pytest.approx(100 * (1.0 - 0.8) / 1.0)
+    assert v["env_model_minus_sbr"] == pytest.approx((0.2 + 0.0 - 0.5) / 3)
+    assert "dit_gain_lsd_hf_pct" not in v
 
 
 def test_evaluate_rejects_bad_model_output(tmp_path):

@@ -86,4 +86,4 @@ def test_it_beats_the_input_and_the_dsp_baseline_on_held_out_corpus_clips(model:
     for row in report["summary"]:
         for metric in ("lsd", "lsd_hf"):
             model_score = row[f"{metric}_model"]
-            assert model_score < row[f"{metric}_input"] and model_score < row[f"{metric}_baseline"], (metric, row)
+            assert model_score < row[f"{metric}_input"] and model_score < row[f"{metric}_sbr"], (metric, row)

@@ -1,0 +1,159 @@
+"""Does the guidance act? Roll-off, guidance-off and caption measurements on band-limited clips.
+
+For every clip, degraded once at ``cutoff_hz`` (8 kHz by default), the model runs with:
+- the given settings ("default");
+- ``target_rolloff_hz`` 10 kHz and 18 kHz: the output's measured roll-off (SPEC 98.5 % cumulative STFT
+  magnitude, :func:`sagasr_stream.dsp.rolloff_bin`, in Hz) for each, and their difference (18 k - 10 k: > 0 is
+  the right direction);
+- guidance off (s_a = 1, s_t = 0): LSD-HF against the reference beside the default's;
+- a caption that matches the audio and one that contradicts it: how much each changes the output from the
+  default run (relative energy of the difference above the cutoff, and LSD-HF between the two outputs).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..dsp import N_FFT, rolloff_bin, stft
+from ..settings import RestoreSettings
+from .metrics import lsd_hf
+from .runner import SAMPLE_RATE, degrade
+
+RestoreWith = Callable[[np.ndarray, RestoreSettings], np.ndarray]  # (samples,) 44.1 kHz float32 -> (samples,)
+
+ROLLOFF_LOW_HZ = 10000.0
+ROLLOFF_HIGH_HZ = 18000.0
+GENERIC_CAPTION = "music"
+DRUM_WORDS = ("drum", "percussion", "kit", "snare", "hi-hat", "hihat", "cymbal", "beat")
+CONTRADICTING = {"drums": "solo flute", "other": "drum kit"}
+
+
+def contradicting_caption(caption: str) -> str:
+    """A caption from another instrument family: "solo flute" for drum captions, else "drum kit"."""
+    lowered = caption.lower()
+    return CONTRADICTING["drums" if any(w in lowered for w in DRUM_WORDS) else "other"]
+
+
+def measured_rolloff_hz(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
+    """The SPEC roll-off of ``audio`` (samples,): frequency of the first STFT bin (n_fft 2048) where the
+    cumulative, time-summed magnitude reaches 98.5 % of the total, in Hz."""
+    return float(rolloff_bin(np.asarray(audio, dtype=np.float64)) * sample_rate / N_FFT)
+
+
+def high_band_change(a: np.ndarray, b: np.ndarray, sample_rate: int, cutoff_hz: float) -> float:
+    """Energy of (a - b) above ``cutoff_hz`` relative to b's energy there (STFT bins; 0 = identical)."""
+    first = int(np.ceil(cutoff_hz / (sample_rate / 2) * (N_FFT // 2)))
+    sa, sb = stft(np.asarray(a, dtype=np.float64))[first:], stft(np.asarray(b, dtype=np.float64))[first:]
+    return float((np.abs(sa - sb) ** 2).sum() / max((np.abs(sb) ** 2).sum(), 1e-30))
+
+
+def guidance_study(
+    restore_with: RestoreWith,
+    clips: Mapping[str, np.ndarray],
+    settings: RestoreSettings,
+    captions: Mapping[str, str] | None = None,
+    cutoff_hz: float = 8000.0,
+    degradation: str = "filters",
+    seed: int = 0,
+    with_captions: bool = True,
+) -> dict:
+    """Run the measurements above on every clip of ``clips`` ({name: (samples,) 44.1 kHz float32}).
+
+    ``settings``: the "default" run's settings; ``captions``: {clip name: caption that matches the audio}
+    (clips without one get ``GENERIC_CAPTION``); ``with_captions`` False (a model without a text encoder) skips
+    the caption runs and leaves "caption" None. Returns {"cutoff_hz", "degradation", "n_clips", "rolloff",
+    "guidance_off", "caption", "clips"}: per-clip values under "clips", means in the three sections.
+    """
+    captions = captions or {}
+    per_clip = []
+    for ci, (name, ref) in enumerate(clips.items()):
+        degraded = degrade(ref, degradation, cutoff_hz, np.random.default_rng([seed, ci, 99]))
+
+        def run(**changes: object) -> np.ndarray:
+            return np.asarray(restore_with(degraded.copy(), settings.with_(**changes)), dtype=np.float32)
+
+        default = run()
+        low, high = run(target_rolloff_hz=ROLLOFF_LOW_HZ), run(target_rolloff_hz=ROLLOFF_HIGH_HZ)
+        off = run(cfg_acoustic=1.0, cfg_text=0.0)
+        row = {
+            "clip": name,
+            "reference_rolloff_hz": measured_rolloff_hz(ref),
+            "input_rolloff_hz": measured_rolloff_hz(degraded),
+            "default_rolloff_hz": measured_rolloff_hz(default),
+            "rolloff_low_hz": measured_rolloff_hz(low),
+            "rolloff_high_hz": measured_rolloff_hz(high),
+            "lsd_hf_default": lsd_hf(default, ref, SAMPLE_RATE, cutoff_hz),
+            "lsd_hf_guidance_off": lsd_hf(off, ref, SAMPLE_RATE, cutoff_hz),
+        }
+        if with_captions:
+            matching = captions.get(name, GENERIC_CAPTION)
+            contra = contradicting_caption(matching)
+            out_match, out_contra = run(caption=matching), run(caption=contra)
+            row.update({
+                "caption_matching": matching,
+                "caption_contradicting": contra,
+                "change_matching": high_band_change(out_match, default, SAMPLE_RATE, cutoff_hz),
+                "change_contradicting": high_band_change(out_contra, default, SAMPLE_RATE, cutoff_hz),
+                "lsd_hf_change_matching": lsd_hf(out_match, default, SAMPLE_RATE, cutoff_hz),
+                "lsd_hf_change_contradicting": lsd_hf(out_contra, default, SAMPLE_RATE, cutoff_hz),
+            })
+        per_clip.append(row)
+    return {"cutoff_hz": float(cutoff_hz), "degradation": degradation, "n_clips": len(per_clip),
+            **summarize_guidance(per_clip), "clips": per_clip}
+
+
+def _mean(rows: Sequence[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rows]))
+
+
+def summarize_guidance(rows: Sequence[dict]) -> dict:
+    """The means of :func:`guidance_study`'s per-clip values, in three sections."""
+    diffs = [r["rolloff_high_hz"] - r["rolloff_low_hz"] for r in rows]
+    off = [r["lsd_hf_guidance_off"] - r["lsd_hf_default"] for r in rows]
+    return {
+        "rolloff": {
+            "target_low_hz": ROLLOFF_LOW_HZ, "target_high_hz": ROLLOFF_HIGH_HZ,
+            "reference_mean_hz": _mean(rows, "reference_rolloff_hz"), "input_mean_hz": _mean(rows, "input_rolloff_hz"),
+            "default_mean_hz": _mean(rows, "default_rolloff_hz"),
+            "low_mean_hz": _mean(rows, "rolloff_low_hz"), "high_mean_hz": _mean(rows, "rolloff_high_hz"),
+            "mean_difference_hz": float(np.mean(diffs)),
+            "share_right_direction": float(np.mean([d > 0 for d in diffs])),
+        },
+        "guidance_off": {
+            "lsd_hf_default": _mean(rows, "lsd_hf_default"), "lsd_hf_off": _mean(rows, "lsd_hf_guidance_off"),
+            "mean_change": float(np.mean(off)), "mean_abs_change": float(np.mean(np.abs(off))),
+        },
+        "caption": None if "change_matching" not in rows[0] else {
+            "change_matching": _mean(rows, "change_matching"),
+            "change_contradicting": _mean(rows, "change_contradicting"),
+            "lsd_hf_change_matching": _mean(rows, "lsd_hf_change_matching"),
+            "lsd_hf_change_contradicting": _mean(rows, "lsd_hf_change_contradicting"),
+            "share_contradicting_larger": float(np.mean([r["change_contradicting"] > r["change_matching"] for r in rows])),
+        },
+    }
+
+
+def guidance_markdown(study: Mapping) -> str:
+    """The guidance section of report.md."""
+    r, g, c = study["rolloff"], study["guidance_off"], study["caption"]
+    return "\n".join([
+        f"## Guidance ({study['degradation']} at {study['cutoff_hz']:g} Hz, {study['n_clips']} clips)",
+        "",
+        "| measurement | value |",
+        "|---|---|",
+        f"| roll-off (mean): reference / input / output at the default target | {r['reference_mean_hz']:.0f} / "
+        f"{r['input_mean_hz']:.0f} / {r['default_mean_hz']:.0f} Hz |",
+        f"| output roll-off, target {r['target_low_hz']:g} Hz | {r['low_mean_hz']:.0f} Hz |",
+        f"| output roll-off, target {r['target_high_hz']:g} Hz | {r['high_mean_hz']:.0f} Hz |",
+        f"| difference (high - low; > 0 = right direction) | {r['mean_difference_hz']:+.0f} Hz "
+        f"({r['share_right_direction']:.0%} of clips > 0) |",
+        f"| LSD-HF default / guidance off (s_a 1, s_t 0) | {g['lsd_hf_default']:.4f} / {g['lsd_hf_off']:.4f} "
+        f"(mean change {g['mean_change']:+.2e}, mean abs {g['mean_abs_change']:.2e}) |",
+    ] + ([
+        f"| caption change: matching / contradicting (relative HF energy of the difference) | "
+        f"{c['change_matching']:.2e} / {c['change_contradicting']:.2e} "
+        f"(contradicting larger on {c['share_contradicting_larger']:.0%} of clips) |",
+        f"| caption change: LSD-HF between outputs, matching / contradicting | "
+        f"{c['lsd_hf_change_matching']:.2e} / {c['lsd_hf_change_contradicting']:.2e} |",
+    ] if c else ["| caption change | not measured: the model has no text encoder |"]) + [""])

@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="default sampling steps written to the manifest")
     p.add_argument("--cfg-acoustic", type=float)
     p.add_argument("--cfg-text", type=float)
-    p.add_argument("--target-rolloff-hz", type=float)
+    p.add_argument("--target-rolloff-hz", type=lambda v: v if v == "auto" else float(v),
+                   help="default target roll-off in Hz, or 'auto' (from each window's input roll-off)")
+    p.add_argument("--auto-rolloff-fraction", type=float, help="for 'auto': input roll-off + this x (Nyquist - it)")
     p.add_argument("--caption", help="default caption")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_checkpoint:
         save_checkpoint(model, args.save_checkpoint)
     defaults = {k: v for k, v in {"steps": args.steps, "cfg_acoustic": args.cfg_acoustic, "cfg_text": args.cfg_text,
-                                  "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption}.items()
+                                  "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption,
+                                  "auto_rolloff_fraction": args.auto_rolloff_fraction}.items()
                 if v is not None}
     out = Path(args.output)
     archive = out.suffix == ".zip"

@@ -61,7 +61,8 @@ class Defaults:
     steps: int = 25
     cfg_acoustic: float = 1.4
     cfg_text: float = 1.2
-    target_rolloff_hz: float = 16000.0
+    target_rolloff_hz: float | str = 16000.0  # Hz, or "auto": per window, input roll-off + fraction x (Nyquist - it)
+    auto_rolloff_fraction: float = 0.2
     caption: str = ""
 
 

@@ -68,13 +68,14 @@ class WindowRestorer:
             [latent_noise(s.seed, job.channel, job.index * self.hop_frames, frames, m.latent_channels) for job in jobs]
         )
         n = len(jobs)
+        rolloff_in = rolloff_ratio(scaled)
         latents = sample(
             self.model.backend,
             noise,
             lr_latent,
             np.repeat(self.text, n, axis=0),
-            rolloff_ratio(scaled),
-            np.full(n, s.target_rolloff, dtype=np.float32),
+            rolloff_in,
+            s.target_rolloffs(rolloff_in),
             s.steps,
             s.cfg_acoustic,
             s.cfg_text,

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
+
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
@@ -18,7 +20,8 @@ class RestoreSettings:
 
     - ``steps``: Euler steps; ``cfg_acoustic`` / ``cfg_text``: guidance scales s_a and s_t;
     - ``cfg_form``: "official" v0 + s_a (v1 - v0) + s_t (v2 - v1), or "independent" ... + s_t (v2 - v0);
-    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz);
+    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz), or ``"auto"``: per window the
+      input's roll-off plus the bundle's ``auto_rolloff_fraction`` of the distance to Nyquist;
     - ``caption``: text guidance ("" for none);
     - ``overlap``: window overlap in samples (a multiple of the model's downsampling, at most half a window;
       ``None`` = a quarter window);
@@ -31,7 +34,7 @@ class RestoreSettings:
     cfg_acoustic: float | None = None
     cfg_text: float | None = None
     cfg_form: CfgForm = "official"
-    target_rolloff_hz: float | None = None
+    target_rolloff_hz: float | str | None = None
     caption: str | None = None
     overlap: int | None = None
     batch_size: int = 4
@@ -51,8 +54,8 @@ class ResolvedSettings:
     cfg_acoustic: float
     cfg_text: float
     cfg_form: CfgForm
-    target_rolloff: float
-    target_rolloff_hz: float
+    target_rolloff: float | None      # ratio in (0, 1]; None: "auto" (see :meth:`target_rolloffs`)
+    target_rolloff_hz: float | str
     caption: str
     window: int
     overlap: int
@@ -60,9 +63,19 @@ class ResolvedSettings:
     seed: int
     low_band: LowBand
 
+    auto_rolloff_fraction: float = 0.2
+
     @property
     def hop(self) -> int:
         return self.window - self.overlap
+
+    def target_rolloffs(self, rolloff_in: np.ndarray) -> np.ndarray:
+        """Target roll-off ratios (n,) float32 for windows whose input roll-off ratios are ``rolloff_in`` (n,):
+        the fixed target, or for "auto" ``rolloff_in + auto_rolloff_fraction * (1 - rolloff_in)``."""
+        rolloff_in = np.asarray(rolloff_in, dtype=np.float32)
+        if self.target_rolloff is not None:
+            return np.full(rolloff_in.shape, self.target_rolloff, dtype=np.float32)
+        return (rolloff_in + self.auto_rolloff_fraction * (1.0 - rolloff_in)).astype(np.float32)
 
 
 def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
@@ -78,11 +91,16 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
             raise SettingsError(f"{name} must be in [0, 20], got {value}")
     if settings.cfg_form not in ("official", "independent"):
         raise SettingsError(f"cfg_form must be 'official' or 'independent', got {settings.cfg_form!r}")
-    rolloff_hz = float(d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz)
-    try:
-        rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
-    except ValueError as exc:
-        raise SettingsError(f"target_rolloff_hz: {exc}") from None
+    rolloff_hz = d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz
+    rolloff: float | None = None
+    if rolloff_hz != "auto":
+        try:
+            rolloff_hz = float(rolloff_hz)
+            rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"target_rolloff_hz must be a frequency in Hz or 'auto': {exc}") from None
+    if not 0.0 <= d.auto_rolloff_fraction <= 1.0:
+        raise SettingsError(f"the bundle's auto_rolloff_fraction must be in [0, 1], got {d.auto_rolloff_fraction}")
     caption = d.caption if settings.caption is None else settings.caption
     if caption and "text_encoder" not in manifest.graphs:
         raise SettingsError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
@@ -102,5 +120,5 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         raise SettingsError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
     return ResolvedSettings(
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", window, overlap,
-        settings.batch_size, settings.seed, settings.low_band,
+        settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dsp import HOP, N_FFT, istft, stft
+from .metrics import band_signal
 
 SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -6.0)  # natural spectra rarely fall slower than -6 dB/octave up there
 GUARD = 0.97  # the last 3 % below the cutoff lie in the filter's transition band: not used as source
@@ -40,14 +41,8 @@ def sbr_extend(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndar
     (k / s) ** (slope / (20 log10 2)), with the slope fitted below the cutoff and clipped to
     ``SLOPE_RANGE_DB_PER_OCTAVE``, so the envelope keeps decaying like the source's.
     """
-    x = np.asarray(audio, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"sbr_extend expects a non-empty 1-D signal, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("sbr_extend: signal contains NaN or Inf")
+    x = band_signal(audio, sample_rate, cutoff_hz, "sbr_extend")
     nyquist = sample_rate / 2
-    if not 0 < cutoff_hz < nyquist:
-        raise ValueError(f"cutoff must be in (0, {nyquist:g}) Hz, got {cutoff_hz:g}")
     spec = stft(x, N_FFT, HOP)
     n_bins = spec.shape[0]
     freqs = np.arange(n_bins) * sample_rate / N_FFT
@@ -87,14 +82,8 @@ def noise_fill(audio: np.ndarray, sample_rate: int, cutoff_hz: float, seed: int 
     equal to L at 0.75 x cutoff) and a uniform random phase drawn from ``seed``; re-analysed, the filled band
     lies ``RANDOM_PHASE_LOSS_DB`` (6 dB) below that (see the constant). Bins below the cutoff are the input's. Returns (samples,) float32; the same input and seed give the same output.
     """
-    x = np.asarray(audio, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"noise_fill expects a non-empty 1-D signal, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("noise_fill: signal contains NaN or Inf")
+    x = band_signal(audio, sample_rate, cutoff_hz, "noise_fill")
     nyquist = sample_rate / 2
-    if not 0 < cutoff_hz < nyquist:
-        raise ValueError(f"cutoff must be in (0, {nyquist:g}) Hz, got {cutoff_hz:g}")
     spec = stft(x, N_FFT, HOP)
     n_bins = spec.shape[0]
     first = int(np.ceil(cutoff_hz / nyquist * (N_FFT // 2)))

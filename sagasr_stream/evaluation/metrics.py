@@ -100,20 +100,13 @@ def high_band_log_envelope(audio: np.ndarray, sample_rate: int, cutoff_hz: float
     are floored at ``ENVELOPE_FLOOR_DB`` below the clip's mean full-band frame energy, so a gain on the clip
     only shifts the envelope by a constant, and an empty band (a band-limited input) is flat.
     """
-    x = np.asarray(audio, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"expected a non-empty 1-D signal, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("signal contains NaN or Inf")
-    nyquist = sample_rate / 2
-    if not 0 < cutoff_hz < nyquist:
-        raise ValueError(f"cutoff must be in (0, {nyquist:g}) Hz, got {cutoff_hz:g}")
+    x = band_signal(audio, sample_rate, cutoff_hz, "envelope_correlation")
     hop = int(round(ENVELOPE_HOP_SECONDS * sample_rate))
     power = np.abs(stft(x, ENVELOPE_FRAME, hop)) ** 2
     inside = slice(-(-(ENVELOPE_FRAME // 2) // hop), (x.size - ENVELOPE_FRAME // 2) // hop + 1)
     if power[:, inside].shape[1] >= 2:  # zero-padded edge frames splatter broadband energy: leave them out
         power = power[:, inside]
-    first = int(np.ceil(cutoff_hz / nyquist * (ENVELOPE_FRAME // 2)))
+    first = int(np.ceil(cutoff_hz / (sample_rate / 2) * (ENVELOPE_FRAME // 2)))
     floor = max(power.sum(axis=0).mean() * 10 ** (ENVELOPE_FLOOR_DB / 10), 1e-30)
     return np.log10(power[first:].sum(axis=0) + floor)
 
@@ -145,3 +138,17 @@ def quality(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutof
         "lsd_hf": lsd_hf(estimate, reference, sample_rate, cutoff_hz),
         "env": envelope_correlation(estimate, reference, sample_rate, cutoff_hz),
     }
+
+
+def band_signal(audio: np.ndarray, sample_rate: int, cutoff_hz: float, caller: str) -> np.ndarray:
+    """Check the input of a function that works on the band above ``cutoff_hz``: a non-empty, finite 1-D
+    signal and 0 < cutoff < Nyquist. Returns it as float64; raises ValueError naming ``caller``."""
+    x = np.asarray(audio, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"{caller} expects a non-empty 1-D signal, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{caller}: signal contains NaN or Inf")
+    nyquist = sample_rate / 2
+    if not 0 < cutoff_hz < nyquist:
+        raise ValueError(f"cutoff must be in (0, {nyquist:g}) Hz, got {cutoff_hz:g}")
+    return x

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The exact recipe of the embedded default model v3 (sagasr_stream/models/default): the analytic "mdct-env" latent
+# (log band energies + unit excitation of a hop-512 MDCT, exact round trip; export/configs/small-mdct.json) and a
+# DiT trained from scratch on ONE GPU for a few minutes (training/recipes/default_model_v3_gpu.sh).
+# Each stage is skipped when its output exists. Usage: bash training/recipes/default_model_v3.sh [WORK_DIR]
+#
+# Stage 1 (here, CPU): corpus, the clips the GPU run will see (<= 50 MB of 16-bit FLAC: what one GPU call may
+#   carry), their caption tokens (MiniLM), per-channel latent statistics, the wheels the GPU machine lacks.
+# Stage 2 (GPU machine, no registry): WORK=.gpu MINUTES=... bash training/recipes/default_model_v3_gpu.sh
+#   -> OUT/pieces (EMA weights of the trained parts, float16). To continue training from the shipped weights:
+#   INIT=<folder with checkpoint/model.safetensors> (e.g. from `sagasr-train unpack`).
+# Stage 3 (here): unpack, export with the tuned defaults, evaluate.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WORK="${1:-$ROOT/data}"
+CORPUS="$WORK/corpus"
+GPU="$ROOT/.gpu"   # carried to the GPU machine (listed in .git/info/exclude)
+cd "$ROOT"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+# 1. corpus: 1 h of rendered MIDI, mma grooves and Hydrogen kits (training/corpus/README.md)
+if [ ! -f "$CORPUS/manifest.json" ]; then
+    bash training/corpus/install.sh
+    python -m sagasr_training.corpus build --out "$CORPUS" --hours 1 --seed 0 --workers 2
+fi
+
+# 2. the GPU run's clips: train split only, one clip per group in turn (diverse), 16-bit FLAC, up to 50 MB
+if [ ! -f "$GPU/corpus/train.txt" ]; then
+    python - "$CORPUS" "$GPU/corpus" <<'PY'
+import collections, json, os, sys
+import numpy as np
+from pedalboard.io import AudioFile
+src, dst = sys.argv[1], sys.argv[2]
+clips = [c for c in json.load(open(f"{src}/manifest.json"))["clips"] if c["split"] == "train"]
+by = collections.defaultdict(list)
+for c in clips:
+    by[c["group"]].append(c)
+groups = sorted(by)
+np.random.default_rng(0).shuffle(groups)
+order = [by[g][k] for k in range(max(map(len, by.values()))) for g in groups if k < len(by[g])]
+total, kept = 0, []
+os.makedirs(f"{dst}/clips", exist_ok=True)
+with open(f"{dst}/captions.jsonl", "w") as caps:
+    for c in order:
+        with AudioFile(f"{src}/{c['path']}") as f:
+            x, sr = f.read(f.frames), f.samplerate
+        with AudioFile(f"{dst}/{c['path']}", "w", sr, 1, bit_depth=16) as f:
+            f.write(x)
+        total += os.path.getsize(f"{dst}/{c['path']}")
+        kept.append(c["path"])
+        caps.write(json.dumps({"path": c["path"], "caption": c["caption"]}) + "\n")
+        if total > 50e6:
+            break
+open(f"{dst}/train.txt", "w").write("\n".join(kept) + "\n")
+print(f"{len(kept)} clips, {total / 1e6:.1f} MB")
+PY
+fi
+
+# 3. caption tokens (the GPU machine has no text encoder weights) and per-channel latent statistics
+DATA=(--data "$GPU/corpus" --captions "$GPU/corpus/captions.jsonl" --file-list "$GPU/corpus/train.txt")
+[ -f "$GPU/tokens.safetensors" ] || sagasr-train text-tokens --model export/configs/small-mdct.json "${DATA[@]}" \
+    --out "$GPU/tokens.safetensors"
+if [ ! -f "$GPU/model.json" ]; then
+    sagasr-train latent-scale --model export/configs/small-mdct.json --data "$CORPUS" --file-list "$CORPUS/train.txt" \
+        --out "$GPU/model.json" --items 192
+    # the GPU copy: a placeholder 384-d text encoder (captions arrive as tokens), same latent statistics
+    python - "$GPU/model.json" "$GPU/model-gpu.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["text"] = {"kind": "bert", "max_tokens": 48, "path": None, "vocab": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c"],
+             "hf_config": {"vocab_size": 8, "hidden_size": 384, "num_hidden_layers": 1, "num_attention_heads": 6,
+                           "intermediate_size": 64, "max_position_embeddings": 64, "hidden_dropout_prob": 0.0,
+                           "attention_probs_dropout_prob": 0.0, "pad_token_id": 0}}
+json.dump(m, open(sys.argv[2], "w"), indent=1)
+PY
+fi
+
+# 4. wheels the GPU image lacks (stable-audio-tools and its imports, pedalboard, setuptools<81 for pkg_resources)
+if [ ! -d .whl ]; then
+    for p in stable-audio-tools==0.0.19 k-diffusion==0.1.1 clip-anytorch==2.6.0 clean-fid==0.1.35 dctorch==0.1.2 \
+             jsonmerge==1.9.2 alias-free-torch==0.0.6 einops-exts==0.0.4 torchsde==0.2.6 trampoline==0.1.2 ftfy==6.3.1 \
+             wcwidth webcolors jsonschema jsonschema-specifications referencing rpds-py rfc3339-validator jsonpointer \
+             pedalboard==0.9.26 "setuptools<81"; do
+        python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+            --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl "$p"
+    done
+fi
+
+echo "stage 2: run training/recipes/default_model_v3_gpu.sh on the GPU machine (WORK=.gpu; carry .gpu and .whl;"
+echo "         shipped model: MINUTES=2.4 after an 8-minute run of the plain-MDCT variant, batch 256, 2890 steps),"
+echo "         then bring OUT/pieces here as \$WORK/v3-pieces"
+
+# 5. unpack, export with the defaults tuned on the tuning clips (see the model card), evaluate on the test split
+if [ -d "$WORK/v3-pieces" ]; then
+    sagasr-train unpack "$WORK/v3-pieces" -o "$WORK/v3-weights"
+    python -m sagasr_export --random-config "$GPU/model.json" --trained-weights "$WORK/v3-weights/checkpoint/model.safetensors" \
+        -o "$WORK/bundle-v3" --quantize-text --store-fp16 --steps 4 --cfg-acoustic 1.0 --cfg-text 1.0 \
+        --target-rolloff-hz auto --auto-rolloff-fraction 0.2 --overwrite
+    sagasr eval tests/data/validation_clips --model "$WORK/bundle-v3" -o "$WORK/eval-v3" --guidance --steps-sweep 1,2,4,8,16
+    # to ship: rm -r sagasr_stream/models/default && cp -r "$WORK/bundle-v3" sagasr_stream/models/default
+fi

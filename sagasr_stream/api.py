@@ -20,11 +20,16 @@ FILE_BLOCK = 1 << 16
 
 
 def offline_processor(
-    model: SagaSRModel, settings: ResolvedSettings, channels: int, on_windows: Callable[[int], None] | None = None
+    model: SagaSRModel,
+    settings: ResolvedSettings,
+    channels: int,
+    on_windows: Callable[[int], None] | None = None,
+    band_limit_hz: float | None = None,
 ) -> ChunkedProcessor:
-    """The processor offline restoration uses: windows grouped to fill ``settings.batch_size`` per DiT call."""
+    """The processor offline restoration uses: windows grouped to fill ``settings.batch_size`` per DiT call.
+    ``band_limit_hz``: the input's known bandwidth (a lower source rate's Nyquist); band edges stay below it."""
     plan = WindowPlan(settings.window, settings.overlap)
-    restorer = WindowRestorer(model, settings)
+    restorer = WindowRestorer(model, settings, band_limit_hz)
     per_call = max(1, -(-settings.batch_size // channels))  # enough windows to fill a batch
     return ChunkedProcessor(restorer, plan, channels, per_call, on_windows)
 
@@ -40,16 +45,30 @@ def restore(
 
     ``audio``: float32/float64, (samples,), (channels, samples) or (samples, channels) (the smaller dimension
     is channels; pass ``layout`` for a square array). Input at another rate is resampled to the model's rate
-    (44.1 kHz) first; the output is at the model's rate, in the input's layout, float32.
+    (44.1 kHz) first (its band then ends at the source's Nyquist at most); the output is at the model's rate,
+    in the input's layout, float32. The input is kept up to its band edge; full-band windows pass unchanged.
     """
     rate = check_sample_rate(sample_rate)
     planar, layout = prepare_audio(audio, layout)
     model = model or SagaSRModel.load()
-    resolved = resolve(settings or RestoreSettings(), model.manifest)
-    planar = resample(planar, rate, model.manifest.sample_rate)
-    processor = offline_processor(model, resolved, planar.shape[0])
-    out = np.concatenate([processor.push(planar), processor.finish()], axis=1)
+    target = model.manifest.sample_rate
+    out = restore_planar(resample(planar, rate, target), model, settings, source_band_limit(rate, target))
     return from_channels_first(out, layout)
+
+
+def source_band_limit(source_rate: float, model_rate: int) -> float | None:
+    """The band limit (Hz) a source rate puts on resampled audio: its Nyquist when below the model's."""
+    return source_rate / 2 if source_rate < model_rate else None
+
+
+def restore_planar(
+    planar: np.ndarray, model: SagaSRModel, settings: RestoreSettings | None, band_limit_hz: float | None = None
+) -> np.ndarray:
+    """Restore (channels, samples) float32 at the model's rate -> same shape; ``band_limit_hz`` as in
+    :func:`offline_processor`."""
+    resolved = resolve(settings or RestoreSettings(), model.manifest)
+    processor = offline_processor(model, resolved, planar.shape[0], band_limit_hz=band_limit_hz)
+    return np.concatenate([processor.push(planar), processor.finish()], axis=1)
 
 
 def restore_file(
@@ -74,7 +93,7 @@ def restore_file(
     model = model or SagaSRModel.load()
     resolved = resolve(settings or RestoreSettings(), model.manifest)
     sr = model.manifest.sample_rate
-    with open_input(source, sr) as (reader, channels, _rate):
+    with open_input(source, sr) as (reader, channels, source_rate):
         total_frames = int(round(reader.frames))  # type: ignore[attr-defined]
         total_windows = WindowPlan(resolved.window, resolved.overlap).n_windows(total_frames)
         done = 0
@@ -85,7 +104,7 @@ def restore_file(
             if progress:
                 progress(min(done, total_windows), total_windows)
 
-        processor = offline_processor(model, resolved, channels, on_windows)
+        processor = offline_processor(model, resolved, channels, on_windows, source_band_limit(source_rate, sr))
         with atomic_writer(destination, sr, channels) as writer:
             for block in read_blocks(reader, FILE_BLOCK):
                 if not np.isfinite(block).all():

@@ -135,12 +135,12 @@ def band_edge_from_power(power: np.ndarray) -> int:
 
 
 def _knee(smooth: np.ndarray, start: int, stop: int) -> int:
-    """First bin in [start, stop) where the 9-bin-maximum level ``smooth`` falls :data:`EDGE_KNEE_DB` under
-    the band just below it (upper quartile of 0.8-0.95 x the bin), minus the maximum's 4-bin reach;
+    """First bin in [start, stop) from which the 9-bin-maximum level ``smooth`` stays :data:`EDGE_KNEE_DB`
+    under the band just below it for 2.5 % of its frequency (a gap between partials is not a knee) (upper quartile of 0.8-0.95 x the bin), minus the maximum's 4-bin reach;
     ``stop`` if none."""
     for b in range(max(start, 20), stop):
         reference = float(np.percentile(smooth[int(0.8 * b) : int(0.95 * b)], 75))
-        if smooth[b] < reference - EDGE_KNEE_DB:
+        if smooth[b : b + max(4, b // 40)].max() < reference - EDGE_KNEE_DB:  # and stays down for ~2.5 %
             return b - 4
     return stop
 

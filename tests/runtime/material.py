@@ -1,12 +1,20 @@
 """Synthetic real-like test material (not white noise): dark piano-like tones and bright drum-like hits."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 SR = 44100
 
 
 def piano_like(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
+    """See :func:`_piano_like` (cached: synthesis takes seconds)."""
+    return _piano_like(seconds, seed).copy()
+
+
+@lru_cache(maxsize=8)
+def _piano_like(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
     """Decaying, slightly inharmonic chords with a steep spectral tilt (-12 dB per octave and more) plus a
     quiet hammer noise; content reaches Nyquist far down. (samples,) float32, peak 0.5."""
     rng = np.random.default_rng(seed)
@@ -44,6 +52,7 @@ def drums_like(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
     return (0.5 * x / np.abs(x).max()).astype(np.float32)
 
 
+@lru_cache(maxsize=1)
 def validation_clips() -> dict[str, np.ndarray]:
     """The project's held-out 44.1 kHz full-band FLACs (tests/data/validation_clips), mono float32."""
     from pathlib import Path

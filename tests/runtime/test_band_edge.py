@@ -80,7 +80,7 @@ def test_restoring_keeps_the_input_band_within_half_a_db(tiny_model, kind, cutof
 
 def test_validation_clips_keep_their_band_on_average(tiny_model):
     errors = []
-    for x in list(validation_clips().values())[:6]:
+    for x in list(validation_clips().values())[:4]:
         for cutoff in (4000, 8000, 12000):
             lr = dsp.resample_through(x.astype(np.float64), SR, 2 * cutoff).astype(np.float32)
             errors.append(kept_band_error_db(restore(lr, SR, tiny_model), lr, 0.95 * cutoff))
@@ -95,15 +95,15 @@ def test_full_band_input_passes_through_bit_exact(tiny_model):
 
 
 def test_half_full_band_half_band_limited_keeps_the_full_band_half(tiny_model):
-    full = drums_like(2.0, seed=3)
-    limited = dsp.resample_through(drums_like(2.0, seed=4).astype(np.float64), SR, 16000).astype(np.float32)
+    full = drums_like(1.0, seed=3)
+    limited = dsp.resample_through(drums_like(1.0, seed=4).astype(np.float64), SR, 16000).astype(np.float32)
     x = np.concatenate([full, limited])
     y = restore(x, SR, tiny_model)
     window = tiny_model.manifest.window_samples
     safe = full.size - window  # windows wholly inside the full-band half
     assert np.array_equal(y[:safe], x[:safe])
     assert not np.array_equal(y[full.size + window :], x[full.size + window :])
-    for block in (1000, 4096, 44100):  # streaming: the same output for any block size
+    for block in (1000, 44100):  # streaming: the same output for any block size
         stream = StreamingRestorer(tiny_model, RestoreSettings(), 1)
         parts = [stream.process(x[i : i + block]) for i in range(0, x.size, block)] + [stream.flush()]
         assert np.array_equal(np.concatenate(parts), y), block

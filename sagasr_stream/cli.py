@@ -16,7 +16,10 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg", ".m4a"}
 
 
 def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
-    """Files, folders (searched recursively) and globs -> sorted unique (file, path relative to its root)."""
+    """Files, folders (searched recursively) and globs -> sorted unique (file, path relative to its root).
+
+    A folder's files keep their path below the folder; a glob's matches keep their path below the glob's
+    fixed leading folders (:func:`glob_root`), so ``-o`` mirrors the input tree."""
     found: dict[Path, Path] = {}
     for pattern in patterns:
         path = Path(pattern)
@@ -30,9 +33,34 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
             matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True)) if Path(m).is_file()]
             if not matches:
                 raise SagasrError(f"no input matches {pattern!r}")
+            root = glob_root(pattern)
             for file in matches:
-                found.setdefault(file.resolve(), Path(file.name))
+                found.setdefault(file.resolve(), file.relative_to(root))
     return sorted(found.items())
+
+
+def glob_root(pattern: str) -> Path:
+    """The folder a glob searches from: its leading parts without wildcards (``tapes/**/*.wav`` -> ``tapes``)."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
+    """Raise :class:`SagasrError` when two inputs would be written to the same output file."""
+    seen: dict[Path, Path] = {}
+    clashes = []
+    for (source, _), destination in zip(inputs, outputs):
+        key = destination.resolve()
+        if key in seen:
+            clashes.append(f"{seen[key]} and {source} -> {destination}")
+        seen.setdefault(key, source)
+    if clashes:
+        raise SagasrError("several inputs would be written to the same output (nothing was done): " + "; ".join(clashes))
 
 
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
@@ -74,6 +102,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.inputs)
     outputs = output_paths(inputs, args.output, "." + args.format)
     kept, outputs = drop_own_outputs(inputs, outputs)
+    check_collisions(kept, outputs)
     for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
         print(f"skip {file} (it is the output of another input)", file=sys.stderr)
     inputs = kept

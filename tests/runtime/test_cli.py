@@ -96,3 +96,28 @@ def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, t
     assert names == ["a.wav", "a_restored.wav", "b_restored.wav", "b.flac"]
     assert main(args + ["--force"]) == 0
     assert not list(tmp_path.rglob("*_restored_restored.wav"))
+
+
+def _write(path, seconds=0.25):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with AudioFile(str(path), "w", 44100, 1) as f:
+        f.write(band_limited_noise(int(44100 * seconds), channels=1))
+
+
+def test_glob_over_two_folders_mirrors_them_under_the_output(tiny_bundle, tmp_path):
+    for folder in ("a", "b"):
+        _write(tmp_path / "tapes" / folder / "take.wav")
+    out = tmp_path / "out"
+    assert main(["upsample", str(tmp_path / "tapes" / "**" / "*.wav"), "-o", str(out), "--model", str(tiny_bundle), "-q"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == ["a/take.wav", "b/take.wav"]
+
+
+def test_same_named_files_from_two_folders_are_an_error_before_any_work(tiny_bundle, tmp_path, capsys):
+    for folder in ("a", "b"):
+        _write(tmp_path / folder / "take.wav")
+    out = tmp_path / "out"
+    code = main(["upsample", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(out), "--model", str(tiny_bundle), "-q"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "same output" in err and "take.wav" in err
+    assert not out.exists() or not any(out.rglob("*"))

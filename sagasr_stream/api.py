@@ -11,6 +11,7 @@ from .audio_io import atomic_writer, open_input, read_blocks, resample
 from .chunking import WindowPlan
 from .engine import WindowRestorer
 from .errors import AudioFileError
+from .headroom import SoftLimiter
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import ResolvedSettings, RestoreSettings, resolve
@@ -83,6 +84,8 @@ def restore_file(
 
     Reads and writes incrementally (memory does not grow with the file's length) and writes atomically.
     Refuses to overwrite ``source``; refuses an existing ``destination`` unless ``overwrite``.
+    WAV/AIFF are 32-bit float and keep every value; FLAC is 24-bit, so peaks above -1 dBFS are soft-limited
+    (:mod:`sagasr_stream.headroom`) and a warning says how many samples were bent.
     ``progress(done_windows, total_windows)`` is called as windows finish.
     """
     source, destination = Path(source), Path(destination)
@@ -105,10 +108,15 @@ def restore_file(
                 progress(min(done, total_windows), total_windows)
 
         processor = offline_processor(model, resolved, channels, on_windows, source_band_limit(source_rate, sr))
+        limiter = SoftLimiter() if destination.suffix.lower() == ".flac" else None  # integer samples
         with atomic_writer(destination, sr, channels) as writer:
             for block in read_blocks(reader, FILE_BLOCK):
                 if not np.isfinite(block).all():
                     raise AudioFileError(f"{source} holds NaN/Inf samples")
-                writer.write(processor.push(block))  # type: ignore[attr-defined]
-            writer.write(processor.finish())  # type: ignore[attr-defined]
+                out = processor.push(block)
+                writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
+            out = processor.finish()
+            writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
+    if limiter:
+        limiter.report(destination)
     return destination

@@ -107,7 +107,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
         print(f"skip {file} (it is the output of another input)", file=sys.stderr)
     inputs = kept
     input_set = {file for file, _ in inputs}
-    model = SagaSRModel.load(args.model, provider=args.provider)
+    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
     settings = _settings(args)
     resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
     print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
@@ -174,7 +174,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .api import restore
     from .model import SagaSRModel
 
-    model = SagaSRModel.load(args.model, provider=args.provider)
+    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
     sr = model.manifest.sample_rate
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(int(args.seconds * sr))).astype(np.float32)
@@ -209,6 +209,8 @@ def add_restore_options(p: argparse.ArgumentParser) -> None:
     """Sampling options shared by the commands that run the model."""
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"], help="ONNX Runtime provider")
+    p.add_argument("--allow-torchscript", action="store_true",
+                   help="load a TorchScript bundle (it runs code from its files: only bundles you trust)")
     p.add_argument("--steps", type=int, help="Euler steps (default: the bundle's)")
     p.add_argument("--cfg-acoustic", type=float, help="LR-latent guidance scale s_a (default 1.4)")
     p.add_argument("--cfg-text", type=float, help="text/roll-off guidance scale s_t (default 1.2)")

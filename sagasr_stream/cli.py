@@ -146,6 +146,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.model or default_bundle_path(), verify=True)
     m = bundle.manifest
+    if args.input:
+        from .input_report import inspect_input
+
+        report = inspect_input(args.input, m.sample_rate, m.window_samples, m.defaults.target_rolloff_hz)
+        print("\n".join(report.lines()))
+        return 0
     if args.json:
         print(m.to_json())
         return 0
@@ -236,9 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore_options(p)
     p.set_defaults(func=cmd_upsample)
 
-    p = sub.add_parser("info", help="show and verify a model bundle")
+    p = sub.add_parser("info", help="show and verify a model bundle, or an input file's band edge")
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.add_argument("--input", metavar="FILE", help="show an audio file's detected band edge (what is kept as is)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("bench", help="measure the real-time factor on synthetic audio")

@@ -121,3 +121,23 @@ def test_same_named_files_from_two_folders_are_an_error_before_any_work(tiny_bun
     err = capsys.readouterr().err
     assert "same output" in err and "take.wav" in err
     assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_info_input_prints_the_detected_band_edge(tiny_bundle, tmp_path, capsys):
+    from sagasr_stream.dsp import resample_through
+
+    from .material import drums_like
+
+    limited = resample_through(drums_like(1.0).astype(np.float64), 44100, 16000).astype(np.float32)
+    with AudioFile(str(tmp_path / "lim.wav"), "w", 44100, 1, bit_depth=32) as f:
+        f.write(limited[None, :])
+    assert main(["info", "--model", str(tiny_bundle), "--input", str(tmp_path / "lim.wav")]) == 0
+    out = capsys.readouterr().out
+    edge_khz = float(out.split("band edge:")[1].split("kHz")[0])
+    assert 7.6 <= edge_khz <= 8.8
+    assert "0 of" in out  # nothing passes through
+    with AudioFile(str(tmp_path / "low.wav"), "w", 16000, 1, bit_depth=32) as f:  # a 16 kHz file: 8 kHz Nyquist
+        f.write(drums_like(1.0)[None, :])
+    assert main(["info", "--model", str(tiny_bundle), "--input", str(tmp_path / "low.wav")]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split("band edge:")[1].split("kHz")[0]) <= 8.0

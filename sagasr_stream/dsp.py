@@ -73,11 +73,13 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
     return np.where(total[..., 0] > 0, index, 0)
 
 
-EDGE_KNEE_DB = 18.0
-EDGE_DROP_DB = 25.0
-EDGE_SPAN = 0.15
-EDGE_ISLAND_DB = 6.0
-EDGE_DYNAMIC_RANGE_DB = 150.0
+# Band edge detection (see band_edge_from_power); tuned on piano-/drum-like material and the validation
+# clips band-limited at 4-12 kHz (tests/runtime/test_band_edge.py).
+EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band just below
+EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
+EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
+EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
+EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
 
 
 def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
@@ -135,9 +137,9 @@ def band_edge_from_power(power: np.ndarray) -> int:
 
 
 def _knee(smooth: np.ndarray, start: int, stop: int) -> int:
-    """First bin in [start, stop) from which the 9-bin-maximum level ``smooth`` stays :data:`EDGE_KNEE_DB`
-    under the band just below it for 2.5 % of its frequency (a gap between partials is not a knee) (upper quartile of 0.8-0.95 x the bin), minus the maximum's 4-bin reach;
-    ``stop`` if none."""
+    """First bin in [start, stop) from which the 9-bin-maximum level ``smooth`` (dB) stays :data:`EDGE_KNEE_DB`
+    under the band just below it (upper quartile of 0.8-0.95 x the bin) for 2.5 % of its frequency (a gap
+    between partials is not a knee), minus the maximum's 4-bin reach; ``stop`` if none."""
     for b in range(max(start, 20), stop):
         reference = float(np.percentile(smooth[int(0.8 * b) : int(0.95 * b)], 75))
         if smooth[b : b + max(4, b // 40)].max() < reference - EDGE_KNEE_DB:  # and stays down for ~2.5 %

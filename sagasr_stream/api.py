@@ -11,6 +11,7 @@ from .audio_io import atomic_writer, open_input, read_blocks, resample
 from .chunking import WindowPlan
 from .engine import WindowRestorer
 from .errors import AudioFileError
+from .headroom import SoftLimiter
 from .integrity import check_audio_file
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
@@ -22,11 +23,16 @@ FILE_BLOCK = 1 << 16
 
 
 def offline_processor(
-    model: SagaSRModel, settings: ResolvedSettings, channels: int, on_windows: Callable[[int], None] | None = None
+    model: SagaSRModel,
+    settings: ResolvedSettings,
+    channels: int,
+    on_windows: Callable[[int], None] | None = None,
+    band_limit_hz: float | None = None,
 ) -> ChunkedProcessor:
-    """The processor offline restoration uses: windows grouped to fill ``settings.batch_size`` per DiT call."""
+    """The processor offline restoration uses: windows grouped to fill ``settings.batch_size`` per DiT call.
+    ``band_limit_hz``: the input's known bandwidth (a lower source rate's Nyquist); band edges stay below it."""
     plan = WindowPlan(settings.window, settings.overlap)
-    restorer = WindowRestorer(model, settings)
+    restorer = WindowRestorer(model, settings, band_limit_hz)
     per_call = max(1, -(-settings.batch_size // channels))  # enough windows to fill a batch
     return ChunkedProcessor(restorer, plan, channels, per_call, on_windows)
 
@@ -43,22 +49,36 @@ def restore(
 
     ``audio``: float32/float64, (samples,), (channels, samples) or (samples, channels) (the smaller dimension
     is channels; pass ``layout`` for a square array). Input at another rate is resampled to the model's rate
-    (44.1 kHz) and restored there; the output is at ``output_rate`` (default: the input's rate when it is
-    >= 44.1 kHz, else 44.1 kHz) with exactly ``round(samples * output_rate / sample_rate)`` samples, in the
-    input's layout, float32.
+    (44.1 kHz) first (its band then ends at the source's Nyquist at most) and restored there; the output is at
+    ``output_rate`` (default: the input's rate when it is >= 44.1 kHz, else 44.1 kHz) with exactly
+    ``round(samples * output_rate / sample_rate)`` samples, in the input's layout, float32. The input is kept
+    up to its band edge; full-band windows pass unchanged.
     """
     rate = check_sample_rate(sample_rate)
     planar, layout = prepare_audio(audio, layout)
     model = model or SagaSRModel.load()
-    resolved = resolve(settings or RestoreSettings(), model.manifest)
-    out_rate = choose_output_rate(output_rate, rate, model.manifest.sample_rate)
+    target = model.manifest.sample_rate
+    out_rate = choose_output_rate(output_rate, rate, target)
     samples = planar.shape[1]
-    planar = resample(planar, rate, model.manifest.sample_rate)
-    processor = offline_processor(model, resolved, planar.shape[0])
-    out = np.concatenate([processor.push(planar), processor.finish()], axis=1)
-    if out_rate != model.manifest.sample_rate:
-        out = fit_length(resample(out, model.manifest.sample_rate, out_rate), exact_length(samples, rate, out_rate))
+    out = restore_planar(resample(planar, rate, target), model, settings, source_band_limit(rate, target))
+    if out_rate != target:
+        out = fit_length(resample(out, target, out_rate), exact_length(samples, rate, out_rate))
     return from_channels_first(out, layout)
+
+
+def source_band_limit(source_rate: float, model_rate: int) -> float | None:
+    """The band limit (Hz) a source rate puts on resampled audio: its Nyquist when below the model's."""
+    return source_rate / 2 if source_rate < model_rate else None
+
+
+def restore_planar(
+    planar: np.ndarray, model: SagaSRModel, settings: RestoreSettings | None, band_limit_hz: float | None = None
+) -> np.ndarray:
+    """Restore (channels, samples) float32 at the model's rate -> same shape; ``band_limit_hz`` as in
+    :func:`offline_processor`."""
+    resolved = resolve(settings or RestoreSettings(), model.manifest)
+    processor = offline_processor(model, resolved, planar.shape[0], band_limit_hz=band_limit_hz)
+    return np.concatenate([processor.push(planar), processor.finish()], axis=1)
 
 
 def restore_file(
@@ -79,6 +99,8 @@ def restore_file(
     ``round(frames * output_rate / input_rate)`` frames. ``log`` receives one line on what happens to the rate.
     Reads and writes incrementally (memory does not grow with the file's length) and writes atomically.
     Refuses to overwrite ``source``; refuses an existing ``destination`` unless ``overwrite``.
+    WAV/AIFF are 32-bit float and keep every value; FLAC is 24-bit, so peaks above -1 dBFS are soft-limited
+    (:mod:`sagasr_stream.headroom`) and a warning says how many samples were bent.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(source), Path(destination)
@@ -106,15 +128,22 @@ def restore_file(
 
         if progress:
             progress(0, total_windows)
-        processor = offline_processor(model, resolved, channels, on_windows)
+        processor = offline_processor(model, resolved, channels, on_windows, source_band_limit(rate, sr))
         rerate = ExactLengthResampler(sr, out_rate, channels, exact_length(source_frames, rate, out_rate))
+        limiter = SoftLimiter() if destination.suffix.lower() == ".flac" else None  # integer samples
         with atomic_writer(destination, out_rate, channels) as writer:
+
+            def emit(out: np.ndarray) -> None:
+                writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
+
             for block in _model_rate_blocks(reader, source, model_frames, channels):
                 if not np.isfinite(block).all():
                     raise AudioFileError(f"{source} holds NaN/Inf samples")
-                writer.write(rerate.process(processor.push(block)))  # type: ignore[attr-defined]
-            writer.write(rerate.process(processor.finish()))  # type: ignore[attr-defined]
-            writer.write(rerate.finish())  # type: ignore[attr-defined]
+                emit(rerate.process(processor.push(block)))
+            emit(rerate.process(processor.finish()))
+            emit(rerate.finish())
+    if limiter:
+        limiter.report(destination)
     return destination
 
 

@@ -20,7 +20,6 @@ import hashlib
 import json
 import lzma
 import os
-import shutil
 import tarfile
 import tempfile
 import zipfile
@@ -36,6 +35,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 GRAPH_NAMES = ("vae_encoder", "vae_decoder", "dit", "text_encoder")
 BACKENDS = ("onnx", "torchscript")
+MAX_ARCHIVE_BYTES = 8 << 30  # extracted size limit of a bundle archive
+MAX_ARCHIVE_MEMBERS = 1000
 ARCHIVE_DAMAGE = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
 
 
@@ -145,6 +146,12 @@ class Manifest:
         for graph, filename in self.graphs.items():
             if filename not in self.files:
                 raise BundleError(f"{where}: graph {graph!r} file {filename!r} has no SHA-256 in 'files'")
+        tokenizer_file = (self.text.tokenizer or {}).get("file")
+        if self.text.tokenizer and tokenizer_file not in self.files:
+            raise BundleError(f"{where}: tokenizer file {tokenizer_file!r} has no SHA-256 in 'files'")
+        for name in self.files:
+            if os.path.isabs(name) or ".." in Path(name).parts:
+                raise BundleError(f"{where}: file name {name!r} leads outside the bundle folder")
         if self.defaults.steps < 1:
             raise BundleError(f"{where}: defaults.steps must be >= 1")
 
@@ -195,16 +202,26 @@ def extract_archive(archive: Path, destination: Path) -> Path:
     Returns the folder that holds ``manifest.json`` (the destination itself or its single sub-folder).
     """
     destination.mkdir(parents=True, exist_ok=True)
+    written, members = 0, 0
     try:
         with contextlib.ExitStack() as stack:
             for name, is_dir, open_member in _archive_members(archive, stack):
+                members += 1
+                if members > MAX_ARCHIVE_MEMBERS:
+                    raise BundleError(f"{archive}: more than {MAX_ARCHIVE_MEMBERS} members; refusing to extract")
                 target = _safe_member_path(destination, name)
                 if is_dir:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with open_member() as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                    for block in iter(lambda: src.read(1 << 20), b""):  # counted as written: sizes can lie
+                        written += len(block)
+                        if written > MAX_ARCHIVE_BYTES:
+                            raise BundleError(
+                                f"{archive}: extracts to more than {MAX_ARCHIVE_BYTES} bytes; refusing (a damaged or hostile archive?)"
+                            )
+                        dst.write(block)
     except ARCHIVE_DAMAGE as exc:  # truncated or modified compressed data, bad CRC, cut-off tar
         raise BundleError(f"{archive}: damaged archive, cannot extract it ({type(exc).__name__}: {exc})") from exc
     root = extract_root(destination)
@@ -228,7 +245,7 @@ class Bundle:
         return self.root / name
 
 
-_extracted: dict[Path, tempfile.TemporaryDirectory] = {}
+_extracted: dict[str, tempfile.TemporaryDirectory] = {}  # by the archive's SHA-256: a replaced file is re-read
 
 
 def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
@@ -241,7 +258,7 @@ def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
         raise BundleError(f"model bundle not found: {path}")
     root = path
     if path.is_file():
-        key = path.resolve()
+        key = sha256_file(path)
         if key not in _extracted:
             tmp = tempfile.TemporaryDirectory(prefix="sagasr-bundle-")
             _extracted[key] = tmp
@@ -273,12 +290,20 @@ def extract_root(folder: Path) -> Path:
 
 
 def verify_files(root: Path, manifest: Manifest) -> None:
-    """Check that every file listed in the manifest exists and has its recorded SHA-256.
-
-    A file verified before and unchanged since (same size and mtime) is not hashed again (see :mod:`.cache`).
-    """
+    """Check that every file listed in the manifest exists and has its recorded SHA-256, and that the
+    bundle holds no file the manifest does not list (an unlisted file, e.g. ONNX external data, would be
+    loaded unverified). A file verified before and unchanged since (same size and mtime) is not hashed again
+    (see :mod:`.cache`)."""
     from .cache import known_verified_hash, remember_verified_hashes
 
+    listed = {_safe_member_path(root, name) for name in manifest.files}
+    unlisted = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.resolve() != (root / MANIFEST).resolve() and p.resolve() not in listed
+    )
+    if unlisted:
+        raise BundleError(f"bundle {root} holds file(s) its manifest does not list (no SHA-256): {', '.join(unlisted)}")
     hashed: dict[Path, str] = {}
     for name, expected in manifest.files.items():
         file = _safe_member_path(root, name)
@@ -305,7 +330,7 @@ def write_manifest(root: str | os.PathLike[str], manifest_fields: dict[str, Any]
     files = {
         str(p.relative_to(root).as_posix()): sha256_file(p)
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
+        if p.is_file() and p != root / MANIFEST  # every file: verification refuses unlisted ones
     }
     data = dict(manifest_fields, files=files, format=FORMAT_NAME, format_version=FORMAT_VERSION)
     data = json.loads(json.dumps(data, default=_jsonable))

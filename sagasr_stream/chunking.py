@@ -1,7 +1,8 @@
 """Overlapping windows and their overlap-add, in a form that works for whole signals and streams alike.
 
 Window k covers input samples [k * hop, k * hop + window). Its first ``overlap`` samples fade in against
-the previous window's last ``overlap`` samples (sin^2 / 1 - sin^2, summing to one); samples
+the previous window's last ``overlap`` samples (sin^2 / 1 - sin^2, summing to one; where both windows
+hold the same samples, e.g. passed through unchanged, they are kept bit for bit); samples
 [k * hop + overlap, (k + 1) * hop) are its alone. The last window does not fade out, so for a signal of
 N samples ``n_windows(N)`` windows cover it, the last one zero-padded.
 """
@@ -120,7 +121,7 @@ class OverlapAdd:
         """``output``: (channels, window) of window ``next_window`` -> finalised (channels, hop) samples."""
         plan = self.plan
         head = output[:, : plan.hop].copy()
-        if self._tail is not None and plan.overlap:
+        if self._tail is not None and plan.overlap and not np.array_equal(self._tail, output[:, : plan.overlap]):
             head[:, : plan.overlap] = self._tail * self._fade_out + output[:, : plan.overlap] * self._fade_in
         self._tail = output[:, plan.hop :].copy()
         self.next_window += 1

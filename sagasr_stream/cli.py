@@ -16,7 +16,10 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg", ".m4a"}
 
 
 def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
-    """Files, folders (searched recursively) and globs -> sorted unique (file, path relative to its root)."""
+    """Files, folders (searched recursively) and globs -> sorted unique (file, path relative to its root).
+
+    A folder's files keep their path below the folder; a glob's matches keep their path below the glob's
+    fixed leading folders (:func:`glob_root`), so ``-o`` mirrors the input tree."""
     found: dict[Path, Path] = {}
     for pattern in patterns:
         path = Path(pattern)
@@ -33,9 +36,34 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
             matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True)) if Path(m).is_file()]
             if not matches:
                 raise SagasrError(f"no input matches {pattern!r}")
+            root = glob_root(pattern)
             for file in matches:
-                found.setdefault(file.resolve(), Path(file.name))
+                found.setdefault(file.resolve(), file.relative_to(root))
     return sorted(found.items())
+
+
+def glob_root(pattern: str) -> Path:
+    """The folder a glob searches from: its leading parts without wildcards (``tapes/**/*.wav`` -> ``tapes``)."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
+    """Raise :class:`SagasrError` when two inputs would be written to the same output file."""
+    seen: dict[Path, Path] = {}
+    clashes = []
+    for (source, _), destination in zip(inputs, outputs):
+        key = destination.resolve()
+        if key in seen:
+            clashes.append(f"{seen[key]} and {source} -> {destination}")
+        seen.setdefault(key, source)
+    if clashes:
+        raise SagasrError("several inputs would be written to the same output (nothing was done): " + "; ".join(clashes))
 
 
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
@@ -78,13 +106,14 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     check_output_target(inputs, args.output)
     outputs = output_paths(inputs, args.output, "." + args.format)
     kept, outputs = drop_own_outputs(inputs, outputs)
+    check_collisions(kept, outputs)
     for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
         if not args.quiet:
             print(f"skip {file} (it is the output of another input)", file=sys.stderr)
     inputs = kept
     input_set = {file for file, _ in inputs}
     remove_leftovers(outputs, args.quiet)
-    model = SagaSRModel.load(args.model, provider=args.provider)
+    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
     settings = _settings(args)
     resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
     if not args.quiet:
@@ -172,6 +201,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.model or default_bundle_path(), verify=True)
     m = bundle.manifest
+    if args.input:
+        from .input_report import inspect_input
+        from .settings import RestoreSettings, resolve
+
+        complete_hz = resolve(RestoreSettings(), m).complete_band_hz  # the edge at which windows pass through
+        report = inspect_input(args.input, m.sample_rate, m.window_samples, complete_hz)
+        print("\n".join(report.lines()))
+        return 0
     if args.json:
         print(m.to_json())
         return 0
@@ -200,10 +237,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .api import restore
     from .model import SagaSRModel
 
-    model = SagaSRModel.load(args.model, provider=args.provider)
+    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
     sr = model.manifest.sample_rate
     rng = np.random.default_rng(0)
-    audio = (0.1 * rng.standard_normal(int(args.seconds * sr))).astype(np.float32)
+    from .dsp import resample_through
+
+    noise = 0.1 * rng.standard_normal(int(args.seconds * sr))
+    audio = resample_through(noise, sr, 16000).astype(np.float32)  # band-limited at 8 kHz: full band would pass through
     settings = _settings(args)
     start = time.perf_counter()
     restore(audio, sr, model, settings)
@@ -258,6 +298,8 @@ def add_restore_options(p: argparse.ArgumentParser) -> None:
     """Sampling options shared by the commands that run the model."""
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"], help="ONNX Runtime provider")
+    p.add_argument("--allow-torchscript", action="store_true",
+                   help="load a TorchScript bundle (it runs code from its files: only bundles you trust)")
     p.add_argument("--steps", type=int, help="Euler steps (default: the bundle's)")
     p.add_argument("--cfg-acoustic", type=float, help="LR-latent guidance scale s_a (default 1.4)")
     p.add_argument("--cfg-text", type=float, help="text/roll-off guidance scale s_t (default 1.2)")
@@ -290,9 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore_options(p)
     p.set_defaults(func=cmd_upsample)
 
-    p = sub.add_parser("info", help="show and verify a model bundle")
+    p = sub.add_parser("info", help="show and verify a model bundle, or an input file's band edge")
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.add_argument("--input", metavar="FILE", help="show an audio file's detected band edge (what is kept as is)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("bench", help="measure the real-time factor on synthetic audio")

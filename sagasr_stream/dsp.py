@@ -5,6 +5,8 @@ Everything here is numpy/scipy only. Arrays are float32 or float64 with time on 
 - STFT/ISTFT (n_fft 2048, hop 512, periodic Hann, centred with zero padding), perfect reconstruction.
 - Spectral roll-off as defined in SPEC section 1 (98.5 % of the time-summed magnitude).
 - The training low-pass recipe (filter family, zero-phase, resample to 2x cutoff and back).
+- The input's band edge (where its spectrum falls into its own noise floor), shared by the crossover, the
+  pass-through decision, upsampling and ``sagasr info --input``.
 - The low-band merge applied after decoding (keep the input's band, or the official energy-ratio replacement).
 """
 from __future__ import annotations
@@ -71,23 +73,93 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
     return np.where(total[..., 0] > 0, index, 0)
 
 
-def crossover_bin(x: np.ndarray, fraction: float = 0.9999, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Detected cutoff for the low-band crossover: the first bin where the cumulative, time-summed STFT
-    *power* reaches ``fraction`` of the total. ``x``: (..., samples) -> int array (...); silence gives 0.
+# Band edge detection (see band_edge_from_power); tuned on piano-/drum-like material and the validation
+# clips band-limited at 4-12 kHz (tests/runtime/test_band_edge.py).
+EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band just below
+EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
+EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
+EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
+EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
 
-    Unlike the magnitude roll-off (the model's conditioning), a low noise floor spread over the empty band
-    barely moves it, and only frames wholly inside the signal count: the zero-padded edge frames of a
-    window cut from running audio splatter broadband energy that would pull the cutoff up.
+
+def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Mean STFT power per bin over the frames wholly inside ``x``: (..., samples) -> (..., n_fft // 2 + 1).
+
+    The zero-padded edge frames are left out: a window cut from running audio starts and ends abruptly,
+    and those frames splatter broadband energy that is not in the signal. Short inputs use every frame.
     """
     spec = stft(np.asarray(x, dtype=np.float64), n_fft, hop)
     first, last = -(-(n_fft // 2) // hop), (x.shape[-1] - n_fft // 2) // hop
     if last >= first:
         spec = spec[..., first : last + 1]
-    power = (np.abs(spec) ** 2).sum(axis=-1)
-    cumulative = np.cumsum(power, axis=-1)
-    total = cumulative[..., -1:]
-    index = np.argmax(cumulative >= fraction * total, axis=-1)
-    return np.where(total[..., 0] > 0, index, 0)
+    return (np.abs(spec) ** 2).mean(axis=-1)
+
+
+def band_edge_from_power(power: np.ndarray) -> int:
+    """The band edge bin of one mean power spectrum ``power`` (bins,): where the spectrum falls from its
+    band into its own noise floor. Returns ``bins - 1`` (full band: no cut found) or 0 (silence).
+
+    - the level per bin (dB) is smoothed by a 9-bin maximum (bridges the gaps between harmonics and
+      MP3-style holes) and a 31-bin median (a lone tonal peak, narrower than ~330 Hz, is not a band);
+    - bin k is a cut when the level drops by :data:`EDGE_DROP_DB` from just below k (0.85-0.95 k) to just
+      above it (1.05-1.15 k), and what is just above is already floor: no more than 6 dB over the 90th
+      percentile of everything above (dither, the resampler's stop band, rounding, whatever its shape).
+      The spans are relative, like a filter's transition band. A spectrum that fades towards Nyquist, however
+      dark, has no such cut: it is content all the way (full band). The highest cut wins, so a loud low
+      band does not hide a faint top band;
+    - a candidate whose band sits above a gap (the level between k / 2 and the band dips
+      :data:`EDGE_ISLAND_DB` below it) is an island: a resampler's image or a lone partial, not the top;
+    - the edge is the knee of that cut (:func:`_knee`): the first bin, from 0.7 k up, that falls
+      :data:`EDGE_KNEE_DB` under the band just below it; it sits where the filter starts to bite, neither
+      in its stop band nor short of the band.
+    """
+    from scipy import ndimage
+
+    power = np.asarray(power, dtype=np.float64)
+    bins = power.shape[-1]
+    peak = float(power.max()) if power.size else 0.0
+    if not peak > 0:
+        return 0
+    level = 10.0 * np.log10(power + peak * 10.0 ** (-EDGE_DYNAMIC_RANGE_DB / 10.0))
+    envelope = ndimage.median_filter(ndimage.maximum_filter1d(level, 9), 31, mode="nearest")
+    for k in range(int((bins - 1) / (1 + EDGE_SPAN)), 16, -1):
+        lo = slice(int(k * (1 - EDGE_SPAN)), max(int(k * (1 - EDGE_SPAN / 3)), int(k * (1 - EDGE_SPAN)) + 1))
+        hi = slice(int(np.ceil(k * (1 + EDGE_SPAN / 3))), int(k * (1 + EDGE_SPAN)) + 1)
+        band, just_above = float(np.median(envelope[lo])), float(np.median(envelope[hi]))
+        if band - just_above < EDGE_DROP_DB:
+            continue
+        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0:
+            continue
+        if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
+            continue  # an island above a gap (a resampler's image, a lone partial), not the band's top
+        return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * k), hi.stop)
+    return bins - 1
+
+
+def _knee(smooth: np.ndarray, start: int, stop: int) -> int:
+    """First bin in [start, stop) from which the 9-bin-maximum level ``smooth`` (dB) stays :data:`EDGE_KNEE_DB`
+    under the band just below it (upper quartile of 0.8-0.95 x the bin) for 2.5 % of its frequency (a gap
+    between partials is not a knee), minus the maximum's 4-bin reach; ``stop`` if none."""
+    for b in range(max(start, 20), stop):
+        reference = float(np.percentile(smooth[int(0.8 * b) : int(0.95 * b)], 75))
+        if smooth[b : b + max(4, b // 40)].max() < reference - EDGE_KNEE_DB:  # and stays down for ~2.5 %
+            return b - 4
+    return stop
+
+
+def band_edge_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """The input's band edge per signal (see :func:`band_edge_from_power`): (..., samples) -> int array (...).
+
+    ``n_fft // 2`` (the Nyquist bin) means full band; 0 means silence.
+    """
+    power = interior_power(x, n_fft, hop)
+    flat = power.reshape(-1, power.shape[-1])
+    return np.array([band_edge_from_power(p) for p in flat], dtype=np.int64).reshape(power.shape[:-1])
+
+
+def band_edge_hz(x: np.ndarray, sample_rate: int = 44100, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """:func:`band_edge_bin` in Hz (bin x sample_rate / n_fft); the Nyquist frequency means full band."""
+    return band_edge_bin(x, n_fft, hop) * (sample_rate / n_fft)
 
 
 def rolloff_ratio(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
@@ -176,38 +248,57 @@ def draw_lowpass(
     return LowPassSpec(family, order, cutoff)
 
 
-def merge_low_band(restored: np.ndarray, original: np.ndarray, mode: LowBandMode = "keep") -> np.ndarray:
-    """Combine restored windows with their band-limited input below the input's detected cutoff.
+CROSSOVER_BLEND_BINS = 4  # ~86 Hz at 44.1 kHz / 2048: the input fades out and the model in, above the edge
+
+
+def crossover_weights(edge_bin: int, bins: int = N_FFT // 2 + 1, blend: int = CROSSOVER_BLEND_BINS) -> np.ndarray:
+    """Per-bin weight of the input in the "keep" merge: 1 up to and including ``edge_bin``, a raised cosine
+    down to 0 over the next ``blend`` bins, 0 above. (bins,) float64."""
+    weights = np.zeros(bins)
+    weights[: edge_bin + 1] = 1.0
+    ramp = 0.5 * (1.0 + np.cos(np.pi * np.arange(1, blend + 1) / (blend + 1)))
+    stop = min(edge_bin + 1 + blend, bins)
+    weights[edge_bin + 1 : stop] = ramp[: stop - edge_bin - 1]
+    return weights
+
+
+def merge_low_band(
+    restored: np.ndarray, original: np.ndarray, mode: LowBandMode = "keep", edge_bins: np.ndarray | None = None
+) -> np.ndarray:
+    """Combine restored windows with their band-limited input.
 
     ``restored``, ``original``: (windows, samples). Per window:
-    - ``"keep"``: STFT bins below the crossover come from the input unchanged (exact low band), the rest
-      from the model;
+    - ``"keep"``: the input's STFT bins up to its band edge (``edge_bins``, default :func:`band_edge_bin` of
+      ``original``) are kept unchanged, the model's above, with a :data:`CROSSOVER_BLEND_BINS` raised-cosine
+      blend just above the edge (no gap, so no notch);
     - ``"replace"``: the official SAGA-SR post-process: with c the roll-off bin, bins below c are the
       input's divided by the magnitude ratio input/output at bin c, clipped to [0.8, 1.2];
     - ``"off"``: the model output is returned as is.
-    ``"keep"`` places the crossover at :func:`crossover_bin`; ``"replace"`` uses the official roll-off bin.
     Returns float32 (windows, samples).
     """
     if mode == "off":
         return restored.astype(np.float32, copy=False)
     if mode not in ("keep", "replace"):
         raise ValueError(f"low-band mode must be 'keep', 'replace' or 'off', got {mode!r}")
-    return np.stack([_merge_window(r, o, mode) for r, o in zip(restored, original)])  # one at a time: less memory
+    if mode == "keep" and edge_bins is None:
+        edge_bins = band_edge_bin(original)
+    edges = [None] * len(restored) if edge_bins is None else [int(e) for e in edge_bins]
+    return np.stack([_merge_window(r, o, mode, e) for r, o, e in zip(restored, original, edges)])  # less memory
 
 
-def _merge_window(restored: np.ndarray, original: np.ndarray, mode: LowBandMode) -> np.ndarray:
+def _merge_window(restored: np.ndarray, original: np.ndarray, mode: LowBandMode, edge: int | None) -> np.ndarray:
     """:func:`merge_low_band` for one (samples,) window."""
-    cutoff = int(crossover_bin(original) if mode == "keep" else rolloff_bin(original))
+    cutoff = int(edge if mode == "keep" else rolloff_bin(original))
     if cutoff <= 0:
         return restored.astype(np.float32)
     spec_out = stft(restored.astype(np.float64))
     spec_in = stft(original.astype(np.float64))
-    scale = 1.0
-    if mode == "replace":
-        energy_out = np.abs(spec_out[cutoff]).sum()
-        ratio = np.abs(spec_in[cutoff]).sum() / energy_out if energy_out > 0 else 1.0
-        scale = 1.0 / min(max(ratio, 0.8), 1.2)
-    spec_out[:cutoff] = spec_in[:cutoff] * scale
+    if mode == "keep":
+        weights = crossover_weights(cutoff, spec_out.shape[0])[:, None]
+        return istft(weights * spec_in + (1.0 - weights) * spec_out, restored.shape[-1]).astype(np.float32)
+    energy_out = np.abs(spec_out[cutoff]).sum()
+    ratio = np.abs(spec_in[cutoff]).sum() / energy_out if energy_out > 0 else 1.0
+    spec_out[:cutoff] = spec_in[:cutoff] / min(max(ratio, 0.8), 1.2)
     return istft(spec_out, restored.shape[-1]).astype(np.float32)
 
 

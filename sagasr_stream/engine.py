@@ -1,7 +1,8 @@
 """Restoring windows: the model pipeline for a batch of fixed-length windows.
 
-window audio -> peak gain -> VAE encode (LR latent) + input roll-off -> Euler multi-CFG sampling
-from position-keyed noise -> VAE decode -> undo gain -> low-band merge with the input.
+window audio -> band edge (pass through when nothing is missing) -> peak gain -> VAE encode (LR latent) +
+input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE decode -> undo gain -> low-band
+merge with the input up to its band edge.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .dsp import merge_low_band, peak_gain, rolloff_ratio
+from .dsp import N_FFT, band_edge_bin, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
@@ -31,9 +32,15 @@ WindowFn = Callable[[list[WindowJob]], list[np.ndarray]]
 
 
 class WindowRestorer:
-    """Restores lists of windows in batches of ``settings.batch_size``; results do not depend on batching."""
+    """Restores lists of windows in batches of ``settings.batch_size``; results do not depend on batching.
 
-    def __init__(self, model: SagaSRModel, settings: ResolvedSettings) -> None:
+    Each window's band edge is detected from its own samples (:func:`dsp.band_edge_bin`), never above
+    ``band_limit_hz`` (the Nyquist of a lower source rate, when the caller knows it). A window whose edge is
+    at or above the asked output roll-off (``settings.complete_band_hz``) has nothing missing: in the
+    "keep" and "replace" modes it is returned unchanged, bit for bit, and the model does not run on it.
+    """
+
+    def __init__(self, model: SagaSRModel, settings: ResolvedSettings, band_limit_hz: float | None = None) -> None:
         manifest = model.manifest
         if settings.window != manifest.window_samples:
             raise ValueError(f"settings are for {settings.window}-sample windows; the model uses {manifest.window_samples}")
@@ -41,6 +48,8 @@ class WindowRestorer:
         self.settings = settings
         self.hop_frames = settings.hop // manifest.downsampling
         self.text = model.text_tokens(settings.caption)
+        self.bin_hz = manifest.sample_rate / N_FFT
+        self.band_limit_bin = N_FFT // 2 if band_limit_hz is None else min(N_FFT // 2, int(band_limit_hz / self.bin_hz))
 
     def __call__(self, jobs: list[WindowJob]) -> list[np.ndarray]:
         out: list[np.ndarray] = []
@@ -52,13 +61,25 @@ class WindowRestorer:
     def restore_batch(self, jobs: list[WindowJob]) -> list[np.ndarray]:
         """Restore up to ``batch_size`` windows with one DiT call per step."""
         audio = np.stack([job.audio for job in jobs]).astype(np.float32)
-        active = np.abs(audio).max(axis=1) >= SILENCE
-        result = audio.copy()  # digital silence stays silence
+        edges = self.edge_bins(audio)
+        active = (np.abs(audio).max(axis=1) >= SILENCE) & ~self.complete(edges)
+        result = audio.copy()  # digital silence and full-band windows stay as they are
         if active.any():
-            result[active] = self._restore(audio[active], [job for job, a in zip(jobs, active) if a])
+            result[active] = self._restore(audio[active], [job for job, a in zip(jobs, active) if a], edges[active])
         return list(result)
 
-    def _restore(self, audio: np.ndarray, jobs: list[WindowJob]) -> np.ndarray:
+    def edge_bins(self, audio: np.ndarray) -> np.ndarray:
+        """(windows, samples) -> (windows,) band edge bins (n_fft 2048), capped at ``band_limit_hz``."""
+        return np.minimum(band_edge_bin(audio), self.band_limit_bin)
+
+    def complete(self, edges: np.ndarray) -> np.ndarray:
+        """(windows,) bool: nothing is missing (the edge reaches the asked roll-off); ``low_band="off"``
+        restores every window."""
+        if self.settings.low_band == "off":
+            return np.zeros(edges.shape, dtype=bool)
+        return edges * self.bin_hz >= self.settings.complete_band_hz
+
+    def _restore(self, audio: np.ndarray, jobs: list[WindowJob], edges: np.ndarray) -> np.ndarray:
         m, s = self.model.manifest, self.settings
         gain = peak_gain(audio, m.input_peak)
         scaled = audio * gain[:, None]
@@ -82,4 +103,4 @@ class WindowRestorer:
             s.cfg_form,
         )
         restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
-        return merge_low_band(restored, audio, s.low_band)
+        return merge_low_band(restored, audio, s.low_band, edges)

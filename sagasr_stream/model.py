@@ -28,9 +28,17 @@ def default_bundle_path() -> Path:
     return DEFAULT_BUNDLE_DIR
 
 
-def make_backend(bundle: Bundle, provider: str = "auto") -> Backend:
-    """The backend the manifest names (ONNX Runtime or TorchScript) on the asked provider."""
+def make_backend(bundle: Bundle, provider: str = "auto", allow_torchscript: bool = False) -> Backend:
+    """The backend the manifest names (ONNX Runtime or TorchScript) on the asked provider.
+
+    TorchScript files are loaded by ``torch.jit.load``, which runs code from the file: only with
+    ``allow_torchscript=True`` (``--allow-torchscript``), for bundles you trust. ONNX is the default."""
     if bundle.manifest.backend == "torchscript":
+        if not allow_torchscript:
+            raise BundleError(
+                f"{bundle.root}: a TorchScript bundle runs code from its files when loaded; load it only if you "
+                "trust it, with allow_torchscript=True (CLI: --allow-torchscript), or use an ONNX bundle"
+            )
         from .backends.torchscript import TorchScriptBackend
 
         return TorchScriptBackend(bundle, provider)
@@ -54,10 +62,17 @@ class SagaSRModel:
         self._text_tokens = lru_cache(maxsize=32)(self._encode_caption)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, provider: str = "auto", verify: bool = True) -> "SagaSRModel":
-        """Open a bundle folder/archive (``None``: the embedded default), verify it and start its backend."""
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        provider: str = "auto",
+        verify: bool = True,
+        allow_torchscript: bool = False,
+    ) -> "SagaSRModel":
+        """Open a bundle folder/archive (``None``: the embedded default), verify it and start its backend.
+        ``allow_torchscript``: see :func:`make_backend` (TorchScript bundles are trusted code)."""
         bundle = load_bundle(default_bundle_path() if path is None else path, verify=verify)
-        return cls(bundle, make_backend(bundle, provider))
+        return cls(bundle, make_backend(bundle, provider, allow_torchscript))
 
     @property
     def device(self) -> str:

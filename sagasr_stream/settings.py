@@ -46,6 +46,9 @@ class RestoreSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+AUTO_COMPLETE_BAND_HZ = 16000.0  # with target_rolloff_hz "auto": a band reaching this is complete
+
+
 @dataclass(frozen=True)
 class ResolvedSettings:
     """Settings with every default filled in from the manifest and every value checked."""
@@ -68,6 +71,12 @@ class ResolvedSettings:
     @property
     def hop(self) -> int:
         return self.window - self.overlap
+
+    @property
+    def complete_band_hz(self) -> float:
+        """A window whose band edge reaches this (Hz) has nothing missing: the fixed target roll-off, or for
+        "auto" :data:`AUTO_COMPLETE_BAND_HZ`."""
+        return AUTO_COMPLETE_BAND_HZ if self.target_rolloff is None else float(self.target_rolloff_hz)
 
     def target_rolloffs(self, rolloff_in: np.ndarray) -> np.ndarray:
         """Target roll-off ratios (n,) float32 for windows whose input roll-off ratios are ``rolloff_in`` (n,):

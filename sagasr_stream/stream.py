@@ -17,7 +17,8 @@ class StreamingRestorer:
 
     After n input samples in total, exactly max(0, n - latency_samples) output samples have been returned;
     :meth:`flush` returns the rest so the output has the input's length, and equals offline processing
-    of the same signal with the same settings. :meth:`reset` drops all state.
+    of the same signal with the same settings. :meth:`reset` drops all state. ``band_limit_hz``: the input's
+    known bandwidth (e.g. the Nyquist of the rate it was resampled from); band edges are never placed above it.
     """
 
     def __init__(
@@ -26,6 +27,7 @@ class StreamingRestorer:
         settings: RestoreSettings | None = None,
         channels: int = 1,
         windows_per_call: int = 1,
+        band_limit_hz: float | None = None,
     ) -> None:
         if not isinstance(channels, int) or channels < 1:
             raise ValueError(f"channels must be a positive integer, got {channels!r}")
@@ -34,7 +36,8 @@ class StreamingRestorer:
         self.sample_rate = self.model.manifest.sample_rate
         self.channels = channels
         plan = WindowPlan(self.settings.window, self.settings.overlap)
-        self._processor = ChunkedProcessor(WindowRestorer(self.model, self.settings), plan, channels, windows_per_call)
+        restorer = WindowRestorer(self.model, self.settings, band_limit_hz)
+        self._processor = ChunkedProcessor(restorer, plan, channels, windows_per_call)
         self._pending = SampleBuffer(channels)
         self._returned = 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from pedalboard.io import StreamResampler
 
-from .api import restore
+from .api import restore_planar, source_band_limit
 from .audio_io import resample
 from .chunking import SampleBuffer
 from .errors import AudioInputError
@@ -29,7 +29,7 @@ def upsample(
 
     Like :func:`sagasr_stream.restore`, but the output always has exactly
     ``round(samples * 44100 / sample_rate)`` samples (the resampled signal is zero-padded if the resampler
-    comes out short). float32, in the input's layout; equals the total output of :class:`StreamingUpsampler`.
+    comes out short). The input's band edge is the source rate's Nyquist, or the detected edge when lower. float32, in the input's layout; equals the total output of :class:`StreamingUpsampler`.
     """
     rate = check_sample_rate(sample_rate)
     planar, layout = prepare_audio(audio, layout)
@@ -39,7 +39,8 @@ def upsample(
     short = expected_output_length(planar.shape[1], rate, target) - resampled.shape[1]
     if short > 0:
         resampled = np.pad(resampled, ((0, 0), (0, short)))
-    return from_channels_first(restore(resampled, target, model, settings, "channels_first"), layout)
+    limit = source_band_limit(rate, target)
+    return from_channels_first(restore_planar(resampled, model, settings, limit), layout)
 
 
 def expected_output_length(input_samples: int, source_rate: float, target_rate: float) -> int:
@@ -67,8 +68,10 @@ class StreamingUpsampler:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
         self.source_sample_rate = check_sample_rate(source_sample_rate)
         self.num_channels = num_channels
-        self.restorer = StreamingRestorer(model, settings, num_channels, windows_per_call)
-        self.target_sample_rate = self.restorer.sample_rate
+        model = model or SagaSRModel.load()
+        self.target_sample_rate = model.manifest.sample_rate
+        limit = source_band_limit(self.source_sample_rate, self.target_sample_rate)
+        self.restorer = StreamingRestorer(model, settings, num_channels, windows_per_call, limit)
         self._resampler: StreamResampler | None = None  # None: same rate, passed through (as upsample() does)
         if self.source_sample_rate != self.target_sample_rate:
             self._resampler = StreamResampler(float(self.source_sample_rate), float(self.target_sample_rate), num_channels)

@@ -58,3 +58,20 @@ def test_bad_input(tiny_model):
         up.process(np.zeros((2, 100), np.int16))
     with pytest.raises(AudioInputError, match="rate"):
         StreamingUpsampler(100, 1, model=tiny_model)
+
+
+def test_the_source_nyquist_caps_the_band_edge(tiny_model, monkeypatch):
+    import sagasr_stream.engine as engine
+    from sagasr_stream.audio_io import resample
+    from tests.runtime.material import drums_like
+
+    monkeypatch.setattr(engine, "band_edge_bin", lambda audio: np.full(len(audio), 1024))  # a detector that sees full band
+    x = drums_like(1.0)[::2].copy()  # 22.05 kHz: its band ends at 11.025 kHz whatever a detector says
+    plain = resample(x[None, :], 22050, 44100)[0]
+    assert np.array_equal(restore(plain, 44100, tiny_model), plain)  # at 44.1 kHz: passed through
+    y = upsample(x, 22050, tiny_model)
+    assert not np.array_equal(y, plain)  # from 22.05 kHz: restored above 11 kHz
+    stream = StreamingUpsampler(22050, 1, tiny_model)
+    out = np.concatenate([stream.process(x[i : i + 3000]) for i in range(0, x.size, 3000)] + [stream.process()])
+    assert np.array_equal(out, y)
+    assert not np.array_equal(restore(x, 22050, tiny_model), plain)  # restore() resamples and caps too

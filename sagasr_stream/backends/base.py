@@ -44,3 +44,16 @@ class Backend(Protocol):
 
 
 DIT_INPUTS = ("x", "t", "lr_latent", "lr_keep", "text_tokens", "cross_keep", "rolloff_in", "rolloff_out")
+
+
+def check_finite_output(out: np.ndarray, graph: str, model: str) -> np.ndarray:
+    """Return ``out`` when every value is finite; else raise :class:`BundleError` naming the graph."""
+    if not np.isfinite(out).all():
+        from ..errors import BundleError
+
+        bad = int((~np.isfinite(out)).sum())
+        raise BundleError(
+            f"graph {graph!r} of model {model!r} produced {bad} non-finite value(s) (NaN/Inf): the bundle is "
+            "damaged or the model diverged on this input"
+        )
+    return out

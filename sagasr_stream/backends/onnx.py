@@ -8,7 +8,7 @@ import numpy as np
 
 from ..bundle import Bundle
 from ..errors import BundleError
-from .base import DIT_INPUTS
+from .base import DIT_INPUTS, check_finite_output
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -101,7 +101,7 @@ class OnnxBackend:
                 raise BundleError(f"graph {graph!r} has {shape[2]}-d text tokens; the manifest says text.dim {text.dim}")
 
     def _run(self, graph: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return self.sessions[graph].run(None, feeds)[0]
+        return check_finite_output(self.sessions[graph].run(None, feeds)[0], graph, self.manifest.name)
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
         return self._run("vae_encoder", {"audio": audio.astype(np.float32, copy=False)})

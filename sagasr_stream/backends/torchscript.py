@@ -1,6 +1,7 @@
 """TorchScript backend: traced graphs (``*.pt``) of the same contract, used when torch is installed.
 
-TorchScript archives hold code and tensors and are loaded with ``torch.jit.load`` (no arbitrary pickles).
+TorchScript archives hold code and tensors and are loaded with ``torch.jit.load``, which runs that code: the
+runtime loads them only with ``allow_torchscript=True`` (see :func:`sagasr_stream.model.make_backend`).
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from ..bundle import Bundle
 from ..errors import BundleError
+from .base import check_finite_output
 
 
 class TorchScriptBackend:
@@ -19,6 +21,7 @@ class TorchScriptBackend:
         except ImportError as exc:
             raise BundleError("this bundle holds TorchScript graphs, which need torch: pip install torch") from exc
         self._torch = torch
+        self.manifest_name = bundle.manifest.name
         if provider == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("provider 'cuda' was asked for but torch sees no CUDA device")
         self._device = torch.device("cuda" if provider in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
@@ -34,7 +37,8 @@ class TorchScriptBackend:
         torch = self._torch
         with torch.inference_mode():
             tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(self._device) for a in arrays]
-            return self.modules[graph](*tensors).float().cpu().numpy()
+            out = self.modules[graph](*tensors).float().cpu().numpy()
+        return check_finite_output(out, graph, self.manifest_name)
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
         return self._run("vae_encoder", audio.astype(np.float32, copy=False))

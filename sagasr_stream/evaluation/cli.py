@@ -83,7 +83,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     sweep_steps = parse_steps(args.steps_sweep) if args.steps_sweep else None
     captions = load_captions(args.captions)
-    model = SagaSRModel.load(args.model, provider=args.provider)
+    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(getattr(args, "allow_torchscript", False)))
     vae_only = vae_only_model(model)
     settings = _settings(args)
     resolved = resolve(settings, model.manifest)

@@ -170,3 +170,91 @@ def test_damaged_archives_get_a_bundle_error(tiny_bundle, tmp_path):
     with pytest.raises(BundleError, match="cut.tar.gz"):
         load_bundle(cut)
     assert SagaSRModel.load(tar).manifest.name == "tiny-random"
+
+
+def test_an_unlisted_file_is_refused(bundle_copy):
+    (bundle_copy / "dit.onnx.data").write_bytes(b"\x00" * 64)  # e.g. ONNX external data the manifest omits
+    with pytest.raises(BundleError, match="does not list.*dit.onnx.data"):
+        load_bundle(bundle_copy)
+
+
+def test_the_tokenizer_file_must_be_listed(bundle_copy):
+    data = json.loads((bundle_copy / "manifest.json").read_text())
+    tokenizer = data["text"]["tokenizer"]["file"]
+    del data["files"][tokenizer]
+    (bundle_copy / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="tokenizer file"):
+        load_bundle(bundle_copy)
+
+
+def test_archive_limits(tiny_bundle, tmp_path, monkeypatch):
+    import sagasr_stream.bundle as bundle_module
+
+    archive = archive_bundle(tiny_bundle, tmp_path / "b.zip")
+    monkeypatch.setattr(bundle_module, "_extracted", {})  # not from the cache of an earlier test
+    monkeypatch.setattr(bundle_module, "MAX_ARCHIVE_BYTES", 1000)
+    with pytest.raises(BundleError, match="more than 1000 bytes"):
+        load_bundle(archive)
+    monkeypatch.setattr(bundle_module, "MAX_ARCHIVE_BYTES", 8 << 30)
+    monkeypatch.setattr(bundle_module, "MAX_ARCHIVE_MEMBERS", 2)
+    with pytest.raises(BundleError, match="more than 2 members"):
+        load_bundle(archive)
+
+
+def test_a_replaced_archive_is_not_served_from_the_cache(tiny_bundle, tmp_path):
+    from sagasr_stream.testing import build_tiny_bundle
+
+    archive = tmp_path / "model.zip"
+    archive_bundle(tiny_bundle, archive)
+    first = load_bundle(archive)
+    other = build_tiny_bundle(tmp_path / "other", seed=5)
+    archive_bundle(other, archive)  # same path, new content
+    second = load_bundle(archive)
+    assert second.root != first.root
+    assert second.manifest.files == load_bundle(other).manifest.files
+
+
+def test_torchscript_bundles_need_an_explicit_opt_in(tmp_path):
+    from sagasr_stream.bundle import write_manifest
+    from sagasr_stream.model import SagaSRModel
+
+    folder = tmp_path / "ts"
+    folder.mkdir()
+    for name in ("enc.pt", "dec.pt", "dit.pt"):
+        (folder / name).write_bytes(b"not really torchscript")
+    write_manifest(folder, dict(
+        name="ts", sample_rate=44100, window_samples=8192, downsampling=256, latent_channels=8,
+        graphs={"vae_encoder": "enc.pt", "vae_decoder": "dec.pt", "dit": "dit.pt"},
+        text={"dim": 16, "max_tokens": 8}, backend="torchscript",
+    ))
+    with pytest.raises(BundleError, match="allow_torchscript=True"):
+        SagaSRModel.load(folder)
+
+
+def test_a_graph_that_outputs_nan_is_named(tiny_bundle, tmp_path):
+    import shutil
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from sagasr_stream import restore
+    from sagasr_stream.bundle import write_manifest
+    from sagasr_stream.model import SagaSRModel
+    from tests.conftest import band_limited_noise
+
+    folder = tmp_path / "nan"
+    shutil.copytree(tiny_bundle, folder)
+    decoder = onnx.load(str(folder / "vae_decoder.onnx"))
+    graph = decoder.graph
+    graph.output[0].name = "audio_raw"
+    for node in graph.node:
+        node.output[:] = ["audio_raw" if o == "audio" else o for o in node.output]
+    graph.initializer.append(helper.make_tensor("nan", TensorProto.FLOAT, [], [float("nan")]))
+    graph.node.append(helper.make_node("Mul", ["audio_raw", "nan"], ["audio"]))
+    graph.output[0].name = "audio"
+    onnx.save(decoder, str(folder / "vae_decoder.onnx"))
+    data = json.loads((folder / "manifest.json").read_text())
+    write_manifest(folder, {k: v for k, v in data.items() if k not in ("files", "format", "format_version")})
+    model = SagaSRModel.load(folder)
+    with pytest.raises(BundleError, match="'vae_decoder'.*non-finite"):
+        restore(band_limited_noise(20000), 44100, model)

@@ -106,3 +106,48 @@ def test_a_folder_without_audio_files_is_an_error(tiny_bundle, tmp_path, capsys)
     for folder in ("empty", "texts"):
         assert main(["upsample", str(tmp_path / folder), "--model", str(tiny_bundle), "-q"]) == 2
         assert f"no audio files found in {tmp_path / folder}" in capsys.readouterr().err
+
+
+def _write(path, seconds=0.25):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with AudioFile(str(path), "w", 44100, 1) as f:
+        f.write(band_limited_noise(int(44100 * seconds), channels=1))
+
+
+def test_glob_over_two_folders_mirrors_them_under_the_output(tiny_bundle, tmp_path):
+    for folder in ("a", "b"):
+        _write(tmp_path / "tapes" / folder / "take.wav")
+    out = tmp_path / "out"
+    assert main(["upsample", str(tmp_path / "tapes" / "**" / "*.wav"), "-o", str(out), "--model", str(tiny_bundle), "-q"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == ["a/take.wav", "b/take.wav"]
+
+
+def test_same_named_files_from_two_folders_are_an_error_before_any_work(tiny_bundle, tmp_path, capsys):
+    for folder in ("a", "b"):
+        _write(tmp_path / folder / "take.wav")
+    out = tmp_path / "out"
+    code = main(["upsample", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(out), "--model", str(tiny_bundle), "-q"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "same output" in err and "take.wav" in err
+    assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_info_input_prints_the_detected_band_edge(tiny_bundle, tmp_path, capsys):
+    from sagasr_stream.dsp import resample_through
+
+    from .material import drums_like
+
+    limited = resample_through(drums_like(1.0).astype(np.float64), 44100, 16000).astype(np.float32)
+    with AudioFile(str(tmp_path / "lim.wav"), "w", 44100, 1, bit_depth=32) as f:
+        f.write(limited[None, :])
+    assert main(["info", "--model", str(tiny_bundle), "--input", str(tmp_path / "lim.wav")]) == 0
+    out = capsys.readouterr().out
+    edge_khz = float(out.split("band edge:")[1].split("kHz")[0])
+    assert 7.6 <= edge_khz <= 8.8
+    assert "0 of" in out  # nothing passes through
+    with AudioFile(str(tmp_path / "low.wav"), "w", 16000, 1, bit_depth=32) as f:  # a 16 kHz file: 8 kHz Nyquist
+        f.write(drums_like(1.0)[None, :])
+    assert main(["info", "--model", str(tiny_bundle), "--input", str(tmp_path / "low.wav")]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split("band edge:")[1].split("kHz")[0]) <= 8.0

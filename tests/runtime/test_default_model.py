@@ -87,3 +87,24 @@ def test_it_beats_the_input_and_the_dsp_baseline_on_held_out_corpus_clips(model:
         for metric in ("lsd", "lsd_hf"):
             model_score = row[f"{metric}_model"]
             assert model_score < row[f"{metric}_input"] and model_score < row[f"{metric}_sbr"], (metric, row)
+
+
+def test_full_band_validation_clips_come_back_as_they_went_in(model: ss.SagaSRModel) -> None:
+    from .material import validation_clips
+
+    for name, clip in validation_clips().items():
+        out = ss.restore(clip, SR, model)
+        assert lsd(out, clip, SR) <= 0.02, name
+
+
+@pytest.mark.parametrize("cutoff_hz", [4000.0, 8000.0, 12000.0])
+def test_the_input_band_is_kept_within_half_a_db(model: ss.SagaSRModel, cutoff_hz: float) -> None:
+    from .material import kept_band_error_db, validation_clips
+
+    errors = []
+    for clip in list(validation_clips().values())[:3]:
+        lr = resample_through(clip.astype(np.float64), SR, 2 * cutoff_hz).astype(np.float32)
+        out = ss.restore(lr, SR, model)
+        assert lsd_hf(out, clip, SR, cutoff_hz) < lsd_hf(lr, clip, SR, cutoff_hz)  # and it did restore above
+        errors.append(kept_band_error_db(out, lr, 0.95 * cutoff_hz))
+    assert np.mean(errors) <= 0.5

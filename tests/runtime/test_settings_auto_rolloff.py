@@ -46,3 +46,11 @@ def test_cli_takes_auto_or_hz(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["upsample", "x.wav", "-o", "y.wav", "--target-rolloff", "bright"])
     assert "frequency in Hz or 'auto'" in capsys.readouterr().err
+
+
+def test_auto_target_still_passes_full_band_windows_through(tiny_model) -> None:
+    from .material import validation_clips
+
+    clip = next(iter(validation_clips().values()))
+    out = restore(clip, 44100, tiny_model, RestoreSettings(target_rolloff_hz="auto"))
+    assert np.array_equal(out, clip)

@@ -1,0 +1,125 @@
+"""The input's band edge and what restoration keeps of the input: real-like material, not white noise."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sagasr_stream import dsp
+from sagasr_stream.api import restore
+from sagasr_stream.settings import RestoreSettings
+from sagasr_stream.stream import StreamingRestorer
+
+from .material import SR, drums_like, kept_band_error_db, piano_like, validation_clips
+
+DEGRADATIONS = {
+    "resample": lambda x, c: dsp.resample_through(x, SR, 2 * c),
+    "steep": lambda x, c: dsp.band_limit(x, SR, dsp.LowPassSpec("ellip", 10, c)),
+    "gentle": lambda x, c: dsp.band_limit(x, SR, dsp.LowPassSpec("bessel", 2, c)),
+    "butter3": lambda x, c: dsp.band_limit(x, SR, dsp.LowPassSpec("butter", 3, c)),
+}
+# A dark piano at a 4 kHz resample is left out: scipy's resample_poly leaves images of the loud fundamentals
+# around 8 kHz that stand above the piano's own top band (-55 dB); they are content of that input.
+MATERIAL_CASES = [("drums", c) for c in (4000, 8000, 12000)] + [("piano", c) for c in (8000, 12000)]
+
+
+def material(kind: str, seed: int = 0) -> np.ndarray:
+    return (piano_like if kind == "piano" else drums_like)(2.0, seed)
+
+
+@pytest.mark.parametrize("kind, cutoff", MATERIAL_CASES)
+@pytest.mark.parametrize("degradation", sorted(DEGRADATIONS))
+def test_edge_is_the_cutoff_on_piano_and_drums(kind, cutoff, degradation):
+    for seed in (0, 1):
+        x = DEGRADATIONS[degradation](material(kind, seed).astype(np.float64), cutoff)
+        assert 0.95 <= dsp.band_edge_hz(x) / cutoff <= 1.1, (kind, seed)
+
+
+def test_edge_of_dithered_16_bit_audio_is_the_cutoff():
+    rng = np.random.default_rng(5)
+    x = dsp.resample_through(drums_like(2.0).astype(np.float64), SR, 16000)
+    tpdf = rng.uniform(-0.5, 0.5, x.size) + rng.uniform(-0.5, 0.5, x.size)
+    dithered = np.round(x * 32767 + tpdf) / 32767
+    assert 0.95 <= dsp.band_edge_hz(dithered) / 8000 <= 1.1
+
+
+def test_edge_ignores_a_lone_tone_and_holes_in_the_band():
+    x = dsp.resample_through(drums_like(2.0).astype(np.float64), SR, 16000)
+    t = np.arange(x.size) / SR
+    with_tone = x + 1e-3 * np.sin(2 * np.pi * 19000 * t)  # a pilot tone far above the band
+    assert 0.95 <= dsp.band_edge_hz(with_tone) / 8000 <= 1.1
+    spec = dsp.stft(x)  # MP3-style holes: random time-frequency tiles of the band zeroed
+    rng = np.random.default_rng(6)
+    holes = rng.random(spec.shape) < 0.3
+    holed = dsp.istft(np.where(holes, 0, spec), x.size)
+    assert 0.95 <= dsp.band_edge_hz(holed) / 8000 <= 1.1
+
+
+def test_full_band_material_has_no_edge_below_16_khz():
+    for x in [piano_like(2.0), drums_like(2.0), *validation_clips().values()]:
+        assert dsp.band_edge_hz(x) >= 16000
+
+
+@pytest.mark.parametrize("cutoff", [4000, 8000, 12000])
+@pytest.mark.parametrize("degradation", ["resample", "steep", "gentle"])
+def test_edge_on_the_validation_clips(cutoff, degradation):
+    ratios = np.array([dsp.band_edge_hz(DEGRADATIONS[degradation](x.astype(np.float64), cutoff)) / cutoff
+                       for x in validation_clips().values()])
+    assert 0.92 <= np.median(ratios) <= 1.1  # a gentle filter is -3 dB a little below its cutoff
+    assert np.mean((ratios >= 0.9) & (ratios <= 1.1)) >= 0.75  # a few dark clips end their band early
+    assert np.sum((ratios < 0.8) | (ratios > 1.25)) <= 1  # at 4 kHz one resampler image can stand out
+
+
+@pytest.mark.parametrize("kind, cutoff", MATERIAL_CASES)
+def test_restoring_keeps_the_input_band_within_half_a_db(tiny_model, kind, cutoff):
+    for degradation in ("resample", "gentle"):
+        x = DEGRADATIONS[degradation](material(kind).astype(np.float64), cutoff).astype(np.float32)
+        y = restore(x, SR, tiny_model)
+        assert not np.array_equal(y, x)  # something was restored
+        assert kept_band_error_db(y, x, 0.95 * cutoff) <= 0.5, degradation
+
+
+def test_validation_clips_keep_their_band_on_average(tiny_model):
+    errors = []
+    for x in list(validation_clips().values())[:4]:
+        for cutoff in (4000, 8000, 12000):
+            lr = dsp.resample_through(x.astype(np.float64), SR, 2 * cutoff).astype(np.float32)
+            errors.append(kept_band_error_db(restore(lr, SR, tiny_model), lr, 0.95 * cutoff))
+    assert np.mean(errors) <= 0.5
+
+
+def test_full_band_input_passes_through_bit_exact(tiny_model):
+    x = drums_like(1.0)
+    assert np.array_equal(restore(x, SR, tiny_model), x)
+    clip = next(iter(validation_clips().values()))
+    assert np.array_equal(restore(clip, SR, tiny_model), clip)
+
+
+def test_half_full_band_half_band_limited_keeps_the_full_band_half(tiny_model):
+    full = drums_like(1.0, seed=3)
+    limited = dsp.resample_through(drums_like(1.0, seed=4).astype(np.float64), SR, 16000).astype(np.float32)
+    x = np.concatenate([full, limited])
+    y = restore(x, SR, tiny_model)
+    window = tiny_model.manifest.window_samples
+    safe = full.size - window  # windows wholly inside the full-band half
+    assert np.array_equal(y[:safe], x[:safe])
+    assert not np.array_equal(y[full.size + window :], x[full.size + window :])
+    for block in (1000, 44100):  # streaming: the same output for any block size
+        stream = StreamingRestorer(tiny_model, RestoreSettings(), 1)
+        parts = [stream.process(x[i : i + block]) for i in range(0, x.size, block)] + [stream.flush()]
+        assert np.array_equal(np.concatenate(parts), y), block
+
+
+def test_low_band_off_restores_every_window(tiny_model):
+    x = drums_like(0.5)
+    assert not np.array_equal(restore(x, SR, tiny_model, RestoreSettings(low_band="off")), x)
+
+
+def test_a_known_source_band_caps_the_edge(tiny_model):
+    from sagasr_stream.engine import WindowRestorer
+    from sagasr_stream.settings import resolve
+
+    resolved = resolve(RestoreSettings(), tiny_model.manifest)
+    x = drums_like(0.5)[None, : tiny_model.manifest.window_samples]
+    assert WindowRestorer(tiny_model, resolved).edge_bins(x)[0] == 1024
+    capped = WindowRestorer(tiny_model, resolved, band_limit_hz=8000.0).edge_bins(x)[0]
+    assert capped * SR / 2048 <= 8000 < (capped + 1) * SR / 2048

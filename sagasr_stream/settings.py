@@ -105,9 +105,12 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     if rolloff_hz != "auto":
         try:
             rolloff_hz = float(rolloff_hz)
+        except (TypeError, ValueError):
+            raise SettingsError(f"target_rolloff_hz: expected a frequency in Hz or 'auto', got {rolloff_hz!r}") from None
+        try:
             rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
-        except (TypeError, ValueError) as exc:
-            raise SettingsError(f"target_rolloff_hz must be a frequency in Hz or 'auto': {exc}") from None
+        except ValueError as exc:
+            raise SettingsError(f"target_rolloff_hz: {exc}") from None
     if not 0.0 <= d.auto_rolloff_fraction <= 1.0:
         raise SettingsError(f"the bundle's auto_rolloff_fraction must be in [0, 1], got {d.auto_rolloff_fraction}")
     caption = d.caption if settings.caption is None else settings.caption

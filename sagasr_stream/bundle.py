@@ -1,15 +1,6 @@
 """The model bundle: a folder (or a .zip / .tar archive of one) holding ``manifest.json`` and the graphs.
 
-Graph contract (names of inputs and outputs, float32 unless noted; B is a dynamic batch axis):
-
-- ``vae_encoder``: ``audio`` (B, 1, L) -> ``latent`` (B, C, L / downsampling)   (the posterior mean)
-- ``vae_decoder``: ``latent`` (B, C, T) -> ``audio`` (B, 1, T * downsampling)
-- ``dit``: ``x`` (B, C, T), ``t`` (B,) in [0, 1] (1 = pure noise), ``lr_latent`` (B, C, T),
-  ``lr_keep`` (B,) in {0, 1} (0 replaces ``lr_latent`` by the null value inside the graph),
-  ``text_tokens`` (B, S, D), ``cross_keep`` (B,) in {0, 1} (0 zeroes every cross-attention token),
-  ``rolloff_in`` (B,), ``rolloff_out`` (B,) (ratios in [0, 1]) -> ``v`` (B, C, T), the velocity noise - x0.
-- ``text_encoder`` (optional): ``input_ids`` (B, S) int64, ``attention_mask`` (B, S) int64 -> ``tokens``
-  (B, S, D), already zero where the mask is 0.
+The graphs and their inputs and outputs (names, axes, dtypes) are declared in :mod:`sagasr_stream.graphs`.
 
 The manifest lists the SHA-256 of every file; :func:`load_manifest` verifies them before anything is loaded.
 """
@@ -29,11 +20,11 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from .errors import BundleError
+from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
 
 FORMAT_NAME = "sagasr-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-GRAPH_NAMES = ("vae_encoder", "vae_decoder", "dit", "text_encoder")
 BACKENDS = ("onnx", "torchscript")
 MAX_ARCHIVE_BYTES = 8 << 30  # extracted size limit of a bundle archive
 MAX_ARCHIVE_MEMBERS = 1000
@@ -131,7 +122,7 @@ class Manifest:
             raise BundleError(
                 f"{where}: window_samples {self.window_samples} is not a multiple of downsampling {self.downsampling}"
             )
-        for graph in ("vae_encoder", "vae_decoder", "dit"):
+        for graph in REQUIRED_GRAPHS:
             if graph not in self.graphs:
                 raise BundleError(f"{where}: graph {graph!r} is missing from 'graphs'")
         unknown = set(self.graphs) - set(GRAPH_NAMES)

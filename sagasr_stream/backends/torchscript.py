@@ -9,6 +9,7 @@ import numpy as np
 
 from ..bundle import Bundle
 from ..errors import BundleError
+from ..graphs import GRAPHS
 from .base import check_finite_output
 
 
@@ -48,9 +49,10 @@ class TorchScriptBackend:
 
     def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out) -> np.ndarray:  # type: ignore[no-untyped-def]
         values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
-        return self._run("dit", *(np.asarray(v, dtype=np.float32) for v in values))
+        return self._run("dit", *(np.asarray(v, dtype=s.dtype) for s, v in zip(GRAPHS["dit"].inputs, values)))
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         if "text_encoder" not in self.modules:
             raise BundleError("this bundle has no text encoder")
-        return self._run("text_encoder", input_ids.astype(np.int64), attention_mask.astype(np.int64))
+        spec = GRAPHS["text_encoder"]
+        return self._run("text_encoder", *(np.asarray(a).astype(s.dtype) for s, a in zip(spec.inputs, (input_ids, attention_mask))))

@@ -7,7 +7,6 @@ The manifest lists the SHA-256 of every file; :func:`load_manifest` verifies the
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import lzma
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from .errors import BundleError
+from .files import atomic_path, atomic_write_text, path_inside, sha256_file
 from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
 
 FORMAT_NAME = "sagasr-bundle"
@@ -145,23 +145,6 @@ class Manifest:
                 raise BundleError(f"{where}: file name {name!r} leads outside the bundle folder")
         if self.defaults.steps < 1:
             raise BundleError(f"{where}: defaults.steps must be >= 1")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def path_inside(root: Path, name: str) -> Path | None:
-    """``root / name`` resolved, or None when ``name`` is absolute or leads outside ``root`` (path traversal)."""
-    target = (root / name).resolve()
-    if os.path.isabs(name) or not target.is_relative_to(root.resolve()):
-        return None
-    return target
 
 
 def _safe_member_path(root: Path, name: str) -> Path:
@@ -326,9 +309,7 @@ def write_manifest(root: str | os.PathLike[str], manifest_fields: dict[str, Any]
     data = dict(manifest_fields, files=files, format=FORMAT_NAME, format_version=FORMAT_VERSION)
     data = json.loads(json.dumps(data, default=_jsonable))
     manifest = Manifest.from_dict(data, where=str(root / MANIFEST))
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(manifest.to_json() + "\n", encoding="utf-8")
-    os.replace(tmp, root / MANIFEST)
+    atomic_write_text(root / MANIFEST, manifest.to_json() + "\n")
     return manifest
 
 
@@ -341,10 +322,8 @@ def _jsonable(value: Any) -> Any:
 def archive_bundle(root: str | os.PathLike[str], archive: str | os.PathLike[str]) -> Path:
     """Write the bundle folder ``root`` into a single .zip file (flat, manifest at the top)."""
     root, archive = Path(root), Path(archive)
-    tmp = archive.with_name(archive.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_path(archive) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 zf.write(p, p.relative_to(root).as_posix())
-    os.replace(tmp, archive)
     return archive

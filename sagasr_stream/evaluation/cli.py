@@ -75,7 +75,8 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..model import SagaSRModel
     from ..settings import RestoreSettings, resolve
     from .guidance import guidance_markdown, guidance_study
-    from .report import add_section, atomic_write_text
+    from ..files import atomic_write_text
+    from .report import add_section
     from .runner import evaluate
     from .splits import describe_rule, select_split, split_listing
     from .steps import parse_steps, steps_markdown, steps_sweep

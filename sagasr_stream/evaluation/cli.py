@@ -16,7 +16,7 @@ import numpy as np
 def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None, sample_rate: int) -> dict[str, np.ndarray]:
     """Reference files (files, folders, globs, or a corpus ``validation.txt`` list) -> mono clips at ``sample_rate``."""
     from ..audio_io import open_input, read_blocks
-    from ..cli import expand_inputs
+    from ..cli_common import expand_inputs
 
     files: list[Path] = []
     for pattern in patterns:
@@ -71,7 +71,7 @@ def load_captions(path: str | None) -> dict[str, str]:
 
 def run_eval(args: argparse.Namespace) -> int:
     from .. import restore
-    from ..cli import _settings
+    from ..cli_common import settings_from_args
     from ..model import SagaSRModel
     from ..settings import RestoreSettings, resolve
     from .guidance import guidance_markdown, guidance_study
@@ -86,7 +86,7 @@ def run_eval(args: argparse.Namespace) -> int:
     captions = load_captions(args.captions)
     model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(getattr(args, "allow_torchscript", False)))
     vae_only = vae_only_model(model)
-    settings = _settings(args)
+    settings = settings_from_args(args)
     resolved = resolve(settings, model.manifest)
     all_clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
     clips = select_split(all_clips, args.split)

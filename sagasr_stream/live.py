@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .chunking import SampleBuffer
-from .errors import SagasrError
+from .errors import ParameterError, SagasrError
 
 INSTALL_HINT = "live audio needs sounddevice: pip install 'sagasr-stream[live]'"
 
@@ -57,12 +57,12 @@ class LiveRestorer:
         threaded: bool = True,
     ) -> None:
         if block_size < 1 or channels < 1:
-            raise ValueError(f"block_size and channels must be positive, got {block_size}, {channels}")
+            raise ParameterError(f"block_size and channels must be positive, got {block_size}, {channels}")
         if headroom is None:
             model = getattr(effect, "model", None)
             headroom = model.manifest.window_samples if model is not None else 0
         if headroom < 0:
-            raise ValueError(f"headroom must be >= 0 samples, got {headroom}")
+            raise ParameterError(f"headroom must be >= 0 samples, got {headroom}")
         self.effect = effect
         self.input_device, self.output_device = input_device, output_device
         self.block_size, self.channels, self.sample_rate = block_size, channels, sample_rate

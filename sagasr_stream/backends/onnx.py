@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from ..bundle import Bundle
-from ..errors import BundleError
+from ..errors import BundleError, ParameterError, ProviderError
 from ..graphs import GRAPHS
 from .base import check_finite_output
 
@@ -23,14 +23,14 @@ def choose_providers(provider: str) -> list[str]:
         return ["CPUExecutionProvider"]
     if provider == "cuda":
         if "CUDAExecutionProvider" not in available:
-            raise RuntimeError(
+            raise ProviderError(
                 "provider 'cuda' was asked for but ONNX Runtime has no CUDAExecutionProvider here "
                 f"(available: {', '.join(available)}); install 'sagasr-stream[cuda]' on a CUDA machine"
             )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if provider == "auto":
         return ["CPUExecutionProvider"]
-    raise ValueError(f"provider must be 'auto', 'cpu' or 'cuda', got {provider!r}")
+    raise ParameterError(f"provider must be 'auto', 'cpu' or 'cuda', got {provider!r}")
 
 
 class OnnxBackend:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bundle import Bundle
-from ..errors import BundleError
+from ..errors import BundleError, ProviderError
 from ..graphs import GRAPHS
 from .base import check_finite_output
 
@@ -24,7 +24,7 @@ class TorchScriptBackend:
         self._torch = torch
         self.manifest_name = bundle.manifest.name
         if provider == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("provider 'cuda' was asked for but torch sees no CUDA device")
+            raise ProviderError("provider 'cuda' was asked for but torch sees no CUDA device")
         self._device = torch.device("cuda" if provider in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
         self.modules = {}
         for graph in bundle.manifest.graphs:

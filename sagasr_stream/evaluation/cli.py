@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import EvaluationError
+
 
 def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None, sample_rate: int) -> dict[str, np.ndarray]:
     """Reference files (files, folders, globs, or a corpus ``validation.txt`` list) -> mono clips at ``sample_rate``."""
@@ -65,7 +67,7 @@ def load_captions(path: str | None) -> dict[str, str]:
             record = json.loads(line)
             captions[Path(str(record["path"])).stem] = str(record["caption"])
         except (ValueError, KeyError, TypeError):
-            raise ValueError(f"{path}:{i}: expected a JSON object with 'path' and 'caption'") from None
+            raise EvaluationError(f"{path}:{i}: expected a JSON object with 'path' and 'caption'") from None
     return captions
 
 

@@ -16,7 +16,8 @@ import time
 from example_utils import load_model
 from sagasr_stream.effect import BandwidthExtension
 from sagasr_stream.errors import SagasrError
-from sagasr_stream.live import LiveRestorer, add_live_arguments, import_sounddevice, parse_device
+from sagasr_stream.live import LiveRestorer, import_sounddevice, parse_device
+from sagasr_stream.live_cli import add_live_arguments
 
 
 def main() -> int:

@@ -1,8 +1,8 @@
 """Export a :class:`~.model.SagaSR` to a runtime bundle (ONNX or TorchScript graphs + manifest.json).
 
-Graphs follow ``sagasr_stream.bundle`` exactly: ``vae_encoder`` (audio -> latent mean), ``vae_decoder``,
-``dit`` (the 8 inputs of ``sagasr_stream.backends.base.DIT_INPUTS`` -> ``v``), ``text_encoder``
-(input_ids, attention_mask int64 -> tokens). Batch, length and token axes are dynamic. Before tracing, a copy
+Graphs follow the contract of ``sagasr_stream.graphs.GRAPHS`` exactly (input and output names, their order,
+dynamic axes): ``vae_encoder`` (audio -> latent mean), ``vae_decoder``, ``dit`` (8 inputs -> ``v``),
+``text_encoder`` (input_ids, attention_mask int64 -> tokens). Batch, length and token axes are dynamic. Before tracing, a copy
 of the model has its legacy weight-norm hooks folded, is in eval mode and has activation checkpointing off;
 tracing runs with SAT's flash-attention path off (:func:`flash_attention_off`: plain scaled dot-product).
 ``fp16=True`` stores VAE/DiT weights in float16 while the graph inputs and outputs stay float32.
@@ -27,8 +27,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.weight_norm import WeightNorm
 
-from sagasr_stream.backends.base import DIT_INPUTS
 from sagasr_stream.bundle import Defaults, Manifest, write_manifest
+from sagasr_stream.graphs import GRAPHS
 
 from .checkpoint import TEXT_SOURCE_KEY
 from .model import SagaSR, dit_velocity, latent_affine
@@ -174,18 +174,9 @@ def example_inputs(model: SagaSR, batch: int = 2, frames: int | None = None) -> 
     }
 
 
+#: graph name -> (input names in order, output name, dynamic axes), from the runtime's graph table
 GRAPH_IO: dict[str, tuple[tuple[str, ...], str, dict[str, dict[int, str]]]] = {
-    "vae_encoder": (("audio",), "latent", {"audio": {0: "batch", 2: "samples"}, "latent": {0: "batch", 2: "frames"}}),
-    "vae_decoder": (("latent",), "audio", {"latent": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}}),
-    "dit": (
-        DIT_INPUTS, "v",
-        {"x": {0: "batch", 2: "frames"}, "t": {0: "batch"}, "lr_latent": {0: "batch", 2: "frames"},
-         "lr_keep": {0: "batch"}, "text_tokens": {0: "batch", 1: "tokens"}, "cross_keep": {0: "batch"},
-         "rolloff_in": {0: "batch"}, "rolloff_out": {0: "batch"}, "v": {0: "batch", 2: "frames"}},
-    ),
-    "text_encoder": (("input_ids", "attention_mask"), "tokens",
-                     {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                      "tokens": {0: "batch", 1: "tokens"}}),
+    name: (spec.input_names, spec.output.name, spec.dynamic_axes()) for name, spec in GRAPHS.items()
 }
 
 

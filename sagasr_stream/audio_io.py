@@ -10,6 +10,7 @@ import numpy as np
 from pedalboard.io import AudioFile, StreamResampler
 
 from .errors import AudioFileError
+from .files import atomic_path
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 
@@ -83,10 +84,5 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(destination)
     bit_depth = 24 if suffix == ".flac" else 32
-    try:
-        with AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bit_depth) as out:
-            yield out
-        os.replace(tmp, destination)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(destination, tmp), AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bit_depth) as out:
+        yield out

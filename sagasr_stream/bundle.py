@@ -1,22 +1,12 @@
 """The model bundle: a folder (or a .zip / .tar archive of one) holding ``manifest.json`` and the graphs.
 
-Graph contract (names of inputs and outputs, float32 unless noted; B is a dynamic batch axis):
-
-- ``vae_encoder``: ``audio`` (B, 1, L) -> ``latent`` (B, C, L / downsampling)   (the posterior mean)
-- ``vae_decoder``: ``latent`` (B, C, T) -> ``audio`` (B, 1, T * downsampling)
-- ``dit``: ``x`` (B, C, T), ``t`` (B,) in [0, 1] (1 = pure noise), ``lr_latent`` (B, C, T),
-  ``lr_keep`` (B,) in {0, 1} (0 replaces ``lr_latent`` by the null value inside the graph),
-  ``text_tokens`` (B, S, D), ``cross_keep`` (B,) in {0, 1} (0 zeroes every cross-attention token),
-  ``rolloff_in`` (B,), ``rolloff_out`` (B,) (ratios in [0, 1]) -> ``v`` (B, C, T), the velocity noise - x0.
-- ``text_encoder`` (optional): ``input_ids`` (B, S) int64, ``attention_mask`` (B, S) int64 -> ``tokens``
-  (B, S, D), already zero where the mask is 0.
+The graphs and their inputs and outputs (names, axes, dtypes) are declared in :mod:`sagasr_stream.graphs`.
 
 The manifest lists the SHA-256 of every file; :func:`load_manifest` verifies them before anything is loaded.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import lzma
 import os
@@ -29,11 +19,12 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from .errors import BundleError
+from .files import atomic_path, atomic_write_text, path_inside, sha256_file
+from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
 
 FORMAT_NAME = "sagasr-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-GRAPH_NAMES = ("vae_encoder", "vae_decoder", "dit", "text_encoder")
 BACKENDS = ("onnx", "torchscript")
 MAX_ARCHIVE_BYTES = 8 << 30  # extracted size limit of a bundle archive
 MAX_ARCHIVE_MEMBERS = 1000
@@ -131,7 +122,7 @@ class Manifest:
             raise BundleError(
                 f"{where}: window_samples {self.window_samples} is not a multiple of downsampling {self.downsampling}"
             )
-        for graph in ("vae_encoder", "vae_decoder", "dit"):
+        for graph in REQUIRED_GRAPHS:
             if graph not in self.graphs:
                 raise BundleError(f"{where}: graph {graph!r} is missing from 'graphs'")
         unknown = set(self.graphs) - set(GRAPH_NAMES)
@@ -154,23 +145,6 @@ class Manifest:
                 raise BundleError(f"{where}: file name {name!r} leads outside the bundle folder")
         if self.defaults.steps < 1:
             raise BundleError(f"{where}: defaults.steps must be >= 1")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def path_inside(root: Path, name: str) -> Path | None:
-    """``root / name`` resolved, or None when ``name`` is absolute or leads outside ``root`` (path traversal)."""
-    target = (root / name).resolve()
-    if os.path.isabs(name) or not target.is_relative_to(root.resolve()):
-        return None
-    return target
 
 
 def _safe_member_path(root: Path, name: str) -> Path:
@@ -335,9 +309,7 @@ def write_manifest(root: str | os.PathLike[str], manifest_fields: dict[str, Any]
     data = dict(manifest_fields, files=files, format=FORMAT_NAME, format_version=FORMAT_VERSION)
     data = json.loads(json.dumps(data, default=_jsonable))
     manifest = Manifest.from_dict(data, where=str(root / MANIFEST))
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(manifest.to_json() + "\n", encoding="utf-8")
-    os.replace(tmp, root / MANIFEST)
+    atomic_write_text(root / MANIFEST, manifest.to_json() + "\n")
     return manifest
 
 
@@ -350,10 +322,8 @@ def _jsonable(value: Any) -> Any:
 def archive_bundle(root: str | os.PathLike[str], archive: str | os.PathLike[str]) -> Path:
     """Write the bundle folder ``root`` into a single .zip file (flat, manifest at the top)."""
     root, archive = Path(root), Path(archive)
-    tmp = archive.with_name(archive.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_path(archive) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 zf.write(p, p.relative_to(root).as_posix())
-    os.replace(tmp, archive)
     return archive

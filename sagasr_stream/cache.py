@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
+
+from .files import atomic_write_text
 
 HASHES_FILE = "verified_hashes.json"
 MAX_HASH_ENTRIES = 512
@@ -48,19 +49,6 @@ def _load_hashes() -> dict[str, list]:
     return data if isinstance(data, dict) else {}
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def known_verified_hash(path: Path) -> str | None:
     """The SHA-256 recorded for ``path`` when its size and mtime are unchanged since it was verified, else None."""
     if not cache_enabled():
@@ -88,6 +76,7 @@ def remember_verified_hashes(hashes: dict[Path, str]) -> None:
                 data[name] = [*stat, digest]  # newest last: the oldest entries go first when the cache is full
             while len(data) > MAX_HASH_ENTRIES:
                 data.pop(next(iter(data)))
+            cache_dir().mkdir(parents=True, exist_ok=True)
             atomic_write_text(cache_dir() / HASHES_FILE, json.dumps(data, indent=0))
         except OSError:
             pass  # a read-only home or a full disk must not stop a model from loading

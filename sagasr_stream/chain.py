@@ -14,7 +14,7 @@ import numpy as np
 import pedalboard
 
 from .effect import LayoutTracker, output_in_layout, planar_input
-from .errors import AudioInputError
+from .errors import AudioInputError, ParameterError, ParameterTypeError
 from .validation import Layout, check_finite, check_sample_rate, to_channels_first
 
 
@@ -62,15 +62,15 @@ class Chain:
         for i, item in enumerate(items):
             for instance in _instances(item):
                 if id(instance) in seen:
-                    raise ValueError(
+                    raise ParameterError(
                         f"plugin {instance!r} (position {i}) appears twice in the chain; use separate instances"
                     )
                 seen.add(id(instance))
             if isinstance(item, pedalboard.Plugin):
                 if getattr(item, "is_instrument", False):
-                    raise ValueError(f"{item!r} is an instrument; a chain takes effects only")
+                    raise ParameterError(f"{item!r} is an instrument; a chain takes effects only")
             elif not _is_python_effect(item):
-                raise TypeError(
+                raise ParameterTypeError(
                     f"{item!r} (position {i}) is neither a pedalboard plugin nor an effect with process/reset/flush"
                 )
         self.plugins = items
@@ -131,7 +131,7 @@ class Chain:
     ) -> np.ndarray:
         """Run the chain; float32 output in the input's layout (see the class docstring)."""
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
-            raise ValueError(f"buffer_size must be a positive integer, got {buffer_size!r}")
+            raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
         buffer_size = int(buffer_size)
         with self._lock:
             self._check_rate(sample_rate)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ParameterError
+
 
 @dataclass(frozen=True)
 class WindowPlan:
@@ -23,7 +25,7 @@ class WindowPlan:
 
     def __post_init__(self) -> None:
         if self.window <= 0 or not 0 <= self.overlap <= self.window // 2:
-            raise ValueError(f"invalid window plan: window {self.window}, overlap {self.overlap} (need 0 <= overlap <= window/2)")
+            raise ParameterError(f"invalid window plan: window {self.window}, overlap {self.overlap} (need 0 <= overlap <= window/2)")
 
     @property
     def hop(self) -> int:

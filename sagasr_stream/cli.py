@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import sys
 import time
@@ -10,48 +9,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
+from .cli_common import AUDIO_SUFFIXES, expand_inputs, settings_from_args
 from .errors import SagasrError
-
-AUDIO_SUFFIXES = {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg", ".m4a"}
-
-
-def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
-    """Files, folders (searched recursively) and globs -> sorted unique (file, path relative to its root).
-
-    A folder's files keep their path below the folder; a glob's matches keep their path below the glob's
-    fixed leading folders (:func:`glob_root`), so ``-o`` mirrors the input tree."""
-    found: dict[Path, Path] = {}
-    for pattern in patterns:
-        path = Path(pattern)
-        if path.is_dir():
-            files = [f for f in sorted(path.rglob("*")) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
-                     and not f.name.startswith(".")]
-            if not files:
-                raise SagasrError(f"no audio files found in {path} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
-            for file in files:
-                found.setdefault(file.resolve(), file.relative_to(path))
-        elif path.is_file():
-            found.setdefault(path.resolve(), Path(path.name))
-        else:
-            matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True)) if Path(m).is_file()]
-            if not matches:
-                raise SagasrError(f"no input matches {pattern!r}")
-            root = glob_root(pattern)
-            for file in matches:
-                found.setdefault(file.resolve(), file.relative_to(root))
-    return sorted(found.items())
-
-
-def glob_root(pattern: str) -> Path:
-    """The folder a glob searches from: its leading parts without wildcards (``tapes/**/*.wav`` -> ``tapes``)."""
-    parts = Path(pattern).parts
-    fixed = []
-    for part in parts[:-1]:
-        if glob.has_magic(part):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
-
 
 def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
     """Raise :class:`SagasrError` when two inputs would be written to the same output file."""
@@ -85,16 +44,6 @@ def drop_own_outputs(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> tu
     return [pair for pair, _ in kept], [out for _, out in kept]
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .settings import RestoreSettings
-
-    return RestoreSettings().with_(
-        steps=args.steps, cfg_acoustic=args.cfg_acoustic, cfg_text=args.cfg_text, cfg_form=args.cfg_form,
-        target_rolloff_hz=args.target_rolloff, caption=args.caption, overlap=args.overlap,
-        batch_size=args.batch_size, seed=args.seed, low_band=args.low_band,
-    )
-
-
 def cmd_upsample(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -114,7 +63,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     input_set = {file for file, _ in inputs}
     remove_leftovers(outputs, args.quiet)
     model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
-    settings = _settings(args)
+    settings = settings_from_args(args)
     resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
     if not args.quiet:
         print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
@@ -244,7 +193,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     noise = 0.1 * rng.standard_normal(int(args.seconds * sr))
     audio = resample_through(noise, sr, 16000).astype(np.float32)  # band-limited at 8 kHz: full band would pass through
-    settings = _settings(args)
+    settings = settings_from_args(args)
     start = time.perf_counter()
     restore(audio, sr, model, settings)
     elapsed = time.perf_counter() - start
@@ -363,7 +312,7 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:  # type: ig
     else:
         add_eval_command(sub, add_restore_options)
     try:
-        from .live import add_live_arguments, run_live
+        from .live_cli import add_live_arguments, run_live
     except ImportError:
         pass
     else:

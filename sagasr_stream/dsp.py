@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 from scipy import signal
 
+from .errors import ParameterError
+
 N_FFT = 2048
 HOP = 512
 ROLLOFF_PERCENTILE = 0.985
@@ -176,7 +178,7 @@ def hz_to_ratio(hz: float, sample_rate: int = 44100) -> float:
     """Hz -> roll-off ratio; raises ValueError outside (0, Nyquist]."""
     nyquist = sample_rate / 2
     if not 0 < hz <= nyquist:
-        raise ValueError(f"roll-off must be in (0, {nyquist:g}] Hz at {sample_rate} Hz, got {hz:g} Hz")
+        raise ParameterError(f"roll-off must be in (0, {nyquist:g}] Hz at {sample_rate} Hz, got {hz:g} Hz")
     return float(hz / nyquist)
 
 
@@ -192,12 +194,12 @@ class LowPassSpec:
 def design_lowpass(spec: LowPassSpec, sample_rate: int) -> np.ndarray:
     """Second-order sections of the low-pass filter described by ``spec``."""
     if spec.family not in FILTER_FAMILIES:
-        raise ValueError(f"unknown filter family {spec.family!r}; expected one of {FILTER_FAMILIES}")
+        raise ParameterError(f"unknown filter family {spec.family!r}; expected one of {FILTER_FAMILIES}")
     if not 2 <= spec.order <= 10:
-        raise ValueError(f"filter order must be in 2..10, got {spec.order}")
+        raise ParameterError(f"filter order must be in 2..10, got {spec.order}")
     nyquist = sample_rate / 2
     if not 0 < spec.cutoff_hz < nyquist:
-        raise ValueError(f"cutoff must be in (0, {nyquist:g}) Hz, got {spec.cutoff_hz:g}")
+        raise ParameterError(f"cutoff must be in (0, {nyquist:g}) Hz, got {spec.cutoff_hz:g}")
     wn = spec.cutoff_hz / nyquist
     if spec.family == "cheby1":
         return signal.cheby1(spec.order, 0.1, wn, btype="low", output="sos")
@@ -279,7 +281,7 @@ def merge_low_band(
     if mode == "off":
         return restored.astype(np.float32, copy=False)
     if mode not in ("keep", "replace"):
-        raise ValueError(f"low-band mode must be 'keep', 'replace' or 'off', got {mode!r}")
+        raise ParameterError(f"low-band mode must be 'keep', 'replace' or 'off', got {mode!r}")
     if mode == "keep" and edge_bins is None:
         edge_bins = band_edge_bin(original)
     edges = [None] * len(restored) if edge_bins is None else [int(e) for e in edge_bins]

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from .api import offline_processor
-from .errors import AudioInputError
+from .errors import AudioInputError, ParameterError
 from .model import SagaSRModel
 from .settings import RestoreSettings, resolve
 from .stream import StreamingRestorer
@@ -140,7 +140,7 @@ class BandwidthExtension:
     ) -> np.ndarray:
         """Restore ``input_array`` (see the class docstring); returns float32 in the input's layout."""
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
-            raise ValueError(f"buffer_size must be a positive integer, got {buffer_size!r}")
+            raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
         buffer_size = int(buffer_size)
         with self._lock:
             self._check_rate(sample_rate)

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from .dsp import N_FFT, band_edge_bin, merge_low_band, peak_gain, rolloff_ratio
+from .errors import SettingsError
 from .model import SagaSRModel
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
@@ -43,7 +44,7 @@ class WindowRestorer:
     def __init__(self, model: SagaSRModel, settings: ResolvedSettings, band_limit_hz: float | None = None) -> None:
         manifest = model.manifest
         if settings.window != manifest.window_samples:
-            raise ValueError(f"settings are for {settings.window}-sample windows; the model uses {manifest.window_samples}")
+            raise SettingsError(f"settings are for {settings.window}-sample windows; the model uses {manifest.window_samples}")
         self.model = model
         self.settings = settings
         self.hop_frames = settings.hop // manifest.downsampling

@@ -24,3 +24,20 @@ class AudioFileError(SagasrError, OSError):
 
 class SettingsError(SagasrError, ValueError):
     """A restoration setting (steps, guidance, roll-off, overlap, batch size, seed, ...) is out of range."""
+
+
+class ParameterError(SagasrError, ValueError):
+    """An argument of a library call (block or buffer size, channel count, filter, provider name, window plan,
+    evaluation option, ...) is out of range or unknown."""
+
+
+class ParameterTypeError(SagasrError, TypeError):
+    """An argument of a library call is of the wrong kind (e.g. a chain item that is no effect)."""
+
+
+class ProviderError(SagasrError, RuntimeError):
+    """The execution provider asked for (e.g. CUDA) is not available on this machine."""
+
+
+class EvaluationError(SagasrError, ValueError):
+    """The evaluation cannot run: a clip, a caption file or a system under test gave unusable data."""

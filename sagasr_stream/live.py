@@ -10,17 +10,14 @@ stays aligned). With ``threaded=False`` the callback restores inline (determinis
 """
 from __future__ import annotations
 
-import argparse
 import queue
-import sys
 import threading
-import time
 from typing import Any, Callable
 
 import numpy as np
 
 from .chunking import SampleBuffer
-from .errors import SagasrError
+from .errors import ParameterError, SagasrError
 
 INSTALL_HINT = "live audio needs sounddevice: pip install 'sagasr-stream[live]'"
 
@@ -60,12 +57,12 @@ class LiveRestorer:
         threaded: bool = True,
     ) -> None:
         if block_size < 1 or channels < 1:
-            raise ValueError(f"block_size and channels must be positive, got {block_size}, {channels}")
+            raise ParameterError(f"block_size and channels must be positive, got {block_size}, {channels}")
         if headroom is None:
             model = getattr(effect, "model", None)
             headroom = model.manifest.window_samples if model is not None else 0
         if headroom < 0:
-            raise ValueError(f"headroom must be >= 0 samples, got {headroom}")
+            raise ParameterError(f"headroom must be >= 0 samples, got {headroom}")
         self.effect = effect
         self.input_device, self.output_device = input_device, output_device
         self.block_size, self.channels, self.sample_rate = block_size, channels, sample_rate
@@ -190,62 +187,5 @@ class LiveRestorer:
         self.stop()
 
 
-def add_live_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``sagasr live``."""
-    parser.add_argument("--input-device", default=None, help="input device index or name (default: system default)")
-    parser.add_argument("--output-device", default=None, help="output device index or name (default: system default)")
-    parser.add_argument("--block-size", type=int, default=1024, help="device block size in samples (default 1024)")
-    parser.add_argument("--channels", type=int, default=1, help="channels to read and play (default 1)")
-    parser.add_argument("--model", default=None, help="model bundle folder/archive (default: the embedded model)")
-    parser.add_argument("--provider", default="auto", help="ONNX Runtime provider: auto, cpu or cuda")
-    parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    parser.add_argument("--headroom", type=int, default=None,
-                        help="extra delay in samples for the model to keep up (default: one model window)")
-
-
 def parse_device(value: str | None) -> int | str | None:
     return int(value) if value is not None and value.lstrip("-").isdigit() else value
-
-
-def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None = None) -> int:
-    """``sagasr live``: list devices, or restore from input to output until Ctrl-C / ``--duration``."""
-    if args.list_devices:
-        print(import_sounddevice().query_devices())
-        return 0
-    if stream_factory is None:
-        import_sounddevice()  # fail before loading the model
-    from .effect import BandwidthExtension
-    from .model import SagaSRModel
-
-    model = SagaSRModel.load(args.model, provider=getattr(args, "provider", "auto"))
-    effect = BandwidthExtension(model)
-    live = LiveRestorer(
-        effect, parse_device(args.input_device), parse_device(args.output_device), args.block_size, args.channels,
-        model.manifest.sample_rate, stream_factory, getattr(args, "headroom", None),
-    )
-    with live:
-        print(
-            f"model {model.manifest.name!r} on {model.device}; latency {live.latency_seconds * 1000:.1f} ms "
-            f"(model {live.model_latency_samples} + headroom {live.headroom} samples + device buffers). Ctrl-C to stop.",
-            file=sys.stderr,
-        )
-        deadline = None if args.duration is None else time.monotonic() + args.duration
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                time.sleep(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
-                if live.error is not None:
-                    raise SagasrError(f"live processing failed: {live.error}") from live.error
-        except KeyboardInterrupt:
-            pass
-    if live.status_count:
-        print(f"warning: {live.status_count} block(s) reported device over/underruns", file=sys.stderr)
-    if live.underruns:
-        print(f"warning: {live.underruns} sample(s) were due before the model had restored them: "
-              "raise --headroom or use a faster provider", file=sys.stderr)
-    return 0
-
-
-def live_main(args: argparse.Namespace) -> int:
-    """Alias of :func:`run_live` (the ``sagasr live`` entry point)."""
-    return run_live(args)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .chunking import OverlapAdd, SampleBuffer, WindowPlan
 from .engine import WindowFn, WindowJob
+from .errors import ParameterError
 
 
 class ChunkedProcessor:
@@ -29,7 +30,7 @@ class ChunkedProcessor:
         on_windows: Callable[[int], None] | None = None,
     ) -> None:
         if windows_per_call < 1:
-            raise ValueError(f"windows_per_call must be >= 1, got {windows_per_call}")
+            raise ParameterError(f"windows_per_call must be >= 1, got {windows_per_call}")
         self.window_fn = window_fn
         self.plan = plan
         self.channels = channels

@@ -5,7 +5,7 @@ import numpy as np
 
 from .chunking import SampleBuffer, WindowPlan
 from .engine import WindowRestorer
-from .errors import AudioInputError
+from .errors import AudioInputError, ParameterError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import RestoreSettings, resolve
@@ -30,7 +30,7 @@ class StreamingRestorer:
         band_limit_hz: float | None = None,
     ) -> None:
         if not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels must be a positive integer, got {channels!r}")
+            raise ParameterError(f"channels must be a positive integer, got {channels!r}")
         self.model = model or SagaSRModel.load()
         self.settings = resolve(settings or RestoreSettings(), self.model.manifest)
         self.sample_rate = self.model.manifest.sample_rate

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .bundle import Defaults, Manifest, TextSpec, write_manifest
+from .graphs import GRAPHS
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "piano", "drums", "guitar", "strings", "bright", "warm", "music", "##s", ".", ","]
 
@@ -19,6 +20,18 @@ def _tensor(name: str, array: np.ndarray):  # type: ignore[no-untyped-def]
     from onnx import numpy_helper
 
     return numpy_helper.from_array(np.ascontiguousarray(array), name)
+
+
+def _io(graph: str, sizes: dict[str, int]):  # type: ignore[no-untyped-def]
+    """ONNX value infos of ``graph``'s inputs and output from :data:`~sagasr_stream.graphs.GRAPHS`."""
+    from onnx import helper
+
+    def info(tensor):  # type: ignore[no-untyped-def]
+        elem = helper.np_dtype_to_tensor_dtype(np.dtype(tensor.dtype))
+        return helper.make_tensor_value_info(tensor.name, elem, tensor.shape(sizes))
+
+    spec = GRAPHS[graph]
+    return [info(t) for t in spec.inputs], [info(spec.output)]
 
 
 def _save(graph, path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +45,7 @@ def _save(graph, path: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def _vae_graphs(ds: int, channels: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     w_enc = (rng.standard_normal((ds, channels)) / np.sqrt(ds)).astype(np.float32)
     w_dec = np.linalg.pinv(w_enc).astype(np.float32)
@@ -43,8 +56,7 @@ def _vae_graphs(ds: int, channels: int, rng: np.random.Generator):  # type: igno
             helper.make_node("Transpose", ["projected"], ["latent"], perm=[0, 2, 1]),
         ],
         "vae_encoder",
-        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, "samples"])],
-        [helper.make_tensor_value_info("latent", TensorProto.FLOAT, ["batch", channels, "frames"])],
+        *_io("vae_encoder", {"channels": channels}),
         [_tensor("frames_shape", np.array([0, -1, ds], dtype=np.int64)), _tensor("w_enc", w_enc)],
     )
     decoder = helper.make_graph(
@@ -54,8 +66,7 @@ def _vae_graphs(ds: int, channels: int, rng: np.random.Generator):  # type: igno
             helper.make_node("Reshape", ["frames", "audio_shape"], ["audio"]),
         ],
         "vae_decoder",
-        [helper.make_tensor_value_info("latent", TensorProto.FLOAT, ["batch", channels, "frames"])],
-        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 1, "samples"])],
+        *_io("vae_decoder", {"channels": channels}),
         [_tensor("audio_shape", np.array([0, 1, -1], dtype=np.int64)), _tensor("w_dec", w_dec)],
     )
     return encoder, decoder
@@ -73,18 +84,14 @@ def _text_graph(dim: int, rng: np.random.Generator):  # type: ignore[no-untyped-
             helper.make_node("Mul", ["embedded", "mask_3d"], ["tokens"]),
         ],
         "text_encoder",
-        [
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
-            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"]),
-        ],
-        [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["batch", "tokens", dim])],
+        *_io("text_encoder", {"text_dim": dim}),
         [_tensor("embedding", embedding), _tensor("last_axis", np.array([-1], dtype=np.int64))],
     )
 
 
 def _dit_graph(channels: int, text_dim: int, null_value: float, rng: np.random.Generator):  # type: ignore[no-untyped-def]
     """v = tanh(conv3([x, lr_eff]) + cond) with cond from t, both roll-offs and the pooled text (x cross_keep)."""
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     c = channels
     conv_w = (rng.standard_normal((c, 2 * c, 3)) * 0.3 / np.sqrt(6 * c)).astype(np.float32)
@@ -121,19 +128,7 @@ def _dit_graph(channels: int, text_dim: int, null_value: float, rng: np.random.G
         helper.make_node("Add", ["mixed", "cond3"], ["pre"]),
         helper.make_node("Tanh", ["pre"], ["v"]),
     ]
-    f = TensorProto.FLOAT
-    inputs = [
-        helper.make_tensor_value_info("x", f, ["batch", c, "frames"]),
-        helper.make_tensor_value_info("t", f, ["batch"]),
-        helper.make_tensor_value_info("lr_latent", f, ["batch", c, "frames"]),
-        helper.make_tensor_value_info("lr_keep", f, ["batch"]),
-        helper.make_tensor_value_info("text_tokens", f, ["batch", "tokens", text_dim]),
-        helper.make_tensor_value_info("cross_keep", f, ["batch"]),
-        helper.make_tensor_value_info("rolloff_in", f, ["batch"]),
-        helper.make_tensor_value_info("rolloff_out", f, ["batch"]),
-    ]
-    outputs = [helper.make_tensor_value_info("v", f, ["batch", c, "frames"])]
-    return helper.make_graph(nodes, "dit", inputs, outputs, inits)
+    return helper.make_graph(nodes, "dit", *_io("dit", {"channels": c, "text_dim": text_dim}), inits)
 
 
 def build_tiny_bundle(

@@ -11,7 +11,7 @@ from pedalboard.io import StreamResampler
 from .api import restore_planar, source_band_limit
 from .audio_io import resample
 from .chunking import SampleBuffer
-from .errors import AudioInputError
+from .errors import AudioInputError, ParameterError
 from .model import SagaSRModel
 from .settings import RestoreSettings
 from .stream import StreamingRestorer
@@ -65,7 +65,7 @@ class StreamingUpsampler:
         windows_per_call: int = 1,
     ) -> None:
         if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:
-            raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
+            raise ParameterError(f"num_channels must be a positive integer, got {num_channels!r}")
         self.source_sample_rate = check_sample_rate(source_sample_rate)
         self.num_channels = num_channels
         model = model or SagaSRModel.load()

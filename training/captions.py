@@ -226,7 +226,7 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
 
     from sagasr_stream import dsp
 
-    from .data import scan_audio
+    from .audio_files import scan_audio
 
     root, cache = Path(root), Path(cache)
     done = {} if overwrite else read_cache(cache)

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sagasr_stream.files import atomic_write_text
+
 
 def optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Optimizer state_dict -> (tensors "state.<param>.<key>", JSON-able rest)."""
@@ -57,9 +59,7 @@ def save_state(run_dir: str | os.PathLike[str], step: int, trainable: dict[str, 
     (tmp / "state.json").write_text(json.dumps({"step": step, "optimizer": opt_meta, **info}, indent=1), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    latest_tmp = base / ".latest.tmp"
-    latest_tmp.write_text(final.name, encoding="utf-8")
-    os.replace(latest_tmp, base / "latest")
+    atomic_write_text(base / "latest", final.name)
     for old in sorted(base.glob("step-*"))[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final

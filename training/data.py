@@ -8,7 +8,6 @@ by a hash of their relative path (stable across machines and file additions).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,10 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from .audio_files import AUDIO_EXTENSIONS, listed_audio, scan_audio  # noqa: F401 (re-exported)
 from .captions import CaptionStore
 from .degrade import DegradeConfig, degrade
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a", ".opus")
 
 
 @dataclass
@@ -66,29 +64,6 @@ class DataConfig:
             raise ValueError(f"data.captions {self.captions!r} is not a file")
         self.degrade.validate(self.sample_rate)
         return self
-
-
-def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
-    """All audio files under ``root`` (recursive, sorted, hidden files skipped)."""
-    root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
-
-
-def listed_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str]) -> list[Path]:
-    """The files named in ``file_list`` (one path relative to ``root`` per line; blank lines and # comments
-    ignored), in that order; a listed file that does not exist is an error naming it."""
-    root = Path(root)
-    files = []
-    for n, line in enumerate(Path(file_list).read_text(encoding="utf-8").splitlines()):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        path = root / line
-        if not path.is_file():
-            raise ValueError(f"{file_list}:{n + 1}: {path} is not a file")
-        files.append(path)
-    return files
 
 
 def is_validation(relpath: str, fraction: float) -> bool:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from sagasr_stream.bundle import path_inside, sha256_file
+from sagasr_stream.files import atomic_path, path_inside, sha256_file
 
 from .checkpointing import latest_state
 
@@ -132,13 +132,8 @@ def join_pieces(pieces_dir: str | os.PathLike[str], run_dir: str | os.PathLike[s
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} exists with other content (pass overwrite=True)")
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".partial")
-        try:
+        with atomic_path(target, target.with_name(target.name + ".partial")) as tmp:
             _assemble(src, index, entry, tmp)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, target)
         written.append(target)
     return written
 
@@ -166,7 +161,6 @@ def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
     weights = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(source)).items()
                if k.startswith(TRAINED_PREFIXES)}
     target = out / "checkpoint" / "model.safetensors"
-    tmp = target.with_name(".model.safetensors.partial")
-    save_file(weights, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16"})
-    os.replace(tmp, target)
+    with atomic_path(target, target.with_name(".model.safetensors.partial")) as tmp:
+        save_file(weights, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16"})
     return target

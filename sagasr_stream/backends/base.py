@@ -1,12 +1,15 @@
 """The model backend interface: the four graphs of a bundle as numpy functions.
 
-Shapes follow :mod:`sagasr_stream.bundle`: audio (B, 1, L), latents (B, C, T), tokens (B, S, D); float32.
+Names, shapes and dtypes follow :data:`sagasr_stream.graphs.GRAPHS`: audio (B, 1, L), latents (B, C, T),
+tokens (B, S, D); float32.
 """
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ..graphs import DIT_INPUTS  # noqa: F401  (re-exported: the DiT input order of velocity())
 
 
 @runtime_checkable
@@ -41,9 +44,6 @@ class Backend(Protocol):
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(B, S) int64 token ids and mask -> (B, S, D) float32 tokens, zero where the mask is 0."""
         ...
-
-
-DIT_INPUTS = ("x", "t", "lr_latent", "lr_keep", "text_tokens", "cross_keep", "rolloff_in", "rolloff_out")
 
 
 def check_finite_output(out: np.ndarray, graph: str, model: str) -> np.ndarray:

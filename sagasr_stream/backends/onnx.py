@@ -7,8 +7,9 @@ import threading
 import numpy as np
 
 from ..bundle import Bundle
-from ..errors import BundleError
-from .base import DIT_INPUTS, check_finite_output
+from ..errors import BundleError, ParameterError, ProviderError
+from ..graphs import GRAPHS
+from .base import check_finite_output
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -22,14 +23,14 @@ def choose_providers(provider: str) -> list[str]:
         return ["CPUExecutionProvider"]
     if provider == "cuda":
         if "CUDAExecutionProvider" not in available:
-            raise RuntimeError(
+            raise ProviderError(
                 "provider 'cuda' was asked for but ONNX Runtime has no CUDAExecutionProvider here "
                 f"(available: {', '.join(available)}); install 'sagasr-stream[cuda]' on a CUDA machine"
             )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if provider == "auto":
         return ["CPUExecutionProvider"]
-    raise ValueError(f"provider must be 'auto', 'cpu' or 'cuda', got {provider!r}")
+    raise ParameterError(f"provider must be 'auto', 'cpu' or 'cuda', got {provider!r}")
 
 
 class OnnxBackend:
@@ -73,32 +74,34 @@ class OnnxBackend:
             raise BundleError(f"cannot load graph {graph!r} from {self._bundle.path(graph)}: {exc}") from exc
 
     def _check_io(self) -> None:
-        expected = {
-            "vae_encoder": (("audio",), ("latent",)),
-            "vae_decoder": (("latent",), ("audio",)),
-            "dit": (DIT_INPUTS, ("v",)),
-            "text_encoder": (("input_ids", "attention_mask"), ("tokens",)),
-        }
         channels = self.manifest.latent_channels
         for graph, session in self.sessions.items():
+            spec = GRAPHS[graph]
             inputs = {i.name: i.shape for i in session.get_inputs()}
             outputs = [o.name for o in session.get_outputs()]
-            want_in, want_out = expected[graph]
-            if set(inputs) != set(want_in) or list(outputs[:1]) != list(want_out):
+            if set(inputs) != set(spec.input_names) or list(outputs[:1]) != [spec.output.name]:
                 raise BundleError(
                     f"graph {graph!r} has inputs {sorted(inputs)} and outputs {outputs}; "
-                    f"expected inputs {sorted(want_in)} and output {want_out[0]!r}"
+                    f"expected inputs {sorted(spec.input_names)} and output {spec.output.name!r}"
                 )
-            for name in ("x", "lr_latent", "latent"):
-                shape = inputs.get(name)
-                if shape and isinstance(shape[1], int) and shape[1] != channels:
+            for tensor in spec.inputs:
+                shape = inputs.get(tensor.name)
+                if "channels" not in tensor.axes or not shape:
+                    continue
+                axis = tensor.axes.index("channels")
+                if isinstance(shape[axis], int) and shape[axis] != channels:
                     raise BundleError(
-                        f"graph {graph!r} input {name!r} has {shape[1]} channels; the manifest says {channels}"
+                        f"graph {graph!r} input {tensor.name!r} has {shape[axis]} channels; the manifest says {channels}"
                     )
             text = self.manifest.text
-            shape = inputs.get("text_tokens") or (session.get_outputs()[0].shape if graph == "text_encoder" else None)
-            if text is not None and shape and len(shape) == 3 and isinstance(shape[2], int) and shape[2] != text.dim:
-                raise BundleError(f"graph {graph!r} has {shape[2]}-d text tokens; the manifest says text.dim {text.dim}")
+            shapes = {**inputs, spec.output.name: session.get_outputs()[0].shape}
+            for tensor in (*spec.inputs, spec.output):  # the DiT's text_tokens, the text encoder's tokens
+                shape = shapes.get(tensor.name)
+                if text is None or "text_dim" not in tensor.axes or not shape or len(shape) != len(tensor.axes):
+                    continue
+                axis = tensor.axes.index("text_dim")
+                if isinstance(shape[axis], int) and shape[axis] != text.dim:
+                    raise BundleError(f"graph {graph!r} has {shape[axis]}-d text tokens; the manifest says text.dim {text.dim}")
 
     def _run(self, graph: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return check_finite_output(self.sessions[graph].run(None, feeds)[0], graph, self.manifest.name)
@@ -111,7 +114,7 @@ class OnnxBackend:
 
     def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out) -> np.ndarray:  # type: ignore[no-untyped-def]
         values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
-        return self._run("dit", {n: np.asarray(v, dtype=np.float32) for n, v in zip(DIT_INPUTS, values)})
+        return self._run("dit", {s.name: np.asarray(v, dtype=s.dtype) for s, v in zip(GRAPHS["dit"].inputs, values)})
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         if "text_encoder" not in self.manifest.graphs:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..bundle import Bundle
-from ..errors import BundleError
+from ..errors import BundleError, ProviderError
+from ..graphs import GRAPHS
 from .base import check_finite_output
 
 
@@ -23,7 +24,7 @@ class TorchScriptBackend:
         self._torch = torch
         self.manifest_name = bundle.manifest.name
         if provider == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("provider 'cuda' was asked for but torch sees no CUDA device")
+            raise ProviderError("provider 'cuda' was asked for but torch sees no CUDA device")
         self._device = torch.device("cuda" if provider in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
         self.modules = {}
         for graph in bundle.manifest.graphs:
@@ -48,9 +49,10 @@ class TorchScriptBackend:
 
     def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out) -> np.ndarray:  # type: ignore[no-untyped-def]
         values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
-        return self._run("dit", *(np.asarray(v, dtype=np.float32) for v in values))
+        return self._run("dit", *(np.asarray(v, dtype=s.dtype) for s, v in zip(GRAPHS["dit"].inputs, values)))
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         if "text_encoder" not in self.modules:
             raise BundleError("this bundle has no text encoder")
-        return self._run("text_encoder", input_ids.astype(np.int64), attention_mask.astype(np.int64))
+        spec = GRAPHS["text_encoder"]
+        return self._run("text_encoder", *(np.asarray(a).astype(s.dtype) for s, a in zip(spec.inputs, (input_ids, attention_mask))))

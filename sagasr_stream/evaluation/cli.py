@@ -12,11 +12,13 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import EvaluationError
+
 
 def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None, sample_rate: int) -> dict[str, np.ndarray]:
     """Reference files (files, folders, globs, or a corpus ``validation.txt`` list) -> mono clips at ``sample_rate``."""
     from ..audio_io import open_input, read_blocks
-    from ..cli import expand_inputs
+    from ..cli_common import expand_inputs
 
     files: list[Path] = []
     for pattern in patterns:
@@ -65,17 +67,18 @@ def load_captions(path: str | None) -> dict[str, str]:
             record = json.loads(line)
             captions[Path(str(record["path"])).stem] = str(record["caption"])
         except (ValueError, KeyError, TypeError):
-            raise ValueError(f"{path}:{i}: expected a JSON object with 'path' and 'caption'") from None
+            raise EvaluationError(f"{path}:{i}: expected a JSON object with 'path' and 'caption'") from None
     return captions
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from .. import restore
-    from ..cli import _settings
+    from ..cli_common import settings_from_args
     from ..model import SagaSRModel
     from ..settings import RestoreSettings, resolve
     from .guidance import guidance_markdown, guidance_study
-    from .report import add_section, atomic_write_text
+    from ..files import atomic_write_text
+    from .report import add_section
     from .runner import evaluate
     from .splits import describe_rule, select_split, split_listing
     from .steps import parse_steps, steps_markdown, steps_sweep
@@ -85,7 +88,7 @@ def run_eval(args: argparse.Namespace) -> int:
     captions = load_captions(args.captions)
     model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(getattr(args, "allow_torchscript", False)))
     vae_only = vae_only_model(model)
-    settings = _settings(args)
+    settings = settings_from_args(args)
     resolved = resolve(settings, model.manifest)
     all_clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
     clips = select_split(all_clips, args.split)

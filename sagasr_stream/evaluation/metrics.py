@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dsp import HOP, N_FFT, high_band_energy, stft
+from ..errors import AudioInputError, ParameterError
 
 
 def seam_energy_ratio_db(
@@ -26,12 +27,12 @@ def seam_energy_ratio_db(
     centres = np.arange(energy.shape[-1]) * hop
     seams = np.asarray(seam_centres, dtype=np.int64)
     if seams.size == 0:
-        raise ValueError("no seams to measure: the signal fits in one window")
+        raise AudioInputError("no seams to measure: the signal fits in one window")
     distance = np.abs(centres[:, None] - seams[None, :]).min(axis=1)
     near = distance <= seam_width // 4
     far = distance >= seam_width // 2 + frame // 2
     if not near.any() or not far.any():
-        raise ValueError("signal too short to compare seams with the rest")
+        raise AudioInputError("signal too short to compare seams with the rest")
     return float(10 * np.log10(energy[near].mean() / max(energy[far].mean(), 1e-30)))
 
 
@@ -41,9 +42,9 @@ LSD_EPS = 1e-8
 def _power_spectrogram(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"expected a non-empty 1-D signal, got shape {x.shape}")
+        raise AudioInputError(f"expected a non-empty 1-D signal, got shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError("signal contains NaN or Inf")
+        raise AudioInputError("signal contains NaN or Inf")
     return np.abs(stft(x, n_fft, hop)) ** 2
 
 
@@ -65,10 +66,10 @@ def log_spectral_distance(
     estimate = np.asarray(estimate)
     reference = np.asarray(reference)
     if estimate.shape != reference.shape:
-        raise ValueError(f"estimate shape {estimate.shape} differs from reference shape {reference.shape}")
+        raise AudioInputError(f"estimate shape {estimate.shape} differs from reference shape {reference.shape}")
     nyquist = sample_rate / 2
     if not 0 <= min_hz < nyquist:
-        raise ValueError(f"min_hz must be in [0, {nyquist:g}) Hz, got {min_hz:g}")
+        raise ParameterError(f"min_hz must be in [0, {nyquist:g}) Hz, got {min_hz:g}")
     p_est = _power_spectrogram(estimate, n_fft, hop)
     p_ref = _power_spectrogram(reference, n_fft, hop)
     first = int(np.ceil(min_hz / nyquist * (n_fft // 2)))
@@ -120,7 +121,7 @@ def envelope_correlation(estimate: np.ndarray, reference: np.ndarray, sample_rat
     """
     estimate, reference = np.asarray(estimate), np.asarray(reference)
     if estimate.shape != reference.shape:
-        raise ValueError(f"estimate shape {estimate.shape} differs from reference shape {reference.shape}")
+        raise AudioInputError(f"estimate shape {estimate.shape} differs from reference shape {reference.shape}")
     a = high_band_log_envelope(estimate, sample_rate, cutoff_hz)
     b = high_band_log_envelope(reference, sample_rate, cutoff_hz)
     if a.std() < FLAT_ENVELOPE or b.std() < FLAT_ENVELOPE:
@@ -142,13 +143,13 @@ def quality(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutof
 
 def band_signal(audio: np.ndarray, sample_rate: int, cutoff_hz: float, caller: str) -> np.ndarray:
     """Check the input of a function that works on the band above ``cutoff_hz``: a non-empty, finite 1-D
-    signal and 0 < cutoff < Nyquist. Returns it as float64; raises ValueError naming ``caller``."""
+    signal and 0 < cutoff < Nyquist. Returns it as float64; raises AudioInputError or ParameterError (both ValueErrors) naming ``caller``."""
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"{caller} expects a non-empty 1-D signal, got shape {x.shape}")
+        raise AudioInputError(f"{caller} expects a non-empty 1-D signal, got shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError(f"{caller}: signal contains NaN or Inf")
+        raise AudioInputError(f"{caller}: signal contains NaN or Inf")
     nyquist = sample_rate / 2
     if not 0 < cutoff_hz < nyquist:
-        raise ValueError(f"cutoff must be in (0, {nyquist:g}) Hz, got {cutoff_hz:g}")
+        raise ParameterError(f"cutoff must be in (0, {nyquist:g}) Hz, got {cutoff_hz:g}")
     return x

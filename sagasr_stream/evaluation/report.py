@@ -7,14 +7,13 @@ noise fill, and the LSD-HF gain over VAE-only. Extra studies (guidance, steps sw
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..dsp import stft
+from ..files import atomic_write_text
 
 SYSTEMS = ("input", "sbr", "noise", "vae_only", "model")
 SYSTEM_TITLES = {"input": "input", "sbr": "SBR", "noise": "noise fill", "vae_only": "VAE-only", "model": "model",
@@ -113,19 +112,6 @@ def markdown_table(summary: Sequence[dict]) -> str:
                      "(mean over clips; positive = model better). Win rate: share of clips where the model scores "
                      "below both SBR and noise fill.\n\n" + _table(head, rows))
     return "\n".join(parts)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename
-    (the file gets the usual permissions for new files, per the umask)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_report(rows: Sequence[dict], examples: Sequence[Example], out_dir: Path, sample_rate: int, seed: int,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dsp import band_limit, draw_lowpass, resample_through
+from ..errors import AudioInputError, EvaluationError, ParameterError
 from .baseline import noise_fill, sbr_extend
 from .metrics import quality
 from .report import Example, write_report
@@ -33,22 +34,22 @@ def degrade(audio: np.ndarray, kind: str, cutoff_hz: float, rng: np.random.Gener
         return band_limit(audio, SAMPLE_RATE, spec)
     if kind == "resample":
         return resample_through(audio, SAMPLE_RATE, 2 * cutoff_hz).astype(np.float32)
-    raise ValueError(f"unknown degradation {kind!r}; expected one of {DEGRADATIONS}")
+    raise ParameterError(f"unknown degradation {kind!r}; expected one of {DEGRADATIONS}")
 
 
 def _named_clips(clips: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:
     items = list(clips.items()) if isinstance(clips, Mapping) else [(f"clip{i:03d}", c) for i, c in enumerate(clips)]
     if not items:
-        raise ValueError("evaluate: no clips given")
+        raise EvaluationError("evaluate: no clips given")
     out = []
     for name, clip in items:
         clip = np.asarray(clip)
         if clip.ndim != 1 or clip.size == 0:
-            raise ValueError(f"clip {name!r}: expected a non-empty 1-D 44.1 kHz signal, got shape {clip.shape}")
+            raise AudioInputError(f"clip {name!r}: expected a non-empty 1-D 44.1 kHz signal, got shape {clip.shape}")
         if not np.issubdtype(clip.dtype, np.floating):
-            raise ValueError(f"clip {name!r}: expected float samples, got dtype {clip.dtype}")
+            raise AudioInputError(f"clip {name!r}: expected float samples, got dtype {clip.dtype}")
         if not np.isfinite(clip).all():
-            raise ValueError(f"clip {name!r} contains NaN or Inf")
+            raise AudioInputError(f"clip {name!r} contains NaN or Inf")
         out.append((str(name), clip.astype(np.float32)))
     return out
 
@@ -56,9 +57,9 @@ def _named_clips(clips: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list
 def _checked_output(result: np.ndarray, name: str, n: int) -> np.ndarray:
     result = np.asarray(result)
     if result.shape != (n,):
-        raise ValueError(f"restore_fn returned shape {result.shape} for clip {name!r}; expected ({n},)")
+        raise EvaluationError(f"restore_fn returned shape {result.shape} for clip {name!r}; expected ({n},)")
     if not np.isfinite(result).all():
-        raise ValueError(f"restore_fn returned NaN or Inf for clip {name!r}")
+        raise EvaluationError(f"restore_fn returned NaN or Inf for clip {name!r}")
     return result.astype(np.float32)
 
 
@@ -85,7 +86,7 @@ def evaluate(
     named = _named_clips(clips)
     for kind in degradations:
         if kind not in DEGRADATIONS:
-            raise ValueError(f"unknown degradation {kind!r}; expected one of {DEGRADATIONS}")
+            raise ParameterError(f"unknown degradation {kind!r}; expected one of {DEGRADATIONS}")
     rows = []
     examples: list[Example] = []
     for ci, (name, ref) in enumerate(named):

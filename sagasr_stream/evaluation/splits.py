@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Literal, TypeVar
 
+from ..errors import EvaluationError, ParameterError
+
 SPLIT_SALT = "sagasr-eval-split-v2:"  # v1 put 7 of the 17 shipped clips in tuning; v2 puts 4 (chosen on names only)
 TUNING_FRACTION = 0.25
 SPLITS = ("tuning", "test", "all")
@@ -27,12 +29,12 @@ def split_of(name: str) -> Literal["tuning", "test"]:
 
 
 def select_split(clips: Mapping[str, T], split: str) -> dict[str, T]:
-    """The clips of ``split`` ("tuning", "test" or "all"), in their given order; raises ValueError when none."""
+    """The clips of ``split`` ("tuning", "test" or "all"), in their given order; raises EvaluationError (a ValueError) when none."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        raise ParameterError(f"unknown split {split!r}; expected one of {SPLITS}")
     chosen = {name: clip for name, clip in clips.items() if split == "all" or split_of(name) == split}
     if not chosen:
-        raise ValueError(
+        raise EvaluationError(
             f"no clip of the {split!r} split among {len(clips)} clip(s) ({', '.join(list(clips)[:5])}...); "
             "pass more clips or --split all"
         )

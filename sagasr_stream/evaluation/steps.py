@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..settings import RestoreSettings
 from .metrics import QUALITY_METRICS, quality
 from .runner import SAMPLE_RATE, degrade
@@ -14,13 +15,13 @@ RestoreWith = Callable[[np.ndarray, RestoreSettings], np.ndarray]  # (samples,) 
 
 
 def parse_steps(text: str) -> list[int]:
-    """"1,2,4,8,16" -> [1, 2, 4, 8, 16]; raises ValueError on anything but positive integers."""
+    """"1,2,4,8,16" -> [1, 2, 4, 8, 16]; raises ParameterError (a ValueError) on anything but positive integers."""
     try:
         steps = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"steps sweep must be comma-separated positive integers, got {text!r}") from None
+        raise ParameterError(f"steps sweep must be comma-separated positive integers, got {text!r}") from None
     if not steps or min(steps) < 1:
-        raise ValueError(f"steps sweep must be comma-separated positive integers, got {text!r}")
+        raise ParameterError(f"steps sweep must be comma-separated positive integers, got {text!r}")
     return steps
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.base import Backend
+from ..errors import EvaluationError
 from ..model import SagaSRModel
 
 
@@ -50,7 +51,7 @@ class BypassedDiT:
         it where ``lr_keep`` is 0), so every pass points at the LR latent. ``t`` (B,) must be > 0."""
         t = np.asarray(t, dtype=np.float32)
         if (t <= 0).any():
-            raise ValueError(f"BypassedDiT: flow time must be > 0, got {t.min():g}")
+            raise EvaluationError(f"BypassedDiT: flow time must be > 0, got {t.min():g}")
         return ((x - lr_latent) / t[:, None, None]).astype(np.float32)
 
 

@@ -274,3 +274,14 @@ def test_fp16_weight_storage_halves_the_bundle_and_computes_in_float32(tiny_mode
     assert moved and all(moved)  # the rounding reaches the results of every graph stored in float16
     with pytest.raises(ValueError, match="store_fp16 needs"):
         export_bundle(tiny_model, tmp_path / "ts", backend="torchscript", store_fp16=True)
+
+
+def test_exported_graphs_follow_the_runtime_graph_table(onnx_bundle):
+    """Names, order, dtypes and dynamic axes of every exported graph are those of ``sagasr_stream.graphs``."""
+    from tests.runtime.test_graphs import check_graph_file
+
+    bundle = load_bundle(onnx_bundle)
+    sizes = {"channels": bundle.manifest.latent_channels, "text_dim": bundle.manifest.text.dim}
+    assert set(bundle.manifest.graphs) == {"vae_encoder", "vae_decoder", "dit", "text_encoder"}
+    for graph in bundle.manifest.graphs:
+        check_graph_file(bundle.path(graph), graph, sizes, symbolic_outputs=True)

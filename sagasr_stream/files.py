@@ -1,0 +1,59 @@
+"""Small file utilities shared by the runtime, the exporter and training: a file's SHA-256, a path that must
+stay inside a folder, and atomic writes (a temporary file beside the target, renamed into place with
+``os.replace`` only on success, removed on failure: a reader never sees half a file)."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def path_inside(root: Path, name: str) -> Path | None:
+    """``root / name`` resolved, or None when ``name`` is absolute or leads outside ``root`` (path traversal)."""
+    target = (root / name).resolve()
+    if os.path.isabs(name) or not target.is_relative_to(root.resolve()):
+        return None
+    return target
+
+
+def temporary_name(destination: Path) -> Path:
+    """A hidden, unique name beside ``destination`` (same folder, so the final rename is atomic)."""
+    return destination.with_name(f".{destination.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | os.PathLike[str], tmp: Path | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination`` (``tmp``, or :func:`temporary_name`); when the block ends
+    without error, rename it onto ``destination``; on any error (or interrupt) remove it and re-raise."""
+    destination = Path(destination)
+    tmp = temporary_name(destination) if tmp is None else tmp
+    try:
+        yield tmp
+        os.replace(tmp, destination)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (the file gets the usual permissions for new files, per the umask)."""
+    with atomic_path(path) as tmp, open(tmp, "xb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    with atomic_path(path) as tmp, open(tmp, "x", encoding=encoding) as f:
+        f.write(text)

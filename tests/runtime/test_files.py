@@ -1,0 +1,55 @@
+"""The shared file utilities: SHA-256, the path-inside check and atomic writes (nothing half-written is left)."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from sagasr_stream import bundle
+from sagasr_stream.files import atomic_path, atomic_write_bytes, atomic_write_text, path_inside, sha256_file
+
+
+def test_sha256_file_matches_hashlib_across_blocks(tmp_path):
+    data = os.urandom((1 << 20) + 123)  # more than one 1 MiB block
+    (tmp_path / "f").write_bytes(data)
+    assert sha256_file(tmp_path / "f") == hashlib.sha256(data).hexdigest()
+    assert bundle.sha256_file is sha256_file and bundle.path_inside is path_inside  # still importable from there
+
+
+def test_path_inside_refuses_traversal_and_absolute_names(tmp_path):
+    assert path_inside(tmp_path, "a/b.txt") == (tmp_path / "a" / "b.txt").resolve()
+    assert path_inside(tmp_path, "../x") is None
+    assert path_inside(tmp_path, "a/../../x") is None
+    assert path_inside(tmp_path, str(tmp_path / "abs")) is None
+
+
+def test_atomic_writes_replace_the_file_and_leave_nothing_else(tmp_path):
+    target = tmp_path / "out.json"
+    target.write_text("old", encoding="utf-8")
+    atomic_write_text(target, "new ✓")
+    assert target.read_text(encoding="utf-8") == "new ✓"
+    atomic_write_bytes(target, b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+    assert os.listdir(tmp_path) == ["out.json"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_atomic_write_keeps_the_old_file_and_removes_the_temporary(tmp_path, error):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(error):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            assert tmp.parent == tmp_path and tmp.name.startswith(".out.bin.")
+            raise error()
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_atomic_path_with_a_chosen_temporary_name(tmp_path):
+    target, tmp_name = tmp_path / "a.wav", tmp_path / ".a.partial.wav"
+    with atomic_path(target, tmp_name) as tmp:
+        assert tmp == tmp_name
+        tmp.write_bytes(b"x")
+    assert target.read_bytes() == b"x" and not tmp_name.exists()

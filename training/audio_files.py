@@ -1,0 +1,32 @@
+"""The audio files of a training corpus: every audio file under a folder, or those a file list names.
+
+Shared by the data pipeline (:mod:`.data`), the pair bank and caption generation (:mod:`.captions`)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a", ".opus")
+
+
+def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
+    """All audio files under ``root`` (recursive, sorted, hidden files skipped)."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def listed_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str]) -> list[Path]:
+    """The files named in ``file_list`` (one path relative to ``root`` per line; blank lines and # comments
+    ignored), in that order; a listed file that does not exist is an error naming it."""
+    root = Path(root)
+    files = []
+    for n, line in enumerate(Path(file_list).read_text(encoding="utf-8").splitlines()):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = root / line
+        if not path.is_file():
+            raise ValueError(f"{file_list}:{n + 1}: {path} is not a file")
+        files.append(path)
+    return files

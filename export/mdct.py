@@ -43,9 +43,7 @@ class MDCTEncoder(nn.Module):
         self.register_buffer("basis", mdct_basis(hop).float(), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        half = self.hop // 2
-        padded = torch.cat([audio[..., -half:], audio, audio[..., :half]], dim=-1)
-        coeffs = F.conv1d(padded, self.basis.to(audio.dtype), stride=self.hop)  # (B, N, T)
+        coeffs = _mdct(audio, self.basis.to(audio.dtype), self.hop)  # (B, N, T)
         compressed = torch.sign(coeffs) * torch.abs(coeffs).pow(self.alpha)
         stacked = _stack(compressed, self.stack)
         return torch.cat([stacked, torch.zeros_like(stacked)], dim=1)
@@ -113,9 +111,7 @@ class EnvelopeEncoder(nn.Module):
         self.register_buffer("spread", (bands > 0).double().T.contiguous().float(), persistent=False)  # (N, K)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        half = self.hop // 2
-        padded = torch.cat([audio[..., -half:], audio, audio[..., :half]], dim=-1)
-        coeffs = F.conv1d(padded, self.basis.to(audio.dtype), stride=self.hop)  # (B, N, T)
+        coeffs = _mdct(audio, self.basis.to(audio.dtype), self.hop)  # (B, N, T)
         power = torch.einsum("kn,bnt->bkt", self.pool, coeffs * coeffs) + LOG_FLOOR  # (B, K, T)
         excitation = coeffs * torch.rsqrt(torch.einsum("nk,bkt->bnt", self.spread, power))
         latent = torch.cat([_stack(torch.log(power), self.stack), _stack(excitation, self.stack)], dim=1)
@@ -163,6 +159,13 @@ def _unstack(latent: torch.Tensor, stack: int) -> torch.Tensor:
     """Inverse of :func:`_stack`: (B, S D, T) -> (B, D, T S)."""
     b, c, t = latent.shape
     return latent.reshape(b, stack, c // stack, t).permute(0, 2, 3, 1).reshape(b, c // stack, t * stack)
+
+
+def _mdct(audio: torch.Tensor, basis: torch.Tensor, hop: int) -> torch.Tensor:
+    """(B, 1, T N) audio -> (B, N, T) MDCT coefficients: circular padding by N/2, fixed-basis convolution."""
+    half = hop // 2
+    padded = torch.cat([audio[..., -half:], audio, audio[..., :half]], dim=-1)
+    return F.conv1d(padded, basis, stride=hop)
 
 
 def _imdct(coeffs: torch.Tensor, basis: torch.Tensor, hop: int) -> torch.Tensor:

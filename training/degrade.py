@@ -87,7 +87,7 @@ def tilt_gain_db(freqs_hz: Any, cutoff_hz: Any, slope_db: Any, xp: Any = np) -> 
     """Gain in dB of the target tilt: 0 up to the cutoff, ``-slope`` per octave above it, at most
     +``MAX_TILT_BOOST_DB``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
     octaves = xp.log2(xp.maximum(freqs_hz, cutoff_hz) / cutoff_hz)
-    return xp.clamp(-slope_db * octaves, max=MAX_TILT_BOOST_DB) if xp is not np else np.minimum(-slope_db * octaves, MAX_TILT_BOOST_DB)
+    return (-slope_db * octaves).clip(max=MAX_TILT_BOOST_DB)
 
 
 def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, sample_rate: int = 44100) -> Degraded:

@@ -20,6 +20,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
+from sagasr_stream.files import atomic_path
+
 from .data import DataConfig, WindowDataset, collate
 
 CACHE_KEYS = ("x0", "lr_latent", "text_tokens", "rolloff_in", "rolloff_out")
@@ -61,9 +63,8 @@ def build_latent_cache(model: Any, data: DataConfig, out: str | Path, num_items:
             "data": json.dumps({"root": str(data.root), "seed": data.seed, "val_fraction": data.val_fraction,
                                 "window_samples": data.window_samples})}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return out
 
 

@@ -18,8 +18,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch.utils.data import Dataset
+
+from sagasr_stream.files import atomic_path
 
 from .captions import CaptionStore
 from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
@@ -42,13 +45,11 @@ def write_text_tokens(model: Any, data: DataConfig, out: str | Path) -> Path:
     for s in range(0, len(captions), 32):
         ids, mask = model.tokenize(captions[s:s + 32])
         rows.append(model.encode_text(ids, mask).half())
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_file({"tokens": torch.cat(rows).contiguous()}, str(tmp), metadata={
-        "format": TOKENS_FORMAT, "paths": json.dumps([p.relative_to(root).as_posix() for p in files]),
-        "captions": json.dumps(captions)})
-    tmp.replace(out)
-    return out
+    with atomic_path(out) as tmp:
+        save_file({"tokens": torch.cat(rows).contiguous()}, str(tmp), metadata={
+            "format": TOKENS_FORMAT, "paths": json.dumps([p.relative_to(root).as_posix() for p in files]),
+            "captions": json.dumps(captions)})
+    return Path(out)
 
 
 def _clip_versions(args: tuple[str, int, int, int, int, DegradeConfig]) -> tuple[np.ndarray, np.ndarray, list[float]]:
@@ -82,13 +83,11 @@ class PairBank(Dataset):
         if cfg.text_tokens is None:
             raise ValueError("a pair bank needs data.text_tokens (sagasr-train text-tokens)")
         self.cfg, self.split, self.device = cfg, split, torch.device(device)
-        tokens_file = load_file(str(cfg.text_tokens))
-        from safetensors import safe_open
-
         with safe_open(str(cfg.text_tokens), "pt") as f:
             meta = f.metadata() or {}
-        if meta.get("format") != TOKENS_FORMAT:
-            raise ValueError(f"{cfg.text_tokens} is not a text-token file ({TOKENS_FORMAT})")
+            if meta.get("format") != TOKENS_FORMAT or "tokens" not in f.keys():
+                raise ValueError(f"{cfg.text_tokens} is not a text-token file ({TOKENS_FORMAT})")
+            tokens = f.get_tensor("tokens")
         paths = json.loads(meta["paths"])
         root = Path(cfg.root)
         rate = cfg.sample_rate
@@ -105,7 +104,7 @@ class PairBank(Dataset):
         self.lr = torch.from_numpy(lr).to(self.device)
         self.cutoff_hz = np.array([c[2] for c in clips])
         self.lengths = np.array([len(c[0]) for c in clips])
-        self.tokens = tokens_file["tokens"].to(self.device)
+        self.tokens = tokens.to(self.device)
         self.versions = versions
 
     def __len__(self) -> int:
@@ -137,12 +136,16 @@ class PairBank(Dataset):
         gain = torch.where(peak >= 1e-6, cfg.degrade.input_peak / peak.clamp_min(1e-6), torch.ones_like(peak))
         hr, lr = hr * gain, lr * gain
         train = self.split == "train"
-        keep = lambda p: torch.from_numpy((rng.random(b) >= p).astype(np.float32) if train else np.ones(b, np.float32))
+
+        def keep(dropout: float) -> torch.Tensor:  # 1 = condition kept; validation keeps every condition
+            flags = (rng.random(b) >= dropout) if train else np.ones(b, dtype=bool)
+            return torch.from_numpy(flags.astype(np.float32)).to(dev)
+
         return {
             "hr": hr[:, None, :], "lr": lr[:, None, :],
             "rolloff_in": rolloff_ratio_torch(lr), "rolloff_out": rolloff_ratio_torch(hr),
             "text_tokens": self.tokens[torch.from_numpy(clip).to(dev)].float(),
-            "lr_keep": keep(cfg.lr_dropout).to(dev), "cross_keep": keep(cfg.cross_dropout).to(dev),
+            "lr_keep": keep(cfg.lr_dropout), "cross_keep": keep(cfg.cross_dropout),
             "index": torch.as_tensor(np.asarray(indices, dtype=np.int64)),
         }
 

@@ -268,9 +268,10 @@ def verify_files(root: Path, manifest: Manifest) -> None:
     bundle holds no file the manifest does not list (an unlisted file, e.g. ONNX external data, would be
     loaded unverified). A file verified before and unchanged since (same size and mtime) is not hashed again
     (see :mod:`.cache`)."""
-    from .cache import known_verified_hash, remember_verified_hashes
+    from .cache import known_verified_hashes, remember_verified_hashes
 
-    listed = {_safe_member_path(root, name) for name in manifest.files}
+    files = {name: _safe_member_path(root, name) for name in manifest.files}
+    listed = set(files.values())
     unlisted = sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
@@ -278,12 +279,13 @@ def verify_files(root: Path, manifest: Manifest) -> None:
     )
     if unlisted:
         raise BundleError(f"bundle {root} holds file(s) its manifest does not list (no SHA-256): {', '.join(unlisted)}")
+    known = known_verified_hashes([f for f in files.values() if f.is_file()])
     hashed: dict[Path, str] = {}
     for name, expected in manifest.files.items():
-        file = _safe_member_path(root, name)
+        file = files[name]
         if not file.is_file():
             raise BundleError(f"bundle file missing: {file}")
-        actual = known_verified_hash(file)
+        actual = known.get(file)
         if actual != expected:
             actual = hashed[file] = sha256_file(file)
         if actual != expected:

@@ -49,18 +49,21 @@ def _load_hashes() -> dict[str, list]:
     return data if isinstance(data, dict) else {}
 
 
-def known_verified_hash(path: Path) -> str | None:
-    """The SHA-256 recorded for ``path`` when its size and mtime are unchanged since it was verified, else None."""
+def known_verified_hashes(paths: list[Path]) -> dict[Path, str]:
+    """The SHA-256 recorded for each of ``paths`` whose size and mtime are unchanged since it was verified
+    (one read of the cache for all of them); files not in the cache, or changed since, are left out."""
     if not cache_enabled():
-        return None
-    try:
-        name, stat = _file_key(path)
-    except OSError:
-        return None
-    entry = _load_hashes().get(name)
-    if isinstance(entry, list) and len(entry) == 3 and entry[:2] == stat and isinstance(entry[2], str):
-        return entry[2]
-    return None
+        return {}
+    table, known = _load_hashes(), {}
+    for path in paths:
+        try:
+            name, stat = _file_key(path)
+        except OSError:
+            continue
+        entry = table.get(name)
+        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == stat and isinstance(entry[2], str):
+            known[path] = entry[2]
+    return known
 
 
 def remember_verified_hashes(hashes: dict[Path, str]) -> None:

@@ -124,9 +124,20 @@ def band_edge_from_power(power: np.ndarray) -> int:
         return 0
     level = 10.0 * np.log10(power + peak * 10.0 ** (-EDGE_DYNAMIC_RANGE_DB / 10.0))
     envelope = ndimage.median_filter(ndimage.maximum_filter1d(level, 9), 31, mode="nearest")
-    for k in range(int((bins - 1) / (1 + EDGE_SPAN)), 16, -1):
-        lo = slice(int(k * (1 - EDGE_SPAN)), max(int(k * (1 - EDGE_SPAN / 3)), int(k * (1 - EDGE_SPAN)) + 1))
-        hi = slice(int(np.ceil(k * (1 + EDGE_SPAN / 3))), int(k * (1 + EDGE_SPAN)) + 1)
+    ks = np.arange(int((bins - 1) / (1 + EDGE_SPAN)), 16, -1)
+    if ks.size == 0:
+        return bins - 1
+    lo_start = (ks * (1 - EDGE_SPAN)).astype(int)
+    lo_stop = np.maximum((ks * (1 - EDGE_SPAN / 3)).astype(int), lo_start + 1)
+    hi_start = np.ceil(ks * (1 + EDGE_SPAN / 3)).astype(int)
+    hi_stop = (ks * (1 + EDGE_SPAN)).astype(int) + 1
+    # a necessary condition, for every k at once: median(lo) - median(hi) <= max(lo) - min(hi)
+    padded = np.append(envelope, envelope[-1])  # reduceat needs every slice end to be a valid index
+    lo_max = np.maximum.reduceat(padded, np.stack([lo_start, lo_stop], 1).ravel())[::2]
+    hi_min = np.minimum.reduceat(padded, np.stack([hi_start, hi_stop], 1).ravel())[::2]
+    for i in np.flatnonzero(lo_max - hi_min >= EDGE_DROP_DB):
+        k = int(ks[i])
+        lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
         band, just_above = float(np.median(envelope[lo])), float(np.median(envelope[hi]))
         if band - just_above < EDGE_DROP_DB:
             continue

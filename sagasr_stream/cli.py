@@ -234,13 +234,15 @@ def positive_seconds(text: str) -> float:
 
 
 def rolloff_arg(text: str) -> float | str:
-    """``--target-rolloff``: a frequency in Hz, or "auto"."""
-    if text == "auto":
+    """``--target-rolloff``: a frequency in Hz, "auto" or "model"."""
+    from .settings import CHOSEN_ROLLOFFS
+
+    if text in CHOSEN_ROLLOFFS:
         return text
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a frequency in Hz or 'auto', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a frequency in Hz, 'auto' or 'model', got {text!r}") from None
 
 
 def add_restore_options(p: argparse.ArgumentParser) -> None:
@@ -253,8 +255,9 @@ def add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cfg-acoustic", type=float, help="LR-latent guidance scale s_a (default 1.4)")
     p.add_argument("--cfg-text", type=float, help="text/roll-off guidance scale s_t (default 1.2)")
     p.add_argument("--cfg-form", choices=["official", "independent"], help="guidance formula")
-    p.add_argument("--target-rolloff", type=rolloff_arg, metavar="HZ|auto",
-                   help="wanted output roll-off in Hz, or 'auto' (from each window's input roll-off)")
+    p.add_argument("--target-rolloff", type=rolloff_arg, metavar="HZ|auto|model",
+                   help="wanted output roll-off in Hz, 'auto' (from each window's input roll-off) or 'model' "
+                   "(the model chooses; bundles trained for it)")
     p.add_argument("--caption", help="text guidance (default: the bundle's)")
     p.add_argument("--overlap", type=int, metavar="SAMPLES", help="window overlap (multiple of the downsampling)")
     p.add_argument("--batch-size", type=int, metavar="WINDOWS", help="windows per DiT call")

@@ -20,8 +20,10 @@ class RestoreSettings:
 
     - ``steps``: Euler steps; ``cfg_acoustic`` / ``cfg_text``: guidance scales s_a and s_t;
     - ``cfg_form``: "official" v0 + s_a (v1 - v0) + s_t (v2 - v1), or "independent" ... + s_t (v2 - v0);
-    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz), or ``"auto"``: per window the
-      input's roll-off plus the bundle's ``auto_rolloff_fraction`` of the distance to Nyquist;
+    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz); ``"auto"``: per window the
+      input's roll-off plus the bundle's ``auto_rolloff_fraction`` of the distance to Nyquist; ``"model"``: the
+      model chooses it from the input (only bundles trained with unknown target roll-offs, see
+      ``Defaults.rolloff_unknown_trained``);
     - ``caption``: text guidance ("" for none);
     - ``overlap``: window overlap in samples (a multiple of the model's downsampling, at most half a window;
       ``None`` = a quarter window);
@@ -46,7 +48,9 @@ class RestoreSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-AUTO_COMPLETE_BAND_HZ = 16000.0  # with target_rolloff_hz "auto": a band reaching this is complete
+AUTO_COMPLETE_BAND_HZ = 16000.0  # with target_rolloff_hz "auto" or "model": a band reaching this is complete
+ROLLOFF_UNKNOWN = 0.0  # the target roll-off ratio fed for "model": "not given" (training hides some targets so)
+CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a frequency
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class ResolvedSettings:
     cfg_acoustic: float
     cfg_text: float
     cfg_form: CfgForm
-    target_rolloff: float | None      # ratio in (0, 1]; None: "auto" (see :meth:`target_rolloffs`)
+    target_rolloff: float | None      # ratio in (0, 1]; None: "auto" or "model" (see :meth:`target_rolloffs`)
     target_rolloff_hz: float | str
     caption: str
     window: int
@@ -75,15 +79,18 @@ class ResolvedSettings:
     @property
     def complete_band_hz(self) -> float:
         """A window whose band edge reaches this (Hz) has nothing missing: the fixed target roll-off, or for
-        "auto" :data:`AUTO_COMPLETE_BAND_HZ`."""
+        "auto" and "model" :data:`AUTO_COMPLETE_BAND_HZ`."""
         return AUTO_COMPLETE_BAND_HZ if self.target_rolloff is None else float(self.target_rolloff_hz)
 
     def target_rolloffs(self, rolloff_in: np.ndarray) -> np.ndarray:
         """Target roll-off ratios (n,) float32 for windows whose input roll-off ratios are ``rolloff_in`` (n,):
-        the fixed target, or for "auto" ``rolloff_in + auto_rolloff_fraction * (1 - rolloff_in)``."""
+        the fixed target; for "auto" ``rolloff_in + auto_rolloff_fraction * (1 - rolloff_in)``; for "model"
+        :data:`ROLLOFF_UNKNOWN`."""
         rolloff_in = np.asarray(rolloff_in, dtype=np.float32)
         if self.target_rolloff is not None:
             return np.full(rolloff_in.shape, self.target_rolloff, dtype=np.float32)
+        if self.target_rolloff_hz == "model":
+            return np.full(rolloff_in.shape, ROLLOFF_UNKNOWN, dtype=np.float32)
         return (rolloff_in + self.auto_rolloff_fraction * (1.0 - rolloff_in)).astype(np.float32)
 
 
@@ -102,11 +109,17 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         raise SettingsError(f"cfg_form must be 'official' or 'independent', got {settings.cfg_form!r}")
     rolloff_hz = d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz
     rolloff: float | None = None
-    if rolloff_hz != "auto":
+    if rolloff_hz == "model" and not d.rolloff_unknown_trained:
+        raise SettingsError(
+            f"target_rolloff_hz 'model': model {manifest.name!r} was not trained to choose the roll-off; give Hz or 'auto'"
+        )
+    if rolloff_hz not in CHOSEN_ROLLOFFS:
         try:
             rolloff_hz = float(rolloff_hz)
         except (TypeError, ValueError):
-            raise SettingsError(f"target_rolloff_hz: expected a frequency in Hz or 'auto', got {rolloff_hz!r}") from None
+            raise SettingsError(
+                f"target_rolloff_hz: expected a frequency in Hz, 'auto' or 'model', got {rolloff_hz!r}"
+            ) from None
         try:
             rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
         except ValueError as exc:

@@ -52,6 +52,9 @@ class TrainConfig:
     kl_weight: float = 1e-4                # VAE only
     l1_weight: float = 0.1                 # VAE only
     lsd_weight: float = 0.0                # VAE only: weight of the log-spectral distance (the eval metric)
+    rolloff_unknown_fraction: float = 0.0  # diffusion only: share of pairs whose target roll-off is fed as
+                                           # unknown (sagasr_stream.settings.ROLLOFF_UNKNOWN), so the model also
+                                           # learns to choose the output roll-off from the input
     vae_parts: str = "all"                 # VAE only: "all" or "decoder" (encoder frozen: the latent space of
                                            # an existing DiT stays valid)
     seed: int = 0
@@ -80,6 +83,8 @@ class TrainConfig:
         for key in ("kl_weight", "l1_weight", "lsd_weight"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0")
+        if not 0.0 <= self.rolloff_unknown_fraction <= 1.0:
+            raise ValueError(f"rolloff_unknown_fraction must be in [0, 1], got {self.rolloff_unknown_fraction}")
         self.data.validate()
         return self
 
@@ -289,7 +294,8 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         return run_dir / "checkpoint"
     opt = {k: getattr(cfg, k) for k in ("lr", "betas", "weight_decay", "inv_gamma", "power", "warmup", "ema_decay",
                                          "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
-                                         "lsd_weight", "vae_parts", "activation_checkpointing")}
+                                         "lsd_weight", "vae_parts", "activation_checkpointing",
+                                         "rolloff_unknown_fraction")}
     opt["run_dir"] = str(run_dir)
     torch.manual_seed(cfg.seed)
     base = run_dir / "base"

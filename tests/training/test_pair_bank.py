@@ -104,3 +104,19 @@ def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> Non
         other = json.loads(json.dumps(named_config("tiny").to_dict()))
         other["dit"]["embed_dim"] = 128
         load_trained_weights(build_model(other), weights)
+
+
+def test_hidden_rolloffs_take_the_unknown_value_at_the_asked_share() -> None:
+    from sagasr_stream.settings import ROLLOFF_UNKNOWN
+    from sagasr_training.lightning_module import hide_rolloffs
+    from sagasr_training.train import TrainConfig
+
+    rolloffs = torch.full((4000,), 0.6)
+    assert hide_rolloffs(rolloffs, 0.0, torch.Generator().manual_seed(0)) is rolloffs
+    hidden = hide_rolloffs(rolloffs, 0.3, torch.Generator().manual_seed(0))
+    share = float((hidden == ROLLOFF_UNKNOWN).float().mean())
+    assert 0.27 < share < 0.33 and bool(((hidden == ROLLOFF_UNKNOWN) | (hidden == 0.6)).all())
+    again = hide_rolloffs(rolloffs, 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(hidden, again)
+    with pytest.raises(ValueError, match="rolloff_unknown_fraction"):
+        TrainConfig(rolloff_unknown_fraction=1.5).validate()

@@ -28,7 +28,7 @@ def main() -> None:
     from sagasr_export.model import build_autoencoder, named_config
     from sagasr_stream.dsp import merge_low_band
     from sagasr_stream.evaluation.baseline import sbr_extend
-    from sagasr_stream.evaluation.cli import load_clips
+    from sagasr_stream.evaluation.references import load_clips
     from sagasr_stream.evaluation.metrics import lsd, lsd_hf
     from sagasr_stream.evaluation.runner import degrade
 

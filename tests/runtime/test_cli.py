@@ -4,7 +4,9 @@ import sys
 import numpy as np
 from pedalboard.io import AudioFile
 
-from sagasr_stream.cli import expand_inputs, main, output_paths
+from sagasr_stream.cli import main
+from sagasr_stream.cli.restore import output_paths
+from sagasr_stream.input_files import expand_inputs
 from tests.conftest import band_limited_noise
 
 

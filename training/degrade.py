@@ -11,22 +11,25 @@ from typing import Any
 import numpy as np
 
 from sagasr_stream import dsp
+from sagasr_stream.options import option
 
 
 @dataclass(frozen=True)
 class DegradeConfig:
     """Ranges of the training low-pass (SPEC: cutoff 2-16 kHz, order 2-10, four families, resample)."""
 
-    cutoff_min_hz: float = 2000.0
-    cutoff_max_hz: float = 16000.0
-    order_min: int = 2
-    order_max: int = 10
-    families: tuple[str, ...] = dsp.FILTER_FAMILIES
-    resample: bool = True
-    input_peak: float = 0.5
-    plain_resample_fraction: float = 0.0   # share of draws band-limited by a plain resample (no filter)
-    target_tilt_fraction: float = 0.0      # share of targets whose band above the cutoff is tilted ...
-    target_tilt_db_per_octave: tuple[float, float] = (-6.0, 30.0)  # ... by a slope drawn from this range
+    cutoff_min_hz: float = option(2000.0, unit="Hz", help="lowest low-pass cutoff drawn")
+    cutoff_max_hz: float = option(16000.0, unit="Hz", help="highest low-pass cutoff drawn")
+    order_min: int = option(2, help="lowest filter order drawn (2..10)")
+    order_max: int = option(10, help="highest filter order drawn (2..10)")
+    families: tuple[str, ...] = option(dsp.FILTER_FAMILIES, choices=dsp.FILTER_FAMILIES, help="filter families drawn")
+    resample: bool = option(True, help="after the filter, resample to twice the cutoff and back")
+    input_peak: float = option(0.5, command_line=False, help="HR and LR are scaled so that the LR peak is this "
+                               "(set from the model config)")
+    plain_resample_fraction: float = option(0.0, help="share of draws band-limited by a plain resample (no filter)")
+    target_tilt_fraction: float = option(0.0, help="share of targets whose band above the cutoff is tilted ...")
+    target_tilt_db_per_octave: tuple[float, float] = option(
+        (-6.0, 30.0), unit="dB/octave", help="... by a slope drawn from this range (min max)")
 
     def validate(self, sample_rate: int = 44100) -> "DegradeConfig":
         if not 0 < self.cutoff_min_hz <= self.cutoff_max_hz < sample_rate / 2:

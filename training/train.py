@@ -94,14 +94,14 @@ def _atomic_dir(folder: Path, write: Any) -> None:
 
 def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
     """The model a new diffusion run starts from: ``init_checkpoint`` or fresh weights, then ``vae_weights``."""
-    from sagasr_export.checkpoint import load_checkpoint
+    from sagasr_export.model.checkpoint import load_checkpoint
     from sagasr_export.model import build_model
 
     from .vae import load_autoencoder_weights
 
     model = load_checkpoint(cfg.init_checkpoint) if cfg.init_checkpoint else build_model(mcfg)
     if cfg.init_weights:
-        from sagasr_export.checkpoint import load_trained_weights
+        from sagasr_export.model.checkpoint import load_trained_weights
 
         load_trained_weights(model, cfg.init_weights)
     if cfg.vae_weights:
@@ -170,7 +170,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     from lightning.pytorch.callbacks import TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    from sagasr_export.checkpoint import load_checkpoint, save_checkpoint
+    from sagasr_export.model.checkpoint import load_checkpoint, save_checkpoint
     from sagasr_export.model import build_autoencoder
 
     mcfg = model_config(cfg)
@@ -214,7 +214,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
             ae.load_state_dict(load_file(str(base / "autoencoder.safetensors")))
         else:
             if cfg.vae_weights:  # a fine-tune: every rank starts from the same trained weights
-                from sagasr_export.checkpoint import load_vae_weights
+                from sagasr_export.model.checkpoint import load_vae_weights
 
                 load_vae_weights(ae, cfg.vae_weights)
             if is_rank0:

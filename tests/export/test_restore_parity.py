@@ -1,5 +1,5 @@
 """Whole restoration: the runtime's sampler on the ONNX bundle equals the pure-torch reference sampler
-(export/reference.py) on the same position-keyed noise, through encode, 3-pass CFG Euler steps and decode."""
+(export/model/reference.py) on the same position-keyed noise, through encode, 3-pass CFG Euler steps and decode."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import torch
 from sagasr_stream.backends.onnx import OnnxBackend
 from sagasr_stream.bundle import load_bundle
 from sagasr_stream.sampler import latent_noise, sample
-from sagasr_export.reference import reference_restore, reference_sample
+from sagasr_export.model.reference import reference_restore, reference_sample
 
 
 def test_runtime_sampler_matches_torch_reference(tiny_model, onnx_bundle):

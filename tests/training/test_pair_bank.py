@@ -82,7 +82,7 @@ def test_degrade_without_tilt_or_plain_resample_is_unchanged() -> None:
 
 
 def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> None:
-    from sagasr_export.checkpoint import load_trained_weights, save_checkpoint
+    from sagasr_export.model.checkpoint import load_trained_weights, save_checkpoint
     from sagasr_export.model import build_model, named_config
     from sagasr_training.transfer import join_pieces, pack_run, slim_run
 

@@ -30,7 +30,7 @@ def main() -> None:
     from sagasr_stream.evaluation.baseline import sbr_extend
     from sagasr_stream.evaluation.references import load_clips
     from sagasr_stream.evaluation.metrics import lsd, lsd_hf
-    from sagasr_stream.evaluation.runner import degrade
+    from sagasr_stream.degradation import degrade
 
     ae = build_autoencoder(named_config(args.model)).eval()
     load_vae_weights(ae, args.weights)

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .errors import SettingsError
+
 OPTION_KEY = "option"
 
 
@@ -49,10 +51,10 @@ def option_info(f: dataclasses.Field) -> OptionInfo | None:  # type: ignore[type
 
 
 def hz_or_auto(text: str) -> float | str:
-    """A frequency in Hz, or the word "auto" (raises ValueError otherwise)."""
+    """A frequency in Hz, or the word "auto" (raises :class:`SettingsError`, a ValueError, otherwise)."""
     if text == "auto":
         return text
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"expected a frequency in Hz or 'auto', got {text!r}") from None
+        raise SettingsError(f"expected a frequency in Hz or 'auto', got {text!r}") from None

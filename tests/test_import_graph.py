@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,6 +136,33 @@ def _modules_of(package: str) -> list[str]:
 @pytest.mark.parametrize("module", _modules_of("sagasr_stream"))
 def test_every_runtime_module_imports(module):
     importlib.import_module(module)
+
+
+def test_only_the_evaluation_and_the_command_line_use_the_degradation_recipe():
+    """The restoration never band-limits audio: the low-pass recipe is for making test inputs (evaluation,
+    ``sagasr bench``) and training pairs."""
+    users = {name for name, deps in import_graph().items() if "sagasr_stream.degradation" in deps}
+    runtime_users = {n for n in users if n.startswith("sagasr_stream.")}
+    assert runtime_users and all(n.startswith(("sagasr_stream.evaluation", "sagasr_stream.cli")) for n in runtime_users), \
+        sorted(runtime_users)
+    assert "sagasr_training.degrade" in users
+
+
+@pytest.mark.parametrize("module", ["sagasr_stream", "sagasr_stream.testing", "sagasr_stream.evaluation",
+                                    "sagasr_stream.cli"])
+def test_optional_heavy_dependencies_are_imported_lazily(module):
+    """The runtime, the test-bundle builder, the evaluation and the CLI import without onnx, matplotlib, torch
+    (the builder needs onnx and the spectrogram pictures matplotlib only when called: extras ``dev``/``eval``)."""
+    code = ("import sys\n"
+            "class Absent:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('onnx', 'matplotlib', 'torch', 'stable_audio_tools'):\n"
+            "            raise ImportError(f'{name} is not installed (test)')\n"
+            "sys.meta_path.insert(0, Absent())\n"
+            f"import {module}\n"
+            "assert not {'onnx', 'matplotlib', 'torch'} & set(sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_the_runtime_does_not_import_torch():

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Sampler
 from .audio_files import AUDIO_EXTENSIONS, listed_audio, scan_audio  # noqa: F401 (re-exported)
 from .captions import CaptionStore
 from .config import DataConfig  # noqa: F401 (re-exported)
-from .degrade import degrade
+from .degrade import training_pair
 
 
 def is_validation(relpath: str, fraction: float) -> bool:
@@ -108,7 +108,7 @@ class WindowDataset(Dataset):
                 break
         else:
             raise ValueError(f"every window of the {self.split} split is silent (below {cfg.silence_db} dB)")
-        d = degrade(hr, rng, cfg.degrade, cfg.sample_rate)
+        d = training_pair(hr, rng, cfg.degrade, cfg.sample_rate)
         train = self.split == "train"
         lr_keep = float(rng.random() >= cfg.lr_dropout) if train else 1.0
         cross_keep = float(rng.random() >= cfg.cross_dropout) if train else 1.0

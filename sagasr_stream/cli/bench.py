@@ -16,7 +16,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
     sr = model.manifest.sample_rate
     rng = np.random.default_rng(0)
-    from ..dsp import resample_through
+    from ..degradation import resample_through
 
     noise = 0.1 * rng.standard_normal(int(args.seconds * sr))
     audio = resample_through(noise, sr, 16000).astype(np.float32)  # band-limited at 8 kHz: full band would pass through

@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
+from ..errors import ParameterTypeError
 from ..options import OptionInfo, option_info
 
 
@@ -65,7 +66,7 @@ def _flag_of(dest: str, flag: str, info: OptionInfo, tp: Any, default: Any) -> F
         return Flag(dest, flag, info, None, default=default)
     parse = info.parse or (tp if tp in (int, float, str) else None)
     if parse is None:
-        raise TypeError(f"{dest}: no command-line parser for {tp!r}; give the option a parse= function")
+        raise ParameterTypeError(f"{dest}: no command-line parser for {tp!r}; give the option a parse= function")
     return Flag(dest, flag, info, parse, nargs, tuple(choices) if choices else None, default)
 
 

@@ -11,7 +11,7 @@ def seam_report(restore_fn: Callable[[np.ndarray, int, float], np.ndarray], clip
     """Mean seam metric (dB; None when no clip is long enough) of restored, resample-degraded clips that hold
     at least 3 windows."""
     from ..chunking import WindowPlan
-    from ..dsp import resample_through
+    from ..degradation import resample_through
     from .metrics import seam_energy_ratio_db
 
     plan = WindowPlan(window, overlap)

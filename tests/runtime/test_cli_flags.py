@@ -11,6 +11,7 @@ import pytest
 from sagasr_stream.cli.fields import add_flags, dataclass_flags, flag_values, to_argv
 from sagasr_stream.cli.main import build_parser
 from sagasr_stream.cli.options import RESTORE_FLAGS, settings_from_args
+from sagasr_stream.errors import ParameterTypeError
 from sagasr_stream.options import option
 from sagasr_stream.settings import RestoreSettings
 
@@ -113,5 +114,5 @@ def test_nested_tuple_and_switch_fields_round_trip():
 
 
 def test_a_field_whose_type_has_no_parser_is_refused_when_the_flags_are_made():
-    with pytest.raises(TypeError, match="either: no command-line parser"):
+    with pytest.raises(ParameterTypeError, match="either: no command-line parser"):
         dataclass_flags(Odd)

@@ -116,3 +116,15 @@ def test_nested_tuple_and_switch_fields_round_trip():
 def test_a_field_whose_type_has_no_parser_is_refused_when_the_flags_are_made():
     with pytest.raises(ParameterTypeError, match="either: no command-line parser"):
         dataclass_flags(Odd)
+
+
+@pytest.mark.parametrize("module", ["sagasr_stream", "sagasr_stream.cli"])
+def test_python_dash_m_runs_the_command_line(module):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", module, "--version"], cwd=root, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("sagasr "), result.stderr[-2000:]

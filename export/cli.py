@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sagasr_stream.bundle import archive_bundle
 
-    from .checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights, replace_vae_decoder,
+    from .model.checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights, replace_vae_decoder,
                              save_checkpoint)
     from .exporter import export_bundle
     from .model import build_model, load_config, named_config

@@ -9,6 +9,7 @@ import numpy as np
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
+from .options import hz_or_word, option
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
@@ -32,16 +33,20 @@ class RestoreSettings:
       energy-ratio replacement) or "off".
     """
 
-    steps: int | None = None
-    cfg_acoustic: float | None = None
-    cfg_text: float | None = None
-    cfg_form: CfgForm = "official"
-    target_rolloff_hz: float | str | None = None
-    caption: str | None = None
-    overlap: int | None = None
-    batch_size: int = 4
-    seed: int = 0
-    low_band: LowBand = "keep"
+    steps: int | None = option(None, help="Euler steps (default: the bundle's)")
+    cfg_acoustic: float | None = option(None, help="LR-latent guidance scale s_a (default: the bundle's, 1.4)")
+    cfg_text: float | None = option(None, help="text/roll-off guidance scale s_t (default: the bundle's, 1.2)")
+    cfg_form: CfgForm = option("official", help="guidance formula")
+    target_rolloff_hz: float | str | None = option(
+        None, unit="Hz", parse=hz_or_word("auto", "model"), deprecated_flags=("--target-rolloff",),
+        help="wanted output roll-off in Hz, 'auto' (from each window's input roll-off) or 'model' (the model "
+             "chooses; bundles trained for it); default: the bundle's")
+    caption: str | None = option(None, help="text guidance (default: the bundle's)")
+    overlap: int | None = option(
+        None, unit="samples", help="window overlap (a multiple of the downsampling; default a quarter window)")
+    batch_size: int = option(4, unit="windows", help="windows per DiT call")
+    seed: int = option(0, help="noise seed")
+    low_band: LowBand = option("keep", help="what to do below the input's cutoff")
 
     def with_(self, **changes: object) -> "RestoreSettings":
         """A copy with some fields changed (``None`` values are ignored)."""

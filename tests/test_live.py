@@ -9,7 +9,7 @@ from sagasr_stream import restore
 from sagasr_stream.effect import BandwidthExtension
 from sagasr_stream.errors import SagasrError
 from sagasr_stream.live import LiveRestorer, import_sounddevice
-from sagasr_stream.live_cli import add_live_arguments, run_live
+from sagasr_stream.cli.live import add_live_arguments, run_live
 from tests.conftest import band_limited_noise
 
 

@@ -174,8 +174,8 @@ class DiffusionModule(StepModule):
         return {"loss": flow_loss(v, target)}
 
     def export(self, folder: Path) -> None:
-        """EMA weights into a copy of the model -> ``sagasr_export.checkpoint.save_checkpoint`` folder."""
-        from sagasr_export.checkpoint import save_checkpoint
+        """EMA weights into a copy of the model -> ``sagasr_export.model.checkpoint.save_checkpoint`` folder."""
+        from sagasr_export.model.checkpoint import save_checkpoint
 
         params = self.trained()
         backup = {k: p.detach().clone() for k, p in params.items()}

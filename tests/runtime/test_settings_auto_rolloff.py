@@ -44,8 +44,8 @@ def test_bad_auto_fraction_in_a_bundle_is_refused(tiny_model) -> None:
 
 def test_cli_takes_auto_model_or_hz(capsys) -> None:
     with pytest.raises(SystemExit):
-        main(["upsample", "x.wav", "-o", "y.wav", "--target-rolloff", "bright"])
-    assert "frequency in Hz, 'auto' or 'model'" in capsys.readouterr().err
+        main(["restore", "x.wav", "-o", "y.wav", "--target-rolloff-hz", "bright"])
+    assert "frequency in Hz or 'auto', 'model'" in capsys.readouterr().err
 
 
 def test_model_chosen_rolloff_needs_a_bundle_trained_for_it(tiny_model) -> None:

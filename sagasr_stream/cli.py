@@ -48,8 +48,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .api import restore_file
-    from .model import SagaSRModel
-    from .settings import resolve
+    from .restorer import Restorer
 
     inputs = expand_inputs(args.inputs)
     check_output_target(inputs, args.output)
@@ -62,9 +61,8 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     inputs = kept
     input_set = {file for file, _ in inputs}
     remove_leftovers(outputs, args.quiet)
-    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
-    settings = settings_from_args(args)
-    resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
+    restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript))
+    model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
     if not args.quiet:
         print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
     failures: list[tuple[Path, str]] = []
@@ -86,7 +84,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
                 bar.refresh()
 
             try:
-                restore_file(source, destination, model, settings, overwrite=args.force, progress=progress,
+                restore_file(source, destination, restorer, overwrite=args.force, progress=progress,
                              output_rate=args.output_rate, log=say)
                 say(f"{source} -> {destination}")
                 restored += 1
@@ -184,18 +182,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .api import restore
-    from .model import SagaSRModel
+    from .restorer import Restorer
 
-    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
+    restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript))
+    model = restorer.model
     sr = model.manifest.sample_rate
     rng = np.random.default_rng(0)
     from .dsp import resample_through
 
     noise = 0.1 * rng.standard_normal(int(args.seconds * sr))
     audio = resample_through(noise, sr, 16000).astype(np.float32)  # band-limited at 8 kHz: full band would pass through
-    settings = settings_from_args(args)
     start = time.perf_counter()
-    restore(audio, sr, model, settings)
+    restore(audio, sr, restorer)
     elapsed = time.perf_counter() - start
     print(f"{model.manifest.name} on {model.device}: {args.seconds:g} s of audio in {elapsed:.2f} s, "
           f"real-time factor {elapsed / args.seconds:.3f} (below 1 is faster than real time)")

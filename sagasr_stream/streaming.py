@@ -73,7 +73,8 @@ class ResampleStage:
     completes the stream to ``total`` = ``length`` when given (a signal whose true length at the target rate
     is known, e.g. a file's frames counted at its own rate), else ``round(n * target / source)``: the
     resampler's flush is cut or zero-padded. At equal rates blocks pass through (latency 0).
-    Output does not depend on the block sizes.
+    Output does not depend on the block sizes. Each channel has its own (mono) StreamResampler, bit-identical
+    to one multi-channel resampler, so that blocks of fewer samples than channels are never ambiguous.
     """
 
     def __init__(self, source_rate: float, target_rate: float, channels: int, length: int | None = None) -> None:
@@ -83,12 +84,12 @@ class ResampleStage:
         self.target_rate = check_sample_rate(target_rate)
         self._channels = channels
         self.length = length
-        self._resampler: StreamResampler | None = None
+        self._resamplers: list[StreamResampler] = []
         self._latency = 0
         if self.source_rate != self.target_rate:
-            self._resampler = StreamResampler(float(self.source_rate), float(self.target_rate), channels)
+            self._resamplers = [StreamResampler(float(self.source_rate), float(self.target_rate), 1) for _ in range(channels)]
             # the resampler's own delay in output samples, rounded up, plus the rounding of round(n * ratio)
-            self._latency = math.ceil(self._resampler.input_latency * self.ratio) + 2
+            self._latency = math.ceil(self._resamplers[0].input_latency * self.ratio) + 2
         self._held = SampleBuffer(channels)
         self._in = 0  # input samples of this stream
         self._out = 0  # output samples returned
@@ -115,7 +116,7 @@ class ResampleStage:
         planar = check_block(planar, self._channels)
         if planar.shape[1]:
             self._in += planar.shape[1]
-            self._held.append(self._resampler.process(planar) if self._resampler else planar)
+            self._held.append(self._resample(planar) if self._resamplers else planar)
         due = self._cap(max(0, exact_length(self._in, self.source_rate, self.target_rate) - self._latency)) - self._out
         if due <= 0:
             return empty(self._channels)
@@ -126,8 +127,8 @@ class ResampleStage:
 
     def flush(self) -> np.ndarray:
         """The rest, so that ``total`` samples came out in all; then start over."""
-        if self._resampler is not None and self._in > 0:  # a fresh StreamResampler cannot be flushed
-            self._held.append(self._resampler.process())
+        if self._resamplers and self._in > 0:  # a fresh StreamResampler cannot be flushed
+            self._held.append(self._resample(None))
         total = self.length if self.length is not None else exact_length(self._in, self.source_rate, self.target_rate)
         rest = self._held.pop(max(0, total - self._out))
         if rest.shape[1] < total - self._out:  # the resampler came out short: zero-pad
@@ -135,9 +136,15 @@ class ResampleStage:
         self.reset()
         return rest
 
+    def _resample(self, planar: np.ndarray | None) -> np.ndarray:
+        """(channels, n) through the per-channel resamplers; ``None``: their flush."""
+        if planar is None:
+            return np.concatenate([r.process() for r in self._resamplers], axis=0)
+        return np.concatenate([r.process(planar[c : c + 1]) for c, r in enumerate(self._resamplers)], axis=0)
+
     def reset(self) -> None:
-        if self._resampler is not None:
-            self._resampler.reset()
+        for resampler in self._resamplers:
+            resampler.reset()
         self._held.clear()
         self._in = self._out = 0
 

@@ -60,7 +60,11 @@ CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a f
 
 @dataclass(frozen=True)
 class ResolvedSettings:
-    """Settings with every default filled in from the manifest and every value checked."""
+    """Settings with every default filled in from the manifest and every value checked.
+
+    The window length is not copied here: it belongs to the model (``manifest.window_samples``); the
+    window plan is made from both by :class:`sagasr_stream.restorer.Restorer`.
+    """
 
     steps: int
     cfg_acoustic: float
@@ -69,17 +73,12 @@ class ResolvedSettings:
     target_rolloff: float | None      # ratio in (0, 1]; None: "auto" or "model" (see :meth:`target_rolloffs`)
     target_rolloff_hz: float | str
     caption: str
-    window: int
     overlap: int
     batch_size: int
     seed: int
     low_band: LowBand
 
     auto_rolloff_fraction: float = 0.2
-
-    @property
-    def hop(self) -> int:
-        return self.window - self.overlap
 
     @property
     def complete_band_hz(self) -> float:
@@ -149,6 +148,6 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     if settings.low_band not in ("keep", "replace", "off"):
         raise SettingsError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
     return ResolvedSettings(
-        steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", window, overlap,
+        steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction),
     )

@@ -11,18 +11,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..api import restore
-    from ..model import SagaSRModel
+    from ..restorer import Restorer
 
-    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
+    restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript))
+    model = restorer.model
     sr = model.manifest.sample_rate
     rng = np.random.default_rng(0)
     from ..degradation import resample_through
 
     noise = 0.1 * rng.standard_normal(int(args.seconds * sr))
     audio = resample_through(noise, sr, 16000).astype(np.float32)  # band-limited at 8 kHz: full band would pass through
-    settings = settings_from_args(args)
     start = time.perf_counter()
-    restore(audio, sr, model, settings)
+    restore(audio, sr, restorer)
     elapsed = time.perf_counter() - start
     print(f"{model.manifest.name} on {model.device}: {args.seconds:g} s of audio in {elapsed:.2f} s, "
           f"real-time factor {elapsed / args.seconds:.3f} (below 1 is faster than real time)")

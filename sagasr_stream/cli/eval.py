@@ -25,24 +25,24 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..evaluation.steps import parse_steps, steps_markdown, steps_sweep
     from ..evaluation.vae_only import vae_only_model
     from ..files import atomic_write_text
-    from ..model import SagaSRModel
-    from ..settings import RestoreSettings, resolve
+    from ..restorer import Restorer
+    from ..settings import RestoreSettings
 
     sweep_steps = parse_steps(args.steps_sweep) if args.steps_sweep else None
     captions = load_captions(args.captions)
-    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(getattr(args, "allow_torchscript", False)))
-    vae_only = vae_only_model(model)
     settings = settings_from_args(args)
-    resolved = resolve(settings, model.manifest)
+    restorer = Restorer.load(args.model, settings, args.provider, bool(getattr(args, "allow_torchscript", False)))
+    model, resolved = restorer.model, restorer.settings
+    vae_only = Restorer(vae_only_model(model), settings)
     all_clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
     clips = select_split(all_clips, args.split)
     tuning = select_split(all_clips, "tuning") if sweep_steps else {}  # refuse before the long runs
 
     def restore_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
-        return restore(audio, sample_rate, model, settings)
+        return restore(audio, sample_rate, restorer)
 
     def vae_only_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
-        return restore(audio, sample_rate, vae_only, settings)
+        return restore(audio, sample_rate, vae_only)
 
     def restore_with(audio: np.ndarray, chosen: RestoreSettings) -> np.ndarray:
         return restore(audio, model.manifest.sample_rate, model, chosen)
@@ -57,7 +57,7 @@ def run_eval(args: argparse.Namespace) -> int:
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
                       seed=args.seed or 0, out_dir=args.out, n_png=args.pngs, vae_only_fn=vae_only_fn, context=context)
     out = Path(args.out)
-    seams = seam_report(restore_fn, clips, resolved.window, resolved.overlap)
+    seams = seam_report(restore_fn, clips, restorer.plan.window, restorer.plan.overlap)
     atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "

@@ -32,14 +32,13 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
         return 0
     if stream_factory is None:
         import_sounddevice()  # fail before loading the model
-    from ..effect import BandwidthExtension
-    from ..model import SagaSRModel
+    from ..restorer import Restorer
 
-    model = SagaSRModel.load(args.model, provider=getattr(args, "provider", "auto"))
-    effect = BandwidthExtension(model)
+    restorer = Restorer.load(args.model, provider=getattr(args, "provider", "auto"))
+    model = restorer.model
     live = LiveRestorer(
-        effect, parse_device(args.input_device), parse_device(args.output_device), args.block_size, args.channels,
-        model.manifest.sample_rate, stream_factory, getattr(args, "headroom", None),
+        restorer.stream(args.channels), parse_device(args.input_device), parse_device(args.output_device),
+        args.block_size, args.channels, restorer.sample_rate, stream_factory, getattr(args, "headroom", None),
     )
     with live:
         print(

@@ -48,8 +48,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..api import restore_file
-    from ..model import SagaSRModel
-    from ..settings import resolve
+    from ..restorer import Restorer
 
     inputs = expand_inputs(args.inputs)
     check_output_target(inputs, args.output)
@@ -62,9 +61,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     inputs = kept
     input_set = {file for file, _ in inputs}
     remove_leftovers(outputs, args.quiet)
-    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(args.allow_torchscript))
-    settings = settings_from_args(args)
-    resolve(settings, model.manifest)  # fail once, before any file, on a bad setting
+    restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript))
+    model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
     if not args.quiet:
         print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
     failures: list[tuple[Path, str]] = []
@@ -86,7 +84,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 bar.refresh()
 
             try:
-                restore_file(source, destination, model, settings, overwrite=args.force, progress=progress,
+                restore_file(source, destination, restorer, overwrite=args.force, progress=progress,
                              output_rate=args.output_rate, log=say)
                 say(f"{source} -> {destination}")
                 restored += 1

@@ -40,7 +40,7 @@ class OnnxBackend:
 
     ``provider="auto"`` uses the CPU; ask for ``"cuda"`` explicitly to run on a GPU. ``threads`` (or
     ``SAGASR_THREADS``): intra-op threads per session (default: ONNX Runtime's, the physical cores). On the
-    CPU, VAE calls of several windows run as concurrent row groups on one-thread sessions
+    CPU, VAE and DiT calls of several windows run as concurrent row groups on one-thread sessions
     (:mod:`.row_split`; ``SAGASR_ROW_SPLIT=1`` turns it off).
     """
 
@@ -61,8 +61,8 @@ class OnnxBackend:
         self._check_io()
         self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
         workers = (threads or default_workers()) if providers == ["CPUExecutionProvider"] else 1
-        self._splitters = {g: RowSplitter(lambda g=g: self._start_session(g, threads=1), workers)
-                           for g in ROW_SPLIT_GRAPHS if g in self.sessions}
+        self._splitters = {g: RowSplitter(lambda g=g: self._start_session(g, threads=1), workers, rows)
+                           for g, rows in ROW_SPLIT_GRAPHS.items() if g in self.sessions}
 
     def _start_session(self, graph: str, threads: int | None = None):  # type: ignore[no-untyped-def]
         """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible), on ``threads``

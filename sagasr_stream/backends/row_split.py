@@ -3,8 +3,9 @@
 Why: ONNX Runtime's CPU ``Sin`` kernel is single-threaded, and the snake activations of the VAE spend about
 40 % of its time in it (benchmarks/speed_results.md), so a multi-threaded session leaves the other cores idle
 for that share. Splitting the rows (windows) of one call into groups that run at the same time, each on a
-one-thread session, keeps every core busy through every op. Rows of the VAE are computed independently, so
-the result is bit-identical to one call on the whole batch (tests/runtime/test_row_split.py).
+one-thread session, keeps every core busy through every op; it also avoids the intra-op thread pool's
+barrier waits, which cost most on a loaded machine. Rows of the VAE and of the DiT are computed
+independently, so the result is bit-identical to one call on the whole batch (tests/runtime/test_row_split.py).
 """
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-#: graphs whose rows are computed independently and whose time is dominated by single-threaded kernels
-ROW_SPLIT_GRAPHS = ("vae_encoder", "vae_decoder")
+#: graphs whose rows are computed independently -> the fewest rows per worker for which a call is split.
+#: The VAE's time is dominated by single-threaded kernels (split from 2 rows = 2 windows); the DiT's by
+#: multi-threaded MatMuls (split when every worker gets 2 rows or more, i.e. from 2 windows of 3 CFG rows,
+#: never the 3 rows of one live window, where the groups would be uneven).
+ROW_SPLIT_GRAPHS = {"vae_encoder": 1, "vae_decoder": 1, "dit": 2}
 
 
 def row_groups(rows: int, workers: int) -> list[tuple[int, int]]:
@@ -44,16 +48,17 @@ class RowSplitter:
     (a session may be run from several threads at once).
     """
 
-    def __init__(self, make_session: Callable[[], Any], workers: int) -> None:
+    def __init__(self, make_session: Callable[[], Any], workers: int, rows_per_worker: int = 1) -> None:
         self.workers = workers
+        self.rows_per_worker = rows_per_worker
         self._make_session = make_session
         self._session: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def applies(self, rows: int) -> bool:
-        """Whether a call with ``rows`` rows is split (two or more rows and two or more workers)."""
-        return self.workers > 1 and rows > 1
+        """Whether a call with ``rows`` rows is split: two or more workers, each with ``rows_per_worker``."""
+        return self.workers > 1 and rows >= max(2, self.workers * self.rows_per_worker)
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The first output of the graph for ``feeds``, every input split along axis 0 (rows)."""

@@ -1,4 +1,4 @@
-"""VAE calls split into concurrent row groups (backends/row_split.py) give the same values as one call."""
+"""VAE and DiT calls split into concurrent row groups (backends/row_split.py) give the same values as one call."""
 from __future__ import annotations
 
 import numpy as np
@@ -45,6 +45,16 @@ def test_split_vae_calls_are_bit_identical_and_use_the_split_path(tiny_bundle, m
     assert np.array_equal(split.encode(audio), plain.encode(audio))
     assert np.array_equal(split.decode(latent), plain.decode(latent))
     assert len(calls) == 2  # the plain backend never split
+    c, d = m.latent_channels, m.text.dim
+    for windows, splits in ((1, False), (2, True), (3, True)):  # DiT rows: 3 per window; split from 4 rows
+        rows = 3 * windows
+        args = (rng.standard_normal((rows, c, 4)).astype(np.float32), rng.random(rows, dtype=np.float32),
+                rng.standard_normal((rows, c, 4)).astype(np.float32), np.ones(rows, np.float32),
+                rng.standard_normal((rows, 5, d)).astype(np.float32), np.ones(rows, np.float32),
+                np.full(rows, 0.3, np.float32), np.full(rows, 0.6, np.float32))
+        calls.clear()
+        assert np.array_equal(split.velocity(*args), plain.velocity(*args))
+        assert len(calls) == int(splits)
 
 
 def test_split_path_still_refuses_non_finite_outputs(tiny_bundle, monkeypatch):
@@ -57,7 +67,7 @@ def test_split_path_still_refuses_non_finite_outputs(tiny_bundle, monkeypatch):
 
 @pytest.mark.skipif(not (DEFAULT_BUNDLE_DIR / "manifest.json").is_file(), reason="no embedded default model")
 def test_default_model_restore_is_identical_with_and_without_row_split(monkeypatch):
-    """The default VAE (snake activations, the graphs the split is for) on two windows, whole restore."""
+    """The default model (snake activations in the VAE, the DiT's MatMuls) on two windows, whole restore."""
     bundle = load_bundle(DEFAULT_BUNDLE_DIR)
     plain, split = _backends(bundle, monkeypatch)
     audio = band_limited_noise(int(1.6 * 44100), seed=5)

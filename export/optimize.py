@@ -1,7 +1,7 @@
 """ONNX graph passes that make a bundle faster on ONNX Runtime with the same values, run by the exporter on
 every graph it writes and applicable to an existing bundle:
 
-    python -m sagasr_export.optimize BUNDLE OUT_FOLDER
+    python -m sagasr_export.optimize_cli BUNDLE OUT_FOLDER
 
 What a pass may do: rewrite nodes into cheaper ones that compute bit-identical results (checked by
 tests/export/test_optimize.py on random inputs). Measured on the default model (benchmarks/speed_results.md):
@@ -17,17 +17,14 @@ double the float16-stored weights.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from sagasr_stream.bundle import MANIFEST, Manifest, load_bundle, write_manifest
-from sagasr_stream.errors import SagasrError
 
 
 def _constant_values(graph: Any) -> dict[str, np.ndarray]:
@@ -136,22 +133,3 @@ def optimize_bundle(source: str | Path, out_dir: str | Path) -> Manifest:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sagasr_export.optimize",
-                                description="Write an optimised copy of an ONNX bundle (same outputs, faster graphs).")
-    p.add_argument("bundle", help="the bundle folder to read (left unchanged)")
-    p.add_argument("out", help="a new folder for the optimised bundle")
-    args = p.parse_args(argv)
-    try:
-        manifest = optimize_bundle(args.bundle, args.out)
-    except (OSError, ValueError, SagasrError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out}: {json.dumps(manifest.provenance.get('graph_passes'))}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

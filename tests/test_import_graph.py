@@ -15,7 +15,7 @@ PACKAGES = {"sagasr_stream": ROOT / "sagasr_stream", "sagasr_export": ROOT / "ex
 #: modules that parse command lines; no library module may import argparse
 CLI_MODULES = {
     "sagasr_stream.cli", "sagasr_stream.cli_common", "sagasr_stream.live_cli", "sagasr_stream.evaluation.cli",
-    "sagasr_export.cli", "sagasr_training.cli", "sagasr_training.corpus.cli",
+    "sagasr_export.cli", "sagasr_export.optimize_cli", "sagasr_training.cli", "sagasr_training.corpus.cli",
 }
 
 

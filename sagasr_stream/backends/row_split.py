@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import ParameterError
+
 #: graphs whose rows are computed independently -> the fewest rows per worker for which a call is split.
 #: The VAE's time is dominated by single-threaded kernels (split from 2 rows = 2 windows); the DiT's by
 #: multi-threaded MatMuls (split when every worker gets 2 rows or more, i.e. from 2 windows of 3 CFG rows,
@@ -32,8 +34,10 @@ def row_groups(rows: int, workers: int) -> list[tuple[int, int]]:
 
 def default_workers() -> int:
     """Concurrent row groups: the cores this process may use (``SAGASR_ROW_SPLIT=0`` or ``1`` turns it off)."""
-    setting = os.environ.get("SAGASR_ROW_SPLIT")
-    if setting is not None and setting.strip() != "":
+    setting = os.environ.get("SAGASR_ROW_SPLIT", "").strip()
+    if setting:
+        if not setting.isdigit():
+            raise ParameterError(f"SAGASR_ROW_SPLIT must be a whole number of row groups (0 or 1: off), got {setting!r}")
         return max(1, int(setting))
     try:
         return len(os.sched_getaffinity(0))
@@ -72,7 +76,3 @@ class RowSplitter:
         futures = [pool.submit(session.run, None, {k: v[a:b] for k, v in feeds.items()})
                    for a, b in row_groups(rows, self.workers)]
         return np.concatenate([f.result()[0] for f in futures])
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)

@@ -8,7 +8,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from sagasr_export.optimize import main, optimize_bundle, square_pow_to_mul
+from sagasr_export.optimize import square_pow_to_mul
+from sagasr_export.optimize_cli import main
 from sagasr_stream import RestoreSettings, SagaSRModel, restore
 from sagasr_stream.bundle import load_bundle
 from sagasr_stream.model import DEFAULT_BUNDLE_DIR

@@ -23,6 +23,14 @@ def test_row_groups_cover_every_row_once_in_balanced_groups(rows, workers):
     assert len(groups) == min(rows, workers) and min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
 
 
+def test_a_bad_row_split_setting_is_named(tiny_bundle, monkeypatch):
+    from sagasr_stream.errors import ParameterError
+
+    monkeypatch.setenv("SAGASR_ROW_SPLIT", "two")
+    with pytest.raises(ParameterError, match="SAGASR_ROW_SPLIT"):
+        OnnxBackend(load_bundle(tiny_bundle), provider="cpu")
+
+
 def _backends(bundle, monkeypatch):
     monkeypatch.setenv("SAGASR_ROW_SPLIT", "1")
     plain = OnnxBackend(bundle, provider="cpu")

@@ -39,7 +39,7 @@ def main() -> int:
     )
     with live:
         print(f"running on {model.device}; latency {live.latency_seconds * 1000:.0f} ms (model "
-              f"{live.model_latency_samples} + headroom {live.headroom} samples + device buffers). Ctrl-C to stop.")
+              f"{live.stage.latency_samples} + headroom {live.headroom} samples + device buffers). Ctrl-C to stop.")
         deadline = None if args.duration is None else time.monotonic() + args.duration
         try:  # the audio runs in sounddevice's thread; stop at the deadline, on Ctrl-C or on an error
             while (deadline is None or time.monotonic() < deadline) and live.error is None:

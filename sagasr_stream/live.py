@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -135,13 +136,16 @@ class LiveRestorer:
 
     @property
     def model_latency_samples(self) -> int:
-        """The stage's latency (samples)."""
+        """Deprecated: ``stage.latency_samples`` (the one latency name of the stream protocol)."""
+        warnings.warn("LiveRestorer.model_latency_samples is deprecated; use live.stage.latency_samples",
+                      DeprecationWarning, stacklevel=2)
         return int(self.stage.latency_samples)
 
     @property
     def latency_samples(self) -> int:
-        """Fixed delay from input to output in samples, device buffers not counted."""
-        return self.model_latency_samples + self.headroom
+        """Fixed delay from input to output in samples (the stage's ``latency_samples`` + ``headroom``), device
+        buffers not counted."""
+        return int(self.stage.latency_samples) + self.headroom
 
     @property
     def latency_seconds(self) -> float:

@@ -201,3 +201,10 @@ def test_missing_portaudio_is_explained(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(SagasrError, match="PortAudio"):
         import_sounddevice()
+
+
+def test_one_latency_name_on_the_live_path(tiny_model) -> None:
+    live = LiveRestorer(BandwidthExtension(tiny_model), block_size=1024, stream_factory=FakeStream, headroom=256)
+    assert live.latency_samples == live.stage.latency_samples + 256
+    with pytest.warns(DeprecationWarning, match="stage.latency_samples"):
+        assert live.model_latency_samples == live.stage.latency_samples

@@ -43,7 +43,7 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
     with live:
         print(
             f"model {model.manifest.name!r} on {model.device}; latency {live.latency_seconds * 1000:.1f} ms "
-            f"(model {live.model_latency_samples} + headroom {live.headroom} samples + device buffers). Ctrl-C to stop.",
+            f"(model {live.stage.latency_samples} + headroom {live.headroom} samples + device buffers). Ctrl-C to stop.",
             file=sys.stderr,
         )
         deadline = None if args.duration is None else time.monotonic() + args.duration

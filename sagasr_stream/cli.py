@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .cli_common import AUDIO_SUFFIXES, expand_inputs, settings_from_args
+from .distributed.cli import add_batch_command
 from .errors import SagasrError
 
 def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
@@ -299,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_make_test_model)
 
     sub.add_parser("export", help="export a checkpoint to a bundle (needs torch; see export/)", add_help=False)
+    add_batch_command(sub, add_restore_options)
     _add_optional_commands(sub)
     return parser
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"sagasr_stream": ROOT / "sagasr_stream", "sagasr_export": ROOT / "export", "sagasr_training": ROOT / "training"}
 #: modules that parse command lines; no library module may import argparse
 CLI_MODULES = {
-    "sagasr_stream.cli", "sagasr_stream.cli_common", "sagasr_stream.live_cli", "sagasr_stream.evaluation.cli",
+    "sagasr_stream.cli", "sagasr_stream.cli_common", "sagasr_stream.live_cli", "sagasr_stream.distributed.cli", "sagasr_stream.evaluation.cli",
     "sagasr_export.cli", "sagasr_training.cli", "sagasr_training.corpus.cli",
 }
 

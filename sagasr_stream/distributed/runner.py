@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -46,6 +46,7 @@ class BatchSummary:
     audio_seconds: float = 0.0
     elapsed_s: float = 0.0
     workers: int = 0
+    startup_s: float = 0.0  # from the call until every worker had loaded the model (Ray start included)
 
     @property
     def ok(self) -> bool:
@@ -56,7 +57,8 @@ class BatchSummary:
         files_per_min = 60 * self.restored / self.elapsed_s if self.elapsed_s else 0.0
         lines = [f"{self.restored} restored, {self.skipped} skipped (complete), {len(self.failed)} failed; "
                  f"{self.audio_seconds / 3600:.3f} h of audio in {self.elapsed_s:.1f} s on {self.workers} workers "
-                 f"({speed:.2f} audio-s/s, {files_per_min:.1f} files/min)"]
+                 f"({speed:.2f} audio-s/s, {files_per_min:.1f} files/min; {self.startup_s:.1f} s of it starting Ray "
+                 f"and the workers)"]
         lines += [f"  failed: {source}: {error}" for source, error in self.failed]
         return lines
 
@@ -124,7 +126,7 @@ def restore_batch(
     if files_per_task < 1 or (workers is not None and workers < 1) or gpus_per_worker < 0 or not segment_seconds > 0:
         raise SagasrError("files_per_task and workers must be >= 1, gpus_per_worker >= 0, segment_seconds > 0")
     settings = settings or RestoreSettings()
-    out = Path(output)
+    out = Path(output).resolve()  # workers may run elsewhere: absolute paths only
     suffix = "." + fmt.lower().lstrip(".")
     found = discover(inputs)
     destinations = output_paths(found, out, suffix)
@@ -159,9 +161,10 @@ def restore_batch(
         record(file, {"error": error})
     if files:
         pool = _Pool(files, resolved, manifest_model.sample_rate, files_per_task, segment_seconds, record)
-        config = WorkerConfig(None if model is None else str(model), provider, allow_torchscript, settings,
+        config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
                               output_rate, threads_per_worker)
         summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
+        summary.startup_s = pool.ready_at - started
         _clean_leftovers(out, destinations)  # partial files of workers that were killed (their task was redone)
     try:
         (out / WORK_FOLDER).rmdir()  # gone once every long file is stitched (a failed file's scratch stays)
@@ -239,6 +242,7 @@ class _Pool:
         started_ray = _connect(address, workers)
         try:
             actors = self._start_actors(ray, config, workers, gpus)
+            self.ready_at = time.perf_counter()
             total = sum(f.seconds for f in self.files)
             self.bar = tqdm(total=total, unit="s", desc="audio", disable=not progress, file=sys.stderr, dynamic_ncols=True,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}, "
@@ -246,6 +250,8 @@ class _Pool:
             self._update_bar(0.0)
             while self.queue or self.in_flight:
                 self._submit(actors)
+                if not self.in_flight:
+                    continue  # what was queued belonged to files that had failed
                 ready, _ = ray.wait(list(self.in_flight), num_returns=1)
                 actor, kind, payload = self.in_flight.pop(ready[0])
                 try:
@@ -267,7 +273,7 @@ class _Pool:
                                       for f in self.files if f.long)
         workers = max(1, min(workers, tasks))
         if gpus and config.provider == "auto":
-            config = WorkerConfig(**{**asdict(config), "provider": "cuda"})  # type: ignore[arg-type]
+            config = replace(config, provider="cuda")
         remote = ray.remote(BatchWorker).options(
             num_cpus=config.threads or 1, num_gpus=gpus, max_restarts=-1, max_task_retries=TASK_RETRIES,
         )

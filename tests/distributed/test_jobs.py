@@ -104,3 +104,17 @@ def test_two_inputs_on_one_output_and_an_output_onto_an_input_are_refused(tmp_pa
         output_paths([(a, Path("x.wav")), (b, Path("x.flac"))], tmp_path / "out", ".wav")
     with pytest.raises(SagasrError, match="is an input file"):
         output_paths([(a, Path("x.wav"))], tmp_path / "a", ".wav")
+
+
+def test_the_settings_fingerprint_covers_settings_output_rate_format_and_model(tiny_model):
+    from sagasr_stream.distributed.runner import settings_fingerprint
+
+    def fingerprint(settings=RestoreSettings(), output_rate=None, suffix=".wav", manifest=tiny_model.manifest):
+        return settings_fingerprint(resolve(settings, manifest), manifest, output_rate, suffix)[0]
+
+    base = fingerprint()
+    assert fingerprint() == base
+    others = [fingerprint(RestoreSettings(seed=3)), fingerprint(RestoreSettings(steps=2)), fingerprint(output_rate=48000),
+              fingerprint(suffix=".flac"), fingerprint(manifest=tiny_model.manifest.__class__(
+                  **{**tiny_model.manifest.__dict__, "files": {**tiny_model.manifest.files, "dit.onnx": "0" * 64}}))]
+    assert len({base, *others}) == 6

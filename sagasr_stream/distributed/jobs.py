@@ -11,6 +11,7 @@ segment ever resamples a piece on its own (a resampler started mid-file would gi
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -25,7 +26,7 @@ from ..api import _model_rate_blocks, restore_file, source_band_limit
 from ..audio_io import atomic_writer, open_input
 from ..chunking import WindowPlan
 from ..errors import AudioFileError
-from ..files import atomic_path, sha256_file
+from ..files import atomic_path, atomic_write_text, sha256_file
 from ..headroom import SoftLimiter
 from ..integrity import check_audio_file
 from ..model import SagaSRModel
@@ -68,8 +69,31 @@ def restore_whole(model: SagaSRModel, settings: RestoreSettings, output_rate: in
     source, destination = Path(job.source), Path(job.destination)
     input_sha = sha256_file(source)
     restore_file(source, destination, model, settings, overwrite=True, output_rate=output_rate)
-    return {"input_sha256": input_sha, "output_sha256": sha256_file(destination), "worker": worker_name(),
-            "elapsed_s": time.perf_counter() - start, "segments": 1}
+    return write_done(job, {"input_sha256": input_sha, "output_sha256": sha256_file(destination),
+                            "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": 1})
+
+
+def done_path(job: FileJob) -> Path:
+    """The worker's own note that ``job``'s output is written (beside its scratch folder)."""
+    return Path(job.work + ".done.json")
+
+
+def write_done(job: FileJob, result: dict[str, Any]) -> dict[str, Any]:
+    """Note ``result`` in :func:`done_path` (atomically) and return it: if the driver dies before it records
+    the file in the run manifest, the next run finds the note, checks the output's hash and records it instead
+    of restoring the file again."""
+    Path(job.work).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(done_path(job), json.dumps(result))
+    return result
+
+
+def read_done(job: FileJob) -> dict[str, Any] | None:
+    """The worker's note for ``job``, or None (absent or unreadable)."""
+    try:
+        note = json.loads(done_path(job).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) else None
 
 
 def staged_path(job: FileJob) -> Path:
@@ -147,5 +171,5 @@ def stitch(model: SagaSRModel, output_rate: int | None, job: FileJob, prepared: 
         emit(rerate.finish())
     if limiter:
         limiter.report(destination)
-    return {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),
-            "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": segments}
+    return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),
+                            "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": segments})

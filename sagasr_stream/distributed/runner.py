@@ -26,7 +26,7 @@ from ..partials import remove_stale_partials
 from ..rates import exact_length
 from ..settings import ResolvedSettings, RestoreSettings, resolve
 from .inputs import discover, output_paths
-from .jobs import FileJob, Prepared, segment_path
+from .jobs import FileJob, Prepared, done_path, read_done, segment_path
 from .manifest import RunManifest, input_identity, is_complete
 from .segments import Segment, plan_segments, windows_per_call
 from .worker import BatchWorker, WorkerConfig
@@ -135,11 +135,11 @@ def restore_batch(
     fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix)
     run_manifest = RunManifest(out)
     summary = BatchSummary()
-    files, unreadable = _pending_files(found, destinations, run_manifest, fingerprint, out,
-                                       manifest_model.sample_rate, resolved, segment_seconds, summary)
+    files, unreadable, recovered = _pending_files(found, destinations, run_manifest, fingerprint, out,
+                                                  manifest_model.sample_rate, resolved, segment_seconds, summary)
     _clean_leftovers(out, destinations)
 
-    def record(file: _File, result: dict[str, Any]) -> None:
+    def record(file: _File, result: dict[str, Any], count: bool = True) -> None:
         error = result.get("error")
         entry = {**input_identity(file.source), "output": str(file.destination), "fingerprint": fingerprint,
                  "settings": settings_record, "duration_s": round(file.seconds, 6), "status": "error" if error else "ok",
@@ -148,6 +148,9 @@ def restore_batch(
         if file.segment_workers:
             entry["segment_workers"] = sorted(file.segment_workers)
         run_manifest.append(entry)
+        done_path(file.job).unlink(missing_ok=True)  # the manifest has it now
+        if not count:
+            return
         if error:
             summary.failed.append((str(file.source), error))
             say(f"error: {file.source}: {error}")
@@ -159,6 +162,8 @@ def restore_batch(
 
     for file, error in unreadable:
         record(file, {"error": error})
+    for file, result in recovered:  # finished by a worker after its driver died: recorded, not redone
+        record(file, {**result, "error": None}, count=False)
     if files:
         pool = _Pool(files, resolved, manifest_model.sample_rate, files_per_task, segment_seconds, record)
         config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
@@ -177,14 +182,15 @@ def restore_batch(
 def _pending_files(
     found: list[tuple[Path, Path]], destinations: list[Path], run_manifest: RunManifest, fingerprint: str,
     out: Path, model_rate: int, resolved: ResolvedSettings, segment_seconds: float, summary: BatchSummary,
-) -> tuple[list[_File], list[tuple[_File, str]]]:
-    """(files still to do, files whose header cannot be read with the error); complete ones count as skipped.
+) -> tuple[list[_File], list[tuple[_File, str]], list[tuple[_File, dict[str, Any]]]]:
+    """(files still to do, files whose header cannot be read with the error, files a worker finished but no
+    manifest line records, with the worker's result); complete and recovered files count as skipped.
     A file longer than 1.5 ``segment_seconds`` is split into segments."""
     from pedalboard.io import AudioFile
 
     latest = run_manifest.latest()
     plan = WindowPlan(resolved.window, resolved.overlap)
-    files, unreadable = [], []
+    files, unreadable, recovered = [], [], []
     for (source, _), destination in zip(found, destinations):
         if is_complete(latest.get(str(destination)), source, destination, fingerprint):
             summary.skipped += 1
@@ -198,10 +204,15 @@ def _pending_files(
             unreadable.append((_File(job, source, destination, 0.0, False, finished=True),
                                f"AudioFileError: cannot read audio file {source}: {exc}"))
             continue
+        done = read_done(job)
+        if done and destination.is_file() and sha256_file(destination) == done.get("output_sha256"):
+            recovered.append((_File(job, source, destination, frames / rate, False, finished=True), done))
+            summary.skipped += 1
+            continue
         windows = plan.n_windows(exact_length(frames, rate, model_rate))
         long = windows * plan.hop > 1.5 * segment_seconds * model_rate
         files.append(_File(job, source, destination, frames / rate, long))
-    return files, unreadable
+    return files, unreadable, recovered
 
 
 def _clean_leftovers(out: Path, destinations: list[Path]) -> None:

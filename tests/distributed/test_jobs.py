@@ -118,3 +118,34 @@ def test_the_settings_fingerprint_covers_settings_output_rate_format_and_model(t
               fingerprint(suffix=".flac"), fingerprint(manifest=tiny_model.manifest.__class__(
                   **{**tiny_model.manifest.__dict__, "files": {**tiny_model.manifest.files, "dit.onnx": "0" * 64}}))]
     assert len({base, *others}) == 6
+
+
+def test_an_output_finished_after_its_driver_died_is_recorded_not_redone(tiny_model, tiny_bundle, tmp_path):
+    """A worker's done note (written after the output) lets the next run record the file without Ray; a note
+    whose output no longer matches is not trusted."""
+    from sagasr_stream.distributed import restore_batch
+    from sagasr_stream.distributed.jobs import done_path, restore_whole
+    from sagasr_stream.distributed.runner import WORK_FOLDER, _pending_files, settings_fingerprint, BatchSummary
+    from sagasr_stream.distributed.inputs import discover, output_paths
+
+    source = write(tmp_path / "in" / "a.wav", band_limited_noise(9_000)[None], 44100)
+    out = (tmp_path / "out").resolve()
+    found = discover([tmp_path / "in"])
+    destinations = output_paths(found, out, ".wav")
+    resolved = resolve(RestoreSettings(), tiny_model.manifest)
+    fingerprint = settings_fingerprint(resolved, tiny_model.manifest, None, ".wav")[0]
+    files, _, recovered = _pending_files(found, destinations, RunManifest(out), fingerprint, out, 44100, resolved,
+                                         60.0, BatchSummary())
+    job = files[0].job
+    assert not recovered and job.work.startswith(str(out / WORK_FOLDER))
+    restore_whole(tiny_model, RestoreSettings(), None, job)  # the worker finished; its driver died: no manifest line
+    assert done_path(job).is_file() and not RunManifest(out).path.exists()
+    mtime = destinations[0].stat().st_mtime_ns
+    summary = restore_batch([tmp_path / "in"], out, model=tiny_bundle, progress=False)  # no Ray needed
+    assert (summary.restored, summary.skipped, summary.workers) == (0, 1, 0)
+    assert destinations[0].stat().st_mtime_ns == mtime
+    [record] = RunManifest(out).records()
+    assert record["status"] == "ok" and record["output_sha256"] == sha256_file(destinations[0])
+    assert not (out / WORK_FOLDER).exists()  # the note is gone once the manifest has the file
+    assert restore_batch([tmp_path / "in"], out, model=tiny_bundle, progress=False).skipped == 1  # by the manifest now
+    assert source.is_file()

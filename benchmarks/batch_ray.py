@@ -1,12 +1,12 @@
-"""``sagasr batch`` on Ray, 1 vs 2 workers, beside ``sagasr upsample``, with the embedded default model.
+"""``sagasr batch`` on Ray, 1 vs 2 workers, beside ``sagasr restore``, with the embedded default model.
 
     python benchmarks/batch_ray.py --files 8 --seconds 4
 
 Writes ``--files`` synthetic band-limited mono files (44.1 kHz, ``--seconds`` each) to a temporary folder, then
-times, in this process: ``sagasr upsample`` over the folder (one process, ORT's default threads), and
+times, in this process: ``sagasr restore`` over the folder (one process, ORT's default threads), and
 ``restore_batch`` (a fresh local Ray instance each time) with 1 and 2 workers of 1 thread each. Prints files
 per minute, audio seconds per second, seconds per file with and without the start-up (model load; Ray + actor
-start), each as a ratio to ``upsample``, and checks that every run wrote the same bytes.
+start), each as a ratio to ``restore``, and checks that every run wrote the same bytes.
 """
 from __future__ import annotations
 
@@ -62,19 +62,19 @@ def main() -> None:
     SagaSRModel.load()
     load = time.perf_counter() - start
     start = time.perf_counter()
-    assert sagasr(["upsample", str(root / "in"), "-o", str(root / "upsample"), "-q"]) == 0
+    assert sagasr(["restore", str(root / "in"), "-o", str(root / "restore"), "-q"]) == 0
     wall = time.perf_counter() - start
-    rows.append(dict(mode="sagasr upsample", wall=wall, startup=load))
-    reference = digests(root / "upsample")
+    rows.append(dict(mode="sagasr restore", wall=wall, startup=load))
+    reference = digests(root / "restore")
     for workers in args.workers:
         summary = restore_batch([root / "in"], root / f"batch{workers}", workers=workers, progress=False)
         assert summary.ok and summary.restored == args.files
-        assert digests(root / f"batch{workers}") == reference, "batch output differs from upsample"
+        assert digests(root / f"batch{workers}") == reference, "batch output differs from restore"
         rows.append(dict(mode=f"sagasr batch, {workers} worker{'s' * (workers > 1)}", wall=summary.elapsed_s,
                          startup=summary.startup_s))
     base = rows[0]
     print(f"{args.files} files x {args.seconds:g} s = {audio:g} s of audio; outputs identical in every mode\n")
-    print("| mode | wall s | start-up s | files/min | audio-s/s | s/file | s/file after start-up | speed vs upsample "
+    print("| mode | wall s | start-up s | files/min | audio-s/s | s/file | s/file after start-up | speed vs restore "
           "(all, after start-up) |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:

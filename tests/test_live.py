@@ -9,7 +9,7 @@ from sagasr_stream import restore
 from sagasr_stream.effect import BandwidthExtension
 from sagasr_stream.errors import SagasrError
 from sagasr_stream.live import LiveRestorer, import_sounddevice
-from sagasr_stream.live_cli import add_live_arguments, run_live
+from sagasr_stream.cli.live import add_live_arguments, run_live
 from tests.conftest import band_limited_noise
 
 
@@ -78,6 +78,22 @@ def test_inline_mode_without_headroom_is_the_effect_latency(tiny_model):
     assert latency == tiny_model.manifest.window_samples - 1 and live.underruns == 0 and live.error is None
     assert played.shape == x.shape
     np.testing.assert_allclose(played[latency:, 0], restore(x[:, 0], 44100, tiny_model)[: len(x) - latency], atol=1e-5)
+
+
+def test_a_restore_stage_plays_through_the_same_path_bit_for_bit(tiny_model):
+    """Live audio on the stream protocol: a Restorer's stage directly, with the effect's output exactly."""
+    from sagasr_stream import Restorer
+
+    x = band_limited_noise(20000, channels=2, seed=15).T.copy()  # (frames, 2)
+    runs = {}
+    for name, effect in (("stage", Restorer(tiny_model).stream(2)), ("effect", BandwidthExtension(tiny_model))):
+        live = LiveRestorer(effect, block_size=256, channels=2, stream_factory=FakeStream, headroom=0, threaded=False)
+        assert live.latency_samples == tiny_model.manifest.window_samples - 1
+        with live:
+            runs[name] = FakeStream.instances[-1].run(x)
+    assert np.array_equal(runs["stage"], runs["effect"]) and runs["stage"][8191:].any()
+    with pytest.raises(ValueError, match="channel"):
+        LiveRestorer(Restorer(tiny_model).stream(1), channels=2, stream_factory=FakeStream)
 
 
 @pytest.mark.parametrize("block_size", [1, 2])

@@ -4,7 +4,8 @@ bit-identical to the single-process restore; a JSON-lines manifest in the output
 
 Modules: :mod:`.segments` (exact segment maths), :mod:`.jobs` (what a worker does, no Ray), :mod:`.worker`
 (the actor class), :mod:`.manifest` (the run manifest), :mod:`.inputs` (discovery, output paths),
-:mod:`.runner` (the driver), :mod:`.cli` (the command). Importing this package is cheap: the driver loads
+:mod:`.runner` (the driver); the command is :mod:`sagasr_stream.cli.batch`. Each worker holds one
+:class:`~sagasr_stream.restorer.Restorer`. Importing this package is cheap: the driver loads
 on first use of :func:`restore_batch`.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Batch inputs: files, folders and globs (:func:`~sagasr_stream.cli_common.expand_inputs`), plus list files
+"""Batch inputs: files, folders and globs (:func:`~sagasr_stream.input_files.expand_inputs`), plus list files
 (``.txt``/``.lst``/``.m3u``: one path, folder or glob a line, ``#`` comments, relative to the list's folder)."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ..cli_common import expand_inputs
+from ..input_files import expand_inputs
 from ..errors import SagasrError
 
 LIST_SUFFIXES = {".txt", ".lst", ".m3u"}

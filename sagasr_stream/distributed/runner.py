@@ -23,12 +23,13 @@ from ..chunking import WindowPlan
 from ..errors import AudioFileError, SagasrError
 from ..files import sha256_file
 from ..partials import remove_stale_partials
-from ..rates import exact_length
+from ..streaming import exact_length
+from ..restorer import offline_windows_per_call, window_plan
 from ..settings import ResolvedSettings, RestoreSettings, resolve
 from .inputs import discover, output_paths
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
 from .manifest import RunManifest, input_identity, is_complete
-from .segments import Segment, plan_segments, windows_per_call
+from .segments import Segment, plan_segments
 from .worker import BatchWorker, WorkerConfig
 
 WORK_FOLDER = ".sagasr-batch"  # scratch space inside the output folder: staging files and finished segments
@@ -135,8 +136,9 @@ def restore_batch(
     fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix)
     run_manifest = RunManifest(out)
     summary = BatchSummary()
+    plan = window_plan(manifest_model, resolved)
     files, unreadable, recovered = _pending_files(found, destinations, run_manifest, fingerprint, out,
-                                                  manifest_model.sample_rate, resolved, segment_seconds, summary)
+                                                  manifest_model.sample_rate, plan, segment_seconds, summary)
     _clean_leftovers(out, destinations)
 
     def record(file: _File, result: dict[str, Any], count: bool = True) -> None:
@@ -165,7 +167,7 @@ def restore_batch(
     for file, result in recovered:  # finished by a worker after its driver died: recorded, not redone
         record(file, {**result, "error": None}, count=False)
     if files:
-        pool = _Pool(files, resolved, manifest_model.sample_rate, files_per_task, segment_seconds, record)
+        pool = _Pool(files, resolved, plan, manifest_model.sample_rate, files_per_task, segment_seconds, record)
         config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
                               output_rate, threads_per_worker)
         summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
@@ -181,7 +183,7 @@ def restore_batch(
 
 def _pending_files(
     found: list[tuple[Path, Path]], destinations: list[Path], run_manifest: RunManifest, fingerprint: str,
-    out: Path, model_rate: int, resolved: ResolvedSettings, segment_seconds: float, summary: BatchSummary,
+    out: Path, model_rate: int, plan: WindowPlan, segment_seconds: float, summary: BatchSummary,
 ) -> tuple[list[_File], list[tuple[_File, str]], list[tuple[_File, dict[str, Any]]]]:
     """(files still to do, files whose header cannot be read with the error, files a worker finished but no
     manifest line records, with the worker's result); complete and recovered files count as skipped.
@@ -189,7 +191,6 @@ def _pending_files(
     from pedalboard.io import AudioFile
 
     latest = run_manifest.latest()
-    plan = WindowPlan(resolved.window, resolved.overlap)
     files, unreadable, recovered = [], [], []
     for (source, _), destination in zip(found, destinations):
         if is_complete(latest.get(str(destination)), source, destination, fingerprint):
@@ -231,12 +232,12 @@ class _Pool:
     """Runs the files' tasks on Ray actors: whole files in groups of ``files_per_task``, long files as
     prepare -> segments (in parallel) -> stitch. Finishing files comes first: follow-up tasks jump the queue."""
 
-    def __init__(self, files: list[_File], resolved: ResolvedSettings, model_rate: int, files_per_task: int,
+    def __init__(self, files: list[_File], resolved: ResolvedSettings, plan: WindowPlan, model_rate: int, files_per_task: int,
                  segment_seconds: float, record: Callable[[_File, dict[str, Any]], None]) -> None:
         self.files = files
         self.resolved = resolved
         self.model_rate = model_rate
-        self.plan = WindowPlan(resolved.window, resolved.overlap)
+        self.plan = plan
         self.windows_per_segment = max(1, math.ceil(segment_seconds * model_rate / self.plan.hop))
         self.record = record
         self.queue: deque[tuple[str, Any]] = deque(("prepare", f) for f in files if f.long)
@@ -350,7 +351,7 @@ class _Pool:
             self._finish(file, result)
             return
         file.prepared = prepared = result["prepared"]
-        per_call = windows_per_call(self.resolved, prepared.channels)
+        per_call = offline_windows_per_call(self.resolved, prepared.channels)
         file.segments = plan_segments(prepared.model_frames, self.plan, per_call, self.windows_per_segment)
         missing = [i for i in range(len(file.segments)) if not segment_path(file.job, i).is_file()]
         file.segments_done = set(range(len(file.segments))) - set(missing)

@@ -1,8 +1,8 @@
 """Window-aligned segments of one long file: restored apart (on any worker), stitched back bit for bit.
 
 A file of ``frames`` samples at the model's rate is restored as windows 0 .. n-1 (:class:`WindowPlan`); the
-single-process restore (:class:`~sagasr_stream.processor.ChunkedProcessor`) runs them in groups of
-``per_call`` windows that start at multiples of ``per_call`` (the DiT batches follow the groups), and output
+single-process restore (``Restorer.stream(channels, None)``, a :class:`~sagasr_stream.processor.ChunkedProcessor`)
+runs them in groups of ``per_call`` windows that start at multiples of ``per_call`` (the DiT batches follow the groups), and output
 samples ``[k * hop, (k + 1) * hop)`` are window k's head cross-faded with window k-1's tail.
 
 A :class:`Segment` owns windows ``[first, stop)`` (both multiples of ``per_call``, or ``stop`` = n) and emits
@@ -19,15 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..chunking import OverlapAdd, WindowPlan
-from ..engine import WindowJob, WindowRestorer
+from ..engine import WindowJob
 from ..errors import AudioFileError
-from ..model import SagaSRModel
-from ..settings import ResolvedSettings
-
-
-def windows_per_call(settings: ResolvedSettings, channels: int) -> int:
-    """Windows (per channel) per DiT call group, as :func:`sagasr_stream.api.offline_processor` chooses them."""
-    return max(1, -(-settings.batch_size // channels))
+from ..restorer import Restorer, offline_windows_per_call
 
 
 @dataclass(frozen=True)
@@ -66,25 +60,25 @@ def plan_segments(frames: int, plan: WindowPlan, per_call: int, windows_per_segm
 
 
 def restore_segment(
-    model: SagaSRModel,
-    settings: ResolvedSettings,
+    restorer: Restorer,
     segment: Segment,
     audio: np.ndarray,
     band_limit_hz: float | None = None,
     source: object = "input",
 ) -> np.ndarray:
-    """Restore one segment. ``audio``: (channels, n) float32 model-rate input from sample
-    ``segment.input_range(...)[0]`` on (shorter is zero-padded; the file's end is zeros, as in a single pass).
-    Returns (channels, output stop - output start) float32; raises :class:`AudioFileError` on NaN/Inf input."""
+    """Restore one segment with ``restorer.window_fn(band_limit_hz)``. ``audio``: (channels, n) float32
+    model-rate input from sample ``segment.input_range(...)[0]`` on (shorter is zero-padded; the file's end is
+    zeros, as in a single pass). Returns (channels, output stop - output start) float32; raises
+    :class:`AudioFileError` on NaN/Inf input."""
     channels = audio.shape[0]
-    plan = WindowPlan(settings.window, settings.overlap)
-    per_call = windows_per_call(settings, channels)
+    plan = restorer.plan
+    per_call = offline_windows_per_call(restorer.settings, channels)
     start, stop = segment.input_range(plan, per_call)
     if audio.shape[1] < stop - start:
         audio = np.pad(audio, ((0, 0), (0, stop - start - audio.shape[1])))
     if not np.isfinite(audio).all():
         raise AudioFileError(f"{source} holds NaN/Inf samples")
-    restorer = WindowRestorer(model, settings, band_limit_hz)
+    window_fn = restorer.window_fn(band_limit_hz)
     overlap_add = OverlapAdd(plan, channels)
     windows = segment.computed_windows(per_call)
     pieces = [np.zeros((channels, 0), np.float32)]
@@ -95,7 +89,7 @@ def restore_segment(
             for k in indices
             for c in range(channels)
         ]
-        results = restorer(jobs)
+        results = window_fn(jobs)
         for i, k in enumerate(indices):
             head = overlap_add.add(np.stack(results[i * channels : (i + 1) * channels]))
             if k >= segment.first:

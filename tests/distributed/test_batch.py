@@ -1,5 +1,5 @@
 """``sagasr batch`` on a local Ray (2 CPUs, started once for the module) with the tiny model: outputs equal
-``sagasr upsample`` bit for bit (long files split across workers included), reruns skip complete files, bad
+``sagasr restore`` bit for bit (long files split across workers included), reruns skip complete files, bad
 inputs are recorded, a killed worker or a killed driver loses nothing."""
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def references(model, files: list[Path], folder: Path) -> dict[str, bytes]:
     return outputs(folder)
 
 
-def test_batch_equals_upsample_and_splits_long_files_across_workers(ray_cluster, tiny_bundle, tmp_path):
+def test_batch_equals_restore_and_splits_long_files_across_workers(ray_cluster, tiny_bundle, tmp_path):
     src = tmp_path / "in"
     for i in range(3):
         write(src / "album" / f"song{i}.wav", band_limited_noise(20_000 + 3_000 * i, seed=i, channels=2))
@@ -77,7 +77,7 @@ def test_batch_equals_upsample_and_splits_long_files_across_workers(ray_cluster,
     common = ["--model", str(tiny_bundle), "-q"]
     assert main(["batch", str(src), "-o", str(tmp_path / "batch"), "--workers", "2", "--segment-seconds", "0.3",
                  *common]) == 0
-    assert main(["upsample", str(src), "-o", str(tmp_path / "single"), *common]) == 0
+    assert main(["restore", str(src), "-o", str(tmp_path / "single"), *common]) == 0
     batch, single = outputs(tmp_path / "batch"), outputs(tmp_path / "single")
     assert sorted(batch) == ["album/song0.wav", "album/song1.wav", "album/song2.wav", "long.wav", "tape.wav"]
     assert batch == single  # byte for byte

@@ -11,13 +11,13 @@ import pytest
 from pedalboard.io import AudioFile
 
 from sagasr_stream.api import restore_file
-from sagasr_stream.chunking import WindowPlan
 from sagasr_stream.distributed.inputs import discover, output_paths
 from sagasr_stream.distributed.jobs import FileJob, prepare, run_segment, staged_path, stitch
 from sagasr_stream.distributed.manifest import RunManifest, input_identity, is_complete
-from sagasr_stream.distributed.segments import plan_segments, windows_per_call
+from sagasr_stream.distributed.segments import plan_segments
 from sagasr_stream.errors import SagasrError
 from sagasr_stream.files import sha256_file
+from sagasr_stream.restorer import Restorer, offline_windows_per_call
 from sagasr_stream.settings import RestoreSettings, resolve
 from tests.conftest import band_limited_noise
 
@@ -32,13 +32,13 @@ def write(path: Path, audio: np.ndarray, rate: int) -> Path:
 def split_restore(model, source: Path, destination: Path, output_rate=None, windows_per_segment: int = 3) -> int:
     """What the pool does for a long file, in order, in this process; returns the number of segments."""
     job = FileJob(str(source), str(destination), str(destination.parent / ".work"))
-    prepared = prepare(model, job)
-    resolved = resolve(RestoreSettings(), model.manifest)
-    plan = WindowPlan(resolved.window, resolved.overlap)
-    segments = plan_segments(prepared.model_frames, plan, windows_per_call(resolved, prepared.channels), windows_per_segment)
+    restorer = Restorer(model)
+    prepared = prepare(restorer, job)
+    per_call = offline_windows_per_call(restorer.settings, prepared.channels)
+    segments = plan_segments(prepared.model_frames, restorer.plan, per_call, windows_per_segment)
     for index in reversed(range(len(segments))):  # any order
-        run_segment(model, resolved, job, prepared, index, segments[index])
-    stitch(model, output_rate, job, prepared, len(segments))
+        run_segment(restorer, job, prepared, index, segments[index])
+    stitch(restorer, output_rate, job, prepared, len(segments))
     assert (prepared.read_from == str(source)) == (source.suffix == ".wav" and prepared.rate == 44100)
     assert Path(prepared.read_from).is_file() and (prepared.read_from != str(source)) == staged_path(job).is_file()
     return len(segments)
@@ -134,11 +134,11 @@ def test_an_output_finished_after_its_driver_died_is_recorded_not_redone(tiny_mo
     destinations = output_paths(found, out, ".wav")
     resolved = resolve(RestoreSettings(), tiny_model.manifest)
     fingerprint = settings_fingerprint(resolved, tiny_model.manifest, None, ".wav")[0]
-    files, _, recovered = _pending_files(found, destinations, RunManifest(out), fingerprint, out, 44100, resolved,
-                                         60.0, BatchSummary())
+    files, _, recovered = _pending_files(found, destinations, RunManifest(out), fingerprint, out, 44100,
+                                         Restorer(tiny_model).plan, 60.0, BatchSummary())
     job = files[0].job
     assert not recovered and job.work.startswith(str(out / WORK_FOLDER))
-    restore_whole(tiny_model, RestoreSettings(), None, job)  # the worker finished; its driver died: no manifest line
+    restore_whole(Restorer(tiny_model), None, job)  # the worker finished; its driver died: no manifest line
     assert done_path(job).is_file() and not RunManifest(out).path.exists()
     mtime = destinations[0].stat().st_mtime_ns
     summary = restore_batch([tmp_path / "in"], out, model=tiny_bundle, progress=False)  # no Ray needed

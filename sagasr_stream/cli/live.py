@@ -1,4 +1,4 @@
-"""The ``sagasr live`` command: its options and its run loop over :class:`~sagasr_stream.live.LiveRestorer`
+"""``sagasr live``: its options and its run loop over :class:`~sagasr_stream.live.LiveRestorer`
 (the library module :mod:`sagasr_stream.live` holds no argument parsing)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any, Callable
 
-from .errors import SagasrError
-from .live import LiveRestorer, import_sounddevice, parse_device
+from ..errors import SagasrError
+from ..live import LiveRestorer, import_sounddevice, parse_device
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,14 +32,13 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
         return 0
     if stream_factory is None:
         import_sounddevice()  # fail before loading the model
-    from .effect import BandwidthExtension
-    from .model import SagaSRModel
+    from ..restorer import Restorer
 
-    model = SagaSRModel.load(args.model, provider=getattr(args, "provider", "auto"))
-    effect = BandwidthExtension(model)
+    restorer = Restorer.load(args.model, provider=getattr(args, "provider", "auto"))
+    model = restorer.model
     live = LiveRestorer(
-        effect, parse_device(args.input_device), parse_device(args.output_device), args.block_size, args.channels,
-        model.manifest.sample_rate, stream_factory, getattr(args, "headroom", None),
+        restorer.stream(args.channels), parse_device(args.input_device), parse_device(args.output_device),
+        args.block_size, args.channels, restorer.sample_rate, stream_factory, getattr(args, "headroom", None),
     )
     with live:
         print(
@@ -66,3 +65,10 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
 def live_main(args: argparse.Namespace) -> int:
     """Alias of :func:`run_live` (the ``sagasr live`` entry point)."""
     return run_live(args)
+
+
+def add_live_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``sagasr live``."""
+    p = sub.add_parser("live", help="restore live audio from an input device to an output device")
+    add_live_arguments(p)
+    p.set_defaults(func=run_live)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
 
-from ..cli_common import settings_from_args
+from .options import add_restore_options, settings_from_args
 
 
 def positive_int(text: str) -> int:
@@ -28,8 +27,8 @@ def non_negative(text: str) -> float:
     return value
 
 
-def add_batch_command(sub: argparse._SubParsersAction, add_restore_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    """Register ``sagasr batch`` (with the restore options of ``sagasr upsample``)."""
+def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``sagasr batch`` (with the restore options of ``sagasr restore``)."""
     p = sub.add_parser(
         "batch", help="restore many files on Ray: this machine or a cluster (needs the [ray] extra)",
         description="Restore files, folders, globs or list files (.txt/.lst/.m3u, one path a line) into a folder, "
@@ -39,7 +38,7 @@ def add_batch_command(sub: argparse._SubParsersAction, add_restore_options: Call
     p.add_argument("inputs", nargs="+", help="files, folders, glob patterns or list files")
     p.add_argument("-o", "--output", required=True, help="output folder (mirrors the inputs' folders)")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
-    p.add_argument("--output-rate", type=int, metavar="HZ", help="output sample rate (as in 'sagasr upsample')")
+    p.add_argument("--output-rate", type=int, metavar="HZ", help="output sample rate (as in 'sagasr restore')")
     p.add_argument("--ray-address", metavar="auto|HOST:PORT",
                    help="join a running Ray cluster ('auto': the one 'ray start' started here); default: start a "
                         "local Ray instance")
@@ -64,7 +63,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     except ImportError:
         print('error: \'sagasr batch\' needs Ray: pip install "sagasr-stream[ray]"', file=sys.stderr)
         return 2
-    from .runner import restore_batch
+    from ..distributed.runner import restore_batch
 
     summary = restore_batch(
         args.inputs, args.output, model=args.model, provider=args.provider,

@@ -128,7 +128,7 @@ def restore_file(
             def emit(out: np.ndarray) -> None:
                 writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
 
-            for block in _source_blocks(reader, source, source_frames):
+            for block in source_blocks(reader, source, source_frames):
                 if not np.isfinite(block).all():
                     raise AudioFileError(f"{source} holds NaN/Inf samples")
                 emit(pipeline.process(block))
@@ -138,9 +138,11 @@ def restore_file(
     return destination
 
 
-def _source_blocks(reader: object, source: Path, length: int) -> Iterator[np.ndarray]:
-    """The file at its own rate in blocks, at most ``length`` frames in all (the resample stage zero-pads a
-    short file to its exact length); a decoder error raises :class:`AudioFileError` naming ``source``."""
+def source_blocks(reader: object, source: Path, length: int) -> Iterator[np.ndarray]:
+    """(channels, <= FILE_BLOCK) float32 blocks of an open file (``reader``, see :func:`audio_io.open_input`)
+    at its own rate, at most ``length`` frames in all (the resample stage zero-pads a short file to its exact
+    length); a decoder error raises :class:`AudioFileError` naming ``source``. What :func:`restore_file` feeds
+    its pipeline."""
     fed = 0
     blocks = read_blocks(reader, FILE_BLOCK)
     while fed < length:

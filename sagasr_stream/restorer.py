@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from .bundle import Manifest
 from .chunking import WindowPlan
 from .engine import WindowFn, WindowRestorer
 from .errors import ParameterError
@@ -24,6 +25,16 @@ def lower_limit(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None else min(a, b)
+
+
+def window_plan(manifest: Manifest, settings: ResolvedSettings) -> WindowPlan:
+    """The windows a model restores: its ``window_samples`` with the settings' overlap (samples)."""
+    return WindowPlan(manifest.window_samples, settings.overlap)
+
+
+def offline_windows_per_call(settings: ResolvedSettings, channels: int) -> int:
+    """Windows per channel gathered per model call offline: enough to fill ``settings.batch_size``."""
+    return max(1, -(-settings.batch_size // channels))
 
 
 class Restorer:
@@ -46,7 +57,7 @@ class Restorer:
         self.settings: ResolvedSettings = resolve(self.user_settings, self.model.manifest)
         self.band_limit_hz = band_limit_hz
         self.sample_rate: int = self.model.manifest.sample_rate
-        self.plan = WindowPlan(self.model.manifest.window_samples, self.settings.overlap)
+        self.plan = window_plan(self.model.manifest, self.settings)
 
     @classmethod
     def load(
@@ -91,7 +102,7 @@ class Restorer:
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ParameterError(f"channels must be a positive integer, got {channels!r}")
         if windows_per_call is None:
-            windows_per_call = max(1, -(-self.settings.batch_size // channels))  # enough windows to fill a batch
+            windows_per_call = offline_windows_per_call(self.settings, channels)
         return ChunkedProcessor(self.window_fn(band_limit_hz), self.plan, channels, windows_per_call, on_windows)
 
     def restore(self, planar: np.ndarray, band_limit_hz: float | None = None) -> np.ndarray:

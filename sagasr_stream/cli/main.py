@@ -6,13 +6,14 @@ import sys
 from typing import Sequence
 
 from ..errors import SagasrError
+from .batch import add_batch_command
 from .bench import add_bench_command
 from .bundle import add_bundle_commands, cmd_export
 from .restore import add_restore_command
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of every verb: restore (alias upsample), info, bench, make-test-model, export, eval, live."""
+    """The parser of every verb: restore (alias upsample), info, bench, make-test-model, export, batch, eval, live."""
     from .. import __version__
 
     parser = argparse.ArgumentParser(prog="sagasr", description="SAGA-SR audio bandwidth extension")
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore_command(sub)
     add_bundle_commands(sub)
     add_bench_command(sub)
+    add_batch_command(sub)
     _add_optional_commands(sub)
     return parser
 

@@ -53,7 +53,7 @@ def test_every_settings_field_has_exactly_one_flag():
     assert len({fl.flag for fl in RESTORE_FLAGS}) == len(RESTORE_FLAGS)
 
 
-@pytest.mark.parametrize("verb", ["restore", "upsample", "bench", "eval"])
+@pytest.mark.parametrize("verb", ["restore", "upsample", "bench", "batch", "eval"])
 def test_every_verb_that_runs_the_model_has_every_settings_flag(verb, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args([verb, "--help"])
@@ -64,10 +64,10 @@ def test_every_verb_that_runs_the_model_has_every_settings_flag(verb, capsys):
 
 
 @pytest.mark.parametrize("settings", SOME_SETTINGS, ids=range(len(SOME_SETTINGS)))
-@pytest.mark.parametrize("verb", ["restore", "upsample", "bench"])
+@pytest.mark.parametrize("verb", ["restore", "upsample", "bench", "batch"])
 def test_flags_round_trip_to_the_same_settings(settings, verb):
     argv = to_argv(settings, RESTORE_FLAGS)
-    extra = ["x.wav"] if verb != "bench" else []
+    extra = {"bench": [], "batch": ["x.wav", "-o", "out"]}.get(verb, ["x.wav"])
     assert parsed([verb, *extra, *argv]) == settings
 
 

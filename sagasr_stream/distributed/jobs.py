@@ -1,0 +1,174 @@
+"""The work a batch worker does, without Ray: whole files, and long files as prepare -> segments -> stitch.
+
+Each function returns a plain dict (picklable, JSON-able) and raises :class:`~sagasr_stream.errors.SagasrError`
+(or OSError/ValueError) for a bad input; the Ray actor (:mod:`.worker`) turns those into error records.
+
+Exactness for long files: the segments read the model-rate input. A WAV/AIFF file at the model's rate is read
+directly (seek + read gives the same floats as the single pass's sequential reads). Any other file (another
+rate, or a compressed format) is decoded and resampled ONCE, by the same blocks and resample stage as
+:func:`~sagasr_stream.api.restore_file` (:func:`~sagasr_stream.api.source_blocks`,
+:class:`~sagasr_stream.streaming.ResampleStage`), into a 32-bit float staging WAV that the segments then read: no
+segment ever resamples a piece on its own (a resampler started mid-file would give other samples).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pedalboard.io import AudioFile
+
+from ..api import restore_file, source_band_limit, source_blocks
+from ..audio_io import atomic_writer, open_input
+from ..errors import AudioFileError
+from ..files import atomic_path, atomic_write_text, sha256_file
+from ..headroom import SoftLimiter
+from ..integrity import check_audio_file
+from ..rates import choose_output_rate
+from ..restorer import Restorer, offline_windows_per_call
+from ..streaming import ResampleStage, exact_length
+from .segments import Segment, restore_segment
+
+DIRECT_SUFFIXES = {".wav", ".aif", ".aiff"}  # uncompressed: a seek lands on the exact sample
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One input file and where its restoration goes; ``work`` is its private scratch folder (long files)."""
+
+    source: str
+    destination: str
+    work: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A long file after :func:`prepare`: source frames and rate, channels, and the file segments read."""
+
+    frames: int
+    rate: int
+    channels: int
+    model_frames: int
+    read_from: str
+    input_sha256: str
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process (the manifest's "worker")."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def restore_whole(restorer: Restorer, output_rate: int | None, job: FileJob) -> dict[str, Any]:
+    """Restore one file with :func:`restore_file` (overwriting an output the manifest does not vouch for)."""
+    start = time.perf_counter()
+    source, destination = Path(job.source), Path(job.destination)
+    input_sha = sha256_file(source)
+    restore_file(source, destination, restorer, overwrite=True, output_rate=output_rate)
+    return write_done(job, {"input_sha256": input_sha, "output_sha256": sha256_file(destination),
+                            "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": 1})
+
+
+def done_path(job: FileJob) -> Path:
+    """The worker's own note that ``job``'s output is written (beside its scratch folder)."""
+    return Path(job.work + ".done.json")
+
+
+def write_done(job: FileJob, result: dict[str, Any]) -> dict[str, Any]:
+    """Note ``result`` in :func:`done_path` (atomically) and return it: if the driver dies before it records
+    the file in the run manifest, the next run finds the note, checks the output's hash and records it instead
+    of restoring the file again."""
+    Path(job.work).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(done_path(job), json.dumps(result))
+    return result
+
+
+def read_done(job: FileJob) -> dict[str, Any] | None:
+    """The worker's note for ``job``, or None (absent or unreadable)."""
+    try:
+        note = json.loads(done_path(job).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) else None
+
+
+def staged_path(job: FileJob) -> Path:
+    return Path(job.work) / "input-at-model-rate.wav"
+
+
+def segment_path(job: FileJob, index: int) -> Path:
+    return Path(job.work) / f"segment-{index:06d}.npy"
+
+
+def prepare(restorer: Restorer, job: FileJob) -> Prepared:
+    """Check a long file (:func:`check_audio_file`), hash it, and stage it at the model's rate unless it can be
+    read directly (see the module docstring). A staging file left by an earlier run is reused."""
+    source = Path(job.source)
+    sr = restorer.sample_rate
+    frames = check_audio_file(source)
+    with open_input(source) as (reader, channels, rate):
+        model_frames = exact_length(frames, rate, sr)
+        direct = rate == sr and source.suffix.lower() in DIRECT_SUFFIXES
+        read_from = source if direct else staged_path(job)
+        if not direct and not read_from.is_file():
+            Path(job.work).mkdir(parents=True, exist_ok=True)
+            to_model_rate = ResampleStage(rate, sr, channels, model_frames)
+            with atomic_writer(read_from, sr, channels) as writer:
+                for block in source_blocks(reader, source, frames):
+                    writer.write(to_model_rate.process(block))  # type: ignore[attr-defined]
+                writer.write(to_model_rate.flush())  # type: ignore[attr-defined]
+    return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source))
+
+
+def read_model_rate(path: str, start: int, stop: int) -> np.ndarray:
+    """(channels, <= stop - start) float32 samples [start, stop) of a model-rate file."""
+    with AudioFile(path) as f:
+        start = min(start, f.frames)
+        f.seek(start)
+        return np.ascontiguousarray(f.read(max(0, min(stop, f.frames) - start)), dtype=np.float32)
+
+
+def run_segment(restorer: Restorer, job: FileJob, prepared: Prepared, index: int, segment: Segment) -> dict[str, Any]:
+    """Restore one segment into its ``.npy`` scratch file (written atomically; an existing one is kept)."""
+    start_time = time.perf_counter()
+    target = segment_path(job, index)
+    if not target.is_file():
+        start, stop = segment.input_range(restorer.plan, offline_windows_per_call(restorer.settings, prepared.channels))
+        audio = read_model_rate(prepared.read_from, start, min(stop, prepared.model_frames))
+        band_limit = source_band_limit(prepared.rate, restorer.sample_rate)
+        out = restore_segment(restorer, segment, audio, band_limit, source=job.source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as tmp, open(tmp, "xb") as f:
+            np.save(f, out, allow_pickle=False)
+    return {"worker": worker_name(), "elapsed_s": time.perf_counter() - start_time}
+
+
+def stitch(restorer: Restorer, output_rate: int | None, job: FileJob, prepared: Prepared, segments: int) -> dict[str, Any]:
+    """Concatenate the segments into the output file, through the same output resample stage and FLAC limiter
+    as :func:`restore_file` (both work sample by sample, so block sizes do not change a bit). Atomic."""
+    start = time.perf_counter()
+    sr = restorer.sample_rate
+    destination = Path(job.destination)
+    out_rate = choose_output_rate(output_rate, prepared.rate, sr)
+    channels = prepared.channels
+    rerate = ResampleStage(sr, out_rate, channels, exact_length(prepared.frames, prepared.rate, out_rate))
+    limiter = SoftLimiter() if destination.suffix.lower() == ".flac" else None
+    with atomic_writer(destination, out_rate, channels) as writer:
+
+        def emit(out: np.ndarray) -> None:
+            writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
+
+        for index in range(segments):
+            block = np.load(segment_path(job, index), allow_pickle=False)
+            if block.dtype != np.float32 or block.ndim != 2 or block.shape[0] != channels:
+                raise AudioFileError(f"segment {index} of {job.source} is damaged: {block.dtype} {block.shape}")
+            emit(rerate.process(block))
+        emit(rerate.flush())
+    if limiter:
+        limiter.report(destination)
+    return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),
+                            "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": segments})

@@ -1,0 +1,76 @@
+"""The run manifest: one JSON line per finished (or failed) file in the output folder, appended as results
+arrive, so that a rerun skips what is complete.
+
+A file is complete when its latest record says ``"status": "ok"`` for the same settings fingerprint and the
+same input (path, size, modification time), and the output on disk still has the recorded SHA-256. A line cut
+short by a killed run is ignored (that file is simply redone).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..files import sha256_file
+
+MANIFEST_NAME = "batch-manifest.jsonl"
+
+
+def input_identity(source: Path) -> dict[str, Any]:
+    """What must not change for an output to stay valid: the input's resolved path, size (bytes) and mtime (ns)."""
+    stat = source.stat()
+    return {"input": str(source.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns}
+
+
+class RunManifest:
+    """JSON-lines records in ``folder / MANIFEST_NAME``; :meth:`append` flushes and fsyncs each line."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.path = Path(folder) / MANIFEST_NAME
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record, oldest first (a damaged or cut-short line is skipped)."""
+        if not self.path.is_file():
+            return
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("output"), str):
+                    yield record
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """Output path -> its newest record."""
+        return {record["output"]: record for record in self.records()}
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add one record as one line (a line cut by a crash cannot spoil the ones before it)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, sort_keys=True) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            if f.tell() and not self._ends_with_newline():
+                f.write("\n")  # a previous run died mid-line: start a fresh line
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+
+
+def is_complete(record: dict[str, Any] | None, source: Path, destination: Path, fingerprint: str) -> bool:
+    """Whether ``record`` vouches for ``destination``: ok, same settings and input, output hash unchanged."""
+    if not record or record.get("status") != "ok" or record.get("fingerprint") != fingerprint:
+        return False
+    try:
+        identity = input_identity(source)
+        if any(record.get(key) != value for key, value in identity.items()):
+            return False
+        return destination.is_file() and sha256_file(destination) == record.get("output_sha256")
+    except OSError:
+        return False

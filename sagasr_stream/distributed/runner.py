@@ -1,0 +1,413 @@
+"""The batch driver: list inputs, skip complete outputs, plan long files into segments, run everything on a
+pool of Ray actors (one loaded model each), record every file in the run manifest, report progress.
+
+Ray is imported only here, only when a batch runs (``pip install "sagasr-stream[ray]"``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..chunking import WindowPlan
+from ..errors import AudioFileError, SagasrError
+from ..files import sha256_file
+from ..partials import remove_stale_partials
+from ..streaming import exact_length
+from ..restorer import offline_windows_per_call, window_plan
+from ..settings import ResolvedSettings, RestoreSettings, resolve
+from .inputs import discover, output_paths
+from .jobs import FileJob, Prepared, done_path, read_done, segment_path
+from .manifest import RunManifest, input_identity, is_complete
+from .segments import Segment, plan_segments
+from .worker import BatchWorker, WorkerConfig
+
+WORK_FOLDER = ".sagasr-batch"  # scratch space inside the output folder: staging files and finished segments
+IN_FLIGHT_PER_WORKER = 2  # tasks queued on each actor, so that it never waits for the driver
+TASK_RETRIES = 3  # a task whose worker died is run again this often (on the restarted actor)
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did: counts, failed files with their errors, audio seconds restored, wall time."""
+
+    restored: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    elapsed_s: float = 0.0
+    workers: int = 0
+    startup_s: float = 0.0  # from the call until every worker had loaded the model (Ray start included)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def lines(self) -> list[str]:
+        speed = self.audio_seconds / self.elapsed_s if self.elapsed_s else 0.0
+        files_per_min = 60 * self.restored / self.elapsed_s if self.elapsed_s else 0.0
+        lines = [f"{self.restored} restored, {self.skipped} skipped (complete), {len(self.failed)} failed; "
+                 f"{self.audio_seconds / 3600:.3f} h of audio in {self.elapsed_s:.1f} s on {self.workers} workers "
+                 f"({speed:.2f} audio-s/s, {files_per_min:.1f} files/min; {self.startup_s:.1f} s of it starting Ray "
+                 f"and the workers)"]
+        lines += [f"  failed: {source}: {error}" for source, error in self.failed]
+        return lines
+
+
+@dataclass
+class _File:
+    """A file to restore and its progress through the pool."""
+
+    job: FileJob
+    source: Path
+    destination: Path
+    seconds: float
+    long: bool
+    prepared: Prepared | None = None
+    segments: list[Segment] = field(default_factory=list)
+    segments_done: set[int] = field(default_factory=set)
+    segment_workers: set[str] = field(default_factory=set)
+    credited: float = 0.0  # audio seconds already counted on the progress bar
+    finished: bool = False
+
+
+def settings_fingerprint(resolved: ResolvedSettings, manifest: Any, output_rate: int | None, suffix: str) -> tuple[str, dict[str, Any]]:
+    """(hex digest, the JSON-able settings it covers): resolved settings, output rate and format, model files."""
+    settings = {"restore": asdict(resolved), "output_rate": output_rate, "format": suffix,
+                "model": {"name": manifest.name, "files": manifest.files}}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    return digest, {k: v for k, v in settings.items() if k != "model"} | {"model": manifest.name}
+
+
+def restore_batch(
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    provider: str = "auto",
+    allow_torchscript: bool = False,
+    settings: RestoreSettings | None = None,
+    output_rate: int | None = None,
+    fmt: str = "wav",
+    ray_address: str | None = None,
+    workers: int | None = None,
+    gpus_per_worker: float = 0.0,
+    files_per_task: int = 1,
+    segment_seconds: float = 60.0,
+    threads_per_worker: int | None = 1,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> BatchSummary:
+    """Restore ``inputs`` (files, folders, globs, list files) into the folder ``output`` on Ray actors.
+
+    Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` and are bit-identical to
+    :func:`~sagasr_stream.api.restore_file` with the same settings. Files longer than ``segment_seconds``
+    are split into window-aligned segments restored in parallel and stitched exactly (:mod:`.segments`).
+    Complete outputs (per ``output/batch-manifest.jsonl`` and their hash) are skipped; failed files are
+    recorded with their error and the run goes on. ``ray_address``: None starts a local Ray (or uses the one
+    this process is connected to), "auto" or "HOST:PORT" joins a cluster. ``on_record`` sees each manifest
+    record as it is written. Returns a :class:`BatchSummary`.
+    """
+    from ..bundle import load_bundle
+    from ..model import default_bundle_path
+
+    started = time.perf_counter()
+    say = log or _write_line
+    if files_per_task < 1 or (workers is not None and workers < 1) or gpus_per_worker < 0 or not segment_seconds > 0:
+        raise SagasrError("files_per_task and workers must be >= 1, gpus_per_worker >= 0, segment_seconds > 0")
+    settings = settings or RestoreSettings()
+    out = Path(output).resolve()  # workers may run elsewhere: absolute paths only
+    suffix = "." + fmt.lower().lstrip(".")
+    found = discover(inputs)
+    destinations = output_paths(found, out, suffix)
+    manifest_model = load_bundle(model if model is not None else default_bundle_path(), verify=True).manifest
+    resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
+    fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix)
+    run_manifest = RunManifest(out)
+    summary = BatchSummary()
+    plan = window_plan(manifest_model, resolved)
+    files, unreadable, recovered = _pending_files(found, destinations, run_manifest, fingerprint, out,
+                                                  manifest_model.sample_rate, plan, segment_seconds, summary)
+    _clean_leftovers(out, destinations)
+
+    def record(file: _File, result: dict[str, Any], count: bool = True) -> None:
+        error = result.get("error")
+        entry = {**input_identity(file.source), "output": str(file.destination), "fingerprint": fingerprint,
+                 "settings": settings_record, "duration_s": round(file.seconds, 6), "status": "error" if error else "ok",
+                 "error": error, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        entry |= {k: result.get(k) for k in ("input_sha256", "output_sha256", "worker", "elapsed_s", "segments")}
+        if file.segment_workers:
+            entry["segment_workers"] = sorted(file.segment_workers)
+        run_manifest.append(entry)
+        done_path(file.job).unlink(missing_ok=True)  # the manifest has it now
+        if not count:
+            return
+        if error:
+            summary.failed.append((str(file.source), error))
+            say(f"error: {file.source}: {error}")
+        else:
+            summary.restored += 1
+            summary.audio_seconds += file.seconds
+        if on_record:
+            on_record(entry)
+
+    for file, error in unreadable:
+        record(file, {"error": error})
+    for file, result in recovered:  # finished by a worker after its driver died: recorded, not redone
+        record(file, {**result, "error": None}, count=False)
+    if files:
+        pool = _Pool(files, resolved, plan, manifest_model.sample_rate, files_per_task, segment_seconds, record)
+        config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
+                              output_rate, threads_per_worker)
+        summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
+        summary.startup_s = pool.ready_at - started
+        _clean_leftovers(out, destinations)  # partial files of workers that were killed (their task was redone)
+    try:
+        (out / WORK_FOLDER).rmdir()  # gone once every long file is stitched (a failed file's scratch stays)
+    except OSError:
+        pass
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def _pending_files(
+    found: list[tuple[Path, Path]], destinations: list[Path], run_manifest: RunManifest, fingerprint: str,
+    out: Path, model_rate: int, plan: WindowPlan, segment_seconds: float, summary: BatchSummary,
+) -> tuple[list[_File], list[tuple[_File, str]], list[tuple[_File, dict[str, Any]]]]:
+    """(files still to do, files whose header cannot be read with the error, files a worker finished but no
+    manifest line records, with the worker's result); complete and recovered files count as skipped.
+    A file longer than 1.5 ``segment_seconds`` is split into segments."""
+    from pedalboard.io import AudioFile
+
+    latest = run_manifest.latest()
+    files, unreadable, recovered = [], [], []
+    for (source, _), destination in zip(found, destinations):
+        if is_complete(latest.get(str(destination)), source, destination, fingerprint):
+            summary.skipped += 1
+            continue
+        key = hashlib.sha256(json.dumps([input_identity(source), fingerprint]).encode()).hexdigest()[:20]
+        job = FileJob(str(source), str(destination), str(out / WORK_FOLDER / key))
+        try:
+            with AudioFile(str(source)) as f:
+                frames, rate = int(f.frames), int(round(f.samplerate))
+        except Exception as exc:  # the decoder's own error types: recorded, the run goes on
+            unreadable.append((_File(job, source, destination, 0.0, False, finished=True),
+                               f"AudioFileError: cannot read audio file {source}: {exc}"))
+            continue
+        done = read_done(job)
+        if done and destination.is_file() and sha256_file(destination) == done.get("output_sha256"):
+            recovered.append((_File(job, source, destination, frames / rate, False, finished=True), done))
+            summary.skipped += 1
+            continue
+        windows = plan.n_windows(exact_length(frames, rate, model_rate))
+        long = windows * plan.hop > 1.5 * segment_seconds * model_rate
+        files.append(_File(job, source, destination, frames / rate, long))
+    return files, unreadable, recovered
+
+
+def _clean_leftovers(out: Path, destinations: list[Path]) -> None:
+    """Remove what killed runs left: hidden partial outputs (dead PIDs) and scratch temporaries."""
+    for folder in sorted({d.parent for d in destinations}):
+        remove_stale_partials(folder)
+    work = out / WORK_FOLDER
+    if work.is_dir():
+        for tmp in work.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        for partial in {p.parent for p in work.rglob(".*partial-*")}:
+            remove_stale_partials(partial)
+
+
+class _Pool:
+    """Runs the files' tasks on Ray actors: whole files in groups of ``files_per_task``, long files as
+    prepare -> segments (in parallel) -> stitch. Finishing files comes first: follow-up tasks jump the queue."""
+
+    def __init__(self, files: list[_File], resolved: ResolvedSettings, plan: WindowPlan, model_rate: int, files_per_task: int,
+                 segment_seconds: float, record: Callable[[_File, dict[str, Any]], None]) -> None:
+        self.files = files
+        self.resolved = resolved
+        self.model_rate = model_rate
+        self.plan = plan
+        self.windows_per_segment = max(1, math.ceil(segment_seconds * model_rate / self.plan.hop))
+        self.record = record
+        self.queue: deque[tuple[str, Any]] = deque(("prepare", f) for f in files if f.long)
+        short = [f for f in files if not f.long]
+        self.queue.extend(("files", short[i : i + files_per_task]) for i in range(0, len(short), files_per_task))
+        self.in_flight: dict[Any, tuple[int, str, Any]] = {}
+        self.done_files = 0
+
+    def run(self, config: WorkerConfig, address: str | None, workers: int | None, gpus: float, progress: bool) -> int:
+        """Start Ray (unless connected) and the actors, run every task, return the number of workers."""
+        import ray
+        from tqdm import tqdm
+
+        started_ray = _connect(address, workers)
+        try:
+            actors = self._start_actors(ray, config, workers, gpus)
+            self.ready_at = time.perf_counter()
+            total = sum(f.seconds for f in self.files)
+            self.bar = tqdm(total=total, unit="s", desc="audio", disable=not progress, file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}, "
+                                       "{rate_fmt}{postfix}]")
+            self._update_bar(0.0)
+            while self.queue or self.in_flight:
+                self._submit(actors)
+                if not self.in_flight:
+                    continue  # what was queued belonged to files that had failed
+                ready, _ = ray.wait(list(self.in_flight), num_returns=1)
+                actor, kind, payload = self.in_flight.pop(ready[0])
+                try:
+                    result = ray.get(ready[0])
+                except ray.exceptions.RayError as exc:  # the worker died more often than the retries allow
+                    result = _task_failure(kind, payload, exc)
+                self._handle(kind, payload, result)
+            self.bar.close()
+            return len(actors)
+        finally:
+            if started_ray:
+                ray.shutdown()
+
+    def _start_actors(self, ray: Any, config: WorkerConfig, workers: int | None, gpus: float) -> list[Any]:
+        resources = ray.cluster_resources()
+        if workers is None:
+            workers = int(resources.get("GPU", 0) / gpus) if gpus else int(resources.get("CPU", 1) / (config.threads or 1))
+        tasks = len(self.queue) + sum(math.ceil(f.seconds * self.model_rate / self.plan.hop / self.windows_per_segment)
+                                      for f in self.files if f.long)
+        workers = max(1, min(workers, tasks))
+        if gpus and config.provider == "auto":
+            config = replace(config, provider="cuda")
+        remote = ray.remote(BatchWorker).options(
+            num_cpus=config.threads or 1, num_gpus=gpus, max_restarts=-1, max_task_retries=TASK_RETRIES,
+        )
+        actors = [remote.remote(config) for _ in range(workers)]
+        try:
+            ray.get([a.pid.remote() for a in actors])
+        except ray.exceptions.RayError as exc:
+            raise SagasrError(f"the batch workers could not start (loading the model failed?): {exc}") from exc
+        return actors
+
+    def _submit(self, actors: list[Any]) -> None:
+        """Give queued tasks to the actors with the fewest tasks in flight (at most IN_FLIGHT_PER_WORKER)."""
+        while self.queue:
+            load = [0] * len(actors)
+            for index, _, _ in self.in_flight.values():
+                load[index] += 1
+            index = min(range(len(actors)), key=load.__getitem__)
+            if load[index] >= IN_FLIGHT_PER_WORKER:
+                return
+            kind, payload = self.queue.popleft()
+            if kind in ("segment", "prepare", "stitch") and _file_of(kind, payload).finished:
+                continue  # its file already failed
+            actor = actors[index]
+            if kind == "files":
+                ref = actor.restore_files.remote([f.job for f in payload])
+            elif kind == "prepare":
+                ref = actor.prepare.remote(payload.job)
+            elif kind == "segment":
+                file, i = payload
+                ref = actor.segment.remote(file.job, file.prepared, i, file.segments[i])
+            else:
+                ref = actor.stitch.remote(payload.job, payload.prepared, len(payload.segments))
+            self.in_flight[ref] = (index, kind, payload)
+
+    def _handle(self, kind: str, payload: Any, result: Any) -> None:
+        if kind == "files":
+            for file, outcome in zip(payload, result):
+                self._finish(file, outcome)
+        elif kind == "prepare":
+            self._prepared(payload, result)
+        elif kind == "segment":
+            file, index = payload
+            if file.finished:
+                return
+            if result.get("error"):
+                self._finish(file, result)
+                return
+            file.segments_done.add(index)
+            file.segment_workers.add(result["worker"])
+            start, stop = file.segments[index].output_range(self.plan)
+            self._credit(file, file.seconds * (stop - start) / max(1, file.segments[-1].frames))
+            if len(file.segments_done) == len(file.segments):
+                self.queue.appendleft(("stitch", file))
+        else:
+            if not payload.finished:
+                self._finish(payload, result)
+                if not result.get("error"):
+                    shutil.rmtree(payload.job.work, ignore_errors=True)
+
+    def _prepared(self, file: _File, result: dict[str, Any]) -> None:
+        """Plan a checked long file's segments; queue the ones not already on disk (first), or its stitch."""
+        if result.get("error"):
+            self._finish(file, result)
+            return
+        file.prepared = prepared = result["prepared"]
+        per_call = offline_windows_per_call(self.resolved, prepared.channels)
+        file.segments = plan_segments(prepared.model_frames, self.plan, per_call, self.windows_per_segment)
+        missing = [i for i in range(len(file.segments)) if not segment_path(file.job, i).is_file()]
+        file.segments_done = set(range(len(file.segments))) - set(missing)
+        self._credit(file, file.seconds * (len(file.segments) - len(missing)) / len(file.segments))
+        if not missing:
+            self.queue.appendleft(("stitch", file))
+        for i in reversed(missing):
+            self.queue.appendleft(("segment", (file, i)))
+
+    def _finish(self, file: _File, result: dict[str, Any]) -> None:
+        file.finished = True
+        self.done_files += 1
+        self._credit(file, file.seconds - file.credited)
+        self.record(file, result)
+        self._update_bar(0.0)
+
+    def _credit(self, file: _File, seconds: float) -> None:
+        file.credited += seconds
+        self._update_bar(seconds)
+
+    def _update_bar(self, seconds: float) -> None:
+        done_seconds = self.bar.n + seconds
+        self.bar.set_postfix_str(f"files {self.done_files}/{len(self.files)}, {done_seconds / 3600:.3f} h", refresh=False)
+        self.bar.update(seconds)
+
+
+def _file_of(kind: str, payload: Any) -> _File:
+    return payload[0] if kind == "segment" else payload
+
+
+def _task_failure(kind: str, payload: Any, exc: BaseException) -> Any:
+    """Error records for the files of a task whose worker kept dying."""
+    error = {"error": f"worker failed {TASK_RETRIES + 1} times: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+    return [error] * len(payload) if kind == "files" else error
+
+
+def _connect(address: str | None, workers: int | None) -> bool:
+    """Connect to Ray: the current connection, a cluster (``address``), or a new local instance (returns True
+    when this call started it, so the caller shuts it down)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing may reach the network at run time
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+        return False
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, workers or 0), include_dashboard=False,
+             logging_level=logging.WARNING)
+    return True
+
+
+
+
+def _write_line(line: str) -> None:
+    """A line on stderr that does not break the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)

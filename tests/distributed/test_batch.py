@@ -1,0 +1,181 @@
+"""``sagasr batch`` on a local Ray (2 CPUs, started once for the module) with the tiny model: outputs equal
+``sagasr restore`` bit for bit (long files split across workers included), reruns skip complete files, bad
+inputs are recorded, a killed worker or a killed driver loses nothing."""
+from __future__ import annotations
+
+import json
+from hashlib import sha256 as _sha256
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray
+from pedalboard.io import AudioFile
+
+from sagasr_stream.api import restore_file
+from sagasr_stream.cli import main
+from sagasr_stream.distributed import restore_batch
+from sagasr_stream.distributed.manifest import MANIFEST_NAME
+from tests.conftest import band_limited_noise
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray instance for this module; yields its address (for a second driver in a subprocess)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def sha256(data: bytes) -> str:
+    return _sha256(data).hexdigest()
+
+
+def write(path: Path, audio: np.ndarray, rate: int = 44100) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    planar = audio[None] if audio.ndim == 1 else audio
+    with AudioFile(str(path), "w", rate, planar.shape[0]) as f:
+        f.write(planar)
+    return path
+
+
+def short_files(folder: Path, count: int, samples: int = 12_000) -> list[Path]:
+    return [write(folder / f"take{i:02d}.wav", band_limited_noise(samples, seed=100 + i)) for i in range(count)]
+
+
+def manifest(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / MANIFEST_NAME).read_text().splitlines()]
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    """The output files (not the hidden temporaries and scratch) -> their bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.wav"))
+            if not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+
+
+def references(model, files: list[Path], folder: Path) -> dict[str, bytes]:
+    for source in files:
+        restore_file(source, folder / f"{source.stem}.wav", model)
+    return outputs(folder)
+
+
+def test_batch_equals_restore_and_splits_long_files_across_workers(ray_cluster, tiny_bundle, tmp_path):
+    src = tmp_path / "in"
+    for i in range(3):
+        write(src / "album" / f"song{i}.wav", band_limited_noise(20_000 + 3_000 * i, seed=i, channels=2))
+    write(src / "long.wav", band_limited_noise(150_000, seed=7))  # 44.1 kHz WAV: segments read it directly
+    write(src / "tape.flac", band_limited_noise(80_000, seed=8), rate=22050)  # resampled once, then segmented
+    common = ["--model", str(tiny_bundle), "-q"]
+    assert main(["batch", str(src), "-o", str(tmp_path / "batch"), "--workers", "2", "--segment-seconds", "0.3",
+                 *common]) == 0
+    assert main(["restore", str(src), "-o", str(tmp_path / "single"), *common]) == 0
+    batch, single = outputs(tmp_path / "batch"), outputs(tmp_path / "single")
+    assert sorted(batch) == ["album/song0.wav", "album/song1.wav", "album/song2.wav", "long.wav", "tape.wav"]
+    assert batch == single  # byte for byte
+    records = {Path(r["output"]).name: r for r in manifest(tmp_path / "batch")}
+    for name in ("long.wav", "tape.wav"):
+        assert records[name]["segments"] >= 5
+        assert len(records[name]["segment_workers"]) == 2  # one file, restored on both workers
+    assert all(r["status"] == "ok" and r["output_sha256"] and r["input_sha256"] for r in records.values())
+    assert not (tmp_path / "batch" / ".sagasr-batch").exists()  # the scratch folder is gone
+
+
+def test_rerun_skips_complete_outputs_and_redoes_changed_ones(ray_cluster, tiny_bundle, tiny_model, tmp_path):
+    files = short_files(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    first = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=2, progress=False)
+    assert (first.restored, first.skipped) == (3, 0)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.glob("*.wav")}
+    (out / "take01.wav").write_bytes((out / "take01.wav").read_bytes()[:-4] + b"\0\0\0\1")  # damaged after the run
+    redone = []
+    second = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=2, progress=False,
+                           on_record=lambda r: redone.append(Path(r["output"]).name))
+    assert (second.restored, second.skipped, redone) == (1, 2, ["take01.wav"])
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items() if p.name != "take01.wav")
+    assert outputs(out) == references(tiny_model, files, tmp_path / "ref")
+
+
+def test_damaged_inputs_are_recorded_and_the_rest_is_done(ray_cluster, tiny_bundle, tmp_path, capsys):
+    short_files(tmp_path / "in", 2)
+    (tmp_path / "in" / "garbage.wav").write_bytes(b"RIFF\x10\0\0\0WAVEjunk")
+    good = write(tmp_path / "in" / "cut.wav", band_limited_noise(30_000))
+    good.write_bytes(good.read_bytes()[:-20_000])  # the header declares more samples than the file holds
+    assert main(["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle),
+                 "--workers", "2", "--files-per-task", "4", "-q"]) == 1  # one task: the bad files must not stop it
+    err = capsys.readouterr().err
+    assert "2 restored, 0 skipped (complete), 2 failed" in err and "garbage.wav" in err and "cut.wav" in err
+    records = {Path(r["input"]).name: r for r in manifest(tmp_path / "out")}
+    assert records["cut.wav"]["status"] == "error" and "truncated" in records["cut.wav"]["error"]
+    assert records["garbage.wav"]["status"] == "error"
+    assert sorted(outputs(tmp_path / "out")) == ["take00.wav", "take01.wav"]
+
+
+def test_a_killed_worker_is_restarted_and_nothing_is_lost(ray_cluster, tiny_bundle, tiny_model, tmp_path):
+    files = short_files(tmp_path / "in", 20)
+    killed = []
+
+    def kill_first_worker(record: dict) -> None:
+        if not killed:
+            killed.append(int(record["worker"].rsplit(":", 1)[1]))
+            os.kill(killed[0], signal.SIGKILL)
+
+    summary = restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, workers=2, progress=False,
+                            on_record=kill_first_worker)
+    assert (summary.restored, summary.failed) == (20, [])
+    workers = [r["worker"] for r in manifest(tmp_path / "out")]
+    assert len(set(workers)) >= 3  # the killed actor was restarted in a new process
+    assert sum(w.endswith(f":{killed[0]}") for w in workers) == 1  # the killed process finished nothing more
+    assert outputs(tmp_path / "out") == references(tiny_model, files, tmp_path / "ref")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_a_killed_driver_leaves_no_partial_output_and_the_rerun_resumes(ray_cluster, tiny_bundle, tiny_model, tmp_path):
+    files = short_files(tmp_path / "in", 16, samples=60_000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "sagasr_stream", "batch", str(tmp_path / "in"), "-o", str(out), "--model",
+               str(tiny_bundle), "--workers", "2", "--ray-address", ray_cluster, "-q"]
+    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and driver.poll() is None:
+            if (out / MANIFEST_NAME).is_file() and len(manifest(out)) >= 3:
+                break
+            time.sleep(0.05)
+        assert driver.poll() is None, "the batch ended before it could be killed"
+        driver.kill()
+        driver.wait()
+    finally:
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # anything the driver started (this test's processes only)
+        except ProcessLookupError:
+            pass
+    time.sleep(1.0)
+    finished = {Path(r["output"]).name for r in manifest(out) if r["status"] == "ok"}
+    assert 3 <= len(finished) < 16
+    reference = references(tiny_model, files, tmp_path / "ref")
+    visible = outputs(out)
+    assert all(visible[name] == reference[name] for name in visible)  # every output there is complete
+    assert len(visible) < 16
+    noted = {json.loads(p.read_text())["output_sha256"] for p in (out / ".sagasr-batch").glob("*.done.json")}
+    unrecorded = {name for name in visible if name not in finished and sha256(visible[name]) in noted}
+    kept = finished | unrecorded  # finished after the driver died: the worker's note vouches for them
+    mtimes = {name: (out / name).stat().st_mtime_ns for name in kept}
+    restored = []
+    summary = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=2, progress=False,
+                            on_record=lambda r: restored.append(Path(r["output"]).name))
+    assert summary.skipped == len(kept) and summary.restored == 16 - len(kept) and not summary.failed
+    assert not set(restored) & kept  # nothing finished was recomputed
+    assert {name: (out / name).stat().st_mtime_ns for name in kept} == mtimes
+    assert len(manifest(out)) == 16  # every file recorded exactly once over the two runs
+    assert outputs(out) == reference
+    assert not [p for p in out.rglob(".*") if p.is_file()]  # no partial or temporary file is left

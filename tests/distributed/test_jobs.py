@@ -1,0 +1,151 @@
+"""The worker's jobs without Ray: prepare -> segments -> stitch writes the same bytes as restore_file, for a
+file read directly, a file resampled once before splitting, FLAC output (limiter) and another output rate;
+the run manifest; input lists and output paths."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pedalboard.io import AudioFile
+
+from sagasr_stream.api import restore_file
+from sagasr_stream.distributed.inputs import discover, output_paths
+from sagasr_stream.distributed.jobs import FileJob, prepare, run_segment, staged_path, stitch
+from sagasr_stream.distributed.manifest import RunManifest, input_identity, is_complete
+from sagasr_stream.distributed.segments import plan_segments
+from sagasr_stream.errors import SagasrError
+from sagasr_stream.files import sha256_file
+from sagasr_stream.restorer import Restorer, offline_windows_per_call
+from sagasr_stream.settings import RestoreSettings, resolve
+from tests.conftest import band_limited_noise
+
+
+def write(path: Path, audio: np.ndarray, rate: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with AudioFile(str(path), "w", rate, audio.shape[0]) as f:
+        f.write(audio)
+    return path
+
+
+def split_restore(model, source: Path, destination: Path, output_rate=None, windows_per_segment: int = 3) -> int:
+    """What the pool does for a long file, in order, in this process; returns the number of segments."""
+    job = FileJob(str(source), str(destination), str(destination.parent / ".work"))
+    restorer = Restorer(model)
+    prepared = prepare(restorer, job)
+    per_call = offline_windows_per_call(restorer.settings, prepared.channels)
+    segments = plan_segments(prepared.model_frames, restorer.plan, per_call, windows_per_segment)
+    for index in reversed(range(len(segments))):  # any order
+        run_segment(restorer, job, prepared, index, segments[index])
+    stitch(restorer, output_rate, job, prepared, len(segments))
+    assert (prepared.read_from == str(source)) == (source.suffix == ".wav" and prepared.rate == 44100)
+    assert Path(prepared.read_from).is_file() and (prepared.read_from != str(source)) == staged_path(job).is_file()
+    return len(segments)
+
+
+@pytest.mark.parametrize("rate, suffix, out_suffix, output_rate", [
+    (44100, ".wav", ".wav", None),      # read directly
+    (44100, ".wav", ".flac", None),     # 24-bit output through the soft limiter
+    (48000, ".wav", ".wav", None),      # resampled once to 44.1 kHz, written back at 48 kHz
+    (22050, ".flac", ".wav", 32000),    # decoded + resampled once, written at another rate
+])
+def test_split_restore_writes_the_bytes_of_restore_file(tiny_model, tmp_path, rate, suffix, out_suffix, output_rate):
+    audio = 1.6 * band_limited_noise(int(1.6 * rate), seed=rate, channels=2)  # peaks above -1 dBFS for the FLAC case
+    source = write(tmp_path / f"in{suffix}", audio, rate)
+    assert split_restore(tiny_model, source, tmp_path / "split" / f"out{out_suffix}", output_rate) >= 3
+    restore_file(source, tmp_path / f"single{out_suffix}", tiny_model, output_rate=output_rate)
+    assert (tmp_path / "split" / f"out{out_suffix}").read_bytes() == (tmp_path / f"single{out_suffix}").read_bytes()
+
+
+def test_manifest_skips_cut_lines_and_checks_settings_input_and_output(tmp_path):
+    source = tmp_path / "a.wav"
+    source.write_bytes(b"input")
+    output = tmp_path / "out" / "a.wav"
+    output.parent.mkdir()
+    output.write_bytes(b"restored")
+    manifest = RunManifest(tmp_path / "out")
+    good = {**input_identity(source), "output": str(output), "status": "ok", "fingerprint": "f1",
+            "output_sha256": sha256_file(output)}
+    manifest.append(good)
+    with open(manifest.path, "a") as f:
+        f.write('{"output": "cut sho')  # a run killed mid-line
+    manifest.append({"output": "other", "status": "ok"})
+    assert [r["output"] for r in manifest.records()] == [str(output), "other"]
+    assert json.loads(manifest.path.read_text().splitlines()[-1])["output"] == "other"
+    record = manifest.latest()[str(output)]
+    assert is_complete(record, source, output, "f1")
+    assert not is_complete(record, source, output, "f2")  # other settings
+    output.write_bytes(b"damaged!")
+    assert not is_complete(record, source, output, "f1")  # output changed
+    output.write_bytes(b"restored")
+    source.write_bytes(b"input, edited")
+    assert not is_complete(record, source, output, "f1")  # input changed
+    assert not is_complete({**good, "status": "error"}, source, output, "f1")
+
+
+def test_list_files_globs_and_folders_are_discovered(tmp_path):
+    for name in ("tapes/side_a.wav", "tapes/side_b.flac", "tapes/notes.md", "other/x.wav", "far/y.wav"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "list.txt").write_text(f"# tapes\ntapes/\n\n{tmp_path / 'far' / 'y.wav'}\n")
+    found = discover([tmp_path / "list.txt", str(tmp_path / "other" / "*.wav")])
+    assert [str(rel) for _, rel in found] == ["far/y.wav", "x.wav", "tapes/side_a.wav", "tapes/side_b.flac"]
+    outs = output_paths(found, tmp_path / "out", ".wav")
+    assert outs[-1] == tmp_path / "out" / "tapes" / "side_b.wav"
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(SagasrError, match="names no files"):
+        discover([tmp_path / "empty.txt"])
+
+
+def test_two_inputs_on_one_output_and_an_output_onto_an_input_are_refused(tmp_path):
+    a, b = tmp_path / "a" / "x.wav", tmp_path / "b" / "x.flac"
+    with pytest.raises(SagasrError, match="would both be written"):
+        output_paths([(a, Path("x.wav")), (b, Path("x.flac"))], tmp_path / "out", ".wav")
+    with pytest.raises(SagasrError, match="is an input file"):
+        output_paths([(a, Path("x.wav"))], tmp_path / "a", ".wav")
+
+
+def test_the_settings_fingerprint_covers_settings_output_rate_format_and_model(tiny_model):
+    from sagasr_stream.distributed.runner import settings_fingerprint
+
+    def fingerprint(settings=RestoreSettings(), output_rate=None, suffix=".wav", manifest=tiny_model.manifest):
+        return settings_fingerprint(resolve(settings, manifest), manifest, output_rate, suffix)[0]
+
+    base = fingerprint()
+    assert fingerprint() == base
+    others = [fingerprint(RestoreSettings(seed=3)), fingerprint(RestoreSettings(steps=2)), fingerprint(output_rate=48000),
+              fingerprint(suffix=".flac"), fingerprint(manifest=tiny_model.manifest.__class__(
+                  **{**tiny_model.manifest.__dict__, "files": {**tiny_model.manifest.files, "dit.onnx": "0" * 64}}))]
+    assert len({base, *others}) == 6
+
+
+def test_an_output_finished_after_its_driver_died_is_recorded_not_redone(tiny_model, tiny_bundle, tmp_path):
+    """A worker's done note (written after the output) lets the next run record the file without Ray; a note
+    whose output no longer matches is not trusted."""
+    from sagasr_stream.distributed import restore_batch
+    from sagasr_stream.distributed.jobs import done_path, restore_whole
+    from sagasr_stream.distributed.runner import WORK_FOLDER, _pending_files, settings_fingerprint, BatchSummary
+    from sagasr_stream.distributed.inputs import discover, output_paths
+
+    source = write(tmp_path / "in" / "a.wav", band_limited_noise(9_000)[None], 44100)
+    out = (tmp_path / "out").resolve()
+    found = discover([tmp_path / "in"])
+    destinations = output_paths(found, out, ".wav")
+    resolved = resolve(RestoreSettings(), tiny_model.manifest)
+    fingerprint = settings_fingerprint(resolved, tiny_model.manifest, None, ".wav")[0]
+    files, _, recovered = _pending_files(found, destinations, RunManifest(out), fingerprint, out, 44100,
+                                         Restorer(tiny_model).plan, 60.0, BatchSummary())
+    job = files[0].job
+    assert not recovered and job.work.startswith(str(out / WORK_FOLDER))
+    restore_whole(Restorer(tiny_model), None, job)  # the worker finished; its driver died: no manifest line
+    assert done_path(job).is_file() and not RunManifest(out).path.exists()
+    mtime = destinations[0].stat().st_mtime_ns
+    summary = restore_batch([tmp_path / "in"], out, model=tiny_bundle, progress=False)  # no Ray needed
+    assert (summary.restored, summary.skipped, summary.workers) == (0, 1, 0)
+    assert destinations[0].stat().st_mtime_ns == mtime
+    [record] = RunManifest(out).records()
+    assert record["status"] == "ok" and record["output_sha256"] == sha256_file(destinations[0])
+    assert not (out / WORK_FOLDER).exists()  # the note is gone once the manifest has the file
+    assert restore_batch([tmp_path / "in"], out, model=tiny_bundle, progress=False).skipped == 1  # by the manifest now
+    assert source.is_file()

@@ -17,6 +17,7 @@ from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .rates import ExactLengthResampler, choose_output_rate, describe_rates, exact_length, fit_length
 from .settings import ResolvedSettings, RestoreSettings, resolve
+from .stereo import signals_per_window, stereo_window_fn
 from .validation import Layout, check_sample_rate, from_channels_first, prepare_audio
 
 FILE_BLOCK = 1 << 16
@@ -32,8 +33,9 @@ def offline_processor(
     """The processor offline restoration uses: windows grouped to fill ``settings.batch_size`` per DiT call.
     ``band_limit_hz``: the input's known bandwidth (a lower source rate's Nyquist); band edges stay below it."""
     plan = WindowPlan(settings.window, settings.overlap)
-    restorer = WindowRestorer(model, settings, band_limit_hz)
-    per_call = max(1, -(-settings.batch_size // channels))  # enough windows to fill a batch
+    restorer = stereo_window_fn(WindowRestorer(model, settings, band_limit_hz), channels)
+    signals = signals_per_window(channels, settings.stereo)  # what the model restores per window index
+    per_call = max(1, -(-settings.batch_size // signals))  # enough windows to fill a batch
     return ChunkedProcessor(restorer, plan, channels, per_call, on_windows)
 
 

@@ -260,6 +260,8 @@ def add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, metavar="WINDOWS", help="windows per DiT call")
     p.add_argument("--seed", type=int, help="noise seed (default 0)")
     p.add_argument("--low-band", choices=["keep", "replace", "off"], help="what to do below the input's cutoff")
+    p.add_argument("--stereo", choices=["linked", "mid-side", "independent", "mono"],
+                   help="how channels are restored together (default linked: one restored band per pair)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_export(argv[1:])
     args = build_parser().parse_args(argv)
     for key in ("steps", "cfg_acoustic", "cfg_text", "cfg_form", "target_rolloff", "caption", "overlap",
-                "batch_size", "seed", "low_band"):
+                "batch_size", "seed", "low_band", "stereo"):
         if not hasattr(args, key):
             setattr(args, key, None)
     try:

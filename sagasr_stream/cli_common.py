@@ -62,4 +62,5 @@ def settings_from_args(args: argparse.Namespace) -> "RestoreSettings":
         steps=args.steps, cfg_acoustic=args.cfg_acoustic, cfg_text=args.cfg_text, cfg_form=args.cfg_form,
         target_rolloff_hz=args.target_rolloff, caption=args.caption, overlap=args.overlap,
         batch_size=args.batch_size, seed=args.seed, low_band=args.low_band,
+        stereo=getattr(args, "stereo", None),
     )

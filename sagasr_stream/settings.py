@@ -1,7 +1,7 @@
 """Restoration settings: a dataclass validated once against the model's manifest."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -12,6 +12,8 @@ from .errors import SettingsError
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
+StereoMode = Literal["linked", "mid-side", "independent", "mono"]
+STEREO_MODES: tuple[str, ...] = ("linked", "mid-side", "independent", "mono")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class RestoreSettings:
       ``None`` = a quarter window);
     - ``batch_size``: windows per DiT call (each window is 3 rows: the CFG passes);
     - ``seed``: noise seed; ``low_band``: "keep" (exact input below its roll-off), "replace" (official
-      energy-ratio replacement) or "off".
+      energy-ratio replacement) or "off";
+    - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
+      signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
+      (each channel alone) or "mono" (the downmix, restored once, in every channel).
     """
 
     steps: int | None = None
@@ -40,6 +45,11 @@ class RestoreSettings:
     batch_size: int = 4
     seed: int = 0
     low_band: LowBand = "keep"
+    stereo: StereoMode = field(
+        default="linked",
+        metadata={"help": "how channels are restored together: linked (one restored band per pair, each channel's "
+                          "level and coherence kept), mid-side, independent (each channel alone) or mono (downmix)"},
+    )
 
     def with_(self, **changes: object) -> "RestoreSettings":
         """A copy with some fields changed (``None`` values are ignored)."""
@@ -67,6 +77,7 @@ class ResolvedSettings:
     low_band: LowBand
 
     auto_rolloff_fraction: float = 0.2
+    stereo: StereoMode = "linked"
 
     @property
     def hop(self) -> int:
@@ -130,7 +141,9 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         raise SettingsError(f"seed must be a non-negative integer, got {settings.seed!r}")
     if settings.low_band not in ("keep", "replace", "off"):
         raise SettingsError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
+    if settings.stereo not in STEREO_MODES:
+        raise SettingsError(f"stereo must be one of {', '.join(map(repr, STEREO_MODES))}, got {settings.stereo!r}")
     return ResolvedSettings(
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", window, overlap,
-        settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction),
+        settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
     )

@@ -9,6 +9,7 @@ from .errors import AudioInputError, ParameterError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import RestoreSettings, resolve
+from .stereo import stereo_window_fn
 from .validation import check_dtype, check_finite
 
 
@@ -36,7 +37,7 @@ class StreamingRestorer:
         self.sample_rate = self.model.manifest.sample_rate
         self.channels = channels
         plan = WindowPlan(self.settings.window, self.settings.overlap)
-        restorer = WindowRestorer(self.model, self.settings, band_limit_hz)
+        restorer = stereo_window_fn(WindowRestorer(self.model, self.settings, band_limit_hz), channels)
         self._processor = ChunkedProcessor(restorer, plan, channels, windows_per_call)
         self._pending = SampleBuffer(channels)
         self._returned = 0

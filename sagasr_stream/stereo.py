@@ -8,12 +8,13 @@ and returns each channel's restored window.
 - ``"linked"`` (default): channels in pairs (0, 1), (2, 3) ...; one signal per pair and window is restored:
   the mid (L + R) / 2, or the side (L - R) / 2 when the side is the louder (opposite-polarity channels).
   The other of mid/side gets the restored band by its own relation to the restored one in the octave just
-  below the pair's band edge, per STFT frame: ``other_band = beta * band + rho * decorrelated(band)`` with
-  ``beta`` the regression of the other on the restored signal and ``rho`` the rest of its level. So each
-  channel's restored band has the level and the inter-channel coherence that its top octave below the edge
-  has (a panned source keeps its pan, a centred one stays centred, a wide one stays wide). The decorrelated
-  band is the restored band with a random phase per frequency bin, fixed per (seed, pair): a deterministic
-  all-pass, the same in every window, so results do not depend on block size.
+  below the pair's band edge, per STFT frame (2048 points, hop 512): ``other_band = beta * band + rho *
+  decorrelated(band)`` with ``beta`` the regression of the other on the restored signal and ``rho`` the rest of
+  its level. So each channel's restored band has the level and the inter-channel coherence that its top octave
+  below the edge has (a panned source keeps its pan, a centred one stays centred, a wide one stays wide). The
+  decorrelated band is the restored band with a random phase per frequency bin, fixed per (seed, pair), at
+  the restored band's level frame by frame: deterministic and the same in every window, so results do not
+  depend on block size.
 - ``"mid-side"``: mid and side restored as two signals with the same noise; the side is restored only where
   it has a band to extend (a silent or full-band side passes as it is); L = M + S, R = M - S.
 - ``"mono"``: all channels downmixed (their mean), restored once, and the result written to every channel.
@@ -36,7 +37,6 @@ from .settings import STEREO_MODES, StereoMode
 
 PHASE_KEY = 0x57E2E0  # the decorrelator's rng key, apart from the sampler's (seed, channel, frame) keys
 MAX_RELATIVE = 8.0  # the other of mid/side at most this many times the restored one's level (~18 dB)
-SMOOTH_FRAMES = 3  # the per-frame octave statistics are averaged over this many STFT frames
 
 
 def channel_groups(channels: int, mode: str) -> list[tuple[int, ...]]:
@@ -164,13 +164,23 @@ class StereoWindows:
         reference, other = (mid, side) if on_mid else (side, mid)
         assert plan.edges is not None
         edge = int(plan.edges.min())
-        spec_ref, spec_other = stft(reference.astype(np.float64)), stft(other.astype(np.float64))
         band = stft(restored.astype(np.float64))
-        beta, rho = octave_relation(spec_ref, spec_other, edge)
-        decorrelated = band * decorrelating_phase(self.seed, plan.channels[0], band.shape[0])[:, None]
+        beta, rho = octave_relation(stft(reference.astype(np.float64)), stft(other.astype(np.float64)), edge)
+        decorrelated = decorrelate(band, restored.shape[-1], decorrelating_phase(self.seed, plan.channels[0], band.shape[0]), edge)
         synthetic = beta[None, :] * band + rho[None, :] * decorrelated
         left, right = (band + synthetic, band - synthetic) if on_mid else (synthetic + band, synthetic - band)
         return istft(np.stack([left, right]), restored.shape[-1]).astype(np.float32)
+
+
+def decorrelate(spec: np.ndarray, length: int, phasors: np.ndarray, edge_bin: int) -> np.ndarray:
+    """A signal like ``spec`` (bins, frames) but uncorrelated with it: each bin turned by ``phasors`` (bins,), back
+    to samples and analysed again (so it is the STFT of a real signal), each frame scaled to ``spec``'s power
+    from ``edge_bin`` up (the phase turn spreads each frame over its neighbours and loses ~3 dB on overlap-add)."""
+    turned = stft(istft(spec * phasors[:, None], length))
+    want = (np.abs(spec[edge_bin:]) ** 2).sum(axis=0)
+    have = (np.abs(turned[edge_bin:]) ** 2).sum(axis=0)
+    gain = np.sqrt(np.divide(want, have, out=np.zeros_like(want), where=have > 1e-30 * max(float(want.max(initial=0.0)), 1e-30)))
+    return turned * gain[None, :]
 
 
 def octave_relation(reference: np.ndarray, other: np.ndarray, edge_bin: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,22 +188,19 @@ def octave_relation(reference: np.ndarray, other: np.ndarray, edge_bin: int) -> 
 
     ``reference``, ``other``: (bins, frames) complex STFTs. Returns (beta, rho), each (frames,) float64:
     ``beta`` = Re <other, reference> / |reference|^2 (the regression) and ``rho`` = the remaining level of
-    ``other`` relative to ``reference`` (sqrt of its power ratio minus beta^2, >= 0); both averaged over
-    :data:`SMOOTH_FRAMES` frames and limited to :data:`MAX_RELATIVE`. A silent reference octave gives 0, 0.
+    ``other`` relative to ``reference`` (sqrt of its power ratio minus beta^2, >= 0); both limited to
+    :data:`MAX_RELATIVE`. A silent reference octave gives 0, 0.
     """
     lo, hi = max(1, edge_bin // 2), max(2, edge_bin)
     ref, oth = reference[lo:hi], other[lo:hi]
-    kernel = np.ones(SMOOTH_FRAMES)
-    smooth = lambda x: np.convolve(x, kernel, mode="same")  # noqa: E731
-    power_ref = smooth((np.abs(ref) ** 2).sum(axis=0))
-    power_other = smooth((np.abs(oth) ** 2).sum(axis=0))
-    cross = smooth(np.real(oth * np.conj(ref)).sum(axis=0))
+    power_ref = (np.abs(ref) ** 2).sum(axis=0)
+    power_other = (np.abs(oth) ** 2).sum(axis=0)
+    cross = np.real(oth * np.conj(ref)).sum(axis=0)
     floor = 1e-12 * max(float(power_ref.max(initial=0.0)), float(power_other.max(initial=0.0)), 1e-30)
     live = power_ref > floor
     safe = np.where(live, power_ref, 1.0)
     beta = np.where(live, cross / safe, 0.0)
-    rest = np.where(live, power_other / safe - beta**2, 0.0)
-    rho = np.sqrt(np.maximum(rest, 0.0))
+    rho = np.sqrt(np.maximum(np.where(live, power_other / safe - beta**2, 0.0), 0.0))
     return np.clip(beta, -MAX_RELATIVE, MAX_RELATIVE), np.minimum(rho, MAX_RELATIVE)
 
 

@@ -23,6 +23,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     parser.add_argument("--headroom", type=int, default=None,
                         help="extra delay in samples for the model to keep up (default: one model window)")
+    parser.add_argument("--stereo", choices=["linked", "mid-side", "independent", "mono"], default=None,
+                        help="how channels are restored together (default linked)")
 
 
 def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None = None) -> int:
@@ -34,9 +36,10 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
         import_sounddevice()  # fail before loading the model
     from .effect import BandwidthExtension
     from .model import SagaSRModel
+    from .settings import RestoreSettings
 
     model = SagaSRModel.load(args.model, provider=getattr(args, "provider", "auto"))
-    effect = BandwidthExtension(model)
+    effect = BandwidthExtension(model, RestoreSettings().with_(stereo=getattr(args, "stereo", None)))
     live = LiveRestorer(
         effect, parse_device(args.input_device), parse_device(args.output_device), args.block_size, args.channels,
         model.manifest.sample_rate, stream_factory, getattr(args, "headroom", None),

@@ -185,3 +185,20 @@ def test_missing_portaudio_is_explained(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(SagasrError, match="PortAudio"):
         import_sounddevice()
+
+
+def test_run_live_passes_the_stereo_mode(tiny_bundle, monkeypatch):
+    import sagasr_stream.live_cli as live_cli
+
+    effects = []
+
+    class Recording(live_cli.LiveRestorer):
+        def __init__(self, effect, *args, **kwargs):
+            effects.append(effect)
+            super().__init__(effect, *args, **kwargs)
+
+    monkeypatch.setattr(live_cli, "LiveRestorer", Recording)
+    args = parse(["--model", str(tiny_bundle), "--duration", "0.05", "--channels", "2", "--stereo", "mono"])
+    assert run_live(args, stream_factory=FakeStream) == 0
+    assert effects[-1].settings.stereo == "mono"
+    assert parse([]).stereo is None  # the settings' default (linked)

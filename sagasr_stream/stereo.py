@@ -28,12 +28,12 @@ gives the mono result in every mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from .dsp import N_FFT, istft, merge_low_band, stft
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .settings import STEREO_MODES, StereoMode
-
 
 PHASE_KEY = 0x57E2E0  # the decorrelator's rng key, apart from the sampler's (seed, channel, frame) keys
 MAX_RELATIVE = 8.0  # the other of mid/side at most this many times the restored one's level (~18 dB)
@@ -163,7 +163,8 @@ class StereoWindows:
         on_mid = plan.kind == "linked-mid"
         reference, other = (mid, side) if on_mid else (side, mid)
         assert plan.edges is not None
-        edge = int(plan.edges.min())
+        sounding = plan.edges[plan.edges > 0]  # a silent channel (edge 0) says nothing about the band
+        edge = int(sounding.min()) if sounding.size else N_FFT // 2
         band = stft(restored.astype(np.float64))
         beta, rho = octave_relation(stft(reference.astype(np.float64)), stft(other.astype(np.float64)), edge)
         decorrelated = decorrelate(band, restored.shape[-1], decorrelating_phase(self.seed, plan.channels[0], band.shape[0]), edge)

@@ -167,3 +167,11 @@ def test_cli_stereo_flag(tiny_bundle, tmp_path):
         assert y.shape == (2, N) and np.array_equal(y[0], y[1]) == (mode == "mono")
     with pytest.raises(SystemExit):  # argparse: invalid choice
         main(["upsample", str(tmp_path / "in.wav"), "--stereo", "wide"])
+
+
+def test_hard_pan_of_a_high_passed_source_stays_silent(tiny_model, x):
+    from scipy import signal
+
+    high = signal.sosfiltfilt(signal.butter(8, 1000, "high", fs=44100, output="sos"), x).astype(np.float32)
+    y = run(np.stack([high, np.zeros_like(high)]), tiny_model, "linked")  # nothing near 0 Hz: a silent channel's
+    assert np.abs(y[1]).max() < 1e-6 * np.abs(y[0]).max()  # edge (0) must not pick the octave

@@ -50,7 +50,7 @@ def seam_numbers(bundle: Path) -> dict[str, float]:
     import sagasr_stream.engine as engine
     from sagasr_stream import RestoreSettings, SagaSRModel, restore
     from sagasr_stream.chunking import WindowPlan
-    from sagasr_stream.dsp import LowPassSpec, band_limit
+    from sagasr_stream.degradation import LowPassSpec, band_limit
     from sagasr_stream.evaluation.metrics import seam_energy_ratio_db
     from sagasr_stream.sampler import latent_noise
 

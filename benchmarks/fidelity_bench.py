@@ -1,7 +1,7 @@
 """Fidelity benchmark (issue 11): does restoration keep the band the input already has?
 
 For every validation clip (first ``--seconds``), band-limited by a plain resample and by a training-recipe
-filter (dsp.draw_lowpass with the cutoff fixed, then resampled to 2 x cutoff and back) at 4/8/12 kHz, it
+filter (degradation.draw_lowpass with the cutoff fixed, then resampled to 2 x cutoff and back) at 4/8/12 kHz, it
 restores with the embedded default model and scores, against the full-band reference:
   LSD below the cutoff (bins < cutoff) and above it (bins >= cutoff), for the band-limited input and the output,
 plus the full-band clips themselves through the model (LSD of the output against its own input).
@@ -39,12 +39,10 @@ def band_lsd(estimate: np.ndarray, reference: np.ndarray, low_hz: float, high_hz
 
 
 def degrade(clip: np.ndarray, kind: str, cutoff: float, seed: int) -> np.ndarray:
-    from sagasr_stream import dsp
+    """The evaluation's degradation (:func:`sagasr_stream.degradation.degrade`) seeded by ``seed``."""
+    from sagasr_stream import degradation
 
-    if kind == "resample":
-        return dsp.resample_through(clip, SR, 2 * cutoff).astype(np.float32)
-    spec = dsp.draw_lowpass(np.random.default_rng(seed), cutoff_range_hz=(cutoff, cutoff))
-    return dsp.band_limit(clip, SR, spec)
+    return degradation.degrade(clip, kind, cutoff, np.random.default_rng(seed), SR)
 
 
 def run(seconds: float) -> dict:

@@ -11,7 +11,7 @@ at the others, all built offline and deterministically):
   pedalboard.Reverb (width 1);
 - ``kit``: grooves from the corpus builder's drum sequencer played with the stereo samples of real Hydrogen
   kits (multi-mic recordings; a mono sample is panned by its role).
-Each clip is degraded by plain resampling to twice the cutoff and back (dsp.resample_through) and restored by
+Each clip is degraded by plain resampling to twice the cutoff and back (degradation.resample_through) and restored by
 the embedded default model in every stereo mode. Metrics on the band above the cutoff (from 1.05 x cutoff),
 per 10 ms frame (1024-point Hann STFT, hop 441), on frames where the reference band is within 50 dB of its
 loudest frame: the inter-channel coherence |<L, R>| / (|L| |R|) and the level difference 10 log10(|L|^2/|R|^2)
@@ -36,7 +36,7 @@ from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's sagasr_stream
 from sagasr_stream import RestoreSettings, SagaSRModel, restore
-from sagasr_stream.dsp import resample_through
+from sagasr_stream.degradation import resample_through
 
 RATE = 44100
 MODES = ("linked", "mid-side", "independent", "mono")

@@ -24,13 +24,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=6.0)
     args = p.parse_args()
     warnings.simplefilter("ignore")
-    from sagasr_export.checkpoint import load_vae_weights
+    from sagasr_export.model.checkpoint import load_vae_weights
     from sagasr_export.model import build_autoencoder, named_config
     from sagasr_stream.dsp import merge_low_band
     from sagasr_stream.evaluation.baseline import sbr_extend
-    from sagasr_stream.evaluation.cli import load_clips
+    from sagasr_stream.evaluation.references import load_clips
     from sagasr_stream.evaluation.metrics import lsd, lsd_hf
-    from sagasr_stream.evaluation.runner import degrade
+    from sagasr_stream.degradation import degrade
 
     ae = build_autoencoder(named_config(args.model)).eval()
     load_vae_weights(ae, args.weights)

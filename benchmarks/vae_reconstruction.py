@@ -34,9 +34,9 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=6)
     args = p.parse_args()
     warnings.simplefilter("ignore")
-    from sagasr_export.checkpoint import load_vae_weights
+    from sagasr_export.model.checkpoint import load_vae_weights
     from sagasr_export.model import build_autoencoder, named_config
-    from sagasr_stream.dsp import resample_through
+    from sagasr_stream.degradation import resample_through
     from sagasr_stream.evaluation.baseline import sbr_extend
     from sagasr_stream.evaluation.metrics import lsd, lsd_hf
 

@@ -17,7 +17,7 @@ from example_utils import load_model
 from sagasr_stream.effect import BandwidthExtension
 from sagasr_stream.errors import SagasrError
 from sagasr_stream.live import LiveRestorer, import_sounddevice, parse_device
-from sagasr_stream.live_cli import add_live_arguments
+from sagasr_stream.cli.live import add_live_arguments
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
-"""SAGA-SR on stable-audio-tools: model definition, checkpoints and the bundle exporter (needs torch).
+"""SAGA-SR on stable-audio-tools, imported as ``sagasr_export`` (needs torch): the torch model and the bundle
+exporter beside it.
 
-Modules: :mod:`.model` (config, SagaSR, build_model), :mod:`.conditioners`, :mod:`.checkpoint`,
-:mod:`.exporter` (export_bundle), :mod:`.reference` (pure-torch sampler), :mod:`.cli` (``sagasr export``).
+Subpackage :mod:`.model` (the model: config, SagaSR, conditioners, MDCT, checkpoints, reference sampler; training
+imports it too); modules :mod:`.exporter` (export_bundle) and :mod:`.cli` (``sagasr export``).
 """

@@ -21,8 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="default sampling steps written to the manifest")
     p.add_argument("--cfg-acoustic", type=float)
     p.add_argument("--cfg-text", type=float)
-    p.add_argument("--target-rolloff-hz", type=lambda v: v if v == "auto" else float(v),
-                   help="default target roll-off in Hz, or 'auto' (from each window's input roll-off)")
+    p.add_argument("--target-rolloff-hz", type=lambda v: v if v in ("auto", "model") else float(v),
+                   help="default target roll-off in Hz, 'auto' (from each window's input roll-off) or 'model' (the "
+                   "model chooses: needs --rolloff-unknown-trained)")
+    p.add_argument("--rolloff-unknown-trained", action="store_true", default=None, help="the DiT was trained with "
+                   "some target roll-offs hidden (sagasr-train rolloff_unknown_fraction > 0): 'model' may be asked")
     p.add_argument("--auto-rolloff-fraction", type=float, help="for 'auto': input roll-off + this x (Nyquist - it)")
     p.add_argument("--caption", help="default caption")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sagasr_stream.bundle import archive_bundle
 
-    from .checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights, replace_vae_decoder,
+    from .model.checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights, replace_vae_decoder,
                              save_checkpoint)
     from .exporter import export_bundle
     from .model import build_model, load_config, named_config
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         save_checkpoint(model, args.save_checkpoint)
     defaults = {k: v for k, v in {"steps": args.steps, "cfg_acoustic": args.cfg_acoustic, "cfg_text": args.cfg_text,
                                   "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption,
-                                  "auto_rolloff_fraction": args.auto_rolloff_fraction}.items()
+                                  "auto_rolloff_fraction": args.auto_rolloff_fraction,
+                                  "rolloff_unknown_trained": args.rolloff_unknown_trained}.items()
                 if v is not None}
     out = Path(args.output)
     archive = out.suffix == ".zip"

@@ -30,7 +30,7 @@ from torch.nn.utils.weight_norm import WeightNorm
 from sagasr_stream.bundle import Defaults, Manifest, write_manifest
 from sagasr_stream.graphs import GRAPHS
 
-from .checkpoint import TEXT_SOURCE_KEY
+from .model.checkpoint import TEXT_SOURCE_KEY
 from .model import SagaSR, dit_velocity, latent_affine
 
 OPSET = 17

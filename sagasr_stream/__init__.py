@@ -3,10 +3,10 @@
 Quick use::
 
     import sagasr_stream as ss
-    model = ss.SagaSRModel.load()                 # the embedded default bundle, or a path
-    restored = ss.restore(audio, 16000, model)    # array in, 44.1 kHz array out
-    ss.restore_file("in.wav", "out.wav", model)   # incremental, atomic
-    stream = ss.StreamingRestorer(model)          # blocks in, blocks out, fixed latency
+    restorer = ss.Restorer.load()                 # the embedded default bundle + settings, resolved once
+    restored = ss.restore(audio, 16000, restorer) # array in, 44.1 kHz array out
+    ss.restore_file("in.wav", "out.wav", restorer)  # incremental, atomic
+    stream = restorer.stream(channels=1)          # the stream protocol: planar blocks in/out, fixed latency
 """
 from .api import restore, restore_file
 from .bundle import Bundle, Manifest, load_bundle
@@ -14,14 +14,17 @@ from .chain import Chain
 from .effect import BandwidthExtension
 from .errors import AudioFileError, AudioInputError, AudioTypeError, BundleError, SagasrError, SettingsError
 from .model import SagaSRModel
+from .restorer import Restorer
 from .settings import RestoreSettings
 from .stream import StreamingRestorer
+from .streaming import ResampleStage, Series, Stream
 from .upsample import StreamingUpsampler, upsample
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AudioFileError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle", "BundleError", "Chain",
-    "Manifest", "RestoreSettings", "SagaSRModel", "SagasrError", "SettingsError", "StreamingRestorer", "StreamingUpsampler",
+    "Manifest", "ResampleStage", "RestoreSettings", "Restorer", "SagaSRModel", "SagasrError", "Series", "SettingsError",
+    "Stream", "StreamingRestorer", "StreamingUpsampler",
     "load_bundle", "restore", "restore_file", "upsample", "__version__",
 ]

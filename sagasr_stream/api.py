@@ -7,42 +7,24 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_io import atomic_writer, open_input, read_blocks, resample
-from .chunking import WindowPlan
-from .engine import WindowRestorer
+from .audio_io import atomic_writer, open_input, read_blocks
 from .errors import AudioFileError
 from .headroom import SoftLimiter
 from .integrity import check_audio_file
 from .model import SagaSRModel
-from .processor import ChunkedProcessor
-from .rates import ExactLengthResampler, choose_output_rate, describe_rates, exact_length, fit_length
-from .settings import ResolvedSettings, RestoreSettings, resolve
-from .stereo import signals_per_window, stereo_window_fn
+from .rates import choose_output_rate, describe_rates
+from .restorer import Restorer
+from .settings import RestoreSettings
+from .streaming import ResampleStage, Series, exact_length, run_whole
 from .validation import Layout, check_sample_rate, from_channels_first, prepare_audio
 
 FILE_BLOCK = 1 << 16
 
 
-def offline_processor(
-    model: SagaSRModel,
-    settings: ResolvedSettings,
-    channels: int,
-    on_windows: Callable[[int], None] | None = None,
-    band_limit_hz: float | None = None,
-) -> ChunkedProcessor:
-    """The processor offline restoration uses: windows grouped to fill ``settings.batch_size`` per DiT call.
-    ``band_limit_hz``: the input's known bandwidth (a lower source rate's Nyquist); band edges stay below it."""
-    plan = WindowPlan(settings.window, settings.overlap)
-    restorer = stereo_window_fn(WindowRestorer(model, settings, band_limit_hz), channels)
-    signals = signals_per_window(channels, settings.stereo)  # what the model restores per window index
-    per_call = max(1, -(-settings.batch_size // signals))  # enough windows to fill a batch
-    return ChunkedProcessor(restorer, plan, channels, per_call, on_windows)
-
-
 def restore(
     audio: np.ndarray,
     sample_rate: int,
-    model: SagaSRModel | None = None,
+    model: SagaSRModel | Restorer | None = None,
     settings: RestoreSettings | None = None,
     layout: Layout | None = None,
     output_rate: int | None = None,
@@ -50,7 +32,8 @@ def restore(
     """Restore the top band of ``audio``.
 
     ``audio``: float32/float64, (samples,), (channels, samples) or (samples, channels) (the smaller dimension
-    is channels; pass ``layout`` for a square array). Input at another rate is resampled to the model's rate
+    is channels; pass ``layout`` for a square array). ``model``: a :class:`~sagasr_stream.restorer.Restorer`,
+    or a model (with ``settings``). Input at another rate is resampled to the model's rate
     (44.1 kHz) first (its band then ends at the source's Nyquist at most) and restored there; the output is at
     ``output_rate`` (default: the input's rate when it is >= 44.1 kHz, else 44.1 kHz) with exactly
     ``round(samples * output_rate / sample_rate)`` samples, in the input's layout, float32. The input is kept
@@ -58,14 +41,32 @@ def restore(
     """
     rate = check_sample_rate(sample_rate)
     planar, layout = prepare_audio(audio, layout)
-    model = model or SagaSRModel.load()
-    target = model.manifest.sample_rate
-    out_rate = choose_output_rate(output_rate, rate, target)
-    samples = planar.shape[1]
-    out = restore_planar(resample(planar, rate, target), model, settings, source_band_limit(rate, target))
-    if out_rate != target:
-        out = fit_length(resample(out, target, out_rate), exact_length(samples, rate, out_rate))
-    return from_channels_first(out, layout)
+    restorer = Restorer.of(model, settings)
+    out_rate = choose_output_rate(output_rate, rate, restorer.sample_rate)
+    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, exact_length(planar.shape[1], rate, out_rate))
+    return from_channels_first(run_whole(pipeline, planar), layout)
+
+
+def restore_pipeline(
+    restorer: Restorer,
+    channels: int,
+    input_rate: int,
+    output_rate: int,
+    output_length: int | None = None,
+    model_length: int | None = None,
+    on_windows: Callable[[int], None] | None = None,
+) -> Series:
+    """The offline pipeline as stream stages: resample to the model's rate -> restore -> resample to ``output_rate``.
+
+    ``model_length`` / ``output_length``: the signal's exact total at the model's / output rate (default:
+    the resampler's rounded count). Windows are grouped to fill ``settings.batch_size`` per model call.
+    """
+    model_rate = restorer.sample_rate
+    return Series([
+        ResampleStage(input_rate, model_rate, channels, model_length),
+        restorer.stream(channels, None, source_band_limit(input_rate, model_rate), on_windows),
+        ResampleStage(model_rate, output_rate, channels, output_length),
+    ])
 
 
 def source_band_limit(source_rate: float, model_rate: int) -> float | None:
@@ -73,27 +74,17 @@ def source_band_limit(source_rate: float, model_rate: int) -> float | None:
     return source_rate / 2 if source_rate < model_rate else None
 
 
-def restore_planar(
-    planar: np.ndarray, model: SagaSRModel, settings: RestoreSettings | None, band_limit_hz: float | None = None
-) -> np.ndarray:
-    """Restore (channels, samples) float32 at the model's rate -> same shape; ``band_limit_hz`` as in
-    :func:`offline_processor`."""
-    resolved = resolve(settings or RestoreSettings(), model.manifest)
-    processor = offline_processor(model, resolved, planar.shape[0], band_limit_hz=band_limit_hz)
-    return np.concatenate([processor.push(planar), processor.finish()], axis=1)
-
-
 def restore_file(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
-    model: SagaSRModel | None = None,
+    model: SagaSRModel | Restorer | None = None,
     settings: RestoreSettings | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
     output_rate: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Path:
-    """Restore an audio file into ``destination`` (.wav/.flac/.aiff).
+    """Restore an audio file into ``destination`` (.wav/.flac/.aiff). ``model``: as in :func:`restore`.
 
     The file is checked first (a damaged, truncated or undecodable file raises :class:`AudioFileError`
     naming it, see :mod:`sagasr_stream.integrity`), restored at the model's rate and written at
@@ -110,16 +101,15 @@ def restore_file(
         raise AudioFileError(f"refusing to overwrite the input file {source}")
     if destination.exists() and not overwrite:
         raise AudioFileError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
-    model = model or SagaSRModel.load()
-    resolved = resolve(settings or RestoreSettings(), model.manifest)
-    sr = model.manifest.sample_rate
-    with open_input(source, sr) as (reader, channels, rate):
+    restorer = Restorer.of(model, settings)
+    sr = restorer.sample_rate
+    with open_input(source) as (reader, channels, rate):
         source_frames = check_audio_file(source)
         out_rate = choose_output_rate(output_rate, rate, sr)
         if log:
             log(f"{source.name}: {source_frames / rate:.2f} s, {describe_rates(rate, sr, out_rate)}")
         model_frames = exact_length(source_frames, rate, sr)
-        total_windows = WindowPlan(resolved.window, resolved.overlap).n_windows(model_frames)
+        total_windows = restorer.plan.n_windows(model_frames)
         done = 0
 
         def on_windows(n: int) -> None:
@@ -130,28 +120,27 @@ def restore_file(
 
         if progress:
             progress(0, total_windows)
-        processor = offline_processor(model, resolved, channels, on_windows, source_band_limit(rate, sr))
-        rerate = ExactLengthResampler(sr, out_rate, channels, exact_length(source_frames, rate, out_rate))
+        out_frames = exact_length(source_frames, rate, out_rate)
+        pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows)
         limiter = SoftLimiter() if destination.suffix.lower() == ".flac" else None  # integer samples
         with atomic_writer(destination, out_rate, channels) as writer:
 
             def emit(out: np.ndarray) -> None:
                 writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
 
-            for block in _model_rate_blocks(reader, source, model_frames, channels):
+            for block in _source_blocks(reader, source, source_frames):
                 if not np.isfinite(block).all():
                     raise AudioFileError(f"{source} holds NaN/Inf samples")
-                emit(rerate.process(processor.push(block)))
-            emit(rerate.process(processor.finish()))
-            emit(rerate.finish())
+                emit(pipeline.process(block))
+            emit(pipeline.flush())
     if limiter:
         limiter.report(destination)
     return destination
 
 
-def _model_rate_blocks(reader: object, source: Path, length: int, channels: int) -> Iterator[np.ndarray]:
-    """The file at the model's rate in blocks, exactly ``length`` frames in all (a resampler's short tail is
-    zero-padded, an overshoot cut); a decoder error raises :class:`AudioFileError` naming ``source``."""
+def _source_blocks(reader: object, source: Path, length: int) -> Iterator[np.ndarray]:
+    """The file at its own rate in blocks, at most ``length`` frames in all (the resample stage zero-pads a
+    short file to its exact length); a decoder error raises :class:`AudioFileError` naming ``source``."""
     fed = 0
     blocks = read_blocks(reader, FILE_BLOCK)
     while fed < length:
@@ -164,5 +153,3 @@ def _model_rate_blocks(reader: object, source: Path, length: int, channels: int)
         block = block[:, : length - fed]
         fed += block.shape[1]
         yield block
-    if fed < length:
-        yield np.zeros((channels, length - fed), np.float32)

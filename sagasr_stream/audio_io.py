@@ -7,30 +7,24 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from pedalboard.io import AudioFile, StreamResampler
+from pedalboard.io import AudioFile
 
 from .errors import AudioFileError
 from .files import atomic_path
+from .streaming import resample as resample_planar
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 
 
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """(channels, samples) float32 at ``source_rate`` -> (channels, round(samples * target/source)) float32."""
-    if source_rate == target_rate:
-        return audio
-    resampler = StreamResampler(float(source_rate), float(target_rate), audio.shape[0])
-    out = np.concatenate([resampler.process(np.ascontiguousarray(audio)), resampler.process()], axis=1)
-    expected = int(round(audio.shape[1] * target_rate / source_rate))
-    out = out[:, :expected]
-    if out.shape[1] < expected:  # the resampler's flush can come out a sample short
-        out = np.pad(out, ((0, 0), (0, expected - out.shape[1])))
-    return np.ascontiguousarray(out, dtype=np.float32)
+    """(channels, samples) float32 at ``source_rate`` -> (channels, round(samples * target/source)) float32
+    (the resample stage of :mod:`sagasr_stream.streaming` over the whole signal)."""
+    return resample_planar(audio, source_rate, target_rate)
 
 
 @contextlib.contextmanager
-def open_input(path: str | os.PathLike[str], sample_rate: int) -> Iterator[tuple[object, int, int]]:
-    """Open an audio file for reading at ``sample_rate`` (resampled on the fly if needed).
+def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> Iterator[tuple[object, int, int]]:
+    """Open an audio file for reading at ``sample_rate`` (resampled on the fly if needed; ``None``: its own rate).
 
     Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32.
     """
@@ -45,7 +39,7 @@ def open_input(path: str | os.PathLike[str], sample_rate: int) -> Iterator[tuple
         rate = int(round(handle.samplerate))
         if handle.frames == 0:
             raise AudioFileError(f"audio file {path} holds no samples")
-        reader = handle if rate == sample_rate else handle.resampled_to(float(sample_rate))
+        reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
         yield reader, handle.num_channels, rate
 
 

@@ -53,8 +53,10 @@ class Defaults:
     steps: int = 25
     cfg_acoustic: float = 1.4
     cfg_text: float = 1.2
-    target_rolloff_hz: float | str = 16000.0  # Hz, or "auto": per window, input roll-off + fraction x (Nyquist - it)
+    target_rolloff_hz: float | str = 16000.0  # Hz, or "auto": per window, input roll-off + fraction x (Nyquist - it),
+                                              # or "model" (needs rolloff_unknown_trained)
     auto_rolloff_fraction: float = 0.2
+    rolloff_unknown_trained: bool = False     # trained with some target roll-offs hidden: "model" may be asked
     caption: str = ""
 
 

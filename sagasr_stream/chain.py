@@ -13,9 +13,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pedalboard
 
-from .effect import LayoutTracker, output_in_layout, planar_input
 from .errors import AudioInputError, ParameterError, ParameterTypeError
-from .validation import Layout, check_finite, check_sample_rate, to_channels_first
+from .validation import (
+    Layout, LayoutTracker, check_finite, check_sample_rate, output_in_layout, planar_input, to_channels_first,
+)
 
 
 def _is_python_effect(item: object) -> bool:
@@ -33,7 +34,8 @@ def _instances(item: object) -> Iterator[object]:
 
 
 def _planar(out: np.ndarray, layout: Layout) -> np.ndarray:
-    """A stage's output in ``layout`` -> (channels, samples) float32."""
+    """A stage's output in the chain's ``layout`` (decided once per buffer by :func:`planar_input`) ->
+    (channels, samples) float32."""
     return to_channels_first(np.asarray(out, dtype=np.float32), layout)
 
 

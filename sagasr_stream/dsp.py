@@ -1,17 +1,16 @@
-"""Signal processing shared by the runtime, the exporter and the training code.
+"""Signal processing shared by the runtime, the exporter and the training code (the low-pass recipe that
+makes band-limited inputs is :mod:`sagasr_stream.degradation`).
 
 Everything here is numpy/scipy only. Arrays are float32 or float64 with time on the last axis.
 
 - STFT/ISTFT (n_fft 2048, hop 512, periodic Hann, centred with zero padding), perfect reconstruction.
 - Spectral roll-off as defined in SPEC section 1 (98.5 % of the time-summed magnitude).
-- The training low-pass recipe (filter family, zero-phase, resample to 2x cutoff and back).
 - The input's band edge (where its spectrum falls into its own noise floor), shared by the crossover, the
   pass-through decision, upsampling and ``sagasr info --input``.
 - The low-band merge applied after decoding (keep the input's band, or the official energy-ratio replacement).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -22,7 +21,6 @@ from .errors import ParameterError
 N_FFT = 2048
 HOP = 512
 ROLLOFF_PERCENTILE = 0.985
-FILTER_FAMILIES = ("cheby1", "butter", "bessel", "ellip")
 
 LowBandMode = Literal["keep", "replace", "off"]
 
@@ -191,74 +189,6 @@ def hz_to_ratio(hz: float, sample_rate: int = 44100) -> float:
     if not 0 < hz <= nyquist:
         raise ParameterError(f"roll-off must be in (0, {nyquist:g}] Hz at {sample_rate} Hz, got {hz:g} Hz")
     return float(hz / nyquist)
-
-
-@dataclass(frozen=True)
-class LowPassSpec:
-    """One draw of the training degradation: filter family, order and cutoff (Hz)."""
-
-    family: str
-    order: int
-    cutoff_hz: float
-
-
-def design_lowpass(spec: LowPassSpec, sample_rate: int) -> np.ndarray:
-    """Second-order sections of the low-pass filter described by ``spec``."""
-    if spec.family not in FILTER_FAMILIES:
-        raise ParameterError(f"unknown filter family {spec.family!r}; expected one of {FILTER_FAMILIES}")
-    if not 2 <= spec.order <= 10:
-        raise ParameterError(f"filter order must be in 2..10, got {spec.order}")
-    nyquist = sample_rate / 2
-    if not 0 < spec.cutoff_hz < nyquist:
-        raise ParameterError(f"cutoff must be in (0, {nyquist:g}) Hz, got {spec.cutoff_hz:g}")
-    wn = spec.cutoff_hz / nyquist
-    if spec.family == "cheby1":
-        return signal.cheby1(spec.order, 0.1, wn, btype="low", output="sos")
-    if spec.family == "butter":
-        return signal.butter(spec.order, wn, btype="low", output="sos")
-    if spec.family == "bessel":
-        return signal.bessel(spec.order, wn, btype="low", output="sos", norm="phase")
-    return signal.ellip(spec.order, 0.1, 60, wn, btype="low", output="sos")
-
-
-def band_limit(audio: np.ndarray, sample_rate: int, spec: LowPassSpec, resample: bool = True) -> np.ndarray:
-    """The SPEC section 1 degradation: zero-phase low-pass, then (optionally) resample to twice the cutoff
-    (rounded to 100 Hz) and back. ``audio`` (..., samples) -> same shape, float32, same rate."""
-    audio = np.asarray(audio, dtype=np.float64)
-    out = signal.sosfiltfilt(design_lowpass(spec, sample_rate), audio, axis=-1)
-    if resample:
-        out = resample_through(out, sample_rate, 2 * spec.cutoff_hz)
-    return out.astype(np.float32)
-
-
-def resample_through(audio: np.ndarray, sample_rate: int, low_rate_hz: float) -> np.ndarray:
-    """Resample ``audio`` (..., samples) to ``low_rate_hz`` (rounded to 100 Hz) and back to
-    ``sample_rate``; the length is kept. This alone is the 'plain resample' degradation."""
-    audio = np.asarray(audio, dtype=np.float64)
-    low = int(round(low_rate_hz / 100.0)) * 100
-    if low <= 0 or low >= sample_rate:
-        return audio.copy()
-    g = np.gcd(low, sample_rate)
-    down = signal.resample_poly(audio, low // g, sample_rate // g, axis=-1)
-    up = signal.resample_poly(down, sample_rate // g, low // g, axis=-1)
-    n = audio.shape[-1]
-    if up.shape[-1] >= n:
-        return up[..., :n]
-    return np.pad(up, [(0, 0)] * (up.ndim - 1) + [(0, n - up.shape[-1])])
-
-
-def draw_lowpass(
-    rng: np.random.Generator,
-    cutoff_range_hz: tuple[float, float] = (2000.0, 16000.0),
-    order_range: tuple[int, int] = (2, 10),
-    families: tuple[str, ...] = FILTER_FAMILIES,
-) -> LowPassSpec:
-    """Draw the training degradation: family uniform, order uniform in ``order_range`` (inclusive),
-    cutoff uniform in ``cutoff_range_hz``."""
-    family = families[int(rng.integers(len(families)))]
-    order = int(rng.integers(order_range[0], order_range[1] + 1))
-    cutoff = float(rng.uniform(*cutoff_range_hz))
-    return LowPassSpec(family, order, cutoff)
 
 
 CROSSOVER_BLEND_BINS = 4  # ~86 Hz at 44.1 kHz / 2048: the input fades out and the model in, above the edge

@@ -1,7 +1,10 @@
 """A same-rate bandwidth-extension effect with pedalboard's call contract (duck-typed).
 
 pedalboard cannot host Python plugins (``pedalboard.Plugin`` has no trampoline), so this class copies the
-contract instead: use it alone or in :class:`sagasr_stream.chain.Chain` together with native plugins.
+contract instead: use it alone or in :class:`sagasr_stream.chain.Chain` together with native plugins. It is
+the pedalboard adapter over a restore stage (:meth:`Restorer.stream <sagasr_stream.restorer.Restorer.stream>`):
+pedalboard's shape rules (:class:`~sagasr_stream.validation.LayoutTracker`) and its latency name,
+``reported_latency_samples``, live here only.
 """
 from __future__ import annotations
 
@@ -9,66 +12,14 @@ import threading
 
 import numpy as np
 
-from .api import offline_processor
 from .errors import AudioInputError, ParameterError
 from .model import SagaSRModel
-from .settings import RestoreSettings, resolve
-from .stream import StreamingRestorer
-from .validation import (
-    Layout, check_dtype, check_finite, check_sample_rate, from_channels_first, infer_layout, to_channels_first,
+from .processor import ChunkedProcessor
+from .restorer import Restorer
+from .settings import RestoreSettings
+from .validation import (  # noqa: F401  (LayoutTracker, planar_input, output_in_layout: re-exported)
+    Layout, LayoutTracker, check_finite, check_sample_rate, output_in_layout, planar_input,
 )
-
-
-class LayoutTracker:
-    """pedalboard's shape rules with its cache: which dimension of a buffer holds the channels.
-
-    1-D is mono. In 2-D the smaller dimension is channels, except that once a 2-D buffer has been seen, a
-    dimension equal to the channel count seen last is taken as channels (so (2, 1) after (2, 1000) is one
-    stereo sample, and a square buffer takes the cached layout). Empty dimensions are samples. The cache
-    lives until :meth:`reset`.
-    """
-
-    def __init__(self) -> None:
-        self.layout: Layout | None = None  # last 2-D layout
-        self.channels: int | None = None  # channel count of the last 2-D buffer
-
-    def reset(self) -> None:
-        self.layout = self.channels = None
-
-    def resolve(self, shape: tuple[int, ...], name: str = "input_array") -> tuple[Layout, int]:
-        """(layout, channels) of a buffer of ``shape``; updates the cache. Raises AudioInputError if ambiguous."""
-        if len(shape) == 1:
-            return "mono", 1
-        if len(shape) != 2:
-            raise AudioInputError(f"{name} must be 1-D (samples,) or 2-D, got shape {shape}")
-        rows, cols = shape
-        known = self.channels
-        if rows == 0 or cols == 0:  # empty: the zero dimension is samples
-            layout: Layout = "channels_last" if rows == 0 else "channels_first"
-        elif rows == cols == known and self.layout is not None:
-            layout = self.layout
-        elif known in (rows, cols) and rows != cols:
-            layout = "channels_first" if rows == known else "channels_last"
-        elif rows == cols == 1:
-            layout = "channels_first"  # one sample of one channel: both readings agree
-        else:
-            layout = infer_layout(shape, None, name)
-        channels = rows if layout == "channels_first" else cols
-        if channels > 0 and shape != (1, 1):
-            self.layout, self.channels = layout, channels
-        return layout, channels
-
-
-def planar_input(input_array: object, tracker: LayoutTracker) -> tuple[np.ndarray, Layout]:
-    """Check dtype (float32 kept, float64 converted, else TypeError) and layout -> ((channels, samples), layout)."""
-    array = check_dtype(input_array, "input_array")
-    layout, _ = tracker.resolve(array.shape)
-    return to_channels_first(array, layout), layout
-
-
-def output_in_layout(planar: np.ndarray, layout: Layout) -> np.ndarray:
-    """(channels, samples) float32 -> C-contiguous float32 in ``layout``."""
-    return np.ascontiguousarray(from_channels_first(planar, layout), dtype=np.float32)
 
 
 class BandwidthExtension:
@@ -94,18 +45,18 @@ class BandwidthExtension:
 
     def __init__(
         self,
-        model: SagaSRModel | None = None,
+        model: SagaSRModel | Restorer | None = None,
         settings: RestoreSettings | None = None,
         windows_per_call: int = 1,
     ) -> None:
-        self.model = model or SagaSRModel.load()
-        self.settings = settings or RestoreSettings()
-        self._resolved = resolve(self.settings, self.model.manifest)  # fail early on bad settings
-        self.sample_rate = self.model.manifest.sample_rate
+        self.restorer = Restorer.of(model, settings)  # fails early on bad settings
+        self.model = self.restorer.model
+        self.settings = self.restorer.user_settings
+        self.sample_rate = self.restorer.sample_rate
         self.windows_per_call = windows_per_call
         self._lock = threading.Lock()
         self._layouts = LayoutTracker()
-        self._stream = StreamingRestorer(self.model, self.settings, 1, windows_per_call)
+        self._stream = self.restorer.stream(1, windows_per_call)
         self._stream_layout: Layout = "mono"
 
     def __repr__(self) -> str:
@@ -124,15 +75,15 @@ class BandwidthExtension:
                 "input use sagasr_stream.upsample.upsample() or StreamingUpsampler (they resample first)"
             )
 
-    def _streaming(self, channels: int) -> StreamingRestorer:
+    def _streaming(self, channels: int) -> ChunkedProcessor:
         stream = self._stream
         if stream.channels != channels:
-            if stream.samples_in > 0:
+            if stream.total_in > 0:
                 raise AudioInputError(
                     f"got a {channels}-channel buffer while a {stream.channels}-channel stream is in progress; "
                     "call flush() or reset() before changing the channel count"
                 )
-            self._stream = stream = StreamingRestorer(self.model, self.settings, channels, self.windows_per_call)
+            self._stream = stream = self.restorer.stream(channels, self.windows_per_call)
         return stream
 
     def process(
@@ -150,9 +101,9 @@ class BandwidthExtension:
                 self._stream.reset()
                 if planar.shape[0] == 0 or planar.shape[1] == 0:
                     return output_in_layout(planar, layout)
-                processor = offline_processor(self.model, self._resolved, planar.shape[0])  # what restore() uses
-                pieces = [processor.push(planar[:, i : i + buffer_size]) for i in range(0, planar.shape[1], buffer_size)]
-                pieces.append(processor.finish())
+                offline = self.restorer.stream(planar.shape[0], None)  # what restore() uses
+                pieces = [offline.process(planar[:, i : i + buffer_size]) for i in range(0, planar.shape[1], buffer_size)]
+                pieces.append(offline.flush())
                 return output_in_layout(np.concatenate(pieces, axis=1), layout)
             if planar.shape[0] == 0 or planar.shape[1] == 0:  # no samples: no state change (the layout is cached)
                 return output_in_layout(planar, layout)
@@ -171,7 +122,7 @@ class BandwidthExtension:
         cache is kept until :meth:`reset`).
         """
         with self._lock:
-            return output_in_layout(self._stream.flush(mono=False), self._stream_layout)
+            return output_in_layout(self._stream.flush(), self._stream_layout)
 
     def reset(self) -> None:
         """Drop all state: the stream, pending output and the cached layout."""

@@ -12,7 +12,6 @@ from typing import Callable
 import numpy as np
 
 from .dsp import N_FFT, band_edge_bin, merge_low_band, peak_gain, rolloff_ratio
-from .errors import SettingsError
 from .model import SagaSRModel
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
@@ -43,11 +42,9 @@ class WindowRestorer:
 
     def __init__(self, model: SagaSRModel, settings: ResolvedSettings, band_limit_hz: float | None = None) -> None:
         manifest = model.manifest
-        if settings.window != manifest.window_samples:
-            raise SettingsError(f"settings are for {settings.window}-sample windows; the model uses {manifest.window_samples}")
         self.model = model
         self.settings = settings
-        self.hop_frames = settings.hop // manifest.downsampling
+        self.hop_frames = (manifest.window_samples - settings.overlap) // manifest.downsampling
         self.text = model.text_tokens(settings.caption)
         self.bin_hz = manifest.sample_rate / N_FFT
         self.band_limit_bin = N_FFT // 2 if band_limit_hz is None else min(N_FFT // 2, int(band_limit_hz / self.bin_hz))

@@ -1,12 +1,15 @@
-"""Live audio: read an input device, restore it with a streaming effect, play it on an output device.
+"""Live audio: read an input device, restore it with a stream stage, play it on an output device.
 
 Needs sounddevice (``pip install 'sagasr-stream[live]'``), imported only when a stream is opened.
 
-The audio callback never runs the model: it queues the input block and plays the restored stream at a fixed
-delay of ``latency_samples`` = the effect's latency + ``headroom`` samples (time for a window to be restored
-by the worker thread that runs ``effect.process(block, 44100, reset=False)``). Output is silence until then;
-a restored sample that is not ready when due is played as silence and counted in ``underruns`` (the stream
-stays aligned). With ``threaded=False`` the callback restores inline (deterministic; for tests and tools).
+The restoring is a stage on the stream protocol (:mod:`sagasr_stream.streaming`), e.g. ``Restorer.stream``;
+a pedalboard-style effect (BandwidthExtension, Chain) is adapted to it by :class:`EffectStage`. The audio
+callback never runs the model: it hands the input block to a worker thread (a queue of blocks) and plays the
+restored stream from ONE FIFO at a fixed delay of ``latency_samples`` = the stage's latency + ``headroom``
+samples (time for a window to be restored by the worker that runs ``stage.process(block)``). Output is
+silence until then; a restored sample that is not ready when due is played as silence and counted in
+``underruns`` (the stream stays aligned). With ``threaded=False`` the callback restores inline
+(deterministic; for tests and tools).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import numpy as np
 
 from .chunking import SampleBuffer
 from .errors import ParameterError, SagasrError
+from .streaming import Stream
 
 INSTALL_HINT = "live audio needs sounddevice: pip install 'sagasr-stream[live]'"
 
@@ -35,8 +39,52 @@ def import_sounddevice() -> Any:
     return sounddevice
 
 
+class EffectStage:
+    """A pedalboard-style effect (``process(x, sample_rate, reset=False)``, ``flush``, ``reset``,
+    ``reported_latency_samples``) on the stream protocol, for (channels, n) float32 blocks at ``sample_rate``."""
+
+    def __init__(self, effect: Any, sample_rate: int, channels: int) -> None:
+        self.effect, self.sample_rate, self._channels = effect, sample_rate, channels
+        self._primed = False  # the effect has been told the layout
+
+    @property
+    def channels(self) -> int:
+        return self._channels
+
+    @property
+    def latency_samples(self) -> int:
+        return int(self.effect.reported_latency_samples)
+
+    def process(self, planar: np.ndarray) -> np.ndarray:
+        if not self._primed:
+            # an empty (0, channels) buffer tells the effect the layout, so that blocks of 1 or ``channels``
+            # frames ((1, 2), (2, 2)) are read as frames of ``channels`` channels, not as ambiguous or mono
+            self.effect.process(np.zeros((0, self._channels), np.float32), self.sample_rate, reset=False)
+            self._primed = True
+        return np.asarray(self.effect.process(planar.T, self.sample_rate, reset=False), np.float32).T
+
+    def flush(self) -> np.ndarray:
+        out = np.asarray(self.effect.flush(), np.float32).T if self._primed else np.zeros((self._channels, 0), np.float32)
+        self.reset()
+        return out
+
+    def reset(self) -> None:
+        self.effect.reset()
+        self._primed = False
+
+
+def as_stage(effect: Any, sample_rate: int, channels: int) -> Stream:
+    """``effect`` if it is on the stream protocol (with ``channels`` channels), else an :class:`EffectStage`."""
+    if isinstance(effect, Stream):
+        if effect.channels != channels:
+            raise ParameterError(f"the stage has {effect.channels} channel(s); the live stream {channels}")
+        return effect
+    return EffectStage(effect, sample_rate, channels)
+
+
 class LiveRestorer:
-    """Full-duplex device stream through ``effect`` (a BandwidthExtension or Chain at ``sample_rate``).
+    """Full-duplex device stream through ``effect``: a stage on the stream protocol (e.g.
+    ``Restorer.stream(channels)``) or a pedalboard-style effect (a BandwidthExtension or Chain at ``sample_rate``).
 
     ``headroom``: extra delay in samples granted to the worker thread (default: one model window, enough for
     a model that restores faster than real time); in threaded mode it must be at least one block, since
@@ -59,11 +107,13 @@ class LiveRestorer:
         if block_size < 1 or channels < 1:
             raise ParameterError(f"block_size and channels must be positive, got {block_size}, {channels}")
         if headroom is None:
+            window = getattr(getattr(effect, "plan", None), "window", None)  # a restore stage
             model = getattr(effect, "model", None)
-            headroom = model.manifest.window_samples if model is not None else 0
+            headroom = window or (model.manifest.window_samples if model is not None else 0)
         if headroom < 0:
             raise ParameterError(f"headroom must be >= 0 samples, got {headroom}")
         self.effect = effect
+        self.stage = as_stage(effect, sample_rate, channels)
         self.input_device, self.output_device = input_device, output_device
         self.block_size, self.channels, self.sample_rate = block_size, channels, sample_rate
         self.headroom, self.threaded = int(headroom), threaded
@@ -78,14 +128,15 @@ class LiveRestorer:
 
     def _reset_state(self) -> None:
         self._inbox: queue.Queue[np.ndarray | None] = queue.Queue()
-        self._restored = SampleBuffer(self.channels)  # absolute index = input sample index
+        self._restored = SampleBuffer(self.channels)  # the one FIFO: absolute index = input sample index
         self._restored_lock = threading.Lock()
         self._played = 0
         self._worker: threading.Thread | None = None
 
     @property
     def model_latency_samples(self) -> int:
-        return int(self.effect.reported_latency_samples)
+        """The stage's latency (samples)."""
+        return int(self.stage.latency_samples)
 
     @property
     def latency_samples(self) -> int:
@@ -102,9 +153,9 @@ class LiveRestorer:
         return self.latency_samples / self.sample_rate + device
 
     def _restore(self, block: np.ndarray) -> None:
-        out = self.effect.process(block, self.sample_rate, reset=False)
+        out = self.stage.process(np.ascontiguousarray(block.T))
         with self._restored_lock:
-            self._restored.append(np.ascontiguousarray(out.T))
+            self._restored.append(out)
 
     def _work(self) -> None:
         while (block := self._inbox.get()) is not None:
@@ -151,10 +202,7 @@ class LiveRestorer:
             if self._stream is not None:
                 return
             factory = self._factory or import_sounddevice().Stream
-            self.effect.reset()
-            # an empty (0, channels) buffer tells the effect the layout, so that blocks of 1 or ``channels``
-            # frames ((1, 2), (2, 2)) are read as frames of ``channels`` channels, not as ambiguous or mono
-            self.effect.process(np.zeros((0, self.channels), np.float32), self.sample_rate, reset=False)
+            self.stage.reset()
             self._reset_state()
             if self.threaded:
                 self._worker = threading.Thread(target=self._work, name="sagasr-live", daemon=True)
@@ -166,7 +214,7 @@ class LiveRestorer:
             self._stream.start()
 
     def stop(self) -> None:
-        """Stop and close the stream, end the worker, then reset the effect (its tail is dropped)."""
+        """Stop and close the stream, end the worker, then reset the stage (its tail is dropped)."""
         with self._lock:
             if self._stream is None:
                 return
@@ -177,7 +225,7 @@ class LiveRestorer:
                 self._inbox.put(None)
                 self._worker.join()
                 self._worker = None
-            self.effect.reset()
+            self.stage.reset()
 
     def __enter__(self) -> "LiveRestorer":
         self.start()

@@ -1,7 +1,10 @@
-"""The chunked processor shared by the offline API and the streaming object.
+"""The chunked processor: the restore stage of every path (offline, file, stream, effect, live).
 
-It buffers input, cuts windows as soon as their samples are in, hands them to a window function in groups,
-overlap-adds the results and returns every sample that no later window can change.
+It buffers input, cuts windows as soon as their samples are in, hands them to a window function in groups and
+overlap-adds the results. :meth:`ChunkedProcessor.push` / :meth:`~ChunkedProcessor.finish` return every sample
+as soon as no later window can change it; :meth:`~ChunkedProcessor.process` / :meth:`~ChunkedProcessor.flush`
+are the stream protocol (:mod:`sagasr_stream.streaming`), with the latency gate: after n input samples
+exactly ``max(0, n - latency_samples)`` have come out.
 """
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ import numpy as np
 from .chunking import OverlapAdd, SampleBuffer, WindowPlan
 from .engine import WindowFn, WindowJob
 from .errors import ParameterError
+from .streaming import check_block, empty
 
 
 class ChunkedProcessor:
-    """(channels, samples) float32 in, restored (channels, samples) out, in any block sizes.
+    """(channels, samples) float32 in, restored (channels, samples) out, in any block sizes; a stream stage.
 
     ``windows_per_call``: windows (per channel) gathered before calling ``window_fn``; larger groups mean
     bigger batches and more latency, never a different result. ``on_windows(n)`` reports progress.
@@ -33,22 +37,49 @@ class ChunkedProcessor:
             raise ParameterError(f"windows_per_call must be >= 1, got {windows_per_call}")
         self.window_fn = window_fn
         self.plan = plan
-        self.channels = channels
+        self._channels = channels
         self.windows_per_call = windows_per_call
         self.on_windows = on_windows
         self._input = SampleBuffer(channels)
         self._ola = OverlapAdd(plan, channels)
+        self._final = SampleBuffer(channels)  # finalised samples the latency gate holds back
+        self._returned = 0  # samples returned by process() in this stream
         self.total_in = 0
 
     @property
-    def latency(self) -> int:
+    def channels(self) -> int:
+        return self._channels
+
+    @property
+    def latency_samples(self) -> int:
         """Samples of input after which output sample 0 is certain to be final: the fixed stream latency."""
         return self.plan.window - 1 + (self.windows_per_call - 1) * self.plan.hop
 
     def reset(self) -> None:
+        """Drop all state: buffered input, overlap-add tail and held-back output."""
         self._input.clear()
         self._ola.reset()
+        self._final.clear()
+        self._returned = 0
         self.total_in = 0
+
+    def process(self, planar: np.ndarray) -> np.ndarray:
+        """Feed (channels, n) float32; return exactly the samples due: ``max(0, total_in - latency_samples)``
+        in all since the stream began."""
+        self._final.append(self.push(check_block(planar, self._channels)))
+        due = max(0, self.total_in - self.latency_samples) - self._returned
+        out = self._final.pop(due)
+        if out.shape[1] != due:
+            raise AssertionError("internal error: latency bound violated")
+        self._returned += due
+        return out
+
+    def flush(self) -> np.ndarray:
+        """End the stream: every remaining sample (the output then has the input's length); then reset."""
+        rest = self.finish()
+        held = self._final.pop(len(self._final))
+        self.reset()
+        return np.concatenate([held, rest], axis=1)
 
     def _complete_windows(self) -> int:
         """Windows from ``next_window`` on whose input is fully available."""
@@ -64,11 +95,11 @@ class ChunkedProcessor:
         jobs = []
         for k in range(first, first + count):
             block = self._input.read(k * hop, k * hop + window)
-            jobs.extend(WindowJob(c, k, block[c]) for c in range(self.channels))
+            jobs.extend(WindowJob(c, k, block[c]) for c in range(self._channels))
         results = self.window_fn(jobs)
         pieces = []
         for i in range(count):
-            output = np.stack(results[i * self.channels : (i + 1) * self.channels])
+            output = np.stack(results[i * self._channels : (i + 1) * self._channels])
             pieces.append(self._ola.add(output))
         self._input.discard((first + count) * hop - self._input.offset)
         if self.on_windows:
@@ -76,22 +107,22 @@ class ChunkedProcessor:
         return np.concatenate(pieces, axis=1)
 
     def push(self, block: np.ndarray) -> np.ndarray:
-        """Append (channels, n) samples; return the samples finalised by them (possibly none)."""
+        """Append (channels, n) samples; return the samples finalised by them (possibly none), ungated."""
         self._input.append(block)
         self.total_in += block.shape[1]
-        pieces = [np.zeros((self.channels, 0), dtype=np.float32)]
+        pieces = [empty(self._channels)]
         while self._complete_windows() >= self.windows_per_call:
             pieces.append(self._run(self.windows_per_call))
         return np.concatenate(pieces, axis=1)
 
     def finish(self) -> np.ndarray:
-        """Process the remaining (zero-padded) windows; return the rest so that output length == input length.
-
-        The processor is reset afterwards.
+        """Process the remaining (zero-padded) windows; return the rest so that the samples returned by
+        :meth:`push` and :meth:`finish` have the input's length. Held-back output of :meth:`process` is not
+        included (use :meth:`flush` there). The window state is reset afterwards.
         """
         total = self.total_in
         emitted = self._ola.finalised
-        pieces = [np.zeros((self.channels, 0), dtype=np.float32)]
+        pieces = [empty(self._channels)]
         if total > 0:
             remaining = self.plan.n_windows(total) - self._ola.next_window
             while remaining > 0:
@@ -100,5 +131,7 @@ class ChunkedProcessor:
                 remaining -= count
             pieces.append(self._ola.finish(total))
         out = np.concatenate(pieces, axis=1)[:, : max(0, total - emitted)]
-        self.reset()
+        self._input.clear()
+        self._ola.reset()
+        self.total_in = 0
         return out

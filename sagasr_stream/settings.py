@@ -1,19 +1,20 @@
 """Restoration settings: a dataclass validated once against the model's manifest."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 import numpy as np
 
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
+from .options import hz_or_word, option
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
 StereoMode = Literal["linked", "mid-side", "independent", "mono"]
-STEREO_MODES: tuple[str, ...] = ("linked", "mid-side", "independent", "mono")
+STEREO_MODES: tuple[str, ...] = get_args(StereoMode)
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,10 @@ class RestoreSettings:
 
     - ``steps``: Euler steps; ``cfg_acoustic`` / ``cfg_text``: guidance scales s_a and s_t;
     - ``cfg_form``: "official" v0 + s_a (v1 - v0) + s_t (v2 - v1), or "independent" ... + s_t (v2 - v0);
-    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz), or ``"auto"``: per window the
-      input's roll-off plus the bundle's ``auto_rolloff_fraction`` of the distance to Nyquist;
+    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz); ``"auto"``: per window the
+      input's roll-off plus the bundle's ``auto_rolloff_fraction`` of the distance to Nyquist; ``"model"``: the
+      model chooses it from the input (only bundles trained with unknown target roll-offs, see
+      ``Defaults.rolloff_unknown_trained``);
     - ``caption``: text guidance ("" for none);
     - ``overlap``: window overlap in samples (a multiple of the model's downsampling, at most half a window;
       ``None`` = a quarter window);
@@ -35,42 +38,50 @@ class RestoreSettings:
       (each channel alone) or "mono" (the downmix, restored once, in every channel).
     """
 
-    steps: int | None = None
-    cfg_acoustic: float | None = None
-    cfg_text: float | None = None
-    cfg_form: CfgForm = "official"
-    target_rolloff_hz: float | str | None = None
-    caption: str | None = None
-    overlap: int | None = None
-    batch_size: int = 4
-    seed: int = 0
-    low_band: LowBand = "keep"
-    stereo: StereoMode = field(
-        default="linked",
-        metadata={"help": "how channels are restored together: linked (one restored band per pair, each channel's "
-                          "level and coherence kept), mid-side, independent (each channel alone) or mono (downmix)"},
-    )
+    steps: int | None = option(None, help="Euler steps (default: the bundle's)")
+    cfg_acoustic: float | None = option(None, help="LR-latent guidance scale s_a (default: the bundle's, 1.4)")
+    cfg_text: float | None = option(None, help="text/roll-off guidance scale s_t (default: the bundle's, 1.2)")
+    cfg_form: CfgForm = option("official", help="guidance formula")
+    target_rolloff_hz: float | str | None = option(
+        None, unit="Hz", parse=hz_or_word("auto", "model"), deprecated_flags=("--target-rolloff",),
+        help="wanted output roll-off in Hz, 'auto' (from each window's input roll-off) or 'model' (the model "
+             "chooses; bundles trained for it); default: the bundle's")
+    caption: str | None = option(None, help="text guidance (default: the bundle's)")
+    overlap: int | None = option(
+        None, unit="samples", help="window overlap (a multiple of the downsampling; default a quarter window)")
+    batch_size: int = option(4, unit="windows", help="windows per DiT call")
+    seed: int = option(0, help="noise seed")
+    low_band: LowBand = option("keep", help="what to do below the input's cutoff")
+    stereo: StereoMode = option(
+        "linked", choices=STEREO_MODES,
+        help="how channels are restored together: linked (one restored band per pair, each channel's level and "
+             "coherence kept), mid-side, independent (each channel alone) or mono (the downmix in every channel)")
 
     def with_(self, **changes: object) -> "RestoreSettings":
         """A copy with some fields changed (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-AUTO_COMPLETE_BAND_HZ = 16000.0  # with target_rolloff_hz "auto": a band reaching this is complete
+AUTO_COMPLETE_BAND_HZ = 16000.0  # with target_rolloff_hz "auto" or "model": a band reaching this is complete
+ROLLOFF_UNKNOWN = 0.0  # the target roll-off ratio fed for "model": "not given" (training hides some targets so)
+CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a frequency
 
 
 @dataclass(frozen=True)
 class ResolvedSettings:
-    """Settings with every default filled in from the manifest and every value checked."""
+    """Settings with every default filled in from the manifest and every value checked.
+
+    The window length is not copied here: it belongs to the model (``manifest.window_samples``); the
+    window plan is made from both by :class:`sagasr_stream.restorer.Restorer`.
+    """
 
     steps: int
     cfg_acoustic: float
     cfg_text: float
     cfg_form: CfgForm
-    target_rolloff: float | None      # ratio in (0, 1]; None: "auto" (see :meth:`target_rolloffs`)
+    target_rolloff: float | None      # ratio in (0, 1]; None: "auto" or "model" (see :meth:`target_rolloffs`)
     target_rolloff_hz: float | str
     caption: str
-    window: int
     overlap: int
     batch_size: int
     seed: int
@@ -80,21 +91,20 @@ class ResolvedSettings:
     stereo: StereoMode = "linked"
 
     @property
-    def hop(self) -> int:
-        return self.window - self.overlap
-
-    @property
     def complete_band_hz(self) -> float:
         """A window whose band edge reaches this (Hz) has nothing missing: the fixed target roll-off, or for
-        "auto" :data:`AUTO_COMPLETE_BAND_HZ`."""
+        "auto" and "model" :data:`AUTO_COMPLETE_BAND_HZ`."""
         return AUTO_COMPLETE_BAND_HZ if self.target_rolloff is None else float(self.target_rolloff_hz)
 
     def target_rolloffs(self, rolloff_in: np.ndarray) -> np.ndarray:
         """Target roll-off ratios (n,) float32 for windows whose input roll-off ratios are ``rolloff_in`` (n,):
-        the fixed target, or for "auto" ``rolloff_in + auto_rolloff_fraction * (1 - rolloff_in)``."""
+        the fixed target; for "auto" ``rolloff_in + auto_rolloff_fraction * (1 - rolloff_in)``; for "model"
+        :data:`ROLLOFF_UNKNOWN`."""
         rolloff_in = np.asarray(rolloff_in, dtype=np.float32)
         if self.target_rolloff is not None:
             return np.full(rolloff_in.shape, self.target_rolloff, dtype=np.float32)
+        if self.target_rolloff_hz == "model":
+            return np.full(rolloff_in.shape, ROLLOFF_UNKNOWN, dtype=np.float32)
         return (rolloff_in + self.auto_rolloff_fraction * (1.0 - rolloff_in)).astype(np.float32)
 
 
@@ -113,11 +123,17 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         raise SettingsError(f"cfg_form must be 'official' or 'independent', got {settings.cfg_form!r}")
     rolloff_hz = d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz
     rolloff: float | None = None
-    if rolloff_hz != "auto":
+    if rolloff_hz == "model" and not d.rolloff_unknown_trained:
+        raise SettingsError(
+            f"target_rolloff_hz 'model': model {manifest.name!r} was not trained to choose the roll-off; give Hz or 'auto'"
+        )
+    if rolloff_hz not in CHOSEN_ROLLOFFS:
         try:
             rolloff_hz = float(rolloff_hz)
         except (TypeError, ValueError):
-            raise SettingsError(f"target_rolloff_hz: expected a frequency in Hz or 'auto', got {rolloff_hz!r}") from None
+            raise SettingsError(
+                f"target_rolloff_hz: expected a frequency in Hz, 'auto' or 'model', got {rolloff_hz!r}"
+            ) from None
         try:
             rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
         except ValueError as exc:
@@ -144,6 +160,6 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     if settings.stereo not in STEREO_MODES:
         raise SettingsError(f"stereo must be one of {', '.join(map(repr, STEREO_MODES))}, got {settings.stereo!r}")
     return ResolvedSettings(
-        steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", window, overlap,
+        steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
     )

@@ -1,6 +1,10 @@
 """Input validation at the edge: dtype, shape/layout, finiteness and sample rate.
 
-Every check raises an :mod:`sagasr_stream.errors` exception that names the problem.
+This module is the one place that decides an input's layout: numpy's (1-D mono or 2-D with the smaller
+dimension as channels, :func:`prepare_audio`), a stream's blocks (1-D for mono or (channels, samples),
+:func:`stream_block`) and pedalboard's rules with their cache (:class:`LayoutTracker`, :func:`planar_input`).
+Past this edge everything is planar (channels, samples) float32. Every check raises an
+:mod:`sagasr_stream.errors` exception that names the problem.
 """
 from __future__ import annotations
 
@@ -107,3 +111,70 @@ def prepare_audio(audio: object, layout: Layout | None = None, name: str = "audi
         raise AudioInputError(f"{name} is empty (shape {array.shape}): nothing to restore")
     check_finite(planar, name)
     return np.ascontiguousarray(planar), layout
+
+
+def stream_block(block: object, channels: int, name: str = "block") -> tuple[np.ndarray, bool]:
+    """A block for a ``channels``-channel stream: 1-D (mono streams only) or (channels, samples), float32 or
+    float64, finite -> ((channels, samples) float32, whether it was 1-D)."""
+    array = check_dtype(block, name)
+    mono = array.ndim == 1
+    if mono:
+        if channels != 1:
+            raise AudioInputError(f"1-D {name} given to a {channels}-channel stream; pass (channels, samples)")
+        array = array[None, :]
+    elif array.ndim != 2 or array.shape[0] != channels:
+        raise AudioInputError(f"{name} must have shape ({channels}, samples), got {array.shape}")
+    check_finite(array, name)
+    return array, mono
+
+
+class LayoutTracker:
+    """pedalboard's shape rules with its cache: which dimension of a buffer holds the channels.
+
+    1-D is mono. In 2-D the smaller dimension is channels, except that once a 2-D buffer has been seen, a
+    dimension equal to the channel count seen last is taken as channels (so (2, 1) after (2, 1000) is one
+    stereo sample, and a square buffer takes the cached layout). Empty dimensions are samples. The cache
+    lives until :meth:`reset`.
+    """
+
+    def __init__(self) -> None:
+        self.layout: Layout | None = None  # last 2-D layout
+        self.channels: int | None = None  # channel count of the last 2-D buffer
+
+    def reset(self) -> None:
+        self.layout = self.channels = None
+
+    def resolve(self, shape: tuple[int, ...], name: str = "input_array") -> tuple[Layout, int]:
+        """(layout, channels) of a buffer of ``shape``; updates the cache. Raises AudioInputError if ambiguous."""
+        if len(shape) == 1:
+            return "mono", 1
+        if len(shape) != 2:
+            raise AudioInputError(f"{name} must be 1-D (samples,) or 2-D, got shape {shape}")
+        rows, cols = shape
+        known = self.channels
+        if rows == 0 or cols == 0:  # empty: the zero dimension is samples
+            layout: Layout = "channels_last" if rows == 0 else "channels_first"
+        elif rows == cols == known and self.layout is not None:
+            layout = self.layout
+        elif known in (rows, cols) and rows != cols:
+            layout = "channels_first" if rows == known else "channels_last"
+        elif rows == cols == 1:
+            layout = "channels_first"  # one sample of one channel: both readings agree
+        else:
+            layout = infer_layout(shape, None, name)
+        channels = rows if layout == "channels_first" else cols
+        if channels > 0 and shape != (1, 1):
+            self.layout, self.channels = layout, channels
+        return layout, channels
+
+
+def planar_input(input_array: object, tracker: "LayoutTracker") -> tuple[np.ndarray, Layout]:
+    """Check dtype (float32 kept, float64 converted, else TypeError) and layout -> ((channels, samples), layout)."""
+    array = check_dtype(input_array, "input_array")
+    layout, _ = tracker.resolve(array.shape)
+    return to_channels_first(array, layout), layout
+
+
+def output_in_layout(planar: np.ndarray, layout: Layout) -> np.ndarray:
+    """(channels, samples) float32 -> C-contiguous float32 in ``layout``."""
+    return np.ascontiguousarray(from_channels_first(planar, layout), dtype=np.float32)

@@ -32,7 +32,7 @@ def tiny_model(tiny_bundle: Path) -> SagaSRModel:
 
 def band_limited_noise(n: int, cutoff_hz: float = 6000.0, seed: int = 0, channels: int | None = None) -> np.ndarray:
     """Deterministic white noise low-passed at ``cutoff_hz`` (44.1 kHz), float32, peak about 0.5."""
-    from sagasr_stream.dsp import LowPassSpec, band_limit
+    from sagasr_stream.degradation import LowPassSpec, band_limit
 
     rng = np.random.default_rng(seed)
     shape = (n,) if channels is None else (channels, n)

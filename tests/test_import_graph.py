@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: import name -> folder (the folder names differ from the import names for export/ and training/)
 PACKAGES = {"sagasr_stream": ROOT / "sagasr_stream", "sagasr_export": ROOT / "export", "sagasr_training": ROOT / "training"}
-#: modules that parse command lines; no library module may import argparse
-CLI_MODULES = {
-    "sagasr_stream.cli", "sagasr_stream.cli_common", "sagasr_stream.live_cli", "sagasr_stream.evaluation.cli",
-    "sagasr_export.cli", "sagasr_training.cli", "sagasr_training.corpus.cli",
-}
+#: packages and modules that parse command lines; no library module may import argparse
+CLI_PACKAGES = ("sagasr_stream.cli",)
+CLI_MODULES = {"sagasr_export.cli", "sagasr_training.cli", "sagasr_training.corpus.cli"}
+
+
+def is_cli_module(name: str) -> bool:
+    """Command-line code: the CLI packages and modules, and every ``__main__``."""
+    return (name in CLI_MODULES or name.endswith(".__main__")
+            or any(name == p or name.startswith(p + ".") for p in CLI_PACKAGES))
 
 
 def package_modules() -> dict[str, tuple[Path, bool]]:
@@ -88,7 +94,7 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_the_graph_sees_relative_and_function_level_imports():
     graph = import_graph()
     assert "sagasr_stream.errors" in graph["sagasr_stream.bundle"]  # from .errors import ...
-    assert "sagasr_stream.evaluation.cli" in graph["sagasr_stream.cli"]  # imported inside a function
+    assert "sagasr_stream.cli.eval" in graph["sagasr_stream.cli.main"]  # imported inside a function
     assert "sagasr_stream.graphs" in graph["sagasr_export.exporter"]  # across packages
 
 
@@ -100,7 +106,15 @@ def test_no_import_cycles():
 def test_argparse_only_in_command_line_modules():
     modules = package_modules()
     users = {name for name, (file, _) in modules.items() if "argparse" in _imported_names(file)}
-    assert users <= CLI_MODULES, sorted(users - CLI_MODULES)
+    assert {name for name in users if not is_cli_module(name)} == set(), sorted(users)
+
+
+def test_library_modules_do_not_import_the_command_line():
+    """The CLI imports the library, never the reverse (training's CLI may use the runtime's flag helpers)."""
+    graph = import_graph()
+    offenders = {name: sorted(n for n in deps if n.startswith("sagasr_stream.cli"))
+                 for name, deps in graph.items() if not is_cli_module(name)}
+    assert {name: deps for name, deps in offenders.items() if deps} == {}
 
 
 def _imported_names(file: Path) -> set[str]:
@@ -122,6 +136,33 @@ def _modules_of(package: str) -> list[str]:
 @pytest.mark.parametrize("module", _modules_of("sagasr_stream"))
 def test_every_runtime_module_imports(module):
     importlib.import_module(module)
+
+
+def test_only_the_evaluation_and_the_command_line_use_the_degradation_recipe():
+    """The restoration never band-limits audio: the low-pass recipe is for making test inputs (evaluation,
+    ``sagasr bench``) and training pairs."""
+    users = {name for name, deps in import_graph().items() if "sagasr_stream.degradation" in deps}
+    runtime_users = {n for n in users if n.startswith("sagasr_stream.")}
+    assert runtime_users and all(n.startswith(("sagasr_stream.evaluation", "sagasr_stream.cli")) for n in runtime_users), \
+        sorted(runtime_users)
+    assert "sagasr_training.degrade" in users
+
+
+@pytest.mark.parametrize("module", ["sagasr_stream", "sagasr_stream.testing", "sagasr_stream.evaluation",
+                                    "sagasr_stream.cli"])
+def test_optional_heavy_dependencies_are_imported_lazily(module):
+    """The runtime, the test-bundle builder, the evaluation and the CLI import without onnx, matplotlib, torch
+    (the builder needs onnx and the spectrogram pictures matplotlib only when called: extras ``dev``/``eval``)."""
+    code = ("import sys\n"
+            "class Absent:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('onnx', 'matplotlib', 'torch', 'stable_audio_tools'):\n"
+            "            raise ImportError(f'{name} is not installed (test)')\n"
+            "sys.meta_path.insert(0, Absent())\n"
+            f"import {module}\n"
+            "assert not {'onnx', 'matplotlib', 'torch'} & set(sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_the_runtime_does_not_import_torch():

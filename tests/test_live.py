@@ -9,7 +9,7 @@ from sagasr_stream import restore
 from sagasr_stream.effect import BandwidthExtension
 from sagasr_stream.errors import SagasrError
 from sagasr_stream.live import LiveRestorer, import_sounddevice
-from sagasr_stream.live_cli import add_live_arguments, run_live
+from sagasr_stream.cli.live import add_live_arguments, run_live
 from tests.conftest import band_limited_noise
 
 
@@ -78,6 +78,22 @@ def test_inline_mode_without_headroom_is_the_effect_latency(tiny_model):
     assert latency == tiny_model.manifest.window_samples - 1 and live.underruns == 0 and live.error is None
     assert played.shape == x.shape
     np.testing.assert_allclose(played[latency:, 0], restore(x[:, 0], 44100, tiny_model)[: len(x) - latency], atol=1e-5)
+
+
+def test_a_restore_stage_plays_through_the_same_path_bit_for_bit(tiny_model):
+    """Live audio on the stream protocol: a Restorer's stage directly, with the effect's output exactly."""
+    from sagasr_stream import Restorer
+
+    x = band_limited_noise(20000, channels=2, seed=15).T.copy()  # (frames, 2)
+    runs = {}
+    for name, effect in (("stage", Restorer(tiny_model).stream(2)), ("effect", BandwidthExtension(tiny_model))):
+        live = LiveRestorer(effect, block_size=256, channels=2, stream_factory=FakeStream, headroom=0, threaded=False)
+        assert live.latency_samples == tiny_model.manifest.window_samples - 1
+        with live:
+            runs[name] = FakeStream.instances[-1].run(x)
+    assert np.array_equal(runs["stage"], runs["effect"]) and runs["stage"][8191:].any()
+    with pytest.raises(ValueError, match="channel"):
+        LiveRestorer(Restorer(tiny_model).stream(1), channels=2, stream_factory=FakeStream)
 
 
 @pytest.mark.parametrize("block_size", [1, 2])
@@ -187,18 +203,26 @@ def test_missing_portaudio_is_explained(monkeypatch):
         import_sounddevice()
 
 
-def test_run_live_passes_the_stereo_mode(tiny_bundle, monkeypatch):
-    import sagasr_stream.live_cli as live_cli
+def test_run_live_takes_the_stereo_mode(tiny_bundle, monkeypatch, capsys):
+    import sagasr_stream.cli.live as live_cli
+    from sagasr_stream.streaming import run_whole
 
-    effects = []
+    stages = []
 
     class Recording(live_cli.LiveRestorer):
-        def __init__(self, effect, *args, **kwargs):
-            effects.append(effect)
-            super().__init__(effect, *args, **kwargs)
+        def __init__(self, stage, *args, **kwargs):
+            stages.append(stage)
+            super().__init__(stage, *args, **kwargs)
 
     monkeypatch.setattr(live_cli, "LiveRestorer", Recording)
     args = parse(["--model", str(tiny_bundle), "--duration", "0.05", "--channels", "2", "--stereo", "mono"])
     assert run_live(args, stream_factory=FakeStream) == 0
-    assert effects[-1].settings.stereo == "mono"
+    x = band_limited_noise(12000, channels=2, seed=3)  # two different channels
+    stages[-1].reset()
+    out = run_whole(stages[-1], x)
+    assert not np.array_equal(x[0], x[1]) and out[0].any()
+    np.testing.assert_array_equal(out[0], out[1])  # mono: the downmix restored once, in every channel
     assert parse([]).stereo is None  # the settings' default (linked)
+    with pytest.raises(SystemExit):
+        parse(["--stereo", "wide"])
+    assert "linked" in capsys.readouterr().err  # the choices come from the field

@@ -38,14 +38,27 @@ def test_upsample_is_restore_and_mono_works(tiny_model):
 def test_latency_and_reset(tiny_model):
     up = StreamingUpsampler(16000, 1, model=tiny_model)
     assert up.process().shape == (1, 0)  # flushing a fresh stream gives nothing (and does not raise)
-    assert up.output_latency > tiny_model.manifest.window_samples - 1
-    assert up.input_latency == pytest.approx(up.output_latency * 16000 / 44100)
+    assert up.latency_samples > tiny_model.manifest.window_samples - 1  # resampler + model
+    with pytest.warns(DeprecationWarning, match="latency_samples"):
+        assert up.output_latency == up.latency_samples
+    with pytest.warns(DeprecationWarning, match="latency_samples"):
+        assert up.input_latency == pytest.approx(up.latency_samples * 16000 / 44100)
     x = band_limited_noise(5000, seed=2)
     # nothing comes out before the latency has passed
     assert up.process(x[:1000]).shape == (0,)
     up.reset()
     y = np.concatenate([up.process(x), up.process()])
     np.testing.assert_allclose(y, upsample(x, 16000, tiny_model), atol=1e-5)
+
+
+def test_upsample_answers_at_the_model_rate_unlike_restore(tiny_model):
+    """upsample(): any rate in -> the model's rate (or ``output_rate``) out; restore() keeps a >= 44.1 kHz rate."""
+    x = band_limited_noise(6000, cutoff_hz=3000.0, seed=8)
+    y = upsample(x, 48000, tiny_model)
+    assert y.shape == (round(6000 * 44100 / 48000),)
+    assert restore(x, 48000, tiny_model).shape == (6000,)
+    np.testing.assert_array_equal(y, restore(x, 48000, tiny_model, output_rate=44100))
+    np.testing.assert_array_equal(upsample(x, 16000, tiny_model, output_rate=48000), restore(x, 16000, tiny_model, output_rate=48000))
 
 
 def test_bad_input(tiny_model):

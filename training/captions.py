@@ -224,7 +224,7 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
     inference) instead of the file itself. Returns the number of new captions."""
     from pedalboard.io import AudioFile
 
-    from sagasr_stream import dsp
+    from sagasr_stream import degradation
 
     from .audio_files import scan_audio
 
@@ -244,7 +244,7 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
             with AudioFile(str(p)) as src, src.resampled_to(captioner.sample_rate) as f:
                 audio = np.asarray(f.read(int(max_seconds * captioner.sample_rate)), dtype=np.float32).mean(axis=0)
             if lowpass_hz:
-                audio = dsp.band_limit(audio, captioner.sample_rate, dsp.LowPassSpec("butter", 8, min(lowpass_hz, captioner.sample_rate * 0.45)))
+                audio = degradation.band_limit(audio, captioner.sample_rate, degradation.LowPassSpec("butter", 8, min(lowpass_hz, captioner.sample_rate * 0.45)))
             text = captioner.caption(audio, p)
             out.write(json.dumps({"path": p.relative_to(root).as_posix(), "caption": text}) + "\n")
             out.flush()

@@ -1,7 +1,8 @@
 """``sagasr-train`` / ``python -m sagasr_training``: captions, vae, diffusion, export.
 
-Training settings come from a JSON config (``--config``, see :class:`sagasr_training.train.TrainConfig`) and are
-overridden by flags. Examples::
+Training settings come from a JSON config (``--config``, see :class:`sagasr_training.config.TrainConfig`) and are
+overridden by flags, one per config field (declared with the field: ``--data`` is ``data.root``, ``--workers``
+``data.num_workers``, ``--degrade-cutoff-min-hz`` ``data.degrade.cutoff_min_hz``; ``sagasr-train diffusion --help``). Examples::
 
     sagasr-train captions data/hr --cache data/hr/captions.jsonl --captioner qwen2-audio --model-path ~/qwen2-audio
     sagasr-train vae --model small --data data/hr --run-dir runs/vae --max-steps 20000
@@ -19,45 +20,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from sagasr_stream.cli.fields import Flag, add_flags, dataclass_flags, flag_values
+
+from .config import TrainConfig, load_train_config
+
+
+#: one flag per TrainConfig / DataConfig / DegradeConfig field (from the fields' option metadata)
+TRAIN_FLAGS: list[Flag] = dataclass_flags(TrainConfig)
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="JSON training config (flags override it)")
-    p.add_argument("--model", help="model config: tiny, small, full or a JSON path")
-    p.add_argument("--data", dest="data.root", help="folder of training audio (recursive)")
-    p.add_argument("--captions", dest="data.captions", help="caption cache (JSON lines)")
-    p.add_argument("--file-list", dest="data.file_list", help="only these files (paths relative to --data), e.g. train.txt")
-    p.add_argument("--latent-cache", dest="data.latent_cache", help="pre-encoded pairs (diffusion; see cache-latents)")
-    p.add_argument("--text-tokens", dest="data.text_tokens", help="precomputed caption tokens (see text-tokens)")
-    p.add_argument("--bank-versions", dest="data.bank_versions", type=int,
-                   help="in-memory pair bank on the training device with this many band-limited versions per clip")
-    p.add_argument("--bank-workers", dest="data.bank_workers", type=int, help="processes that build the pair bank")
-    p.add_argument("--max-minutes", type=float, help="stop (and save) after this many minutes of training")
-    p.add_argument("--workers", dest="data.num_workers", type=int)
-    p.add_argument("--val-fraction", dest="data.val_fraction", type=float)
-    p.add_argument("--run-dir")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--accumulate", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--ema-decay", type=float)
-    p.add_argument("--grad-clip", type=float)
-    p.add_argument("--lsd-weight", type=float, help="VAE: weight of the log-spectral distance loss")
-    p.add_argument("--vae-parts", choices=("all", "decoder"), help="VAE: train all of it or the decoder only")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--save-every", type=int)
-    p.add_argument("--val-every", type=int)
-    p.add_argument("--val-batches", type=int)
-    p.add_argument("--log-every", type=int)
-    p.add_argument("--accelerator")
-    p.add_argument("--devices", type=lambda s: s if s == "auto" else int(s))
-    p.add_argument("--num-nodes", type=int)
-    p.add_argument("--strategy", help="auto, ddp, ddp_find_unused_parameters_true, fsdp, ...")
-    p.add_argument("--precision", help="auto, 32-true, bf16-mixed, 16-mixed")
-    p.add_argument("--no-resume", dest="resume", action="store_const", const=False)
-    p.add_argument("--no-progress", dest="progress", action="store_const", const=False)
+    add_flags(p.add_argument_group("training config (default: --config, else the TrainConfig defaults)"), TRAIN_FLAGS)
+
+
+def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """{dotted config key: value} of the training flags given (for :func:`load_train_config`)."""
+    return flag_values(args, TRAIN_FLAGS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,24 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--lowpass-hz", type=float, help="caption a band-limited copy (what inference sees)")
     c.add_argument("--overwrite", action="store_true")
     for name, text in (("vae", "train the Oobleck VAE"), ("diffusion", "train the SAGA-SR DiT")):
-        t = sub.add_parser(name, help=text)
-        _train_args(t)
-        t.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors"
-                       + (": the weights a fine-tune starts from" if name == "vae" else ""))
-        if name == "diffusion":
-            t.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
-            t.add_argument("--init-weights", help="trained weights to start from (sagasr-train slim's model.safetensors)")
+        _train_args(sub.add_parser(name, help=text))
     k = sub.add_parser("cache-latents", help="encode training windows once (frozen VAE + text) for fast DiT training")
     _train_args(k)
-    k.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
-    k.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
     k.add_argument("--out", dest="cache_out", required=True, help="output .safetensors file")
     k.add_argument("--items", dest="cache_items", type=int, required=True, help="number of training windows")
     k.add_argument("--encode-batch", dest="cache_batch", type=int, default=8)
     m = sub.add_parser("latent-scale", help="measure the VAE latents per channel; write the model config with latent_shift/scale")
     _train_args(m)
-    m.add_argument("--vae-weights", help="VAE run checkpoint folder or autoencoder.safetensors")
-    m.add_argument("--init-checkpoint", help="sagasr_export checkpoint folder to start from")
     m.add_argument("--out", dest="scale_out", required=True, help="model config JSON to write (use it as --model)")
     m.add_argument("--items", dest="scale_items", type=int, default=64, help="training windows to measure")
     tt = sub.add_parser("text-tokens", help="encode every training file's caption once (for --bank-versions)")
@@ -163,11 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             if not (ck / "model.safetensors").is_file():
                 raise ValueError(f"{args.checkpoint}: no model.safetensors (give a diffusion run or its checkpoint folder)")
             return export_main([str(ck), *rest])
-        from .train import cache_latents, load_train_config, run, write_scaled_model_config
+        from .train import cache_latents, run, write_scaled_model_config
 
-        skip = {"command", "config", "cache_out", "cache_items", "cache_batch", "scale_out", "scale_items", "tokens_out"}
-        overrides = {k: v for k, v in vars(args).items() if k not in skip}
-        cfg = load_train_config(args.config, **overrides)
+        cfg = load_train_config(args.config, **train_overrides(args))
         if args.command == "latent-scale":
             stats = write_scaled_model_config(cfg, args.scale_out, args.scale_items)
             scale = np.asarray(stats["latent_scale"])

@@ -8,7 +8,6 @@ by a hash of their relative path (stable across machines and file additions).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,52 +17,8 @@ from torch.utils.data import Dataset, Sampler
 
 from .audio_files import AUDIO_EXTENSIONS, listed_audio, scan_audio  # noqa: F401 (re-exported)
 from .captions import CaptionStore
-from .degrade import DegradeConfig, degrade
-
-
-@dataclass
-class DataConfig:
-    """Where the audio is and how windows are cut. ``window_samples`` comes from the model config."""
-
-    root: str = ""
-    captions: str | None = None           # JSON-lines caption cache (path -> caption)
-    latent_cache: str | None = None       # pre-encoded pairs (sagasr_training.latent_cache); diffusion only
-    text_tokens: str | None = None        # precomputed caption tokens (sagasr-train text-tokens); pair bank only
-    bank_versions: int = 0                # > 0: in-memory pair bank on the training device with this many
-                                          # band-limited versions per clip (sagasr_training.pair_bank)
-    bank_workers: int = 1                 # processes that read and band-limit the bank's clips
-    file_list: str | None = None          # only these files: a text file of paths relative to root (e.g. train.txt)
-    sample_rate: int = 44100
-    window_samples: int = 65536
-    val_fraction: float = 0.02
-    silence_db: float = -60.0             # windows whose HR peak is below this are skipped
-    lr_dropout: float = 0.1               # P(lr_keep = 0)
-    cross_dropout: float = 0.1            # P(cross_keep = 0), independent of lr_dropout
-    seed: int = 0
-    num_workers: int = 0
-    degrade: DegradeConfig = field(default_factory=DegradeConfig)
-
-    def validate(self) -> "DataConfig":
-        if self.latent_cache is not None:
-            if not Path(self.latent_cache).is_file():
-                raise ValueError(f"data.latent_cache {self.latent_cache!r} is not a file")
-        elif not self.root or not Path(self.root).is_dir():
-            raise ValueError(f"data.root {self.root!r} is not a folder")
-        if self.window_samples <= 0:
-            raise ValueError("data.window_samples must be positive")
-        for key in ("val_fraction", "lr_dropout", "cross_dropout"):
-            if not 0.0 <= getattr(self, key) < 1.0:
-                raise ValueError(f"data.{key} must be in [0, 1)")
-        if self.file_list is not None and not Path(self.file_list).is_file():
-            raise ValueError(f"data.file_list {self.file_list!r} is not a file")
-        if self.bank_versions < 0 or self.bank_workers < 1:
-            raise ValueError("data.bank_versions must be >= 0 and data.bank_workers >= 1")
-        if self.bank_versions and (self.text_tokens is None or not Path(self.text_tokens).is_file()):
-            raise ValueError(f"data.bank_versions needs data.text_tokens, a file (got {self.text_tokens!r})")
-        if self.captions is not None and not Path(self.captions).is_file():
-            raise ValueError(f"data.captions {self.captions!r} is not a file")
-        self.degrade.validate(self.sample_rate)
-        return self
+from .config import DataConfig  # noqa: F401 (re-exported)
+from .degrade import training_pair
 
 
 def is_validation(relpath: str, fraction: float) -> bool:
@@ -153,7 +108,7 @@ class WindowDataset(Dataset):
                 break
         else:
             raise ValueError(f"every window of the {self.split} split is silent (below {cfg.silence_db} dB)")
-        d = degrade(hr, rng, cfg.degrade, cfg.sample_rate)
+        d = training_pair(hr, rng, cfg.degrade, cfg.sample_rate)
         train = self.split == "train"
         lr_keep = float(rng.random() >= cfg.lr_dropout) if train else 1.0
         cross_keep = float(rng.random() >= cfg.cross_dropout) if train else 1.0

@@ -1,7 +1,8 @@
-"""On-the-fly degradation for training: the SPEC section 1 low-pass recipe from :mod:`sagasr_stream.dsp`.
+"""Training pairs: the ranges of the training low-pass and the pair a full-band window becomes.
 
-One implementation only: this module draws and applies ``dsp.draw_lowpass`` + ``dsp.band_limit`` and levels
-HR/LR with ``dsp.peak_gain`` exactly like the runtime does per window.
+The recipe itself is :mod:`sagasr_stream.degradation` (shared with the evaluation): this module draws from
+it with the configured ranges, may tilt the target above the cutoff, and levels HR/LR with ``dsp.peak_gain``
+exactly like the runtime does per window.
 """
 from __future__ import annotations
 
@@ -10,32 +11,35 @@ from typing import Any
 
 import numpy as np
 
-from sagasr_stream import dsp
+from sagasr_stream import degradation, dsp
+from sagasr_stream.options import option
 
 
 @dataclass(frozen=True)
 class DegradeConfig:
     """Ranges of the training low-pass (SPEC: cutoff 2-16 kHz, order 2-10, four families, resample)."""
 
-    cutoff_min_hz: float = 2000.0
-    cutoff_max_hz: float = 16000.0
-    order_min: int = 2
-    order_max: int = 10
-    families: tuple[str, ...] = dsp.FILTER_FAMILIES
-    resample: bool = True
-    input_peak: float = 0.5
-    plain_resample_fraction: float = 0.0   # share of draws band-limited by a plain resample (no filter)
-    target_tilt_fraction: float = 0.0      # share of targets whose band above the cutoff is tilted ...
-    target_tilt_db_per_octave: tuple[float, float] = (-6.0, 30.0)  # ... by a slope drawn from this range
+    cutoff_min_hz: float = option(2000.0, unit="Hz", help="lowest low-pass cutoff drawn")
+    cutoff_max_hz: float = option(16000.0, unit="Hz", help="highest low-pass cutoff drawn")
+    order_min: int = option(2, help="lowest filter order drawn (2..10)")
+    order_max: int = option(10, help="highest filter order drawn (2..10)")
+    families: tuple[str, ...] = option(degradation.FILTER_FAMILIES, choices=degradation.FILTER_FAMILIES, help="filter families drawn")
+    resample: bool = option(True, help="after the filter, resample to twice the cutoff and back")
+    input_peak: float = option(0.5, command_line=False, help="HR and LR are scaled so that the LR peak is this "
+                               "(set from the model config)")
+    plain_resample_fraction: float = option(0.0, help="share of draws band-limited by a plain resample (no filter)")
+    target_tilt_fraction: float = option(0.0, help="share of targets whose band above the cutoff is tilted ...")
+    target_tilt_db_per_octave: tuple[float, float] = option(
+        (-6.0, 30.0), unit="dB/octave", help="... by a slope drawn from this range (min max)")
 
     def validate(self, sample_rate: int = 44100) -> "DegradeConfig":
         if not 0 < self.cutoff_min_hz <= self.cutoff_max_hz < sample_rate / 2:
             raise ValueError(f"degrade: need 0 < cutoff_min_hz <= cutoff_max_hz < {sample_rate / 2:g}")
         if not 2 <= self.order_min <= self.order_max <= 10:
             raise ValueError("degrade: need 2 <= order_min <= order_max <= 10")
-        bad = [f for f in self.families if f not in dsp.FILTER_FAMILIES]
+        bad = [f for f in self.families if f not in degradation.FILTER_FAMILIES]
         if bad or not self.families:
-            raise ValueError(f"degrade: unknown families {bad}; expected some of {dsp.FILTER_FAMILIES}")
+            raise ValueError(f"degrade: unknown families {bad}; expected some of {degradation.FILTER_FAMILIES}")
         if not self.input_peak > 0:
             raise ValueError("degrade: input_peak must be > 0")
         for key in ("plain_resample_fraction", "target_tilt_fraction"):
@@ -48,25 +52,24 @@ class DegradeConfig:
 
 
 @dataclass
-class Degraded:
+class TrainingPair:
     """One training pair at the model's working level. hr, lr: (L,) float32; rolloffs: ratios in [0, 1]."""
 
     hr: np.ndarray
     lr: np.ndarray
     rolloff_in: float
     rolloff_out: float
-    spec: dsp.LowPassSpec
+    spec: degradation.LowPassSpec
     gain: float
 
 
 def degrade_clip(audio: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig,
-                 sample_rate: int = 44100) -> tuple[np.ndarray, dsp.LowPassSpec]:
-    """One random band limit of ``audio`` (samples,) -> (LR (samples,) float32, the draw). A share
-    ``plain_resample_fraction`` of the draws is a plain resample to twice the cutoff (no filter)."""
-    spec = dsp.draw_lowpass(rng, (cfg.cutoff_min_hz, cfg.cutoff_max_hz), (cfg.order_min, cfg.order_max), cfg.families)
-    if cfg.plain_resample_fraction > 0 and rng.random() < cfg.plain_resample_fraction:
-        return dsp.resample_through(audio, sample_rate, 2 * spec.cutoff_hz).astype(np.float32), spec
-    return dsp.band_limit(audio, sample_rate, spec, resample=cfg.resample), spec
+                 sample_rate: int = 44100) -> tuple[np.ndarray, degradation.LowPassSpec]:
+    """One random band limit of ``audio`` (samples,) -> (LR (samples,) float32, the draw), with ``cfg``'s
+    ranges (:func:`sagasr_stream.degradation.random_band_limit`)."""
+    return degradation.random_band_limit(audio, rng, sample_rate, (cfg.cutoff_min_hz, cfg.cutoff_max_hz),
+                                         (cfg.order_min, cfg.order_max), cfg.families, cfg.resample,
+                                         cfg.plain_resample_fraction)
 
 
 def tilt_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) -> np.ndarray | None:
@@ -90,9 +93,9 @@ def tilt_gain_db(freqs_hz: Any, cutoff_hz: Any, slope_db: Any, xp: Any = np) -> 
     return (-slope_db * octaves).clip(max=MAX_TILT_BOOST_DB)
 
 
-def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, sample_rate: int = 44100) -> Degraded:
+def training_pair(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, sample_rate: int = 44100) -> TrainingPair:
     """HR window (L,) -> random band-limited LR window; both scaled by ``peak_gain(lr, input_peak)``.
-    The target may be tilted above the cutoff (:func:`tilt_gains`).
+    The target may be tilted above the cutoff (:func:`tilt_slopes`, :func:`tilt_gain_db`).
 
     Input roll-off from the LR window, target roll-off from the HR window (after scaling: roll-off is
     scale-invariant)."""
@@ -105,5 +108,5 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, sample
         hr = np.fft.irfft(np.fft.rfft(hr) * gain, n=hr.shape[-1]).astype(np.float32)
     gain = float(dsp.peak_gain(lr, cfg.input_peak))
     hr, lr = hr * gain, lr * gain
-    return Degraded(hr=hr.astype(np.float32), lr=lr.astype(np.float32), rolloff_in=float(dsp.rolloff_ratio(lr)),
-                    rolloff_out=float(dsp.rolloff_ratio(hr)), spec=spec, gain=gain)
+    return TrainingPair(hr=hr.astype(np.float32), lr=lr.astype(np.float32), rolloff_in=float(dsp.rolloff_ratio(lr)),
+                        rolloff_out=float(dsp.rolloff_ratio(hr)), spec=spec, gain=gain)

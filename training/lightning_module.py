@@ -15,6 +15,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from sagasr_stream.settings import ROLLOFF_UNKNOWN
+
 from .checkpointing import load_state, optimizer_from_flat, save_state
 from .ema import EMA
 from .objectives import flow_loss, flow_pair, logit_normal
@@ -167,13 +169,13 @@ class DiffusionModule(StepModule):
             dev_gen = torch.Generator(device=x0.device).manual_seed(int(gen.initial_seed()))
             noise = torch.randn(x0.shape, generator=dev_gen, device=x0.device)
         x_t, target = flow_pair(x0, noise, t)
-        v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"],
-                       batch["rolloff_out"])
+        rolloff_out = hide_rolloffs(batch["rolloff_out"], float(self.opt.get("rolloff_unknown_fraction", 0.0)), gen)
+        v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"], rolloff_out)
         return {"loss": flow_loss(v, target)}
 
     def export(self, folder: Path) -> None:
-        """EMA weights into a copy of the model -> ``sagasr_export.checkpoint.save_checkpoint`` folder."""
-        from sagasr_export.checkpoint import save_checkpoint
+        """EMA weights into a copy of the model -> ``sagasr_export.model.checkpoint.save_checkpoint`` folder."""
+        from sagasr_export.model.checkpoint import save_checkpoint
 
         params = self.trained()
         backup = {k: p.detach().clone() for k, p in params.items()}
@@ -185,6 +187,15 @@ class DiffusionModule(StepModule):
             with torch.no_grad():
                 for k, p in params.items():
                     p.copy_(backup[k])
+
+
+def hide_rolloffs(rolloff_out: torch.Tensor, fraction: float, gen: torch.Generator) -> torch.Tensor:
+    """(B,) target roll-off ratios with a ``fraction`` of them (drawn from ``gen``) set to
+    :data:`sagasr_stream.settings.ROLLOFF_UNKNOWN`: the model learns the output roll-off the input implies."""
+    if fraction <= 0.0:
+        return rolloff_out
+    hide = torch.rand(rolloff_out.shape, generator=gen).to(rolloff_out.device) < fraction
+    return torch.where(hide, torch.full_like(rolloff_out, ROLLOFF_UNKNOWN), rolloff_out)
 
 
 def load_resume(folder: str | Path | None) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""Run configuration and the Lightning driver shared by ``sagasr-train vae`` and ``sagasr-train diffusion``.
+"""The Lightning driver shared by ``sagasr-train vae`` and ``sagasr-train diffusion``.
 
 A run folder holds: ``run.json`` (the resolved config), ``base/`` (the model's initial weights incl. the frozen
 parts, a ``sagasr_export`` checkpoint: resume rebuilds the exact same frozen VAE/text encoder from it),
@@ -10,7 +10,6 @@ import dataclasses
 import datetime
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,109 +17,8 @@ import numpy as np
 import torch
 
 from .checkpointing import latest_state, load_state
-from .data import DataConfig, StepBatchSampler, WindowDataset, collate, worker_init
-from .degrade import DegradeConfig
-
-
-VAE_PARTS = ("all", "decoder")
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run needs; JSON ``{"model": ..., "data": {...}, ...}`` (unknown keys are errors)."""
-
-    model: str = "small"                   # shipped config name or JSON path (sagasr_export)
-    run_dir: str = "runs/sagasr"
-    data: DataConfig = field(default_factory=DataConfig)
-    init_checkpoint: str | None = None     # sagasr_export checkpoint folder to start from
-    init_weights: str | None = None        # trained weights only (sagasr-train slim: dit.*, conditioner.*) to start from
-    vae_weights: str | None = None         # VAE run checkpoint (autoencoder.safetensors): the frozen VAE of a
-                                           # diffusion run, or the starting weights of a VAE fine-tune
-    max_steps: int = 26000
-    batch_size: int = 8                    # per device, per micro-batch
-    accumulate: int = 1
-    lr: float = 1e-5
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 1e-3
-    inv_gamma: float = 1e6
-    power: float = 0.5
-    warmup: float = 0.99
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    logit_mean: float = 0.0
-    logit_std: float = 1.0
-    kl_weight: float = 1e-4                # VAE only
-    l1_weight: float = 0.1                 # VAE only
-    lsd_weight: float = 0.0                # VAE only: weight of the log-spectral distance (the eval metric)
-    vae_parts: str = "all"                 # VAE only: "all" or "decoder" (encoder frozen: the latent space of
-                                           # an existing DiT stays valid)
-    seed: int = 0
-    save_every: int = 1000
-    val_every: int = 1000
-    val_batches: int = 4
-    log_every: int = 10
-    accelerator: str = "auto"
-    devices: int | str = "auto"
-    num_nodes: int = 1
-    strategy: str = "auto"                 # "ddp" for several GPUs / machines
-    precision: str = "auto"                # auto: bf16-mixed on CUDA, 32-true on CPU
-    activation_checkpointing: bool = False
-    progress: bool = True
-    max_minutes: float | None = None       # stop (saving state and checkpoint) after this much training time
-    resume: bool = True                    # continue from run_dir/state/latest if present
-
-    def validate(self) -> "TrainConfig":
-        for key in ("max_steps", "batch_size", "accumulate"):
-            if getattr(self, key) <= 0:
-                raise ValueError(f"{key} must be positive")
-        if self.lr <= 0:
-            raise ValueError("lr must be positive")
-        if self.vae_parts not in VAE_PARTS:
-            raise ValueError(f"vae_parts must be one of {VAE_PARTS}, got {self.vae_parts!r}")
-        for key in ("kl_weight", "l1_weight", "lsd_weight"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"{key} must be >= 0")
-        self.data.validate()
-        return self
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    names = {f.name for f in fields(cls)}
-    unknown = set(data) - names - {"$comment"}
-    if unknown:
-        raise ValueError(f"unknown key(s) in {where}: {sorted(unknown)}")
-    return {k: v for k, v in data.items() if k in names}
-
-
-def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
-    """JSON file or dict, then ``overrides`` (None values ignored; dotted "data.root" keys allowed) -> validated."""
-    raw: dict[str, Any] = {}
-    if isinstance(source, dict):
-        raw = json.loads(json.dumps(source))
-    elif source:
-        raw = json.loads(Path(source).read_text(encoding="utf-8"))
-    for k, v in overrides.items():
-        if v is None:
-            continue
-        if "." in k:
-            head, tail = k.split(".", 1)
-            raw.setdefault(head, {})[tail] = v
-        else:
-            raw[k] = v
-    data = dict(raw.pop("data", {}) or {})
-    deg = _build(DegradeConfig, dict(data.pop("degrade", {}) or {}), "data.degrade")
-    for key in ("families", "target_tilt_db_per_octave"):
-        if key in deg:
-            deg[key] = tuple(deg[key])
-    dcfg = DataConfig(**_build(DataConfig, data, "data"), degrade=DegradeConfig(**deg))
-    top = _build(TrainConfig, raw, "config")
-    if "betas" in top:
-        top["betas"] = tuple(top["betas"])
-    return TrainConfig(**top, data=dcfg)
-
-
-def to_json(cfg: TrainConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(cfg)))
+from .config import VAE_PARTS, DataConfig, TrainConfig, load_train_config, to_json  # noqa: F401 (re-exported)
+from .data import StepBatchSampler, WindowDataset, collate, worker_init
 
 
 def model_config(cfg: TrainConfig) -> Any:
@@ -196,14 +94,14 @@ def _atomic_dir(folder: Path, write: Any) -> None:
 
 def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
     """The model a new diffusion run starts from: ``init_checkpoint`` or fresh weights, then ``vae_weights``."""
-    from sagasr_export.checkpoint import load_checkpoint
+    from sagasr_export.model.checkpoint import load_checkpoint
     from sagasr_export.model import build_model
 
     from .vae import load_autoencoder_weights
 
     model = load_checkpoint(cfg.init_checkpoint) if cfg.init_checkpoint else build_model(mcfg)
     if cfg.init_weights:
-        from sagasr_export.checkpoint import load_trained_weights
+        from sagasr_export.model.checkpoint import load_trained_weights
 
         load_trained_weights(model, cfg.init_weights)
     if cfg.vae_weights:
@@ -272,7 +170,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     from lightning.pytorch.callbacks import TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    from sagasr_export.checkpoint import load_checkpoint, save_checkpoint
+    from sagasr_export.model.checkpoint import load_checkpoint, save_checkpoint
     from sagasr_export.model import build_autoencoder
 
     mcfg = model_config(cfg)
@@ -289,7 +187,8 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         return run_dir / "checkpoint"
     opt = {k: getattr(cfg, k) for k in ("lr", "betas", "weight_decay", "inv_gamma", "power", "warmup", "ema_decay",
                                          "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
-                                         "lsd_weight", "vae_parts", "activation_checkpointing")}
+                                         "lsd_weight", "vae_parts", "activation_checkpointing",
+                                         "rolloff_unknown_fraction")}
     opt["run_dir"] = str(run_dir)
     torch.manual_seed(cfg.seed)
     base = run_dir / "base"
@@ -316,7 +215,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
             ae.load_state_dict(load_file(str(base / "autoencoder.safetensors")))
         else:
             if cfg.vae_weights:  # a fine-tune: every rank starts from the same trained weights
-                from sagasr_export.checkpoint import load_vae_weights
+                from sagasr_export.model.checkpoint import load_vae_weights
 
                 load_vae_weights(ae, cfg.vae_weights)
             if is_rank0:

@@ -149,7 +149,7 @@ def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
     import torch
     from safetensors.torch import load_file, save_file
 
-    from sagasr_export.checkpoint import TRAINED_PREFIXES
+    from sagasr_export.model.checkpoint import TRAINED_PREFIXES
 
     run, out = Path(run_dir), Path(out_dir)
     source = run / "checkpoint" / "model.safetensors"

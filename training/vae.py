@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from sagasr_export.checkpoint import load_vae_weights
+from sagasr_export.model.checkpoint import load_vae_weights
 
 from .lightning_module import StepModule
 
@@ -97,5 +97,5 @@ class VAEModule(StepModule):
 
 
 def load_autoencoder_weights(model: nn.Module, path: str | Path) -> None:
-    """Load a VAE run's weights into ``model.autoencoder`` (see :func:`sagasr_export.checkpoint.load_vae_weights`)."""
+    """Load a VAE run's weights into ``model.autoencoder`` (see :func:`sagasr_export.model.checkpoint.load_vae_weights`)."""
     load_vae_weights(model.autoencoder, path)

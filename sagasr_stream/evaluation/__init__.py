@@ -6,7 +6,8 @@ report.json, report.md and spectrogram PNGs; ``sagasr eval`` (cli.py) drives it 
 """
 from .baseline import noise_fill, sbr_extend
 from .metrics import envelope_correlation, log_spectral_distance, lsd, lsd_hf, quality, seam_energy_ratio_db
-from .runner import degrade, evaluate
+from ..degradation import degrade
+from .runner import evaluate
 from .splits import select_split, split_of
 
 __all__ = ["degrade", "envelope_correlation", "evaluate", "log_spectral_distance", "lsd", "lsd_hf", "noise_fill",

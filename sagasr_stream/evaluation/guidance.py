@@ -18,7 +18,8 @@ import numpy as np
 from ..dsp import N_FFT, rolloff_bin, stft
 from ..settings import RestoreSettings
 from .metrics import lsd_hf
-from .runner import SAMPLE_RATE, degrade
+from ..degradation import degrade
+from .runner import SAMPLE_RATE
 
 RestoreWith = Callable[[np.ndarray, RestoreSettings], np.ndarray]  # (samples,) 44.1 kHz float32 -> (samples,)
 

@@ -10,31 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dsp import band_limit, draw_lowpass, resample_through
+from ..degradation import DEGRADATIONS, degrade
 from ..errors import AudioInputError, EvaluationError, ParameterError
 from .baseline import noise_fill, sbr_extend
 from .metrics import quality
 from .report import Example, write_report
 
 SAMPLE_RATE = 44100
-DEGRADATIONS = ("filters", "resample")
 
 RestoreFn = Callable[[np.ndarray, int, float], np.ndarray]
-
-
-def degrade(audio: np.ndarray, kind: str, cutoff_hz: float, rng: np.random.Generator) -> np.ndarray:
-    """Band-limit a 44.1 kHz clip (samples,) -> (samples,) float32.
-
-    ``"filters"``: the training recipe (``dsp.band_limit``: random filter family and order from
-    ``dsp.draw_lowpass`` with the cutoff fixed, zero-phase, then resampled to 2 x cutoff and back);
-    ``"resample"``: ``dsp.resample_through(x, 44100, 2 * cutoff)`` only.
-    """
-    if kind == "filters":
-        spec = draw_lowpass(rng, cutoff_range_hz=(cutoff_hz, cutoff_hz))
-        return band_limit(audio, SAMPLE_RATE, spec)
-    if kind == "resample":
-        return resample_through(audio, SAMPLE_RATE, 2 * cutoff_hz).astype(np.float32)
-    raise ParameterError(f"unknown degradation {kind!r}; expected one of {DEGRADATIONS}")
 
 
 def _named_clips(clips: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:

@@ -9,7 +9,8 @@ import numpy as np
 from ..errors import ParameterError
 from ..settings import RestoreSettings
 from .metrics import QUALITY_METRICS, quality
-from .runner import SAMPLE_RATE, degrade
+from ..degradation import degrade
+from .runner import SAMPLE_RATE
 
 RestoreWith = Callable[[np.ndarray, RestoreSettings], np.ndarray]  # (samples,) 44.1 kHz float32 -> (samples,)
 

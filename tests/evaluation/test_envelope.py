@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sagasr_stream.dsp import LowPassSpec, band_limit
+from sagasr_stream.degradation import LowPassSpec, band_limit
 from sagasr_stream.evaluation import envelope_correlation, noise_fill, sbr_extend
 
 SR = 44100

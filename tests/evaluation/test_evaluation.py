@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from sagasr_stream.dsp import LowPassSpec, band_limit
+from sagasr_stream.degradation import LowPassSpec, band_limit
 from sagasr_stream.evaluation import evaluate, lsd, lsd_hf, sbr_extend
 
 SR = 44100

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sagasr_stream.dsp import LowPassSpec, band_limit
+from sagasr_stream.degradation import LowPassSpec, band_limit
 from sagasr_stream.evaluation.guidance import contradicting_caption, guidance_study, measured_rolloff_hz
 from sagasr_stream.settings import RestoreSettings
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sagasr_stream.dsp import LowPassSpec, band_limit, stft
+from sagasr_stream.degradation import LowPassSpec, band_limit
+from sagasr_stream.dsp import stft
 from sagasr_stream.evaluation import noise_fill
 from sagasr_stream.evaluation.baseline import RANDOM_PHASE_LOSS_DB
 

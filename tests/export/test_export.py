@@ -144,7 +144,7 @@ def test_cli_exports_a_zip(tmp_path, capsys):
 
 
 def test_cli_exports_a_checkpoint_folder(tiny_model, tmp_path):
-    from sagasr_export.checkpoint import save_checkpoint
+    from sagasr_export.model.checkpoint import save_checkpoint
 
     save_checkpoint(tiny_model, tmp_path / "ckpt")
     out = tmp_path / "bundle_ts"
@@ -200,7 +200,7 @@ def test_cli_loads_stable_audio_open_weights_and_saves_a_checkpoint(tiny_model, 
     Open's key layout (here made from the test model) replaces the random VAE, DiT and roll-off weights."""
     from safetensors.torch import save_file
 
-    from sagasr_export.checkpoint import SAO_PREFIXES, load_checkpoint
+    from sagasr_export.model.checkpoint import SAO_PREFIXES, load_checkpoint
 
     ours_to_sao = [(ours, sao) for sao, ours in SAO_PREFIXES]
     state = {}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sagasr_export.mdct import EnvelopeAutoencoder, MDCTAutoencoder, band_edges, envelope_channels, mdct_basis
+from sagasr_export.model.mdct import EnvelopeAutoencoder, MDCTAutoencoder, band_edges, envelope_channels, mdct_basis
 from sagasr_export.model import build_model, load_config, named_config
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sagasr_export.checkpoint import load_checkpoint, load_stable_audio_open, save_checkpoint
+from sagasr_export.model.checkpoint import load_checkpoint, load_stable_audio_open, save_checkpoint
 from sagasr_export.model import build_dit, load_config, named_config
 
 from .conftest import randomize

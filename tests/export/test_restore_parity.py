@@ -1,5 +1,5 @@
 """Whole restoration: the runtime's sampler on the ONNX bundle equals the pure-torch reference sampler
-(export/reference.py) on the same position-keyed noise, through encode, 3-pass CFG Euler steps and decode."""
+(export/model/reference.py) on the same position-keyed noise, through encode, 3-pass CFG Euler steps and decode."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import torch
 from sagasr_stream.backends.onnx import OnnxBackend
 from sagasr_stream.bundle import load_bundle
 from sagasr_stream.sampler import latent_noise, sample
-from sagasr_export.reference import reference_restore, reference_sample
+from sagasr_export.model.reference import reference_restore, reference_sample
 
 
 def test_runtime_sampler_matches_torch_reference(tiny_model, onnx_bundle):
@@ -46,7 +46,7 @@ def test_public_restore_matches_torch_reference(tiny_model, onnx_bundle):
     """``sagasr_stream.restore`` (validation, chunking, batching, peak levelling, roll-off, caption tokens, noise
     keyed by channel and window position, decode, overlap-add) on a stereo two-window signal equals the torch
     reference run window by window. ``overlap=0`` and ``low_band="off"`` make each output window the model's."""
-    from sagasr_stream import dsp
+    from sagasr_stream import degradation, dsp
     from sagasr_stream.api import restore
     from sagasr_stream.model import SagaSRModel
     from sagasr_stream.settings import RestoreSettings
@@ -54,8 +54,8 @@ def test_public_restore_matches_torch_reference(tiny_model, onnx_bundle):
     m, L, frames, channels = tiny_model, tiny_model.config.window_samples, tiny_model.config.latent_frames, 8
     rng = np.random.default_rng(3)
     white = rng.standard_normal((2, 2 * L))
-    audio = np.stack([dsp.band_limit(white[0], 44100, dsp.LowPassSpec("butter", 6, 5000.0)) * 0.3,
-                      dsp.band_limit(white[1], 44100, dsp.LowPassSpec("cheby1", 8, 9000.0)) * 0.05]).astype(np.float32)
+    audio = np.stack([degradation.band_limit(white[0], 44100, degradation.LowPassSpec("butter", 6, 5000.0)) * 0.3,
+                      degradation.band_limit(white[1], 44100, degradation.LowPassSpec("cheby1", 8, 9000.0)) * 0.05]).astype(np.float32)
     settings = RestoreSettings(steps=3, cfg_acoustic=1.4, cfg_text=1.2, target_rolloff_hz=15000.0,
                                caption="a bright piano with drums", overlap=0, batch_size=3, seed=11, low_band="off",
                                stereo="independent")  # each channel alone, as the reference runs it

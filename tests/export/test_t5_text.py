@@ -10,7 +10,7 @@ import torch
 
 tokenizers = pytest.importorskip("tokenizers")
 
-from sagasr_export.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from sagasr_export.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from sagasr_export.exporter import export_bundle  # noqa: E402
 from sagasr_export.model import build_model, named_config  # noqa: E402
 from sagasr_stream.bundle import load_bundle  # noqa: E402

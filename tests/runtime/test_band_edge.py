@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sagasr_stream import dsp
+from sagasr_stream import degradation, dsp
 from sagasr_stream.api import restore
 from sagasr_stream.settings import RestoreSettings
 from sagasr_stream.stream import StreamingRestorer
@@ -12,10 +12,10 @@ from sagasr_stream.stream import StreamingRestorer
 from .material import SR, drums_like, kept_band_error_db, piano_like, validation_clips
 
 DEGRADATIONS = {
-    "resample": lambda x, c: dsp.resample_through(x, SR, 2 * c),
-    "steep": lambda x, c: dsp.band_limit(x, SR, dsp.LowPassSpec("ellip", 10, c)),
-    "gentle": lambda x, c: dsp.band_limit(x, SR, dsp.LowPassSpec("bessel", 2, c)),
-    "butter3": lambda x, c: dsp.band_limit(x, SR, dsp.LowPassSpec("butter", 3, c)),
+    "resample": lambda x, c: degradation.resample_through(x, SR, 2 * c),
+    "steep": lambda x, c: degradation.band_limit(x, SR, degradation.LowPassSpec("ellip", 10, c)),
+    "gentle": lambda x, c: degradation.band_limit(x, SR, degradation.LowPassSpec("bessel", 2, c)),
+    "butter3": lambda x, c: degradation.band_limit(x, SR, degradation.LowPassSpec("butter", 3, c)),
 }
 # A dark piano at a 4 kHz resample is left out: scipy's resample_poly leaves images of the loud fundamentals
 # around 8 kHz that stand above the piano's own top band (-55 dB); they are content of that input.
@@ -36,14 +36,14 @@ def test_edge_is_the_cutoff_on_piano_and_drums(kind, cutoff, degradation):
 
 def test_edge_of_dithered_16_bit_audio_is_the_cutoff():
     rng = np.random.default_rng(5)
-    x = dsp.resample_through(drums_like(2.0).astype(np.float64), SR, 16000)
+    x = degradation.resample_through(drums_like(2.0).astype(np.float64), SR, 16000)
     tpdf = rng.uniform(-0.5, 0.5, x.size) + rng.uniform(-0.5, 0.5, x.size)
     dithered = np.round(x * 32767 + tpdf) / 32767
     assert 0.95 <= dsp.band_edge_hz(dithered) / 8000 <= 1.1
 
 
 def test_edge_ignores_a_lone_tone_and_holes_in_the_band():
-    x = dsp.resample_through(drums_like(2.0).astype(np.float64), SR, 16000)
+    x = degradation.resample_through(drums_like(2.0).astype(np.float64), SR, 16000)
     t = np.arange(x.size) / SR
     with_tone = x + 1e-3 * np.sin(2 * np.pi * 19000 * t)  # a pilot tone far above the band
     assert 0.95 <= dsp.band_edge_hz(with_tone) / 8000 <= 1.1
@@ -82,7 +82,7 @@ def test_validation_clips_keep_their_band_on_average(tiny_model):
     errors = []
     for x in list(validation_clips().values())[:4]:
         for cutoff in (4000, 8000, 12000):
-            lr = dsp.resample_through(x.astype(np.float64), SR, 2 * cutoff).astype(np.float32)
+            lr = degradation.resample_through(x.astype(np.float64), SR, 2 * cutoff).astype(np.float32)
             errors.append(kept_band_error_db(restore(lr, SR, tiny_model), lr, 0.95 * cutoff))
     assert np.mean(errors) <= 0.5
 
@@ -96,7 +96,7 @@ def test_full_band_input_passes_through_bit_exact(tiny_model):
 
 def test_half_full_band_half_band_limited_keeps_the_full_band_half(tiny_model):
     full = drums_like(1.0, seed=3)
-    limited = dsp.resample_through(drums_like(1.0, seed=4).astype(np.float64), SR, 16000).astype(np.float32)
+    limited = degradation.resample_through(drums_like(1.0, seed=4).astype(np.float64), SR, 16000).astype(np.float32)
     x = np.concatenate([full, limited])
     y = restore(x, SR, tiny_model)
     window = tiny_model.manifest.window_samples

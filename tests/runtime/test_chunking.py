@@ -62,7 +62,7 @@ def test_processor_output_is_never_ahead_of_input():
         total_in += n
         total_out += proc.push(np.zeros((1, n), np.float32)).shape[1]
         assert total_out <= total_in - (plan.window - plan.hop) or total_out == 0
-        assert total_out >= total_in - proc.latency
+        assert total_out >= total_in - proc.latency_samples
     assert total_out + proc.finish().shape[1] == total_in
 
 

@@ -4,7 +4,9 @@ import sys
 import numpy as np
 from pedalboard.io import AudioFile
 
-from sagasr_stream.cli import expand_inputs, main, output_paths
+from sagasr_stream.cli import main
+from sagasr_stream.cli.restore import output_paths
+from sagasr_stream.input_files import expand_inputs
 from tests.conftest import band_limited_noise
 
 
@@ -134,7 +136,7 @@ def test_same_named_files_from_two_folders_are_an_error_before_any_work(tiny_bun
 
 
 def test_info_input_prints_the_detected_band_edge(tiny_bundle, tmp_path, capsys):
-    from sagasr_stream.dsp import resample_through
+    from sagasr_stream.degradation import resample_through
 
     from .material import drums_like
 

@@ -8,7 +8,7 @@ import pytest
 from pedalboard.io import AudioFile
 
 import sagasr_stream as ss
-from sagasr_stream.dsp import resample_through
+from sagasr_stream.degradation import resample_through
 from sagasr_stream.evaluation.runner import evaluate
 from sagasr_stream.evaluation.metrics import lsd, lsd_hf
 from sagasr_stream.model import DEFAULT_BUNDLE_DIR

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from sagasr_stream import dsp
+from sagasr_stream import degradation, dsp
 
 
 def reference_rolloff_bin(x: np.ndarray, percentile: float = 0.985) -> int:
@@ -23,7 +23,7 @@ def reference_rolloff_bin(x: np.ndarray, percentile: float = 0.985) -> int:
 
 @pytest.mark.parametrize("cutoff", [3000.0, 8000.0, 14000.0])
 def test_rolloff_matches_reference_loop(cutoff):
-    x = dsp.band_limit(np.random.default_rng(0).standard_normal(30000), 44100, dsp.LowPassSpec("ellip", 8, cutoff), resample=False)
+    x = degradation.band_limit(np.random.default_rng(0).standard_normal(30000), 44100, degradation.LowPassSpec("ellip", 8, cutoff), resample=False)
     assert dsp.rolloff_bin(x) == reference_rolloff_bin(x)
     hz = dsp.ratio_to_hz(dsp.rolloff_ratio(x))
     assert 0.8 * cutoff < hz < 1.02 * cutoff
@@ -47,8 +47,8 @@ def test_stft_istft_reconstructs(length):
 
 def test_band_limit_removes_the_top_band_for_every_family():
     x = np.random.default_rng(1).standard_normal(44100)
-    for family in dsp.FILTER_FAMILIES:
-        y = dsp.band_limit(x, 44100, dsp.LowPassSpec(family, 8, 4000.0))
+    for family in degradation.FILTER_FAMILIES:
+        y = degradation.band_limit(x, 44100, degradation.LowPassSpec(family, 8, 4000.0))
         assert y.shape == x.shape and y.dtype == np.float32
         f, p = signal.welch(y, 44100, nperseg=4096)
         assert p[f > 6000].mean() < 1e-3 * p[f < 2000].mean(), family
@@ -56,23 +56,23 @@ def test_band_limit_removes_the_top_band_for_every_family():
 
 def test_draw_lowpass_respects_ranges():
     rng = np.random.default_rng(0)
-    specs = [dsp.draw_lowpass(rng) for _ in range(300)]
-    assert {s.family for s in specs} == set(dsp.FILTER_FAMILIES)
+    specs = [degradation.draw_lowpass(rng) for _ in range(300)]
+    assert {s.family for s in specs} == set(degradation.FILTER_FAMILIES)
     assert all(2 <= s.order <= 10 and 2000 <= s.cutoff_hz <= 16000 for s in specs)
 
 
 def test_design_lowpass_rejects_bad_specs():
     with pytest.raises(ValueError, match="family"):
-        dsp.design_lowpass(dsp.LowPassSpec("cheby2", 4, 4000), 44100)
+        degradation.design_lowpass(degradation.LowPassSpec("cheby2", 4, 4000), 44100)
     with pytest.raises(ValueError, match="order"):
-        dsp.design_lowpass(dsp.LowPassSpec("butter", 12, 4000), 44100)
+        degradation.design_lowpass(degradation.LowPassSpec("butter", 12, 4000), 44100)
     with pytest.raises(ValueError, match="cutoff"):
-        dsp.design_lowpass(dsp.LowPassSpec("butter", 4, 30000), 44100)
+        degradation.design_lowpass(degradation.LowPassSpec("butter", 4, 30000), 44100)
 
 
 def test_merge_low_band_keep_is_exact_below_cutoff_and_model_above():
     rng = np.random.default_rng(2)
-    lr = dsp.band_limit(rng.standard_normal((1, 16384)), 44100, dsp.LowPassSpec("cheby1", 8, 5000))
+    lr = degradation.band_limit(rng.standard_normal((1, 16384)), 44100, degradation.LowPassSpec("cheby1", 8, 5000))
     model = rng.standard_normal((1, 16384)).astype(np.float32) * 0.1
     merged = dsp.merge_low_band(model, lr, "keep")
     # identity model: exact input back
@@ -89,7 +89,7 @@ def test_merge_low_band_keep_is_exact_below_cutoff_and_model_above():
 
 def test_merge_low_band_replace_scales_within_official_clip():
     rng = np.random.default_rng(3)
-    lr = dsp.band_limit(rng.standard_normal((1, 16384)), 44100, dsp.LowPassSpec("butter", 8, 5000), resample=False)
+    lr = degradation.band_limit(rng.standard_normal((1, 16384)), 44100, degradation.LowPassSpec("butter", 8, 5000), resample=False)
     loud = dsp.merge_low_band(3 * lr, lr, "replace")  # output 3x louder at the cutoff: ratio clipped to 0.8
     ratio = np.std(loud) / np.std(lr)
     assert 1.2 < ratio < 1.3  # low band divided by 0.8 = 1.25 x

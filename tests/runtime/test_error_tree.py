@@ -11,7 +11,7 @@ import pytest
 from sagasr_stream import errors
 from sagasr_stream.backends.onnx import choose_providers
 from sagasr_stream.chunking import WindowPlan
-from sagasr_stream.dsp import LowPassSpec, design_lowpass
+from sagasr_stream.degradation import LowPassSpec, design_lowpass
 from sagasr_stream.errors import ParameterError, SagasrError
 from sagasr_stream.stream import StreamingRestorer
 

@@ -5,7 +5,8 @@ from pedalboard.io import AudioFile
 
 from sagasr_stream import AudioInputError, restore, restore_file
 from sagasr_stream.cli import main
-from sagasr_stream.rates import ExactLengthResampler, default_output_rate, describe_rates
+from sagasr_stream.rates import default_output_rate, describe_rates
+from sagasr_stream.streaming import ResampleStage
 
 
 def write(path, rate, seconds=4.0, channels=1):
@@ -67,8 +68,8 @@ def test_output_resampling_is_the_model_rate_result_resampled(tiny_model):
 
     np.testing.assert_allclose(restore(x, 44100, tiny_model, output_rate=48000), resample(at_model, 44100, 48000)[:, :32653],
                                atol=1e-6)
-    streamed = ExactLengthResampler(44100, 48000, 1, 32653)
-    y = np.concatenate([streamed.process(at_model[:, i : i + 777]) for i in range(0, 30000, 777)] + [streamed.finish()], axis=1)
+    streamed = ResampleStage(44100, 48000, 1, length=32653)
+    y = np.concatenate([streamed.process(at_model[:, i : i + 777]) for i in range(0, 30000, 777)] + [streamed.flush()], axis=1)
     assert y.shape == (1, 32653)
     np.testing.assert_allclose(y, resample(at_model, 44100, 48000)[:, :32653], atol=1e-6)
 

@@ -42,10 +42,24 @@ def test_bad_auto_fraction_in_a_bundle_is_refused(tiny_model) -> None:
         resolve(RestoreSettings(), manifest)
 
 
-def test_cli_takes_auto_or_hz(capsys) -> None:
+def test_cli_takes_auto_model_or_hz(capsys) -> None:
     with pytest.raises(SystemExit):
-        main(["upsample", "x.wav", "-o", "y.wav", "--target-rolloff", "bright"])
-    assert "frequency in Hz or 'auto'" in capsys.readouterr().err
+        main(["restore", "x.wav", "-o", "y.wav", "--target-rolloff-hz", "bright"])
+    assert "frequency in Hz or 'auto', 'model'" in capsys.readouterr().err
+
+
+def test_model_chosen_rolloff_needs_a_bundle_trained_for_it(tiny_model) -> None:
+    with pytest.raises(SettingsError, match="not trained to choose the roll-off"):
+        resolve(RestoreSettings(target_rolloff_hz="model"), tiny_model.manifest)
+
+
+def test_model_chosen_rolloff_feeds_the_unknown_value(tiny_model) -> None:
+    from sagasr_stream.settings import AUTO_COMPLETE_BAND_HZ, ROLLOFF_UNKNOWN
+
+    trained = dataclasses.replace(tiny_model.manifest.defaults, rolloff_unknown_trained=True)
+    s = resolve(RestoreSettings(target_rolloff_hz="model"), dataclasses.replace(tiny_model.manifest, defaults=trained))
+    assert s.target_rolloff is None and s.complete_band_hz == AUTO_COMPLETE_BAND_HZ
+    assert np.array_equal(s.target_rolloffs(np.array([0.2, 0.7])), np.full(2, ROLLOFF_UNKNOWN, np.float32))
 
 
 def test_auto_target_still_passes_full_band_windows_through(tiny_model) -> None:

@@ -161,12 +161,12 @@ def test_cli_stereo_flag(tiny_bundle, tmp_path):
         f.write(stereo)
     for mode in ("mono", "independent"):
         out = tmp_path / f"{mode}.wav"
-        assert main(["upsample", str(tmp_path / "in.wav"), "-o", str(out), "--model", str(tiny_bundle), "-q", "--stereo", mode]) == 0
+        assert main(["restore", str(tmp_path / "in.wav"), "-o", str(out), "--model", str(tiny_bundle), "-q", "--stereo", mode]) == 0
         with AudioFile(str(out)) as f:
             y = f.read(f.frames)
         assert y.shape == (2, N) and np.array_equal(y[0], y[1]) == (mode == "mono")
     with pytest.raises(SystemExit):  # argparse: invalid choice
-        main(["upsample", str(tmp_path / "in.wav"), "--stereo", "wide"])
+        main(["restore", str(tmp_path / "in.wav"), "--stereo", "wide"])
 
 
 def test_hard_pan_of_a_high_passed_source_stays_silent(tiny_model, x):
@@ -175,3 +175,4 @@ def test_hard_pan_of_a_high_passed_source_stays_silent(tiny_model, x):
     high = signal.sosfiltfilt(signal.butter(8, 1000, "high", fs=44100, output="sos"), x).astype(np.float32)
     y = run(np.stack([high, np.zeros_like(high)]), tiny_model, "linked")  # nothing near 0 Hz: a silent channel's
     assert np.abs(y[1]).max() < 1e-6 * np.abs(y[0]).max()  # edge (0) must not pick the octave
+

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from sagasr_stream import dsp
+from sagasr_stream import degradation, dsp
 from sagasr_training.data import DataConfig
-from sagasr_training.degrade import DegradeConfig, degrade, tilt_gain_db, tilt_slopes
+from sagasr_training.degrade import DegradeConfig, tilt_gain_db, tilt_slopes, training_pair
 from sagasr_training.pair_bank import PairBank, rolloff_ratio_torch
 
 TEXT_DIM = 24  # the tiny config's text encoder width
@@ -40,7 +40,7 @@ def _bank(audio_dir: Path, tmp_path: Path, **degrade_kw) -> PairBank:
 
 def test_rolloff_on_torch_matches_the_runtime_definition() -> None:
     rng = np.random.default_rng(0)
-    x = np.stack([dsp.band_limit(rng.standard_normal(16384), 44100, dsp.LowPassSpec("butter", 6, f)) for f in (3000.0, 9000.0, 15000.0)])
+    x = np.stack([degradation.band_limit(rng.standard_normal(16384), 44100, degradation.LowPassSpec("butter", 6, f)) for f in (3000.0, 9000.0, 15000.0)])
     ours = rolloff_ratio_torch(torch.from_numpy(x)).numpy()
     assert np.abs(ours - dsp.rolloff_ratio(x)).max() <= 1.0 / 1025 + 1e-7  # at most one bin apart
     assert rolloff_ratio_torch(torch.zeros(1, 4096)).item() == 0.0
@@ -75,14 +75,14 @@ def test_tilt_gain_is_flat_below_the_cutoff_and_capped() -> None:
 def test_degrade_without_tilt_or_plain_resample_is_unchanged() -> None:
     """The new options default to off and draw nothing: old runs see exactly the data they saw."""
     hr = np.random.default_rng(1).standard_normal(8192).astype(np.float32) * 0.1
-    d = degrade(hr, np.random.default_rng([0, 1, 5]), DegradeConfig())
+    d = training_pair(hr, np.random.default_rng([0, 1, 5]), DegradeConfig())
     rng = np.random.default_rng([0, 1, 5])
-    spec = dsp.draw_lowpass(rng)
-    assert spec == d.spec and np.array_equal(d.lr, dsp.band_limit(hr, 44100, spec) * d.gain)
+    spec = degradation.draw_lowpass(rng)
+    assert spec == d.spec and np.array_equal(d.lr, degradation.band_limit(hr, 44100, spec) * d.gain)
 
 
 def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> None:
-    from sagasr_export.checkpoint import load_trained_weights, save_checkpoint
+    from sagasr_export.model.checkpoint import load_trained_weights, save_checkpoint
     from sagasr_export.model import build_model, named_config
     from sagasr_training.transfer import join_pieces, pack_run, slim_run
 
@@ -104,3 +104,19 @@ def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> Non
         other = json.loads(json.dumps(named_config("tiny").to_dict()))
         other["dit"]["embed_dim"] = 128
         load_trained_weights(build_model(other), weights)
+
+
+def test_hidden_rolloffs_take_the_unknown_value_at_the_asked_share() -> None:
+    from sagasr_stream.settings import ROLLOFF_UNKNOWN
+    from sagasr_training.lightning_module import hide_rolloffs
+    from sagasr_training.train import TrainConfig
+
+    rolloffs = torch.full((4000,), 0.6)
+    assert hide_rolloffs(rolloffs, 0.0, torch.Generator().manual_seed(0)) is rolloffs
+    hidden = hide_rolloffs(rolloffs, 0.3, torch.Generator().manual_seed(0))
+    share = float((hidden == ROLLOFF_UNKNOWN).float().mean())
+    assert 0.27 < share < 0.33 and bool(((hidden == ROLLOFF_UNKNOWN) | (hidden == 0.6)).all())
+    again = hide_rolloffs(rolloffs, 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(hidden, again)
+    with pytest.raises(ValueError, match="rolloff_unknown_fraction"):
+        TrainConfig(rolloff_unknown_fraction=1.5).validate()

@@ -114,7 +114,7 @@ def test_save_resume_matches_uninterrupted_run(audio_dir: Path, tmp_path: Path) 
     for k in sa["trainable"]:
         torch.testing.assert_close(sa["trainable"][k], sb["trainable"][k], rtol=1e-5, atol=1e-6)
     # the exportable checkpoint loads with sagasr_export
-    from sagasr_export.checkpoint import load_checkpoint
+    from sagasr_export.model.checkpoint import load_checkpoint
 
     m = load_checkpoint(split / "checkpoint")
     full = m.state_dict()
@@ -171,7 +171,7 @@ def test_decoder_fine_tune_keeps_the_encoder_and_feeds_an_export(audio_dir: Path
     and refuses one whose encoder moved."""
     from safetensors.torch import load_file, save_file
 
-    from sagasr_export.checkpoint import load_checkpoint, save_checkpoint
+    from sagasr_export.model.checkpoint import load_checkpoint, save_checkpoint
     from sagasr_export.cli import main as export_main
     from sagasr_export.model import build_model, named_config
 

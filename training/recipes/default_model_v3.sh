@@ -9,6 +9,12 @@
 # Stage 2 (GPU machine, no registry): WORK=.gpu MINUTES=... bash training/recipes/default_model_v3_gpu.sh
 #   -> OUT/pieces (EMA weights of the trained parts, float16). To continue training from the shipped weights:
 #   INIT=<folder with checkpoint/model.safetensors> (e.g. from `sagasr-train unpack`).
+# Stage 2b (here, CPU, optional; resumable: rerun the same command and it continues from its run folder):
+#   fine-tune the GPU run's weights with a share of hidden target roll-offs (target_rolloff_hz "model"):
+#   OMP_NUM_THREADS=1 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-finetune.json \
+#       --run-dir "$WORK/v3/runs/cpu-finetune" --init-weights "$WORK/v3-weights/checkpoint/model.safetensors"
+#   then `sagasr-train slim RUN -o SLIM` and export as in stage 3 with --trained-weights SLIM/checkpoint/model.safetensors
+#   --target-rolloff-hz model --rolloff-unknown-trained.
 # Stage 3 (here): unpack, export with the tuned defaults, evaluate.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

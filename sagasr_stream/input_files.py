@@ -1,17 +1,12 @@
-"""Pieces the command-line verbs share (``sagasr upsample``, ``sagasr eval``): finding the input files and
-turning the parsed restore options into settings. Kept apart from :mod:`sagasr_stream.cli` so that the
-evaluation's command can use them without importing the CLI that imports it."""
+"""Finding the input audio files of a run: files, folders (searched recursively) and glob patterns, each with its
+path below its root (so outputs can mirror the input tree). Used by ``sagasr restore`` and the evaluation."""
 from __future__ import annotations
 
-import argparse
 import glob
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from .errors import SagasrError
-
-if TYPE_CHECKING:
-    from .settings import RestoreSettings
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg", ".m4a"}
 
@@ -52,15 +47,3 @@ def glob_root(pattern: str) -> Path:
             break
         fixed.append(part)
     return Path(*fixed) if fixed else Path(".")
-
-
-def settings_from_args(args: argparse.Namespace) -> "RestoreSettings":
-    """The :class:`~sagasr_stream.settings.RestoreSettings` of the restore options (``add_restore_options``)."""
-    from .settings import RestoreSettings
-
-    return RestoreSettings().with_(
-        steps=args.steps, cfg_acoustic=args.cfg_acoustic, cfg_text=args.cfg_text, cfg_form=args.cfg_form,
-        target_rolloff_hz=args.target_rolloff, caption=args.caption, overlap=args.overlap,
-        batch_size=args.batch_size, seed=args.seed, low_band=args.low_band,
-        stereo=getattr(args, "stereo", None),
-    )

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .conditioners import TextEncoder
-from .model import SagaSR, SagaSRConfig, load_config
+from .sagasr import SagaSR, SagaSRConfig, load_config
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 TEXT_SOURCE_KEY = "sagasr_text_source"  # text.hf_config key: where the text encoder's weights came from

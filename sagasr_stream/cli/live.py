@@ -1,4 +1,4 @@
-"""The ``sagasr live`` command: its options and its run loop over :class:`~sagasr_stream.live.LiveRestorer`
+"""``sagasr live``: its options and its run loop over :class:`~sagasr_stream.live.LiveRestorer`
 (the library module :mod:`sagasr_stream.live` holds no argument parsing)."""
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ import sys
 import time
 from typing import Any, Callable
 
-from .errors import SagasrError
-from .live import LiveRestorer, import_sounddevice, parse_device
+from ..errors import SagasrError
+from ..live import LiveRestorer, import_sounddevice, parse_device
+from ..settings import RestoreSettings
+from .fields import add_flags, flag_values
+from .options import RESTORE_FLAGS
+
+#: the restore settings live takes, their flags generated from the RestoreSettings fields like restore's
+LIVE_RESTORE_FLAGS = [fl for fl in RESTORE_FLAGS if fl.dest in ("stereo",)]
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +29,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     parser.add_argument("--headroom", type=int, default=None,
                         help="extra delay in samples for the model to keep up (default: one model window)")
-    parser.add_argument("--stereo", choices=["linked", "mid-side", "independent", "mono"], default=None,
-                        help="how channels are restored together (default linked)")
+    add_flags(parser, LIVE_RESTORE_FLAGS)
 
 
 def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None = None) -> int:
@@ -34,15 +39,14 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
         return 0
     if stream_factory is None:
         import_sounddevice()  # fail before loading the model
-    from .effect import BandwidthExtension
-    from .model import SagaSRModel
-    from .settings import RestoreSettings
+    from ..restorer import Restorer
 
-    model = SagaSRModel.load(args.model, provider=getattr(args, "provider", "auto"))
-    effect = BandwidthExtension(model, RestoreSettings().with_(stereo=getattr(args, "stereo", None)))
+    settings = RestoreSettings().with_(**flag_values(args, LIVE_RESTORE_FLAGS))
+    restorer = Restorer.load(args.model, settings, provider=getattr(args, "provider", "auto"))
+    model = restorer.model
     live = LiveRestorer(
-        effect, parse_device(args.input_device), parse_device(args.output_device), args.block_size, args.channels,
-        model.manifest.sample_rate, stream_factory, getattr(args, "headroom", None),
+        restorer.stream(args.channels), parse_device(args.input_device), parse_device(args.output_device),
+        args.block_size, args.channels, restorer.sample_rate, stream_factory, getattr(args, "headroom", None),
     )
     with live:
         print(
@@ -69,3 +73,10 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
 def live_main(args: argparse.Namespace) -> int:
     """Alias of :func:`run_live` (the ``sagasr live`` entry point)."""
     return run_live(args)
+
+
+def add_live_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``sagasr live``."""
+    p = sub.add_parser("live", help="restore live audio from an input device to an output device")
+    add_live_arguments(p)
+    p.set_defaults(func=run_live)

@@ -8,97 +8,41 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from ..errors import EvaluationError
-
-
-def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None, sample_rate: int) -> dict[str, np.ndarray]:
-    """Reference files (files, folders, globs, or a corpus ``validation.txt`` list) -> mono clips at ``sample_rate``."""
-    from ..audio_io import open_input, read_blocks
-    from ..cli_common import expand_inputs
-
-    files: list[Path] = []
-    for pattern in patterns:
-        path = Path(pattern)
-        if path.suffix == ".txt" and path.is_file():  # a split list written by the corpus builder
-            files += [path.parent / line.strip() for line in path.read_text().splitlines() if line.strip()]
-        else:
-            files += [file for file, _ in expand_inputs([pattern])]
-    clips: dict[str, np.ndarray] = {}
-    for file in files[: max_clips or None]:
-        with open_input(file, sample_rate) as (reader, _channels, _rate):
-            audio = np.concatenate(list(read_blocks(reader, 1 << 16)), axis=1).mean(axis=0)
-        if seconds:
-            audio = audio[: int(seconds * sample_rate)]
-        clips[file.stem] = audio.astype(np.float32)
-    return clips
-
-
-def seam_report(restore_fn: Callable[[np.ndarray, int, float], np.ndarray], clips: dict[str, np.ndarray],
-                window: int, overlap: int, cutoff_hz: float = 8000.0) -> dict[str, float | int | None]:
-    """Mean seam metric (dB; None when no clip is long enough) of restored, resample-degraded clips that hold
-    at least 3 windows."""
-    from ..chunking import WindowPlan
-    from ..dsp import resample_through
-    from .metrics import seam_energy_ratio_db
-
-    plan = WindowPlan(window, overlap)
-    values = []
-    for clip in clips.values():
-        if plan.n_windows(len(clip)) < 3:
-            continue
-        out = restore_fn(resample_through(clip, 44100, 2 * cutoff_hz).astype(np.float32), 44100, cutoff_hz)
-        values.append(seam_energy_ratio_db(out, plan.seam_centres(len(out)), overlap, 44100, cutoff_hz))
-    return {"seam_db_mean": float(np.mean(values)) if values else None, "seam_clips": len(values)}
-
-
-def load_captions(path: str | None) -> dict[str, str]:
-    """{clip name (file stem): caption} from a captions.jsonl ({"path": ..., "caption": ...} per line); {} for None."""
-    if not path:
-        return {}
-    captions: dict[str, str] = {}
-    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            captions[Path(str(record["path"])).stem] = str(record["caption"])
-        except (ValueError, KeyError, TypeError):
-            raise EvaluationError(f"{path}:{i}: expected a JSON object with 'path' and 'caption'") from None
-    return captions
+from .options import add_restore_options, settings_from_args
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from .. import restore
-    from ..cli_common import settings_from_args
-    from ..model import SagaSRModel
-    from ..settings import RestoreSettings, resolve
-    from .guidance import guidance_markdown, guidance_study
+    from ..evaluation.guidance import guidance_markdown, guidance_study
+    from ..evaluation.references import load_captions, load_clips
+    from ..evaluation.report import add_section
+    from ..evaluation.runner import evaluate
+    from ..evaluation.seams import seam_report
+    from ..evaluation.splits import describe_rule, select_split, split_listing
+    from ..evaluation.steps import parse_steps, steps_markdown, steps_sweep
+    from ..evaluation.vae_only import vae_only_model
     from ..files import atomic_write_text
-    from .report import add_section
-    from .runner import evaluate
-    from .splits import describe_rule, select_split, split_listing
-    from .steps import parse_steps, steps_markdown, steps_sweep
-    from .vae_only import vae_only_model
+    from ..restorer import Restorer
+    from ..settings import RestoreSettings
 
     sweep_steps = parse_steps(args.steps_sweep) if args.steps_sweep else None
     captions = load_captions(args.captions)
-    model = SagaSRModel.load(args.model, provider=args.provider, allow_torchscript=bool(getattr(args, "allow_torchscript", False)))
-    vae_only = vae_only_model(model)
     settings = settings_from_args(args)
-    resolved = resolve(settings, model.manifest)
+    restorer = Restorer.load(args.model, settings, args.provider, bool(getattr(args, "allow_torchscript", False)))
+    model, resolved = restorer.model, restorer.settings
+    vae_only = Restorer(vae_only_model(model), settings)
     all_clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
     clips = select_split(all_clips, args.split)
     tuning = select_split(all_clips, "tuning") if sweep_steps else {}  # refuse before the long runs
 
     def restore_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
-        return restore(audio, sample_rate, model, settings)
+        return restore(audio, sample_rate, restorer)
 
     def vae_only_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
-        return restore(audio, sample_rate, vae_only, settings)
+        return restore(audio, sample_rate, vae_only)
 
     def restore_with(audio: np.ndarray, chosen: RestoreSettings) -> np.ndarray:
         return restore(audio, model.manifest.sample_rate, model, chosen)
@@ -113,7 +57,7 @@ def run_eval(args: argparse.Namespace) -> int:
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
                       seed=args.seed or 0, out_dir=args.out, n_png=args.pngs, vae_only_fn=vae_only_fn, context=context)
     out = Path(args.out)
-    seams = seam_report(restore_fn, clips, resolved.window, resolved.overlap)
+    seams = seam_report(restore_fn, clips, restorer.plan.window, restorer.plan.overlap)
     atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
@@ -134,7 +78,7 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0 if report else 1
 
 
-def add_eval_command(sub: argparse._SubParsersAction, add_restore_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``sagasr eval`` on the main parser."""
     p = sub.add_parser("eval", help="score a model on full-band reference audio beside the baselines",
                        description="Score a model beside the band-limited input, SBR, a level-matched noise fill and "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import SagaSR
+from .sagasr import SagaSR
 
 
 @torch.no_grad()

@@ -194,7 +194,7 @@ def load_config(config: str | os.PathLike[str] | dict[str, Any] | SagaSRConfig) 
     return SagaSRConfig(**data).validate()
 
 
-CONFIG_DIR = Path(__file__).parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # export/configs/
 
 
 def named_config(name: str) -> SagaSRConfig:

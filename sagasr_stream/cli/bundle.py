@@ -1,0 +1,78 @@
+"""Verbs about bundles: ``sagasr info`` (show and verify one, or an input's band edge), ``sagasr
+make-test-model`` (a tiny untrained one) and ``sagasr export`` (hands its arguments to ``sagasr_export``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ..bundle import load_bundle
+    from ..model import default_bundle_path
+
+    bundle = load_bundle(args.model or default_bundle_path(), verify=True)
+    m = bundle.manifest
+    if args.input:
+        from ..input_report import inspect_input
+        from ..settings import RestoreSettings, resolve
+
+        complete_hz = resolve(RestoreSettings(), m).complete_band_hz  # the edge at which windows pass through
+        report = inspect_input(args.input, m.sample_rate, m.window_samples, complete_hz)
+        print("\n".join(report.lines()))
+        return 0
+    if args.json:
+        print(m.to_json())
+        return 0
+    print(f"name:            {m.name}")
+    if m.description:
+        print(f"description:     {m.description}")
+    print(f"location:        {bundle.root}")
+    print(f"backend:         {m.backend} (format {m.format} v{m.format_version}, hashes verified)")
+    print(f"sample rate:     {m.sample_rate} Hz")
+    print(f"window:          {m.window_samples} samples ({m.window_samples / m.sample_rate:.3f} s), "
+          f"{m.latent_frames} latent frames x {m.latent_channels} channels, downsampling {m.downsampling}")
+    if m.text:
+        print(f"text:            {m.text.encoder_name or 'encoder'}, {m.text.dim}-d tokens, max {m.text.max_tokens}, "
+              f"tokenizer {m.text.tokenizer.get('kind') if m.text.tokenizer else '-'}")
+    else:
+        print("text:            none")
+    print(f"defaults:        {json.dumps(asdict(m.defaults))}")
+    size = sum((bundle.root / f).stat().st_size for f in m.files)
+    print(f"files:           {len(m.files)}, {size / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_make_test_model(args: argparse.Namespace) -> int:
+    from ..testing import build_tiny_bundle
+
+    path = build_tiny_bundle(args.folder, window_samples=args.window)
+    print(f"wrote an untrained tiny test bundle to {path} (it restores nothing meaningful)")
+    return 0
+
+
+def cmd_export(argv: list[str]) -> int:
+    try:
+        from sagasr_export.cli import main as export_main
+    except ImportError as exc:
+        print(f"error: 'sagasr export' needs the export environment (torch, stable-audio-tools): "
+              f"run 'bash export/install.sh' ({exc})", file=sys.stderr)
+        return 2
+    return int(export_main(argv) or 0)
+
+
+def add_bundle_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``info``, ``make-test-model`` and ``export`` (whose arguments :func:`main` passes on unparsed)."""
+    p = sub.add_parser("info", help="show and verify a model bundle, or an input file's band edge")
+    p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.add_argument("--input", metavar="FILE", help="show an audio file's detected band edge (what is kept as is)")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("make-test-model", help="write a tiny untrained bundle (for trying the tools)")
+    p.add_argument("folder")
+    p.add_argument("--window", type=int, default=65536, help="window length in samples")
+    p.set_defaults(func=cmd_make_test_model)
+
+    sub.add_parser("export", help="export a checkpoint to a bundle (needs torch; see export/)", add_help=False)

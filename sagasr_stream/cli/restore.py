@@ -1,0 +1,157 @@
+"""``sagasr restore`` (alias ``sagasr upsample``): restore audio files, folders or globs to files."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import SagasrError
+from ..input_files import AUDIO_SUFFIXES, expand_inputs
+from .options import add_restore_options, settings_from_args
+
+
+def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
+    """Raise :class:`SagasrError` when two inputs would be written to the same output file."""
+    seen: dict[Path, Path] = {}
+    clashes = []
+    for (source, _), destination in zip(inputs, outputs):
+        key = destination.resolve()
+        if key in seen:
+            clashes.append(f"{seen[key]} and {source} -> {destination}")
+        seen.setdefault(key, source)
+    if clashes:
+        raise SagasrError("several inputs would be written to the same output (nothing was done): " + "; ".join(clashes))
+
+
+def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
+    """Where each input's result goes: a file (-o for one input), a folder (-o for several), or beside the input."""
+    if output is None:
+        return [file.with_name(f"{file.stem}_restored{suffix}") for file, _ in inputs]
+    out = Path(output)
+    as_dir = len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")) or out.suffix == ""
+    if not as_dir:
+        return [out]
+    return [out / rel.with_suffix(suffix) for _, rel in inputs]
+
+
+def drop_own_outputs(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Leave out inputs that are the output of another input (a rerun over a folder that holds earlier
+    results, e.g. ``a_restored.wav`` beside ``a.wav``): they are skipped or redone, never restored again."""
+    destinations = {out.resolve(): file for (file, _), out in zip(inputs, outputs)}
+    kept = [(pair, out) for pair, out in zip(inputs, outputs) if destinations.get(pair[0], pair[0]) == pair[0]]
+    return [pair for pair, _ in kept], [out for _, out in kept]
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore every input to its output file (errors per file are reported, the rest go on)."""
+    from tqdm import tqdm
+
+    from ..api import restore_file
+    from ..restorer import Restorer
+
+    inputs = expand_inputs(args.inputs)
+    check_output_target(inputs, args.output)
+    outputs = output_paths(inputs, args.output, "." + args.format)
+    kept, outputs = drop_own_outputs(inputs, outputs)
+    check_collisions(kept, outputs)
+    for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
+        if not args.quiet:
+            print(f"skip {file} (it is the output of another input)", file=sys.stderr)
+    inputs = kept
+    input_set = {file for file, _ in inputs}
+    remove_leftovers(outputs, args.quiet)
+    restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript))
+    model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
+    if not args.quiet:
+        print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
+    failures: list[tuple[Path, str]] = []
+    restored = 0
+    say = (lambda line: None) if args.quiet else (lambda line: tqdm.write(line, file=sys.stderr))
+    overall = tqdm(total=len(inputs), desc="files", unit="file", disable=args.quiet or len(inputs) < 2)
+    for (source, _), destination in zip(inputs, outputs):
+        if destination.resolve() in input_set:
+            failures.append((source, f"{destination} is an input file; refusing to overwrite it"))
+            tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
+        elif destination.exists() and not args.force:
+            say(f"skip {source} -> {destination} (exists; --force to redo)")
+        else:
+            bar = tqdm(desc=source.name, unit="win", leave=False, disable=args.quiet)
+
+            def progress(done: int, total: int, bar=bar) -> None:  # type: ignore[no-untyped-def]
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            try:
+                restore_file(source, destination, restorer, overwrite=args.force, progress=progress,
+                             output_rate=args.output_rate, log=say)
+                say(f"{source} -> {destination}")
+                restored += 1
+            except (SagasrError, ValueError, OSError) as exc:
+                failures.append((source, file_error_text(source, exc)))
+                tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
+            finally:
+                bar.close()
+        overall.update(1)
+    overall.close()
+    if failures or (len(inputs) > 1 and not args.quiet):
+        print_summary(restored, len(inputs) - restored - len(failures), failures)
+    return 1 if failures else 0
+
+
+def check_output_target(inputs: list[tuple[Path, Path]], output: str | None) -> None:
+    """Refuse, before the model loads, an output file we cannot write (``-o out.mp3``) and an output file
+    name for several inputs (``-o multi.wav`` would become a folder of that name)."""
+    from ..audio_io import WRITABLE_SUFFIXES
+
+    if output is None:
+        return
+    out = Path(output)
+    if out.is_dir() or output.endswith(("/", "\\")) or out.suffix == "":
+        return
+    suffix = out.suffix.lower()
+    if len(inputs) > 1 and suffix in AUDIO_SUFFIXES:
+        raise SagasrError(f"-o {output} names one file but {len(inputs)} inputs were given: pass a folder")
+    if len(inputs) == 1 and suffix not in WRITABLE_SUFFIXES:
+        raise SagasrError(
+            f"cannot write {output}: output format must be one of {', '.join(sorted(WRITABLE_SUFFIXES))}"
+        )
+
+
+def remove_leftovers(outputs: list[Path], quiet: bool) -> None:
+    """Delete the hidden partial files that killed runs left in the output folders (ours, dead PIDs only)."""
+    from ..partials import remove_stale_partials
+
+    for folder in sorted({out.parent for out in outputs}):
+        for path in remove_stale_partials(folder):
+            if not quiet:
+                print(f"removed {path} (a partial file left by an interrupted run)", file=sys.stderr)
+
+
+def file_error_text(source: Path, exc: BaseException) -> str:
+    """The error message, prefixed with the file unless the message already names it (the file once)."""
+    text = str(exc)
+    return text if str(source) in text or source.name in text else f"{source}: {text}"
+
+
+def print_summary(restored: int, skipped: int, failures: list[tuple[Path, str]]) -> None:
+    """One line of counts, then each failed file (always printed: it is the result of the run)."""
+    print(f"{restored} restored, {skipped} skipped, {len(failures)} failed", file=sys.stderr)
+    for source, _message in failures:
+        print(f"  failed: {source}", file=sys.stderr)
+
+
+def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``sagasr restore`` (and its alias ``upsample``) on the main parser."""
+    p = sub.add_parser("restore", aliases=["upsample"], help="restore audio files, folders or globs")
+    p.add_argument("inputs", nargs="+", help="files, folders or glob patterns")
+    p.add_argument("-o", "--output", help="output file (one input) or folder")
+    p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
+    p.add_argument("--output-rate", type=int, metavar="HZ",
+                   help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
+                        "restoration runs at the model's rate, then the result is resampled")
+    p.add_argument("--force", action="store_true", help="redo outputs that exist")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")
+    add_restore_options(p)
+    p.set_defaults(func=cmd_restore)

@@ -1,0 +1,105 @@
+"""A model bound to its resolved settings, made once; the one factory of window functions and restore stages.
+
+The file API, the stream, the effect, the chain, the CLI and the evaluation all take a :class:`Restorer`
+(or a model plus settings, turned into one by :meth:`Restorer.of`).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+
+from .chunking import WindowPlan
+from .engine import WindowFn, WindowRestorer
+from .errors import ParameterError
+from .model import SagaSRModel
+from .processor import ChunkedProcessor
+from .settings import ResolvedSettings, RestoreSettings, resolve
+from .stereo import signals_per_window, stereo_window_fn
+from .streaming import run_whole
+
+
+def lower_limit(a: float | None, b: float | None) -> float | None:
+    """The lower of two optional band limits (Hz); ``None`` = no limit."""
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
+class Restorer:
+    """A loaded model + its :class:`~sagasr_stream.settings.ResolvedSettings` (checked once, here).
+
+    ``band_limit_hz``: the input's known bandwidth (Hz, e.g. the Nyquist of a lower source rate); band edges
+    are never placed above it. Every stage it makes restores at the model's rate, :attr:`sample_rate`.
+    """
+
+    def __init__(
+        self,
+        model: SagaSRModel | None = None,
+        settings: RestoreSettings | None = None,
+        band_limit_hz: float | None = None,
+    ) -> None:
+        if model is not None and not isinstance(model, SagaSRModel):
+            raise ParameterError(f"model must be a SagaSRModel, got {type(model).__name__}")
+        self.model = model or SagaSRModel.load()
+        self.user_settings = settings or RestoreSettings()
+        self.settings: ResolvedSettings = resolve(self.user_settings, self.model.manifest)
+        self.band_limit_hz = band_limit_hz
+        self.sample_rate: int = self.model.manifest.sample_rate
+        self.plan = WindowPlan(self.model.manifest.window_samples, self.settings.overlap)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        settings: RestoreSettings | None = None,
+        provider: str = "auto",
+        allow_torchscript: bool = False,
+        band_limit_hz: float | None = None,
+    ) -> "Restorer":
+        """Load a bundle (``None``: the embedded default, see :meth:`SagaSRModel.load`) and resolve ``settings``."""
+        return cls(SagaSRModel.load(path, provider=provider, allow_torchscript=allow_torchscript), settings, band_limit_hz)
+
+    @classmethod
+    def of(cls, model: "SagaSRModel | Restorer | None" = None, settings: RestoreSettings | None = None) -> "Restorer":
+        """``model`` if it is a Restorer (rebound to ``settings`` when given), else a new Restorer of model + settings."""
+        if isinstance(model, Restorer):
+            return model if settings is None else cls(model.model, settings, model.band_limit_hz)
+        return cls(model, settings)
+
+    def __repr__(self) -> str:
+        return f"<Restorer model={self.model.manifest.name!r} window={self.plan.window} overlap={self.plan.overlap}>"
+
+    def window_fn(self, band_limit_hz: float | None = None, channels: int = 1) -> WindowFn:
+        """The function that restores lists of windows of a ``channels``-channel input (the only place one is
+        made), with the channels restored together as ``settings.stereo`` says (:mod:`sagasr_stream.stereo`;
+        one channel or "independent": each channel alone); ``band_limit_hz`` lowers :attr:`band_limit_hz` for
+        this input."""
+        restorer = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz))
+        return stereo_window_fn(restorer, channels)
+
+    def stream(
+        self,
+        channels: int = 1,
+        windows_per_call: int | None = 1,
+        band_limit_hz: float | None = None,
+        on_windows: Callable[[int], None] | None = None,
+    ) -> ChunkedProcessor:
+        """A restore stage on the stream protocol for (channels, n) float32 blocks at :attr:`sample_rate`.
+
+        ``windows_per_call``: windows per channel gathered before the model runs (more: bigger batches, more
+        latency); ``None``: enough to fill ``settings.batch_size`` (what offline restoration uses).
+        ``on_windows(n)`` reports progress.
+        """
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ParameterError(f"channels must be a positive integer, got {channels!r}")
+        if windows_per_call is None:  # enough windows to fill a batch
+            signals = signals_per_window(channels, self.settings.stereo)  # what the model restores per window
+            windows_per_call = max(1, -(-self.settings.batch_size // signals))
+        window_fn = self.window_fn(band_limit_hz, channels)
+        return ChunkedProcessor(window_fn, self.plan, channels, windows_per_call, on_windows)
+
+    def restore(self, planar: np.ndarray, band_limit_hz: float | None = None) -> np.ndarray:
+        """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32."""
+        return run_whole(self.stream(planar.shape[0], None, band_limit_hz), planar)

@@ -1,0 +1,199 @@
+"""The one stream protocol of the runtime, a series of stages, and resampling as a stage.
+
+Every stateful runtime object (the chunked restorer, the resampler, a series of them) is a :class:`Stream`:
+
+- ``process(planar)``: (channels, n) float32 in -> (channels, m) float32 out, whatever is due;
+- ``flush()``: end the stream, return every remaining sample, and start over (as after :meth:`reset`);
+- ``reset()``: drop all state;
+- ``latency_samples``: the fixed delay in output samples: after n input samples in total, exactly
+  ``max(0, round(n * ratio) - latency_samples)`` samples have come out (``ratio`` = output rate / input
+  rate, 1 for every stage but a resampler);
+- ``channels``: the channel count of the planar blocks.
+
+Stages take planar float32 blocks only; numpy 1-D and pedalboard (samples, channels) layouts are decided
+by the adapters at the edge (:mod:`sagasr_stream.validation`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+from pedalboard.io import StreamResampler
+
+from .chunking import SampleBuffer
+from .errors import AudioInputError, ParameterError
+from .validation import check_sample_rate
+
+
+@runtime_checkable
+class Stream(Protocol):
+    """A stateful stage on planar (channels, n) float32 blocks; see the module docstring."""
+
+    @property
+    def channels(self) -> int: ...
+
+    @property
+    def latency_samples(self) -> int: ...
+
+    def process(self, planar: np.ndarray) -> np.ndarray: ...
+
+    def flush(self) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+def run_whole(stream: Stream, planar: np.ndarray) -> np.ndarray:
+    """A whole (channels, n) signal through a fresh ``stream``: ``process`` then ``flush``, concatenated."""
+    return np.concatenate([stream.process(planar), stream.flush()], axis=1)
+
+
+def exact_length(samples: int, source_rate: float, target_rate: float) -> int:
+    """``round(samples * target_rate / source_rate)``: output samples for ``samples`` input samples."""
+    return int(round(samples * target_rate / source_rate))
+
+
+def empty(channels: int) -> np.ndarray:
+    """(channels, 0) float32."""
+    return np.zeros((channels, 0), np.float32)
+
+
+def check_block(planar: np.ndarray, channels: int, name: str = "block") -> np.ndarray:
+    """A stage's input: (channels, n) -> C-contiguous float32, or AudioInputError naming the shape."""
+    if planar.ndim != 2 or planar.shape[0] != channels:
+        raise AudioInputError(f"{name} must have shape ({channels}, samples), got {planar.shape}")
+    return np.ascontiguousarray(planar, dtype=np.float32)
+
+
+class ResampleStage:
+    """``pedalboard.io.StreamResampler`` on the stream protocol, with exact lengths.
+
+    (channels, n) float32 at ``source_rate`` -> at ``target_rate`` (Hz). After n input samples exactly
+    ``max(0, min(total, round(n * target / source) - latency_samples))`` samples have come out; :meth:`flush`
+    completes the stream to ``total`` = ``length`` when given (a signal whose true length at the target rate
+    is known, e.g. a file's frames counted at its own rate), else ``round(n * target / source)``: the
+    resampler's flush is cut or zero-padded. At equal rates blocks pass through (latency 0).
+    Output does not depend on the block sizes. Each channel has its own (mono) StreamResampler, bit-identical
+    to one multi-channel resampler, so that blocks of fewer samples than channels are never ambiguous.
+    """
+
+    def __init__(self, source_rate: float, target_rate: float, channels: int, length: int | None = None) -> None:
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ParameterError(f"channels must be a positive integer, got {channels!r}")
+        self.source_rate = check_sample_rate(source_rate)
+        self.target_rate = check_sample_rate(target_rate)
+        self._channels = channels
+        self.length = length
+        self._resamplers: list[StreamResampler] = []
+        self._latency = 0
+        if self.source_rate != self.target_rate:
+            self._resamplers = [StreamResampler(float(self.source_rate), float(self.target_rate), 1) for _ in range(channels)]
+            # the resampler's own delay in output samples, rounded up, plus the rounding of round(n * ratio)
+            self._latency = math.ceil(self._resamplers[0].input_latency * self.ratio) + 2
+        self._held = SampleBuffer(channels)
+        self._in = 0  # input samples of this stream
+        self._out = 0  # output samples returned
+
+    @property
+    def channels(self) -> int:
+        return self._channels
+
+    @property
+    def latency_samples(self) -> int:
+        """Fixed delay in output samples (0 at equal rates)."""
+        return self._latency
+
+    @property
+    def ratio(self) -> float:
+        """Output samples per input sample."""
+        return self.target_rate / self.source_rate
+
+    def _cap(self, n: int) -> int:
+        return n if self.length is None else min(n, self.length)
+
+    def process(self, planar: np.ndarray) -> np.ndarray:
+        """Resampled samples that are due (see the class docstring)."""
+        planar = check_block(planar, self._channels)
+        if planar.shape[1]:
+            self._in += planar.shape[1]
+            self._held.append(self._resample(planar) if self._resamplers else planar)
+        due = self._cap(max(0, exact_length(self._in, self.source_rate, self.target_rate) - self._latency)) - self._out
+        if due <= 0:
+            return empty(self._channels)
+        if due > len(self._held):  # StreamResampler's delay is bounded: this never happens
+            raise AssertionError(f"internal error: resampler latency above {self._latency} samples")
+        self._out += due
+        return self._held.pop(due)
+
+    def flush(self) -> np.ndarray:
+        """The rest, so that ``total`` samples came out in all; then start over."""
+        if self._resamplers and self._in > 0:  # a fresh StreamResampler cannot be flushed
+            self._held.append(self._resample(None))
+        total = self.length if self.length is not None else exact_length(self._in, self.source_rate, self.target_rate)
+        rest = self._held.pop(max(0, total - self._out))
+        if rest.shape[1] < total - self._out:  # the resampler came out short: zero-pad
+            rest = np.pad(rest, ((0, 0), (0, total - self._out - rest.shape[1])))
+        self.reset()
+        return rest
+
+    def _resample(self, planar: np.ndarray | None) -> np.ndarray:
+        """(channels, n) through the per-channel resamplers; ``None``: their flush."""
+        if planar is None:
+            return np.concatenate([r.process() for r in self._resamplers], axis=0)
+        return np.concatenate([r.process(planar[c : c + 1]) for c, r in enumerate(self._resamplers)], axis=0)
+
+    def reset(self) -> None:
+        for resampler in self._resamplers:
+            resampler.reset()
+        self._held.clear()
+        self._in = self._out = 0
+
+
+def resample(planar: np.ndarray, source_rate: float, target_rate: float, length: int | None = None) -> np.ndarray:
+    """(channels, n) float32 at ``source_rate`` -> (channels, ``length`` or round(n * target / source)) float32."""
+    if source_rate == target_rate and length is None:
+        return planar
+    return run_whole(ResampleStage(source_rate, target_rate, planar.shape[0], length), planar)
+
+
+class Series:
+    """Stages run one after another, itself a :class:`Stream` (e.g. resample stage -> restore stage).
+
+    ``latency_samples`` is the sum of the stages' latencies, each counted at the last stage's rate
+    (a stage's delay is scaled by the rate changes after it and rounded up); it is exact when only the first
+    stage changes the rate. :meth:`flush` runs each stage's tail through the stages after it.
+    """
+
+    def __init__(self, stages: Sequence[Stream]) -> None:
+        self.stages = list(stages)
+        if not self.stages:
+            raise ParameterError("a Series needs at least one stage")
+        channels = {stage.channels for stage in self.stages}
+        if len(channels) != 1:
+            raise ParameterError(f"the stages of a Series must have one channel count, got {sorted(channels)}")
+
+    @property
+    def channels(self) -> int:
+        return self.stages[0].channels
+
+    @property
+    def latency_samples(self) -> int:
+        latency = 0
+        for stage in self.stages:
+            latency = math.ceil(latency * getattr(stage, "ratio", 1.0)) + stage.latency_samples
+        return latency
+
+    def process(self, planar: np.ndarray) -> np.ndarray:
+        for stage in self.stages:
+            planar = stage.process(planar)
+        return planar
+
+    def flush(self) -> np.ndarray:
+        carry = empty(self.channels)
+        for stage in self.stages:
+            carry = np.concatenate([stage.process(carry), stage.flush()], axis=1)
+        return carry
+
+    def reset(self) -> None:
+        for stage in self.stages:
+            stage.reset()

@@ -1,0 +1,179 @@
+"""A training run's configuration: :class:`TrainConfig` (with its :class:`DataConfig` and
+:class:`~sagasr_training.degrade.DegradeConfig`), read from JSON and command-line flags.
+
+Each field is declared once, with its default, help text and unit (:func:`sagasr_stream.options.option`);
+``sagasr-train`` derives its flags from these fields (:mod:`sagasr_stream.cli.fields`). No torch here, so the
+command line parses without it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sagasr_stream.options import option
+
+from .degrade import DegradeConfig
+
+VAE_PARTS = ("all", "decoder")
+
+
+def int_or_auto(text: str) -> int | str:
+    """A count, or the word "auto" (``--devices``)."""
+    return text if text == "auto" else int(text)
+
+
+@dataclass
+class DataConfig:
+    """Where the audio is and how windows are cut. ``window_samples`` comes from the model config."""
+
+    root: str = option("", flag="--data", help="folder of training audio (recursive)")
+    captions: str | None = option(None, help="caption cache (JSON lines)")
+    latent_cache: str | None = option(None, help="pre-encoded pairs (diffusion; see cache-latents)")
+    text_tokens: str | None = option(None, help="precomputed caption tokens (see text-tokens); pair bank only")
+    bank_versions: int = option(0, unit="versions", help="> 0: in-memory pair bank on the training device with "
+                                "this many band-limited versions per clip (sagasr_training.pair_bank)")
+    bank_workers: int = option(1, unit="processes", help="processes that read and band-limit the bank's clips")
+    file_list: str | None = option(None, help="only these files: a text file of paths relative to --data, "
+                                   "e.g. train.txt")
+    sample_rate: int = option(44100, unit="Hz", command_line=False, help="set from the model config")
+    window_samples: int = option(65536, unit="samples", command_line=False, help="set from the model config")
+    val_fraction: float = option(0.02, help="share of the files held out for validation, in [0, 1)")
+    silence_db: float = option(-60.0, unit="dB", help="windows whose HR peak is below this are skipped")
+    lr_dropout: float = option(0.1, help="P(lr_keep = 0): share of items without the LR latent condition")
+    cross_dropout: float = option(0.1, help="P(cross_keep = 0): share of items without text and roll-off, "
+                                  "independent of --lr-dropout")
+    seed: int = option(0, flag="--data-seed", help="seed of the windows and low-pass draws")
+    num_workers: int = option(0, flag="--workers", unit="processes", help="data loader workers")
+    degrade: DegradeConfig = option(default_factory=DegradeConfig, flag="--degrade-",
+                                    help="the training low-pass ranges (flags --degrade-...)")
+
+    def validate(self) -> "DataConfig":
+        if self.latent_cache is not None:
+            if not Path(self.latent_cache).is_file():
+                raise ValueError(f"data.latent_cache {self.latent_cache!r} is not a file")
+        elif not self.root or not Path(self.root).is_dir():
+            raise ValueError(f"data.root {self.root!r} is not a folder")
+        if self.window_samples <= 0:
+            raise ValueError("data.window_samples must be positive")
+        for key in ("val_fraction", "lr_dropout", "cross_dropout"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ValueError(f"data.{key} must be in [0, 1)")
+        if self.file_list is not None and not Path(self.file_list).is_file():
+            raise ValueError(f"data.file_list {self.file_list!r} is not a file")
+        if self.bank_versions < 0 or self.bank_workers < 1:
+            raise ValueError("data.bank_versions must be >= 0 and data.bank_workers >= 1")
+        if self.bank_versions and (self.text_tokens is None or not Path(self.text_tokens).is_file()):
+            raise ValueError(f"data.bank_versions needs data.text_tokens, a file (got {self.text_tokens!r})")
+        if self.captions is not None and not Path(self.captions).is_file():
+            raise ValueError(f"data.captions {self.captions!r} is not a file")
+        self.degrade.validate(self.sample_rate)
+        return self
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; JSON ``{"model": ..., "data": {...}, ...}`` (unknown keys are errors)."""
+
+    model: str = option("small", help="model config: tiny, small, full or a JSON path (sagasr_export)")
+    run_dir: str = option("runs/sagasr", help="run folder (run.json, base/, state/, checkpoint/, logs/)")
+    data: DataConfig = option(default_factory=DataConfig, flag="--", help="the training data")
+    init_checkpoint: str | None = option(None, help="sagasr_export checkpoint folder to start from")
+    init_weights: str | None = option(None, help="trained weights to start from (sagasr-train slim's "
+                                      "model.safetensors: dit.*, conditioner.*)")
+    vae_weights: str | None = option(None, help="VAE run checkpoint folder or autoencoder.safetensors: the frozen "
+                                     "VAE of a diffusion run, or the starting weights of a VAE fine-tune")
+    max_steps: int = option(26000, unit="steps", help="optimizer steps of the run")
+    batch_size: int = option(8, unit="items", help="items per device and micro-batch")
+    accumulate: int = option(1, unit="micro-batches", help="gradient accumulation per step")
+    lr: float = option(1e-5, help="learning rate (AdamW)")
+    betas: tuple[float, float] = option((0.9, 0.999), help="AdamW betas")
+    weight_decay: float = option(1e-3, help="AdamW weight decay")
+    inv_gamma: float = option(1e6, help="inverse-decay warm-up schedule: inv_gamma")
+    power: float = option(0.5, help="inverse-decay warm-up schedule: power")
+    warmup: float = option(0.99, help="inverse-decay warm-up schedule: warmup")
+    ema_decay: float = option(0.999, help="EMA decay of the exported weights")
+    grad_clip: float = option(1.0, help="gradient norm clip")
+    logit_mean: float = option(0.0, help="logit-normal time sampling: mean")
+    logit_std: float = option(1.0, help="logit-normal time sampling: standard deviation")
+    kl_weight: float = option(1e-4, help="VAE: weight of the KL loss")
+    l1_weight: float = option(0.1, help="VAE: weight of the L1 loss")
+    lsd_weight: float = option(0.0, help="VAE: weight of the log-spectral distance loss (the eval metric)")
+    rolloff_unknown_fraction: float = option(
+        0.0, help="diffusion: share of pairs whose target roll-off is fed as unknown (sagasr_stream.settings."
+                  "ROLLOFF_UNKNOWN), so the model also learns to choose the output roll-off from the input")
+    vae_parts: str = option("all", choices=VAE_PARTS, help="VAE: train all of it or the decoder only (encoder "
+                            "frozen: the latent space of an existing DiT stays valid)")
+    seed: int = option(0, help="seed of the model's initialisation and the noise")
+    save_every: int = option(1000, unit="steps", help="save state and checkpoint every this many steps")
+    val_every: int = option(1000, unit="steps", help="validate every this many steps")
+    val_batches: int = option(4, unit="batches", help="batches per validation")
+    log_every: int = option(10, unit="steps", help="log every this many steps")
+    accelerator: str = option("auto", help="Lightning accelerator: auto, cpu, gpu, ...")
+    devices: int | str = option("auto", parse=int_or_auto, help="devices per node, or auto")
+    num_nodes: int = option(1, help="machines")
+    strategy: str = option("auto", help="auto, ddp, ddp_find_unused_parameters_true, fsdp, ...")
+    precision: str = option("auto", help="auto (bf16-mixed on CUDA, 32-true on CPU), 32-true, bf16-mixed, 16-mixed")
+    activation_checkpointing: bool = option(False, help="recompute activations in the backward pass (less memory)")
+    progress: bool = option(True, help="progress bar")
+    max_minutes: float | None = option(None, unit="minutes", help="stop (saving state and checkpoint) after this "
+                                       "much training time")
+    resume: bool = option(True, help="continue from run_dir/state/latest if present")
+
+    def validate(self) -> "TrainConfig":
+        for key in ("max_steps", "batch_size", "accumulate"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive")
+        if self.lr <= 0:
+            raise ValueError("lr must be positive")
+        if self.vae_parts not in VAE_PARTS:
+            raise ValueError(f"vae_parts must be one of {VAE_PARTS}, got {self.vae_parts!r}")
+        for key in ("kl_weight", "l1_weight", "lsd_weight"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0")
+        if not 0.0 <= self.rolloff_unknown_fraction <= 1.0:
+            raise ValueError(f"rolloff_unknown_fraction must be in [0, 1], got {self.rolloff_unknown_fraction}")
+        self.data.validate()
+        return self
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names - {"$comment"}
+    if unknown:
+        raise ValueError(f"unknown key(s) in {where}: {sorted(unknown)}")
+    return {k: v for k, v in data.items() if k in names}
+
+
+def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
+    """JSON file or dict, then ``overrides`` (None values ignored; dotted keys such as "data.root" or
+    "data.degrade.cutoff_min_hz" allowed) -> the config (call ``.validate()`` to check it)."""
+    raw: dict[str, Any] = {}
+    if isinstance(source, dict):
+        raw = json.loads(json.dumps(source))
+    elif source:
+        raw = json.loads(Path(source).read_text(encoding="utf-8"))
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        *heads, tail = k.split(".")
+        target = raw
+        for head in heads:
+            target = target.setdefault(head, {})
+        target[tail] = v
+    data = dict(raw.pop("data", {}) or {})
+    deg = _build(DegradeConfig, dict(data.pop("degrade", {}) or {}), "data.degrade")
+    for key in ("families", "target_tilt_db_per_octave"):
+        if key in deg:
+            deg[key] = tuple(deg[key])
+    dcfg = DataConfig(**_build(DataConfig, data, "data"), degrade=DegradeConfig(**deg))
+    top = _build(TrainConfig, raw, "config")
+    if "betas" in top:
+        top["betas"] = tuple(top["betas"])
+    return TrainConfig(**top, data=dcfg)
+
+
+def to_json(cfg: TrainConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(cfg)))

@@ -176,3 +176,25 @@ def test_hard_pan_of_a_high_passed_source_stays_silent(tiny_model, x):
     y = run(np.stack([high, np.zeros_like(high)]), tiny_model, "linked")  # nothing near 0 Hz: a silent channel's
     assert np.abs(y[1]).max() < 1e-6 * np.abs(y[0]).max()  # edge (0) must not pick the octave
 
+
+def test_every_path_gets_the_stereo_mode_from_the_restorer(tiny_model, x):
+    """The mode is applied in the Restorer's window function: restore, the effect (offline and streaming), the
+    chain and upsample all give "mono"'s identical channels, and the effect and chain equal restore exactly."""
+    from sagasr_stream import BandwidthExtension, Chain, Restorer, upsample
+    from sagasr_stream.engine import WindowRestorer
+    from sagasr_stream.stereo import StereoWindows
+
+    pair = np.stack([x, 0.5 * np.roll(x, 7)]).astype(np.float32)  # two different channels
+    restorer = Restorer(tiny_model, RestoreSettings(stereo="mono"))
+    offline = restore(pair, 44100, restorer)
+    assert np.array_equal(offline[0], offline[1]) and offline[0].any()
+    assert np.array_equal(BandwidthExtension(restorer)(pair, 44100), offline)
+    assert np.array_equal(Chain([BandwidthExtension(restorer)])(pair, 44100), offline)
+    effect = BandwidthExtension(restorer)
+    streamed = np.concatenate([effect(pair, 44100, buffer_size=4096, reset=False), effect.flush()], axis=1)
+    np.testing.assert_allclose(streamed, offline, atol=1e-5)
+    up = upsample(pair[:, ::2].copy(), 22050, restorer)
+    assert up.shape == (2, 2 * (N // 2)) and np.array_equal(up[0], up[1])
+    assert isinstance(restorer.window_fn(channels=2), StereoWindows)
+    for one_by_one in (restorer.window_fn(channels=1), Restorer(tiny_model, RestoreSettings(stereo="independent")).window_fn(channels=2)):
+        assert type(one_by_one) is WindowRestorer  # independent: the plain per-channel function, as before

@@ -5,7 +5,8 @@ dynamic axes): ``vae_encoder`` (audio -> latent mean), ``vae_decoder``, ``dit`` 
 ``text_encoder`` (input_ids, attention_mask int64 -> tokens). Batch, length and token axes are dynamic. Before tracing, a copy
 of the model has its legacy weight-norm hooks folded, is in eval mode and has activation checkpointing off;
 tracing runs with SAT's flash-attention path off (:func:`flash_attention_off`: plain scaled dot-product).
-``fp16=True`` stores VAE/DiT weights in float16 while the graph inputs and outputs stay float32.
+``fp16=True`` stores VAE/DiT weights in float16 while the graph inputs and outputs stay float32. ONNX graphs
+then go through the value-preserving speed passes of :mod:`.optimize`.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from sagasr_stream.graphs import GRAPHS
 
 from .model.checkpoint import TEXT_SOURCE_KEY
 from .model import SagaSR, dit_velocity, latent_affine
+from .optimize import optimize_graphs
 
 OPSET = 17
 EXTERNAL_DATA_BYTES = 1_800_000_000  # ONNX protobuf limit is 2 GB: bigger graphs get one external data file
@@ -333,9 +335,11 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
     if store_fp16:
         for graph_file in graphs.values():
             store_weights_fp16(out, graph_file)
+    graph_passes = optimize_graphs(out, list(graphs.values())) if backend == "onnx" else {}
     tokenizer = prepared.text_encoder.write_tokenizer(out) if text_encoder else None
     provenance = {"exporter": "sagasr_export", "torch": torch.__version__, "opset": OPSET if backend == "onnx" else None,
                   "fp16": fp16, "text_int8": quantize_text,
-                  "weights_fp16": store_fp16, "export_seconds": timings, "config": model.config.to_dict()}
+                  "weights_fp16": store_fp16, "export_seconds": timings, "graph_passes": graph_passes,
+                  "config": model.config.to_dict()}
     provenance["config"]["text"]["vocab"] = None  # the vocabulary travels as the tokenizer file
     return write_manifest(out, manifest_fields(prepared, graphs, tokenizer, backend, defaults, provenance))

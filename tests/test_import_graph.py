@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"sagasr_stream": ROOT / "sagasr_stream", "sagasr_export": ROOT / "export", "sagasr_training": ROOT / "training"}
 #: packages and modules that parse command lines; no library module may import argparse
 CLI_PACKAGES = ("sagasr_stream.cli",)
-CLI_MODULES = {"sagasr_export.cli", "sagasr_training.cli", "sagasr_training.corpus.cli"}
+CLI_MODULES = {"sagasr_export.cli", "sagasr_export.optimize_cli", "sagasr_training.cli", "sagasr_training.corpus.cli"}
 
 
 def is_cli_module(name: str) -> bool:

@@ -10,6 +10,8 @@ from ..bundle import Bundle
 from ..errors import BundleError, ParameterError, ProviderError
 from ..graphs import GRAPHS
 from .base import check_finite_output
+from .ort_options import session_options
+from .row_split import ROW_SPLIT_GRAPHS, RowSplitter, default_workers
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -36,20 +38,17 @@ def choose_providers(provider: str) -> list[str]:
 class OnnxBackend:
     """The four graphs of a bundle as ONNX Runtime sessions. ``device`` names the provider in use.
 
-    ``provider="auto"`` uses the CPU; ask for ``"cuda"`` explicitly to run on a GPU.
+    ``provider="auto"`` uses the CPU; ask for ``"cuda"`` explicitly to run on a GPU. ``threads`` (or
+    ``SAGASR_THREADS``): intra-op threads per session (default: ONNX Runtime's, the physical cores). On the
+    CPU, VAE and DiT calls of several windows run as concurrent row groups on one-thread sessions
+    (:mod:`.row_split`; ``SAGASR_ROW_SPLIT=1`` turns it off).
     """
 
     def __init__(self, bundle: Bundle, provider: str = "auto", threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         threads = int(threads or os.environ.get("SAGASR_THREADS") or 0) or None
 
-        def make_options() -> ort.SessionOptions:
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            if threads:
-                options.intra_op_num_threads = threads
-            return options
+        def make_options(session_threads: int | None = threads):  # type: ignore[no-untyped-def]
+            return session_options(session_threads)
 
         providers = choose_providers(provider)
         self.manifest = bundle.manifest
@@ -61,15 +60,20 @@ class OnnxBackend:
                 self.sessions[graph] = self._start_session(graph)
         self._check_io()
         self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
+        workers = (threads or default_workers()) if providers == ["CPUExecutionProvider"] else 1
+        self._splitters = {g: RowSplitter(lambda g=g: self._start_session(g, threads=1), workers, rows)
+                           for g, rows in ROW_SPLIT_GRAPHS.items() if g in self.sessions}
 
-    def _start_session(self, graph: str):  # type: ignore[no-untyped-def]
-        """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible)."""
+    def _start_session(self, graph: str, threads: int | None = None):  # type: ignore[no-untyped-def]
+        """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible), on ``threads``
+        intra-op threads (default: the backend's setting)."""
         from .ort_cache import cached_session, optimised_graph_path
 
+        threads = threads or self._threads
         sha = self.manifest.files[self.manifest.graphs[graph]]
-        cached = optimised_graph_path(sha, self._providers, self._threads)
+        cached = optimised_graph_path(sha, self._providers, threads)
         try:
-            return cached_session(self._bundle.path(graph), cached, self._make_options, self._providers)
+            return cached_session(self._bundle.path(graph), cached, lambda: self._make_options(threads), self._providers)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise BundleError(f"cannot load graph {graph!r} from {self._bundle.path(graph)}: {exc}") from exc
 
@@ -104,7 +108,12 @@ class OnnxBackend:
                     raise BundleError(f"graph {graph!r} has {shape[axis]}-d text tokens; the manifest says text.dim {text.dim}")
 
     def _run(self, graph: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return check_finite_output(self.sessions[graph].run(None, feeds)[0], graph, self.manifest.name)
+        splitter = self._splitters.get(graph)
+        if splitter is not None and splitter.applies(next(iter(feeds.values())).shape[0]):
+            out = splitter.run(feeds)  # rows in concurrent groups: the same values, every core busy
+        else:
+            out = self.sessions[graph].run(None, feeds)[0]
+        return check_finite_output(out, graph, self.manifest.name)
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
         return self._run("vae_encoder", {"audio": audio.astype(np.float32, copy=False)})

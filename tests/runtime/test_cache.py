@@ -78,12 +78,13 @@ def test_empty_caption_tokens_equal_the_encoder_output_without_running_it(tiny_b
 def test_optimised_graphs_are_cached_and_give_bit_identical_output(tiny_bundle, cache, monkeypatch):
     x = band_limited_noise(20000, channels=2, seed=5)
     no_caption = RestoreSettings(caption="")
+    monkeypatch.setenv("SAGASR_ROW_SPLIT", "2")  # the one-thread row-group sessions are cached too
     monkeypatch.setenv("SAGASR_NO_CACHE", "1")
     reference = restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption)
     monkeypatch.delenv("SAGASR_NO_CACHE")
     filling = restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption)
     saved = sorted((cache / "ort").glob("*.onnx"))
-    assert len(saved) == 3  # dit and the two VAE graphs; the text encoder was not needed
+    assert len(saved) == 6  # dit, the two VAE graphs and their one-thread forms; the text encoder was not needed
     from_cache = restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption)
     np.testing.assert_array_equal(filling, reference)
     np.testing.assert_array_equal(from_cache, reference)
@@ -96,7 +97,7 @@ def test_optimised_graphs_are_cached_and_give_bit_identical_output(tiny_bundle, 
     reference = restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned)
     monkeypatch.delenv("SAGASR_NO_CACHE")
     restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned)
-    assert len(list((cache / "ort").glob("*.onnx"))) == 4  # now the text encoder too
+    assert len(list((cache / "ort").glob("*.onnx"))) == 7  # now the text encoder too
     np.testing.assert_array_equal(restore(x, 44100, SagaSRModel.load(tiny_bundle), captioned), reference)
 
 

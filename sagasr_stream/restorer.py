@@ -17,6 +17,7 @@ from .errors import ParameterError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import ResolvedSettings, RestoreSettings, resolve
+from .stereo import signals_per_window, stereo_window_fn
 from .streaming import run_whole
 
 
@@ -33,8 +34,9 @@ def window_plan(manifest: Manifest, settings: ResolvedSettings) -> WindowPlan:
 
 
 def offline_windows_per_call(settings: ResolvedSettings, channels: int) -> int:
-    """Windows per channel gathered per model call offline: enough to fill ``settings.batch_size``."""
-    return max(1, -(-settings.batch_size // channels))
+    """Windows gathered per model call offline: enough to fill ``settings.batch_size`` with the signals the
+    model restores per window (one per channel, or fewer with a linked/mono stereo mode)."""
+    return max(1, -(-settings.batch_size // signals_per_window(channels, settings.stereo)))
 
 
 class Restorer:
@@ -81,10 +83,13 @@ class Restorer:
     def __repr__(self) -> str:
         return f"<Restorer model={self.model.manifest.name!r} window={self.plan.window} overlap={self.plan.overlap}>"
 
-    def window_fn(self, band_limit_hz: float | None = None) -> WindowFn:
-        """The function that restores lists of windows (the only place one is made); ``band_limit_hz`` lowers
-        :attr:`band_limit_hz` for this input."""
-        return WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz))
+    def window_fn(self, band_limit_hz: float | None = None, channels: int = 1) -> WindowFn:
+        """The function that restores lists of windows of a ``channels``-channel input (the only place one is
+        made), with the channels restored together as ``settings.stereo`` says (:mod:`sagasr_stream.stereo`;
+        one channel or "independent": each channel alone); ``band_limit_hz`` lowers :attr:`band_limit_hz` for
+        this input."""
+        restorer = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz))
+        return stereo_window_fn(restorer, channels)
 
     def stream(
         self,
@@ -103,7 +108,8 @@ class Restorer:
             raise ParameterError(f"channels must be a positive integer, got {channels!r}")
         if windows_per_call is None:
             windows_per_call = offline_windows_per_call(self.settings, channels)
-        return ChunkedProcessor(self.window_fn(band_limit_hz), self.plan, channels, windows_per_call, on_windows)
+        return ChunkedProcessor(self.window_fn(band_limit_hz, channels), self.plan, channels, windows_per_call,
+                                on_windows)
 
     def restore(self, planar: np.ndarray, band_limit_hz: float | None = None) -> np.ndarray:
         """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32."""

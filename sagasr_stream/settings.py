@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -13,6 +13,8 @@ from .options import hz_or_word, option
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
+StereoMode = Literal["linked", "mid-side", "independent", "mono"]
+STEREO_MODES: tuple[str, ...] = get_args(StereoMode)
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,10 @@ class RestoreSettings:
       ``None`` = a quarter window);
     - ``batch_size``: windows per DiT call (each window is 3 rows: the CFG passes);
     - ``seed``: noise seed; ``low_band``: "keep" (exact input below its roll-off), "replace" (official
-      energy-ratio replacement) or "off".
+      energy-ratio replacement) or "off";
+    - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
+      signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
+      (each channel alone) or "mono" (the downmix, restored once, in every channel).
     """
 
     steps: int | None = option(None, help="Euler steps (default: the bundle's)")
@@ -47,6 +52,10 @@ class RestoreSettings:
     batch_size: int = option(4, unit="windows", help="windows per DiT call")
     seed: int = option(0, help="noise seed")
     low_band: LowBand = option("keep", help="what to do below the input's cutoff")
+    stereo: StereoMode = option(
+        "linked", choices=STEREO_MODES,
+        help="how channels are restored together: linked (one restored band per pair, each channel's level and "
+             "coherence kept), mid-side, independent (each channel alone) or mono (the downmix in every channel)")
 
     def with_(self, **changes: object) -> "RestoreSettings":
         """A copy with some fields changed (``None`` values are ignored)."""
@@ -79,6 +88,7 @@ class ResolvedSettings:
     low_band: LowBand
 
     auto_rolloff_fraction: float = 0.2
+    stereo: StereoMode = "linked"
 
     @property
     def complete_band_hz(self) -> float:
@@ -147,7 +157,9 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         raise SettingsError(f"seed must be a non-negative integer, got {settings.seed!r}")
     if settings.low_band not in ("keep", "replace", "off"):
         raise SettingsError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
+    if settings.stereo not in STEREO_MODES:
+        raise SettingsError(f"stereo must be one of {', '.join(map(repr, STEREO_MODES))}, got {settings.stereo!r}")
     return ResolvedSettings(
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
-        settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction),
+        settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
     )

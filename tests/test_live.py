@@ -208,3 +208,28 @@ def test_one_latency_name_on_the_live_path(tiny_model) -> None:
     assert live.latency_samples == live.stage.latency_samples + 256
     with pytest.warns(DeprecationWarning, match="stage.latency_samples"):
         assert live.model_latency_samples == live.stage.latency_samples
+
+
+def test_run_live_takes_the_stereo_mode(tiny_bundle, monkeypatch, capsys):
+    import sagasr_stream.cli.live as live_cli
+    from sagasr_stream.streaming import run_whole
+
+    stages = []
+
+    class Recording(live_cli.LiveRestorer):
+        def __init__(self, stage, *args, **kwargs):
+            stages.append(stage)
+            super().__init__(stage, *args, **kwargs)
+
+    monkeypatch.setattr(live_cli, "LiveRestorer", Recording)
+    args = parse(["--model", str(tiny_bundle), "--duration", "0.05", "--channels", "2", "--stereo", "mono"])
+    assert run_live(args, stream_factory=FakeStream) == 0
+    x = band_limited_noise(12000, channels=2, seed=3)  # two different channels
+    stages[-1].reset()
+    out = run_whole(stages[-1], x)
+    assert not np.array_equal(x[0], x[1]) and out[0].any()
+    np.testing.assert_array_equal(out[0], out[1])  # mono: the downmix restored once, in every channel
+    assert parse([]).stereo is None  # the settings' default (linked)
+    with pytest.raises(SystemExit):
+        parse(["--stereo", "wide"])
+    assert "linked" in capsys.readouterr().err  # the choices come from the field

@@ -9,6 +9,12 @@ from typing import Any, Callable
 
 from ..errors import SagasrError
 from ..live import LiveRestorer, import_sounddevice, parse_device
+from ..settings import RestoreSettings
+from .fields import add_flags, flag_values
+from .options import RESTORE_FLAGS
+
+#: the restore settings live takes, their flags generated from the RestoreSettings fields like restore's
+LIVE_RESTORE_FLAGS = [fl for fl in RESTORE_FLAGS if fl.dest in ("stereo",)]
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +29,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     parser.add_argument("--headroom", type=int, default=None,
                         help="extra delay in samples for the model to keep up (default: one model window)")
+    add_flags(parser, LIVE_RESTORE_FLAGS)
 
 
 def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None = None) -> int:
@@ -34,7 +41,8 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
         import_sounddevice()  # fail before loading the model
     from ..restorer import Restorer
 
-    restorer = Restorer.load(args.model, provider=getattr(args, "provider", "auto"))
+    settings = RestoreSettings().with_(**flag_values(args, LIVE_RESTORE_FLAGS))
+    restorer = Restorer.load(args.model, settings, provider=getattr(args, "provider", "auto"))
     model = restorer.model
     live = LiveRestorer(
         restorer.stream(args.channels), parse_device(args.input_device), parse_device(args.output_device),

@@ -66,7 +66,7 @@ def restore_segment(
     band_limit_hz: float | None = None,
     source: object = "input",
 ) -> np.ndarray:
-    """Restore one segment with ``restorer.window_fn(band_limit_hz)``. ``audio``: (channels, n) float32
+    """Restore one segment with ``restorer.window_fn(band_limit_hz, channels)``. ``audio``: (channels, n) float32
     model-rate input from sample ``segment.input_range(...)[0]`` on (shorter is zero-padded; the file's end is
     zeros, as in a single pass). Returns (channels, output stop - output start) float32; raises
     :class:`AudioFileError` on NaN/Inf input."""
@@ -78,7 +78,7 @@ def restore_segment(
         audio = np.pad(audio, ((0, 0), (0, stop - start - audio.shape[1])))
     if not np.isfinite(audio).all():
         raise AudioFileError(f"{source} holds NaN/Inf samples")
-    window_fn = restorer.window_fn(band_limit_hz)
+    window_fn = restorer.window_fn(band_limit_hz, channels)
     overlap_add = OverlapAdd(plan, channels)
     windows = segment.computed_windows(per_call)
     pieces = [np.zeros((channels, 0), np.float32)]

@@ -18,8 +18,9 @@ from sagasr_stream.settings import RestoreSettings
 SOME_SETTINGS = [
     RestoreSettings(),
     RestoreSettings(steps=3, cfg_acoustic=1.5, cfg_text=0.25, cfg_form="independent", target_rolloff_hz=15000.0,
-                    caption="solo piano", overlap=1024, batch_size=2, seed=7, low_band="replace"),
-    RestoreSettings(target_rolloff_hz="auto", caption="-dark, with a leading dash", low_band="off", seed=0),
+                    caption="solo piano", overlap=1024, batch_size=2, seed=7, low_band="replace",
+                    stereo="mid-side"),
+    RestoreSettings(target_rolloff_hz="auto", caption="-dark, with a leading dash", low_band="off", seed=0, stereo="independent"),
     RestoreSettings(caption="", cfg_acoustic=0.0, steps=1),
 ]
 
@@ -73,7 +74,7 @@ def test_flags_round_trip_to_the_same_settings(settings, verb):
 
 def test_no_flags_give_the_defaults_and_the_bundle_decides_the_rest():
     assert to_argv(RestoreSettings(), RESTORE_FLAGS) == ["--cfg-form=official", "--batch-size=4", "--seed=0",
-                                                         "--low-band=keep"]
+                                                         "--low-band=keep", "--stereo=linked"]
     assert parsed(["restore", "x.wav"]) == RestoreSettings()
 
 

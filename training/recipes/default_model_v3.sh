@@ -12,7 +12,8 @@
 # Stage 2b (here, CPU, optional; resumable: rerun the same command and it continues from its run folder):
 #   fine-tune the GPU run's weights with a share of hidden target roll-offs (target_rolloff_hz "model"):
 #   OMP_NUM_THREADS=1 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-finetune.json \
-#       --run-dir "$WORK/v3/runs/cpu-finetune" --init-weights "$WORK/v3-weights/checkpoint/model.safetensors"
+#       --run-dir "$WORK/v3/runs/cpu-finetune" --init-weights training/weights/v3-cpu-finetune/model.safetensors
+#   (the committed weights of that fine-tune at step 1000; the GPU run's own weights: $WORK/v3-weights/...)
 #   then `sagasr-train slim RUN -o SLIM` and export as in stage 3 with --trained-weights SLIM/checkpoint/model.safetensors
 #   --target-rolloff-hz model --rolloff-unknown-trained.
 # Stage 3 (here): unpack, export with the tuned defaults, evaluate.

@@ -75,6 +75,8 @@ class _Plan:
     kind: str  # "pass", "alone", "mono", "linked-mid", "linked-side", "ms"
     signals: tuple[int, ...] = ()
     edges: np.ndarray | None = None  # (2,) the pair's band edge bins
+    mid: np.ndarray | None = None  # (samples,) float32 mid and side of the pair's input (made once, in _plan)
+    side: np.ndarray | None = None
 
 
 class StereoWindows:
@@ -132,10 +134,10 @@ class StereoWindows:
             return _Plan(group, "pass")  # nothing missing in either channel
         mid, side = mid_side(pair)
         if self.mode == "mid-side":
-            return _Plan(group, "ms", (add(first, mid), add(first, side)), edges)
+            return _Plan(group, "ms", (add(first, mid), add(first, side)), edges, mid, side)
         if float(np.dot(side, side)) > float(np.dot(mid, mid)):
-            return _Plan(group, "linked-side", (add(first, side),), edges)
-        return _Plan(group, "linked-mid", (add(first, mid),), edges)
+            return _Plan(group, "linked-side", (add(first, side),), edges, mid, side)
+        return _Plan(group, "linked-mid", (add(first, mid),), edges, mid, side)
 
     def _assemble(self, plan: _Plan, audio: dict[int, np.ndarray], restored: list[np.ndarray]) -> list[np.ndarray]:
         """Each channel of ``plan``'s group, restored."""
@@ -144,7 +146,8 @@ class StereoWindows:
         if plan.kind in ("alone", "mono"):
             return [restored[plan.signals[0]]] * len(plan.channels)
         original = np.stack([audio[plan.channels[0]], audio[plan.channels[1]]])
-        mid, side = mid_side(original)
+        mid, side = plan.mid, plan.side
+        assert mid is not None and side is not None
         if not side.any():  # identical channels: the restored mid (= either channel) goes to both
             return [restored[plan.signals[0]]] * 2
         if not mid.any():  # opposite channels: the restored side (= the left channel) and its negative

@@ -47,3 +47,17 @@ def glob_root(pattern: str) -> Path:
             break
         fixed.append(part)
     return Path(*fixed) if fixed else Path(".")
+
+
+def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
+    """Raise :class:`SagasrError` when two inputs would be written to the same output file (``outputs[i]`` is
+    ``inputs[i]``'s)."""
+    seen: dict[Path, Path] = {}
+    clashes = []
+    for (source, _), destination in zip(inputs, outputs):
+        key = destination.resolve()
+        if key in seen:
+            clashes.append(f"{seen[key]} and {source} would both be written to {destination}")
+        seen.setdefault(key, source)
+    if clashes:
+        raise SagasrError("several inputs would be written to the same output (nothing was done): " + "; ".join(clashes))

@@ -7,21 +7,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import SagasrError
-from ..input_files import AUDIO_SUFFIXES, expand_inputs
+from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs
 from .options import add_restore_options, settings_from_args
-
-
-def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
-    """Raise :class:`SagasrError` when two inputs would be written to the same output file."""
-    seen: dict[Path, Path] = {}
-    clashes = []
-    for (source, _), destination in zip(inputs, outputs):
-        key = destination.resolve()
-        if key in seen:
-            clashes.append(f"{seen[key]} and {source} -> {destination}")
-        seen.setdefault(key, source)
-    if clashes:
-        raise SagasrError("several inputs would be written to the same output (nothing was done): " + "; ".join(clashes))
 
 
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ..input_files import expand_inputs
+from ..input_files import check_collisions, expand_inputs
 from ..errors import SagasrError
 
 LIST_SUFFIXES = {".txt", ".lst", ".m3u"}
@@ -48,12 +48,8 @@ def output_paths(inputs: list[tuple[Path, Path]], folder: Path, suffix: str) -> 
     output or an output would be an input file."""
     outputs = [folder / rel.with_suffix(suffix) for _, rel in inputs]
     sources = {file.resolve() for file, _ in inputs}
-    seen: dict[Path, Path] = {}
     for (file, _), out in zip(inputs, outputs):
-        key = out.resolve()
-        if key in sources:
+        if out.resolve() in sources:
             raise SagasrError(f"the output {out} of {file} is an input file (choose another -o folder)")
-        if key in seen:
-            raise SagasrError(f"{seen[key]} and {file} would both be written to {out} (nothing was done)")
-        seen[key] = file
+    check_collisions(inputs, outputs)
     return outputs

@@ -115,6 +115,7 @@ class WindowDataset(Dataset):
         return {
             "hr": torch.from_numpy(d.hr)[None], "lr": torch.from_numpy(d.lr)[None],
             "rolloff_in": torch.tensor(d.rolloff_in), "rolloff_out": torch.tensor(d.rolloff_out),
+            "target_tilted": torch.tensor(d.target_tilted),
             "lr_keep": torch.tensor(lr_keep), "cross_keep": torch.tensor(cross_keep),
             "caption": self.captions.get(self.files[fi]), "index": torch.tensor(int(index)),
         }

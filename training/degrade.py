@@ -61,6 +61,7 @@ class TrainingPair:
     rolloff_out: float
     spec: degradation.LowPassSpec
     gain: float
+    target_tilted: bool = False  # the target's band above the cutoff was tilted (not the recording's own roll-off)
 
 
 def degrade_clip(audio: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig,
@@ -102,11 +103,12 @@ def training_pair(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, 
     hr = np.asarray(hr, dtype=np.float32)
     lr, spec = degrade_clip(hr, rng, cfg, sample_rate)
     slopes = tilt_slopes(rng, 1, cfg)
-    if slopes is not None and slopes[0] != 0:
+    tilted = slopes is not None and slopes[0] != 0
+    if tilted:
         freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
         gain = 10.0 ** (tilt_gain_db(freqs, spec.cutoff_hz, slopes[0]) / 20.0)
         hr = np.fft.irfft(np.fft.rfft(hr) * gain, n=hr.shape[-1]).astype(np.float32)
     gain = float(dsp.peak_gain(lr, cfg.input_peak))
     hr, lr = hr * gain, lr * gain
     return TrainingPair(hr=hr.astype(np.float32), lr=lr.astype(np.float32), rolloff_in=float(dsp.rolloff_ratio(lr)),
-                        rolloff_out=float(dsp.rolloff_ratio(hr)), spec=spec, gain=gain)
+                        rolloff_out=float(dsp.rolloff_ratio(hr)), spec=spec, gain=gain, target_tilted=bool(tilted))

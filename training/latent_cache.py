@@ -7,7 +7,7 @@ same low-pass draw), encoded; only the condition dropouts are drawn again per gl
 epoch trains every pass state of SPEC section 1.
 
 File: one safetensors file with ``x0``, ``lr_latent`` (N, C, T) float32, ``text_tokens`` (N, S, D) float16,
-``rolloff_in``, ``rolloff_out`` (N,) float32, and metadata (model name, latent shape, the data config).
+``rolloff_in``, ``rolloff_out`` (N,) float32, ``target_tilted`` (N,) bool, and metadata (model name, latent shape, the data config).
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def encode_items(model: Any, items: list[dict[str, Any]]) -> dict[str, torch.Ten
     ids, mask = model.tokenize(batch["caption"])
     tokens = model.encode_text(ids, mask)
     return {"x0": x0, "lr_latent": lr_latent, "text_tokens": tokens.half(),
-            "rolloff_in": batch["rolloff_in"].float(), "rolloff_out": batch["rolloff_out"].float()}
+            "rolloff_in": batch["rolloff_in"].float(), "rolloff_out": batch["rolloff_out"].float(),
+            "target_tilted": batch["target_tilted"].bool()}
 
 
 def build_latent_cache(model: Any, data: DataConfig, out: str | Path, num_items: int, batch_size: int = 8,
@@ -101,6 +102,8 @@ class LatentCacheDataset(Dataset):
         if missing:
             raise ValueError(f"latent cache {path} lacks {missing}")
         self.tensors = {k: tensors[k] for k in CACHE_KEYS}
+        n_items = self.tensors["x0"].shape[0]  # caches written before the flag existed: every target natural
+        self.tensors["target_tilted"] = tensors.get("target_tilted", torch.zeros(n_items, dtype=torch.bool))
         self.cfg, self.split = cfg, split
         n = self.tensors["x0"].shape[0]
         n_val = min(n - 1, int(round(n * cfg.val_fraction)))  # the last items are held out

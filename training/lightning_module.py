@@ -169,7 +169,8 @@ class DiffusionModule(StepModule):
             dev_gen = torch.Generator(device=x0.device).manual_seed(int(gen.initial_seed()))
             noise = torch.randn(x0.shape, generator=dev_gen, device=x0.device)
         x_t, target = flow_pair(x0, noise, t)
-        rolloff_out = hide_rolloffs(batch["rolloff_out"], float(self.opt.get("rolloff_unknown_fraction", 0.0)), gen)
+        rolloff_out = hide_rolloffs(batch["rolloff_out"], float(self.opt.get("rolloff_unknown_fraction", 0.0)), gen,
+                                    batch.get("target_tilted"))
         v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"], rolloff_out)
         return {"loss": flow_loss(v, target)}
 
@@ -189,12 +190,19 @@ class DiffusionModule(StepModule):
                     p.copy_(backup[k])
 
 
-def hide_rolloffs(rolloff_out: torch.Tensor, fraction: float, gen: torch.Generator) -> torch.Tensor:
+def hide_rolloffs(rolloff_out: torch.Tensor, fraction: float, gen: torch.Generator,
+                  target_tilted: torch.Tensor | None = None) -> torch.Tensor:
     """(B,) target roll-off ratios with a ``fraction`` of them (drawn from ``gen``) set to
-    :data:`sagasr_stream.settings.ROLLOFF_UNKNOWN`: the model learns the output roll-off the input implies."""
+    :data:`sagasr_stream.settings.ROLLOFF_UNKNOWN`: the model learns the output roll-off the input implies.
+
+    Only natural targets are hidden: where ``target_tilted`` (B,) bool is set, the target's band was tilted to
+    vary its roll-off for the guidance, and "unknown" must mean the recording's own roll-off, not an average
+    over the training tilts (which would make "model" darker than real recordings)."""
     if fraction <= 0.0:
         return rolloff_out
     hide = torch.rand(rolloff_out.shape, generator=gen).to(rolloff_out.device) < fraction
+    if target_tilted is not None:
+        hide = hide & ~target_tilted.to(device=hide.device, dtype=torch.bool)
     return torch.where(hide, torch.full_like(rolloff_out, ROLLOFF_UNKNOWN), rolloff_out)
 
 

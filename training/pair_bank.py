@@ -144,6 +144,7 @@ class PairBank(Dataset):
         return {
             "hr": hr[:, None, :], "lr": lr[:, None, :],
             "rolloff_in": rolloff_ratio_torch(lr), "rolloff_out": rolloff_ratio_torch(hr),
+            "target_tilted": torch.from_numpy(slopes != 0 if slopes is not None else np.zeros(b, bool)).to(dev),
             "text_tokens": self.tokens[torch.from_numpy(clip).to(dev)].float(),
             "lr_keep": keep(cfg.lr_dropout), "cross_keep": keep(cfg.cross_dropout),
             "index": torch.as_tensor(np.asarray(indices, dtype=np.int64)),

@@ -63,6 +63,7 @@ def test_target_tilt_lowers_the_target_rolloff(audio_dir: Path, tmp_path: Path) 
     tilted = _bank(audio_dir, tmp_path, target_tilt_fraction=1.0, target_tilt_db_per_octave=(24.0, 30.0)).__getitems__(list(range(32, 48)))
     assert torch.equal(plain["lr"], tilted["lr"])  # same inputs: only the targets change
     assert tilted["rolloff_out"].mean() < plain["rolloff_out"].mean() - 0.02
+    assert not plain["target_tilted"].any() and bool(tilted["target_tilted"].all())  # each item says which it is
 
 
 def test_tilt_gain_is_flat_below_the_cutoff_and_capped() -> None:
@@ -120,3 +121,22 @@ def test_hidden_rolloffs_take_the_unknown_value_at_the_asked_share() -> None:
     assert torch.equal(hidden, again)
     with pytest.raises(ValueError, match="rolloff_unknown_fraction"):
         TrainConfig(rolloff_unknown_fraction=1.5).validate()
+
+
+def test_only_natural_targets_have_their_rolloff_hidden() -> None:
+    """'Unknown' must mean the recording's own roll-off: a tilted target's roll-off is always given."""
+    from sagasr_stream.settings import ROLLOFF_UNKNOWN
+    from sagasr_training.lightning_module import hide_rolloffs
+
+    rolloffs = torch.full((4000,), 0.6)
+    tilted = torch.arange(4000) % 2 == 0
+    hidden = hide_rolloffs(rolloffs, 0.5, torch.Generator().manual_seed(0), tilted) == ROLLOFF_UNKNOWN
+    assert not hidden[tilted].any()
+    assert 0.45 < float(hidden[~tilted].float().mean()) < 0.55
+
+
+def test_training_pair_says_whether_its_target_was_tilted() -> None:
+    hr = np.random.default_rng(1).standard_normal(8192).astype(np.float32) * 0.1
+    always = DegradeConfig(target_tilt_fraction=1.0, target_tilt_db_per_octave=(6.0, 12.0))
+    assert training_pair(hr, np.random.default_rng(3), always).target_tilted
+    assert not training_pair(hr, np.random.default_rng(3), DegradeConfig()).target_tilted

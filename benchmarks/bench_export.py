@@ -4,6 +4,7 @@ and decode of one 65536-sample window). Writes benchmarks/export_results.md.
 
     python benchmarks/bench_export.py [--full-json /tmp/full_results.json] [--reps 5]
     python benchmarks/bench_export.py --speed-only --out /tmp/speed.md   # small config, ONNX, speed table only
+    python benchmarks/bench_export.py --speed-only --config .gpu/model.json  # another model config (name or JSON)
 
 The speed table also has the calls restoration makes with the default ``batch_size`` of 4 windows (4 VAE
 rows, 12 DiT rows), where the runtime runs row groups concurrently (sagasr_stream/backends/row_split.py).
@@ -43,6 +44,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--out", default=str(Path(__file__).with_name("export_results.md")))
     p.add_argument("--speed-only", action="store_true", help="small config, ONNX only: the speed table")
+    p.add_argument("--config", default="small", help="with --speed-only: the config to time (a name or a JSON file)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both torch and ONNX Runtime (1: per-core efficiency, no row split)")
     args = p.parse_args()
@@ -51,7 +53,7 @@ def main() -> None:
     import torch
 
     from sagasr_export.exporter import export_bundle
-    from sagasr_export.model import build_model, named_config
+    from sagasr_export.model import build_model, load_config, named_config
     from sagasr_stream.backends.onnx import OnnxBackend
     from sagasr_stream.bundle import load_bundle
 
@@ -64,9 +66,10 @@ def main() -> None:
              "Produced by `python benchmarks/bench_export.py`.", ""]
     export_rows, parity_rows, speed_rows = [], [], []
     tmp = Path(tempfile.mkdtemp(prefix="sagasr-bench-"))
-    for name in (("small",) if args.speed_only else ("tiny", "small")):
+    for name in ((args.config,) if args.speed_only else ("tiny", "small")):
         torch.manual_seed(0)
-        model = build_model(named_config(name)).eval()
+        model = build_model(load_config(name) if name.endswith(".json") else named_config(name)).eval()
+        name = "small" if args.speed_only else name  # the timed config (the speed block runs for "small")
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
             for prm in model.parameters():
@@ -90,10 +93,13 @@ def main() -> None:
         backends = {"onnx": OnnxBackend(bundles["onnx"], provider="cpu")}
         if "torchscript" in bundles:
             backends["torchscript"] = TorchScriptBackend(bundles["torchscript"], provider="cpu")
-        b, frames = 3, 16
+        with torch.no_grad():  # latent frames of one 65536-sample window, and samples per frame
+            window_frames = int(model.encode_audio(torch.zeros(1, 1, 65536)).shape[-1])
+        hop = 65536 // window_frames
+        b, frames = 3, window_frames // 2
         c, s, d = model.config.vae.latent_dim, model.config.text.max_tokens, model.text_encoder.dim
         rng = np.random.default_rng(1)
-        audio = (rng.standard_normal((b, 1, frames * 2048)) * 0.2).astype(np.float32)
+        audio = (rng.standard_normal((b, 1, frames * hop)) * 0.2).astype(np.float32)
         lat = rng.standard_normal((b, c, frames), dtype=np.float32)
         dit_in = (lat, rng.random(b, dtype=np.float32), rng.standard_normal((b, c, frames), dtype=np.float32),
                   np.array([0, 1, 1], np.float32), rng.standard_normal((b, s - 5, d), dtype=np.float32),
@@ -114,19 +120,19 @@ def main() -> None:
         # speed: torch eager (the model as trained) vs ONNX Runtime, same process, same inputs
         onnx_be = backends["onnx"]
         win = (rng.standard_normal((1, 1, 65536)) * 0.2).astype(np.float32)
-        lat1 = rng.standard_normal((1, c, 32), dtype=np.float32)
-        step = (rng.standard_normal((3, c, 32), dtype=np.float32), np.full(3, 0.5, np.float32),
-                rng.standard_normal((3, c, 32), dtype=np.float32), np.array([0, 1, 1], np.float32),
+        lat1 = rng.standard_normal((1, c, window_frames), dtype=np.float32)
+        step = (rng.standard_normal((3, c, window_frames), dtype=np.float32), np.full(3, 0.5, np.float32),
+                rng.standard_normal((3, c, window_frames), dtype=np.float32), np.array([0, 1, 1], np.float32),
                 rng.standard_normal((3, s, d), dtype=np.float32), np.array([0, 0, 1], np.float32),
                 np.full(3, 0.3, np.float32), np.full(3, 0.7, np.float32))
         cases = {
-            "DiT step (3 CFG passes, 32 frames)": (lambda: model.velocity(*map(T, step)), lambda: onnx_be.velocity(*step)),
+            f"DiT step (3 CFG passes, {window_frames} frames)": (lambda: model.velocity(*map(T, step)), lambda: onnx_be.velocity(*step)),
             "VAE encode (65536 samples)": (lambda: model.encode_audio(T(win)), lambda: onnx_be.encode(win)),
-            "VAE decode (32 frames)": (lambda: model.decode_latent(T(lat1)), lambda: onnx_be.decode(lat1)),
+            f"VAE decode ({window_frames} frames)": (lambda: model.decode_latent(T(lat1)), lambda: onnx_be.decode(lat1)),
             "text encode (3 captions)": (lambda: model.encode_text(T(ids), T(mask)), lambda: onnx_be.encode_text(ids, mask)),
         }
         win4 = (rng.standard_normal((4, 1, 65536)) * 0.2).astype(np.float32)
-        lat4 = rng.standard_normal((4, c, 32), dtype=np.float32)
+        lat4 = rng.standard_normal((4, c, window_frames), dtype=np.float32)
         step4 = tuple(np.concatenate([a] * 4) for a in step)
         cases.update({
             "DiT step, 4 windows (12 rows)": (lambda: model.velocity(*map(T, step4)), lambda: onnx_be.velocity(*step4)),
@@ -153,7 +159,7 @@ def main() -> None:
                                   f"{t_win['torch'] / t_win['ort']:.2f}x (ORT real-time factor per window {t_win['ort'] / window_s:.2f}) |")
 
     if args.speed_only:
-        Path(args.out).write_text("\n".join(["| what | torch eager ms | ONNX Runtime ms | ORT speed-up |", "|---|---|---|---|",
+        Path(args.out).write_text("\n".join([f"Config: {args.config}.", "", "| what | torch eager ms | ONNX Runtime ms | ORT speed-up |", "|---|---|---|---|",
                                              *speed_rows, "", f"load average {os.getloadavg()[0]:.1f}"]) + "\n")
         print(Path(args.out).read_text())
         return

@@ -32,6 +32,13 @@ def combine_guidance(v: np.ndarray, n: int, cfg_acoustic: float, cfg_text: float
     return v0 + cfg_acoustic * (v1 - v0) + cfg_text * (v2 - v0)
 
 
+def guidance_weights(cfg_acoustic: float, cfg_text: float, form: str = "official") -> tuple[float, float, float]:
+    """Weights of the none, acoustic and full passes in :func:`combine_guidance`'s merge (they sum to 1)."""
+    if form == "official":
+        return (1.0 - cfg_acoustic, cfg_acoustic - cfg_text, cfg_text)
+    return (1.0 - cfg_acoustic - cfg_text, cfg_acoustic, cfg_text)
+
+
 def sample(
     backend: Backend,
     noise: np.ndarray,
@@ -47,19 +54,31 @@ def sample(
     """Euler-integrate from ``noise`` (n, C, T) to latents x0 (n, C, T).
 
     ``lr_latent`` (n, C, T); ``text_tokens`` (n, S, D); ``rolloff_in``/``rolloff_out`` (n,) ratios.
-    All three guidance passes of all n windows go through one DiT call per step (3n rows).
+    The guidance passes of all n windows go through one DiT call per step. A pass whose weight in the merge is 0
+    is not run: at s_a = s_t = 1 ("official") only the full pass is (n rows, a third of the work), otherwise
+    3n rows merged by :func:`combine_guidance`.
     """
     n = noise.shape[0]
-    lr_keep = np.repeat(np.array([p[0] for p in PASSES], dtype=np.float32), n)
-    cross_keep = np.repeat(np.array([p[1] for p in PASSES], dtype=np.float32), n)
-    lr3 = np.concatenate([lr_latent] * 3)
-    text3 = np.concatenate([text_tokens] * 3)
-    rin3 = np.tile(rolloff_in.astype(np.float32), 3)
-    rout3 = np.tile(rolloff_out.astype(np.float32), 3)
+    weights = guidance_weights(cfg_acoustic, cfg_text, form)
+    active = [i for i, w in enumerate(weights) if w != 0.0]
+    if len(active) == len(PASSES):
+        def merge(v: np.ndarray) -> np.ndarray:
+            return combine_guidance(v, n, cfg_acoustic, cfg_text, form)
+    else:
+        def merge(v: np.ndarray) -> np.ndarray:
+            parts = [np.float32(weights[i]) * v[k * n : (k + 1) * n] for k, i in enumerate(active)]
+            return parts[0] if len(parts) == 1 and weights[active[0]] == 1.0 else np.sum(parts, axis=0)
+    rows = len(active)
+    lr_keep = np.repeat(np.array([PASSES[i][0] for i in active], dtype=np.float32), n)
+    cross_keep = np.repeat(np.array([PASSES[i][1] for i in active], dtype=np.float32), n)
+    lr_rows = np.concatenate([lr_latent] * rows)
+    text_rows = np.concatenate([text_tokens] * rows)
+    rin_rows = np.tile(rolloff_in.astype(np.float32), rows)
+    rout_rows = np.tile(rolloff_out.astype(np.float32), rows)
     x = noise.astype(np.float32).copy()
     times = np.linspace(1.0, 0.0, steps + 1, dtype=np.float64)
     for t, t_next in zip(times[:-1], times[1:]):
-        t3 = np.full(3 * n, t, dtype=np.float32)
-        v = backend.velocity(np.concatenate([x] * 3), t3, lr3, lr_keep, text3, cross_keep, rin3, rout3)
-        x = x + np.float32(t_next - t) * combine_guidance(v, n, cfg_acoustic, cfg_text, form)
+        t_rows = np.full(rows * n, t, dtype=np.float32)
+        v = backend.velocity(np.concatenate([x] * rows), t_rows, lr_rows, lr_keep, text_rows, cross_keep, rin_rows, rout_rows)
+        x = x + np.float32(t_next - t) * merge(v)
     return x

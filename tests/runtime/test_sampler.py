@@ -44,6 +44,22 @@ def test_all_passes_of_all_windows_share_one_call_per_step():
     np.testing.assert_allclose(out, -4.8, rtol=1e-5)
 
 
+def test_passes_with_no_weight_in_the_merge_are_not_run():
+    """s_a = s_t = 1 merges to the full pass alone: one row per window, the same x0 as the three-pass merge."""
+    n, c, t = 3, 4, 8
+    args = (np.zeros((n, c, t), np.float32), np.zeros((n, c, t), np.float32), np.zeros((n, 2, 3), np.float32),
+            np.zeros(n, np.float32), np.zeros(n, np.float32))
+    for (s_a, s_t, form), rows, x0 in (((1.0, 1.0, "official"), 1, -4.0), ((1.0, 0.0, "official"), 1, -2.0),
+                                       ((0.0, 0.0, "official"), 1, -1.0), ((2.0, 2.0, "official"), 2, -7.0),
+                                       ((1.0, 1.0, "independent"), 3, -5.0)):
+        backend = RecordingBackend()
+        out = sample(backend, *args, steps=4, cfg_acoustic=s_a, cfg_text=s_t, form=form)
+        assert backend.calls == [rows * n] * 4, (s_a, s_t, form)
+        np.testing.assert_allclose(out, x0, rtol=1e-6)
+        v = np.array([1.0, 2.0, 4.0])[:, None, None]  # the three-pass merge of the same constants
+        assert np.isclose(-combine_guidance(v, 1, s_a, s_t, form).item(), x0)
+
+
 def test_noise_is_keyed_by_absolute_frame():
     a = latent_noise(7, 0, 10, 8, 4)
     b = latent_noise(7, 0, 14, 8, 4)

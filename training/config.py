@@ -102,8 +102,9 @@ class TrainConfig:
     l1_weight: float = option(0.1, help="VAE: weight of the L1 loss")
     lsd_weight: float = option(0.0, help="VAE: weight of the log-spectral distance loss (the eval metric)")
     rolloff_unknown_fraction: float = option(
-        0.0, help="diffusion: share of pairs whose target roll-off is fed as unknown (sagasr_stream.settings."
-                  "ROLLOFF_UNKNOWN), so the model also learns to choose the output roll-off from the input")
+        0.0, help="diffusion: share of the natural (untilted) pairs whose target roll-off is fed as unknown "
+                  "(sagasr_stream.settings.ROLLOFF_UNKNOWN), so the model also learns to choose the output roll-off "
+                  "from the input; tilted targets always give theirs")
     vae_parts: str = option("all", choices=VAE_PARTS, help="VAE: train all of it or the decoder only (encoder "
                             "frozen: the latent space of an existing DiT stays valid)")
     seed: int = option(0, help="seed of the model's initialisation and the noise")

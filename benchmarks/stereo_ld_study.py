@@ -192,18 +192,19 @@ def side_decorrelated(restored: np.ndarray, first_bin: int) -> np.ndarray:
 def mid_side_diagnosis(clips: list[Clip], cutoff: float) -> list[str]:
     """Why ``mid-side`` misses the LD (needs the embedded default model): per clip, the band's mid/side
     coherence and side-to-mid level of the reference, of the input's octave below and of ``mid-side``'s output,
-    and the LD error of ``mid-side``, of it with its side decorrelated (:func:`side_decorrelated`) and of ``linked``."""
+    how much that output's band changes with another seed (the sampler's noise), and the LD error of ``mid-side``, of it with its side decorrelated (:func:`side_decorrelated`) and of ``linked``."""
     from sagasr_stream import RestoreSettings, SagaSRModel, restore
     from stereo_bench import compare
 
     model = SagaSRModel.load()
     rows = ["| clip | M/S coherence: reference band / input octave below / mid-side band | S/M level dB: reference band / "
             "input octave below / mid-side band | per-frame S/M level error dB: octave below / mid-side band | "
-            "LD error dB: mid-side / its side decorrelated / linked |", "|---|---|---|---|---|"]
+            "seed 1 vs 0: band change dB | LD error dB: mid-side / its side decorrelated / linked |", "|---|---|---|---|---|---|"]
     first = int(np.ceil(1.05 * cutoff / HZ))
     for name, clip in clips:
         degraded = resample_through(clip, RATE, 2 * cutoff).astype(np.float32)
         restored = restore(degraded, RATE, model, RestoreSettings(stereo="mid-side"))
+        reseeded = restore(degraded, RATE, model, RestoreSettings(stereo="mid-side", seed=1))
         linked = restore(degraded, RATE, model, RestoreSettings(stereo="linked"))
         _, _, energy = image(clip, cutoff)
         scored = energy > energy.max() * 1e-5
@@ -211,13 +212,15 @@ def mid_side_diagnosis(clips: list[Clip], cutoff: float) -> list[str]:
             mid_side_image(clip, slice(first, None), scored),
             mid_side_image(degraded, slice(int(cutoff / 2 / HZ), int(0.95 * cutoff / HZ)), scored),
             mid_side_image(restored, slice(first, None), scored))
+        band = lambda x: float((np.abs(frames_of(x)[:, first:]) ** 2).sum())  # noqa: E731
+        noise_db = 10 * np.log10(max(band(reseeded - restored), TINY) / band(restored))
         errors = [compare(clip, y, cutoff, degraded)["ild_error_db"] for y in (restored, side_decorrelated(restored, first), linked)]
         rows.append(f"| {name} | {c_ref:.2f} / {c_oct:.2f} / {c_ms:.2f} | {l_ref.mean():+.1f} / {l_oct.mean():+.1f} / {l_ms.mean():+.1f} | "
                     f"{np.abs(l_oct - l_ref).mean():.1f} / {np.abs(l_ms - l_ref).mean():.1f} | "
-                    f"{errors[0]:.2f} / {errors[1]:.2f} / {errors[2]:.2f} |")
+                    f"{noise_db:.0f} | {errors[0]:.2f} / {errors[1]:.2f} / {errors[2]:.2f} |")
         print(rows[-1], flush=True)
     means = [np.mean([float(r.split("|")[-2].split("/")[k]) for r in rows[2:]]) for k in range(3)]
-    rows.append(f"| mean | | | | {means[0]:.2f} / {means[1]:.2f} / {means[2]:.2f} |")
+    rows.append(f"| mean | | | | | {means[0]:.2f} / {means[1]:.2f} / {means[2]:.2f} |")
     return rows
 
 

@@ -5,6 +5,7 @@ band-limited mono 44.1 kHz WAV and reports wall time / audio time and the proces
 Also reports the seam metric (shared vs. independent noise) on the same model.
 
     python benchmarks/bench_runtime.py --out benchmarks/runtime_results.md
+    python benchmarks/bench_runtime.py --model default --durations 60 600 --batches 4 --out /tmp/default.md  # a real bundle
 """
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--durations", type=float, nargs="+", default=[10, 60, 600])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("runtime_results.md"))
+    parser.add_argument("--model", default=None, help="a bundle folder, or 'default' for the embedded model "
+                                                     "(default: the tiny untrained test bundle)")
     args = parser.parse_args()
 
     from sagasr_stream.testing import build_tiny_bundle
@@ -84,7 +87,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        bundle = build_tiny_bundle(tmp / "bundle", window_samples=65536, downsampling=2048, steps=8)
+        if args.model is None:
+            bundle = build_tiny_bundle(tmp / "bundle", window_samples=65536, downsampling=2048, steps=8)
+            model_line = ("Model: `build_tiny_bundle(window_samples=65536, downsampling=2048, steps=8)` (untrained, 8 latent "
+                          "channels: it measures the runtime's own overhead, not a real DiT).")
+        else:
+            from sagasr_stream.model import DEFAULT_BUNDLE_DIR
+
+            bundle = DEFAULT_BUNDLE_DIR if args.model == "default" else Path(args.model)
+            model_line = f"Model: the bundle `{args.model}` at its default settings."
         for seconds in args.durations:
             src = tmp / f"in_{seconds:g}.wav"
             write_input(src, seconds)
@@ -97,11 +108,10 @@ def main() -> None:
         seams = seam_numbers(bundle)
     by = {(r["audio_s"], r["batch"]): r for r in rows}
     lines = [
-        "# Runtime benchmark: tiny test model, CPU",
+        "# Runtime benchmark: " + ("tiny test model" if args.model is None else f"model {args.model}") + ", CPU",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
-        f"date {time.strftime('%Y-%m-%d')}. Model: `build_tiny_bundle(window_samples=65536, downsampling=2048, steps=8)` "
-        "(untrained, 8 latent channels: it measures the runtime's own overhead, not a real DiT). Overlap 16384.",
+        f"date {time.strftime('%Y-%m-%d')}. {model_line} Overlap 16384.",
         "Command: `python benchmarks/bench_runtime.py`",
         "",
         "| audio | windows/call | wall s | real-time factor | peak RSS MB |",

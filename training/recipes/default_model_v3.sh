@@ -13,10 +13,14 @@
 #   fine-tune the GPU run's weights with a share of hidden target roll-offs (target_rolloff_hz "model"):
 #   OMP_NUM_THREADS=1 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-finetune.json \
 #       --run-dir "$WORK/v3/runs/cpu-finetune" --init-weights training/weights/v3-cpu-finetune/model.safetensors
-#   (the committed weights of that fine-tune at step 1000; the GPU run's own weights: $WORK/v3-weights/...)
-#   then `sagasr-train slim RUN -o SLIM` and export as in stage 3 with --trained-weights SLIM/checkpoint/model.safetensors
-#   --target-rolloff-hz model --rolloff-unknown-trained.
-# Stage 3 (here): unpack, export with the tuned defaults, evaluate.
+#   (the committed weights are the shipped model's: that fine-tune's EMA at step 1800 (steps 0-1000 hid 30 % of all
+#   target roll-offs, steps 1000-1800 60 % of the untilted ones only; optimizer state is not carried); the GPU run's
+#   own weights: $WORK/v3-weights/...), then `sagasr-train slim RUN -o SLIM` and export as the shipped bundle:
+#   python -m sagasr_export --random-config "$GPU/model.json" --trained-weights SLIM/checkpoint/model.safetensors \
+#       -o sagasr_stream/models/default --quantize-text --store-fp16 --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 \
+#       --target-rolloff-hz model --rolloff-unknown-trained --overwrite
+#   Checkpoints were chosen on the tuning split and 7 selection clips (model card), never on the test split.
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model is stage 2b's).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$ROOT/data}"

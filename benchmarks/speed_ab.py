@@ -27,7 +27,10 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 from sagasr_stream import RestoreSettings, SagaSRModel, StreamingRestorer, restore
-from sagasr_stream.dsp import resample_through
+try:
+    from sagasr_stream.degradation import resample_through
+except ImportError:  # checkouts before the degradation module
+    from sagasr_stream.dsp import resample_through
 case, seconds = sys.argv[1], float(sys.argv[2])
 model = SagaSRModel.load()
 sr = model.manifest.sample_rate

@@ -41,6 +41,11 @@ def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     return np.swapaxes(spec, -1, -2)
 
 
+def float64_stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """:func:`stft` of ``x`` taken in float64: the analysis the band edge and the low-band merge share."""
+    return stft(np.asarray(x, dtype=np.float64), n_fft, hop)
+
+
 def istft(spec: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     """Inverse of :func:`stft`: (..., bins, frames) -> (..., length) float64, weighted overlap-add."""
     window = _hann(n_fft)
@@ -83,13 +88,15 @@ EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes 
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
 
 
-def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, spec: np.ndarray | None = None) -> np.ndarray:
     """Mean STFT power per bin over the frames wholly inside ``x``: (..., samples) -> (..., n_fft // 2 + 1).
 
     The zero-padded edge frames are left out: a window cut from running audio starts and ends abruptly,
     and those frames splatter broadband energy that is not in the signal. Short inputs use every frame.
+    ``spec``: ``x``'s float64 :func:`stft`, when the caller has it already.
     """
-    spec = stft(np.asarray(x, dtype=np.float64), n_fft, hop)
+    if spec is None:
+        spec = float64_stft(x, n_fft, hop)
     first, last = -(-(n_fft // 2) // hop), (x.shape[-1] - n_fft // 2) // hop
     if last >= first:
         spec = spec[..., first : last + 1]
@@ -175,12 +182,13 @@ def _knee(smooth: np.ndarray, start: int, stop: int, chunk: int = 64) -> int:
     return stop
 
 
-def band_edge_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+def band_edge_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, spec: np.ndarray | None = None) -> np.ndarray:
     """The input's band edge per signal (see :func:`band_edge_from_power`): (..., samples) -> int array (...).
 
-    ``n_fft // 2`` (the Nyquist bin) means full band; 0 means silence.
+    ``n_fft // 2`` (the Nyquist bin) means full band; 0 means silence. ``spec``: ``x``'s :func:`float64_stft`,
+    when the caller has it already (the same result, one transform fewer).
     """
-    power = interior_power(x, n_fft, hop)
+    power = interior_power(x, n_fft, hop, spec)
     flat = power.reshape(-1, power.shape[-1])
     return np.array([band_edge_from_power(p) for p in flat], dtype=np.int64).reshape(power.shape[:-1])
 
@@ -223,7 +231,11 @@ def crossover_weights(edge_bin: int, bins: int = N_FFT // 2 + 1, blend: int = CR
 
 
 def merge_low_band(
-    restored: np.ndarray, original: np.ndarray, mode: LowBandMode = "keep", edge_bins: np.ndarray | None = None
+    restored: np.ndarray,
+    original: np.ndarray,
+    mode: LowBandMode = "keep",
+    edge_bins: np.ndarray | None = None,
+    original_spec: np.ndarray | None = None,
 ) -> np.ndarray:
     """Combine restored windows with their band-limited input.
 
@@ -234,6 +246,7 @@ def merge_low_band(
     - ``"replace"``: the official SAGA-SR post-process: with c the roll-off bin, bins below c are the
       input's divided by the magnitude ratio input/output at bin c, clipped to [0.8, 1.2];
     - ``"off"``: the model output is returned as is.
+    ``original_spec``: (windows, bins, frames) :func:`float64_stft` of ``original`` when the caller has it.
     Returns float32 (windows, samples).
     """
     if mode == "off":
@@ -241,18 +254,21 @@ def merge_low_band(
     if mode not in ("keep", "replace"):
         raise ParameterError(f"low-band mode must be 'keep', 'replace' or 'off', got {mode!r}")
     if mode == "keep" and edge_bins is None:
-        edge_bins = band_edge_bin(original)
+        edge_bins = band_edge_bin(original, spec=original_spec)
     edges = [None] * len(restored) if edge_bins is None else [int(e) for e in edge_bins]
-    return np.stack([_merge_window(r, o, mode, e) for r, o, e in zip(restored, original, edges)])  # less memory
+    specs = [None] * len(restored) if original_spec is None else list(original_spec)
+    return np.stack([_merge_window(r, o, mode, e, sp) for r, o, e, sp in zip(restored, original, edges, specs)])
 
 
-def _merge_window(restored: np.ndarray, original: np.ndarray, mode: LowBandMode, edge: int | None) -> np.ndarray:
-    """:func:`merge_low_band` for one (samples,) window."""
+def _merge_window(restored: np.ndarray, original: np.ndarray, mode: LowBandMode, edge: int | None,
+                  spec_in: np.ndarray | None = None) -> np.ndarray:
+    """:func:`merge_low_band` for one (samples,) window (``spec_in``: its original's float64 STFT, if known)."""
     cutoff = int(edge if mode == "keep" else rolloff_bin(original))
     if cutoff <= 0:
         return restored.astype(np.float32)
-    spec_out = stft(restored.astype(np.float64))
-    spec_in = stft(original.astype(np.float64))
+    spec_out = float64_stft(restored)
+    if spec_in is None:
+        spec_in = float64_stft(original)
     if mode == "keep":
         weights = crossover_weights(cutoff, spec_out.shape[0])[:, None]
         return istft(weights * spec_in + (1.0 - weights) * spec_out, restored.shape[-1]).astype(np.float32)

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .dsp import N_FFT, band_edge_bin, merge_low_band, peak_gain, rolloff_ratio
+from .dsp import N_FFT, band_edge_bin, float64_stft, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
@@ -59,16 +59,19 @@ class WindowRestorer:
     def restore_batch(self, jobs: list[WindowJob]) -> list[np.ndarray]:
         """Restore up to ``batch_size`` windows with one DiT call per step."""
         audio = np.stack([job.audio for job in jobs]).astype(np.float32)
-        edges = self.edge_bins(audio)
+        spec = float64_stft(audio)  # shared by the band edge and the low-band merge
+        edges = self.edge_bins(audio, spec)
         active = (np.abs(audio).max(axis=1) >= SILENCE) & ~self.complete(edges)
         result = audio.copy()  # digital silence and full-band windows stay as they are
         if active.any():
-            result[active] = self._restore(audio[active], [job for job, a in zip(jobs, active) if a], edges[active])
+            chosen = [job for job, a in zip(jobs, active) if a]
+            result[active] = self._restore(audio[active], chosen, edges[active], spec[active])
         return list(result)
 
-    def edge_bins(self, audio: np.ndarray) -> np.ndarray:
-        """(windows, samples) -> (windows,) band edge bins (n_fft 2048), capped at ``band_limit_hz``."""
-        return np.minimum(band_edge_bin(audio), self.band_limit_bin)
+    def edge_bins(self, audio: np.ndarray, spec: np.ndarray | None = None) -> np.ndarray:
+        """(windows, samples) -> (windows,) band edge bins (n_fft 2048), capped at ``band_limit_hz``;
+        ``spec``: ``audio``'s :func:`~sagasr_stream.dsp.float64_stft` if known."""
+        return np.minimum(band_edge_bin(audio, spec=spec), self.band_limit_bin)
 
     def complete(self, edges: np.ndarray) -> np.ndarray:
         """(windows,) bool: nothing is missing (the edge reaches the asked roll-off); ``low_band="off"``
@@ -77,7 +80,7 @@ class WindowRestorer:
             return np.zeros(edges.shape, dtype=bool)
         return edges * self.bin_hz >= self.settings.complete_band_hz
 
-    def _restore(self, audio: np.ndarray, jobs: list[WindowJob], edges: np.ndarray) -> np.ndarray:
+    def _restore(self, audio: np.ndarray, jobs: list[WindowJob], edges: np.ndarray, spec: np.ndarray) -> np.ndarray:
         m, s = self.model.manifest, self.settings
         gain = peak_gain(audio, m.input_peak)
         scaled = audio * gain[:, None]
@@ -101,4 +104,4 @@ class WindowRestorer:
             s.cfg_form,
         )
         restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
-        return merge_low_band(restored, audio, s.low_band, edges)
+        return merge_low_band(restored, audio, s.low_band, edges, spec)

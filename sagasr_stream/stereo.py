@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dsp import N_FFT, istft, merge_low_band, stft
+from .dsp import N_FFT, float64_stft, istft, merge_low_band, stft
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .settings import STEREO_MODES, StereoMode
 
@@ -77,6 +77,7 @@ class _Plan:
     edges: np.ndarray | None = None  # (2,) the pair's band edge bins
     mid: np.ndarray | None = None  # (samples,) float32 mid and side of the pair's input (made once, in _plan)
     side: np.ndarray | None = None
+    spec: np.ndarray | None = None  # (2, bins, frames) the pair's float64 STFT (band edges, then the low-band merge)
 
 
 class StereoWindows:
@@ -129,15 +130,16 @@ class StereoWindows:
         if len(group) == 1:
             return _Plan(group, "alone", (add(first, audio[first]),))
         pair = np.stack([audio[group[0]], audio[group[1]]])
-        edges = self.restorer.edge_bins(pair)
+        spec = float64_stft(pair)
+        edges = self.restorer.edge_bins(pair, spec)
         if not ((np.abs(pair).max(axis=1) >= SILENCE) & ~self.restorer.complete(edges)).any():
             return _Plan(group, "pass")  # nothing missing in either channel
         mid, side = mid_side(pair)
         if self.mode == "mid-side":
-            return _Plan(group, "ms", (add(first, mid), add(first, side)), edges, mid, side)
+            return _Plan(group, "ms", (add(first, mid), add(first, side)), edges, mid, side, spec)
         if float(np.dot(side, side)) > float(np.dot(mid, mid)):
-            return _Plan(group, "linked-side", (add(first, side),), edges, mid, side)
-        return _Plan(group, "linked-mid", (add(first, mid),), edges, mid, side)
+            return _Plan(group, "linked-side", (add(first, side),), edges, mid, side, spec)
+        return _Plan(group, "linked-mid", (add(first, mid),), edges, mid, side, spec)
 
     def _assemble(self, plan: _Plan, audio: dict[int, np.ndarray], restored: list[np.ndarray]) -> list[np.ndarray]:
         """Each channel of ``plan``'s group, restored."""
@@ -158,7 +160,7 @@ class StereoWindows:
         else:
             pair = self._linked(plan, mid, side, restored[plan.signals[0]])
         assert plan.edges is not None
-        merged = merge_low_band(pair, original, self.low_band, plan.edges) if self.low_band != "off" else pair
+        merged = merge_low_band(pair, original, self.low_band, plan.edges, plan.spec) if self.low_band != "off" else pair
         return list(merged.astype(np.float32))
 
     def _linked(self, plan: _Plan, mid: np.ndarray, side: np.ndarray, restored: np.ndarray) -> np.ndarray:

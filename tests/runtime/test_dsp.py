@@ -121,3 +121,20 @@ def test_crossover_weights_keep_the_input_up_to_the_edge_then_blend():
     w = dsp.crossover_weights(100, 1025, blend=4)
     assert np.all(w[:101] == 1.0) and np.all(w[105:] == 0.0)
     assert np.all(np.diff(w[100:106]) < 0)
+
+
+def test_a_shared_stft_gives_the_same_band_edges_and_merge():
+    """The engine and the stereo stage analyse each window once (dsp.float64_stft) for both the band edge and the
+    low-band merge: the results are those of analysing it twice, bit for bit."""
+    from sagasr_stream.degradation import resample_through
+    from sagasr_stream.dsp import band_edge_bin, float64_stft, merge_low_band
+
+    rng = np.random.default_rng(3)
+    original = resample_through(rng.standard_normal((3, 20000)) * 0.2, 44100, 16000).astype(np.float32)
+    restored = (original + 0.05 * rng.standard_normal(original.shape)).astype(np.float32)
+    spec = float64_stft(original)
+    edges = band_edge_bin(original)
+    assert np.array_equal(band_edge_bin(original, spec=spec), edges)
+    for mode in ("keep", "replace"):
+        assert np.array_equal(merge_low_band(restored, original, mode, edges, spec),
+                              merge_low_band(restored, original, mode, edges))

@@ -18,6 +18,26 @@ from .errors import ParameterError
 from .streaming import check_block, empty
 
 
+def restore_window_group(
+    window_fn: WindowFn,
+    overlap_add: OverlapAdd,
+    indices: range,
+    read: Callable[[int], np.ndarray],
+    channels: int,
+) -> list[np.ndarray]:
+    """Restore windows ``indices`` with one ``window_fn`` call and overlap-add them in order.
+
+    ``read(k)``: window k's input, (channels, window) float32. Returns each window's finalised samples
+    (channels, n) from :meth:`OverlapAdd.add`. The one place windows become jobs and results become output, so
+    every path (streams, files, Ray segments) does the same arithmetic in the same order."""
+    jobs: list[WindowJob] = []
+    for k in indices:
+        block = read(k)
+        jobs.extend(WindowJob(c, k, block[c]) for c in range(channels))
+    results = window_fn(jobs)
+    return [overlap_add.add(np.stack(results[i * channels : (i + 1) * channels])) for i in range(len(indices))]
+
+
 class ChunkedProcessor:
     """(channels, samples) float32 in, restored (channels, samples) out, in any block sizes; a stream stage.
 
@@ -92,15 +112,8 @@ class ChunkedProcessor:
     def _run(self, count: int) -> np.ndarray:
         first = self._ola.next_window
         hop, window = self.plan.hop, self.plan.window
-        jobs = []
-        for k in range(first, first + count):
-            block = self._input.read(k * hop, k * hop + window)
-            jobs.extend(WindowJob(c, k, block[c]) for c in range(self._channels))
-        results = self.window_fn(jobs)
-        pieces = []
-        for i in range(count):
-            output = np.stack(results[i * self._channels : (i + 1) * self._channels])
-            pieces.append(self._ola.add(output))
+        pieces = restore_window_group(self.window_fn, self._ola, range(first, first + count),
+                                      lambda k: self._input.read(k * hop, k * hop + window), self._channels)
         self._input.discard((first + count) * hop - self._input.offset)
         if self.on_windows:
             self.on_windows(count)

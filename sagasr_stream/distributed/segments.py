@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..chunking import OverlapAdd, WindowPlan
-from ..engine import WindowJob
 from ..errors import AudioFileError
+from ..processor import restore_window_group
 from ..restorer import Restorer, offline_windows_per_call
 
 
@@ -82,18 +82,14 @@ def restore_segment(
     overlap_add = OverlapAdd(plan, channels)
     windows = segment.computed_windows(per_call)
     pieces = [np.zeros((channels, 0), np.float32)]
+
+    def read(k: int) -> np.ndarray:
+        return audio[:, k * plan.hop - start : k * plan.hop - start + plan.window]
+
     for group in range(windows.start, windows.stop, per_call):
         indices = range(group, min(group + per_call, windows.stop))
-        jobs = [
-            WindowJob(c, k, audio[c, k * plan.hop - start : k * plan.hop - start + plan.window])
-            for k in indices
-            for c in range(channels)
-        ]
-        results = window_fn(jobs)
-        for i, k in enumerate(indices):
-            head = overlap_add.add(np.stack(results[i * channels : (i + 1) * channels]))
-            if k >= segment.first:
-                pieces.append(head)
+        heads = restore_window_group(window_fn, overlap_add, indices, read, channels)
+        pieces += [head for k, head in zip(indices, heads) if k >= segment.first]
     if segment.is_last:
         overlap_add.finalised = segment.total * plan.hop
         pieces.append(overlap_add.finish(segment.frames))

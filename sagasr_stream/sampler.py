@@ -61,13 +61,12 @@ def sample(
     n = noise.shape[0]
     weights = guidance_weights(cfg_acoustic, cfg_text, form)
     active = [i for i, w in enumerate(weights) if w != 0.0]
-    if len(active) == len(PASSES):
-        def merge(v: np.ndarray) -> np.ndarray:
+
+    def merge(v: np.ndarray) -> np.ndarray:
+        if len(active) == len(PASSES):  # the formula itself, so these scales give the same floats as always
             return combine_guidance(v, n, cfg_acoustic, cfg_text, form)
-    else:
-        def merge(v: np.ndarray) -> np.ndarray:
-            parts = [np.float32(weights[i]) * v[k * n : (k + 1) * n] for k, i in enumerate(active)]
-            return parts[0] if len(parts) == 1 and weights[active[0]] == 1.0 else np.sum(parts, axis=0)
+        return np.sum([np.float32(weights[i]) * v[k * n : (k + 1) * n] for k, i in enumerate(active)], axis=0)
+
     rows = len(active)
     lr_keep = np.repeat(np.array([PASSES[i][0] for i in active], dtype=np.float32), n)
     cross_keep = np.repeat(np.array([PASSES[i][1] for i in active], dtype=np.float32), n)

@@ -170,8 +170,8 @@ class StereoWindows:
         assert plan.edges is not None
         sounding = plan.edges[plan.edges > 0]  # a silent channel (edge 0) says nothing about the band
         edge = int(sounding.min()) if sounding.size else N_FFT // 2
-        band = stft(restored.astype(np.float64))
-        beta, rho = octave_relation(stft(reference.astype(np.float64)), stft(other.astype(np.float64)), edge)
+        band = float64_stft(restored)
+        beta, rho = octave_relation(float64_stft(reference), float64_stft(other), edge)
         decorrelated = decorrelate(band, restored.shape[-1], decorrelating_phase(self.seed, plan.channels[0], band.shape[0]), edge)
         synthetic = beta[None, :] * band + rho[None, :] * decorrelated
         left, right = (band + synthetic, band - synthetic) if on_mid else (synthetic + band, synthetic - band)

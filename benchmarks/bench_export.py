@@ -66,10 +66,10 @@ def main() -> None:
              "Produced by `python benchmarks/bench_export.py`.", ""]
     export_rows, parity_rows, speed_rows = [], [], []
     tmp = Path(tempfile.mkdtemp(prefix="sagasr-bench-"))
-    for name in ((args.config,) if args.speed_only else ("tiny", "small")):
+    for config in ((args.config,) if args.speed_only else ("tiny", "small")):
         torch.manual_seed(0)
-        model = build_model(load_config(name) if name.endswith(".json") else named_config(name)).eval()
-        name = "small" if args.speed_only else name  # the timed config (the speed block runs for "small")
+        model = build_model(load_config(config) if config.endswith(".json") else named_config(config)).eval()
+        name = Path(config).stem  # a label for folders and rows
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
             for prm in model.parameters():
@@ -115,7 +115,7 @@ def main() -> None:
             errs = " | ".join(f"{np.abs(got[k] - refs[k]).max():.1e} (scale {np.abs(refs[k]).max():.2g})" for k in refs)
             parity_rows.append(f"| {name} | {backend} | {errs} |")
 
-        if name != "small":
+        if not (args.speed_only or name == "small"):  # speed: the asked config, or "small" in the full run
             continue
         # speed: torch eager (the model as trained) vs ONNX Runtime, same process, same inputs
         onnx_be = backends["onnx"]

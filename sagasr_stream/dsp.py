@@ -11,6 +11,7 @@ Everything here is numpy/scipy only. Arrays are float32 or float64 with time on 
 """
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -48,21 +49,48 @@ def float64_stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarra
 
 def istft(spec: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     """Inverse of :func:`stft`: (..., bins, frames) -> (..., length) float64, weighted overlap-add."""
-    window = _hann(n_fft)
-    frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * window
-    n_frames = frames.shape[-2]
-    total = n_fft + hop * (n_frames - 1)
-    out = np.zeros(frames.shape[:-2] + (total,))
-    norm = np.zeros(total)
-    for i in range(n_frames):
-        out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
-        norm[i * hop : i * hop + n_fft] += window**2
+    frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * _hann(n_fft)
+    out = _overlap_add(frames, hop) / _overlap_norm(n_fft, hop, frames.shape[-2])
     pad = n_fft // 2
-    out = out / np.where(norm > 1e-10, norm, 1.0)
     out = out[..., pad : pad + length]
     if out.shape[-1] < length:
         out = np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, length - out.shape[-1])])
     return out
+
+
+def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """(..., frames, n_fft) -> (..., n_fft + hop (frames - 1)): frame i added at sample i * hop.
+
+    When hop divides n_fft, one slab of hop samples of every frame at a time (n_fft / hop additions over all
+    frames at once); the frames still add in their order at every sample (the earliest frame first), so
+    the sums are the same floats as adding frame by frame."""
+    n_frames, n_fft = frames.shape[-2:]
+    total = n_fft + hop * (n_frames - 1)
+    if n_fft % hop:
+        out = np.zeros(frames.shape[:-2] + (total,))
+        for i in range(n_frames):
+            out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
+        return out
+    parts = n_fft // hop
+    slabs = frames.reshape(frames.shape[:-1] + (parts, hop))  # (..., frames, parts, hop)
+    out = np.zeros(frames.shape[:-2] + (n_frames + parts - 1, hop))
+    for k in reversed(range(parts)):  # at slab j: frame j - (parts - 1) first, frame j last
+        out[..., k : k + n_frames, :] += slabs[..., :, k, :]
+    return out.reshape(frames.shape[:-2] + (total,))
+
+
+@functools.lru_cache(maxsize=16)
+def _overlap_norm(n_fft: int, hop: int, n_frames: int) -> np.ndarray:
+    """The summed squared window of :func:`istft`'s overlap-add, 1 where it vanishes: (n_fft + hop (frames - 1),)
+    float64, read-only."""
+    window = _hann(n_fft)
+    total = n_fft + hop * (n_frames - 1)
+    norm = np.zeros(total)
+    for i in range(n_frames):
+        norm[i * hop : i * hop + n_fft] += window**2
+    norm = np.where(norm > 1e-10, norm, 1.0)
+    norm.setflags(write=False)
+    return norm
 
 
 def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: float = ROLLOFF_PERCENTILE) -> np.ndarray:
@@ -231,11 +259,12 @@ def crossover_weights(edge_bin: int, bins: int = N_FFT // 2 + 1, blend: int = CR
 
 
 def merge_low_band(
-    restored: np.ndarray,
+    restored: np.ndarray | None,
     original: np.ndarray,
     mode: LowBandMode = "keep",
     edge_bins: np.ndarray | None = None,
     original_spec: np.ndarray | None = None,
+    restored_spec: np.ndarray | None = None,
 ) -> np.ndarray:
     """Combine restored windows with their band-limited input.
 
@@ -247,35 +276,49 @@ def merge_low_band(
       input's divided by the magnitude ratio input/output at bin c, clipped to [0.8, 1.2];
     - ``"off"``: the model output is returned as is.
     ``original_spec``: (windows, bins, frames) :func:`float64_stft` of ``original`` when the caller has it.
+    ``restored_spec``: the restored windows as (windows, bins, frames) STFT frames instead of samples (pass
+    ``restored=None``): merged as they are, without a trip through samples and back.
     Returns float32 (windows, samples).
     """
+    if (restored is None) == (restored_spec is None):
+        raise ParameterError("merge_low_band: give the restored windows as samples or as restored_spec, not both")
     if mode == "off":
+        if restored is None:
+            return istft(restored_spec, original.shape[-1]).astype(np.float32)
         return restored.astype(np.float32, copy=False)
     if mode not in ("keep", "replace"):
         raise ParameterError(f"low-band mode must be 'keep', 'replace' or 'off', got {mode!r}")
     if mode == "keep" and edge_bins is None:
         edge_bins = band_edge_bin(original, spec=original_spec)
-    edges = [None] * len(restored) if edge_bins is None else [int(e) for e in edge_bins]
-    specs = [None] * len(restored) if original_spec is None else list(original_spec)
-    return np.stack([_merge_window(r, o, mode, e, sp) for r, o, e, sp in zip(restored, original, edges, specs)])
+    n = len(original)
+    edges = [None] * n if edge_bins is None else [int(e) for e in edge_bins]
+    specs = [None] * n if original_spec is None else list(original_spec)
+    samples = [None] * n if restored is None else list(restored)
+    outs = [None] * n if restored_spec is None else list(restored_spec)
+    return np.stack([_merge_window(r, o, mode, e, sp, so) for r, o, e, sp, so in zip(samples, original, edges, specs, outs)])
 
 
-def _merge_window(restored: np.ndarray, original: np.ndarray, mode: LowBandMode, edge: int | None,
-                  spec_in: np.ndarray | None = None) -> np.ndarray:
-    """:func:`merge_low_band` for one (samples,) window (``spec_in``: its original's float64 STFT, if known)."""
+def _merge_window(restored: np.ndarray | None, original: np.ndarray, mode: LowBandMode, edge: int | None,
+                  spec_in: np.ndarray | None = None, spec_out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`merge_low_band` for one window: the restored (samples,) or its STFT ``spec_out``, ``original``
+    (samples,) and its float64 STFT ``spec_in`` if known."""
     cutoff = int(edge if mode == "keep" else rolloff_bin(original))
     if cutoff <= 0:
+        if restored is None:
+            return istft(spec_out, original.shape[-1]).astype(np.float32)
         return restored.astype(np.float32)
-    spec_out = float64_stft(restored)
+    if spec_out is None:
+        spec_out = float64_stft(restored)
     if spec_in is None:
         spec_in = float64_stft(original)
     if mode == "keep":
         weights = crossover_weights(cutoff, spec_out.shape[0])[:, None]
-        return istft(weights * spec_in + (1.0 - weights) * spec_out, restored.shape[-1]).astype(np.float32)
+        return istft(weights * spec_in + (1.0 - weights) * spec_out, original.shape[-1]).astype(np.float32)
     energy_out = np.abs(spec_out[cutoff]).sum()
     ratio = np.abs(spec_in[cutoff]).sum() / energy_out if energy_out > 0 else 1.0
+    spec_out = spec_out.copy()
     spec_out[:cutoff] = spec_in[:cutoff] / min(max(ratio, 0.8), 1.2)
-    return istft(spec_out, restored.shape[-1]).astype(np.float32)
+    return istft(spec_out, original.shape[-1]).astype(np.float32)
 
 
 def high_band_energy(x: np.ndarray, sample_rate: int, cutoff_hz: float, frame: int = 2048, hop: int = 512) -> np.ndarray:

@@ -21,11 +21,16 @@ SILENCE = 1e-6
 
 @dataclass(frozen=True)
 class WindowJob:
-    """One window to restore: audio channel index, window index and its (window,) float32 samples."""
+    """One window to restore: audio channel index, window index and its (window,) float32 samples.
+
+    ``spec`` and ``edge_bin``: the window's float64 STFT (bins, frames) and band edge bin, when the caller
+    knows them already (the stereo stage, for a pair's mid or side: from the pair's); detected otherwise."""
 
     channel: int
     index: int
     audio: np.ndarray
+    spec: np.ndarray | None = None
+    edge_bin: int | None = None
 
 
 WindowFn = Callable[[list[WindowJob]], list[np.ndarray]]
@@ -59,8 +64,14 @@ class WindowRestorer:
     def restore_batch(self, jobs: list[WindowJob]) -> list[np.ndarray]:
         """Restore up to ``batch_size`` windows with one DiT call per step."""
         audio = np.stack([job.audio for job in jobs]).astype(np.float32)
-        spec = float64_stft(audio)  # shared by the band edge and the low-band merge
-        edges = self.edge_bins(audio, spec)
+        if all(job.spec is not None for job in jobs):
+            spec = np.stack([job.spec for job in jobs])
+        else:
+            spec = float64_stft(audio)  # shared by the band edge and the low-band merge
+        if all(job.edge_bin is not None for job in jobs):
+            edges = np.minimum(np.array([job.edge_bin for job in jobs], dtype=np.int64), self.band_limit_bin)
+        else:
+            edges = self.edge_bins(audio, spec)
         active = (np.abs(audio).max(axis=1) >= SILENCE) & ~self.complete(edges)
         result = audio.copy()  # digital silence and full-band windows stay as they are
         if active.any():

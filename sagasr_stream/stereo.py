@@ -119,8 +119,8 @@ class StereoWindows:
     def _plan(self, index: int, group: tuple[int, ...], audio: dict[int, np.ndarray], signals: list[WindowJob]) -> _Plan:
         """Queue the signals ``group`` needs restored for window ``index`` into ``signals``."""
 
-        def add(channel: int, samples: np.ndarray) -> int:
-            signals.append(WindowJob(channel, index, samples))
+        def add(channel: int, samples: np.ndarray, spec: np.ndarray | None = None, edge: int | None = None) -> int:
+            signals.append(WindowJob(channel, index, samples, spec, edge))
             return len(signals) - 1
 
         first = group[0]
@@ -137,9 +137,11 @@ class StereoWindows:
         mid, side = mid_side(pair)
         if self.mode == "mid-side":
             return _Plan(group, "ms", (add(first, mid), add(first, side)), edges, mid, side, spec)
+        # the restored one of mid/side: its STFT is the pair's, (L +- R) / 2, and its band edge the pair's lower one
+        edge = linked_edge(edges)
         if float(np.dot(side, side)) > float(np.dot(mid, mid)):
-            return _Plan(group, "linked-side", (add(first, side),), edges, mid, side, spec)
-        return _Plan(group, "linked-mid", (add(first, mid),), edges, mid, side, spec)
+            return _Plan(group, "linked-side", (add(first, side, 0.5 * (spec[0] - spec[1]), edge),), edges, mid, side, spec)
+        return _Plan(group, "linked-mid", (add(first, mid, 0.5 * (spec[0] + spec[1]), edge),), edges, mid, side, spec)
 
     def _assemble(self, plan: _Plan, audio: dict[int, np.ndarray], restored: list[np.ndarray]) -> list[np.ndarray]:
         """Each channel of ``plan``'s group, restored."""
@@ -154,28 +156,36 @@ class StereoWindows:
             return [restored[plan.signals[0]]] * 2
         if not mid.any():  # opposite channels: the restored side (= the left channel) and its negative
             return [restored[plan.signals[-1]], -restored[plan.signals[-1]]]
+        assert plan.edges is not None
         if plan.kind == "ms":
             m, s = restored[plan.signals[0]], restored[plan.signals[1]]
             pair = np.stack([m + s, m - s])
-        else:
-            pair = self._linked(plan, mid, side, restored[plan.signals[0]])
-        assert plan.edges is not None
-        merged = merge_low_band(pair, original, self.low_band, plan.edges, plan.spec) if self.low_band != "off" else pair
-        return list(merged.astype(np.float32))
+            if self.low_band == "off":
+                return list(pair.astype(np.float32))
+            return list(merge_low_band(pair, original, self.low_band, plan.edges, plan.spec))
+        spectra = self._linked(plan, restored[plan.signals[0]])
+        return list(merge_low_band(None, original, self.low_band, plan.edges, plan.spec, restored_spec=spectra))
 
-    def _linked(self, plan: _Plan, mid: np.ndarray, side: np.ndarray, restored: np.ndarray) -> np.ndarray:
-        """(2, samples): the pair from the restored mid (or side) and the other's per-frame relation to it."""
+    def _linked(self, plan: _Plan, restored: np.ndarray) -> np.ndarray:
+        """(2, bins, frames): the pair's STFT from the restored mid (or side) and the other's per-frame relation
+        to it (the mid's and side's STFTs are the pair's, (L +- R) / 2)."""
         on_mid = plan.kind == "linked-mid"
-        reference, other = (mid, side) if on_mid else (side, mid)
-        assert plan.edges is not None
-        sounding = plan.edges[plan.edges > 0]  # a silent channel (edge 0) says nothing about the band
-        edge = int(sounding.min()) if sounding.size else N_FFT // 2
+        assert plan.edges is not None and plan.spec is not None
+        half = 0.5 * (plan.spec[0] + plan.spec[1]), 0.5 * (plan.spec[0] - plan.spec[1])
+        reference, other = half if on_mid else half[::-1]
+        edge = linked_edge(plan.edges)
         band = float64_stft(restored)
-        beta, rho = octave_relation(float64_stft(reference), float64_stft(other), edge)
+        beta, rho = octave_relation(reference, other, edge)
         decorrelated = decorrelate(band, restored.shape[-1], decorrelating_phase(self.seed, plan.channels[0], band.shape[0]), edge)
         synthetic = beta[None, :] * band + rho[None, :] * decorrelated
-        left, right = (band + synthetic, band - synthetic) if on_mid else (synthetic + band, synthetic - band)
-        return istft(np.stack([left, right]), restored.shape[-1]).astype(np.float32)
+        return np.stack([band + synthetic, band - synthetic] if on_mid else [synthetic + band, synthetic - band])
+
+
+def linked_edge(edges: np.ndarray) -> int:
+    """The band edge bin of a linked pair whose channels' edges are ``edges`` (2,): the lower of the sounding
+    channels' (a silent channel, edge 0, says nothing about the band); Nyquist when both are silent."""
+    sounding = edges[edges > 0]
+    return int(sounding.min()) if sounding.size else N_FFT // 2
 
 
 def decorrelate(spec: np.ndarray, length: int, phasors: np.ndarray, edge_bin: int) -> np.ndarray:

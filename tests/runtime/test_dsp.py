@@ -138,3 +138,41 @@ def test_a_shared_stft_gives_the_same_band_edges_and_merge():
     for mode in ("keep", "replace"):
         assert np.array_equal(merge_low_band(restored, original, mode, edges, spec),
                               merge_low_band(restored, original, mode, edges))
+
+
+def test_overlap_add_by_slabs_is_the_frame_by_frame_sum():
+    """istft's overlap-add adds a hop-wide slab of every frame at once; the floats are those of adding the
+    frames one by one in order (and a hop that does not divide the frame takes the frame loop)."""
+    from sagasr_stream.dsp import _overlap_add
+
+    rng = np.random.default_rng(5)
+    for shape, hop in (((40, 2048), 512), ((2, 3, 17, 1024), 256), ((9, 512), 200), ((1, 2048), 512)):
+        frames = rng.standard_normal(shape)
+        n_frames, n_fft = shape[-2:]
+        want = np.zeros(shape[:-2] + (n_fft + hop * (n_frames - 1),))
+        for i in range(n_frames):
+            want[..., i * hop : i * hop + n_fft] += frames[..., i, :]
+        assert np.array_equal(_overlap_add(frames, hop), want), (shape, hop)
+
+
+def test_merge_of_restored_spectra_is_the_merge_of_their_samples():
+    """``merge_low_band(None, ..., restored_spec=S)`` merges STFT frames as they are: for the STFT of samples it
+    is the samples' merge, bit for bit; giving both or neither is an error."""
+    from sagasr_stream.degradation import resample_through
+    from sagasr_stream.dsp import band_edge_bin, float64_stft, merge_low_band
+    from sagasr_stream.errors import ParameterError
+
+    rng = np.random.default_rng(4)
+    original = resample_through(rng.standard_normal((2, 20000)) * 0.2, 44100, 16000).astype(np.float32)
+    restored = (original + 0.05 * rng.standard_normal(original.shape)).astype(np.float32)
+    edges = band_edge_bin(original)
+    for mode in ("keep", "replace", "off"):
+        from_spectra = merge_low_band(None, original, mode, edges, restored_spec=float64_stft(restored))
+        from_samples = merge_low_band(restored, original, mode, edges)
+        if mode == "off":  # the samples as they are, against their STFT's inverse
+            np.testing.assert_allclose(from_spectra, from_samples, atol=1e-6)
+        else:
+            assert np.array_equal(from_spectra, from_samples), mode
+    for restored_arg, spec in ((None, None), (restored, float64_stft(restored))):
+        with pytest.raises(ParameterError, match="samples or as restored_spec"):
+            merge_low_band(restored_arg, original, "keep", edges, restored_spec=spec)

@@ -198,3 +198,43 @@ def test_every_path_gets_the_stereo_mode_from_the_restorer(tiny_model, x):
     assert isinstance(restorer.window_fn(channels=2), StereoWindows)
     for one_by_one in (restorer.window_fn(channels=1), Restorer(tiny_model, RestoreSettings(stereo="independent")).window_fn(channels=2)):
         assert type(one_by_one) is WindowRestorer  # independent: the plain per-channel function, as before
+
+
+def test_linked_pair_is_analysed_once(tiny_model, x, monkeypatch):
+    """The restored mid (or side) takes its STFT and band edge from the pair's (the lower sounding channel's
+    edge): band edges are detected for the two channels, not again for the mid."""
+    import sagasr_stream.engine as engine
+    import sagasr_stream.stereo as stereo
+
+    detected: list[int] = []
+    real = engine.band_edge_bin
+
+    def counting(audio, *args, **kwargs):
+        detected.append(len(audio))
+        return real(audio, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "band_edge_bin", counting)
+    pair = np.stack([x, 0.5 * x + 0.1 * band_limited_noise(N, cutoff_hz=EDGE_HZ, seed=2)]).astype(np.float32)
+    run(pair, tiny_model, "linked")
+    windows = len(detected)
+    assert windows >= 1 and set(detected) == {2}, detected  # one call per window, for the pair's two channels
+    assert stereo.linked_edge(np.array([0, 300])) == 300 and stereo.linked_edge(np.array([280, 300])) == 280
+    assert stereo.linked_edge(np.array([0, 0])) == 1024
+
+
+def test_given_spectrum_and_edge_are_those_the_restorer_would_find(tiny_model, x):
+    """A job that brings its STFT and band edge gets the result of one that lets the restorer find them."""
+    from sagasr_stream.dsp import float64_stft
+    from sagasr_stream.engine import WindowJob, WindowRestorer
+
+    restorer = WindowRestorer(tiny_model, resolve(RestoreSettings(), tiny_model.manifest))
+    window = tiny_model.manifest.window_samples
+    audio = np.zeros(window, np.float32)
+    audio[: min(window, x.size)] = x[:window]
+    spec = float64_stft(audio[None])[0]
+    edge = int(restorer.edge_bins(audio[None], spec[None])[0])
+    plain = restorer([WindowJob(0, 0, audio)])[0]
+    given = restorer([WindowJob(0, 0, audio, spec, edge)])[0]
+    assert np.array_equal(plain, given)
+    full = restorer([WindowJob(0, 0, audio, spec, 1024)])[0]  # an edge at Nyquist: nothing missing, passed through
+    assert np.array_equal(full, audio)

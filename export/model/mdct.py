@@ -4,16 +4,18 @@ For the small default model a learned VAE that a CPU can train was the limit (it
 full-band windows hardly differed, so the DiT had nothing to learn). This transform takes the VAE's place:
 the round trip is exact, so every change to the restored band comes from the DiT.
 
-- Encoder: circular padding by N/2, a fixed-basis ``conv1d`` (kernel 2N, stride N) computing the MDCT with a
-  sine window (orthonormal: Princen-Bradley), then ``sign(X) |X|^alpha`` per coefficient, then K consecutive
+- Encoder: circular padding by N/2, the MDCT with a sine window (orthonormal: Princen-Bradley; :func:`mdct_basis`)
+  computed as a fold of each windowed 2N-sample frame to N samples and one N x N DCT-IV product (half the
+  multiply-adds of the 2N-wide basis), then ``sign(X) |X|^alpha`` per coefficient, then K consecutive
   frames stacked on the channel axis (K = ``stack``): (B, 1, L) -> (B, K N, L / (K N)); channel
   ``k N + b`` is bin ``b`` (width sr / (2N) Hz) of the k-th frame of the group. Stacking keeps the time
   resolution of one frame per N samples while the DiT sees K times fewer, wider tokens.
-- Decoder: ``sign(c) |c|^(1 / alpha)``, the transposed convolution with the same basis, circular overlap-add.
+- Decoder: ``sign(c) |c|^(1 / alpha)``, the DCT-IV product, the fold's transpose (unfold), window, circular
+  overlap-add: the transposed MDCT basis.
   Time-domain aliasing cancels between neighbouring frames (TDAC), circularly at the window's two ends, so
   decode(encode(x)) == x to float rounding for any L = T * N with T >= 2.
 
-Both halves are plain convolutions, slices and element-wise ops: they trace to ONNX like the Oobleck halves.
+Both halves are one matrix product, slices, flips and element-wise ops: they trace to ONNX like the Oobleck halves.
 The encoder returns ``2N`` channels (coefficients, then zeros) so the VAE contract "mean = first half" holds.
 """
 from __future__ import annotations
@@ -26,12 +28,33 @@ from torch.nn import functional as F
 
 
 def mdct_basis(hop: int) -> torch.Tensor:
-    """Orthonormal MDCT basis with a sine window: (hop, 1, 2 * hop) float64 (as a conv1d weight)."""
+    """Orthonormal MDCT basis with a sine window: (hop, 1, 2 * hop) float64 (as a conv1d weight). The reference
+    definition; the transforms compute it in folded form (:class:`_Lapped`)."""
     n = torch.arange(2 * hop, dtype=torch.float64)
     k = torch.arange(hop, dtype=torch.float64)
     window = torch.sin(math.pi * (n + 0.5) / (2 * hop))
     phase = math.pi / hop * (n[None, :] + 0.5 + hop / 2) * (k[:, None] + 0.5)
     return (math.sqrt(2.0 / hop) * window[None, :] * torch.cos(phase))[:, None, :]
+
+
+class _Lapped(nn.Module):
+    """The MDCT of hop N as a fold and a DCT-IV: buffers ``window`` (2N,) (sine) and ``dct4`` (N, N), the scaled
+    DCT-IV matrix sqrt(2 / N) cos(pi / N (m + 1/2)(k + 1/2)), float32."""
+
+    def __init__(self, hop: int) -> None:
+        super().__init__()
+        self.hop = hop
+        n = torch.arange(2 * hop, dtype=torch.float64)
+        m = torch.arange(hop, dtype=torch.float64)
+        dct4 = math.sqrt(2.0 / hop) * torch.cos(math.pi / hop * (m[:, None] + 0.5) * (m[None, :] + 0.5))
+        self.register_buffer("window", torch.sin(math.pi * (n + 0.5) / (2 * hop)).float(), persistent=False)
+        self.register_buffer("dct4", dct4.float(), persistent=False)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return _mdct(audio, self.window.to(audio.dtype), self.dct4.to(audio.dtype), self.hop)
+
+    def inverse(self, coeffs: torch.Tensor) -> torch.Tensor:
+        return _imdct(coeffs, self.window.to(coeffs.dtype), self.dct4.to(coeffs.dtype), self.hop)
 
 
 class MDCTEncoder(nn.Module):
@@ -40,10 +63,10 @@ class MDCTEncoder(nn.Module):
     def __init__(self, hop: int, alpha: float, stack: int = 1) -> None:
         super().__init__()
         self.hop, self.alpha, self.stack = hop, alpha, stack
-        self.register_buffer("basis", mdct_basis(hop).float(), persistent=False)
+        self.lapped = _Lapped(hop)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        coeffs = _mdct(audio, self.basis.to(audio.dtype), self.hop)  # (B, N, T)
+        coeffs = self.lapped(audio)  # (B, N, T)
         compressed = torch.sign(coeffs) * torch.abs(coeffs).pow(self.alpha)
         stacked = _stack(compressed, self.stack)
         return torch.cat([stacked, torch.zeros_like(stacked)], dim=1)
@@ -55,12 +78,12 @@ class MDCTDecoder(nn.Module):
     def __init__(self, hop: int, alpha: float, stack: int = 1) -> None:
         super().__init__()
         self.hop, self.alpha, self.stack = hop, alpha, stack
-        self.register_buffer("basis", mdct_basis(hop).float(), persistent=False)
+        self.lapped = _Lapped(hop)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         frames_first = _unstack(latent, self.stack)
         coeffs = torch.sign(frames_first) * torch.abs(frames_first).pow(1.0 / self.alpha)
-        return _imdct(coeffs, self.basis.to(latent.dtype), self.hop)
+        return self.lapped.inverse(coeffs)
 
 
 class MDCTAutoencoder(nn.Module):
@@ -105,13 +128,13 @@ class EnvelopeEncoder(nn.Module):
     def __init__(self, hop: int, stack: int = 1) -> None:
         super().__init__()
         self.hop, self.stack = hop, stack
-        self.register_buffer("basis", mdct_basis(hop).float(), persistent=False)
+        self.lapped = _Lapped(hop)
         bands = band_matrix(hop)
         self.register_buffer("pool", bands.float(), persistent=False)                    # (K, N)
         self.register_buffer("spread", (bands > 0).double().T.contiguous().float(), persistent=False)  # (N, K)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        coeffs = _mdct(audio, self.basis.to(audio.dtype), self.hop)  # (B, N, T)
+        coeffs = self.lapped(audio)  # (B, N, T)
         power = torch.einsum("kn,bnt->bkt", self.pool, coeffs * coeffs) + LOG_FLOOR  # (B, K, T)
         excitation = coeffs * torch.rsqrt(torch.einsum("nk,bkt->bnt", self.spread, power))
         latent = torch.cat([_stack(torch.log(power), self.stack), _stack(excitation, self.stack)], dim=1)
@@ -125,14 +148,14 @@ class EnvelopeDecoder(nn.Module):
         super().__init__()
         self.hop, self.stack = hop, stack
         self.bands = band_matrix(hop).shape[0]
-        self.register_buffer("basis", mdct_basis(hop).float(), persistent=False)
+        self.lapped = _Lapped(hop)
         self.register_buffer("spread", (band_matrix(hop) > 0).double().T.contiguous().float(), persistent=False)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         k = self.stack * self.bands
         log_power, excitation = _unstack(latent[:, :k], self.stack), _unstack(latent[:, k:], self.stack)
         coeffs = excitation * torch.sqrt(torch.einsum("nk,bkt->bnt", self.spread, torch.exp(log_power)))
-        return _imdct(coeffs, self.basis.to(latent.dtype), self.hop)
+        return self.lapped.inverse(coeffs)
 
 
 class EnvelopeAutoencoder(nn.Module):
@@ -161,17 +184,29 @@ def _unstack(latent: torch.Tensor, stack: int) -> torch.Tensor:
     return latent.reshape(b, stack, c // stack, t).permute(0, 2, 3, 1).reshape(b, c // stack, t * stack)
 
 
-def _mdct(audio: torch.Tensor, basis: torch.Tensor, hop: int) -> torch.Tensor:
-    """(B, 1, T N) audio -> (B, N, T) MDCT coefficients: circular padding by N/2, fixed-basis convolution."""
+def _mdct(audio: torch.Tensor, window: torch.Tensor, dct4: torch.Tensor, hop: int) -> torch.Tensor:
+    """(B, 1, T N) audio -> (B, N, T) MDCT coefficients: circular padding by N/2; each frame of 2N samples
+    (hop N) windowed and folded to N samples, [a, b, c, d] -> [-c' - d, a - b'] (quarters; ' = reversed), then
+    the DCT-IV. Equal to ``conv1d`` with :func:`mdct_basis` (stride N) up to float rounding."""
     half = hop // 2
     padded = torch.cat([audio[..., -half:], audio, audio[..., :half]], dim=-1)
-    return F.conv1d(padded, basis, stride=hop)
+    blocks = padded.reshape(padded.shape[0], -1, hop)  # (B, T + 1, N)
+    first, second = blocks[:, :-1] * window[:hop], blocks[:, 1:] * window[hop:]  # each frame's two halves
+    folded = torch.cat([-second[..., :half].flip(-1) - second[..., half:], first[..., :half] - first[..., half:].flip(-1)], dim=-1)
+    return torch.matmul(folded, dct4).transpose(1, 2)
 
 
-def _imdct(coeffs: torch.Tensor, basis: torch.Tensor, hop: int) -> torch.Tensor:
-    """(B, N, T) MDCT coefficients -> (B, 1, T N) audio: transposed convolution, circular overlap-add."""
+def _imdct(coeffs: torch.Tensor, window: torch.Tensor, dct4: torch.Tensor, hop: int) -> torch.Tensor:
+    """(B, N, T) MDCT coefficients -> (B, 1, T N) audio: the DCT-IV, the fold's transpose [v1, v2] ->
+    [v2, -v2', -v1', -v1], the window, then circular overlap-add (time-domain aliasing cancels between frames).
+    Equal to ``conv_transpose1d`` with :func:`mdct_basis` plus the circular wrap, up to float rounding."""
     half = hop // 2
-    frames = F.conv_transpose1d(coeffs, basis, stride=hop)  # (B, 1, L + N)
-    head = frames[..., half:hop] + frames[..., -half:]
-    tail = frames[..., -hop:-half] + frames[..., :half]
-    return torch.cat([head, frames[..., hop:-hop], tail], dim=-1)
+    v = torch.matmul(coeffs.transpose(1, 2), dct4.T)  # (B, T, N)
+    frames = torch.cat([v[..., half:], -v[..., half:].flip(-1), -v[..., :half].flip(-1), -v[..., :half]], dim=-1) * window
+    first, second = frames[..., :hop], frames[..., hop:]  # (B, T, N): frame t covers blocks t and t + 1
+    edge = torch.zeros_like(first[:, :1])
+    blocks = torch.cat([first, edge], dim=1) + torch.cat([edge, second], dim=1)  # (B, T + 1, N)
+    laid = blocks.reshape(blocks.shape[0], 1, -1)  # (B, 1, (T + 1) N), padded by N/2 at each end
+    head = laid[..., half:hop] + laid[..., -half:]
+    tail = laid[..., -hop:-half] + laid[..., :half]
+    return torch.cat([head, laid[..., hop:-hop], tail], dim=-1)

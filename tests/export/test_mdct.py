@@ -45,6 +45,26 @@ def test_basis_is_orthonormal_across_hops() -> None:
     assert torch.allclose(gram, torch.eye(3 * n, dtype=torch.float64), atol=1e-12)
 
 
+def test_folded_transform_is_the_lapped_basis() -> None:
+    """The MDCT computed as a fold and an N x N DCT-IV is the 2N-wide basis as a strided convolution, and the
+    inverse its transposed convolution with the circular wrap (to the float32 rounding of the stored matrices)."""
+    from sagasr_export.model.mdct import _Lapped
+
+    for hop in (16, 512):
+        lapped = _Lapped(hop).double()
+        x = torch.randn(2, 1, hop * 12, dtype=torch.float64, generator=torch.Generator().manual_seed(hop))
+        basis = mdct_basis(hop)
+        padded = torch.cat([x[..., -hop // 2:], x, x[..., :hop // 2]], -1)
+        assert torch.allclose(lapped(x), torch.nn.functional.conv1d(padded, basis, stride=hop), atol=1e-5)
+        coeffs = torch.randn(2, hop, 12, dtype=torch.float64)
+        frames = torch.nn.functional.conv_transpose1d(coeffs, basis, stride=hop)
+        half = hop // 2
+        wrapped = torch.cat([frames[..., half:hop] + frames[..., -half:], frames[..., hop:-hop],
+                             frames[..., -hop:-half] + frames[..., :half]], -1)
+        assert torch.allclose(lapped.inverse(coeffs), wrapped, atol=1e-5)
+        assert torch.allclose(lapped.inverse(lapped(x)), x, atol=1e-5)
+
+
 def test_stacking_puts_consecutive_frames_side_by_side() -> None:
     x = torch.randn(1, 1, 64 * 8)
     one = MDCTAutoencoder(64, 0.5, 1).encoder(x)[:, :64]
@@ -59,7 +79,7 @@ def test_envelope_latent_holds_band_log_power_and_unit_excitation() -> None:
     latent = ae.encoder(x)[:, : ae.decoder.bands + hop]
     k = ae.decoder.bands
     edges = band_edges(hop)
-    coeffs = torch.nn.functional.conv1d(torch.cat([x[..., -hop // 2:], x, x[..., :hop // 2]], -1), ae.encoder.basis, stride=hop)
+    coeffs = torch.nn.functional.conv1d(torch.cat([x[..., -hop // 2:], x, x[..., :hop // 2]], -1), mdct_basis(hop).float(), stride=hop)
     for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
         power = (coeffs[:, lo:hi] ** 2).mean(dim=1)
         assert torch.allclose(latent[:, b], torch.log(power + 1e-10), atol=1e-4)

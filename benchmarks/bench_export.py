@@ -5,6 +5,8 @@ and decode of one 65536-sample window). Writes benchmarks/export_results.md.
     python benchmarks/bench_export.py [--full-json /tmp/full_results.json] [--reps 5]
     python benchmarks/bench_export.py --speed-only --out /tmp/speed.md   # small config, ONNX, speed table only
     python benchmarks/bench_export.py --speed-only --config .gpu/model.json  # another model config (name or JSON)
+    python benchmarks/bench_export.py --speed-only --config export/configs/small-mdct.json --quantize-dit --quantize-text
+        # ONNX Runtime on the graphs as the default bundle ships them (int8 DiT MatMuls, int8 text tables)
 
 The speed table also has the calls restoration makes with the default ``batch_size`` of 4 windows (4 VAE
 rows, 12 DiT rows), where the runtime runs row groups concurrently (sagasr_stream/backends/row_split.py).
@@ -47,6 +49,8 @@ def main() -> None:
     p.add_argument("--config", default="small", help="with --speed-only: the config to time (a name or a JSON file)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both torch and ONNX Runtime (1: per-core efficiency, no row split)")
+    p.add_argument("--quantize-dit", action="store_true", help="export the DiT with int8 MatMuls (exporter's quantize_dit)")
+    p.add_argument("--quantize-text", action="store_true", help="export the text encoder with int8 tables")
     args = p.parse_args()
     warnings.simplefilter("ignore")
     import onnxruntime as ort
@@ -78,7 +82,8 @@ def main() -> None:
         bundles = {}
         for backend in (("onnx",) if args.speed_only else ("onnx", "torchscript")):
             t0 = time.perf_counter()
-            export_bundle(model, tmp / f"{name}_{backend}", backend=backend)
+            export_bundle(model, tmp / f"{name}_{backend}", backend=backend, quantize_dit=args.quantize_dit and backend == "onnx",
+                          quantize_text=args.quantize_text and backend == "onnx")
             dt = time.perf_counter() - t0
             bundles[backend] = load_bundle(tmp / f"{name}_{backend}")
             export_rows.append(f"| {name} | {backend} | {dt:.1f} | {_size_mb(tmp / f'{name}_{backend}'):.1f} |")
@@ -125,7 +130,9 @@ def main() -> None:
                 rng.standard_normal((3, c, window_frames), dtype=np.float32), np.array([0, 1, 1], np.float32),
                 rng.standard_normal((3, s, d), dtype=np.float32), np.array([0, 0, 1], np.float32),
                 np.full(3, 0.3, np.float32), np.full(3, 0.7, np.float32))
+        one = tuple(a[2:] for a in step)  # the full pass alone: what the default s_a = s_t = 1 runs
         cases = {
+            "DiT step, full pass only (s_a = s_t = 1), 1 window": (lambda: model.velocity(*map(T, one)), lambda: onnx_be.velocity(*one)),
             f"DiT step (3 CFG passes, {window_frames} frames)": (lambda: model.velocity(*map(T, step)), lambda: onnx_be.velocity(*step)),
             "VAE encode (65536 samples)": (lambda: model.encode_audio(T(win)), lambda: onnx_be.encode(win)),
             f"VAE decode ({window_frames} frames)": (lambda: model.decode_latent(T(lat1)), lambda: onnx_be.decode(lat1)),
@@ -134,7 +141,9 @@ def main() -> None:
         win4 = (rng.standard_normal((4, 1, 65536)) * 0.2).astype(np.float32)
         lat4 = rng.standard_normal((4, c, window_frames), dtype=np.float32)
         step4 = tuple(np.concatenate([a] * 4) for a in step)
+        one4 = tuple(np.concatenate([a] * 4) for a in one)
         cases.update({
+            "DiT step, full pass only, 4 windows (4 rows)": (lambda: model.velocity(*map(T, one4)), lambda: onnx_be.velocity(*one4)),
             "DiT step, 4 windows (12 rows)": (lambda: model.velocity(*map(T, step4)), lambda: onnx_be.velocity(*step4)),
             "VAE encode, 4 windows": (lambda: model.encode_audio(T(win4)), lambda: onnx_be.encode(win4)),
             "VAE decode, 4 windows": (lambda: model.decode_latent(T(lat4)), lambda: onnx_be.decode(lat4)),
@@ -150,16 +159,21 @@ def main() -> None:
             speed_rows.append(f"| {label} | {t_torch[label] * 1e3:.1f} | {t_ort[label] * 1e3:.1f} | "
                               f"{t_torch[label] / t_ort[label]:.2f}x |")
         window_s = 65536 / 44100
-        for first, per_call in ((0, 1), (4, 4)):  # cases order: DiT step, encode, decode (1 window, then 4)
-            keys = list(cases)[first:first + 3]
-            for steps in (4, 25):
-                t_win = {k: (t[keys[1]] + steps * t[keys[0]] + t[keys[2]]) / per_call for k, t in (("torch", t_torch), ("ort", t_ort))}
-                speed_rows.append(f"| one 1.486 s window, {per_call} per call, {steps} steps (encode + {steps} DiT steps + decode, "
-                                  f"from the timings above) | {t_win['torch'] * 1e3:.0f} | {t_win['ort'] * 1e3:.0f} | "
-                                  f"{t_win['torch'] / t_win['ort']:.2f}x (ORT real-time factor per window {t_win['ort'] / window_s:.2f}) |")
+        labels = list(cases)
+        dit1, dit3, enc1, dec1, _, dit1x4, dit3x4, enc4, dec4 = labels
+        for per_call, dit, enc, dec, steps, what in (
+                (1, dit1, enc1, dec1, 1, "1 step, full pass only (the default model's defaults)"),
+                (4, dit1x4, enc4, dec4, 1, "1 step, full pass only (the default model's defaults)"),
+                (1, dit3, enc1, dec1, 4, "4 steps, 3 CFG passes"), (4, dit3x4, enc4, dec4, 4, "4 steps, 3 CFG passes"),
+                (4, dit3x4, enc4, dec4, 25, "25 steps, 3 CFG passes")):
+            t_win = {k: (t[enc] + steps * t[dit] + t[dec]) / per_call for k, t in (("torch", t_torch), ("ort", t_ort))}
+            speed_rows.append(f"| one 1.486 s window, {per_call} per call, {what} (encode + DiT + decode, "
+                              f"from the timings above) | {t_win['torch'] * 1e3:.0f} | {t_win['ort'] * 1e3:.0f} | "
+                              f"{t_win['torch'] / t_win['ort']:.2f}x (ORT real-time factor per window {t_win['ort'] / window_s:.3f}) |")
 
     if args.speed_only:
-        Path(args.out).write_text("\n".join([f"Config: {args.config}.", "", "| what | torch eager ms | ONNX Runtime ms | ORT speed-up |", "|---|---|---|---|",
+        shipped = ", ".join(k for k, on in (("int8 DiT MatMuls", args.quantize_dit), ("int8 text tables", args.quantize_text)) if on)
+        Path(args.out).write_text("\n".join([f"Config: {args.config}; ONNX graphs: {shipped or 'float32'}; torch eager: float32.", "", "| what | torch eager ms | ONNX Runtime ms | ORT speed-up |", "|---|---|---|---|",
                                              *speed_rows, "", f"load average {os.getloadavg()[0]:.1f}"]) + "\n")
         print(Path(args.out).read_text())
         return

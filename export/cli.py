@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--random-config full model with --stable-audio-open weights, to train from: sagasr-train "
                    "diffusion --init-checkpoint DIR)")
     p.add_argument("--quantize-text", action="store_true", help="int8 embedding tables in the text encoder (ONNX; MiniLM 90 -> 55 MB)")
+    p.add_argument("--quantize-dit", action="store_true", help="the DiT's weight MatMuls as dynamic int8 (ONNX; a "
+                   "quarter of the float32 size; speed and quality change: benchmarks/speed_results.md)")
     p.add_argument("--store-fp16", action="store_true", help="store the ONNX weights as float16, computed in float32 "
                    "(half the bundle; weights rounded to 11 bits)")
     p.add_argument("--overwrite", action="store_true")
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest = export_bundle(model, folder, backend=args.backend, fp16=args.fp16, defaults=defaults,
                                  text_encoder=not args.no_text_encoder,
                                  external_data=True if args.external_data else None, overwrite=args.overwrite,
-                                 quantize_text=args.quantize_text, store_fp16=args.store_fp16)
+                                 quantize_text=args.quantize_text, store_fp16=args.store_fp16,
+                                 quantize_dit=args.quantize_dit)
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

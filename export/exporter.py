@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -243,15 +243,21 @@ def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, 
     }
 
 
-def quantize_int8(out: Path, graph_file: str) -> str:
-    """Replace the ONNX graph ``out/graph_file`` by a copy whose embedding tables (``Gather`` weights) are int8
-    -> the new file name (``*.int8.onnx``). Weight-only: the MatMuls stay float32, because ONNX Runtime's dynamic
-    int8 MatMul also quantises activations and moved MiniLM's tokens by 14-28 % (measured), the tables by 3 %."""
+def quantize_int8(out: Path, graph_file: str, op_types: Sequence[str] = ("Gather",)) -> str:
+    """Replace the ONNX graph ``out/graph_file`` by a copy whose ``op_types`` weights are int8 -> the new file name
+    (``*.int8.onnx``).
+
+    ``("Gather",)`` (the text encoder): embedding tables only; the MatMuls stay float32, because ONNX Runtime's
+    dynamic int8 MatMul also quantises activations and moved MiniLM's tokens by 14-28 % (measured), the tables by
+    3 %. ``("MatMul",)`` (the DiT, ``quantize_dit``): every MatMul with a constant weight runs as a dynamic int8
+    MatMul (per-tensor weights, activations quantised per call); MatMuls of two activations (attention) stay
+    float32. Speed and quality: benchmarks/speed_results.md."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     src = out / graph_file
     dst = src.with_name(src.stem + ".int8.onnx")
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types),
+                     extra_options={"MatMulConstBOnly": True})
     src.unlink()
     data = src.with_name(src.name + ".data")
     if data.exists():
@@ -294,7 +300,7 @@ def store_weights_fp16(out: Path, graph_file: str, min_elements: int = 1024) -> 
 def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp16: bool = False,
                   defaults: Defaults | dict[str, Any] | None = None, text_encoder: bool = True,
                   external_data: bool | None = None, overwrite: bool = False, quantize_text: bool = False,
-                  store_fp16: bool = False) -> Manifest:
+                  store_fp16: bool = False, quantize_dit: bool = False) -> Manifest:
     """Write the bundle folder ``out_dir`` (graphs, tokenizer file, manifest.json) and return its manifest.
 
     ``backend``: "onnx" (opset 17, TorchScript-based exporter) or "torchscript" (traced ``*.pt``).
@@ -304,9 +310,13 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
     90 -> 55 MB, tokens within about 3 %).
     ``store_fp16``: store every graph's float32 weights as float16, computed in float32
     (:func:`store_weights_fp16`; half the size; for ``fp16`` graphs it changes nothing).
+    ``quantize_dit``: the DiT's weight MatMuls as dynamic int8 (:func:`quantize_int8`; a quarter of its float32
+    size; its weights are then int8, not float16, whatever ``store_fp16``).
     """
     if quantize_text and (backend != "onnx" or not text_encoder):
         raise ValueError("quantize_text needs the ONNX backend and the text encoder graph")
+    if quantize_dit and (backend != "onnx" or fp16):
+        raise ValueError("quantize_dit needs the ONNX backend and float32 weights (not fp16)")
     if store_fp16 and backend != "onnx":
         raise ValueError("store_fp16 needs the ONNX backend")
     if backend not in ("onnx", "torchscript"):
@@ -332,13 +342,15 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
             timings[name] = round(time.perf_counter() - start, 3)
     if quantize_text:
         graphs["text_encoder"] = quantize_int8(out, graphs["text_encoder"])
+    if quantize_dit:
+        graphs["dit"] = quantize_int8(out, graphs["dit"], op_types=("MatMul",))
     if store_fp16:
         for graph_file in graphs.values():
             store_weights_fp16(out, graph_file)
     graph_passes = optimize_graphs(out, list(graphs.values())) if backend == "onnx" else {}
     tokenizer = prepared.text_encoder.write_tokenizer(out) if text_encoder else None
     provenance = {"exporter": "sagasr_export", "torch": torch.__version__, "opset": OPSET if backend == "onnx" else None,
-                  "fp16": fp16, "text_int8": quantize_text,
+                  "fp16": fp16, "text_int8": quantize_text, "dit_int8": quantize_dit,
                   "weights_fp16": store_fp16, "export_seconds": timings, "graph_passes": graph_passes,
                   "config": model.config.to_dict()}
     provenance["config"]["text"]["vocab"] = None  # the vocabulary travels as the tokenizer file

@@ -276,6 +276,37 @@ def test_fp16_weight_storage_halves_the_bundle_and_computes_in_float32(tiny_mode
         export_bundle(tiny_model, tmp_path / "ts", backend="torchscript", store_fp16=True)
 
 
+def test_int8_dit_is_smaller_and_close_and_restores(tiny_model, onnx_bundle, tmp_path):
+    """``quantize_dit``: the DiT's weight MatMuls as dynamic int8, its velocity near the float32 graph's (this
+    tiny random DiT: ~9 %; the default model's trained one: ~2 %, LSD +0.001-0.004, benchmarks/speed_results.md),
+    and the bundle restores audio like any other."""
+    import onnx
+    import onnxruntime as ort
+
+    from sagasr_stream import RestoreSettings, SagaSRModel, restore
+    from tests.conftest import band_limited_noise
+
+    manifest = export_bundle(tiny_model, tmp_path / "q", backend="onnx", quantize_dit=True, defaults={"steps": 2})
+    quantized, full = load_bundle(tmp_path / "q"), load_bundle(onnx_bundle)
+    assert manifest.graphs["dit"] == "dit.int8.onnx" and manifest.provenance["dit_int8"] is True
+    assert set(manifest.files) == {p.name for p in (tmp_path / "q").iterdir() if p.name != "manifest.json"}
+    ops = {n.op_type for n in onnx.load(str(quantized.path("dit"))).graph.node}
+    assert ops & {"DynamicQuantizeMatMul", "MatMulInteger"}, sorted(ops)
+    inputs = _cases(tiny_model, 3, 16, 7)["dit"]
+    runs = []
+    for b in (quantized, full):
+        session = ort.InferenceSession(str(b.path("dit")), providers=["CPUExecutionProvider"])
+        runs.append(session.run(None, {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)})[0])
+    rel = np.linalg.norm(runs[0] - runs[1]) / np.linalg.norm(runs[1])
+    assert 0 < rel < 0.15, rel
+    audio = band_limited_noise(30000)
+    out = restore(audio, 44100, SagaSRModel.load(tmp_path / "q"), RestoreSettings(seed=1))
+    assert out.shape == audio.shape and np.isfinite(out).all()
+    for kwargs in ({"backend": "torchscript"}, {"fp16": True}):
+        with pytest.raises(ValueError, match="quantize_dit needs"):
+            export_bundle(tiny_model, tmp_path / "bad", quantize_dit=True, **kwargs)
+
+
 def test_exported_graphs_follow_the_runtime_graph_table(onnx_bundle):
     """Names, order, dtypes and dynamic axes of every exported graph are those of ``sagasr_stream.graphs``."""
     from tests.runtime.test_graphs import check_graph_file

@@ -62,8 +62,11 @@ def run_eval(args: argparse.Namespace) -> int:
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
                 f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}.\n"
-                f"\nSeam metric (8 kHz resample input, high band, 0 dB = invisible): " + (
-                    f"{seams['seam_db_mean']:+.2f} dB over {seams['seam_clips']} clips\n" if seams["seam_clips"]
+                f"\nSeam metric (8 kHz resample input, high band energy near seams against elsewhere, 0 dB = "
+                f"invisible): " + (
+                    f"{seams['seam_db_mean']:+.2f} dB, the references themselves {seams['reference_seam_db_mean']:+.2f} dB "
+                    f"at the same places (the music's own loudness), difference {seams['seam_db_vs_reference']:+.2f} dB, "
+                    f"over {seams['seam_clips']} clips\n" if seams["seam_clips"]
                     else "no clip holds 3 windows (longer clips needed)\n"))
     if args.guidance:
         study = guidance_study(restore_with, clips, settings, captions, cutoff_hz=args.guidance_cutoff,

@@ -148,3 +148,24 @@ def test_evaluate_rejects_bad_model_output(tmp_path):
         evaluate(lambda a, sr, c: a[:-1], [harmonic(0.3)], cutoffs_hz=(4000,), out_dir=tmp_path, n_png=0)
     with pytest.raises(ValueError, match="unknown degradation"):
         evaluate(lambda a, sr, c: a, [harmonic(0.3)], degradations=("mp3",), out_dir=tmp_path)
+
+
+def test_seam_report_measures_seams_against_the_reference_at_the_same_places():
+    """An oracle that returns the reference has no seams of its own: its metric is the reference's, difference 0;
+    a restore that dips at every seam shows the dip."""
+    from sagasr_stream.chunking import WindowPlan
+    from sagasr_stream.evaluation.seams import seam_report
+
+    rng = np.random.default_rng(0)
+    window, overlap = 8192, 2048
+    clip = (rng.standard_normal(5 * window) * np.linspace(0.2, 1.0, 5 * window)).astype(np.float32)  # loudness moves
+    oracle = seam_report(lambda lr, sr, cutoff: clip, {"a": clip}, window, overlap)
+    assert oracle["seam_clips"] == 1 and oracle["seam_db_vs_reference"] == 0.0
+    assert abs(oracle["reference_seam_db_mean"]) > 0.0
+    seams = WindowPlan(window, overlap).seam_centres(clip.size)
+    dip = np.ones(clip.size, np.float32)
+    for c in seams:
+        dip[max(0, c - overlap // 2) : c + overlap // 2] = 0.5
+    dipped = seam_report(lambda lr, sr, cutoff: clip * dip, {"a": clip}, window, overlap)
+    assert dipped["seam_db_vs_reference"] < -3.0
+    assert seam_report(lambda lr, sr, cutoff: lr, {"short": clip[:window]}, window, overlap)["seam_db_vs_reference"] is None

@@ -169,12 +169,14 @@ def band_edge_from_power(power: np.ndarray) -> int:
     padded = np.append(envelope, envelope[-1])  # reduceat needs every slice end to be a valid index
     lo_max = np.maximum.reduceat(padded, np.stack([lo_start, lo_stop], 1).ravel())[::2]
     hi_min = np.minimum.reduceat(padded, np.stack([hi_start, hi_stop], 1).ravel())[::2]
-    for i in np.flatnonzero(lo_max - hi_min >= EDGE_DROP_DB):
-        k = int(ks[i])
-        lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
-        band, just_above = float(np.median(envelope[lo])), float(np.median(envelope[hi]))
+    candidates = np.flatnonzero(lo_max - hi_min >= EDGE_DROP_DB)
+    bands = _slice_medians(envelope, lo_start[candidates], lo_stop[candidates])
+    above = _slice_medians(envelope, hi_start[candidates], hi_stop[candidates])
+    for i, band, just_above in zip(candidates, bands.tolist(), above.tolist()):  # the highest cut first
         if band - just_above < EDGE_DROP_DB:
             continue
+        k = int(ks[i])
+        lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
         if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0:
             continue
         if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
@@ -183,22 +185,54 @@ def band_edge_from_power(power: np.ndarray) -> int:
     return bins - 1
 
 
+def _sorted_slices(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The slices ``values[a:b]`` for (a, b) in ``zip(starts, stops)`` (each at least one long) side by side,
+    each sorted, NaN-padded at the end: (n, longest) float64."""
+    lengths = stops - starts
+    columns = np.arange(int(lengths.max()))
+    index = np.minimum(starts[:, None] + columns[None, :], values.size - 1)
+    rows = np.where(columns[None, :] < lengths[:, None], values[index], np.nan)
+    rows.sort(axis=1)
+    return rows
+
+
+def _slice_medians(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """``np.median(values[a:b])`` for every (a, b) in ``zip(starts, stops)``, all at once (:func:`_sorted_slices`):
+    the middle element, or the mean of the two middle ones; the same floats as one median per slice."""
+    if starts.size == 0:
+        return np.empty(0)
+    rows, lengths = _sorted_slices(values, starts, stops), stops - starts
+    upper = np.take_along_axis(rows, (lengths // 2)[:, None], axis=1)[:, 0]
+    lower = np.take_along_axis(rows, ((lengths - 1) // 2)[:, None], axis=1)[:, 0]
+    return np.where(lengths % 2 == 1, upper, (lower + upper) / 2.0)
+
+
+def _slice_upper_quartiles(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """``np.percentile(values[a:b], 75)`` for every (a, b), all at once (:func:`_sorted_slices`), with numpy's
+    default ("linear") interpolation written out as numpy computes it, so the floats are the same."""
+    rows, lengths = _sorted_slices(values, starts, stops), stops - starts
+    virtual = lengths * 0.75 - 0.75  # (n - 1) q, exact: quarters of small integers
+    below = np.floor(virtual).astype(np.int64)
+    t = virtual - below
+    a = np.take_along_axis(rows, below[:, None], axis=1)[:, 0]
+    b = np.take_along_axis(rows, np.minimum(below + 1, lengths - 1)[:, None], axis=1)[:, 0]
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's _lerp
+
+
 def _knee(smooth: np.ndarray, start: int, stop: int, chunk: int = 64) -> int:
     """First bin in [start, stop) from which the 9-bin-maximum level ``smooth`` (dB) stays :data:`EDGE_KNEE_DB`
     under the band just below it (upper quartile of 0.8-0.95 x the bin) for 2.5 % of its frequency (a gap
     between partials is not a knee), minus the maximum's 4-bin reach; ``stop`` if none.
 
-    Evaluated ``chunk`` bins at a time, each statistic over all bins of a chunk whose windows have the same
-    length at once (the same numbers as one bin at a time, in a few numpy calls)."""
+    Evaluated ``chunk`` bins at a time, each statistic over all bins of a chunk at once (the same numbers as one
+    bin at a time, in a few numpy calls)."""
     first = max(start, 20)
     padded = np.concatenate([smooth, np.full(stop // 40 + 4, -np.inf)])  # a reach past the end sees only smooth
     for chunk_start in range(first, stop, chunk):
         bins = np.arange(chunk_start, min(chunk_start + chunk, stop))
         lo, hi = (0.8 * bins).astype(np.int64), (0.95 * bins).astype(np.int64)
-        reference = np.empty(bins.size)
-        for length in np.unique(hi - lo):
-            same = (hi - lo) == length
-            reference[same] = np.percentile(sliding_window_view(smooth, int(length))[lo[same]], 75, axis=1)
+        reference = _slice_upper_quartiles(smooth, lo, hi)
         reach = np.maximum(4, bins // 40)
         top = np.empty(bins.size)
         for width in np.unique(reach):

@@ -176,3 +176,18 @@ def test_merge_of_restored_spectra_is_the_merge_of_their_samples():
     for restored_arg, spec in ((None, None), (restored, float64_stft(restored))):
         with pytest.raises(ParameterError, match="samples or as restored_spec"):
             merge_low_band(restored_arg, original, "keep", edges, restored_spec=spec)
+
+
+def test_slice_statistics_are_numpys():
+    """The band-edge search's medians and upper quartiles of many slices at once are numpy's median and 75th
+    percentile of each slice, bit for bit (ties and one-long slices included)."""
+    from sagasr_stream.dsp import _slice_medians, _slice_upper_quartiles
+
+    rng = np.random.default_rng(6)
+    for values in (rng.standard_normal(400) * 20, np.round(rng.standard_normal(400) * 3)):  # the second has ties
+        starts = rng.integers(0, 350, 300)
+        stops = np.minimum(starts + rng.integers(1, 60, 300), values.size)
+        slices = [values[a:b] for a, b in zip(starts, stops)]
+        assert np.array_equal(_slice_medians(values, starts, stops), np.array([np.median(v) for v in slices]))
+        assert np.array_equal(_slice_upper_quartiles(values, starts, stops), np.array([np.percentile(v, 75) for v in slices]))
+    assert _slice_medians(values, starts[:0], stops[:0]).shape == (0,)

@@ -64,20 +64,25 @@ class WindowRestorer:
     def restore_batch(self, jobs: list[WindowJob]) -> list[np.ndarray]:
         """Restore up to ``batch_size`` windows with one DiT call per step."""
         audio = np.stack([job.audio for job in jobs]).astype(np.float32)
-        if all(job.spec is not None for job in jobs):
-            spec = np.stack([job.spec for job in jobs])
-        else:
-            spec = float64_stft(audio)  # shared by the band edge and the low-band merge
-        if all(job.edge_bin is not None for job in jobs):
-            edges = np.minimum(np.array([job.edge_bin for job in jobs], dtype=np.int64), self.band_limit_bin)
-        else:
-            edges = self.edge_bins(audio, spec)
+        spec, edges = self._analysis(audio, jobs)
         active = (np.abs(audio).max(axis=1) >= SILENCE) & ~self.complete(edges)
         result = audio.copy()  # digital silence and full-band windows stay as they are
         if active.any():
             chosen = [job for job, a in zip(jobs, active) if a]
             result[active] = self._restore(audio[active], chosen, edges[active], spec[active])
         return list(result)
+
+    def _analysis(self, audio: np.ndarray, jobs: list[WindowJob]) -> tuple[np.ndarray, np.ndarray]:
+        """Each window's float64 STFT (shared by the band edge and the low-band merge) and band edge bin: the
+        job's own where it brings them, computed otherwise, window by window (so a window's result does not
+        depend on which others share its batch)."""
+        missing = [i for i, job in enumerate(jobs) if job.spec is None]
+        computed = iter(float64_stft(audio[missing]) if missing else [])
+        spec = np.stack([job.spec if job.spec is not None else next(computed) for job in jobs])
+        unknown = [i for i, job in enumerate(jobs) if job.edge_bin is None]
+        detected = iter(self.edge_bins(audio[unknown], spec[unknown]) if unknown else [])
+        edges = [min(job.edge_bin, self.band_limit_bin) if job.edge_bin is not None else int(next(detected)) for job in jobs]
+        return spec, np.array(edges, dtype=np.int64)
 
     def edge_bins(self, audio: np.ndarray, spec: np.ndarray | None = None) -> np.ndarray:
         """(windows, samples) -> (windows,) band edge bins (n_fft 2048), capped at ``band_limit_hz``;

@@ -238,3 +238,13 @@ def test_given_spectrum_and_edge_are_those_the_restorer_would_find(tiny_model, x
     assert np.array_equal(plain, given)
     full = restorer([WindowJob(0, 0, audio, spec, 1024)])[0]  # an edge at Nyquist: nothing missing, passed through
     assert np.array_equal(full, audio)
+
+
+def test_a_linked_pair_beside_a_lone_channel_does_not_depend_on_the_batch_size(tiny_model, x):
+    """Three channels: the pair's mid brings its own analysis (the pair's lower band edge, not the mid's own),
+    the lone channel's is computed; batches that mix them give every window the result it gets alone."""
+    wider = band_limited_noise(N, cutoff_hz=1.5 * EDGE_HZ, seed=3)  # the pair's channels end at 6 and 9 kHz
+    three = np.stack([x, 0.5 * x + 0.5 * wider, 0.8 * x]).astype(np.float32)
+    results = [run(three, tiny_model, "linked", batch_size=b) for b in (1, 2, 5)]
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)

@@ -83,11 +83,7 @@ def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
 def _overlap_norm(n_fft: int, hop: int, n_frames: int) -> np.ndarray:
     """The summed squared window of :func:`istft`'s overlap-add, 1 where it vanishes: (n_fft + hop (frames - 1),)
     float64, read-only."""
-    window = _hann(n_fft)
-    total = n_fft + hop * (n_frames - 1)
-    norm = np.zeros(total)
-    for i in range(n_frames):
-        norm[i * hop : i * hop + n_fft] += window**2
+    norm = _overlap_add(np.broadcast_to(_hann(n_fft) ** 2, (n_frames, n_fft)), hop)
     norm = np.where(norm > 1e-10, norm, 1.0)
     norm.setflags(write=False)
     return norm
@@ -315,7 +311,8 @@ def merge_low_band(
     Returns float32 (windows, samples).
     """
     if (restored is None) == (restored_spec is None):
-        raise ParameterError("merge_low_band: give the restored windows as samples or as restored_spec, not both")
+        raise ParameterError("merge_low_band: give the restored windows either as samples or as restored_spec "
+                             "(exactly one of the two)")
     if mode == "off":
         if restored is None:
             return istft(restored_spec, original.shape[-1]).astype(np.float32)

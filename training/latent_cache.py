@@ -102,10 +102,9 @@ class LatentCacheDataset(Dataset):
         if missing:
             raise ValueError(f"latent cache {path} lacks {missing}")
         self.tensors = {k: tensors[k] for k in CACHE_KEYS}
-        n_items = self.tensors["x0"].shape[0]  # caches written before the flag existed: every target natural
-        self.tensors["target_tilted"] = tensors.get("target_tilted", torch.zeros(n_items, dtype=torch.bool))
+        n = self.tensors["x0"].shape[0]  # caches written before the flag existed: every target natural
+        self.tensors["target_tilted"] = tensors.get("target_tilted", torch.zeros(n, dtype=torch.bool))
         self.cfg, self.split = cfg, split
-        n = self.tensors["x0"].shape[0]
         n_val = min(n - 1, int(round(n * cfg.val_fraction)))  # the last items are held out
         if split == "val":  # with none held out, validate on the last item rather than on nothing
             self.items = list(range(n - max(n_val, 1), n))

@@ -174,7 +174,7 @@ def test_merge_of_restored_spectra_is_the_merge_of_their_samples():
         else:
             assert np.array_equal(from_spectra, from_samples), mode
     for restored_arg, spec in ((None, None), (restored, float64_stft(restored))):
-        with pytest.raises(ParameterError, match="samples or as restored_spec"):
+        with pytest.raises(ParameterError, match="exactly one of the two"):
             merge_low_band(restored_arg, original, "keep", edges, restored_spec=spec)
 
 

@@ -4,7 +4,9 @@ Window k covers input samples [k * hop, k * hop + window). Its first ``overlap``
 the previous window's last ``overlap`` samples (sin^2 / 1 - sin^2, summing to one; where both windows
 hold the same samples, e.g. passed through unchanged, they are kept bit for bit); samples
 [k * hop + overlap, (k + 1) * hop) are its alone. The last window does not fade out, so for a signal of
-N samples ``n_windows(N)`` windows cover it, the last one zero-padded.
+N samples ``n_windows(N)`` windows cover it. The part of the last window past the signal's end is the signal
+mirrored there (:func:`pad_past_end`), not silence: the model never saw windows that end in digital silence in
+training, and one that does makes it restore the window's real part too quietly (up to 12 dB).
 """
 from __future__ import annotations
 
@@ -44,6 +46,23 @@ class WindowPlan:
         """(overlap,) float32 fade-in; the fade-out is ``1 - fade_in``."""
         n = np.arange(self.overlap, dtype=np.float64)
         return (np.sin(0.5 * np.pi * (n + 0.5) / max(self.overlap, 1)) ** 2).astype(np.float32)
+
+
+def pad_past_end(block: np.ndarray, valid: int) -> np.ndarray:
+    """Fill the samples of ``block`` from ``valid`` on (past the signal's end) with the signal mirrored there.
+
+    ``block``: (channels, window) float32, a window whose first ``valid`` samples are signal. Returns ``block``
+    itself when ``valid`` covers it, else a new array: ``x[valid-2], x[valid-3], ...`` after ``x[valid-1]``,
+    reflected again at either end as often as needed (numpy's ``reflect``); zeros when ``valid`` < 2.
+    """
+    window = block.shape[1]
+    if valid >= window:
+        return block
+    if valid < 2:
+        out = np.zeros_like(block)
+        out[:, :max(valid, 0)] = block[:, :max(valid, 0)]
+        return out
+    return np.pad(block[:, :valid], ((0, 0), (0, window - valid)), mode="reflect")
 
 
 class SampleBuffer:

@@ -7,11 +7,12 @@ merge with the input up to its band edge.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from .dsp import N_FFT, band_edge_bin, float64_stft, merge_low_band, peak_gain, rolloff_ratio
+from .bandlimit import SignalBandLimit
+from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
@@ -24,13 +25,18 @@ class WindowJob:
     """One window to restore: audio channel index, window index and its (window,) float32 samples.
 
     ``spec`` and ``edge_bin``: the window's float64 STFT (bins, frames) and band edge bin, when the caller
-    knows them already (the stereo stage, for a pair's mid or side: from the pair's); detected otherwise."""
+    knows them already (the stereo stage, for a pair's mid or side: from the pair's); detected otherwise.
+    ``signal_limit``: the band limit of the signal up to the window's end (:mod:`sagasr_stream.bandlimit`);
+    ``valid``: how many of its samples are signal (the last window's rest is padding, which its band edge
+    must not see: the join splatters broadband energy); ``None``: all."""
 
     channel: int
     index: int
     audio: np.ndarray
     spec: np.ndarray | None = None
     edge_bin: int | None = None
+    signal_limit: SignalBandLimit | None = None
+    valid: int | None = None
 
 
 WindowFn = Callable[[list[WindowJob]], list[np.ndarray]]
@@ -39,8 +45,10 @@ WindowFn = Callable[[list[WindowJob]], list[np.ndarray]]
 class WindowRestorer:
     """Restores lists of windows in batches of ``settings.batch_size``; results do not depend on batching.
 
-    Each window's band edge is detected from its own samples (:func:`dsp.band_edge_bin`), never above
-    ``band_limit_hz`` (the Nyquist of a lower source rate, when the caller knows it). A window whose edge is
+    Each window's band edge is detected from its own signal samples (:func:`dsp.band_edge_from_power`), never
+    above ``band_limit_hz`` (the Nyquist of a lower source rate, when the caller knows it), and lowered to the
+    edge of the signal so far (the job's ``signal_limit``, :mod:`sagasr_stream.bandlimit`) where the window
+    holds no more above that than the signal had before it. A window whose edge is
     at or above the asked output roll-off (``settings.complete_band_hz``) has nothing missing: in the
     "keep" and "replace" modes it is returned unchanged, bit for bit, and the model does not run on it.
     """
@@ -80,14 +88,35 @@ class WindowRestorer:
         computed = iter(float64_stft(audio[missing]) if missing else [])
         spec = np.stack([job.spec if job.spec is not None else next(computed) for job in jobs])
         unknown = [i for i, job in enumerate(jobs) if job.edge_bin is None]
-        detected = iter(self.edge_bins(audio[unknown], spec[unknown]) if unknown else [])
+        limits = [jobs[i].signal_limit for i in unknown]
+        valid = [jobs[i].valid for i in unknown]
+        detected = iter(self.edge_bins(audio[unknown], spec[unknown], limits, valid) if unknown else [])
         edges = [min(job.edge_bin, self.band_limit_bin) if job.edge_bin is not None else int(next(detected)) for job in jobs]
         return spec, np.array(edges, dtype=np.int64)
 
-    def edge_bins(self, audio: np.ndarray, spec: np.ndarray | None = None) -> np.ndarray:
-        """(windows, samples) -> (windows,) band edge bins (n_fft 2048), capped at ``band_limit_hz``;
-        ``spec``: ``audio``'s :func:`~sagasr_stream.dsp.float64_stft` if known."""
-        return np.minimum(band_edge_bin(audio, spec=spec), self.band_limit_bin)
+    def edge_bins(
+        self,
+        audio: np.ndarray,
+        spec: np.ndarray | None = None,
+        limits: Sequence[SignalBandLimit | None] | None = None,
+        valid: Sequence[int | None] | None = None,
+    ) -> np.ndarray:
+        """(windows, samples) -> (windows,) band edge bins (n_fft 2048) of each window's first ``valid`` samples
+        (all when ``None``), capped at ``band_limit_hz``, and at each window's ``limits`` edge (the signal's so
+        far) where the window holds nothing more above it than the signal had; ``spec``: ``audio``'s
+        :func:`~sagasr_stream.dsp.float64_stft` if known."""
+        if spec is None:
+            spec = float64_stft(audio)
+        edges = np.empty(len(audio), dtype=np.int64)
+        for i in range(len(audio)):
+            length = audio.shape[-1] if valid is None or valid[i] is None else valid[i]
+            power = interior_power(audio[i, :length], spec=spec[i])
+            edge = min(band_edge_from_power(power), self.band_limit_bin)
+            limit = limits[i] if limits else None
+            if limit is not None and edge > limit.edge_bin and limit.caps(np.median(power[limit.edge_bin :])):
+                edge = limit.edge_bin
+            edges[i] = edge
+        return edges
 
     def complete(self, edges: np.ndarray) -> np.ndarray:
         """(windows,) bool: nothing is missing (the edge reaches the asked roll-off); ``low_band="off"``

@@ -8,11 +8,12 @@ exactly ``max(0, n - latency_samples)`` have come out.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from .chunking import OverlapAdd, SampleBuffer, WindowPlan
+from .bandlimit import BandLimitTracker, SignalBandLimit
+from .chunking import OverlapAdd, SampleBuffer, WindowPlan, pad_past_end
 from .engine import WindowFn, WindowJob
 from .errors import ParameterError
 from .streaming import check_block, empty
@@ -24,16 +25,22 @@ def restore_window_group(
     indices: range,
     read: Callable[[int], np.ndarray],
     channels: int,
+    limits: Callable[[int], Sequence[SignalBandLimit | None]] | None = None,
+    total: int | None = None,
 ) -> list[np.ndarray]:
     """Restore windows ``indices`` with one ``window_fn`` call and overlap-add them in order.
 
-    ``read(k)``: window k's input, (channels, window) float32. Returns each window's finalised samples
+    ``read(k)``: window k's input, (channels, window) float32; ``limits(k)``: each channel's band limit up to
+    window k's end (:mod:`sagasr_stream.bandlimit`; ``None``: each window alone); ``total``: the signal's
+    length when it is known to end within these windows. Returns each window's finalised samples
     (channels, n) from :meth:`OverlapAdd.add`. The one place windows become jobs and results become output, so
     every path (streams, files, Ray segments) does the same arithmetic in the same order."""
     jobs: list[WindowJob] = []
     for k in indices:
-        block = read(k)
-        jobs.extend(WindowJob(c, k, block[c]) for c in range(channels))
+        block, window_limits = read(k), limits(k) if limits else [None] * channels
+        start = k * overlap_add.plan.hop
+        valid = total - start if total is not None and total - start < block.shape[1] else None
+        jobs.extend(WindowJob(c, k, block[c], signal_limit=window_limits[c], valid=valid) for c in range(channels))
     results = window_fn(jobs)
     return [overlap_add.add(np.stack(results[i * channels : (i + 1) * channels])) for i in range(len(indices))]
 
@@ -43,6 +50,8 @@ class ChunkedProcessor:
 
     ``windows_per_call``: windows (per channel) gathered before calling ``window_fn``; larger groups mean
     bigger batches and more latency, never a different result. ``on_windows(n)`` reports progress.
+    Each window gets its channels' band limits so far (:mod:`sagasr_stream.bandlimit`; ``downmix_limits``: of
+    their mean, for the "mono" stereo mode).
     """
 
     def __init__(
@@ -52,6 +61,7 @@ class ChunkedProcessor:
         channels: int,
         windows_per_call: int = 1,
         on_windows: Callable[[int], None] | None = None,
+        downmix_limits: bool = False,
     ) -> None:
         if windows_per_call < 1:
             raise ParameterError(f"windows_per_call must be >= 1, got {windows_per_call}")
@@ -61,6 +71,7 @@ class ChunkedProcessor:
         self.windows_per_call = windows_per_call
         self.on_windows = on_windows
         self._input = SampleBuffer(channels)
+        self._limits = BandLimitTracker(plan, channels, downmix_limits)
         self._ola = OverlapAdd(plan, channels)
         self._final = SampleBuffer(channels)  # finalised samples the latency gate holds back
         self._returned = 0  # samples returned by process() in this stream
@@ -78,6 +89,7 @@ class ChunkedProcessor:
     def reset(self) -> None:
         """Drop all state: buffered input, overlap-add tail and held-back output."""
         self._input.clear()
+        self._limits.reset()
         self._ola.reset()
         self._final.clear()
         self._returned = 0
@@ -112,8 +124,11 @@ class ChunkedProcessor:
     def _run(self, count: int) -> np.ndarray:
         first = self._ola.next_window
         hop, window = self.plan.hop, self.plan.window
-        pieces = restore_window_group(self.window_fn, self._ola, range(first, first + count),
-                                      lambda k: self._input.read(k * hop, k * hop + window), self._channels)
+        end = self._input.end  # after finish() began, the signal's end; before, no window reaches it
+        pieces = restore_window_group(
+            self.window_fn, self._ola, range(first, first + count),
+            lambda k: pad_past_end(self._input.read(k * hop, k * hop + window), end - k * hop), self._channels,
+            self._limits.limits, end)
         self._input.discard((first + count) * hop - self._input.offset)
         if self.on_windows:
             self.on_windows(count)
@@ -122,6 +137,7 @@ class ChunkedProcessor:
     def push(self, block: np.ndarray) -> np.ndarray:
         """Append (channels, n) samples; return the samples finalised by them (possibly none), ungated."""
         self._input.append(block)
+        self._limits.push(block)
         self.total_in += block.shape[1]
         pieces = [empty(self._channels)]
         while self._complete_windows() >= self.windows_per_call:
@@ -129,13 +145,14 @@ class ChunkedProcessor:
         return np.concatenate(pieces, axis=1)
 
     def finish(self) -> np.ndarray:
-        """Process the remaining (zero-padded) windows; return the rest so that the samples returned by
+        """Process the remaining windows (the last one padded past the end, :func:`~.chunking.pad_past_end`); return the rest so that the samples returned by
         :meth:`push` and :meth:`finish` have the input's length. Held-back output of :meth:`process` is not
         included (use :meth:`flush` there). The window state is reset afterwards.
         """
         total = self.total_in
         emitted = self._ola.finalised
         pieces = [empty(self._channels)]
+        self._limits.end()
         if total > 0:
             remaining = self.plan.n_windows(total) - self._ola.next_window
             while remaining > 0:
@@ -145,6 +162,7 @@ class ChunkedProcessor:
             pieces.append(self._ola.finish(total))
         out = np.concatenate(pieces, axis=1)[:, : max(0, total - emitted)]
         self._input.clear()
+        self._limits.reset()
         self._ola.reset()
         self.total_in = 0
         return out

@@ -109,7 +109,7 @@ class Restorer:
         if windows_per_call is None:
             windows_per_call = offline_windows_per_call(self.settings, channels)
         return ChunkedProcessor(self.window_fn(band_limit_hz, channels), self.plan, channels, windows_per_call,
-                                on_windows)
+                                on_windows, downmix_limits=self.settings.stereo == "mono")
 
     def restore(self, planar: np.ndarray, band_limit_hz: float | None = None) -> np.ndarray:
         """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32."""

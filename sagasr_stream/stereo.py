@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bandlimit import SignalBandLimit, least_limiting
 from .dsp import N_FFT, float64_stft, istft, merge_low_band, stft
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .settings import STEREO_MODES, StereoMode
@@ -101,13 +102,17 @@ class StereoWindows:
         if self.mode == "independent" or self.channels == 1:
             return self.restorer(jobs)
         by_index: dict[int, dict[int, np.ndarray]] = {}
+        limits: dict[int, dict[int, SignalBandLimit | None]] = {}
+        valid: dict[int, int | None] = {}  # signal samples of each window (the same in every channel)
         for job in jobs:
             by_index.setdefault(job.index, {})[job.channel] = np.asarray(job.audio, dtype=np.float32)
+            limits.setdefault(job.index, {})[job.channel] = job.signal_limit
+            valid[job.index] = job.valid
         signals: list[WindowJob] = []
         plans: list[tuple[int, _Plan]] = []
         for index, audio in by_index.items():
             for group in self.groups:
-                plans.append((index, self._plan(index, group, audio, signals)))
+                plans.append((index, self._plan(index, group, audio, signals, limits[index], valid[index])))
         restored = self.restorer(signals) if signals else []
         out: dict[tuple[int, int], np.ndarray] = {}
         for index, plan in plans:
@@ -116,11 +121,16 @@ class StereoWindows:
                 out[(channel, index)] = result
         return [out[(job.channel, job.index)] for job in jobs]
 
-    def _plan(self, index: int, group: tuple[int, ...], audio: dict[int, np.ndarray], signals: list[WindowJob]) -> _Plan:
-        """Queue the signals ``group`` needs restored for window ``index`` into ``signals``."""
+    def _plan(self, index: int, group: tuple[int, ...], audio: dict[int, np.ndarray], signals: list[WindowJob],
+              limits: dict[int, SignalBandLimit | None], valid: int | None = None) -> _Plan:
+        """Queue the signals ``group`` needs restored for window ``index`` into ``signals`` (``limits``: each
+        channel's signal band limit; a signal mixed from several channels takes the least limiting; ``valid``:
+        the window's signal samples, see :class:`WindowJob`)."""
+        mixed = least_limiting([limits[c] for c in group])
 
         def add(channel: int, samples: np.ndarray, spec: np.ndarray | None = None, edge: int | None = None) -> int:
-            signals.append(WindowJob(channel, index, samples, spec, edge))
+            limit = limits[channel] if len(group) == 1 else mixed
+            signals.append(WindowJob(channel, index, samples, spec, edge, limit, valid))
             return len(signals) - 1
 
         first = group[0]
@@ -131,7 +141,7 @@ class StereoWindows:
             return _Plan(group, "alone", (add(first, audio[first]),))
         pair = np.stack([audio[group[0]], audio[group[1]]])
         spec = float64_stft(pair)
-        edges = self.restorer.edge_bins(pair, spec)
+        edges = self.restorer.edge_bins(pair, spec, [limits[group[0]], limits[group[1]]], [valid, valid])
         if not ((np.abs(pair).max(axis=1) >= SILENCE) & ~self.restorer.complete(edges)).any():
             return _Plan(group, "pass")  # nothing missing in either channel
         mid, side = mid_side(pair)

@@ -74,11 +74,13 @@ def test_bad_input(tiny_model):
 
 
 def test_the_source_nyquist_caps_the_band_edge(tiny_model, monkeypatch):
+    import sagasr_stream.bandlimit as bandlimit
     import sagasr_stream.engine as engine
     from sagasr_stream.audio_io import resample
     from tests.runtime.material import drums_like
 
-    monkeypatch.setattr(engine, "band_edge_bin", lambda audio, spec=None: np.full(len(audio), 1024))  # a detector that sees full band
+    monkeypatch.setattr(engine, "band_edge_from_power", lambda power: power.shape[-1] - 1)  # a detector that sees full band
+    monkeypatch.setattr(bandlimit, "band_limit_of", lambda *measured: None)  # in the signal too
     x = drums_like(1.0)[::2].copy()  # 22.05 kHz: its band ends at 11.025 kHz whatever a detector says
     plain = resample(x[None, :], 22050, 44100)[0]
     assert np.array_equal(restore(plain, 44100, tiny_model), plain)  # at 44.1 kHz: passed through

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 from pedalboard.io import AudioFile
 
-from ..api import restore_file, source_band_limit, source_blocks
+from ..api import FILE_BLOCK, restore_file, source_band_limit, source_blocks
 from ..audio_io import atomic_writer, open_input
+from ..bandlimit import BandLimitTracker, SignalBandLimit
 from ..errors import AudioFileError
 from ..files import atomic_path, atomic_write_text, sha256_file
 from ..headroom import SoftLimiter
@@ -48,7 +49,8 @@ class FileJob:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A long file after :func:`prepare`: source frames and rate, channels, and the file segments read."""
+    """A long file after :func:`prepare`: source frames and rate, channels, the file segments read, and every
+    window's signal band limit (:mod:`~sagasr_stream.bandlimit`: what a single pass measures on the way)."""
 
     frames: int
     rate: int
@@ -56,6 +58,7 @@ class Prepared:
     model_frames: int
     read_from: str
     input_sha256: str
+    band_limits: tuple[tuple[SignalBandLimit | None, ...], ...] = ()
 
 
 def worker_name() -> str:
@@ -121,7 +124,24 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
                 for block in source_blocks(reader, source, frames):
                     writer.write(to_model_rate.process(block))  # type: ignore[attr-defined]
                 writer.write(to_model_rate.flush())  # type: ignore[attr-defined]
-    return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source))
+    tracker = BandLimitTracker(restorer.plan, channels, downmix=restorer.settings.stereo == "mono")
+    limits = model_rate_limits(str(read_from), model_frames, tracker)
+    return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source), limits)
+
+
+def model_rate_limits(path: str, model_frames: int, tracker: BandLimitTracker) -> tuple[tuple[SignalBandLimit | None, ...], ...]:
+    """Every window's band limits (per channel) of the model-rate file ``path`` (its first ``model_frames`` frames), read in
+    blocks with a fresh ``tracker``: the same floats as the single pass's tracker sees."""
+    with AudioFile(path) as f:
+        done = 0
+        while done < model_frames:
+            block = np.asarray(f.read(min(FILE_BLOCK, model_frames - done)), dtype=np.float32)
+            if block.shape[1] == 0:
+                break
+            tracker.push(block)
+            done += block.shape[1]
+    tracker.end()
+    return tuple(tuple(tracker.limits(k)) for k in range(tracker.plan.n_windows(model_frames)))
 
 
 def read_model_rate(path: str, start: int, stop: int) -> np.ndarray:
@@ -140,7 +160,7 @@ def run_segment(restorer: Restorer, job: FileJob, prepared: Prepared, index: int
         start, stop = segment.input_range(restorer.plan, offline_windows_per_call(restorer.settings, prepared.channels))
         audio = read_model_rate(prepared.read_from, start, min(stop, prepared.model_frames))
         band_limit = source_band_limit(prepared.rate, restorer.sample_rate)
-        out = restore_segment(restorer, segment, audio, band_limit, source=job.source)
+        out = restore_segment(restorer, segment, audio, band_limit, source=job.source, limits=prepared.band_limits)
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp, open(tmp, "xb") as f:
             np.save(f, out, allow_pickle=False)

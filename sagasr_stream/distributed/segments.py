@@ -14,11 +14,13 @@ segments equal the single-process output exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..chunking import OverlapAdd, WindowPlan
+from ..bandlimit import SignalBandLimit
+from ..chunking import OverlapAdd, WindowPlan, pad_past_end
 from ..errors import AudioFileError
 from ..processor import restore_window_group
 from ..restorer import Restorer, offline_windows_per_call
@@ -46,7 +48,7 @@ class Segment:
         return range(max(0, self.first - per_call), self.stop)
 
     def input_range(self, plan: WindowPlan, per_call: int) -> tuple[int, int]:
-        """The model-rate input samples [start, stop) it reads (``stop`` may pass ``frames``: zeros there)."""
+        """The model-rate input samples [start, stop) it reads (``stop`` may pass ``frames``: the last window mirrors the file there)."""
         windows = self.computed_windows(per_call)
         return windows.start * plan.hop, (windows.stop - 1) * plan.hop + plan.window
 
@@ -65,11 +67,14 @@ def restore_segment(
     audio: np.ndarray,
     band_limit_hz: float | None = None,
     source: object = "input",
+    limits: Sequence[Sequence[SignalBandLimit | None]] | None = None,
 ) -> np.ndarray:
-    """Restore one segment with ``restorer.window_fn(band_limit_hz, channels)``. ``audio``: (channels, n) float32
-    model-rate input from sample ``segment.input_range(...)[0]`` on (shorter is zero-padded; the file's end is
-    zeros, as in a single pass). Returns (channels, output stop - output start) float32; raises
-    :class:`AudioFileError` on NaN/Inf input."""
+    """Restore one segment with ``restorer.window_fn(band_limit_hz, channels)``; ``limits``: every window's
+    band limit per channel, measured over the file from its start (:func:`~..bandlimit.window_limits`, as a single
+    pass measures them on the way; ``None``: each window alone). ``audio``: (channels, n) float32 model-rate input from sample
+    ``segment.input_range(...)[0]`` on (shorter is zero-padded; the last window is filled past the file's end as in
+    a single pass, :func:`~..chunking.pad_past_end`). Returns (channels, output stop - output start) float32;
+    raises :class:`AudioFileError` on NaN/Inf input."""
     channels = audio.shape[0]
     plan = restorer.plan
     per_call = offline_windows_per_call(restorer.settings, channels)
@@ -84,11 +89,13 @@ def restore_segment(
     pieces = [np.zeros((channels, 0), np.float32)]
 
     def read(k: int) -> np.ndarray:
-        return audio[:, k * plan.hop - start : k * plan.hop - start + plan.window]
+        block = audio[:, k * plan.hop - start : k * plan.hop - start + plan.window]
+        return pad_past_end(block, segment.frames - k * plan.hop)
 
     for group in range(windows.start, windows.stop, per_call):
         indices = range(group, min(group + per_call, windows.stop))
-        heads = restore_window_group(window_fn, overlap_add, indices, read, channels)
+        heads = restore_window_group(window_fn, overlap_add, indices, read, channels, 
+                                      None if limits is None else limits.__getitem__, segment.frames)
         pieces += [head for k, head in zip(indices, heads) if k >= segment.first]
     if segment.is_last:
         overlap_add.finalised = segment.total * plan.hop

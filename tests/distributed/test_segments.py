@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sagasr_stream.bandlimit import window_limits
 from sagasr_stream.distributed.segments import plan_segments, restore_segment
 from sagasr_stream.restorer import Restorer, offline_windows_per_call
 from sagasr_stream.settings import RestoreSettings
@@ -20,10 +21,12 @@ def test_segments_stitch_to_the_single_pass(tiny_model, channels, samples, batch
     plan = restorer.plan
     per_call = offline_windows_per_call(restorer.settings, channels)
     segments = plan_segments(samples, plan, per_call, windows_per_segment)
+    limits = window_limits(audio, plan)  # what the batch job's prepare() measures once for the whole file
+    assert any(limit is not None for limit in limits)  # band-limited noise: the windows use them
     pieces = []
     for segment in segments:
         start, stop = segment.input_range(plan, per_call)
-        pieces.append(restore_segment(restorer, segment, audio[:, start:stop]))
+        pieces.append(restore_segment(restorer, segment, audio[:, start:stop], limits=limits))
     reference = restorer.restore(audio)  # the single pass: Restorer.stream(channels, None), process + flush
     np.testing.assert_array_equal(np.concatenate(pieces, axis=1), reference)
     assert [s.first for s in segments[1:]] == [s.stop for s in segments[:-1]]  # they tile the windows

@@ -50,8 +50,8 @@ def test_low_band_is_kept_exactly_by_default(tiny_model):
     from scipy import signal
 
     sos = signal.butter(8, 2500, fs=44100, output="sos")
-    low_y, low_x = signal.sosfiltfilt(sos, y), signal.sosfiltfilt(sos, x)
-    assert np.sqrt(np.mean((low_y - low_x) ** 2)) < 0.02 * np.sqrt(np.mean(low_x**2))
+    low_y, low_x = signal.sosfiltfilt(sos, y)[2048:-2048], signal.sosfiltfilt(sos, x)[2048:-2048]  # not the filter's end transients
+    assert np.sqrt(np.mean((low_y - low_x) ** 2)) < 1e-4 * np.sqrt(np.mean(low_x**2))
 
 
 @pytest.mark.parametrize(

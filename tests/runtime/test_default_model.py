@@ -78,8 +78,8 @@ def test_it_beats_the_input_the_baselines_and_its_own_vae_on_held_out_corpus_cli
     tests/data/validation_clips/README.md), both degradations at 4, 8 and 12 kHz:
     - mean LSD and LSD-HF below the band-limited input's and spectral band replication's in every row;
     - the DiT does the restoring: LSD-HF at least 15 % below VAE-only (the same bundle, DiT bypassed);
-    - against the level-matched noise fill: below it in at least 5 of the 6 rows and on the mean of all six
-      (the card reports the one row where the noise fill is even or ahead)."""
+    - against the level-matched noise fill: at least 5 % below it in LSD and LSD-HF in every row (measured:
+      8-18 % on the test split since the last window is mirrored and dark windows take the signal's edge)."""
     clips = {}
     for path in sorted(VALIDATION_CLIPS.glob("*.flac")):
         with AudioFile(str(path)) as f:
@@ -96,9 +96,8 @@ def test_it_beats_the_input_the_baselines_and_its_own_vae_on_held_out_corpus_cli
             model_score = row[f"{metric}_model"]
             assert model_score < row[f"{metric}_input"] and model_score < row[f"{metric}_sbr"], (metric, row)
         assert row["lsd_hf_model"] <= 0.85 * row["lsd_hf_vae_only"], row
-    below_noise = [row["lsd_model"] < row["lsd_noise"] for row in rows]
-    assert sum(below_noise) >= 5, rows
-    assert np.mean([r["lsd_model"] for r in rows]) < np.mean([r["lsd_noise"] for r in rows])
+        for metric in ("lsd", "lsd_hf"):
+            assert row[f"{metric}_model"] <= 0.95 * row[f"{metric}_noise"], (metric, row)
 
 
 def test_full_band_validation_clips_come_back_as_they_went_in(model: ss.SagaSRModel) -> None:

@@ -207,13 +207,13 @@ def test_linked_pair_is_analysed_once(tiny_model, x, monkeypatch):
     import sagasr_stream.stereo as stereo
 
     detected: list[int] = []
-    real = engine.band_edge_bin
+    real = engine.WindowRestorer.edge_bins
 
-    def counting(audio, *args, **kwargs):
+    def counting(self, audio, *args, **kwargs):
         detected.append(len(audio))
-        return real(audio, *args, **kwargs)
+        return real(self, audio, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "band_edge_bin", counting)
+    monkeypatch.setattr(engine.WindowRestorer, "edge_bins", counting)
     pair = np.stack([x, 0.5 * x + 0.1 * band_limited_noise(N, cutoff_hz=EDGE_HZ, seed=2)]).astype(np.float32)
     run(pair, tiny_model, "linked")
     windows = len(detected)

@@ -1,0 +1,158 @@
+"""The band limit of the signal so far, as a help to each window's own band edge.
+
+A window of dark material (nothing loud just below the cutoff) shows no cut in its own spectrum, so on its
+own it reads as full band and would pass through unrestored: the restored band would switch off in quiet
+passages. The mean spectrum of everything the signal has held up to the window's end shows the cut that its
+brighter parts make. :class:`SignalBandLimit` carries that edge and the mean power above it before the window;
+a window whose own edge reads higher is restored from the signal's edge only when it holds no more above it
+than the signal before it did (:data:`GUARD_DB`): a cymbal crash in an otherwise dull recording is signal, and
+is kept.
+
+The measure is causal (window k sees samples ``[0, k * hop + window)``, fewer only at the signal's end), so
+streams, whole files, the effect and batch segments give every window the same limit, whatever the block size.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import WindowPlan
+from .errors import ParameterError
+from .dsp import HOP, N_FFT, _hann, band_edge_from_power
+
+GUARD_DB = 10.0  # a window this far over the signal's earlier level above its edge (medians over bins) is content
+
+
+@dataclass(frozen=True)
+class SignalBandLimit:
+    """The band edge of a signal's mean spectrum and what lies above it.
+
+    ``edge_bin``: the edge (bin of an N_FFT-point spectrum). ``power_above``: the median over the bins above it
+    of the mean STFT power per bin (frames of N_FFT samples, hop HOP, periodic Hann; float samples): the median,
+    so the filter's transition band just above the edge does not count; a window's own median there must
+    exceed it by :data:`GUARD_DB` to count as content.
+    """
+
+    edge_bin: int
+    power_above: float
+
+    def caps(self, window_power_above: np.ndarray) -> np.ndarray:
+        """(windows,) median power per bin above the edge -> (windows,) bool: the signal's edge applies."""
+        return np.asarray(window_power_above) <= self.power_above * 10.0 ** (GUARD_DB / 10.0)
+
+
+def least_limiting(limits: Sequence[SignalBandLimit | None]) -> SignalBandLimit | None:
+    """The limit that caps least of several channels' (for a signal mixed from them): ``None`` if any is."""
+    if not limits or any(limit is None for limit in limits):
+        return None
+    return max(limits, key=lambda limit: (limit.edge_bin, limit.power_above))  # type: ignore[union-attr]
+
+
+def band_limit_of(
+    power_sum: np.ndarray, frames: int, history_sum: np.ndarray, history_frames: int
+) -> SignalBandLimit | None:
+    """The edge of ``frames`` frames whose power per bin sums to ``power_sum`` (bins,), guarded by the median
+    power above it in the ``history_frames`` frames summing to ``history_sum`` (bins,); ``None`` when full
+    band, silent or without history."""
+    if frames <= 0 or history_frames <= 0:
+        return None
+    power = power_sum / frames
+    edge = band_edge_from_power(power)
+    if edge == 0 or edge >= power.size - 1:
+        return None
+    return SignalBandLimit(edge, float(np.median(history_sum[edge:]) / history_frames))
+
+
+class BandLimitTracker:
+    """Each window's band limit from the (channels, samples) signal so far, on the fly.
+
+    Window k's edge comes from the frames up to its end; the level it is guarded against (``power_above``)
+    from the frames before its start, so that a burst of real content is not measured against itself (window 0
+    has no history, and no limit). Frame j covers samples ``[j * HOP, j * HOP + N_FFT)``; each of ``channels``
+    is measured alone, or, with ``downmix``, their mean (what the "mono" stereo mode restores), whose limit
+    then holds for every channel. Feed samples with :meth:`push` (any block sizes); :meth:`limits` gives
+    window k's limits once the signal has reached its end (or has ended: :meth:`end`). Frames are summed one
+    after another in order, so the floats do not depend on the block sizes. Holds one frame of samples and two
+    (channels, bins) sums per window not yet asked for.
+    """
+
+    def __init__(self, plan: WindowPlan, channels: int = 1, downmix: bool = False) -> None:
+        self.plan = plan
+        self.channels = channels
+        self.downmix = downmix and channels > 1
+        self._window = _hann(N_FFT)
+        self.reset()
+
+    def reset(self) -> None:
+        self._tail = np.zeros((0, 0), dtype=np.float64)  # samples from frame self._frames on
+        self._sum = np.zeros((1 if self.downmix else self.channels, N_FFT // 2 + 1), dtype=np.float64)
+        self._frames = 0
+        # window index -> (power sum, frames) up to its start / its end; the next window of each without one
+        self._starts: dict[int, tuple[np.ndarray, int]] = {}
+        self._ends: dict[int, tuple[np.ndarray, int]] = {}
+        self._next_start = self._next_end = 0
+        self._ended = False
+
+    @staticmethod
+    def _frames_in(samples: int) -> int:
+        """Frames wholly inside [0, samples)."""
+        return max(0, (samples - N_FFT) // HOP + 1)
+
+    def _start_frames(self, k: int) -> int:
+        return self._frames_in(k * self.plan.hop)
+
+    def _end_frames(self, k: int) -> int:
+        return self._frames_in(k * self.plan.hop + self.plan.window)
+
+    def push(self, planar: np.ndarray) -> None:
+        """Append (channels, n) float samples."""
+        block = np.asarray(planar, dtype=np.float32)
+        if self.downmix:  # the floats of the stereo stage's downmix
+            block = np.sum(list(block), axis=0, dtype=np.float32)[None] / np.float32(self.channels)
+        block = block.astype(np.float64)
+        self._tail = block if self._tail.size == 0 else np.concatenate([self._tail, block], axis=1)
+        count = self._frames_in(self._tail.shape[1])
+        if count == 0:
+            return
+        frames = np.lib.stride_tricks.sliding_window_view(self._tail, N_FFT, axis=1)[:, : count * HOP : HOP]
+        power = np.abs(np.fft.rfft(frames * self._window, axis=-1)) ** 2  # (channels, count, bins)
+        sums = np.cumsum(np.concatenate([self._sum[:, None], power], axis=1), axis=1)  # frame by frame, in order
+        reached = self._frames + count
+        while self._start_frames(self._next_start) <= reached:
+            at = self._start_frames(self._next_start)
+            self._starts[self._next_start] = (sums[:, max(0, at - self._frames)].copy(), at)
+            self._next_start += 1
+        while self._end_frames(self._next_end) <= reached:
+            at = self._end_frames(self._next_end)
+            self._ends[self._next_end] = (sums[:, max(0, at - self._frames)].copy(), at)
+            self._next_end += 1
+        self._sum, self._frames = sums[:, -1].copy(), reached  # copies: a view would hold all of ``sums``
+        self._tail = self._tail[:, count * HOP :]
+
+    def end(self) -> None:
+        """The signal has ended: windows reaching past it see all its frames."""
+        self._ended = True
+
+    def _snapshot(self, taken: dict[int, tuple[np.ndarray, int]], next_k: int, k: int) -> tuple[np.ndarray, int]:
+        if k in taken:
+            return taken.pop(k)
+        if self._ended and k >= next_k:
+            return self._sum, self._frames
+        raise ParameterError(f"the band limit of window {k} is not known yet: its samples have not all come")
+
+    def limits(self, k: int) -> list[SignalBandLimit | None]:
+        """Window k's limit per channel, forgotten afterwards; raises when not known yet."""
+        before, frames_before = self._snapshot(self._starts, self._next_start, k)
+        upto, frames_upto = self._snapshot(self._ends, self._next_end, k)
+        limits = [band_limit_of(u, frames_upto, b, frames_before) for u, b in zip(upto, before)]
+        return limits * self.channels if self.downmix else limits
+
+
+def window_limits(planar: np.ndarray, plan: WindowPlan, downmix: bool = False) -> list[list[SignalBandLimit | None]]:
+    """Every window's limits per channel for a whole (channels, samples) signal (``plan.n_windows`` of them)."""
+    tracker = BandLimitTracker(plan, planar.shape[0], downmix)
+    tracker.push(planar)
+    tracker.end()
+    return [tracker.limits(k) for k in range(plan.n_windows(planar.shape[1]))]

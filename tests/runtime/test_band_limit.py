@@ -1,0 +1,104 @@
+"""The signal's band limit so far helps each window's own edge (sagasr_stream.bandlimit), and the last window
+is filled past the signal's end with the signal mirrored (chunking.pad_past_end)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sagasr_stream import restore
+from sagasr_stream.bandlimit import BandLimitTracker, window_limits
+from sagasr_stream.chunking import WindowPlan, pad_past_end
+from sagasr_stream.dsp import band_edge_bin
+from sagasr_stream.engine import WindowJob
+from sagasr_stream.processor import ChunkedProcessor
+from tests.conftest import band_limited_noise
+
+PLAN = WindowPlan(8192, 2048)  # the tiny model's windows: hop 6144
+FLOOR = 1e-4  # a full-band noise floor (dither, a resampler's stop band) under everything: -80 dB
+
+
+def test_pad_past_end_mirrors_the_signal():
+    block = np.arange(10, dtype=np.float32)[None].repeat(2, 0)
+    assert pad_past_end(block, 10) is block
+    assert pad_past_end(block, 4).tolist()[0] == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]  # reflected again at the start
+    assert not pad_past_end(block, 1)[:, 1:].any() and pad_past_end(block, 1)[0, 0] == 0
+    assert not pad_past_end(block, 0).any()
+
+
+def test_the_last_window_sees_the_signal_mirrored_not_silence():
+    seen: dict[int, np.ndarray] = {}
+
+    def record(jobs: list[WindowJob]) -> list[np.ndarray]:
+        seen.update({job.index: job.audio for job in jobs})
+        return [job.audio for job in jobs]
+
+    x = np.random.default_rng(0).standard_normal((1, 10_000)).astype(np.float32)
+    proc = ChunkedProcessor(record, PLAN, 1)
+    y = np.concatenate([proc.push(x), proc.finish()], axis=1)
+    np.testing.assert_array_equal(y, x)  # what lies past the end never comes out
+    last = seen[1]  # window 1: samples 6144 .. 14336, of which 3856 are signal
+    np.testing.assert_array_equal(last[:3856], x[0, 6144:])
+    np.testing.assert_array_equal(last[3856:3856 + 100], x[0, -2:-102:-1])
+
+
+def dark_after_bright(bright: int, total: int, dark: np.ndarray) -> np.ndarray:
+    """Band-limited noise (6 kHz) for ``bright`` samples, then ``dark``; a -80 dB full-band floor under all."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([band_limited_noise(bright, cutoff_hz=6000.0), dark[: total - bright]])
+    return (x + FLOOR * rng.standard_normal(total)).astype(np.float32)
+
+
+def low_tones(n: int) -> np.ndarray:
+    t = np.arange(n) / 44100
+    return (0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def test_limits_do_not_depend_on_the_block_size():
+    x = dark_after_bright(12288, 40_000, low_tones(40_000))[None].repeat(2, 0)
+    x[1] *= 0.5
+    whole = window_limits(x, PLAN)
+    for block in (1, 777, 8192):
+        tracker = BandLimitTracker(PLAN, 2)
+        for i in range(0, x.shape[1], block):
+            tracker.push(x[:, i : i + block])
+        tracker.end()
+        assert [tracker.limits(k) for k in range(PLAN.n_windows(x.shape[1]))] == whole
+    assert whole[0] == [None, None]  # no history before the first window
+    assert whole[1][0] is not None and abs(whole[1][0].edge_bin * 44100 / 2048 - 6000) < 1000
+
+
+def test_full_band_and_silent_signals_have_no_limit():
+    noise = np.random.default_rng(1).standard_normal((1, 30_000)).astype(np.float32)
+    assert all(limit == [None] for limit in window_limits(noise, PLAN))
+    assert all(limit == [None] for limit in window_limits(np.zeros((1, 30_000), np.float32), PLAN))
+
+
+def test_a_dark_window_after_bright_ones_is_restored(tiny_model):
+    x = dark_after_bright(12288, 30_000, low_tones(30_000))
+    window2 = x[12288:12288 + 8192]
+    assert band_edge_bin(window2) == 1024  # alone, the dark window reads as full band: it would pass through
+    y = restore(x, 44100, tiny_model)
+    alone = slice(12288 + 2048, 18432)  # the samples that are window 2's alone
+    assert not np.allclose(y[alone], x[alone], atol=1e-3)  # restored above the signal's edge
+
+
+def test_a_bright_window_in_a_band_limited_signal_is_kept(tiny_model):
+    """A burst of full-band content (a cymbal) under the signal's edge so far is kept, not restored over."""
+    cymbal = 0.005 * np.random.default_rng(2).standard_normal(8192).astype(np.float32)
+    x = dark_after_bright(12288, 30_000, np.concatenate([cymbal, band_limited_noise(30_000, cutoff_hz=6000.0, seed=3)]))
+    limits = window_limits(x[None], PLAN)
+    assert limits[2][0] is not None  # the mean spectrum up to window 2's end still shows the 6 kHz cut
+    assert band_edge_bin(x[12288:20480]) == 1024
+    y = restore(x, 44100, tiny_model)
+    alone = slice(12288 + 2048, 18432)
+    np.testing.assert_array_equal(y[alone], x[alone])  # passed through bit for bit
+
+
+@pytest.mark.parametrize("block", [1000, 4096])
+def test_streams_give_dark_windows_the_same_limit(tiny_model, block):
+    from sagasr_stream.restorer import Restorer
+
+    x = dark_after_bright(12288, 30_000, low_tones(30_000))[None]
+    stage = Restorer(tiny_model).stream(1)
+    y = np.concatenate([stage.process(x[:, i : i + block]) for i in range(0, x.shape[1], block)] + [stage.flush()], axis=1)
+    np.testing.assert_array_equal(y[0], restore(x[0], 44100, tiny_model))

@@ -163,6 +163,8 @@ def best_seconds(fn: Callable[[], Any], reps: int, deadline: float) -> float:
 def measure_bundle(bundle_dir: Path, providers: list[str], windows: int, reps: int, deadline: float,
                    peak: float | None) -> dict[str, Any]:
     """Per-graph ms, per-window seconds and RTF at :data:`STEPS`, DiT FLOP share, memory, for one bundle."""
+    from sagasr_stream.settings import RestoreSettings, resolve
+
     mem0 = gpu_memory_used_mb()
     t0 = time.perf_counter()
     graphs = Graphs(bundle_dir, providers)
@@ -175,7 +177,7 @@ def measure_bundle(bundle_dir: Path, providers: list[str], windows: int, reps: i
         ms["dit_iobinding"] = 1e3 * best_seconds(bound, reps, deadline)
     out["ms_per_call"] = {k: round(v, 3) for k, v in ms.items()}
     m = graphs.manifest
-    hop_s = m.window_samples * 3 / 4 / m.sample_rate  # the audio a window adds at the default quarter overlap
+    hop_s = (m.window_samples - resolve(RestoreSettings(), m).overlap) / m.sample_rate  # audio a window adds (default overlap)
     dit_ms = min(ms["dit"], ms.get("dit_iobinding", ms["dit"]))
     for steps in STEPS:
         per_window = (ms["vae_encoder"] + steps * dit_ms + ms["vae_decoder"]) / windows / 1e3

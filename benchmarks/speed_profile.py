@@ -106,6 +106,7 @@ def main() -> None:
     from sagasr_stream.bundle import load_bundle
     from sagasr_stream.graphs import GRAPHS
     from sagasr_stream.model import default_bundle_path
+    from sagasr_stream.settings import RestoreSettings, resolve
 
     bundle = load_bundle(args.model or default_bundle_path())
     m = bundle.manifest
@@ -117,7 +118,7 @@ def main() -> None:
         inputs = graph_inputs(m, batch)
         calls = backend_calls(backend, inputs)
         seconds = best_of(calls, args.reps)
-        hop = m.window_samples * 3 // 4  # the default overlap is a quarter window
+        hop = m.window_samples - resolve(RestoreSettings(), m).overlap  # at the bundle's default overlap
         window = (seconds["vae_encoder"] + steps * seconds["dit"] + seconds["vae_decoder"]) / batch
         result["per_batch"][str(batch)] = {"ms": {k: v * 1e3 for k, v in seconds.items()},
                                    "window_ms": window * 1e3, "rtf_per_hop": window / (hop / m.sample_rate)}

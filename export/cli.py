@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rolloff-unknown-trained", action="store_true", default=None, help="the DiT was trained with "
                    "some target roll-offs hidden (sagasr-train rolloff_unknown_fraction > 0): 'model' may be asked")
     p.add_argument("--auto-rolloff-fraction", type=float, help="for 'auto': input roll-off + this x (Nyquist - it)")
+    p.add_argument("--overlap-fraction", type=float,
+                   help="default window overlap written to the manifest, a fraction of the window (0-0.5; runtime default 0.25)")
     p.add_argument("--caption", help="default caption")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     defaults = {k: v for k, v in {"steps": args.steps, "cfg_acoustic": args.cfg_acoustic, "cfg_text": args.cfg_text,
                                   "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption,
                                   "auto_rolloff_fraction": args.auto_rolloff_fraction,
+                                  "overlap_fraction": args.overlap_fraction,
                                   "rolloff_unknown_trained": args.rolloff_unknown_trained}.items()
                 if v is not None}
     out = Path(args.output)

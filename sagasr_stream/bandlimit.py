@@ -20,8 +20,9 @@ import numpy as np
 
 from .chunking import WindowPlan
 from .errors import ParameterError
-from .dsp import HOP, N_FFT, _hann, band_edge_from_power
+from .dsp import N_FFT, _hann, band_edge_from_power
 
+METER_HOP = N_FFT  # frames side by side: a mean spectrum needs no overlap, and this costs a quarter of hop 512
 GUARD_DB = 10.0  # a window this far over the signal's earlier level above its edge (medians over bins) is content
 
 
@@ -30,7 +31,7 @@ class SignalBandLimit:
     """The band edge of a signal's mean spectrum and what lies above it.
 
     ``edge_bin``: the edge (bin of an N_FFT-point spectrum). ``power_above``: the median over the bins above it
-    of the mean STFT power per bin (frames of N_FFT samples, hop HOP, periodic Hann; float samples): the median,
+    of the mean STFT power per bin (frames of N_FFT samples, hop METER_HOP, periodic Hann; float samples): the median,
     so the filter's transition band just above the edge does not count; a window's own median there must
     exceed it by :data:`GUARD_DB` to count as content.
     """
@@ -70,7 +71,7 @@ class BandLimitTracker:
 
     Window k's edge comes from the frames up to its end; the level it is guarded against (``power_above``)
     from the frames before its start, so that a burst of real content is not measured against itself (window 0
-    has no history, and no limit). Frame j covers samples ``[j * HOP, j * HOP + N_FFT)``; each of ``channels``
+    has no history, and no limit). Frame j covers samples ``[j * METER_HOP, j * METER_HOP + N_FFT)``; each of ``channels``
     is measured alone, or, with ``downmix``, their mean (what the "mono" stereo mode restores), whose limit
     then holds for every channel. Feed samples with :meth:`push` (any block sizes); :meth:`limits` gives
     window k's limits once the signal has reached its end (or has ended: :meth:`end`). Frames are summed one
@@ -98,7 +99,7 @@ class BandLimitTracker:
     @staticmethod
     def _frames_in(samples: int) -> int:
         """Frames wholly inside [0, samples)."""
-        return max(0, (samples - N_FFT) // HOP + 1)
+        return max(0, (samples - N_FFT) // METER_HOP + 1)
 
     def _start_frames(self, k: int) -> int:
         return self._frames_in(k * self.plan.hop)
@@ -116,7 +117,7 @@ class BandLimitTracker:
         count = self._frames_in(self._tail.shape[1])
         if count == 0:
             return
-        frames = np.lib.stride_tricks.sliding_window_view(self._tail, N_FFT, axis=1)[:, : count * HOP : HOP]
+        frames = self._tail[:, : count * METER_HOP].reshape(self._tail.shape[0], count, N_FFT)  # METER_HOP == N_FFT
         power = np.abs(np.fft.rfft(frames * self._window, axis=-1)) ** 2  # (channels, count, bins)
         sums = np.cumsum(np.concatenate([self._sum[:, None], power], axis=1), axis=1)  # frame by frame, in order
         reached = self._frames + count
@@ -129,7 +130,7 @@ class BandLimitTracker:
             self._ends[self._next_end] = (sums[:, max(0, at - self._frames)].copy(), at)
             self._next_end += 1
         self._sum, self._frames = sums[:, -1].copy(), reached  # copies: a view would hold all of ``sums``
-        self._tail = self._tail[:, count * HOP :]
+        self._tail = self._tail[:, count * METER_HOP :]
 
     def end(self) -> None:
         """The signal has ended: windows reaching past it see all its frames."""

@@ -58,6 +58,7 @@ class Defaults:
     auto_rolloff_fraction: float = 0.2
     rolloff_unknown_trained: bool = False     # trained with some target roll-offs hidden: "model" may be asked
     caption: str = ""
+    overlap_fraction: float = 0.25            # default window overlap, a fraction of the window (at most 0.5)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ class RestoreSettings:
       ``Defaults.rolloff_unknown_trained``);
     - ``caption``: text guidance ("" for none);
     - ``overlap``: window overlap in samples (a multiple of the model's downsampling, at most half a window;
-      ``None`` = a quarter window);
+      ``None`` = the bundle's ``overlap_fraction`` of a window, rounded down to the downsampling; a quarter
+      unless the bundle says otherwise);
     - ``batch_size``: windows per DiT call (each window is 3 rows: the CFG passes);
     - ``seed``: noise seed; ``low_band``: "keep" (exact input below its roll-off), "replace" (official
       energy-ratio replacement) or "off";
@@ -48,7 +49,8 @@ class RestoreSettings:
              "chooses; bundles trained for it); default: the bundle's")
     caption: str | None = option(None, help="text guidance (default: the bundle's)")
     overlap: int | None = option(
-        None, unit="samples", help="window overlap (a multiple of the downsampling; default a quarter window)")
+        None, unit="samples", help="window overlap (a multiple of the downsampling; default the bundle's, a quarter "
+                                   "window unless it says otherwise)")
     batch_size: int = option(4, unit="windows", help="windows per DiT call")
     seed: int = option(0, help="noise seed")
     low_band: LowBand = option("keep", help="what to do below the input's cutoff")
@@ -145,8 +147,10 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         raise SettingsError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
     window, ds = manifest.window_samples, manifest.downsampling
     overlap = settings.overlap
+    if not 0.0 <= d.overlap_fraction <= 0.5:
+        raise SettingsError(f"the bundle's overlap_fraction must be in [0, 0.5], got {d.overlap_fraction}")
     if overlap is None:
-        overlap = (window // 4) // ds * ds
+        overlap = int(window * d.overlap_fraction) // ds * ds
     if not isinstance(overlap, int) or overlap < 0 or overlap > window // 2 or overlap % ds:
         raise SettingsError(
             f"overlap must be a multiple of {ds} samples between 0 and {window // 2} (half a window), got {overlap!r}"

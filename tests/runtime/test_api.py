@@ -180,3 +180,28 @@ def test_restore_file_memory_does_not_grow_with_the_file_length(tiny_model, tmp_
             tracemalloc.stop()
     # the 16 s file alone is 2.8 MB of float32: holding it would show far above the 2 s peak
     assert peaks[1] < 1.2 * peaks[0], peaks
+
+
+def test_the_default_overlap_is_the_bundles_fraction_of_a_window(tiny_model):
+    import dataclasses
+
+    from sagasr_stream.errors import SettingsError
+    from sagasr_stream.settings import resolve
+
+    m = tiny_model.manifest  # 8192-sample windows, 256x downsampling
+    assert resolve(RestoreSettings(), m).overlap == 2048  # a quarter unless the bundle says otherwise
+    half = dataclasses.replace(m, defaults=dataclasses.replace(m.defaults, overlap_fraction=0.5))
+    assert resolve(RestoreSettings(), half).overlap == 4096
+    assert resolve(RestoreSettings(overlap=1024), half).overlap == 1024  # the caller's own wins
+    odd = dataclasses.replace(m, defaults=dataclasses.replace(m.defaults, overlap_fraction=0.3))
+    assert resolve(RestoreSettings(), odd).overlap == 2304  # rounded down to the downsampling (2457.6 -> 2304)
+    for bad in (-0.1, 0.6):
+        wrong = dataclasses.replace(m, defaults=dataclasses.replace(m.defaults, overlap_fraction=bad))
+        with pytest.raises(SettingsError, match="overlap_fraction"):
+            resolve(RestoreSettings(), wrong)
+
+
+def test_the_embedded_default_model_overlaps_its_windows_by_half():
+    from sagasr_stream.restorer import Restorer
+
+    assert Restorer.load().plan.overlap == 32768  # chosen on the tuning and selection clips (model card)

@@ -136,9 +136,11 @@ def test_fp16_graphs_keep_float32_io(tiny_model, tmp_path):
 
 def test_cli_exports_a_zip(tmp_path, capsys):
     out = tmp_path / "tiny.zip"
-    assert cli_main(["--random-config", "tiny", "-o", str(out), "--steps", "7", "--no-text-encoder"]) == 0
+    assert cli_main(["--random-config", "tiny", "-o", str(out), "--steps", "7", "--no-text-encoder",
+                     "--overlap-fraction", "0.5"]) == 0
     bundle = load_bundle(out)
     assert bundle.manifest.defaults.steps == 7 and not (tmp_path / "tiny").exists()
+    assert bundle.manifest.defaults.overlap_fraction == 0.5
     assert cli_main(["--random-config", "tiny", "-o", str(out)]) == 2  # exists, no --overwrite
     assert json.loads((bundle.root / "manifest.json").read_text())["provenance"]["exporter"] == "sagasr_export"
 

@@ -18,7 +18,7 @@
 #   own weights: $WORK/v3-weights/...), then `sagasr-train slim RUN -o SLIM` and export as the shipped bundle:
 #   python -m sagasr_export --random-config "$GPU/model.json" --trained-weights SLIM/checkpoint/model.safetensors \
 #       -o sagasr_stream/models/default --quantize-text --store-fp16 --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 \
-#       --target-rolloff-hz model --rolloff-unknown-trained --overwrite
+#       --target-rolloff-hz model --rolloff-unknown-trained --overlap-fraction 0.5 --overwrite
 #   Checkpoints were chosen on the tuning split and 7 selection clips (model card), never on the test split.
 # Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model is stage 2b's).
 set -euo pipefail

@@ -3,10 +3,10 @@
 A window of dark material (nothing loud just below the cutoff) shows no cut in its own spectrum, so on its
 own it reads as full band and would pass through unrestored: the restored band would switch off in quiet
 passages. The mean spectrum of everything the signal has held up to the window's end shows the cut that its
-brighter parts make. :class:`SignalBandLimit` carries that edge and the mean power above it before the window;
-a window whose own edge reads higher is restored from the signal's edge only when it holds no more above it
-than the signal before it did (:data:`GUARD_DB`): a cymbal crash in an otherwise dull recording is signal, and
-is kept.
+brighter parts make. :class:`SignalBandLimit` carries that edge and the level above it before the window (a
+median over the bins); a window whose own edge reads higher is restored from the signal's edge only when its
+own level there is within :data:`GUARD_DB` of that: a cymbal crash in an otherwise dull recording is signal,
+and is kept.
 
 The measure is causal (window k sees samples ``[0, k * hop + window)``, fewer only at the signal's end), so
 streams, whole files, the effect and batch segments give every window the same limit, whatever the block size.
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import WindowPlan
-from .errors import ParameterError
 from .dsp import N_FFT, _hann, band_edge_from_power
+from .errors import ParameterError
 
 METER_HOP = N_FFT  # frames side by side: a mean spectrum needs no overlap, and this costs a quarter of hop 512
 GUARD_DB = 10.0  # a window this far over the signal's earlier level above its edge (medians over bins) is content
@@ -31,9 +31,9 @@ class SignalBandLimit:
     """The band edge of a signal's mean spectrum and what lies above it.
 
     ``edge_bin``: the edge (bin of an N_FFT-point spectrum). ``power_above``: the median over the bins above it
-    of the mean STFT power per bin (frames of N_FFT samples, hop METER_HOP, periodic Hann; float samples): the median,
-    so the filter's transition band just above the edge does not count; a window's own median there must
-    exceed it by :data:`GUARD_DB` to count as content.
+    of the mean STFT power per bin (frames of N_FFT samples, periodic Hann; float samples): the median, so the
+    filter's transition band just above the edge does not count; a window's own median there must exceed it by
+    :data:`GUARD_DB` to count as content.
     """
 
     edge_bin: int
@@ -71,8 +71,8 @@ class BandLimitTracker:
 
     Window k's edge comes from the frames up to its end; the level it is guarded against (``power_above``)
     from the frames before its start, so that a burst of real content is not measured against itself (window 0
-    has no history, and no limit). Frame j covers samples ``[j * METER_HOP, j * METER_HOP + N_FFT)``; each of ``channels``
-    is measured alone, or, with ``downmix``, their mean (what the "mono" stereo mode restores), whose limit
+    has no history, and no limit). Frame j covers samples ``[j * METER_HOP, j * METER_HOP + N_FFT)``; each of
+    ``channels`` is measured alone, or, with ``downmix``, their mean (what the "mono" stereo mode restores), whose limit
     then holds for every channel. Feed samples with :meth:`push` (any block sizes); :meth:`limits` gives
     window k's limits once the signal has reached its end (or has ended: :meth:`end`). Frames are summed one
     after another in order, so the floats do not depend on the block sizes. Holds one frame of samples and two

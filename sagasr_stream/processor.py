@@ -145,9 +145,10 @@ class ChunkedProcessor:
         return np.concatenate(pieces, axis=1)
 
     def finish(self) -> np.ndarray:
-        """Process the remaining windows (the last one padded past the end, :func:`~.chunking.pad_past_end`); return the rest so that the samples returned by
-        :meth:`push` and :meth:`finish` have the input's length. Held-back output of :meth:`process` is not
-        included (use :meth:`flush` there). The window state is reset afterwards.
+        """Process the remaining windows (the last one padded past the end, :func:`~.chunking.pad_past_end`);
+        return the rest so that the samples returned by :meth:`push` and :meth:`finish` have the input's length.
+        Held-back output of :meth:`process` is not included (use :meth:`flush` there). The window state is reset
+        afterwards.
         """
         total = self.total_in
         emitted = self._ola.finalised

@@ -129,9 +129,11 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
     return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source), limits)
 
 
-def model_rate_limits(path: str, model_frames: int, tracker: BandLimitTracker) -> tuple[tuple[SignalBandLimit | None, ...], ...]:
-    """Every window's band limits (per channel) of the model-rate file ``path`` (its first ``model_frames`` frames), read in
-    blocks with a fresh ``tracker``: the same floats as the single pass's tracker sees."""
+def model_rate_limits(
+    path: str, model_frames: int, tracker: BandLimitTracker
+) -> tuple[tuple[SignalBandLimit | None, ...], ...]:
+    """Every window's band limits (per channel) of the model-rate file ``path`` (its first ``model_frames``
+    frames), read in blocks with a fresh ``tracker``: the same floats as the single pass's tracker sees."""
     with AudioFile(path) as f:
         done = 0
         while done < model_frames:

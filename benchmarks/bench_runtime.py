@@ -111,7 +111,7 @@ def main() -> None:
         "# Runtime benchmark: " + ("tiny test model" if args.model is None else f"model {args.model}") + ", CPU",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}, "
-        f"date {time.strftime('%Y-%m-%d')}. {model_line} Overlap 16384.",
+        f"date {time.strftime('%Y-%m-%d')}. {model_line} The seam check below uses overlap 16384.",
         "Command: `python benchmarks/bench_runtime.py`",
         "",
         "| audio | windows/call | wall s | real-time factor | peak RSS MB |",

@@ -102,3 +102,17 @@ def test_streams_give_dark_windows_the_same_limit(tiny_model, block):
     stage = Restorer(tiny_model).stream(1)
     y = np.concatenate([stage.process(x[:, i : i + block]) for i in range(0, x.shape[1], block)] + [stage.flush()], axis=1)
     np.testing.assert_array_equal(y[0], restore(x[0], 44100, tiny_model))
+
+
+@pytest.mark.parametrize("mode", ["linked", "mid-side", "independent"])
+def test_a_dark_window_is_restored_in_the_stereo_modes(tiny_model, mode):
+    """Each channel's own limit reaches the pair's edges ("mono" restores the downmix, whose limit the tracker
+    measures itself: tests/runtime/test_stereo.py pins that it equals restoring the downmix alone)."""
+    from sagasr_stream import RestoreSettings
+
+    x = dark_after_bright(12288, 30_000, low_tones(30_000))
+    pair = np.stack([x, 0.7 * x + FLOOR * np.random.default_rng(9).standard_normal(x.size)]).astype(np.float32)
+    y = restore(pair, 44100, tiny_model, RestoreSettings(stereo=mode), layout="channels_first")
+    alone = slice(12288 + 2048, 18432)
+    for channel in range(2):
+        assert not np.allclose(y[channel, alone], pair[channel, alone], atol=1e-3), (mode, channel)

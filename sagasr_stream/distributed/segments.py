@@ -48,7 +48,8 @@ class Segment:
         return range(max(0, self.first - per_call), self.stop)
 
     def input_range(self, plan: WindowPlan, per_call: int) -> tuple[int, int]:
-        """The model-rate input samples [start, stop) it reads (``stop`` may pass ``frames``: the last window mirrors the file there)."""
+        """The model-rate input samples [start, stop) it reads (``stop`` may pass ``frames``: the last window
+        mirrors the file there)."""
         windows = self.computed_windows(per_call)
         return windows.start * plan.hop, (windows.stop - 1) * plan.hop + plan.window
 
@@ -70,9 +71,9 @@ def restore_segment(
     limits: Sequence[Sequence[SignalBandLimit | None]] | None = None,
 ) -> np.ndarray:
     """Restore one segment with ``restorer.window_fn(band_limit_hz, channels)``; ``limits``: every window's
-    band limit per channel, measured over the file from its start (:func:`~..bandlimit.window_limits`, as a single
-    pass measures them on the way; ``None``: each window alone). ``audio``: (channels, n) float32 model-rate input from sample
-    ``segment.input_range(...)[0]`` on (shorter is zero-padded; the last window is filled past the file's end as in
+    band limit per channel, measured over the file from its start (:func:`~..bandlimit.window_limits`, as a
+    single pass measures them on the way; ``None``: each window alone). ``audio``: (channels, n) float32
+    model-rate input from sample ``segment.input_range(...)[0]`` on (shorter is zero-padded; the last window is filled past the file's end as in
     a single pass, :func:`~..chunking.pad_past_end`). Returns (channels, output stop - output start) float32;
     raises :class:`AudioFileError` on NaN/Inf input."""
     channels = audio.shape[0]
@@ -94,8 +95,8 @@ def restore_segment(
 
     for group in range(windows.start, windows.stop, per_call):
         indices = range(group, min(group + per_call, windows.stop))
-        heads = restore_window_group(window_fn, overlap_add, indices, read, channels, 
-                                      None if limits is None else limits.__getitem__, segment.frames)
+        heads = restore_window_group(window_fn, overlap_add, indices, read, channels,
+                                     None if limits is None else limits.__getitem__, segment.frames)
         pieces += [head for k, head in zip(indices, heads) if k >= segment.first]
     if segment.is_last:
         overlap_add.finalised = segment.total * plan.hop

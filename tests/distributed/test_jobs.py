@@ -149,3 +149,19 @@ def test_an_output_finished_after_its_driver_died_is_recorded_not_redone(tiny_mo
     assert not (out / WORK_FOLDER).exists()  # the note is gone once the manifest has the file
     assert restore_batch([tmp_path / "in"], out, model=tiny_bundle, progress=False).skipped == 1  # by the manifest now
     assert source.is_file()
+
+
+def test_split_restore_gives_dark_windows_the_single_pass_band_limit(tiny_model, tmp_path):
+    """A window too dark to show its own edge is restored from the file's edge so far (sagasr_stream.bandlimit);
+    the segments get the limits prepare() measured, so the bytes still equal restore_file's."""
+    from tests.runtime.test_band_limit import dark_after_bright, low_tones
+
+    x = dark_after_bright(12288, 40_000, low_tones(40_000))
+    source = write(tmp_path / "dark.wav", np.stack([x, 0.5 * x]), 44100)
+    assert split_restore(tiny_model, source, tmp_path / "split" / "out.wav", windows_per_segment=1) >= 2
+    single = restore_file(source, tmp_path / "single.wav", tiny_model)
+    assert (tmp_path / "split" / "out.wav").read_bytes() == single.read_bytes()
+    with AudioFile(str(single)) as f:
+        restored = f.read(f.frames)
+    for alone in (slice(14336, 18432), slice(32768, 36864)):  # windows 2 and 5 alone: in the first and second
+        assert not np.allclose(restored[0, alone], x[alone], atol=1e-3)  # segment; dark, restored thanks to the limit

@@ -6,7 +6,7 @@ hold the same samples, e.g. passed through unchanged, they are kept bit for bit)
 [k * hop + overlap, (k + 1) * hop) are its alone. The last window does not fade out, so for a signal of
 N samples ``n_windows(N)`` windows cover it. The part of the last window past the signal's end is the signal
 mirrored there (:func:`pad_past_end`), not silence: the model never saw windows that end in digital silence in
-training, and one that does makes it restore the window's real part too quietly (up to 12 dB).
+training, and restores them worse (the default model's tuning clips: mean LSD 1.125 with silence, 1.111 mirrored).
 """
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ def restore_window_group(
 
     ``read(k)``: window k's input, (channels, window) float32; ``limits(k)``: each channel's band limit up to
     window k's end (:mod:`sagasr_stream.bandlimit`; ``None``: each window alone); ``total``: the signal's
-    length when it is known to end within these windows. Returns each window's finalised samples
+    length, when known: a window reaching past it is filled there by :func:`~.chunking.pad_past_end` and its
+    band edge sees its signal samples only. Returns each window's finalised samples
     (channels, n) from :meth:`OverlapAdd.add`. The one place windows become jobs and results become output, so
     every path (streams, files, Ray segments) does the same arithmetic in the same order."""
     jobs: list[WindowJob] = []
@@ -40,6 +41,8 @@ def restore_window_group(
         block, window_limits = read(k), limits(k) if limits else [None] * channels
         start = k * overlap_add.plan.hop
         valid = total - start if total is not None and total - start < block.shape[1] else None
+        if valid is not None:
+            block = pad_past_end(block, valid)
         jobs.extend(WindowJob(c, k, block[c], signal_limit=window_limits[c], valid=valid) for c in range(channels))
     results = window_fn(jobs)
     return [overlap_add.add(np.stack(results[i * channels : (i + 1) * channels])) for i in range(len(indices))]
@@ -127,8 +130,7 @@ class ChunkedProcessor:
         end = self._input.end  # after finish() began, the signal's end; before, no window reaches it
         pieces = restore_window_group(
             self.window_fn, self._ola, range(first, first + count),
-            lambda k: pad_past_end(self._input.read(k * hop, k * hop + window), end - k * hop), self._channels,
-            self._limits.limits, end)
+            lambda k: self._input.read(k * hop, k * hop + window), self._channels, self._limits.limits, end)
         self._input.discard((first + count) * hop - self._input.offset)
         if self.on_windows:
             self.on_windows(count)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bandlimit import SignalBandLimit
-from ..chunking import OverlapAdd, WindowPlan, pad_past_end
+from ..chunking import OverlapAdd, WindowPlan
 from ..errors import AudioFileError
 from ..processor import restore_window_group
 from ..restorer import Restorer, offline_windows_per_call
@@ -73,9 +73,9 @@ def restore_segment(
     """Restore one segment with ``restorer.window_fn(band_limit_hz, channels)``; ``limits``: every window's
     band limit per channel, measured over the file from its start (:func:`~..bandlimit.window_limits`, as a
     single pass measures them on the way; ``None``: each window alone). ``audio``: (channels, n) float32
-    model-rate input from sample ``segment.input_range(...)[0]`` on (shorter is zero-padded; the last window is filled past the file's end as in
-    a single pass, :func:`~..chunking.pad_past_end`). Returns (channels, output stop - output start) float32;
-    raises :class:`AudioFileError` on NaN/Inf input."""
+    model-rate input from sample ``segment.input_range(...)[0]`` on (shorter is zero-padded; the last window is
+    filled past the file's end as in a single pass, see :func:`~..processor.restore_window_group`). Returns
+    (channels, output stop - output start) float32; raises :class:`AudioFileError` on NaN/Inf input."""
     channels = audio.shape[0]
     plan = restorer.plan
     per_call = offline_windows_per_call(restorer.settings, channels)
@@ -90,8 +90,7 @@ def restore_segment(
     pieces = [np.zeros((channels, 0), np.float32)]
 
     def read(k: int) -> np.ndarray:
-        block = audio[:, k * plan.hop - start : k * plan.hop - start + plan.window]
-        return pad_past_end(block, segment.frames - k * plan.hop)
+        return audio[:, k * plan.hop - start : k * plan.hop - start + plan.window]
 
     for group in range(windows.start, windows.stop, per_call):
         indices = range(group, min(group + per_call, windows.stop))

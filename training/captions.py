@@ -60,6 +60,46 @@ def metadata_caption(path: str | os.PathLike[str]) -> str:
     return ", ".join(parts) if parts else "audio"
 
 
+KIT_FAMILIES = {"drum": ("drums", "drum kit", "drum groove"), "percussion": ("percussion", "hand percussion")}
+
+
+def _instruments(listing: str) -> list[str]:
+    """"Harpsichord, fretless bass and drums" -> ["harpsichord", "fretless bass", "drums"]."""
+    parts = re.split(r",\s*|\s+and\s+", listing)
+    return [p.strip().lower() for p in parts if p.strip()]
+
+
+def caption_variants(caption: str) -> list[str]:
+    """The caption and the shorter ones a user might type for the same audio, for training the text condition
+    on more than one phrasing (``data.caption_variants``). The caption itself comes first; duplicates are dropped.
+
+    Understands the corpus builder's captions ("Harpsichord, fretless bass and drums, 135 BPM, game music";
+    "Drum groove on the X kit: snare, kick and ride, 120 BPM"): the instrument list, the first instrument, "solo
+    <instrument>" for one instrument, the instruments with the style, the kit's family ("drums", "drum kit", ...).
+    Other captions come back alone.
+    """
+    caption = caption.strip()
+    variants = [caption]
+    kit = re.match(r"(drum|percussion)\w*\s+\w+\s+on the .+? kit:\s*(.+)", caption, re.IGNORECASE)
+    if kit:
+        family = kit.group(1).lower()
+        pieces = [p for p in re.split(r",\s*", kit.group(2)) if "bpm" not in p.lower()]
+        variants += [*KIT_FAMILIES[family], f"{KIT_FAMILIES[family][0]}: {', '.join(pieces)}"]
+    else:
+        parts = [p.strip() for p in caption.split(",")]
+        tempo = next((i for i, p in enumerate(parts) if re.fullmatch(r"\d+(\.\d+)? bpm", p.lower())), None)
+        if tempo:
+            listing, style = ", ".join(parts[:tempo]), ", ".join(parts[tempo + 1:])
+            names = _instruments(listing)
+            variants += [listing, names[0]]
+            if len(names) == 1:
+                variants.append(f"solo {names[0]}")
+            if style:
+                variants.append(f"{listing}, {style}")
+    seen: set[str] = set()
+    return [v for v in variants if v and not (v.lower() in seen or seen.add(v.lower()))]
+
+
 class CaptionStore:
     """Read-only view of a caption cache; ``get(path)`` falls back to :func:`metadata_caption`."""
 

@@ -33,6 +33,8 @@ class DataConfig:
     captions: str | None = option(None, help="caption cache (JSON lines)")
     latent_cache: str | None = option(None, help="pre-encoded pairs (diffusion; see cache-latents)")
     text_tokens: str | None = option(None, help="precomputed caption tokens (see text-tokens); pair bank only")
+    caption_variants: bool = option(False, help="text-tokens: also encode shorter phrasings of each caption "
+                                    "(sagasr_training.captions.caption_variants); the pair bank draws one per item")
     bank_versions: int = option(0, unit="versions", help="> 0: in-memory pair bank on the training device with "
                                 "this many band-limited versions per clip (sagasr_training.pair_bank)")
     bank_workers: int = option(1, unit="processes", help="processes that read and band-limit the bank's clips")
@@ -105,6 +107,10 @@ class TrainConfig:
         0.0, help="diffusion: share of the natural (untilted) pairs whose target roll-off is fed as unknown "
                   "(sagasr_stream.settings.ROLLOFF_UNKNOWN), so the model also learns to choose the output roll-off "
                   "from the input; tilted targets always give theirs")
+    caption_dropout: float = option(
+        0.0, help="diffusion: share of the pairs trained without their caption (zero text tokens) but with their "
+                  "roll-offs, as the runtime runs an empty caption; independent of data.cross_dropout, which drops "
+                  "text and roll-offs together (the guidance's null)")
     vae_parts: str = option("all", choices=VAE_PARTS, help="VAE: train all of it or the decoder only (encoder "
                             "frozen: the latent space of an existing DiT stays valid)")
     seed: int = option(0, help="seed of the model's initialisation and the noise")
@@ -134,8 +140,9 @@ class TrainConfig:
         for key in ("kl_weight", "l1_weight", "lsd_weight"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0")
-        if not 0.0 <= self.rolloff_unknown_fraction <= 1.0:
-            raise ValueError(f"rolloff_unknown_fraction must be in [0, 1], got {self.rolloff_unknown_fraction}")
+        for key in ("rolloff_unknown_fraction", "caption_dropout"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)}")
         self.data.validate()
         return self
 

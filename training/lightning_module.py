@@ -171,6 +171,7 @@ class DiffusionModule(StepModule):
         x_t, target = flow_pair(x0, noise, t)
         rolloff_out = hide_rolloffs(batch["rolloff_out"], float(self.opt.get("rolloff_unknown_fraction", 0.0)), gen,
                                     batch.get("target_tilted"))
+        tokens = drop_captions(tokens, float(self.opt.get("caption_dropout", 0.0)), gen)
         v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"], rolloff_out)
         return {"loss": flow_loss(v, target)}
 
@@ -204,6 +205,16 @@ def hide_rolloffs(rolloff_out: torch.Tensor, fraction: float, gen: torch.Generat
     if target_tilted is not None:
         hide = hide & ~target_tilted.to(device=hide.device, dtype=torch.bool)
     return torch.where(hide, torch.full_like(rolloff_out, ROLLOFF_UNKNOWN), rolloff_out)
+
+
+def drop_captions(tokens: torch.Tensor, fraction: float, gen: torch.Generator) -> torch.Tensor:
+    """(B, S, D) text tokens with a ``fraction`` of the rows (drawn from ``gen``) zeroed: what the runtime feeds
+    for an empty caption (:meth:`sagasr_stream.model.SagaSRModel.text_tokens`), while the roll-off tokens stay.
+    Without it the default, caption-less run is a condition that training never showed the model."""
+    if fraction <= 0.0:
+        return tokens
+    keep = torch.rand(tokens.shape[0], generator=gen).to(tokens.device) >= fraction
+    return tokens * keep.to(tokens.dtype)[:, None, None]
 
 
 def load_resume(folder: str | Path | None) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from sagasr_stream.files import atomic_path
 
-from .captions import CaptionStore
+from .captions import CaptionStore, caption_variants
 from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
 from .degrade import DegradeConfig, degrade_clip, tilt_gain_db, tilt_slopes
 
@@ -34,21 +34,31 @@ TOKENS_FORMAT = "sagasr-text-tokens/1"
 def write_text_tokens(model: Any, data: DataConfig, out: str | Path) -> Path:
     """Encode the caption of every file of ``data`` (root, file_list, captions) with the model's frozen text
     encoder -> safetensors ``out``: ``tokens`` (N, S, D) float16 and metadata ``paths`` (JSON list, relative
-    to root, the row order)."""
+    to root, the row order). With ``data.caption_variants``: every phrasing of each caption
+    (:func:`~sagasr_training.captions.caption_variants`), ``tokens`` (N, V, S, D) (rows past a file's own
+    count repeat its caption) and ``counts`` (N,) int64, the number of phrasings per file."""
     import json
 
     root = Path(data.root)
     files = listed_audio(root, data.file_list) if data.file_list else scan_audio(root)
     store = CaptionStore(data.captions, root=root)
     captions = [store.get(p) for p in files]
+    phrasings = [caption_variants(c) if data.caption_variants else [c] for c in captions]
+    width = max(len(v) for v in phrasings)
+    flat = [v[k] if k < len(v) else v[0] for v in phrasings for k in range(width)]
     rows = []
-    for s in range(0, len(captions), 32):
-        ids, mask = model.tokenize(captions[s:s + 32])
+    for s in range(0, len(flat), 32):
+        ids, mask = model.tokenize(flat[s:s + 32])
         rows.append(model.encode_text(ids, mask).half())
+    tokens = torch.cat(rows)
+    tensors = {"tokens": tokens.contiguous()}
+    if data.caption_variants:
+        tensors = {"tokens": tokens.reshape(len(files), width, *tokens.shape[1:]).contiguous(),
+                   "counts": torch.tensor([len(v) for v in phrasings], dtype=torch.int64)}
     with atomic_path(out) as tmp:
-        save_file({"tokens": torch.cat(rows).contiguous()}, str(tmp), metadata={
+        save_file(tensors, str(tmp), metadata={
             "format": TOKENS_FORMAT, "paths": json.dumps([p.relative_to(root).as_posix() for p in files]),
-            "captions": json.dumps(captions)})
+            "captions": json.dumps(phrasings if data.caption_variants else captions)})
     return Path(out)
 
 
@@ -88,6 +98,7 @@ class PairBank(Dataset):
             if meta.get("format") != TOKENS_FORMAT or "tokens" not in f.keys():
                 raise ValueError(f"{cfg.text_tokens} is not a text-token file ({TOKENS_FORMAT})")
             tokens = f.get_tensor("tokens")
+            counts = f.get_tensor("counts") if "counts" in f.keys() else None
         paths = json.loads(meta["paths"])
         root = Path(cfg.root)
         rate = cfg.sample_rate
@@ -104,7 +115,14 @@ class PairBank(Dataset):
         self.lr = torch.from_numpy(lr).to(self.device)
         self.cutoff_hz = np.array([c[2] for c in clips])
         self.lengths = np.array([len(c[0]) for c in clips])
-        self.tokens = tokens.to(self.device)
+        if tokens.dim() == 3:  # one phrasing per clip
+            tokens, counts = tokens[:, None], None
+        if counts is None:
+            counts = torch.ones(tokens.shape[0], dtype=torch.int64)
+        if len(counts) != n or tokens.shape[0] != n or int(counts.min()) < 1 or int(counts.max()) > tokens.shape[1]:
+            raise ValueError(f"{cfg.text_tokens}: tokens {tuple(tokens.shape)} / counts do not fit {n} clips")
+        self.tokens = tokens.to(self.device)  # (clips, phrasings, S, D)
+        self.phrasings = counts.numpy()
         self.versions = versions
 
     def __len__(self) -> int:
@@ -145,10 +163,16 @@ class PairBank(Dataset):
             "hr": hr[:, None, :], "lr": lr[:, None, :],
             "rolloff_in": rolloff_ratio_torch(lr), "rolloff_out": rolloff_ratio_torch(hr),
             "target_tilted": torch.from_numpy(slopes != 0 if slopes is not None else np.zeros(b, bool)).to(dev),
-            "text_tokens": self.tokens[torch.from_numpy(clip).to(dev)].float(),
+            "text_tokens": self.tokens[c_t, torch.from_numpy(self._phrasing(clip, indices)).to(dev)].float(),
             "lr_keep": keep(cfg.lr_dropout), "cross_keep": keep(cfg.cross_dropout),
             "index": torch.as_tensor(np.asarray(indices, dtype=np.int64)),
         }
+
+    def _phrasing(self, clip: np.ndarray, indices: list[int]) -> np.ndarray:
+        """Which phrasing of its clip's caption each item gets: uniform over the clip's phrasings, from a
+        generator of its own (the other draws of a batch do not depend on how many phrasings there are)."""
+        rng = np.random.default_rng([self.cfg.seed, 8, int(indices[0]), len(indices)])
+        return (rng.random(len(clip)) * self.phrasings[clip]).astype(np.int64)
 
 
 def rolloff_ratio_torch(x: torch.Tensor, n_fft: int = 2048, hop: int = 512, percentile: float = 0.985) -> torch.Tensor:

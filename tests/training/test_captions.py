@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sagasr_training.captions import (CaptionStore, HTTPCaptioner, MetadataCaptioner, Qwen2AudioCaptioner,
+from sagasr_training.captions import (CaptionStore, HTTPCaptioner, MetadataCaptioner, Qwen2AudioCaptioner, caption_variants,
                                       generate_captions, metadata_caption, read_cache)
 
 
@@ -176,3 +176,20 @@ def test_captions_command_needs_its_source(tmp_path: Path, capsys: pytest.Captur
     assert "--model-path" in capsys.readouterr().err
     assert main(["captions", str(tmp_path), "--captioner", "http"]) == 2
     assert "--url" in capsys.readouterr().err
+
+
+def test_caption_variants_of_the_corpus_captions() -> None:
+    band = "Harpsichord, fretless bass and drums, 135 BPM, game music"
+    assert caption_variants(band) == [band, "Harpsichord, fretless bass and drums", "harpsichord",
+                                      "Harpsichord, fretless bass and drums, game music"]
+    assert caption_variants("Viola, 120 BPM, palestrina piece") == [
+        "Viola, 120 BPM, palestrina piece", "Viola", "solo viola", "Viola, palestrina piece"]
+    kit = "Drum groove on the BJA_Pacific kit: hi hat closed, snare and tom, 139 BPM"
+    assert caption_variants(kit) == [kit, "drums", "drum kit", "drum groove", "drums: hi hat closed, snare and tom"]
+    hands = "Percussion pattern on the Gimme A Hand 1.0 kit: maraca and woodblock hi, 72 BPM"
+    assert caption_variants(hands)[1:3] == ["percussion", "hand percussion"]
+
+
+def test_caption_variants_keep_other_captions_whole() -> None:
+    assert caption_variants("  piano sonata, classical ") == ["piano sonata, classical"]
+    assert caption_variants("Flute, 90 BPM") == ["Flute, 90 BPM", "Flute", "solo flute"]  # no style: no 4th

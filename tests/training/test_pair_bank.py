@@ -123,6 +123,23 @@ def test_hidden_rolloffs_take_the_unknown_value_at_the_asked_share() -> None:
         TrainConfig(rolloff_unknown_fraction=1.5).validate()
 
 
+def test_dropped_captions_are_the_runtimes_empty_caption() -> None:
+    """A dropped caption is all-zero text tokens (what the runtime feeds for ""), at the asked share of rows;
+    the other rows are untouched."""
+    from sagasr_training.lightning_module import drop_captions
+    from sagasr_training.train import TrainConfig
+
+    tokens = torch.randn(4000, 6, TEXT_DIM)
+    assert drop_captions(tokens, 0.0, torch.Generator().manual_seed(0)) is tokens
+    dropped = drop_captions(tokens, 0.3, torch.Generator().manual_seed(0))
+    empty = (dropped == 0).flatten(1).all(dim=1)
+    assert 0.27 < float(empty.float().mean()) < 0.33
+    assert torch.equal(dropped[~empty], tokens[~empty])
+    assert torch.equal(dropped, drop_captions(tokens, 0.3, torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="caption_dropout"):
+        TrainConfig(caption_dropout=-0.1).validate()
+
+
 def test_only_natural_targets_have_their_rolloff_hidden() -> None:
     """'Unknown' must mean the recording's own roll-off: a tilted target's roll-off is always given."""
     from sagasr_stream.settings import ROLLOFF_UNKNOWN
@@ -140,3 +157,63 @@ def test_training_pair_says_whether_its_target_was_tilted() -> None:
     always = DegradeConfig(target_tilt_fraction=1.0, target_tilt_db_per_octave=(6.0, 12.0))
     assert training_pair(hr, np.random.default_rng(3), always).target_tilted
     assert not training_pair(hr, np.random.default_rng(3), DegradeConfig()).target_tilted
+
+
+class _CharEncoder:
+    """The frozen text encoder's interface (tokenize, encode_text) in a few lines: token j of a caption is its
+    j-th character code, so the tokens show which caption was encoded."""
+
+    def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = torch.tensor([[ord(c) for c in (t + " " * 12)[:12]] for t in captions])
+        return ids, torch.ones_like(ids)
+
+    def encode_text(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return ids[..., None].float().expand(*ids.shape, TEXT_DIM) * mask[..., None]
+
+
+def _decode(tokens: torch.Tensor) -> str:
+    return "".join(chr(int(c)) for c in tokens[:, 0]).rstrip()
+
+
+def test_caption_variants_are_encoded_and_drawn_per_item(audio_dir: Path, tmp_path: Path) -> None:
+    from sagasr_training.captions import caption_variants
+    from sagasr_training.data import scan_audio
+    from sagasr_training.pair_bank import write_text_tokens
+
+    files = [p.relative_to(audio_dir).as_posix() for p in scan_audio(audio_dir)]
+    captions = {f: (f"Viola, 120 BPM, piece {i}" if i % 2 else f"Drum groove on the K{i} kit: snare and kick, 90 BPM")
+                for i, f in enumerate(files)}
+    cache = tmp_path / "captions.jsonl"
+    cache.write_text("".join(json.dumps({"path": f, "caption": c}) + "\n" for f, c in captions.items()))
+    data = DataConfig(root=str(audio_dir), captions=str(cache), caption_variants=True, window_samples=8192)
+    out = write_text_tokens(_CharEncoder(), data, tmp_path / "tokens.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(out), "pt") as f:
+        tokens, counts = f.get_tensor("tokens"), f.get_tensor("counts")
+    assert tokens.shape == (len(files), 5, 12, TEXT_DIM)
+    for i, f in enumerate(files):
+        phrasings = caption_variants(captions[f])
+        assert counts[i] == len(phrasings)
+        assert [_decode(tokens[i, k]) for k in range(len(phrasings))] == [p[:12].rstrip() for p in phrasings]
+
+    bank = PairBank(DataConfig(root=str(audio_dir), text_tokens=str(out), window_samples=8192,
+                               file_list=None).validate(), versions=1, workers=1)
+    indices = list(range(64, 128))
+    first, again = bank.__getitems__(indices), bank.__getitems__(indices)
+    assert torch.equal(first["text_tokens"], again["text_tokens"])
+    drawn = {_decode(t) for t in first["text_tokens"]}
+    every = {p[:12].rstrip() for c in captions.values() for p in caption_variants(c)}
+    assert drawn <= every and len(drawn) > len(files)  # more than one phrasing per clip, none made up
+    assert "drums" in drawn and "solo viola" in drawn
+
+
+def test_one_phrasing_per_clip_reads_as_before(audio_dir: Path, tmp_path: Path) -> None:
+    """A (clips, S, D) token file: every item gets its clip's one caption, as before variants existed."""
+    bank = _bank(audio_dir, tmp_path)
+    with __import__("safetensors").safe_open(str(bank.cfg.text_tokens), "pt") as f:
+        tokens = f.get_tensor("tokens")
+    rng = np.random.default_rng([bank.cfg.seed, 5, 8, 4])
+    weights = np.maximum(bank.lengths - 8192, 1) / np.maximum(bank.lengths - 8192, 1).sum()
+    clip = rng.choice(len(bank.lengths), size=4, p=weights)
+    assert torch.equal(bank.__getitems__([8, 9, 10, 11])["text_tokens"], tokens[torch.from_numpy(clip)].float())

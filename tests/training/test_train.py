@@ -273,3 +273,34 @@ def test_bf16_mixed_precision(audio_dir: Path, tmp_path: Path, monkeypatch: pyte
     assert st["info"]["step"] == 1 and all(v.dtype == torch.float32 for v in st["trainable"].values())
     rows = [r for f in (tmp_path / "bf16" / "logs").glob("*/metrics.csv") for r in csv.DictReader(f.open())]
     assert any(r.get("val/loss") for r in rows) and all(np.isfinite(v) for v in _losses(tmp_path / "bf16").values())
+
+
+def test_caption_dropout_trains_the_empty_caption_with_its_rolloffs(audio_dir: Path) -> None:
+    """caption_dropout 1: every pair is trained as the runtime runs an empty caption (zero text tokens), roll-offs
+    kept; the same loss as feeding zero tokens, and not the loss with the captions."""
+    from sagasr_export.model import build_model, named_config
+
+    from sagasr_training.lightning_module import DiffusionModule
+
+    torch.manual_seed(0)
+    model = build_model(named_config("tiny"))
+    with torch.no_grad():  # the DiT's zero-initialised projections would hide the text path from the loss
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ds = WindowDataset(DataConfig(root=str(audio_dir), val_fraction=0.0, lr_dropout=0.0, cross_dropout=0.0).validate())
+    batch = collate([ds[i] for i in range(3)])
+    ids, mask = model.tokenize(batch["caption"])
+    with torch.no_grad():
+        tokens = model.encode_text(ids, mask)
+    opt = dict(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, inv_gamma=1e6, power=0.5, warmup=0.0,
+               ema_decay=0.9, seed=0, save_every=0, run_dir="unused")
+
+    def loss(caption_dropout: float, text_tokens: torch.Tensor) -> float:
+        mod = DiffusionModule(model.eval(), {**opt, "caption_dropout": caption_dropout})
+        with torch.no_grad():
+            return float(mod.loss({**batch, "text_tokens": text_tokens}, torch.Generator().manual_seed(3))["loss"])
+
+    assert tokens.abs().sum() > 0
+    dropped = loss(1.0, tokens)
+    assert dropped == loss(0.0, torch.zeros_like(tokens))
+    assert dropped != loss(0.0, tokens)

@@ -20,6 +20,16 @@
 #       -o sagasr_stream/models/default --quantize-text --store-fp16 --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 \
 #       --target-rolloff-hz model --rolloff-unknown-trained --overlap-fraction 0.5 --overwrite
 #   Checkpoints were chosen on the tuning split and 7 selection clips (model card), never on the test split.
+# Stage 2c (here, CPU, optional; resumable like 2b): the text condition. Continue the committed weights on the whole
+#   corpus's training split with every caption in several phrasings and 30 % of the pairs without a caption but with
+#   their roll-offs (the runtime's empty caption; training/configs/small-mdct-cpu-captions.json):
+#   sagasr-train text-tokens --model export/configs/small-mdct.json --data "$CORPUS" --captions "$CORPUS/captions.jsonl" \
+#       --file-list "$CORPUS/train.txt" --caption-variants --out "$WORK/v5/tokens-variants.safetensors"
+#   OMP_NUM_THREADS=1 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-captions.json \
+#       --run-dir "$WORK/v5/runs/captions2" --data "$CORPUS" --captions "$CORPUS/captions.jsonl" \
+#       --file-list "$CORPUS/train.txt" --text-tokens "$WORK/v5/tokens-variants.safetensors" \
+#       --init-weights training/weights/v3-cpu-finetune/model.safetensors
+#   then slim and export as in 2b. What it gave: the model card ("Text condition").
 # Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model is stage 2b's).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -97,6 +97,8 @@ class TrainConfig:
     power: float = option(0.5, help="inverse-decay warm-up schedule: power")
     warmup: float = option(0.99, help="inverse-decay warm-up schedule: warmup")
     ema_decay: float = option(0.999, help="EMA decay of the exported weights")
+    ema_warmup: bool = option(True, help="EMA: ramp the decay up over the first steps; off for a fine-tune, whose "
+                              "average then starts from the initial weights")
     grad_clip: float = option(1.0, help="gradient norm clip")
     logit_mean: float = option(0.0, help="logit-normal time sampling: mean")
     logit_std: float = option(1.0, help="logit-normal time sampling: standard deviation")

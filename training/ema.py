@@ -6,17 +6,20 @@ from torch import nn
 
 
 class EMA:
-    """shadow <- decay * shadow + (1 - decay) * param, with warm-up decay min(decay, (1 + n) / (10 + n))."""
+    """shadow <- decay * shadow + (1 - decay) * param, with warm-up decay min(decay, (1 + n) / (10 + n)).
 
-    def __init__(self, named_params: dict[str, nn.Parameter], decay: float = 0.999) -> None:
+    ``warmup`` False: the full decay from the first update, so the average starts from the initial weights and
+    leaves them slowly (a fine-tune of trained weights, whose first steps are the noisiest)."""
+
+    def __init__(self, named_params: dict[str, nn.Parameter], decay: float = 0.999, warmup: bool = True) -> None:
         if not 0.0 <= decay < 1.0:
             raise ValueError("ema decay must be in [0, 1)")
-        self.decay, self.updates = decay, 0
+        self.decay, self.updates, self.warmup = decay, 0, warmup
         self.shadow = {k: p.detach().float().clone() for k, p in named_params.items()}
 
     @torch.no_grad()
     def update(self, named_params: dict[str, nn.Parameter]) -> None:
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates)) if self.warmup else self.decay
         for k, p in named_params.items():
             s = self.shadow[k]
             if s.device != p.device:

@@ -62,7 +62,7 @@ class StepModule(L.LightningModule):
             with torch.no_grad():
                 for k, p in params.items():
                     p.copy_(self.resume["trainable"][k])
-        self.ema = EMA(self.trained(), self.opt["ema_decay"])
+        self.ema = EMA(self.trained(), self.opt["ema_decay"], bool(self.opt.get("ema_warmup", True)))
         if self.resume and self.resume["ema"] is not None:
             self.ema.load_state_dict(self.resume["ema"], int(self.resume["info"].get("ema_updates", self.start_step)))
 

@@ -186,7 +186,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         print(f"{run_dir}: already at step {start} >= max_steps {cfg.max_steps}; nothing to do")
         return run_dir / "checkpoint"
     opt = {k: getattr(cfg, k) for k in ("lr", "betas", "weight_decay", "inv_gamma", "power", "warmup", "ema_decay",
-                                         "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
+                                         "ema_warmup", "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
                                          "lsd_weight", "vae_parts", "activation_checkpointing",
                                          "rolloff_unknown_fraction", "caption_dropout")}
     opt["run_dir"] = str(run_dir)

@@ -36,6 +36,22 @@ def test_inverse_lr_formula_and_state_roundtrip() -> None:
     assert s2.get_last_lr() == s.get_last_lr()
 
 
+def test_ema_warmup_and_fine_tune_average() -> None:
+    """With the warm-up the average follows the first steps almost at once; without it (a fine-tune) it starts
+    from the initial weights and leaves them at the full decay."""
+    from sagasr_training.ema import EMA
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    warm, fine = EMA({"p": p}, decay=0.99), EMA({"p": p}, decay=0.99, warmup=False)
+    with torch.no_grad():
+        p.fill_(1.0)
+    for _ in range(3):
+        warm.update({"p": p})
+        fine.update({"p": p})
+    assert fine.shadow["p"].item() == pytest.approx(1 - 0.99 ** 3)
+    assert warm.shadow["p"].item() == pytest.approx(1 - (1 / 10) * (2 / 11) * (3 / 12))
+
+
 def _cfg(audio_dir: Path, run_dir: Path, **kw) -> object:
     base = dict(model="tiny", run_dir=str(run_dir), batch_size=2, max_steps=4, save_every=2, val_every=1000,
                 val_batches=0, log_every=1, progress=False, lr=1e-4, seed=3, accelerator="cpu", devices=1)

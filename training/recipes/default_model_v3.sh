@@ -26,7 +26,7 @@
 #   sagasr-train text-tokens --model export/configs/small-mdct.json --data "$CORPUS" --captions "$CORPUS/captions.jsonl" \
 #       --file-list "$CORPUS/train.txt" --caption-variants --out "$WORK/v5/tokens-variants.safetensors"
 #   OMP_NUM_THREADS=1 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-captions.json \
-#       --run-dir "$WORK/v5/runs/captions2" --data "$CORPUS" --captions "$CORPUS/captions.jsonl" \
+#       --run-dir "$WORK/v5/runs/captions3" --data "$CORPUS" --captions "$CORPUS/captions.jsonl" \
 #       --file-list "$CORPUS/train.txt" --text-tokens "$WORK/v5/tokens-variants.safetensors" \
 #       --init-weights training/weights/v3-cpu-finetune/model.safetensors
 #   then slim and export as in 2b. What it gave: the model card ("Text condition").

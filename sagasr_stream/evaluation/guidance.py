@@ -7,7 +7,8 @@ For every clip, degraded once at ``cutoff_hz`` (8 kHz by default), the model run
   the right direction);
 - guidance off (s_a = 1, s_t = 0): LSD-HF against the reference beside the default's;
 - a caption that matches the audio and one that contradicts it: how much each changes the output from the
-  default run (relative energy of the difference above the cutoff, and LSD-HF between the two outputs).
+  default run (relative energy of the difference above the cutoff, and LSD-HF between the two outputs), and each
+  output's LSD-HF against the reference (does a true caption help, a false one hurt?).
 """
 from __future__ import annotations
 
@@ -98,6 +99,8 @@ def guidance_study(
                 "change_contradicting": high_band_change(out_contra, default, SAMPLE_RATE, cutoff_hz),
                 "lsd_hf_change_matching": lsd_hf(out_match, default, SAMPLE_RATE, cutoff_hz),
                 "lsd_hf_change_contradicting": lsd_hf(out_contra, default, SAMPLE_RATE, cutoff_hz),
+                "lsd_hf_matching": lsd_hf(out_match, ref, SAMPLE_RATE, cutoff_hz),
+                "lsd_hf_contradicting": lsd_hf(out_contra, ref, SAMPLE_RATE, cutoff_hz),
             })
         per_clip.append(row)
     return {"cutoff_hz": float(cutoff_hz), "degradation": degradation, "n_clips": len(per_clip),
@@ -131,6 +134,8 @@ def summarize_guidance(rows: Sequence[dict]) -> dict:
             "lsd_hf_change_matching": _mean(rows, "lsd_hf_change_matching"),
             "lsd_hf_change_contradicting": _mean(rows, "lsd_hf_change_contradicting"),
             "share_contradicting_larger": float(np.mean([r["change_contradicting"] > r["change_matching"] for r in rows])),
+            "lsd_hf_matching": _mean(rows, "lsd_hf_matching"),
+            "lsd_hf_contradicting": _mean(rows, "lsd_hf_contradicting"),
         },
     }
 
@@ -157,4 +162,6 @@ def guidance_markdown(study: Mapping) -> str:
         f"(contradicting larger on {c['share_contradicting_larger']:.0%} of clips) |",
         f"| caption change: LSD-HF between outputs, matching / contradicting | "
         f"{c['lsd_hf_change_matching']:.2e} / {c['lsd_hf_change_contradicting']:.2e} |",
+        f"| LSD-HF against the reference: no caption / matching / contradicting | {g['lsd_hf_default']:.4f} / "
+        f"{c['lsd_hf_matching']:.4f} / {c['lsd_hf_contradicting']:.4f} |",
     ] if c else ["| caption change | not measured: the model has no text encoder |"]) + [""])

@@ -38,6 +38,9 @@ def test_guidance_study_sees_the_target_rolloff_guidance_and_captions():
     c = study["caption"]
     assert c["change_contradicting"] > 10 * c["change_matching"] > 0 and c["share_contradicting_larger"] == 1.0
     assert [row["caption_contradicting"] for row in study["clips"]] == ["solo flute", "solo flute"]
+    # each caption's output is scored against the reference (a louder fill: nearer this white-noise reference)
+    assert c["lsd_hf_matching"] == pytest.approx(np.mean([row["lsd_hf_matching"] for row in study["clips"]]))
+    assert 0 < c["lsd_hf_contradicting"] < c["lsd_hf_matching"] < study["guidance_off"]["lsd_hf_default"] + 1e-9
 
 
 def test_contradicting_caption_and_rolloff_measure():

@@ -88,7 +88,7 @@ def caption_variants(caption: str) -> list[str]:
     else:
         parts = [p.strip() for p in caption.split(",")]
         tempo = next((i for i, p in enumerate(parts) if re.fullmatch(r"\d+(\.\d+)? bpm", p.lower())), None)
-        if tempo:
+        if tempo:  # None (no tempo part) or 0 (no instruments before it): nothing to shorten
             listing, style = ", ".join(parts[:tempo]), ", ".join(parts[tempo + 1:])
             names = _instruments(listing)
             variants += [listing, names[0]]
@@ -96,8 +96,10 @@ def caption_variants(caption: str) -> list[str]:
                 variants.append(f"solo {names[0]}")
             if style:
                 variants.append(f"{listing}, {style}")
-    seen: set[str] = set()
-    return [v for v in variants if v and not (v.lower() in seen or seen.add(v.lower()))]
+    unique: dict[str, str] = {}
+    for v in variants:
+        unique.setdefault(v.lower(), v)
+    return [v for v in unique.values() if v]
 
 
 class CaptionStore:

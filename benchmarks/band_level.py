@@ -1,7 +1,7 @@
 """How loud is the restored band? Level error (dB) of the restored band against the reference, per clip.
 
-For every clip, degradation (the evaluation's own draws: `sagasr eval` degrades clip i with
-``default_rng([seed, i, degradation index, cutoff index])``) and cutoff, the level of the output and of the reference
+For every clip, degradation and cutoff (the evaluation's own draws,
+:func:`sagasr_stream.evaluation.runner.row_rng`, seed 0), the level of the output and of the reference
 (log-domain mean over STFT bins and frames, as LSD sees it) in the lower and upper half of the missing band
 (1.1 x cutoff .. Nyquist), and their difference in dB; beside it the reference's own tilt (its upper half against the octave just below the cutoff), so that a model
 that regresses towards an average brightness shows as errors that fall as the tilt rises.
@@ -20,6 +20,7 @@ from sagasr_stream.degradation import degrade
 from sagasr_stream.dsp import stft
 from sagasr_stream.evaluation.metrics import LSD_EPS
 from sagasr_stream.evaluation.references import load_clips
+from sagasr_stream.evaluation.runner import row_rng
 from sagasr_stream.evaluation.splits import select_split
 from sagasr_stream.restorer import Restorer
 from sagasr_stream.settings import RestoreSettings
@@ -58,7 +59,7 @@ def main() -> None:
             for ki, cutoff in enumerate(CUTOFFS):
                 if cutoff not in args.cutoffs:
                     continue
-                degraded = degrade(ref, kind, cutoff, np.random.default_rng([0, ci, di, ki]))
+                degraded = degrade(ref, kind, cutoff, row_rng(0, ci, di, ki))
                 out = restore(degraded.copy(), SR, restorer)
                 edges = (1.1 * cutoff, (1.1 * cutoff + SR / 2) / 2, SR / 2)
                 err = [band_level_db(out, a, b) - band_level_db(ref, a, b) for a, b in zip(edges[:-1], edges[1:])]

@@ -3,7 +3,8 @@
 contradicting one (``sagasr_stream.evaluation.guidance.contradicting_caption``), each beside how much it changes
 the band against no caption.
 
-Clips are degraded as `sagasr eval --guidance` degrades them (``default_rng([0, clip index, 99])``).
+Clips are degraded as `sagasr eval --guidance` degrades them (:func:`sagasr_stream.evaluation.runner.guidance_rng`,
+seed 0).
 
     python benchmarks/caption_phrasing.py CLIPS... --captions captions.jsonl [--clip-seconds 6] [--model BUNDLE]
 """
@@ -20,6 +21,7 @@ from sagasr_stream.degradation import degrade
 from sagasr_stream.evaluation.guidance import contradicting_caption, high_band_change
 from sagasr_stream.evaluation.metrics import lsd_hf
 from sagasr_stream.evaluation.references import load_clips
+from sagasr_stream.evaluation.runner import guidance_rng
 from sagasr_stream.restorer import Restorer
 from sagasr_stream.settings import RestoreSettings
 from sagasr_training.captions import caption_variants
@@ -51,7 +53,7 @@ def main() -> None:
     for ci, (name, ref) in enumerate(clips.items()):
         if name not in captions:
             continue
-        degraded = degrade(ref, args.degradation, args.cutoff, np.random.default_rng([0, ci, 99]))
+        degraded = degrade(ref, args.degradation, args.cutoff, guidance_rng(0, ci))
         plain = None
         for label, phrase in phrasings.items():
             out = restore(degraded.copy(), SR, Restorer(model, RestoreSettings(caption=phrase(captions[name]))))

@@ -20,7 +20,7 @@ from ..dsp import N_FFT, rolloff_bin, stft
 from ..settings import RestoreSettings
 from .metrics import lsd_hf
 from ..degradation import degrade
-from .runner import SAMPLE_RATE
+from .runner import SAMPLE_RATE, guidance_rng
 
 RestoreWith = Callable[[np.ndarray, RestoreSettings], np.ndarray]  # (samples,) 44.1 kHz float32 -> (samples,)
 
@@ -70,7 +70,7 @@ def guidance_study(
     captions = captions or {}
     per_clip = []
     for ci, (name, ref) in enumerate(clips.items()):
-        degraded = degrade(ref, degradation, cutoff_hz, np.random.default_rng([seed, ci, 99]))
+        degraded = degrade(ref, degradation, cutoff_hz, guidance_rng(seed, ci))
 
         def run(**changes: object) -> np.ndarray:
             return np.asarray(restore_with(degraded.copy(), settings.with_(**changes)), dtype=np.float32)

@@ -19,6 +19,19 @@ from .report import Example, write_report
 SAMPLE_RATE = 44100
 
 RestoreFn = Callable[[np.ndarray, int, float], np.ndarray]
+GUIDANCE_DRAW = 99  # the guidance study's draw per clip, apart from the table's (degradation, cutoff) draws
+
+
+def row_rng(seed: int, clip: int, degradation: int, cutoff: int) -> np.random.Generator:
+    """The generator of one table row: clip, degradation and cutoff by their index in the evaluation's lists.
+    It draws the row's filter (:func:`~sagasr_stream.degradation.degrade`) and then the noise fill's seed; the
+    steps sweep and the benchmarks reuse it to see the same degraded inputs as the table."""
+    return np.random.default_rng([seed, clip, degradation, cutoff])
+
+
+def guidance_rng(seed: int, clip: int) -> np.random.Generator:
+    """The generator of the guidance study's degradation of clip ``clip`` (its index in the study's clips)."""
+    return np.random.default_rng([seed, clip, GUIDANCE_DRAW])
 
 
 def _named_clips(clips: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:
@@ -77,7 +90,7 @@ def evaluate(
         for di, kind in enumerate(degradations):
             for ki, cutoff in enumerate(cutoffs_hz):
                 cutoff = float(cutoff)
-                rng = np.random.default_rng([seed, ci, di, ki])
+                rng = row_rng(seed, ci, di, ki)
                 degraded = degrade(ref, kind, cutoff, rng)
                 outputs = {
                     "input": degraded,

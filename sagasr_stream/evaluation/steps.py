@@ -10,7 +10,7 @@ from ..errors import ParameterError
 from ..settings import RestoreSettings
 from .metrics import QUALITY_METRICS, quality
 from ..degradation import degrade
-from .runner import SAMPLE_RATE
+from .runner import SAMPLE_RATE, row_rng
 
 RestoreWith = Callable[[np.ndarray, RestoreSettings], np.ndarray]  # (samples,) 44.1 kHz float32 -> (samples,)
 
@@ -43,7 +43,7 @@ def steps_sweep(
     for ci, (name, ref) in enumerate(clips.items()):
         for di, kind in enumerate(degradations):
             for ki, cutoff in enumerate(cutoffs_hz):
-                degraded = degrade(ref, kind, float(cutoff), np.random.default_rng([seed, ci, di, ki]))
+                degraded = degrade(ref, kind, float(cutoff), row_rng(seed, ci, di, ki))
                 for n in steps:
                     start = time.perf_counter()
                     out = np.asarray(restore_with(degraded.copy(), settings.with_(steps=int(n))), dtype=np.float32)

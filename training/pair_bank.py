@@ -51,10 +51,11 @@ def write_text_tokens(model: Any, data: DataConfig, out: str | Path) -> Path:
         ids, mask = model.tokenize(flat[s:s + 32])
         rows.append(model.encode_text(ids, mask).half())
     tokens = torch.cat(rows)
-    tensors = {"tokens": tokens.contiguous()}
     if data.caption_variants:
         tensors = {"tokens": tokens.reshape(len(files), width, *tokens.shape[1:]).contiguous(),
                    "counts": torch.tensor([len(v) for v in phrasings], dtype=torch.int64)}
+    else:
+        tensors = {"tokens": tokens.contiguous()}
     with atomic_path(out) as tmp:
         save_file(tensors, str(tmp), metadata={
             "format": TOKENS_FORMAT, "paths": json.dumps([p.relative_to(root).as_posix() for p in files]),

@@ -113,6 +113,9 @@ class TrainConfig:
         0.0, help="diffusion: share of the pairs trained without their caption (zero text tokens) but with their "
                   "roll-offs, as the runtime runs an empty caption; independent of data.cross_dropout, which drops "
                   "text and roll-offs together (the guidance's null)")
+    time_one_fraction: float = option(
+        0.0, help="diffusion: share of the pairs trained at t = 1 exactly (pure noise), where the sampler's first "
+                  "step, at 1 step its only one, evaluates the model; the rest keep the logit-normal times")
     vae_parts: str = option("all", choices=VAE_PARTS, help="VAE: train all of it or the decoder only (encoder "
                             "frozen: the latent space of an existing DiT stays valid)")
     seed: int = option(0, help="seed of the model's initialisation and the noise")
@@ -142,7 +145,7 @@ class TrainConfig:
         for key in ("kl_weight", "l1_weight", "lsd_weight"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0")
-        for key in ("rolloff_unknown_fraction", "caption_dropout"):
+        for key in ("rolloff_unknown_fraction", "caption_dropout", "time_one_fraction"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)}")
         self.data.validate()

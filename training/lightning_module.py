@@ -19,7 +19,7 @@ from sagasr_stream.settings import ROLLOFF_UNKNOWN
 
 from .checkpointing import load_state, optimizer_from_flat, save_state
 from .ema import EMA
-from .objectives import flow_loss, flow_pair, logit_normal
+from .objectives import flow_loss, flow_pair, logit_normal, pin_times
 from .schedulers import InverseLR
 
 
@@ -168,10 +168,11 @@ class DiffusionModule(StepModule):
         else:  # drawn on the device (a CPU draw of a large batch costs more than the step); same seed
             dev_gen = torch.Generator(device=x0.device).manual_seed(int(gen.initial_seed()))
             noise = torch.randn(x0.shape, generator=dev_gen, device=x0.device)
-        x_t, target = flow_pair(x0, noise, t)
         rolloff_out = hide_rolloffs(batch["rolloff_out"], float(self.opt.get("rolloff_unknown_fraction", 0.0)), gen,
                                     batch.get("target_tilted"))
         tokens = drop_captions(tokens, float(self.opt.get("caption_dropout", 0.0)), gen)
+        t = pin_times(t, float(self.opt.get("time_one_fraction", 0.0)), gen)  # drawn last: other draws unchanged
+        x_t, target = flow_pair(x0, noise, t)
         v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"], rolloff_out)
         return {"loss": flow_loss(v, target)}
 

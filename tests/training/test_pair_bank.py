@@ -217,3 +217,19 @@ def test_one_phrasing_per_clip_reads_as_before(audio_dir: Path, tmp_path: Path) 
     weights = np.maximum(bank.lengths - 8192, 1) / np.maximum(bank.lengths - 8192, 1).sum()
     clip = rng.choice(len(bank.lengths), size=4, p=weights)
     assert torch.equal(bank.__getitems__([8, 9, 10, 11])["text_tokens"], tokens[torch.from_numpy(clip)].float())
+
+
+def test_pinned_times_are_exactly_one_at_the_asked_share() -> None:
+    """time_one_fraction: that share of the times is 1 exactly (the one-step sampler's time), the rest untouched."""
+    from sagasr_training.objectives import logit_normal, pin_times
+    from sagasr_training.train import TrainConfig
+
+    t = logit_normal((4000,), torch.Generator().manual_seed(0))
+    assert float(t.max()) < 0.9999 and pin_times(t, 0.0, torch.Generator().manual_seed(1)) is t
+    pinned = pin_times(t, 0.5, torch.Generator().manual_seed(1))
+    at_one = pinned == 1.0
+    assert 0.47 < float(at_one.float().mean()) < 0.53
+    assert torch.equal(pinned[~at_one], t[~at_one])
+    assert torch.equal(pinned, pin_times(t, 0.5, torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match="time_one_fraction"):
+        TrainConfig(time_one_fraction=1.2).validate()

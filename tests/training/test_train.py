@@ -252,6 +252,23 @@ def test_shipped_configs_follow_the_paper() -> None:
     assert cfg.lr == 1e-5 and (cfg.data.lr_dropout, cfg.data.cross_dropout) == (0.1, 0.1)
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "training" / "configs").glob("*.json")), ids=lambda p: p.stem)
+def test_every_shipped_config_loads_and_validates(path: Path, tmp_path: Path) -> None:
+    """A recipe's config with a misspelt key or an out-of-range value fails here, not hours into a run (its data
+    paths, which the recipes fill in, point at stand-ins)."""
+    stand_in = tmp_path / "file"
+    stand_in.write_text("")
+    data = json.loads(path.read_text())["data"]
+    paths = {f"data.{k}": str(stand_in) for k in ("captions", "latent_cache", "text_tokens", "file_list") if data.get(k)}
+    cfg = load_train_config(path, **{"data.root": str(tmp_path), **paths})
+    assert cfg.validate() is cfg
+
+
+def test_the_one_step_config_trains_the_samplers_time_from_the_committed_weights() -> None:
+    cfg = load_train_config(REPO / "training" / "configs" / "small-mdct-cpu-onestep.json")
+    assert cfg.time_one_fraction == 0.5 and cfg.ema_warmup is False and cfg.rolloff_unknown_fraction == 0.6
+
+
 def test_config_file_with_gradient_accumulation_and_logs(audio_dir: Path, tmp_path: Path) -> None:
     """``sagasr-train diffusion --config FILE``: 2 optimizer steps of 2 accumulated micro-batches each; the EMA and
     the optimizer advance once per optimizer step; CSV and TensorBoard logs are written."""
@@ -320,3 +337,30 @@ def test_caption_dropout_trains_the_empty_caption_with_its_rolloffs(audio_dir: P
     dropped = loss(1.0, tokens)
     assert dropped == loss(0.0, torch.zeros_like(tokens))
     assert dropped != loss(0.0, tokens)
+
+
+def test_time_one_fraction_trains_the_one_step_samplers_time(audio_dir: Path) -> None:
+    """time_one_fraction 1: every pair at t = 1 (pure noise), so the logit-normal draw no longer matters; at 0 the
+    loss is the plain objective's, draw for draw."""
+    from sagasr_export.model import build_model, named_config
+
+    from sagasr_training.lightning_module import DiffusionModule
+
+    torch.manual_seed(0)
+    model = build_model(named_config("tiny"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ds = WindowDataset(DataConfig(root=str(audio_dir), val_fraction=0.0, lr_dropout=0.0, cross_dropout=0.0).validate())
+    batch = collate([ds[i] for i in range(3)])
+    opt = dict(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, inv_gamma=1e6, power=0.5, warmup=0.0,
+               ema_decay=0.9, seed=0, save_every=0, run_dir="unused")
+
+    def loss(**changes: float) -> float:
+        mod = DiffusionModule(model.eval(), {**opt, **changes})
+        with torch.no_grad():
+            return float(mod.loss(batch, torch.Generator().manual_seed(3))["loss"])
+
+    assert loss(time_one_fraction=1.0, logit_mean=-3.0) == loss(time_one_fraction=1.0, logit_mean=3.0)
+    assert loss(time_one_fraction=0.0, logit_mean=-3.0) != loss(time_one_fraction=0.0, logit_mean=3.0)
+    assert loss(time_one_fraction=0.0) == loss()

@@ -30,6 +30,12 @@
 #       --file-list "$CORPUS/train.txt" --text-tokens "$WORK/v5/tokens-variants.safetensors" \
 #       --init-weights training/weights/v3-cpu-finetune/model.safetensors
 #   then slim and export as in 2b. What it gave: the model card ("Text condition").
+# Stage 2d (here, CPU, optional; resumable like 2b): the one-step default. Continue the committed weights on stage 2b's
+#   data with half of the pairs at t = 1 exactly, the only time the 1-step sampler evaluates the model
+#   (training/configs/small-mdct-cpu-onestep.json):
+#   OMP_NUM_THREADS=2 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-onestep.json \
+#       --run-dir "$WORK/v6/runs/onestep" --init-weights training/weights/v3-cpu-finetune/model.safetensors
+#   then slim and export as in 2b. What it gave: the model card ("One-step fine-tune").
 # Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model is stage 2b's).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -13,9 +13,10 @@
 #   fine-tune the GPU run's weights with a share of hidden target roll-offs (target_rolloff_hz "model"):
 #   OMP_NUM_THREADS=1 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-finetune.json \
 #       --run-dir "$WORK/v3/runs/cpu-finetune" --init-weights training/weights/v3-cpu-finetune/model.safetensors
-#   (the committed weights are the shipped model's: that fine-tune's EMA at step 1800 (steps 0-1000 hid 30 % of all
+#   (training/weights/v3-cpu-finetune holds model v3's weights: that fine-tune's EMA at step 1800 (steps 0-1000 hid 30 % of all
 #   target roll-offs, steps 1000-1800 60 % of the untilted ones only; optimizer state is not carried); the GPU run's
-#   own weights: $WORK/v3-weights/...), then `sagasr-train slim RUN -o SLIM` and export as the shipped bundle:
+#   own weights: $WORK/v3-weights/...), then `sagasr-train slim RUN -o SLIM` and export as the shipped bundle (v3.1 is
+#   stage 2d's, below):
 #   python -m sagasr_export --random-config "$GPU/model.json" --trained-weights SLIM/checkpoint/model.safetensors \
 #       -o sagasr_stream/models/default --quantize-text --store-fp16 --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 \
 #       --target-rolloff-hz model --rolloff-unknown-trained --overlap-fraction 0.5 --overwrite
@@ -35,7 +36,8 @@
 #   (training/configs/small-mdct-cpu-onestep.json):
 #   OMP_NUM_THREADS=2 nice python -m sagasr_training diffusion --config training/configs/small-mdct-cpu-onestep.json \
 #       --run-dir "$WORK/v6/runs/onestep" --init-weights training/weights/v3-cpu-finetune/model.safetensors
-#   then slim and export as in 2b. What it gave: the model card ("One-step fine-tune").
+#   then slim and export as in 2b. Its EMA at step 1600 is the shipped model v3.1, committed as
+#   training/weights/v3-onestep/model.safetensors (continue from it with --init-weights that file).
 # Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model is stage 2b's).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

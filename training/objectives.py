@@ -1,4 +1,5 @@
-"""Rectified-flow objective (SPEC section 1): x_t = (1 - t) x0 + t noise, target v = noise - x0, t ~ logit-normal."""
+"""Rectified-flow objective (SPEC section 1): x_t = (1 - t) x0 + t noise, target v = noise - x0, t ~ logit-normal
+(optionally a share pinned to t = 1, :func:`pin_times`)."""
 from __future__ import annotations
 
 import torch

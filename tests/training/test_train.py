@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -308,30 +310,42 @@ def test_bf16_mixed_precision(audio_dir: Path, tmp_path: Path, monkeypatch: pyte
     assert any(r.get("val/loss") for r in rows) and all(np.isfinite(v) for v in _losses(tmp_path / "bf16").values())
 
 
-def test_caption_dropout_trains_the_empty_caption_with_its_rolloffs(audio_dir: Path) -> None:
-    """caption_dropout 1: every pair is trained as the runtime runs an empty caption (zero text tokens), roll-offs
-    kept; the same loss as feeding zero tokens, and not the loss with the captions."""
+def _tiny_loss_fn(audio_dir: Path) -> tuple[Any, dict, Callable[..., float]]:
+    """A tiny model with every weight nudged off its initialisation (the DiT's zero-initialised projections would
+    hide the text and time paths from the loss), a batch of 3 windows of ``audio_dir``, and ``loss(batch, **opt)``:
+    the diffusion loss of that batch under fixed draws with the given training options."""
     from sagasr_export.model import build_model, named_config
 
     from sagasr_training.lightning_module import DiffusionModule
 
     torch.manual_seed(0)
     model = build_model(named_config("tiny"))
-    with torch.no_grad():  # the DiT's zero-initialised projections would hide the text path from the loss
+    with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
     ds = WindowDataset(DataConfig(root=str(audio_dir), val_fraction=0.0, lr_dropout=0.0, cross_dropout=0.0).validate())
     batch = collate([ds[i] for i in range(3)])
-    ids, mask = model.tokenize(batch["caption"])
-    with torch.no_grad():
-        tokens = model.encode_text(ids, mask)
     opt = dict(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, inv_gamma=1e6, power=0.5, warmup=0.0,
                ema_decay=0.9, seed=0, save_every=0, run_dir="unused")
 
-    def loss(caption_dropout: float, text_tokens: torch.Tensor) -> float:
-        mod = DiffusionModule(model.eval(), {**opt, "caption_dropout": caption_dropout})
+    def loss(b: dict, **changes: float) -> float:
+        mod = DiffusionModule(model.eval(), {**opt, **changes})
         with torch.no_grad():
-            return float(mod.loss({**batch, "text_tokens": text_tokens}, torch.Generator().manual_seed(3))["loss"])
+            return float(mod.loss(b, torch.Generator().manual_seed(3))["loss"])
+
+    return model, batch, loss
+
+
+def test_caption_dropout_trains_the_empty_caption_with_its_rolloffs(audio_dir: Path) -> None:
+    """caption_dropout 1: every pair is trained as the runtime runs an empty caption (zero text tokens), roll-offs
+    kept; the same loss as feeding zero tokens, and not the loss with the captions."""
+    model, batch, batch_loss = _tiny_loss_fn(audio_dir)
+    ids, mask = model.tokenize(batch["caption"])
+    with torch.no_grad():
+        tokens = model.encode_text(ids, mask)
+
+    def loss(caption_dropout: float, text_tokens: torch.Tensor) -> float:
+        return batch_loss({**batch, "text_tokens": text_tokens}, caption_dropout=caption_dropout)
 
     assert tokens.abs().sum() > 0
     dropped = loss(1.0, tokens)
@@ -342,24 +356,10 @@ def test_caption_dropout_trains_the_empty_caption_with_its_rolloffs(audio_dir: P
 def test_time_one_fraction_trains_the_one_step_samplers_time(audio_dir: Path) -> None:
     """time_one_fraction 1: every pair at t = 1 (pure noise), so the logit-normal draw no longer matters; at 0 the
     loss is the plain objective's, draw for draw."""
-    from sagasr_export.model import build_model, named_config
-
-    from sagasr_training.lightning_module import DiffusionModule
-
-    torch.manual_seed(0)
-    model = build_model(named_config("tiny"))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    ds = WindowDataset(DataConfig(root=str(audio_dir), val_fraction=0.0, lr_dropout=0.0, cross_dropout=0.0).validate())
-    batch = collate([ds[i] for i in range(3)])
-    opt = dict(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, inv_gamma=1e6, power=0.5, warmup=0.0,
-               ema_decay=0.9, seed=0, save_every=0, run_dir="unused")
+    _, batch, batch_loss = _tiny_loss_fn(audio_dir)
 
     def loss(**changes: float) -> float:
-        mod = DiffusionModule(model.eval(), {**opt, **changes})
-        with torch.no_grad():
-            return float(mod.loss(batch, torch.Generator().manual_seed(3))["loss"])
+        return batch_loss(batch, **changes)
 
     assert loss(time_one_fraction=1.0, logit_mean=-3.0) == loss(time_one_fraction=1.0, logit_mean=3.0)
     assert loss(time_one_fraction=0.0, logit_mean=-3.0) != loss(time_one_fraction=0.0, logit_mean=3.0)

@@ -30,12 +30,19 @@ DEGRADATIONS = ("resample", "filters")
 CUTOFFS = (4000.0, 8000.0, 12000.0)
 
 
-def band_level_db(x: np.ndarray, low_hz: float, high_hz: float) -> float:
-    """Level of ``x`` (samples,) between ``low_hz`` and ``high_hz`` as LSD sees it: the mean over STFT bins and
-    frames of 10 log10(power + LSD_EPS), in dB (a log-domain mean: quiet frames count as much as loud ones)."""
+def log_power_db(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """STFT bin frequencies (bins,) in Hz and 10 log10(power + LSD_EPS) (bins, frames) of ``x`` (samples,): the
+    log-domain spectrogram that LSD compares."""
     power = np.abs(stft(x.astype(np.float64))) ** 2
     freqs = np.arange(power.shape[0]) * SR / ((power.shape[0] - 1) * 2)
-    return float((10 * np.log10(power[(freqs >= low_hz) & (freqs < high_hz)] + LSD_EPS)).mean())
+    return freqs, 10 * np.log10(power + LSD_EPS)
+
+
+def band_level_db(spectrogram: tuple[np.ndarray, np.ndarray], low_hz: float, high_hz: float) -> float:
+    """Level between ``low_hz`` and ``high_hz`` as LSD sees it, from :func:`log_power_db`'s output: the mean over
+    bins and frames, in dB (a log-domain mean: quiet frames count as much as loud ones)."""
+    freqs, db = spectrogram
+    return float(db[(freqs >= low_hz) & (freqs < high_hz)].mean())
 
 
 def main() -> None:
@@ -55,15 +62,16 @@ def main() -> None:
     print("| clip | degradation | cutoff | error, lower half (dB) | error, upper half (dB) | reference tilt (dB) |")
     print("|---|---|---|---|---|---|")
     for ci, (name, ref) in enumerate(clips.items()):
+        ref_db = log_power_db(ref)
         for di, kind in enumerate(DEGRADATIONS):
             for ki, cutoff in enumerate(CUTOFFS):
                 if cutoff not in args.cutoffs:
                     continue
                 degraded = degrade(ref, kind, cutoff, row_rng(0, ci, di, ki))
-                out = restore(degraded.copy(), SR, restorer)
+                out_db = log_power_db(restore(degraded.copy(), SR, restorer))
                 edges = (1.1 * cutoff, (1.1 * cutoff + SR / 2) / 2, SR / 2)
-                err = [band_level_db(out, a, b) - band_level_db(ref, a, b) for a, b in zip(edges[:-1], edges[1:])]
-                tilt = band_level_db(ref, edges[1], edges[2]) - band_level_db(ref, 0.7 * cutoff, 0.95 * cutoff)
+                err = [band_level_db(out_db, a, b) - band_level_db(ref_db, a, b) for a, b in zip(edges[:-1], edges[1:])]
+                tilt = band_level_db(ref_db, edges[1], edges[2]) - band_level_db(ref_db, 0.7 * cutoff, 0.95 * cutoff)
                 errors.append(err)
                 tilts.append(tilt)
                 print(f"| {name} | {kind} | {cutoff:g} | {err[0]:+.1f} | {err[1]:+.1f} | {tilt:+.1f} |")

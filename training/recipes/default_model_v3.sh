@@ -38,7 +38,7 @@
 #       --run-dir "$WORK/v6/runs/onestep" --init-weights training/weights/v3-cpu-finetune/model.safetensors
 #   then slim and export as in 2b. Its EMA at step 1600 is the shipped model v3.1, committed as
 #   training/weights/v3-onestep/model.safetensors (continue from it with --init-weights that file).
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model is stage 2b's).
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.1, is stage 2d's).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$ROOT/data}"

@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap-fraction", type=float,
                    help="default window overlap written to the manifest, a fraction of the window (0-0.5; runtime default 0.25)")
     p.add_argument("--caption", help="default caption")
+    p.add_argument("--band-level", help="JSON from `sagasr-train band-level` (or its band_level object): a "
+                   "noise-excited decoder's level fit; the runtime's band_level is then 'matched' by default")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
@@ -49,11 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def read_band_level(path: str) -> dict[str, float]:
+    """The ``band_level`` object of a `sagasr-train band-level` report (or a file holding just that object),
+    validated."""
+    import json
+
+    from sagasr_stream.band_level import BandLevelFit
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    fit = BandLevelFit.from_dict(data.get("band_level", data) if isinstance(data, dict) else data, path)
+    return {"slope": fit.slope, "intercept_db": fit.intercept_db, "floor_db": fit.floor_db}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if bool(args.checkpoint) == bool(args.random_config):
         parser.error("give a checkpoint folder or --random-config (exactly one)")
+    from sagasr_stream.errors import BundleError
+
+    try:
+        band_level = read_band_level(args.band_level) if args.band_level else None
+    except (OSError, ValueError, BundleError) as exc:
+        print(f"error: --band-level {exc}", file=sys.stderr)
+        return 2
     import torch
     from safetensors import SafetensorError
 
@@ -98,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "overlap_fraction": args.overlap_fraction,
                                   "rolloff_unknown_trained": args.rolloff_unknown_trained}.items()
                 if v is not None}
+    if band_level is not None:
+        defaults["band_level"] = band_level
     out = Path(args.output)
     archive = out.suffix == ".zip"
     if archive and out.exists() and not args.overwrite:

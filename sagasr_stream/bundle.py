@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
+from .band_level import BandLevelFit
 from .errors import BundleError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
 from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
@@ -59,6 +60,8 @@ class Defaults:
     rolloff_unknown_trained: bool = False     # trained with some target roll-offs hidden: "model" may be asked
     caption: str = ""
     overlap_fraction: float = 0.25            # default window overlap, a fraction of the window (at most 0.5)
+    band_level: dict[str, float] | None = None  # a noise-excited decoder's level fit (band_level.BandLevelFit):
+                                                # the default band_level is then "matched"
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,8 @@ class Manifest:
                 raise BundleError(f"{where}: file name {name!r} leads outside the bundle folder")
         if self.defaults.steps < 1:
             raise BundleError(f"{where}: defaults.steps must be >= 1")
+        if self.defaults.band_level is not None:
+            BandLevelFit.from_dict(self.defaults.band_level, f"{where}: defaults.band_level")
 
 
 def _safe_member_path(root: Path, name: str) -> Path:

@@ -1,8 +1,8 @@
 """Restoring windows: the model pipeline for a batch of fixed-length windows.
 
 window audio -> band edge (pass through when nothing is missing) -> peak gain -> VAE encode (LR latent) +
-input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE decode -> undo gain -> low-band
-merge with the input up to its band edge.
+input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE decode -> undo gain -> restored
+band level (:mod:`sagasr_stream.band_level`) -> low-band merge with the input up to its band edge.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .band_level import band_gains
 from .bandlimit import SignalBandLimit
 from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
@@ -149,4 +150,5 @@ class WindowRestorer:
             s.cfg_form,
         )
         restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
+        restored *= band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
         return merge_low_band(restored, audio, s.low_band, edges, spec)

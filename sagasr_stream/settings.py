@@ -6,6 +6,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from .band_level import BandLevelFit
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
@@ -13,6 +14,7 @@ from .options import hz_or_word, option
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
+BandLevel = Literal["matched", "power"]
 StereoMode = Literal["linked", "mid-side", "independent", "mono"]
 STEREO_MODES: tuple[str, ...] = get_args(StereoMode)
 
@@ -34,6 +36,10 @@ class RestoreSettings:
     - ``batch_size``: windows per DiT call (each window is 3 rows: the CFG passes);
     - ``seed``: noise seed; ``low_band``: "keep" (exact input below its roll-off), "replace" (official
       energy-ratio replacement) or "off";
+    - ``band_level``: "matched" (a noise-excited model's restored band scaled per window so that its log
+      spectrum matches the one expected from the octave below the edge, :mod:`sagasr_stream.band_level`; the
+      default of bundles that ship the fit, with ``low_band`` "keep" only) or "power" (the band at the power
+      the model predicts);
     - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
       signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
       (each channel alone) or "mono" (the downmix, restored once, in every channel).
@@ -54,6 +60,9 @@ class RestoreSettings:
     batch_size: int = option(4, unit="windows", help="windows per DiT call")
     seed: int = option(0, help="noise seed")
     low_band: LowBand = option("keep", help="what to do below the input's cutoff")
+    band_level: BandLevel | None = option(
+        None, help="restored band level: matched (a noise-excited model's band scaled to the log spectrum the "
+                   "octave below the edge implies) or power (as the model predicts); default: the bundle's")
     stereo: StereoMode = option(
         "linked", choices=STEREO_MODES,
         help="how channels are restored together: linked (one restored band per pair, each channel's level and "
@@ -91,6 +100,7 @@ class ResolvedSettings:
 
     auto_rolloff_fraction: float = 0.2
     stereo: StereoMode = "linked"
+    band_level: BandLevelFit | None = None  # the fit that scales each restored band; None: "power"
 
     @property
     def complete_band_hz(self) -> float:
@@ -166,4 +176,22 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     return ResolvedSettings(
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
+        resolve_band_level(settings, manifest),
     )
+
+
+def resolve_band_level(settings: RestoreSettings, manifest: Manifest) -> BandLevelFit | None:
+    """The fit that scales each restored band, or ``None`` ("power"). "matched" needs a bundle that ships the
+    fit and ``low_band`` "keep" (the other modes give the model's output as it is); by default it is on
+    exactly then."""
+    fit = manifest.defaults.band_level
+    if settings.band_level not in (None, "matched", "power"):
+        raise SettingsError(f"band_level must be 'matched' or 'power', got {settings.band_level!r}")
+    if settings.band_level == "matched":
+        if fit is None:
+            raise SettingsError(f"band_level 'matched': model {manifest.name!r} ships no band level fit; use 'power'")
+        if settings.low_band != "keep":
+            raise SettingsError(f"band_level 'matched' needs low_band 'keep', got {settings.low_band!r}")
+    if settings.band_level == "power" or fit is None or settings.low_band != "keep":
+        return None
+    return BandLevelFit.from_dict(fit)

@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("pieces_dir")
     up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
     up.add_argument("--overwrite", action="store_true")
+    bl = sub.add_parser("band-level", help="fit the restored band's level to the octave below it (a bundle's "
+                                          "defaults.band_level, for noise-excited decoders such as mdct-env)")
+    bl.add_argument("corpus", help="folder of 44.1 kHz clips")
+    bl.add_argument("--file-list", dest="level_files", help="only these files (paths relative to the corpus)")
+    bl.add_argument("--floor-db", dest="level_floor", type=float, default=-8.0, help="lowest gain (dB)")
+    bl.add_argument("-o", "--out", dest="level_out", required=True, help="JSON report to write (its band_level "
+                                                                         "object goes to sagasr_export --band-level)")
     e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)")
     e.add_argument("checkpoint", help="run folder or checkpoint folder")
     return p
@@ -126,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
 
             files = join_pieces(args.pieces_dir, args.unpack_out, args.overwrite)
             print(f"{len(files)} files verified -> {args.unpack_out}")
+            return 0
+        if args.command == "band-level":
+            from .band_level import measure_corpus, write_report
+
+            report = measure_corpus(args.corpus, args.level_files, floor_db=args.level_floor)
+            print(f"band level {report['band_level']} over {report['points']} points "
+                  f"(correlation {report['correlation']}) -> {write_report(report, args.level_out)}")
             return 0
         if args.command == "export":
             from sagasr_export.cli import main as export_main

@@ -42,6 +42,11 @@ def test_the_embedded_bundle_is_the_trained_small_model(model: ss.SagaSRModel) -
     assert set(m.graphs) == {"vae_encoder", "vae_decoder", "dit", "text_encoder"}
     assert m.provenance["config"]["vae"]["kind"] == "mdct-env"  # the analytic latent: exact round trip
     assert m.defaults.target_rolloff_hz == "model" and m.defaults.rolloff_unknown_trained
+    # its decoder fills the band with shaped noise: the band's level is matched to the octave below by default
+    assert ss.RestoreSettings().band_level is None and model.manifest.defaults.band_level is not None
+    from sagasr_stream.settings import resolve
+
+    assert resolve(ss.RestoreSettings(), m).band_level is not None
     assert "CPU" in model.device
 
 

@@ -19,7 +19,9 @@
 #   stage 2d's, below):
 #   python -m sagasr_export --random-config "$GPU/model.json" --trained-weights SLIM/checkpoint/model.safetensors \
 #       -o sagasr_stream/models/default --quantize-text --store-fp16 --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 \
-#       --target-rolloff-hz model --rolloff-unknown-trained --overlap-fraction 0.5 --overwrite
+#       --target-rolloff-hz model --rolloff-unknown-trained --overlap-fraction 0.5 \
+#       --band-level "$WORK/band-level.json" --overwrite
+#   ($WORK/band-level.json: stage 1's band-level fit; the shipped manifest's defaults.band_level is v3.2's, below.)
 #   Checkpoints were chosen on the tuning split and 7 selection clips (model card), never on the test split.
 # Stage 2c (here, CPU, optional; resumable like 2b): the text condition. Continue the committed weights on the whole
 #   corpus's training split with every caption in several phrasings and 30 % of the pairs without a caption but with
@@ -38,7 +40,12 @@
 #       --run-dir "$WORK/v6/runs/onestep" --init-weights training/weights/v3-cpu-finetune/model.safetensors
 #   then slim and export as in 2b. Its EMA at step 1600 is the shipped model v3.1, committed as
 #   training/weights/v3-onestep/model.safetensors (continue from it with --init-weights that file).
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.1, is stage 2d's).
+# Stage 2e (here, CPU, seconds; v3.2): the restored band's level, fitted on the corpus's training split: how peaky
+#   (tonal) the band above a cutoff is, from how peaky the octave below it is (sagasr_stream/band_level.py):
+#   sagasr-train band-level "$CORPUS" --file-list "$CORPUS/train.txt" -o "$WORK/band-level.json"
+#   its band_level object goes into the bundle's manifest (export --band-level); the weights stay v3.1's.
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.2, is stage 2d's
+#   weights with stage 2e's fit).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$ROOT/data}"
@@ -89,6 +96,8 @@ fi
 DATA=(--data "$GPU/corpus" --captions "$GPU/corpus/captions.jsonl" --file-list "$GPU/corpus/train.txt")
 [ -f "$GPU/tokens.safetensors" ] || sagasr-train text-tokens --model export/configs/small-mdct.json "${DATA[@]}" \
     --out "$GPU/tokens.safetensors"
+# the restored band's level fit (stage 2e; written into the bundle by export --band-level)
+[ -f "$WORK/band-level.json" ] || sagasr-train band-level "$CORPUS" --file-list "$CORPUS/train.txt" -o "$WORK/band-level.json"
 if [ ! -f "$GPU/model.json" ]; then
     sagasr-train latent-scale --model export/configs/small-mdct.json --data "$CORPUS" --file-list "$CORPUS/train.txt" \
         --out "$GPU/model.json" --items 192

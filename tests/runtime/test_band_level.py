@@ -150,7 +150,20 @@ def test_only_the_band_above_the_edge_changes_and_by_the_gain(tiny_model: ss.Sag
 
 def test_matched_results_do_not_depend_on_the_batch_size(tiny_model: ss.SagaSRModel) -> None:
     model = with_fit(tiny_model, {"slope": 0.75, "intercept_db": 1.8, "floor_db": -8.0})
-    x = 0.2 * harmonic_tone(3.0) + band_limited_noise(3 * SR, 5000.0, seed=4)
-    x = ss.degradation.resample_through(x, SR, 10000.0).astype(np.float32)
+    x = ss.degradation.resample_through(0.05 * harmonic_tone(3.0), SR, 16000.0).astype(np.float32)
     one = ss.restore(x, SR, model, RestoreSettings(batch_size=1))
+    assert not np.array_equal(one, ss.restore(x, SR, model, RestoreSettings(batch_size=1, band_level="power")))
     assert np.array_equal(one, ss.restore(x, SR, model, RestoreSettings(batch_size=3)))
+
+
+def test_a_stream_with_matched_level_equals_the_offline_result_for_any_block_size(tiny_model: ss.SagaSRModel) -> None:
+    from .test_stream import stream_in_blocks
+
+    model = with_fit(tiny_model, {"slope": 0.75, "intercept_db": 1.8, "floor_db": -8.0})
+    settings = RestoreSettings(overlap=2048)
+    x = ss.degradation.resample_through(0.05 * harmonic_tone(0.7), SR, 16000.0).astype(np.float32)
+    offline = ss.restore(x, SR, model, settings)
+    assert not np.array_equal(offline, ss.restore(x, SR, model, settings.with_(band_level="power")))
+    for block in (1, 333, 8192):
+        streamed = stream_in_blocks(ss.StreamingRestorer(model, settings), x, iter(lambda: block, None))
+        np.testing.assert_allclose(streamed, offline, atol=1e-5)

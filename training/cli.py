@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "defaults.band_level, for noise-excited decoders such as mdct-env)")
     bl.add_argument("corpus", help="folder of 44.1 kHz clips")
     bl.add_argument("--file-list", dest="level_files", help="only these files (paths relative to the corpus)")
-    bl.add_argument("--floor-db", dest="level_floor", type=float, default=-8.0, help="lowest gain (dB)")
+    bl.add_argument("--floor-db", dest="level_floor", type=float, help="lowest gain (dB; default -8)")
     bl.add_argument("-o", "--out", dest="level_out", required=True, help="JSON report to write (its band_level "
                                                                          "object goes to sagasr_export --band-level)")
     e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)")
@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "band-level":
             from .band_level import measure_corpus, write_report
 
-            report = measure_corpus(args.corpus, args.level_files, floor_db=args.level_floor)
+            floor = {} if args.level_floor is None else {"floor_db": args.level_floor}
+            report = measure_corpus(args.corpus, args.level_files, **floor)
             print(f"band level {report['band_level']} over {report['points']} points "
                   f"(correlation {report['correlation']}) -> {write_report(report, args.level_out)}")
             return 0

@@ -63,6 +63,18 @@ def write_text_tokens(model: Any, data: DataConfig, out: str | Path) -> Path:
     return Path(out)
 
 
+def listed_token_rows(root: Path, file_list: str | Path, token_paths: list[str], tokens_file: str) -> tuple[list[str], list[int]]:
+    """The files ``file_list`` names (paths relative to ``root``, in its order) and their rows in a text-token
+    file whose row order is ``token_paths``; a listed file without tokens is an error naming it."""
+    index = {p: i for i, p in enumerate(token_paths)}
+    wanted = [p.relative_to(root).as_posix() for p in listed_audio(root, file_list)]
+    missing = [p for p in wanted if p not in index]
+    if missing:
+        raise ValueError(f"{tokens_file} has no tokens for {len(missing)} file(s) of {file_list} (first: {missing[0]}); "
+                         "encode them with `sagasr-train text-tokens` and the same file list")
+    return wanted, [index[p] for p in wanted]
+
+
 def _clip_versions(args: tuple[str, int, int, int, int, DegradeConfig]) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Read one clip (mono, at ``rate``) and band-limit it ``versions`` times -> (HR (n,), LR (versions, n),
     cutoffs in Hz). Draw ``j`` of clip ``i`` is seeded by ``(seed, 11, i, j)``."""
@@ -79,7 +91,9 @@ def _clip_versions(args: tuple[str, int, int, int, int, DegradeConfig]) -> tuple
 class PairBank(Dataset):
     """Global sample index -> one training item; ``__getitems__`` makes a whole batch on ``device`` at once.
 
-    ``versions`` band-limited copies of each clip are drawn once (seeded by ``(seed, clip, version)``).
+    The clips: those ``data.file_list`` names, with their rows of the text-token file (:func:`listed_token_rows`),
+    or without a file list every file of the token file. ``versions`` band-limited copies of each clip are drawn
+    once (seeded by ``(seed, clip, version)``).
     A batch draws clip, version and offset per item, scales HR and LR by ``input_peak / peak(LR)`` (as the
     runtime does per window), tilts the target's band above the cutoff for a share of the items
     (``degrade.target_tilt_fraction``) and measures both roll-offs (SPEC definition) on the device.
@@ -102,6 +116,10 @@ class PairBank(Dataset):
             counts = f.get_tensor("counts") if "counts" in f.keys() else None
         paths = json.loads(meta["paths"])
         root = Path(cfg.root)
+        if cfg.file_list:
+            paths, rows = listed_token_rows(root, cfg.file_list, paths, str(cfg.text_tokens))
+            tokens = tokens[rows]
+            counts = counts[rows] if counts is not None else None
         rate = cfg.sample_rate
         jobs = [(str(root / p), rate, cfg.seed, versions, i, cfg.degrade) for i, p in enumerate(paths)]
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:

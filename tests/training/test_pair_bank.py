@@ -233,3 +233,28 @@ def test_pinned_times_are_exactly_one_at_the_asked_share() -> None:
     assert torch.equal(pinned, pin_times(t, 0.5, torch.Generator().manual_seed(1)))
     with pytest.raises(ValueError, match="time_one_fraction"):
         TrainConfig(time_one_fraction=1.2).validate()
+
+
+def test_the_file_list_chooses_the_clips_and_their_rows_of_the_token_file(audio_dir: Path, tmp_path: Path) -> None:
+    """A token file for every clip and a file list naming two of them (in another order): the bank holds those
+    two, each with its own tokens; a listed file the token file lacks is an error naming it."""
+    import dataclasses
+    import shutil
+
+    corpus = Path(shutil.copytree(audio_dir, tmp_path / "corpus"))
+    tokens_file = _tokens(corpus, tmp_path)
+    with __import__("safetensors").safe_open(str(tokens_file), "pt") as f:
+        tokens, paths = f.get_tensor("tokens"), json.loads(f.metadata()["paths"])
+    chosen = ["guitar/strum_d.wav", "piano/piano_a.wav"]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(chosen) + "\n")
+    cfg = DataConfig(root=str(corpus), text_tokens=str(tokens_file), file_list=str(listing),
+                     window_samples=8192).validate()
+    bank = PairBank(cfg, versions=1, workers=1)
+    assert len(bank.lengths) == 2
+    assert torch.equal(bank.tokens[:, 0], tokens[[paths.index(p) for p in chosen]])
+    assert len(PairBank(dataclasses.replace(cfg, file_list=None), versions=1, workers=1).lengths) == len(paths)
+    shutil.copy(corpus / "guitar" / "strum_c.wav", corpus / "extra.wav")
+    listing.write_text("guitar/strum_c.wav\nextra.wav\n")
+    with pytest.raises(ValueError, match="no tokens for 1 file.*extra.wav"):
+        PairBank(cfg, versions=1, workers=1)

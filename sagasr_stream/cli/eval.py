@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,8 @@ def run_eval(args: argparse.Namespace) -> int:
         "model": {"name": model.manifest.name, "device": model.device},
         "settings": {"steps": resolved.steps, "cfg_acoustic": resolved.cfg_acoustic, "cfg_text": resolved.cfg_text,
                      "target_rolloff_hz": resolved.target_rolloff_hz, "caption": resolved.caption,
-                     "overlap": resolved.overlap, "seed": resolved.seed, "clip_seconds": args.clip_seconds},
+                     "overlap": resolved.overlap, "seed": resolved.seed, "clip_seconds": args.clip_seconds,
+                     "band_level": asdict(resolved.band_level) if resolved.band_level else "power"},
         "split": {"name": args.split, "rule": describe_rule(), "clips": list(clips), **split_listing(list(all_clips))},
     }
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
@@ -61,7 +63,8 @@ def run_eval(args: argparse.Namespace) -> int:
     atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
-                f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}.\n"
+                f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}, "
+                f"band level {'matched' if resolved.band_level else 'power'}.\n"
                 f"\nSeam metric (8 kHz resample input, high band energy near seams against elsewhere, 0 dB = "
                 f"invisible): " + (
                     f"{seams['seam_db_mean']:+.2f} dB, the references themselves {seams['reference_seam_db_mean']:+.2f} dB "

@@ -55,12 +55,12 @@ def read_band_level(path: str) -> dict[str, float]:
     """The ``band_level`` object of a `sagasr-train band-level` report (or a file holding just that object),
     validated."""
     import json
+    from dataclasses import asdict
 
     from sagasr_stream.band_level import BandLevelFit
 
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    fit = BandLevelFit.from_dict(data.get("band_level", data) if isinstance(data, dict) else data, path)
-    return {"slope": fit.slope, "intercept_db": fit.intercept_db, "floor_db": fit.floor_db}
+    return asdict(BandLevelFit.from_dict(data.get("band_level", data) if isinstance(data, dict) else data, path))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -80,7 +81,7 @@ def measure_corpus(root: str | os.PathLike[str], file_list: str | os.PathLike[st
     fit = fit_band_level(points, floor_db)
     x, y = np.asarray(points).T
     residual = y - (fit.slope * x + fit.intercept_db)
-    return {"band_level": {"slope": fit.slope, "intercept_db": fit.intercept_db, "floor_db": fit.floor_db},
+    return {"band_level": asdict(fit),
             "points": len(points), "files": len(files), "cutoffs_hz": list(cutoffs_hz),
             "correlation": round(float(np.corrcoef(x, y)[0, 1]), 4), "residual_std_db": round(float(residual.std()), 4),
             "wanted_gain_mean_db": round(float(y.mean()), 4), "noise_peakiness_db": [round(v, 4) for v in noise]}

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caption", help="default caption")
     p.add_argument("--band-level", help="JSON from `sagasr-train band-level` (or its band_level object): a "
                    "noise-excited decoder's level fit; the runtime's band_level is then 'matched' by default")
+    p.add_argument("--band-ceiling-db", type=float, help="the runtime's default band_ceiling (dB): a frame's restored "
+                   "band may rise this far above its window's loud frames' level relative to the octave below the edge")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
@@ -75,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, BundleError) as exc:
         print(f"error: --band-level {exc}", file=sys.stderr)
         return 2
+    from sagasr_stream.band_ceiling import is_margin_db
+
+    if args.band_ceiling_db is not None and not is_margin_db(args.band_ceiling_db):
+        print(f"error: --band-ceiling-db must be a level in dB >= 0, got {args.band_ceiling_db}", file=sys.stderr)
+        return 2
     import torch
     from safetensors import SafetensorError
 
@@ -117,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption,
                                   "auto_rolloff_fraction": args.auto_rolloff_fraction,
                                   "overlap_fraction": args.overlap_fraction,
-                                  "rolloff_unknown_trained": args.rolloff_unknown_trained}.items()
+                                  "rolloff_unknown_trained": args.rolloff_unknown_trained,
+                                  "band_ceiling_db": args.band_ceiling_db}.items()
                 if v is not None}
     if band_level is not None:
         defaults["band_level"] = band_level

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
+from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
 from .errors import BundleError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
@@ -62,6 +63,7 @@ class Defaults:
     overlap_fraction: float = 0.25            # default window overlap, a fraction of the window (at most 0.5)
     band_level: dict[str, float] | None = None  # a noise-excited decoder's level fit (band_level.BandLevelFit):
                                                 # the default band_level is then "matched"
+    band_ceiling_db: float | None = None        # the quiet-frame ceiling's margin (dB, band_ceiling); None: off
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,9 @@ class Manifest:
             raise BundleError(f"{where}: defaults.steps must be >= 1")
         if self.defaults.band_level is not None:
             BandLevelFit.from_dict(self.defaults.band_level, f"{where}: defaults.band_level")
+        ceiling = self.defaults.band_ceiling_db
+        if ceiling is not None and not is_margin_db(ceiling):
+            raise BundleError(f"{where}: defaults.band_ceiling_db must be a level in dB >= 0, got {ceiling!r}")
 
 
 def _safe_member_path(root: Path, name: str) -> Path:

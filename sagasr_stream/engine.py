@@ -2,7 +2,8 @@
 
 window audio -> band edge (pass through when nothing is missing) -> peak gain -> VAE encode (LR latent) +
 input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE decode -> undo gain -> restored
-band level (:mod:`sagasr_stream.band_level`) -> low-band merge with the input up to its band edge.
+band level (:mod:`sagasr_stream.band_level`) -> band ceiling in quiet frames (:mod:`sagasr_stream.band_ceiling`) ->
+low-band merge with the input up to its band edge.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .band_ceiling import apply_band_ceiling
 from .band_level import band_gains
 from .bandlimit import SignalBandLimit
 from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
@@ -151,4 +153,8 @@ class WindowRestorer:
         )
         restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
         restored *= band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
-        return merge_low_band(restored, audio, s.low_band, edges, spec)
+        if s.band_ceiling_db is None:
+            return merge_low_band(restored, audio, s.low_band, edges, spec)
+        valid = [job.valid for job in jobs]
+        restored_spec = apply_band_ceiling(spec, float64_stft(restored), edges, s.band_ceiling_db, valid)
+        return merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)

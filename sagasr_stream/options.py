@@ -50,8 +50,9 @@ def option_info(f: dataclasses.Field) -> OptionInfo | None:  # type: ignore[type
     return f.metadata.get(OPTION_KEY)
 
 
-def hz_or_word(*words: str) -> Callable[[str], float | str]:
-    """A parser: a frequency in Hz, or one of ``words`` (raises :class:`SettingsError`, a ValueError, otherwise)."""
+def number_or_word(what: str, *words: str) -> Callable[[str], float | str]:
+    """A parser: a number (``what`` names it in the error, e.g. "a frequency in Hz"), or one of ``words``
+    (raises :class:`SettingsError`, a ValueError, otherwise)."""
     spelled = ", ".join(repr(w) for w in words)
 
     def parse(text: str) -> float | str:
@@ -60,6 +61,11 @@ def hz_or_word(*words: str) -> Callable[[str], float | str]:
         try:
             return float(text)
         except ValueError:
-            raise SettingsError(f"expected a frequency in Hz or {spelled}, got {text!r}") from None
+            raise SettingsError(f"expected {what} or {spelled}, got {text!r}") from None
 
     return parse
+
+
+def hz_or_word(*words: str) -> Callable[[str], float | str]:
+    """:func:`number_or_word` for a frequency in Hz."""
+    return number_or_word("a frequency in Hz", *words)

@@ -6,11 +6,12 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
-from .options import hz_or_word, option
+from .options import hz_or_word, number_or_word, option
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
@@ -40,6 +41,10 @@ class RestoreSettings:
       spectrum matches the one expected from the octave below the edge, :mod:`sagasr_stream.band_level`; the
       default of bundles that ship the fit, with ``low_band`` "keep" only) or "power" (the band at the power
       the model predicts);
+    - ``band_ceiling``: the most (dB) by which a frame's restored band may exceed, relative to the octave below
+      the edge, its median over the window's loud frames (:mod:`sagasr_stream.band_ceiling`: the band follows
+      the input into decays, gaps and fades), or "off"; the default of bundles that ship
+      ``defaults.band_ceiling_db``, with ``low_band`` "keep" only;
     - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
       signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
       (each channel alone) or "mono" (the downmix, restored once, in every channel).
@@ -63,6 +68,11 @@ class RestoreSettings:
     band_level: BandLevel | None = option(
         None, help="restored band level: matched (a noise-excited model's band scaled to the log spectrum the "
                    "octave below the edge implies) or power (as the model predicts); default: the bundle's")
+    band_ceiling: float | str | None = option(
+        None, unit="dB", parse=number_or_word("a level in dB", "off"),
+        help="how far (dB) a frame's restored band may rise, relative to the octave below the edge, above its "
+             "level in the window's loud frames (the band follows the input into decays and gaps), or 'off'; "
+             "default: the bundle's")
     stereo: StereoMode = option(
         "linked", choices=STEREO_MODES,
         help="how channels are restored together: linked (one restored band per pair, each channel's level and "
@@ -101,6 +111,7 @@ class ResolvedSettings:
     auto_rolloff_fraction: float = 0.2
     stereo: StereoMode = "linked"
     band_level: BandLevelFit | None = None  # the fit that scales each restored band; None: "power"
+    band_ceiling_db: float | None = None    # the quiet-frame ceiling's margin (dB); None: off
 
     @property
     def complete_band_hz(self) -> float:
@@ -176,7 +187,7 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     return ResolvedSettings(
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
-        resolve_band_level(settings, manifest),
+        resolve_band_level(settings, manifest), resolve_band_ceiling(settings, manifest),
     )
 
 
@@ -195,3 +206,20 @@ def resolve_band_level(settings: RestoreSettings, manifest: Manifest) -> BandLev
     if settings.band_level == "power" or fit is None or settings.low_band != "keep":
         return None
     return BandLevelFit.from_dict(fit)
+
+
+def resolve_band_ceiling(settings: RestoreSettings, manifest: Manifest) -> float | None:
+    """The quiet-frame ceiling's margin (dB), or ``None`` (off). A number or "off"; by default the bundle's
+    ``defaults.band_ceiling_db``. It needs ``low_band`` "keep" (the other modes give the model's output as it
+    is), and is off by default in the others."""
+    value = settings.band_ceiling
+    if value == "off":
+        return None
+    if value is None:
+        default = manifest.defaults.band_ceiling_db
+        return None if default is None or settings.low_band != "keep" else float(default)
+    if not is_margin_db(value):
+        raise SettingsError(f"band_ceiling must be a level in dB >= 0 or 'off', got {value!r}")
+    if settings.low_band != "keep":
+        raise SettingsError(f"band_ceiling needs low_band 'keep', got {settings.low_band!r}")
+    return float(value)

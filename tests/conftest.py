@@ -38,3 +38,14 @@ def band_limited_noise(n: int, cutoff_hz: float = 6000.0, seed: int = 0, channel
     shape = (n,) if channels is None else (channels, n)
     x = band_limit(0.2 * rng.standard_normal(shape), 44100, LowPassSpec("cheby1", 8, cutoff_hz), resample=False)
     return x.astype(np.float32)
+
+
+def with_defaults(model: SagaSRModel, **changes: object) -> SagaSRModel:
+    """``model`` (the same graphs) with some of its bundle's ``defaults`` changed."""
+    import copy
+    import dataclasses
+
+    changed = copy.copy(model)
+    defaults = dataclasses.replace(model.manifest.defaults, **changes)
+    changed.manifest = dataclasses.replace(model.manifest, defaults=defaults)
+    return changed

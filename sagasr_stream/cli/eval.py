@@ -53,7 +53,8 @@ def run_eval(args: argparse.Namespace) -> int:
         "settings": {"steps": resolved.steps, "cfg_acoustic": resolved.cfg_acoustic, "cfg_text": resolved.cfg_text,
                      "target_rolloff_hz": resolved.target_rolloff_hz, "caption": resolved.caption,
                      "overlap": resolved.overlap, "seed": resolved.seed, "clip_seconds": args.clip_seconds,
-                     "band_level": asdict(resolved.band_level) if resolved.band_level else "power"},
+                     "band_level": asdict(resolved.band_level) if resolved.band_level else "power",
+                     "band_ceiling_db": "off" if resolved.band_ceiling_db is None else resolved.band_ceiling_db},
         "split": {"name": args.split, "rule": describe_rule(), "clips": list(clips), **split_listing(list(all_clips))},
     }
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
@@ -64,7 +65,8 @@ def run_eval(args: argparse.Namespace) -> int:
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
                 f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}, "
-                f"band level {'matched' if resolved.band_level else 'power'}.\n"
+                f"band level {'matched' if resolved.band_level else 'power'}, band ceiling "
+                f"{'off' if resolved.band_ceiling_db is None else f'{resolved.band_ceiling_db:g} dB'}.\n"
                 f"\nSeam metric (8 kHz resample input, high band energy near seams against elsewhere, 0 dB = "
                 f"invisible): " + (
                     f"{seams['seam_db_mean']:+.2f} dB, the references themselves {seams['reference_seam_db_mean']:+.2f} dB "

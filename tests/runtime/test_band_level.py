@@ -2,7 +2,6 @@
 below the edge implies (sagasr_stream.band_level)."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import numpy as np
@@ -15,7 +14,7 @@ from sagasr_stream.dsp import N_FFT, float64_stft
 from sagasr_stream.errors import BundleError, SettingsError
 from sagasr_stream.settings import RestoreSettings, resolve
 
-from ..conftest import band_limited_noise
+from ..conftest import band_limited_noise, with_defaults
 
 SR = 44100
 NOISE_PEAKINESS_DB = -2.35  # white noise above 4 kHz: exponential bin powers (-2.5 dB in the limit of wide
@@ -33,10 +32,7 @@ def harmonic_tone(seconds: float = 2.0, f0: float = 220.0) -> np.ndarray:
 
 def with_fit(model: ss.SagaSRModel, fit: dict | None) -> ss.SagaSRModel:
     """``model`` (the same graphs) with ``fit`` as its bundle's ``defaults.band_level``."""
-    changed = copy.copy(model)
-    defaults = dataclasses.replace(model.manifest.defaults, band_level=fit)
-    changed.manifest = dataclasses.replace(model.manifest, defaults=defaults)
-    return changed
+    return with_defaults(model, band_level=fit)
 
 
 # --- the measure ---------------------------------------------------------------------------------------------

@@ -47,7 +47,33 @@ def test_the_embedded_bundle_is_the_trained_small_model(model: ss.SagaSRModel) -
     from sagasr_stream.settings import resolve
 
     assert resolve(ss.RestoreSettings(), m).band_level is not None
+    assert resolve(ss.RestoreSettings(), m).band_ceiling_db == 10.0  # and held down in the input's quiet frames
     assert "CPU" in model.device
+
+
+def test_its_band_follows_a_decaying_note_down(model: ss.SagaSRModel) -> None:
+    """A plucked note decaying 78 dB per second, resampled through 16 kHz: in the frames where the input's top
+    octave has fallen 60-100 dB below the onset, the restored band falls with it, at most the band ceiling's 10 dB
+    (and the overlap-add's smear) above its ratio to that octave in the loud frames; a noise floor would not."""
+    from sagasr_stream.dsp import N_FFT, float64_stft
+
+    t = np.arange(int(1.5 * SR)) / SR
+    rng = np.random.default_rng(0)
+    x = np.exp(-9.0 * t) * sum(np.sin(2 * np.pi * 220.0 * k * t + rng.uniform(0, 6.3)) / k for k in range(1, 100))
+    lr = resample_through((0.4 * x / np.abs(x).max()).astype(np.float32), SR, 16000.0).astype(np.float32)
+    out = ss.restore(lr, SR, model)
+    f = np.fft.rfftfreq(N_FFT, 1 / SR)
+
+    def band_db(y: np.ndarray, low: float, high: float) -> np.ndarray:
+        return 10 * np.log10((np.abs(float64_stft(y.astype(np.float64))[(f >= low) & (f < high)]) ** 2).sum(0) + 1e-20)
+
+    below, above = band_db(lr, 4000.0, 7800.0), band_db(out, 9000.0, 20000.0)
+    ratio = above - below
+    loud = slice(2, 30)                        # frames 0.0-0.35 s: the first 27 dB of the decay
+    quiet = (below < below[2] - 60) & (below > below[2] - 100)
+    assert quiet.sum() > 20
+    assert np.all(ratio[quiet] < np.median(ratio[loud]) + 10.0 + 3.0)
+    assert above[quiet].min() < above[2] - 90.0  # no noise floor left behind
 
 
 def test_the_embedded_bundle_is_tens_of_megabytes(model: ss.SagaSRModel) -> None:

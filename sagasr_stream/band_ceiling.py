@@ -43,22 +43,15 @@ def ceiling_gains_db(below_power: np.ndarray, above_power: np.ndarray, margin_db
     return np.where(loud, 0.0, np.minimum(0.0, ceiling - ratio_db))
 
 
-def apply_band_ceiling(
-    spec_in: np.ndarray, spec_out: np.ndarray, edge_bins: np.ndarray, margin_db: float,
-    valid: list[int | None] | None = None,
-) -> np.ndarray:
-    """The restored windows' STFT ``spec_out`` (windows, bins, frames) with the bins from each window's band
-    edge ``edge_bins`` (windows,) up scaled by :func:`ceiling_gains_db`, measured against the input's STFT
-    ``spec_in`` (same shape); ``valid``: each window's signal samples (``None``: all). A window whose edge
-    leaves no octave below it is returned as it is. Returns a new array."""
-    out = spec_out.copy()
-    for i, edge in enumerate(int(e) for e in edge_bins):
-        if edge < 2:
-            continue
-        length = None if valid is None or valid[i] is None else valid[i]
-        counted = None if length is None else max(1, min(spec_in.shape[-1], length // HOP + 1))
-        below = (np.abs(spec_in[i, edge // 2 : edge]) ** 2).sum(axis=0)
-        above = (np.abs(out[i, edge:]) ** 2).sum(axis=0)
-        gains_db = ceiling_gains_db(below, above, margin_db, counted)
-        out[i, edge:] *= 10.0 ** (gains_db / 20.0)
-    return out
+def hold_quiet_frames(
+    spec_in: np.ndarray, spec_out: np.ndarray, edge_bin: int, margin_db: float, valid: int | None = None
+) -> None:
+    """Scale one restored window's STFT ``spec_out`` (bins, frames), in place, from its band edge ``edge_bin`` up
+    by :func:`ceiling_gains_db`, measured against the input window's STFT ``spec_in`` (same shape); ``valid``: the
+    window's signal samples (``None``: all). A window whose edge leaves no octave below it is left as it is."""
+    if edge_bin < 2:
+        return
+    counted = None if valid is None else max(1, min(spec_in.shape[-1], valid // HOP + 1))
+    below = (np.abs(spec_in[edge_bin // 2 : edge_bin]) ** 2).sum(axis=0)
+    above = (np.abs(spec_out[edge_bin:]) ** 2).sum(axis=0)
+    spec_out[edge_bin:] *= 10.0 ** (ceiling_gains_db(below, above, margin_db, counted) / 20.0)

@@ -12,7 +12,7 @@ Everything here is numpy/scipy only. Arrays are float32 or float64 with time on 
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -294,7 +294,7 @@ def merge_low_band(
     mode: LowBandMode = "keep",
     edge_bins: np.ndarray | None = None,
     original_spec: np.ndarray | None = None,
-    restored_spec: np.ndarray | None = None,
+    restored_spec: np.ndarray | Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Combine restored windows with their band-limited input.
 
@@ -306,7 +306,8 @@ def merge_low_band(
       input's divided by the magnitude ratio input/output at bin c, clipped to [0.8, 1.2];
     - ``"off"``: the model output is returned as is.
     ``original_spec``: (windows, bins, frames) :func:`float64_stft` of ``original`` when the caller has it.
-    ``restored_spec``: the restored windows as (windows, bins, frames) STFT frames instead of samples (pass
+    ``restored_spec``: the restored windows as (windows, bins, frames) STFT frames (or a list of (bins, frames))
+    instead of samples (pass
     ``restored=None``): merged as they are, without a trip through samples and back.
     Returns float32 (windows, samples).
     """
@@ -315,7 +316,7 @@ def merge_low_band(
                              "(exactly one of the two)")
     if mode == "off":
         if restored is None:
-            return istft(restored_spec, original.shape[-1]).astype(np.float32)
+            return istft(np.asarray(restored_spec), original.shape[-1]).astype(np.float32)
         return restored.astype(np.float32, copy=False)
     if mode not in ("keep", "replace"):
         raise ParameterError(f"low-band mode must be 'keep', 'replace' or 'off', got {mode!r}")

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "noise-excited decoder's level fit; the runtime's band_level is then 'matched' by default")
     p.add_argument("--band-ceiling-db", type=float, help="the runtime's default band_ceiling (dB): a frame's restored "
                    "band may rise this far above its window's loud frames' level relative to the octave below the edge")
+    p.add_argument("--sbr-blend", type=float, help="the runtime's default sbr_blend (0-1): the share of the log "
+                   "magnitude of spectral band replication in the restored band")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
@@ -82,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.band_ceiling_db is not None and not is_margin_db(args.band_ceiling_db):
         print(f"error: --band-ceiling-db must be a level in dB >= 0, got {args.band_ceiling_db}", file=sys.stderr)
         return 2
+    from sagasr_stream.replication import is_share
+
+    if args.sbr_blend is not None and not is_share(args.sbr_blend):
+        print(f"error: --sbr-blend must be a share in [0, 1], got {args.sbr_blend}", file=sys.stderr)
+        return 2
     import torch
     from safetensors import SafetensorError
 
@@ -125,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "auto_rolloff_fraction": args.auto_rolloff_fraction,
                                   "overlap_fraction": args.overlap_fraction,
                                   "rolloff_unknown_trained": args.rolloff_unknown_trained,
-                                  "band_ceiling_db": args.band_ceiling_db}.items()
+                                  "band_ceiling_db": args.band_ceiling_db, "sbr_blend": args.sbr_blend}.items()
                 if v is not None}
     if band_level is not None:
         defaults["band_level"] = band_level

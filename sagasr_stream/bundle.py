@@ -23,6 +23,7 @@ from .band_level import BandLevelFit
 from .errors import BundleError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
 from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
+from .replication import is_share
 
 FORMAT_NAME = "sagasr-bundle"
 FORMAT_VERSION = 1
@@ -64,6 +65,7 @@ class Defaults:
     band_level: dict[str, float] | None = None  # a noise-excited decoder's level fit (band_level.BandLevelFit):
                                                 # the default band_level is then "matched"
     band_ceiling_db: float | None = None        # the quiet-frame ceiling's margin (dB, band_ceiling); None: off
+    sbr_blend: float | None = None              # the share of band replication in the restored band; None: off
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,9 @@ class Manifest:
         ceiling = self.defaults.band_ceiling_db
         if ceiling is not None and not is_margin_db(ceiling):
             raise BundleError(f"{where}: defaults.band_ceiling_db must be a level in dB >= 0, got {ceiling!r}")
+        share = self.defaults.sbr_blend
+        if share is not None and not is_share(share):
+            raise BundleError(f"{where}: defaults.sbr_blend must be a share in [0, 1], got {share!r}")
 
 
 def _safe_member_path(root: Path, name: str) -> Path:

@@ -3,7 +3,7 @@
 window audio -> band edge (pass through when nothing is missing) -> peak gain -> VAE encode (LR latent) +
 input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE decode -> undo gain -> restored
 band level (:mod:`sagasr_stream.band_level`) -> band ceiling in quiet frames (:mod:`sagasr_stream.band_ceiling`) ->
-low-band merge with the input up to its band edge.
+a share of band replication (:mod:`sagasr_stream.replication`) -> low-band merge with the input up to its band edge.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .band_level import band_gains
 from .bandlimit import SignalBandLimit
 from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
+from .replication import blend_replication
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
 
@@ -153,9 +154,12 @@ class WindowRestorer:
         )
         restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
         restored *= band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
-        if s.band_ceiling_db is None:
+        if s.band_ceiling_db is None and s.sbr_blend is None:
             return merge_low_band(restored, audio, s.low_band, edges, spec)
         restored_spec = [float64_stft(window) for window in restored]  # one by one: faster than as a batch
         for i, job in enumerate(jobs):
-            hold_quiet_frames(spec[i], restored_spec[i], int(edges[i]), s.band_ceiling_db, job.valid)
+            if s.band_ceiling_db is not None:
+                hold_quiet_frames(spec[i], restored_spec[i], int(edges[i]), s.band_ceiling_db, job.valid)
+            if s.sbr_blend is not None:
+                blend_replication(spec[i], restored_spec[i], int(edges[i]), s.sbr_blend, m.sample_rate)
         return merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)

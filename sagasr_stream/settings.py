@@ -7,6 +7,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from .band_ceiling import is_margin_db
+from .replication import is_share
 from .band_level import BandLevelFit
 from .bundle import Manifest
 from .dsp import hz_to_ratio
@@ -45,6 +46,9 @@ class RestoreSettings:
       the edge, its median over the window's loud frames (:mod:`sagasr_stream.band_ceiling`: the band follows
       the input into decays, gaps and fades), or "off"; the default of bundles that ship
       ``defaults.band_ceiling_db``, with ``low_band`` "keep" only;
+    - ``sbr_blend``: the share (0-1, of the log magnitude) of spectral band replication in the restored band
+      (:mod:`sagasr_stream.replication`: the input's onsets and harmonic pattern carried into the band), or
+      "off"; the default of bundles that ship ``defaults.sbr_blend``, with ``low_band`` "keep" only;
     - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
       signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
       (each channel alone) or "mono" (the downmix, restored once, in every channel).
@@ -73,6 +77,10 @@ class RestoreSettings:
         help="how far (dB) a frame's restored band may rise, relative to the octave below the edge, above its "
              "level in the window's loud frames (the band follows the input into decays and gaps), or 'off'; "
              "default: the bundle's")
+    sbr_blend: float | str | None = option(
+        None, parse=number_or_word("a share in [0, 1]", "off"),
+        help="share (0-1, of the log magnitude) of spectral band replication blended into the restored band "
+             "(the input's onsets and harmonic pattern), or 'off'; default: the bundle's")
     stereo: StereoMode = option(
         "linked", choices=STEREO_MODES,
         help="how channels are restored together: linked (one restored band per pair, each channel's level and "
@@ -112,6 +120,7 @@ class ResolvedSettings:
     stereo: StereoMode = "linked"
     band_level: BandLevelFit | None = None  # the fit that scales each restored band; None: "power"
     band_ceiling_db: float | None = None    # the quiet-frame ceiling's margin (dB); None: off
+    sbr_blend: float | None = None          # the share of band replication in the restored band; None: off
 
     @property
     def complete_band_hz(self) -> float:
@@ -188,6 +197,7 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
         resolve_band_level(settings, manifest), resolve_band_ceiling(settings, manifest),
+        resolve_sbr_blend(settings, manifest),
     )
 
 
@@ -223,3 +233,20 @@ def resolve_band_ceiling(settings: RestoreSettings, manifest: Manifest) -> float
     if settings.low_band != "keep":
         raise SettingsError(f"band_ceiling needs low_band 'keep', got {settings.low_band!r}")
     return float(value)
+
+
+def resolve_sbr_blend(settings: RestoreSettings, manifest: Manifest) -> float | None:
+    """The share of band replication in the restored band, or ``None`` (off, also for a share of 0). A number
+    in [0, 1] or "off"; by default the bundle's ``defaults.sbr_blend``. It needs ``low_band`` "keep" (the other
+    modes give the model's output as it is), and is off by default in the others."""
+    value = settings.sbr_blend
+    if value == "off":
+        return None
+    if value is None:
+        default = manifest.defaults.sbr_blend
+        return None if not default or settings.low_band != "keep" else float(default)
+    if not is_share(value):
+        raise SettingsError(f"sbr_blend must be a share in [0, 1] or 'off', got {value!r}")
+    if settings.low_band != "keep":
+        raise SettingsError(f"sbr_blend needs low_band 'keep', got {settings.low_band!r}")
+    return float(value) or None

@@ -12,56 +12,25 @@ from __future__ import annotations
 import numpy as np
 
 from ..dsp import HOP, N_FFT, istft, stft
+from ..replication import GUARD, replicate_band
 from .metrics import band_signal
-
-SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -6.0)  # natural spectra rarely fall slower than -6 dB/octave up there
-GUARD = 0.97  # the last 3 % below the cutoff lie in the filter's transition band: not used as source
-
-
-def spectral_slope_db_per_octave(
-    power: np.ndarray, freqs_hz: np.ndarray, low_hz: float, high_hz: float
-) -> float:
-    """Least-squares slope of 10 log10(power) against log2(frequency) over [low_hz, high_hz), dB/octave.
-
-    ``power``: (bins,) time-averaged power; ``freqs_hz``: (bins,). Returns 0 when fewer than 2 bins.
-    """
-    band = (freqs_hz >= low_hz) & (freqs_hz < high_hz) & (freqs_hz > 0)
-    if band.sum() < 2:
-        return 0.0
-    x = np.log2(freqs_hz[band])
-    y = 10 * np.log10(power[band] + 1e-20)
-    return float(np.polyfit(x, y, 1)[0])
 
 
 def sbr_extend(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
     """Fill the band above ``cutoff_hz`` by replicating the octave below it.
 
     ``audio``: (samples,) float, band-limited at ``cutoff_hz``. Returns (samples,) float32: the input plus
-    the replicated band (bins >= cutoff). The copied patch of bin s to bin k is scaled by
-    (k / s) ** (slope / (20 log10 2)), with the slope fitted below the cutoff and clipped to
-    ``SLOPE_RANGE_DB_PER_OCTAVE``, so the envelope keeps decaying like the source's.
+    the replicated band (bins >= cutoff) of :func:`sagasr_stream.replication.replicate_band`, the slope fitted
+    on the whole signal.
     """
     x = band_signal(audio, sample_rate, cutoff_hz, "sbr_extend")
-    nyquist = sample_rate / 2
     spec = stft(x, N_FFT, HOP)
-    n_bins = spec.shape[0]
-    freqs = np.arange(n_bins) * sample_rate / N_FFT
-    first = int(np.ceil(cutoff_hz / nyquist * (N_FFT // 2)))
-    src_hi = max(2, int(GUARD * first))
-    src_lo = max(1, src_hi // 2)
-    if first >= n_bins or src_hi - src_lo < 1:
+    first = int(np.ceil(cutoff_hz / (sample_rate / 2) * (N_FFT // 2)))
+    replica = replicate_band(spec, first, sample_rate)
+    if replica is None:
         return x.astype(np.float32)
-    power = (np.abs(spec) ** 2).mean(axis=1)
-    slope = spectral_slope_db_per_octave(power, freqs, freqs[src_hi] / 4, freqs[src_hi])
-    slope = float(np.clip(slope, *SLOPE_RANGE_DB_PER_OCTAVE))
-    exponent = slope / (20 * np.log10(2.0))  # amplitude exponent per frequency ratio
-    targets = np.arange(first, n_bins)
-    width = src_hi - src_lo
-    sources = src_lo + (targets - first) % width
-    # the patch starts where the source band ends: scale relative to the source level at src_hi
-    gain = (targets / sources.astype(np.float64)) ** exponent
     high = np.zeros_like(spec)
-    high[targets] = spec[sources] * gain[:, None]
+    high[first:] = replica
     return (x + istft(high, x.size, N_FFT, HOP)).astype(np.float32)
 
 

@@ -35,6 +35,7 @@ def test_eval_command_writes_a_report_with_every_baseline_and_seams(tiny_bundle,
     assert "tiny-random" in text and "Seam metric" in text and "VAE-only" in text and "noise fill" in text
     assert report["settings"]["band_level"] == "power" and "band level power" in text  # the tiny bundle has no fit
     assert report["settings"]["band_ceiling_db"] == "off" and "band ceiling off" in text  # nor a ceiling
+    assert report["settings"]["sbr_blend"] == "off" and "SBR blend off" in text  # nor a blend
     seams = json.loads((out / "seams.json").read_text())
     assert seams["seam_clips"] == 2 and np.isfinite(seams["seam_db_mean"]) and report["seams"] == seams
     assert np.isclose(seams["seam_db_vs_reference"], seams["seam_db_mean"] - seams["reference_seam_db_mean"])

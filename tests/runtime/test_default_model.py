@@ -76,6 +76,33 @@ def test_its_band_follows_a_decaying_note_down(model: ss.SagaSRModel) -> None:
     assert above[quiet].min() < above[2] - 90.0  # no noise floor left behind
 
 
+def drum_and_tone_clip(seconds: float = 2.0) -> np.ndarray:
+    """A hi-hat every 125 ms (noise decaying 20 ms) over a harmonic tone at 196 Hz: (samples,) float32."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * SR)) / SR
+    hits = np.exp(-(t % 0.125) / 0.02) * rng.standard_normal(t.size) * 0.3
+    tone = 0.2 * sum(np.sin(2 * np.pi * 196.0 * k * t + rng.uniform(0, 6.3)) / k for k in range(1, 40))
+    x = hits + tone
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_its_band_takes_a_quarter_of_the_replica_and_comes_closer(model: ss.SagaSRModel) -> None:
+    """The default blends a quarter of spectral band replication's log magnitude into its band (sbr_blend, v3.4):
+    on a drum-and-tone clip resampled through 16 kHz, that band lies closer to the reference's than the model's
+    band alone (LSD-HF 2.20 against 2.59 when measured), and the input's band stays the input's."""
+    from sagasr_stream.settings import resolve
+
+    assert resolve(ss.RestoreSettings(), model.manifest).sbr_blend == 0.25
+    reference = drum_and_tone_clip()
+    band_limited = resample_through(reference, SR, 16000.0).astype(np.float32)
+    blended = ss.restore(band_limited, SR, model)
+    alone = ss.restore(band_limited, SR, model, ss.RestoreSettings(sbr_blend="off"))
+    assert lsd_hf(blended, reference, SR, 8000.0) < 0.9 * lsd_hf(alone, reference, SR, 8000.0)
+    low = np.fft.rfftfreq(reference.size, 1 / SR) < 6000.0
+    spec_blended, spec_alone = np.abs(np.fft.rfft(blended))[low], np.abs(np.fft.rfft(alone))[low]
+    np.testing.assert_allclose(spec_blended, spec_alone, rtol=1e-3, atol=1e-5 * spec_alone.max())
+
+
 def test_the_embedded_bundle_is_tens_of_megabytes(model: ss.SagaSRModel) -> None:
     size = sum(p.stat().st_size for p in DEFAULT_BUNDLE_DIR.iterdir())
     assert size < 60e6, size  # float16 weight storage (float32 compute) and an int8 text-embedding table

@@ -20,9 +20,9 @@
 #   python -m sagasr_export --random-config "$GPU/model.json" --trained-weights SLIM/checkpoint/model.safetensors \
 #       -o sagasr_stream/models/default --quantize-text --store-fp16 --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 \
 #       --target-rolloff-hz model --rolloff-unknown-trained --overlap-fraction 0.5 \
-#       --band-level "$WORK/band-level.json" --band-ceiling-db 10 --overwrite
+#       --band-level "$WORK/band-level.json" --band-ceiling-db 10 --sbr-blend 0.25 --overwrite
 #   ($WORK/band-level.json: stage 1's band-level fit; the shipped manifest's defaults.band_level is v3.2's, below;
-#   --band-ceiling-db 10 is v3.3's quiet-frame ceiling, stage 2f.)
+#   --band-ceiling-db 10 is v3.3's quiet-frame ceiling, stage 2f; --sbr-blend 0.25 v3.4's, stage 2g.)
 #   Checkpoints were chosen on the tuning split and 7 selection clips (model card), never on the test split.
 # Stage 2c (here, CPU, optional; resumable like 2b): the text condition. Continue the committed weights on the whole
 #   corpus's training split with every caption in several phrasings and 30 % of the pairs without a caption but with
@@ -48,8 +48,11 @@
 # Stage 2f (v3.3; nothing to train): the restored band held, in a window's quiet frames, to at most 10 dB above its
 #   loud frames' level relative to the octave below the edge (sagasr_stream/band_ceiling.py; chosen on unseen clips of
 #   the training split, model card "Band ceiling"): export --band-ceiling-db 10 writes it into the manifest.
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.3, is stage 2d's
-#   weights with stage 2e's fit and stage 2f's ceiling).
+# Stage 2g (v3.4; nothing to train): a quarter of the restored band's log magnitude from spectral band replication
+#   of the octave below the edge (sagasr_stream/replication.py; chosen on unseen clips of the training split with
+#   benchmarks/sbr_blend.py, model card "SBR blend"): export --sbr-blend 0.25 writes it into the manifest.
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.4, is stage 2d's
+#   weights with stage 2e's fit, stage 2f's ceiling and stage 2g's blend).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$ROOT/data}"

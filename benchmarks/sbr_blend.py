@@ -1,0 +1,69 @@
+"""How the SBR blend's share (``sbr_blend``, ``sagasr_stream/replication.py``, v3.4) was chosen: the default model
+restored through the runtime at each share, on clips of the training split that no training stage used.
+
+    python benchmarks/sbr_blend.py --corpus CORPUS --used .gpu/corpus/clips --clips 40 --seconds 6
+
+Clips as in ``benchmarks/band_ceiling.py`` (the first clip of each piece of ``CORPUS/train.txt`` that the model
+was not trained on, the first ``--clips``), degraded with ``sagasr eval``'s draws (filters and resample at 4 / 8 /
+12 kHz). Per share and row: mean LSD, LSD-HF and envelope correlation (``sagasr_stream.evaluation.metrics``),
+the share of clips on which the model's LSD is below the better of SBR and the noise fill, and the envelope
+correlation minus SBR's. Share 0 is v3.3 (``sbr_blend="off"``).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from band_ceiling import pick_clips
+
+from sagasr_stream import restore
+from sagasr_stream.degradation import DEGRADATIONS, degrade
+from sagasr_stream.evaluation.baseline import noise_fill, sbr_extend
+from sagasr_stream.evaluation.metrics import quality
+from sagasr_stream.evaluation.references import load_clips
+from sagasr_stream.evaluation.runner import row_rng
+from sagasr_stream.restorer import Restorer
+from sagasr_stream.settings import RestoreSettings
+
+SR = 44100
+CUTOFFS = (4000.0, 8000.0, 12000.0)
+ROWS = [(kind, cutoff) for kind in DEGRADATIONS for cutoff in CUTOFFS]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--used", type=Path, required=True, help="folder of the clips the model was trained on")
+    parser.add_argument("--clips", type=int, default=40)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5])
+    args = parser.parse_args()
+    clips = load_clips([str(p) for p in pick_clips(args.corpus, args.used, args.clips)], args.seconds, None, SR)
+    restorers = {share: Restorer.load(None, RestoreSettings(sbr_blend=share or "off")) for share in args.shares}
+    scores: dict[tuple[float, str, float], list[list[float]]] = {}
+    for kind, cutoff in ROWS:
+        for ci, ref in enumerate(clips.values()):
+            rng = row_rng(0, ci, DEGRADATIONS.index(kind), CUTOFFS.index(cutoff))  # the evaluation's draws
+            degraded = degrade(ref, kind, cutoff, rng)
+            sbr = quality(sbr_extend(degraded, SR, cutoff), ref, SR, cutoff)
+            noise = quality(noise_fill(degraded, SR, cutoff, seed=int(rng.integers(2**31))), ref, SR, cutoff)
+            for share, restorer in restorers.items():
+                got = quality(restore(degraded, SR, restorer), ref, SR, cutoff)
+                scores.setdefault((share, kind, cutoff), []).append(
+                    [got["lsd"], got["lsd_hf"], got["env"], min(sbr["lsd"], noise["lsd"]), sbr["env"]])
+        print(f"{kind} {cutoff:.0f} Hz done", flush=True)
+    print(f"\n{len(clips)} clips x {args.seconds:g} s. Per row: "
+          "LSD, LSD-HF, clips won (LSD below the better of SBR and noise fill), envelope correlation minus SBR's\n")
+    print("| share | mean LSD | mean LSD-HF | " + " | ".join(f"{k} {c / 1000:g} kHz" for k, c in ROWS) + " |")
+    print("|---" * (3 + len(ROWS)) + "|")
+    for share in args.shares:
+        rows = [np.array(scores[(share, kind, cutoff)]) for kind, cutoff in ROWS]
+        cells = [f"{r[:, 0].mean():.3f} / {r[:, 1].mean():.3f}, {np.mean(r[:, 0] < r[:, 3]):.0%}, "
+                 f"{r[:, 2].mean() - r[:, 4].mean():+.3f}" for r in rows]
+        means = np.mean([r[:, :2].mean(axis=0) for r in rows], axis=0)
+        print(f"| {share:g} | {means[0]:.4f} | {means[1]:.4f} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Spectral band replication (SBR) in the STFT domain, and a share of it in the restored band (``sbr_blend``).
+
+:func:`replicate_band` copies the top octave below a band edge upwards, patch after patch, each copied bin scaled
+by the source's own spectral slope, so the new band decays the way the source does; the evaluation's SBR baseline
+(:func:`sagasr_stream.evaluation.baseline.sbr_extend`) is built on it.
+
+:func:`blend_replication` gives a restored window's band a share of that replica: per STFT bin the magnitude
+becomes ``|model| ** (1 - share) * |replica| ** share`` (a geometric blend: the share of the log magnitude), the
+model's phase kept. The replica carries what the input itself says about the band: its onsets and rhythm, frame
+by frame, and the harmonic pattern of the octave below; the model keeps the rest of the band's level and
+texture. Each window is treated alone (the result does not depend on block or batch size), the input's own
+band is never touched, and no bin moves by more than ``share`` x :data:`RATIO_LIMIT_DB`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .dsp import N_FFT
+
+SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -6.0)  # natural spectra rarely fall slower than -6 dB/octave up there
+GUARD = 0.97  # the last 3 % below the edge lie in the filter's transition band: not used as source
+RATIO_LIMIT_DB = 40.0  # replica / model magnitude ratios are clipped to +-this before the share is taken
+TINY = 1e-30
+
+
+def is_share(value: object) -> bool:
+    """Whether ``value`` can be a blend share: a finite number in [0, 1] (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
+
+
+def spectral_slope_db_per_octave(power: np.ndarray, freqs_hz: np.ndarray, low_hz: float, high_hz: float) -> float:
+    """Least-squares slope of 10 log10(power) against log2(frequency) over [low_hz, high_hz), dB/octave.
+
+    ``power``: (bins,) time-averaged power; ``freqs_hz``: (bins,). Returns 0 when fewer than 2 bins.
+    """
+    band = (freqs_hz >= low_hz) & (freqs_hz < high_hz) & (freqs_hz > 0)
+    if band.sum() < 2:
+        return 0.0
+    x = np.log2(freqs_hz[band])
+    y = 10 * np.log10(power[band] + 1e-20)
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def replicate_band(spec: np.ndarray, first_bin: int, sample_rate: int) -> np.ndarray | None:
+    """The band from ``first_bin`` up, replicated from the octave below it: (bins - first_bin, frames) complex.
+
+    ``spec``: (bins, frames) STFT (n_fft :data:`~sagasr_stream.dsp.N_FFT`) of a signal band-limited at
+    ``first_bin``. Target bin k copies source bin s of [src_lo, src_hi) (the octave below the edge without its
+    last 3 %, :data:`GUARD`) scaled by (k / s) ** (slope / (20 log10 2)), with the slope fitted on the
+    time-averaged power of the two octaves below and clipped to :data:`SLOPE_RANGE_DB_PER_OCTAVE`. ``None``
+    when there is no band above.
+    """
+    n_bins = spec.shape[0]
+    src_hi = max(2, int(GUARD * first_bin))
+    src_lo = max(1, src_hi // 2)
+    if first_bin >= n_bins or src_hi - src_lo < 1:
+        return None
+    freqs = np.arange(n_bins) * sample_rate / N_FFT
+    power = (np.abs(spec) ** 2).mean(axis=1)
+    slope = spectral_slope_db_per_octave(power, freqs, freqs[src_hi] / 4, freqs[src_hi])
+    exponent = float(np.clip(slope, *SLOPE_RANGE_DB_PER_OCTAVE)) / (20 * np.log10(2.0))
+    targets = np.arange(first_bin, n_bins)
+    sources = src_lo + (targets - first_bin) % (src_hi - src_lo)
+    gain = (targets / sources.astype(np.float64)) ** exponent  # relative to the source level at src_hi
+    return spec[sources] * gain[:, None]
+
+
+def blend_replication(spec_in: np.ndarray, spec_out: np.ndarray, edge_bin: int, share: float, sample_rate: int) -> None:
+    """Blend the replica of the input window's STFT ``spec_in`` (bins, frames) into the restored window's STFT
+    ``spec_out`` (same shape) from ``edge_bin`` up, in place: magnitude ``|out| * clip(|replica| / |out|) ** share``
+    (ratio clipped to +-:data:`RATIO_LIMIT_DB`), phase kept. Share 0, or no octave below the edge: unchanged."""
+    if share <= 0 or edge_bin < 2:
+        return
+    replica = replicate_band(spec_in, edge_bin, sample_rate)
+    if replica is None:
+        return
+    band = spec_out[edge_bin:]
+    limit = 10.0 ** (RATIO_LIMIT_DB / 20.0)
+    ratio = np.clip(np.abs(replica) / np.maximum(np.abs(band), TINY), 1.0 / limit, limit)
+    band *= ratio**share

@@ -92,14 +92,24 @@ VARIANTS: dict[str, GainsFn] = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def unseen_clips_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of the benchmarks on unseen training-split clips: --corpus, --used, --clips, --seconds."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--used", type=Path, required=True, help="folder of the clips the model was trained on")
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=6.0)
-    args = parser.parse_args()
-    clips = load_clips([str(p) for p in pick_clips(args.corpus, args.used, args.clips)], args.seconds, None, SR)
+    return parser
+
+
+def load_unseen_clips(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """The clips :func:`pick_clips` chooses, ``args.seconds`` long, at 44.1 kHz: name -> (samples,)."""
+    return load_clips([str(p) for p in pick_clips(args.corpus, args.used, args.clips)], args.seconds, None, SR)
+
+
+def main() -> None:
+    args = unseen_clips_parser(__doc__.split("\n\n")[0]).parse_args()
+    clips = load_unseen_clips(args)
     restorer = Restorer.load(None, RestoreSettings(band_ceiling="off"))
     base, scores, worst = np.zeros(2), {name: np.zeros(2) for name in VARIANTS}, {name: 0.0 for name in VARIANTS}
     for di, (kind, cutoff) in enumerate(ROWS):

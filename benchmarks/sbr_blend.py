@@ -11,17 +11,13 @@ correlation minus SBR's. Share 0 is v3.3 (``sbr_blend="off"``).
 """
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
-from band_ceiling import pick_clips
+from band_ceiling import load_unseen_clips, unseen_clips_parser
 
 from sagasr_stream import restore
 from sagasr_stream.degradation import DEGRADATIONS, degrade
 from sagasr_stream.evaluation.baseline import noise_fill, sbr_extend
 from sagasr_stream.evaluation.metrics import quality
-from sagasr_stream.evaluation.references import load_clips
 from sagasr_stream.evaluation.runner import row_rng
 from sagasr_stream.restorer import Restorer
 from sagasr_stream.settings import RestoreSettings
@@ -32,14 +28,10 @@ ROWS = [(kind, cutoff) for kind in DEGRADATIONS for cutoff in CUTOFFS]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--used", type=Path, required=True, help="folder of the clips the model was trained on")
-    parser.add_argument("--clips", type=int, default=40)
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser = unseen_clips_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5])
     args = parser.parse_args()
-    clips = load_clips([str(p) for p in pick_clips(args.corpus, args.used, args.clips)], args.seconds, None, SR)
+    clips = load_unseen_clips(args)
     restorers = {share: Restorer.load(None, RestoreSettings(sbr_blend=share or "off")) for share in args.shares}
     scores: dict[tuple[float, str, float], list[list[float]]] = {}
     for kind, cutoff in ROWS:

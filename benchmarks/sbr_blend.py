@@ -1,5 +1,6 @@
 """How the SBR blend's share (``sbr_blend``, ``sagasr_stream/replication.py``, v3.4) was chosen: the default model
-restored through the runtime at each share, on clips of the training split that no training stage used.
+restored through the runtime at each share, on clips of the training split that no training stage used. (The
+model card's first table, the full blend with the replica's level, is this script at commit 0ef3e85.)
 
     python benchmarks/sbr_blend.py --corpus CORPUS --used .gpu/corpus/clips --clips 40 --seconds 6
 

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--band-ceiling-db", type=float, help="the runtime's default band_ceiling (dB): a frame's restored "
                    "band may rise this far above its window's loud frames' level relative to the octave below the edge")
     p.add_argument("--sbr-blend", type=float, help="the runtime's default sbr_blend (0-1): the share of the log "
-                   "magnitude of spectral band replication in the restored band")
+                   "magnitude of spectral band replication's pattern in the restored band")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")

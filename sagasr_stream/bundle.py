@@ -65,7 +65,7 @@ class Defaults:
     band_level: dict[str, float] | None = None  # a noise-excited decoder's level fit (band_level.BandLevelFit):
                                                 # the default band_level is then "matched"
     band_ceiling_db: float | None = None        # the quiet-frame ceiling's margin (dB, band_ceiling); None: off
-    sbr_blend: float | None = None              # the share of band replication in the restored band; None: off
+    sbr_blend: float | None = None              # share of band replication's pattern in the band; None: off
 
 
 @dataclass(frozen=True)

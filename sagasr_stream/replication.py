@@ -1,15 +1,17 @@
-"""Spectral band replication (SBR) in the STFT domain, and a share of it in the restored band (``sbr_blend``).
+"""Spectral band replication (SBR) in the STFT domain, and its pattern in the restored band (``sbr_blend``).
 
 :func:`replicate_band` copies the top octave below a band edge upwards, patch after patch, each copied bin scaled
 by the source's own spectral slope, so the new band decays the way the source does; the evaluation's SBR baseline
 (:func:`sagasr_stream.evaluation.baseline.sbr_extend`) is built on it.
 
-:func:`blend_replication` gives a restored window's band a share of that replica: per STFT bin the magnitude
-becomes ``|model| ** (1 - share) * |replica| ** share`` (a geometric blend: the share of the log magnitude), the
-model's phase kept. The replica carries what the input itself says about the band: its onsets and rhythm, frame
-by frame, and the harmonic pattern of the octave below; the model keeps the rest of the band's level and
-texture. Each window is treated alone (the result does not depend on block or batch size), the input's own
-band is never touched, and no bin moves by more than ``share`` x :data:`RATIO_LIMIT_DB`.
+:func:`blend_replication` gives a restored window's band a share of that replica's pattern: per STFT bin the log
+magnitude moves ``share`` of the way to the replica's, after the replica's level has been set to the model's in
+each third of an octave above the edge (the median over the window of the log ratio removed), the model's phase
+kept. So the band keeps the model's level and spectral envelope per third of an octave and takes a share of what
+the input itself says within it: its onsets and rhythm, frame by frame, and the harmonic pattern of the octave
+below. (SBR's own level, a slope extrapolated from below, is often many dB off on dark or bright material; the
+model's is the better estimate.) Each window is treated alone (the result does not depend on block or batch size),
+the input's own band is never touched, and no bin moves by more than ``share`` x 2 x :data:`RATIO_LIMIT_DB`.
 """
 from __future__ import annotations
 
@@ -67,16 +69,29 @@ def replicate_band(spec: np.ndarray, first_bin: int, sample_rate: int) -> np.nda
     return spec[sources] * gain[:, None]
 
 
+def third_octave_bands(first_bin: int, n_bins: int) -> list[tuple[int, int]]:
+    """[lo, hi) bin ranges from ``first_bin`` to ``n_bins``, each a third of an octave (at least two bins)."""
+    edges = [first_bin]
+    while edges[-1] < n_bins - 1:
+        edges.append(min(n_bins, int(np.ceil(edges[-1] * 2 ** (1 / 3))) + 1))
+    edges[-1] = n_bins
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def blend_replication(spec_in: np.ndarray, spec_out: np.ndarray, edge_bin: int, share: float, sample_rate: int) -> None:
-    """Blend the replica of the input window's STFT ``spec_in`` (bins, frames) into the restored window's STFT
-    ``spec_out`` (same shape) from ``edge_bin`` up, in place: magnitude ``|out| * clip(|replica| / |out|) ** share``
-    (ratio clipped to +-:data:`RATIO_LIMIT_DB`), phase kept. Share 0, or no octave below the edge: unchanged."""
+    """Blend the pattern of the replica of the input window's STFT ``spec_in`` (bins, frames) into the restored
+    window's STFT ``spec_out`` (same shape) from ``edge_bin`` up, in place: with r the log ratio |replica| / |out|
+    (clipped to +-:data:`RATIO_LIMIT_DB`) less its median over each third of an octave and the window's frames,
+    ``out *= exp(share * r)``; phase kept. Share 0, or no octave below the edge: unchanged."""
     if share <= 0 or edge_bin < 2:
         return
     replica = replicate_band(spec_in, edge_bin, sample_rate)
     if replica is None:
         return
     band = spec_out[edge_bin:]
-    limit = 10.0 ** (RATIO_LIMIT_DB / 20.0)
-    ratio = np.clip(np.abs(replica) / np.maximum(np.abs(band), TINY), 1.0 / limit, limit)
-    band *= ratio**share
+    limit = RATIO_LIMIT_DB / 20.0 * np.log(10.0)
+    log_ratio = np.clip(np.log(np.abs(replica) + TINY) - np.log(np.abs(band) + TINY), -limit, limit)
+    for lo, hi in third_octave_bands(edge_bin, spec_out.shape[0]):
+        part = log_ratio[lo - edge_bin : hi - edge_bin]
+        part -= np.median(part)
+    band *= np.exp(share * log_ratio)

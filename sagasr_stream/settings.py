@@ -46,8 +46,9 @@ class RestoreSettings:
       the edge, its median over the window's loud frames (:mod:`sagasr_stream.band_ceiling`: the band follows
       the input into decays, gaps and fades), or "off"; the default of bundles that ship
       ``defaults.band_ceiling_db``, with ``low_band`` "keep" only;
-    - ``sbr_blend``: the share (0-1, of the log magnitude) of spectral band replication in the restored band
-      (:mod:`sagasr_stream.replication`: the input's onsets and harmonic pattern carried into the band), or
+    - ``sbr_blend``: how far (0-1, a share of the log magnitude) the restored band moves towards the pattern of
+      spectral band replication, whose level per third of an octave is first set to the model's
+      (:mod:`sagasr_stream.replication`: the input's onsets and harmonic pattern at the model's level), or
       "off"; the default of bundles that ship ``defaults.sbr_blend``, with ``low_band`` "keep" only;
     - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
       signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
@@ -79,8 +80,9 @@ class RestoreSettings:
              "default: the bundle's")
     sbr_blend: float | str | None = option(
         None, parse=number_or_word("a share in [0, 1]", "off"),
-        help="share (0-1, of the log magnitude) of spectral band replication blended into the restored band "
-             "(the input's onsets and harmonic pattern), or 'off'; default: the bundle's")
+        help="share (0-1, of the log magnitude) of the pattern of spectral band replication blended into the "
+             "restored band at the model's level (the input's onsets and harmonic pattern), or 'off'; default: the "
+             "bundle's")
     stereo: StereoMode = option(
         "linked", choices=STEREO_MODES,
         help="how channels are restored together: linked (one restored band per pair, each channel's level and "
@@ -120,7 +122,7 @@ class ResolvedSettings:
     stereo: StereoMode = "linked"
     band_level: BandLevelFit | None = None  # the fit that scales each restored band; None: "power"
     band_ceiling_db: float | None = None    # the quiet-frame ceiling's margin (dB); None: off
-    sbr_blend: float | None = None          # the share of band replication in the restored band; None: off
+    sbr_blend: float | None = None          # the share of band replication's pattern in the restored band; None: off
 
     @property
     def complete_band_hz(self) -> float:

@@ -48,9 +48,10 @@
 # Stage 2f (v3.3; nothing to train): the restored band held, in a window's quiet frames, to at most 10 dB above its
 #   loud frames' level relative to the octave below the edge (sagasr_stream/band_ceiling.py; chosen on unseen clips of
 #   the training split, model card "Band ceiling"): export --band-ceiling-db 10 writes it into the manifest.
-# Stage 2g (v3.4; nothing to train): a quarter of the restored band's log magnitude from spectral band replication
-#   of the octave below the edge (sagasr_stream/replication.py; chosen on unseen clips of the training split with
-#   benchmarks/sbr_blend.py, model card "SBR blend"): export --sbr-blend 0.25 writes it into the manifest.
+# Stage 2g (v3.4; nothing to train): the restored band's log magnitude moved a quarter of the way to the pattern of
+#   spectral band replication of the octave below the edge, at the model's level per third of an octave
+#   (sagasr_stream/replication.py; chosen on unseen clips of the training split with benchmarks/sbr_blend.py, the
+#   tuning split and the selection clips, model card "SBR blend"): export --sbr-blend 0.25 writes it into the manifest.
 # Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.4, is stage 2d's
 #   weights with stage 2e's fit, stage 2f's ceiling and stage 2g's blend).
 set -euo pipefail

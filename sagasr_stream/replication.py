@@ -23,7 +23,7 @@ from .dsp import N_FFT
 
 SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -6.0)  # natural spectra rarely fall slower than -6 dB/octave up there
 GUARD = 0.97  # the last 3 % below the edge lie in the filter's transition band: not used as source
-RATIO_LIMIT_DB = 40.0  # replica / model magnitude ratios are clipped to +-this before the share is taken
+RATIO_LIMIT_DB = 40.0  # replica / model magnitude ratios are clipped to +-this before their median is removed
 TINY = 1e-30
 
 

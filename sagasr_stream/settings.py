@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
+from typing import Callable, Literal, get_args
 
 import numpy as np
 
 from .band_ceiling import is_margin_db
-from .replication import is_share
 from .band_level import BandLevelFit
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
 from .options import hz_or_word, number_or_word, option
+from .replication import is_share
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
@@ -221,34 +221,29 @@ def resolve_band_level(settings: RestoreSettings, manifest: Manifest) -> BandLev
 
 
 def resolve_band_ceiling(settings: RestoreSettings, manifest: Manifest) -> float | None:
-    """The quiet-frame ceiling's margin (dB), or ``None`` (off). A number or "off"; by default the bundle's
-    ``defaults.band_ceiling_db``. It needs ``low_band`` "keep" (the other modes give the model's output as it
-    is), and is off by default in the others."""
-    value = settings.band_ceiling
-    if value == "off":
-        return None
-    if value is None:
-        default = manifest.defaults.band_ceiling_db
-        return None if default is None or settings.low_band != "keep" else float(default)
-    if not is_margin_db(value):
-        raise SettingsError(f"band_ceiling must be a level in dB >= 0 or 'off', got {value!r}")
-    if settings.low_band != "keep":
-        raise SettingsError(f"band_ceiling needs low_band 'keep', got {settings.low_band!r}")
-    return float(value)
+    """The quiet-frame ceiling's margin (dB), or ``None`` (off): see :func:`_restored_band_option`."""
+    return _restored_band_option(settings, "band_ceiling", settings.band_ceiling, manifest.defaults.band_ceiling_db,
+                                 is_margin_db, "a level in dB >= 0")
 
 
 def resolve_sbr_blend(settings: RestoreSettings, manifest: Manifest) -> float | None:
-    """The share of band replication in the restored band, or ``None`` (off, also for a share of 0). A number
-    in [0, 1] or "off"; by default the bundle's ``defaults.sbr_blend``. It needs ``low_band`` "keep" (the other
-    modes give the model's output as it is), and is off by default in the others."""
-    value = settings.sbr_blend
+    """The share of band replication's pattern in the restored band, or ``None`` (off, also for a share of 0):
+    see :func:`_restored_band_option`."""
+    return _restored_band_option(settings, "sbr_blend", settings.sbr_blend, manifest.defaults.sbr_blend,
+                                 is_share, "a share in [0, 1]") or None
+
+
+def _restored_band_option(settings: RestoreSettings, name: str, value: float | str | None, default: float | None,
+                          valid: Callable[[object], bool], what: str) -> float | None:
+    """A number that reshapes the restored band against the input's band edge, or ``None`` (off): "off"; by
+    default the bundle's ``default``. It needs ``low_band`` "keep" (the other modes give the model's output as it
+    is), and is off by default in the others."""
     if value == "off":
         return None
     if value is None:
-        default = manifest.defaults.sbr_blend
-        return None if not default or settings.low_band != "keep" else float(default)
-    if not is_share(value):
-        raise SettingsError(f"sbr_blend must be a share in [0, 1] or 'off', got {value!r}")
+        return None if default is None or settings.low_band != "keep" else float(default)
+    if not valid(value):
+        raise SettingsError(f"{name} must be {what} or 'off', got {value!r}")
     if settings.low_band != "keep":
-        raise SettingsError(f"sbr_blend needs low_band 'keep', got {settings.low_band!r}")
-    return float(value) or None
+        raise SettingsError(f"{name} needs low_band 'keep', got {settings.low_band!r}")
+    return float(value)

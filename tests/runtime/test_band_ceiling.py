@@ -177,13 +177,9 @@ def test_results_do_not_depend_on_the_batch_size(tiny_model: ss.SagaSRModel) -> 
 
 
 def test_a_stream_with_a_ceiling_equals_the_offline_result_for_any_block_size(tiny_model: ss.SagaSRModel) -> None:
-    from .test_stream import stream_in_blocks
+    from .test_stream import assert_streams_as_offline
 
     model = with_defaults(tiny_model, band_ceiling_db=10.0)
     settings = RestoreSettings(overlap=2048)
     x, _ = gated_noise(0.7)
-    offline = ss.restore(x, SR, model, settings)
-    assert not np.array_equal(offline, ss.restore(x, SR, model, settings.with_(band_ceiling="off")))
-    for block in (1, 333, 8192):
-        streamed = stream_in_blocks(ss.StreamingRestorer(model, settings), x, iter(lambda: block, None))
-        np.testing.assert_allclose(streamed, offline, atol=1e-5)
+    assert_streams_as_offline(model, settings, x, band_ceiling="off")

@@ -153,13 +153,9 @@ def test_matched_results_do_not_depend_on_the_batch_size(tiny_model: ss.SagaSRMo
 
 
 def test_a_stream_with_matched_level_equals_the_offline_result_for_any_block_size(tiny_model: ss.SagaSRModel) -> None:
-    from .test_stream import stream_in_blocks
+    from .test_stream import assert_streams_as_offline
 
     model = with_fit(tiny_model, {"slope": 0.75, "intercept_db": 1.8, "floor_db": -8.0})
     settings = RestoreSettings(overlap=2048)
     x = ss.degradation.resample_through(0.05 * harmonic_tone(0.7), SR, 16000.0).astype(np.float32)
-    offline = ss.restore(x, SR, model, settings)
-    assert not np.array_equal(offline, ss.restore(x, SR, model, settings.with_(band_level="power")))
-    for block in (1, 333, 8192):
-        streamed = stream_in_blocks(ss.StreamingRestorer(model, settings), x, iter(lambda: block, None))
-        np.testing.assert_allclose(streamed, offline, atol=1e-5)
+    assert_streams_as_offline(model, settings, x, band_level="power")

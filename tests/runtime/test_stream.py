@@ -22,6 +22,16 @@ def stream_in_blocks(stream: StreamingRestorer, x: np.ndarray, sizes) -> np.ndar
     return np.concatenate(pieces, axis=-1)
 
 
+def assert_streams_as_offline(model, settings, x: np.ndarray, **feature_off: object) -> None:
+    """A feature of ``model``/``settings`` changes the offline result (against ``settings`` with ``feature_off``),
+    and a stream in blocks of 1, 333 and 8192 samples gives that offline result."""
+    offline = restore(x, 44100, model, settings)
+    assert not np.array_equal(offline, restore(x, 44100, model, settings.with_(**feature_off)))
+    for block in (1, 333, 8192):
+        streamed = stream_in_blocks(StreamingRestorer(model, settings), x, iter(lambda: block, None))
+        np.testing.assert_allclose(streamed, offline, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def signal_and_offline(tiny_model):
     x = band_limited_noise(30000, seed=5)

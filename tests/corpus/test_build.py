@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -76,3 +78,20 @@ def test_fluidsynth_renders_a_two_second_midi_through_a_synthesized_bank(tmp_pat
     assert abs(np.argmax(spectrum) * 44100 / 44100 - 440) < 3  # the A4 sine sample at its root key
     # a plain sine has no top band: the preset probe rejects it
     assert probe_programs(bank, [5])[5]["ok"] is False
+
+
+def test_a_render_that_does_not_end_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
+    # a stand-in fluidsynth that writes its -F file without end (as a held note on a looping sample can)
+    fake = tmp_path / "bin" / "fluidsynth"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nwhile [ "$1" != "-F" ]; do shift; done\nexec cat /dev/zero > "$2"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    from sagasr_training.corpus.render import RenderError, render_midi
+
+    out = tmp_path / "render.wav"
+    started = time.monotonic()
+    with pytest.raises(RenderError, match="piece.mid: rendered more than 1 MB: the file does not end"):
+        render_midi(tmp_path / "piece.mid", tmp_path / "bank.sf2", out, max_seconds=2.0)
+    assert time.monotonic() - started < 30
+    assert not out.exists()

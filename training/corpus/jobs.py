@@ -17,6 +17,8 @@ from .midi import DRUM_CHANNEL, MidiError, note_programs, read_midi, set_program
 from .render import RenderError, mma_song, mma_to_midi, music21_to_midi, render_midi
 from .sf2 import SF2Error
 
+RENDER_TAIL_S = 60.0  # render time allowed past a (truncated) piece's length: releases and reverb tails
+
 
 def _clip_name(job: dict, k: int, fmt: str) -> str:
     return f"clips/{job['index']:06d}_{k:02d}.{fmt}"
@@ -118,7 +120,8 @@ def run_job(ctx: Context, job: dict) -> dict:
             else:
                 midi_path, meta = _midi_job(ctx, job, rng, work)
                 midi = read_midi(midi_path)
-                audio = render_midi(midi_path, ctx.bank, work / "render.wav", reverb=bool(rng.random() < 0.7))
+                audio = render_midi(midi_path, ctx.bank, work / "render.wav", reverb=bool(rng.random() < 0.7),
+                                    max_seconds=ctx.config.max_piece_seconds + RENDER_TAIL_S)
                 peak = np.abs(audio).max()
                 if peak > 0:
                     audio = audio * (0.9 / peak)

@@ -5,6 +5,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,9 @@ from .audio import load_mono
 from .midi import MidiFile, read_midi
 
 SAMPLE_RATE = 44100
+MAX_RENDER_CHANNELS = 2  # fluidsynth writes stereo files
+RENDER_TIMEOUT_S = 900.0
+RENDER_POLL_S = 0.1
 NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 # progressions as (semitones above the key, chord quality) per bar
 PROGRESSIONS = (
@@ -37,17 +42,44 @@ def require_tool(name: str) -> str:
     return path
 
 
-def render_midi(midi_path: Path, bank: Path, wav_path: Path, gain: float = 0.4, reverb: bool = True) -> np.ndarray:
-    """Render a MIDI file with the fluidsynth CLI at 44.1 kHz -> mono float64 (samples,)."""
+def render_midi(midi_path: Path, bank: Path, wav_path: Path, gain: float = 0.4, reverb: bool = True,
+                max_seconds: float = 1800.0) -> np.ndarray:
+    """Render a MIDI file with the fluidsynth CLI at 44.1 kHz -> mono float64 (samples,).
+
+    The render is stopped, with a RenderError, once its file holds more than ``max_seconds`` of audio: a file
+    whose notes or tempo make it render without end (a held note on a looping sample, a near-zero tempo) would
+    otherwise fill the disk (seen: 28 GB in 5 minutes).
+    """
     exe = require_tool("fluidsynth")
     cmd = [exe, "-ni", "-q", "-g", f"{gain:g}", "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav",
            "-R", "1" if reverb else "0", "-F", str(wav_path), str(bank), str(midi_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    max_bytes = 4096 + max_seconds * SAMPLE_RATE * MAX_RENDER_CHANNELS * 4  # float32 frames
+    with tempfile.TemporaryFile("w+") as log, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log) as proc:
+        try:
+            _wait_bounded(proc, wav_path, max_bytes, RENDER_TIMEOUT_S)
+        except RenderError as exc:
+            proc.kill()
+            proc.wait()
+            wav_path.unlink(missing_ok=True)
+            raise RenderError(f"fluidsynth on {midi_path}: {exc}") from None
+        log.seek(0)
+        stderr = log.read()
     if proc.returncode != 0 or not wav_path.is_file():
-        raise RenderError(f"fluidsynth failed on {midi_path} (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+        raise RenderError(f"fluidsynth failed on {midi_path} (exit {proc.returncode}): {stderr.strip()[-500:]}")
     audio, _ = load_mono(wav_path, SAMPLE_RATE)
     wav_path.unlink()
     return audio
+
+
+def _wait_bounded(proc: subprocess.Popen, out_path: Path, max_bytes: float, timeout_s: float) -> None:
+    """Wait for ``proc``; RenderError once ``out_path`` grows past ``max_bytes`` or after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None:
+        if out_path.is_file() and out_path.stat().st_size > max_bytes:
+            raise RenderError(f"rendered more than {max_bytes / 1e6:.0f} MB: the file does not end")
+        if time.monotonic() > deadline:
+            raise RenderError(f"no end after {timeout_s:g} s")
+        time.sleep(RENDER_POLL_S)
 
 
 def music21_paths() -> list[str]:

@@ -33,9 +33,9 @@ ROWS = [(kind, cutoff) for kind in ("filters", "resample") for cutoff in (4000.0
 GainsFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (below power, above power) of one window -> gains dB
 
 
-def pick_clips(corpus: Path, used: Path, count: int) -> list[Path]:
+def pick_clips(corpus: Path, used: Path | None, count: int) -> list[Path]:
     seen_pieces, picked = set(), []
-    trained = {p.name for p in used.iterdir()}
+    trained = {p.name for p in used.iterdir()} if used else set()
     for line in (corpus / "train.txt").read_text().split():
         name = Path(line).name
         if name not in trained and name[:6] not in seen_pieces:
@@ -96,7 +96,8 @@ def unseen_clips_parser(description: str) -> argparse.ArgumentParser:
     """The arguments of the benchmarks on unseen training-split clips: --corpus, --used, --clips, --seconds."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--used", type=Path, required=True, help="folder of the clips the model was trained on")
+    parser.add_argument("--used", type=Path, help="folder of the clips the model was trained on (none: a set no "
+                        "training saw, such as the generalisation sets of benchmarks/generalisation.md)")
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=6.0)
     return parser

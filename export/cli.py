@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "band may rise this far above its window's loud frames' level relative to the octave below the edge")
     p.add_argument("--sbr-blend", type=float, help="the runtime's default sbr_blend (0-1): the share of the log "
                    "magnitude of spectral band replication's pattern in the restored band")
+    p.add_argument("--sbr-level-db", type=float, help="the runtime's default sbr_level (dB): with the SBR blend, the "
+                   "bound on how far the replica's own level per third of an octave pulls the restored band's")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
@@ -81,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from sagasr_stream.band_ceiling import is_margin_db
 
-    if args.band_ceiling_db is not None and not is_margin_db(args.band_ceiling_db):
-        print(f"error: --band-ceiling-db must be a level in dB >= 0, got {args.band_ceiling_db}", file=sys.stderr)
-        return 2
+    for flag, level in (("--band-ceiling-db", args.band_ceiling_db), ("--sbr-level-db", args.sbr_level_db)):
+        if level is not None and not is_margin_db(level):
+            print(f"error: {flag} must be a level in dB >= 0, got {level}", file=sys.stderr)
+            return 2
     from sagasr_stream.replication import is_share
 
     if args.sbr_blend is not None and not is_share(args.sbr_blend):
@@ -132,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "auto_rolloff_fraction": args.auto_rolloff_fraction,
                                   "overlap_fraction": args.overlap_fraction,
                                   "rolloff_unknown_trained": args.rolloff_unknown_trained,
-                                  "band_ceiling_db": args.band_ceiling_db, "sbr_blend": args.sbr_blend}.items()
+                                  "band_ceiling_db": args.band_ceiling_db, "sbr_blend": args.sbr_blend,
+                                  "sbr_level_db": args.sbr_level_db}.items()
                 if v is not None}
     if band_level is not None:
         defaults["band_level"] = band_level

@@ -66,6 +66,7 @@ class Defaults:
                                                 # the default band_level is then "matched"
     band_ceiling_db: float | None = None        # the quiet-frame ceiling's margin (dB, band_ceiling); None: off
     sbr_blend: float | None = None              # share of band replication's pattern in the band; None: off
+    sbr_level_db: float | None = None           # bound on the replica's level pull in the blend (dB); None: 0
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,10 @@ class Manifest:
             raise BundleError(f"{where}: defaults.steps must be >= 1")
         if self.defaults.band_level is not None:
             BandLevelFit.from_dict(self.defaults.band_level, f"{where}: defaults.band_level")
-        ceiling = self.defaults.band_ceiling_db
-        if ceiling is not None and not is_margin_db(ceiling):
-            raise BundleError(f"{where}: defaults.band_ceiling_db must be a level in dB >= 0, got {ceiling!r}")
+        for name in ("band_ceiling_db", "sbr_level_db"):
+            level = getattr(self.defaults, name)
+            if level is not None and not is_margin_db(level):
+                raise BundleError(f"{where}: defaults.{name} must be a level in dB >= 0, got {level!r}")
         share = self.defaults.sbr_blend
         if share is not None and not is_share(share):
             raise BundleError(f"{where}: defaults.sbr_blend must be a share in [0, 1], got {share!r}")

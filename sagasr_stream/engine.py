@@ -161,5 +161,6 @@ class WindowRestorer:
             if s.band_ceiling_db is not None:
                 hold_quiet_frames(spec[i], restored_spec[i], int(edges[i]), s.band_ceiling_db, job.valid)
             if s.sbr_blend is not None:
-                blend_replication(spec[i], restored_spec[i], int(edges[i]), s.sbr_blend, m.sample_rate)
+                blend_replication(spec[i], restored_spec[i], int(edges[i]), s.sbr_blend, m.sample_rate,
+                                  s.sbr_level_db)
         return merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)

@@ -5,13 +5,16 @@ by the source's own spectral slope, so the new band decays the way the source do
 (:func:`sagasr_stream.evaluation.baseline.sbr_extend`) is built on it.
 
 :func:`blend_replication` gives a restored window's band a share of that replica's pattern: per STFT bin the log
-magnitude moves ``share`` of the way to the replica's, after the replica's level has been set to the model's in
-each third of an octave above the edge (the median over the window of the log ratio removed), the model's phase
-kept. So the band keeps the model's level and spectral envelope per third of an octave and takes a share of what
-the input itself says within it: its onsets and rhythm, frame by frame, and the harmonic pattern of the octave
-below. (SBR's own level, a slope extrapolated from below, is often many dB off on dark or bright material; the
-model's is the better estimate.) Each window is treated alone (the result does not depend on block or batch size),
-the input's own band is never touched, and no bin moves by more than ``share`` x 2 x :data:`RATIO_LIMIT_DB`.
+magnitude moves ``share`` of the way to the replica's, after the replica's level has been brought to within
+``level_limit_db`` of the model's in each third of an octave above the edge (the median over the window of the log
+ratio clipped to +-``level_limit_db``), the model's phase kept. So the band keeps the model's spectral envelope per
+third of an octave, up to a share of a bounded level correction, and takes a share of what the input itself says
+within it: its onsets and rhythm, frame by frame, and the harmonic pattern of the octave below. (SBR's own level,
+a slope extrapolated from below, is often many dB off on dark or bright material, so it is bounded; but on material
+unlike the model's training data the model's level errs more, and the replica's, within the bound, pulls it back.)
+With ``level_limit_db`` 0 only the pattern is taken (v3.4). Each window is treated alone (the result does not
+depend on block or batch size), the input's own band is never touched, and no bin moves by more than ``share`` x
+2 x :data:`RATIO_LIMIT_DB`.
 """
 from __future__ import annotations
 
@@ -78,20 +81,23 @@ def third_octave_bands(first_bin: int, n_bins: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
-def blend_replication(spec_in: np.ndarray, spec_out: np.ndarray, edge_bin: int, share: float, sample_rate: int) -> None:
-    """Blend the pattern of the replica of the input window's STFT ``spec_in`` (bins, frames) into the restored
-    window's STFT ``spec_out`` (same shape) from ``edge_bin`` up, in place: with r the log ratio |replica| / |out|
-    (clipped to +-:data:`RATIO_LIMIT_DB`) less its median over each third of an octave and the window's frames,
-    ``out *= exp(share * r)``; phase kept. Share 0, or no octave below the edge: unchanged."""
+def blend_replication(spec_in: np.ndarray, spec_out: np.ndarray, edge_bin: int, share: float, sample_rate: int,
+                      level_limit_db: float = 0.0) -> None:
+    """Blend the replica of the input window's STFT ``spec_in`` (bins, frames) into the restored window's STFT
+    ``spec_out`` (same shape) from ``edge_bin`` up, in place: with r the log ratio |replica| / |out| (clipped to
+    +-:data:`RATIO_LIMIT_DB`) and m its median over each third of an octave and the window's frames,
+    ``out *= exp(share * (r - m + clip(m, +-level_limit_db)))``; phase kept. ``level_limit_db`` 0: the replica's
+    pattern only, at the model's level. Share 0, or no octave below the edge: unchanged."""
     if share <= 0 or edge_bin < 2:
         return
     replica = replicate_band(spec_in, edge_bin, sample_rate)
     if replica is None:
         return
     band = spec_out[edge_bin:]
-    limit = RATIO_LIMIT_DB / 20.0 * np.log(10.0)
+    limit, level_limit = (db / 20.0 * np.log(10.0) for db in (RATIO_LIMIT_DB, level_limit_db))
     log_ratio = np.clip(np.log(np.abs(replica) + TINY) - np.log(np.abs(band) + TINY), -limit, limit)
     for lo, hi in third_octave_bands(edge_bin, spec_out.shape[0]):
         part = log_ratio[lo - edge_bin : hi - edge_bin]
-        part -= np.median(part)
+        level = np.median(part)
+        part -= level - np.clip(level, -level_limit, level_limit)
     band *= np.exp(share * log_ratio)

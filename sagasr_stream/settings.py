@@ -50,6 +50,9 @@ class RestoreSettings:
       spectral band replication, whose level per third of an octave is first set to the model's
       (:mod:`sagasr_stream.replication`: the input's onsets and harmonic pattern at the model's level), or
       "off"; the default of bundles that ship ``defaults.sbr_blend``, with ``low_band`` "keep" only;
+    - ``sbr_level``: with ``sbr_blend``, how far (dB) the replica's own level per third of an octave may pull
+      the model's (its difference from the model's clipped to +- this, blended in with the same share), or
+      "off" (the pattern only); the default of bundles that ship ``defaults.sbr_level_db``;
     - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
       signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
       (each channel alone) or "mono" (the downmix, restored once, in every channel).
@@ -83,6 +86,10 @@ class RestoreSettings:
         help="share (0-1, of the log magnitude) of the pattern of spectral band replication blended into the "
              "restored band at the model's level (the input's onsets and harmonic pattern), or 'off'; default: the "
              "bundle's")
+    sbr_level: float | str | None = option(
+        None, unit="dB", parse=number_or_word("a level in dB", "off"),
+        help="with the SBR blend: how far (dB) the replica's own level per third of an octave may pull the "
+             "model's (blended with the same share), or 'off' (the pattern only); default: the bundle's")
     stereo: StereoMode = option(
         "linked", choices=STEREO_MODES,
         help="how channels are restored together: linked (one restored band per pair, each channel's level and "
@@ -123,6 +130,7 @@ class ResolvedSettings:
     band_level: BandLevelFit | None = None  # the fit that scales each restored band; None: "power"
     band_ceiling_db: float | None = None    # the quiet-frame ceiling's margin (dB); None: off
     sbr_blend: float | None = None          # the share of band replication's pattern in the restored band; None: off
+    sbr_level_db: float = 0.0               # with sbr_blend: the bound on the replica's level pull (dB); 0: pattern only
 
     @property
     def complete_band_hz(self) -> float:
@@ -199,7 +207,7 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
         resolve_band_level(settings, manifest), resolve_band_ceiling(settings, manifest),
-        resolve_sbr_blend(settings, manifest),
+        *resolve_sbr_blend(settings, manifest),
     )
 
 
@@ -226,11 +234,17 @@ def resolve_band_ceiling(settings: RestoreSettings, manifest: Manifest) -> float
                                  is_margin_db, "a level in dB >= 0")
 
 
-def resolve_sbr_blend(settings: RestoreSettings, manifest: Manifest) -> float | None:
-    """The share of band replication's pattern in the restored band, or ``None`` (off, also for a share of 0):
-    see :func:`_restored_band_option`."""
-    return _restored_band_option(settings, "sbr_blend", settings.sbr_blend, manifest.defaults.sbr_blend,
-                                 is_share, "a share in [0, 1]") or None
+def resolve_sbr_blend(settings: RestoreSettings, manifest: Manifest) -> tuple[float | None, float]:
+    """The share of band replication in the restored band, or ``None`` (off, also for a share of 0), and the bound
+    (dB) on its level pull (0: the pattern only): see :func:`_restored_band_option`. An ``sbr_level`` given with
+    the blend off is an error."""
+    share = _restored_band_option(settings, "sbr_blend", settings.sbr_blend, manifest.defaults.sbr_blend,
+                                  is_share, "a share in [0, 1]") or None
+    level = _restored_band_option(settings, "sbr_level", settings.sbr_level, manifest.defaults.sbr_level_db,
+                                  is_margin_db, "a level in dB >= 0")
+    if share is None and settings.sbr_level not in (None, "off"):
+        raise SettingsError(f"sbr_level {settings.sbr_level!r} needs the SBR blend on (sbr_blend is off)")
+    return share, (level or 0.0) if share is not None else 0.0
 
 
 def _restored_band_option(settings: RestoreSettings, name: str, value: float | str | None, default: float | None,

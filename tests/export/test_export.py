@@ -137,15 +137,18 @@ def test_fp16_graphs_keep_float32_io(tiny_model, tmp_path):
 def test_cli_exports_a_zip(tmp_path, capsys):
     out = tmp_path / "tiny.zip"
     assert cli_main(["--random-config", "tiny", "-o", str(out), "--steps", "7", "--no-text-encoder",
-                     "--overlap-fraction", "0.5", "--band-ceiling-db", "10", "--sbr-blend", "0.25"]) == 0
+                     "--overlap-fraction", "0.5", "--band-ceiling-db", "10", "--sbr-blend", "0.25",
+                     "--sbr-level-db", "9"]) == 0
     bundle = load_bundle(out)
     assert bundle.manifest.defaults.steps == 7 and not (tmp_path / "tiny").exists()
     assert bundle.manifest.defaults.overlap_fraction == 0.5 and bundle.manifest.defaults.band_ceiling_db == 10.0
-    assert bundle.manifest.defaults.sbr_blend == 0.25
+    assert bundle.manifest.defaults.sbr_blend == 0.25 and bundle.manifest.defaults.sbr_level_db == 9.0
     assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--band-ceiling-db", "-3"]) == 2
     assert "--band-ceiling-db must be a level in dB >= 0" in capsys.readouterr().err
     assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--sbr-blend", "1.5"]) == 2
     assert "--sbr-blend must be a share in [0, 1], got 1.5" in capsys.readouterr().err
+    assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--sbr-level-db", "-1"]) == 2
+    assert "--sbr-level-db must be a level in dB >= 0, got -1.0" in capsys.readouterr().err
     assert cli_main(["--random-config", "tiny", "-o", str(out)]) == 2  # exists, no --overwrite
     assert json.loads((bundle.root / "manifest.json").read_text())["provenance"]["exporter"] == "sagasr_export"
 

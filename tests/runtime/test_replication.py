@@ -74,6 +74,24 @@ def test_the_blend_takes_the_replica_pattern_not_its_level() -> None:
             > np.corrcoef(np.log(np.abs(spec_out[edge:])).ravel(), replica_db.ravel())[0, 1] + 0.1)
 
 
+@pytest.mark.parametrize("limit_db", [3.0, 6.0, 60.0])
+def test_the_level_pull_is_the_share_of_the_replica_level_difference_within_the_limit(limit_db: float) -> None:
+    spec_in, spec_out, edge = spectra()
+    spec_in[:, ::2] *= 0.1                        # a replica whose level differs from band to band and frame to frame
+    pattern_only, pulled = spec_out.copy(), spec_out.copy()
+    blend_replication(spec_in, pattern_only, edge, 0.5, SR)
+    blend_replication(spec_in, pulled, edge, 0.5, SR, level_limit_db=limit_db)
+    ratio_db = np.clip(20 * np.log10(np.abs(replicate_band(spec_in, edge, SR)) / np.abs(spec_out[edge:])),
+                       -RATIO_LIMIT_DB, RATIO_LIMIT_DB)
+    pull_db = 20 * np.log10(np.abs(pulled[edge:]) / np.abs(pattern_only[edge:]))
+    for lo, hi in third_octave_bands(edge, spec_out.shape[0]):
+        level_db = np.median(ratio_db[lo - edge : hi - edge])
+        np.testing.assert_allclose(pull_db[lo - edge : hi - edge], 0.5 * np.clip(level_db, -limit_db, limit_db),
+                                   atol=1e-6)
+    np.testing.assert_allclose(np.angle(pulled[edge:]), np.angle(spec_out[edge:]), atol=1e-9)
+    assert np.array_equal(pulled[:edge], spec_out[:edge])
+
+
 def test_no_bin_moves_by_more_than_the_share_of_twice_the_ratio_limit() -> None:
     spec_in, spec_out, edge = spectra()
     spec_in[:, 10:20] = 0.0                      # digital silence in the input: the replica is empty there
@@ -122,6 +140,26 @@ def test_a_bad_share_is_refused(tiny_model: ss.SagaSRModel, value: object) -> No
         resolve(RestoreSettings(sbr_blend=value), tiny_model.manifest)  # type: ignore[arg-type]
 
 
+def test_the_level_pull_defaults_to_the_bundle_and_off_is_the_pattern_only(tiny_model: ss.SagaSRModel) -> None:
+    manifest = with_defaults(tiny_model, sbr_blend=0.25, sbr_level_db=9.0).manifest
+    assert resolve(RestoreSettings(), manifest).sbr_level_db == 9.0
+    assert resolve(RestoreSettings(sbr_level=3), manifest).sbr_level_db == 3.0
+    assert resolve(RestoreSettings(sbr_level="off"), manifest).sbr_level_db == 0.0
+    assert resolve(RestoreSettings(sbr_blend="off"), manifest).sbr_level_db == 0.0
+    assert resolve(RestoreSettings(), with_defaults(tiny_model, sbr_blend=0.25).manifest).sbr_level_db == 0.0
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), True, "loud"])
+def test_a_bad_level_pull_is_refused(tiny_model: ss.SagaSRModel, value: object) -> None:
+    with pytest.raises(SettingsError, match="sbr_level must be a level in dB >= 0 or 'off'"):
+        resolve(RestoreSettings(sbr_blend=0.25, sbr_level=value), tiny_model.manifest)  # type: ignore[arg-type]
+
+
+def test_a_level_pull_without_a_blend_is_refused(tiny_model: ss.SagaSRModel) -> None:
+    with pytest.raises(SettingsError, match="sbr_level 6 needs the SBR blend on"):
+        resolve(RestoreSettings(sbr_level=6), tiny_model.manifest)
+
+
 def test_a_blend_needs_keep(tiny_model: ss.SagaSRModel) -> None:
     with pytest.raises(SettingsError, match="sbr_blend needs low_band 'keep', got 'off'"):
         resolve(RestoreSettings(sbr_blend=0.25, low_band="off"), tiny_model.manifest)
@@ -135,10 +173,20 @@ def test_a_manifest_with_a_bad_share_does_not_load(tiny_model: ss.SagaSRModel, b
         Manifest.from_dict(data)
 
 
+@pytest.mark.parametrize("bad", [-3.0, "9"])
+def test_a_manifest_with_a_bad_level_pull_does_not_load(tiny_model: ss.SagaSRModel, bad: object) -> None:
+    data = dataclasses.asdict(tiny_model.manifest)
+    data["defaults"]["sbr_level_db"] = bad
+    with pytest.raises(BundleError, match="defaults.sbr_level_db must be a level in dB >= 0"):
+        Manifest.from_dict(data)
+
+
 def test_the_command_line_takes_a_share_or_off() -> None:
     from sagasr_stream.cli.main import build_parser
 
     parser = build_parser()
+    assert parser.parse_args(["restore", "in.wav", "--sbr-level", "9"]).sbr_level == 9.0
+    assert parser.parse_args(["restore", "in.wav", "--sbr-level", "off"]).sbr_level == "off"
     assert parser.parse_args(["restore", "in.wav", "--sbr-blend", "0.3"]).sbr_blend == 0.3
     assert parser.parse_args(["restore", "in.wav", "--sbr-blend", "off"]).sbr_blend == "off"
     with pytest.raises(SystemExit):
@@ -185,3 +233,10 @@ def test_a_stream_with_a_blend_equals_the_offline_result_for_any_block_size(tiny
     settings = RestoreSettings(overlap=2048)
     x = pulsed_noise(0.7)
     assert_streams_as_offline(model, settings, x, sbr_blend="off")
+
+
+def test_a_stream_with_a_level_pull_equals_the_offline_result_for_any_block_size(tiny_model: ss.SagaSRModel) -> None:
+    from .test_stream import assert_streams_as_offline
+
+    model = with_defaults(tiny_model, sbr_blend=0.3, sbr_level_db=9.0)
+    assert_streams_as_offline(model, RestoreSettings(overlap=2048), pulsed_noise(0.7), sbr_level="off")

@@ -20,9 +20,10 @@
 #   python -m sagasr_export --random-config "$GPU/model.json" --trained-weights SLIM/checkpoint/model.safetensors \
 #       -o sagasr_stream/models/default --quantize-text --store-fp16 --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 \
 #       --target-rolloff-hz model --rolloff-unknown-trained --overlap-fraction 0.5 \
-#       --band-level "$WORK/band-level.json" --band-ceiling-db 10 --sbr-blend 0.25 --overwrite
+#       --band-level "$WORK/band-level.json" --band-ceiling-db 10 --sbr-blend 0.25 --sbr-level-db 9 --overwrite
 #   ($WORK/band-level.json: stage 1's band-level fit; the shipped manifest's defaults.band_level is v3.2's, below;
-#   --band-ceiling-db 10 is v3.3's quiet-frame ceiling, stage 2f; --sbr-blend 0.25 v3.4's, stage 2g.)
+#   --band-ceiling-db 10 is v3.3's quiet-frame ceiling, stage 2f; --sbr-blend 0.25 v3.4's, stage 2g; --sbr-level-db 9
+#   v3.5's, stage 2h.)
 #   Checkpoints were chosen on the tuning split and 7 selection clips (model card), never on the test split.
 # Stage 2c (here, CPU, optional; resumable like 2b): the text condition. Continue the committed weights on the whole
 #   corpus's training split with every caption in several phrasings and 30 % of the pairs without a caption but with
@@ -52,8 +53,11 @@
 #   spectral band replication of the octave below the edge, at the model's level per third of an octave
 #   (sagasr_stream/replication.py; chosen on unseen clips of the training split with benchmarks/sbr_blend.py, the
 #   tuning split and the selection clips, model card "SBR blend"): export --sbr-blend 0.25 writes it into the manifest.
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.4, is stage 2d's
-#   weights with stage 2e's fit, stage 2f's ceiling and stage 2g's blend).
+# Stage 2h (v3.5; nothing to train): in that blend, a quarter of the replica's own level difference from the model's per
+#   third of an octave, clipped to +-9 dB (chosen on five sets, two of them other recorded instruments and drum kits
+#   than the corpus's: benchmarks/generalisation.md, model card "SBR level pull"): export --sbr-level-db 9.
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.5, is stage 2d's
+#   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend and stage 2h's level pull).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$ROOT/data}"

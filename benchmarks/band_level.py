@@ -7,7 +7,7 @@ For every clip, degradation and cutoff (the evaluation's own draws,
 that regresses towards an average brightness shows as errors that fall as the tilt rises.
 
     python benchmarks/band_level.py tests/data/validation_clips --split tuning [--model BUNDLE] [--caption TEXT]
-    python benchmarks/band_level.py CLIPS... --split all --clip-seconds 6
+    python benchmarks/band_level.py CLIPS... --split all --clip-seconds 6 [--sbr-level off]
 """
 from __future__ import annotations
 
@@ -53,11 +53,13 @@ def main() -> None:
     p.add_argument("--model", help="bundle folder (default: the embedded model)")
     p.add_argument("--caption", default="")
     p.add_argument("--cutoffs", type=float, nargs="+", default=[8000.0, 12000.0])
+    p.add_argument("--sbr-level", type=lambda v: v if v == "off" else float(v),
+                   help="the SBR blend's level pull in dB or 'off' (default: the bundle's)")
     args = p.parse_args()
     clips = load_clips(args.clips, args.clip_seconds, None, SR)
     if args.split != "all":
         clips = select_split(clips, args.split)
-    restorer = Restorer.load(args.model, RestoreSettings(caption=args.caption))
+    restorer = Restorer.load(args.model, RestoreSettings(caption=args.caption, sbr_level=args.sbr_level))
     errors, tilts = [], []
     print("| clip | degradation | cutoff | error, lower half (dB) | error, upper half (dB) | reference tilt (dB) |")
     print("|---|---|---|---|---|---|")

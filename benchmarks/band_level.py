@@ -22,6 +22,7 @@ from sagasr_stream.evaluation.metrics import LSD_EPS
 from sagasr_stream.evaluation.references import load_clips
 from sagasr_stream.evaluation.runner import row_rng
 from sagasr_stream.evaluation.splits import select_split
+from sagasr_stream.options import number_or_word
 from sagasr_stream.restorer import Restorer
 from sagasr_stream.settings import RestoreSettings
 
@@ -53,7 +54,7 @@ def main() -> None:
     p.add_argument("--model", help="bundle folder (default: the embedded model)")
     p.add_argument("--caption", default="")
     p.add_argument("--cutoffs", type=float, nargs="+", default=[8000.0, 12000.0])
-    p.add_argument("--sbr-level", type=lambda v: v if v == "off" else float(v),
+    p.add_argument("--sbr-level", type=number_or_word("a level in dB", "off"),
                    help="the SBR blend's level pull in dB or 'off' (default: the bundle's)")
     args = p.parse_args()
     clips = load_clips(args.clips, args.clip_seconds, None, SR)

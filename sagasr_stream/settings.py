@@ -47,8 +47,8 @@ class RestoreSettings:
       the input into decays, gaps and fades), or "off"; the default of bundles that ship
       ``defaults.band_ceiling_db``, with ``low_band`` "keep" only;
     - ``sbr_blend``: how far (0-1, a share of the log magnitude) the restored band moves towards the pattern of
-      spectral band replication, whose level per third of an octave is first set to the model's
-      (:mod:`sagasr_stream.replication`: the input's onsets and harmonic pattern at the model's level), or
+      spectral band replication, whose level per third of an octave is first brought to within ``sbr_level`` of
+      the model's (:mod:`sagasr_stream.replication`: the input's onsets and harmonic pattern), or
       "off"; the default of bundles that ship ``defaults.sbr_blend``, with ``low_band`` "keep" only;
     - ``sbr_level``: with ``sbr_blend``, how far (dB) the replica's own level per third of an octave may pull
       the model's (its difference from the model's clipped to +- this, blended in with the same share), or
@@ -244,7 +244,9 @@ def resolve_sbr_blend(settings: RestoreSettings, manifest: Manifest) -> tuple[fl
                                   is_margin_db, "a level in dB >= 0")
     if share is None and settings.sbr_level not in (None, "off"):
         raise SettingsError(f"sbr_level {settings.sbr_level!r} needs the SBR blend on (sbr_blend is off)")
-    return share, (level or 0.0) if share is not None else 0.0
+    if share is None:
+        return None, 0.0
+    return share, level or 0.0
 
 
 def _restored_band_option(settings: RestoreSettings, name: str, value: float | str | None, default: float | None,

@@ -5,6 +5,7 @@ the training split that no training stage used, or on a generalisation set (``be
 
     python benchmarks/sbr_blend.py --corpus CORPUS --used .gpu/corpus/clips --clips 40 --seconds 6
     python benchmarks/sbr_blend.py --corpus AVL --clips 30 --settings 0.25:0 0.25:9   # share:level (dB)
+    python benchmarks/sbr_blend.py --corpus AVL --clips 30 --settings 0.25:9 --model BUNDLE   # another bundle
 
 Clips as in ``benchmarks/band_ceiling.py`` (the first clip of each piece of ``CORPUS/train.txt`` that the model
 was not trained on, the first ``--clips``), degraded with ``sagasr eval``'s draws (filters and resample at 4 / 8 /
@@ -46,9 +47,10 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=["0", "0.1", "0.2", "0.25", "0.3", "0.4", "0.5"],
                         help="sbr_blend shares, each optionally with its sbr_level in dB (share:level; default 0)")
     parser.add_argument("--json", type=Path, help="also write every clip's scores here")
+    parser.add_argument("--model", type=Path, help="bundle folder to restore with (default: the embedded model)")
     args = parser.parse_args()
     clips = load_unseen_clips(args)
-    restorers = {setting: Restorer.load(None, blend_settings(setting)) for setting in args.settings}
+    restorers = {setting: Restorer.load(args.model, blend_settings(setting)) for setting in args.settings}
     scores: dict[tuple[str, str, float], list[list[float]]] = {}
     names, per_clip = list(clips), []
     for kind, cutoff in ROWS:

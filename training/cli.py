@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     sl = sub.add_parser("slim", help="copy a run's EMA weights (trained parts only, float16) for transfer/export")
     sl.add_argument("run_dir")
     sl.add_argument("-o", "--out", dest="slim_out", required=True, help="folder for run.json + checkpoint/")
+    ip = sub.add_parser("interpolate", help="mix a fine-tune's weights with those it started from (WiSE-FT): "
+                                            "(1 - alpha) * START + alpha * END, float16")
+    ip.add_argument("start", help="the weights the fine-tune started from (safetensors)")
+    ip.add_argument("end", help="the fine-tune's weights (safetensors)")
+    ip.add_argument("--alpha", type=float, default=0.5, help="share of END, in [0, 1] (default 0.5)")
+    ip.add_argument("-o", "--out", dest="interp_out", required=True, help="safetensors file to write")
     up = sub.add_parser("unpack", help="verify pieces made by `pack` and rebuild the run (then resume it)")
     up.add_argument("pieces_dir")
     up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
@@ -127,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             from .transfer import slim_run
 
             print(f"trained weights: {slim_run(args.run_dir, args.slim_out)}")
+            return 0
+        if args.command == "interpolate":
+            from .transfer import interpolate_weights
+
+            print(f"interpolated weights: {interpolate_weights(args.start, args.end, args.alpha, args.interp_out)}")
             return 0
         if args.command == "unpack":
             from .transfer import join_pieces

@@ -164,3 +164,31 @@ def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
     with atomic_path(target, target.with_name(".model.safetensors.partial")) as tmp:
         save_file(weights, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16"})
     return target
+
+
+def interpolate_weights(start: str | os.PathLike[str], end: str | os.PathLike[str], alpha: float,
+                        out: str | os.PathLike[str]) -> Path:
+    """Weight-space interpolation of a fine-tune with the weights it started from (WiSE-FT, Wortsman et al. 2022):
+    ``out = (1 - alpha) * start + alpha * end`` per trained tensor (``dit.*``, ``conditioner.*``), computed in
+    float32 and stored in float16 as :func:`slim_run` stores them. ``start`` and ``end``: safetensors files of
+    the same network (slim weights or a run's ``checkpoint/model.safetensors``; untrained parts are dropped).
+    ``alpha`` in [0, 1]. Returns ``out``."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from sagasr_export.model.checkpoint import TRAINED_PREFIXES
+
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    a, b = ({k: v for k, v in load_file(str(p)).items() if k.startswith(TRAINED_PREFIXES)} for p in (start, end))
+    if a.keys() != b.keys():
+        raise ValueError(f"{start} and {end} hold other trained weights: {sorted(a.keys() ^ b.keys())[:4]}")
+    if any(a[k].shape != b[k].shape for k in a):
+        raise ValueError(f"{start} and {end} differ in shape: {[k for k in a if a[k].shape != b[k].shape][:4]}")
+    mixed = {k: ((1.0 - alpha) * a[k].float() + alpha * b[k].float()).to(torch.float16).contiguous() for k in a}
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target, target.with_name(f".{target.name}.partial")) as tmp:
+        save_file(mixed, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16",
+                                             "interpolated": json.dumps({"alpha": alpha})})
+    return target

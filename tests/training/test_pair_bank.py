@@ -107,6 +107,51 @@ def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> Non
         load_trained_weights(build_model(other), weights)
 
 
+def _slim_tiny(tmp_path: Path, seed: int, name: str, embed_dim: int | None = None) -> Path:
+    from sagasr_export.model import build_model, named_config
+    from sagasr_export.model.checkpoint import save_checkpoint
+    from sagasr_training.transfer import slim_run
+
+    config = json.loads(json.dumps(named_config("tiny").to_dict()))
+    if embed_dim:
+        config["dit"]["embed_dim"] = embed_dim
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        save_checkpoint(build_model(config), tmp_path / name / "checkpoint")
+    return slim_run(tmp_path / name, tmp_path / f"{name}-slim")
+
+
+def test_interpolated_weights_lie_on_the_line_between_start_and_fine_tune(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from sagasr_training.cli import main
+    from sagasr_training.transfer import interpolate_weights
+
+    start, end = _slim_tiny(tmp_path, 0, "start"), _slim_tiny(tmp_path, 1, "end")
+    a, b = load_file(str(start)), load_file(str(end))
+    for alpha in (0.0, 1.0):
+        got = load_file(str(interpolate_weights(start, end, alpha, tmp_path / f"w{alpha}.safetensors")))
+        assert all(torch.equal(got[k], (b if alpha else a)[k]) for k in a)
+    assert main(["interpolate", str(start), str(end), "--alpha", "0.25", "-o", str(tmp_path / "q.safetensors")]) == 0
+    quarter = load_file(str(tmp_path / "q.safetensors"))
+    moved = [k for k in a if not torch.equal(a[k], b[k])]
+    assert moved and quarter.keys() == a.keys() and all(quarter[k].dtype == torch.float16 for k in a)
+    for k in moved:
+        assert torch.allclose(quarter[k].float(), 0.75 * a[k].float() + 0.25 * b[k].float(), atol=1e-3, rtol=1e-3)
+
+
+def test_interpolation_refuses_other_networks_and_alphas_outside_0_1(tmp_path: Path) -> None:
+    from sagasr_training.transfer import interpolate_weights
+
+    start = _slim_tiny(tmp_path, 0, "start")
+    with pytest.raises(ValueError, match="alpha must be in"):
+        interpolate_weights(start, start, 1.5, tmp_path / "x.safetensors")
+    with pytest.raises(ValueError, match="differ in shape|other trained weights"):
+        interpolate_weights(start, _slim_tiny(tmp_path, 0, "wide", embed_dim=128), 0.5, tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
 def test_hidden_rolloffs_take_the_unknown_value_at_the_asked_share() -> None:
     from sagasr_stream.settings import ROLLOFF_UNKNOWN
     from sagasr_training.lightning_module import hide_rolloffs

@@ -56,6 +56,8 @@
 # Stage 2h (v3.5; nothing to train): in that blend, a quarter of the replica's own level difference from the model's per
 #   third of an octave, clipped to +-9 dB (chosen on five sets, two of them other recorded instruments and drum kits
 #   than the corpus's: benchmarks/generalisation.md, model card "SBR level pull"): export --sbr-level-db 9.
+# Tried, not shipped (model card, tenth session): stage 2d on FluidR3 + MuseScore clips, and its weights mixed with
+#   v3.1's (WiSE-FT: sagasr-train interpolate training/weights/v3-onestep/model.safetensors FINE_TUNE --alpha 0.5 -o OUT).
 # Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.5, is stage 2d's
 #   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend and stage 2h's level pull).
 set -euo pipefail

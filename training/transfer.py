@@ -5,6 +5,7 @@
 file's relative path, size and SHA-256, and each piece's SHA-256. ``join_pieces(out, run_dir)`` verifies every
 piece and file and rebuilds the run there (each file written atomically); ``sagasr-train diffusion/vae
 --run-dir RUN_DIR`` then resumes from its latest state. Logs stay behind (they are not needed to resume).
+``slim_run`` keeps only a run's trained weights (float16) for export; ``interpolate_weights`` mixes two such files.
 """
 from __future__ import annotations
 
@@ -146,11 +147,6 @@ def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
     parameter DiT travels as 34 MB instead of 76 MB. Returns the weights file."""
     import shutil
 
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    from sagasr_export.model.checkpoint import TRAINED_PREFIXES
-
     run, out = Path(run_dir), Path(out_dir)
     source = run / "checkpoint" / "model.safetensors"
     if not source.is_file():
@@ -158,11 +154,27 @@ def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
     (out / "checkpoint").mkdir(parents=True, exist_ok=True)
     if (run / "checkpoint" / "config.json").is_file():
         shutil.copy2(run / "checkpoint" / "config.json", out / "checkpoint" / "config.json")
-    weights = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(source)).items()
-               if k.startswith(TRAINED_PREFIXES)}
-    target = out / "checkpoint" / "model.safetensors"
-    with atomic_path(target, target.with_name(".model.safetensors.partial")) as tmp:
-        save_file(weights, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16"})
+    return _write_trained_weights(_trained_weights(source), out / "checkpoint" / "model.safetensors")
+
+
+def _trained_weights(path: str | os.PathLike[str]) -> dict:
+    """The trained tensors (``dit.*``, ``conditioner.*``) of a safetensors file, as stored."""
+    from safetensors.torch import load_file
+
+    from sagasr_export.model.checkpoint import TRAINED_PREFIXES
+
+    return {k: v for k, v in load_file(str(path)).items() if k.startswith(TRAINED_PREFIXES)}
+
+
+def _write_trained_weights(weights: dict, target: Path, **metadata: str) -> Path:
+    """Write ``weights`` as float16 safetensors ``target``, atomically (the format export's --trained-weights reads)."""
+    import torch
+    from safetensors.torch import save_file
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    half = {k: v.to(torch.float16).contiguous() for k, v in weights.items()}
+    with atomic_path(target, target.with_name(f".{target.name}.partial")) as tmp:
+        save_file(half, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16", **metadata})
     return target
 
 
@@ -173,22 +185,12 @@ def interpolate_weights(start: str | os.PathLike[str], end: str | os.PathLike[st
     float32 and stored in float16 as :func:`slim_run` stores them. ``start`` and ``end``: safetensors files of
     the same network (slim weights or a run's ``checkpoint/model.safetensors``; untrained parts are dropped).
     ``alpha`` in [0, 1]. Returns ``out``."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    from sagasr_export.model.checkpoint import TRAINED_PREFIXES
-
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    a, b = ({k: v for k, v in load_file(str(p)).items() if k.startswith(TRAINED_PREFIXES)} for p in (start, end))
+    a, b = _trained_weights(start), _trained_weights(end)
     if a.keys() != b.keys():
         raise ValueError(f"{start} and {end} hold other trained weights: {sorted(a.keys() ^ b.keys())[:4]}")
     if any(a[k].shape != b[k].shape for k in a):
         raise ValueError(f"{start} and {end} differ in shape: {[k for k in a if a[k].shape != b[k].shape][:4]}")
-    mixed = {k: ((1.0 - alpha) * a[k].float() + alpha * b[k].float()).to(torch.float16).contiguous() for k in a}
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target, target.with_name(f".{target.name}.partial")) as tmp:
-        save_file(mixed, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16",
-                                             "interpolated": json.dumps({"alpha": alpha})})
-    return target
+    mixed = {k: (1.0 - alpha) * a[k].float() + alpha * b[k].float() for k in a}
+    return _write_trained_weights(mixed, Path(out), interpolated=json.dumps({"alpha": alpha}))

@@ -106,16 +106,21 @@ class CaptionStore:
     """Read-only view of a caption cache; ``get(path)`` falls back to :func:`metadata_caption`."""
 
     def __init__(self, cache: str | os.PathLike[str] | None, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root).resolve() if root else None
+        self.root = Path(root) if root else None
         self.table = read_cache(cache) if cache else {}
 
     def key(self, path: Path) -> str:
-        path = Path(path).resolve()
+        """The cache key of ``path``: its path relative to the root as the folder lists it, so a symbolic link
+        in the root (a training set mixed from several corpora) keys by its own name, not its target's; else
+        the absolute path."""
+        path = Path(os.path.abspath(path))
         if self.root is not None:
-            try:
-                return path.relative_to(self.root).as_posix()
-            except ValueError:
-                pass
+            for root in (Path(os.path.abspath(self.root)), self.root.resolve()):
+                for candidate in (path, path.resolve()):
+                    try:
+                        return candidate.relative_to(root).as_posix()
+                    except ValueError:
+                        pass
         return path.as_posix()
 
     def get(self, path: Path) -> str:

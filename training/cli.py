@@ -14,6 +14,7 @@ overridden by flags, one per config field (declared with the field: ``--data`` i
     sagasr-train text-tokens --config run.json --out tokens.safetensors   # then --text-tokens ... --bank-versions 16
     sagasr-train pack runs/sagasr -o pieces/         # GPU machine -> here, <= 16 MiB per piece, SHA-256 checked
     sagasr-train unpack pieces/ -o runs/sagasr       # then the same training command resumes from the state
+    sagasr-train mix data/mixed a=data/corpus b=data/other_bank:2   # one training set from several corpora
 """
 from __future__ import annotations
 
@@ -88,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("end", help="the fine-tune's weights (safetensors)")
     ip.add_argument("--alpha", type=float, default=0.5, help="share of END, in [0, 1] (default 0.5)")
     ip.add_argument("-o", "--out", dest="interp_out", required=True, help="safetensors file to write")
+    mx = sub.add_parser("mix", help="a training set mixed from several corpora (links + train.txt + captions.jsonl)")
+    mx.add_argument("mix_out", metavar="OUT", help="new folder for the mixed set")
+    mx.add_argument("mix_sources", nargs="+", metavar="PREFIX=FOLDER[:STRIDE]",
+                    help="a corpus build (manifest.json) or a folder with train.txt and captions.jsonl; "
+                         "every STRIDE-th training clip, linked as OUT/clips/PREFIX_<name>")
     up = sub.add_parser("unpack", help="verify pieces made by `pack` and rebuild the run (then resume it)")
     up.add_argument("pieces_dir")
     up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
@@ -138,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             from .transfer import interpolate_weights
 
             print(f"interpolated weights: {interpolate_weights(args.start, args.end, args.alpha, args.interp_out)}")
+            return 0
+        if args.command == "mix":
+            from .mix_sets import MixSource, mix_sets
+
+            count = mix_sets(args.mix_out, [MixSource.parse(t) for t in args.mix_sources])
+            print(f"{count} clips -> {args.mix_out}/train.txt, {args.mix_out}/captions.jsonl")
             return 0
         if args.command == "unpack":
             from .transfer import join_pieces

@@ -1,6 +1,7 @@
 """Caption adapters: metadata/sidecar, HTTP (local http.server), Qwen2-Audio (tiny random config), cache command."""
 from __future__ import annotations
 
+import os
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -193,3 +194,24 @@ def test_caption_variants_of_the_corpus_captions() -> None:
 def test_caption_variants_keep_other_captions_whole() -> None:
     assert caption_variants("  piano sonata, classical ") == ["piano sonata, classical"]
     assert caption_variants("Flute, 90 BPM") == ["Flute, 90 BPM", "Flute", "solo flute"]  # no style: no 4th
+
+
+def test_caption_store_keys_a_linked_file_by_its_own_name(tmp_path: Path) -> None:
+    """A training set mixed from other corpora by symbolic links: each link gets the caption listed under its
+    own path in the set, not the fallback caption of its target's file name."""
+    source = tmp_path / "bank_b" / "clips"
+    source.mkdir(parents=True)
+    (source / "000001_00.flac").write_bytes(b"")
+    mixed = tmp_path / "mixed"
+    (mixed / "clips").mkdir(parents=True)
+    link = mixed / "clips" / "b_000001_00.flac"
+    try:
+        link.symlink_to(source / "000001_00.flac")
+    except OSError:
+        pytest.skip("this file system has no symbolic links")
+    cache = mixed / "captions.jsonl"
+    cache.write_text('{"path": "clips/b_000001_00.flac", "caption": "Harpsichord, 120 BPM"}\n')
+    store = CaptionStore(cache, mixed)
+    assert store.key(link) == "clips/b_000001_00.flac"
+    assert store.get(link) == "Harpsichord, 120 BPM"
+    assert store.get(Path(os.path.relpath(link))) == "Harpsichord, 120 BPM"  # a relative path keys the same

@@ -1,0 +1,84 @@
+"""`sagasr-train mix`: one training set linked from several corpora, with each clip's own caption."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sagasr_training.captions import CaptionStore
+from sagasr_training.cli import main
+from sagasr_training.mix_sets import MixSource, mix_sets, source_clips
+
+
+def _corpus_build(folder: Path, names: list[str], split: str = "train") -> Path:
+    """A corpus builder's layout: clips/ and manifest.json (one validation clip besides ``names``)."""
+    (folder / "clips").mkdir(parents=True)
+    clips = [{"path": f"clips/{n}", "caption": f"caption of {folder.name} {n}", "split": split} for n in names]
+    clips.append({"path": "clips/held_out.flac", "caption": "held out", "split": "validation"})
+    for c in clips:
+        (folder / c["path"]).write_bytes(b"")
+    (folder / "manifest.json").write_text(json.dumps({"clips": clips[::-1]}))  # any order: sorted by path
+    return folder
+
+
+def _file_list(folder: Path, names: list[str]) -> Path:
+    """The GPU copy's layout: clips/, train.txt (its own order) and captions.jsonl."""
+    (folder / "clips").mkdir(parents=True)
+    for n in names:
+        (folder / "clips" / n).write_bytes(b"")
+    (folder / "train.txt").write_text("".join(f"clips/{n}\n" for n in names))
+    (folder / "captions.jsonl").write_text("".join(json.dumps({"path": f"clips/{n}", "caption": n.upper()}) + "\n"
+                                                   for n in names))
+    return folder
+
+
+def test_mix_links_every_stride_th_training_clip_with_its_caption(tmp_path: Path) -> None:
+    gpu = _file_list(tmp_path / "gpu", ["b.flac", "a.flac"])
+    bank = _corpus_build(tmp_path / "bank", ["03.flac", "01.flac", "02.flac", "00.flac"])
+    out = tmp_path / "mixed"
+    assert mix_sets(out, [MixSource("fl", gpu), MixSource("ms", bank, stride=2)]) == 4
+    names = (out / "train.txt").read_text().split()
+    assert names == ["clips/fl_b.flac", "clips/fl_a.flac", "clips/ms_00.flac", "clips/ms_02.flac"]
+    assert (out / "clips" / "ms_02.flac").resolve() == (bank / "clips" / "02.flac").resolve()
+    store = CaptionStore(out / "captions.jsonl", out)
+    assert [store.get(out / n) for n in names] == ["B.FLAC", "A.FLAC", "caption of bank 00.flac",
+                                                   "caption of bank 02.flac"]
+
+
+def test_mix_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bank = _corpus_build(tmp_path / "bank", ["x.flac", "y.flac"])
+    assert main(["mix", str(tmp_path / "m"), f"b={bank}:1"]) == 0
+    assert "2 clips" in capsys.readouterr().out
+    assert main(["mix", str(tmp_path / "m"), f"b={bank}"]) == 2  # not into a folder with a set in it
+    assert "not empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [("bank", "PREFIX=FOLDER"), ("a-b=x", "PREFIX=FOLDER"),
+                                           ("a=", "PREFIX=FOLDER"), ("a=x:0", "stride")])
+def test_mix_source_text_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MixSource.parse(text)
+
+
+def test_mix_source_text() -> None:
+    assert MixSource.parse("ms=data/ms9:2") == MixSource("ms", Path("data/ms9"), 2)
+    assert MixSource.parse("ms=C:/data/ms9") == MixSource("ms", Path("C:/data/ms9"), 1)
+
+
+def test_mix_refuses_what_it_cannot_mix(tmp_path: Path) -> None:
+    bank = _corpus_build(tmp_path / "bank", ["x.flac"])
+    with pytest.raises(ValueError, match="distinct prefixes"):
+        mix_sets(tmp_path / "m1", [MixSource("a", bank), MixSource("a", bank)])
+    with pytest.raises(FileNotFoundError, match="neither a corpus manifest.json nor a train.txt"):
+        source_clips(tmp_path)
+    held = _corpus_build(tmp_path / "held", ["v.flac"], split="validation")
+    with pytest.raises(ValueError, match="no clips of the training split"):
+        source_clips(held)
+    gpu = _file_list(tmp_path / "gpu", ["a.flac"])
+    (gpu / "captions.jsonl").write_text("")
+    with pytest.raises(ValueError, match="no caption for clips/a.flac"):
+        source_clips(gpu)
+    (bank / "clips" / "x.flac").unlink()
+    with pytest.raises(FileNotFoundError, match="x.flac: listed, but not a file"):
+        mix_sets(tmp_path / "m2", [MixSource("a", bank)])

@@ -1,0 +1,104 @@
+"""A training set mixed from several corpora: links to each one's training clips, with their captions.
+
+``sagasr-train mix OUT fl=.gpu/corpus ms=MS9:2 cs=CS10:2``: each source is ``PREFIX=FOLDER[:STRIDE]``, a folder
+holding either a corpus build (``manifest.json``: its training-split clips, sorted by path, with their captions) or
+a file list (``train.txt`` and ``captions.jsonl``, in the list's order, such as the GPU run's copy). Every
+STRIDE-th clip (from the first) is linked as ``OUT/clips/PREFIX_<file name>``; ``OUT/train.txt`` and
+``OUT/captions.jsonl`` name them for ``--file-list`` and ``--captions`` (and ``sagasr-train text-tokens``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sagasr_stream.files import atomic_write_text
+
+from .audio_files import listed_audio
+from .captions import read_cache
+
+_PREFIX = re.compile(r"[A-Za-z0-9]+")
+
+
+@dataclass(frozen=True)
+class MixSource:
+    """One corpus of a mixed set: its clips' link names start with ``prefix``; every ``stride``-th clip is used."""
+
+    prefix: str
+    folder: Path
+    stride: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "MixSource":
+        """``PREFIX=FOLDER[:STRIDE]`` -> MixSource (errors name the text)."""
+        prefix, sep, rest = text.partition("=")
+        if not sep or not _PREFIX.fullmatch(prefix) or not rest:
+            raise ValueError(f"mix source {text!r}: expected PREFIX=FOLDER[:STRIDE], PREFIX letters and digits")
+        folder, stride = rest, "1"
+        head, colon, tail = rest.rpartition(":")
+        if colon and tail.isdigit():
+            folder, stride = head, tail
+        if int(stride) < 1:
+            raise ValueError(f"mix source {text!r}: the stride must be >= 1")
+        return cls(prefix, Path(folder), int(stride))
+
+
+def source_clips(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """The training clips of a corpus folder as (path relative to it, caption), in the order described above."""
+    folder = Path(folder)
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        clips = json.loads(manifest.read_text(encoding="utf-8")).get("clips", [])
+        rows = sorted((c["path"], c.get("caption", "")) for c in clips if c.get("split") == "train")
+        if not rows:
+            raise ValueError(f"{manifest}: no clips of the training split")
+        return rows
+    listing, cache = folder / "train.txt", folder / "captions.jsonl"
+    if not listing.is_file():
+        raise FileNotFoundError(f"{folder}: neither a corpus manifest.json nor a train.txt")
+    captions = read_cache(cache)
+    rows = []
+    for path in listed_audio(folder, listing):
+        rel = path.relative_to(folder).as_posix()
+        if rel not in captions:
+            raise ValueError(f"{cache}: no caption for {rel}")
+        rows.append((rel, captions[rel]))
+    return rows
+
+
+def _link(target: Path, link: Path) -> None:
+    """A relative symbolic link (a copy where the file system has none)."""
+    try:
+        link.symlink_to(os.path.relpath(target.resolve(), link.parent.resolve()))
+    except OSError:
+        shutil.copy2(target, link)
+
+
+def mix_sets(out: str | os.PathLike[str], sources: list[MixSource]) -> int:
+    """Write the mixed set to ``out`` (a new or empty folder); returns the number of clips."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: not empty (a mixed set is written into a new folder)")
+    prefixes = [s.prefix for s in sources]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError(f"mix sources need distinct prefixes, got {prefixes}")
+    chosen: list[tuple[Path, str, str]] = []  # (target, link name, caption)
+    for source in sources:
+        for rel, caption in source_clips(source.folder)[::source.stride]:
+            chosen.append((source.folder / rel, f"clips/{source.prefix}_{Path(rel).name}", caption))
+    names = [name for _, name, _ in chosen]
+    if len(set(names)) != len(names):
+        clash = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"two clips of one source would both be linked as {clash}")
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    for target, name, _ in chosen:
+        if not target.is_file():
+            raise FileNotFoundError(f"{target}: listed, but not a file")
+        _link(target, out / name)
+    atomic_write_text(out / "captions.jsonl",
+                      "".join(json.dumps({"path": name, "caption": cap}) + "\n" for _, name, cap in chosen))
+    atomic_write_text(out / "train.txt", "\n".join(names) + "\n")
+    return len(chosen)

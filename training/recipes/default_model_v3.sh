@@ -56,9 +56,26 @@
 # Stage 2h (v3.5; nothing to train): in that blend, a quarter of the replica's own level difference from the model's per
 #   third of an octave, clipped to +-9 dB (chosen on five sets, two of them other recorded instruments and drum kits
 #   than the corpus's: benchmarks/generalisation.md, model card "SBR level pull"): export --sbr-level-db 9.
+# Stage 2i (v3.6, here, CPU, ~40 min on 2 threads; resumable like 2b): stage 2d's recipe continued from v3.1's weights on
+#   three banks' timbres: stage 1's 108 FluidR3 clips, and every other clip (one per piece) of 108 clips through the
+#   MuseScore General bank and of 108 through csound's GM bank (apt: musescore-general-soundfont-lossless,
+#   csound-soundfont), each clip with its corpus caption:
+#   B="--sources music21,openmsx,mma --drum-fraction 0 --validation-fraction 0 --max-clips-per-piece 2 --workers 2 --hours 0.3"
+#   python -m sagasr_training.corpus build --out "$WORK/ms9" --seed 9 --bank /usr/share/sounds/sf2/MuseScore_General_Full.sf2 $B
+#   python -m sagasr_training.corpus build --out "$WORK/cs10" --seed 10 --bank /usr/share/sounds/sf2/sf_GMbank.sf2 $B
+#   sagasr-train mix "$WORK/mix3" fl="$GPU/corpus" ms="$WORK/ms9:2" cs="$WORK/cs10:2"
+#   M="$WORK/mix3"; sagasr-train text-tokens --model export/configs/small-mdct.json --data "$M" \
+#       --captions "$M/captions.jsonl" --file-list "$M/train.txt" --out "$M/tokens.safetensors"
+#   OMP_NUM_THREADS=2 nice sagasr-train diffusion --config training/configs/small-mdct-cpu-onestep.json \
+#       --init-weights training/weights/v3-onestep/model.safetensors --data "$M" --file-list "$M/train.txt" \
+#       --captions "$M/captions.jsonl" --text-tokens "$M/tokens.safetensors" --run-dir "$WORK/v9/runs/mix3"
+#   stopped after step 2400 (the config runs on; a checkpoint every 200 steps), then slim and export as in 2b with
+#   v3.5's runtime flags: its EMA at step 2400 is the shipped model v3.6, committed as
+#   training/weights/v3-mix3/model.safetensors (continue from it with --init-weights that file). Chosen on five sets
+#   (benchmarks/choice_sets.py; model card "Three banks").
 # Tried, not shipped (model card, tenth session): stage 2d on FluidR3 + MuseScore clips, and its weights mixed with
 #   v3.1's (WiSE-FT: sagasr-train interpolate training/weights/v3-onestep/model.safetensors FINE_TUNE --alpha 0.5 -o OUT).
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.5, is stage 2d's
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.6, is stage 2i's
 #   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend and stage 2h's level pull).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -106,22 +106,27 @@ class CaptionStore:
     """Read-only view of a caption cache; ``get(path)`` falls back to :func:`metadata_caption`."""
 
     def __init__(self, cache: str | os.PathLike[str] | None, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root else None
+        #: the root as given (absolute) and with its links resolved
+        self.roots = (Path(os.path.abspath(root)), Path(root).resolve()) if root else ()
         self.table = read_cache(cache) if cache else {}
 
     def key(self, path: Path) -> str:
         """The cache key of ``path``: its path relative to the root as the folder lists it, so a symbolic link
         in the root (a training set mixed from several corpora) keys by its own name, not its target's; else
-        the absolute path."""
+        the absolute path. Links are resolved only when the path as given is not under the root."""
         path = Path(os.path.abspath(path))
-        if self.root is not None:
-            for root in (Path(os.path.abspath(self.root)), self.root.resolve()):
-                for candidate in (path, path.resolve()):
-                    try:
-                        return candidate.relative_to(root).as_posix()
-                    except ValueError:
-                        pass
+        if self.roots:
+            key = self._under_root(path) or self._under_root(path.resolve())
+            if key:
+                return key
         return path.as_posix()
+
+    def _under_root(self, path: Path) -> str | None:
+        """``path`` relative to the root as given or as resolved, or None when it lies under neither."""
+        for root in self.roots:
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix()
+        return None
 
     def get(self, path: Path) -> str:
         return self.table.get(self.key(path)) or metadata_caption(path)

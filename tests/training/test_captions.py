@@ -1,8 +1,8 @@
 """Caption adapters: metadata/sidecar, HTTP (local http.server), Qwen2-Audio (tiny random config), cache command."""
 from __future__ import annotations
 
-import os
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path

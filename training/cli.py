@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("mix_sources", nargs="+", metavar="PREFIX=FOLDER[:STRIDE]",
                     help="a corpus build (manifest.json) or a folder with train.txt and captions.jsonl; "
                          "every STRIDE-th training clip, linked as OUT/clips/PREFIX_<name>")
+    mx.add_argument("--hold-out-seed", type=int, metavar="SEED",
+                    help="leave out a corpus build's clips whose piece a corpus of seed SEED puts in its validation "
+                         "split (0: the evaluation clips' corpus)")
+    mx.add_argument("--hold-out-fraction", type=float, default=0.1, help="that corpus's validation fraction (0.1)")
     up = sub.add_parser("unpack", help="verify pieces made by `pack` and rebuild the run (then resume it)")
     up.add_argument("pieces_dir")
     up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
@@ -146,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"interpolated weights: {interpolate_weights(args.start, args.end, args.alpha, args.interp_out)}")
             return 0
         if args.command == "mix":
-            from .mix_sets import MixSource, mix_sets
+            from .mix_sets import Holdout, MixSource, mix_sets
 
-            count = mix_sets(args.mix_out, [MixSource.parse(t) for t in args.mix_sources])
+            holdout = None if args.hold_out_seed is None else Holdout(args.hold_out_seed, args.hold_out_fraction)
+            count = mix_sets(args.mix_out, [MixSource.parse(t) for t in args.mix_sources], holdout)
             print(f"{count} clips -> {args.mix_out}/train.txt, {args.mix_out}/captions.jsonl")
             return 0
         if args.command == "unpack":

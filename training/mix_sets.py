@@ -5,6 +5,12 @@ holding either a corpus build (``manifest.json``: its training-split clips, sort
 a file list (``train.txt`` and ``captions.jsonl``, in the list's order, such as the GPU run's copy). Every
 STRIDE-th clip (from the first) is linked as ``OUT/clips/PREFIX_<file name>``; ``OUT/train.txt`` and
 ``OUT/captions.jsonl`` name them for ``--file-list`` and ``--captions`` (and ``sagasr-train text-tokens``).
+
+``holdout``: a corpus build's clips whose group (source piece or kit) a corpus of that seed would put in its
+validation split (``corpus.split.group_fraction`` below the fraction) are left out, so that no piece of the
+evaluation clips (the seed-0 corpus's validation split) is trained on through another bank. The hash rule only:
+the split's at-least-one-per-kind guarantee depends on the whole corpus and is not repeated. A file list has no
+groups and is taken as listed (the GPU run's copy is the seed-0 corpus's training split already).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from sagasr_stream.files import atomic_write_text
 
 from .audio_files import listed_audio
 from .captions import read_cache
+from .corpus.split import group_fraction
 
 _PREFIX = re.compile(r"[A-Za-z0-9]+")
 
@@ -46,13 +53,29 @@ class MixSource:
         return cls(prefix, Path(folder), int(stride))
 
 
-def source_clips(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """The training clips of a corpus folder as (path relative to it, caption), in the order described above."""
+@dataclass(frozen=True)
+class Holdout:
+    """The groups a corpus of seed ``seed`` puts in validation (hash number below ``fraction``) are left out."""
+
+    seed: int = 0
+    fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1:
+            raise ValueError(f"hold-out fraction must be in (0, 1), got {self.fraction}")
+
+    def holds(self, group: str) -> bool:
+        return group_fraction(group, self.seed) < self.fraction
+
+
+def source_clips(folder: str | os.PathLike[str]) -> list[tuple[str, str, str | None]]:
+    """The training clips of a corpus folder as (path relative to it, caption, group or None for a file list),
+    in the order described above."""
     folder = Path(folder)
     manifest = folder / "manifest.json"
     if manifest.is_file():
         clips = json.loads(manifest.read_text(encoding="utf-8")).get("clips", [])
-        rows = sorted((c["path"], c.get("caption", "")) for c in clips if c.get("split") == "train")
+        rows = sorted((c["path"], c.get("caption", ""), c.get("group", "")) for c in clips if c.get("split") == "train")
         if not rows:
             raise ValueError(f"{manifest}: no clips of the training split")
         return rows
@@ -65,7 +88,7 @@ def source_clips(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
         rel = path.relative_to(folder).as_posix()
         if rel not in captions:
             raise ValueError(f"{cache}: no caption for {rel}")
-        rows.append((rel, captions[rel]))
+        rows.append((rel, captions[rel], None))
     return rows
 
 
@@ -77,8 +100,9 @@ def _link(target: Path, link: Path) -> None:
         shutil.copy2(target, link)
 
 
-def mix_sets(out: str | os.PathLike[str], sources: list[MixSource]) -> int:
-    """Write the mixed set to ``out`` (a new or empty folder); returns the number of clips."""
+def mix_sets(out: str | os.PathLike[str], sources: list[MixSource], holdout: Holdout | None = None) -> int:
+    """Write the mixed set to ``out`` (a new or empty folder); returns the number of clips. With ``holdout``,
+    the held-out groups' clips are dropped after the stride is taken."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: not empty (a mixed set is written into a new folder)")
@@ -87,8 +111,12 @@ def mix_sets(out: str | os.PathLike[str], sources: list[MixSource]) -> int:
         raise ValueError(f"mix sources need distinct prefixes, got {prefixes}")
     chosen: list[tuple[Path, str, str]] = []  # (target, link name, caption)
     for source in sources:
-        for rel, caption in source_clips(source.folder)[::source.stride]:
+        for rel, caption, group in source_clips(source.folder)[::source.stride]:
+            if holdout is not None and group is not None and holdout.holds(group):
+                continue
             chosen.append((source.folder / rel, f"clips/{source.prefix}_{Path(rel).name}", caption))
+    if not chosen:
+        raise ValueError("no clips left to mix (every source's clips were held out)")
     names = [name for _, name, _ in chosen]
     if len(set(names)) != len(names):
         clash = next(n for n in names if names.count(n) > 1)

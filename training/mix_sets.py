@@ -7,7 +7,7 @@ STRIDE-th clip (from the first) is linked as ``OUT/clips/PREFIX_<file name>``; `
 ``OUT/captions.jsonl`` name them for ``--file-list`` and ``--captions`` (and ``sagasr-train text-tokens``).
 
 ``holdout``: a corpus build's clips whose group (source piece or kit) a corpus of that seed would put in its
-validation split (``corpus.split.group_fraction`` below the fraction) are left out, so that no piece of the
+validation split (``corpus.split.validated_by_hash``) are left out, so that no piece of the
 evaluation clips (the seed-0 corpus's validation split) is trained on through another bank. The hash rule only:
 the split's at-least-one-per-kind guarantee depends on the whole corpus and is not repeated. A file list has no
 groups and is taken as listed (the GPU run's copy is the seed-0 corpus's training split already).
@@ -25,7 +25,7 @@ from sagasr_stream.files import atomic_write_text
 
 from .audio_files import listed_audio
 from .captions import read_cache
-from .corpus.split import group_fraction
+from .corpus.split import validated_by_hash
 
 _PREFIX = re.compile(r"[A-Za-z0-9]+")
 
@@ -65,17 +65,17 @@ class Holdout:
             raise ValueError(f"hold-out fraction must be in (0, 1), got {self.fraction}")
 
     def holds(self, group: str) -> bool:
-        return group_fraction(group, self.seed) < self.fraction
+        return validated_by_hash(group, self.seed, self.fraction)
 
 
 def source_clips(folder: str | os.PathLike[str]) -> list[tuple[str, str, str | None]]:
-    """The training clips of a corpus folder as (path relative to it, caption, group or None for a file list),
+    """The training clips of a corpus folder as (path relative to it, caption, group or None where none is known, as in a file list),
     in the order described above."""
     folder = Path(folder)
     manifest = folder / "manifest.json"
     if manifest.is_file():
         clips = json.loads(manifest.read_text(encoding="utf-8")).get("clips", [])
-        rows = sorted((c["path"], c.get("caption", ""), c.get("group", "")) for c in clips if c.get("split") == "train")
+        rows = sorted((c["path"], c.get("caption", ""), c.get("group")) for c in clips if c.get("split") == "train")
         if not rows:
             raise ValueError(f"{manifest}: no clips of the training split")
         return rows

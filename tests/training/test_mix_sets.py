@@ -63,6 +63,12 @@ def test_hold_out_leaves_out_the_pieces_another_seed_validates(tmp_path: Path) -
     expected = ["clips/fl_a.flac"] + [f"clips/ms_{n}" for n, g in zip(names, groups) if g not in held_by_hash]
     assert kept == expected and count == len(expected) == 41 - len(held_by_hash)
     assert any(Holdout(1, 0.2).holds(g) != Holdout(0, 0.2).holds(g) for g in groups)  # the seed matters
+    old = _corpus_build(tmp_path / "old", ["x.flac"])
+    manifest = json.loads((old / "manifest.json").read_text())
+    for clip in manifest["clips"]:
+        clip.pop("group", None)  # a manifest without groups: nothing to hold out, taken as listed
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert mix_sets(tmp_path / "old_mix", [MixSource("o", old)], Holdout(seed=0, fraction=0.99)) == 1
     with pytest.raises(ValueError, match="hold-out fraction"):
         Holdout(0, 0.0)
 

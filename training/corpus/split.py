@@ -11,6 +11,12 @@ def group_fraction(group: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def validated_by_hash(group: str, seed: int, validation_fraction: float) -> bool:
+    """The split's hash rule alone: ``group`` goes to validation in a corpus of ``seed`` (before the per-kind
+    guarantee of :func:`assign_split`, which depends on the other groups)."""
+    return group_fraction(group, seed) < validation_fraction
+
+
 def assign_split(groups: Iterable[str], seed: int, validation_fraction: float = 0.1) -> dict[str, str]:
     """{group: 'train' | 'validation'}. A group goes to validation when its hash number is below
     ``validation_fraction``. Groups are named 'kind:name' (e.g. 'kit:BJA_Pacific', 'music21:bach/x.mxl');
@@ -21,7 +27,7 @@ def assign_split(groups: Iterable[str], seed: int, validation_fraction: float = 
         raise ValueError(f"validation fraction must be in [0, 1), got {validation_fraction}")
     unique = sorted(set(groups))
     scores = {g: group_fraction(g, seed) for g in unique}
-    split = {g: "validation" if s < validation_fraction else "train" for g, s in scores.items()}
+    split = {g: "validation" if s < validation_fraction else "train" for g, s in scores.items()}  # validated_by_hash
     if validation_fraction > 0:
         kinds: dict[str, list[str]] = {}
         for g in unique:

@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "magnitude of spectral band replication's pattern in the restored band")
     p.add_argument("--sbr-level-db", type=float, help="the runtime's default sbr_level (dB): with the SBR blend, the "
                    "bound on how far the replica's own level per third of an octave pulls the restored band's")
+    p.add_argument("--band-smoothing-octaves", type=float, help="the runtime's default band_smoothing (octaves): "
+                   "per frame, each restored bin's log magnitude averaged over this width around it")
+    p.add_argument("--band-smoothing-iterations", type=int, help="the runtime's default band_smoothing_iterations: "
+                   "fast Griffin-Lim iterations for the smoothed band's phases")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
@@ -92,6 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.sbr_blend is not None and not is_share(args.sbr_blend):
         print(f"error: --sbr-blend must be a share in [0, 1], got {args.sbr_blend}", file=sys.stderr)
         return 2
+    from sagasr_stream.band_smoothing import is_iterations, is_width_octaves
+
+    width, iterations = args.band_smoothing_octaves, args.band_smoothing_iterations
+    if width is not None and not is_width_octaves(width):
+        print(f"error: --band-smoothing-octaves must be a width in octaves in (0, 2], got {width}", file=sys.stderr)
+        return 2
+    if iterations is not None and not is_iterations(iterations):
+        print(f"error: --band-smoothing-iterations must be an integer in [0, 100], got {iterations}", file=sys.stderr)
+        return 2
+    if iterations is not None and width is None:
+        print("error: --band-smoothing-iterations needs --band-smoothing-octaves", file=sys.stderr)
+        return 2
     import torch
     from safetensors import SafetensorError
 
@@ -136,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "overlap_fraction": args.overlap_fraction,
                                   "rolloff_unknown_trained": args.rolloff_unknown_trained,
                                   "band_ceiling_db": args.band_ceiling_db, "sbr_blend": args.sbr_blend,
-                                  "sbr_level_db": args.sbr_level_db}.items()
+                                  "sbr_level_db": args.sbr_level_db, "band_smoothing_octaves": width,
+                                  "band_smoothing_iterations": iterations}.items()
                 if v is not None}
     if band_level is not None:
         defaults["band_level"] = band_level

@@ -20,6 +20,7 @@ from typing import IO, Any, Callable, Iterator
 
 from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
+from .band_smoothing import is_iterations, is_width_octaves
 from .errors import BundleError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
 from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
@@ -67,6 +68,8 @@ class Defaults:
     band_ceiling_db: float | None = None        # the quiet-frame ceiling's margin (dB, band_ceiling); None: off
     sbr_blend: float | None = None              # share of band replication's pattern in the band; None: off
     sbr_level_db: float | None = None           # bound on the replica's level pull in the blend (dB); None: 0
+    band_smoothing_octaves: float | None = None   # width of the restored band's log-magnitude smoothing; None: off
+    band_smoothing_iterations: int | None = None  # its Griffin-Lim iterations; None: the runtime's default
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,13 @@ class Manifest:
         share = self.defaults.sbr_blend
         if share is not None and not is_share(share):
             raise BundleError(f"{where}: defaults.sbr_blend must be a share in [0, 1], got {share!r}")
+        width, iterations = self.defaults.band_smoothing_octaves, self.defaults.band_smoothing_iterations
+        if width is not None and not is_width_octaves(width):
+            raise BundleError(f"{where}: defaults.band_smoothing_octaves must be a width in octaves in (0, 2], "
+                              f"got {width!r}")
+        if iterations is not None and not is_iterations(iterations):
+            raise BundleError(f"{where}: defaults.band_smoothing_iterations must be an integer in [0, 100], "
+                              f"got {iterations!r}")
 
 
 def _safe_member_path(root: Path, name: str) -> Path:

@@ -15,6 +15,7 @@ import functools
 from typing import Literal, Sequence
 
 import numpy as np
+import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
@@ -31,14 +32,20 @@ def _hann(n_fft: int) -> np.ndarray:
     return signal.get_window("hann", n_fft, fftbins=True)
 
 
-def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Complex STFT of ``x`` (..., samples) -> (..., n_fft // 2 + 1, frames), centred, zero padded."""
-    x = np.asarray(x)
+def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, single: bool = False) -> np.ndarray:
+    """Complex STFT of ``x`` (..., samples) -> (..., n_fft // 2 + 1, frames), centred, zero padded.
+
+    ``single``: computed in float32 (complex64 out, relative error ~1e-7, about 3x faster) for iterative
+    estimates; otherwise complex128 (numpy's FFT, whatever the input's float type)."""
+    x = np.asarray(x, dtype=np.float32) if single else np.asarray(x)
     pad = n_fft // 2
     padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)])
     n_frames = 1 + (padded.shape[-1] - n_fft) // hop
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :][..., :n_frames, :]
-    spec = np.fft.rfft(frames * _hann(n_fft), axis=-1)
+    if single:
+        spec = scipy.fft.rfft(frames * _hann(n_fft).astype(np.float32), axis=-1)
+    else:
+        spec = np.fft.rfft(frames * _hann(n_fft), axis=-1)
     return np.swapaxes(spec, -1, -2)
 
 
@@ -47,10 +54,15 @@ def float64_stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarra
     return stft(np.asarray(x, dtype=np.float64), n_fft, hop)
 
 
-def istft(spec: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Inverse of :func:`stft`: (..., bins, frames) -> (..., length) float64, weighted overlap-add."""
-    frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * _hann(n_fft)
-    out = _overlap_add(frames, hop) / _overlap_norm(n_fft, hop, frames.shape[-2])
+def istft(spec: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP, single: bool = False) -> np.ndarray:
+    """Inverse of :func:`stft`: (..., bins, frames) -> (..., length) float64 (float32 with ``single``, computed
+    in float32 as :func:`stft`'s), weighted overlap-add."""
+    if single:
+        spec = np.asarray(spec, dtype=np.complex64)
+        frames = scipy.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * _hann(n_fft).astype(np.float32)
+    else:
+        frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * _hann(n_fft)
+    out = _overlap_add(frames, hop) / _overlap_norm(n_fft, hop, frames.shape[-2]).astype(frames.dtype, copy=False)
     pad = n_fft // 2
     out = out[..., pad : pad + length]
     if out.shape[-1] < length:
@@ -67,13 +79,13 @@ def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
     n_frames, n_fft = frames.shape[-2:]
     total = n_fft + hop * (n_frames - 1)
     if n_fft % hop:
-        out = np.zeros(frames.shape[:-2] + (total,))
+        out = np.zeros(frames.shape[:-2] + (total,), dtype=frames.dtype)
         for i in range(n_frames):
             out[..., i * hop : i * hop + n_fft] += frames[..., i, :]
         return out
     parts = n_fft // hop
     slabs = frames.reshape(frames.shape[:-1] + (parts, hop))  # (..., frames, parts, hop)
-    out = np.zeros(frames.shape[:-2] + (n_frames + parts - 1, hop))
+    out = np.zeros(frames.shape[:-2] + (n_frames + parts - 1, hop), dtype=frames.dtype)
     for k in reversed(range(parts)):  # at slab j: frame j - (parts - 1) first, frame j last
         out[..., k : k + n_frames, :] += slabs[..., :, k, :]
     return out.reshape(frames.shape[:-2] + (total,))

@@ -3,7 +3,8 @@
 window audio -> band edge (pass through when nothing is missing) -> peak gain -> VAE encode (LR latent) +
 input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE decode -> undo gain -> restored
 band level (:mod:`sagasr_stream.band_level`) -> band ceiling in quiet frames (:mod:`sagasr_stream.band_ceiling`) ->
-a share of band replication (:mod:`sagasr_stream.replication`) -> low-band merge with the input up to its band edge.
+a share of band replication (:mod:`sagasr_stream.replication`) -> the band at its log-spectral mean with consistent
+phases (:mod:`sagasr_stream.band_smoothing`) -> low-band merge with the input up to its band edge.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from .band_ceiling import hold_quiet_frames
 from .band_level import band_gains
+from .band_smoothing import smooth_band
 from .bandlimit import SignalBandLimit
 from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
@@ -32,7 +34,8 @@ class WindowJob:
     knows them already (the stereo stage, for a pair's mid or side: from the pair's); detected otherwise.
     ``signal_limit``: the band limit of the signal up to the window's end (:mod:`sagasr_stream.bandlimit`);
     ``valid``: how many of its samples are signal (the last window's rest is padding, which its band edge
-    must not see: the join splatters broadband energy); ``None``: all."""
+    must not see: the join splatters broadband energy); ``None``: all. ``smooth``: whether the band smoothing
+    (when on) runs here; the linked stereo stage smooths each channel after linking instead."""
 
     channel: int
     index: int
@@ -41,6 +44,7 @@ class WindowJob:
     edge_bin: int | None = None
     signal_limit: SignalBandLimit | None = None
     valid: int | None = None
+    smooth: bool = True
 
 
 WindowFn = Callable[[list[WindowJob]], list[np.ndarray]]
@@ -154,7 +158,7 @@ class WindowRestorer:
         )
         restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
         restored *= band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
-        if s.band_ceiling_db is None and s.sbr_blend is None:
+        if s.band_ceiling_db is None and s.sbr_blend is None and s.band_smoothing_octaves is None:
             return merge_low_band(restored, audio, s.low_band, edges, spec)
         restored_spec = [float64_stft(window) for window in restored]  # one by one: faster than as a batch
         for i, job in enumerate(jobs):
@@ -163,4 +167,7 @@ class WindowRestorer:
             if s.sbr_blend is not None:
                 blend_replication(spec[i], restored_spec[i], int(edges[i]), s.sbr_blend, m.sample_rate,
                                   s.sbr_level_db)
+            if s.band_smoothing_octaves is not None and job.smooth:
+                smooth_band(spec[i], restored_spec[i], int(edges[i]), s.band_smoothing_octaves,
+                            s.band_smoothing_iterations, audio.shape[1])
         return merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)

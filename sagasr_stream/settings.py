@@ -8,6 +8,7 @@ import numpy as np
 
 from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
+from .band_smoothing import DEFAULT_ITERATIONS, is_iterations, is_width_octaves
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
@@ -53,6 +54,12 @@ class RestoreSettings:
     - ``sbr_level``: with ``sbr_blend``, how far (dB) the replica's own level per third of an octave may pull
       the model's (its difference from the model's clipped to +- this, blended in with the same share), or
       "off" (the pattern only); the default of bundles that ship ``defaults.sbr_level_db``;
+    - ``band_smoothing``: the width (octaves) over which each restored bin's log magnitude is averaged per frame,
+      the decoder's random spread between neighbouring bins removed (:mod:`sagasr_stream.band_smoothing`), or
+      "off"; the default of bundles that ship ``defaults.band_smoothing_octaves``, with ``low_band`` "keep" only;
+    - ``band_smoothing_iterations``: with ``band_smoothing``, the fast Griffin-Lim iterations that make the
+      smoothed band's phases consistent (0: the model's phases); default: the bundle's, else
+      :data:`~sagasr_stream.band_smoothing.DEFAULT_ITERATIONS`;
     - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
       signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
       (each channel alone) or "mono" (the downmix, restored once, in every channel).
@@ -90,6 +97,14 @@ class RestoreSettings:
         None, unit="dB", parse=number_or_word("a level in dB", "off"),
         help="with the SBR blend: how far (dB) the replica's own level per third of an octave may pull the "
              "model's (blended with the same share), or 'off' (the pattern only); default: the bundle's")
+    band_smoothing: float | str | None = option(
+        None, unit="octaves", parse=number_or_word("a width in octaves", "off"),
+        help="per frame, each restored bin's log magnitude averaged over this many octaves around it (the "
+             "decoder's random spread between bins removed), or 'off'; default: the bundle's")
+    band_smoothing_iterations: int | None = option(
+        None, unit="iterations",
+        help="with band smoothing: fast Griffin-Lim iterations that make the smoothed band's phases consistent "
+             "(0: the model's phases; more: closer, slower); default: the bundle's")
     stereo: StereoMode = option(
         "linked", choices=STEREO_MODES,
         help="how channels are restored together: linked (one restored band per pair, each channel's level and "
@@ -131,6 +146,8 @@ class ResolvedSettings:
     band_ceiling_db: float | None = None    # the quiet-frame ceiling's margin (dB); None: off
     sbr_blend: float | None = None          # the share of band replication's pattern in the restored band; None: off
     sbr_level_db: float = 0.0               # with sbr_blend: the bound on the replica's level pull (dB); 0: pattern only
+    band_smoothing_octaves: float | None = None  # the restored band's log-magnitude smoothing width; None: off
+    band_smoothing_iterations: int = 0           # with band smoothing: Griffin-Lim iterations for its phases
 
     @property
     def complete_band_hz(self) -> float:
@@ -207,7 +224,7 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
         resolve_band_level(settings, manifest), resolve_band_ceiling(settings, manifest),
-        *resolve_sbr_blend(settings, manifest),
+        *resolve_sbr_blend(settings, manifest), *resolve_band_smoothing(settings, manifest),
     )
 
 
@@ -247,6 +264,25 @@ def resolve_sbr_blend(settings: RestoreSettings, manifest: Manifest) -> tuple[fl
     if share is None:
         return None, 0.0
     return share, level or 0.0
+
+
+def resolve_band_smoothing(settings: RestoreSettings, manifest: Manifest) -> tuple[float | None, int]:
+    """The band smoothing's width (octaves), or ``None`` (off; see :func:`_restored_band_option`), and its
+    Griffin-Lim iterations (0 when off). Iterations given with the smoothing off are an error."""
+    d = manifest.defaults
+    width = _restored_band_option(settings, "band_smoothing", settings.band_smoothing, d.band_smoothing_octaves,
+                                  is_width_octaves, "a width in octaves in (0, 2]")
+    iterations = settings.band_smoothing_iterations
+    if iterations is not None and not is_iterations(iterations):
+        raise SettingsError(f"band_smoothing_iterations must be an integer in [0, 100], got {iterations!r}")
+    if width is None:
+        if iterations is not None:
+            raise SettingsError(f"band_smoothing_iterations {iterations!r} needs band smoothing on "
+                                "(band_smoothing is off)")
+        return None, 0
+    if iterations is None:
+        iterations = DEFAULT_ITERATIONS if d.band_smoothing_iterations is None else d.band_smoothing_iterations
+    return width, iterations
 
 
 def _restored_band_option(settings: RestoreSettings, name: str, value: float | str | None, default: float | None,

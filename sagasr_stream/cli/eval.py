@@ -56,7 +56,10 @@ def run_eval(args: argparse.Namespace) -> int:
                      "band_level": asdict(resolved.band_level) if resolved.band_level else "power",
                      "band_ceiling_db": "off" if resolved.band_ceiling_db is None else resolved.band_ceiling_db,
                      "sbr_blend": "off" if resolved.sbr_blend is None else resolved.sbr_blend,
-                     "sbr_level_db": resolved.sbr_level_db},
+                     "sbr_level_db": resolved.sbr_level_db,
+                     "band_smoothing_octaves": ("off" if resolved.band_smoothing_octaves is None
+                                                else resolved.band_smoothing_octaves),
+                     "band_smoothing_iterations": resolved.band_smoothing_iterations},
         "split": {"name": args.split, "rule": describe_rule(), "clips": list(clips), **split_listing(list(all_clips))},
     }
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
@@ -70,7 +73,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 f"band level {'matched' if resolved.band_level else 'power'}, band ceiling "
                 f"{'off' if resolved.band_ceiling_db is None else f'{resolved.band_ceiling_db:g} dB'}, SBR blend "
                 f"{'off' if resolved.sbr_blend is None else f'{resolved.sbr_blend:g}'}"
-                f"{'' if resolved.sbr_blend is None else f' (level pull bound {resolved.sbr_level_db:g} dB)'}.\n"
+                f"{'' if resolved.sbr_blend is None else f' (level pull bound {resolved.sbr_level_db:g} dB)'}, band "
+                f"smoothing {'off' if resolved.band_smoothing_octaves is None else f'{resolved.band_smoothing_octaves:g} octaves, {resolved.band_smoothing_iterations} iterations'}.\n"
                 f"\nSeam metric (8 kHz resample input, high band energy near seams against elsewhere, 0 dB = "
                 f"invisible): " + (
                     f"{seams['seam_db_mean']:+.2f} dB, the references themselves {seams['reference_seam_db_mean']:+.2f} dB "

@@ -124,6 +124,41 @@ def test_its_band_level_is_pulled_a_bounded_step_towards_the_replica(model: ss.S
     assert quality(pulled, reference, SR, 8000.0)["lsd_hf"] < quality(pattern_only, reference, SR, 8000.0)["lsd_hf"] - 0.05
 
 
+def test_its_band_is_smoothed_to_its_log_spectral_mean(model: ss.SagaSRModel) -> None:
+    """v3.7's band smoothing: per frame, each restored bin at the mean log magnitude of the sixth of an octave
+    around it, with consistent phases. On the drum-and-tone clip resampled through 16 kHz the band's spread about
+    that mean, in the output's own STFT, falls from a noise band's 5.6 dB to 2.6 dB when measured; each third of an
+    octave keeps its level within 1 dB, the band its rhythm, and the input's band stays the input's (to within
+    -45 dB; the merge's own error there, -49 dB without the smoothing, is -67 dB with it)."""
+    from sagasr_stream.band_smoothing import smooth_log_magnitude
+    from sagasr_stream.dsp import N_FFT, float64_stft
+    from sagasr_stream.evaluation.metrics import envelope_correlation
+    from sagasr_stream.settings import resolve
+
+    resolved = resolve(ss.RestoreSettings(), model.manifest)
+    assert resolved.band_smoothing_octaves == pytest.approx(1 / 6, abs=1e-4) and resolved.band_smoothing_iterations == 8
+    reference = drum_and_tone_clip()
+    band_limited = resample_through(reference, SR, 16000.0).astype(np.float32)
+    smoothed = ss.restore(band_limited, SR, model)
+    plain = ss.restore(band_limited, SR, model, ss.RestoreSettings(band_smoothing="off"))
+
+    def spread_db(y: np.ndarray) -> float:
+        first = int(8500 / (SR / N_FFT))
+        band = float64_stft(y.astype(np.float64))[first:-8, 4:-4]
+        return float(np.std(20 * np.log10(np.abs(band) / smooth_log_magnitude(band, first, 1 / 6))))
+
+    assert spread_db(plain) > 5.0 and spread_db(smoothed) < 3.2
+    assert np.abs(third_octave_levels_db(smoothed) - third_octave_levels_db(plain)).max() < 1.0
+    assert envelope_correlation(smoothed, reference, SR, 8000.0) > envelope_correlation(plain, reference, SR, 8000.0) - 0.01
+    low = np.fft.rfftfreq(reference.size, 1 / SR) < 6000.0
+    kept = np.fft.rfft(band_limited)[low]
+
+    def input_band_error_db(y: np.ndarray) -> float:
+        return float(10 * np.log10(np.sum(np.abs(np.fft.rfft(y)[low] - kept) ** 2) / np.sum(np.abs(kept) ** 2)))
+
+    assert input_band_error_db(smoothed) < min(-45.0, input_band_error_db(plain) + 1.0)  # -67 / -49 dB measured
+
+
 def third_octave_levels_db(y: np.ndarray) -> np.ndarray:
     """Mean log power (dB) of the STFT bins in the thirds of an octave from 9, 11.3, 14.3 and 18 kHz: (4,)."""
     from sagasr_stream.dsp import N_FFT, float64_stft

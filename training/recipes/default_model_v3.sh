@@ -73,10 +73,14 @@
 #   v3.5's runtime flags: its EMA at step 2400 is the shipped model v3.6, committed as
 #   training/weights/v3-mix3/model.safetensors (continue from it with --init-weights that file). Chosen on five sets
 #   (benchmarks/choice_sets.py; model card "Three banks").
+# Stage 2j (v3.7; nothing to train): the restored band smoothed per STFT frame to its mean log magnitude over the sixth
+#   of an octave around each bin, with 8 fast Griffin-Lim iterations for consistent phases (sagasr_stream/band_smoothing.py;
+#   chosen on the five choice sets, model card "Band smoothing"): export --band-smoothing-octaves 0.1667
+#   --band-smoothing-iterations 8 (with v3.6's weights and the flags of stage 2i). The shipped model v3.7.
 # Tried, not shipped (model card, tenth session): stage 2d on FluidR3 + MuseScore clips, and its weights mixed with
 #   v3.1's (WiSE-FT: sagasr-train interpolate training/weights/v3-onestep/model.safetensors FINE_TUNE --alpha 0.5 -o OUT).
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.6, is stage 2i's
-#   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend and stage 2h's level pull).
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.7, is stage 2i's
+#   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend, stage 2h's level pull and stage 2j's smoothing).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$ROOT/data}"

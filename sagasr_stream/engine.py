@@ -34,8 +34,7 @@ class WindowJob:
     knows them already (the stereo stage, for a pair's mid or side: from the pair's); detected otherwise.
     ``signal_limit``: the band limit of the signal up to the window's end (:mod:`sagasr_stream.bandlimit`);
     ``valid``: how many of its samples are signal (the last window's rest is padding, which its band edge
-    must not see: the join splatters broadband energy); ``None``: all. ``smooth``: whether the band smoothing
-    (when on) runs here; the linked stereo stage smooths each channel after linking instead."""
+    must not see: the join splatters broadband energy); ``None``: all."""
 
     channel: int
     index: int
@@ -44,7 +43,6 @@ class WindowJob:
     edge_bin: int | None = None
     signal_limit: SignalBandLimit | None = None
     valid: int | None = None
-    smooth: bool = True
 
 
 WindowFn = Callable[[list[WindowJob]], list[np.ndarray]]
@@ -167,7 +165,7 @@ class WindowRestorer:
             if s.sbr_blend is not None:
                 blend_replication(spec[i], restored_spec[i], int(edges[i]), s.sbr_blend, m.sample_rate,
                                   s.sbr_level_db)
-            if s.band_smoothing_octaves is not None and job.smooth:
+            if s.band_smoothing_octaves is not None:
                 smooth_band(spec[i], restored_spec[i], int(edges[i]), s.band_smoothing_octaves,
                             s.band_smoothing_iterations, audio.shape[1])
         return merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)

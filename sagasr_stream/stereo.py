@@ -14,8 +14,7 @@ and returns each channel's restored window.
   below the edge has (a panned source keeps its pan, a centred one stays centred, a wide one stays wide). The
   decorrelated band is the restored band with a random phase per frequency bin, fixed per (seed, pair), at
   the restored band's level frame by frame: deterministic and the same in every window, so results do not
-  depend on block size. The band smoothing (``band_smoothing``, :mod:`sagasr_stream.band_smoothing`) runs on each
-  channel's band after linking, not on the restored mid or side (the decorrelated part would bring the spread back).
+  depend on block size.
 - ``"mid-side"``: mid and side restored as two signals with the same noise; the side is restored only where
   it has a band to extend (a silent or full-band side passes as it is); L = M + S, R = M - S.
 - ``"mono"``: all channels downmixed (their mean), restored once, and the result written to every channel.
@@ -32,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .band_smoothing import smooth_band
 from .bandlimit import SignalBandLimit, least_limiting
 from .dsp import N_FFT, float64_stft, istft, merge_low_band, stft
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
@@ -99,7 +97,6 @@ class StereoWindows:
         self.signals_per_window = signals_per_window(channels, mode)
         settings = restorer.settings
         self.seed, self.low_band = settings.seed, settings.low_band
-        self.smoothing = settings.band_smoothing_octaves, settings.band_smoothing_iterations
 
     def __call__(self, jobs: list[WindowJob]) -> list[np.ndarray]:
         if self.mode == "independent" or self.channels == 1:
@@ -131,10 +128,9 @@ class StereoWindows:
         the window's signal samples, see :class:`WindowJob`)."""
         mixed = least_limiting([limits[c] for c in group])
 
-        def add(channel: int, samples: np.ndarray, spec: np.ndarray | None = None, edge: int | None = None,
-                smooth: bool = True) -> int:
+        def add(channel: int, samples: np.ndarray, spec: np.ndarray | None = None, edge: int | None = None) -> int:
             limit = limits[channel] if len(group) == 1 else mixed
-            signals.append(WindowJob(channel, index, samples, spec, edge, limit, valid, smooth))
+            signals.append(WindowJob(channel, index, samples, spec, edge, limit, valid))
             return len(signals) - 1
 
         first = group[0]
@@ -152,14 +148,10 @@ class StereoWindows:
         if self.mode == "mid-side":
             return _Plan(group, "ms", (add(first, mid), add(first, side)), edges, mid, side, spec)
         # the restored one of mid/side: its STFT is the pair's, (L +- R) / 2, and its band edge the pair's lower one
-        # (the band smoothing then runs per channel after linking, unless one of mid/side is silent: see _assemble)
         edge = linked_edge(edges)
-        smooth = not (mid.any() and side.any())
         if float(np.dot(side, side)) > float(np.dot(mid, mid)):
-            signal = add(first, side, 0.5 * (spec[0] - spec[1]), edge, smooth)
-            return _Plan(group, "linked-side", (signal,), edges, mid, side, spec)
-        signal = add(first, mid, 0.5 * (spec[0] + spec[1]), edge, smooth)
-        return _Plan(group, "linked-mid", (signal,), edges, mid, side, spec)
+            return _Plan(group, "linked-side", (add(first, side, 0.5 * (spec[0] - spec[1]), edge),), edges, mid, side, spec)
+        return _Plan(group, "linked-mid", (add(first, mid, 0.5 * (spec[0] + spec[1]), edge),), edges, mid, side, spec)
 
     def _assemble(self, plan: _Plan, audio: dict[int, np.ndarray], restored: list[np.ndarray]) -> list[np.ndarray]:
         """Each channel of ``plan``'s group, restored."""
@@ -182,11 +174,6 @@ class StereoWindows:
                 return list(pair.astype(np.float32))
             return list(merge_low_band(pair, original, self.low_band, plan.edges, plan.spec))
         spectra = self._linked(plan, restored[plan.signals[0]])
-        width, iterations = self.smoothing
-        if width is not None:
-            for channel in range(2):
-                smooth_band(plan.spec[channel], spectra[channel], int(plan.edges[channel]), width, iterations,
-                            original.shape[-1])
         return list(merge_low_band(None, original, self.low_band, plan.edges, plan.spec, restored_spec=spectra))
 
     def _linked(self, plan: _Plan, restored: np.ndarray) -> np.ndarray:

@@ -41,8 +41,8 @@ def smooth_log_magnitude(band: np.ndarray, first_bin: int, width_octaves: float)
     """(bins, frames) magnitudes: per frame, each bin's log magnitude averaged over the bins within
     ``width_octaves`` centred on it, the average taken within ``band`` only.
 
-    ``band``: (bins, frames) complex or real, the STFT rows from bin ``first_bin`` (>= 1) up to Nyquist; bin k
-    averages rows [k 2**(-width/2), k 2**(width/2)] (at least itself)."""
+    ``band``: (bins, frames) complex, or real magnitudes, the STFT rows from bin ``first_bin`` (>= 1) up to
+    Nyquist; bin k averages rows [k 2**(-width/2), k 2**(width/2)] (at least itself)."""
     n = band.shape[0]
     k = np.arange(first_bin, first_bin + n)
     lo = np.clip(np.floor(k * 2.0 ** (-width_octaves / 2)).astype(np.int64) - first_bin, 0, None)
@@ -83,8 +83,9 @@ def smooth_band(spec_in: np.ndarray, spec_out: np.ndarray, edge_bin: int, width_
     if edge_bin < 1 or edge_bin >= spec_out.shape[0]:
         return
     band = spec_out[edge_bin:]
-    magnitude = smooth_log_magnitude(band, edge_bin, width_octaves)
-    phase = band / (np.abs(band) + TINY)
+    model_magnitude = np.abs(band)
+    magnitude = smooth_log_magnitude(model_magnitude, edge_bin, width_octaves)
+    phase = band / (model_magnitude + TINY)
     if iterations:
         phase = consistent_phases(spec_in, magnitude, phase, edge_bin, iterations, length)
     spec_out[edge_bin:] = magnitude * phase

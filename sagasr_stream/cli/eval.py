@@ -67,6 +67,8 @@ def run_eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
     seams = seam_report(restore_fn, clips, restorer.plan.window, restorer.plan.overlap)
     atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
+    smoothing = ("off" if resolved.band_smoothing_octaves is None
+                 else f"{resolved.band_smoothing_octaves:g} octaves, {resolved.band_smoothing_iterations} iterations")
     add_section(out, "seams", seams,
                 f"Model `{model.manifest.name}` on {model.device}; settings: steps {resolved.steps}, "
                 f"s_a {resolved.cfg_acoustic}, s_t {resolved.cfg_text}, overlap {resolved.overlap}, seed {resolved.seed}, "
@@ -74,7 +76,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 f"{'off' if resolved.band_ceiling_db is None else f'{resolved.band_ceiling_db:g} dB'}, SBR blend "
                 f"{'off' if resolved.sbr_blend is None else f'{resolved.sbr_blend:g}'}"
                 f"{'' if resolved.sbr_blend is None else f' (level pull bound {resolved.sbr_level_db:g} dB)'}, band "
-                f"smoothing {'off' if resolved.band_smoothing_octaves is None else f'{resolved.band_smoothing_octaves:g} octaves, {resolved.band_smoothing_iterations} iterations'}.\n"
+                f"smoothing {smoothing}.\n"
                 f"\nSeam metric (8 kHz resample input, high band energy near seams against elsewhere, 0 dB = "
                 f"invisible): " + (
                     f"{seams['seam_db_mean']:+.2f} dB, the references themselves {seams['reference_seam_db_mean']:+.2f} dB "

@@ -27,7 +27,7 @@ def assign_split(groups: Iterable[str], seed: int, validation_fraction: float = 
         raise ValueError(f"validation fraction must be in [0, 1), got {validation_fraction}")
     unique = sorted(set(groups))
     scores = {g: group_fraction(g, seed) for g in unique}
-    split = {g: "validation" if s < validation_fraction else "train" for g, s in scores.items()}  # validated_by_hash
+    split = {g: "validation" if validated_by_hash(g, seed, validation_fraction) else "train" for g in unique}
     if validation_fraction > 0:
         kinds: dict[str, list[str]] = {}
         for g in unique:

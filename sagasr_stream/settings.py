@@ -9,6 +9,7 @@ import numpy as np
 from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
 from .band_smoothing import DEFAULT_ITERATIONS, is_iterations, is_width_octaves
+from .band_trim import GAIN_LIMIT_DB, TILT_LIMIT_DB, is_gain_db, is_tilt_db
 from .bundle import Manifest
 from .dsp import hz_to_ratio
 from .errors import SettingsError
@@ -60,6 +61,9 @@ class RestoreSettings:
     - ``band_smoothing_iterations``: with ``band_smoothing``, the fast Griffin-Lim iterations that make the
       smoothed band's phases consistent (0: the model's phases); default: the bundle's, else
       :data:`~sagasr_stream.band_smoothing.DEFAULT_ITERATIONS`;
+    - ``band_gain`` and ``band_tilt``: the user's trim of the restored band, a level (dB) and a slope (dB per octave
+      above the band edge) on top of the model's (:mod:`sagasr_stream.band_trim`); 0 and 0 by default, with
+      ``low_band`` "keep" only;
     - ``stereo``: how channels are restored together (:mod:`sagasr_stream.stereo`): "linked" (one restored
       signal per channel pair, each channel's band shaped by its own top octave), "mid-side", "independent"
       (each channel alone) or "mono" (the downmix, restored once, in every channel).
@@ -105,6 +109,12 @@ class RestoreSettings:
         None, unit="iterations",
         help="with band smoothing: fast Griffin-Lim iterations that make the smoothed band's phases consistent "
              "(0: the model's phases; more: closer, slower); default: the bundle's")
+    band_gain: float = option(
+        0.0, unit="dB", help="trim of the restored band's level on top of the model's (+-24 dB): where it sounds "
+                             "too bright, negative")
+    band_tilt: float = option(
+        0.0, unit="dB/octave", help="trim of the restored band's slope, per octave above the band edge (+-12 dB): "
+                                    "negative darkens its top more than its bottom")
     stereo: StereoMode = option(
         "linked", choices=STEREO_MODES,
         help="how channels are restored together: linked (one restored band per pair, each channel's level and "
@@ -148,6 +158,13 @@ class ResolvedSettings:
     sbr_level_db: float = 0.0               # with sbr_blend: the bound on the replica's level pull (dB); 0: pattern only
     band_smoothing_octaves: float | None = None  # the restored band's log-magnitude smoothing width; None: off
     band_smoothing_iterations: int = 0           # with band smoothing: Griffin-Lim iterations for its phases
+    band_gain_db: float = 0.0                    # the user's trim of the restored band's level (dB)
+    band_tilt_db: float = 0.0                    # ... and of its slope (dB per octave above the edge)
+
+    @property
+    def trims_band(self) -> bool:
+        """Whether the user's band trim changes anything."""
+        return self.band_gain_db != 0.0 or self.band_tilt_db != 0.0
 
     @property
     def complete_band_hz(self) -> float:
@@ -225,6 +242,7 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
         resolve_band_level(settings, manifest), resolve_band_ceiling(settings, manifest),
         *resolve_sbr_blend(settings, manifest), *resolve_band_smoothing(settings, manifest),
+        *resolve_band_trim(settings),
     )
 
 
@@ -283,6 +301,19 @@ def resolve_band_smoothing(settings: RestoreSettings, manifest: Manifest) -> tup
     if iterations is None:
         iterations = DEFAULT_ITERATIONS if d.band_smoothing_iterations is None else d.band_smoothing_iterations
     return width, iterations
+
+
+def resolve_band_trim(settings: RestoreSettings) -> tuple[float, float]:
+    """The user's band gain (dB) and tilt (dB per octave), checked; other than 0 they need ``low_band`` "keep"."""
+    if not is_gain_db(settings.band_gain):
+        raise SettingsError(f"band_gain must be a level in dB within +-{GAIN_LIMIT_DB:g}, got {settings.band_gain!r}")
+    if not is_tilt_db(settings.band_tilt):
+        raise SettingsError(f"band_tilt must be a slope in dB per octave within +-{TILT_LIMIT_DB:g}, "
+                            f"got {settings.band_tilt!r}")
+    gain, tilt = float(settings.band_gain), float(settings.band_tilt)
+    if (gain or tilt) and settings.low_band != "keep":
+        raise SettingsError(f"band_gain and band_tilt need low_band 'keep', got {settings.low_band!r}")
+    return gain, tilt
 
 
 def _restored_band_option(settings: RestoreSettings, name: str, value: float | str | None, default: float | None,

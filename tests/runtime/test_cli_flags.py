@@ -74,7 +74,8 @@ def test_flags_round_trip_to_the_same_settings(settings, verb):
 
 def test_no_flags_give_the_defaults_and_the_bundle_decides_the_rest():
     assert to_argv(RestoreSettings(), RESTORE_FLAGS) == ["--cfg-form=official", "--batch-size=4", "--seed=0",
-                                                         "--low-band=keep", "--stereo=linked"]
+                                                         "--low-band=keep", "--band-gain=0.0", "--band-tilt=0.0",
+                                                         "--stereo=linked"]
     assert parsed(["restore", "x.wav"]) == RestoreSettings()
 
 

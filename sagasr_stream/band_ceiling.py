@@ -13,11 +13,10 @@ block or batch size).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .dsp import HOP
+from .validation import is_real_number
 
 LOUD_RANGE_DB = 30.0   # frames whose octave below the edge lies within this of the window's loud level set the
                        # ratio; the others (quiet) are held to it
@@ -27,7 +26,7 @@ POWER_FLOOR = 1e-20    # added to a frame's power before the log (digital silenc
 
 def is_margin_db(value: object) -> bool:
     """Whether ``value`` can be a ceiling's margin: a finite number of dB, >= 0 (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return is_real_number(value) and value >= 0
 
 
 def ceiling_gains_db(below_power: np.ndarray, above_power: np.ndarray, margin_db: float, counted: int | None = None) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .dsp import N_FFT
 from .errors import BundleError
+from .validation import is_real_number
 
 MIN_BAND_BINS = 4           # a band narrower than this (STFT bins) says little about peakiness: skipped
 BAND_OCTAVES = 1.0 / 6.0    # width of the peakiness bands
@@ -55,7 +56,7 @@ class BandLevelFit:
         values = {}
         for key in FIT_KEYS:
             value = data[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if not is_real_number(value):
                 raise BundleError(f"{where}.{key} must be a finite number, got {value!r}")
             values[key] = float(value)
         if values["floor_db"] > 0.0:

@@ -15,11 +15,10 @@ block or batch size.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .dsp import crossover_weights, istft, stft
+from .validation import is_real_number
 
 DEFAULT_ITERATIONS = 8  # with a bundle that names none
 MOMENTUM = 0.99  # fast Griffin-Lim's acceleration (Perraudin et al.: 0.99)
@@ -28,8 +27,7 @@ TINY = 1e-30
 
 def is_width_octaves(value: object) -> bool:
     """Whether ``value`` can be a smoothing width: a finite number of octaves in (0, 2] (not a bool)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and 0 < value <= 2)
+    return is_real_number(value) and 0 < value <= 2
 
 
 def is_iterations(value: object) -> bool:

@@ -10,9 +10,9 @@ the level). The input's own band is never touched; 0 and 0 leave the restoration
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from .validation import is_real_number
 
 GAIN_LIMIT_DB = 24.0       # |band_gain| at most this
 TILT_LIMIT_DB = 12.0       # |band_tilt| at most this, per octave
@@ -20,14 +20,12 @@ TILT_LIMIT_DB = 12.0       # |band_tilt| at most this, per octave
 
 def is_gain_db(value: object) -> bool:
     """Whether ``value`` can be a band gain: a finite number of dB within +-:data:`GAIN_LIMIT_DB` (not a bool)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and abs(value) <= GAIN_LIMIT_DB)
+    return is_real_number(value) and abs(value) <= GAIN_LIMIT_DB
 
 
 def is_tilt_db(value: object) -> bool:
     """Whether ``value`` can be a band tilt: a finite number of dB per octave within +-:data:`TILT_LIMIT_DB`."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and abs(value) <= TILT_LIMIT_DB)
+    return is_real_number(value) and abs(value) <= TILT_LIMIT_DB
 
 
 def trim_band(spec_out: np.ndarray, edge_bin: int, gain_db: float, tilt_db_per_octave: float) -> None:
@@ -38,4 +36,3 @@ def trim_band(spec_out: np.ndarray, edge_bin: int, gain_db: float, tilt_db_per_o
         return
     octaves = np.log2(np.arange(edge_bin, spec_out.shape[0]) / edge_bin)
     spec_out[edge_bin:] *= (10 ** ((gain_db + tilt_db_per_octave * octaves) / 20))[:, None]
-

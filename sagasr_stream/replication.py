@@ -18,11 +18,10 @@ depend on block or batch size), the input's own band is never touched, and no bi
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .dsp import N_FFT
+from .validation import is_real_number
 
 SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -6.0)  # natural spectra rarely fall slower than -6 dB/octave up there
 GUARD = 0.97  # the last 3 % below the edge lie in the filter's transition band: not used as source
@@ -32,7 +31,7 @@ TINY = 1e-30
 
 def is_share(value: object) -> bool:
     """Whether ``value`` can be a blend share: a finite number in [0, 1] (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
+    return is_real_number(value) and 0 <= value <= 1
 
 
 def spectral_slope_db_per_octave(power: np.ndarray, freqs_hz: np.ndarray, low_hz: float, high_hz: float) -> float:

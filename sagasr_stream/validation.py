@@ -8,6 +8,7 @@ Past this edge everything is planar (channels, samples) float32. Every check rai
 """
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -18,6 +19,12 @@ Layout = Literal["mono", "channels_first", "channels_last"]
 
 MIN_RATE = 1000
 MAX_RATE = 768000
+
+
+def is_real_number(value: object) -> bool:
+    """Whether ``value`` is a finite int or float (a bool is not a number here): what every numeric setting
+    checks before its own range."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_dtype(audio: object, name: str = "audio") -> np.ndarray:

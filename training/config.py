@@ -178,7 +178,7 @@ def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = N
         target[tail] = v
     data = dict(raw.pop("data", {}) or {})
     deg = _build(DegradeConfig, dict(data.pop("degrade", {}) or {}), "data.degrade")
-    for key in ("families", "target_tilt_db_per_octave"):
+    for key in ("families", "target_tilt_db_per_octave", "brightness_db_per_octave"):
         if key in deg:
             deg[key] = tuple(deg[key])
     dcfg = DataConfig(**_build(DataConfig, data, "data"), degrade=DegradeConfig(**deg))

@@ -31,6 +31,11 @@ class DegradeConfig:
     target_tilt_fraction: float = option(0.0, help="share of targets whose band above the cutoff is tilted ...")
     target_tilt_db_per_octave: tuple[float, float] = option(
         (-6.0, 30.0), unit="dB/octave", help="... by a slope drawn from this range (min max)")
+    brightness_fraction: float = option(0.0, help="share of windows whose whole recording (input and target "
+                                        "alike) is made brighter or darker above brightness_pivot_hz ...")
+    brightness_db_per_octave: tuple[float, float] = option(
+        (-3.0, 3.0), unit="dB/octave", help="... by a rise drawn from this range (min max; negative: darker)")
+    brightness_pivot_hz: float = option(1000.0, unit="Hz", help="the brightness tilt's pivot: no change below it")
 
     def validate(self, sample_rate: int = 44100) -> "DegradeConfig":
         if not 0 < self.cutoff_min_hz <= self.cutoff_max_hz < sample_rate / 2:
@@ -42,12 +47,15 @@ class DegradeConfig:
             raise ValueError(f"degrade: unknown families {bad}; expected some of {degradation.FILTER_FAMILIES}")
         if not self.input_peak > 0:
             raise ValueError("degrade: input_peak must be > 0")
-        for key in ("plain_resample_fraction", "target_tilt_fraction"):
+        for key in ("plain_resample_fraction", "target_tilt_fraction", "brightness_fraction"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"degrade: {key} must be in [0, 1]")
-        low, high = self.target_tilt_db_per_octave
-        if not low <= high:
-            raise ValueError("degrade: target_tilt_db_per_octave must be (min, max) with min <= max")
+        for key in ("target_tilt_db_per_octave", "brightness_db_per_octave"):
+            low, high = getattr(self, key)
+            if not low <= high:
+                raise ValueError(f"degrade: {key} must be (min, max) with min <= max")
+        if not 0 < self.brightness_pivot_hz < sample_rate / 2:
+            raise ValueError(f"degrade: need 0 < brightness_pivot_hz < {sample_rate / 2:g}")
         return self
 
 
@@ -85,6 +93,26 @@ def tilt_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) -> np.
 
 
 MAX_TILT_BOOST_DB = 12.0
+MAX_BRIGHTNESS_DB = 18.0
+
+
+def brightness_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) -> np.ndarray | None:
+    """Recording brightness for ``count`` items: rises in dB per octave above ``brightness_pivot_hz`` (0 =
+    untouched), or None when ``brightness_fraction`` is 0 (then nothing is drawn). Input and target get the
+    same tilt, so the band above a cutoff stays as bright, relative to the band below it, as the recording
+    was: what a microphone, a room or an equaliser does to a whole recording, which the model must read from
+    the input rather than assume from its training material's average."""
+    if cfg.brightness_fraction <= 0:
+        return None
+    tilted = rng.random(count) < cfg.brightness_fraction
+    return np.where(tilted, rng.uniform(*cfg.brightness_db_per_octave, size=count), 0.0)
+
+
+def brightness_gain_db(freqs_hz: Any, pivot_hz: float, rise_db: Any, xp: Any = np) -> Any:
+    """Gain in dB of the brightness tilt: 0 up to ``pivot_hz``, ``rise`` per octave above it, within
+    +-``MAX_BRIGHTNESS_DB``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
+    octaves = xp.log2(xp.clip(freqs_hz, pivot_hz, None) / pivot_hz)
+    return (rise_db * octaves).clip(-MAX_BRIGHTNESS_DB, MAX_BRIGHTNESS_DB)
 
 
 def tilt_gain_db(freqs_hz: Any, cutoff_hz: Any, slope_db: Any, xp: Any = np) -> Any:
@@ -96,7 +124,8 @@ def tilt_gain_db(freqs_hz: Any, cutoff_hz: Any, slope_db: Any, xp: Any = np) -> 
 
 def training_pair(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, sample_rate: int = 44100) -> TrainingPair:
     """HR window (L,) -> random band-limited LR window; both scaled by ``peak_gain(lr, input_peak)``.
-    The target may be tilted above the cutoff (:func:`tilt_slopes`, :func:`tilt_gain_db`).
+    The target may be tilted above the cutoff (:func:`tilt_slopes`, :func:`tilt_gain_db`), and input and
+    target alike made brighter or darker (:func:`brightness_slopes`, :func:`brightness_gain_db`).
 
     Input roll-off from the LR window, target roll-off from the HR window (after scaling: roll-off is
     scale-invariant)."""
@@ -104,10 +133,14 @@ def training_pair(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, 
     lr, spec = degrade_clip(hr, rng, cfg, sample_rate)
     slopes = tilt_slopes(rng, 1, cfg)
     tilted = slopes is not None and slopes[0] != 0
+    freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
     if tilted:
-        freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
         gain = 10.0 ** (tilt_gain_db(freqs, spec.cutoff_hz, slopes[0]) / 20.0)
         hr = np.fft.irfft(np.fft.rfft(hr) * gain, n=hr.shape[-1]).astype(np.float32)
+    rises = brightness_slopes(rng, 1, cfg)
+    if rises is not None and rises[0] != 0:
+        gain = 10.0 ** (brightness_gain_db(freqs, cfg.brightness_pivot_hz, rises[0]) / 20.0)
+        hr, lr = (np.fft.irfft(np.fft.rfft(x) * gain, n=x.shape[-1]).astype(np.float32) for x in (hr, lr))
     gain = float(dsp.peak_gain(lr, cfg.input_peak))
     hr, lr = hr * gain, lr * gain
     return TrainingPair(hr=hr.astype(np.float32), lr=lr.astype(np.float32), rolloff_in=float(dsp.rolloff_ratio(lr)),

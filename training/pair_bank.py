@@ -26,7 +26,7 @@ from sagasr_stream.files import atomic_path
 
 from .captions import CaptionStore, caption_variants
 from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
-from .degrade import DegradeConfig, degrade_clip, tilt_gain_db, tilt_slopes
+from .degrade import DegradeConfig, brightness_gain_db, brightness_slopes, degrade_clip, tilt_gain_db, tilt_slopes
 
 TOKENS_FORMAT = "sagasr-text-tokens/1"
 
@@ -96,7 +96,8 @@ class PairBank(Dataset):
     once (seeded by ``(seed, clip, version)``).
     A batch draws clip, version and offset per item, scales HR and LR by ``input_peak / peak(LR)`` (as the
     runtime does per window), tilts the target's band above the cutoff for a share of the items
-    (``degrade.target_tilt_fraction``) and measures both roll-offs (SPEC definition) on the device.
+    (``degrade.target_tilt_fraction``), makes input and target alike brighter or darker for a share
+    (``degrade.brightness_fraction``) and measures both roll-offs (SPEC definition) on the device.
     """
 
     def __init__(self, cfg: DataConfig, versions: int, device: str | torch.device = "cpu", split: str = "train",
@@ -169,6 +170,12 @@ class PairBank(Dataset):
             db = tilt_gain_db(freqs, torch.from_numpy(cutoff).to(dev, torch.float32)[:, None],
                               torch.from_numpy(slopes).to(dev, torch.float32)[:, None], xp=torch)
             hr = torch.fft.irfft(torch.fft.rfft(hr, dim=-1) * 10.0 ** (db / 20.0), n=L, dim=-1)
+        rises = brightness_slopes(rng, b, cfg.degrade)
+        if rises is not None and rises.any():
+            freqs = torch.fft.rfftfreq(L, 1.0 / cfg.sample_rate, device=dev)[None, :]
+            db = brightness_gain_db(freqs, cfg.degrade.brightness_pivot_hz,
+                                    torch.from_numpy(rises).to(dev, torch.float32)[:, None], xp=torch)
+            hr, lr = (torch.fft.irfft(torch.fft.rfft(x, dim=-1) * 10.0 ** (db / 20.0), n=L, dim=-1) for x in (hr, lr))
         peak = lr.abs().amax(dim=-1, keepdim=True)
         gain = torch.where(peak >= 1e-6, cfg.degrade.input_peak / peak.clamp_min(1e-6), torch.ones_like(peak))
         hr, lr = hr * gain, lr * gain

@@ -12,7 +12,8 @@ import torch
 
 from sagasr_stream import degradation, dsp
 from sagasr_training.data import DataConfig
-from sagasr_training.degrade import DegradeConfig, tilt_gain_db, tilt_slopes, training_pair
+from sagasr_training.degrade import (DegradeConfig, brightness_gain_db, brightness_slopes, tilt_gain_db, tilt_slopes,
+                                     training_pair)
 from sagasr_training.pair_bank import PairBank, rolloff_ratio_torch
 
 TEXT_DIM = 24  # the tiny config's text encoder width
@@ -71,6 +72,72 @@ def test_tilt_gain_is_flat_below_the_cutoff_and_capped() -> None:
     assert np.allclose(tilt_gain_db(f, 4000.0, 6.0), [0.0, 0.0, -6.0, -12.0])
     assert np.allclose(tilt_gain_db(f, 4000.0, -9.0), [0.0, 0.0, 9.0, 12.0])
     assert tilt_slopes(np.random.default_rng(0), 4, DegradeConfig()) is None  # off by default: nothing drawn
+
+
+def _band_db(x: torch.Tensor, low_hz: float, high_hz: float, rate: int = 44100) -> np.ndarray:
+    """Mean power in dB of each item of (B, 1, L) between two frequencies."""
+    spec = torch.fft.rfft(x[:, 0].double(), dim=-1).abs() ** 2
+    f = torch.fft.rfftfreq(x.shape[-1], 1.0 / rate)
+    band = spec[:, (f >= low_hz) & (f < high_hz)].mean(dim=-1)
+    return (10 * torch.log10(band + 1e-30)).numpy()
+
+
+def test_brightness_tilts_input_and_target_alike(audio_dir: Path, tmp_path: Path) -> None:
+    """A brighter recording: the input's band above the pivot rises by the drawn slope, and so does the
+    target's band above the cutoff, relative to the band below the pivot (the levelling removes the rest)."""
+    items = list(range(32, 48))
+    plain = _bank(audio_dir, tmp_path).__getitems__(items)
+    bright = _bank(audio_dir, tmp_path, brightness_fraction=1.0, brightness_db_per_octave=(6.0, 6.0),
+                   brightness_pivot_hz=500.0).__getitems__(items)
+
+    def rise(batch: dict, key: str, low_hz: float, high_hz: float) -> np.ndarray:
+        return _band_db(batch[key], low_hz, high_hz) - _band_db(batch[key], 100.0, 450.0)
+
+    sounding = _band_db(plain["hr"], 100.0, 450.0) > -200  # the fixture's files have silent stretches
+    assert sounding.sum() >= 8
+    # 1-2 kHz sits 1-2 octaves above the pivot: about +6..+12 dB, in input and target alike
+    for key in ("lr", "hr"):
+        gained = (rise(bright, key, 1000.0, 2000.0) - rise(plain, key, 1000.0, 2000.0))[sounding]
+        assert np.all((gained > 5.0) & (gained < 13.0)), (key, gained)
+    # the target's band above every cutoff (>= 2 kHz) rises at least 12 dB more than the flat band below the pivot
+    top = (rise(bright, "hr", 16000.0, 20000.0) - rise(plain, "hr", 16000.0, 20000.0))[sounding]
+    assert np.all(top > 12.0) and np.all(top < 18.5), top
+    assert bool((bright["rolloff_out"] >= plain["rolloff_out"] - 1e-6).all())  # brighter: the roll-off never falls
+    assert not bright["target_tilted"].any()  # a recording's own brightness is natural: its roll-off may be hidden
+
+
+def test_brightness_gain_is_flat_below_the_pivot_and_capped() -> None:
+    f = np.array([250.0, 1000.0, 2000.0, 8000.0, 1e6])
+    assert np.allclose(brightness_gain_db(f, 1000.0, 3.0), [0.0, 0.0, 3.0, 9.0, 18.0])
+    assert np.allclose(brightness_gain_db(f, 1000.0, -4.0), [0.0, 0.0, -4.0, -12.0, -18.0])
+    assert np.allclose(brightness_gain_db(torch.from_numpy(f), 1000.0, 3.0, xp=torch).numpy(), [0.0, 0.0, 3.0, 9.0, 18.0])
+    assert brightness_slopes(np.random.default_rng(0), 4, DegradeConfig()) is None  # off by default: nothing drawn
+    half = brightness_slopes(np.random.default_rng(0), 4000, DegradeConfig(brightness_fraction=0.5))
+    assert 0.45 < float((half != 0).mean()) < 0.55 and half.min() >= -3.0 and half.max() <= 3.0
+
+
+def test_training_pair_brightness_keeps_the_input_band_limited() -> None:
+    """The file-reading path applies the same tilt to both: the input stays band-limited at its cutoff."""
+    hr = np.random.default_rng(1).standard_normal(16384).astype(np.float32) * 0.1
+    cfg = DegradeConfig(brightness_fraction=1.0, brightness_db_per_octave=(3.0, 3.0), plain_resample_fraction=0.0)
+    d, plain = training_pair(hr, np.random.default_rng(4), cfg), training_pair(hr, np.random.default_rng(4), DegradeConfig())
+    assert d.spec == plain.spec and not d.target_tilted
+    assert d.rolloff_in <= plain.rolloff_in + 0.02 and d.rolloff_out > plain.rolloff_out
+    f = np.fft.rfftfreq(hr.size, 1 / 44100)
+    stop = f > 1.5 * d.spec.cutoff_hz
+    if stop.any():
+        below = np.abs(np.fft.rfft(d.lr))[f < 0.5 * d.spec.cutoff_hz].mean()
+        assert np.abs(np.fft.rfft(d.lr))[stop].mean() < 0.1 * below
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"brightness_fraction": 1.5}, "brightness_fraction"),
+    ({"brightness_db_per_octave": (3.0, -3.0)}, "brightness_db_per_octave"),
+    ({"brightness_pivot_hz": 0.0}, "brightness_pivot_hz"),
+])
+def test_brightness_settings_are_checked(bad: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        DegradeConfig(**bad).validate()
 
 
 def test_degrade_without_tilt_or_plain_resample_is_unchanged() -> None:

@@ -77,6 +77,23 @@
 #   of an octave around each bin, with 8 fast Griffin-Lim iterations for consistent phases (sagasr_stream/band_smoothing.py;
 #   chosen on the five choice sets, model card "Band smoothing"): export --band-smoothing-octaves 0.1667
 #   --band-smoothing-iterations 8 (with v3.6's weights and the flags of stage 2i). The shipped model v3.7.
+# Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
+#   session"): stage 2i's recipe continued from
+#   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made
+#   brighter or darker as whole recordings, input and target alike, by -3..+3 dB per octave above 1 kHz
+#   (training/configs/small-mdct-cpu-brightness.json; data.degrade.brightness_*), and its control without (the same
+#   command with --degrade-brightness-fraction 0):
+#   sagasr-train mix "$WORK/mix3h" fl="$GPU/corpus" ms="$WORK/ms9:2" cs="$WORK/cs10:2" --hold-out-seed 0
+#   M="$WORK/mix3h"; sagasr-train text-tokens --model export/configs/small-mdct.json --data "$M" \
+#       --captions "$M/captions.jsonl" --file-list "$M/train.txt" --out "$M/tokens.safetensors"
+#   OMP_NUM_THREADS=1 nice sagasr-train diffusion --config training/configs/small-mdct-cpu-brightness.json \
+#       --init-weights training/weights/v3-mix3/model.safetensors --data "$M" --file-list "$M/train.txt" \
+#       --captions "$M/captions.jsonl" --text-tokens "$M/tokens.safetensors" --max-steps 1600 --run-dir "$WORK/v15/runs/bright"
+#   (.gpu/model.json and .gpu/model-gpu.json, when stage 1 has not run here: the shipped manifest's provenance.config,
+#   the second with stage 1's placeholder text encoder.) Candidates: the EMA of state/step-00000800 and -00001600
+#   (ema.safetensors, the trained tensors; its buffers are v3.6's), exported with v3.7's flags (stage 2j). The third run:
+#   --init-weights (the first's step 1600) --max-steps 800 --degrade-brightness-fraction 1
+#   --degrade-brightness-db-per-octave -6 6, two threads. None passed its rule; v3.7 stays.
 # Tried, not shipped (model card, tenth session): stage 2d on FluidR3 + MuseScore clips, and its weights mixed with
 #   v3.1's (WiSE-FT: sagasr-train interpolate training/weights/v3-onestep/model.safetensors FINE_TUNE --alpha 0.5 -o OUT).
 # Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.7, is stage 2i's

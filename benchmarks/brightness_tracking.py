@@ -19,6 +19,7 @@ from sagasr_stream.degradation import DEGRADATIONS, degrade
 from sagasr_stream.dsp import N_FFT, float64_stft
 from sagasr_stream.evaluation.runner import row_rng
 from sagasr_stream.restorer import Restorer
+from sagasr_stream.settings import RestoreSettings
 from sagasr_training.degrade import brightness_gain_db
 
 from band_ceiling import SR, load_unseen_clips, unseen_clips_parser
@@ -48,11 +49,12 @@ def main() -> None:
     parser.add_argument("--model", nargs="+", default=["default"], help="bundles ('default': the embedded one)")
     parser.add_argument("--slopes", type=float, nargs="+", default=[-3.0, 3.0], help="dB per octave")
     parser.add_argument("--pivot", type=float, default=1000.0, help="Hz")
+    parser.add_argument("--band-tilt", type=float, default=0.0, help="the runtime's band_tilt (dB per octave)")
     args = parser.parse_args()
     clips = load_unseen_clips(args)
     slopes = [0.0] + [s for s in args.slopes if s != 0.0]
     for name in args.model:
-        restorer = Restorer.load(None if name == "default" else name)
+        restorer = Restorer.load(None if name == "default" else name, RestoreSettings(band_tilt=args.band_tilt))
         moved = {s: [] for s in slopes[1:]}
         reference_moved = {s: [] for s in slopes[1:]}
         lsd = {s: [] for s in slopes}
@@ -69,7 +71,7 @@ def main() -> None:
                 for s in slopes[1:]:
                     reference_moved[s].append(levels[s][0] - levels[0.0][0])
                     moved[s].append(levels[s][1] - levels[0.0][1])
-        print(f"{name}: {len(clips)} clips x {args.seconds:g} s x filters {len(CUTOFFS)} cutoffs")
+        print(f"{name}, band_tilt {args.band_tilt:g}: {len(clips)} clips x {args.seconds:g} s x filters {len(CUTOFFS)} cutoffs")
         for s in slopes[1:]:
             ratio = np.array(moved[s]) / np.array(reference_moved[s])
             print(f"  slope {s:+g} dB/octave: reference band moved {np.mean(reference_moved[s]):+.2f} dB, restored "

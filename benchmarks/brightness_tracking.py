@@ -20,7 +20,7 @@ from sagasr_stream.dsp import N_FFT, float64_stft
 from sagasr_stream.evaluation.runner import row_rng
 from sagasr_stream.restorer import Restorer
 from sagasr_stream.settings import RestoreSettings
-from sagasr_training.degrade import brightness_gain_db
+from sagasr_training.degrade import apply_gain_db, brightness_gain_db
 
 from band_ceiling import SR, load_unseen_clips, unseen_clips_parser
 from band_error import lsd_hf
@@ -30,9 +30,7 @@ CUTOFFS = (4000.0, 8000.0, 12000.0)
 
 def brighten(audio: np.ndarray, rise_db: float, pivot_hz: float) -> np.ndarray:
     """``audio`` (samples,) with ``rise_db`` per octave above ``pivot_hz`` (the training augmentation's tilt)."""
-    freqs = np.fft.rfftfreq(audio.size, 1.0 / SR)
-    gain = 10.0 ** (brightness_gain_db(freqs, pivot_hz, rise_db) / 20.0)
-    return np.fft.irfft(np.fft.rfft(audio) * gain, n=audio.size)
+    return apply_gain_db(audio, brightness_gain_db(np.fft.rfftfreq(audio.size, 1.0 / SR), pivot_hz, rise_db))
 
 
 def band_level_db(audio: np.ndarray, cutoff: float) -> float:

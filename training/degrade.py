@@ -115,6 +115,12 @@ def brightness_gain_db(freqs_hz: Any, pivot_hz: float, rise_db: Any, xp: Any = n
     return (rise_db * octaves).clip(-MAX_BRIGHTNESS_DB, MAX_BRIGHTNESS_DB)
 
 
+def apply_gain_db(audio: Any, gain_db: Any, xp: Any = np) -> Any:
+    """``audio`` (..., samples) through a zero-phase gain ``gain_db`` per rfft bin (broadcasting), numpy or torch
+    (``xp``: the module)."""
+    return xp.fft.irfft(xp.fft.rfft(audio) * 10.0 ** (gain_db / 20.0), n=audio.shape[-1])
+
+
 def tilt_gain_db(freqs_hz: Any, cutoff_hz: Any, slope_db: Any, xp: Any = np) -> Any:
     """Gain in dB of the target tilt: 0 up to the cutoff, ``-slope`` per octave above it, at most
     +``MAX_TILT_BOOST_DB``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
@@ -133,14 +139,14 @@ def training_pair(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, 
     lr, spec = degrade_clip(hr, rng, cfg, sample_rate)
     slopes = tilt_slopes(rng, 1, cfg)
     tilted = slopes is not None and slopes[0] != 0
-    freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
-    if tilted:
-        gain = 10.0 ** (tilt_gain_db(freqs, spec.cutoff_hz, slopes[0]) / 20.0)
-        hr = np.fft.irfft(np.fft.rfft(hr) * gain, n=hr.shape[-1]).astype(np.float32)
     rises = brightness_slopes(rng, 1, cfg)
+    freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
+    hr_db = tilt_gain_db(freqs, spec.cutoff_hz, slopes[0]) if tilted else 0.0
     if rises is not None and rises[0] != 0:
-        gain = 10.0 ** (brightness_gain_db(freqs, cfg.brightness_pivot_hz, rises[0]) / 20.0)
-        hr, lr = (np.fft.irfft(np.fft.rfft(x) * gain, n=x.shape[-1]).astype(np.float32) for x in (hr, lr))
+        bright_db = brightness_gain_db(freqs, cfg.brightness_pivot_hz, rises[0])
+        lr, hr_db = apply_gain_db(lr, bright_db).astype(np.float32), hr_db + bright_db
+    if np.any(hr_db):
+        hr = apply_gain_db(hr, hr_db).astype(np.float32)
     gain = float(dsp.peak_gain(lr, cfg.input_peak))
     hr, lr = hr * gain, lr * gain
     return TrainingPair(hr=hr.astype(np.float32), lr=lr.astype(np.float32), rolloff_in=float(dsp.rolloff_ratio(lr)),

@@ -26,7 +26,8 @@ from sagasr_stream.files import atomic_path
 
 from .captions import CaptionStore, caption_variants
 from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
-from .degrade import DegradeConfig, brightness_gain_db, brightness_slopes, degrade_clip, tilt_gain_db, tilt_slopes
+from .degrade import (DegradeConfig, apply_gain_db, brightness_gain_db, brightness_slopes, degrade_clip, tilt_gain_db,
+                      tilt_slopes)
 
 TOKENS_FORMAT = "sagasr-text-tokens/1"
 
@@ -165,17 +166,19 @@ class PairBank(Dataset):
         lr = self.lr[c_t[:, None], v_t[:, None], pos]
         cutoff = self.cutoff_hz[clip, version]
         slopes = tilt_slopes(rng, b, cfg.degrade)
-        if slopes is not None and slopes.any():
-            freqs = torch.fft.rfftfreq(L, 1.0 / cfg.sample_rate, device=dev)[None, :]
-            db = tilt_gain_db(freqs, torch.from_numpy(cutoff).to(dev, torch.float32)[:, None],
-                              torch.from_numpy(slopes).to(dev, torch.float32)[:, None], xp=torch)
-            hr = torch.fft.irfft(torch.fft.rfft(hr, dim=-1) * 10.0 ** (db / 20.0), n=L, dim=-1)
         rises = brightness_slopes(rng, b, cfg.degrade)
+        freqs = torch.fft.rfftfreq(L, 1.0 / cfg.sample_rate, device=dev)[None, :]
+        hr_db = None  # one filtering of the targets for both tilts
+        if slopes is not None and slopes.any():
+            hr_db = tilt_gain_db(freqs, torch.from_numpy(cutoff).to(dev, torch.float32)[:, None],
+                                 torch.from_numpy(slopes).to(dev, torch.float32)[:, None], xp=torch)
         if rises is not None and rises.any():
-            freqs = torch.fft.rfftfreq(L, 1.0 / cfg.sample_rate, device=dev)[None, :]
-            db = brightness_gain_db(freqs, cfg.degrade.brightness_pivot_hz,
-                                    torch.from_numpy(rises).to(dev, torch.float32)[:, None], xp=torch)
-            hr, lr = (torch.fft.irfft(torch.fft.rfft(x, dim=-1) * 10.0 ** (db / 20.0), n=L, dim=-1) for x in (hr, lr))
+            bright_db = brightness_gain_db(freqs, cfg.degrade.brightness_pivot_hz,
+                                           torch.from_numpy(rises).to(dev, torch.float32)[:, None], xp=torch)
+            lr = apply_gain_db(lr, bright_db, xp=torch)
+            hr_db = bright_db if hr_db is None else hr_db + bright_db
+        if hr_db is not None:
+            hr = apply_gain_db(hr, hr_db, xp=torch)
         peak = lr.abs().amax(dim=-1, keepdim=True)
         gain = torch.where(peak >= 1e-6, cfg.degrade.input_peak / peak.clamp_min(1e-6), torch.ones_like(peak))
         hr, lr = hr * gain, lr * gain

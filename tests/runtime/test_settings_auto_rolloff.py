@@ -68,3 +68,21 @@ def test_auto_target_still_passes_full_band_windows_through(tiny_model) -> None:
     clip = next(iter(validation_clips().values()))
     out = restore(clip, 44100, tiny_model, RestoreSettings(target_rolloff_hz="auto"))
     assert np.array_equal(out, clip)
+
+
+@pytest.mark.parametrize("cutoff_hz, restored", [(16000.0, True), (19500.0, True), (20300.0, False)])
+def test_auto_target_restores_a_band_cut_below_20_khz(tiny_model, cutoff_hz, restored) -> None:
+    """A cut at 16 kHz (a lossy codec's low-pass) is restored above it; from 20 kHz up the band is complete."""
+    from sagasr_stream import degradation, dsp
+    from sagasr_stream.settings import AUTO_COMPLETE_BAND_HZ
+    from .material import drums_like, kept_band_error_db
+
+    x = degradation.band_limit(drums_like(2.0).astype(np.float64), 44100,
+                               degradation.LowPassSpec("ellip", 10, cutoff_hz), resample=False).astype(np.float32)
+    assert (dsp.band_edge_hz(x) < AUTO_COMPLETE_BAND_HZ) == restored
+    out = restore(x, 44100, tiny_model, RestoreSettings(target_rolloff_hz="auto"))
+    if restored:
+        assert not np.array_equal(out, x)
+        assert kept_band_error_db(out, x, 0.95 * cutoff_hz) <= 0.5
+    else:
+        assert np.array_equal(out, x)

@@ -127,7 +127,7 @@ class RestoreSettings:
 
 # With target_rolloff_hz "auto" or "model": a window whose band edge reaches this is complete and passes through.
 # 20 kHz, not 16: a band cut at 16 kHz (a lossy codec's low-pass; the edge reads 16-17.5 kHz) has a sixth of
-# its spectrum missing, and restoring it beats leaving it (model card, "Band edges above 16 kHz").
+# its spectrum missing, and restoring it beats leaving it (model card, "Other cutoffs").
 AUTO_COMPLETE_BAND_HZ = 20000.0
 ROLLOFF_UNKNOWN = 0.0  # the target roll-off ratio fed for "model": "not given" (training hides some targets so)
 CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a frequency

@@ -19,6 +19,7 @@ from .processor import ChunkedProcessor
 from .settings import ResolvedSettings, RestoreSettings, resolve
 from .stereo import signals_per_window, stereo_window_fn
 from .streaming import run_whole
+from .validation import is_real_number
 
 
 def lower_limit(a: float | None, b: float | None) -> float | None:
@@ -42,8 +43,9 @@ def offline_windows_per_call(settings: ResolvedSettings, channels: int) -> int:
 class Restorer:
     """A loaded model + its :class:`~sagasr_stream.settings.ResolvedSettings` (checked once, here).
 
-    ``band_limit_hz``: the input's known bandwidth (Hz, e.g. the Nyquist of a lower source rate); band edges
-    are never placed above it. Every stage it makes restores at the model's rate, :attr:`sample_rate`.
+    ``band_limit_hz``: the input's known bandwidth (Hz, e.g. the Nyquist of a lower source rate, or a low-pass
+    the user knows of); band edges are never placed above it, so a cut the band edge cannot see (a low or gentle
+    low-pass) is restored from there. Every stage it makes restores at the model's rate, :attr:`sample_rate`.
     """
 
     def __init__(
@@ -57,7 +59,11 @@ class Restorer:
         self.model = model or SagaSRModel.load()
         self.user_settings = settings or RestoreSettings()
         self.settings: ResolvedSettings = resolve(self.user_settings, self.model.manifest)
-        self.band_limit_hz = band_limit_hz
+        nyquist = self.model.manifest.sample_rate / 2
+        if band_limit_hz is not None and not (is_real_number(band_limit_hz) and 0 < band_limit_hz <= nyquist):
+            raise ParameterError(f"band_limit_hz must be a frequency in Hz in (0, {nyquist:g}] (the model's Nyquist), "
+                                 f"got {band_limit_hz!r}")
+        self.band_limit_hz = None if band_limit_hz is None else float(band_limit_hz)
         self.sample_rate: int = self.model.manifest.sample_rate
         self.plan = window_plan(self.model.manifest, self.settings)
 

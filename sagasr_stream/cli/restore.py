@@ -48,7 +48,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     inputs = kept
     input_set = {file for file, _ in inputs}
     remove_leftovers(outputs, args.quiet)
-    restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript))
+    restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript),
+                             band_limit_hz=args.band_limit)
     model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
     if not args.quiet:
         print(f"model {model.manifest.name!r} on {model.device}", file=sys.stderr)
@@ -138,6 +139,9 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--output-rate", type=int, metavar="HZ",
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled")
+    p.add_argument("--band-limit", type=float, metavar="HZ",
+                   help="the inputs' known bandwidth: band edges are never placed above it, so a low-pass the "
+                        "detector cannot see (low or gentle, e.g. 2-3 kHz) is restored from there; default: detected")
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")
     add_restore_options(p)

@@ -153,3 +153,43 @@ def test_info_input_prints_the_detected_band_edge(tiny_bundle, tmp_path, capsys)
     assert main(["info", "--model", str(tiny_bundle), "--input", str(tmp_path / "low.wav")]) == 0
     out = capsys.readouterr().out
     assert float(out.split("band edge:")[1].split("kHz")[0]) <= 8.0
+
+
+def test_band_limit_restores_above_a_cut_the_detector_does_not_see(tiny_bundle, tiny_model, tmp_path):
+    from sagasr_stream import restore
+    from sagasr_stream.restorer import Restorer
+
+    from .material import drums_like, kept_band_error_db
+
+    x = drums_like(1.0)  # full band: nothing to restore unless the user says where the band ends
+    with AudioFile(str(tmp_path / "in.wav"), "w", 44100, 1, bit_depth=32) as f:
+        f.write(x[None, :])
+
+    def run(*extra: str):
+        out = tmp_path / f"out{len(extra)}.wav"
+        assert main(["restore", str(tmp_path / "in.wav"), "-o", str(out), "--model", str(tiny_bundle), "-q",
+                     *extra]) == 0
+        with AudioFile(str(out)) as f:
+            return f.read(f.frames)[0]
+
+    assert np.array_equal(run(), x)
+    limited = run("--band-limit", "3000")
+    assert not np.array_equal(limited, x)
+    assert kept_band_error_db(limited, x, 0.95 * 3000) <= 0.5
+    assert np.array_equal(limited, restore(x, 44100, Restorer(tiny_model, band_limit_hz=3000.0)))
+
+
+def test_a_band_limit_outside_the_band_is_refused_by_name(tiny_bundle, tiny_model, tmp_path, capsys):
+    import pytest
+
+    from sagasr_stream.errors import ParameterError
+    from sagasr_stream.restorer import Restorer
+
+    for bad in (0.0, -5.0, 30000.0, float("nan"), True):
+        with pytest.raises(ParameterError, match="band_limit_hz"):
+            Restorer(tiny_model, band_limit_hz=bad)
+    make_inputs(tmp_path / "in")
+    assert main(["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle),
+                 "--band-limit", "30000"]) == 2
+    assert "band_limit_hz" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

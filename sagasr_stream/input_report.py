@@ -31,7 +31,8 @@ class InputReport:
         edges = self.edges_hz
         nyquist = self.source_rate / 2
         median = float(np.median(edges))
-        full = " (full band: nothing missing)" if median >= nyquist - 1 else ""
+        full = (" (full band: nothing missing; for a low-pass you know of that shows no cut, "
+                "`sagasr restore --band-limit HZ`)" if median >= nyquist - 1 else "")
         lines = [
             f"input:           {self.path} ({self.source_rate} Hz, {self.channels} ch, {self.seconds:.2f} s)",
             f"band edge:       {median / 1000:.2f} kHz median over {edges.shape[0]} window(s) "

@@ -148,6 +148,11 @@ def test_info_input_prints_the_detected_band_edge(tiny_bundle, tmp_path, capsys)
     edge_khz = float(out.split("band edge:")[1].split("kHz")[0])
     assert 7.6 <= edge_khz <= 8.8
     assert "0 of" in out  # nothing passes through
+    assert "--band-limit" not in out  # a cut was found: no hint
+    with AudioFile(str(tmp_path / "full.wav"), "w", 44100, 1, bit_depth=32) as f:
+        f.write(drums_like(1.0)[None, :])
+    assert main(["info", "--model", str(tiny_bundle), "--input", str(tmp_path / "full.wav")]) == 0
+    assert "full band" in (full := capsys.readouterr().out) and "--band-limit HZ" in full
     with AudioFile(str(tmp_path / "low.wav"), "w", 16000, 1, bit_depth=32) as f:  # a 16 kHz file: 8 kHz Nyquist
         f.write(drums_like(1.0)[None, :])
     assert main(["info", "--model", str(tiny_bundle), "--input", str(tmp_path / "low.wav")]) == 0

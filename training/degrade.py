@@ -121,6 +121,19 @@ def apply_gain_db(audio: Any, gain_db: Any, xp: Any = np) -> Any:
     return xp.fft.irfft(xp.fft.rfft(audio) * 10.0 ** (gain_db / 20.0), n=audio.shape[-1])
 
 
+def pair_gains_db(freqs_hz: Any, cutoff_hz: Any, slopes: Any, rises: Any, pivot_hz: float,
+                  xp: Any = np) -> tuple[Any, Any]:
+    """(input gain dB, target gain dB) per rfft bin ``freqs_hz``, each ``None`` where it changes nothing: the
+    target's tilt above the cutoff (``slopes``, :func:`tilt_gain_db`) and the recording's brightness on both
+    (``rises``, :func:`brightness_gain_db`), summed for the target so that each signal is filtered once.
+    ``slopes`` / ``rises``: None (not drawn) or arrays broadcasting against ``freqs_hz``, numpy or torch."""
+    lr_db = None if rises is None or not rises.any() else brightness_gain_db(freqs_hz, pivot_hz, rises, xp)
+    hr_db = None if slopes is None or not slopes.any() else tilt_gain_db(freqs_hz, cutoff_hz, slopes, xp)
+    if lr_db is not None:
+        hr_db = lr_db if hr_db is None else hr_db + lr_db
+    return lr_db, hr_db
+
+
 def tilt_gain_db(freqs_hz: Any, cutoff_hz: Any, slope_db: Any, xp: Any = np) -> Any:
     """Gain in dB of the target tilt: 0 up to the cutoff, ``-slope`` per octave above it, at most
     +``MAX_TILT_BOOST_DB``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
@@ -137,17 +150,15 @@ def training_pair(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, 
     scale-invariant)."""
     hr = np.asarray(hr, dtype=np.float32)
     lr, spec = degrade_clip(hr, rng, cfg, sample_rate)
-    slopes = tilt_slopes(rng, 1, cfg)
-    tilted = slopes is not None and slopes[0] != 0
-    rises = brightness_slopes(rng, 1, cfg)
+    slopes, rises = tilt_slopes(rng, 1, cfg), brightness_slopes(rng, 1, cfg)
     freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
-    hr_db = tilt_gain_db(freqs, spec.cutoff_hz, slopes[0]) if tilted else 0.0
-    if rises is not None and rises[0] != 0:
-        bright_db = brightness_gain_db(freqs, cfg.brightness_pivot_hz, rises[0])
-        lr, hr_db = apply_gain_db(lr, bright_db).astype(np.float32), hr_db + bright_db
-    if np.any(hr_db):
+    lr_db, hr_db = pair_gains_db(freqs, spec.cutoff_hz, slopes, rises, cfg.brightness_pivot_hz)
+    if lr_db is not None:
+        lr = apply_gain_db(lr, lr_db).astype(np.float32)
+    if hr_db is not None:
         hr = apply_gain_db(hr, hr_db).astype(np.float32)
     gain = float(dsp.peak_gain(lr, cfg.input_peak))
     hr, lr = hr * gain, lr * gain
     return TrainingPair(hr=hr.astype(np.float32), lr=lr.astype(np.float32), rolloff_in=float(dsp.rolloff_ratio(lr)),
-                        rolloff_out=float(dsp.rolloff_ratio(hr)), spec=spec, gain=gain, target_tilted=bool(tilted))
+                        rolloff_out=float(dsp.rolloff_ratio(hr)), spec=spec, gain=gain,
+                        target_tilted=slopes is not None and bool(slopes.any()))

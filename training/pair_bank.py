@@ -26,8 +26,7 @@ from sagasr_stream.files import atomic_path
 
 from .captions import CaptionStore, caption_variants
 from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
-from .degrade import (DegradeConfig, apply_gain_db, brightness_gain_db, brightness_slopes, degrade_clip, tilt_gain_db,
-                      tilt_slopes)
+from .degrade import DegradeConfig, apply_gain_db, brightness_slopes, degrade_clip, pair_gains_db, tilt_slopes
 
 TOKENS_FORMAT = "sagasr-text-tokens/1"
 
@@ -165,18 +164,16 @@ class PairBank(Dataset):
         hr = self.hr[c_t[:, None], pos]
         lr = self.lr[c_t[:, None], v_t[:, None], pos]
         cutoff = self.cutoff_hz[clip, version]
-        slopes = tilt_slopes(rng, b, cfg.degrade)
-        rises = brightness_slopes(rng, b, cfg.degrade)
+
+        def column(values: np.ndarray | None) -> torch.Tensor | None:
+            return None if values is None else torch.from_numpy(values).to(dev, torch.float32)[:, None]
+
         freqs = torch.fft.rfftfreq(L, 1.0 / cfg.sample_rate, device=dev)[None, :]
-        hr_db = None  # one filtering of the targets for both tilts
-        if slopes is not None and slopes.any():
-            hr_db = tilt_gain_db(freqs, torch.from_numpy(cutoff).to(dev, torch.float32)[:, None],
-                                 torch.from_numpy(slopes).to(dev, torch.float32)[:, None], xp=torch)
-        if rises is not None and rises.any():
-            bright_db = brightness_gain_db(freqs, cfg.degrade.brightness_pivot_hz,
-                                           torch.from_numpy(rises).to(dev, torch.float32)[:, None], xp=torch)
-            lr = apply_gain_db(lr, bright_db, xp=torch)
-            hr_db = bright_db if hr_db is None else hr_db + bright_db
+        slopes, rises = tilt_slopes(rng, b, cfg.degrade), brightness_slopes(rng, b, cfg.degrade)
+        lr_db, hr_db = pair_gains_db(freqs, column(cutoff), column(slopes), column(rises),
+                                     cfg.degrade.brightness_pivot_hz, xp=torch)
+        if lr_db is not None:
+            lr = apply_gain_db(lr, lr_db, xp=torch)
         if hr_db is not None:
             hr = apply_gain_db(hr, hr_db, xp=torch)
         peak = lr.abs().amax(dim=-1, keepdim=True)

@@ -29,6 +29,16 @@ def lower_limit(a: float | None, b: float | None) -> float | None:
     return a if b is None else min(a, b)
 
 
+def checked_band_limit(band_limit_hz: float | None, sample_rate: int) -> float | None:
+    """``band_limit_hz`` as a float (Hz), or ``None``; a value outside (0, Nyquist of ``sample_rate``] raises
+    :class:`ParameterError` naming it."""
+    nyquist = sample_rate / 2
+    if band_limit_hz is not None and not (is_real_number(band_limit_hz) and 0 < band_limit_hz <= nyquist):
+        raise ParameterError(f"band_limit_hz must be a frequency in Hz in (0, {nyquist:g}] (the model's Nyquist), "
+                             f"got {band_limit_hz!r}")
+    return None if band_limit_hz is None else float(band_limit_hz)
+
+
 def window_plan(manifest: Manifest, settings: ResolvedSettings) -> WindowPlan:
     """The windows a model restores: its ``window_samples`` with the settings' overlap (samples)."""
     return WindowPlan(manifest.window_samples, settings.overlap)
@@ -59,11 +69,7 @@ class Restorer:
         self.model = model or SagaSRModel.load()
         self.user_settings = settings or RestoreSettings()
         self.settings: ResolvedSettings = resolve(self.user_settings, self.model.manifest)
-        nyquist = self.model.manifest.sample_rate / 2
-        if band_limit_hz is not None and not (is_real_number(band_limit_hz) and 0 < band_limit_hz <= nyquist):
-            raise ParameterError(f"band_limit_hz must be a frequency in Hz in (0, {nyquist:g}] (the model's Nyquist), "
-                                 f"got {band_limit_hz!r}")
-        self.band_limit_hz = None if band_limit_hz is None else float(band_limit_hz)
+        self.band_limit_hz = checked_band_limit(band_limit_hz, self.model.manifest.sample_rate)
         self.sample_rate: int = self.model.manifest.sample_rate
         self.plan = window_plan(self.model.manifest, self.settings)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import add_restore_options, settings_from_args
+from .options import add_band_limit_option, add_restore_options, settings_from_args
 
 
 def positive_int(text: str) -> int:
@@ -53,6 +53,7 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--threads-per-worker", type=positive_int, default=1, metavar="N",
                    help="CPU threads (and Ray CPUs) per worker (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (errors and the summary only)")
+    add_band_limit_option(p)
     add_restore_options(p)
     p.set_defaults(func=cmd_batch)
 
@@ -67,7 +68,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     summary = restore_batch(
         args.inputs, args.output, model=args.model, provider=args.provider,
-        allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args),
+        allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args), band_limit_hz=args.band_limit,
         output_rate=args.output_rate, fmt=args.format, ray_address=args.ray_address, workers=args.workers,
         gpus_per_worker=args.gpus_per_worker, files_per_task=args.files_per_task,
         segment_seconds=args.segment_seconds, threads_per_worker=args.threads_per_worker, progress=not args.quiet,

@@ -26,6 +26,14 @@ def add_restore_options(p: argparse.ArgumentParser) -> None:
     add_flags(p.add_argument_group("restore settings"), RESTORE_FLAGS)
 
 
+def add_band_limit_option(p: argparse.ArgumentParser) -> None:
+    """``--band-limit HZ``: the inputs' known bandwidth (:class:`~sagasr_stream.restorer.Restorer`'s
+    ``band_limit_hz``)."""
+    p.add_argument("--band-limit", type=float, metavar="HZ",
+                   help="the inputs' known bandwidth: band edges are never placed above it, so a low-pass the "
+                        "detector cannot see (low or gentle, e.g. 2-3 kHz) is restored from there; default: detected")
+
+
 def settings_from_args(args: argparse.Namespace) -> RestoreSettings:
     """The :class:`RestoreSettings` of the parsed restore flags (a flag not given keeps the default)."""
     return RestoreSettings().with_(**flag_values(args, RESTORE_FLAGS))

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs
-from .options import add_restore_options, settings_from_args
+from .options import add_band_limit_option, add_restore_options, settings_from_args
 
 
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
@@ -139,9 +139,7 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--output-rate", type=int, metavar="HZ",
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled")
-    p.add_argument("--band-limit", type=float, metavar="HZ",
-                   help="the inputs' known bandwidth: band edges are never placed above it, so a low-pass the "
-                        "detector cannot see (low or gentle, e.g. 2-3 kHz) is restored from there; default: detected")
+    add_band_limit_option(p)
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")
     add_restore_options(p)

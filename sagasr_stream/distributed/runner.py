@@ -19,13 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .. import __version__
 from ..chunking import WindowPlan
 from ..errors import AudioFileError, SagasrError
 from ..files import sha256_file
 from ..partials import remove_stale_partials
 from ..streaming import exact_length
-from ..restorer import offline_windows_per_call, window_plan
-from ..settings import ResolvedSettings, RestoreSettings, resolve
+from ..restorer import checked_band_limit, offline_windows_per_call, window_plan
+from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings, resolve
 from .inputs import discover, output_paths
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
 from .manifest import RunManifest, input_identity, is_complete
@@ -81,12 +82,17 @@ class _File:
     finished: bool = False
 
 
-def settings_fingerprint(resolved: ResolvedSettings, manifest: Any, output_rate: int | None, suffix: str) -> tuple[str, dict[str, Any]]:
-    """(hex digest, the JSON-able settings it covers): resolved settings, output rate and format, model files."""
-    settings = {"restore": asdict(resolved), "output_rate": output_rate, "format": suffix,
-                "model": {"name": manifest.name, "files": manifest.files}}
+def settings_fingerprint(
+    resolved: ResolvedSettings, manifest: Any, output_rate: int | None, suffix: str, band_limit_hz: float | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(hex digest, the JSON-able settings it covers): resolved settings, the inputs' known bandwidth, output rate
+    and format, model files, and the runtime's version and pass-through threshold (a file restored under other
+    ones is redone)."""
+    settings = {"restore": asdict(resolved), "band_limit_hz": band_limit_hz, "output_rate": output_rate,
+                "format": suffix, "model": {"name": manifest.name, "files": manifest.files},
+                "runtime": {"version": __version__, "complete_band_hz": AUTO_COMPLETE_BAND_HZ}}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    return digest, {k: v for k, v in settings.items() if k != "model"} | {"model": manifest.name}
+    return digest, {k: v for k, v in settings.items() if k not in ("model", "runtime")} | {"model": manifest.name}
 
 
 def restore_batch(
@@ -97,6 +103,7 @@ def restore_batch(
     provider: str = "auto",
     allow_torchscript: bool = False,
     settings: RestoreSettings | None = None,
+    band_limit_hz: float | None = None,
     output_rate: int | None = None,
     fmt: str = "wav",
     ray_address: str | None = None,
@@ -112,7 +119,8 @@ def restore_batch(
     """Restore ``inputs`` (files, folders, globs, list files) into the folder ``output`` on Ray actors.
 
     Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` and are bit-identical to
-    :func:`~sagasr_stream.api.restore_file` with the same settings. Files longer than ``segment_seconds``
+    :func:`~sagasr_stream.api.restore_file` with the same settings (and a
+    :class:`~sagasr_stream.restorer.Restorer` of ``band_limit_hz``, the inputs' known bandwidth in Hz). Files longer than ``segment_seconds``
     are split into window-aligned segments restored in parallel and stitched exactly (:mod:`.segments`).
     Complete outputs (per ``output/batch-manifest.jsonl`` and their hash) are skipped; failed files are
     recorded with their error and the run goes on. ``ray_address``: None starts a local Ray (or uses the one
@@ -133,7 +141,8 @@ def restore_batch(
     destinations = output_paths(found, out, suffix)
     manifest_model = load_bundle(model if model is not None else default_bundle_path(), verify=True).manifest
     resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
-    fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix)
+    band_limit_hz = checked_band_limit(band_limit_hz, manifest_model.sample_rate)
+    fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix, band_limit_hz)
     run_manifest = RunManifest(out)
     summary = BatchSummary()
     plan = window_plan(manifest_model, resolved)
@@ -169,7 +178,7 @@ def restore_batch(
     if files:
         pool = _Pool(files, resolved, plan, manifest_model.sample_rate, files_per_task, segment_seconds, record)
         config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
-                              output_rate, threads_per_worker)
+                              output_rate, threads_per_worker, band_limit_hz)
         summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
         summary.startup_s = pool.ready_at - started
         _clean_leftovers(out, destinations)  # partial files of workers that were killed (their task was redone)

@@ -21,7 +21,8 @@ FILE_ERRORS = (SagasrError, ValueError, OSError)
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """What every worker loads: the bundle (None: embedded), provider, settings, output rate, ORT threads."""
+    """What every worker loads: the bundle (None: embedded), provider, settings, output rate, ORT threads, the
+    inputs' known bandwidth (Hz; None: detected)."""
 
     model: str | None
     provider: str
@@ -29,6 +30,7 @@ class WorkerConfig:
     settings: RestoreSettings
     output_rate: int | None
     threads: int | None = None
+    band_limit_hz: float | None = None
 
 
 class BatchWorker:
@@ -40,7 +42,8 @@ class BatchWorker:
         from ..restorer import Restorer
 
         self.config = config
-        self.restorer = Restorer.load(config.model, config.settings, config.provider, config.allow_torchscript)
+        self.restorer = Restorer.load(config.model, config.settings, config.provider, config.allow_torchscript,
+                                      config.band_limit_hz)
 
     def pid(self) -> int:
         return os.getpid()

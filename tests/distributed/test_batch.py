@@ -104,6 +104,37 @@ def test_rerun_skips_complete_outputs_and_redoes_changed_ones(ray_cluster, tiny_
     assert outputs(out) == references(tiny_model, files, tmp_path / "ref")
 
 
+def test_a_known_band_limit_restores_as_restore_does_and_a_rerun_without_it_redoes(ray_cluster, tiny_bundle, tmp_path):
+    """Full-band files pass through unless told where the band ends (``--band-limit``); the limit is part of
+    the settings a rerun checks, so the same folder restored without it is redone, not skipped."""
+    from tests.runtime.material import drums_like
+
+    src = tmp_path / "in"
+    for i in range(2):
+        write(src / f"kit{i}.wav", drums_like(0.5 + 0.25 * i, seed=i))
+    common = ["--model", str(tiny_bundle), "-q"]
+    limited = ["--band-limit", "3000"]
+    assert main(["batch", str(src), "-o", str(tmp_path / "batch"), "--workers", "2", *limited, *common]) == 0
+    assert main(["restore", str(src), "-o", str(tmp_path / "single"), *limited, *common]) == 0
+    assert main(["restore", str(src), "-o", str(tmp_path / "plain"), *common]) == 0
+    told, single, plain = (outputs(tmp_path / name) for name in ("batch", "single", "plain"))
+    assert told == single and sorted(told) == ["kit0.wav", "kit1.wav"]
+    assert all(told[name] != plain[name] for name in told)  # the limit changed what was restored
+    assert all(r["settings"]["band_limit_hz"] == 3000.0 for r in manifest(tmp_path / "batch"))
+    again = restore_batch([src], tmp_path / "batch", model=tiny_bundle, workers=2, progress=False)
+    assert (again.restored, again.skipped) == (2, 0)
+    assert outputs(tmp_path / "batch") == plain
+
+
+def test_a_band_limit_outside_the_band_is_refused_before_anything_runs(tiny_bundle, tmp_path, capsys):
+    from sagasr_stream.errors import ParameterError
+
+    short_files(tmp_path / "in", 1)
+    with pytest.raises(ParameterError, match="band_limit_hz"):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, band_limit_hz=30000.0, progress=False)
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+
+
 def test_damaged_inputs_are_recorded_and_the_rest_is_done(ray_cluster, tiny_bundle, tmp_path, capsys):
     short_files(tmp_path / "in", 2)
     (tmp_path / "in" / "garbage.wav").write_bytes(b"RIFF\x10\0\0\0WAVEjunk")

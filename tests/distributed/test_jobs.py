@@ -106,18 +106,24 @@ def test_two_inputs_on_one_output_and_an_output_onto_an_input_are_refused(tmp_pa
         output_paths([(a, Path("x.wav"))], tmp_path / "a", ".wav")
 
 
-def test_the_settings_fingerprint_covers_settings_output_rate_format_and_model(tiny_model):
-    from sagasr_stream.distributed.runner import settings_fingerprint
+def test_the_settings_fingerprint_covers_settings_band_limit_output_rate_format_model_and_runtime(tiny_model, monkeypatch):
+    from sagasr_stream.distributed import runner
 
-    def fingerprint(settings=RestoreSettings(), output_rate=None, suffix=".wav", manifest=tiny_model.manifest):
-        return settings_fingerprint(resolve(settings, manifest), manifest, output_rate, suffix)[0]
+    def fingerprint(settings=RestoreSettings(), output_rate=None, suffix=".wav", manifest=tiny_model.manifest,
+                    band_limit_hz=None):
+        return runner.settings_fingerprint(resolve(settings, manifest), manifest, output_rate, suffix, band_limit_hz)[0]
 
     base = fingerprint()
     assert fingerprint() == base
     others = [fingerprint(RestoreSettings(seed=3)), fingerprint(RestoreSettings(steps=2)), fingerprint(output_rate=48000),
               fingerprint(suffix=".flac"), fingerprint(manifest=tiny_model.manifest.__class__(
-                  **{**tiny_model.manifest.__dict__, "files": {**tiny_model.manifest.files, "dit.onnx": "0" * 64}}))]
-    assert len({base, *others}) == 6
+                  **{**tiny_model.manifest.__dict__, "files": {**tiny_model.manifest.files, "dit.onnx": "0" * 64}})),
+              fingerprint(band_limit_hz=3000.0)]
+    monkeypatch.setattr(runner, "AUTO_COMPLETE_BAND_HZ", 16000.0)  # the runtime's pass-through threshold of old
+    others.append(fingerprint())
+    monkeypatch.setattr(runner, "__version__", "0.0.9")
+    others.append(fingerprint())
+    assert len({base, *others}) == 9
 
 
 def test_an_output_finished_after_its_driver_died_is_recorded_not_redone(tiny_model, tiny_bundle, tmp_path):

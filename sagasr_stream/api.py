@@ -15,7 +15,8 @@ from .model import SagaSRModel
 from .rates import choose_output_rate, describe_rates
 from .restorer import Restorer
 from .settings import RestoreSettings
-from .streaming import ResampleStage, Series, exact_length, run_whole
+from .source_rate import SourceRateRestore
+from .streaming import ResampleStage, Series, Stream, exact_length, run_whole
 from .validation import Layout, check_sample_rate, from_channels_first, prepare_audio
 
 FILE_BLOCK = 1 << 16
@@ -55,18 +56,21 @@ def restore_pipeline(
     output_length: int | None = None,
     model_length: int | None = None,
     on_windows: Callable[[int], None] | None = None,
-) -> Series:
+) -> Stream:
     """The offline pipeline as stream stages: resample to the model's rate -> restore -> resample to ``output_rate``.
 
-    ``model_length`` / ``output_length``: the signal's exact total at the model's / output rate (default:
-    the resampler's rounded count). Windows are grouped to fill ``settings.batch_size`` per model call.
+    When the output keeps the input's rate (and that is not the model's), only the restorer's change is
+    resampled back and added to the input itself (:class:`~sagasr_stream.source_rate.SourceRateRestore`): what
+    the restorer leaves alone comes out bit for bit. ``model_length`` / ``output_length``: the signal's exact
+    total at the model's / output rate (default: the resampler's rounded count). Windows are grouped to fill
+    ``settings.batch_size`` per model call.
     """
     model_rate = restorer.sample_rate
-    return Series([
-        ResampleStage(input_rate, model_rate, channels, model_length),
-        restorer.stream(channels, None, source_band_limit(input_rate, model_rate), on_windows),
-        ResampleStage(model_rate, output_rate, channels, output_length),
-    ])
+    down = ResampleStage(input_rate, model_rate, channels, model_length)
+    restore = restorer.stream(channels, None, source_band_limit(input_rate, model_rate), on_windows)
+    if output_rate == input_rate != model_rate:
+        return SourceRateRestore(down, restore, output_length)
+    return Series([down, restore, ResampleStage(model_rate, output_rate, channels, output_length)])
 
 
 def source_band_limit(source_rate: float, model_rate: int) -> float | None:

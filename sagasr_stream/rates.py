@@ -4,7 +4,8 @@
 The model restores at its own rate (44.1 kHz). The output rate defaults to the input's rate when that is at
 least the model's rate (48 kHz in, 48 kHz out), else to the model's rate (a 16 kHz input is upsampled);
 any rate can be asked for. ``n`` input samples at ``in_rate`` always give exactly
-``round(n * out_rate / in_rate)`` output samples.
+``round(n * out_rate / in_rate)`` output samples. At the input's own rate (not the model's) the input is kept
+and only the restorer's change is resampled back (:mod:`sagasr_stream.source_rate`).
 """
 from __future__ import annotations
 
@@ -32,5 +33,8 @@ def describe_rates(input_rate: int, model_rate: int, output_rate: int) -> str:
     if input_rate != model_rate:
         steps.append(f"resampled to {model_rate} Hz")
     steps.append("restored")
-    steps.append(f"written at {output_rate} Hz" + (" (resampled)" if output_rate != model_rate else ""))
+    if output_rate == input_rate != model_rate:
+        steps.append(f"written at {output_rate} Hz (the input kept, the change resampled)")
+    else:
+        steps.append(f"written at {output_rate} Hz" + (" (resampled)" if output_rate != model_rate else ""))
     return " -> ".join(steps)

@@ -18,7 +18,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 from pedalboard.io import AudioFile
@@ -32,6 +32,7 @@ from ..headroom import SoftLimiter
 from ..integrity import check_audio_file
 from ..rates import choose_output_rate
 from ..restorer import Restorer, offline_windows_per_call
+from ..source_rate import SourceKeeper
 from ..streaming import ResampleStage, exact_length
 from .segments import Segment, restore_segment
 
@@ -169,27 +170,63 @@ def run_segment(restorer: Restorer, job: FileJob, prepared: Prepared, index: int
     return {"worker": worker_name(), "elapsed_s": time.perf_counter() - start_time}
 
 
+def segment_blocks(job: FileJob, channels: int, segments: int) -> Iterator[np.ndarray]:
+    """The restored (channels, n) float32 model-rate segments of ``job``, in order (a damaged one raises)."""
+    for index in range(segments):
+        block = np.load(segment_path(job, index), allow_pickle=False)
+        if block.dtype != np.float32 or block.ndim != 2 or block.shape[0] != channels:
+            raise AudioFileError(f"segment {index} of {job.source} is damaged: {block.dtype} {block.shape}")
+        yield block
+
+
+def resampled(blocks: Iterable[np.ndarray], stage: ResampleStage) -> Iterator[np.ndarray]:
+    """``blocks`` through ``stage``, then its flush."""
+    for block in blocks:
+        yield stage.process(block)
+    yield stage.flush()
+
+
+def with_source_kept(restored: Iterable[np.ndarray], job: FileJob, prepared: Prepared, sr: int) -> Iterator[np.ndarray]:
+    """The output at the source's own rate as the single pass makes it
+    (:class:`~sagasr_stream.source_rate.SourceRateRestore`): the source (decoded again, by the same blocks) plus
+    the restorer's change (restored minus the staged model-rate input) resampled to its rate."""
+    keeper = SourceKeeper(sr, prepared.rate, prepared.channels, prepared.frames)
+    restored_frames = 0
+    with AudioFile(prepared.read_from) as given_file, open_input(Path(job.source)) as (reader, _, _):
+        source = source_blocks(reader, Path(job.source), prepared.frames)
+
+        def feed_source(upto: int) -> None:
+            while keeper.source_fed < upto and (block := next(source, None)) is not None:
+                keeper.feed_source(block)
+
+        for block in restored:
+            given = np.asarray(given_file.read(block.shape[1]), dtype=np.float32)
+            given = np.pad(given, ((0, 0), (0, block.shape[1] - given.shape[1])))
+            restored_frames += block.shape[1]
+            feed_source(min(prepared.frames, exact_length(restored_frames, sr, prepared.rate)))
+            yield keeper.process(block - given)
+        feed_source(prepared.frames)
+        yield keeper.flush()
+
+
 def stitch(restorer: Restorer, output_rate: int | None, job: FileJob, prepared: Prepared, segments: int) -> dict[str, Any]:
-    """Concatenate the segments into the output file, through the same output resample stage and FLAC limiter
-    as :func:`restore_file` (both work sample by sample, so block sizes do not change a bit). Atomic."""
+    """Concatenate the segments into the output file, through the same output stage (a resample, or at the
+    source's own rate the source kept and the change added) and FLAC limiter as :func:`restore_file` (all work
+    sample by sample, so block sizes do not change a bit). Atomic."""
     start = time.perf_counter()
     sr = restorer.sample_rate
     destination = Path(job.destination)
     out_rate = choose_output_rate(output_rate, prepared.rate, sr)
-    channels = prepared.channels
-    rerate = ResampleStage(sr, out_rate, channels, exact_length(prepared.frames, prepared.rate, out_rate))
+    restored = segment_blocks(job, prepared.channels, segments)
+    if out_rate == prepared.rate != sr:  # as restore_pipeline: the source kept, the change added
+        outputs = with_source_kept(restored, job, prepared, sr)
+    else:
+        outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
+                                                    exact_length(prepared.frames, prepared.rate, out_rate)))
     limiter = SoftLimiter() if destination.suffix.lower() == ".flac" else None
-    with atomic_writer(destination, out_rate, channels) as writer:
-
-        def emit(out: np.ndarray) -> None:
+    with atomic_writer(destination, out_rate, prepared.channels) as writer:
+        for out in outputs:
             writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
-
-        for index in range(segments):
-            block = np.load(segment_path(job, index), allow_pickle=False)
-            if block.dtype != np.float32 or block.ndim != 2 or block.shape[0] != channels:
-                raise AudioFileError(f"segment {index} of {job.source} is damaged: {block.dtype} {block.shape}")
-            emit(rerate.process(block))
-        emit(rerate.flush())
     if limiter:
         limiter.report(destination)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),

@@ -47,7 +47,8 @@ def split_restore(model, source: Path, destination: Path, output_rate=None, wind
 @pytest.mark.parametrize("rate, suffix, out_suffix, output_rate", [
     (44100, ".wav", ".wav", None),      # read directly
     (44100, ".wav", ".flac", None),     # 24-bit output through the soft limiter
-    (48000, ".wav", ".wav", None),      # resampled once to 44.1 kHz, written back at 48 kHz
+    (48000, ".wav", ".wav", None),      # resampled once to 44.1 kHz, written back at 48 kHz: the source kept
+    (96000, ".flac", ".flac", None),    # decoded twice (staging, then the source kept at 96 kHz), limited
     (22050, ".flac", ".wav", 32000),    # decoded + resampled once, written at another rate
 ])
 def test_split_restore_writes_the_bytes_of_restore_file(tiny_model, tmp_path, rate, suffix, out_suffix, output_rate):

@@ -27,7 +27,7 @@ def test_default_output_rate():
     assert default_output_rate(48000, 44100) == 48000
     assert default_output_rate(96000, 44100) == 96000
     assert default_output_rate(8000, 44100) == 44100
-    assert describe_rates(48000, 44100, 48000) == "48000 Hz -> resampled to 44100 Hz -> restored -> written at 48000 Hz (resampled)"
+    assert describe_rates(48000, 44100, 48000) == "48000 Hz -> resampled to 44100 Hz -> restored -> written at 48000 Hz (the input kept, the change resampled)"
 
 
 @pytest.mark.parametrize("rate, asked, out_rate, length", [

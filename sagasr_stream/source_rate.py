@@ -1,0 +1,116 @@
+"""Restoring at the model's rate while answering at the input's own rate, with the input itself kept.
+
+A 48 or 96 kHz input is restored at the model's rate (44.1 kHz). Resampling the restored signal back would
+put the whole input through two resamplers: the kept band comes out shifted by a fraction of a sample
+(pedalboard's ``StreamResampler`` compensates whole samples of its delay only: -0.56 samples at 48 kHz, +1.19 at
+96 kHz, round trip), and everything above 22.05 kHz is gone. Here only the restorer's change goes back:
+
+    output = input + up(restored - down(input))
+
+so a window the restorer leaves alone (a full-band window, the band below the edge) comes out bit for bit,
+and what the input holds above the model's Nyquist stays. ``down(input)`` is exactly what the restorer saw.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .chunking import SampleBuffer
+from .streaming import ResampleStage, Stream, check_block, empty
+
+
+class SourceKeeper:
+    """``source + up(difference)``, sample by sample: the restorer's change at the model's rate (pushed with
+    :meth:`process`) resampled to the source's rate and added to the source's own samples (pushed with
+    :meth:`feed_source`, at least as far as the output that is due).
+
+    ``length``: the output's exact total (the source's frames), as in :class:`ResampleStage`; a source that
+    comes out short of it (a truncated file) is zero-padded.
+    """
+
+    def __init__(self, model_rate: int, source_rate: int, channels: int, length: int | None = None) -> None:
+        self.up = ResampleStage(model_rate, source_rate, channels, length)
+        self.source = SampleBuffer(channels)
+        self.source_fed = 0  # source samples fed since the last reset
+
+    @property
+    def channels(self) -> int:
+        return self.up.channels
+
+    def feed_source(self, planar: np.ndarray) -> None:
+        """Append (channels, n) float32 source samples (any block sizes)."""
+        self.source.append(planar)
+        self.source_fed += planar.shape[1]
+
+    def process(self, difference: np.ndarray) -> np.ndarray:
+        """(channels, n) model-rate change -> the output samples that are due (source rate)."""
+        return self._add(self.up.process(difference))
+
+    def flush(self) -> np.ndarray:
+        """The rest of the output (its ``length`` in all); then start over."""
+        out = self._add(self.up.flush())
+        self.reset()
+        return out
+
+    def _add(self, change: np.ndarray) -> np.ndarray:
+        n = change.shape[1]
+        source = self.source.pop(n)
+        if source.shape[1] < n:  # the source ended short of its declared length
+            source = np.pad(source, ((0, 0), (0, n - source.shape[1])))
+        return source + change
+
+    def reset(self) -> None:
+        self.up.reset()
+        self.source.clear()
+        self.source_fed = 0
+
+
+class SourceRateRestore:
+    """A :class:`~sagasr_stream.streaming.Stream`: (channels, n) float32 at the source's rate -> restored at
+    the same rate, as ``down`` (source -> model rate) -> ``restore`` (at the model's rate) -> the change only,
+    back up and added to the input (see the module docstring). Block sizes do not change the output."""
+
+    def __init__(self, down: ResampleStage, restore: Stream, length: int | None = None) -> None:
+        self.down, self.restore = down, restore
+        self.keeper = SourceKeeper(down.target_rate, down.source_rate, down.channels, length)
+        self.model_input = SampleBuffer(down.channels)  # what the restorer was given, until its output is due
+
+    @property
+    def channels(self) -> int:
+        return self.down.channels
+
+    @property
+    def latency_samples(self) -> int:
+        up = self.keeper.up
+        return up.latency_samples + int(np.ceil((self.down.latency_samples + self.restore.latency_samples) * up.ratio))
+
+    def process(self, planar: np.ndarray) -> np.ndarray:
+        planar = check_block(planar, self.channels)
+        self.keeper.feed_source(planar)
+        return self.keeper.process(self._change(self.down.process(planar)))
+
+    def flush(self) -> np.ndarray:
+        tail = self.down.flush()
+        change = np.concatenate([self._change(tail), self._change(None)], axis=1)
+        out = np.concatenate([self.keeper.process(change), self.keeper.flush()], axis=1)
+        self.reset()
+        return out
+
+    def _change(self, model_rate: np.ndarray | None) -> np.ndarray:
+        """Restored minus given, for what the restorer returns now (``None``: its flush)."""
+        if model_rate is None:
+            restored = self.restore.flush()
+        else:
+            self.model_input.append(model_rate)
+            restored = self.restore.process(model_rate)
+        if restored.shape[1] == 0:
+            return empty(self.channels)
+        given = self.model_input.pop(restored.shape[1])
+        if given.shape[1] < restored.shape[1]:
+            given = np.pad(given, ((0, 0), (0, restored.shape[1] - given.shape[1])))
+        return restored - given
+
+    def reset(self) -> None:
+        self.down.reset()
+        self.restore.reset()
+        self.keeper.reset()
+        self.model_input.clear()

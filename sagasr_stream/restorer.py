@@ -17,9 +17,10 @@ from .errors import ParameterError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import ResolvedSettings, RestoreSettings, resolve
+from .source_rate import SourceRateRestore
 from .stereo import signals_per_window, stereo_window_fn
-from .streaming import run_whole
-from .validation import is_real_number
+from .streaming import ResampleStage, run_whole
+from .validation import check_sample_rate, is_real_number
 
 
 def lower_limit(a: float | None, b: float | None) -> float | None:
@@ -122,6 +123,19 @@ class Restorer:
             windows_per_call = offline_windows_per_call(self.settings, channels)
         return ChunkedProcessor(self.window_fn(band_limit_hz, channels), self.plan, channels, windows_per_call,
                                 on_windows, downmix_limits=self.settings.stereo == "mono")
+
+    def stream_at(self, sample_rate: int, channels: int = 1, windows_per_call: int = 1) -> ChunkedProcessor | SourceRateRestore:
+        """A restore stage for (channels, n) float32 blocks at ``sample_rate`` (Hz, at least :attr:`sample_rate`),
+        answering at the same rate: :meth:`stream` itself at the model's rate; at a higher one (a 48 kHz sound
+        card) the blocks are resampled to the model's rate and only the restored change back, added to the input
+        (:class:`~sagasr_stream.source_rate.SourceRateRestore`)."""
+        rate = check_sample_rate(sample_rate)
+        if rate < self.sample_rate:
+            raise ParameterError(f"a restore stage runs at {self.sample_rate} Hz or above (it could not play the "
+                                 f"restored band at {rate} Hz); resample the input up first")
+        if rate == self.sample_rate:
+            return self.stream(channels, windows_per_call)
+        return SourceRateRestore(ResampleStage(rate, self.sample_rate, channels), self.stream(channels, windows_per_call))
 
     def restore(self, planar: np.ndarray, band_limit_hz: float | None = None) -> np.ndarray:
         """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32."""

@@ -233,3 +233,36 @@ def test_run_live_takes_the_stereo_mode(tiny_bundle, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         parse(["--stereo", "wide"])
     assert "linked" in capsys.readouterr().err  # the choices come from the field
+
+
+def test_a_48_khz_device_plays_the_restoration_at_48_khz_with_the_input_kept(tiny_bundle, tiny_model, monkeypatch):
+    """``--rate 48000``: the devices open at 48 kHz, the stage restores at 44.1 kHz and answers at 48 kHz as the
+    offline restoration of a 48 kHz signal does (the input kept, the change resampled back)."""
+    import sagasr_stream.cli.live as live_cli
+    from sagasr_stream.source_rate import SourceRateRestore
+
+    made = []
+
+    class Recording(live_cli.LiveRestorer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(live_cli, "LiveRestorer", Recording)
+    args = parse(["--model", str(tiny_bundle), "--duration", "0.05", "--channels", "2", "--rate", "48000",
+                  "--block-size", "480"])
+    assert run_live(args, stream_factory=FakeStream) == 0
+    live = made[-1]
+    assert FakeStream.instances[-1].kwargs["samplerate"] == 48000 and isinstance(live.stage, SourceRateRestore)
+    assert live.headroom == -(-tiny_model.manifest.window_samples * 48000 // 44100)  # one window, at 48 kHz
+    rng = np.random.default_rng(4)
+    x = np.stack([np.convolve(rng.standard_normal(48000), np.hanning(15), "same") for _ in range(2)], 1)  # dark
+    x = (0.05 * x).astype(np.float32)
+    with live:
+        played = FakeStream.instances[-1].run(x, between=live.wait_idle)
+    latency = live.latency_samples
+    assert live.error is None and live.underruns == 0 and np.all(played[:latency] == 0)
+    expected = restore(x, 48000, tiny_model)
+    np.testing.assert_allclose(played[latency:], expected[: len(x) - latency], atol=1e-5)
+    with pytest.raises(SagasrError, match="44100 Hz or above"):
+        run_live(parse(["--model", str(tiny_bundle), "--duration", "0.05", "--rate", "22050"]), stream_factory=FakeStream)

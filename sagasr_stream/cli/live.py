@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Any, Callable
@@ -23,6 +24,9 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-device", default=None, help="output device index or name (default: system default)")
     parser.add_argument("--block-size", type=int, default=1024, help="device block size in samples (default 1024)")
     parser.add_argument("--channels", type=int, default=1, help="channels to read and play (default 1)")
+    parser.add_argument("--rate", type=int, default=None, metavar="HZ",
+                        help="the devices' sample rate, at least the model's (default: the model's, 44100); above it "
+                             "the input is kept and only the restored change is resampled back")
     parser.add_argument("--model", default=None, help="model bundle folder/archive (default: the embedded model)")
     parser.add_argument("--provider", default="auto", help="ONNX Runtime provider: auto, cpu or cuda")
     parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
@@ -44,9 +48,13 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
     settings = RestoreSettings().with_(**flag_values(args, LIVE_RESTORE_FLAGS))
     restorer = Restorer.load(args.model, settings, provider=getattr(args, "provider", "auto"))
     model = restorer.model
+    rate = restorer.sample_rate if getattr(args, "rate", None) is None else args.rate
+    headroom = getattr(args, "headroom", None)
+    if headroom is None:  # one model window of compute time, counted at the devices' rate
+        headroom = math.ceil(restorer.plan.window * rate / restorer.sample_rate)
     live = LiveRestorer(
-        restorer.stream(args.channels), parse_device(args.input_device), parse_device(args.output_device),
-        args.block_size, args.channels, restorer.sample_rate, stream_factory, getattr(args, "headroom", None),
+        restorer.stream_at(rate, args.channels), parse_device(args.input_device), parse_device(args.output_device),
+        args.block_size, args.channels, rate, stream_factory, headroom,
     )
     with live:
         print(

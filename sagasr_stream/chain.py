@@ -95,10 +95,17 @@ class Chain:
         """Sum of the stages' reported latencies (streaming delay in samples)."""
         return int(sum(getattr(p, "reported_latency_samples", 0) for p in self.plugins))
 
-    def _check_rate(self, sample_rate: object) -> None:
-        """A valid rate that every stage with a fixed rate (``sample_rate`` attribute) runs at."""
+    def _check_rate(self, sample_rate: object, reset: bool) -> None:
+        """A valid rate: that of a stream in progress, one every Python effect with a ``check_rate`` takes, and
+        the fixed rate (``sample_rate`` attribute) of any other."""
         rate = check_sample_rate(sample_rate)
+        if not reset and self._streaming and rate != self._sample_rate:
+            raise AudioInputError(f"a {self._sample_rate} Hz stream is in progress; got {rate} Hz: call flush() or "
+                                  "reset() before changing the rate")
         for stage in self.stages:
+            if callable(getattr(stage, "check_rate", None)):
+                stage.check_rate(rate, reset)
+                continue
             expected = getattr(stage, "sample_rate", None)
             if isinstance(expected, (int, np.integer)) and expected != rate:
                 raise AudioInputError(
@@ -136,7 +143,7 @@ class Chain:
             raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
         buffer_size = int(buffer_size)
         with self._lock:
-            self._check_rate(sample_rate)
+            self._check_rate(sample_rate, reset)
             planar, layout = planar_input(input_array, self._layouts)
             check_finite(planar, "input_array")
             self._layout, self._channels = layout, planar.shape[0]

@@ -14,16 +14,21 @@ import numpy as np
 
 from .errors import AudioInputError, ParameterError
 from .model import SagaSRModel
+from .api import restore_pipeline
 from .processor import ChunkedProcessor
 from .restorer import Restorer
 from .settings import RestoreSettings
+from .source_rate import SourceRateRestore
+from .streaming import Stream, exact_length
 from .validation import (  # noqa: F401  (LayoutTracker, planar_input, output_in_layout: re-exported)
     Layout, LayoutTracker, check_finite, check_sample_rate, output_in_layout, planar_input,
 )
 
 
 class BandwidthExtension:
-    """Restores the missing top band of band-limited audio at the model's rate (44.1 kHz), same length out.
+    """Restores the missing top band of band-limited audio at the model's rate (44.1 kHz) or any rate above it
+    (48, 96 kHz: restored at 44.1 kHz, the input kept and only the restored change resampled back, as
+    :func:`sagasr_stream.restore` does), same length out.
 
     ``process(input_array, sample_rate, buffer_size=8192, reset=True)``: float32/float64 input, (samples,),
     (channels, samples) or (samples, channels) (the smaller dimension is channels); float32 output in the
@@ -36,7 +41,7 @@ class BandwidthExtension:
       ``max(0, n - reported_latency_samples)`` have come out (so an output can be shorter than its input,
       never longer). :meth:`flush` returns the rest.
 
-    The channel count is taken from the first buffer of a stream; another count mid-stream is an error.
+    The channel count and rate are taken from the first buffer of a stream; another one mid-stream is an error.
     Calls hold a per-instance lock. ``windows_per_call`` (streaming only) trades latency for batching.
     """
 
@@ -56,7 +61,8 @@ class BandwidthExtension:
         self.windows_per_call = windows_per_call
         self._lock = threading.Lock()
         self._layouts = LayoutTracker()
-        self._stream = self.restorer.stream(1, windows_per_call)
+        self._stream: ChunkedProcessor | SourceRateRestore = self.restorer.stream(1, windows_per_call)
+        self._stream_rate = self.sample_rate
         self._stream_layout: Layout = "mono"
 
     def __repr__(self) -> str:
@@ -64,27 +70,41 @@ class BandwidthExtension:
 
     @property
     def reported_latency_samples(self) -> int:
-        """Delay of the output in ``reset=False`` streaming, in samples at :attr:`sample_rate`."""
+        """Delay of the output in ``reset=False`` streaming, in samples at the stream's rate (the model's rate,
+        :attr:`sample_rate`, until a stream at another rate has started)."""
         return self._stream.latency_samples
 
-    def _check_rate(self, sample_rate: object) -> None:
+    def check_rate(self, sample_rate: object, reset: bool = True) -> int:
+        """``sample_rate`` as an int if this effect can process it now: at least the model's rate, and with
+        ``reset=False`` the rate of a stream in progress. Raises :class:`AudioInputError` naming the rates."""
         rate = check_sample_rate(sample_rate)
-        if rate != self.sample_rate:
+        if rate < self.sample_rate:
             raise AudioInputError(
-                f"BandwidthExtension runs at the model's rate, {self.sample_rate} Hz; got {rate} Hz. For low-rate "
-                "input use sagasr_stream.upsample.upsample() or StreamingUpsampler (they resample first)"
+                f"BandwidthExtension runs at the model's rate, {self.sample_rate} Hz, or above; got {rate} Hz. For "
+                "low-rate input use sagasr_stream.upsample.upsample() or StreamingUpsampler (they resample first)"
             )
+        if not reset and rate != self._stream_rate and self._stream.total_in > 0:
+            raise AudioInputError(f"a {self._stream_rate} Hz stream is in progress; got {rate} Hz: call flush() or "
+                                  "reset() before changing the rate")
+        return rate
 
-    def _streaming(self, channels: int) -> ChunkedProcessor:
+    def _streaming(self, channels: int, rate: int) -> ChunkedProcessor | SourceRateRestore:
         stream = self._stream
-        if stream.channels != channels:
+        if stream.channels != channels or rate != self._stream_rate:
             if stream.total_in > 0:
                 raise AudioInputError(
                     f"got a {channels}-channel buffer while a {stream.channels}-channel stream is in progress; "
                     "call flush() or reset() before changing the channel count"
                 )
-            self._stream = stream = self.restorer.stream(channels, self.windows_per_call)
+            self._stream = stream = self.restorer.stream_at(rate, channels, self.windows_per_call)
+            self._stream_rate = rate
         return stream
+
+    def _offline(self, channels: int, rate: int, frames: int) -> Stream:
+        """What :func:`sagasr_stream.restore` runs on ``frames`` samples at ``rate``."""
+        if rate == self.sample_rate:
+            return self.restorer.stream(channels, None)
+        return restore_pipeline(self.restorer, channels, rate, rate, frames, exact_length(frames, rate, self.sample_rate))
 
     def process(
         self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
@@ -94,20 +114,20 @@ class BandwidthExtension:
             raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
         buffer_size = int(buffer_size)
         with self._lock:
-            self._check_rate(sample_rate)
+            rate = self.check_rate(sample_rate, reset)
             planar, layout = planar_input(input_array, self._layouts)
             check_finite(planar, "input_array")  # before any state changes
             if reset:
                 self._stream.reset()
                 if planar.shape[0] == 0 or planar.shape[1] == 0:
                     return output_in_layout(planar, layout)
-                offline = self.restorer.stream(planar.shape[0], None)  # what restore() uses
+                offline = self._offline(planar.shape[0], rate, planar.shape[1])  # what restore() uses
                 pieces = [offline.process(planar[:, i : i + buffer_size]) for i in range(0, planar.shape[1], buffer_size)]
                 pieces.append(offline.flush())
                 return output_in_layout(np.concatenate(pieces, axis=1), layout)
             if planar.shape[0] == 0 or planar.shape[1] == 0:  # no samples: no state change (the layout is cached)
                 return output_in_layout(planar, layout)
-            stream = self._streaming(planar.shape[0])
+            stream = self._streaming(planar.shape[0], rate)
             self._stream_layout = layout
             starts = range(0, max(planar.shape[1], 1), buffer_size)
             pieces = [stream.process(planar[:, i : i + buffer_size]) for i in starts]

@@ -24,10 +24,11 @@ class SourceKeeper:
     :meth:`feed_source`, at least as far as the output that is due).
 
     ``length``: the output's exact total (the source's frames), as in :class:`ResampleStage`; a source that
-    comes out short of it (a truncated file) is zero-padded.
+    comes out short of it (a truncated file) is zero-padded. ``None`` (a stream): as many as were fed.
     """
 
     def __init__(self, model_rate: int, source_rate: int, channels: int, length: int | None = None) -> None:
+        self.length = length
         self.up = ResampleStage(model_rate, source_rate, channels, length)
         self.source = SampleBuffer(channels)
         self.source_fed = 0  # source samples fed since the last reset
@@ -46,8 +47,10 @@ class SourceKeeper:
         return self._add(self.up.process(difference))
 
     def flush(self) -> np.ndarray:
-        """The rest of the output (its ``length`` in all); then start over."""
+        """The rest of the output (its ``length``, or the source samples fed, in all); then start over."""
+        self.up.length = self.source_fed if self.length is None else self.length
         out = self._add(self.up.flush())
+        self.up.length = self.length
         self.reset()
         return out
 
@@ -67,31 +70,52 @@ class SourceKeeper:
 class SourceRateRestore:
     """A :class:`~sagasr_stream.streaming.Stream`: (channels, n) float32 at the source's rate -> restored at
     the same rate, as ``down`` (source -> model rate) -> ``restore`` (at the model's rate) -> the change only,
-    back up and added to the input (see the module docstring). Block sizes do not change the output."""
+    back up and added to the input (see the module docstring). Block sizes do not change the output.
+
+    After n input samples exactly ``max(0, n - latency_samples)`` have come out (the two resamplers' rounding
+    moves their own count by a sample or two; the surplus is held back), so the latency a host compensates is
+    exact; :meth:`flush` returns the rest."""
 
     def __init__(self, down: ResampleStage, restore: Stream, length: int | None = None) -> None:
         self.down, self.restore = down, restore
         self.keeper = SourceKeeper(down.target_rate, down.source_rate, down.channels, length)
         self.model_input = SampleBuffer(down.channels)  # what the restorer was given, until its output is due
+        self.ready = SampleBuffer(down.channels)  # output made but not yet due
+        self._out = 0  # output samples returned since the last reset
 
     @property
     def channels(self) -> int:
         return self.down.channels
 
     @property
+    def total_in(self) -> int:
+        """Input samples pushed since the last reset or flush (0: no stream in progress)."""
+        return self.keeper.source_fed
+
+    @property
     def latency_samples(self) -> int:
+        """A bound on the chain's delay (samples at the source's rate): each resampler rounds its count by up to
+        half a sample, so the model-rate delay plus one is carried up, rounded up, plus the up stage's own."""
         up = self.keeper.up
-        return up.latency_samples + int(np.ceil((self.down.latency_samples + self.restore.latency_samples) * up.ratio))
+        model_rate_delay = self.down.latency_samples + self.restore.latency_samples + 1
+        return up.latency_samples + int(np.ceil(model_rate_delay * up.ratio)) + 1
 
     def process(self, planar: np.ndarray) -> np.ndarray:
         planar = check_block(planar, self.channels)
         self.keeper.feed_source(planar)
-        return self.keeper.process(self._change(self.down.process(planar)))
+        self.ready.append(self.keeper.process(self._change(self.down.process(planar))))
+        due = max(0, self.keeper.source_fed - self.latency_samples) - self._out
+        if due > len(self.ready):  # latency_samples bounds the delay: this never happens
+            raise AssertionError(f"internal error: delay above {self.latency_samples} samples")
+        self._out += due
+        return self.ready.pop(due)
 
     def flush(self) -> np.ndarray:
         tail = self.down.flush()
         change = np.concatenate([self._change(tail), self._change(None)], axis=1)
-        out = np.concatenate([self.keeper.process(change), self.keeper.flush()], axis=1)
+        self.ready.append(self.keeper.process(change))
+        self.ready.append(self.keeper.flush())
+        out = self.ready.pop(len(self.ready))
         self.reset()
         return out
 
@@ -114,3 +138,5 @@ class SourceRateRestore:
         self.restore.reset()
         self.keeper.reset()
         self.model_input.clear()
+        self.ready.clear()
+        self._out = 0

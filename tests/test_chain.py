@@ -136,3 +136,19 @@ def test_same_instance_inside_a_native_container_is_rejected(tiny_model):
         Chain([pedalboard.Pedalboard([pedalboard.Chain([gain])]), BandwidthExtension(tiny_model), gain])
     chain = Chain([pedalboard.Pedalboard([pedalboard.Gain(1)]), pedalboard.Gain(1)])  # equal, not the same: fine
     assert [type(s).__name__ for s in chain.stages] == ["Pedalboard"]
+
+
+def test_a_chain_at_48_khz_equals_the_stages_one_by_one_and_keeps_its_rate_mid_stream(tiny_model):
+    x = band_limited_noise(N, channels=2, seed=12)
+    plugins = [pedalboard.HighpassFilter(60), BandwidthExtension(tiny_model), pedalboard.Gain(-3)]
+    y = Chain(plugins)(x, 48000)
+    expected = x
+    for plugin in [pedalboard.HighpassFilter(60), BandwidthExtension(tiny_model), pedalboard.Gain(-3)]:
+        expected = plugin.process(expected, 48000)
+    np.testing.assert_array_equal(y, expected)
+    chain = Chain(plugins)
+    chain.process(x[:, :6000], 48000, reset=False)
+    with pytest.raises(ValueError, match="48000 Hz stream is in progress; got 96000 Hz"):
+        chain.process(x[:, 6000:], 96000, reset=False)
+    with pytest.raises(ValueError, match="44100 Hz, or above; got 22050 Hz"):
+        Chain(plugins).process(x, 22050)

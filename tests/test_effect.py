@@ -209,3 +209,41 @@ def test_each_instance_has_its_own_lock(tiny_model):
     assert a._lock is not b._lock
     with a._lock:  # a busy instance does not block another one
         assert b.process(np.zeros(10, np.float32), SR).shape == (10,)
+
+
+def test_a_48_khz_buffer_is_restored_as_restore_does_at_48_khz(tiny_model, stereo):
+    """Above the model's rate the effect restores at 44.1 kHz and answers at the buffer's rate with the input
+    kept (``restore``'s own pipeline), whatever the buffer size and layout."""
+    expected = restore(stereo, 48000, tiny_model)
+    assert expected.shape == stereo.shape and not np.array_equal(expected, stereo)
+    fx = BandwidthExtension(tiny_model)
+    for buffer_size in (1000, 8192):
+        np.testing.assert_array_equal(fx.process(stereo, 48000, buffer_size=buffer_size), expected)
+    np.testing.assert_array_equal(fx.process(np.ascontiguousarray(stereo.T), 48000), expected.T)
+    np.testing.assert_array_equal(fx.process(stereo, SR), restore(stereo, SR, tiny_model))  # back at 44.1 kHz
+
+
+@pytest.mark.parametrize("rate", [48000, 96000])
+def test_streaming_above_the_models_rate_is_exactly_latency_late(tiny_model, rate):
+    x = band_limited_noise(3 * N, channels=2, seed=rate)
+    fx = BandwidthExtension(tiny_model)
+    cuts = np.sort(np.random.default_rng(rate).choice(np.arange(1, x.shape[1]), 30, replace=False))
+    pieces, fed = [], 0
+    for block in np.split(x, cuts, axis=1):
+        pieces.append(fx.process(block, rate, reset=False))
+        fed += block.shape[1]
+        assert sum(p.shape[1] for p in pieces) == max(0, fed - fx.reported_latency_samples)  # pedalboard's contract
+    assert fx.reported_latency_samples > tiny_model.manifest.window_samples * rate / SR
+    y = np.concatenate([*pieces, fx.flush()], axis=1)
+    np.testing.assert_allclose(y, restore(x, rate, tiny_model), atol=1e-5)  # windows batched differently offline
+
+
+def test_a_rate_below_the_models_or_a_rate_change_mid_stream_is_refused(tiny_model, stereo):
+    fx = BandwidthExtension(tiny_model)
+    with pytest.raises(AudioInputError, match="44100 Hz, or above; got 32000 Hz"):
+        fx.process(stereo, 32000)
+    first = fx.process(stereo[:, :5000], 48000, reset=False)
+    with pytest.raises(AudioInputError, match="48000 Hz stream is in progress; got 44100 Hz"):
+        fx.process(stereo[:, 5000:], SR, reset=False)
+    rest = [fx.process(stereo[:, 5000:], 48000, reset=False), fx.flush()]  # the stream is intact
+    np.testing.assert_allclose(np.concatenate([first, *rest], axis=1), restore(stereo, 48000, tiny_model), atol=1e-5)

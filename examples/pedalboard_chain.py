@@ -3,7 +3,8 @@
     python examples/pedalboard_chain.py [INPUT] [-o OUTPUT] [--model BUNDLE]
 
 pedalboard.Pedalboard cannot hold Python plugins, so sagasr_stream.chain.Chain runs native segments and
-our effect in order. The input must be at 44.1 kHz (the effect's rate); other rates are resampled first.
+our effect in order. The effect runs at 44.1 kHz (the model's rate) or any rate above it (a 48 kHz session stays at
+48 kHz: the input is kept and only the restored band is resampled); a lower rate is resampled to 44.1 kHz first.
 """
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def main() -> None:
     output = Path(args.output)
     source = input_or_synthetic(args.input, output.parent, args.seconds)
     model = load_model(args.model)
-    rate = model.manifest.sample_rate
-    with AudioFile(str(source)).resampled_to(float(rate)) as f:  # (channels, samples) float32 at 44.1 kHz
+    with AudioFile(str(source)) as f:
+        rate = max(int(f.samplerate), model.manifest.sample_rate)
+    with AudioFile(str(source)).resampled_to(float(rate)) as f:  # (channels, samples) float32, >= 44.1 kHz
         audio = f.read(f.frames)
     chain = Chain([
         pedalboard.HighpassFilter(cutoff_frequency_hz=40),

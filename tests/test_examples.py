@@ -59,6 +59,14 @@ def test_example_without_model_uses_the_embedded_default_model(tmp_path):
     assert frames(tmp_path / "out.wav")[0] == frames(source)[0]
 
 
+def test_the_chain_example_keeps_a_48_khz_session_at_48_khz(tiny_bundle, tmp_path):
+    source = tmp_path / "in48.wav"
+    with AudioFile(str(source), "w", 48000, 2, bit_depth=32) as f:
+        f.write(band_limited_noise(30000, channels=2))
+    run("pedalboard_chain.py", str(source), "-o", str(tmp_path / "out.wav"), "--model", str(tiny_bundle))
+    assert frames(tmp_path / "out.wav") == (30000, 48000.0)
+
+
 def test_export_and_use_exports_when_the_exporter_is_available(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("sagasr_export.exporter")

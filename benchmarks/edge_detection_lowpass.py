@@ -6,8 +6,9 @@ The evaluation's degradations end in a resample (a brick wall at the cutoff); a 
 broadcast chain, a tape machine) falls gently into the noise floor, and the detector (``dsp.band_edge_from_power``)
 counts a window as band-limited only where the level drops to a floor within a filter's transition band. Each clip
 (mono mix), and white noise of the same length (the flattest material, the hardest case), is low-passed once
-(``scipy.signal.sosfilt``, as a DAW or sox filters; Butterworth order N: 6N dB per octave) and stored as 16-bit; per family,
-order and cutoff: the share of 1.49 s windows (hop 0.74 s) where a cut is found, and the median edge found (kHz).
+(``scipy.signal.sosfilt``, as a DAW or sox filters; Butterworth order N: 6N dB per octave) and stored as 16-bit;
+per family, order and cutoff: the share of 1.49 s windows (hop 0.74 s) where a cut is found, and the median edge
+found (kHz).
 Where no cut is found the window passes through unrestored; ``sagasr restore --band-limit HZ`` tells the runtime.
 """
 from __future__ import annotations

@@ -9,8 +9,8 @@ draws seeded by the clip's index). Each is restored by the default model at its 
 it replaced (resample -> restore -> resample). Reported per rate and cutoff: the difference from the input in the
 kept band (50 Hz to 0.8 x cutoff, dB relative to the input's power there; about -300 when equal), and LSD against the
 reference at that rate below 22.05 kHz (the reference, made at 44.1 kHz, holds nothing above; the degraded input's
-resampler images there are kept now, and LSD would count them), whole and above the cutoff. A last row: full-band 96 kHz references (nothing to
-restore), their power above 22.05 kHz kept (dB relative to the input's).
+resampler images there are kept now, and LSD would count them), whole and above the cutoff. A last row: full-band
+96 kHz references (nothing to restore), their power above 22.05 kHz kept (dB relative to the input's).
 """
 from __future__ import annotations
 

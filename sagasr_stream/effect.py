@@ -104,7 +104,8 @@ class BandwidthExtension:
         """What :func:`sagasr_stream.restore` runs on ``frames`` samples at ``rate``."""
         if rate == self.sample_rate:
             return self.restorer.stream(channels, None)
-        return restore_pipeline(self.restorer, channels, rate, rate, frames, exact_length(frames, rate, self.sample_rate))
+        model_frames = exact_length(frames, rate, self.sample_rate)
+        return restore_pipeline(self.restorer, channels, rate, rate, frames, model_frames)
 
     def process(
         self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True

@@ -124,7 +124,9 @@ class Restorer:
         return ChunkedProcessor(self.window_fn(band_limit_hz, channels), self.plan, channels, windows_per_call,
                                 on_windows, downmix_limits=self.settings.stereo == "mono")
 
-    def stream_at(self, sample_rate: int, channels: int = 1, windows_per_call: int = 1) -> ChunkedProcessor | SourceRateRestore:
+    def stream_at(
+        self, sample_rate: int, channels: int = 1, windows_per_call: int = 1
+    ) -> ChunkedProcessor | SourceRateRestore:
         """A restore stage for (channels, n) float32 blocks at ``sample_rate`` (Hz, at least :attr:`sample_rate`),
         answering at the same rate: :meth:`stream` itself at the model's rate; at a higher one (a 48 kHz sound
         card) the blocks are resampled to the model's rate and only the restored change back, added to the input

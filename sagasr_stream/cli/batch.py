@@ -68,9 +68,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     summary = restore_batch(
         args.inputs, args.output, model=args.model, provider=args.provider,
-        allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args), band_limit_hz=args.band_limit,
-        output_rate=args.output_rate, fmt=args.format, ray_address=args.ray_address, workers=args.workers,
-        gpus_per_worker=args.gpus_per_worker, files_per_task=args.files_per_task,
+        allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args),
+        band_limit_hz=args.band_limit, output_rate=args.output_rate, fmt=args.format, ray_address=args.ray_address,
+        workers=args.workers, gpus_per_worker=args.gpus_per_worker, files_per_task=args.files_per_task,
         segment_seconds=args.segment_seconds, threads_per_worker=args.threads_per_worker, progress=not args.quiet,
     )
     for line in summary.lines():

@@ -138,8 +138,8 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
     p.add_argument("--output-rate", type=int, metavar="HZ",
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
-                        "restoration runs at the model's rate, then the result is resampled (at the input's own rate, only "
-                        "the restored change: the rest of the input is kept bit for bit)")
+                        "restoration runs at the model's rate, then the result is resampled (at the input's own "
+                        "rate only the restored change: the rest of the input is kept bit for bit)")
     add_band_limit_option(p)
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")

@@ -186,7 +186,9 @@ def resampled(blocks: Iterable[np.ndarray], stage: ResampleStage) -> Iterator[np
     yield stage.flush()
 
 
-def with_source_kept(restored: Iterable[np.ndarray], job: FileJob, prepared: Prepared, sr: int) -> Iterator[np.ndarray]:
+def with_source_kept(
+    restored: Iterable[np.ndarray], job: FileJob, prepared: Prepared, sr: int
+) -> Iterator[np.ndarray]:
     """The output at the source's own rate as the single pass makes it
     (:class:`~sagasr_stream.source_rate.SourceRateRestore`): the source (decoded again, by the same blocks) plus
     the restorer's change (restored minus the staged model-rate input) resampled to its rate."""

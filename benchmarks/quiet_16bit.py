@@ -1,0 +1,70 @@
+"""Quiet 16-bit input: the default model against the baselines as the level falls towards the quantization floor.
+
+    python benchmarks/quiet_16bit.py --corpus CORPUS --used .gpu/corpus/clips --clips 20 --seconds 6
+
+The clips of ``benchmarks/band_ceiling.py``, normalised to a peak of -1 dBFS, then scaled by each ``--gains-db``,
+degraded by the evaluation's recipe at 4, 8 and 12 kHz (filters; draws seeded by the clip's index) and rounded to
+16 bits, as a quiet 16-bit file is. The reference is the full-band clip at the same gain, rounded to 16 bits too
+(its own quantization noise is part of it). LSD-HF of the input, SBR, the noise fill and the model; the margin (%
+below the better baseline); and the share of 1.49 s windows whose band edge reads 20 kHz or more in the 16-bit
+input (they pass through) against the same input in float.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sagasr_stream import restore
+from sagasr_stream.degradation import degrade
+from sagasr_stream.dsp import N_FFT, band_edge_from_power, interior_power
+from sagasr_stream.evaluation.baseline import noise_fill, sbr_extend
+from sagasr_stream.evaluation.metrics import lsd_hf
+from sagasr_stream.restorer import Restorer
+from sagasr_stream.settings import AUTO_COMPLETE_BAND_HZ
+
+from band_ceiling import SR, load_unseen_clips, unseen_clips_parser
+
+WINDOW = 65536
+
+
+def to_16_bit(x: np.ndarray) -> np.ndarray:
+    return (np.round(np.clip(x, -1, 1) * 32767) / 32767).astype(np.float32)
+
+
+def full_band_share(x: np.ndarray) -> float:
+    """Share of the windows (hop half a window) whose own band edge reads AUTO_COMPLETE_BAND_HZ or more."""
+    starts = range(0, max(1, x.size - WINDOW + 1), WINDOW // 2)
+    edges = [band_edge_from_power(interior_power(np.asarray(x[None, s : s + WINDOW], np.float64))[0]) * SR / N_FFT
+             for s in starts]
+    return float(np.mean(np.array(edges) >= AUTO_COMPLETE_BAND_HZ))
+
+
+def main() -> None:
+    parser = unseen_clips_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--gains-db", type=float, nargs="+", default=[0.0, -20.0, -34.0])
+    parser.add_argument("--cutoffs", type=float, nargs="+", default=[4000.0, 8000.0, 12000.0])
+    args = parser.parse_args()
+    clips = [0.89 * c / max(1e-9, float(np.abs(c).max())) for c in load_unseen_clips(args).values()]
+    restorer = Restorer.load(None)
+    print(f"{len(clips)} clips x {args.seconds:g} s, filters, 16-bit; mean LSD-HF against the 16-bit reference\n")
+    print("| peak | cutoff | input | SBR | noise fill | model | margin | windows read full band: 16-bit / float |")
+    print("|---|---|---|---|---|---|---|---|")
+    for gain_db in args.gains_db:
+        gain = 10 ** (gain_db / 20)
+        for cutoff in args.cutoffs:
+            scores, full16, full32 = [], [], []
+            for ci, clip in enumerate(clips):
+                reference = to_16_bit(gain * clip)
+                degraded = gain * degrade(clip, "filters", cutoff, np.random.default_rng(ci))
+                x = to_16_bit(degraded)
+                outputs = (x, sbr_extend(x, SR, cutoff), noise_fill(x, SR, cutoff), restore(x, SR, restorer))
+                scores.append([lsd_hf(y, reference, SR, cutoff) for y in outputs])
+                full16.append(full_band_share(x))
+                full32.append(full_band_share(degraded))
+            m = np.mean(scores, axis=0)
+            margin = 100 * (1 - m[3] / min(m[1], m[2]))
+            print(f"| {gain_db - 1:g} dBFS | {cutoff / 1000:g} kHz | " + " | ".join(f"{v:.3f}" for v in m)
+                  + f" | {margin:+.1f} % | {100 * np.mean(full16):.0f} % / {100 * np.mean(full32):.0f} % |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

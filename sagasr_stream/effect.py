@@ -12,9 +12,9 @@ import threading
 
 import numpy as np
 
+from .api import restore_pipeline
 from .errors import AudioInputError, ParameterError
 from .model import SagaSRModel
-from .api import restore_pipeline
 from .processor import ChunkedProcessor
 from .restorer import Restorer
 from .settings import RestoreSettings
@@ -102,8 +102,6 @@ class BandwidthExtension:
 
     def _offline(self, channels: int, rate: int, frames: int) -> Stream:
         """What :func:`sagasr_stream.restore` runs on ``frames`` samples at ``rate``."""
-        if rate == self.sample_rate:
-            return self.restorer.stream(channels, None)
         model_frames = exact_length(frames, rate, self.sample_rate)
         return restore_pipeline(self.restorer, channels, rate, rate, frames, model_frames)
 

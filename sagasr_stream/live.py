@@ -108,7 +108,8 @@ class LiveRestorer:
         if block_size < 1 or channels < 1:
             raise ParameterError(f"block_size and channels must be positive, got {block_size}, {channels}")
         if headroom is None:
-            window = getattr(getattr(effect, "plan", None), "window", None)  # a restore stage
+            # a restore stage: its window at its own rate (a 48 kHz stage counts it at 48 kHz), or its plan's
+            window = getattr(effect, "window_samples", None) or getattr(getattr(effect, "plan", None), "window", None)
             model = getattr(effect, "model", None)
             headroom = window or (model.manifest.window_samples if model is not None else 0)
         if headroom < 0:

@@ -12,6 +12,8 @@ and what the input holds above the model's Nyquist stays. ``down(input)`` is exa
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .chunking import SampleBuffer
@@ -82,6 +84,9 @@ class SourceRateRestore:
         self.model_input = SampleBuffer(down.channels)  # what the restorer was given, until its output is due
         self.ready = SampleBuffer(down.channels)  # output made but not yet due
         self._out = 0  # output samples returned since the last reset
+        up = self.keeper.up  # each resampler rounds its count by up to half a sample: one more at each rate
+        model_rate_delay = down.latency_samples + restore.latency_samples + 1
+        self._latency = up.latency_samples + math.ceil(model_rate_delay * up.ratio) + 1
 
     @property
     def channels(self) -> int:
@@ -94,19 +99,23 @@ class SourceRateRestore:
 
     @property
     def latency_samples(self) -> int:
-        """A bound on the chain's delay (samples at the source's rate): each resampler rounds its count by up to
-        half a sample, so the model-rate delay plus one is carried up, rounded up, plus the up stage's own."""
-        up = self.keeper.up
-        model_rate_delay = self.down.latency_samples + self.restore.latency_samples + 1
-        return up.latency_samples + int(np.ceil(model_rate_delay * up.ratio)) + 1
+        """A bound on the chain's delay (samples at the source's rate): the model-rate delay plus one carried up,
+        rounded up, plus the up stage's own plus one."""
+        return self._latency
+
+    @property
+    def window_samples(self) -> int | None:
+        """The restorer's window (its ``plan``), counted at the source's rate; None if it has no plan."""
+        window = getattr(getattr(self.restore, "plan", None), "window", None)
+        return None if window is None else math.ceil(window * self.keeper.up.ratio)
 
     def process(self, planar: np.ndarray) -> np.ndarray:
         planar = check_block(planar, self.channels)
         self.keeper.feed_source(planar)
         self.ready.append(self.keeper.process(self._change(self.down.process(planar))))
-        due = max(0, self.keeper.source_fed - self.latency_samples) - self._out
+        due = max(0, self.keeper.source_fed - self._latency) - self._out
         if due > len(self.ready):  # latency_samples bounds the delay: this never happens
-            raise AssertionError(f"internal error: delay above {self.latency_samples} samples")
+            raise AssertionError(f"internal error: delay above {self._latency} samples")
         self._out += due
         return self.ready.pop(due)
 

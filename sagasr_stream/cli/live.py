@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from typing import Any, Callable
@@ -49,12 +48,9 @@ def run_live(args: argparse.Namespace, stream_factory: Callable[..., Any] | None
     restorer = Restorer.load(args.model, settings, provider=getattr(args, "provider", "auto"))
     model = restorer.model
     rate = restorer.sample_rate if getattr(args, "rate", None) is None else args.rate
-    headroom = getattr(args, "headroom", None)
-    if headroom is None:  # one model window of compute time, counted at the devices' rate
-        headroom = math.ceil(restorer.plan.window * rate / restorer.sample_rate)
     live = LiveRestorer(
         restorer.stream_at(rate, args.channels), parse_device(args.input_device), parse_device(args.output_device),
-        args.block_size, args.channels, rate, stream_factory, headroom,
+        args.block_size, args.channels, rate, stream_factory, getattr(args, "headroom", None),
     )
     with live:
         print(

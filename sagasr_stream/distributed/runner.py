@@ -121,7 +121,8 @@ def restore_batch(
     Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` and are bit-identical to
     :func:`~sagasr_stream.api.restore_file` with the same settings (and a
     :class:`~sagasr_stream.restorer.Restorer` of ``band_limit_hz``, the inputs' known bandwidth in Hz). Files
-    longer than ``segment_seconds`` are split into window-aligned segments restored in parallel and stitched exactly (:mod:`.segments`).
+    longer than ``segment_seconds`` are split into window-aligned segments restored in parallel and stitched
+    exactly (:mod:`.segments`).
     Complete outputs (per ``output/batch-manifest.jsonl`` and their hash) are skipped; failed files are
     recorded with their error and the run goes on. ``ray_address``: None starts a local Ray (or uses the one
     this process is connected to), "auto" or "HOST:PORT" joins a cluster. ``on_record`` sees each manifest

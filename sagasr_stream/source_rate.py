@@ -1,9 +1,9 @@
 """Restoring at the model's rate while answering at the input's own rate, with the input itself kept.
 
 A 48 or 96 kHz input is restored at the model's rate (44.1 kHz). Resampling the restored signal back would
-put the whole input through two resamplers: the kept band comes out shifted by a fraction of a sample
-(pedalboard's ``StreamResampler`` compensates whole samples of its delay only: -0.56 samples at 48 kHz, +1.19 at
-96 kHz, round trip), and everything above 22.05 kHz is gone. Here only the restorer's change goes back:
+put the whole input through two resamplers: the kept band comes out filtered twice (before the resample stage
+was put on the output grid, also shifted by a fraction of a sample: -0.56 samples at 48 kHz, +1.19 at 96 kHz,
+round trip), and everything above 22.05 kHz is gone. Here only the restorer's change goes back:
 
     output = input + up(restored - down(input))
 

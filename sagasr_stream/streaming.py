@@ -16,6 +16,7 @@ by the adapters at the edge (:mod:`sagasr_stream.validation`).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -75,6 +76,9 @@ class ResampleStage:
     resampler's flush is cut or zero-padded. At equal rates blocks pass through (latency 0).
     Output does not depend on the block sizes. Each channel has its own (mono) StreamResampler, bit-identical
     to one multi-channel resampler, so that blocks of fewer samples than channels are never ambiguous.
+    Output sample i is the input at time ``i / ratio`` (input samples), on the target grid: StreamResampler
+    compensates whole output samples of its delay only (16 -> 44.1 kHz: 0.4 samples late), so each stream
+    starts with :func:`grid_alignment`'s zeros and drops their output.
     """
 
     def __init__(self, source_rate: float, target_rate: float, channels: int, length: int | None = None) -> None:
@@ -86,13 +90,14 @@ class ResampleStage:
         self.length = length
         self._resamplers: list[StreamResampler] = []
         self._latency = 0
+        self._lead = self._drop = 0  # zeros fed first (input samples), their output dropped (output samples)
         if self.source_rate != self.target_rate:
             self._resamplers = [StreamResampler(float(self.source_rate), float(self.target_rate), 1) for _ in range(channels)]
             # the resampler's own delay in output samples, rounded up, plus the rounding of round(n * ratio)
             self._latency = math.ceil(self._resamplers[0].input_latency * self.ratio) + 2
+            self._lead, self._drop = grid_alignment(self.source_rate, self.target_rate, self._resamplers[0].input_latency)
         self._held = SampleBuffer(channels)
-        self._in = 0  # input samples of this stream
-        self._out = 0  # output samples returned
+        self.reset()
 
     @property
     def channels(self) -> int:
@@ -116,7 +121,7 @@ class ResampleStage:
         planar = check_block(planar, self._channels)
         if planar.shape[1]:
             self._in += planar.shape[1]
-            self._held.append(self._resample(planar) if self._resamplers else planar)
+            self._hold(self._resample(planar) if self._resamplers else planar)
         due = self._cap(max(0, exact_length(self._in, self.source_rate, self.target_rate) - self._latency)) - self._out
         if due <= 0:
             return empty(self._channels)
@@ -128,7 +133,7 @@ class ResampleStage:
     def flush(self) -> np.ndarray:
         """The rest, so that ``total`` samples came out in all; then start over."""
         if self._resamplers and self._in > 0:  # a fresh StreamResampler cannot be flushed
-            self._held.append(self._resample(None))
+            self._hold(self._resample(None))
         total = self.length if self.length is not None else exact_length(self._in, self.source_rate, self.target_rate)
         rest = self._held.pop(max(0, total - self._out))
         if rest.shape[1] < total - self._out:  # the resampler came out short: zero-pad
@@ -142,11 +147,38 @@ class ResampleStage:
             return np.concatenate([r.process() for r in self._resamplers], axis=0)
         return np.concatenate([r.process(planar[c : c + 1]) for c, r in enumerate(self._resamplers)], axis=0)
 
+    def _hold(self, resampled: np.ndarray) -> None:
+        """Keep resampled samples, after the output of the alignment zeros."""
+        cut = min(self._skip, resampled.shape[1])
+        self._skip -= cut
+        self._held.append(resampled[:, cut:])
+
     def reset(self) -> None:
         for resampler in self._resamplers:
             resampler.reset()
         self._held.clear()
-        self._in = self._out = 0
+        self._in = 0  # input samples of this stream
+        self._out = 0  # output samples returned
+        self._skip = self._drop
+        if self._lead:
+            self._hold(self._resample(np.zeros((self._channels, self._lead), np.float32)))
+
+
+MAX_LEAD = 4096  # input samples of zeros at most, for rate pairs whose exact alignment needs more
+
+
+def grid_alignment(source_rate: int, target_rate: int, input_latency: float) -> tuple[int, int]:
+    """(lead, drop): feeding ``lead`` zeros (input samples) before a stream and dropping the first ``drop``
+    output samples puts a ``StreamResampler`` (``input_latency`` input samples of delay, compensated in whole
+    output samples) on the output grid: exactly when the rate ratio in lowest terms has a denominator up to
+    :data:`MAX_LEAD` (every common rate against 44.1 kHz: 16 -> 44.1 kHz, 96 zeros and 265 samples dropped),
+    else as near as ``MAX_LEAD`` zeros allow."""
+    ratio = Fraction(target_rate, source_rate)
+    latency = Fraction(input_latency).limit_denominator(1 << 20)
+    offset = latency * ratio - round(latency * ratio)  # what StreamResampler leaves: output samples late
+    leads = range(min(MAX_LEAD, ratio.denominator))
+    lead = min(leads, key=lambda n: abs(offset + n * ratio - round(offset + n * ratio)))
+    return lead, round(offset + lead * ratio)
 
 
 def resample(planar: np.ndarray, source_rate: float, target_rate: float, length: int | None = None) -> np.ndarray:

@@ -141,6 +141,29 @@ def test_resample_stage_exact_lengths_and_errors():
         ResampleStage(100, 44100, 1)
 
 
+GRID_PAIRS = [(8000, 44100), (16000, 44100), (22050, 44100), (24000, 44100), (32000, 44100), (48000, 44100),
+              (96000, 44100), (44100, 48000), (44100, 96000)]
+
+
+@pytest.mark.parametrize("source,target", GRID_PAIRS, ids=[f"{s}->{t}" for s, t in GRID_PAIRS])
+def test_resample_stage_output_lies_on_the_target_grid(source, target):
+    """Output sample i is the input at i / ratio: equal to scipy's polyphase resampling of a band-limited signal
+    to -45 dB (StreamResampler alone is 0.2-0.4 samples off at these pairs: -10 to -26 dB), block sizes aside."""
+    from fractions import Fraction
+
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    rng = np.random.default_rng(3)
+    sos = butter(12, 0.4 * min(source, target), fs=target, output="sos")
+    exact = sosfiltfilt(sos, rng.standard_normal(target))  # 1 s at the target rate, no content near either Nyquist
+    ratio = Fraction(source, target)
+    x = resample_poly(exact, ratio.numerator, ratio.denominator)[None].astype(np.float32)
+    y = feed(ResampleStage(source, target, 1, length=exact.size), x, [997, 4096, 333] * 200, target / source)
+    inner = slice(2000, exact.size - 2000)  # away from both ends' filter edges
+    error = y[0, inner] - exact[inner]
+    assert 10 * np.log10(np.mean(error**2) / np.mean(exact[inner] ** 2)) < -45
+
+
 def test_restore_stage_rejects_a_wrong_channel_count(tiny_model):
     with pytest.raises(AudioInputError, match=r"\(2, samples\)"):
         restore_stage(tiny_model, 2).process(np.zeros((1, 100), np.float32))

@@ -1,60 +1,104 @@
-"""What restoration will do with an input file: its band edge per window (``sagasr info --input``)."""
+"""What restoration will do with an input file: its band edge per window (``sagasr info --input``).
+
+The edges are the ones restoration itself uses, found by the same pipeline (resample stage, windows, the signal's
+band limit so far, the last window's padding unseen) with a window function that only records them: nothing is
+restored and the model does not run.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .api import source_band_limit
-from .audio_io import open_input, read_blocks
-from .dsp import band_edge_hz
+from .api import restore_pipeline, source_blocks
+from .audio_io import open_input
+from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
+from .integrity import check_audio_file
+from .rates import choose_output_rate
+from .restorer import Restorer, lower_limit
+from .streaming import exact_length
 
 
 @dataclass(frozen=True)
 class InputReport:
-    """Band edges (Hz) of an input's windows, at the model's rate: (windows, channels) float64."""
+    """Band edges (Hz) of an input's windows as restoration finds them: (windows, channels) float64, NaN for a
+    silent window of a channel; ``passing``: (windows,) bool, the windows restoration leaves unchanged (every
+    channel silent or reaching ``target_rolloff_hz``)."""
 
     path: str
     source_rate: int
     channels: int
     seconds: float
     edges_hz: np.ndarray
+    passing: np.ndarray
     target_rolloff_hz: float
 
     @property
     def kept_windows(self) -> int:
-        """Windows whose every channel reaches the target roll-off: they pass through unchanged."""
-        return int((self.edges_hz >= self.target_rolloff_hz).all(axis=1).sum())
+        """Windows that pass through unchanged."""
+        return int(self.passing.sum())
 
     def lines(self) -> list[str]:
-        edges = self.edges_hz
+        windows = self.edges_hz.shape[0]
+        head = f"input:           {self.path} ({self.source_rate} Hz, {self.channels} ch, {self.seconds:.2f} s)"
+        passing = (f"kept as is:      everything below each window's edge; {self.kept_windows} of {windows} "
+                   f"window(s) reach {self.target_rolloff_hz / 1000:g} kHz or are silent and pass through unchanged")
+        sounding = self.edges_hz[np.isfinite(self.edges_hz)]
+        if sounding.size == 0:
+            return [head, "band edge:       none (digital silence)", passing]
         nyquist = self.source_rate / 2
-        median = float(np.median(edges))
+        median = float(np.median(sounding))
         full = (" (full band: nothing missing; for a low-pass you know of that shows no cut, "
-                "`sagasr restore --band-limit HZ`)" if median >= nyquist - 1 else "")
-        lines = [
-            f"input:           {self.path} ({self.source_rate} Hz, {self.channels} ch, {self.seconds:.2f} s)",
-            f"band edge:       {median / 1000:.2f} kHz median over {edges.shape[0]} window(s) "
-            f"(range {edges.min() / 1000:.2f}-{edges.max() / 1000:.2f} kHz; source Nyquist {nyquist / 1000:.2f} kHz){full}",
-            f"kept as is:      everything below each window's edge; {self.kept_windows} of {edges.shape[0]} window(s) "
-            f"reach {self.target_rolloff_hz / 1000:g} kHz and pass through unchanged",
-        ]
-        return lines
+                "`sagasr restore --band-limit HZ`)" if median >= min(nyquist, self.target_rolloff_hz) - 1 else "")
+        edge = (f"band edge:       {median / 1000:.2f} kHz median over {windows} window(s) of {self.channels} channel(s) "
+                f"(range {sounding.min() / 1000:.2f}-{sounding.max() / 1000:.2f} kHz; source Nyquist "
+                f"{nyquist / 1000:.2f} kHz){full}")
+        return [head, edge, passing]
 
 
-def inspect_input(
-    path: str | os.PathLike[str], model_rate: int, window: int, target_rolloff_hz: float
-) -> InputReport:
-    """Read ``path`` (resampled to ``model_rate`` as restoration does) and detect the band edge of each
-    ``window``-sample stretch, per channel, capped at the source's Nyquist."""
-    edges = []
-    with open_input(path, model_rate) as (reader, channels, source_rate):
-        limit = source_band_limit(source_rate, model_rate) or model_rate / 2
-        total = 0
-        for block in read_blocks(reader, window):
-            total += block.shape[1]
-            if block.shape[1] < window:
-                block = np.pad(block, ((0, 0), (0, window - block.shape[1])))
-            edges.append(np.minimum(band_edge_hz(block.astype(np.float64), model_rate), limit))
-    return InputReport(str(path), source_rate, channels, total / model_rate, np.array(edges), target_rolloff_hz)
+class _EdgeSurvey(Restorer):
+    """A Restorer whose window function records each job's band edge and whether it would pass, and returns
+    the job's samples unchanged."""
+
+    def __init__(self, restorer: Restorer) -> None:
+        super().__init__(restorer.model, restorer.user_settings, restorer.band_limit_hz)
+        self.edges: dict[tuple[int, int], float] = {}  # (window, channel) -> Hz, NaN when silent
+        self.passing: dict[tuple[int, int], bool] = {}
+
+    def window_fn(self, band_limit_hz: float | None = None, channels: int = 1) -> WindowFn:
+        detector = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz))
+
+        def survey(jobs: list[WindowJob]) -> list[np.ndarray]:
+            audio = np.stack([job.audio for job in jobs])
+            bins = detector.edge_bins(audio, None, [job.signal_limit for job in jobs], [job.valid for job in jobs])
+            silent = np.abs(audio).max(axis=1) < SILENCE
+            complete = detector.complete(bins)
+            for job, edge, quiet, full in zip(jobs, bins, silent, complete):
+                self.edges[(job.index, job.channel)] = np.nan if quiet else float(edge * detector.bin_hz)
+                self.passing[(job.index, job.channel)] = bool(quiet or full)
+            return [job.audio for job in jobs]
+
+        return survey
+
+
+def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_hz: float | None = None) -> InputReport:
+    """Run ``path`` through restoration's pipeline with ``restorer``'s settings (and ``band_limit_hz``, as
+    ``sagasr restore --band-limit``), recording each window's band edge per channel instead of restoring it.
+    Reads incrementally; a damaged file raises :class:`AudioFileError` naming it."""
+    source = Path(path)
+    survey = _EdgeSurvey(Restorer(restorer.model, restorer.user_settings, lower_limit(restorer.band_limit_hz, band_limit_hz)))
+    with open_input(source) as (reader, channels, rate):
+        frames = check_audio_file(source)
+        out_rate = choose_output_rate(None, rate, survey.sample_rate)
+        model_frames = exact_length(frames, rate, survey.sample_rate)
+        pipeline = restore_pipeline(survey, channels, rate, out_rate, exact_length(frames, rate, out_rate), model_frames)
+        for block in source_blocks(reader, source, frames):
+            pipeline.process(block)
+        pipeline.flush()
+    windows = survey.plan.n_windows(model_frames)
+    edges = np.array([[survey.edges[(k, c)] for c in range(channels)] for k in range(windows)], dtype=np.float64)
+    passing = np.array([all(survey.passing[(k, c)] for c in range(channels)) for k in range(windows)], dtype=bool)
+    complete_hz = survey.settings.complete_band_hz
+    return InputReport(str(path), rate, channels, frames / rate, edges, passing, complete_hz)

@@ -7,6 +7,8 @@ import json
 import sys
 from dataclasses import asdict
 
+from .options import add_band_limit_option
+
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ..bundle import load_bundle
@@ -16,10 +18,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     m = bundle.manifest
     if args.input:
         from ..input_report import inspect_input
-        from ..settings import RestoreSettings, resolve
+        from ..restorer import Restorer
 
-        complete_hz = resolve(RestoreSettings(), m).complete_band_hz  # the edge at which windows pass through
-        report = inspect_input(args.input, m.sample_rate, m.window_samples, complete_hz)
+        report = inspect_input(args.input, Restorer.load(args.model), args.band_limit)
         print("\n".join(report.lines()))
         return 0
     if args.json:
@@ -67,7 +68,9 @@ def add_bundle_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p = sub.add_parser("info", help="show and verify a model bundle, or an input file's band edge")
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    p.add_argument("--input", metavar="FILE", help="show an audio file's detected band edge (what is kept as is)")
+    p.add_argument("--input", metavar="FILE", help="show an audio file's band edges as restoration finds them (what is "
+                   "kept as is) and how many windows pass through unchanged")
+    add_band_limit_option(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("make-test-model", help="write a tiny untrained bundle (for trying the tools)")

@@ -1,0 +1,62 @@
+"""`sagasr info --input`: the band edges and pass-through windows are the ones restoration itself finds."""
+import numpy as np
+import pytest
+from pedalboard.io import AudioFile
+
+from sagasr_stream import Restorer, restore
+from sagasr_stream.errors import AudioFileError
+from sagasr_stream.input_report import inspect_input
+from tests.conftest import band_limited_noise
+
+
+def write(path, planar, rate=44100):
+    with AudioFile(str(path), "w", rate, planar.shape[0], bit_depth=32) as f:
+        f.write(planar)
+    return path
+
+
+@pytest.fixture(scope="module")
+def restorer(tiny_model):
+    return Restorer(tiny_model)
+
+
+def test_windows_that_pass_are_the_ones_restore_leaves_unchanged(restorer, tmp_path):
+    plan = restorer.plan
+    full = 0.2 * np.random.default_rng(1).standard_normal(4 * plan.window).astype(np.float32)
+    limited = band_limited_noise(4 * plan.window, cutoff_hz=6000.0, seed=2)
+    x = np.concatenate([full, limited])[None]  # full band, then cut at 6 kHz
+    report = inspect_input(write(tmp_path / "half.wav", x), restorer)
+    assert report.edges_hz.shape == (plan.n_windows(x.shape[1]), 1)
+    assert report.passing[:3].all() and not report.passing[-4:].any()
+    assert np.all(report.edges_hz[-4:] < 8000)
+    y = restore(x, 44100, restorer)
+    first = int(np.argmin(report.passing))  # the first window restored: everything before its start is kept
+    kept = slice(0, first * plan.hop)
+    assert np.allclose(y[0, kept], x[0, kept], atol=1e-6)
+    assert not np.allclose(y[0, -plan.window :], x[0, -plan.window :], atol=1e-3)
+
+
+def test_an_abrupt_end_does_not_read_as_full_band(restorer, tmp_path):
+    """The last window's padding is not signal: before, the report measured the join with it (broadband) and
+    counted that window as passing while restoration restored it."""
+    x = band_limited_noise(3 * restorer.plan.window + 1234, cutoff_hz=6000.0, seed=3)[None]
+    report = inspect_input(write(tmp_path / "cut.wav", x), restorer)
+    assert not report.passing.any() and np.all(report.edges_hz < 8000)
+
+
+def test_low_rate_stereo_silence_and_band_limit(restorer, tmp_path):
+    pair = np.stack([np.zeros(40000, np.float32), band_limited_noise(40000, cutoff_hz=20000.0, seed=4)])
+    report = inspect_input(write(tmp_path / "low.wav", pair, 16000), restorer)
+    assert report.channels == 2 and report.source_rate == 16000
+    assert np.isnan(report.edges_hz[:, 0]).all()  # a silent channel has no edge
+    assert np.all(report.edges_hz[:, 1] <= 8000.0)  # never above the source's Nyquist
+    assert "source Nyquist 8.00 kHz" in "\n".join(report.lines())
+    silent = inspect_input(write(tmp_path / "silent.wav", np.zeros((1, 30000), np.float32)), restorer)
+    assert silent.passing.all() and "digital silence" in "\n".join(silent.lines())
+    told = inspect_input(tmp_path / "low.wav", restorer, band_limit_hz=3000.0)
+    assert np.all(told.edges_hz[:, 1] <= 3000.0)
+
+
+def test_a_missing_file_is_named(restorer, tmp_path):
+    with pytest.raises(AudioFileError, match="nope.wav"):
+        inspect_input(tmp_path / "nope.wav", restorer)

@@ -21,7 +21,9 @@ import numpy as np
 from .chunking import WindowPlan
 from .dsp import N_FFT, _hann, band_edge_from_power
 from .errors import ParameterError
+from .quantization import grid_step, rounding_power
 
+Snapshot = tuple[np.ndarray, int, np.ndarray]  # (signals, bins) power sums, frames, (signals,) grid steps
 METER_HOP = N_FFT  # frames side by side: a mean spectrum needs no overlap, and this costs a quarter of hop 512
 GUARD_DB = 10.0  # a window this far over the signal's earlier level above its edge (medians over bins) is content
 
@@ -52,15 +54,15 @@ def least_limiting(limits: Sequence[SignalBandLimit | None]) -> SignalBandLimit 
 
 
 def band_limit_of(
-    power_sum: np.ndarray, frames: int, history_sum: np.ndarray, history_frames: int
+    power_sum: np.ndarray, frames: int, history_sum: np.ndarray, history_frames: int, rounding_floor: float = 0.0
 ) -> SignalBandLimit | None:
     """The edge of ``frames`` frames whose power per bin sums to ``power_sum`` (bins,), guarded by the median
     power above it in the ``history_frames`` frames summing to ``history_sum`` (bins,); ``None`` when full
-    band, silent or without history."""
+    band, silent or without history. ``rounding_floor``: as in :func:`~.dsp.band_edge_from_power`."""
     if frames <= 0 or history_frames <= 0:
         return None
     power = power_sum / frames
-    edge = band_edge_from_power(power)
+    edge = band_edge_from_power(power, rounding_floor)
     if edge == 0 or edge >= power.size - 1:
         return None
     return SignalBandLimit(edge, float(np.median(history_sum[edge:]) / history_frames))
@@ -88,11 +90,13 @@ class BandLimitTracker:
 
     def reset(self) -> None:
         self._tail = np.zeros((0, 0), dtype=np.float64)  # samples from frame self._frames on
-        self._sum = np.zeros((1 if self.downmix else self.channels, N_FFT // 2 + 1), dtype=np.float64)
+        signals = 1 if self.downmix else self.channels
+        self._sum = np.zeros((signals, N_FFT // 2 + 1), dtype=np.float64)
+        self._step = np.full(signals, np.inf)  # the sample grid of the frames so far (quantization.grid_step)
         self._frames = 0
-        # window index -> (power sum, frames) up to its start / its end; the next window of each without one
-        self._starts: dict[int, tuple[np.ndarray, int]] = {}
-        self._ends: dict[int, tuple[np.ndarray, int]] = {}
+        # window index -> (power sum, frames, grid step) up to its start / its end; the next window of each without one
+        self._starts: dict[int, Snapshot] = {}
+        self._ends: dict[int, Snapshot] = {}
         self._next_start = self._next_end = 0
         self._ended = False
 
@@ -120,34 +124,39 @@ class BandLimitTracker:
         frames = self._tail[:, : count * METER_HOP].reshape(self._tail.shape[0], count, N_FFT)  # METER_HOP == N_FFT
         power = np.abs(np.fft.rfft(frames * self._window, axis=-1)) ** 2  # (channels, count, bins)
         sums = np.cumsum(np.concatenate([self._sum[:, None], power], axis=1), axis=1)  # frame by frame, in order
+        steps = np.minimum.accumulate(np.concatenate([self._step[:, None], grid_step(frames)], axis=1), axis=1)
         reached = self._frames + count
         while self._start_frames(self._next_start) <= reached:
             at = self._start_frames(self._next_start)
-            self._starts[self._next_start] = (sums[:, max(0, at - self._frames)].copy(), at)
+            j = max(0, at - self._frames)
+            self._starts[self._next_start] = (sums[:, j].copy(), at, steps[:, j].copy())
             self._next_start += 1
         while self._end_frames(self._next_end) <= reached:
             at = self._end_frames(self._next_end)
-            self._ends[self._next_end] = (sums[:, max(0, at - self._frames)].copy(), at)
+            j = max(0, at - self._frames)
+            self._ends[self._next_end] = (sums[:, j].copy(), at, steps[:, j].copy())
             self._next_end += 1
         self._sum, self._frames = sums[:, -1].copy(), reached  # copies: a view would hold all of ``sums``
+        self._step = steps[:, -1].copy()
         self._tail = self._tail[:, count * METER_HOP :]
 
     def end(self) -> None:
         """The signal has ended: windows reaching past it see all its frames."""
         self._ended = True
 
-    def _snapshot(self, taken: dict[int, tuple[np.ndarray, int]], next_k: int, k: int) -> tuple[np.ndarray, int]:
+    def _snapshot(self, taken: dict[int, Snapshot], next_k: int, k: int) -> Snapshot:
         if k in taken:
             return taken.pop(k)
         if self._ended and k >= next_k:
-            return self._sum, self._frames
+            return self._sum, self._frames, self._step
         raise ParameterError(f"the band limit of window {k} is not known yet: its samples have not all come")
 
     def limits(self, k: int) -> list[SignalBandLimit | None]:
         """Window k's limit per channel, forgotten afterwards; raises when not known yet."""
-        before, frames_before = self._snapshot(self._starts, self._next_start, k)
-        upto, frames_upto = self._snapshot(self._ends, self._next_end, k)
-        limits = [band_limit_of(u, frames_upto, b, frames_before) for u, b in zip(upto, before)]
+        before, frames_before, _ = self._snapshot(self._starts, self._next_start, k)
+        upto, frames_upto, steps = self._snapshot(self._ends, self._next_end, k)
+        limits = [band_limit_of(u, frames_upto, b, frames_before, rounding_power(float(step)))
+                  for u, b, step in zip(upto, before, steps)]
         return limits * self.channels if self.downmix else limits
 
 

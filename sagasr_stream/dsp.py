@@ -122,6 +122,7 @@ EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
 EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
+EDGE_ROUNDING_MARGIN = 1.5  # times the expected rounding power taken out (its frame-mean estimate scatters above it)
 
 
 def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, spec: np.ndarray | None = None) -> np.ndarray:
@@ -139,9 +140,11 @@ def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, spec: np.n
     return (np.abs(spec) ** 2).mean(axis=-1)
 
 
-def band_edge_from_power(power: np.ndarray) -> int:
+def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     """The band edge bin of one mean power spectrum ``power`` (bins,): where the spectrum falls from its
     band into its own noise floor. Returns ``bins - 1`` (full band: no cut found) or 0 (silence).
+    ``rounding_floor``: the expected power per bin of integer samples' rounding noise
+    (:mod:`sagasr_stream.quantization`); when no cut shows, one is looked for again with that taken out.
 
     - the level per bin (dB) is smoothed by a 9-bin maximum (bridges the gaps between harmonics and
       MP3-style holes) and a 31-bin median (a lone tonal peak, narrower than ~330 Hz, is not a band);
@@ -157,13 +160,22 @@ def band_edge_from_power(power: np.ndarray) -> int:
       :data:`EDGE_KNEE_DB` under the band just below it; it sits where the filter starts to bite, neither
       in its stop band nor short of the band.
     """
-    from scipy import ndimage
-
     power = np.asarray(power, dtype=np.float64)
     bins = power.shape[-1]
     peak = float(power.max()) if power.size else 0.0
     if not peak > 0:
         return 0
+    edge = _cut_in(power, peak)
+    if edge == bins - 1 and rounding_floor > 0:  # a quiet integer-sample input: its cut may lie under the rounding
+        edge = _cut_in(np.maximum(power - EDGE_ROUNDING_MARGIN * rounding_floor, 1e-3 * rounding_floor), peak)
+    return edge
+
+
+def _cut_in(power: np.ndarray, peak: float) -> int:
+    """:func:`band_edge_from_power`'s search for a cut in ``power`` (bins,) float64 whose loudest bin is ``peak``."""
+    from scipy import ndimage
+
+    bins = power.shape[-1]
     level = 10.0 * np.log10(power + peak * 10.0 ** (-EDGE_DYNAMIC_RANGE_DB / 10.0))
     envelope = ndimage.median_filter(ndimage.maximum_filter1d(level, 9), 31, mode="nearest")
     ks = np.arange(int((bins - 1) / (1 + EDGE_SPAN)), 16, -1)

@@ -21,6 +21,7 @@ from .band_trim import trim_band
 from .bandlimit import SignalBandLimit
 from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
+from .quantization import rounding_floor
 from .replication import blend_replication
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
@@ -119,7 +120,7 @@ class WindowRestorer:
         for i in range(len(audio)):
             length = audio.shape[-1] if valid is None or valid[i] is None else valid[i]
             power = interior_power(audio[i, :length], spec=spec[i])
-            edge = min(band_edge_from_power(power), self.band_limit_bin)
+            edge = min(band_edge_from_power(power, rounding_floor(audio[i, :length])), self.band_limit_bin)
             limit = limits[i] if limits else None
             if limit is not None and edge > limit.edge_bin and limit.caps(np.median(power[limit.edge_bin :])):
                 edge = limit.edge_bin

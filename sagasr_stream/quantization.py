@@ -1,0 +1,48 @@
+"""Integer-sample input: the rounding floor under which a quiet file's cut can hide.
+
+A 16-bit file (or 8- to 15-bit) read as float holds samples on a grid of ``2 ** -(bits - 1)``; its rounding noise
+is white, ``step ** 2 / 12`` per sample. In a quiet passage the band can end less than the band edge's drop
+(:data:`~sagasr_stream.dsp.EDGE_DROP_DB`) above that noise, so the cut does not show and the window reads as full
+band (20 windows of 6 s at -35 dBFS peaks, filters at 4-12 kHz: 36-56 %). When a window reads as full band and its
+samples lie on such a grid, the band edge is looked for again with 1.5 times the expected rounding power taken out
+(:func:`~sagasr_stream.dsp.band_edge_from_power`'s ``rounding_floor``, :data:`~sagasr_stream.dsp.EDGE_ROUNDING_MARGIN`). Dithered files hold more noise than the
+rounding alone and gain less; a file resampled on the way in is off the grid and is read as before.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .dsp import N_FFT, _hann
+
+GRID_BITS = range(8, 17)  # integer sample formats whose grid is looked for, coarsest first
+
+
+def grid_step(samples: np.ndarray) -> np.ndarray:
+    """(..., n) samples -> (...) float64: the coarsest step ``2 ** -(bits - 1)`` (8 <= bits <= 16) on which every
+    sample of the last axis lies; ``inf`` for digital silence (on every grid), 0 when off every grid (float
+    material, 24-bit, resampled). Of two stretches, the grid both lie on is the smaller step (``np.minimum``)."""
+    x = np.asarray(samples, dtype=np.float64)
+    step = np.where(np.any(x != 0, axis=-1), 0.0, np.inf)
+    open_ = step == 0.0  # not yet placed on a grid
+    for bits in GRID_BITS:
+        if not open_.any():
+            break
+        scaled = x * 2.0 ** (bits - 1)
+        on = open_ & np.all(scaled == np.round(scaled), axis=-1)
+        step[on] = 2.0 ** -(bits - 1)
+        open_ &= ~on
+    return step
+
+
+def rounding_power(step: float, n_fft: int = N_FFT) -> float:
+    """Expected power per bin of the rounding noise of samples on ``step`` (:func:`grid_step`) in a
+    periodic-Hann ``n_fft``-point spectrum (:func:`~sagasr_stream.dsp.stft`'s): ``step ** 2 / 12 * sum(hann ** 2)``;
+    0 off every grid or for silence."""
+    if not 0.0 < step < np.inf:
+        return 0.0
+    return step * step / 12.0 * float(np.sum(np.square(_hann(n_fft))))
+
+
+def rounding_floor(samples: np.ndarray, n_fft: int = N_FFT) -> float:
+    """:func:`rounding_power` of (n,) ``samples``' own grid (0 off every grid)."""
+    return rounding_power(float(grid_step(samples)), n_fft)

@@ -1,0 +1,82 @@
+"""Quiet integer-sample input: a cut under the 16-bit rounding noise is found, and nothing else changes."""
+import numpy as np
+import pytest
+
+from sagasr_stream import degradation, dsp
+from sagasr_stream.bandlimit import BandLimitTracker
+from sagasr_stream.chunking import WindowPlan
+from sagasr_stream.quantization import grid_step, rounding_floor, rounding_power
+
+from .material import SR, piano_like, validation_clips
+
+
+def to_16_bit(x: np.ndarray) -> np.ndarray:
+    """What a 16-bit file of ``x`` reads back as (k / 32768), no dither."""
+    return (np.clip(np.round(x * 32768), -32768, 32767) / 32768).astype(np.float32)
+
+
+def quiet_cut(x: np.ndarray, peak_dbfs: float, cutoff: float = 8000.0) -> np.ndarray:
+    x = 10 ** (peak_dbfs / 20) * x / np.abs(x).max()
+    return degradation.band_limit(x.astype(np.float64), SR, degradation.LowPassSpec("cheby1", 8, cutoff))
+
+
+def test_grid_step_names_the_coarsest_integer_format():
+    rng = np.random.default_rng(0)
+    k = np.round(rng.standard_normal(4096) * 1000)
+    assert grid_step(k / 32768) == 2.0**-15 and grid_step(np.round(k / 300) / 128) == 2.0**-7
+    assert grid_step(k / 2**23) == 0.0 and grid_step(rng.standard_normal(64)) == 0.0  # 24-bit, float: off the grids
+    assert grid_step(np.zeros(10)) == np.inf  # silence lies on every grid
+    assert np.array_equal(grid_step(np.stack([k / 32768, np.zeros(4096)])), [2.0**-15, np.inf])
+    assert rounding_power(0.0) == rounding_power(np.inf) == 0.0
+
+
+def test_rounding_power_is_what_the_spectrum_of_rounding_noise_shows():
+    noise = np.random.default_rng(1).uniform(-0.5, 0.5, 1 << 16) / 32768
+    assert np.mean(dsp.interior_power(noise[None])[0][10:-10]) / rounding_power(2.0**-15) == pytest.approx(1, abs=0.02)
+
+
+@pytest.mark.parametrize("name", ["piano", "000022_00", "000022_05"])
+def test_a_quiet_16_bit_cut_that_reads_as_full_band_is_found(name):
+    source = piano_like(2.0) if name == "piano" else validation_clips()[name]
+    x = to_16_bit(quiet_cut(source, -35.0))[: 1 << 16]
+    power = dsp.interior_power(x[None].astype(np.float64))[0]
+    assert dsp.band_edge_from_power(power) == power.size - 1  # the cut lies under the rounding: read as full band
+    edge_hz = dsp.band_edge_from_power(power, rounding_floor(x)) * SR / dsp.N_FFT
+    assert 0.9 <= edge_hz / 8000.0 <= 1.1
+
+
+def test_found_cuts_and_float_input_are_unchanged():
+    clips = validation_clips()
+    for name in ("000025_04", "000081_01", "000136_01"):
+        for x in (quiet_cut(clips[name], -1.0), to_16_bit(quiet_cut(clips[name], -1.0)), quiet_cut(clips[name], -35.0)):
+            power = dsp.interior_power(np.asarray(x, np.float64)[None, : 1 << 16])[0]
+            floor = rounding_floor(np.asarray(x)[: 1 << 16])
+            assert dsp.band_edge_from_power(power, floor) == dsp.band_edge_from_power(power)
+
+
+def test_the_signal_limit_uses_the_grid_whatever_the_block_sizes():
+    x = to_16_bit(quiet_cut(piano_like(3.0), -40.0))[None]
+    plan = WindowPlan(16384, 8192)
+    windows = plan.n_windows(x.shape[1])
+    results = []
+    for block in (x.shape[1], 1000, 16384):
+        tracker = BandLimitTracker(plan)
+        for start in range(0, x.shape[1], block):
+            tracker.push(x[:, start : start + block])
+        tracker.end()
+        results.append([tracker.limits(k)[0] for k in range(windows)])
+    assert results[0] == results[1] == results[2]
+    assert all(limit is not None and 0.9 <= limit.edge_bin * SR / dsp.N_FFT / 8000.0 <= 1.1 for limit in results[0][1:])
+    floated = BandLimitTracker(plan)  # the same samples off the grid (a hair of float noise): no limit found
+    floated.push(x + np.float32(1e-9) * np.random.default_rng(2).standard_normal(x.shape).astype(np.float32))
+    floated.end()
+    assert all(floated.limits(k)[0] is None for k in range(windows))
+
+
+def test_restore_fills_a_quiet_16_bit_file_it_used_to_pass(tiny_model):
+    from sagasr_stream import restore
+
+    x = to_16_bit(quiet_cut(piano_like(2.0), -35.0))
+    y = restore(x, SR, tiny_model)
+    top = lambda s: np.abs(np.fft.rfft(s.astype(np.float64)))[int(10000 * s.size / SR) :] ** 2  # noqa: E731
+    assert top(y).sum() > 10 * top(x).sum()  # a band above the cut: the windows were restored, not passed

@@ -23,7 +23,8 @@ def grid_step(samples: np.ndarray) -> np.ndarray:
     material, 24-bit, resampled). Of two stretches, the grid both lie on is the smaller step (``np.minimum``)."""
     x = np.asarray(samples, dtype=np.float64)
     step = np.where(np.any(x != 0, axis=-1), 0.0, np.inf)
-    open_ = step == 0.0  # not yet placed on a grid
+    finest = x * 2.0 ** (GRID_BITS[-1] - 1)
+    open_ = (step == 0.0) & np.all(finest == np.round(finest), axis=-1)  # every coarser grid lies on the finest
     for bits in GRID_BITS:
         if not open_.any():
             break

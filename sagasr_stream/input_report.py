@@ -52,7 +52,8 @@ class InputReport:
         median = float(np.median(sounding))
         full = (" (full band: nothing missing; for a low-pass you know of that shows no cut, "
                 "`sagasr restore --band-limit HZ`)" if median >= min(nyquist, self.target_rolloff_hz) - 1 else "")
-        edge = (f"band edge:       {median / 1000:.2f} kHz median over {windows} window(s) of {self.channels} channel(s) "
+        edge = (f"band edge:       {median / 1000:.2f} kHz median over {windows} window(s) of {self.channels} "
+                f"channel(s) "
                 f"(range {sounding.min() / 1000:.2f}-{sounding.max() / 1000:.2f} kHz; source Nyquist "
                 f"{nyquist / 1000:.2f} kHz){full}")
         return [head, edge, passing]
@@ -88,12 +89,14 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
     ``sagasr restore --band-limit``), recording each window's band edge per channel instead of restoring it.
     Reads incrementally; a damaged file raises :class:`AudioFileError` naming it."""
     source = Path(path)
-    survey = _EdgeSurvey(Restorer(restorer.model, restorer.user_settings, lower_limit(restorer.band_limit_hz, band_limit_hz)))
+    limit = lower_limit(restorer.band_limit_hz, band_limit_hz)
+    survey = _EdgeSurvey(Restorer(restorer.model, restorer.user_settings, limit))
     with open_input(source) as (reader, channels, rate):
         frames = check_audio_file(source)
         out_rate = choose_output_rate(None, rate, survey.sample_rate)
         model_frames = exact_length(frames, rate, survey.sample_rate)
-        pipeline = restore_pipeline(survey, channels, rate, out_rate, exact_length(frames, rate, out_rate), model_frames)
+        out_frames = exact_length(frames, rate, out_rate)
+        pipeline = restore_pipeline(survey, channels, rate, out_rate, out_frames, model_frames)
         for block in source_blocks(reader, source, frames):
             pipeline.process(block)
         pipeline.flush()

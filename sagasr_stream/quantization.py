@@ -5,8 +5,9 @@ is white, ``step ** 2 / 12`` per sample. In a quiet passage the band can end les
 (:data:`~sagasr_stream.dsp.EDGE_DROP_DB`) above that noise, so the cut does not show and the window reads as full
 band (20 windows of 6 s at -35 dBFS peaks, filters at 4-12 kHz: 36-56 %). When a window reads as full band and its
 samples lie on such a grid, the band edge is looked for again with 1.5 times the expected rounding power taken out
-(:func:`~sagasr_stream.dsp.band_edge_from_power`'s ``rounding_floor``, :data:`~sagasr_stream.dsp.EDGE_ROUNDING_MARGIN`). Dithered files hold more noise than the
-rounding alone and gain less; a file resampled on the way in is off the grid and is read as before.
+(:func:`~sagasr_stream.dsp.band_edge_from_power`'s ``rounding_floor``; :data:`~sagasr_stream.dsp.EDGE_ROUNDING_MARGIN`).
+Dithered files hold more noise than the rounding alone and gain less; a file resampled on the way in is off the
+grid and is read as before.
 """
 from __future__ import annotations
 

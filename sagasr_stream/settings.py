@@ -70,8 +70,10 @@ class RestoreSettings:
     """
 
     steps: int | None = option(None, help="Euler steps (default: the bundle's)")
-    cfg_acoustic: float | None = option(None, help="LR-latent guidance scale s_a (default: the bundle's, 1.4)")
-    cfg_text: float | None = option(None, help="text/roll-off guidance scale s_t (default: the bundle's, 1.2)")
+    cfg_acoustic: float | None = option(
+        None, help="LR-latent guidance scale s_a (default: the bundle's, see `sagasr info`; 1.4 where it names none)")
+    cfg_text: float | None = option(
+        None, help="text/roll-off guidance scale s_t (default: the bundle's; 1.2 where it names none)")
     cfg_form: CfgForm = option("official", help="guidance formula")
     target_rolloff_hz: float | str | None = option(
         None, unit="Hz", parse=hz_or_word("auto", "model"), deprecated_flags=("--target-rolloff",),
@@ -79,8 +81,8 @@ class RestoreSettings:
              "chooses; bundles trained for it); default: the bundle's")
     caption: str | None = option(None, help="text guidance (default: the bundle's)")
     overlap: int | None = option(
-        None, unit="samples", help="window overlap (a multiple of the downsampling; default the bundle's, a quarter "
-                                   "window unless it says otherwise)")
+        None, unit="samples", help="window overlap (a multiple of the downsampling; default: the bundle's "
+                                   "overlap_fraction of a window, see `sagasr info`; a quarter where it names none)")
     batch_size: int = option(4, unit="windows", help="windows per DiT call")
     seed: int = option(0, help="noise seed")
     low_band: LowBand = option("keep", help="what to do below the input's cutoff")

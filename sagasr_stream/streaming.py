@@ -93,9 +93,10 @@ class ResampleStage:
         self._lead = self._drop = 0  # zeros fed first (input samples), their output dropped (output samples)
         if self.source_rate != self.target_rate:
             self._resamplers = [StreamResampler(float(self.source_rate), float(self.target_rate), 1) for _ in range(channels)]
+            delay = self._resamplers[0].input_latency  # input samples
             # the resampler's own delay in output samples, rounded up, plus the rounding of round(n * ratio)
-            self._latency = math.ceil(self._resamplers[0].input_latency * self.ratio) + 2
-            self._lead, self._drop = grid_alignment(self.source_rate, self.target_rate, self._resamplers[0].input_latency)
+            self._latency = math.ceil(delay * self.ratio) + 2
+            self._lead, self._drop = grid_alignment(self.source_rate, self.target_rate, delay)
         self._held = SampleBuffer(channels)
         self.reset()
 

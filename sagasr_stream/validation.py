@@ -40,10 +40,18 @@ def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
             f"{name} has dtype {audio.dtype}; expected float32 or float64 samples in [-1, 1] "
             "(convert it with x.astype(np.float32))"
         )
-    raise AudioTypeError(
-        f"{name} has dtype {audio.dtype}; expected float32 or float64 samples in [-1, 1] "
-        "(convert integer PCM first, e.g. x.astype(np.float32) / 32768)"
-    )
+    hint = _conversion_hint(audio.dtype)
+    raise AudioTypeError(f"{name} has dtype {audio.dtype}; expected float32 or float64 samples in [-1, 1]{hint}")
+
+
+def _conversion_hint(dtype: np.dtype) -> str:
+    """How to turn samples of ``dtype`` into float samples in [-1, 1], when there is a usual way."""
+    if dtype.kind == "i":
+        return f" (integer PCM: x.astype(np.float32) / {2 ** (8 * dtype.itemsize - 1)})"
+    if dtype.kind == "u":
+        half = 2 ** (8 * dtype.itemsize - 1)
+        return f" (unsigned PCM: (x.astype(np.float32) - {half}) / {half})"
+    return ""
 
 
 def check_finite(audio: np.ndarray, name: str = "audio") -> None:

@@ -53,6 +53,16 @@ def test_float16_message_says_convert_to_float32_not_integer_pcm(tiny_model):
         restore(np.zeros(100, np.int16), 44100, tiny_model)
 
 
+@pytest.mark.parametrize("dtype, hint", [(np.int16, "/ 32768)"), (np.int32, "/ 2147483648)"),
+                                         (np.uint8, "(x.astype(np.float32) - 128) / 128)"), (np.complex64, None),
+                                         (np.bool_, None)])
+def test_the_conversion_hint_fits_the_dtype(tiny_model, dtype, hint):
+    with pytest.raises(AudioTypeError, match=np.dtype(dtype).name) as info:
+        restore(np.zeros(100, dtype), 44100, tiny_model)
+    message = str(info.value)
+    assert message.endswith(hint) if hint else "PCM" not in message
+
+
 def test_bad_output_targets_are_refused_before_the_model_loads(tmp_path, capsys):
     a, b = make(tmp_path / "a.wav"), make(tmp_path / "b.wav")
     missing_model = str(tmp_path / "no-such-model")  # loading it would fail with "not found"

@@ -129,15 +129,30 @@ def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, spec: np.n
     """Mean STFT power per bin over the frames wholly inside ``x``: (..., samples) -> (..., n_fft // 2 + 1).
 
     The zero-padded edge frames are left out: a window cut from running audio starts and ends abruptly,
-    and those frames splatter broadband energy that is not in the signal. Short inputs use every frame.
-    ``spec``: ``x``'s float64 :func:`stft`, when the caller has it already.
+    and those frames splatter broadband energy that is not in the signal. An input shorter than ``n_fft``
+    (no frame inside it) is one frame under a Hann window of its own length (:func:`tapered_power`).
+    ``spec``: ``x``'s float64 :func:`stft`, when the caller has it already (its frames beyond ``x`` unused).
     """
+    first, last = -(-(n_fft // 2) // hop), (x.shape[-1] - n_fft // 2) // hop
+    if last < first:
+        return tapered_power(x, n_fft)
     if spec is None:
         spec = float64_stft(x, n_fft, hop)
-    first, last = -(-(n_fft // 2) // hop), (x.shape[-1] - n_fft // 2) // hop
-    if last >= first:
-        spec = spec[..., first : last + 1]
-    return (np.abs(spec) ** 2).mean(axis=-1)
+    return (np.abs(spec[..., first : last + 1]) ** 2).mean(axis=-1)
+
+
+def tapered_power(x: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
+    """Power per bin of a short input, (..., n <= n_fft) -> (..., n_fft // 2 + 1) float64: the whole signal under
+    a periodic Hann window of its own length, zero-padded to ``n_fft``, scaled so that white noise reads as in
+    :func:`stft`'s frames. Its ends are tapered, so a 20 ms clip's cut is not hidden under the splatter of its
+    abrupt start and end."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[-1]
+    if n < 2:
+        return np.zeros(x.shape[:-1] + (n_fft // 2 + 1,))
+    taper = _hann(n)
+    power = np.abs(np.fft.rfft(x * taper, n=n_fft, axis=-1)) ** 2
+    return power * (np.sum(_hann(n_fft) ** 2) / np.sum(taper**2))
 
 
 def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:

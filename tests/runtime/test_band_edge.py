@@ -123,3 +123,29 @@ def test_a_known_source_band_caps_the_edge(tiny_model):
     assert WindowRestorer(tiny_model, resolved).edge_bins(x)[0] == 1024
     capped = WindowRestorer(tiny_model, resolved, band_limit_hz=8000.0).edge_bins(x)[0]
     assert capped * SR / 2048 <= 8000 < (capped + 1) * SR / 2048
+
+
+@pytest.mark.parametrize("seconds", [0.01, 0.02, 0.03])
+@pytest.mark.parametrize("degradation", ["resample", "steep"])
+def test_edge_of_a_clip_shorter_than_one_frame_is_the_cutoff(seconds, degradation):
+    """Under 2048 samples no STFT frame lies inside the clip; its abrupt ends used to splatter over the cut (a
+    20-30 ms hit read as full band and passed through). One tapered frame over the whole clip shows it."""
+    for kind, seed in (("drums", 0), ("drums", 1), ("piano", 0)):
+        source = material(kind, seed)
+        onset = int(np.argmax(np.abs(source) > 0.5 * np.abs(source).max()))  # a hit, not the silence before it
+        x = DEGRADATIONS[degradation](source.astype(np.float64), 8000)[onset : onset + int(seconds * SR)]
+        assert 0.95 <= dsp.band_edge_hz(x) / 8000 <= 1.1, (kind, seed)
+
+
+def test_a_short_clip_s_power_reads_white_noise_as_the_frames_do():
+    noise = np.random.default_rng(3).standard_normal((64, 1500))
+    tapered = dsp.tapered_power(noise).mean(axis=0)
+    framed = dsp.interior_power(np.random.default_rng(4).standard_normal(1 << 16)[None])[0]
+    assert np.mean(tapered[10:-10]) / np.mean(framed[10:-10]) == pytest.approx(1.0, abs=0.05)
+    assert not dsp.tapered_power(np.zeros(1)).any()
+
+
+def test_a_short_band_limited_file_is_restored_not_passed(tiny_model):
+    x = degradation.resample_through(drums_like(0.5).astype(np.float64), SR, 16000)[:900].astype(np.float32)
+    y = restore(x, SR, tiny_model)
+    assert y.shape == x.shape and not np.array_equal(y, x)

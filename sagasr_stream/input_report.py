@@ -53,9 +53,8 @@ class InputReport:
         full = (" (full band: nothing missing; for a low-pass you know of that shows no cut, "
                 "`sagasr restore --band-limit HZ`)" if median >= min(nyquist, self.target_rolloff_hz) - 1 else "")
         edge = (f"band edge:       {median / 1000:.2f} kHz median over {windows} window(s) of {self.channels} "
-                f"channel(s) "
-                f"(range {sounding.min() / 1000:.2f}-{sounding.max() / 1000:.2f} kHz; source Nyquist "
-                f"{nyquist / 1000:.2f} kHz){full}")
+                f"channel(s) (range {sounding.min() / 1000:.2f}-{sounding.max() / 1000:.2f} kHz; "
+                f"source Nyquist {nyquist / 1000:.2f} kHz){full}")
         return [head, edge, passing]
 
 
@@ -63,8 +62,8 @@ class _EdgeSurvey(Restorer):
     """A Restorer whose window function records each job's band edge and whether it would pass, and returns
     the job's samples unchanged."""
 
-    def __init__(self, restorer: Restorer) -> None:
-        super().__init__(restorer.model, restorer.user_settings, restorer.band_limit_hz)
+    def __init__(self, restorer: Restorer, band_limit_hz: float | None = None) -> None:
+        super().__init__(restorer.model, restorer.user_settings, lower_limit(restorer.band_limit_hz, band_limit_hz))
         self.edges: dict[tuple[int, int], float] = {}  # (window, channel) -> Hz, NaN when silent
         self.passing: dict[tuple[int, int], bool] = {}
 
@@ -89,8 +88,7 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
     ``sagasr restore --band-limit``), recording each window's band edge per channel instead of restoring it.
     Reads incrementally; a damaged file raises :class:`AudioFileError` naming it."""
     source = Path(path)
-    limit = lower_limit(restorer.band_limit_hz, band_limit_hz)
-    survey = _EdgeSurvey(Restorer(restorer.model, restorer.user_settings, limit))
+    survey = _EdgeSurvey(restorer, band_limit_hz)
     with open_input(source) as (reader, channels, rate):
         frames = check_audio_file(source)
         out_rate = choose_output_rate(None, rate, survey.sample_rate)

@@ -95,6 +95,13 @@ class Chain:
         """Sum of the stages' reported latencies (streaming delay in samples)."""
         return int(sum(getattr(p, "reported_latency_samples", 0) for p in self.plugins))
 
+    def latency_at(self, sample_rate: float) -> int:
+        """:attr:`reported_latency_samples` of a ``reset=False`` stream at ``sample_rate``: each stage's
+        ``latency_at`` where it has one (the latency of :class:`~sagasr_stream.effect.BandwidthExtension`
+        depends on the rate), else its reported latency."""
+        return int(sum(p.latency_at(sample_rate) if hasattr(p, "latency_at")
+                       else getattr(p, "reported_latency_samples", 0) for p in self.plugins))
+
     def _check_rate(self, sample_rate: object, reset: bool) -> None:
         """A valid rate: that of a stream in progress, one every Python effect with a ``check_rate`` takes, and
         the fixed rate (``sample_rate`` attribute) of any other."""

@@ -74,6 +74,15 @@ class BandwidthExtension:
         :attr:`sample_rate`, until a stream at another rate has started)."""
         return self._stream.latency_samples
 
+    def latency_at(self, sample_rate: float) -> int:
+        """:attr:`reported_latency_samples` of a ``reset=False`` stream at ``sample_rate`` (Hz, the model's rate or
+        above), known before that stream starts, e.g. for a host that compensates it."""
+        rate = self.check_rate(sample_rate)
+        with self._lock:
+            if rate == self._stream_rate:
+                return self._stream.latency_samples
+        return self.restorer.stream_at(rate, 1, self.windows_per_call).latency_samples
+
     def check_rate(self, sample_rate: object, reset: bool = True) -> int:
         """``sample_rate`` as an int if this effect can process it now: at least the model's rate, and with
         ``reset=False`` the rate of a stream in progress. Raises :class:`AudioInputError` naming the rates."""

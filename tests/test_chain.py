@@ -147,7 +147,9 @@ def test_a_chain_at_48_khz_equals_the_stages_one_by_one_and_keeps_its_rate_mid_s
         expected = plugin.process(expected, 48000)
     np.testing.assert_array_equal(y, expected)
     chain = Chain(plugins)
+    before = chain.latency_at(48000)
     chain.process(x[:, :6000], 48000, reset=False)
+    assert before == chain.reported_latency_samples != Chain([BandwidthExtension(tiny_model)]).reported_latency_samples
     with pytest.raises(ValueError, match="48000 Hz stream is in progress; got 96000 Hz"):
         chain.process(x[:, 6000:], 96000, reset=False)
     with pytest.raises(ValueError, match="44100 Hz, or above; got 22050 Hz"):

@@ -234,6 +234,8 @@ def test_streaming_above_the_models_rate_is_exactly_latency_late(tiny_model, rat
         fed += block.shape[1]
         assert sum(p.shape[1] for p in pieces) == max(0, fed - fx.reported_latency_samples)  # pedalboard's contract
     assert fx.reported_latency_samples > tiny_model.manifest.window_samples * rate / SR
+    assert BandwidthExtension(tiny_model).latency_at(rate) == fx.reported_latency_samples  # known beforehand
+    assert fx.latency_at(SR) == BandwidthExtension(tiny_model).reported_latency_samples
     y = np.concatenate([*pieces, fx.flush()], axis=1)
     np.testing.assert_allclose(y, restore(x, rate, tiny_model), atol=1e-5)  # windows batched differently offline
 
@@ -242,6 +244,8 @@ def test_a_rate_below_the_models_or_a_rate_change_mid_stream_is_refused(tiny_mod
     fx = BandwidthExtension(tiny_model)
     with pytest.raises(AudioInputError, match="44100 Hz, or above; got 32000 Hz"):
         fx.process(stereo, 32000)
+    with pytest.raises(AudioInputError, match="44100 Hz, or above; got 32000 Hz"):
+        fx.latency_at(32000)
     first = fx.process(stereo[:, :5000], 48000, reset=False)
     with pytest.raises(AudioInputError, match="48000 Hz stream is in progress; got 44100 Hz"):
         fx.process(stereo[:, 5000:], SR, reset=False)

@@ -29,7 +29,8 @@ from sagasr_stream.settings import RestoreSettings
 
 SR = 44100
 WINDOW, HOP = 128, 64  # STFT frames: the default model's window (65536 samples) and its half overlap
-ROWS = [(kind, cutoff) for kind in ("filters", "resample") for cutoff in (4000.0, 8000.0, 12000.0)]
+EVAL_CUTOFFS = [4000.0, 8000.0, 12000.0]  # Hz: the evaluation's cutoffs
+ROWS = [(kind, cutoff) for kind in ("filters", "resample") for cutoff in EVAL_CUTOFFS]
 GainsFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (below power, above power) of one window -> gains dB
 
 
@@ -92,9 +93,12 @@ VARIANTS: dict[str, GainsFn] = {
 }
 
 
-def unseen_clips_parser(description: str) -> argparse.ArgumentParser:
-    """The arguments of the benchmarks on unseen training-split clips: --corpus, --used, --clips, --seconds."""
+def unseen_clips_parser(description: str, cutoffs: list[float] | None = None) -> argparse.ArgumentParser:
+    """The arguments of the benchmarks on unseen training-split clips: --corpus, --used, --clips, --seconds, and
+    with ``cutoffs`` --cutoffs (Hz, that default)."""
     parser = argparse.ArgumentParser(description=description)
+    if cutoffs is not None:
+        parser.add_argument("--cutoffs", type=float, nargs="+", default=cutoffs)
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--used", type=Path, help="folder of the clips the model was trained on (none: a set no "
                         "training saw, such as the generalisation sets of benchmarks/generalisation.md)")

@@ -22,8 +22,7 @@ from band_ceiling import SR, load_unseen_clips, unseen_clips_parser
 
 
 def main() -> None:
-    parser = unseen_clips_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--cutoffs", type=float, nargs="+", default=[2000.0, 3000.0])
+    parser = unseen_clips_parser(__doc__.split("\n\n")[0], [2000.0, 3000.0])
     args = parser.parse_args()
     clips = load_unseen_clips(args)
     plain = Restorer.load(None)

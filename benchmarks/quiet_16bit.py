@@ -22,7 +22,7 @@ from sagasr_stream.quantization import rounding_floor
 from sagasr_stream.restorer import Restorer
 from sagasr_stream.settings import AUTO_COMPLETE_BAND_HZ
 
-from band_ceiling import SR, load_unseen_clips, unseen_clips_parser
+from band_ceiling import EVAL_CUTOFFS, SR, load_unseen_clips, unseen_clips_parser
 
 WINDOW = 65536
 
@@ -42,9 +42,8 @@ def full_band_share(x: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = unseen_clips_parser(__doc__.split("\n\n")[0])
+    parser = unseen_clips_parser(__doc__.split("\n\n")[0], EVAL_CUTOFFS)
     parser.add_argument("--gains-db", type=float, nargs="+", default=[0.0, -20.0, -34.0])
-    parser.add_argument("--cutoffs", type=float, nargs="+", default=[4000.0, 8000.0, 12000.0])
     args = parser.parse_args()
     clips = [0.89 * c / max(1e-9, float(np.abs(c).max())) for c in load_unseen_clips(args).values()]
     restorer = Restorer.load(None)

@@ -19,7 +19,7 @@ from sagasr_stream.evaluation.baseline import noise_fill, sbr_extend
 from sagasr_stream.evaluation.metrics import lsd, lsd_hf
 from sagasr_stream.restorer import Restorer
 
-from band_ceiling import SR, load_unseen_clips, unseen_clips_parser
+from band_ceiling import EVAL_CUTOFFS, SR, load_unseen_clips, unseen_clips_parser
 
 SYSTEMS = ("input", "SBR", "noise fill", "model")
 
@@ -31,9 +31,8 @@ def loudest_excerpt(x: np.ndarray, samples: int, rng: np.random.Generator) -> np
 
 
 def main() -> None:
-    parser = unseen_clips_parser(__doc__.split("\n\n")[0])
+    parser = unseen_clips_parser(__doc__.split("\n\n")[0], EVAL_CUTOFFS)
     parser.add_argument("--lengths", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0, 3.0])
-    parser.add_argument("--cutoffs", type=float, nargs="+", default=[4000.0, 8000.0, 12000.0])
     args = parser.parse_args()
     clips = load_unseen_clips(args)
     restorer = Restorer.load(None)

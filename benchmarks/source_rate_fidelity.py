@@ -26,7 +26,7 @@ from sagasr_stream.evaluation.metrics import LSD_EPS
 from sagasr_stream.restorer import Restorer
 from sagasr_stream.streaming import ResampleStage, Series, exact_length, run_whole
 
-from band_ceiling import SR, load_unseen_clips, unseen_clips_parser
+from band_ceiling import EVAL_CUTOFFS, SR, load_unseen_clips, unseen_clips_parser
 
 
 def at_rate(x: np.ndarray, rate: int) -> np.ndarray:
@@ -61,9 +61,8 @@ def band_db(x: np.ndarray, rate: int, lo: float, hi: float) -> float:
 
 
 def main() -> None:
-    parser = unseen_clips_parser(__doc__.split("\n\n")[0])
+    parser = unseen_clips_parser(__doc__.split("\n\n")[0], EVAL_CUTOFFS)
     parser.add_argument("--rates", type=int, nargs="+", default=[48000, 96000])
-    parser.add_argument("--cutoffs", type=float, nargs="+", default=[4000.0, 8000.0, 12000.0])
     args = parser.parse_args()
     clips = load_unseen_clips(args)
     restorer = Restorer.load(None)

@@ -48,6 +48,12 @@ class WindowPlan:
         return (np.sin(0.5 * np.pi * (n + 0.5) / max(self.overlap, 1)) ** 2).astype(np.float32)
 
 
+def zero_pad_to(planar: np.ndarray, n: int) -> np.ndarray:
+    """(channels, m) -> (channels, max(m, n)): zeros appended where a signal came out short of ``n`` samples."""
+    short = n - planar.shape[1]
+    return np.pad(planar, ((0, 0), (0, short))) if short > 0 else planar
+
+
 def pad_past_end(block: np.ndarray, valid: int) -> np.ndarray:
     """Fill the samples of ``block`` from ``valid`` on (past the signal's end) with the signal mirrored there.
 
@@ -153,8 +159,5 @@ class OverlapAdd:
         """The unfaded tail of the last window, cut so that ``total`` samples have been returned in all."""
         remaining = max(0, total - self.finalised)
         tail = self._tail if self._tail is not None else np.zeros((self.channels, 0), dtype=np.float32)
-        out = tail[:, :remaining]
-        if out.shape[1] < remaining:
-            out = np.pad(out, ((0, 0), (0, remaining - out.shape[1])))
         self.finalised += remaining
-        return out
+        return zero_pad_to(tail[:, :remaining], remaining)

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .chunking import SampleBuffer
+from .chunking import SampleBuffer, zero_pad_to
 from .streaming import ResampleStage, Stream, check_block, empty
 
 
@@ -58,10 +58,7 @@ class SourceKeeper:
 
     def _add(self, change: np.ndarray) -> np.ndarray:
         n = change.shape[1]
-        source = self.source.pop(n)
-        if source.shape[1] < n:  # the source ended short of its declared length
-            source = np.pad(source, ((0, 0), (0, n - source.shape[1])))
-        return source + change
+        return zero_pad_to(self.source.pop(n), n) + change  # zeros where the source ended short of its length
 
     def reset(self) -> None:
         self.up.reset()
@@ -137,10 +134,7 @@ class SourceRateRestore:
             restored = self.restore.process(model_rate)
         if restored.shape[1] == 0:
             return empty(self.channels)
-        given = self.model_input.pop(restored.shape[1])
-        if given.shape[1] < restored.shape[1]:
-            given = np.pad(given, ((0, 0), (0, restored.shape[1] - given.shape[1])))
-        return restored - given
+        return restored - zero_pad_to(self.model_input.pop(restored.shape[1]), restored.shape[1])
 
     def reset(self) -> None:
         self.down.reset()

@@ -22,7 +22,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 from pedalboard.io import StreamResampler
 
-from .chunking import SampleBuffer
+from .chunking import SampleBuffer, zero_pad_to
 from .errors import AudioInputError, ParameterError
 from .validation import check_sample_rate
 
@@ -92,7 +92,8 @@ class ResampleStage:
         self._latency = 0
         self._lead = self._drop = 0  # zeros fed first (input samples), their output dropped (output samples)
         if self.source_rate != self.target_rate:
-            self._resamplers = [StreamResampler(float(self.source_rate), float(self.target_rate), 1) for _ in range(channels)]
+            rates = float(self.source_rate), float(self.target_rate)
+            self._resamplers = [StreamResampler(*rates, 1) for _ in range(channels)]
             delay = self._resamplers[0].input_latency  # input samples
             # the resampler's own delay in output samples, rounded up, plus the rounding of round(n * ratio)
             self._latency = math.ceil(delay * self.ratio) + 2
@@ -136,9 +137,7 @@ class ResampleStage:
         if self._resamplers and self._in > 0:  # a fresh StreamResampler cannot be flushed
             self._hold(self._resample(None))
         total = self.length if self.length is not None else exact_length(self._in, self.source_rate, self.target_rate)
-        rest = self._held.pop(max(0, total - self._out))
-        if rest.shape[1] < total - self._out:  # the resampler came out short: zero-pad
-            rest = np.pad(rest, ((0, 0), (0, total - self._out - rest.shape[1])))
+        rest = zero_pad_to(self._held.pop(max(0, total - self._out)), total - self._out)  # the resampler came out short
         self.reset()
         return rest
 

@@ -26,6 +26,7 @@ from pedalboard.io import AudioFile
 from ..api import FILE_BLOCK, restore_file, source_band_limit, source_blocks
 from ..audio_io import atomic_writer, open_input
 from ..bandlimit import BandLimitTracker, SignalBandLimit
+from ..chunking import zero_pad_to
 from ..errors import AudioFileError
 from ..files import atomic_path, atomic_write_text, sha256_file
 from ..headroom import SoftLimiter
@@ -202,8 +203,7 @@ def with_source_kept(
                 keeper.feed_source(block)
 
         for block in restored:
-            given = np.asarray(given_file.read(block.shape[1]), dtype=np.float32)
-            given = np.pad(given, ((0, 0), (0, block.shape[1] - given.shape[1])))
+            given = zero_pad_to(np.asarray(given_file.read(block.shape[1]), dtype=np.float32), block.shape[1])
             restored_frames += block.shape[1]
             feed_source(min(prepared.frames, exact_length(restored_frames, sr, prepared.rate)))
             yield keeper.process(block - given)

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "per frame, each restored bin's log magnitude averaged over this width around it")
     p.add_argument("--band-smoothing-iterations", type=int, help="the runtime's default band_smoothing_iterations: "
                    "fast Griffin-Lim iterations for the smoothed band's phases")
+    p.add_argument("--band-transients", type=float, help="the runtime's default band_transients (0-1): how far the "
+                   "restored band's short-time shape moves towards that of the input's octave below the edge")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
@@ -93,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     from sagasr_stream.replication import is_share
 
-    if args.sbr_blend is not None and not is_share(args.sbr_blend):
-        print(f"error: --sbr-blend must be a share in [0, 1], got {args.sbr_blend}", file=sys.stderr)
-        return 2
+    for flag, share in (("--sbr-blend", args.sbr_blend), ("--band-transients", args.band_transients)):
+        if share is not None and not is_share(share):
+            print(f"error: {flag} must be a share in [0, 1], got {share}", file=sys.stderr)
+            return 2
     from sagasr_stream.band_smoothing import is_iterations, is_width_octaves
 
     width, iterations = args.band_smoothing_octaves, args.band_smoothing_iterations
@@ -153,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "rolloff_unknown_trained": args.rolloff_unknown_trained,
                                   "band_ceiling_db": args.band_ceiling_db, "sbr_blend": args.sbr_blend,
                                   "sbr_level_db": args.sbr_level_db, "band_smoothing_octaves": width,
-                                  "band_smoothing_iterations": iterations}.items()
+                                  "band_smoothing_iterations": iterations,
+                                  "band_transients": args.band_transients}.items()
                 if v is not None}
     if band_level is not None:
         defaults["band_level"] = band_level

@@ -70,6 +70,7 @@ class Defaults:
     sbr_level_db: float | None = None           # bound on the replica's level pull in the blend (dB); None: 0
     band_smoothing_octaves: float | None = None   # width of the restored band's log-magnitude smoothing; None: off
     band_smoothing_iterations: int | None = None  # its Griffin-Lim iterations; None: the runtime's default
+    band_transients: float | None = None          # share of the input's transients in the band's shape; None: off
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,10 @@ class Manifest:
             level = getattr(self.defaults, name)
             if level is not None and not is_margin_db(level):
                 raise BundleError(f"{where}: defaults.{name} must be a level in dB >= 0, got {level!r}")
-        share = self.defaults.sbr_blend
-        if share is not None and not is_share(share):
-            raise BundleError(f"{where}: defaults.sbr_blend must be a share in [0, 1], got {share!r}")
+        for name in ("sbr_blend", "band_transients"):
+            share = getattr(self.defaults, name)
+            if share is not None and not is_share(share):
+                raise BundleError(f"{where}: defaults.{name} must be a share in [0, 1], got {share!r}")
         width, iterations = self.defaults.band_smoothing_octaves, self.defaults.band_smoothing_iterations
         if width is not None and not is_width_octaves(width):
             raise BundleError(f"{where}: defaults.band_smoothing_octaves must be a width in octaves in (0, 2], "

@@ -5,7 +5,7 @@ input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE deco
 band level (:mod:`sagasr_stream.band_level`) -> band ceiling in quiet frames (:mod:`sagasr_stream.band_ceiling`) ->
 a share of band replication (:mod:`sagasr_stream.replication`) -> the user's trim (:mod:`sagasr_stream.band_trim`) ->
 the band at its log-spectral mean with consistent phases (:mod:`sagasr_stream.band_smoothing`) -> low-band merge
-with the input up to its band edge.
+with the input up to its band edge -> the band's transients after the input's (:mod:`sagasr_stream.band_transients`).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import numpy as np
 from .band_ceiling import hold_quiet_frames
 from .band_level import band_gains
 from .band_smoothing import smooth_band
+from .band_transients import follow_input_transients
 from .band_trim import trim_band
 from .bandlimit import SignalBandLimit
 from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
@@ -160,7 +161,7 @@ class WindowRestorer:
         restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
         restored *= band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
         if (s.band_ceiling_db is None and s.sbr_blend is None and s.band_smoothing_octaves is None
-                and not s.trims_band):
+                and not s.trims_band and s.band_transients is None):
             return merge_low_band(restored, audio, s.low_band, edges, spec)
         restored_spec = [float64_stft(window) for window in restored]  # one by one: faster than as a batch
         for i, job in enumerate(jobs):
@@ -173,4 +174,9 @@ class WindowRestorer:
             if s.band_smoothing_octaves is not None:
                 smooth_band(spec[i], restored_spec[i], int(edges[i]), s.band_smoothing_octaves,
                             s.band_smoothing_iterations, audio.shape[1])
-        return merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)
+        merged = merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)
+        if s.band_transients is not None:
+            for i in range(len(merged)):
+                merged[i] = follow_input_transients(merged[i], audio[i], int(edges[i]),
+                                                    s.band_transients, m.sample_rate)
+        return merged

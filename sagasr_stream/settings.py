@@ -61,6 +61,10 @@ class RestoreSettings:
     - ``band_smoothing_iterations``: with ``band_smoothing``, the fast Griffin-Lim iterations that make the
       smoothed band's phases consistent (0: the model's phases); default: the bundle's, else
       :data:`~sagasr_stream.band_smoothing.DEFAULT_ITERATIONS`;
+    - ``band_transients``: how far (0-1) the restored band's short-time shape (1.45 ms frames, within 93 ms)
+      moves towards that of the input's octave below the edge (:mod:`sagasr_stream.band_transients`: a drum
+      hit's band as sharp as the hit), or "off"; the default of bundles that ship ``defaults.band_transients``,
+      with ``low_band`` "keep" only;
     - ``band_gain`` and ``band_tilt``: the user's trim of the restored band, a level (dB) and a slope (dB per octave
       above the band edge) on top of the model's (:mod:`sagasr_stream.band_trim`); 0 and 0 by default, with
       ``low_band`` "keep" only;
@@ -111,6 +115,11 @@ class RestoreSettings:
         None, unit="iterations",
         help="with band smoothing: fast Griffin-Lim iterations that make the smoothed band's phases consistent "
              "(0: the model's phases; more: closer, slower); default: the bundle's")
+    band_transients: float | str | None = option(
+        None, parse=number_or_word("a share in [0, 1]", "off"),
+        help="share (0-1) of the way the restored band's short-time shape (1.45 ms frames) moves towards that of "
+             "the input's octave below the edge (its onsets as sharp as the input's), or 'off'; default: the "
+             "bundle's")
     band_gain: float = option(
         0.0, unit="dB", help="trim of the restored band's level on top of the model's (+-24 dB): where it sounds "
                              "too bright, negative")
@@ -165,6 +174,7 @@ class ResolvedSettings:
     band_smoothing_iterations: int = 0           # with band smoothing: Griffin-Lim iterations for its phases
     band_gain_db: float = 0.0                    # the user's trim of the restored band's level (dB)
     band_tilt_db: float = 0.0                    # ... and of its slope (dB per octave above the edge)
+    band_transients: float | None = None         # share of the input's short-time shape in the band's; None: off
 
     @property
     def trims_band(self) -> bool:
@@ -247,7 +257,7 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
         resolve_band_level(settings, manifest), resolve_band_ceiling(settings, manifest),
         *resolve_sbr_blend(settings, manifest), *resolve_band_smoothing(settings, manifest),
-        *resolve_band_trim(settings),
+        *resolve_band_trim(settings), resolve_band_transients(settings, manifest),
     )
 
 
@@ -306,6 +316,13 @@ def resolve_band_smoothing(settings: RestoreSettings, manifest: Manifest) -> tup
     if iterations is None:
         iterations = DEFAULT_ITERATIONS if d.band_smoothing_iterations is None else d.band_smoothing_iterations
     return width, iterations
+
+
+def resolve_band_transients(settings: RestoreSettings, manifest: Manifest) -> float | None:
+    """The share of the input's transients in the restored band's shape, or ``None`` (off, also for a share of
+    0): see :func:`_restored_band_option`."""
+    return _restored_band_option(settings, "band_transients", settings.band_transients,
+                                 manifest.defaults.band_transients, is_share, "a share in [0, 1]") or None
 
 
 def resolve_band_trim(settings: RestoreSettings) -> tuple[float, float]:

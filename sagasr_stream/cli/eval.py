@@ -59,7 +59,8 @@ def run_eval(args: argparse.Namespace) -> int:
                      "sbr_level_db": resolved.sbr_level_db,
                      "band_smoothing_octaves": ("off" if resolved.band_smoothing_octaves is None
                                                 else resolved.band_smoothing_octaves),
-                     "band_smoothing_iterations": resolved.band_smoothing_iterations},
+                     "band_smoothing_iterations": resolved.band_smoothing_iterations,
+                     "band_transients": "off" if resolved.band_transients is None else resolved.band_transients},
         "split": {"name": args.split, "rule": describe_rule(), "clips": list(clips), **split_listing(list(all_clips))},
     }
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
@@ -76,7 +77,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 f"{'off' if resolved.band_ceiling_db is None else f'{resolved.band_ceiling_db:g} dB'}, SBR blend "
                 f"{'off' if resolved.sbr_blend is None else f'{resolved.sbr_blend:g}'}"
                 f"{'' if resolved.sbr_blend is None else f' (level pull bound {resolved.sbr_level_db:g} dB)'}, band "
-                f"smoothing {smoothing}.\n"
+                f"smoothing {smoothing}, band transients "
+                f"{'off' if resolved.band_transients is None else f'{resolved.band_transients:g}'}.\n"
                 f"\nSeam metric (8 kHz resample input, high band energy near seams against elsewhere, 0 dB = "
                 f"invisible): " + (
                     f"{seams['seam_db_mean']:+.2f} dB, the references themselves {seams['reference_seam_db_mean']:+.2f} dB "

@@ -139,17 +139,20 @@ def test_cli_exports_a_zip(tmp_path, capsys):
     assert cli_main(["--random-config", "tiny", "-o", str(out), "--steps", "7", "--no-text-encoder",
                      "--overlap-fraction", "0.5", "--band-ceiling-db", "10", "--sbr-blend", "0.25",
                      "--sbr-level-db", "9", "--band-smoothing-octaves", "0.1667", "--band-smoothing-iterations",
-                     "8"]) == 0
+                     "8", "--band-transients", "0.3"]) == 0
     bundle = load_bundle(out)
     assert bundle.manifest.defaults.steps == 7 and not (tmp_path / "tiny").exists()
     assert bundle.manifest.defaults.overlap_fraction == 0.5 and bundle.manifest.defaults.band_ceiling_db == 10.0
     assert bundle.manifest.defaults.sbr_blend == 0.25 and bundle.manifest.defaults.sbr_level_db == 9.0
     assert bundle.manifest.defaults.band_smoothing_octaves == 0.1667
     assert bundle.manifest.defaults.band_smoothing_iterations == 8
+    assert bundle.manifest.defaults.band_transients == 0.3
     assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--band-ceiling-db", "-3"]) == 2
     assert "--band-ceiling-db must be a level in dB >= 0" in capsys.readouterr().err
     assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--sbr-blend", "1.5"]) == 2
     assert "--sbr-blend must be a share in [0, 1], got 1.5" in capsys.readouterr().err
+    assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--band-transients", "-0.5"]) == 2
+    assert "--band-transients must be a share in [0, 1], got -0.5" in capsys.readouterr().err
     assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--sbr-level-db", "-1"]) == 2
     assert "--sbr-level-db must be a level in dB >= 0, got -1.0" in capsys.readouterr().err
     assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "x"), "--band-smoothing-octaves", "0"]) == 2

@@ -76,7 +76,11 @@
 # Stage 2j (v3.7; nothing to train): the restored band smoothed per STFT frame to its mean log magnitude over the sixth
 #   of an octave around each bin, with 8 fast Griffin-Lim iterations for consistent phases (sagasr_stream/band_smoothing.py;
 #   chosen on the five choice sets, model card "Band smoothing"): export --band-smoothing-octaves 0.1667
-#   --band-smoothing-iterations 8 (with v3.6's weights and the flags of stage 2i). The shipped model v3.7.
+#   --band-smoothing-iterations 8 (with v3.6's weights and the flags of stage 2i). v3.7.
+# Stage 2l (v3.8, nineteenth session; nothing to train): the restored band's short-time shape (1.45 ms frames, within
+#   93 ms) moved 0.3 of the way to the octave below the edge's (sagasr_stream/band_transients.py; chosen on the five
+#   choice sets by a rule written first, model card "Band transients"): export --band-transients 0.3 (with stage 2j's
+#   flags). The shipped model v3.8.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made
@@ -96,8 +100,9 @@
 #   --degrade-brightness-db-per-octave -6 6, two threads. None passed its rule; v3.7 stays.
 # Tried, not shipped (model card, tenth session): stage 2d on FluidR3 + MuseScore clips, and its weights mixed with
 #   v3.1's (WiSE-FT: sagasr-train interpolate training/weights/v3-onestep/model.safetensors FINE_TUNE --alpha 0.5 -o OUT).
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.7, is stage 2i's
-#   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend, stage 2h's level pull and stage 2j's smoothing).
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.8, is stage 2i's
+#   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend, stage 2h's level pull, stage 2j's smoothing and
+#   stage 2l's band transients).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$ROOT/data}"

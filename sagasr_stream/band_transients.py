@@ -17,7 +17,6 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from .dsp import N_FFT, istft, stft
-from .replication import is_share
 
 SHORT_FFT = 256    # samples per short frame (Hann)
 SHORT_HOP = 64     # samples between short frames

@@ -1,16 +1,13 @@
 """band_ceiling: the restored band follows the input down into its quiet frames (sagasr_stream.band_ceiling)."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 import sagasr_stream as ss
 from sagasr_stream.band_ceiling import ceiling_gains_db, hold_quiet_frames
-from sagasr_stream.bundle import Manifest
 from sagasr_stream.dsp import N_FFT, float64_stft
-from sagasr_stream.errors import BundleError, SettingsError
+from sagasr_stream.errors import SettingsError
 from sagasr_stream.settings import RestoreSettings, resolve
 
 from ..conftest import band_limited_noise, with_defaults
@@ -112,22 +109,6 @@ def test_a_bad_ceiling_is_refused(tiny_model: ss.SagaSRModel, value: object, mes
 def test_a_ceiling_needs_keep(tiny_model: ss.SagaSRModel) -> None:
     with pytest.raises(SettingsError, match="band_ceiling needs low_band 'keep', got 'replace'"):
         resolve(RestoreSettings(band_ceiling=10.0, low_band="replace"), tiny_model.manifest)
-
-
-@pytest.mark.parametrize("bad", [-3.0, "10", float("nan")])
-def test_a_manifest_with_a_bad_ceiling_does_not_load(tiny_model: ss.SagaSRModel, bad: object) -> None:
-    data = dataclasses.asdict(tiny_model.manifest)
-    data["defaults"]["band_ceiling_db"] = bad
-    with pytest.raises(BundleError, match="defaults.band_ceiling_db must be a level in dB >= 0"):
-        Manifest.from_dict(data)
-
-
-def test_the_command_line_takes_a_level_or_off() -> None:
-    from sagasr_stream.cli.main import build_parser
-
-    parser = build_parser()
-    assert parser.parse_args(["restore", "in.wav", "--band-ceiling", "6"]).band_ceiling == 6.0
-    assert parser.parse_args(["restore", "in.wav", "--band-ceiling", "off"]).band_ceiling == "off"
 
 
 # --- the restoration -----------------------------------------------------------------------------------------

@@ -2,14 +2,11 @@
 below the edge implies (sagasr_stream.band_level)."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 import sagasr_stream as ss
 from sagasr_stream.band_level import BandLevelFit, band_gains, below_edge_peakiness_db, peakiness_db
-from sagasr_stream.bundle import Manifest
 from sagasr_stream.dsp import N_FFT, float64_stft
 from sagasr_stream.errors import BundleError, SettingsError
 from sagasr_stream.settings import RestoreSettings, resolve
@@ -91,13 +88,6 @@ def test_the_gain_is_never_above_zero_nor_below_the_floor() -> None:
 def test_a_bad_fit_is_refused_naming_the_field(bad, message: str) -> None:
     with pytest.raises(BundleError, match=message):
         BandLevelFit.from_dict(bad)
-
-
-def test_a_manifest_with_a_bad_fit_does_not_load(tiny_model: ss.SagaSRModel) -> None:
-    data = dataclasses.asdict(tiny_model.manifest)
-    data["defaults"]["band_level"] = {"slope": 1.0}
-    with pytest.raises(BundleError, match="defaults.band_level"):
-        Manifest.from_dict(data)
 
 
 def test_gains_are_one_without_a_fit_and_follow_the_octave_below_with_one() -> None:

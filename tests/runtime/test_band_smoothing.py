@@ -1,8 +1,6 @@
 """band_smoothing: the restored band at its log-spectral mean, with consistent phases (sagasr_stream.band_smoothing)."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -14,9 +12,8 @@ from sagasr_stream.band_smoothing import (
     smooth_band,
     smooth_log_magnitude,
 )
-from sagasr_stream.bundle import Manifest
 from sagasr_stream.dsp import N_FFT, crossover_weights, float64_stft, istft, stft
-from sagasr_stream.errors import BundleError, SettingsError
+from sagasr_stream.errors import SettingsError
 from sagasr_stream.evaluation.metrics import lsd_hf
 from sagasr_stream.settings import RestoreSettings, resolve
 
@@ -163,29 +160,6 @@ def test_bad_smoothing_settings_are_refused(tiny_model: ss.SagaSRModel, settings
                                             message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         resolve(settings, tiny_model.manifest)
-
-
-@pytest.mark.parametrize("name, bad, message", [
-    ("band_smoothing_octaves", 3.0, "defaults.band_smoothing_octaves must be a width in octaves in \\(0, 2\\]"),
-    ("band_smoothing_iterations", 1.5, "defaults.band_smoothing_iterations must be an integer in \\[0, 100\\]"),
-])
-def test_a_manifest_with_bad_smoothing_does_not_load(tiny_model: ss.SagaSRModel, name: str, bad: object,
-                                                     message: str) -> None:
-    data = dataclasses.asdict(tiny_model.manifest)
-    data["defaults"][name] = bad
-    with pytest.raises(BundleError, match=message):
-        Manifest.from_dict(data)
-
-
-def test_the_command_line_takes_a_width_or_off_and_iterations() -> None:
-    from sagasr_stream.cli.main import build_parser
-
-    parser = build_parser()
-    assert parser.parse_args(["restore", "in.wav", "--band-smoothing", "0.1667"]).band_smoothing == 0.1667
-    assert parser.parse_args(["restore", "in.wav", "--band-smoothing", "off"]).band_smoothing == "off"
-    assert parser.parse_args(["restore", "in.wav", "--band-smoothing-iterations", "3"]).band_smoothing_iterations == 3
-    with pytest.raises(SystemExit):
-        parser.parse_args(["restore", "in.wav", "--band-smoothing", "wide"])
 
 
 # --- the restoration -----------------------------------------------------------------------------------------

@@ -1,16 +1,13 @@
 """band_transients: the restored band's short-time shape after the input's (sagasr_stream.band_transients)."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 import sagasr_stream as ss
 from sagasr_stream.band_transients import SHORT_FFT, SHORT_HOP, follow_input_transients, shaping_gains
-from sagasr_stream.bundle import Manifest
 from sagasr_stream.dsp import stft
-from sagasr_stream.errors import BundleError, SettingsError
+from sagasr_stream.errors import SettingsError
 from sagasr_stream.settings import RestoreSettings, resolve
 
 from ..conftest import band_limited_noise, with_defaults
@@ -103,23 +100,6 @@ def test_the_bundle_default_applies_with_keep_only(tiny_model: ss.SagaSRModel) -
 def test_bad_settings_are_refused(tiny_model: ss.SagaSRModel, settings: RestoreSettings, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         resolve(settings, tiny_model.manifest)
-
-
-def test_a_manifest_with_a_bad_share_does_not_load(tiny_model: ss.SagaSRModel) -> None:
-    data = dataclasses.asdict(tiny_model.manifest)
-    data["defaults"]["band_transients"] = -0.1
-    with pytest.raises(BundleError, match="defaults.band_transients must be a share in \\[0, 1\\], got -0.1"):
-        Manifest.from_dict(data)
-
-
-def test_the_command_line_takes_a_share_or_off() -> None:
-    from sagasr_stream.cli.main import build_parser
-
-    parser = build_parser()
-    assert parser.parse_args(["restore", "in.wav", "--band-transients", "0.3"]).band_transients == 0.3
-    assert parser.parse_args(["restore", "in.wav", "--band-transients", "off"]).band_transients == "off"
-    with pytest.raises(SystemExit):
-        parser.parse_args(["restore", "in.wav", "--band-transients", "sharp"])
 
 
 # --- the restoration -----------------------------------------------------------------------------------------

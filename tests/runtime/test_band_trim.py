@@ -70,13 +70,6 @@ def test_bad_trims_are_refused(tiny_model: ss.SagaSRModel, settings: RestoreSett
         resolve(settings, tiny_model.manifest)
 
 
-def test_the_command_line_takes_a_gain_and_a_tilt() -> None:
-    from sagasr_stream.cli.main import build_parser
-
-    args = build_parser().parse_args(["restore", "in.wav", "--band-gain", "-4.5", "--band-tilt", "-2"])
-    assert (args.band_gain, args.band_tilt) == (-4.5, -2.0)
-
-
 # --- the restoration -----------------------------------------------------------------------------------------
 def test_the_restored_band_moves_by_the_gain_and_the_input_band_stays(tiny_model: ss.SagaSRModel) -> None:
     x = band_limited_noise(SR, 6000.0, seed=3)

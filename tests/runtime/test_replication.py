@@ -1,15 +1,12 @@
 """sbr_blend: a share of spectral band replication in the restored band (sagasr_stream.replication)."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 import sagasr_stream as ss
-from sagasr_stream.bundle import Manifest
 from sagasr_stream.dsp import N_FFT, float64_stft
-from sagasr_stream.errors import BundleError, SettingsError
+from sagasr_stream.errors import SettingsError
 from sagasr_stream.replication import RATIO_LIMIT_DB, blend_replication, is_share, replicate_band, third_octave_bands
 from sagasr_stream.settings import RestoreSettings, resolve
 
@@ -163,34 +160,6 @@ def test_a_level_pull_without_a_blend_is_refused(tiny_model: ss.SagaSRModel) -> 
 def test_a_blend_needs_keep(tiny_model: ss.SagaSRModel) -> None:
     with pytest.raises(SettingsError, match="sbr_blend needs low_band 'keep', got 'off'"):
         resolve(RestoreSettings(sbr_blend=0.25, low_band="off"), tiny_model.manifest)
-
-
-@pytest.mark.parametrize("bad", [1.2, "0.25", float("inf")])
-def test_a_manifest_with_a_bad_share_does_not_load(tiny_model: ss.SagaSRModel, bad: object) -> None:
-    data = dataclasses.asdict(tiny_model.manifest)
-    data["defaults"]["sbr_blend"] = bad
-    with pytest.raises(BundleError, match="defaults.sbr_blend must be a share in \\[0, 1\\]"):
-        Manifest.from_dict(data)
-
-
-@pytest.mark.parametrize("bad", [-3.0, "9"])
-def test_a_manifest_with_a_bad_level_pull_does_not_load(tiny_model: ss.SagaSRModel, bad: object) -> None:
-    data = dataclasses.asdict(tiny_model.manifest)
-    data["defaults"]["sbr_level_db"] = bad
-    with pytest.raises(BundleError, match="defaults.sbr_level_db must be a level in dB >= 0"):
-        Manifest.from_dict(data)
-
-
-def test_the_command_line_takes_a_share_or_off() -> None:
-    from sagasr_stream.cli.main import build_parser
-
-    parser = build_parser()
-    assert parser.parse_args(["restore", "in.wav", "--sbr-level", "9"]).sbr_level == 9.0
-    assert parser.parse_args(["restore", "in.wav", "--sbr-level", "off"]).sbr_level == "off"
-    assert parser.parse_args(["restore", "in.wav", "--sbr-blend", "0.3"]).sbr_blend == 0.3
-    assert parser.parse_args(["restore", "in.wav", "--sbr-blend", "off"]).sbr_blend == "off"
-    with pytest.raises(SystemExit):
-        parser.parse_args(["restore", "in.wav", "--sbr-blend", "half"])
 
 
 # --- the restoration -----------------------------------------------------------------------------------------

@@ -11,9 +11,27 @@ import sagasr_stream as ss
 from sagasr_stream.bundle import Manifest
 from sagasr_stream.cli.main import build_parser
 from sagasr_stream.errors import BundleError
+from sagasr_stream.settings import RestoreSettings, resolve
+
+from ..conftest import with_defaults
 
 LEVEL = "must be a level in dB >= 0"
 SHARE = "must be a share in \\[0, 1\\]"
+
+
+@pytest.mark.parametrize("setting", ["sbr_blend", "band_transients"])
+def test_a_bundle_s_share_applies_by_default_with_keep_only(tiny_model: ss.SagaSRModel, setting: str) -> None:
+    """A share of the bundle's is the default with ``low_band`` "keep"; the user's share, "off" and 0 override it."""
+    def resolved(manifest: Manifest, **settings: object) -> object:
+        return getattr(resolve(RestoreSettings(**settings), manifest), setting)
+
+    assert resolved(tiny_model.manifest) is None
+    manifest = with_defaults(tiny_model, **{setting: 0.3}).manifest
+    assert resolved(manifest) == 0.3
+    assert resolved(manifest, **{setting: 0.5}) == 0.5
+    assert resolved(manifest, **{setting: "off"}) is None
+    assert resolved(manifest, **{setting: 0}) is None
+    assert resolved(manifest, low_band="replace") is None
 
 
 @pytest.mark.parametrize("name, bad, message", [

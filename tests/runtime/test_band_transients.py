@@ -82,17 +82,7 @@ def test_gains_are_clipped_and_one_where_both_deviate_alike() -> None:
     np.testing.assert_allclose(shaping_gains(click, click, 1.0), 1.0)
 
 
-# --- settings and manifest -----------------------------------------------------------------------------------
-def test_the_bundle_default_applies_with_keep_only(tiny_model: ss.SagaSRModel) -> None:
-    assert resolve(RestoreSettings(), tiny_model.manifest).band_transients is None
-    manifest = with_defaults(tiny_model, band_transients=0.3).manifest
-    assert resolve(RestoreSettings(), manifest).band_transients == 0.3
-    assert resolve(RestoreSettings(band_transients=0.5), manifest).band_transients == 0.5
-    assert resolve(RestoreSettings(band_transients="off"), manifest).band_transients is None
-    assert resolve(RestoreSettings(band_transients=0), manifest).band_transients is None
-    assert resolve(RestoreSettings(low_band="off"), manifest).band_transients is None
-
-
+# --- settings ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("settings, message", [
     (RestoreSettings(band_transients=1.5), "band_transients must be a share in \\[0, 1\\] or 'off', got 1.5"),
     (RestoreSettings(band_transients=0.3, low_band="replace"), "band_transients needs low_band 'keep', got 'replace'"),

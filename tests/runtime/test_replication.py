@@ -121,16 +121,6 @@ def test_a_share_is_a_number_from_0_to_1(value: object, ok: bool) -> None:
 
 
 # --- the settings --------------------------------------------------------------------------------------------
-def test_the_bundle_default_applies_with_keep_only(tiny_model: ss.SagaSRModel) -> None:
-    manifest = with_defaults(tiny_model, sbr_blend=0.25).manifest
-    assert resolve(RestoreSettings(), manifest).sbr_blend == 0.25
-    assert resolve(RestoreSettings(sbr_blend=0.5), manifest).sbr_blend == 0.5
-    assert resolve(RestoreSettings(sbr_blend="off"), manifest).sbr_blend is None
-    assert resolve(RestoreSettings(sbr_blend=0), manifest).sbr_blend is None
-    assert resolve(RestoreSettings(low_band="replace"), manifest).sbr_blend is None
-    assert resolve(RestoreSettings(), tiny_model.manifest).sbr_blend is None
-
-
 @pytest.mark.parametrize("value", [1.5, -0.2, float("nan"), True, "half"])
 def test_a_bad_share_is_refused(tiny_model: ss.SagaSRModel, value: object) -> None:
     with pytest.raises(SettingsError, match="sbr_blend must be a share in \\[0, 1\\] or 'off'"):

@@ -15,7 +15,8 @@ import pedalboard
 
 from .errors import AudioInputError, ParameterError, ParameterTypeError
 from .validation import (
-    Layout, LayoutTracker, check_finite, check_sample_rate, output_in_layout, planar_input, to_channels_first,
+    Layout, LayoutTracker, check_buffer_size, check_finite, check_sample_rate, output_in_layout, planar_input,
+    to_channels_first,
 )
 
 
@@ -146,9 +147,7 @@ class Chain:
         self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
     ) -> np.ndarray:
         """Run the chain; float32 output in the input's layout (see the class docstring)."""
-        if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
-            raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
-        buffer_size = int(buffer_size)
+        buffer_size = check_buffer_size(buffer_size)
         with self._lock:
             self._check_rate(sample_rate, reset)
             planar, layout = planar_input(input_array, self._layouts)

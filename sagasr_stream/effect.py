@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from .api import restore_pipeline
-from .errors import AudioInputError, ParameterError
+from .errors import AudioInputError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .restorer import Restorer
@@ -21,7 +21,7 @@ from .settings import RestoreSettings
 from .source_rate import SourceRateRestore
 from .streaming import Stream, exact_length
 from .validation import (  # noqa: F401  (LayoutTracker, planar_input, output_in_layout: re-exported)
-    Layout, LayoutTracker, check_finite, check_sample_rate, output_in_layout, planar_input,
+    Layout, LayoutTracker, check_buffer_size, check_finite, check_sample_rate, output_in_layout, planar_input,
 )
 
 
@@ -118,9 +118,7 @@ class BandwidthExtension:
         self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
     ) -> np.ndarray:
         """Restore ``input_array`` (see the class docstring); returns float32 in the input's layout."""
-        if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
-            raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
-        buffer_size = int(buffer_size)
+        buffer_size = check_buffer_size(buffer_size)
         with self._lock:
             rate = self.check_rate(sample_rate, reset)
             planar, layout = planar_input(input_array, self._layouts)

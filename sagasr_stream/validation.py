@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import AudioInputError, AudioTypeError
+from .errors import AudioInputError, AudioTypeError, ParameterError
 
 Layout = Literal["mono", "channels_first", "channels_last"]
 
@@ -60,6 +60,13 @@ def check_finite(audio: np.ndarray, name: str = "audio") -> None:
     if bad.any():
         first = np.unravel_index(int(np.argmax(bad)), audio.shape)
         raise AudioInputError(f"{name} holds {int(bad.sum())} NaN/Inf sample(s), the first at index {tuple(int(i) for i in first)}")
+
+
+def check_buffer_size(buffer_size: object) -> int:
+    """Accept a positive integer block size in samples (pedalboard's ``buffer_size``); return it as int."""
+    if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
+        raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
+    return int(buffer_size)
 
 
 def check_sample_rate(sample_rate: object) -> int:

@@ -1,6 +1,7 @@
 """Restoring windows: the model pipeline for a batch of fixed-length windows.
 
-window audio -> band edge (pass through when nothing is missing) -> peak gain -> VAE encode (LR latent) +
+window audio -> band edge (pass through when nothing is missing) -> its mean (a DC offset) taken out -> peak gain ->
+VAE encode (LR latent) +
 input roll-off -> Euler multi-CFG sampling from position-keyed noise -> VAE decode -> undo gain -> restored
 band level (:mod:`sagasr_stream.band_level`) -> band ceiling in quiet frames (:mod:`sagasr_stream.band_ceiling`) ->
 a share of band replication (:mod:`sagasr_stream.replication`) -> the user's trim (:mod:`sagasr_stream.band_trim`) ->
@@ -10,6 +11,7 @@ with the input up to its band edge -> the band's transients after the input's (:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -136,9 +138,21 @@ class WindowRestorer:
         return edges * self.bin_hz >= self.settings.complete_band_hz
 
     def _restore(self, audio: np.ndarray, jobs: list[WindowJob], edges: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        """Restore windows ``audio`` (n, samples) whose float64 STFTs are ``spec``: each without its mean (a DC
+        offset is no part of the band; the same signal at another offset gives the same band), which is added
+        back at the end."""
+        offset = audio.mean(axis=1, keepdims=True, dtype=np.float64)
+        centred = audio - offset
+        centred_spec = spec - offset[:, :, None] * dc_spectrum(audio.shape[1])
+        restored = self._generate(centred, jobs)
+        return (self._finish(restored, centred, jobs, edges, centred_spec) + offset).astype(np.float32)
+
+    def _generate(self, audio: np.ndarray, jobs: list[WindowJob]) -> np.ndarray:
+        """The model's restored windows (n, samples) float32 for windows ``audio`` (n, samples): peak gain, VAE
+        encode, sampling from each job's position-keyed noise, decode, gain undone."""
         m, s = self.model.manifest, self.settings
         gain = peak_gain(audio, m.input_peak)
-        scaled = audio * gain[:, None]
+        scaled = (audio * gain[:, None]).astype(np.float32)
         lr_latent = self.model.backend.encode(scaled[:, None, :])
         frames = lr_latent.shape[-1]
         noise = np.stack(
@@ -158,8 +172,15 @@ class WindowRestorer:
             s.cfg_text,
             s.cfg_form,
         )
-        restored = self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
-        restored *= band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
+        return self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
+
+    def _finish(self, restored: np.ndarray, audio: np.ndarray, jobs: list[WindowJob], edges: np.ndarray,
+                spec: np.ndarray) -> np.ndarray:
+        """The model's windows ``restored`` (n, samples) reshaped against their inputs ``audio`` (n, samples) and
+        the inputs' STFTs ``spec``, and merged with them up to ``edges``: band level, ceiling, SBR blend, trim,
+        smoothing, low-band merge, transients. (n, samples) float32."""
+        m, s = self.model.manifest, self.settings
+        restored = restored * band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
         if (s.band_ceiling_db is None and s.sbr_blend is None and s.band_smoothing_octaves is None
                 and not s.trims_band and s.band_transients is None):
             return merge_low_band(restored, audio, s.low_band, edges, spec)
@@ -180,3 +201,12 @@ class WindowRestorer:
                 merged[i] = follow_input_transients(merged[i], audio[i], int(edges[i]),
                                                     s.band_transients, m.sample_rate)
         return merged
+
+
+@lru_cache(maxsize=4)
+def dc_spectrum(length: int) -> np.ndarray:
+    """(bins, frames) float64 STFT (:func:`~sagasr_stream.dsp.float64_stft`) of ``length`` samples of 1: what a DC
+    offset of 1 adds to a window's STFT (its zero-padded first and last frames see a step). Read-only."""
+    spectrum = float64_stft(np.ones(length))
+    spectrum.setflags(write=False)
+    return spectrum

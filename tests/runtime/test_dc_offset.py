@@ -1,0 +1,49 @@
+"""A DC offset (an old transfer's, a cheap converter's) is no part of the band: the model sees each window without
+its mean, and the output keeps the input's offset below the band edge."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sagasr_stream as ss
+
+from ..conftest import band_limited_noise
+
+SR = 44100
+OFFSET = 0.125  # exactly representable, so that x + OFFSET - OFFSET is x on a 16-bit grid
+
+
+def on_16_bit_grid(x: np.ndarray) -> np.ndarray:
+    return (np.round(x * 32768) / 32768).astype(np.float32)
+
+
+def model_inputs(model: ss.SagaSRModel, x: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """What the model's encoder was given while ``x`` was restored."""
+    seen: list[np.ndarray] = []
+    encode = model.backend.encode
+
+    def spy(audio: np.ndarray) -> np.ndarray:
+        seen.append(audio.copy())
+        return encode(audio)
+
+    monkeypatch.setattr(model.backend, "encode", spy)
+    ss.restore(x, SR, model)
+    monkeypatch.undo()
+    return seen
+
+
+def test_the_model_sees_the_same_windows_at_any_offset(tiny_model: ss.SagaSRModel,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    x = on_16_bit_grid(band_limited_noise(SR, 6000.0, seed=11))
+    plain = model_inputs(tiny_model, x, monkeypatch)
+    shifted = model_inputs(tiny_model, x + np.float32(OFFSET), monkeypatch)
+    assert len(plain) == len(shifted) > 0
+    for a, b in zip(plain, shifted):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_output_is_the_restored_signal_at_the_input_s_offset(tiny_model: ss.SagaSRModel) -> None:
+    x = on_16_bit_grid(band_limited_noise(SR, 6000.0, seed=12))
+    plain = ss.restore(x, SR, tiny_model)
+    shifted = ss.restore(x + np.float32(OFFSET), SR, tiny_model)
+    np.testing.assert_allclose(shifted - np.float32(OFFSET), plain, atol=1e-6)  # the band too, whatever the offset

@@ -9,7 +9,8 @@ below the edge and of the restored band above it are each taken relative to thei
 :data:`SPAN_FRAMES` frames (93 ms); the band's deviation is moved ``share`` of the way to the octave below's
 (the change clipped to +-:data:`LIMIT_DB`) by one gain per frame on the band's short-STFT bins from
 :data:`GUARD_BINS` above the edge. The band's level over a span stays the model's; only its shape within it
-follows the input; the change is kept out of the input's band below the edge. Each window is treated alone, so the result does not depend on block or batch size.
+follows the input, and the change is kept out of the input's band below the edge. Each window is treated alone, so
+the result does not depend on block or batch size.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ LIMIT_DB = 20.0    # the most a frame's band is raised or lowered
 FLOOR_DB = -60.0   # energies below this, relative to their mean over the window, count as silence
 TAPER_FRAMES = 32  # short frames (46 ms) over which the change fades in and out at the window's ends: a change
                    # that starts abruptly splatters into the input's band (windows overlap, so little is lost)
-
 
 
 def shaping_gains(below_power: np.ndarray, above_power: np.ndarray, share: float) -> np.ndarray:
@@ -69,7 +69,8 @@ def follow_input_transients(restored: np.ndarray, original: np.ndarray, edge_bin
     above_power = (np.abs(spec_out[first:]) ** 2).sum(axis=0)
     gains = shaping_gains(below_power, above_power, share)
     shaped = spec_out[first:] * (gains - 1.0)
-    change = istft(np.concatenate([np.zeros_like(spec_out[:first]), shaped]), restored.shape[-1], SHORT_FFT, SHORT_HOP)
+    change = istft(np.concatenate([np.zeros_like(spec_out[:first]), shaped]), restored.shape[-1], SHORT_FFT,
+                   SHORT_HOP)
     change_spec = stft(change)
     change_spec[:edge_bin] = 0.0
     return (restored + istft(change_spec, restored.shape[-1])).astype(np.float32)

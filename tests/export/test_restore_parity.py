@@ -43,7 +43,8 @@ def test_runtime_sampler_matches_torch_reference(tiny_model, onnx_bundle):
 
 
 def test_public_restore_matches_torch_reference(tiny_model, onnx_bundle):
-    """``sagasr_stream.restore`` (validation, chunking, batching, peak levelling, roll-off, caption tokens, noise
+    """``sagasr_stream.restore`` (validation, chunking, batching, the window's mean taken out and put back, peak
+    levelling, roll-off, caption tokens, noise
     keyed by channel and window position, decode, overlap-add) on a stereo two-window signal equals the torch
     reference run window by window. ``overlap=0`` and ``low_band="off"`` make each output window the model's."""
     from sagasr_stream import degradation, dsp
@@ -64,14 +65,15 @@ def test_public_restore_matches_torch_reference(tiny_model, onnx_bundle):
 
     # torch: the four windows (channel c, window k) in one batch
     windows = np.stack([audio[c, k * L:(k + 1) * L] for c in range(2) for k in range(2)])
-    gain = dsp.peak_gain(windows, m.config.input_peak)
-    scaled = (windows * gain[:, None]).astype(np.float32)
+    offsets = windows.mean(axis=1, keepdims=True, dtype=np.float64)  # each window restored without its mean
+    gain = dsp.peak_gain(windows - offsets, m.config.input_peak)
+    scaled = ((windows - offsets) * gain[:, None]).astype(np.float32)
     noise = np.stack([latent_noise(seed=11, channel=c, start_frame=k * frames, n_frames=frames, channels=channels)
                       for c in range(2) for k in range(2)])
     r_out = torch.full((4,), dsp.hz_to_ratio(15000.0))
     ref = reference_restore(m, torch.from_numpy(scaled)[:, None], torch.from_numpy(noise), [settings.caption] * 4,
                             torch.from_numpy(dsp.rolloff_ratio(scaled)), r_out, 3, 1.4, 1.2).numpy()[:, 0]
-    ref = ref / gain[:, None]
+    ref = ref / gain[:, None] + offsets
     want = np.stack([np.concatenate([ref[2 * c], ref[2 * c + 1]]) for c in range(2)])
     scale = np.abs(want).max(axis=1, keepdims=True)
     assert np.all(np.abs(got - want).max(axis=1, keepdims=True) < 1e-3 * np.maximum(scale, 1e-2)), \

@@ -63,8 +63,8 @@ class RestoreSettings:
       :data:`~sagasr_stream.band_smoothing.DEFAULT_ITERATIONS`;
     - ``band_transients``: how far (0-1) the restored band's short-time shape (1.45 ms frames, within 93 ms)
       moves towards that of the input's octave below the edge (:mod:`sagasr_stream.band_transients`: a drum
-      hit's band as sharp as the hit), or "off"; the default of bundles that ship ``defaults.band_transients``,
-      with ``low_band`` "keep" only;
+      hit's band follows the hit more closely), or "off"; the default of bundles that ship
+      ``defaults.band_transients``, with ``low_band`` "keep" only;
     - ``band_gain`` and ``band_tilt``: the user's trim of the restored band, a level (dB) and a slope (dB per octave
       above the band edge) on top of the model's (:mod:`sagasr_stream.band_trim`); 0 and 0 by default, with
       ``low_band`` "keep" only;
@@ -118,7 +118,7 @@ class RestoreSettings:
     band_transients: float | str | None = option(
         None, parse=number_or_word("a share in [0, 1]", "off"),
         help="share (0-1) of the way the restored band's short-time shape (1.45 ms frames) moves towards that of "
-             "the input's octave below the edge (its onsets as sharp as the input's), or 'off'; default: the "
+             "the input's octave below the edge (its onsets follow the input's), or 'off'; default: the "
              "bundle's")
     band_gain: float = option(
         0.0, unit="dB", help="trim of the restored band's level on top of the model's (+-24 dB): where it sounds "

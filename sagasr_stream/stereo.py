@@ -6,7 +6,8 @@ and returns each channel's restored window.
 
 - ``"independent"``: every channel on its own, with its own noise (the behaviour before stereo modes).
 - ``"linked"`` (default): channels in pairs (0, 1), (2, 3) ...; one signal per pair and window is restored:
-  the mid (L + R) / 2, or the side (L - R) / 2 when the side is the louder (opposite-polarity channels).
+  the mid (L + R) / 2, or the side (L - R) / 2 when the side is the louder (opposite-polarity channels; a DC
+  offset does not count, and the pair is linked and merged without the channels' offsets, put back after).
   The other of mid/side gets the restored band by its own relation to the restored one in the octave just
   below the pair's band edge, per STFT frame (2048 points, hop 512): ``other_band = beta * band + rho *
   decorrelated(band)`` with ``beta`` the regression of the other on the restored signal and ``rho`` the rest of
@@ -33,7 +34,7 @@ import numpy as np
 
 from .bandlimit import SignalBandLimit, least_limiting
 from .dsp import N_FFT, float64_stft, istft, merge_low_band, stft
-from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
+from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer, dc_spectrum
 from .settings import STEREO_MODES, StereoMode
 
 PHASE_KEY = 0x57E2E0  # the decorrelator's rng key, apart from the sampler's (seed, channel, frame) keys
@@ -149,7 +150,7 @@ class StereoWindows:
             return _Plan(group, "ms", (add(first, mid), add(first, side)), edges, mid, side, spec)
         # the restored one of mid/side: its STFT is the pair's, (L +- R) / 2, and its band edge the pair's lower one
         edge = linked_edge(edges)
-        if float(np.dot(side, side)) > float(np.dot(mid, mid)):
+        if float(np.var(side, dtype=np.float64)) > float(np.var(mid, dtype=np.float64)):  # the louder, DC aside
             return _Plan(group, "linked-side", (add(first, side, 0.5 * (spec[0] - spec[1]), edge),), edges, mid, side, spec)
         return _Plan(group, "linked-mid", (add(first, mid, 0.5 * (spec[0] + spec[1]), edge),), edges, mid, side, spec)
 
@@ -173,15 +174,21 @@ class StereoWindows:
             if self.low_band == "off":
                 return list(pair.astype(np.float32))
             return list(merge_low_band(pair, original, self.low_band, plan.edges, plan.spec))
-        spectra = self._linked(plan, restored[plan.signals[0]])
-        return list(merge_low_band(None, original, self.low_band, plan.edges, plan.spec, restored_spec=spectra))
+        # linked without the pair's DC offsets (as the engine restores each signal), put back after the merge
+        offsets = original.mean(axis=1, keepdims=True, dtype=np.float64)
+        spec = plan.spec - offsets[:, :, None] * dc_spectrum(original.shape[1])
+        signal_offset = 0.5 * (offsets[0] + offsets[1] if plan.kind == "linked-mid" else offsets[0] - offsets[1])
+        signal = restored[plan.signals[0]] - signal_offset
+        spectra = self._linked(plan, signal, spec)
+        merged = merge_low_band(None, original - offsets, self.low_band, plan.edges, spec, restored_spec=spectra)
+        return list((merged + offsets).astype(np.float32))
 
-    def _linked(self, plan: _Plan, restored: np.ndarray) -> np.ndarray:
+    def _linked(self, plan: _Plan, restored: np.ndarray, spec: np.ndarray) -> np.ndarray:
         """(2, bins, frames): the pair's STFT from the restored mid (or side) and the other's per-frame relation
-        to it (the mid's and side's STFTs are the pair's, (L +- R) / 2)."""
+        to it (the mid's and side's STFTs are the pair's ``spec``, (L +- R) / 2)."""
         on_mid = plan.kind == "linked-mid"
-        assert plan.edges is not None and plan.spec is not None
-        half = 0.5 * (plan.spec[0] + plan.spec[1]), 0.5 * (plan.spec[0] - plan.spec[1])
+        assert plan.edges is not None
+        half = 0.5 * (spec[0] + spec[1]), 0.5 * (spec[0] - spec[1])
         reference, other = half if on_mid else half[::-1]
         edge = linked_edge(plan.edges)
         band = float64_stft(restored)

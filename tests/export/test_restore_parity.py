@@ -45,7 +45,8 @@ def test_runtime_sampler_matches_torch_reference(tiny_model, onnx_bundle):
 def test_public_restore_matches_torch_reference(tiny_model, onnx_bundle):
     """``sagasr_stream.restore`` (validation, chunking, batching, the window's mean taken out and put back, peak
     levelling, roll-off, caption tokens, noise keyed by channel and window position, decode, overlap-add) on a
-    stereo two-window signal equals the torch reference run window by window. ``overlap=0`` and ``low_band="off"`` make each output window the model's."""
+    stereo two-window signal equals the torch reference run window by window. ``overlap=0`` and ``low_band="off"``
+    make each output window the model's."""
     from sagasr_stream import degradation, dsp
     from sagasr_stream.api import restore
     from sagasr_stream.model import SagaSRModel

@@ -30,6 +30,27 @@ def drop_own_outputs(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> tu
     return [pair for pair, _ in kept], [out for _, out in kept]
 
 
+class FileProgress:
+    """One file's progress bar, in windows: opened at the first report, when its total is known (so no bar of
+    unknown length is shown first); ``disable`` as tqdm's (None: on a terminal only)."""
+
+    def __init__(self, name: str, disable: bool | None) -> None:
+        self.name, self.disable, self.bar = name, disable, None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.name, unit="win", leave=False, disable=self.disable)
+        elif self.bar.total != total:
+            self.bar.reset(total)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     """Restore every input to its output file (errors per file are reported, the rest go on)."""
     from tqdm import tqdm
@@ -56,7 +77,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     failures: list[tuple[Path, str]] = []
     restored = 0
     say = (lambda line: None) if args.quiet else (lambda line: tqdm.write(line, file=sys.stderr))
-    overall = tqdm(total=len(inputs), desc="files", unit="file", disable=args.quiet or len(inputs) < 2)
+    bars_off = True if args.quiet else None  # None: tqdm shows its bars on a terminal only, not in a log file
+    overall = tqdm(total=len(inputs), desc="files", unit="file", disable=True if len(inputs) < 2 else bars_off)
     for (source, _), destination in zip(inputs, outputs):
         if destination.resolve() in input_set:
             failures.append((source, f"{destination} is an input file; refusing to overwrite it"))
@@ -64,13 +86,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         elif destination.exists() and not args.force:
             say(f"skip {source} -> {destination} (exists; --force to redo)")
         else:
-            bar = tqdm(desc=source.name, unit="win", leave=False, disable=args.quiet)
-
-            def progress(done: int, total: int, bar=bar) -> None:  # type: ignore[no-untyped-def]
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
+            progress = FileProgress(source.name, bars_off)
             try:
                 restore_file(source, destination, restorer, overwrite=args.force, progress=progress,
                              output_rate=args.output_rate, log=say)
@@ -80,7 +96,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 failures.append((source, file_error_text(source, exc)))
                 tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
             finally:
-                bar.close()
+                progress.close()
         overall.update(1)
     overall.close()
     if failures or (len(inputs) > 1 and not args.quiet):

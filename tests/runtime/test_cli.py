@@ -43,6 +43,14 @@ def test_upsample_glob_and_options(tiny_bundle, tmp_path):
         assert f.samplerate == 44100 and f.frames == 22050
 
 
+def test_progress_bars_stay_out_of_a_log_file(tiny_bundle, tmp_path, capsys):
+    make_inputs(tmp_path / "in")  # stderr captured: not a terminal, as when a batch job's output goes to a log
+    assert main(["upsample", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle)]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "win/s" not in err and "file/s" not in err
+    assert "a.wav ->" in err and "b.flac ->" in err  # the lines a log wants stay
+
+
 def test_upsample_refuses_to_overwrite_inputs(tiny_bundle, tmp_path, capsys):
     make_inputs(tmp_path / "in")
     src = tmp_path / "in" / "a.wav"

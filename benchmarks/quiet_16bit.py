@@ -1,10 +1,13 @@
 """Quiet 16-bit input: the default model against the baselines as the level falls towards the quantization floor.
 
     python benchmarks/quiet_16bit.py --corpus CORPUS --used .gpu/corpus/clips --clips 20 --seconds 6
+    python benchmarks/quiet_16bit.py ... --dither tpdf [--no-dither-look]
 
 The clips of ``benchmarks/band_ceiling.py``, normalised to a peak of -1 dBFS, then scaled by each ``--gains-db``,
 degraded by the evaluation's recipe at 4, 8 and 12 kHz (filters; draws seeded by the clip's index) and rounded to
-16 bits, as a quiet 16-bit file is. The reference is the full-band clip at the same gain, rounded to 16 bits too
+16 bits, as a quiet 16-bit file is (``--dither tpdf``: with triangular dither of +-1 step added first, as most
+tools write 16-bit files; ``--no-dither-look``: without the band edge's look for a cut into such dither, what the
+runtime did before). The reference is the full-band clip at the same gain, rounded to 16 bits too
 (its own quantization noise is part of it). LSD-HF of the input, SBR, the noise fill and the model; the margin (%
 below the better baseline); and the share of 1.49 s windows whose band edge reads 20 kHz or more in the 16-bit
 input (they pass through) against the same input in float.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sagasr_stream import restore
+from sagasr_stream import dsp, restore
 from sagasr_stream.degradation import degrade
 from sagasr_stream.dsp import N_FFT, band_edge_from_power, interior_power
 from sagasr_stream.evaluation.baseline import noise_fill, sbr_extend
@@ -27,9 +30,13 @@ from band_ceiling import EVAL_CUTOFFS, SR, load_unseen_clips, unseen_clips_parse
 WINDOW = 65536
 
 
-def to_16_bit(x: np.ndarray) -> np.ndarray:
-    """What a 16-bit file of ``x`` reads back as: k / 32768 (pedalboard, soundfile), no dither."""
-    return (np.clip(np.round(x * 32768), -32768, 32767) / 32768).astype(np.float32)
+def to_16_bit(x: np.ndarray, dither: np.random.Generator | None = None) -> np.ndarray:
+    """What a 16-bit file of ``x`` reads back as: k / 32768 (pedalboard, soundfile); with ``dither``, TPDF dither
+    of +-1 step (the sum of two uniform draws of +-0.5 step) added before the rounding."""
+    scaled = np.asarray(x, np.float64) * 32768
+    if dither is not None:
+        scaled = scaled + dither.uniform(-0.5, 0.5, scaled.shape) + dither.uniform(-0.5, 0.5, scaled.shape)
+    return (np.clip(np.round(scaled), -32768, 32767) / 32768).astype(np.float32)
 
 
 def full_band_share(x: np.ndarray) -> float:
@@ -44,10 +51,19 @@ def full_band_share(x: np.ndarray) -> float:
 def main() -> None:
     parser = unseen_clips_parser(__doc__.split("\n\n")[0], EVAL_CUTOFFS)
     parser.add_argument("--gains-db", type=float, nargs="+", default=[0.0, -20.0, -34.0])
+    parser.add_argument("--dither", choices=["none", "tpdf"], default="none")
+    parser.add_argument("--no-dither-look", action="store_true", help="without the band edge's look for a cut "
+                        "into dither (dsp.EDGE_DITHER_DROP_DB), as before it")
     args = parser.parse_args()
+    if args.no_dither_look:
+        dsp.EDGE_DITHER_DROP_DB = np.inf  # no drop is that large: the third look finds nothing
+
+    def to_file(x: np.ndarray, *seed: int) -> np.ndarray:  # reference and input: two files, two dither draws
+        return to_16_bit(x, np.random.default_rng([16, *seed]) if args.dither == "tpdf" else None)
     clips = [0.89 * c / max(1e-9, float(np.abs(c).max())) for c in load_unseen_clips(args).values()]
     restorer = Restorer.load(None)
-    print(f"{len(clips)} clips x {args.seconds:g} s, filters, 16-bit; mean LSD-HF against the 16-bit reference\n")
+    print(f"{len(clips)} clips x {args.seconds:g} s, filters, 16-bit (dither: {args.dither}"
+          f"{', no dither look' if args.no_dither_look else ''}); mean LSD-HF against the 16-bit reference\n")
     print("| peak | cutoff | input | SBR | noise fill | model | margin | windows read full band: 16-bit / float |")
     print("|---|---|---|---|---|---|---|---|")
     for gain_db in args.gains_db:
@@ -55,9 +71,9 @@ def main() -> None:
         for cutoff in args.cutoffs:
             scores, full16, full32 = [], [], []
             for ci, clip in enumerate(clips):
-                reference = to_16_bit(gain * clip)
+                reference = to_file(gain * clip, ci, 0)
                 degraded = gain * degrade(clip, "filters", cutoff, np.random.default_rng(ci))
-                x = to_16_bit(degraded)
+                x = to_file(degraded, ci, 1)
                 outputs = (x, sbr_extend(x, SR, cutoff), noise_fill(x, SR, cutoff), restore(x, SR, restorer))
                 scores.append([lsd_hf(y, reference, SR, cutoff) for y in outputs])
                 full16.append(full_band_share(x))
@@ -73,8 +89,8 @@ def main() -> None:
     for gain_db in args.gains_db:
         gain = 10 ** (gain_db / 20)
         rows = []
-        for clip in clips:
-            x = to_16_bit(gain * clip)
+        for ci, clip in enumerate(clips):
+            x = to_file(gain * clip, ci, 0)
             y = restore(x, SR, restorer)
             rows.append([full_band_share(x), lsd(y, x, SR), lsd(y, gain * clip, SR), lsd(x, gain * clip, SR)])
         m = np.mean(rows, axis=0)

@@ -123,6 +123,10 @@ EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band sca
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
 EDGE_ROUNDING_MARGIN = 1.5  # times the expected rounding power taken out (its frame-mean estimate scatters above it)
+# A cut into an integer grid's dither (band_edge_from_power's third look): TPDF dither holds 3 x the rounding power
+EDGE_DITHER_DROP_DB = 12.0  # band-to-floor drop across +-15 % of the frequency, when the floor is the grid's noise
+EDGE_DITHER_FLOOR = 8.0  # the floor just above such a cut: at most this many times the rounding power (dither + scatter)
+EDGE_DITHER_KNEE_DB = 3.0  # ... and its edge: where the level comes within this of that floor (or the usual knee)
 
 
 def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, spec: np.ndarray | None = None) -> np.ndarray:
@@ -159,7 +163,10 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     """The band edge bin of one mean power spectrum ``power`` (bins,): where the spectrum falls from its
     band into its own noise floor. Returns ``bins - 1`` (full band: no cut found) or 0 (silence).
     ``rounding_floor``: the expected power per bin of integer samples' rounding noise
-    (:mod:`sagasr_stream.quantization`); when no cut shows, one is looked for again with that taken out.
+    (:mod:`sagasr_stream.quantization`); when no cut shows, one is looked for again with that taken out, and
+    then once more as a drop of only :data:`EDGE_DITHER_DROP_DB` into a floor no louder than the grid's dither
+    can be (:data:`EDGE_DITHER_FLOOR` times the rounding power), its edge where the level comes within
+    :data:`EDGE_DITHER_KNEE_DB` of that floor: a dithered file's cut, in a passage too quiet for the full drop.
 
     - the level per bin (dB) is smoothed by a 9-bin maximum (bridges the gaps between harmonics and
       MP3-style holes) and a 31-bin median (a lone tonal peak, narrower than ~330 Hz, is not a band);
@@ -183,11 +190,16 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     edge = _cut_in(power, peak)
     if edge == bins - 1 and rounding_floor > 0:  # a quiet integer-sample input: its cut may lie under the rounding
         edge = _cut_in(np.maximum(power - EDGE_ROUNDING_MARGIN * rounding_floor, 1e-3 * rounding_floor), peak)
+    if edge == bins - 1 and rounding_floor > 0:  # a quiet dithered input: its cut may lie a few dB over the dither
+        edge = _cut_in(power, peak, EDGE_DITHER_DROP_DB, 10 * np.log10(EDGE_DITHER_FLOOR * rounding_floor))
     return edge
 
 
-def _cut_in(power: np.ndarray, peak: float) -> int:
-    """:func:`band_edge_from_power`'s search for a cut in ``power`` (bins,) float64 whose loudest bin is ``peak``."""
+def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB, dither_db: float | None = None) -> int:
+    """:func:`band_edge_from_power`'s search for a cut in ``power`` (bins,) float64 whose loudest bin is ``peak``:
+    a drop of ``drop_db``; with ``dither_db`` (the highest level, dB, an integer grid's dither can show) only into a
+    floor at most that loud, and the edge no higher than where the level comes within
+    :data:`EDGE_DITHER_KNEE_DB` of it."""
     from scipy import ndimage
 
     bins = power.shape[-1]
@@ -204,11 +216,11 @@ def _cut_in(power: np.ndarray, peak: float) -> int:
     padded = np.append(envelope, envelope[-1])  # reduceat needs every slice end to be a valid index
     lo_max = np.maximum.reduceat(padded, np.stack([lo_start, lo_stop], 1).ravel())[::2]
     hi_min = np.minimum.reduceat(padded, np.stack([hi_start, hi_stop], 1).ravel())[::2]
-    candidates = np.flatnonzero(lo_max - hi_min >= EDGE_DROP_DB)
+    candidates = np.flatnonzero(lo_max - hi_min >= drop_db)
     bands = _slice_medians(envelope, lo_start[candidates], lo_stop[candidates])
     above = _slice_medians(envelope, hi_start[candidates], hi_stop[candidates])
     for i, band, just_above in zip(candidates, bands.tolist(), above.tolist()):  # the highest cut first
-        if band - just_above < EDGE_DROP_DB:
+        if band - just_above < drop_db or (dither_db is not None and just_above > dither_db):
             continue
         k = int(ks[i])
         lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
@@ -216,7 +228,8 @@ def _cut_in(power: np.ndarray, peak: float) -> int:
             continue
         if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
             continue  # an island above a gap (a resampler's image, a lone partial), not the band's top
-        return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * k), hi.stop)
+        floor_db = -np.inf if dither_db is None else just_above + EDGE_DITHER_KNEE_DB
+        return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * k), hi.stop, floor_db)
     return bins - 1
 
 
@@ -255,10 +268,10 @@ def _slice_upper_quartiles(values: np.ndarray, starts: np.ndarray, stops: np.nda
     return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's _lerp
 
 
-def _knee(smooth: np.ndarray, start: int, stop: int, chunk: int = 64) -> int:
+def _knee(smooth: np.ndarray, start: int, stop: int, floor_db: float = -np.inf, chunk: int = 64) -> int:
     """First bin in [start, stop) from which the 9-bin-maximum level ``smooth`` (dB) stays :data:`EDGE_KNEE_DB`
-    under the band just below it (upper quartile of 0.8-0.95 x the bin) for 2.5 % of its frequency (a gap
-    between partials is not a knee), minus the maximum's 4-bin reach; ``stop`` if none.
+    under the band just below it (upper quartile of 0.8-0.95 x the bin), or under ``floor_db``, for 2.5 % of its
+    frequency (a gap between partials is not a knee), minus the maximum's 4-bin reach; ``stop`` if none.
 
     Evaluated ``chunk`` bins at a time, each statistic over all bins of a chunk at once (the same numbers as one
     bin at a time, in a few numpy calls)."""
@@ -273,7 +286,7 @@ def _knee(smooth: np.ndarray, start: int, stop: int, chunk: int = 64) -> int:
         for width in np.unique(reach):
             same = reach == width
             top[same] = sliding_window_view(padded, int(width))[bins[same]].max(axis=1)
-        below = np.flatnonzero(top < reference - EDGE_KNEE_DB)
+        below = np.flatnonzero(top < np.maximum(reference - EDGE_KNEE_DB, floor_db))
         if below.size:
             return int(bins[below[0]]) - 4
     return stop

@@ -6,8 +6,13 @@ is white, ``step ** 2 / 12`` per sample. In a quiet passage the band can end les
 band (20 windows of 6 s at -35 dBFS peaks, filters at 4-12 kHz: 36-56 %). When a window reads as full band and its
 samples lie on such a grid, the band edge is looked for again with 1.5 times the expected rounding power taken out
 (:func:`~sagasr_stream.dsp.band_edge_from_power`'s ``rounding_floor``; :data:`~sagasr_stream.dsp.EDGE_ROUNDING_MARGIN`).
-Dithered files hold more noise than the rounding alone and gain less; a file resampled on the way in is off the
-grid and is read as before.
+A dithered file holds more noise than the rounding alone (TPDF dither: three times its power), which that does not
+take out: so a window that still reads as full band is looked at once more, for a smaller drop
+(:data:`~sagasr_stream.dsp.EDGE_DITHER_DROP_DB`) into a floor no louder than such dither
+(:data:`~sagasr_stream.dsp.EDGE_DITHER_FLOOR`), the edge where the band meets that floor (TPDF-dithered 16-bit
+windows of 20 clips read as full band at -35 dBFS peaks, filters at 4-12 kHz: 35-63 % -> 4-21 %;
+``benchmarks/quiet_16bit.py --dither tpdf``). A file resampled on
+the way in is off the grid and is read as before.
 """
 from __future__ import annotations
 

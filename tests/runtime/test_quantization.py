@@ -10,9 +10,19 @@ from sagasr_stream.quantization import grid_step, rounding_floor, rounding_power
 from .material import SR, piano_like, validation_clips
 
 
-def to_16_bit(x: np.ndarray) -> np.ndarray:
-    """What a 16-bit file of ``x`` reads back as (k / 32768), no dither."""
-    return (np.clip(np.round(x * 32768), -32768, 32767) / 32768).astype(np.float32)
+def to_16_bit(x: np.ndarray, dither_seed: int | None = None) -> np.ndarray:
+    """What a 16-bit file of ``x`` reads back as (k / 32768); with ``dither_seed``, TPDF dither of +-1 step first."""
+    scaled = np.asarray(x, np.float64) * 32768
+    if dither_seed is not None:
+        rng = np.random.default_rng(dither_seed)
+        scaled = scaled + rng.uniform(-0.5, 0.5, scaled.shape) + rng.uniform(-0.5, 0.5, scaled.shape)
+    return (np.clip(np.round(scaled), -32768, 32767) / 32768).astype(np.float32)
+
+
+def window_edge_hz(x: np.ndarray) -> float:
+    """The runtime's band edge of one window of samples ``x`` (Hz), with the rounding floor of its grid."""
+    power = dsp.interior_power(np.asarray(x, np.float64)[None])[0]
+    return dsp.band_edge_from_power(power, rounding_floor(x)) * SR / dsp.N_FFT
 
 
 def quiet_cut(x: np.ndarray, peak_dbfs: float, cutoff: float = 8000.0) -> np.ndarray:
@@ -45,6 +55,25 @@ def test_a_quiet_16_bit_cut_that_reads_as_full_band_is_found(name):
     assert 0.9 <= edge_hz / 8000.0 <= 1.1
 
 
+@pytest.mark.parametrize("name", ["piano", "000022_00", "000022_05"])
+def test_a_quiet_dithered_16_bit_cut_is_found_where_the_band_meets_the_dither(name, monkeypatch):
+    source = piano_like(2.0) if name == "piano" else validation_clips()[name]
+    cut = quiet_cut(source, -30.0)[: 1 << 16]
+    x = to_16_bit(cut, dither_seed=3)
+    with monkeypatch.context() as before:
+        before.setattr(dsp, "EDGE_DITHER_DROP_DB", np.inf)  # no third look: the cut lies in the dither
+        assert window_edge_hz(x) == SR / 2
+    assert 0.9 <= window_edge_hz(x) / window_edge_hz(cut) <= 1.05  # where the float cut's edge is, not below it
+
+
+@pytest.mark.parametrize("peak_dbfs", [-1.0, -20.0])
+def test_dithered_full_band_material_stays_full_band(peak_dbfs):
+    rng = np.random.default_rng(4)
+    noise = np.cumsum(rng.standard_normal(1 << 16)) * 0.002  # pink-ish, falling 6 dB per octave to Nyquist
+    noise = 10 ** (peak_dbfs / 20) * (noise - noise.mean()) / np.abs(noise - noise.mean()).max()
+    assert window_edge_hz(to_16_bit(noise, dither_seed=5)) == SR / 2
+
+
 def test_found_cuts_and_float_input_are_unchanged():
     clips = validation_clips()
     for name in ("000025_04", "000081_01", "000136_01"):
@@ -73,10 +102,11 @@ def test_the_signal_limit_uses_the_grid_whatever_the_block_sizes():
     assert all(floated.limits(k)[0] is None for k in range(windows))
 
 
-def test_restore_fills_a_quiet_16_bit_file_it_used_to_pass(tiny_model):
+@pytest.mark.parametrize("peak_dbfs, dither_seed", [(-35.0, None), (-30.0, 3)])
+def test_restore_fills_a_quiet_16_bit_file_it_used_to_pass(tiny_model, peak_dbfs, dither_seed):
     from sagasr_stream import restore
 
-    x = to_16_bit(quiet_cut(piano_like(2.0), -35.0))
+    x = to_16_bit(quiet_cut(piano_like(2.0), peak_dbfs), dither_seed)
     y = restore(x, SR, tiny_model)
     top = lambda s: np.abs(np.fft.rfft(s.astype(np.float64)))[int(10000 * s.size / SR) :] ** 2  # noqa: E731
     assert top(y).sum() > 10 * top(x).sum()  # a band above the cut: the windows were restored, not passed

@@ -1,20 +1,26 @@
 """Quiet 16-bit input: the default model against the baselines as the level falls towards the quantization floor.
 
     python benchmarks/quiet_16bit.py --corpus CORPUS --used .gpu/corpus/clips --clips 20 --seconds 6
-    python benchmarks/quiet_16bit.py ... --dither tpdf [--no-dither-look]
+    python benchmarks/quiet_16bit.py ... [--dither tpdf] [--no-dither-look] [--via-file]
 
 The clips of ``benchmarks/band_ceiling.py``, normalised to a peak of -1 dBFS, then scaled by each ``--gains-db``,
 degraded by the evaluation's recipe at 4, 8 and 12 kHz (filters; draws seeded by the clip's index) and rounded to
 16 bits, as a quiet 16-bit file is (``--dither tpdf``: with triangular dither of +-1 step added first, as most
 tools write 16-bit files; ``--no-dither-look``: without the band edge's look for a cut into such dither, what the
-runtime did before). The reference is the full-band clip at the same gain, rounded to 16 bits too
+runtime did before; ``--via-file``: written as a 16-bit WAV and read back by pedalboard, as ``restore_file`` and the
+CLI read a file, instead of k / 32768 as soundfile reads it). The reference is the full-band clip at the same gain, rounded to 16 bits too
 (its own quantization noise is part of it). LSD-HF of the input, SBR, the noise fill and the model; the margin (%
 below the better baseline); and the share of 1.49 s windows whose band edge reads 20 kHz or more in the 16-bit
 input (they pass through) against the same input in float.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
+from pedalboard.io import AudioFile
+from scipy.io import wavfile
 
 from sagasr_stream import dsp, restore
 from sagasr_stream.degradation import degrade
@@ -30,13 +36,21 @@ from band_ceiling import EVAL_CUTOFFS, SR, load_unseen_clips, unseen_clips_parse
 WINDOW = 65536
 
 
-def to_16_bit(x: np.ndarray, dither: np.random.Generator | None = None) -> np.ndarray:
-    """What a 16-bit file of ``x`` reads back as: k / 32768 (pedalboard, soundfile); with ``dither``, TPDF dither
-    of +-1 step (the sum of two uniform draws of +-0.5 step) added before the rounding."""
+def to_16_bit(x: np.ndarray, dither: np.random.Generator | None = None, via_file: bool = False) -> np.ndarray:
+    """What a 16-bit file of ``x`` reads back as: k / 32768 as soundfile reads it, or with ``via_file`` written as a
+    16-bit WAV and read by pedalboard as the runtime's file reader does (k * float32(1 / 32767)); with ``dither``,
+    TPDF dither of +-1 step (the sum of two uniform draws of +-0.5 step) added before the rounding."""
     scaled = np.asarray(x, np.float64) * 32768
     if dither is not None:
         scaled = scaled + dither.uniform(-0.5, 0.5, scaled.shape) + dither.uniform(-0.5, 0.5, scaled.shape)
-    return (np.clip(np.round(scaled), -32768, 32767) / 32768).astype(np.float32)
+    k = np.clip(np.round(scaled), -32768, 32767).astype(np.int16)
+    if not via_file:
+        return (k / 32768).astype(np.float32)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "x.wav")
+        wavfile.write(path, SR, k)
+        with AudioFile(path) as f:
+            return f.read(f.frames)[0]
 
 
 def full_band_share(x: np.ndarray) -> float:
@@ -52,6 +66,8 @@ def main() -> None:
     parser = unseen_clips_parser(__doc__.split("\n\n")[0], EVAL_CUTOFFS)
     parser.add_argument("--gains-db", type=float, nargs="+", default=[0.0, -20.0, -34.0])
     parser.add_argument("--dither", choices=["none", "tpdf"], default="none")
+    parser.add_argument("--via-file", action="store_true", help="each input written as a 16-bit WAV and read back "
+                        "by pedalboard, as restore_file reads it (else k / 32768, as soundfile reads it)")
     parser.add_argument("--no-dither-look", action="store_true", help="without the band edge's look for a cut "
                         "into dither (dsp.EDGE_DITHER_DROP_DB), as before it")
     args = parser.parse_args()
@@ -59,11 +75,12 @@ def main() -> None:
         dsp.EDGE_DITHER_DROP_DB = np.inf  # no drop is that large: the third look finds nothing
 
     def to_file(x: np.ndarray, *seed: int) -> np.ndarray:  # reference and input: two files, two dither draws
-        return to_16_bit(x, np.random.default_rng([16, *seed]) if args.dither == "tpdf" else None)
+        return to_16_bit(x, np.random.default_rng([16, *seed]) if args.dither == "tpdf" else None, args.via_file)
     clips = [0.89 * c / max(1e-9, float(np.abs(c).max())) for c in load_unseen_clips(args).values()]
     restorer = Restorer.load(None)
     print(f"{len(clips)} clips x {args.seconds:g} s, filters, 16-bit (dither: {args.dither}"
-          f"{', no dither look' if args.no_dither_look else ''}); mean LSD-HF against the 16-bit reference\n")
+          f"{', no dither look' if args.no_dither_look else ''}{', via a WAV file' if args.via_file else ''}); "
+          "mean LSD-HF against the 16-bit reference\n")
     print("| peak | cutoff | input | SBR | noise fill | model | margin | windows read full band: 16-bit / float |")
     print("|---|---|---|---|---|---|---|---|")
     for gain_db in args.gains_db:

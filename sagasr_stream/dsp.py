@@ -125,7 +125,7 @@ EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest b
 EDGE_ROUNDING_MARGIN = 1.5  # times the expected rounding power taken out (its frame-mean estimate scatters above it)
 # A cut into an integer grid's dither (band_edge_from_power's third look): TPDF dither holds 3 x the rounding power
 EDGE_DITHER_DROP_DB = 12.0  # band-to-floor drop across +-15 % of the frequency, when the floor is the grid's noise
-EDGE_DITHER_FLOOR = 8.0  # the floor just above such a cut: at most this many times the rounding power (dither + scatter)
+EDGE_DITHER_FLOOR = (2.0, 8.0)  # the floor just above such a cut, in rounding powers: dither's (rounding: its own look)
 EDGE_DITHER_KNEE_DB = 3.0  # ... and its edge: where the level comes within this of that floor (or the usual knee)
 
 
@@ -164,8 +164,8 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     band into its own noise floor. Returns ``bins - 1`` (full band: no cut found) or 0 (silence).
     ``rounding_floor``: the expected power per bin of integer samples' rounding noise
     (:mod:`sagasr_stream.quantization`); when no cut shows, one is looked for again with that taken out, and
-    then once more as a drop of only :data:`EDGE_DITHER_DROP_DB` into a floor no louder than the grid's dither
-    can be (:data:`EDGE_DITHER_FLOOR` times the rounding power), its edge where the level comes within
+    then once more as a drop of only :data:`EDGE_DITHER_DROP_DB` into a floor at the level of the grid's dither
+    (:data:`EDGE_DITHER_FLOOR`: 2-8 times the rounding power), its edge where the level comes within
     :data:`EDGE_DITHER_KNEE_DB` of that floor: a dithered file's cut, in a passage too quiet for the full drop.
 
     - the level per bin (dB) is smoothed by a 9-bin maximum (bridges the gaps between harmonics and
@@ -191,15 +191,17 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     if edge == bins - 1 and rounding_floor > 0:  # a quiet integer-sample input: its cut may lie under the rounding
         edge = _cut_in(np.maximum(power - EDGE_ROUNDING_MARGIN * rounding_floor, 1e-3 * rounding_floor), peak)
     if edge == bins - 1 and rounding_floor > 0:  # a quiet dithered input: its cut may lie a few dB over the dither
-        edge = _cut_in(power, peak, EDGE_DITHER_DROP_DB, 10 * np.log10(EDGE_DITHER_FLOOR * rounding_floor))
+        low, high = (10 * np.log10(times * rounding_floor) for times in EDGE_DITHER_FLOOR)
+        edge = _cut_in(power, peak, EDGE_DITHER_DROP_DB, (low, high))
     return edge
 
 
-def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB, dither_db: float | None = None) -> int:
+def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
+            dither_db: tuple[float, float] | None = None) -> int:
     """:func:`band_edge_from_power`'s search for a cut in ``power`` (bins,) float64 whose loudest bin is ``peak``:
-    a drop of ``drop_db``; with ``dither_db`` (the highest level, dB, an integer grid's dither can show) only into a
-    floor at most that loud, and the edge no higher than where the level comes within
-    :data:`EDGE_DITHER_KNEE_DB` of it."""
+    a drop of ``drop_db``; with ``dither_db`` (the levels, dB, between which an integer grid's dither shows) only
+    into a floor within them, and the edge no higher than where the level comes within :data:`EDGE_DITHER_KNEE_DB`
+    of that floor."""
     from scipy import ndimage
 
     bins = power.shape[-1]
@@ -220,7 +222,7 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB, dithe
     bands = _slice_medians(envelope, lo_start[candidates], lo_stop[candidates])
     above = _slice_medians(envelope, hi_start[candidates], hi_stop[candidates])
     for i, band, just_above in zip(candidates, bands.tolist(), above.tolist()):  # the highest cut first
-        if band - just_above < drop_db or (dither_db is not None and just_above > dither_db):
+        if band - just_above < drop_db or (dither_db is not None and not dither_db[0] <= just_above <= dither_db[1]):
             continue
         k = int(ks[i])
         lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))

@@ -1,7 +1,8 @@
 """Integer-sample input: the rounding floor under which a quiet file's cut can hide.
 
-A 16-bit file (or 8- to 15-bit) read as float holds samples on a grid of ``2 ** -(bits - 1)``; its rounding noise
-is white, ``step ** 2 / 12`` per sample. In a quiet passage the band can end less than the band edge's drop
+A 16-bit file (or 8- to 15-bit) read as float holds samples on a grid: ``2 ** -(bits - 1)`` as soundfile reads it,
+``1 / (2 ** (bits - 1) - 1)`` as pedalboard (the runtime's reader) does; its rounding noise is white, ``step ** 2 /
+12`` per sample. In a quiet passage the band can end less than the band edge's drop
 (:data:`~sagasr_stream.dsp.EDGE_DROP_DB`) above that noise, so the cut does not show and the window reads as full
 band (20 windows of 6 s at -35 dBFS peaks, filters at 4-12 kHz: 36-56 %). When a window reads as full band and its
 samples lie on such a grid, the band edge is looked for again with 1.5 times the expected rounding power taken out
@@ -21,12 +22,16 @@ import numpy as np
 from .dsp import N_FFT, _hann
 
 GRID_BITS = range(8, 17)  # integer sample formats whose grid is looked for, coarsest first
+PROBE = 16  # samples per stretch tried on each pedalboard grid before all of them are
 
 
 def grid_step(samples: np.ndarray) -> np.ndarray:
-    """(..., n) samples -> (...) float64: the coarsest step ``2 ** -(bits - 1)`` (8 <= bits <= 16) on which every
-    sample of the last axis lies; ``inf`` for digital silence (on every grid), 0 when off every grid (float
-    material, 24-bit, resampled). Of two stretches, the grid both lie on is the smaller step (``np.minimum``)."""
+    """(..., n) samples -> (...) float64: the coarsest step (8 <= bits <= 16) of an integer format on whose grid
+    every sample of the last axis lies; ``inf`` for digital silence (on every grid), 0 when off every grid (float
+    material, 24-bit, resampled). Two readings of integer samples k are known: k / 2 ** (bits - 1) (soundfile,
+    ``int16 / 32768``; step ``2 ** -(bits - 1)``) and pedalboard's k * float32(1 / (2 ** (bits - 1) - 1)) (step
+    ``1 / (2 ** (bits - 1) - 1)``). Of two stretches, the grid both lie on is taken as the smaller step
+    (``np.minimum``)."""
     x = np.asarray(samples, dtype=np.float64)
     step = np.where(np.any(x != 0, axis=-1), 0.0, np.inf)
     finest = x * 2.0 ** (GRID_BITS[-1] - 1)
@@ -38,7 +43,27 @@ def grid_step(samples: np.ndarray) -> np.ndarray:
         on = open_ & np.all(scaled == np.round(scaled), axis=-1)
         step[on] = 2.0 ** -(bits - 1)
         open_ &= ~on
+    unknown = step == 0.0
+    if unknown.any():
+        single = x.astype(np.float32)
+        unknown &= np.all(single == x, axis=-1)  # pedalboard's samples are float32
+        for bits in GRID_BITS:
+            if not unknown.any():
+                break
+            full_scale = 2 ** (bits - 1) - 1
+            on = unknown & _on_pedalboard_grid(x[..., :PROBE], single[..., :PROBE], full_scale)
+            if on.any():
+                on &= _on_pedalboard_grid(x, single, full_scale)
+            step[on] = 1.0 / full_scale
+            unknown &= ~on
     return step
+
+
+def _on_pedalboard_grid(x: np.ndarray, single: np.ndarray, full_scale: int) -> np.ndarray:
+    """(..., n) -> (...) bool: every sample is pedalboard's reading k * float32(1 / full_scale) of an integer k
+    (``single``: ``x`` as float32)."""
+    k = np.round(x * full_scale)
+    return np.all(k.astype(np.float32) * np.float32(1.0 / full_scale) == single, axis=-1)
 
 
 def rounding_power(step: float, n_fft: int = N_FFT) -> float:

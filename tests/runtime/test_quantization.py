@@ -1,6 +1,8 @@
 """Quiet integer-sample input: a cut under the 16-bit rounding noise is found, and nothing else changes."""
 import numpy as np
 import pytest
+from pedalboard.io import AudioFile
+from scipy.io import wavfile
 
 from sagasr_stream import degradation, dsp
 from sagasr_stream.bandlimit import BandLimitTracker
@@ -11,7 +13,7 @@ from .material import SR, piano_like, validation_clips
 
 
 def to_16_bit(x: np.ndarray, dither_seed: int | None = None) -> np.ndarray:
-    """What a 16-bit file of ``x`` reads back as (k / 32768); with ``dither_seed``, TPDF dither of +-1 step first."""
+    """A 16-bit file of ``x`` as soundfile reads it (k / 32768); with ``dither_seed``, TPDF dither of +-1 step first."""
     scaled = np.asarray(x, np.float64) * 32768
     if dither_seed is not None:
         rng = np.random.default_rng(dither_seed)
@@ -103,10 +105,22 @@ def test_the_signal_limit_uses_the_grid_whatever_the_block_sizes():
 
 
 @pytest.mark.parametrize("peak_dbfs, dither_seed", [(-35.0, None), (-30.0, 3)])
-def test_restore_fills_a_quiet_16_bit_file_it_used_to_pass(tiny_model, peak_dbfs, dither_seed):
-    from sagasr_stream import restore
+def test_restore_fills_a_quiet_16_bit_file_it_used_to_pass(tiny_model, peak_dbfs, dither_seed, tmp_path):
+    from sagasr_stream import restore, restore_file
 
     x = to_16_bit(quiet_cut(piano_like(2.0), peak_dbfs), dither_seed)
-    y = restore(x, SR, tiny_model)
     top = lambda s: np.abs(np.fft.rfft(s.astype(np.float64)))[int(10000 * s.size / SR) :] ** 2  # noqa: E731
-    assert top(y).sum() > 10 * top(x).sum()  # a band above the cut: the windows were restored, not passed
+    assert top(restore(x, SR, tiny_model)).sum() > 10 * top(x).sum()  # restored, not passed: an array ...
+    wavfile.write(tmp_path / "quiet.wav", SR, np.round(x * 32768).astype(np.int16))
+    restore_file(tmp_path / "quiet.wav", tmp_path / "out.wav", tiny_model)  # ... and the same as a 16-bit file
+    with AudioFile(str(tmp_path / "out.wav")) as f:
+        assert top(f.read(f.frames)[0]).sum() > 10 * top(x).sum()
+
+
+def test_a_16_bit_file_read_by_pedalboard_lies_on_its_grid(tmp_path):
+    k = np.round(np.random.default_rng(6).standard_normal((2, 4096)) * 300).astype(np.int16)
+    wavfile.write(tmp_path / "k.wav", SR, k.T)
+    with AudioFile(str(tmp_path / "k.wav")) as f:
+        x = f.read(f.frames)  # k * float32(1 / 32767), not k / 32768
+    assert np.array_equal(grid_step(x), [1 / 32767, 1 / 32767]) and grid_step(k / 32768)[0] == 2.0**-15
+    assert grid_step(x[0] * np.float32(1.5)) == 0.0 and grid_step(x[0].astype(np.float64) + 1e-9) == 0.0

@@ -59,6 +59,19 @@ def test_split_restore_writes_the_bytes_of_restore_file(tiny_model, tmp_path, ra
     assert (tmp_path / "split" / f"out{out_suffix}").read_bytes() == (tmp_path / f"single{out_suffix}").read_bytes()
 
 
+def test_split_restore_of_a_quiet_16_bit_file_writes_the_bytes_of_restore_file(tiny_model, tmp_path):
+    audio = 0.0005 * band_limited_noise(int(1.6 * 44100), seed=16, channels=2)  # its cut 20 dB over the rounding
+    source = tmp_path / "in.wav"
+    with AudioFile(str(source), "w", 44100, 2, bit_depth=16) as f:
+        f.write(audio)
+    assert split_restore(tiny_model, source, tmp_path / "split" / "out.wav") >= 3
+    restore_file(source, tmp_path / "single.wav", tiny_model)
+    assert (tmp_path / "split" / "out.wav").read_bytes() == (tmp_path / "single.wav").read_bytes()
+    with AudioFile(str(source)) as given, AudioFile(str(tmp_path / "single.wav")) as restored:
+        top = [np.abs(np.fft.rfft(f.read(f.frames)[0].astype(np.float64)))[int(0.2 * f.frames):] for f in (given, restored)]
+    assert np.sum(top[1] ** 2) > 10 * np.sum(top[0] ** 2)  # found under the rounding floor and restored in both
+
+
 def test_manifest_skips_cut_lines_and_checks_settings_input_and_output(tmp_path):
     source = tmp_path / "a.wav"
     source.write_bytes(b"input")

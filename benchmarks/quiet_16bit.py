@@ -9,9 +9,9 @@ degraded by the evaluation's recipe at 4, 8 and 12 kHz (filters; draws seeded by
 tools write 16-bit files; ``--no-dither-look``: without the band edge's look for a cut into such dither, what the
 runtime did before; ``--via-file``: written as a 16-bit WAV and read back by pedalboard, as ``restore_file`` and the
 CLI read a file, instead of k / 32768 as soundfile reads it). The reference is the full-band clip at the same gain,
-rounded to 16 bits too (its own quantization noise is part of it). LSD-HF of the input, SBR, the noise fill and the model; the margin (%
-below the better baseline); and the share of 1.49 s windows whose band edge reads 20 kHz or more in the 16-bit
-input (they pass through) against the same input in float.
+rounded to 16 bits too (its own quantization noise is part of it). LSD-HF of the input, SBR, the noise fill and
+the model; the margin (% below the better baseline); and the share of 1.49 s windows whose band edge reads 20 kHz
+or more in the 16-bit input (they pass through) against the same input in float.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from .. import __version__
 from ..chunking import WindowPlan
-from ..errors import AudioFileError, SagasrError
+from ..errors import SagasrError
 from ..files import sha256_file
 from ..partials import remove_stale_partials
 from ..streaming import exact_length
@@ -30,6 +30,7 @@ from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings,
 from .inputs import discover, output_paths
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
 from .manifest import RunManifest, input_identity, is_complete
+from .progress import AudioProgress
 from .segments import Segment, plan_segments
 from .worker import BatchWorker, WorkerConfig
 
@@ -254,22 +255,17 @@ class _Pool:
         short = [f for f in files if not f.long]
         self.queue.extend(("files", short[i : i + files_per_task]) for i in range(0, len(short), files_per_task))
         self.in_flight: dict[Any, tuple[int, str, Any]] = {}
-        self.done_files = 0
 
     def run(self, config: WorkerConfig, address: str | None, workers: int | None, gpus: float, progress: bool) -> int:
         """Start Ray (unless connected) and the actors, run every task, return the number of workers."""
         import ray
-        from tqdm import tqdm
 
         started_ray = _connect(address, workers)
         try:
             actors = self._start_actors(ray, config, workers, gpus)
             self.ready_at = time.perf_counter()
             total = sum(f.seconds for f in self.files)
-            self.bar = tqdm(total=total, unit="s", desc="audio", disable=not progress, file=sys.stderr, dynamic_ncols=True,
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}, "
-                                       "{rate_fmt}{postfix}]")
-            self._update_bar(0.0)
+            self.progress = AudioProgress(total, len(self.files), progress)
             while self.queue or self.in_flight:
                 self._submit(actors)
                 if not self.in_flight:
@@ -281,7 +277,7 @@ class _Pool:
                 except ray.exceptions.RayError as exc:  # the worker died more often than the retries allow
                     result = _task_failure(kind, payload, exc)
                 self._handle(kind, payload, result)
-            self.bar.close()
+            self.progress.close()
             return len(actors)
         finally:
             if started_ray:
@@ -373,19 +369,13 @@ class _Pool:
 
     def _finish(self, file: _File, result: dict[str, Any]) -> None:
         file.finished = True
-        self.done_files += 1
-        self._credit(file, file.seconds - file.credited)
         self.record(file, result)
-        self._update_bar(0.0)
+        self.progress.advance(file.seconds - file.credited, files=1)
+        file.credited = file.seconds
 
     def _credit(self, file: _File, seconds: float) -> None:
         file.credited += seconds
-        self._update_bar(seconds)
-
-    def _update_bar(self, seconds: float) -> None:
-        done_seconds = self.bar.n + seconds
-        self.bar.set_postfix_str(f"files {self.done_files}/{len(self.files)}, {done_seconds / 3600:.3f} h", refresh=False)
-        self.bar.update(seconds)
+        self.progress.advance(seconds)
 
 
 def _file_of(kind: str, payload: Any) -> _File:

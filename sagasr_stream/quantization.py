@@ -9,11 +9,10 @@ samples lie on such a grid, the band edge is looked for again with 1.5 times the
 (:func:`~sagasr_stream.dsp.band_edge_from_power`'s ``rounding_floor``; :data:`~sagasr_stream.dsp.EDGE_ROUNDING_MARGIN`).
 A dithered file holds more noise than the rounding alone (TPDF dither: three times its power), which that does not
 take out: so a window that still reads as full band is looked at once more, for a smaller drop
-(:data:`~sagasr_stream.dsp.EDGE_DITHER_DROP_DB`) into a floor no louder than such dither
+(:data:`~sagasr_stream.dsp.EDGE_DITHER_DROP_DB`) into a floor at such dither's level
 (:data:`~sagasr_stream.dsp.EDGE_DITHER_FLOOR`), the edge where the band meets that floor (TPDF-dithered 16-bit
 windows of 20 clips read as full band at -35 dBFS peaks, filters at 4-12 kHz: 35-63 % -> 4-21 %;
-``benchmarks/quiet_16bit.py --dither tpdf``). A file resampled on
-the way in is off the grid and is read as before.
+``benchmarks/quiet_16bit.py --dither tpdf``). A file resampled on the way in is off the grid and is read as before.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from .api import restore_pipeline, source_blocks
 from .audio_io import open_input
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .integrity import check_audio_file
+from .quantization import grid_step
 from .rates import choose_output_rate
 from .restorer import Restorer, lower_limit
 from .streaming import exact_length
@@ -34,6 +35,8 @@ class InputReport:
     edges_hz: np.ndarray
     passing: np.ndarray
     target_rolloff_hz: float
+    grid_step: float = 0.0  # the samples' integer grid as read (quantization.grid_step); 0: none, inf: silence
+    model_rate: int = 44100
 
     @property
     def kept_windows(self) -> int:
@@ -55,7 +58,19 @@ class InputReport:
         edge = (f"band edge:       {median / 1000:.2f} kHz median over {windows} window(s) of {self.channels} "
                 f"channel(s) (range {sounding.min() / 1000:.2f}-{sounding.max() / 1000:.2f} kHz; "
                 f"source Nyquist {nyquist / 1000:.2f} kHz){full}")
-        return [head, edge, passing]
+        return [head, edge, self.samples_line(), passing]
+
+    def samples_line(self) -> str:
+        """What the samples' grid means for finding a cut in a quiet passage."""
+        if not 0.0 < self.grid_step < np.inf:
+            return ("samples:         not on an 8-16-bit integer grid (float, 24-bit or converted): a cut shows when "
+                    "the band stands 25 dB over the floor above it")
+        bits = int(round(np.log2(1.0 / self.grid_step))) + 1
+        if self.source_rate != self.model_rate:
+            return (f"samples:         {bits}-bit, resampled to {self.model_rate} Hz first (off the grid): a cut shows "
+                    f"when the band stands 25 dB over the floor above it")
+        return (f"samples:         {bits}-bit: a cut in a quiet passage is also looked for under the rounding noise "
+                f"and dither")
 
 
 class _EdgeSurvey(Restorer):
@@ -95,11 +110,14 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
         model_frames = exact_length(frames, rate, survey.sample_rate)
         out_frames = exact_length(frames, rate, out_rate)
         pipeline = restore_pipeline(survey, channels, rate, out_rate, out_frames, model_frames)
+        step = np.inf
         for block in source_blocks(reader, source, frames):
+            step = min(step, float(np.min(grid_step(block))))
             pipeline.process(block)
         pipeline.flush()
     windows = survey.plan.n_windows(model_frames)
     edges = np.array([[survey.edges[(k, c)] for c in range(channels)] for k in range(windows)], dtype=np.float64)
     passing = np.array([all(survey.passing[(k, c)] for c in range(channels)) for k in range(windows)], dtype=bool)
     complete_hz = survey.settings.complete_band_hz
-    return InputReport(str(path), rate, channels, frames / rate, edges, passing, complete_hz)
+    return InputReport(str(path), rate, channels, frames / rate, edges, passing, complete_hz, step,
+                       survey.sample_rate)

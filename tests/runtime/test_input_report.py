@@ -57,6 +57,20 @@ def test_low_rate_stereo_silence_and_band_limit(restorer, tmp_path):
     assert np.all(told.edges_hz[:, 1] <= 3000.0)
 
 
+def test_the_report_says_whether_the_samples_lie_on_an_integer_grid(restorer, tmp_path):
+    x = band_limited_noise(30000, cutoff_hz=6000.0, seed=5)[None]
+    with AudioFile(str(tmp_path / "int.wav"), "w", 44100, 1, bit_depth=16) as f:
+        f.write(x)
+    with AudioFile(str(tmp_path / "low.wav"), "w", 16000, 1, bit_depth=16) as f:
+        f.write(x)
+    on_grid = inspect_input(tmp_path / "int.wav", restorer)
+    assert on_grid.grid_step == 1 / 32767  # pedalboard's reading of 16-bit samples
+    assert "16-bit: a cut in a quiet passage is also looked for under the rounding noise" in on_grid.samples_line()
+    assert "16-bit, resampled to 44100 Hz first" in inspect_input(tmp_path / "low.wav", restorer).samples_line()
+    floats = inspect_input(write(tmp_path / "float.wav", x), restorer)
+    assert floats.grid_step == 0.0 and "not on an 8-16-bit integer grid" in "\n".join(floats.lines())
+
+
 def test_a_missing_file_is_named(restorer, tmp_path):
     with pytest.raises(AudioFileError, match="nope.wav"):
         inspect_input(tmp_path / "nope.wav", restorer)

@@ -123,6 +123,7 @@ EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band sca
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
 EDGE_ROUNDING_MARGIN = 1.5  # times the expected rounding power taken out (its frame-mean estimate scatters above it)
+EDGE_ROUNDING_RAW_DROP_DB = 6.0  # ... and a cut found so must show this drop in the level as it is (not a mere fade)
 # A cut into an integer grid's dither (band_edge_from_power's third look): TPDF dither holds 3 x the rounding power
 EDGE_DITHER_DROP_DB = 12.0  # band-to-floor drop across +-15 % of the frequency, when the floor is the grid's noise
 EDGE_DITHER_FLOOR = (2.0, 8.0)  # the floor just above such a cut, in rounding powers: dither's (rounding: its own look)
@@ -163,7 +164,8 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     """The band edge bin of one mean power spectrum ``power`` (bins,): where the spectrum falls from its
     band into its own noise floor. Returns ``bins - 1`` (full band: no cut found) or 0 (silence).
     ``rounding_floor``: the expected power per bin of integer samples' rounding noise
-    (:mod:`sagasr_stream.quantization`); when no cut shows, one is looked for again with that taken out, and
+    (:mod:`sagasr_stream.quantization`); when no cut shows, one is looked for again with that taken out (kept where
+    the level as it is drops :data:`EDGE_ROUNDING_RAW_DROP_DB` across it, not where it merely fades), and
     then once more as a drop of only :data:`EDGE_DITHER_DROP_DB` into a floor at the level of the grid's dither
     (:data:`EDGE_DITHER_FLOOR`: 2-8 times the rounding power), its edge where the level comes within
     :data:`EDGE_DITHER_KNEE_DB` of that floor: a dithered file's cut, in a passage too quiet for the full drop.
@@ -189,11 +191,22 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
         return 0
     edge = _cut_in(power, peak)
     if edge == bins - 1 and rounding_floor > 0:  # a quiet integer-sample input: its cut may lie under the rounding
-        edge = _cut_in(np.maximum(power - EDGE_ROUNDING_MARGIN * rounding_floor, 1e-3 * rounding_floor), peak)
+        found = _cut_in(np.maximum(power - EDGE_ROUNDING_MARGIN * rounding_floor, 1e-3 * rounding_floor), peak)
+        if found < bins - 1 and _raw_drop_db(power, found) >= EDGE_ROUNDING_RAW_DROP_DB:
+            edge = found
     if edge == bins - 1 and rounding_floor > 0:  # a quiet dithered input: its cut may lie a few dB over the dither
         low, high = (10 * np.log10(times * rounding_floor) for times in EDGE_DITHER_FLOOR)
         edge = _cut_in(power, peak, EDGE_DITHER_DROP_DB, (low, high))
     return edge
+
+
+def _raw_drop_db(power: np.ndarray, edge: int) -> float:
+    """How far (dB) the median level of ``power`` (bins,) falls from just below ``edge`` (0.8-0.95 x) to just above
+    it (1.1-1.3 x)."""
+    level = 10.0 * np.log10(np.maximum(power, 1e-300))
+    below = level[int(0.8 * edge) : max(int(0.95 * edge), int(0.8 * edge) + 1)]
+    above = level[min(int(1.1 * edge), level.size - 1) : max(int(1.3 * edge), int(1.1 * edge) + 1)]
+    return float(np.median(below) - np.median(above))
 
 
 def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,

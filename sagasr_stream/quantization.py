@@ -6,7 +6,10 @@ A 16-bit file (or 8- to 15-bit) read as float holds samples on a grid: ``2 ** -(
 (:data:`~sagasr_stream.dsp.EDGE_DROP_DB`) above that noise, so the cut does not show and the window reads as full
 band (20 windows of 6 s at -35 dBFS peaks, filters at 4-12 kHz: 36-56 %). When a window reads as full band and its
 samples lie on such a grid, the band edge is looked for again with 1.5 times the expected rounding power taken out
-(:func:`~sagasr_stream.dsp.band_edge_from_power`'s ``rounding_floor``; :data:`~sagasr_stream.dsp.EDGE_ROUNDING_MARGIN`).
+(:func:`~sagasr_stream.dsp.band_edge_from_power`'s ``rounding_floor``; :data:`~sagasr_stream.dsp.EDGE_ROUNDING_MARGIN`),
+a cut so found kept only where the level as it is also drops by 6 dB across it
+(:data:`~sagasr_stream.dsp.EDGE_ROUNDING_RAW_DROP_DB`): taking the floor out turns any spectrum that fades under it
+into a cliff (a bass-heavy mix at -10 dBFS read as cut at 0.9 kHz).
 A dithered file holds more noise than the rounding alone (TPDF dither: three times its power), which that does not
 take out: so a window that still reads as full band is looked at once more, for a smaller drop
 (:data:`~sagasr_stream.dsp.EDGE_DITHER_DROP_DB`) into a floor at such dither's level

@@ -141,9 +141,7 @@ class WindowRestorer:
         """Restore windows ``audio`` (n, samples) whose float64 STFTs are ``spec``: each without its mean (a DC
         offset is no part of the band; the same signal at another offset gives the same band), which is added
         back at the end."""
-        offset = audio.mean(axis=1, keepdims=True, dtype=np.float64)
-        centred = audio - offset
-        centred_spec = spec - offset[:, :, None] * dc_spectrum(audio.shape[1])
+        offset, centred, centred_spec = without_dc(audio, spec)
         restored = self._generate(centred, jobs)
         return (self._finish(restored, centred, jobs, edges, centred_spec) + offset).astype(np.float32)
 
@@ -201,6 +199,13 @@ class WindowRestorer:
                 merged[i] = follow_input_transients(merged[i], audio[i], int(edges[i]),
                                                     s.band_transients, m.sample_rate)
         return merged
+
+
+def without_dc(audio: np.ndarray, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signals ``audio`` (n, samples) and their float64 STFTs ``spec`` (n, bins, frames) less each signal's mean:
+    (offsets (n, 1) float64, centred signals, their STFTs)."""
+    offset = audio.mean(axis=1, keepdims=True, dtype=np.float64)
+    return offset, audio - offset, spec - offset[:, :, None] * dc_spectrum(audio.shape[1])
 
 
 @lru_cache(maxsize=4)

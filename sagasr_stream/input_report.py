@@ -14,6 +14,7 @@ import numpy as np
 
 from .api import restore_pipeline, source_blocks
 from .audio_io import open_input
+from .dsp import EDGE_DROP_DB
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .integrity import check_audio_file
 from .quantization import grid_step
@@ -64,11 +65,11 @@ class InputReport:
         """What the samples' grid means for finding a cut in a quiet passage."""
         if not 0.0 < self.grid_step < np.inf:
             return ("samples:         not on an 8-16-bit integer grid (float, 24-bit or converted): a cut shows when "
-                    "the band stands 25 dB over the floor above it")
+                    f"the band stands {EDGE_DROP_DB:g} dB over the floor above it")
         bits = int(round(np.log2(1.0 / self.grid_step))) + 1
         if self.source_rate != self.model_rate:
             return (f"samples:         {bits}-bit, resampled to {self.model_rate} Hz first (off the grid): a cut shows "
-                    f"when the band stands 25 dB over the floor above it")
+                    f"when the band stands {EDGE_DROP_DB:g} dB over the floor above it")
         return (f"samples:         {bits}-bit: a cut in a quiet passage is also looked for under the rounding noise "
                 f"and dither")
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from .bandlimit import SignalBandLimit, least_limiting
 from .dsp import N_FFT, float64_stft, istft, merge_low_band, stft
-from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer, dc_spectrum
+from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer, without_dc
 from .settings import STEREO_MODES, StereoMode
 
 PHASE_KEY = 0x57E2E0  # the decorrelator's rng key, apart from the sampler's (seed, channel, frame) keys
@@ -175,12 +175,11 @@ class StereoWindows:
                 return list(pair.astype(np.float32))
             return list(merge_low_band(pair, original, self.low_band, plan.edges, plan.spec))
         # linked without the pair's DC offsets (as the engine restores each signal), put back after the merge
-        offsets = original.mean(axis=1, keepdims=True, dtype=np.float64)
-        spec = plan.spec - offsets[:, :, None] * dc_spectrum(original.shape[1])
+        offsets, centred, spec = without_dc(original, plan.spec)
         signal_offset = 0.5 * (offsets[0] + offsets[1] if plan.kind == "linked-mid" else offsets[0] - offsets[1])
         signal = restored[plan.signals[0]] - signal_offset
         spectra = self._linked(plan, signal, spec)
-        merged = merge_low_band(None, original - offsets, self.low_band, plan.edges, spec, restored_spec=spectra)
+        merged = merge_low_band(None, centred, self.low_band, plan.edges, spec, restored_spec=spectra)
         return list((merged + offsets).astype(np.float32))
 
     def _linked(self, plan: _Plan, restored: np.ndarray, spec: np.ndarray) -> np.ndarray:

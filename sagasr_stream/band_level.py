@@ -68,6 +68,8 @@ def peakiness_db(power: np.ndarray, low_hz: float, high_hz: float, sample_rate: 
     """Mean log power minus log mean power (dB, <= 0) of ``power`` (bins, frames), the squared magnitudes of an
     n_fft :data:`~sagasr_stream.dsp.N_FFT` STFT, over the 1/6-octave bands from ``low_hz`` up to ``high_hz``;
     ``None`` when no band of at least :data:`MIN_BAND_BINS` bins fits or every frame is silent."""
+    if not low_hz > 0.0:  # no band under an edge at 0 Hz (and the octaves from 0 would never end)
+        return None
     power = np.asarray(power, dtype=np.float64)
     frame_power = power.sum(axis=0)
     loudest = frame_power.max() if frame_power.size else 0.0

@@ -62,7 +62,9 @@ class WindowRestorer:
     edge of the signal so far (the job's ``signal_limit``, :mod:`sagasr_stream.bandlimit`) where the window
     holds no more above that than the signal had before it. A window whose edge is
     at or above the asked output roll-off (``settings.complete_band_hz``) has nothing missing: in the
-    "keep" and "replace" modes it is returned unchanged, bit for bit, and the model does not run on it.
+    "keep" and "replace" modes it is returned unchanged, bit for bit, and the model does not run on it; so is a
+    window whose edge reads 0 Hz (a lone sample, a click in silence, ``band_limit_hz`` under one bin): it has no
+    band to restore from.
     """
 
     def __init__(self, model: SagaSRModel, settings: ResolvedSettings, band_limit_hz: float | None = None) -> None:
@@ -85,8 +87,8 @@ class WindowRestorer:
         """Restore up to ``batch_size`` windows with one DiT call per step."""
         audio = np.stack([job.audio for job in jobs]).astype(np.float32)
         spec, edges = self._analysis(audio, jobs)
-        active = (np.abs(audio).max(axis=1) >= SILENCE) & ~self.complete(edges)
-        result = audio.copy()  # digital silence and full-band windows stay as they are
+        active = (np.abs(audio).max(axis=1) >= SILENCE) & ~self.complete(edges) & (edges > 0)
+        result = audio.copy()  # digital silence, full-band windows and those with no band (edge 0 Hz) stay as they are
         if active.any():
             chosen = [job for job, a in zip(jobs, active) if a]
             result[active] = self._restore(audio[active], chosen, edges[active], spec[active])

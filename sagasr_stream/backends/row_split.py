@@ -21,8 +21,10 @@ from ..errors import ParameterError
 #: graphs whose rows are computed independently -> the fewest rows per worker for which a call is split.
 #: The VAE's time is dominated by single-threaded kernels (split from 2 rows = 2 windows); the DiT's by
 #: multi-threaded MatMuls (split when every worker gets 2 rows or more, i.e. from 2 windows of 3 CFG rows,
-#: never the 3 rows of one live window, where the groups would be uneven).
-ROW_SPLIT_GRAPHS = {"vae_encoder": 1, "vae_decoder": 1, "dit": 2}
+#: never the 3 rows of one live window, where the groups would be uneven). 0: every call, one row too, runs
+#: on the one-thread session: the encoder's multi-threaded convolution sums in another order (up to 5e-7 of
+#: the latent), so one window alone and the same window in a batch would differ.
+ROW_SPLIT_GRAPHS = {"vae_encoder": 0, "vae_decoder": 1, "dit": 2}
 
 
 def row_groups(rows: int, workers: int) -> list[tuple[int, int]]:
@@ -61,8 +63,11 @@ class RowSplitter:
         self._lock = threading.Lock()
 
     def applies(self, rows: int) -> bool:
-        """Whether a call with ``rows`` rows is split: two or more workers, each with ``rows_per_worker``."""
-        return self.workers > 1 and rows >= max(2, self.workers * self.rows_per_worker)
+        """Whether a call with ``rows`` rows is split: two or more workers, each with ``rows_per_worker`` (0:
+        every call, on the one-thread session, however few its rows)."""
+        if self.workers < 2:
+            return False
+        return self.rows_per_worker == 0 or rows >= max(2, self.workers * self.rows_per_worker)
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The first output of the graph for ``feeds``, every input split along axis 0 (rows)."""

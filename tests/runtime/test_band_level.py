@@ -60,6 +60,7 @@ def test_harmonics_are_peakier_than_noise_and_the_level_does_not_matter() -> Non
 def test_unmeasurable_octaves_give_none() -> None:
     assert peakiness_db(np.zeros((N_FFT // 2 + 1, 10)), 4000.0, 8000.0) is None  # digital silence
     assert peakiness_db(power(harmonic_tone(0.5)), 100.0, 200.0) is None  # every 1/6-octave band under 4 bins
+    assert peakiness_db(power(harmonic_tone(0.5)), 0.0, 0.0) is None  # an edge at 0 Hz: once, an endless loop
 
 
 def test_silent_frames_do_not_count() -> None:

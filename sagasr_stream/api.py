@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_io import atomic_writer, open_input, read_blocks
+from .audio_io import atomic_writer, open_input, read_blocks, writes_integers
 from .errors import AudioFileError
 from .headroom import SoftLimiter
 from .integrity import check_audio_file
@@ -96,7 +96,7 @@ def restore_file(
     ``round(frames * output_rate / input_rate)`` frames. ``log`` receives one line on what happens to the rate.
     Reads and writes incrementally (memory does not grow with the file's length) and writes atomically.
     Refuses to overwrite ``source``; refuses an existing ``destination`` unless ``overwrite``.
-    WAV/AIFF are 32-bit float and keep every value; FLAC is 24-bit, so peaks above -1 dBFS are soft-limited
+    WAV is 32-bit float and keeps every value; FLAC and AIFF are 24-bit, so peaks above -1 dBFS are soft-limited
     (:mod:`sagasr_stream.headroom`) and a warning says how many samples were bent.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
@@ -126,7 +126,7 @@ def restore_file(
             progress(0, total_windows)
         out_frames = exact_length(source_frames, rate, out_rate)
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows)
-        limiter = SoftLimiter() if destination.suffix.lower() == ".flac" else None  # integer samples
+        limiter = SoftLimiter() if writes_integers(destination) else None  # 24-bit FLAC/AIFF
         with atomic_writer(destination, out_rate, channels) as writer:
 
             def emit(out: np.ndarray) -> None:

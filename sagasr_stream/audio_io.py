@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
+import stat
 from pathlib import Path
 from typing import Iterator
 
@@ -10,10 +13,13 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from .errors import AudioFileError
-from .files import atomic_path
+from .files import atomic_path, name_hash
 from .streaming import resample as resample_planar
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
+INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: peaks above full scale are clipped
+NAME_MAX = 255  # bytes of one file name, where the file system does not say
+log = logging.getLogger("sagasr_stream")
 
 
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
@@ -29,8 +35,7 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32.
     """
     path = Path(path)
-    if not path.is_file():
-        raise AudioFileError(f"input file not found: {path}")
+    check_input_file(path)
     try:
         handle = AudioFile(str(path))
     except Exception as exc:
@@ -43,12 +48,33 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         yield reader, handle.num_channels, rate
 
 
+def check_input_file(path: Path) -> None:
+    """Raise :class:`AudioFileError` (one line naming ``path``) unless it is an existing regular file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise AudioFileError(f"input file not found: {path}") from None
+        raise AudioFileError(f"cannot read input {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise AudioFileError(f"input {path} is a folder; expected one audio file")
+    if not stat.S_ISREG(mode):
+        raise AudioFileError(f"input {path} is not a regular file; expected one audio file")
+
+
 def decoder_message(exc: BaseException, path: Path) -> str:
     """The decoder's message without the file name (our message names the file once)."""
     text = str(exc)
     for name in (f'file "{path}"', f'"{path}"', str(path)):
         text = text.replace(name, "the file")
     return text
+
+
+def failure_text(exc: BaseException, tmp: Path) -> str:
+    """Why writing failed, without our temporary file's name (the message names the destination)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return decoder_message(exc, tmp)
 
 
 def read_blocks(reader: object, block: int) -> Iterator[np.ndarray]:
@@ -61,22 +87,121 @@ def read_blocks(reader: object, block: int) -> Iterator[np.ndarray]:
 
 
 def partial_path(destination: Path) -> Path:
-    """Hidden temporary name next to ``destination``, keeping its suffix so the format is known."""
-    return destination.with_name(f".{destination.stem}.partial-{os.getpid()}{destination.suffix}")
+    """Hidden temporary name beside ``destination``: ``.sagasr-HASH.partial-PID.EXT`` (HASH: 12 hex digits of
+    the final name, so its length, about 40 bytes, does not grow with the name's; the suffix kept so the format
+    is known). :mod:`sagasr_stream.partials` removes it when a killed run left it behind."""
+    return destination.with_name(f".sagasr-{name_hash(destination.name)}.partial-{os.getpid()}{destination.suffix}")
+
+
+def output_bit_depth(destination: str | os.PathLike[str]) -> int:
+    """Bits per sample an output is written with: 24 (integer) for FLAC and AIFF, 32 (float) for WAV."""
+    return 24 if writes_integers(destination) else 32
+
+
+def writes_integers(destination: str | os.PathLike[str]) -> bool:
+    """Whether ``destination``'s format holds integer samples (FLAC, AIFF: |x| > 1 cannot be kept)."""
+    return Path(destination).suffix.lower() in INTEGER_SUFFIXES
+
+
+def name_max(path: Path) -> int:
+    """The longest file name (bytes) the file system of ``path``'s nearest existing folder allows."""
+    for folder in path.parents:
+        try:
+            if folder.is_dir():
+                return int(os.pathconf(folder, "PC_NAME_MAX"))
+        except (OSError, ValueError, AttributeError):  # a name too long, no pathconf (Windows), no answer
+            continue
+    return NAME_MAX
+
+
+def check_output_name(destination: Path) -> None:
+    """Raise :class:`AudioFileError` naming ``destination`` when one of its names is longer than its file system
+    allows (checked on the path's text, before any file is touched)."""
+    limit = name_max(destination)
+    for part in destination.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise AudioFileError(f"cannot write {destination}: a name in the path is {size} bytes long, "
+                                 f"the file system allows {limit}")
+
+
+def check_writable(destination: Path) -> None:
+    """Raise :class:`AudioFileError` naming ``destination`` for a format we cannot write or a name too long."""
+    if destination.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
+    check_output_name(destination)
+
+
+class OutputWriter:
+    """What :func:`atomic_writer` yields: ``write((channels, samples) float32)`` into the temporary file. A
+    failed write raises :class:`AudioFileError` naming the destination; for a 24-bit format the samples beyond
+    full scale (which the format clips) are counted for :meth:`report`."""
+
+    def __init__(self, handle: object, tmp: Path, destination: Path) -> None:
+        self.handle, self.tmp, self.destination = handle, tmp, destination
+        self.integer = writes_integers(destination)
+        self.clipped = 0  # samples with |x| > 1 in a 24-bit output
+        self.peak = 0.0  # largest |x| among them
+
+    def write(self, block: np.ndarray) -> None:
+        """Append (channels, samples) float32 to the temporary file."""
+        if self.integer:
+            self.count_clipped(block)
+        try:
+            self.handle.write(block)  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise AudioFileError(f"cannot write {self.destination}: {failure_text(exc, self.tmp)}") from exc
+
+    def count_clipped(self, block: np.ndarray) -> None:
+        """Count ``block``'s samples with |x| > 1 (the 24-bit format clips them) and keep their peak."""
+        over = np.abs(np.asarray(block))
+        over = over[over > 1.0]
+        if over.size:
+            self.clipped += int(over.size)
+            self.peak = max(self.peak, float(over.max()))
+
+    def report(self) -> None:
+        """Log a warning when samples beyond full scale were clipped (24-bit output only)."""
+        if self.clipped:
+            log.warning("%s: %d samples above full scale (peak %+.1f dBFS) were clipped in the 24-bit output "
+                        "(write WAV, 32-bit float, to keep them unchanged)",
+                        self.destination, self.clipped, 20 * np.log10(self.peak))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.handle, name)
+
+
+def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int) -> object:
+    """pedalboard's writer of ``tmp`` in ``destination``'s format; a refusal raises :class:`AudioFileError`
+    naming ``destination``."""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=output_bit_depth(destination))
+    except Exception as exc:
+        raise AudioFileError(f"cannot write {destination}: {failure_text(exc, tmp)}") from exc
 
 
 @contextlib.contextmanager
-def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int) -> Iterator[object]:
-    """Write to a temporary file beside ``destination`` and rename it into place only on success.
+def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int) -> Iterator[OutputWriter]:
+    """Write to a temporary file beside ``destination`` (:func:`partial_path`) and rename it into place only on
+    success.
 
-    WAV and AIFF are written as 32-bit float, FLAC as 24-bit. On any error the partial file is removed.
+    WAV is written as 32-bit float; FLAC and AIFF as 24-bit, which clips peaks above full scale (a warning
+    counts them once the file is written). On any error the partial file is removed; a failure of the output
+    itself (folder, name, format, disk) raises :class:`AudioFileError` naming ``destination``.
     """
     destination = Path(destination)
-    suffix = destination.suffix.lower()
-    if suffix not in WRITABLE_SUFFIXES:
-        raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(destination)
     tmp = partial_path(destination)
-    bit_depth = 24 if suffix == ".flac" else 32
-    with atomic_path(destination, tmp), AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bit_depth) as out:
-        yield out
+    finished = False  # the caller's block ran to its end: what fails after it is the output's failure
+    try:
+        with atomic_path(destination, tmp):
+            with open_output(tmp, destination, sample_rate, channels) as handle:  # type: ignore[attr-defined]
+                writer = OutputWriter(handle, tmp, destination)
+                yield writer
+                finished = True
+    except Exception as exc:
+        if not finished or isinstance(exc, AudioFileError):
+            raise
+        raise AudioFileError(f"cannot write {destination}: {failure_text(exc, tmp)}") from exc
+    writer.report()

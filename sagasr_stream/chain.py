@@ -15,7 +15,7 @@ import pedalboard
 
 from .errors import AudioInputError, ParameterError, ParameterTypeError
 from .validation import (
-    Layout, LayoutTracker, check_buffer_size, check_finite, check_sample_rate, output_in_layout, planar_input,
+    Layout, LayoutTracker, check_bool, check_buffer_size, check_sample_rate, output_in_layout, planar_input,
     to_channels_first,
 )
 
@@ -52,8 +52,8 @@ class Chain:
     ``buffer_size`` fixed during a stream: native plugins re-prepare (and lose their state) when given larger
     blocks than at its start. Native plugins with internal latency (Resample, MP3Compressor, ...) report none
     to Python and have no flush: with ``reset=False`` they return fewer samples and their tail is lost.
-    Input is checked (dtype, shape, NaN/Inf, sample rate, ``buffer_size``) before any stage runs, so a
-    rejected buffer leaves a stream intact.
+    Input is checked (dtype, shape, NaN/Inf, sample rate, ``buffer_size``, ``reset`` True or False) before any
+    stage runs, so a rejected buffer leaves a stream intact.
     """
 
     is_effect = True
@@ -148,10 +148,10 @@ class Chain:
     ) -> np.ndarray:
         """Run the chain; float32 output in the input's layout (see the class docstring)."""
         buffer_size = check_buffer_size(buffer_size)
+        reset = check_bool(reset, "reset")
         with self._lock:
             self._check_rate(sample_rate, reset)
             planar, layout = planar_input(input_array, self._layouts)
-            check_finite(planar, "input_array")
             self._layout, self._channels = layout, planar.shape[0]
             self._sample_rate, self._buffer_size = sample_rate, buffer_size
             if not reset and not self._streaming:

@@ -21,7 +21,8 @@ from .settings import RestoreSettings
 from .source_rate import SourceRateRestore
 from .streaming import Stream, exact_length
 from .validation import (  # noqa: F401  (LayoutTracker, planar_input, output_in_layout: re-exported)
-    Layout, LayoutTracker, check_buffer_size, check_finite, check_sample_rate, output_in_layout, planar_input,
+    Layout, LayoutTracker, check_bool, check_buffer_size, check_positive_int, check_sample_rate, output_in_layout,
+    planar_input,
 )
 
 
@@ -42,7 +43,8 @@ class BandwidthExtension:
       never longer). :meth:`flush` returns the rest.
 
     The channel count and rate are taken from the first buffer of a stream; another one mid-stream is an error.
-    Calls hold a per-instance lock. ``windows_per_call`` (streaming only) trades latency for batching.
+    Calls hold a per-instance lock. ``windows_per_call`` (a positive integer, streaming only) trades latency for
+    batching. ``reset`` must be True or False (as pedalboard's ``reset: bool``): None or a string is an error.
     """
 
     is_effect = True
@@ -54,14 +56,14 @@ class BandwidthExtension:
         settings: RestoreSettings | None = None,
         windows_per_call: int = 1,
     ) -> None:
+        self.windows_per_call = check_positive_int(windows_per_call, "windows_per_call")
         self.restorer = Restorer.of(model, settings)  # fails early on bad settings
         self.model = self.restorer.model
         self.settings = self.restorer.user_settings
         self.sample_rate = self.restorer.sample_rate
-        self.windows_per_call = windows_per_call
         self._lock = threading.Lock()
         self._layouts = LayoutTracker()
-        self._stream: ChunkedProcessor | SourceRateRestore = self.restorer.stream(1, windows_per_call)
+        self._stream: ChunkedProcessor | SourceRateRestore = self.restorer.stream(1, self.windows_per_call)
         self._stream_rate = self.sample_rate
         self._stream_layout: Layout = "mono"
 
@@ -119,10 +121,10 @@ class BandwidthExtension:
     ) -> np.ndarray:
         """Restore ``input_array`` (see the class docstring); returns float32 in the input's layout."""
         buffer_size = check_buffer_size(buffer_size)
+        reset = check_bool(reset, "reset")
         with self._lock:
             rate = self.check_rate(sample_rate, reset)
-            planar, layout = planar_input(input_array, self._layouts)
-            check_finite(planar, "input_array")  # before any state changes
+            planar, layout = planar_input(input_array, self._layouts)  # checks NaN/Inf before any state changes
             if reset:
                 self._stream.reset()
                 if planar.shape[0] == 0 or planar.shape[1] == 0:

@@ -28,9 +28,15 @@ def path_inside(root: Path, name: str) -> Path | None:
     return target
 
 
+def name_hash(name: str) -> str:
+    """12 hex digits of the SHA-256 of a file name: a short stand-in for it in temporary names."""
+    return hashlib.sha256(os.fsencode(name)).hexdigest()[:12]
+
+
 def temporary_name(destination: Path) -> Path:
-    """A hidden, unique name beside ``destination`` (same folder, so the final rename is atomic)."""
-    return destination.with_name(f".{destination.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    """A hidden, unique name beside ``destination`` (same folder, so the final rename is atomic), of a fixed
+    length (about 45 bytes) whatever the length of ``destination``'s name: a name that fits fits its temporary."""
+    return destination.with_name(f".sagasr-{name_hash(destination.name)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Output headroom: restored peaks can exceed full scale.
 
-Float outputs (32-bit float WAV/AIFF, arrays) keep every value. Integer outputs (24-bit FLAC) cannot hold
+Float outputs (32-bit float WAV, arrays) keep every value. Integer outputs (24-bit FLAC and AIFF) cannot hold
 |x| > 1, so instead of clipping them silently the writer passes them through :class:`SoftLimiter`: samples up
 to the knee (-1 dBFS) are untouched, louder ones are bent smoothly (tanh) into (knee, 1) with no corner, per
 sample, so it streams and is deterministic whatever the block size. How many samples it bent and the peak it
@@ -49,6 +49,6 @@ class SoftLimiter:
         if self.limited:
             log.warning(
                 "%s: restored peak %+.1f dBFS; %d samples above %.0f dBFS were soft-limited for the integer "
-                "output format (write WAV/AIFF, 32-bit float, to keep them unchanged)",
+                "output format (write WAV, 32-bit float, to keep them unchanged)",
                 destination, 20 * np.log10(self.peak), self.limited, 20 * np.log10(self.knee),
             )

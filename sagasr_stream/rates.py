@@ -24,7 +24,7 @@ def choose_output_rate(output_rate: int | None, input_rate: int, model_rate: int
     """``output_rate`` checked (whole Hz in the supported range), or the default for ``input_rate``."""
     if output_rate is None:
         return default_output_rate(input_rate, model_rate)
-    return check_sample_rate(output_rate)
+    return check_sample_rate(output_rate, "output_rate")
 
 
 def describe_rates(input_rate: int, model_rate: int, output_rate: int) -> str:

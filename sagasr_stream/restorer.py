@@ -20,7 +20,7 @@ from .settings import ResolvedSettings, RestoreSettings, resolve
 from .source_rate import SourceRateRestore
 from .stereo import signals_per_window, stereo_window_fn
 from .streaming import ResampleStage, run_whole
-from .validation import check_sample_rate, is_real_number
+from .validation import check_positive_int, check_sample_rate, is_real_number
 
 
 def lower_limit(a: float | None, b: float | None) -> float | None:
@@ -117,10 +117,11 @@ class Restorer:
         latency); ``None``: enough to fill ``settings.batch_size`` (what offline restoration uses).
         ``on_windows(n)`` reports progress.
         """
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ParameterError(f"channels must be a positive integer, got {channels!r}")
+        channels = check_positive_int(channels, "channels")
+        band_limit_hz = checked_band_limit(band_limit_hz, self.sample_rate)
         if windows_per_call is None:
             windows_per_call = offline_windows_per_call(self.settings, channels)
+        windows_per_call = check_positive_int(windows_per_call, "windows_per_call")
         return ChunkedProcessor(self.window_fn(band_limit_hz, channels), self.plan, channels, windows_per_call,
                                 on_windows, downmix_limits=self.settings.stereo == "mono")
 
@@ -132,6 +133,7 @@ class Restorer:
         card) the blocks are resampled to the model's rate and only the restored change back, added to the input
         (:class:`~sagasr_stream.source_rate.SourceRateRestore`)."""
         rate = check_sample_rate(sample_rate)
+        channels = check_positive_int(channels, "channels")
         if rate < self.sample_rate:
             raise ParameterError(f"a restore stage runs at {self.sample_rate} Hz or above (it could not play the "
                                  f"restored band at {rate} Hz); resample the input up first")

@@ -1,7 +1,7 @@
 """Restoration settings: a dataclass validated once against the model's manifest."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Callable, Literal, get_args
 
 import numpy as np
@@ -12,9 +12,10 @@ from .band_smoothing import DEFAULT_ITERATIONS, is_iterations, is_width_octaves
 from .band_trim import GAIN_LIMIT_DB, TILT_LIMIT_DB, is_gain_db, is_tilt_db
 from .bundle import Manifest
 from .dsp import hz_to_ratio
-from .errors import SettingsError
+from .errors import ParameterTypeError, SettingsError
 from .options import hz_or_word, number_or_word, option
 from .replication import is_share
+from .validation import is_real_number, is_whole_number, plain_number
 
 CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
@@ -200,65 +201,104 @@ class ResolvedSettings:
 
 
 def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
-    """Fill defaults from ``manifest`` and validate; raises :class:`SettingsError` (a ValueError) naming the bad setting."""
+    """Fill defaults from ``manifest`` and validate; raises :class:`SettingsError` (a ValueError) naming the bad
+    setting, the value given and what it accepts.
+
+    A number is an int or float (numpy integer and floating scalars count as the Python number; a bool, a string
+    or a list does not); the words some fields accept ("off", "auto", ...) are strings."""
+    if not isinstance(settings, RestoreSettings):
+        raise ParameterTypeError(f"settings must be a RestoreSettings, got {type(settings).__name__} "
+                                 "(e.g. RestoreSettings(steps=2))")
+    settings = _plain_numbers(settings)
     d = manifest.defaults
     steps = d.steps if settings.steps is None else settings.steps
-    if not isinstance(steps, int) or steps < 1:
+    if not is_whole_number(steps) or steps < 1:
         raise SettingsError(f"steps must be a positive integer, got {steps!r}")
-    cfg_a = float(d.cfg_acoustic if settings.cfg_acoustic is None else settings.cfg_acoustic)
-    cfg_t = float(d.cfg_text if settings.cfg_text is None else settings.cfg_text)
-    for name, value in (("cfg_acoustic", cfg_a), ("cfg_text", cfg_t)):
-        if not 0.0 <= value <= 20.0:
-            raise SettingsError(f"{name} must be in [0, 20], got {value}")
+    cfg_a = _guidance_scale("cfg_acoustic", settings.cfg_acoustic, d.cfg_acoustic)
+    cfg_t = _guidance_scale("cfg_text", settings.cfg_text, d.cfg_text)
     if settings.cfg_form not in ("official", "independent"):
         raise SettingsError(f"cfg_form must be 'official' or 'independent', got {settings.cfg_form!r}")
-    rolloff_hz = d.target_rolloff_hz if settings.target_rolloff_hz is None else settings.target_rolloff_hz
-    rolloff: float | None = None
-    if rolloff_hz == "model" and not d.rolloff_unknown_trained:
-        raise SettingsError(
-            f"target_rolloff_hz 'model': model {manifest.name!r} was not trained to choose the roll-off; give Hz or 'auto'"
-        )
-    if rolloff_hz not in CHOSEN_ROLLOFFS:
-        try:
-            rolloff_hz = float(rolloff_hz)
-        except (TypeError, ValueError):
-            raise SettingsError(
-                f"target_rolloff_hz: expected a frequency in Hz, 'auto' or 'model', got {rolloff_hz!r}"
-            ) from None
-        try:
-            rolloff = hz_to_ratio(rolloff_hz, manifest.sample_rate)
-        except ValueError as exc:
-            raise SettingsError(f"target_rolloff_hz: {exc}") from None
+    rolloff, rolloff_hz = resolve_target_rolloff(settings.target_rolloff_hz, manifest)
     if not 0.0 <= d.auto_rolloff_fraction <= 1.0:
         raise SettingsError(f"the bundle's auto_rolloff_fraction must be in [0, 1], got {d.auto_rolloff_fraction}")
-    caption = d.caption if settings.caption is None else settings.caption
+    caption = (d.caption or "") if settings.caption is None else settings.caption
+    if not isinstance(caption, str):
+        raise SettingsError(f"caption must be a string ('' for none) or None (the bundle's), got {caption!r}")
     if caption and "text_encoder" not in manifest.graphs:
         raise SettingsError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
-    window, ds = manifest.window_samples, manifest.downsampling
-    overlap = settings.overlap
-    if not 0.0 <= d.overlap_fraction <= 0.5:
-        raise SettingsError(f"the bundle's overlap_fraction must be in [0, 0.5], got {d.overlap_fraction}")
-    if overlap is None:
-        overlap = int(window * d.overlap_fraction) // ds * ds
-    if not isinstance(overlap, int) or overlap < 0 or overlap > window // 2 or overlap % ds:
-        raise SettingsError(
-            f"overlap must be a multiple of {ds} samples between 0 and {window // 2} (half a window), got {overlap!r}"
-        )
-    if not isinstance(settings.batch_size, int) or settings.batch_size < 1:
+    overlap = resolve_overlap(settings.overlap, manifest)
+    if not is_whole_number(settings.batch_size) or settings.batch_size < 1:
         raise SettingsError(f"batch_size must be a positive integer, got {settings.batch_size!r}")
-    if not isinstance(settings.seed, int) or settings.seed < 0:
+    if not is_whole_number(settings.seed) or settings.seed < 0:
         raise SettingsError(f"seed must be a non-negative integer, got {settings.seed!r}")
     if settings.low_band not in ("keep", "replace", "off"):
         raise SettingsError(f"low_band must be 'keep', 'replace' or 'off', got {settings.low_band!r}")
     if settings.stereo not in STEREO_MODES:
         raise SettingsError(f"stereo must be one of {', '.join(map(repr, STEREO_MODES))}, got {settings.stereo!r}")
     return ResolvedSettings(
-        steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption or "", overlap,
+        steps, cfg_a, cfg_t, settings.cfg_form, rolloff, rolloff_hz, caption, overlap,
         settings.batch_size, settings.seed, settings.low_band, float(d.auto_rolloff_fraction), settings.stereo,
         resolve_band_level(settings, manifest), resolve_band_ceiling(settings, manifest),
         *resolve_sbr_blend(settings, manifest), *resolve_band_smoothing(settings, manifest),
         *resolve_band_trim(settings), resolve_band_transients(settings, manifest),
     )
+
+
+def _plain_numbers(settings: RestoreSettings) -> RestoreSettings:
+    """``settings`` with every numpy integer or floating scalar replaced by the Python number it holds (so that
+    ``steps=np.int64(4)`` is 4, and the resolved settings hold Python numbers only)."""
+    return replace(settings, **{f.name: plain_number(getattr(settings, f.name)) for f in fields(settings)})
+
+
+def _guidance_scale(name: str, value: object, default: float) -> float:
+    """A guidance scale (``cfg_acoustic`` / ``cfg_text``): a number in [0, 20]; ``None``: the bundle's ``default``."""
+    value = float(default) if value is None else value
+    if not (is_real_number(value) and 0.0 <= value <= 20.0):  # type: ignore[operator]
+        raise SettingsError(f"{name} must be a number in [0, 20], got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def resolve_target_rolloff(value: object, manifest: Manifest) -> tuple[float | None, float | str]:
+    """The target roll-off as (ratio, Hz), or (None, "auto" / "model"): ``value`` is a frequency in Hz (a
+    number in (0, Nyquist]), "auto" or "model" (only for a bundle trained to choose it); ``None``: the bundle's."""
+    d = manifest.defaults
+    if value is None:
+        value = d.target_rolloff_hz
+    elif not (is_real_number(value) or (isinstance(value, str) and value in CHOSEN_ROLLOFFS)):
+        raise SettingsError(
+            f"target_rolloff_hz must be a frequency in Hz (a number), 'auto' or 'model', got {value!r}")
+    if value == "model" and not d.rolloff_unknown_trained:
+        raise SettingsError(
+            f"target_rolloff_hz 'model': model {manifest.name!r} was not trained to choose the roll-off; give Hz or 'auto'"
+        )
+    if value in CHOSEN_ROLLOFFS:
+        return None, value  # type: ignore[return-value]
+    try:
+        hz = float(value)  # type: ignore[arg-type]  # the bundle's own default
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"target_rolloff_hz: expected a frequency in Hz, 'auto' or 'model', got {value!r}"
+        ) from None
+    try:
+        return hz_to_ratio(hz, manifest.sample_rate), hz
+    except ValueError as exc:
+        raise SettingsError(f"target_rolloff_hz: {exc}") from None
+
+
+def resolve_overlap(overlap: object, manifest: Manifest) -> int:
+    """The window overlap (samples): a multiple of the downsampling in [0, half a window]; ``None``: the
+    bundle's ``overlap_fraction`` of a window, rounded down to the downsampling."""
+    window, ds = manifest.window_samples, manifest.downsampling
+    fraction = manifest.defaults.overlap_fraction
+    if not 0.0 <= fraction <= 0.5:
+        raise SettingsError(f"the bundle's overlap_fraction must be in [0, 0.5], got {fraction}")
+    if overlap is None:
+        overlap = int(window * fraction) // ds * ds
+    if not is_whole_number(overlap) or not 0 <= overlap <= window // 2 or overlap % ds:  # type: ignore[operator]
+        raise SettingsError(
+            f"overlap must be a multiple of {ds} samples between 0 and {window // 2} (half a window), got {overlap!r}"
+        )
+    return int(overlap)  # type: ignore[call-overload]
 
 
 def resolve_band_level(settings: RestoreSettings, manifest: Manifest) -> BandLevelFit | None:

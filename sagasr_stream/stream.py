@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from .model import SagaSRModel
-from .restorer import Restorer
+from .restorer import Restorer, checked_band_limit
 from .settings import RestoreSettings
-from .validation import stream_block
+from .validation import check_positive_int, stream_block
 
 
 class StreamingRestorer:
@@ -17,7 +17,9 @@ class StreamingRestorer:
     of the same signal with the same settings. :meth:`reset` drops all state. ``model``: a
     :class:`~sagasr_stream.restorer.Restorer`, or a model (with ``settings``). ``band_limit_hz``: the
     input's known bandwidth (e.g. the Nyquist of the rate it was resampled from); band edges are never placed
-    above it. A thin adapter: it validates blocks and keeps 1-D blocks 1-D around
+    above it (a frequency in (0, Nyquist of the model's rate]). ``windows_per_call`` (a positive integer): windows
+    per channel gathered before the model runs (more: bigger batches, more latency). A thin adapter: it validates
+    its arguments and blocks and keeps 1-D blocks 1-D around
     :meth:`Restorer.stream <sagasr_stream.restorer.Restorer.stream>` (the stream protocol itself).
     """
 
@@ -29,10 +31,12 @@ class StreamingRestorer:
         windows_per_call: int = 1,
         band_limit_hz: float | None = None,
     ) -> None:
+        windows_per_call = check_positive_int(windows_per_call, "windows_per_call")
         self.restorer = Restorer.of(model, settings)
         self.model = self.restorer.model
         self.settings = self.restorer.settings
         self.sample_rate = self.restorer.sample_rate
+        band_limit_hz = checked_band_limit(band_limit_hz, self.sample_rate)
         self._stage = self.restorer.stream(channels, windows_per_call, band_limit_hz)
         self.channels = channels
 

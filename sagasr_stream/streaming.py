@@ -84,8 +84,8 @@ class ResampleStage:
     def __init__(self, source_rate: float, target_rate: float, channels: int, length: int | None = None) -> None:
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ParameterError(f"channels must be a positive integer, got {channels!r}")
-        self.source_rate = check_sample_rate(source_rate)
-        self.target_rate = check_sample_rate(target_rate)
+        self.source_rate = check_sample_rate(source_rate, "source_rate")
+        self.target_rate = check_sample_rate(target_rate, "target_rate")
         self._channels = channels
         self.length = length
         self._resamplers: list[StreamResampler] = []

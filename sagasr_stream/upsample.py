@@ -13,12 +13,11 @@ import warnings
 import numpy as np
 
 from .api import restore, source_band_limit
-from .errors import ParameterError
 from .model import SagaSRModel
 from .restorer import Restorer
 from .settings import RestoreSettings
 from .streaming import ResampleStage, Series, empty, exact_length
-from .validation import Layout, check_sample_rate, stream_block
+from .validation import Layout, check_positive_int, check_sample_rate, stream_block
 
 
 def upsample(
@@ -62,9 +61,9 @@ class StreamingUpsampler:
         settings: RestoreSettings | None = None,
         windows_per_call: int = 1,
     ) -> None:
-        if isinstance(num_channels, bool) or not isinstance(num_channels, int) or num_channels < 1:
-            raise ParameterError(f"num_channels must be a positive integer, got {num_channels!r}")
-        self.source_sample_rate = check_sample_rate(source_sample_rate)
+        num_channels = check_positive_int(num_channels, "num_channels")
+        windows_per_call = check_positive_int(windows_per_call, "windows_per_call")
+        self.source_sample_rate = check_sample_rate(source_sample_rate, "source_sample_rate")
         restorer = Restorer.of(model, settings)
         self.target_sample_rate = restorer.sample_rate
         resample = ResampleStage(self.source_sample_rate, self.target_sample_rate, num_channels)

@@ -9,31 +9,61 @@ Past this edge everything is planar (channels, samples) float32. Every check rai
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-from .errors import AudioInputError, AudioTypeError, ParameterError
+from .errors import AudioInputError, AudioTypeError, ParameterError, ParameterTypeError
 
 Layout = Literal["mono", "channels_first", "channels_last"]
+LAYOUTS: tuple[str, ...] = get_args(Layout)
 
 MIN_RATE = 1000
 MAX_RATE = 768000
 
 
 def is_real_number(value: object) -> bool:
-    """Whether ``value`` is a finite int or float (a bool is not a number here): what every numeric setting
-    checks before its own range."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether ``value`` is a finite int or float, numpy scalars included (a bool is not a number here): what
+    every numeric setting checks before its own range."""
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def plain_number(value: object) -> object:
+    """A numpy integer or floating scalar as the Python int or float it holds; anything else unchanged (a numpy
+    bool stays a numpy bool, so that it is refused where a number is expected)."""
+    return value.item() if isinstance(value, (np.integer, np.floating)) else value
+
+
+def is_whole_number(value: object) -> bool:
+    """Whether ``value`` is an int or a numpy integer (not a bool, not a float such as 2.0)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Accept an integer >= 1 (numpy integers too; not a bool, a float or a string); return it as int, else raise
+    :class:`ParameterError` naming ``name``."""
+    if not is_whole_number(value) or value < 1:  # type: ignore[operator]
+        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Accept True or False (a numpy bool too); anything else (None, 0, "no") raises
+    :class:`ParameterTypeError` naming ``name``: a truthy or falsy stand-in is not silently taken."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterTypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
 
 
 def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
-    """float32 is taken as is, float64 is converted to float32; anything else raises AudioTypeError."""
+    """Native float32 is taken as is; float64, and float32 in the other byte order (e.g. big-endian '>f4'), are
+    converted to native float32; anything else raises AudioTypeError."""
     if not isinstance(audio, np.ndarray):
         raise AudioTypeError(f"{name} must be a numpy.ndarray, got {type(audio).__name__}")
     if audio.dtype == np.float32:
         return audio
-    if audio.dtype == np.float64:
+    if audio.dtype.newbyteorder("=") in (np.float32, np.float64):
         return audio.astype(np.float32)
     if audio.dtype.kind == "f":  # float16, longdouble: already samples, only the precision is unsupported
         raise AudioTypeError(
@@ -54,31 +84,48 @@ def _conversion_hint(dtype: np.dtype) -> str:
     return ""
 
 
-def check_finite(audio: np.ndarray, name: str = "audio") -> None:
-    """Raise AudioInputError if ``audio`` holds NaN or infinite samples, naming the first one."""
-    bad = ~np.isfinite(audio)
+def check_finite(planar: np.ndarray, name: str = "audio", layout: Layout = "channels_first") -> None:
+    """Raise AudioInputError if the (channels, samples) ``planar`` holds NaN or infinite samples, naming the first
+    one by its index in the caller's array, whose ``layout`` it was read in."""
+    bad = ~np.isfinite(planar)
     if bad.any():
-        first = np.unravel_index(int(np.argmax(bad)), audio.shape)
-        raise AudioInputError(f"{name} holds {int(bad.sum())} NaN/Inf sample(s), the first at index {tuple(int(i) for i in first)}")
+        channel, sample = (int(i) for i in np.unravel_index(int(np.argmax(bad)), planar.shape))
+        index = {"mono": (sample,), "channels_last": (sample, channel)}.get(layout, (channel, sample))
+        raise AudioInputError(f"{name} holds {int(bad.sum())} NaN/Inf sample(s), the first at index {index}")
 
 
 def check_buffer_size(buffer_size: object) -> int:
     """Accept a positive integer block size in samples (pedalboard's ``buffer_size``); return it as int."""
-    if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
-        raise ParameterError(f"buffer_size must be a positive integer, got {buffer_size!r}")
-    return int(buffer_size)
+    return check_positive_int(buffer_size, "buffer_size")
 
 
-def check_sample_rate(sample_rate: object) -> int:
-    """Accept an integer-valued rate in [1 kHz, 768 kHz]; return it as int."""
+def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
+    """Accept an integer-valued rate in [1 kHz, 768 kHz]; return it as int. ``name``: the argument's name, for
+    the error (an :class:`AudioInputError`)."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
-        raise AudioInputError(f"sample_rate must be a number in Hz, got {type(sample_rate).__name__}")
+        raise AudioInputError(f"{name} must be a number in Hz, got {type(sample_rate).__name__}")
     if not np.isfinite(sample_rate) or float(sample_rate) != int(sample_rate):
-        raise AudioInputError(f"sample_rate must be a whole number of Hz, got {sample_rate!r}")
+        raise AudioInputError(f"{name} must be a whole number of Hz, got {sample_rate!r}")
     rate = int(sample_rate)
     if not MIN_RATE <= rate <= MAX_RATE:
-        raise AudioInputError(f"unsupported sample rate {rate} Hz (expected {MIN_RATE}..{MAX_RATE} Hz)")
+        raise AudioInputError(f"unsupported sample rate {rate} Hz for {name} (expected {MIN_RATE}..{MAX_RATE} Hz)")
     return rate
+
+
+def check_layout(layout: object, shape: tuple[int, ...], name: str = "audio") -> Layout:
+    """The layout of an array of ``shape``: ``layout`` when given (one of :data:`LAYOUTS`, and one the shape
+    can have: "mono" is 1-D, the others 2-D), else inferred (:func:`infer_layout`). An unknown layout raises
+    :class:`ParameterError`, one that does not fit the shape :class:`AudioInputError`, each naming both."""
+    if layout is None:
+        return infer_layout(shape, name=name)
+    if not isinstance(layout, str) or layout not in LAYOUTS:
+        raise ParameterError(
+            f"layout must be one of {', '.join(map(repr, LAYOUTS))} or None (inferred from the shape), got {layout!r}")
+    needed = 1 if layout == "mono" else 2
+    if len(shape) != needed:
+        wanted = "(samples,)" if needed == 1 else "(channels, samples) or (samples, channels)"
+        raise AudioInputError(f"{name}: layout {layout!r} needs a {needed}-D array {wanted}, got shape {shape}")
+    return layout  # type: ignore[return-value]
 
 
 def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str = "audio") -> Layout:
@@ -125,13 +172,11 @@ def prepare_audio(audio: object, layout: Layout | None = None, name: str = "audi
     Returns (float32 (channels, samples) array, layout).
     """
     array = check_dtype(audio, name)
-    layout = layout or infer_layout(array.shape, name=name)
-    if layout != "mono" and array.ndim != 2:
-        raise AudioInputError(f"{name}: layout {layout!r} needs a 2-D array, got shape {array.shape}")
+    layout = check_layout(layout, array.shape, name)
     planar = to_channels_first(array, layout)
     if planar.shape[0] == 0 or planar.shape[1] == 0:
         raise AudioInputError(f"{name} is empty (shape {array.shape}): nothing to restore")
-    check_finite(planar, name)
+    check_finite(planar, name, layout)
     return np.ascontiguousarray(planar), layout
 
 
@@ -146,7 +191,7 @@ def stream_block(block: object, channels: int, name: str = "block") -> tuple[np.
         array = array[None, :]
     elif array.ndim != 2 or array.shape[0] != channels:
         raise AudioInputError(f"{name} must have shape ({channels}, samples), got {array.shape}")
-    check_finite(array, name)
+    check_finite(array, name, "mono" if mono else "channels_first")
     return array, mono
 
 
@@ -191,10 +236,13 @@ class LayoutTracker:
 
 
 def planar_input(input_array: object, tracker: "LayoutTracker") -> tuple[np.ndarray, Layout]:
-    """Check dtype (float32 kept, float64 converted, else TypeError) and layout -> ((channels, samples), layout)."""
+    """Check dtype (float32 kept, float64 converted, else TypeError), layout and finiteness (a NaN/Inf named by
+    its index in ``input_array``) -> ((channels, samples), layout)."""
     array = check_dtype(input_array, "input_array")
     layout, _ = tracker.resolve(array.shape)
-    return to_channels_first(array, layout), layout
+    planar = to_channels_first(array, layout)
+    check_finite(planar, "input_array", layout)
+    return planar, layout
 
 
 def output_in_layout(planar: np.ndarray, layout: Layout) -> np.ndarray:

@@ -4,27 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import add_band_limit_option, add_restore_options, settings_from_args
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
+from .options import (
+    add_band_limit_option, add_restore_options, non_negative, positive_int, sample_rate_hz, settings_from_args,
+)
 
 
 def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,7 +20,7 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("inputs", nargs="+", help="files, folders, glob patterns or list files")
     p.add_argument("-o", "--output", required=True, help="output folder (mirrors the inputs' folders)")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
-    p.add_argument("--output-rate", type=int, metavar="HZ", help="output sample rate (as in 'sagasr restore')")
+    p.add_argument("--output-rate", type=sample_rate_hz, metavar="HZ", help="output sample rate (as in 'sagasr restore')")
     p.add_argument("--ray-address", metavar="auto|HOST:PORT",
                    help="join a running Ray cluster ('auto': the one 'ray start' started here); default: start a "
                         "local Ray instance")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from .options import add_restore_options, settings_from_args
+from ..validation import MIN_RATE
+from .options import add_restore_options, number_type, settings_from_args
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(0)
     from ..degradation import resample_through
 
-    noise = 0.1 * rng.standard_normal(int(args.seconds * sr))
+    noise = 0.1 * rng.standard_normal(max(1, int(round(args.seconds * sr))))
     audio = resample_through(noise, sr, 16000).astype(np.float32)  # band-limited at 8 kHz: full band would pass through
     start = time.perf_counter()
     restore(audio, sr, restorer)
@@ -29,23 +30,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0 or value > 24 * 3600:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 86400], got {text!r}")
-    return value
+#: at least one sample at the lowest rate a model may have (1 ms at 1 kHz), at most a day
+bench_seconds = number_type(float, "a number of seconds", lambda v: 1.0 / MIN_RATE <= v <= 24 * 3600,
+                            f"a number of seconds in [{1.0 / MIN_RATE:g}, 86400]")
 
 
 def add_bench_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``sagasr bench``."""
     p = sub.add_parser("bench", help="measure the real-time factor on synthetic audio")
-    p.add_argument("--seconds", type=positive_seconds, default=10.0, metavar="S",
+    p.add_argument("--seconds", type=bench_seconds, default=10.0, metavar="S",
                    help="length of the synthetic test signal in seconds (default 10)")
     add_restore_options(p)
     p.set_defaults(func=cmd_bench)

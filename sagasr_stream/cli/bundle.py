@@ -12,8 +12,11 @@ from .options import add_band_limit_option
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ..bundle import load_bundle
+    from ..errors import SagasrError
     from ..model import default_bundle_path
 
+    if args.band_limit is not None and not args.input:
+        raise SagasrError("--band-limit needs --input FILE (it changes the band edges shown for that file)")
     bundle = load_bundle(args.model or default_bundle_path(), verify=True)
     m = bundle.manifest
     if args.input:

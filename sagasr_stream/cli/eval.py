@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import add_restore_options, settings_from_args
+from .options import add_restore_options, number_type, positive_seconds, settings_from_args
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -98,6 +98,12 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0 if report else 1
 
 
+clip_count = number_type(int, "a whole number of clips", lambda v: v >= 1, "at least 1")
+
+
+cutoff_hz = number_type(float, "a frequency in Hz", lambda v: 0 < v < 22050.0, "in (0, 22050) Hz, the evaluation's Nyquist")
+
+
 def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``sagasr eval`` on the main parser."""
     p = sub.add_parser("eval", help="score a model on full-band reference audio beside the baselines",
@@ -106,16 +112,18 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                                    "win rates and margins; optionally guidance measurements and a steps sweep.")
     p.add_argument("references", nargs="+", help="44.1 kHz full-band files, folders, globs or a validation.txt list")
     p.add_argument("-o", "--out", default="evaluation", help="report folder (report.md, report.json, PNGs)")
-    p.add_argument("--cutoffs", type=float, nargs="+", default=[4000.0, 8000.0, 12000.0], metavar="HZ")
+    p.add_argument("--cutoffs", type=cutoff_hz, nargs="+", default=[4000.0, 8000.0, 12000.0], metavar="HZ")
     p.add_argument("--degradations", nargs="+", default=["filters", "resample"], choices=["filters", "resample"])
-    p.add_argument("--clip-seconds", type=float, default=None, help="cut each reference to this length")
-    p.add_argument("--max-clips", type=int, default=None)
+    p.add_argument("--clip-seconds", type=positive_seconds, default=None, metavar="S",
+                   help="cut each reference to this length in seconds (> 0; default: whole files)")
+    p.add_argument("--max-clips", type=clip_count, default=None, metavar="N",
+                   help="use the first N references (>= 1; default: all)")
     p.add_argument("--pngs", type=int, default=3, help="spectrogram pictures to draw")
     p.add_argument("--split", choices=["tuning", "test", "all"], default="test",
                    help="clips of the table and the guidance study (fixed by a hash of the clip name; default test)")
     p.add_argument("--guidance", action="store_true",
                    help="measure the guidance: target roll-off 10 vs 18 kHz, guidance off, matching vs contradicting caption")
-    p.add_argument("--guidance-cutoff", type=float, default=8000.0, metavar="HZ", help="input cutoff of the guidance study")
+    p.add_argument("--guidance-cutoff", type=cutoff_hz, default=8000.0, metavar="HZ", help="input cutoff of the guidance study")
     p.add_argument("--guidance-degradation", choices=["filters", "resample"], default="filters")
     p.add_argument("--captions", metavar="JSONL", help="captions.jsonl with the clips' matching captions (default 'music')")
     p.add_argument("--steps-sweep", metavar="N,N,...", help="score these step counts on the tuning split, e.g. 1,2,4,8,16")

@@ -4,12 +4,37 @@
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Callable
 
 from ..settings import RestoreSettings
 from .fields import Flag, add_flags, dataclass_flags, flag_values
 
 #: one flag per RestoreSettings field (plus hidden deprecated spellings, e.g. ``--target-rolloff``)
 RESTORE_FLAGS: list[Flag] = dataclass_flags(RestoreSettings)
+
+
+def number_type(convert: Callable[[str], float], what: str, ok: Callable[[float], bool], rule: str
+                ) -> Callable[[str], float]:
+    """An argparse type: ``convert(text)`` (``int`` or ``float``), refused as "expected WHAT" when it does not
+    parse and as "must be RULE" when ``ok(value)`` is false (a usage error, exit 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = number_type(int, "a whole number", lambda v: v >= 1, ">= 1")
+non_negative = number_type(float, "a number", lambda v: v >= 0, ">= 0")  # NaN fails v >= 0
+positive_seconds = number_type(float, "a number of seconds", lambda v: math.isfinite(v) and v > 0,
+                               "a number of seconds > 0")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -32,6 +57,18 @@ def add_band_limit_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--band-limit", type=float, metavar="HZ",
                    help="the inputs' known bandwidth: band edges are never placed above it, so a low-pass the "
                         "detector cannot see (low or gentle, e.g. 2-3 kHz) is restored from there; default: detected")
+
+
+def sample_rate_hz(text: str) -> int:
+    """argparse type: a whole number of Hz in the range every sample rate must be in
+    (:func:`~sagasr_stream.validation.check_sample_rate`), so a bad rate is a usage error (exit 2)."""
+    from ..validation import MAX_RATE, MIN_RATE, check_sample_rate
+
+    try:
+        return check_sample_rate(int(text))
+    except ValueError:  # int() and check_sample_rate's AudioInputError
+        raise argparse.ArgumentTypeError(f"expected a whole number of Hz in {MIN_RATE}..{MAX_RATE}, "
+                                         f"got {text!r}") from None
 
 
 def settings_from_args(args: argparse.Namespace) -> RestoreSettings:

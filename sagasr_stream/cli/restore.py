@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs
-from .options import add_band_limit_option, add_restore_options, settings_from_args
+from .options import add_band_limit_option, add_restore_options, sample_rate_hz, settings_from_args
 
 
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
@@ -66,9 +65,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
         if not args.quiet:
             print(f"skip {file} (it is the output of another input)", file=sys.stderr)
+    remove_leftovers(outputs, {file for file, _ in inputs}, args.quiet)
     inputs = kept
     input_set = {file for file, _ in inputs}
-    remove_leftovers(outputs, args.quiet)
     restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript),
                              band_limit_hz=args.band_limit)
     model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
@@ -87,13 +86,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
             say(f"skip {source} -> {destination} (exists; --force to redo)")
         else:
             progress = FileProgress(source.name, bars_off)
+            lines: list[str] = []  # restore_file's rate line: said once the file is written, not before
             try:
                 restore_file(source, destination, restorer, overwrite=args.force, progress=progress,
-                             output_rate=args.output_rate, log=say)
+                             output_rate=args.output_rate, log=lines.append)
+                for line in lines:
+                    say(line)
                 say(f"{source} -> {destination}")
                 restored += 1
             except (SagasrError, ValueError, OSError) as exc:
-                failures.append((source, file_error_text(source, exc)))
+                failures.append((source, file_error_text(source, destination, exc)))
                 tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
             finally:
                 progress.close()
@@ -107,12 +109,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def check_output_target(inputs: list[tuple[Path, Path]], output: str | None) -> None:
     """Refuse, before the model loads, an output file we cannot write (``-o out.mp3``) and an output file
     name for several inputs (``-o multi.wav`` would become a folder of that name)."""
-    from ..audio_io import WRITABLE_SUFFIXES
+    from ..audio_io import WRITABLE_SUFFIXES, check_output_name
 
     if output is None:
         return
     out = Path(output)
-    if out.is_dir() or output.endswith(("/", "\\")) or out.suffix == "":
+    check_output_name(out)  # before any stat: a name too long fails there with OSError
+    try:
+        is_dir = out.is_dir()
+    except OSError as exc:
+        raise SagasrError(f"cannot write {output}: {exc.strerror or exc}") from None
+    if is_dir or output.endswith(("/", "\\")) or out.suffix == "":
         return
     suffix = out.suffix.lower()
     if len(inputs) > 1 and suffix in AUDIO_SUFFIXES:
@@ -123,20 +130,23 @@ def check_output_target(inputs: list[tuple[Path, Path]], output: str | None) -> 
         )
 
 
-def remove_leftovers(outputs: list[Path], quiet: bool) -> None:
-    """Delete the hidden partial files that killed runs left in the output folders (ours, dead PIDs only)."""
+def remove_leftovers(outputs: list[Path], inputs: set[Path], quiet: bool) -> None:
+    """Delete the hidden partial files that killed runs left in the output folders (ours, dead PIDs only),
+    never one of this run's ``inputs``, whatever its name."""
     from ..partials import remove_stale_partials
 
     for folder in sorted({out.parent for out in outputs}):
-        for path in remove_stale_partials(folder):
+        for path in remove_stale_partials(folder, keep=inputs):
             if not quiet:
                 print(f"removed {path} (a partial file left by an interrupted run)", file=sys.stderr)
 
 
-def file_error_text(source: Path, exc: BaseException) -> str:
-    """The error message, prefixed with the file unless the message already names it (the file once)."""
+def file_error_text(source: Path, destination: Path, exc: BaseException) -> str:
+    """The error message, prefixed with the input unless the message already names it or the output (a
+    failure while writing names the output path, not the input)."""
     text = str(exc)
-    return text if str(source) in text or source.name in text else f"{source}: {text}"
+    named = (str(source), source.name, str(destination))
+    return text if any(name in text for name in named) else f"{source}: {text}"
 
 
 def print_summary(restored: int, skipped: int, failures: list[tuple[Path, str]]) -> None:
@@ -152,7 +162,7 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("inputs", nargs="+", help="files, folders or glob patterns")
     p.add_argument("-o", "--output", help="output file (one input) or folder")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
-    p.add_argument("--output-rate", type=int, metavar="HZ",
+    p.add_argument("--output-rate", type=sample_rate_hz, metavar="HZ",
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled (at the input's own "
                         "rate only the restored change: the rest of the input is kept bit for bit)")

@@ -24,7 +24,7 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from ..api import FILE_BLOCK, restore_file, source_band_limit, source_blocks
-from ..audio_io import atomic_writer, open_input
+from ..audio_io import atomic_writer, open_input, writes_integers
 from ..bandlimit import BandLimitTracker, SignalBandLimit
 from ..chunking import zero_pad_to
 from ..errors import AudioFileError
@@ -225,7 +225,7 @@ def stitch(restorer: Restorer, output_rate: int | None, job: FileJob, prepared: 
     else:
         outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
-    limiter = SoftLimiter() if destination.suffix.lower() == ".flac" else None
+    limiter = SoftLimiter() if writes_integers(destination) else None  # 24-bit FLAC/AIFF
     with atomic_writer(destination, out_rate, prepared.channels) as writer:
         for out in outputs:
             writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]

@@ -150,7 +150,8 @@ def restore_batch(
     plan = window_plan(manifest_model, resolved)
     files, unreadable, recovered = _pending_files(found, destinations, run_manifest, fingerprint, out,
                                                   manifest_model.sample_rate, plan, segment_seconds, summary)
-    _clean_leftovers(out, destinations)
+    sources = [file for file, _ in found]
+    _clean_leftovers(out, destinations, sources)
 
     def record(file: _File, result: dict[str, Any], count: bool = True) -> None:
         error = result.get("error")
@@ -183,7 +184,7 @@ def restore_batch(
                               output_rate, threads_per_worker, band_limit_hz)
         summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
         summary.startup_s = pool.ready_at - started
-        _clean_leftovers(out, destinations)  # partial files of workers that were killed (their task was redone)
+        _clean_leftovers(out, destinations, sources)  # partial files of workers that were killed (their task was redone)
     try:
         (out / WORK_FOLDER).rmdir()  # gone once every long file is stitched (a failed file's scratch stays)
     except OSError:
@@ -227,10 +228,11 @@ def _pending_files(
     return files, unreadable, recovered
 
 
-def _clean_leftovers(out: Path, destinations: list[Path]) -> None:
-    """Remove what killed runs left: hidden partial outputs (dead PIDs) and scratch temporaries."""
+def _clean_leftovers(out: Path, destinations: list[Path], sources: list[Path]) -> None:
+    """Remove what killed runs left: hidden partial outputs (dead PIDs; never one of the ``sources``) and scratch
+    temporaries."""
     for folder in sorted({d.parent for d in destinations}):
-        remove_stale_partials(folder)
+        remove_stale_partials(folder, keep=sources)
     work = out / WORK_FOLDER
     if work.is_dir():
         for tmp in work.rglob(".*.tmp"):

@@ -7,12 +7,38 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EvaluationError
+from ..errors import EvaluationError, ParameterError
 
 
 def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None, sample_rate: int) -> dict[str, np.ndarray]:
-    """Reference files (files, folders, globs, or a corpus ``validation.txt`` list) -> mono clips at ``sample_rate``."""
+    """Reference files (files, folders, globs, or a corpus ``validation.txt`` list) -> mono clips at ``sample_rate``,
+    named by file stem. ``seconds`` (> 0) cuts each clip, ``max_clips`` (>= 1) keeps the first files; None: no
+    limit. Two different files of the same stem raise :class:`EvaluationError` naming them (one clip each)."""
     from ..audio_io import open_input, read_blocks
+
+    check_limits(seconds, max_clips)
+    files = reference_files(patterns)[:max_clips]
+    check_unique_names(files)
+    clips: dict[str, np.ndarray] = {}
+    for file in files:
+        with open_input(file, sample_rate) as (reader, _channels, _rate):
+            audio = np.concatenate(list(read_blocks(reader, 1 << 16)), axis=1).mean(axis=0)
+        if seconds is not None:
+            audio = audio[: int(seconds * sample_rate)]
+        clips[file.stem] = audio.astype(np.float32)
+    return clips
+
+
+def check_limits(seconds: float | None, max_clips: int | None) -> None:
+    """Refuse a clip length (s) that is not > 0 and a clip count < 1 (None: no limit)."""
+    if seconds is not None and not (np.isfinite(seconds) and seconds > 0):
+        raise ParameterError(f"clip seconds must be a number > 0, got {seconds!r}")
+    if max_clips is not None and (isinstance(max_clips, bool) or int(max_clips) != max_clips or max_clips < 1):
+        raise ParameterError(f"max clips must be a whole number >= 1, got {max_clips!r}")
+
+
+def reference_files(patterns: list[str]) -> list[Path]:
+    """The files of ``patterns`` in order, each once (files, folders, globs, or a corpus ``validation.txt``)."""
     from ..input_files import expand_inputs
 
     files: list[Path] = []
@@ -22,14 +48,23 @@ def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None
             files += [path.parent / line.strip() for line in path.read_text().splitlines() if line.strip()]
         else:
             files += [file for file, _ in expand_inputs([pattern])]
-    clips: dict[str, np.ndarray] = {}
-    for file in files[: max_clips or None]:
-        with open_input(file, sample_rate) as (reader, _channels, _rate):
-            audio = np.concatenate(list(read_blocks(reader, 1 << 16)), axis=1).mean(axis=0)
-        if seconds:
-            audio = audio[: int(seconds * sample_rate)]
-        clips[file.stem] = audio.astype(np.float32)
-    return clips
+    unique: dict[Path, Path] = {}
+    for file in files:
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values())
+
+
+def check_unique_names(files: list[Path]) -> None:
+    """Raise :class:`EvaluationError` when two files share a stem (a clip is named by its file's stem)."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for file in files:
+        if file.stem in seen:
+            clashes.append(f"{seen[file.stem]} and {file} would both be clip {file.stem!r}")
+        seen.setdefault(file.stem, file)
+    if clashes:
+        raise EvaluationError("references must have distinct file names (clips are named by them; nothing was "
+                              "done): " + "; ".join(clashes))
 
 
 def load_captions(path: str | None) -> dict[str, str]:
@@ -37,7 +72,7 @@ def load_captions(path: str | None) -> dict[str, str]:
     if not path:
         return {}
     captions: dict[str, str] = {}
-    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(read_caption_lines(Path(path)), 1):
         if not line.strip():
             continue
         try:
@@ -46,3 +81,17 @@ def load_captions(path: str | None) -> dict[str, str]:
         except (ValueError, KeyError, TypeError):
             raise EvaluationError(f"{path}:{i}: expected a JSON object with 'path' and 'caption'") from None
     return captions
+
+
+def read_caption_lines(path: Path) -> list[str]:
+    """The lines of a captions file; a missing, unreadable or non-UTF-8 file raises :class:`EvaluationError`."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise EvaluationError(f"captions file not found: {path}") from None
+    except IsADirectoryError:
+        raise EvaluationError(f"captions file {path} is a folder; expected a .jsonl file") from None
+    except OSError as exc:
+        raise EvaluationError(f"cannot read captions file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise EvaluationError(f"captions file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None

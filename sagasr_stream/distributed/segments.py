@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..audio_io import check_finite_block
 from ..bandlimit import SignalBandLimit
 from ..chunking import OverlapAdd, WindowPlan
-from ..errors import AudioFileError
 from ..processor import restore_window_group
 from ..restorer import Restorer, offline_windows_per_call
 
@@ -82,8 +82,7 @@ def restore_segment(
     start, stop = segment.input_range(plan, per_call)
     if audio.shape[1] < stop - start:
         audio = np.pad(audio, ((0, 0), (0, stop - start - audio.shape[1])))
-    if not np.isfinite(audio).all():
-        raise AudioFileError(f"{source} holds NaN/Inf samples")
+    check_finite_block(audio, source)
     window_fn = restorer.window_fn(band_limit_hz, channels)
     overlap_add = OverlapAdd(plan, channels)
     windows = segment.computed_windows(per_call)

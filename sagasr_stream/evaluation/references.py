@@ -56,15 +56,13 @@ def reference_files(patterns: list[str]) -> list[Path]:
 
 def check_unique_names(files: list[Path]) -> None:
     """Raise :class:`EvaluationError` when two files share a stem (a clip is named by its file's stem)."""
-    seen: dict[str, Path] = {}
-    clashes = []
-    for file in files:
-        if file.stem in seen:
-            clashes.append(f"{seen[file.stem]} and {file} would both be clip {file.stem!r}")
-        seen.setdefault(file.stem, file)
-    if clashes:
+    from ..input_files import clashes
+
+    found = clashes(files, [file.stem for file in files])
+    if found:
         raise EvaluationError("references must have distinct file names (clips are named by them; nothing was "
-                              "done): " + "; ".join(clashes))
+                              "done): " + "; ".join(f"{earlier} and {file} would both be clip {file.stem!r}"
+                                                    for earlier, file, _ in found))
 
 
 def load_captions(path: str | None) -> dict[str, str]:

@@ -30,14 +30,19 @@ def test_aiff_is_written_as_24_bit(tmp_path, suffix):
 
 
 @pytest.mark.parametrize("suffix", [".aiff", ".flac"])
-def test_peaks_clipped_by_a_24_bit_output_are_counted_in_a_warning(tmp_path, caplog, suffix):
-    block = np.array([[0.5, 1.5, -2.0, 1.0]], np.float32)  # two samples beyond full scale
+def test_peaks_of_a_24_bit_output_are_soft_limited_and_counted_in_a_warning(tmp_path, caplog, suffix):
+    """The writer itself limits a 24-bit format's peaks (any caller of atomic_writer, not only restore_file)."""
+    block = np.array([[0.5, 1.5, -2.0, 1.0]], np.float32)  # three samples above the -1 dBFS knee, two beyond 0 dBFS
     with caplog.at_level(logging.WARNING, logger="sagasr_stream"):
         write(tmp_path / f"out{suffix}", block)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "2 samples above full scale" in warnings[0] and "+6.0 dBFS" in warnings[0] and "clipped" in warnings[0]
+    assert "3 samples above -1 dBFS" in warnings[0] and "+6.0 dBFS" in warnings[0] and "soft-limited" in warnings[0]
     assert "write WAV, 32-bit float" in warnings[0] and "AIFF" not in warnings[0]
+    with AudioFile(str(tmp_path / f"out{suffix}")) as f:
+        written = f.read(4)[0]
+    assert written[0] == pytest.approx(0.5, abs=2.0**-20) and np.all(np.abs(written[1:]) <= 1.0)
+    assert written[1] > 0 > written[2] and abs(written[2]) > written[3] > 10 ** (-1 / 20)
 
 
 def test_wav_keeps_peaks_and_warns_of_nothing(tmp_path, caplog):

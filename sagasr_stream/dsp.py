@@ -128,6 +128,7 @@ EDGE_ROUNDING_RAW_DROP_DB = 6.0  # ... and a cut found so must show this drop in
 EDGE_DITHER_DROP_DB = 12.0  # band-to-floor drop across +-15 % of the frequency, when the floor is the grid's noise
 EDGE_DITHER_FLOOR = (2.0, 8.0)  # the floor just above such a cut, in rounding powers: dither's (rounding: its own look)
 EDGE_DITHER_KNEE_DB = 3.0  # ... and its edge: where the level comes within this of that floor (or the usual knee)
+DC_BINS = 2  # bins a DC offset fills under a periodic Hann frame (0 and 1): no part of any band edge
 
 
 def interior_power(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, spec: np.ndarray | None = None) -> np.ndarray:
@@ -155,6 +156,7 @@ def tapered_power(x: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
     n = x.shape[-1]
     if n < 2:
         return np.zeros(x.shape[:-1] + (n_fft // 2 + 1,))
+    x = x - x.mean(axis=-1, keepdims=True)  # a DC offset under this short taper would spread over many bins
     taper = _hann(n)
     power = np.abs(np.fft.rfft(x * taper, n=n_fft, axis=-1)) ** 2
     return power * (np.sum(_hann(n_fft) ** 2) / np.sum(taper**2))
@@ -184,7 +186,7 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
       :data:`EDGE_KNEE_DB` under the band just below it; it sits where the filter starts to bite, neither
       in its stop band nor short of the band.
     """
-    power = np.asarray(power, dtype=np.float64)
+    power = without_dc_bins(np.asarray(power, dtype=np.float64))
     bins = power.shape[-1]
     peak = float(power.max()) if power.size else 0.0
     if not peak > 0:
@@ -198,6 +200,15 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
         low, high = (10 * np.log10(times * rounding_floor) for times in EDGE_DITHER_FLOOR)
         edge = _cut_in(power, peak, EDGE_DITHER_DROP_DB, (low, high))
     return edge
+
+
+def without_dc_bins(power: np.ndarray) -> np.ndarray:
+    """``power`` (bins,) with its :data:`DC_BINS` lowest bins set to the next one's: a DC offset (a constant under a
+    periodic Hann frame lands in them alone) would otherwise be the loudest bin, and the level floor the edge search
+    sets under the loudest bin (:data:`EDGE_DYNAMIC_RANGE_DB`) would hide the cut of the signal riding on it."""
+    if power.shape[-1] <= DC_BINS:
+        return power
+    return np.concatenate([np.full(DC_BINS, power[DC_BINS]), power[DC_BINS:]])
 
 
 def _raw_drop_db(power: np.ndarray, edge: int) -> float:

@@ -61,3 +61,39 @@ def test_a_stereo_pair_gets_the_same_band_at_any_offset(tiny_model: ss.SagaSRMod
     plain = ss.restore(pair, SR, tiny_model, settings, layout="channels_first")
     shifted = ss.restore(pair + offsets, SR, tiny_model, settings, layout="channels_first")
     np.testing.assert_allclose(shifted - offsets, plain, atol=1e-5)
+
+
+def on_24_bit_grid(x: np.ndarray) -> np.ndarray:
+    return (np.round(x * 2.0**23) / 2.0**23).astype(np.float32)
+
+
+def window_edge_hz(x: np.ndarray) -> float:
+    """The band edge one window reads in itself (Hz)."""
+    from sagasr_stream import dsp
+
+    power = dsp.interior_power(np.asarray(x, dtype=np.float64))
+    return dsp.band_edge_from_power(power) * SR / dsp.N_FFT
+
+
+@pytest.mark.parametrize("offset", [-0.875, 0.5])
+@pytest.mark.parametrize("samples", [65536, 600])  # a window; a clip shorter than one STFT frame
+def test_the_band_edge_is_read_the_same_at_any_offset(offset: float, samples: int) -> None:
+    """A quiet signal on a large offset (an old transfer's: -0.87 under drums at -36 dB): the offset's bin was the
+    loudest, and the level floor set 150 dB under it hid the cut, so the window read as full band and passed
+    unrestored."""
+    # about -90 dBFS on a 24-bit grid, its cut under the old floor; x + offset exact in float32
+    x = on_24_bit_grid(0.00005 * band_limited_noise(samples, 6000.0, seed=15))
+    plain = window_edge_hz(x)
+    assert 5000.0 < plain < 7500.0
+    assert window_edge_hz(x + np.float32(offset)) == plain
+
+
+def test_the_signal_so_far_reads_the_same_limit_at_any_offset() -> None:
+    from sagasr_stream.bandlimit import window_limits
+    from sagasr_stream.chunking import WindowPlan
+
+    plan = WindowPlan(65536, 32768)
+    x = on_24_bit_grid(0.00005 * band_limited_noise(4 * 65536, 6000.0, seed=16))
+    plain = window_limits(x[None], plan)
+    shifted = window_limits((x + np.float32(-0.875))[None], plan)
+    assert [limit[0].edge_bin for limit in plain[1:]] == [limit[0].edge_bin for limit in shifted[1:]]

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -60,18 +60,38 @@ def save_state(run_dir: str | os.PathLike[str], step: int, trainable: dict[str, 
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     atomic_write_text(base / "latest", final.name)
-    for old in sorted(base.glob("step-*"))[:-keep] if keep > 0 else []:
+    # the newest ``keep`` up to this step stay, this one always: a run started afresh (resume off) in an older
+    # run's folder must not prune the state it just wrote because the older run's steps number higher
+    earlier = sorted(p for p in base.glob("step-*") if p.name < final.name) if keep > 0 else []
+    for old in earlier[:max(0, len(earlier) - (keep - 1))]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def replace_folder(folder: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
+    """``write(tmp_folder)`` beside ``folder``, then swap it in (replacing ``folder``): a reader, or an interrupted
+    save, never sees half a folder. Returns ``folder``."""
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return folder
+
+
 def latest_state(run_dir: str | os.PathLike[str]) -> Path | None:
-    """The newest complete state folder of a run, or None."""
+    """The newest complete state folder of a run, or None when the run has none (no ``state/latest``). A
+    ``state/latest`` that names no complete state folder is an error: resuming must not silently start over."""
     p = Path(run_dir) / "state" / "latest"
     if not p.is_file():
         return None
     folder = p.parent / p.read_text(encoding="utf-8").strip()
-    return folder if (folder / "state.json").is_file() else None
+    if not (folder / "state.json").is_file():
+        raise FileNotFoundError(f"{p} names {folder.name}, which is not a complete training state (no state.json); "
+                                "restore that folder, or start afresh with --no-resume")
+    return folder
 
 
 def load_state(folder: str | os.PathLike[str]) -> dict[str, Any]:

@@ -7,8 +7,11 @@ command line parses without it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import types
+import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -65,6 +68,8 @@ class DataConfig:
                 raise ValueError(f"data.{key} must be in [0, 1)")
         if self.file_list is not None and not Path(self.file_list).is_file():
             raise ValueError(f"data.file_list {self.file_list!r} is not a file")
+        if self.seed < 0 or self.num_workers < 0:
+            raise ValueError(f"data.seed and data.num_workers must be >= 0, got {self.seed} and {self.num_workers}")
         if self.bank_versions < 0 or self.bank_workers < 1:
             raise ValueError("data.bank_versions must be >= 0 and data.bank_workers >= 1")
         if self.bank_versions and (self.text_tokens is None or not Path(self.text_tokens).is_file()):
@@ -140,6 +145,12 @@ class TrainConfig:
                 raise ValueError(f"{key} must be positive")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.grad_clip < 0:  # a negative norm would flip every gradient: ascent, not descent
+            raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
+        if self.val_batches < 0:
+            raise ValueError(f"val_batches must be >= 0 (0: no validation), got {self.val_batches}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.vae_parts not in VAE_PARTS:
             raise ValueError(f"vae_parts must be one of {VAE_PARTS}, got {self.vae_parts!r}")
         for key in ("kl_weight", "l1_weight", "lsd_weight"):
@@ -152,12 +163,53 @@ class TrainConfig:
         return self
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+def _type_error(value: Any, tp: Any) -> str | None:
+    """Why ``value`` (from JSON or a keyword) is not of the field type ``tp``, or None when it is."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if value is None:
+        return None if type(None) in typing.get_args(tp) else "a value, not null"
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        problems = [_type_error(value, a) for a in args]
+        return None if None in problems else " or ".join(p for p in problems if p)
+    if tp is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if tp is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
+    if tp is float:
+        return None if number(value) else "a number"
+    if tp is str:
+        return None if isinstance(value, str) else "a string"
+    if typing.get_origin(tp) is tuple:
+        item = args[0]
+        what = "a list of strings" if item is str else f"a list of {len(args)} numbers"
+        if not isinstance(value, (list, tuple)) or (args[-1] is not Ellipsis and len(value) != len(args)):
+            return what
+        return None if all(_type_error(v, item) is None for v in value) else what
+    return None
+
+
+def _build(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """The keyword arguments of ``cls`` from a JSON object; unknown keys and values of the wrong type (a string
+    for a number, "false" for false) are errors naming the key (``where``: its prefix, "" at the top)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where.rstrip('.') or 'the config'} must be a JSON object, got {data!r}")
     names = {f.name for f in fields(cls)}
     unknown = set(data) - names - {"$comment"}
     if unknown:
-        raise ValueError(f"unknown key(s) in {where}: {sorted(unknown)}")
-    return {k: v for k, v in data.items() if k in names}
+        raise ValueError(f"unknown key(s) in {where.rstrip('.') or 'config'}: {sorted(unknown)}")
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for k, v in data.items():
+        if k not in names:
+            continue
+        problem = None if dataclasses.is_dataclass(hints[k]) else _type_error(v, hints[k])
+        if problem:
+            raise ValueError(f"{where}{k} must be {problem}, got {v!r}")
+        out[k] = tuple(v) if isinstance(v, list) else v
+    return out
 
 
 def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
@@ -167,7 +219,12 @@ def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = N
     if isinstance(source, dict):
         raw = json.loads(json.dumps(source))
     elif source:
-        raw = json.loads(Path(source).read_text(encoding="utf-8"))
+        try:
+            raw = json.loads(Path(source).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{source}: not JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{source}: a training config is a JSON object, got {type(raw).__name__}")
     for k, v in overrides.items():
         if v is None:
             continue
@@ -176,15 +233,10 @@ def load_train_config(source: str | os.PathLike[str] | dict[str, Any] | None = N
         for head in heads:
             target = target.setdefault(head, {})
         target[tail] = v
-    data = dict(raw.pop("data", {}) or {})
-    deg = _build(DegradeConfig, dict(data.pop("degrade", {}) or {}), "data.degrade")
-    for key in ("families", "target_tilt_db_per_octave", "brightness_db_per_octave"):
-        if key in deg:
-            deg[key] = tuple(deg[key])
-    dcfg = DataConfig(**_build(DataConfig, data, "data"), degrade=DegradeConfig(**deg))
-    top = _build(TrainConfig, raw, "config")
-    if "betas" in top:
-        top["betas"] = tuple(top["betas"])
+    data = _build(DataConfig, raw.pop("data", None) or {}, "data.")
+    deg = _build(DegradeConfig, data.pop("degrade", None) or {}, "data.degrade.")
+    dcfg = DataConfig(**data, degrade=DegradeConfig(**deg))
+    top = _build(TrainConfig, raw, "")
     return TrainConfig(**top, data=dcfg)
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from sagasr_stream.settings import ROLLOFF_UNKNOWN
 
-from .checkpointing import load_state, optimizer_from_flat, save_state
+from .checkpointing import load_state, optimizer_from_flat, replace_folder, save_state
 from .ema import EMA
 from .objectives import flow_loss, flow_pair, logit_normal, pin_times
 from .schedulers import InverseLR
@@ -80,8 +80,13 @@ class StepModule(L.LightningModule):
             info = self.resume["info"]
             optimizer_from_flat(optim, self.resume["optimizer_tensors"], info["optimizer"])
             sched.load_state_dict(info["scheduler"])
+            # the config's settings, not those stored with the state: a resume with another lr (or betas, weight
+            # decay, schedule) trains with it, as with every other setting; the same command resumes exactly
+            sched.inv_gamma, sched.power, sched.warmup = o["inv_gamma"], o["power"], o["warmup"]
+            sched.base_lrs = [float(o["lr"])] * len(optim.param_groups)
+            sched._last_lr = sched.get_lr()
             for g, lr in zip(optim.param_groups, sched.get_last_lr()):
-                g["lr"] = lr
+                g.update(lr=lr, initial_lr=float(o["lr"]), betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
         return {"optimizer": optim, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -121,10 +126,16 @@ class StepModule(L.LightningModule):
         info = {"scheduler": {k: v for k, v in sched.state_dict().items() if k != "_get_lr_called_within_step"},
                 "ema_updates": self.ema.updates if self.ema else 0, "opt": self.opt}
         run = Path(self.opt["run_dir"])
+
+        def checkpoint(folder: Path) -> None:
+            self.export(folder)
+            (folder / "training.json").write_text(json.dumps({"step": self.step, "ema": True}) + "\n")
+
+        # the checkpoint first, swapped in whole: a state at step N (which resume, or "nothing to do", trusts)
+        # always comes with the step-N checkpoint, never with a torn or older one
+        replace_folder(run / "checkpoint", checkpoint)
         save_state(run, self.step, {k: p for k, p in self.trained().items()},
                    self.ema.state_dict() if self.ema else None, optim, info)
-        self.export(run / "checkpoint")
-        (run / "checkpoint" / "training.json").write_text(json.dumps({"step": self.step, "ema": True}) + "\n")
 
 
 class DiffusionModule(StepModule):

@@ -41,6 +41,8 @@ def write_text_tokens(model: Any, data: DataConfig, out: str | Path) -> Path:
 
     root = Path(data.root)
     files = listed_audio(root, data.file_list) if data.file_list else scan_audio(root)
+    if not files:
+        raise ValueError(f"no audio files {'in ' + str(data.file_list) if data.file_list else 'under ' + str(root)}")
     store = CaptionStore(data.captions, root=root)
     captions = [store.get(p) for p in files]
     phrasings = [caption_variants(c) if data.caption_variants else [c] for c in captions]
@@ -125,7 +127,8 @@ class PairBank(Dataset):
         jobs = [(str(root / p), rate, cfg.seed, versions, i, cfg.degrade) for i, p in enumerate(paths)]
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
             clips = list(pool.map(_clip_versions, jobs))
-        n, longest = len(clips), max(len(c[0]) for c in clips)
+        # at least one window long: a clip shorter than a window is zero-padded, as WindowDataset pads it
+        n, longest = len(clips), max([cfg.window_samples, *(len(c[0]) for c in clips)])
         hr = np.zeros((n, longest), np.float32)
         lr = np.zeros((n, versions, longest), np.float32)
         for i, (h, l, _) in enumerate(clips):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpointing import latest_state, load_state
+from .checkpointing import latest_state, load_state, replace_folder
 from .config import VAE_PARTS, DataConfig, TrainConfig, load_train_config, to_json  # noqa: F401 (re-exported)
 from .data import StepBatchSampler, WindowDataset, collate, worker_init
 
@@ -78,18 +78,6 @@ def _bank_loaders(cfg: TrainConfig, start: int, trainer: Any) -> tuple[Any, Any]
     vl = DataLoader(val, batch_sampler=StepBatchSampler(cfg.batch_size, max(1, cfg.val_batches), 0, rank, world),
                     collate_fn=identity_collate)
     return tl, vl
-
-
-def _atomic_dir(folder: Path, write: Any) -> None:
-    """``write(tmp_folder)`` then rename to ``folder`` (replacing it): readers never see half a folder."""
-    import shutil
-
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
 
 
 def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
@@ -180,6 +168,11 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_dir = latest_state(run_dir) if cfg.resume else None
+    if state_dir is not None and (run_dir / "run.json").is_file():  # before base/ is touched
+        done = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("kind")
+        if done not in (None, kind):
+            raise ValueError(f"{run_dir} holds a {done} run; train the {kind} in another --run-dir "
+                             "(or start this folder afresh with --no-resume)")
     resume = load_state(state_dir) if state_dir else None
     start = int(resume["info"]["step"]) if resume else 0
     if start >= cfg.max_steps:
@@ -201,7 +194,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         else:  # every rank builds the same weights (same seed); DDP also broadcasts rank 0's at start
             model = _fresh_model(cfg, mcfg)
             if is_rank0:
-                _atomic_dir(base, lambda d: save_checkpoint(model, d))
+                replace_folder(base, lambda d: save_checkpoint(model, d))
         module: Any = DiffusionModule(model.train(), opt, resume)
     elif kind == "vae":
         if cfg.data.latent_cache:
@@ -221,7 +214,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
             if is_rank0:
                 from safetensors.torch import save_file
 
-                _atomic_dir(base, lambda d: save_file({k: v.contiguous() for k, v in ae.state_dict().items()},
+                replace_folder(base, lambda d: save_file({k: v.contiguous() for k, v in ae.state_dict().items()},
                                                       str(d / "autoencoder.safetensors")))
         module = VAEModule(ae, mcfg.to_dict(), opt, resume)
     else:

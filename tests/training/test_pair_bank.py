@@ -370,3 +370,23 @@ def test_the_file_list_chooses_the_clips_and_their_rows_of_the_token_file(audio_
     listing.write_text("guitar/strum_c.wav\nextra.wav\n")
     with pytest.raises(ValueError, match="no tokens for 1 file.*extra.wav"):
         PairBank(cfg, versions=1, workers=1)
+
+
+def test_clips_shorter_than_a_window_are_zero_padded(tmp_path: Path) -> None:
+    """As WindowDataset pads them (an IndexError from torch before)."""
+    from .conftest import tone_clip, write_audio
+
+    root = tmp_path / "short"
+    for i in range(2):
+        write_audio(root / f"s{i}.wav", tone_clip(44100, 1, 0.1, 220.0, i), 44100)
+    cfg = DataConfig(root=str(root), text_tokens=str(_tokens(root, tmp_path)), window_samples=8192).validate()
+    batch = PairBank(cfg, versions=2, workers=1).__getitems__([0, 1, 2])
+    assert batch["hr"].shape == (3, 1, 8192)
+    assert (batch["hr"][..., 4410:] == 0).all() and (batch["hr"][..., :4410].abs().amax(dim=-1) > 0).all()
+
+
+def test_text_tokens_of_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
+    from sagasr_training.pair_bank import write_text_tokens
+
+    with pytest.raises(ValueError, match="no audio files under"):
+        write_text_tokens(None, DataConfig(root=str(tmp_path)), tmp_path / "tokens.safetensors")

@@ -364,3 +364,80 @@ def test_time_one_fraction_trains_the_one_step_samplers_time(audio_dir: Path) ->
     assert loss(time_one_fraction=1.0, logit_mean=-3.0) == loss(time_one_fraction=1.0, logit_mean=3.0)
     assert loss(time_one_fraction=0.0, logit_mean=-3.0) != loss(time_one_fraction=0.0, logit_mean=3.0)
     assert loss(time_one_fraction=0.0) == loss()
+
+
+def test_a_save_interrupted_while_writing_the_checkpoint_is_redone(audio_dir: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final save dies half-way through the exportable checkpoint: the rerun must not find a state at
+    max_steps beside a torn checkpoint ("nothing to do"), but redo the step and write a checkpoint that loads."""
+    from sagasr_export.model.checkpoint import load_checkpoint
+
+    from sagasr_training.lightning_module import DiffusionModule
+
+    def torn(self: Any, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.safetensors").write_bytes(b"torn")
+        raise RuntimeError("killed while writing the checkpoint")
+
+    run_dir = tmp_path / "run"
+    with monkeypatch.context() as m:
+        m.setattr(DiffusionModule, "export", torn)
+        with pytest.raises(RuntimeError, match="killed"):
+            run("diffusion", _cfg(audio_dir, run_dir, max_steps=1, save_every=0))
+    assert latest_state(run_dir) is None  # the state of a step is written after its checkpoint
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1, save_every=0))
+    load_checkpoint(run_dir / "checkpoint")
+    assert json.loads((run_dir / "checkpoint" / "training.json").read_text())["step"] == 1
+
+
+def _save_tiny_state(run_dir: Path, step: int) -> Path:
+    from sagasr_training.checkpointing import save_state
+
+    p = torch.nn.Parameter(torch.zeros(2))
+    return save_state(run_dir, step, {"p": p}, None, torch.optim.AdamW([p]), {})
+
+
+def test_a_fresh_run_in_an_older_runs_folder_keeps_its_state(tmp_path: Path) -> None:
+    """--no-resume in a folder whose old run reached higher steps: its first save must survive the pruning of
+    old states (it was deleted at once, and the next resume silently started from scratch)."""
+    for step in (4, 6):
+        _save_tiny_state(tmp_path, step)
+    _save_tiny_state(tmp_path, 2)  # the fresh run
+    assert latest_state(tmp_path) == tmp_path / "state" / "step-00000002"
+    for step in (8, 10):  # it goes on: the newest two up to its step stay
+        _save_tiny_state(tmp_path, step)
+    assert sorted(p.name for p in (tmp_path / "state").glob("step-*")) == ["step-00000008", "step-00000010"]
+
+
+def test_a_latest_pointer_to_a_missing_state_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(_save_tiny_state(tmp_path, 2))
+    with pytest.raises(FileNotFoundError, match="step-00000002.*--no-resume"):
+        latest_state(tmp_path)
+
+
+def test_a_resume_with_another_learning_rate_trains_with_it(audio_dir: Path, tmp_path: Path) -> None:
+    """The optimizer and scheduler states carry the lr they were made with; a resume with --lr (or
+    --weight-decay) changed kept the old values without a word."""
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=2))
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=3, lr=1e-3, weight_decay=0.5))
+    rows = [row for f in sorted((run_dir / "logs").glob("*/metrics.csv")) for row in csv.DictReader(f.open())]
+    lrs = {int(float(r["train/step"])): float(r["train/lr"]) for r in rows if r.get("train/lr")}
+    assert lrs[1] == pytest.approx(1e-4 * (1 - 0.99 ** 2) * (1 + 1 / 1e6) ** -0.5, rel=1e-6)
+    assert lrs[2] == pytest.approx(1e-3 * (1 - 0.99 ** 3) * (1 + 2 / 1e6) ** -0.5, rel=1e-6)
+    groups = load_state(latest_state(run_dir))["info"]["optimizer"]["param_groups"]
+    assert [(g["lr"] > 1e-5, g["weight_decay"]) for g in groups] == [(True, 0.5)] * len(groups)
+
+
+def test_the_other_kind_of_run_in_a_run_folder_is_refused_before_it_touches_it(audio_dir: Path, tmp_path: Path) -> None:
+    """`sagasr-train vae` resumed into a diffusion run's folder replaced its base/ (the frozen VAE and text
+    encoder that resume rebuilds the model from) with a VAE, then failed."""
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1, save_every=0))
+    before = sorted(p.name for p in (run_dir / "base").iterdir())
+    with pytest.raises(ValueError, match="holds a diffusion run"):
+        run("vae", _cfg(audio_dir, run_dir, max_steps=2))
+    assert sorted(p.name for p in (run_dir / "base").iterdir()) == before
+    assert json.loads((run_dir / "run.json").read_text())["kind"] == "diffusion"

@@ -90,3 +90,36 @@ def test_flags_override_the_config_file_key_by_key(tmp_path):
     cfg = load_train_config(path, **overrides("diffusion", ["--lr", "0.25", "--degrade-cutoff-max-hz", "8000"]))
     assert (cfg.model, cfg.lr, cfg.data.root) == ("small", 0.25, "a")
     assert (cfg.data.degrade.cutoff_min_hz, cfg.data.degrade.cutoff_max_hz) == (4000.0, 8000.0)
+
+
+@pytest.mark.parametrize("raw, key", [
+    ({"lr": "1e-4"}, "lr"),                                   # a string, not a number
+    ({"resume": "false"}, "resume"),                          # truthy: resumed before
+    ({"betas": 0.9}, "betas"),
+    ({"batch_size": 2.5}, "batch_size"),
+    ({"data": {"seed": "1"}}, "data.seed"),
+    ({"data": {"degrade": {"families": "butter"}}}, "data.degrade.families"),  # split into letters before
+    ({"data": ["root"]}, "data"),
+])
+def test_config_values_of_the_wrong_type_are_errors_naming_the_key(raw: dict, key: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{key} must be"):
+        load_train_config(raw)
+
+
+def test_a_config_file_that_is_not_a_json_object_names_the_file(tmp_path) -> None:
+    for text in ('{"model": "tiny",', "[1]"):
+        (tmp_path / "c.json").write_text(text)
+        with pytest.raises(ValueError, match="c.json"):
+            load_train_config(tmp_path / "c.json")
+
+
+@pytest.mark.parametrize("bad, key", [
+    ({"grad_clip": -1.0}, "grad_clip"),         # a negative norm flips the gradients
+    ({"val_batches": -1}, "val_batches"),       # a Lightning traceback before
+    ({"max_minutes": 0.0}, "max_minutes"),      # stopped at once, saving nothing
+    ({"data.seed": -1}, "data.seed"),           # numpy's "expected non-negative integer" mid-run before
+    ({"data.num_workers": -1}, "num_workers"),
+])
+def test_out_of_range_values_are_refused_before_the_run(tmp_path, bad: dict, key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        load_train_config({"data": {"root": str(tmp_path)}}, **bad).validate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -121,12 +122,22 @@ def main(argv: list[str] | None = None) -> int:
     from .exporter import export_bundle
     from .model import build_model, load_config, named_config
 
-    if args.checkpoint:
-        model = load_checkpoint(args.checkpoint)
-    else:
-        torch.manual_seed(args.seed)
-        name = args.random_config
-        model = build_model(load_config(name) if name.endswith(".json") else named_config(name)).eval()
+    out = Path(args.output)
+    archive = out.suffix == ".zip"
+    if out.exists() and not args.overwrite and (archive or not out.is_dir() or any(out.iterdir())):
+        print(f"error: {out} exists (use --overwrite)", file=sys.stderr)
+        return 2
+    try:
+        if args.checkpoint:
+            model = load_checkpoint(args.checkpoint)
+        else:
+            torch.manual_seed(args.seed)
+            name = args.random_config
+            model = build_model(load_config(name) if name.endswith(".json") else named_config(name)).eval()
+    except (ValueError, TypeError, KeyError, OSError, SafetensorError, BundleError) as exc:  # JSON: ValueError
+        flag = args.checkpoint or f"--random-config {args.random_config}"
+        print(f"error: {flag}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     if args.stable_audio_open:
         try:
             report = load_stable_audio_open(model, args.stable_audio_open)
@@ -161,12 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                 if v is not None}
     if band_level is not None:
         defaults["band_level"] = band_level
-    out = Path(args.output)
-    archive = out.suffix == ".zip"
-    if archive and out.exists() and not args.overwrite:
-        print(f"error: {out} exists (use --overwrite)", file=sys.stderr)
-        return 2
-    folder = out.with_suffix("") if archive else out
+    # an archive is built in a hidden folder of its own (never a folder of the user's beside it), then zipped
+    if archive:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", dir=out.parent)) if archive else out
     start = time.perf_counter()
     try:
         manifest = export_bundle(model, folder, backend=args.backend, fp16=args.fp16, defaults=defaults,
@@ -174,11 +183,13 @@ def main(argv: list[str] | None = None) -> int:
                                  external_data=True if args.external_data else None, overwrite=args.overwrite,
                                  quantize_text=args.quantize_text, store_fp16=args.store_fp16,
                                  quantize_dit=args.quantize_dit)
-    except (FileExistsError, ValueError) as exc:
+        if archive:
+            archive_bundle(folder, out)
+    except (FileExistsError, ValueError, BundleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if archive:
-        archive_bundle(folder, out)
-        shutil.rmtree(folder)
+    finally:
+        if archive:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"wrote {out} ({manifest.backend}, graphs: {', '.join(manifest.graphs)}) in {time.perf_counter() - start:.1f} s")
     return 0

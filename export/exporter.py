@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import shutil
 import tempfile
 import time
@@ -222,14 +223,27 @@ def _export_torchscript(module: nn.Module, name: str, inputs: tuple[torch.Tensor
     return filename
 
 
+def model_defaults(model: SagaSR, defaults: Defaults | dict[str, Any] | None) -> Defaults:
+    """The bundle's defaults: the config's, with ``defaults`` (a :class:`Defaults` or some of its fields) over
+    them, validated (:class:`~sagasr_stream.errors.BundleError` or ValueError naming the field)."""
+    if isinstance(defaults, Defaults):
+        result = defaults
+    else:
+        merged = {**model.config.defaults, **(defaults or {})}
+        unknown = sorted(set(merged) - set(Defaults.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown default(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(Defaults.__dataclass_fields__)})")
+        result = Defaults(**merged)
+    result.validate("the bundle's defaults")
+    return result
+
+
 def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, Any] | None, backend: str,
                     defaults: Defaults | dict[str, Any] | None, provenance: dict[str, Any]) -> dict[str, Any]:
     """Every Manifest field except ``files`` for this model."""
     cfg = model.config
-    if defaults is None:
-        defaults = Defaults(**cfg.defaults)
-    elif isinstance(defaults, dict):
-        defaults = Defaults(**{**cfg.defaults, **defaults})
+    defaults = model_defaults(model, defaults)
     hf_config = cfg.text.hf_config or {}
     encoder_name = (cfg.text.path or hf_config.get(TEXT_SOURCE_KEY)
                     or f"{cfg.text.kind} ({model.text_encoder.dim}-d, built from its config)")
@@ -302,6 +316,8 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
                   external_data: bool | None = None, overwrite: bool = False, quantize_text: bool = False,
                   store_fp16: bool = False, quantize_dit: bool = False) -> Manifest:
     """Write the bundle folder ``out_dir`` (graphs, tokenizer file, manifest.json) and return its manifest.
+    The bundle is written into a hidden folder beside ``out_dir`` and renamed into place when complete: a
+    failed export leaves no partial bundle, and ``overwrite`` replaces an existing one only then.
 
     ``backend``: "onnx" (opset 17, TorchScript-based exporter) or "torchscript" (traced ``*.pt``).
     ``external_data``: None = only for graphs over ~1.8 GB (the full-size DiT), True = always (ONNX).
@@ -321,12 +337,39 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
         raise ValueError("store_fp16 needs the ONNX backend")
     if backend not in ("onnx", "torchscript"):
         raise ValueError(f"backend must be 'onnx' or 'torchscript', got {backend!r}")
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out} exists and is not empty (pass overwrite=True)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir)
+    if final.exists() and not final.is_dir():
+        raise FileExistsError(f"{final} exists and is not a folder")
+    if final.is_dir() and any(final.iterdir()) and not overwrite:
+        raise FileExistsError(f"{final} exists and is not empty (pass overwrite=True)")
+    model_defaults(model, defaults)  # a bad default fails here, before minutes of tracing
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        manifest = _write_bundle(model, out, backend, fp16, defaults, text_encoder, external_data, quantize_text,
+                                 store_fp16, quantize_dit)
+        _replace_folder(out, final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _replace_folder(new: Path, final: Path) -> None:
+    """Rename the finished folder ``new`` onto ``final`` (the old ``final``, if any, is removed only then)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.{os.getpid()}.old")
+        os.replace(final, old)
+    os.replace(new, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_bundle(model: SagaSR, out: Path, backend: str, fp16: bool, defaults: Defaults | dict[str, Any] | None,
+                  text_encoder: bool, external_data: bool | None, quantize_text: bool, store_fp16: bool,
+                  quantize_dit: bool) -> Manifest:
+    """:func:`export_bundle`'s work, into the empty folder ``out``."""
     prepared = prepare_for_export(model, fp16=fp16)
     modules = graph_modules(prepared, fp16=fp16)
     inputs = example_inputs(prepared)

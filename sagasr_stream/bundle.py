@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import lzma
+import math
 import os
 import tarfile
 import tempfile
+import types
+import typing
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -32,6 +35,9 @@ MANIFEST = "manifest.json"
 BACKENDS = ("onnx", "torchscript")
 MAX_ARCHIVE_BYTES = 8 << 30  # extracted size limit of a bundle archive
 MAX_ARCHIVE_MEMBERS = 1000
+#: defaults whose values :meth:`Manifest.validate` checks with a message saying which values they take
+CHECKED_DEFAULTS = ("band_level", "band_ceiling_db", "sbr_blend", "sbr_level_db", "band_smoothing_octaves",
+                    "band_smoothing_iterations", "band_transients")
 ARCHIVE_DAMAGE = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
 
 
@@ -71,6 +77,31 @@ class Defaults:
     band_smoothing_octaves: float | None = None   # width of the restored band's log-magnitude smoothing; None: off
     band_smoothing_iterations: int | None = None  # its Griffin-Lim iterations; None: the runtime's default
     band_transients: float | None = None          # share of the input's transients in the band's shape; None: off
+
+    def validate(self, where: str = "manifest") -> None:
+        """Check every default's type and range; raises :class:`BundleError` naming the field."""
+        check_field_types(Defaults, asdict(self), where, "defaults.", checked_later=CHECKED_DEFAULTS)
+        if self.steps < 1:
+            raise BundleError(f"{where}: defaults.steps must be >= 1")
+        if not (math.isfinite(self.overlap_fraction) and 0 <= self.overlap_fraction <= 0.5):
+            raise BundleError(f"{where}: defaults.overlap_fraction must be in [0, 0.5], got {self.overlap_fraction!r}")
+        if self.band_level is not None:
+            BandLevelFit.from_dict(self.band_level, f"{where}: defaults.band_level")
+        for name in ("band_ceiling_db", "sbr_level_db"):
+            level = getattr(self, name)
+            if level is not None and not is_margin_db(level):
+                raise BundleError(f"{where}: defaults.{name} must be a level in dB >= 0, got {level!r}")
+        for name in ("sbr_blend", "band_transients"):
+            share = getattr(self, name)
+            if share is not None and not is_share(share):
+                raise BundleError(f"{where}: defaults.{name} must be a share in [0, 1], got {share!r}")
+        width, iterations = self.band_smoothing_octaves, self.band_smoothing_iterations
+        if width is not None and not is_width_octaves(width):
+            raise BundleError(f"{where}: defaults.band_smoothing_octaves must be a width in octaves in (0, 2], "
+                              f"got {width!r}")
+        if iterations is not None and not is_iterations(iterations):
+            raise BundleError(f"{where}: defaults.band_smoothing_iterations must be an integer in [0, 100], "
+                              f"got {iterations!r}")
 
 
 @dataclass(frozen=True)
@@ -121,8 +152,22 @@ class Manifest:
         text = data.get("text")
         if text is not None and not isinstance(text, dict):
             raise BundleError(f"{where}: 'text' must be an object")
+        defaults = data.get("defaults", {})
+        if not isinstance(defaults, dict):
+            raise BundleError(f"{where}: 'defaults' must be an object, got {type(defaults).__name__}")
+        check_field_types(cls, {k: v for k, v in kwargs.items() if k not in ("text", "defaults")}, where)
+        for key in ("graphs", "files"):
+            bad = [k for k, v in kwargs[key].items() if not isinstance(v, str)]
+            if bad:
+                raise BundleError(f"{where}: {key}.{bad[0]} must be a string, got {kwargs[key][bad[0]]!r}")
+        if text:
+            check_field_types(TextSpec, text, where, "text.", required=("dim", "max_tokens"))
+            tokenizer_file = (text.get("tokenizer") or {}).get("file")
+            if text.get("tokenizer") and not isinstance(tokenizer_file, str):
+                raise BundleError(f"{where}: text.tokenizer.file must be a file name, got {tokenizer_file!r}")
+        check_field_types(Defaults, defaults, where, "defaults.", checked_later=CHECKED_DEFAULTS)
         kwargs["text"] = TextSpec(**text) if text else None
-        kwargs["defaults"] = Defaults(**data.get("defaults", {}))
+        kwargs["defaults"] = Defaults(**defaults)
         manifest = cls(**kwargs)
         manifest.validate(where)
         return manifest
@@ -158,25 +203,47 @@ class Manifest:
         for name in self.files:
             if os.path.isabs(name) or ".." in Path(name).parts:
                 raise BundleError(f"{where}: file name {name!r} leads outside the bundle folder")
-        if self.defaults.steps < 1:
-            raise BundleError(f"{where}: defaults.steps must be >= 1")
-        if self.defaults.band_level is not None:
-            BandLevelFit.from_dict(self.defaults.band_level, f"{where}: defaults.band_level")
-        for name in ("band_ceiling_db", "sbr_level_db"):
-            level = getattr(self.defaults, name)
-            if level is not None and not is_margin_db(level):
-                raise BundleError(f"{where}: defaults.{name} must be a level in dB >= 0, got {level!r}")
-        for name in ("sbr_blend", "band_transients"):
-            share = getattr(self.defaults, name)
-            if share is not None and not is_share(share):
-                raise BundleError(f"{where}: defaults.{name} must be a share in [0, 1], got {share!r}")
-        width, iterations = self.defaults.band_smoothing_octaves, self.defaults.band_smoothing_iterations
-        if width is not None and not is_width_octaves(width):
-            raise BundleError(f"{where}: defaults.band_smoothing_octaves must be a width in octaves in (0, 2], "
-                              f"got {width!r}")
-        if iterations is not None and not is_iterations(iterations):
-            raise BundleError(f"{where}: defaults.band_smoothing_iterations must be an integer in [0, 100], "
-                              f"got {iterations!r}")
+        self.defaults.validate(where)
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's type hint (``float`` takes integers; ``bool`` is no number)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_is_a(value, h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint  # dict[str, float] -> dict
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool) and hint is not bool:
+        return False
+    return isinstance(value, (int, float) if hint is float else hint)
+
+
+def _type_name(hint: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "an object",
+             type(None): "null"}
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    return names.get(typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
+
+
+def check_field_types(cls: type, data: dict[str, Any], where: str, prefix: str = "",
+                      required: tuple[str, ...] = (), checked_later: tuple[str, ...] = ()) -> None:
+    """Raise :class:`BundleError` naming the field when ``data`` (JSON for the dataclass ``cls``) has a field
+    ``cls`` does not know, lacks one of ``required``, or holds a value of another type than the field's (but
+    for the fields ``checked_later``, whose own check says which values they take)."""
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise BundleError(f"{where}: unknown field(s) {', '.join(prefix + k for k in unknown)} "
+                          "(written by a newer exporter?)")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise BundleError(f"{where}: missing field(s) {', '.join(prefix + k for k in missing)}")
+    for key, value in data.items():
+        if key not in checked_later and not _is_a(value, hints[key]):
+            raise BundleError(f"{where}: {prefix}{key} must be {_type_name(hints[key])}, got {value!r}")
 
 
 def _safe_member_path(root: Path, name: str) -> Path:

@@ -53,3 +53,14 @@ def output_paths(inputs: list[tuple[Path, Path]], folder: Path, suffix: str) -> 
             raise SagasrError(f"the output {out} of {file} is an input file (choose another -o folder)")
     check_collisions(inputs, outputs)
     return outputs
+
+
+def plan_outputs(
+    found: list[tuple[Path, Path]], folder: Path, suffix: str, scratch: Path
+) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """(inputs, their :func:`output_paths`) without the inputs that are another input's output or lie in the
+    scratch folder ``scratch``: a rerun whose output folder is inside an input folder skips or redoes its
+    outputs, it does not restore them again (nor refuse to run)."""
+    of = {(folder / rel.with_suffix(suffix)).resolve(): file for file, rel in found}  # output -> its input
+    kept = [(file, rel) for file, rel in found if of.get(file, file) == file and not file.is_relative_to(scratch)]
+    return kept, output_paths(kept, folder, suffix)

@@ -18,7 +18,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from pedalboard.io import AudioFile
@@ -26,7 +26,7 @@ from pedalboard.io import AudioFile
 from ..api import FILE_BLOCK, restore_file, source_band_limit, source_blocks
 from ..audio_io import atomic_writer, open_input
 from ..bandlimit import BandLimitTracker, SignalBandLimit
-from ..chunking import zero_pad_to
+from ..chunking import WindowPlan, zero_pad_to
 from ..errors import AudioFileError
 from ..files import atomic_path, atomic_write_text, sha256_file
 from ..integrity import check_audio_file
@@ -104,8 +104,10 @@ def staged_path(job: FileJob) -> Path:
     return Path(job.work) / "input-at-model-rate.wav"
 
 
-def segment_path(job: FileJob, index: int) -> Path:
-    return Path(job.work) / f"segment-{index:06d}.npy"
+def segment_path(job: FileJob, segment: Segment) -> Path:
+    """The scratch file of ``segment``, named by its windows: a segment planned otherwise (another
+    ``segment_seconds`` after an interrupted run) never reads one cut for another plan."""
+    return Path(job.work) / f"segment-{segment.first:06d}-{segment.stop:06d}.npy"
 
 
 def prepare(restorer: Restorer, job: FileJob) -> Prepared:
@@ -158,7 +160,7 @@ def read_model_rate(path: str, start: int, stop: int) -> np.ndarray:
 def run_segment(restorer: Restorer, job: FileJob, prepared: Prepared, index: int, segment: Segment) -> dict[str, Any]:
     """Restore one segment into its ``.npy`` scratch file (written atomically; an existing one is kept)."""
     start_time = time.perf_counter()
-    target = segment_path(job, index)
+    target = segment_path(job, segment)
     if not target.is_file():
         start, stop = segment.input_range(restorer.plan, offline_windows_per_call(restorer.settings, prepared.channels))
         audio = read_model_rate(prepared.read_from, start, min(stop, prepared.model_frames))
@@ -170,12 +172,17 @@ def run_segment(restorer: Restorer, job: FileJob, prepared: Prepared, index: int
     return {"worker": worker_name(), "elapsed_s": time.perf_counter() - start_time}
 
 
-def segment_blocks(job: FileJob, channels: int, segments: int) -> Iterator[np.ndarray]:
-    """The restored (channels, n) float32 model-rate segments of ``job``, in order (a damaged one raises)."""
-    for index in range(segments):
-        block = np.load(segment_path(job, index), allow_pickle=False)
-        if block.dtype != np.float32 or block.ndim != 2 or block.shape[0] != channels:
-            raise AudioFileError(f"segment {index} of {job.source} is damaged: {block.dtype} {block.shape}")
+def segment_blocks(
+    job: FileJob, channels: int, segments: Sequence[Segment], plan: WindowPlan
+) -> Iterator[np.ndarray]:
+    """The restored (channels, n) float32 model-rate segments of ``job``, in order (a damaged one, or one of
+    another length than its windows emit, raises)."""
+    for index, segment in enumerate(segments):
+        block = np.load(segment_path(job, segment), allow_pickle=False)
+        start, stop = segment.output_range(plan)
+        if block.dtype != np.float32 or block.shape != (channels, stop - start):
+            raise AudioFileError(f"segment {index} of {job.source} is damaged: {block.dtype} {block.shape}, "
+                                 f"expected float32 {(channels, stop - start)}")
         yield block
 
 
@@ -210,7 +217,9 @@ def with_source_kept(
         yield keeper.flush()
 
 
-def stitch(restorer: Restorer, output_rate: int | None, job: FileJob, prepared: Prepared, segments: int) -> dict[str, Any]:
+def stitch(
+    restorer: Restorer, output_rate: int | None, job: FileJob, prepared: Prepared, segments: Sequence[Segment]
+) -> dict[str, Any]:
     """Concatenate the segments into the output file, through the same output stage (a resample, or at the
     source's own rate the source kept and the change added) and FLAC limiter as :func:`restore_file` (all work
     sample by sample, so block sizes do not change a bit). Atomic."""
@@ -218,7 +227,7 @@ def stitch(restorer: Restorer, output_rate: int | None, job: FileJob, prepared: 
     sr = restorer.sample_rate
     destination = Path(job.destination)
     out_rate = choose_output_rate(output_rate, prepared.rate, sr)
-    restored = segment_blocks(job, prepared.channels, segments)
+    restored = segment_blocks(job, prepared.channels, segments, restorer.plan)
     if out_rate == prepared.rate != sr:  # as restore_pipeline: the source kept, the change added
         outputs = with_source_kept(restored, job, prepared, sr)
     else:
@@ -228,4 +237,5 @@ def stitch(restorer: Restorer, output_rate: int | None, job: FileJob, prepared: 
         for out in outputs:
             writer.write(out)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),
-                            "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": segments})
+                            "worker": worker_name(), "elapsed_s": time.perf_counter() - start,
+                            "segments": len(segments)})

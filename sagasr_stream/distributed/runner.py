@@ -27,7 +27,7 @@ from ..partials import remove_stale_partials
 from ..streaming import exact_length
 from ..restorer import checked_band_limit, offline_windows_per_call, window_plan
 from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings, resolve
-from .inputs import discover, output_paths
+from .inputs import discover, plan_outputs
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
 from .manifest import RunManifest, input_identity, is_complete
 from .progress import AudioProgress
@@ -134,13 +134,14 @@ def restore_batch(
 
     started = time.perf_counter()
     say = log or _write_line
-    if files_per_task < 1 or (workers is not None and workers < 1) or gpus_per_worker < 0 or not segment_seconds > 0:
-        raise SagasrError("files_per_task and workers must be >= 1, gpus_per_worker >= 0, segment_seconds > 0")
+    if (files_per_task < 1 or (workers is not None and workers < 1) or gpus_per_worker < 0
+            or not 0 < segment_seconds < math.inf):
+        raise SagasrError("files_per_task and workers must be >= 1, gpus_per_worker >= 0, segment_seconds > 0 "
+                          f"and finite (got {segment_seconds})")
     settings = settings or RestoreSettings()
     out = Path(output).resolve()  # workers may run elsewhere: absolute paths only
     suffix = "." + fmt.lower().lstrip(".")
-    found = discover(inputs)
-    destinations = output_paths(found, out, suffix)
+    found, destinations = plan_outputs(discover(inputs), out, suffix, out / WORK_FOLDER)
     manifest_model = load_bundle(model if model is not None else default_bundle_path(), verify=True).manifest
     resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
     band_limit_hz = checked_band_limit(band_limit_hz, manifest_model.sample_rate)
@@ -325,7 +326,7 @@ class _Pool:
                 file, i = payload
                 ref = actor.segment.remote(file.job, file.prepared, i, file.segments[i])
             else:
-                ref = actor.stitch.remote(payload.job, payload.prepared, len(payload.segments))
+                ref = actor.stitch.remote(payload.job, payload.prepared, payload.segments)
             self.in_flight[ref] = (index, kind, payload)
 
     def _handle(self, kind: str, payload: Any, result: Any) -> None:
@@ -361,7 +362,7 @@ class _Pool:
         file.prepared = prepared = result["prepared"]
         per_call = offline_windows_per_call(self.resolved, prepared.channels)
         file.segments = plan_segments(prepared.model_frames, self.plan, per_call, self.windows_per_segment)
-        missing = [i for i in range(len(file.segments)) if not segment_path(file.job, i).is_file()]
+        missing = [i for i, segment in enumerate(file.segments) if not segment_path(file.job, segment).is_file()]
         file.segments_done = set(range(len(file.segments))) - set(missing)
         self._credit(file, file.seconds * (len(file.segments) - len(missing)) / len(file.segments))
         if not missing:

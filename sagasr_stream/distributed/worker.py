@@ -58,7 +58,7 @@ class BatchWorker:
     def segment(self, job: FileJob, prepared: Prepared, index: int, segment: Segment) -> dict[str, Any]:
         return self._guard(run_segment, self.restorer, job, prepared, index, segment)
 
-    def stitch(self, job: FileJob, prepared: Prepared, segments: int) -> dict[str, Any]:
+    def stitch(self, job: FileJob, prepared: Prepared, segments: list[Segment]) -> dict[str, Any]:
         return self._guard(stitch, self.restorer, self.config.output_rate, job, prepared, segments)
 
     @staticmethod

@@ -104,6 +104,17 @@ def test_rerun_skips_complete_outputs_and_redoes_changed_ones(ray_cluster, tiny_
     assert outputs(out) == references(tiny_model, files, tmp_path / "ref")
 
 
+def test_a_rerun_into_a_folder_inside_the_input_folder_skips_its_outputs(ray_cluster, tiny_bundle, tmp_path):
+    """``sagasr batch in/ -o in/restored`` twice: the rerun finds the first run's outputs below ``in/``, skips
+    them as complete, and neither refuses to run nor restores them again."""
+    short_files(tmp_path / "in", 2)
+    out = tmp_path / "in" / "restored"
+    first = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=2, progress=False)
+    again = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=2, progress=False)
+    assert (first.restored, again.restored, again.skipped, again.failed) == (2, 0, 2, [])
+    assert sorted(outputs(out)) == ["take00.wav", "take01.wav"]
+
+
 def test_a_known_band_limit_restores_as_restore_does_and_a_rerun_without_it_redoes(ray_cluster, tiny_bundle, tmp_path):
     """Full-band files pass through unless told where the band ends (``--band-limit``); the limit is part of
     the settings a rerun checks, so the same folder restored without it is redone, not skipped."""
@@ -133,6 +144,15 @@ def test_a_band_limit_outside_the_band_is_refused_before_anything_runs(tiny_bund
     with pytest.raises(ParameterError, match="band_limit_hz"):
         restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, band_limit_hz=30000.0, progress=False)
     assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+
+
+def test_an_infinite_segment_length_is_refused_by_name(tiny_bundle, tmp_path):
+    from sagasr_stream.errors import SagasrError
+
+    short_files(tmp_path / "in", 1)
+    with pytest.raises(SagasrError, match="segment_seconds > 0 and finite"):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, segment_seconds=float("inf"),
+                      progress=False)
 
 
 def test_damaged_inputs_are_recorded_and_the_rest_is_done(ray_cluster, tiny_bundle, tmp_path, capsys):

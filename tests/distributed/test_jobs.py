@@ -29,16 +29,22 @@ def write(path: Path, audio: np.ndarray, rate: int) -> Path:
     return path
 
 
-def split_restore(model, source: Path, destination: Path, output_rate=None, windows_per_segment: int = 3) -> int:
-    """What the pool does for a long file, in order, in this process; returns the number of segments."""
+def split_restore(model, source: Path, destination: Path, output_rate=None, windows_per_segment: int = 3,
+                  keep: int | None = None) -> int:
+    """What the pool does for a long file, in order, in this process; returns the number of segments.
+    ``keep``: restore only the first ``keep`` segments and stop (an interrupted run), without stitching."""
     job = FileJob(str(source), str(destination), str(destination.parent / ".work"))
     restorer = Restorer(model)
     prepared = prepare(restorer, job)
     per_call = offline_windows_per_call(restorer.settings, prepared.channels)
     segments = plan_segments(prepared.model_frames, restorer.plan, per_call, windows_per_segment)
+    if keep is not None:
+        for index in range(keep):
+            run_segment(restorer, job, prepared, index, segments[index])
+        return len(segments)
     for index in reversed(range(len(segments))):  # any order
         run_segment(restorer, job, prepared, index, segments[index])
-    stitch(restorer, output_rate, job, prepared, len(segments))
+    stitch(restorer, output_rate, job, prepared, segments)
     assert (prepared.read_from == str(source)) == (source.suffix == ".wav" and prepared.rate == 44100)
     assert Path(prepared.read_from).is_file() and (prepared.read_from != str(source)) == staged_path(job).is_file()
     return len(segments)
@@ -57,6 +63,17 @@ def test_split_restore_writes_the_bytes_of_restore_file(tiny_model, tmp_path, ra
     assert split_restore(tiny_model, source, tmp_path / "split" / f"out{out_suffix}", output_rate) >= 3
     restore_file(source, tmp_path / f"single{out_suffix}", tiny_model, output_rate=output_rate)
     assert (tmp_path / "split" / f"out{out_suffix}").read_bytes() == (tmp_path / f"single{out_suffix}").read_bytes()
+
+
+def test_a_rerun_with_other_segments_does_not_stitch_the_segments_of_the_interrupted_run(tiny_model, tmp_path):
+    """Segments left by an interrupted run that cut the file otherwise (another ``segment_seconds``) are not
+    taken for the new plan's: the stitched file is still restore_file's, byte for byte."""
+    source = write(tmp_path / "in.wav", band_limited_noise(150_000, seed=3)[None], 44100)
+    destination = tmp_path / "split" / "out.wav"
+    assert split_restore(tiny_model, source, destination, windows_per_segment=2, keep=3) > 3  # interrupted
+    assert split_restore(tiny_model, source, destination, windows_per_segment=5) >= 3
+    single = restore_file(source, tmp_path / "single.wav", tiny_model)
+    assert destination.read_bytes() == single.read_bytes()
 
 
 def test_split_restore_of_a_quiet_16_bit_file_writes_the_bytes_of_restore_file(tiny_model, tmp_path):
@@ -120,6 +137,24 @@ def test_two_inputs_on_one_output_and_an_output_onto_an_input_are_refused(tmp_pa
         output_paths([(a, Path("x.wav")), (b, Path("x.flac"))], tmp_path / "out", ".wav")
     with pytest.raises(SagasrError, match="is an input file"):
         output_paths([(a, Path("x.wav"))], tmp_path / "a", ".wav")
+
+
+def test_a_rerun_with_the_output_folder_inside_the_input_folder_leaves_out_its_own_outputs(tmp_path):
+    """``sagasr batch in/ -o in/restored`` a second time: the first run's outputs and scratch files are found in
+    ``in/`` but are not inputs (they are skipped or redone by the manifest, never refused or restored again)."""
+    from sagasr_stream.distributed.inputs import plan_outputs
+
+    root = tmp_path.resolve()
+    out = root / "in" / "restored"
+    for name in ("in/a.wav", "in/sub/b.flac", "in/restored/a.wav", "in/restored/sub/b.wav",
+                 "in/restored/.sagasr-batch/k/input-at-model-rate.wav"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    found, outs = plan_outputs(discover([root / "in"]), out, ".wav", out / ".sagasr-batch")
+    assert [str(rel) for _, rel in found] == ["a.wav", "sub/b.flac"]
+    assert outs == [out / "a.wav", out / "sub" / "b.wav"]
+    with pytest.raises(SagasrError, match="is an input file"):  # an input onto itself is still refused
+        plan_outputs(discover([root / "in"]), root / "in", ".wav", root / "in" / ".sagasr-batch")
 
 
 def test_the_settings_fingerprint_covers_settings_band_limit_output_rate_format_model_and_runtime(tiny_model, monkeypatch):

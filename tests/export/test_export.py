@@ -166,6 +166,63 @@ def test_cli_exports_a_zip(tmp_path, capsys):
     assert json.loads((bundle.root / "manifest.json").read_text())["provenance"]["exporter"] == "sagasr_export"
 
 
+def test_cli_zip_leaves_a_folder_of_the_same_name_alone(tmp_path):
+    """``-o bundle.zip`` builds its archive in a folder of its own: a folder ``bundle/`` beside it (the user's)
+    neither blocks the export nor is deleted by ``--overwrite``."""
+    mine = tmp_path / "bundle"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    out = tmp_path / "bundle.zip"
+    assert cli_main(["--random-config", "tiny", "-o", str(out), "--no-text-encoder"]) == 0
+    assert cli_main(["--random-config", "tiny", "-o", str(out), "--no-text-encoder", "--overwrite"]) == 0
+    assert load_bundle(out).manifest.graphs and (mine / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "bundle.zip"]
+
+
+def test_bad_configs_weights_and_defaults_are_clear_errors_that_leave_no_bundle(tiny_model, tmp_path, capsys):
+    """A config or checkpoint that cannot be read, or a default the runtime would refuse, gives one line
+    naming it (exit code 2), before anything is exported: no partial bundle folder is left behind."""
+    from sagasr_export.model.checkpoint import save_checkpoint
+
+    out = tmp_path / "x"
+    assert cli_main(["--random-config", "nope", "-o", str(out)]) == 2
+    assert "--random-config nope: ValueError: no shipped config 'nope'" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{bad")
+    assert cli_main(["--random-config", str(tmp_path / "bad.json"), "-o", str(out)]) == 2
+    assert "bad.json: JSONDecodeError" in capsys.readouterr().err
+    assert cli_main([str(tmp_path / "none"), "-o", str(out)]) == 2
+    assert "none: missing model.safetensors" in capsys.readouterr().err
+    save_checkpoint(tiny_model, tmp_path / "ckpt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "ckpt" / "model.safetensors")  # a pickle: never loaded
+    assert cli_main([str(tmp_path / "ckpt"), "-o", str(out)]) == 2
+    assert "SafetensorError" in capsys.readouterr().err
+    for flag, message in ((["--steps", "0"], "defaults.steps must be >= 1"),
+                          (["--overlap-fraction", "0.9"], "defaults.overlap_fraction must be in [0, 0.5], got 0.9")):
+        assert cli_main(["--random-config", "tiny", "-o", str(out), *flag]) == 2
+        assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "ckpt"]  # no bundle, no partial folder
+
+
+def test_a_failed_overwrite_keeps_the_old_bundle(tiny_model, onnx_bundle, tmp_path, monkeypatch):
+    """``overwrite=True`` replaces a bundle only once the new one is complete: an export that fails on the way
+    leaves the old bundle as it was, and no partial folder."""
+    import shutil
+
+    from sagasr_export import exporter
+
+    out = tmp_path / "b"
+    shutil.copytree(onnx_bundle, out)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(exporter, "optimize_graphs", fail)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        export_bundle(tiny_model, out, text_encoder=False, overwrite=True)
+    assert load_bundle(out).manifest.files == load_bundle(onnx_bundle).manifest.files
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]
+
+
 def test_cli_exports_a_checkpoint_folder(tiny_model, tmp_path):
     from sagasr_export.model.checkpoint import save_checkpoint
 

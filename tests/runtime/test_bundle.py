@@ -57,6 +57,33 @@ def test_manifest_errors_name_the_field(bundle_copy):
         load_bundle(bundle_copy)
 
 
+def test_wrong_typed_or_unknown_manifest_fields_are_named(bundle_copy):
+    """A field of the wrong type, an unknown field in ``text``/``defaults`` or a missing ``text.dim`` gives one
+    BundleError naming it (not a TypeError from deep inside, nor a bundle that fails later, mid-restore)."""
+    path = bundle_copy / "manifest.json"
+    good = json.loads(path.read_text())
+    text, defaults = good["text"], good["defaults"]
+    for change, message in [
+        ({"text": {**text, "colour": "red"}}, "unknown field.*text.colour"),
+        ({"text": {k: v for k, v in text.items() if k != "dim"}}, "missing field.*text.dim"),
+        ({"text": {**text, "max_tokens": "8"}}, "text.max_tokens must be an integer, got '8'"),
+        ({"text": {**text, "tokenizer": "vocab.txt"}}, "text.tokenizer must be an object or null"),
+        ({"defaults": {**defaults, "colour": "red"}}, "unknown field.*defaults.colour"),
+        ({"defaults": None}, "'defaults' must be an object"),
+        ({"defaults": {**defaults, "steps": "5"}}, "defaults.steps must be an integer, got '5'"),
+        ({"defaults": {**defaults, "cfg_acoustic": "x"}}, "defaults.cfg_acoustic must be a number"),
+        ({"defaults": {**defaults, "rolloff_unknown_trained": "no"}}, "defaults.rolloff_unknown_trained must be"),
+        ({"input_peak": "x"}, "input_peak must be a number"),
+        ({"sample_rate": True}, "sample_rate must be an integer"),
+        ({"files": None}, "files must be an object"),
+        ({"files": {**good["files"], "dit.onnx": 5}}, "files.dit.onnx must be a string"),
+        ({"graphs": ["dit.onnx"]}, "graphs must be an object"),
+    ]:
+        path.write_text(json.dumps({**good, **change}))
+        with pytest.raises(BundleError, match=message):
+            SagaSRModel.load(bundle_copy)
+
+
 def test_shape_mismatch_between_manifest_and_graphs_is_caught(bundle_copy):
     fields = json.loads((bundle_copy / "manifest.json").read_text())
     fields.pop("files"), fields.pop("format"), fields.pop("format_version")

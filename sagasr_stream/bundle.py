@@ -13,7 +13,6 @@ import math
 import os
 import tarfile
 import tempfile
-import types
 import typing
 import zipfile
 import zlib
@@ -27,6 +26,7 @@ from .band_smoothing import is_iterations, is_width_octaves
 from .errors import BundleError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
 from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
+from .json_types import type_problem
 from .replication import is_share
 
 FORMAT_NAME = "sagasr-bundle"
@@ -206,28 +206,6 @@ class Manifest:
         self.defaults.validate(where)
 
 
-def _is_a(value: Any, hint: Any) -> bool:
-    """Whether a JSON value fits a field's type hint (``float`` takes integers; ``bool`` is no number)."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(_is_a(value, h) for h in typing.get_args(hint))
-    hint = typing.get_origin(hint) or hint  # dict[str, float] -> dict
-    if hint is Any:
-        return True
-    if hint is type(None):
-        return value is None
-    if isinstance(value, bool) and hint is not bool:
-        return False
-    return isinstance(value, (int, float) if hint is float else hint)
-
-
-def _type_name(hint: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "an object",
-             type(None): "null"}
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(h) for h in typing.get_args(hint))
-    return names.get(typing.get_origin(hint) or hint, getattr(hint, "__name__", str(hint)))
-
-
 def check_field_types(cls: type, data: dict[str, Any], where: str, prefix: str = "",
                       required: tuple[str, ...] = (), checked_later: tuple[str, ...] = ()) -> None:
     """Raise :class:`BundleError` naming the field when ``data`` (JSON for the dataclass ``cls``) has a field
@@ -242,8 +220,9 @@ def check_field_types(cls: type, data: dict[str, Any], where: str, prefix: str =
     if missing:
         raise BundleError(f"{where}: missing field(s) {', '.join(prefix + k for k in missing)}")
     for key, value in data.items():
-        if key not in checked_later and not _is_a(value, hints[key]):
-            raise BundleError(f"{where}: {prefix}{key} must be {_type_name(hints[key])}, got {value!r}")
+        problem = None if key in checked_later else type_problem(value, hints[key])
+        if problem:
+            raise BundleError(f"{where}: {prefix}{key} must be {problem}, got {value!r}")
 
 
 def _safe_member_path(root: Path, name: str) -> Path:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import types
 import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from sagasr_stream.json_types import type_problem
 from sagasr_stream.options import option
 
 from .degrade import DegradeConfig
@@ -163,34 +163,6 @@ class TrainConfig:
         return self
 
 
-def _type_error(value: Any, tp: Any) -> str | None:
-    """Why ``value`` (from JSON or a keyword) is not of the field type ``tp``, or None when it is."""
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-    if value is None:
-        return None if type(None) in typing.get_args(tp) else "a value, not null"
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        problems = [_type_error(value, a) for a in args]
-        return None if None in problems else " or ".join(p for p in problems if p)
-    if tp is bool:
-        return None if isinstance(value, bool) else "true or false"
-    if tp is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
-    if tp is float:
-        return None if number(value) else "a number"
-    if tp is str:
-        return None if isinstance(value, str) else "a string"
-    if typing.get_origin(tp) is tuple:
-        item = args[0]
-        what = "a list of strings" if item is str else f"a list of {len(args)} numbers"
-        if not isinstance(value, (list, tuple)) or (args[-1] is not Ellipsis and len(value) != len(args)):
-            return what
-        return None if all(_type_error(v, item) is None for v in value) else what
-    return None
-
-
 def _build(cls: type, data: Any, where: str) -> dict[str, Any]:
     """The keyword arguments of ``cls`` from a JSON object; unknown keys and values of the wrong type (a string
     for a number, "false" for false) are errors naming the key (``where``: its prefix, "" at the top)."""
@@ -205,7 +177,7 @@ def _build(cls: type, data: Any, where: str) -> dict[str, Any]:
     for k, v in data.items():
         if k not in names:
             continue
-        problem = None if dataclasses.is_dataclass(hints[k]) else _type_error(v, hints[k])
+        problem = None if dataclasses.is_dataclass(hints[k]) else type_problem(v, hints[k])
         if problem:
             raise ValueError(f"{where}{k} must be {problem}, got {v!r}")
         out[k] = tuple(v) if isinstance(v, list) else v

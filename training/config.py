@@ -124,8 +124,9 @@ class TrainConfig:
     vae_parts: str = option("all", choices=VAE_PARTS, help="VAE: train all of it or the decoder only (encoder "
                             "frozen: the latent space of an existing DiT stays valid)")
     seed: int = option(0, help="seed of the model's initialisation and the noise")
-    save_every: int = option(1000, unit="steps", help="save state and checkpoint every this many steps")
-    val_every: int = option(1000, unit="steps", help="validate every this many steps")
+    save_every: int = option(1000, unit="steps", help="save state and checkpoint every this many steps (0: only "
+                             "at the end)")
+    val_every: int = option(1000, unit="steps", help="validate every this many steps (0: never)")
     val_batches: int = option(4, unit="batches", help="batches per validation")
     log_every: int = option(10, unit="steps", help="log every this many steps")
     accelerator: str = option("auto", help="Lightning accelerator: auto, cpu, gpu, ...")
@@ -147,6 +148,10 @@ class TrainConfig:
             raise ValueError("lr must be positive")
         if self.grad_clip < 0:  # a negative norm would flip every gradient: ascent, not descent
             raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
+        for key in ("save_every", "val_every"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0 (0: {'only at the end' if key == 'save_every' else 'never'}), "
+                                 f"got {getattr(self, key)}")
         if self.val_batches < 0:
             raise ValueError(f"val_batches must be >= 0 (0: no validation), got {self.val_batches}")
         if self.max_minutes is not None and not self.max_minutes > 0:

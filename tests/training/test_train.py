@@ -441,3 +441,10 @@ def test_the_other_kind_of_run_in_a_run_folder_is_refused_before_it_touches_it(a
         run("vae", _cfg(audio_dir, run_dir, max_steps=2))
     assert sorted(p.name for p in (run_dir / "base").iterdir()) == before
     assert json.loads((run_dir / "run.json").read_text())["kind"] == "diffusion"
+
+
+def test_val_every_0_never_validates(audio_dir: Path, tmp_path: Path) -> None:
+    """0 means never, as for save_every (it used to validate after every step)."""
+    run("diffusion", _cfg(audio_dir, tmp_path / "noval", max_steps=2, val_batches=1, val_every=0))
+    rows = [r for f in (tmp_path / "noval" / "logs").glob("*/metrics.csv") for r in csv.DictReader(f.open())]
+    assert sorted(_losses(tmp_path / "noval")) == [0, 1] and not any(r.get("val/loss") for r in rows)

@@ -117,6 +117,8 @@ def test_a_config_file_that_is_not_a_json_object_names_the_file(tmp_path) -> Non
     ({"grad_clip": -1.0}, "grad_clip"),         # a negative norm flips the gradients
     ({"val_batches": -1}, "val_batches"),       # a Lightning traceback before
     ({"max_minutes": 0.0}, "max_minutes"),      # stopped at once, saving nothing
+    ({"val_every": -1}, "val_every"),
+    ({"save_every": -2}, "save_every"),
     ({"data.seed": -1}, "data.seed"),           # numpy's "expected non-negative integer" mid-run before
     ({"data.num_workers": -1}, "num_workers"),
 ])

@@ -97,6 +97,14 @@ def _read_index(pieces_dir: Path) -> dict:
         raise ValueError(f"{path}: not JSON ({exc})") from None
     if not isinstance(index, dict) or index.get("format") != FORMAT or index.get("version") != 1:
         raise ValueError(f"{path}: not a {FORMAT} version 1 index")
+    files, pieces = index.get("files"), index.get("pieces")
+    if not isinstance(files, list) or not isinstance(pieces, dict):
+        raise ValueError(f"{path}: damaged index ('files' must be a list, 'pieces' an object)")
+    for i, entry in enumerate(files):
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("size"), int) and isinstance(entry.get("pieces"), list)
+                and all(isinstance(name, str) for name in entry["pieces"])):
+            raise ValueError(f"{path}: damaged index (files[{i}] needs path, sha256, size and a list of pieces)")
     return index
 
 

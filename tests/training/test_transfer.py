@@ -67,6 +67,23 @@ def test_damaged_missing_and_unsafe_pieces_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out3").exists()
 
 
+@pytest.mark.parametrize("damage", [
+    lambda index: index.pop("files"),
+    lambda index: index.update(pieces=["x"]),
+    lambda index: index["files"][0].pop("sha256"),
+    lambda index: index["files"][0].update(pieces="00000.part"),
+    lambda index: index["files"][0].update(size="5000"),
+])
+def test_a_damaged_index_is_named_not_a_traceback(tmp_path: Path, damage) -> None:
+    pack_run(fake_run(tmp_path / "run"), tmp_path / "p", piece_bytes=4096)
+    index = json.loads((tmp_path / "p" / INDEX).read_text())
+    damage(index)
+    (tmp_path / "p" / INDEX).write_text(json.dumps(index))
+    with pytest.raises(ValueError, match=f"{INDEX}: damaged index"):
+        join_pieces(tmp_path / "p", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_run_packed_on_one_machine_resumes_exactly_on_another(audio_dir: Path, tmp_path: Path) -> None:
     """Train 2 steps, pack (tiny pieces), unpack elsewhere, train on to step 4: steps 2-3 have the losses of an
     uninterrupted 4-step run. Through the CLI, as on the GPU machine and here."""

@@ -87,6 +87,21 @@ def latent_stats(model: Any, data: DataConfig, num_items: int, batch_size: int =
     return mean, np.sqrt(np.maximum((total_sq / count).numpy() - mean**2, 0.0))
 
 
+@torch.no_grad()
+def check_cache_fits(path: str | Path, model: Any, window_samples: int) -> None:
+    """Raise ValueError naming the cache when its latents (C, T) or text tokens (width D) are not what ``model``
+    makes of a ``window_samples`` window (a cache encoded by another model would fail deep inside the DiT)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        latent = tuple(f.get_slice("x0").get_shape()[1:])
+        text_width = f.get_slice("text_tokens").get_shape()[-1]
+    model_latent = tuple(model.encode_audio(torch.zeros(1, 1, window_samples)).shape[1:])
+    if latent != model_latent or text_width != model.text_encoder.dim:
+        raise ValueError(f"latent cache {path} was encoded by another model: latents {latent} and text width "
+                         f"{text_width}, this model's {model_latent} and {model.text_encoder.dim}")
+
+
 class LatentCacheDataset(Dataset):
     """Global sample index -> cached item ``index % N`` with fresh dropouts (``lr_keep``, ``cross_keep``).
 

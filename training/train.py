@@ -195,6 +195,10 @@ def run(kind: str, cfg: TrainConfig) -> Path:
             model = _fresh_model(cfg, mcfg)
             if is_rank0:
                 replace_folder(base, lambda d: save_checkpoint(model, d))
+        if cfg.data.latent_cache:
+            from .latent_cache import check_cache_fits
+
+            check_cache_fits(cfg.data.latent_cache, model, cfg.data.window_samples)
         module: Any = DiffusionModule(model.train(), opt, resume)
     elif kind == "vae":
         if cfg.data.latent_cache:

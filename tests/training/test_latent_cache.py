@@ -102,3 +102,17 @@ def test_latent_shift_and_scale_give_zero_mean_unit_variance_channels(audio_dir:
         z = build_model(cfg).encode_audio(hr).double()  # same weights, the shifted and scaled config
     np.testing.assert_allclose(z.mean(dim=(0, 2)).numpy(), 0.0, atol=1e-4)
     np.testing.assert_allclose(z.std(dim=(0, 2), unbiased=False).numpy(), 1.0, rtol=1e-3)
+
+
+def test_a_cache_of_another_model_is_refused_naming_it(audio_dir: Path, tmp_path: Path) -> None:
+    """A cache encoded by another model (other latent channels or frames, another text width) is refused before
+    training, naming the cache and both shapes (it failed deep inside the DiT)."""
+    from safetensors.torch import save_file
+
+    n = 4
+    tensors = {"x0": torch.randn(n, 3, 5), "lr_latent": torch.randn(n, 3, 5), "text_tokens": torch.randn(n, 2, 7).half(),
+               "rolloff_in": torch.rand(n), "rolloff_out": torch.rand(n)}
+    cache = tmp_path / "other.safetensors"
+    save_file(tensors, str(cache))
+    with pytest.raises(ValueError, match="other.safetensors .*another model"):
+        run("diffusion", _cfg(audio_dir, tmp_path / "run", cache))

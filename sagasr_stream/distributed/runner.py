@@ -75,6 +75,7 @@ class _File:
     destination: Path
     seconds: float
     long: bool
+    identity: dict[str, Any] = field(default_factory=dict)  # the input's path, size and mtime when it was planned
     prepared: Prepared | None = None
     segments: list[Segment] = field(default_factory=list)
     segments_done: set[int] = field(default_factory=set)
@@ -156,7 +157,8 @@ def restore_batch(
 
     def record(file: _File, result: dict[str, Any], count: bool = True) -> None:
         error = result.get("error")
-        entry = {**input_identity(file.source), "output": str(file.destination), "fingerprint": fingerprint,
+        # the identity the file had when it was planned, not now: an input changed during the run is redone next time
+        entry = {**(file.identity or input_identity(file.source)), "output": str(file.destination), "fingerprint": fingerprint,
                  "settings": settings_record, "duration_s": round(file.seconds, 6), "status": "error" if error else "ok",
                  "error": error, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         entry |= {k: result.get(k) for k in ("input_sha256", "output_sha256", "worker", "elapsed_s", "segments")}
@@ -209,23 +211,24 @@ def _pending_files(
         if is_complete(latest.get(str(destination)), source, destination, fingerprint):
             summary.skipped += 1
             continue
-        key = hashlib.sha256(json.dumps([input_identity(source), fingerprint]).encode()).hexdigest()[:20]
+        identity = input_identity(source)
+        key = hashlib.sha256(json.dumps([identity, fingerprint]).encode()).hexdigest()[:20]
         job = FileJob(str(source), str(destination), str(out / WORK_FOLDER / key))
         try:
             with AudioFile(str(source)) as f:
                 frames, rate = int(f.frames), int(round(f.samplerate))
         except Exception as exc:  # the decoder's own error types: recorded, the run goes on
-            unreadable.append((_File(job, source, destination, 0.0, False, finished=True),
+            unreadable.append((_File(job, source, destination, 0.0, False, identity, finished=True),
                                f"AudioFileError: cannot read audio file {source}: {exc}"))
             continue
         done = read_done(job)
         if done and destination.is_file() and sha256_file(destination) == done.get("output_sha256"):
-            recovered.append((_File(job, source, destination, frames / rate, False, finished=True), done))
+            recovered.append((_File(job, source, destination, frames / rate, False, identity, finished=True), done))
             summary.skipped += 1
             continue
         windows = plan.n_windows(exact_length(frames, rate, model_rate))
         long = windows * plan.hop > 1.5 * segment_seconds * model_rate
-        files.append(_File(job, source, destination, frames / rate, long))
+        files.append(_File(job, source, destination, frames / rate, long, identity))
     return files, unreadable, recovered
 
 

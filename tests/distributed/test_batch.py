@@ -104,6 +104,26 @@ def test_rerun_skips_complete_outputs_and_redoes_changed_ones(ray_cluster, tiny_
     assert outputs(out) == references(tiny_model, files, tmp_path / "ref")
 
 
+def test_an_input_changed_during_the_run_is_redone_by_the_rerun(ray_cluster, tiny_bundle, tiny_model, tmp_path):
+    """Both files in one task, so both are restored before the first record: the second input is rewritten then.
+    Its record must hold the identity it was restored from, so the rerun redoes it (it recorded the new file's size
+    and mtime beside the old content's output, and the rerun skipped it)."""
+    files = short_files(tmp_path / "in", 2)
+    out = tmp_path / "out"
+
+    def change_the_second_input(record: dict) -> None:
+        if Path(record["output"]).name == "take00.wav":
+            write(files[1], band_limited_noise(15_000, seed=999))
+
+    restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=1, files_per_task=2, progress=False,
+                  on_record=change_the_second_input)
+    redone = []
+    again = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=1, progress=False,
+                          on_record=lambda r: redone.append(Path(r["output"]).name))
+    assert (again.restored, again.skipped, redone) == (1, 1, ["take01.wav"])
+    assert outputs(out) == references(tiny_model, files, tmp_path / "ref")
+
+
 def test_a_rerun_into_a_folder_inside_the_input_folder_skips_its_outputs(ray_cluster, tiny_bundle, tmp_path):
     """``sagasr batch in/ -o in/restored`` twice: the rerun finds the first run's outputs below ``in/``, skips
     them as complete, and neither refuses to run nor restores them again."""

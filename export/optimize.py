@@ -114,6 +114,8 @@ def optimize_bundle(source: str | Path, out_dir: str | Path) -> Manifest:
     if bundle.manifest.backend != "onnx":
         raise ValueError(f"{source}: only ONNX bundles can be optimised (this one is {bundle.manifest.backend})")
     out = Path(out_dir)
+    if out.resolve().is_relative_to(Path(bundle.root).resolve()):  # the copy would land in the source it copies
+        raise ValueError(f"{out} is inside the source bundle {source}: choose a folder outside it")
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} exists and is not empty")
     staging = out.with_name(f".{out.name}.optimising")

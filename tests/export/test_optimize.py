@@ -77,3 +77,17 @@ def test_optimising_a_bundle_copy_keeps_the_source_and_every_output(tmp_path):
     assert np.array_equal(a, b)  # ... and a second pass changes no value either
     assert main([str(DEFAULT_BUNDLE_DIR), str(out)]) == 2  # never into a folder that holds files
     assert json.loads((out / "manifest.json").read_text())["files"] == optimised.manifest.files
+
+
+def test_an_output_inside_the_source_bundle_is_refused_and_the_source_left_alone(tmp_path, capsys):
+    """The copy used to be staged inside the bundle it copies: the source then held a folder its manifest does not
+    list and no longer loaded."""
+    import shutil
+
+    source = tmp_path / "bundle"
+    shutil.copytree(DEFAULT_BUNDLE_DIR, source)
+    before = sorted(p.name for p in source.iterdir())
+    assert main([str(source), str(source / "optimised")]) == 2
+    assert "inside the source bundle" in capsys.readouterr().err
+    assert sorted(p.name for p in source.iterdir()) == before
+    load_bundle(source)  # still whole

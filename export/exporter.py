@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import shutil
 import tempfile
 import time
@@ -30,6 +29,7 @@ from torch.nn import functional as F
 from torch.nn.utils.weight_norm import WeightNorm
 
 from sagasr_stream.bundle import Defaults, Manifest, write_manifest
+from sagasr_stream.files import atomic_folder
 from sagasr_stream.graphs import GRAPHS
 
 from .model.checkpoint import TEXT_SOURCE_KEY
@@ -343,27 +343,9 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
     if final.is_dir() and any(final.iterdir()) and not overwrite:
         raise FileExistsError(f"{final} exists and is not empty (pass overwrite=True)")
     model_defaults(model, defaults)  # a bad default fails here, before minutes of tracing
-    final.parent.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    try:
-        manifest = _write_bundle(model, out, backend, fp16, defaults, text_encoder, external_data, quantize_text,
-                                 store_fp16, quantize_dit)
-        _replace_folder(out, final)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
-    return manifest
-
-
-def _replace_folder(new: Path, final: Path) -> None:
-    """Rename the finished folder ``new`` onto ``final`` (the old ``final``, if any, is removed only then)."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.{os.getpid()}.old")
-        os.replace(final, old)
-    os.replace(new, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(final) as out:
+        return _write_bundle(model, out, backend, fp16, defaults, text_encoder, external_data, quantize_text,
+                             store_fp16, quantize_dit)
 
 
 def _write_bundle(model: SagaSR, out: Path, backend: str, fp16: bool, defaults: Defaults | dict[str, Any] | None,

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sagasr_stream.bundle import MANIFEST, Manifest, load_bundle, write_manifest
+from sagasr_stream.files import atomic_folder
 
 
 def _constant_values(graph: Any) -> dict[str, np.ndarray]:
@@ -118,20 +119,12 @@ def optimize_bundle(source: str | Path, out_dir: str | Path) -> Manifest:
         raise ValueError(f"{out} is inside the source bundle {source}: choose a folder outside it")
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} exists and is not empty")
-    staging = out.with_name(f".{out.name}.optimising")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(bundle.root, staging)
-    try:
+    with atomic_folder(out) as staging:
+        shutil.copytree(bundle.root, staging, dirs_exist_ok=True)
         passes = optimize_graphs(staging, list(bundle.manifest.graphs.values()))
         fields = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
         for key in ("files", "format", "format_version"):
             fields.pop(key, None)
         fields.setdefault("provenance", {})["graph_passes"] = passes
         (staging / MANIFEST).unlink()
-        manifest = write_manifest(staging, fields)
-        if out.exists():
-            out.rmdir()
-        staging.replace(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return manifest
+        return write_manifest(staging, fields)

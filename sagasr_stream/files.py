@@ -1,11 +1,12 @@
 """Small file utilities shared by the runtime, the exporter and training: a file's SHA-256, a path that must
-stay inside a folder, and atomic writes (a temporary file beside the target, renamed into place with
-``os.replace`` only on success, removed on failure: a reader never sees half a file)."""
+stay inside a folder, and atomic writes (a temporary file or folder beside the target, renamed into place with
+``os.replace`` only on success, removed on failure: a reader never sees half a file or half a folder)."""
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -51,6 +52,28 @@ def atomic_path(destination: str | os.PathLike[str], tmp: Path | None = None) ->
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_folder(destination: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a new empty folder beside ``destination`` (``.NAME.partial``, one left by an interrupted write
+    removed first) to fill; when the block ends without error it replaces ``destination`` (an old one is renamed
+    aside first and removed only after); on any error (or interrupt) it is removed and ``destination`` left as it
+    was."""
+    final = Path(destination)
+    tmp, old = final.with_name(f".{final.name}.partial"), final.with_name(f".{final.name}.old")
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 from safetensors.torch import load_file, save_file
 
-from sagasr_stream.files import atomic_write_text
+from sagasr_stream.files import atomic_folder, atomic_write_text
 
 
 def optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -48,17 +48,15 @@ def save_state(run_dir: str | os.PathLike[str], step: int, trainable: dict[str, 
     """Write ``state/step-<step>`` atomically, point ``state/latest`` at it, keep the newest ``keep``."""
     base = Path(run_dir) / "state"
     base.mkdir(parents=True, exist_ok=True)
-    final, tmp = base / f"step-{step:08d}", base / f".tmp-step-{step:08d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_file({k: v.detach().cpu().contiguous() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
-    if ema is not None:
-        save_file(ema, str(tmp / "ema.safetensors"))
-    opt_tensors, opt_meta = optimizer_to_flat(optimizer)
-    save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-    (tmp / "state.json").write_text(json.dumps({"step": step, "optimizer": opt_meta, **info}, indent=1), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    final = base / f"step-{step:08d}"
+    with atomic_folder(final) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in trainable.items()}, str(tmp / "trainable.safetensors"))
+        if ema is not None:
+            save_file(ema, str(tmp / "ema.safetensors"))
+        opt_tensors, opt_meta = optimizer_to_flat(optimizer)
+        save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "state.json").write_text(json.dumps({"step": step, "optimizer": opt_meta, **info}, indent=1),
+                                        encoding="utf-8")
     atomic_write_text(base / "latest", final.name)
     # the newest ``keep`` up to this step stay, this one always: a run started afresh (resume off) in an older
     # run's folder must not prune the state it just wrote because the older run's steps number higher
@@ -69,16 +67,11 @@ def save_state(run_dir: str | os.PathLike[str], step: int, trainable: dict[str, 
 
 
 def replace_folder(folder: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
-    """``write(tmp_folder)`` beside ``folder``, then swap it in (replacing ``folder``): a reader, or an interrupted
-    save, never sees half a folder. Returns ``folder``."""
-    folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
-    return folder
+    """``write(tmp_folder)`` beside ``folder``, then swap it in (:func:`~sagasr_stream.files.atomic_folder`): a
+    reader, or an interrupted save, never sees half a folder. Returns ``folder``."""
+    with atomic_folder(folder) as tmp:
+        write(tmp)
+    return Path(folder)
 
 
 def latest_state(run_dir: str | os.PathLike[str]) -> Path | None:

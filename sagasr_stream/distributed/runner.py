@@ -75,7 +75,7 @@ class _File:
     destination: Path
     seconds: float
     long: bool
-    identity: dict[str, Any] = field(default_factory=dict)  # the input's path, size and mtime when it was planned
+    identity: dict[str, Any]  # the input's path, size and mtime when it was planned
     prepared: Prepared | None = None
     segments: list[Segment] = field(default_factory=list)
     segments_done: set[int] = field(default_factory=set)
@@ -158,7 +158,7 @@ def restore_batch(
     def record(file: _File, result: dict[str, Any], count: bool = True) -> None:
         error = result.get("error")
         # the identity the file had when it was planned, not now: an input changed during the run is redone next time
-        entry = {**(file.identity or input_identity(file.source)), "output": str(file.destination), "fingerprint": fingerprint,
+        entry = {**file.identity, "output": str(file.destination), "fingerprint": fingerprint,
                  "settings": settings_record, "duration_s": round(file.seconds, 6), "status": "error" if error else "ok",
                  "error": error, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         entry |= {k: result.get(k) for k in ("input_sha256", "output_sha256", "worker", "elapsed_s", "segments")}

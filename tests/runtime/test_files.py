@@ -62,3 +62,19 @@ def test_the_temporary_name_does_not_grow_with_the_name(tmp_path):
     assert temporary_name(short) != temporary_name(short)  # unique per call
     atomic_write_text(long, "x")  # a 255-byte name fits, so does its temporary
     assert os.listdir(tmp_path) == [long.name]
+
+
+def test_atomic_folder_replaces_the_folder_whole_or_not_at_all(tmp_path) -> None:
+    from sagasr_stream.files import atomic_folder
+
+    target = tmp_path / "bundle"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as tmp:
+            (tmp / "new.txt").write_text("new")
+            raise RuntimeError("interrupted")
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"] and (target / "old.txt").is_file()
+    with atomic_folder(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"] and [p.name for p in target.iterdir()] == ["new.txt"]

@@ -119,6 +119,7 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
 # clips band-limited at 4-12 kHz (tests/runtime/test_band_edge.py).
 EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band just below
 EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
+EDGE_STEEP_DROP_DB = 40.0  # a drop this large is a cut even where the level above it keeps falling (no music fades so)
 EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
@@ -178,7 +179,10 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
       above it (1.05-1.15 k), and what is just above is already floor: no more than 6 dB over the 90th
       percentile of everything above (dither, the resampler's stop band, rounding, whatever its shape).
       The spans are relative, like a filter's transition band. A spectrum that fades towards Nyquist, however
-      dark, has no such cut: it is content all the way (full band). The highest cut wins, so a loud low
+      dark, has no such cut: it is content all the way (full band). A drop of :data:`EDGE_STEEP_DROP_DB` or
+      more is a cut whatever lies above it: a bright sound (a tambourine, a hi-hat) cut at 4 kHz leaks its
+      rising band through the resampler's stop band, which then falls on for octaves; no full-band recording
+      measured drops more than 29 dB so (model card, "A bright hit's cut"). The highest cut wins, so a loud low
       band does not hide a faint top band;
     - a candidate whose band sits above a gap (the level between k / 2 and the band dips
       :data:`EDGE_ISLAND_DB` below it) is an island: a resampler's image or a lone partial, not the top;
@@ -250,8 +254,8 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
             continue
         k = int(ks[i])
         lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
-        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0:
-            continue
+        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0 and band - just_above < EDGE_STEEP_DROP_DB:
+            continue  # the level falls on above it: a fade, unless the drop is too steep for one
         if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
             continue  # an island above a gap (a resampler's image, a lone partial), not the band's top
         floor_db = -np.inf if dither_db is None else just_above + EDGE_DITHER_KNEE_DB

@@ -52,6 +52,19 @@ def drums_like(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
     return (0.5 * x / np.abs(x).max()).astype(np.float32)
 
 
+def tambourine_like(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
+    """One bright hit: jingles (noise, 5-12 kHz) 10 dB over a dull body (noise under 3 kHz), decaying; most of its
+    energy lies above 4 kHz, as a tambourine's or a hi-hat's does. (samples,) float32, peak 0.5."""
+    from scipy import signal
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    jingles = signal.sosfilt(signal.butter(2, [5000, 12000], btype="bandpass", fs=SR, output="sos"), rng.standard_normal(n))
+    body = signal.sosfilt(signal.butter(2, 3000, fs=SR, output="sos"), rng.standard_normal(n))
+    x = (jingles + 0.3 * body) * np.exp(-np.arange(n) / SR * 6.0)
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
 @lru_cache(maxsize=1)
 def validation_clips() -> dict[str, np.ndarray]:
     """The project's held-out 44.1 kHz full-band FLACs (tests/data/validation_clips), mono float32."""

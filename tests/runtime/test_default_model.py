@@ -204,6 +204,19 @@ def test_a_dc_offset_leaves_its_band_as_it_is(model: ss.SagaSRModel) -> None:
     assert np.sum((band_shifted - band_plain) ** 2) < 1e-8 * np.sum(band_plain**2)  # -80 dB
 
 
+def test_a_bright_hit_cut_at_4_khz_is_restored_not_passed(model: ss.SagaSRModel) -> None:
+    """A tambourine-like hit through a 4 kHz resample (seeds 1 and 2 read as full band, and came back unrestored,
+    before a steep drop counted as a cut: ``dsp.EDGE_STEEP_DROP_DB``)."""
+    from sagasr_stream.dsp import interior_power
+
+    from .material import tambourine_like
+
+    for seed in (1, 2):
+        x = resample_through(tambourine_like(1.0, seed).astype(np.float64), SR, 8000).astype(np.float32)
+        added = interior_power((ss.restore(x, SR, model) - x).astype(np.float64))[int(5000 * 2048 / SR) :].sum()
+        assert added > 1e-3 * interior_power(x.astype(np.float64)).sum(), seed
+
+
 def test_the_embedded_bundle_is_tens_of_megabytes(model: ss.SagaSRModel) -> None:
     size = sum(p.stat().st_size for p in DEFAULT_BUNDLE_DIR.iterdir())
     assert size < 60e6, size  # float16 weight storage (float32 compute) and an int8 text-embedding table

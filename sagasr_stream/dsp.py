@@ -120,6 +120,7 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
 EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band just below
 EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
 EDGE_STEEP_DROP_DB = 40.0  # a drop this large is a cut even where the level above it keeps falling (no music fades so)
+EDGE_STEEP_FILL_DB = 20.0  # ... under a filled band: a quarter of the octave below within this of the band (not tones)
 EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
@@ -180,10 +181,11 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
       percentile of everything above (dither, the resampler's stop band, rounding, whatever its shape).
       The spans are relative, like a filter's transition band. A spectrum that fades towards Nyquist, however
       dark, has no such cut: it is content all the way (full band). A drop of :data:`EDGE_STEEP_DROP_DB` or
-      more is a cut whatever lies above it: a bright sound (a tambourine, a hi-hat) cut at 4 kHz leaks its
-      rising band through the resampler's stop band, which then falls on for octaves; no full-band recording
-      measured drops more than 29 dB so (model card, "A bright hit's cut"). The highest cut wins, so a loud low
-      band does not hide a faint top band;
+      more under a filled octave is a cut whatever lies above it (:func:`_steep_cut`): a bright sound (a
+      tambourine, a hi-hat) cut at 4 kHz, or most sounds at 2 kHz, leak their band through the resampler's stop
+      band, which then falls on for octaves; no full-band recording measured drops more than 31 dB so (model
+      card, "A steep cut into a falling stop band"). The highest cut wins, so a loud low band does not hide a
+      faint top band;
     - a candidate whose band sits above a gap (the level between k / 2 and the band dips
       :data:`EDGE_ISLAND_DB` below it) is an island: a resampler's image or a lone partial, not the top;
     - the edge is the knee of that cut (:func:`_knee`): the first bin, from 0.7 k up, that falls
@@ -254,13 +256,24 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
             continue
         k = int(ks[i])
         lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
-        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0 and band - just_above < EDGE_STEEP_DROP_DB:
+        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0 and not _steep_cut(level, k, band, just_above):
             continue  # the level falls on above it: a fade, unless the drop is too steep for one
         if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
             continue  # an island above a gap (a resampler's image, a lone partial), not the band's top
         floor_db = -np.inf if dither_db is None else just_above + EDGE_DITHER_KNEE_DB
         return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * k), hi.stop, floor_db)
     return bins - 1
+
+
+def _steep_cut(level: np.ndarray, k: int, band: float, just_above: float) -> bool:
+    """Whether a drop at bin ``k`` from ``band`` to ``just_above`` (dB, the envelope's medians just below and above)
+    is a cut whatever lies above it: :data:`EDGE_STEEP_DROP_DB` deep under a filled octave, a quarter of whose bins
+    (``level``, dB per bin, k / 2 to 0.95 k) lie within :data:`EDGE_STEEP_FILL_DB` of the band. A few tones over a
+    noise floor also drop that far, into their own leakage, but the octave under them is mostly gaps."""
+    if band - just_above < EDGE_STEEP_DROP_DB:
+        return False
+    octave = level[k // 2 : max(int(k * (1 - EDGE_SPAN / 3)), k // 2 + 1)]
+    return float(np.percentile(octave, 25)) >= band - EDGE_STEEP_FILL_DB
 
 
 def _sorted_slices(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

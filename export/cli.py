@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .model.checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights, replace_vae_decoder,
                              save_checkpoint)
-    from .exporter import export_bundle
+    from .exporter import export_bundle, model_defaults
     from .model import build_model, load_config, named_config
 
     out = Path(args.output)
@@ -158,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError, SafetensorError) as exc:
             print(f"error: --trained-weights {exc}", file=sys.stderr)
             return 2
-    if args.save_checkpoint:
-        save_checkpoint(model, args.save_checkpoint)
     defaults = {k: v for k, v in {"steps": args.steps, "cfg_acoustic": args.cfg_acoustic, "cfg_text": args.cfg_text,
                                   "target_rolloff_hz": args.target_rolloff_hz, "caption": args.caption,
                                   "auto_rolloff_fraction": args.auto_rolloff_fraction,
@@ -172,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
                 if v is not None}
     if band_level is not None:
         defaults["band_level"] = band_level
+    try:
+        model_defaults(model, defaults)  # a bad default fails before anything is written
+    except (ValueError, BundleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.save_checkpoint:
+        save_checkpoint(model, args.save_checkpoint)
     # an archive is built in a hidden folder of its own (never a folder of the user's beside it), then zipped
     if archive:
         out.parent.mkdir(parents=True, exist_ok=True)

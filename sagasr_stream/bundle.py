@@ -85,6 +85,13 @@ class Defaults:
             raise BundleError(f"{where}: defaults.steps must be >= 1")
         if not (math.isfinite(self.overlap_fraction) and 0 <= self.overlap_fraction <= 0.5):
             raise BundleError(f"{where}: defaults.overlap_fraction must be in [0, 0.5], got {self.overlap_fraction!r}")
+        for name in ("cfg_acoustic", "cfg_text"):  # the runtime's range (settings._guidance_scale)
+            scale = getattr(self, name)
+            if not (math.isfinite(scale) and 0 <= scale <= 20):
+                raise BundleError(f"{where}: defaults.{name} must be a number in [0, 20], got {scale!r}")
+        if not is_share(self.auto_rolloff_fraction):
+            raise BundleError(f"{where}: defaults.auto_rolloff_fraction must be a share in [0, 1], "
+                              f"got {self.auto_rolloff_fraction!r}")
         if self.band_level is not None:
             BandLevelFit.from_dict(self.band_level, f"{where}: defaults.band_level")
         for name in ("band_ceiling_db", "sbr_level_db"):

@@ -72,6 +72,8 @@ def test_wrong_typed_or_unknown_manifest_fields_are_named(bundle_copy):
         ({"defaults": None}, "'defaults' must be an object"),
         ({"defaults": {**defaults, "steps": "5"}}, "defaults.steps must be an integer, got '5'"),
         ({"defaults": {**defaults, "cfg_acoustic": "x"}}, "defaults.cfg_acoustic must be a number"),
+        ({"defaults": {**defaults, "cfg_text": 25.0}}, r"defaults.cfg_text must be a number in \[0, 20\], got 25.0"),
+        ({"defaults": {**defaults, "auto_rolloff_fraction": 2.0}}, "defaults.auto_rolloff_fraction must be a share"),
         ({"defaults": {**defaults, "rolloff_unknown_trained": "no"}}, "defaults.rolloff_unknown_trained must be"),
         ({"input_peak": "x"}, "input_peak must be a number"),
         ({"sample_rate": True}, "sample_rate must be an integer"),

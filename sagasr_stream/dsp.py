@@ -183,7 +183,7 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
       dark, has no such cut: it is content all the way (full band). A drop of :data:`EDGE_STEEP_DROP_DB` or
       more under a filled octave is a cut whatever lies above it (:func:`_steep_cut`): a bright sound (a
       tambourine, a hi-hat) cut at 4 kHz, or most sounds at 2 kHz, leak their band through the resampler's stop
-      band, which then falls on for octaves; no full-band recording measured drops more than 31 dB so (model
+      band, which then falls on for octaves; no full-band recording measured drops more than 30.4 dB so (model
       card, "A steep cut into a falling stop band"). The highest cut wins, so a loud low band does not hide a
       faint top band;
     - a candidate whose band sits above a gap (the level between k / 2 and the band dips
@@ -256,7 +256,8 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
             continue
         k = int(ks[i])
         lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
-        if just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0 and not _steep_cut(level, k, band, just_above):
+        falls_on = just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0
+        if falls_on and not _steep_cut(level, k, band, just_above):
             continue  # the level falls on above it: a fade, unless the drop is too steep for one
         if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
             continue  # an island above a gap (a resampler's image, a lone partial), not the band's top

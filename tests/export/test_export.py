@@ -199,7 +199,7 @@ def test_bad_configs_weights_and_defaults_are_clear_errors_that_leave_no_bundle(
     for flag, message in ((["--steps", "0"], "defaults.steps must be >= 1"),
                           (["--overlap-fraction", "0.9"], "defaults.overlap_fraction must be in [0, 0.5], got 0.9"),
                           (["--cfg-acoustic", "-1"], "defaults.cfg_acoustic must be a number in [0, 20], got -1.0"),
-                          (["--auto-rolloff-fraction", "2"], "defaults.auto_rolloff_fraction must be a share in [0, 1]")):
+                          (["--auto-rolloff-fraction", "2"], "auto_rolloff_fraction must be a share in [0, 1]")):
         assert cli_main(["--random-config", "tiny", "-o", str(out), "--save-checkpoint", str(tmp_path / "c2"),
                          *flag]) == 2
         assert message in capsys.readouterr().err

@@ -59,7 +59,8 @@ def tambourine_like(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
 
     rng = np.random.default_rng(seed)
     n = int(seconds * SR)
-    jingles = signal.sosfilt(signal.butter(2, [5000, 12000], btype="bandpass", fs=SR, output="sos"), rng.standard_normal(n))
+    bandpass = signal.butter(2, [5000, 12000], btype="bandpass", fs=SR, output="sos")
+    jingles = signal.sosfilt(bandpass, rng.standard_normal(n))
     body = signal.sosfilt(signal.butter(2, 3000, fs=SR, output="sos"), rng.standard_normal(n))
     x = (jingles + 0.3 * body) * np.exp(-np.arange(n) / SR * 6.0)
     return (0.5 * x / np.abs(x).max()).astype(np.float32)

@@ -12,7 +12,7 @@ Everything here is numpy/scipy only. Arrays are float32 or float64 with time on 
 from __future__ import annotations
 
 import functools
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import scipy.fft
@@ -121,6 +121,8 @@ EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band j
 EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
 EDGE_STEEP_DROP_DB = 40.0  # a drop this large is a cut even where the level above it keeps falling (no music fades so)
 EDGE_STEEP_FILL_DB = 20.0  # ... under a filled band: a quarter of the octave below within this of the band (not tones)
+EDGE_SHELF_DB = 40.0  # a steep cut whose band stands this far over the highest cut's band is the band's top ...
+EDGE_SHELF_SPAN = 1.6  # ... when the highest cut lies at least this many times its frequency (the shelf between)
 EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
@@ -251,19 +253,42 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
     candidates = np.flatnonzero(lo_max - hi_min >= drop_db)
     bands = _slice_medians(envelope, lo_start[candidates], lo_stop[candidates])
     above = _slice_medians(envelope, hi_start[candidates], hi_stop[candidates])
-    for i, band, just_above in zip(candidates, bands.tolist(), above.tolist()):  # the highest cut first
+    def top_of_band(n: int) -> bool:
+        """Whether candidate ``n`` is a cut: a drop into a floor (or too steep for a fade), not an island."""
+        band, just_above = float(bands[n]), float(above[n])
         if band - just_above < drop_db or (dither_db is not None and not dither_db[0] <= just_above <= dither_db[1]):
-            continue
-        k = int(ks[i])
-        lo, hi = slice(int(lo_start[i]), int(lo_stop[i])), slice(int(hi_start[i]), int(hi_stop[i]))
-        falls_on = just_above > float(np.percentile(envelope[hi.start :], 90)) + 6.0
+            return False
+        k, i = int(ks[candidates[n]]), int(candidates[n])
+        falls_on = just_above > float(np.percentile(envelope[hi_start[i] :], 90)) + 6.0
         if falls_on and not _steep_cut(level, k, band, just_above):
-            continue  # the level falls on above it: a fade, unless the drop is too steep for one
-        if float(envelope[k // 2 : lo.start + 1].min()) < band - EDGE_ISLAND_DB:
-            continue  # an island above a gap (a resampler's image, a lone partial), not the band's top
-        floor_db = -np.inf if dither_db is None else just_above + EDGE_DITHER_KNEE_DB
-        return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * k), hi.stop, floor_db)
-    return bins - 1
+            return False  # the level falls on above it: a fade, unless the drop is too steep for one
+        return float(envelope[k // 2 : lo_start[i] + 1].min()) >= band - EDGE_ISLAND_DB  # else an island above a gap
+
+    found = next((n for n in range(candidates.size) if top_of_band(n)), None)  # the highest cut first
+    if found is None:
+        return bins - 1
+    if dither_db is None:
+        found = _under_a_shelf(found, ks[candidates], bands, above, level, top_of_band)
+    i = int(candidates[found])
+    floor_db = -np.inf if dither_db is None else float(above[found]) + EDGE_DITHER_KNEE_DB
+    return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * ks[i]), int(hi_stop[i]), floor_db)
+
+
+def _under_a_shelf(found: int, ks: np.ndarray, bands: np.ndarray, above: np.ndarray, level: np.ndarray,
+                   top_of_band: Callable[[int], bool]) -> int:
+    """The cut to take, given the highest one ``found`` (an index into the candidates' bins ``ks``, band levels
+    ``bands`` and levels just above ``above``, dB, highest bin first): a lower cut instead, at most 1 / 1.6 of its
+    frequency, when that one drops :data:`EDGE_STEEP_DROP_DB` under a filled octave (:func:`_steep_cut`) and its own
+    band stands :data:`EDGE_SHELF_DB` over the found cut's band. What lies between is a shelf of junk 40 dB under the
+    band, a resampler's or a filter's leak that ends in a cut of its own (a 2 kHz cut whose images reach 5 kHz), not
+    a top band: no full-band recording measured drops 40 dB so (model card, "A shelf over a steep cut")."""
+    for n in range(found + 1, ks.size):
+        k, band, just_above = int(ks[n]), float(bands[n]), float(above[n])
+        if k * EDGE_SHELF_SPAN > ks[found] or band - float(bands[found]) < EDGE_SHELF_DB:
+            continue
+        if band - just_above >= EDGE_STEEP_DROP_DB and _steep_cut(level, k, band, just_above) and top_of_band(n):
+            return n
+    return found
 
 
 def _steep_cut(level: np.ndarray, k: int, band: float, just_above: float) -> bool:

@@ -1,13 +1,16 @@
-"""What the band edge detector's steep-cut rule (``dsp.EDGE_STEEP_DROP_DB``, ``dsp._steep_cut``) changes, edge by edge.
+"""What the band edge detector's steep-cut rules change, edge by edge: a steep cut into a falling stop band
+(``dsp.EDGE_STEEP_DROP_DB``, ``dsp._steep_cut``) and a steep cut under a shelf (``dsp.EDGE_SHELF_DB``,
+``dsp._under_a_shelf``).
 
     python benchmarks/edge_steep_cut.py CORPUS/clips MS7/clips AVL11/clips HITS/clips --cutoffs 2000 3000 4000 5000 6000
 
-For every audio file under the folders (mono mix): its full-band windows (65536 samples, hop 32768; a shorter file
-is one window) with the rule and without it (``EDGE_STEEP_DROP_DB`` = inf: the detector before), counted where the
+For every audio file under the folders (mono mix): its windows as they are (65536 samples, hop 32768; a shorter
+file is one window) with the rules and without them (``EDGE_STEEP_DROP_DB`` = inf: the detector before), counted where the
 edge moves; the deepest drop of a candidate cut that only the floor test turns down in a full-band window (how close
 full-band material comes to the rule); and the file's first window resampled at each cutoff (``resample_through``,
-deterministic): how many read as full band (edge >= 1.5 x the cutoff) with and without the rule, and how many read
-below 0.85 x. No model runs: edges only.
+deterministic): how many read at 1.5 x the cutoff or more (full band, or a shelf's end) without the rules, with the
+first alone (``EDGE_SHELF_DB`` = inf) and with both, and how many read below 0.85 x with both. No model runs: edges
+only.
 """
 from __future__ import annotations
 
@@ -26,13 +29,14 @@ WINDOW, HOP = 65536, 32768
 SUFFIXES = {".flac", ".wav", ".aif", ".aiff"}
 
 
-def edge_bin(x: np.ndarray, steep: bool) -> int:
-    saved = dsp.EDGE_STEEP_DROP_DB
-    dsp.EDGE_STEEP_DROP_DB = saved if steep else float("inf")
+def edge_bin(x: np.ndarray, steep: bool, shelf: bool = True) -> int:
+    saved = dsp.EDGE_STEEP_DROP_DB, dsp.EDGE_SHELF_DB
+    dsp.EDGE_STEEP_DROP_DB = saved[0] if steep else float("inf")
+    dsp.EDGE_SHELF_DB = saved[1] if shelf else float("inf")
     try:
         return dsp.band_edge_from_power(dsp.interior_power(x))
     finally:
-        dsp.EDGE_STEEP_DROP_DB = saved
+        dsp.EDGE_STEEP_DROP_DB, dsp.EDGE_SHELF_DB = saved
 
 
 def deepest_turned_down_drop(x: np.ndarray) -> float:
@@ -69,7 +73,7 @@ def main() -> None:
     files = sorted(f for folder in args.folders for f in folder.rglob("*") if f.suffix.lower() in SUFFIXES)
     windows = moved = 0
     deepest: list[tuple[float, str]] = []
-    reads = {c: np.zeros(3, int) for c in args.cutoffs}  # full band before, full band now, below 0.85 x now
+    reads = {c: np.zeros(4, int) for c in args.cutoffs}  # >= 1.5 x: before, steep cut alone, both; < 0.85 x: both
     for path in files:
         with AudioFile(str(path)) as f:
             if f.samplerate != SR:
@@ -78,22 +82,23 @@ def main() -> None:
         starts = range(0, max(1, x.size - WINDOW + 1), HOP) if x.size > WINDOW else [0]
         for start in starts:
             w = x[start : start + WINDOW]
-            if edge_bin(w, False) < dsp.N_FFT // 2:
-                continue  # not a full-band window
+            before = edge_bin(w, False)
             windows += 1
-            moved += edge_bin(w, True) != dsp.N_FFT // 2
-            deepest.append((deepest_turned_down_drop(w), path.name))
+            moved += edge_bin(w, True) != before
+            if before == dsp.N_FFT // 2:  # a full-band window
+                deepest.append((deepest_turned_down_drop(w), path.name))
         for cutoff in args.cutoffs:
             y = resample_through(x[:WINDOW], SR, 2 * cutoff)
-            before, now = (edge_bin(y, steep) * SR / dsp.N_FFT / cutoff for steep in (False, True))
-            reads[cutoff] += [before >= 1.5, now >= 1.5, now < 0.85]
+            before, steep, both = (edge_bin(y, *rules) * SR / dsp.N_FFT / cutoff
+                                   for rules in ((False, False), (True, False), (True, True)))
+            reads[cutoff] += [before >= 1.5, steep >= 1.5, both >= 1.5, both < 0.85]
     deepest.sort(reverse=True)
-    print(f"{len(files)} files, {windows} full-band windows; edge moved by the rule in {moved}")
-    print("deepest drops only the floor test turns down (dB): "
+    print(f"{len(files)} files, {windows} windows as they are; edge moved by the rules in {moved}")
+    print(f"deepest drops only the floor test turns down in the {len(deepest)} full-band ones (dB): "
           + ", ".join(f"{d:.1f} {name}" for d, name in deepest[:5] if np.isfinite(d)))
-    print("\n| cutoff | read as full band before | now | now below 0.85 x |\n|---|---|---|---|")
-    for cutoff, (before, now, low) in reads.items():
-        print(f"| {cutoff / 1000:g} kHz | {before} | {now} | {low} |")
+    print("\n| cutoff | read at >= 1.5 x before | steep cut alone | both rules | both: below 0.85 x |\n|---|---|---|---|---|")
+    for cutoff, (before, steep, both, low) in reads.items():
+        print(f"| {cutoff / 1000:g} kHz | {before} | {steep} | {both} | {low} |")
 
 
 if __name__ == "__main__":

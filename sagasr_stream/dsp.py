@@ -187,7 +187,7 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
       tambourine, a hi-hat) cut at 4 kHz, or most sounds at 2 kHz, leak their band through the resampler's stop
       band, which then falls on for octaves; no full-band recording measured drops more than 30.4 dB so (model
       card, "A steep cut into a falling stop band"). The highest cut wins, so a loud low band does not hide a
-      faint top band;
+      faint top band, unless it lies on a shelf over such a steep cut (:func:`_under_a_shelf`);
     - a candidate whose band sits above a gap (the level between k / 2 and the band dips
       :data:`EDGE_ISLAND_DB` below it) is an island: a resampler's image or a lone partial, not the top;
     - the edge is the knee of that cut (:func:`_knee`): the first bin, from 0.7 k up, that falls

@@ -253,6 +253,7 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
     candidates = np.flatnonzero(lo_max - hi_min >= drop_db)
     bands = _slice_medians(envelope, lo_start[candidates], lo_stop[candidates])
     above = _slice_medians(envelope, hi_start[candidates], hi_stop[candidates])
+
     def top_of_band(n: int) -> bool:
         """Whether candidate ``n`` is a cut: a drop into a floor (or too steep for a fade), not an island."""
         band, just_above = float(bands[n]), float(above[n])
@@ -286,7 +287,7 @@ def _under_a_shelf(found: int, ks: np.ndarray, bands: np.ndarray, above: np.ndar
         k, band, just_above = int(ks[n]), float(bands[n]), float(above[n])
         if k * EDGE_SHELF_SPAN > ks[found] or band - float(bands[found]) < EDGE_SHELF_DB:
             continue
-        if band - just_above >= EDGE_STEEP_DROP_DB and _steep_cut(level, k, band, just_above) and top_of_band(n):
+        if _steep_cut(level, k, band, just_above) and top_of_band(n):
             return n
     return found
 

@@ -68,7 +68,7 @@ def references(model, files: list[Path], folder: Path) -> dict[str, bytes]:
     return outputs(folder)
 
 
-def test_batch_equals_restore_and_splits_long_files_across_workers(ray_cluster, tiny_bundle, tmp_path):
+def test_batch_equals_restore_with_long_files_in_segments(ray_cluster, tiny_bundle, tmp_path):
     src = tmp_path / "in"
     for i in range(3):
         write(src / "album" / f"song{i}.wav", band_limited_noise(20_000 + 3_000 * i, seed=i, channels=2))
@@ -84,9 +84,22 @@ def test_batch_equals_restore_and_splits_long_files_across_workers(ray_cluster, 
     records = {Path(r["output"]).name: r for r in manifest(tmp_path / "batch")}
     for name in ("long.wav", "tape.wav"):
         assert records[name]["segments"] >= 5
-        assert len(records[name]["segment_workers"]) == 2  # one file, restored on both workers
     assert all(r["status"] == "ok" and r["output_sha256"] and r["input_sha256"] for r in records.values())
     assert not (tmp_path / "batch" / ".sagasr-batch").exists()  # the scratch folder is gone
+
+
+def test_one_long_file_is_restored_on_both_workers(ray_cluster, tiny_bundle, tmp_path):
+    """Alone in a batch, a long file's segments go to both workers (the first two are handed out before either
+    returns, so this does not hang on scheduling), and the stitched output equals ``sagasr restore``'s."""
+    source = write(tmp_path / "in" / "long.wav", band_limited_noise(150_000, seed=7))
+    common = ["--model", str(tiny_bundle), "-q"]
+    assert main(["batch", str(source.parent), "-o", str(tmp_path / "batch"), "--workers", "2",
+                 "--segment-seconds", "0.3", *common]) == 0
+    assert main(["restore", str(source), "-o", str(tmp_path / "single.wav"), *common]) == 0
+    [record] = manifest(tmp_path / "batch")
+    assert record["segments"] >= 5
+    assert len(record["segment_workers"]) == 2  # one file, restored on both workers
+    assert (tmp_path / "batch" / "long.wav").read_bytes() == (tmp_path / "single.wav").read_bytes()
 
 
 def test_rerun_skips_complete_outputs_and_redoes_changed_ones(ray_cluster, tiny_bundle, tiny_model, tmp_path):

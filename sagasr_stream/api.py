@@ -11,6 +11,7 @@ from .audio_io import atomic_writer, check_finite_block, open_input, read_blocks
 from .errors import AudioFileError
 from .integrity import check_audio_file
 from .model import SagaSRModel
+from .quantization import file_grid_step, grid_step, resampled_floor
 from .rates import choose_output_rate, describe_rates
 from .restorer import Restorer
 from .settings import RestoreSettings
@@ -43,7 +44,10 @@ def restore(
     planar, layout = prepare_audio(audio, layout)
     restorer = Restorer.of(model, settings)
     out_rate = choose_output_rate(output_rate, rate, restorer.sample_rate)
-    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, exact_length(planar.shape[1], rate, out_rate))
+    # a resampled input's grid (at the model's rate each window sees its own)
+    grid = float(np.min(grid_step(planar))) if rate != restorer.sample_rate else 0.0
+    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, exact_length(planar.shape[1], rate, out_rate),
+                                source_grid_step=grid)
     return from_channels_first(run_whole(pipeline, planar), layout)
 
 
@@ -55,6 +59,7 @@ def restore_pipeline(
     output_length: int | None = None,
     model_length: int | None = None,
     on_windows: Callable[[int], None] | None = None,
+    source_grid_step: float = 0.0,
 ) -> Stream:
     """The offline pipeline as stream stages: resample to the model's rate -> restore -> resample to ``output_rate``.
 
@@ -62,11 +67,13 @@ def restore_pipeline(
     resampled back and added to the input itself (:class:`~sagasr_stream.source_rate.SourceRateRestore`): what
     the restorer leaves alone comes out bit for bit. ``model_length`` / ``output_length``: the signal's exact
     total at the model's / output rate (default: the resampler's rounded count). Windows are grouped to fill
-    ``settings.batch_size`` per model call.
+    ``settings.batch_size`` per model call. ``source_grid_step``: the input's integer grid
+    (:func:`~sagasr_stream.quantization.grid_step`; 0: none), whose rounding floor a resampled input keeps.
     """
     model_rate = restorer.sample_rate
     down = ResampleStage(input_rate, model_rate, channels, model_length)
-    restore = restorer.stream(channels, None, source_band_limit(input_rate, model_rate), on_windows)
+    restore = restorer.stream(channels, None, source_band_limit(input_rate, model_rate), on_windows,
+                              resampled_floor(source_grid_step, input_rate, model_rate))
     if output_rate == input_rate != model_rate:
         return SourceRateRestore(down, restore, output_length)
     return Series([down, restore, ResampleStage(model_rate, output_rate, channels, output_length)])
@@ -124,7 +131,8 @@ def restore_file(
         if progress:
             progress(0, total_windows)
         out_frames = exact_length(source_frames, rate, out_rate)
-        pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows)
+        pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows,
+                                    file_grid_step(reader))
         with atomic_writer(destination, out_rate, channels) as writer:  # 24-bit FLAC/AIFF: soft-limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))

@@ -21,7 +21,7 @@ import numpy as np
 from .chunking import WindowPlan
 from .dsp import N_FFT, _hann, band_edge_from_power
 from .errors import ParameterError
-from .quantization import grid_step, rounding_power
+from .quantization import floor_for_step, grid_step
 
 Snapshot = tuple[np.ndarray, int, np.ndarray]  # (signals, bins) power sums, frames, (signals,) grid steps
 METER_HOP = N_FFT  # frames side by side: a mean spectrum needs no overlap, and this costs a quarter of hop 512
@@ -78,13 +78,16 @@ class BandLimitTracker:
     then holds for every channel. Feed samples with :meth:`push` (any block sizes); :meth:`limits` gives
     window k's limits once the signal has reached its end (or has ended: :meth:`end`). Frames are summed one
     after another in order, so the floats do not depend on the block sizes. Holds one frame of samples and two
-    (channels, bins) sums per window not yet asked for.
+    (channels, bins) sums per window not yet asked for. ``source_floor``: the rounding floor (power per bin) of
+    an 8-16-bit source resampled to this rate (:func:`~sagasr_stream.quantization.resampled_floor`).
     """
 
-    def __init__(self, plan: WindowPlan, channels: int = 1, downmix: bool = False) -> None:
+    def __init__(self, plan: WindowPlan, channels: int = 1, downmix: bool = False, source_floor: float = 0.0) -> None:
         self.plan = plan
         self.channels = channels
         self.downmix = downmix and channels > 1
+        # the rounding floor of a resampled integer source (quantization): of the mean of the channels' roundings
+        self.source_floor = source_floor / channels if self.downmix else source_floor
         self._window = _hann(N_FFT)
         self.reset()
 
@@ -155,14 +158,15 @@ class BandLimitTracker:
         """Window k's limit per channel, forgotten afterwards; raises when not known yet."""
         before, frames_before, _ = self._snapshot(self._starts, self._next_start, k)
         upto, frames_upto, steps = self._snapshot(self._ends, self._next_end, k)
-        limits = [band_limit_of(u, frames_upto, b, frames_before, rounding_power(float(step)))
+        limits = [band_limit_of(u, frames_upto, b, frames_before, floor_for_step(float(step), self.source_floor))
                   for u, b, step in zip(upto, before, steps)]
         return limits * self.channels if self.downmix else limits
 
 
-def window_limits(planar: np.ndarray, plan: WindowPlan, downmix: bool = False) -> list[list[SignalBandLimit | None]]:
+def window_limits(planar: np.ndarray, plan: WindowPlan, downmix: bool = False,
+                  source_floor: float = 0.0) -> list[list[SignalBandLimit | None]]:
     """Every window's limits per channel for a whole (channels, samples) signal (``plan.n_windows`` of them)."""
-    tracker = BandLimitTracker(plan, planar.shape[0], downmix)
+    tracker = BandLimitTracker(plan, planar.shape[0], downmix, source_floor)
     tracker.push(planar)
     tracker.end()
     return [tracker.limits(k) for k in range(plan.n_windows(planar.shape[1]))]

@@ -64,11 +64,14 @@ class WindowRestorer:
     at or above the asked output roll-off (``settings.complete_band_hz``) has nothing missing: in the
     "keep" and "replace" modes it is returned unchanged, bit for bit, and the model does not run on it; so is a
     window whose edge reads 0 Hz (a lone sample, a click in silence, ``band_limit_hz`` under one bin): it has no
-    band to restore from.
+    band to restore from. ``source_floor``: the rounding floor (power per bin) of an 8-16-bit source resampled
+    to the model's rate (:func:`~sagasr_stream.quantization.resampled_floor`), for windows off every grid.
     """
 
-    def __init__(self, model: SagaSRModel, settings: ResolvedSettings, band_limit_hz: float | None = None) -> None:
+    def __init__(self, model: SagaSRModel, settings: ResolvedSettings, band_limit_hz: float | None = None,
+                 source_floor: float = 0.0) -> None:
         manifest = model.manifest
+        self.source_floor = source_floor
         self.model = model
         self.settings = settings
         self.hop_frames = (manifest.window_samples - settings.overlap) // manifest.downsampling
@@ -125,7 +128,8 @@ class WindowRestorer:
         for i in range(len(audio)):
             length = audio.shape[-1] if valid is None or valid[i] is None else valid[i]
             power = interior_power(audio[i, :length], spec=spec[i])
-            edge = min(band_edge_from_power(power, rounding_floor(audio[i, :length])), self.band_limit_bin)
+            edge = min(band_edge_from_power(power, rounding_floor(audio[i, :length], self.source_floor)),
+                       self.band_limit_bin)
             limit = limits[i] if limits else None
             if limit is not None and edge > limit.edge_bin and limit.caps(np.median(power[limit.edge_bin :])):
                 edge = limit.edge_bin

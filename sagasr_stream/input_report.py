@@ -17,7 +17,7 @@ from .audio_io import open_input
 from .dsp import EDGE_DROP_DB
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .integrity import check_audio_file
-from .quantization import grid_step
+from .quantization import file_grid_step, grid_step
 from .rates import choose_output_rate
 from .restorer import Restorer, lower_limit
 from .streaming import exact_length
@@ -68,8 +68,8 @@ class InputReport:
                     f"the band stands {EDGE_DROP_DB:g} dB over the floor above it")
         bits = int(round(np.log2(1.0 / self.grid_step))) + 1
         if self.source_rate != self.model_rate:
-            return (f"samples:         {bits}-bit, resampled to {self.model_rate} Hz first (off the grid): a cut shows "
-                    f"when the band stands {EDGE_DROP_DB:g} dB over the floor above it")
+            return (f"samples:         {bits}-bit, resampled to {self.model_rate} Hz first: a cut in a quiet passage "
+                    f"is also looked for under the source's rounding noise and dither")
         return (f"samples:         {bits}-bit: a cut in a quiet passage is also looked for under the rounding noise "
                 f"and dither")
 
@@ -83,8 +83,9 @@ class _EdgeSurvey(Restorer):
         self.edges: dict[tuple[int, int], float] = {}  # (window, channel) -> Hz, NaN when silent
         self.passing: dict[tuple[int, int], bool] = {}
 
-    def window_fn(self, band_limit_hz: float | None = None, channels: int = 1) -> WindowFn:
-        detector = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz))
+    def window_fn(self, band_limit_hz: float | None = None, channels: int = 1, source_floor: float = 0.0) -> WindowFn:
+        detector = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz),
+                                  self.window_floor(source_floor, channels))
 
         def survey(jobs: list[WindowJob]) -> list[np.ndarray]:
             audio = np.stack([job.audio for job in jobs])
@@ -110,7 +111,8 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
         out_rate = choose_output_rate(None, rate, survey.sample_rate)
         model_frames = exact_length(frames, rate, survey.sample_rate)
         out_frames = exact_length(frames, rate, out_rate)
-        pipeline = restore_pipeline(survey, channels, rate, out_rate, out_frames, model_frames)
+        pipeline = restore_pipeline(survey, channels, rate, out_rate, out_frames, model_frames,
+                                    source_grid_step=file_grid_step(reader))
         step = np.inf
         for block in source_blocks(reader, source, frames):
             step = min(step, float(np.min(grid_step(block))))

@@ -65,6 +65,7 @@ class ChunkedProcessor:
         windows_per_call: int = 1,
         on_windows: Callable[[int], None] | None = None,
         downmix_limits: bool = False,
+        source_floor: float = 0.0,
     ) -> None:
         if windows_per_call < 1:
             raise ParameterError(f"windows_per_call must be >= 1, got {windows_per_call}")
@@ -74,7 +75,7 @@ class ChunkedProcessor:
         self.windows_per_call = windows_per_call
         self.on_windows = on_windows
         self._input = SampleBuffer(channels)
-        self._limits = BandLimitTracker(plan, channels, downmix_limits)
+        self._limits = BandLimitTracker(plan, channels, downmix_limits, source_floor)
         self._ola = OverlapAdd(plan, channels)
         self._final = SampleBuffer(channels)  # finalised samples the latency gate holds back
         self._returned = 0  # samples returned by process() in this stream

@@ -15,7 +15,10 @@ take out: so a window that still reads as full band is looked at once more, for 
 (:data:`~sagasr_stream.dsp.EDGE_DITHER_DROP_DB`) into a floor at such dither's level
 (:data:`~sagasr_stream.dsp.EDGE_DITHER_FLOOR`), the edge where the band meets that floor (TPDF-dithered 16-bit
 windows of 20 clips read as full band at -35 dBFS peaks, filters at 4-12 kHz: 35-63 % -> 4-21 %;
-``benchmarks/quiet_16bit.py --dither tpdf``). A file resampled on the way in is off the grid and is read as before.
+``benchmarks/quiet_16bit.py --dither tpdf``). A 16- or 8-bit file at another rate is off the grid once resampled to
+the model's: its rounding noise is still there, white, at the same power per Hz, so its floor is taken from the
+source (:func:`resampled_floor`: the file's sample format, or an array's own grid, and the two rates) and used for
+every window whose samples lie on no grid (:func:`floor_for_step`).
 """
 from __future__ import annotations
 
@@ -77,6 +80,34 @@ def rounding_power(step: float, n_fft: int = N_FFT) -> float:
     return step * step / 12.0 * float(np.sum(np.square(_hann(n_fft))))
 
 
-def rounding_floor(samples: np.ndarray, n_fft: int = N_FFT) -> float:
-    """:func:`rounding_power` of (n,) ``samples``' own grid (0 off every grid)."""
-    return rounding_power(float(grid_step(samples)), n_fft)
+def floor_for_step(step: float, source_floor: float = 0.0, n_fft: int = N_FFT) -> float:
+    """The rounding floor (power per bin) of samples on grid ``step`` (:func:`grid_step`): their own grid's, or
+    ``source_floor`` (:func:`resampled_floor`) when they lie on none (resampled from an integer source); 0 for
+    digital silence."""
+    if step == 0.0:
+        return source_floor
+    return rounding_power(step, n_fft)
+
+
+def rounding_floor(samples: np.ndarray, source_floor: float = 0.0, n_fft: int = N_FFT) -> float:
+    """The rounding floor of (n,) ``samples``: :func:`floor_for_step` of their own grid."""
+    return floor_for_step(float(grid_step(samples)), source_floor, n_fft)
+
+
+def resampled_floor(step: float, source_rate: float, model_rate: float, n_fft: int = N_FFT) -> float:
+    """Power per bin, at ``model_rate`` (Hz), of the rounding noise of a source on grid ``step`` at
+    ``source_rate`` (Hz), resampled: white noise keeps its power per Hz in the band both rates hold, so
+    :func:`rounding_power` x ``model_rate / source_rate``. 0 at equal rates (the samples keep their own grid),
+    off every grid and for silence."""
+    if source_rate == model_rate:
+        return 0.0
+    return rounding_power(step, n_fft) * model_rate / source_rate
+
+
+FILE_GRID_STEPS = {"int8": 1.0 / 127, "int16": 1.0 / 32767}  # pedalboard's file_dtype -> the step it reads
+
+
+def file_grid_step(reader: object) -> float:
+    """The grid step of samples pedalboard reads from an open ``AudioFile`` (8- or 16-bit: ``1 / (2 ** (bits -
+    1) - 1)``), 0 for any other sample format (24-bit, float, compressed)."""
+    return FILE_GRID_STEPS.get(str(getattr(reader, "file_dtype", "")), 0.0)

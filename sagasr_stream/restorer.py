@@ -96,13 +96,20 @@ class Restorer:
     def __repr__(self) -> str:
         return f"<Restorer model={self.model.manifest.name!r} window={self.plan.window} overlap={self.plan.overlap}>"
 
-    def window_fn(self, band_limit_hz: float | None = None, channels: int = 1) -> WindowFn:
+    def window_fn(self, band_limit_hz: float | None = None, channels: int = 1, source_floor: float = 0.0) -> WindowFn:
         """The function that restores lists of windows of a ``channels``-channel input (the only place one is
         made), with the channels restored together as ``settings.stereo`` says (:mod:`sagasr_stream.stereo`;
         one channel or "independent": each channel alone); ``band_limit_hz`` lowers :attr:`band_limit_hz` for
-        this input."""
-        restorer = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz))
+        this input; ``source_floor``: the rounding floor of an integer source resampled to the model's rate
+        (:func:`~sagasr_stream.quantization.resampled_floor`)."""
+        restorer = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz),
+                                  self.window_floor(source_floor, channels))
         return stereo_window_fn(restorer, channels)
+
+    def window_floor(self, source_floor: float, channels: int) -> float:
+        """The rounding floor of the windows the model sees: ``source_floor`` per channel, or of the mean of
+        ``channels`` uncorrelated roundings (1 / channels of it) where the "mono" stereo mode downmixes them."""
+        return source_floor / channels if self.settings.stereo == "mono" else source_floor
 
     def stream(
         self,
@@ -110,20 +117,22 @@ class Restorer:
         windows_per_call: int | None = 1,
         band_limit_hz: float | None = None,
         on_windows: Callable[[int], None] | None = None,
+        source_floor: float = 0.0,
     ) -> ChunkedProcessor:
         """A restore stage on the stream protocol for (channels, n) float32 blocks at :attr:`sample_rate`.
 
         ``windows_per_call``: windows per channel gathered before the model runs (more: bigger batches, more
         latency); ``None``: enough to fill ``settings.batch_size`` (what offline restoration uses).
-        ``on_windows(n)`` reports progress.
+        ``on_windows(n)`` reports progress; ``source_floor``: as in :meth:`window_fn`.
         """
         channels = check_positive_int(channels, "channels")
         band_limit_hz = checked_band_limit(band_limit_hz, self.sample_rate)
         if windows_per_call is None:
             windows_per_call = offline_windows_per_call(self.settings, channels)
         windows_per_call = check_positive_int(windows_per_call, "windows_per_call")
-        return ChunkedProcessor(self.window_fn(band_limit_hz, channels), self.plan, channels, windows_per_call,
-                                on_windows, downmix_limits=self.settings.stereo == "mono")
+        return ChunkedProcessor(self.window_fn(band_limit_hz, channels, source_floor), self.plan, channels,
+                                windows_per_call, on_windows, downmix_limits=self.settings.stereo == "mono",
+                                source_floor=source_floor)
 
     def stream_at(
         self, sample_rate: int, channels: int = 1, windows_per_call: int = 1

@@ -30,6 +30,7 @@ from ..chunking import WindowPlan, zero_pad_to
 from ..errors import AudioFileError
 from ..files import atomic_path, atomic_write_text, sha256_file
 from ..integrity import check_audio_file
+from ..quantization import file_grid_step, resampled_floor
 from ..rates import choose_output_rate
 from ..restorer import Restorer, offline_windows_per_call
 from ..source_rate import SourceKeeper
@@ -51,7 +52,8 @@ class FileJob:
 @dataclass(frozen=True)
 class Prepared:
     """A long file after :func:`prepare`: source frames and rate, channels, the file segments read, and every
-    window's signal band limit (:mod:`~sagasr_stream.bandlimit`: what a single pass measures on the way)."""
+    window's signal band limit (:mod:`~sagasr_stream.bandlimit`: what a single pass measures on the way), and
+    the rounding floor of its integer samples once resampled (:func:`~sagasr_stream.quantization.resampled_floor`)."""
 
     frames: int
     rate: int
@@ -60,6 +62,7 @@ class Prepared:
     read_from: str
     input_sha256: str
     band_limits: tuple[tuple[SignalBandLimit | None, ...], ...] = ()
+    source_floor: float = 0.0
 
 
 def worker_name() -> str:
@@ -118,6 +121,7 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
     frames = check_audio_file(source)
     with open_input(source) as (reader, channels, rate):
         model_frames = exact_length(frames, rate, sr)
+        floor = resampled_floor(file_grid_step(reader), rate, sr)
         direct = rate == sr and source.suffix.lower() in DIRECT_SUFFIXES
         read_from = source if direct else staged_path(job)
         if not direct and not read_from.is_file():
@@ -127,9 +131,9 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
                 for block in source_blocks(reader, source, frames):
                     writer.write(to_model_rate.process(block))  # type: ignore[attr-defined]
                 writer.write(to_model_rate.flush())  # type: ignore[attr-defined]
-    tracker = BandLimitTracker(restorer.plan, channels, downmix=restorer.settings.stereo == "mono")
+    tracker = BandLimitTracker(restorer.plan, channels, restorer.settings.stereo == "mono", floor)
     limits = model_rate_limits(str(read_from), model_frames, tracker)
-    return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source), limits)
+    return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source), limits, floor)
 
 
 def model_rate_limits(
@@ -165,7 +169,8 @@ def run_segment(restorer: Restorer, job: FileJob, prepared: Prepared, index: int
         start, stop = segment.input_range(restorer.plan, offline_windows_per_call(restorer.settings, prepared.channels))
         audio = read_model_rate(prepared.read_from, start, min(stop, prepared.model_frames))
         band_limit = source_band_limit(prepared.rate, restorer.sample_rate)
-        out = restore_segment(restorer, segment, audio, band_limit, source=job.source, limits=prepared.band_limits)
+        out = restore_segment(restorer, segment, audio, band_limit, source=job.source, limits=prepared.band_limits,
+                              source_floor=prepared.source_floor)
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp, open(tmp, "xb") as f:
             np.save(f, out, allow_pickle=False)

@@ -69,10 +69,12 @@ def restore_segment(
     band_limit_hz: float | None = None,
     source: object = "input",
     limits: Sequence[Sequence[SignalBandLimit | None]] | None = None,
+    source_floor: float = 0.0,
 ) -> np.ndarray:
     """Restore one segment with ``restorer.window_fn(band_limit_hz, channels)``; ``limits``: every window's
     band limit per channel, measured over the file from its start (:func:`~..bandlimit.window_limits`, as a
-    single pass measures them on the way; ``None``: each window alone). ``audio``: (channels, n) float32
+    single pass measures them on the way; ``None``: each window alone); ``source_floor``: the rounding floor of
+    a resampled integer source (:func:`~sagasr_stream.quantization.resampled_floor`). ``audio``: (channels, n) float32
     model-rate input from sample ``segment.input_range(...)[0]`` on (shorter is zero-padded; the last window is
     filled past the file's end as in a single pass, see :func:`~..processor.restore_window_group`). Returns
     (channels, output stop - output start) float32; raises :class:`AudioFileError` on NaN/Inf input."""
@@ -83,7 +85,7 @@ def restore_segment(
     if audio.shape[1] < stop - start:
         audio = np.pad(audio, ((0, 0), (0, stop - start - audio.shape[1])))
     check_finite_block(audio, source)
-    window_fn = restorer.window_fn(band_limit_hz, channels)
+    window_fn = restorer.window_fn(band_limit_hz, channels, source_floor)
     overlap_add = OverlapAdd(plan, channels)
     windows = segment.computed_windows(per_call)
     pieces = [np.zeros((channels, 0), np.float32)]

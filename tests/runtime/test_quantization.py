@@ -135,3 +135,75 @@ def test_a_16_bit_file_read_by_pedalboard_lies_on_its_grid(tmp_path):
         x = f.read(f.frames)  # k * float32(1 / 32767), not k / 32768
     assert np.array_equal(grid_step(x), [1 / 32767, 1 / 32767]) and grid_step(k / 32768)[0] == 2.0**-15
     assert grid_step(x[0] * np.float32(1.5)) == 0.0 and grid_step(x[0].astype(np.float64) + 1e-9) == 0.0
+
+
+def test_resampled_rounding_noise_keeps_its_power_per_hz():
+    """The floor a resampled 16-bit source brings is rounding_power x model rate / source rate, in band."""
+    from sagasr_stream.quantization import resampled_floor
+    from sagasr_stream.streaming import ResampleStage, run_whole
+
+    noise = np.random.default_rng(7).uniform(-0.5, 0.5, (1, 1 << 17)).astype(np.float32) / 32768
+    for source_rate, top_hz in ((48000, 19000), (22050, 10000)):
+        at_model_rate = run_whole(ResampleStage(source_rate, SR, 1), noise)[0, 4096:-4096]
+        power = dsp.interior_power(at_model_rate[None].astype(np.float64))[0]
+        in_band = power[10 : int(top_hz / SR * dsp.N_FFT)]
+        assert np.mean(in_band) / resampled_floor(2.0**-15, source_rate, SR) == pytest.approx(1, abs=0.05)
+    assert resampled_floor(2.0**-15, SR, SR) == 0.0  # at the model's rate the samples keep their own grid
+    assert resampled_floor(0.0, 48000, SR) == resampled_floor(np.inf, 48000, SR) == 0.0
+
+
+@pytest.mark.parametrize("bit_depth, step", [(16, 1 / 32767), (8, 1 / 127), (24, 0.0), (32, 0.0)])
+def test_the_grid_of_a_file_comes_from_its_sample_format(bit_depth, step, tmp_path):
+    from sagasr_stream.quantization import file_grid_step
+
+    with AudioFile(str(tmp_path / "x.wav"), "w", 48000, 1, bit_depth=bit_depth) as f:
+        f.write(np.zeros((1, 100), np.float32))
+    with AudioFile(str(tmp_path / "x.wav")) as f:
+        assert file_grid_step(f) == step
+
+
+def quiet_dithered_48k_file(path, bit_depth: int):
+    """A dithered 16-bit quiet piano cut at 8 kHz, at 48 kHz, written with ``bit_depth`` (32: the same samples as
+    float, so nothing says they came from 16 bits)."""
+    from scipy.signal import resample_poly
+
+    cut = quiet_cut(resample_poly(piano_like(3.0), 160, 147), -30.0)
+    x = to_16_bit(cut, dither_seed=5)
+    with AudioFile(str(path), "w", 48000, 1, bit_depth=bit_depth) as f:
+        f.write(x[None])
+    return x
+
+
+def test_a_quiet_16_bit_file_at_48_khz_is_read_under_its_rounding_floor(tiny_model, tmp_path):
+    """Resampled to 44.1 kHz the samples leave the grid; the file's format still says where its floor lies."""
+    from sagasr_stream.input_report import inspect_input
+    from sagasr_stream.restorer import Restorer
+
+    restorer = Restorer(tiny_model)
+    quiet_dithered_48k_file(tmp_path / "int.wav", 16)
+    quiet_dithered_48k_file(tmp_path / "float.wav", 32)
+    edges = inspect_input(tmp_path / "int.wav", restorer).edges_hz[:, 0]
+    assert np.all((edges > 0.85 * 8000) & (edges < 1.15 * 8000)), edges
+    assert np.all(inspect_input(tmp_path / "float.wav", restorer).edges_hz[:, 0] == SR / 2)  # the cut in the dither
+
+
+def test_restore_fills_a_quiet_16_bit_array_at_48_khz(tiny_model, tmp_path):
+    from sagasr_stream import restore
+
+    x = quiet_dithered_48k_file(tmp_path / "int.wav", 16)
+    with AudioFile(str(tmp_path / "int.wav")) as f:
+        as_read = f.read(f.frames)[0]  # pedalboard's grid
+    top = lambda s, rate: np.abs(np.fft.rfft(s.astype(np.float64)))[int(10000 * s.size / rate) :] ** 2  # noqa: E731
+    assert top(restore(as_read, 48000, tiny_model), 48000).sum() > 10 * top(x, 48000).sum()
+
+
+def test_a_downmix_of_two_roundings_holds_half_their_floor(tiny_model):
+    """The "mono" stereo mode detects on the channels' mean: two independent roundings, half the power."""
+    from sagasr_stream.restorer import Restorer
+    from sagasr_stream.settings import RestoreSettings
+
+    plan = WindowPlan(4096, 1024)
+    assert BandLimitTracker(plan, 2, downmix=True, source_floor=4.0).source_floor == 2.0
+    assert BandLimitTracker(plan, 2, source_floor=4.0).source_floor == 4.0
+    assert Restorer(tiny_model, RestoreSettings(stereo="mono")).window_floor(4.0, 2) == 2.0
+    assert Restorer(tiny_model, RestoreSettings(stereo="independent")).window_floor(4.0, 2) == 4.0

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_io import atomic_writer, check_finite_block, open_input, read_blocks
+from .audio_io import atomic_writer, check_finite_block, open_input, output_bit_depth, read_blocks
 from .errors import AudioFileError
 from .integrity import check_audio_file
 from .model import SagaSRModel
@@ -93,6 +93,7 @@ def restore_file(
     progress: Callable[[int, int], None] | None = None,
     output_rate: int | None = None,
     log: Callable[[str], None] | None = None,
+    bit_depth: int | None = None,
 ) -> Path:
     """Restore an audio file into ``destination`` (.wav/.flac/.aiff). ``model``: as in :func:`restore`.
 
@@ -103,7 +104,8 @@ def restore_file(
     Reads and writes incrementally (memory does not grow with the file's length) and writes atomically.
     Refuses to overwrite ``source``; refuses an existing ``destination`` unless ``overwrite``.
     WAV is 32-bit float and keeps every value; FLAC and AIFF are 24-bit, so peaks above -1 dBFS are soft-limited
-    (:mod:`sagasr_stream.headroom`) and a warning says how many samples were bent.
+    (:mod:`sagasr_stream.headroom`) and a warning says how many samples were bent. ``bit_depth``: 16 (rounded with
+    TPDF dither, :mod:`sagasr_stream.dither`; soft-limited too), 24, or 32 (float, WAV only) instead.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(source), Path(destination)
@@ -113,6 +115,7 @@ def restore_file(
         raise AudioFileError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
     restorer = Restorer.of(model, settings)
     sr = restorer.sample_rate
+    output_bit_depth(destination, bit_depth)  # a bad depth (or FLAC at 32 bits) fails before the file is read
     with open_input(source) as (reader, channels, rate):
         source_frames = check_audio_file(source)
         out_rate = choose_output_rate(output_rate, rate, sr)
@@ -133,7 +136,7 @@ def restore_file(
         out_frames = exact_length(source_frames, rate, out_rate)
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows,
                                     file_grid_step(reader))
-        with atomic_writer(destination, out_rate, channels) as writer:  # 24-bit FLAC/AIFF: soft-limited
+        with atomic_writer(destination, out_rate, channels, bit_depth) as writer:  # integers: soft-limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))
             writer.write(pipeline.flush())

@@ -12,13 +12,15 @@ from typing import Iterator
 import numpy as np
 from pedalboard.io import AudioFile
 
-from .errors import AudioFileError
+from .dither import Dither16
+from .errors import AudioFileError, ParameterError
 from .files import atomic_path, name_hash
 from .headroom import SoftLimiter
 from .streaming import resample as resample_planar
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: peaks are soft-limited
+OUTPUT_BIT_DEPTHS = (16, 24, 32)  # 16 / 24: integers (peaks soft-limited; 16 dithered), 32: float (WAV only)
 NAME_MAX = 255  # bytes of one file name, where the file system does not say
 log = logging.getLogger("sagasr_stream")
 
@@ -100,14 +102,24 @@ def partial_path(destination: Path) -> Path:
     return destination.with_name(f".sagasr-{name_hash(destination.name)}.partial-{os.getpid()}{destination.suffix}")
 
 
-def output_bit_depth(destination: str | os.PathLike[str]) -> int:
-    """Bits per sample an output is written with: 24 (integer) for FLAC and AIFF, 32 (float) for WAV."""
-    return 24 if writes_integers(destination) else 32
+def output_bit_depth(destination: str | os.PathLike[str], bit_depth: int | None = None) -> int:
+    """Bits per sample an output is written with: ``bit_depth`` (16, 24, or 32 for WAV), by default 24 (integer)
+    for FLAC and AIFF and 32 (float) for WAV. Another value raises :class:`ParameterError`, 32 for FLAC or AIFF
+    :class:`AudioFileError` naming ``destination``."""
+    if bit_depth is None:
+        return 24 if Path(destination).suffix.lower() in INTEGER_SUFFIXES else 32
+    if isinstance(bit_depth, bool) or bit_depth not in OUTPUT_BIT_DEPTHS:
+        raise ParameterError(f"bit_depth must be one of {OUTPUT_BIT_DEPTHS}, got {bit_depth!r}")
+    if bit_depth == 32 and Path(destination).suffix.lower() in INTEGER_SUFFIXES:
+        raise AudioFileError(f"cannot write {destination}: {Path(destination).suffix} holds integer samples "
+                             "(16 or 24 bits); 32-bit float needs a .wav output")
+    return int(bit_depth)
 
 
-def writes_integers(destination: str | os.PathLike[str]) -> bool:
-    """Whether ``destination``'s format holds integer samples (FLAC, AIFF: |x| > 1 cannot be kept)."""
-    return Path(destination).suffix.lower() in INTEGER_SUFFIXES
+def writes_integers(destination: str | os.PathLike[str], bit_depth: int | None = None) -> bool:
+    """Whether ``destination`` is written with integer samples (FLAC, AIFF, or a 16 / 24-bit WAV: |x| > 1 cannot
+    be kept)."""
+    return output_bit_depth(destination, bit_depth) < 32
 
 
 def name_max(path: Path) -> int:
@@ -141,18 +153,23 @@ def check_writable(destination: Path) -> None:
 
 class OutputWriter:
     """What :func:`atomic_writer` yields: ``write((channels, samples) float32)`` into the temporary file. A
-    failed write raises :class:`AudioFileError` naming the destination. A 24-bit format (FLAC, AIFF) cannot hold
-    |x| > 1, so its samples pass through a :class:`~sagasr_stream.headroom.SoftLimiter` (unchanged up to -1 dBFS),
-    which :meth:`report` tells of once the file is written."""
+    failed write raises :class:`AudioFileError` naming the destination. An integer format (16 / 24 bits) cannot
+    hold |x| > 1, so its samples pass through a :class:`~sagasr_stream.headroom.SoftLimiter` (unchanged up to
+    -1 dBFS), which :meth:`report` tells of once the file is written; 16-bit samples are then rounded with TPDF
+    dither (:class:`~sagasr_stream.dither.Dither16`, seed 0)."""
 
-    def __init__(self, handle: object, tmp: Path, destination: Path) -> None:
+    def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1,
+                 bit_depth: int | None = None) -> None:
         self.handle, self.tmp, self.destination = handle, tmp, destination
-        self.limiter = SoftLimiter() if writes_integers(destination) else None
+        self.limiter = SoftLimiter() if writes_integers(destination, bit_depth) else None
+        self.dither = Dither16(channels) if output_bit_depth(destination, bit_depth) == 16 else None
 
     def write(self, block: np.ndarray) -> None:
         """Append (channels, samples) float32 to the temporary file."""
         if self.limiter is not None:
             block = self.limiter(block)
+        if self.dither is not None:
+            block = self.dither(block)
         try:
             self.handle.write(block)  # type: ignore[attr-defined]
         except Exception as exc:
@@ -164,33 +181,36 @@ class OutputWriter:
             self.limiter.report(self.destination)
 
 
-def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int) -> object:
+def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, bit_depth: int | None = None) -> object:
     """pedalboard's writer of ``tmp`` in ``destination``'s format; a refusal raises :class:`AudioFileError`
     naming ``destination``."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=output_bit_depth(destination))
+        return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=output_bit_depth(destination, bit_depth))
     except Exception as exc:
         raise AudioFileError(f"cannot write {destination}: {failure_text(exc, tmp)}") from exc
 
 
 @contextlib.contextmanager
-def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int) -> Iterator[OutputWriter]:
+def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int,
+                  bit_depth: int | None = None) -> Iterator[OutputWriter]:
     """Write to a temporary file beside ``destination`` (:func:`partial_path`) and rename it into place only on
     success.
 
     WAV is written as 32-bit float; FLAC and AIFF as 24-bit, their peaks above -1 dBFS soft-limited (a warning
-    counts them once the file is written). On any error the partial file is removed; a failure of the output
+    counts them once the file is written); ``bit_depth`` (:func:`output_bit_depth`) asks for 16 (TPDF-dithered),
+    24 or 32 bits. On any error the partial file is removed; a failure of the output
     itself (folder, name, format, disk) raises :class:`AudioFileError` naming ``destination``.
     """
     destination = Path(destination)
     check_writable(destination)
+    output_bit_depth(destination, bit_depth)  # a bad depth fails before any file is touched
     tmp = partial_path(destination)
     finished = False  # the caller's block ran to its end: what fails after it is the output's failure
     try:
         with atomic_path(destination, tmp):
-            with open_output(tmp, destination, sample_rate, channels) as handle:  # type: ignore[attr-defined]
-                writer = OutputWriter(handle, tmp, destination)
+            with open_output(tmp, destination, sample_rate, channels, bit_depth) as handle:  # type: ignore[attr-defined]
+                writer = OutputWriter(handle, tmp, destination, channels, bit_depth)
                 yield writer
                 finished = True
     except Exception as exc:

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from .options import (
-    add_band_limit_option, add_restore_options, non_negative, positive_int, sample_rate_hz, settings_from_args,
+    add_band_limit_option, add_bit_depth_option, add_restore_options, non_negative, positive_int, sample_rate_hz, settings_from_args,
 )
 
 
@@ -35,6 +35,7 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--threads-per-worker", type=positive_int, default=1, metavar="N",
                    help="CPU threads (and Ray CPUs) per worker (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (errors and the summary only)")
+    add_bit_depth_option(p)
     add_band_limit_option(p)
     add_restore_options(p)
     p.set_defaults(func=cmd_batch)
@@ -51,7 +52,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     summary = restore_batch(
         args.inputs, args.output, model=args.model, provider=args.provider,
         allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args),
-        band_limit_hz=args.band_limit, output_rate=args.output_rate, fmt=args.format, ray_address=args.ray_address,
+        band_limit_hz=args.band_limit, output_rate=args.output_rate, fmt=args.format, bit_depth=args.bit_depth,
+        ray_address=args.ray_address,
         workers=args.workers, gpus_per_worker=args.gpus_per_worker, files_per_task=args.files_per_task,
         segment_seconds=args.segment_seconds, threads_per_worker=args.threads_per_worker, progress=not args.quiet,
     )

@@ -7,6 +7,7 @@ import argparse
 import math
 from typing import Callable
 
+from ..audio_io import OUTPUT_BIT_DEPTHS
 from ..settings import RestoreSettings
 from .fields import Flag, add_flags, dataclass_flags, flag_values
 
@@ -57,6 +58,13 @@ def add_band_limit_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--band-limit", type=float, metavar="HZ",
                    help="the inputs' known bandwidth: band edges are never placed above it, so a low-pass the "
                         "detector cannot see (low or gentle, e.g. 2-3 kHz) is restored from there; default: detected")
+
+
+def add_bit_depth_option(p: argparse.ArgumentParser) -> None:
+    """``--bit-depth BITS``: the outputs' sample format (:func:`~sagasr_stream.audio_io.output_bit_depth`)."""
+    p.add_argument("--bit-depth", type=int, choices=OUTPUT_BIT_DEPTHS, metavar="BITS",
+                   help="bits per output sample: 16 (TPDF-dithered), 24, or 32 (float, WAV only); default 32 for "
+                        "WAV, 24 for FLAC and AIFF (integer outputs have peaks above -1 dBFS soft-limited)")
 
 
 def sample_rate_hz(text: str) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs
-from .options import add_band_limit_option, add_restore_options, sample_rate_hz, settings_from_args
+from ..audio_io import output_bit_depth
+from .options import add_band_limit_option, add_bit_depth_option, add_restore_options, sample_rate_hz, settings_from_args
 
 
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
@@ -67,6 +68,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
             print(f"skip {file} (it is the output of another input)", file=sys.stderr)
     remove_leftovers(outputs, {file for file, _ in inputs}, args.quiet)
     inputs = kept
+    if outputs:  # one format for all of them: FLAC / AIFF at 32 bits is refused before any work
+        output_bit_depth(outputs[0], args.bit_depth)
     input_set = {file for file, _ in inputs}
     restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript),
                              band_limit_hz=args.band_limit)
@@ -89,7 +92,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             lines: list[str] = []  # restore_file's rate line: said once the file is written, not before
             try:
                 restore_file(source, destination, restorer, overwrite=args.force, progress=progress,
-                             output_rate=args.output_rate, log=lines.append)
+                             output_rate=args.output_rate, log=lines.append, bit_depth=args.bit_depth)
                 for line in lines:
                     say(line)
                 say(f"{source} -> {destination}")
@@ -166,6 +169,7 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled (at the input's own "
                         "rate only the restored change: the rest of the input is kept bit for bit)")
+    add_bit_depth_option(p)
     add_band_limit_option(p)
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")

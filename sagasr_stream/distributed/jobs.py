@@ -70,12 +70,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def restore_whole(restorer: Restorer, output_rate: int | None, job: FileJob) -> dict[str, Any]:
+def restore_whole(restorer: Restorer, output_rate: int | None, job: FileJob, bit_depth: int | None = None) -> dict[str, Any]:
     """Restore one file with :func:`restore_file` (overwriting an output the manifest does not vouch for)."""
     start = time.perf_counter()
     source, destination = Path(job.source), Path(job.destination)
     input_sha = sha256_file(source)
-    restore_file(source, destination, restorer, overwrite=True, output_rate=output_rate)
+    restore_file(source, destination, restorer, overwrite=True, output_rate=output_rate, bit_depth=bit_depth)
     return write_done(job, {"input_sha256": input_sha, "output_sha256": sha256_file(destination),
                             "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": 1})
 
@@ -223,11 +223,12 @@ def with_source_kept(
 
 
 def stitch(
-    restorer: Restorer, output_rate: int | None, job: FileJob, prepared: Prepared, segments: Sequence[Segment]
+    restorer: Restorer, output_rate: int | None, job: FileJob, prepared: Prepared, segments: Sequence[Segment],
+    bit_depth: int | None = None,
 ) -> dict[str, Any]:
     """Concatenate the segments into the output file, through the same output stage (a resample, or at the
-    source's own rate the source kept and the change added) and FLAC limiter as :func:`restore_file` (all work
-    sample by sample, so block sizes do not change a bit). Atomic."""
+    source's own rate the source kept and the change added), limiter and ``bit_depth`` as :func:`restore_file` (all
+    work sample by sample, so block sizes do not change a bit). Atomic."""
     start = time.perf_counter()
     sr = restorer.sample_rate
     destination = Path(job.destination)
@@ -238,7 +239,7 @@ def stitch(
     else:
         outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
-    with atomic_writer(destination, out_rate, prepared.channels) as writer:  # 24-bit FLAC/AIFF: soft-limited
+    with atomic_writer(destination, out_rate, prepared.channels, bit_depth) as writer:  # integers: soft-limited
         for out in outputs:
             writer.write(out)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .. import __version__
+from ..audio_io import output_bit_depth
 from ..chunking import WindowPlan
 from ..errors import SagasrError
 from ..files import sha256_file
@@ -85,14 +86,17 @@ class _File:
 
 
 def settings_fingerprint(
-    resolved: ResolvedSettings, manifest: Any, output_rate: int | None, suffix: str, band_limit_hz: float | None = None
+    resolved: ResolvedSettings, manifest: Any, output_rate: int | None, suffix: str, band_limit_hz: float | None = None,
+    bit_depth: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """(hex digest, the JSON-able settings it covers): resolved settings, the inputs' known bandwidth, output rate
-    and format, model files, and the runtime's version and pass-through threshold (a file restored under other
+    """(hex digest, the JSON-able settings it covers): resolved settings, the inputs' known bandwidth, output rate,
+    format and bit depth, model files, and the runtime's version and pass-through threshold (a file restored under other
     ones is redone)."""
     settings = {"restore": asdict(resolved), "band_limit_hz": band_limit_hz, "output_rate": output_rate,
                 "format": suffix, "model": {"name": manifest.name, "files": manifest.files},
                 "runtime": {"version": __version__, "complete_band_hz": AUTO_COMPLETE_BAND_HZ}}
+    if bit_depth is not None:  # only when asked for: the runs before the option keep their fingerprints
+        settings["bit_depth"] = bit_depth
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     return digest, {k: v for k, v in settings.items() if k not in ("model", "runtime")} | {"model": manifest.name}
 
@@ -108,6 +112,7 @@ def restore_batch(
     band_limit_hz: float | None = None,
     output_rate: int | None = None,
     fmt: str = "wav",
+    bit_depth: int | None = None,
     ray_address: str | None = None,
     workers: int | None = None,
     gpus_per_worker: float = 0.0,
@@ -120,7 +125,8 @@ def restore_batch(
 ) -> BatchSummary:
     """Restore ``inputs`` (files, folders, globs, list files) into the folder ``output`` on Ray actors.
 
-    Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` and are bit-identical to
+    Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` (``bit_depth`` as in
+    :func:`~sagasr_stream.api.restore_file`) and are bit-identical to
     :func:`~sagasr_stream.api.restore_file` with the same settings (and a
     :class:`~sagasr_stream.restorer.Restorer` of ``band_limit_hz``, the inputs' known bandwidth in Hz). Files
     longer than ``segment_seconds`` are split into window-aligned segments restored in parallel and stitched
@@ -142,11 +148,13 @@ def restore_batch(
     settings = settings or RestoreSettings()
     out = Path(output).resolve()  # workers may run elsewhere: absolute paths only
     suffix = "." + fmt.lower().lstrip(".")
+    output_bit_depth(out / f"output{suffix}", bit_depth)  # a bad depth for the format fails before anything runs
     found, destinations = plan_outputs(discover(inputs), out, suffix, out / WORK_FOLDER)
     manifest_model = load_bundle(model if model is not None else default_bundle_path(), verify=True).manifest
     resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
     band_limit_hz = checked_band_limit(band_limit_hz, manifest_model.sample_rate)
-    fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix, band_limit_hz)
+    fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix, band_limit_hz,
+                                                        bit_depth)
     run_manifest = RunManifest(out)
     summary = BatchSummary()
     plan = window_plan(manifest_model, resolved)
@@ -184,7 +192,7 @@ def restore_batch(
     if files:
         pool = _Pool(files, resolved, plan, manifest_model.sample_rate, files_per_task, segment_seconds, record)
         config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
-                              output_rate, threads_per_worker, band_limit_hz)
+                              output_rate, threads_per_worker, band_limit_hz, bit_depth)
         summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
         summary.startup_s = pool.ready_at - started
         _clean_leftovers(out, destinations, sources)  # partial files of workers that were killed (their task was redone)

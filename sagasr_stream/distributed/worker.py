@@ -22,7 +22,7 @@ FILE_ERRORS = (SagasrError, ValueError, OSError)
 @dataclass(frozen=True)
 class WorkerConfig:
     """What every worker loads: the bundle (None: embedded), provider, settings, output rate, ORT threads, the
-    inputs' known bandwidth (Hz; None: detected)."""
+    inputs' known bandwidth (Hz; None: detected), the outputs' bit depth (None: the format's default)."""
 
     model: str | None
     provider: str
@@ -31,6 +31,7 @@ class WorkerConfig:
     output_rate: int | None
     threads: int | None = None
     band_limit_hz: float | None = None
+    bit_depth: int | None = None
 
 
 class BatchWorker:
@@ -50,7 +51,8 @@ class BatchWorker:
 
     def restore_files(self, jobs: list[FileJob]) -> list[dict[str, Any]]:
         """Whole files, one after the other; a bad file gives an error record and the next one runs."""
-        return [self._guard(restore_whole, self.restorer, self.config.output_rate, job) for job in jobs]
+        return [self._guard(restore_whole, self.restorer, self.config.output_rate, job, self.config.bit_depth)
+                for job in jobs]
 
     def prepare(self, job: FileJob) -> dict[str, Any]:
         return self._guard(lambda: {"prepared": prepare(self.restorer, job)})
@@ -59,7 +61,8 @@ class BatchWorker:
         return self._guard(run_segment, self.restorer, job, prepared, index, segment)
 
     def stitch(self, job: FileJob, prepared: Prepared, segments: list[Segment]) -> dict[str, Any]:
-        return self._guard(stitch, self.restorer, self.config.output_rate, job, prepared, segments)
+        return self._guard(stitch, self.restorer, self.config.output_rate, job, prepared, segments,
+                           self.config.bit_depth)
 
     @staticmethod
     def _guard(fn, *args) -> dict[str, Any]:  # type: ignore[no-untyped-def]

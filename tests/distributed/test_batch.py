@@ -88,11 +88,13 @@ def test_batch_equals_restore_with_long_files_in_segments(ray_cluster, tiny_bund
     assert not (tmp_path / "batch" / ".sagasr-batch").exists()  # the scratch folder is gone
 
 
-def test_one_long_file_is_restored_on_both_workers(ray_cluster, tiny_bundle, tmp_path):
+@pytest.mark.parametrize("depth", [[], ["--bit-depth", "16"]])
+def test_one_long_file_is_restored_on_both_workers(ray_cluster, tiny_bundle, tmp_path, depth):
     """Alone in a batch, a long file's segments go to both workers (the first two are handed out before either
-    returns, so this does not hang on scheduling), and the stitched output equals ``sagasr restore``'s."""
+    returns, so this does not hang on scheduling), and the stitched output equals ``sagasr restore``'s (a 16-bit
+    output's dither included)."""
     source = write(tmp_path / "in" / "long.wav", band_limited_noise(150_000, seed=7))
-    common = ["--model", str(tiny_bundle), "-q"]
+    common = ["--model", str(tiny_bundle), "-q", *depth]
     assert main(["batch", str(source.parent), "-o", str(tmp_path / "batch"), "--workers", "2",
                  "--segment-seconds", "0.3", *common]) == 0
     assert main(["restore", str(source), "-o", str(tmp_path / "single.wav"), *common]) == 0
@@ -100,6 +102,8 @@ def test_one_long_file_is_restored_on_both_workers(ray_cluster, tiny_bundle, tmp
     assert record["segments"] >= 5
     assert len(record["segment_workers"]) == 2  # one file, restored on both workers
     assert (tmp_path / "batch" / "long.wav").read_bytes() == (tmp_path / "single.wav").read_bytes()
+    with AudioFile(str(tmp_path / "batch" / "long.wav")) as f:
+        assert f.file_dtype == ("int16" if depth else "float32")
 
 
 def test_rerun_skips_complete_outputs_and_redoes_changed_ones(ray_cluster, tiny_bundle, tiny_model, tmp_path):
@@ -176,6 +180,15 @@ def test_a_band_limit_outside_the_band_is_refused_before_anything_runs(tiny_bund
     short_files(tmp_path / "in", 1)
     with pytest.raises(ParameterError, match="band_limit_hz"):
         restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, band_limit_hz=30000.0, progress=False)
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+
+
+def test_a_float_flac_is_refused_before_anything_runs(tiny_bundle, tmp_path):
+    from sagasr_stream.errors import AudioFileError
+
+    short_files(tmp_path / "in", 1)
+    with pytest.raises(AudioFileError, match="32-bit float needs a .wav output"):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, fmt="flac", bit_depth=32, progress=False)
     assert not (tmp_path / "out" / MANIFEST_NAME).exists()
 
 

@@ -38,6 +38,7 @@ class InputReport:
     target_rolloff_hz: float
     grid_step: float = 0.0  # the samples' integer grid as read (quantization.grid_step); 0: none, inf: silence
     model_rate: int = 44100
+    file_grid_step: float = 0.0  # the grid the file's sample format holds (quantization.file_grid_step); 0: none
 
     @property
     def kept_windows(self) -> int:
@@ -67,9 +68,12 @@ class InputReport:
             return ("samples:         not on an 8-16-bit integer grid (float, 24-bit or converted): a cut shows when "
                     f"the band stands {EDGE_DROP_DB:g} dB over the floor above it")
         bits = int(round(np.log2(1.0 / self.grid_step))) + 1
-        if self.source_rate != self.model_rate:
+        if self.source_rate != self.model_rate and self.file_grid_step > 0.0:
             return (f"samples:         {bits}-bit, resampled to {self.model_rate} Hz first: a cut in a quiet passage "
                     f"is also looked for under the source's rounding noise and dither")
+        if self.source_rate != self.model_rate:
+            return (f"samples:         on a {bits}-bit grid in a float file, resampled to {self.model_rate} Hz first "
+                    f"(off the grid): a cut shows when the band stands {EDGE_DROP_DB:g} dB over the floor above it")
         return (f"samples:         {bits}-bit: a cut in a quiet passage is also looked for under the rounding noise "
                 f"and dither")
 
@@ -111,8 +115,9 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
         out_rate = choose_output_rate(None, rate, survey.sample_rate)
         model_frames = exact_length(frames, rate, survey.sample_rate)
         out_frames = exact_length(frames, rate, out_rate)
+        file_step = file_grid_step(reader)
         pipeline = restore_pipeline(survey, channels, rate, out_rate, out_frames, model_frames,
-                                    source_grid_step=file_grid_step(reader))
+                                    source_grid_step=file_step)
         step = np.inf
         for block in source_blocks(reader, source, frames):
             step = min(step, float(np.min(grid_step(block))))
@@ -123,4 +128,4 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
     passing = np.array([all(survey.passing[(k, c)] for c in range(channels)) for k in range(windows)], dtype=bool)
     complete_hz = survey.settings.complete_band_hz
     return InputReport(str(path), rate, channels, frames / rate, edges, passing, complete_hz, step,
-                       survey.sample_rate)
+                       survey.sample_rate, file_step)

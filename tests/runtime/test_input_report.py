@@ -66,7 +66,14 @@ def test_the_report_says_whether_the_samples_lie_on_an_integer_grid(restorer, tm
     on_grid = inspect_input(tmp_path / "int.wav", restorer)
     assert on_grid.grid_step == 1 / 32767  # pedalboard's reading of 16-bit samples
     assert "16-bit: a cut in a quiet passage is also looked for under the rounding noise" in on_grid.samples_line()
-    assert "16-bit, resampled to 44100 Hz first" in inspect_input(tmp_path / "low.wav", restorer).samples_line()
+    assert "16-bit, resampled to 44100 Hz first: a cut in a quiet passage is also looked for under the source's" in \
+        inspect_input(tmp_path / "low.wav", restorer).samples_line()
+    with AudioFile(str(tmp_path / "low.wav")) as f:
+        as_read = f.read(f.frames)  # 16-bit samples ...
+    with AudioFile(str(tmp_path / "low_float.wav"), "w", 16000, 1, bit_depth=32) as f:
+        f.write(as_read)  # ... stored as float
+    stored_as_float = inspect_input(tmp_path / "low_float.wav", restorer)  # on the grid, but the format says float
+    assert stored_as_float.grid_step == 1 / 32767 and "in a float file, resampled" in stored_as_float.samples_line()
     floats = inspect_input(write(tmp_path / "float.wav", x), restorer)
     assert floats.grid_step == 0.0 and "not on an 8-16-bit integer grid" in "\n".join(floats.lines())
 

@@ -4,7 +4,9 @@ Rounding a float signal to 16 bits leaves an error that follows the signal (dist
 fades); triangular (TPDF) dither of +-1 step added first makes it a steady white noise of a quarter step squared
 (rounding's 1/12 plus the dither's 1/6), about -96 dBFS RMS, as mastering tools write 16-bit files. Each channel draws
 its dither from its own generator, seeded by (seed, channel) and read in order, so the integers do not depend on
-the block sizes the samples come in; the same input and seed give the same file.
+the block sizes the samples come in; the same input and seed give the same file. A sample that already lies on the
+16-bit grid as pedalboard reads it (``k * float32(1 / 32767)``: what passed through from a 16-bit input) is written
+as that k, undithered, so the parts of a 16-bit file that restoration leaves alone come out bit for bit.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ FULL_SCALE = 32767  # pedalboard reads a 16-bit sample k as k / 32767: written b
 
 class Dither16:
     """(channels, n) float samples -> (channels, n) int16, ``round(x * 32767 + u1 - u2)`` clipped to int16 with
-    u1, u2 uniform in [-0.5, 0.5) from each channel's generator; :meth:`reset` starts the dither over."""
+    u1, u2 uniform in [-0.5, 0.5) from each channel's generator (drawn for every sample), or k itself for a sample
+    that is pedalboard's reading of k; :meth:`reset` starts the dither over."""
 
     def __init__(self, channels: int, seed: int = 0) -> None:
         self.channels = channels
@@ -33,4 +36,7 @@ class Dither16:
             raise ParameterError(f"expected ({self.channels}, n) samples, got shape {block.shape}")
         draws = np.stack([rng.random(2 * block.shape[1]) for rng in self._rngs])  # (u1, u2) pairs, in order
         tpdf = draws[:, 0::2] - draws[:, 1::2]
-        return np.clip(np.round(block * FULL_SCALE + tpdf), -32768, 32767).astype(np.int16)
+        nearest = np.clip(np.round(block * FULL_SCALE), -32768, 32767)
+        on_grid = nearest.astype(np.float32) * np.float32(1.0 / FULL_SCALE) == block.astype(np.float32)
+        dithered = np.clip(np.round(block * FULL_SCALE + tpdf), -32768, 32767)
+        return np.where(on_grid, nearest, dithered).astype(np.int16)

@@ -60,6 +60,20 @@ def test_restore_file_writes_a_dithered_16_bit_file_next_to_the_float_result(tin
     assert np.array_equal(sixteen, read(tmp_path / f"again{suffix}")[1])  # the same file every time
 
 
+def test_a_16_bit_file_left_alone_comes_out_bit_for_bit_at_16_bits(tiny_model, tmp_path):
+    """A full-band 16-bit file passes through restoration unchanged; written at 16 bits it is not dithered again."""
+    k = np.round(np.random.default_rng(3).standard_normal((2, 30_000)) * 3000).astype(np.int16)  # white: full band
+    with AudioFile(str(tmp_path / "in.wav"), "w", 44100, 2, bit_depth=16) as f:
+        f.write(k)
+    restore_file(tmp_path / "in.wav", tmp_path / "out.wav", tiny_model, bit_depth=16)
+    from scipy.io import wavfile
+
+    assert np.array_equal(wavfile.read(tmp_path / "out.wav")[1].T, k)
+    on_grid = (k[:, :50].astype(np.float32) * np.float32(1 / FULL_SCALE))
+    assert np.array_equal(Dither16(2)(on_grid), k[:, :50])  # the writer's rule itself
+    assert not np.array_equal(Dither16(2)(on_grid + np.float32(1e-7)), k[:, :50])  # off the grid: dithered
+
+
 def test_a_24_bit_wav_is_integer_and_soft_limited(tmp_path):
     with atomic_writer(tmp_path / "out.wav", 44100, 1, bit_depth=24) as writer:
         writer.write(np.array([[0.5, 1.5, -2.0]], np.float32))

@@ -103,9 +103,10 @@ def restore_file(
     ``round(frames * output_rate / input_rate)`` frames. ``log`` receives one line on what happens to the rate.
     Reads and writes incrementally (memory does not grow with the file's length) and writes atomically.
     Refuses to overwrite ``source``; refuses an existing ``destination`` unless ``overwrite``.
-    WAV is 32-bit float and keeps every value; FLAC and AIFF are 24-bit, so peaks above -1 dBFS are soft-limited
-    (:mod:`sagasr_stream.headroom`) and a warning says how many samples were bent. ``bit_depth``: 16 (rounded with
-    TPDF dither, :mod:`sagasr_stream.dither`; soft-limited too), 24, or 32 (float, WAV only) instead.
+    WAV is 32-bit float and keeps every value; FLAC and AIFF are 24-bit, so samples over full scale are brought
+    under it by a peak limiter that leaves every sample away from them as it is (:mod:`sagasr_stream.headroom`)
+    and a warning says how many there were. ``bit_depth``: 16 (rounded with TPDF dither,
+    :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(source), Path(destination)
@@ -136,7 +137,7 @@ def restore_file(
         out_frames = exact_length(source_frames, rate, out_rate)
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows,
                                     file_grid_step(reader))
-        with atomic_writer(destination, out_rate, channels, bit_depth) as writer:  # integers: soft-limited
+        with atomic_writer(destination, out_rate, channels, bit_depth) as writer:  # integers: overs limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))
             writer.write(pipeline.flush())

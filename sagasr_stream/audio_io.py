@@ -15,12 +15,12 @@ from pedalboard.io import AudioFile
 from .dither import Dither16
 from .errors import AudioFileError, ParameterError
 from .files import atomic_path, name_hash
-from .headroom import SoftLimiter
+from .headroom import PeakLimiter
 from .streaming import resample as resample_planar
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
-INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: peaks are soft-limited
-OUTPUT_BIT_DEPTHS = (16, 24, 32)  # 16 / 24: integers (peaks soft-limited; 16 dithered), 32: float (WAV only)
+INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: overs are limited
+OUTPUT_BIT_DEPTHS = (16, 24, 32)  # 16 / 24: integers (overs limited; 16 dithered), 32: float (WAV only)
 NAME_MAX = 255  # bytes of one file name, where the file system does not say
 log = logging.getLogger("sagasr_stream")
 
@@ -154,20 +154,30 @@ def check_writable(destination: Path) -> None:
 class OutputWriter:
     """What :func:`atomic_writer` yields: ``write((channels, samples) float32)`` into the temporary file. A
     failed write raises :class:`AudioFileError` naming the destination. An integer format (16 / 24 bits) cannot
-    hold |x| > 1, so its samples pass through a :class:`~sagasr_stream.headroom.SoftLimiter` (unchanged up to
-    -1 dBFS), which :meth:`report` tells of once the file is written; 16-bit samples are then rounded with TPDF
-    dither (:class:`~sagasr_stream.dither.Dither16`, seed 0)."""
+    hold |x| > 1, so its samples pass through a :class:`~sagasr_stream.headroom.PeakLimiter` (only samples near
+    an over change; it holds a few samples back until :meth:`finish`), which :meth:`report` tells of once the file
+    is written; 16-bit samples are then rounded with TPDF dither (:class:`~sagasr_stream.dither.Dither16`)."""
 
     def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1,
                  bit_depth: int | None = None) -> None:
         self.handle, self.tmp, self.destination = handle, tmp, destination
-        self.limiter = SoftLimiter() if writes_integers(destination, bit_depth) else None
+        self.limiter = PeakLimiter() if writes_integers(destination, bit_depth) else None
         self.dither = Dither16(channels) if output_bit_depth(destination, bit_depth) == 16 else None
 
     def write(self, block: np.ndarray) -> None:
         """Append (channels, samples) float32 to the temporary file."""
         if self.limiter is not None:
             block = self.limiter(block)
+        self._write(block)
+
+    def finish(self) -> None:
+        """Write what the limiter still holds (called once every block has been written)."""
+        if self.limiter is not None:
+            self._write(self.limiter.flush())
+
+    def _write(self, block: np.ndarray) -> None:
+        if block.shape[-1] == 0:
+            return
         if self.dither is not None:
             block = self.dither(block)
         try:
@@ -176,7 +186,7 @@ class OutputWriter:
             raise AudioFileError(f"cannot write {self.destination}: {failure_text(exc, self.tmp)}") from exc
 
     def report(self) -> None:
-        """Log a warning when samples were soft-limited (24-bit output only)."""
+        """Log a warning when samples over full scale were limited (integer outputs only)."""
         if self.limiter is not None:
             self.limiter.report(self.destination)
 
@@ -197,8 +207,8 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     """Write to a temporary file beside ``destination`` (:func:`partial_path`) and rename it into place only on
     success.
 
-    WAV is written as 32-bit float; FLAC and AIFF as 24-bit, their peaks above -1 dBFS soft-limited (a warning
-    counts them once the file is written); ``bit_depth`` (:func:`output_bit_depth`) asks for 16 (TPDF-dithered),
+    WAV is written as 32-bit float; FLAC and AIFF as 24-bit, their samples over full scale limited (a warning
+    counts them once the file is written; :mod:`sagasr_stream.headroom`); ``bit_depth`` (:func:`output_bit_depth`) asks for 16 (TPDF-dithered),
     24 or 32 bits. On any error the partial file is removed; a failure of the output
     itself (folder, name, format, disk) raises :class:`AudioFileError` naming ``destination``.
     """
@@ -212,6 +222,7 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
             with open_output(tmp, destination, sample_rate, channels, bit_depth) as handle:  # type: ignore[attr-defined]
                 writer = OutputWriter(handle, tmp, destination, channels, bit_depth)
                 yield writer
+                writer.finish()
                 finished = True
     except Exception as exc:
         if not finished or isinstance(exc, AudioFileError):

@@ -64,7 +64,7 @@ def add_bit_depth_option(p: argparse.ArgumentParser) -> None:
     """``--bit-depth BITS``: the outputs' sample format (:func:`~sagasr_stream.audio_io.output_bit_depth`)."""
     p.add_argument("--bit-depth", type=int, choices=OUTPUT_BIT_DEPTHS, metavar="BITS",
                    help="bits per output sample: 16 (TPDF-dithered), 24, or 32 (float, WAV only); default 32 for "
-                        "WAV, 24 for FLAC and AIFF (integer outputs have peaks above -1 dBFS soft-limited)")
+                        "WAV, 24 for FLAC and AIFF (integer outputs have samples over full scale limited)")
 
 
 def sample_rate_hz(text: str) -> int:

@@ -239,7 +239,7 @@ def stitch(
     else:
         outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
-    with atomic_writer(destination, out_rate, prepared.channels, bit_depth) as writer:  # integers: soft-limited
+    with atomic_writer(destination, out_rate, prepared.channels, bit_depth) as writer:  # integers: overs limited
         for out in outputs:
             writer.write(out)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),

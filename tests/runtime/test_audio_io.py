@@ -30,19 +30,20 @@ def test_aiff_is_written_as_24_bit(tmp_path, suffix):
 
 
 @pytest.mark.parametrize("suffix", [".aiff", ".flac"])
-def test_peaks_of_a_24_bit_output_are_soft_limited_and_counted_in_a_warning(tmp_path, caplog, suffix):
-    """The writer itself limits a 24-bit format's peaks (any caller of atomic_writer, not only restore_file)."""
-    block = np.array([[0.5, 1.5, -2.0, 1.0]], np.float32)  # three samples above the -1 dBFS knee, two beyond 0 dBFS
+def test_overs_of_a_24_bit_output_are_limited_and_counted_in_a_warning(tmp_path, caplog, suffix):
+    """The writer itself limits a 24-bit format's overs (any caller of atomic_writer, not only restore_file)."""
+    block = np.array([[0.5, 1.5, -2.0, 1.0]], np.float32)  # two samples beyond 0 dBFS; 1.0 itself fits
     with caplog.at_level(logging.WARNING, logger="sagasr_stream"):
         write(tmp_path / f"out{suffix}", block)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "3 samples above -1 dBFS" in warnings[0] and "+6.0 dBFS" in warnings[0] and "soft-limited" in warnings[0]
+    assert "2 samples over full scale" in warnings[0] and "+6.0 dBFS" in warnings[0] and "limiter" in warnings[0]
     assert "write WAV, 32-bit float" in warnings[0] and "AIFF" not in warnings[0]
     with AudioFile(str(tmp_path / f"out{suffix}")) as f:
+        assert f.frames == 4
         written = f.read(4)[0]
-    assert written[0] == pytest.approx(0.5, abs=2.0**-20) and np.all(np.abs(written[1:]) <= 1.0)
-    assert written[1] > 0 > written[2] and abs(written[2]) > written[3] > 10 ** (-1 / 20)
+    assert written[2] == pytest.approx(-1.0, abs=2.0**-22)  # the deepest over lands on full scale
+    assert 0 < written[0] < 0.5 and 0 < written[1] < 1.0 and 0 < written[3] < 1.0  # its neighbours dip with it
 
 
 def test_wav_keeps_peaks_and_warns_of_nothing(tmp_path, caplog):

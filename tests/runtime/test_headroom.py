@@ -1,33 +1,56 @@
-"""Output headroom: float outputs keep values above full scale; FLAC soft-limits them and says so."""
+"""Output headroom: float outputs keep values above full scale; integer outputs bring the overs under it with a
+peak limiter that leaves every sample away from them as it came, and say so."""
 import logging
 
 import numpy as np
 from pedalboard.io import AudioFile
 
 from sagasr_stream.api import restore_file
-from sagasr_stream.headroom import KNEE, SoftLimiter, soft_limit
+from sagasr_stream.headroom import CEILING, LOOKAHEAD, PeakLimiter, dip_window
 
 from .material import drums_like
 
 
-def test_soft_limit_keeps_samples_below_the_knee_and_bounds_the_rest():
-    x = np.linspace(-3, 3, 10001, dtype=np.float32)
-    y = soft_limit(x)
-    below = np.abs(x) <= KNEE
-    assert np.array_equal(y[below], x[below])
-    assert np.abs(y).max() < 1.0
-    assert np.all(np.diff(y) >= 0)  # monotonic: no fold-over
-    step = np.abs(np.diff(y)).max()
-    assert step <= np.abs(np.diff(x)).max() * 1.0001  # no jump at the knee
+def limit(x: np.ndarray, block: int | None = None) -> tuple[np.ndarray, PeakLimiter]:
+    limiter = PeakLimiter()
+    size = block or x.shape[1]
+    parts = [limiter(x[:, i : i + size]) for i in range(0, x.shape[1], size)]
+    return np.concatenate(parts + [limiter.flush()], axis=1), limiter
+
+
+def near_overs(x: np.ndarray) -> np.ndarray:
+    over = np.abs(x).max(axis=0) > CEILING
+    return np.convolve(over, np.ones(2 * LOOKAHEAD + 1), "same") > 0
+
+
+def test_only_samples_near_an_over_change_and_none_stays_over():
+    x = (0.3 * np.random.default_rng(0).standard_normal((2, 20000))).astype(np.float32)
+    x[:, :800] *= np.float32(0.1)  # a quiet stretch ...
+    x[:, 100:200] = np.float32(0.99)  # ... with a mastered peak just under full scale, far from any over,
+    x[:, 300] = np.float32(1.0)  # and one at full scale exactly: both kept
+    y, limiter = limit(x)
+    near = near_overs(x)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert np.array_equal(y[:, ~near], x[:, ~near]) and not near[100:310].any()
+    assert np.abs(y).max() <= CEILING and limiter.limited == int((np.abs(x).max(axis=0) > CEILING).sum())
+    assert limiter.peak == float(np.abs(x).max())
+
+
+def test_an_over_is_brought_to_full_scale_by_a_smooth_dip():
+    x = np.full((1, 1001), 0.5, np.float32)
+    x[0, 500] = 2.0  # +6 dBFS
+    y, _ = limit(x)
+    gains = y[0] / x[0]
+    assert y[0, 500] == CEILING
+    np.testing.assert_allclose(gains[500 - LOOKAHEAD : 501 + LOOKAHEAD], 1 - (1 - CEILING / 2.0) * dip_window(), atol=1e-6)
+    assert np.all(gains[: 500 - LOOKAHEAD] == 1) and np.all(gains[501 + LOOKAHEAD :] == 1)
 
 
 def test_limiter_is_block_size_invariant():
-    x = (2.5 * np.random.default_rng(0).standard_normal((2, 5000))).astype(np.float32)
-    whole = SoftLimiter()(x)
-    limiter = SoftLimiter()
-    parts = np.concatenate([limiter(x[:, i : i + 333]) for i in range(0, 5000, 333)], axis=1)
-    assert np.array_equal(whole, parts)
-    assert limiter.limited == int((np.abs(x) > KNEE).sum())
+    x = (0.5 * np.random.default_rng(1).standard_normal((2, 5000))).astype(np.float32)
+    whole, _ = limit(x)
+    for block in (1, 63, 64, 65, 333):
+        assert np.array_equal(limit(x, block)[0], whole)
 
 
 def _loud_file(path):
@@ -46,13 +69,13 @@ def test_wav_output_keeps_values_above_full_scale(tiny_model, tmp_path):
     np.testing.assert_array_equal(y, x)
 
 
-def test_flac_output_is_soft_limited_and_logged(tiny_model, tmp_path, caplog):
+def test_flac_output_is_limited_and_logged(tiny_model, tmp_path, caplog):
     x = _loud_file(tmp_path / "loud.wav")
     with caplog.at_level(logging.WARNING, logger="sagasr_stream"):
         restore_file(tmp_path / "loud.wav", tmp_path / "out.flac", tiny_model)
     with AudioFile(str(tmp_path / "out.flac")) as f:
         y = f.read(f.frames)[0]
-    assert np.abs(y).max() <= 1.0
-    quiet = np.abs(x) <= 0.8
-    np.testing.assert_allclose(y[quiet], x[quiet], atol=2e-7)  # 24-bit quantisation only
-    assert "soft-limited" in caplog.text and "out.flac" in caplog.text
+    assert y.shape == x.shape and np.abs(y).max() <= 1 + 2.0**-22  # -1.0 reads back as -8388608 / 8388607
+    away = ~near_overs(x[None])
+    np.testing.assert_allclose(y[away], x[away], atol=2e-7)  # 24-bit quantisation only
+    assert "samples over full scale" in caplog.text and "out.flac" in caplog.text

@@ -80,7 +80,8 @@ def main() -> None:
     rate = args.source_rate
 
     def at_rate(x: np.ndarray) -> np.ndarray:
-        return x if rate == SR else resample_poly(np.asarray(x, np.float64), rate // np.gcd(rate, SR), SR // np.gcd(rate, SR))
+        common = int(np.gcd(rate, SR))
+        return x if rate == SR else resample_poly(np.asarray(x, np.float64), rate // common, SR // common)
     if args.no_dither_look:
         dsp.EDGE_DITHER_DROP_DB = np.inf  # no drop is that large: the third look finds nothing
 

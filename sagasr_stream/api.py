@@ -46,8 +46,8 @@ def restore(
     out_rate = choose_output_rate(output_rate, rate, restorer.sample_rate)
     # a resampled input's grid (at the model's rate each window sees its own)
     grid = float(np.min(grid_step(planar))) if rate != restorer.sample_rate else 0.0
-    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, exact_length(planar.shape[1], rate, out_rate),
-                                source_grid_step=grid)
+    length = exact_length(planar.shape[1], rate, out_rate)
+    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, length, source_grid_step=grid)
     return from_channels_first(run_whole(pipeline, planar), layout)
 
 

@@ -196,7 +196,8 @@ def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, b
     naming ``destination``."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=output_bit_depth(destination, bit_depth))
+        bits = output_bit_depth(destination, bit_depth)
+        return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bits)
     except Exception as exc:
         raise AudioFileError(f"cannot write {destination}: {failure_text(exc, tmp)}") from exc
 
@@ -208,8 +209,8 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     success.
 
     WAV is written as 32-bit float; FLAC and AIFF as 24-bit, their samples over full scale limited (a warning
-    counts them once the file is written; :mod:`sagasr_stream.headroom`); ``bit_depth`` (:func:`output_bit_depth`) asks for 16 (TPDF-dithered),
-    24 or 32 bits. On any error the partial file is removed; a failure of the output
+    counts them once the file is written; :mod:`sagasr_stream.headroom`); ``bit_depth`` (:func:`output_bit_depth`)
+    asks for 16 (TPDF-dithered), 24 or 32 bits. On any error the partial file is removed; a failure of the output
     itself (folder, name, format, disk) raises :class:`AudioFileError` naming ``destination``.
     """
     destination = Path(destination)
@@ -219,7 +220,8 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     finished = False  # the caller's block ran to its end: what fails after it is the output's failure
     try:
         with atomic_path(destination, tmp):
-            with open_output(tmp, destination, sample_rate, channels, bit_depth) as handle:  # type: ignore[attr-defined]
+            opened = open_output(tmp, destination, sample_rate, channels, bit_depth)
+            with opened as handle:  # type: ignore[attr-defined]
                 writer = OutputWriter(handle, tmp, destination, channels, bit_depth)
                 yield writer
                 writer.finish()

@@ -5,7 +5,8 @@ import argparse
 import sys
 
 from .options import (
-    add_band_limit_option, add_bit_depth_option, add_restore_options, non_negative, positive_int, sample_rate_hz, settings_from_args,
+    add_band_limit_option, add_bit_depth_option, add_restore_options, non_negative, positive_int, sample_rate_hz,
+    settings_from_args,
 )
 
 

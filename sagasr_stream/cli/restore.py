@@ -8,7 +8,9 @@ from pathlib import Path
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs
 from ..audio_io import output_bit_depth
-from .options import add_band_limit_option, add_bit_depth_option, add_restore_options, sample_rate_hz, settings_from_args
+from .options import (
+    add_band_limit_option, add_bit_depth_option, add_restore_options, sample_rate_hz, settings_from_args,
+)
 
 
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:

@@ -116,12 +116,6 @@ def output_bit_depth(destination: str | os.PathLike[str], bit_depth: int | None 
     return int(bit_depth)
 
 
-def writes_integers(destination: str | os.PathLike[str], bit_depth: int | None = None) -> bool:
-    """Whether ``destination`` is written with integer samples (FLAC, AIFF, or a 16 / 24-bit WAV: |x| > 1 cannot
-    be kept)."""
-    return output_bit_depth(destination, bit_depth) < 32
-
-
 def name_max(path: Path) -> int:
     """The longest file name (bytes) the file system of ``path``'s nearest existing folder allows."""
     for folder in path.parents:
@@ -158,11 +152,10 @@ class OutputWriter:
     an over change; it holds a few samples back until :meth:`finish`), which :meth:`report` tells of once the file
     is written; 16-bit samples are then rounded with TPDF dither (:class:`~sagasr_stream.dither.Dither16`)."""
 
-    def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1,
-                 bit_depth: int | None = None) -> None:
+    def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1, bits: int = 32) -> None:
         self.handle, self.tmp, self.destination = handle, tmp, destination
-        self.limiter = PeakLimiter() if writes_integers(destination, bit_depth) else None
-        self.dither = Dither16(channels) if output_bit_depth(destination, bit_depth) == 16 else None
+        self.limiter = PeakLimiter() if bits < 32 else None  # integers cannot hold |x| > 1
+        self.dither = Dither16(channels) if bits == 16 else None
 
     def write(self, block: np.ndarray) -> None:
         """Append (channels, samples) float32 to the temporary file."""
@@ -191,12 +184,11 @@ class OutputWriter:
             self.limiter.report(self.destination)
 
 
-def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, bit_depth: int | None = None) -> object:
+def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, bits: int) -> object:
     """pedalboard's writer of ``tmp`` in ``destination``'s format; a refusal raises :class:`AudioFileError`
     naming ``destination``."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        bits = output_bit_depth(destination, bit_depth)
         return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bits)
     except Exception as exc:
         raise AudioFileError(f"cannot write {destination}: {failure_text(exc, tmp)}") from exc
@@ -215,14 +207,13 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     """
     destination = Path(destination)
     check_writable(destination)
-    output_bit_depth(destination, bit_depth)  # a bad depth fails before any file is touched
+    bits = output_bit_depth(destination, bit_depth)  # a bad depth fails before any file is touched
     tmp = partial_path(destination)
     finished = False  # the caller's block ran to its end: what fails after it is the output's failure
     try:
         with atomic_path(destination, tmp):
-            opened = open_output(tmp, destination, sample_rate, channels, bit_depth)
-            with opened as handle:  # type: ignore[attr-defined]
-                writer = OutputWriter(handle, tmp, destination, channels, bit_depth)
+            with open_output(tmp, destination, sample_rate, channels, bits) as handle:  # type: ignore[attr-defined]
+                writer = OutputWriter(handle, tmp, destination, channels, bits)
                 yield writer
                 writer.finish()
                 finished = True

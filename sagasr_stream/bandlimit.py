@@ -79,15 +79,15 @@ class BandLimitTracker:
     window k's limits once the signal has reached its end (or has ended: :meth:`end`). Frames are summed one
     after another in order, so the floats do not depend on the block sizes. Holds one frame of samples and two
     (channels, bins) sums per window not yet asked for. ``source_floor``: the rounding floor (power per bin) of
-    an 8-16-bit source resampled to this rate (:func:`~sagasr_stream.quantization.resampled_floor`).
+    the measured signals when they come from an 8-16-bit source resampled to this rate (of the downmix, with
+    ``downmix``: :meth:`~sagasr_stream.restorer.Restorer.window_floor`).
     """
 
     def __init__(self, plan: WindowPlan, channels: int = 1, downmix: bool = False, source_floor: float = 0.0) -> None:
         self.plan = plan
         self.channels = channels
         self.downmix = downmix and channels > 1
-        # the rounding floor of a resampled integer source (quantization): of the mean of the channels' roundings
-        self.source_floor = source_floor / channels if self.downmix else source_floor
+        self.source_floor = source_floor
         self._window = _hann(N_FFT)
         self.reset()
 

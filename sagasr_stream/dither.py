@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
+from .quantization import pedalboard_full_scale, pedalboard_readings
 
-FULL_SCALE = 32767  # pedalboard reads a 16-bit sample k as k / 32767: written back the same way
+FULL_SCALE = pedalboard_full_scale(16)  # pedalboard reads a 16-bit sample k as k / 32767: written back the same way
 
 
 class Dither16:
@@ -36,7 +37,6 @@ class Dither16:
             raise ParameterError(f"expected ({self.channels}, n) samples, got shape {block.shape}")
         draws = np.stack([rng.random(2 * block.shape[1]) for rng in self._rngs])  # (u1, u2) pairs, in order
         tpdf = draws[:, 0::2] - draws[:, 1::2]
-        nearest = np.clip(np.round(block * FULL_SCALE), -32768, 32767)
-        on_grid = nearest.astype(np.float32) * np.float32(1.0 / FULL_SCALE) == block.astype(np.float32)
-        dithered = np.clip(np.round(block * FULL_SCALE + tpdf), -32768, 32767)
-        return np.where(on_grid, nearest, dithered).astype(np.int16)
+        scaled = block * FULL_SCALE
+        k = np.where(pedalboard_readings(block, FULL_SCALE), np.round(scaled), np.round(scaled + tpdf))
+        return np.clip(k, -32768, 32767).astype(np.int16)

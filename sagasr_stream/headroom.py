@@ -57,22 +57,24 @@ class PeakLimiter:
         self.limited = 0
         self.peak = 0.0
         self._held = np.zeros((0, 0), dtype=np.float32)  # samples from absolute index self._start on
+        self._peaks = np.zeros(0)  # their per-sample peaks over the channels
         self._start = 0  # absolute index of self._held's first sample (output position - reach, at least 0)
         self._out = 0  # samples returned so far
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         block = np.asarray(block, dtype=np.float32)
-        if block.size:
-            peaks = np.abs(block).max(axis=0)
+        peaks = np.abs(block).max(axis=0) if block.size else np.zeros(0)
+        if peaks.size:
             self.peak = max(self.peak, float(peaks.max()))
             self.limited += int((peaks > CEILING).sum())
         self._held = block if self._held.size == 0 else np.concatenate([self._held, block], axis=1)
+        self._peaks = np.concatenate([self._peaks, peaks])
         return self._release(self._start + self._held.shape[1] - self.reach)
 
     def flush(self) -> np.ndarray:
         """The held samples, limited; the limiter then starts a new stream (its counts are kept)."""
         out = self._release(self._start + self._held.shape[1])
-        self._held, self._start, self._out = np.zeros((0, 0), dtype=np.float32), 0, 0
+        self._held, self._peaks, self._start, self._out = np.zeros((0, 0), dtype=np.float32), np.zeros(0), 0, 0
         return out
 
     def _release(self, stop: int) -> np.ndarray:
@@ -80,14 +82,14 @@ class PeakLimiter:
         channels = self._held.shape[0]
         if stop <= self._out:
             return np.zeros((channels, 0), dtype=np.float32)
-        peaks = np.abs(self._held).max(axis=0)
-        gains = limiter_gains(peaks, self._out - self._start, stop - self._start, self.reach)
+        gains = limiter_gains(self._peaks, self._out - self._start, stop - self._start, self.reach)
         part = self._held[:, self._out - self._start : stop - self._start]
         limited = np.clip(part * gains, -CEILING, CEILING)  # float32 rounding must not lift one back over
         out = np.where(gains < 1.0, limited, part).astype(np.float32)  # untouched samples: as they came
         self._out = stop
         keep_from = max(self._start, stop - self.reach)
         self._held = self._held[:, keep_from - self._start :]
+        self._peaks = self._peaks[keep_from - self._start :]
         self._start = keep_from
         return out
 

@@ -55,20 +55,31 @@ def grid_step(samples: np.ndarray) -> np.ndarray:
         for bits in GRID_BITS:
             if not unknown.any():
                 break
-            full_scale = 2 ** (bits - 1) - 1
-            on = unknown & _on_pedalboard_grid(x[..., :PROBE], single[..., :PROBE], full_scale)
+            full_scale = pedalboard_full_scale(bits)
+            on = unknown & _on_pedalboard_grid(x[..., :PROBE], full_scale)
             if on.any():
-                on &= _on_pedalboard_grid(x, single, full_scale)
+                on &= _on_pedalboard_grid(x, full_scale)
             step[on] = 1.0 / full_scale
             unknown &= ~on
     return step
 
 
-def _on_pedalboard_grid(x: np.ndarray, single: np.ndarray, full_scale: int) -> np.ndarray:
-    """(..., n) -> (...) bool: every sample is pedalboard's reading k * float32(1 / full_scale) of an integer k
-    (``single``: ``x`` as float32)."""
-    k = np.round(x * full_scale)
-    return np.all(k.astype(np.float32) * np.float32(1.0 / full_scale) == single, axis=-1)
+def pedalboard_full_scale(bits: int) -> int:
+    """The integer pedalboard reads as 1.0 in a ``bits``-bit file: it reads k as k * float32(1 / (2 ** (bits - 1)
+    - 1))."""
+    return 2 ** (bits - 1) - 1
+
+
+def pedalboard_readings(x: np.ndarray, full_scale: int) -> np.ndarray:
+    """(...) bool, per sample: ``x`` is pedalboard's reading k * float32(1 / full_scale) of the integer k nearest
+    ``x * full_scale``."""
+    k = np.round(np.asarray(x, dtype=np.float64) * full_scale)
+    return k.astype(np.float32) * np.float32(1.0 / full_scale) == np.asarray(x).astype(np.float32)
+
+
+def _on_pedalboard_grid(x: np.ndarray, full_scale: int) -> np.ndarray:
+    """(..., n) -> (...) bool: every sample is pedalboard's reading of an integer (:func:`pedalboard_readings`)."""
+    return np.all(pedalboard_readings(x, full_scale), axis=-1)
 
 
 def rounding_power(step: float, n_fft: int = N_FFT) -> float:
@@ -104,10 +115,11 @@ def resampled_floor(step: float, source_rate: float, model_rate: float, n_fft: i
     return rounding_power(step, n_fft) * model_rate / source_rate
 
 
-FILE_GRID_STEPS = {"int8": 1.0 / 127, "int16": 1.0 / 32767}  # pedalboard's file_dtype -> the step it reads
+FILE_BITS = {"int8": 8, "int16": 16}  # pedalboard's file_dtype -> bits, for the formats whose grid is looked for
 
 
 def file_grid_step(reader: object) -> float:
     """The grid step of samples pedalboard reads from an open ``AudioFile`` (8- or 16-bit: ``1 / (2 ** (bits -
     1) - 1)``), 0 for any other sample format (24-bit, float, compressed)."""
-    return FILE_GRID_STEPS.get(str(getattr(reader, "file_dtype", "")), 0.0)
+    bits = FILE_BITS.get(str(getattr(reader, "file_dtype", "")))
+    return 1.0 / pedalboard_full_scale(bits) if bits else 0.0

@@ -131,7 +131,8 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
                 for block in source_blocks(reader, source, frames):
                     writer.write(to_model_rate.process(block))  # type: ignore[attr-defined]
                 writer.write(to_model_rate.flush())  # type: ignore[attr-defined]
-    tracker = BandLimitTracker(restorer.plan, channels, restorer.settings.stereo == "mono", floor)
+    tracker = BandLimitTracker(restorer.plan, channels, restorer.settings.stereo == "mono",
+                               restorer.window_floor(floor, channels))
     limits = model_rate_limits(str(read_from), model_frames, tracker)
     return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source), limits, floor)
 

@@ -202,8 +202,8 @@ def test_a_downmix_of_two_roundings_holds_half_their_floor(tiny_model):
     from sagasr_stream.restorer import Restorer
     from sagasr_stream.settings import RestoreSettings
 
-    plan = WindowPlan(4096, 1024)
-    assert BandLimitTracker(plan, 2, downmix=True, source_floor=4.0).source_floor == 2.0
-    assert BandLimitTracker(plan, 2, source_floor=4.0).source_floor == 4.0
-    assert Restorer(tiny_model, RestoreSettings(stereo="mono")).window_floor(4.0, 2) == 2.0
-    assert Restorer(tiny_model, RestoreSettings(stereo="independent")).window_floor(4.0, 2) == 4.0
+    mono, independent = (Restorer(tiny_model, RestoreSettings(stereo=mode)) for mode in ("mono", "independent"))
+    assert mono.window_floor(4.0, 2) == 2.0 and independent.window_floor(4.0, 2) == 4.0
+    # the signal-so-far limit of the stream measures the same downmix, with the same floor
+    assert mono.stream(2, source_floor=4.0)._limits.source_floor == 2.0
+    assert independent.stream(2, source_floor=4.0)._limits.source_floor == 4.0

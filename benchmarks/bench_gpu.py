@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "onnxruntime": ort.__version__, "available_providers": ort.get_available_providers(),
                               "peak_tflops": peak_tflops(name, args.peak_tflops), "runs": [], "notes": []}
     if not on_gpu:
-        report["notes"].append("no CUDA/TensorRT execution provider: CPU fallback (install sagasr-stream[cuda] on a "
+        report["notes"].append("no CUDA/TensorRT execution provider: CPU fallback (install onnxruntime-gpu on a "
                                "CUDA machine)")
     bundles = [Path(args.model) if args.model else default_bundle_path()]
     if not args.no_full:

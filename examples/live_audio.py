@@ -1,6 +1,6 @@
 """Restore live audio: input device -> bandwidth extension -> output device (needs sounddevice).
 
-    pip install 'sagasr-stream[live]'
+    pip install '.[live]'   (in the checkout; or: pip install sounddevice)
     python examples/live_audio.py --list-devices
     python examples/live_audio.py [--input-device N] [--output-device M] [--block-size 1024] [--model BUNDLE] [--duration 10]
 

@@ -7,7 +7,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_io import atomic_writer, check_finite_block, open_input, output_bit_depth, read_blocks
+from .audio_io import (
+    atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks,
+)
 from .errors import AudioFileError
 from .integrity import check_audio_file
 from .model import SagaSRModel
@@ -17,7 +19,9 @@ from .restorer import Restorer
 from .settings import RestoreSettings
 from .source_rate import SourceRateRestore
 from .streaming import ResampleStage, Series, Stream, exact_length, run_whole
-from .validation import Layout, check_sample_rate, from_channels_first, prepare_audio
+from .validation import (
+    Layout, check_bool, check_callback, check_path, check_sample_rate, from_channels_first, prepare_audio,
+)
 
 FILE_BLOCK = 1 << 16
 
@@ -109,9 +113,13 @@ def restore_file(
     :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
-    source, destination = Path(source), Path(destination)
+    source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))
+    overwrite = check_bool(overwrite, "overwrite")
+    check_callback(progress, "progress")
+    check_callback(log, "log")
     if destination.exists() and source.exists() and destination.resolve() == source.resolve():
         raise AudioFileError(f"refusing to overwrite the input file {source}")
+    check_writable(destination)  # a folder, a format we cannot write, a name too long: before anything is read
     if destination.exists() and not overwrite:
         raise AudioFileError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
     restorer = Restorer.of(model, settings)

@@ -17,6 +17,7 @@ from .errors import AudioFileError, ParameterError
 from .files import atomic_path, name_hash
 from .headroom import PeakLimiter
 from .streaming import resample as resample_planar
+from .validation import is_whole_number
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: overs are limited
@@ -108,7 +109,7 @@ def output_bit_depth(destination: str | os.PathLike[str], bit_depth: int | None 
     :class:`AudioFileError` naming ``destination``."""
     if bit_depth is None:
         return 24 if Path(destination).suffix.lower() in INTEGER_SUFFIXES else 32
-    if isinstance(bit_depth, bool) or bit_depth not in OUTPUT_BIT_DEPTHS:
+    if not is_whole_number(bit_depth) or bit_depth not in OUTPUT_BIT_DEPTHS:
         raise ParameterError(f"bit_depth must be one of {OUTPUT_BIT_DEPTHS}, got {bit_depth!r}")
     if bit_depth == 32 and Path(destination).suffix.lower() in INTEGER_SUFFIXES:
         raise AudioFileError(f"cannot write {destination}: {Path(destination).suffix} holds integer samples "
@@ -143,6 +144,8 @@ def check_writable(destination: Path) -> None:
     if destination.suffix.lower() not in WRITABLE_SUFFIXES:
         raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
     check_output_name(destination)
+    if destination.is_dir():
+        raise AudioFileError(f"cannot write {destination}: it is a folder (name an output file)")
 
 
 class OutputWriter:
@@ -191,7 +194,22 @@ def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, b
         destination.parent.mkdir(parents=True, exist_ok=True)
         return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bits)
     except Exception as exc:
-        raise AudioFileError(f"cannot write {destination}: {failure_text(exc, tmp)}") from exc
+        reason = why_not_creatable(tmp) or failure_text(exc, tmp)
+        raise AudioFileError(f"cannot write {destination}: {reason}") from exc
+
+
+def why_not_creatable(path: Path) -> str | None:
+    """The operating system's reason why a new file ``path`` cannot be made ("Permission denied", "Read-only file
+    system", ...), or None when it can (pedalboard's own refusal names no reason)."""
+    try:
+        with open(path, "xb"):
+            pass
+    except FileExistsError:
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    path.unlink(missing_ok=True)
+    return None
 
 
 @contextlib.contextmanager

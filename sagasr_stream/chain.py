@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pedalboard
@@ -60,6 +60,10 @@ class Chain:
     is_instrument = False
 
     def __init__(self, plugins: Sequence[Any]) -> None:
+        if isinstance(plugins, (pedalboard.Plugin, str, bytes)) or _is_python_effect(plugins) \
+                or not isinstance(plugins, Iterable):
+            raise ParameterTypeError(f"a Chain takes a list of plugins, got {type(plugins).__name__} "
+                                     "(one plugin: Chain([plugin]))")
         items = list(plugins)
         seen: set[int] = set()
         for i, item in enumerate(items):
@@ -151,7 +155,14 @@ class Chain:
         reset = check_bool(reset, "reset")
         with self._lock:
             self._check_rate(sample_rate, reset)
+            cached = self._layouts.layout, self._layouts.channels
             planar, layout = planar_input(input_array, self._layouts)
+            if not reset and self._streaming and planar.shape[0] != self._channels:
+                self._layouts.layout, self._layouts.channels = cached  # a rejected buffer changes nothing
+                raise AudioInputError(f"a {self._channels}-channel stream is in progress; got {planar.shape[0]} "
+                                      "channel(s): call flush() or reset() before changing the channel count")
+            if not self.stages and np.shares_memory(planar, input_array):
+                planar = planar.copy()  # an empty chain returns a new array, as every stage does
             self._layout, self._channels = layout, planar.shape[0]
             self._sample_rate, self._buffer_size = sample_rate, buffer_size
             if not reset and not self._streaming:

@@ -1,6 +1,7 @@
 """Live audio: read an input device, restore it with a stream stage, play it on an output device.
 
-Needs sounddevice (``pip install 'sagasr-stream[live]'``), imported only when a stream is opened.
+Needs sounddevice (``pip install sounddevice``, or the checkout's ``.[live]`` extra), imported only when a stream is
+opened.
 
 The restoring is a stage on the stream protocol (:mod:`sagasr_stream.streaming`), e.g. ``Restorer.stream``;
 a pedalboard-style effect (BandwidthExtension, Chain) is adapted to it by :class:`EffectStage`. The audio
@@ -24,7 +25,7 @@ from .chunking import SampleBuffer
 from .errors import ParameterError, SagasrError
 from .streaming import Stream
 
-INSTALL_HINT = "live audio needs sounddevice: pip install 'sagasr-stream[live]'"
+INSTALL_HINT = "live audio needs sounddevice: pip install 'sounddevice>=0.4.6'"
 
 
 def import_sounddevice() -> Any:

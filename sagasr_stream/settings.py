@@ -62,8 +62,8 @@ class RestoreSettings:
     - ``band_smoothing_iterations``: with ``band_smoothing``, the fast Griffin-Lim iterations that make the
       smoothed band's phases consistent (0: the model's phases); default: the bundle's, else
       :data:`~sagasr_stream.band_smoothing.DEFAULT_ITERATIONS`;
-    - ``band_transients``: how far (0-1) the restored band's short-time shape (1.45 ms frames, within 93 ms)
-      moves towards that of the input's octave below the edge (:mod:`sagasr_stream.band_transients`: a drum
+    - ``band_transients``: how far (0-1) the restored band's short-time shape (5.8 ms frames 1.45 ms apart, within
+      93 ms) moves towards that of the input's octave below the edge (:mod:`sagasr_stream.band_transients`: a drum
       hit's band follows the hit more closely), or "off"; the default of bundles that ship
       ``defaults.band_transients``, with ``low_band`` "keep" only;
     - ``band_gain`` and ``band_tilt``: the user's trim of the restored band, a level (dB) and a slope (dB per octave
@@ -115,10 +115,11 @@ class RestoreSettings:
     band_smoothing_iterations: int | None = option(
         None, unit="iterations",
         help="with band smoothing: fast Griffin-Lim iterations that make the smoothed band's phases consistent "
-             "(0: the model's phases; more: closer, slower); default: the bundle's")
+             "(0: the model's phases; more: closer, slower); default: the bundle's, else 8")
     band_transients: float | str | None = option(
         None, parse=number_or_word("a share in [0, 1]", "off"),
-        help="share (0-1) of the way the restored band's short-time shape (1.45 ms frames) moves towards that of "
+        help="share (0-1) of the way the restored band's short-time shape (5.8 ms frames, 1.45 ms apart) moves "
+             "towards that of "
              "the input's octave below the edge (its onsets follow the input's), or 'off'; default: the "
              "bundle's")
     band_gain: float = option(
@@ -141,6 +142,8 @@ class RestoreSettings:
 # 20 kHz, not 16: a band cut at 16 kHz (a lossy codec's low-pass; the edge reads 16-17.5 kHz) has a sixth of
 # its spectrum missing, and restoring it beats leaving it (model card, "Other cutoffs").
 AUTO_COMPLETE_BAND_HZ = 20000.0
+MAX_STEPS = 1000  # Euler steps: a flow model's quality is flat long before this
+MAX_BATCH_SIZE = 1024  # windows per DiT call
 ROLLOFF_UNKNOWN = 0.0  # the target roll-off ratio fed for "model": "not given" (training hides some targets so)
 CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a frequency
 
@@ -212,8 +215,8 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     settings = _plain_numbers(settings)
     d = manifest.defaults
     steps = d.steps if settings.steps is None else settings.steps
-    if not is_whole_number(steps) or steps < 1:
-        raise SettingsError(f"steps must be a positive integer, got {steps!r}")
+    if not is_whole_number(steps) or not 1 <= steps <= MAX_STEPS:
+        raise SettingsError(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}")
     cfg_a = _guidance_scale("cfg_acoustic", settings.cfg_acoustic, d.cfg_acoustic)
     cfg_t = _guidance_scale("cfg_text", settings.cfg_text, d.cfg_text)
     if settings.cfg_form not in ("official", "independent"):
@@ -227,8 +230,8 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
     if caption and "text_encoder" not in manifest.graphs:
         raise SettingsError(f"model {manifest.name!r} has no text encoder: a caption cannot be used")
     overlap = resolve_overlap(settings.overlap, manifest)
-    if not is_whole_number(settings.batch_size) or settings.batch_size < 1:
-        raise SettingsError(f"batch_size must be a positive integer, got {settings.batch_size!r}")
+    if not is_whole_number(settings.batch_size) or not 1 <= settings.batch_size <= MAX_BATCH_SIZE:
+        raise SettingsError(f"batch_size must be an integer in 1..{MAX_BATCH_SIZE}, got {settings.batch_size!r}")
     if not is_whole_number(settings.seed) or settings.seed < 0:
         raise SettingsError(f"seed must be a non-negative integer, got {settings.seed!r}")
     if settings.low_band not in ("keep", "replace", "off"):

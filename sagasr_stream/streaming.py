@@ -23,8 +23,8 @@ import numpy as np
 from pedalboard.io import StreamResampler
 
 from .chunking import SampleBuffer, zero_pad_to
-from .errors import AudioInputError, ParameterError
-from .validation import check_sample_rate
+from .errors import AudioInputError, ParameterError, ParameterTypeError
+from .validation import check_dtype, check_finite, check_positive_int, check_sample_rate, is_whole_number
 
 
 @runtime_checkable
@@ -60,10 +60,14 @@ def empty(channels: int) -> np.ndarray:
 
 
 def check_block(planar: np.ndarray, channels: int, name: str = "block") -> np.ndarray:
-    """A stage's input: (channels, n) -> C-contiguous float32, or AudioInputError naming the shape."""
-    if planar.ndim != 2 or planar.shape[0] != channels:
-        raise AudioInputError(f"{name} must have shape ({channels}, samples), got {planar.shape}")
-    return np.ascontiguousarray(planar, dtype=np.float32)
+    """A stage's input: (channels, n) float32 or float64, finite -> C-contiguous float32; anything else raises
+    :class:`AudioTypeError` / :class:`AudioInputError` naming the dtype, the shape or the first NaN/Inf (stages
+    are public: a block handed to one straight is checked as at any other edge)."""
+    array = check_dtype(planar, name)
+    if array.ndim != 2 or array.shape[0] != channels:
+        raise AudioInputError(f"{name} must have shape ({channels}, samples), got {array.shape}")
+    check_finite(array, name)
+    return np.ascontiguousarray(array)
 
 
 class ResampleStage:
@@ -82,12 +86,13 @@ class ResampleStage:
     """
 
     def __init__(self, source_rate: float, target_rate: float, channels: int, length: int | None = None) -> None:
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ParameterError(f"channels must be a positive integer, got {channels!r}")
+        channels = check_positive_int(channels, "channels")
+        if length is not None and (not is_whole_number(length) or length < 0):
+            raise ParameterError(f"length must be None or a whole number of samples >= 0, got {length!r}")
         self.source_rate = check_sample_rate(source_rate, "source_rate")
         self.target_rate = check_sample_rate(target_rate, "target_rate")
         self._channels = channels
-        self.length = length
+        self.length = None if length is None else int(length)
         self._resamplers: list[StreamResampler] = []
         self._latency = 0
         self._lead = self._drop = 0  # zeros fed first (input samples), their output dropped (output samples)
@@ -197,9 +202,15 @@ class Series:
     """
 
     def __init__(self, stages: Sequence[Stream]) -> None:
+        if isinstance(stages, Stream) or not isinstance(stages, Sequence):
+            raise ParameterTypeError(f"a Series takes a list of stages, got {type(stages).__name__}")
         self.stages = list(stages)
         if not self.stages:
             raise ParameterError("a Series needs at least one stage")
+        for i, stage in enumerate(self.stages):
+            if not isinstance(stage, Stream):
+                raise ParameterTypeError(f"stage {i} of the Series is a {type(stage).__name__}, not a stream stage "
+                                         "(process, flush, reset, channels, latency_samples)")
         channels = {stage.channels for stage in self.stages}
         if len(channels) != 1:
             raise ParameterError(f"the stages of a Series must have one channel count, got {sorted(channels)}")

@@ -117,7 +117,7 @@ class HFTokenizer:
             from tokenizers import Tokenizer as _Tokenizer
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise BundleError(
-                "this model's tokenizer needs the 'tokenizers' package: pip install 'sagasr-stream[text]'"
+                "this model's tokenizer needs the 'tokenizers' package: pip install 'tokenizers>=0.15'"
             ) from exc
         self.tokenizer = _Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.enable_truncation(max_tokens)

@@ -9,6 +9,7 @@ Past this edge everything is planar (channels, samples) float32. Every check rai
 from __future__ import annotations
 
 import math
+import os
 from typing import Literal, get_args
 
 import numpy as np
@@ -25,8 +26,12 @@ MAX_RATE = 768000
 def is_real_number(value: object) -> bool:
     """Whether ``value`` is a finite int or float, numpy scalars included (a bool is not a number here): what
     every numeric setting checks before its own range."""
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range (10 ** 400) is no finite float either
+        return False
 
 
 def plain_number(value: object) -> object:
@@ -38,6 +43,21 @@ def plain_number(value: object) -> object:
 def is_whole_number(value: object) -> bool:
     """Whether ``value`` is an int or a numpy integer (not a bool, not a float such as 2.0)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_path(value: object, name: str) -> "os.PathLike[str] | str":
+    """Accept a str or os.PathLike (a file's path); anything else raises :class:`ParameterTypeError` naming
+    ``name``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ParameterTypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    return value
+
+
+def check_callback(value: object, name: str) -> object:
+    """Accept None or a callable; anything else raises :class:`ParameterTypeError` naming ``name``."""
+    if value is not None and not callable(value):
+        raise ParameterTypeError(f"{name} must be a function or None, got {value!r} ({type(value).__name__})")
+    return value
 
 
 def check_positive_int(value: object, name: str) -> int:
@@ -104,9 +124,12 @@ def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
     the error (an :class:`AudioInputError`)."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
         raise AudioInputError(f"{name} must be a number in Hz, got {type(sample_rate).__name__}")
-    if not np.isfinite(sample_rate) or float(sample_rate) != int(sample_rate):
+    if is_whole_number(sample_rate):
+        rate = int(sample_rate)  # type: ignore[call-overload]
+    elif not np.isfinite(sample_rate) or float(sample_rate) != int(sample_rate):
         raise AudioInputError(f"{name} must be a whole number of Hz, got {sample_rate!r}")
-    rate = int(sample_rate)
+    else:
+        rate = int(sample_rate)
     if not MIN_RATE <= rate <= MAX_RATE:
         raise AudioInputError(f"unsupported sample rate {rate} Hz for {name} (expected {MIN_RATE}..{MAX_RATE} Hz)")
     return rate
@@ -148,7 +171,8 @@ def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str 
         return "channels_first"
     raise AudioInputError(
         f"{name} has square shape {shape}: cannot tell channels from samples. "
-        "Pass a non-square buffer first, or give the layout explicitly"
+        "Give the layout explicitly (layout='channels_first' or 'channels_last'), or in a stream pass a "
+        "non-square buffer first"
     )
 
 

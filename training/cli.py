@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--floor-db", dest="level_floor", type=float, help="lowest gain (dB; default -8)")
     bl.add_argument("-o", "--out", dest="level_out", required=True, help="JSON report to write (its band_level "
                                                                          "object goes to sagasr_export --band-level)")
-    e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)")
+    e = sub.add_parser("export", help="hand a trained checkpoint to sagasr_export (extra flags pass through)",
+                       epilog="Every other flag goes to the exporter as it is: -o/--output BUNDLE (required), "
+                              "--steps, --quantize-text, --store-fp16, ...; see python -m sagasr_export --help.")
     e.add_argument("checkpoint", help="run folder or checkpoint folder")
     return p
 

@@ -27,7 +27,7 @@ def choose_providers(provider: str) -> list[str]:
         if "CUDAExecutionProvider" not in available:
             raise ProviderError(
                 "provider 'cuda' was asked for but ONNX Runtime has no CUDAExecutionProvider here "
-                f"(available: {', '.join(available)}); install 'sagasr-stream[cuda]' on a CUDA machine"
+                f"(available: {', '.join(available)}); install onnxruntime-gpu (the 'cuda' extra) on a CUDA machine"
             )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if provider == "auto":

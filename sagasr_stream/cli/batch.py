@@ -46,7 +46,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         import ray  # noqa: F401
     except ImportError:
-        print('error: \'sagasr batch\' needs Ray: pip install "sagasr-stream[ray]"', file=sys.stderr)
+        print('error: \'sagasr batch\' needs Ray: pip install "ray>=2.9"', file=sys.stderr)
         return 2
     from ..distributed.runner import restore_batch
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # partial outputs are already removed by the atomic writer
         print("interrupted (no partial output was kept)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sagasr info ... | head`: the reader left; no traceback, nothing more to print
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not raise again
+        return 141
     except (SagasrError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

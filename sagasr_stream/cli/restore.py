@@ -26,10 +26,21 @@ def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: st
 
 def drop_own_outputs(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
     """Leave out inputs that are the output of another input (a rerun over a folder that holds earlier
-    results, e.g. ``a_restored.wav`` beside ``a.wav``): they are skipped or redone, never restored again."""
+    results, e.g. ``a_restored.wav`` beside ``a.wav``): they are not restored again."""
     destinations = {out.resolve(): file for (file, _), out in zip(inputs, outputs)}
     kept = [(pair, out) for pair, out in zip(inputs, outputs) if destinations.get(pair[0], pair[0]) == pair[0]]
     return [pair for pair, _ in kept], [out for _, out in kept]
+
+
+def protected_inputs(inputs: list[tuple[Path, Path]], output: str | None) -> set[Path]:
+    """The input files no output may overwrite, even with ``--force``. Without ``-o`` an input that another
+    input's output lands on is named as our output (``a_restored.wav``), so it may be redone; with ``-o`` the
+    same name proves nothing (``x.flac`` beside ``x.wav`` with ``-o`` the folder itself and ``--format flac``
+    is the user's own file), so every input is kept."""
+    files = {file for file, _ in inputs}
+    if output is not None:
+        return files
+    return {file for file in files if not file.stem.endswith("_restored")}
 
 
 class FileProgress:
@@ -61,18 +72,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from ..restorer import Restorer
 
     inputs = expand_inputs(args.inputs)
-    check_output_target(inputs, args.output)
-    outputs = output_paths(inputs, args.output, "." + args.format)
+    check_output_target(inputs, args.output, args.format)
+    outputs = output_paths(inputs, args.output, "." + (args.format or "wav"))
     kept, outputs = drop_own_outputs(inputs, outputs)
     check_collisions(kept, outputs)
     for file in sorted({f for f, _ in inputs} - {f for f, _ in kept}):
         if not args.quiet:
-            print(f"skip {file} (it is the output of another input)", file=sys.stderr)
+            why = "it is the output of another input" if args.output is None else \
+                "another input's output goes there: not restored, not overwritten; choose another -o for both"
+            print(f"skip {file} ({why})", file=sys.stderr)
     remove_leftovers(outputs, {file for file, _ in inputs}, args.quiet)
+    protected = protected_inputs(inputs, args.output)
     inputs = kept
     if outputs:  # one format for all of them: FLAC / AIFF at 32 bits is refused before any work
         output_bit_depth(outputs[0], args.bit_depth)
-    input_set = {file for file, _ in inputs}
     restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript),
                              band_limit_hz=args.band_limit)
     model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
@@ -84,8 +97,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     bars_off = True if args.quiet else None  # None: tqdm shows its bars on a terminal only, not in a log file
     overall = tqdm(total=len(inputs), desc="files", unit="file", disable=True if len(inputs) < 2 else bars_off)
     for (source, _), destination in zip(inputs, outputs):
-        if destination.resolve() in input_set:
-            failures.append((source, f"{destination} is an input file; refusing to overwrite it"))
+        target = destination.resolve()
+        if target == source or (target in protected and args.force):
+            failures.append((source, f"{destination} is an input file; refusing to overwrite it (choose another -o)"))
             tqdm.write(f"error: {failures[-1][1]}", file=sys.stderr)
         elif destination.exists() and not args.force:
             say(f"skip {source} -> {destination} (exists; --force to redo)")
@@ -111,9 +125,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def check_output_target(inputs: list[tuple[Path, Path]], output: str | None) -> None:
-    """Refuse, before the model loads, an output file we cannot write (``-o out.mp3``) and an output file
-    name for several inputs (``-o multi.wav`` would become a folder of that name)."""
+def check_output_target(inputs: list[tuple[Path, Path]], output: str | None, fmt: str | None = None) -> None:
+    """Refuse, before the model loads, an output file we cannot write (``-o out.mp3``), an output file
+    name for several inputs (``-o multi.wav`` would become a folder of that name) and a ``--format`` that
+    another output file name contradicts (``-o one.wav --format flac``)."""
     from ..audio_io import WRITABLE_SUFFIXES, check_output_name
 
     if output is None:
@@ -133,6 +148,8 @@ def check_output_target(inputs: list[tuple[Path, Path]], output: str | None) -> 
         raise SagasrError(
             f"cannot write {output}: output format must be one of {', '.join(sorted(WRITABLE_SUFFIXES))}"
         )
+    if len(inputs) == 1 and fmt is not None and suffix.lstrip(".") != fmt and not (fmt == "aiff" and suffix == ".aif"):
+        raise SagasrError(f"-o {output} is a .{suffix.lstrip('.')} file but --format {fmt} was given: drop one")
 
 
 def remove_leftovers(outputs: list[Path], inputs: set[Path], quiet: bool) -> None:
@@ -166,7 +183,8 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p = sub.add_parser("restore", aliases=["upsample"], help="restore audio files, folders or globs")
     p.add_argument("inputs", nargs="+", help="files, folders or glob patterns")
     p.add_argument("-o", "--output", help="output file (one input) or folder")
-    p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
+    p.add_argument("--format", choices=["wav", "flac", "aiff"],
+                   help="output format of a folder's files (default wav; a file named by -o: its suffix)")
     p.add_argument("--output-rate", type=sample_rate_hz, metavar="HZ",
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled (at the input's own "

@@ -1,4 +1,4 @@
-"""Corpus-scale restoration on Ray (``pip install "sagasr-stream[ray]"``): :func:`restore_batch` and
+"""Corpus-scale restoration on Ray (``pip install "ray>=2.9"``, the ``ray`` extra): :func:`restore_batch` and
 ``sagasr batch``. Long files are split into window-aligned segments (:mod:`.segments`) and stitched back
 bit-identical to the single-process restore; a JSON-lines manifest in the output folder makes reruns resume.
 

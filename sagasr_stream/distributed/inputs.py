@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..input_files import check_collisions, expand_inputs
 from ..errors import SagasrError
@@ -56,11 +56,14 @@ def output_paths(inputs: list[tuple[Path, Path]], folder: Path, suffix: str) -> 
 
 
 def plan_outputs(
-    found: list[tuple[Path, Path]], folder: Path, suffix: str, scratch: Path
+    found: list[tuple[Path, Path]], folder: Path, suffix: str, scratch: Path, written: Callable[[Path], bool]
 ) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """(inputs, their :func:`output_paths`) without the inputs that are another input's output or lie in the
-    scratch folder ``scratch``: a rerun whose output folder is inside an input folder skips or redoes its
-    outputs, it does not restore them again (nor refuse to run)."""
+    """(inputs, their :func:`output_paths`) without the scratch folder ``scratch``'s files and without the inputs
+    that are another input's output and that ``written`` says an earlier run wrote there (its manifest records
+    them, unchanged): a rerun whose output folder is inside an input folder skips or redoes its outputs, it does
+    not restore them again (nor refuse to run). Any other input that an output would land on is the user's own
+    file (``x.flac`` beside ``x.wav`` with ``-o`` the folder itself): :func:`output_paths` refuses the run."""
     of = {(folder / rel.with_suffix(suffix)).resolve(): file for file, rel in found}  # output -> its input
-    kept = [(file, rel) for file, rel in found if of.get(file, file) == file and not file.is_relative_to(scratch)]
+    kept = [(file, rel) for file, rel in found
+            if not file.is_relative_to(scratch) and (of.get(file, file) == file or not written(file))]
     return kept, output_paths(kept, folder, suffix)

@@ -46,6 +46,16 @@ class RunManifest:
         """Output path -> its newest record."""
         return {record["output"]: record for record in self.records()}
 
+    def wrote(self, path: Path) -> bool:
+        """Whether the newest record of the output ``path`` says a run restored it there and the file is as it
+        was written (its hash): our output, not a file of the user's that has its name."""
+        record = self.latest().get(str(path))
+        try:
+            return bool(record) and record.get("status") == "ok" and path.is_file() \
+                and sha256_file(path) == record.get("output_sha256")
+        except OSError:
+            return False
+
     def append(self, record: dict[str, Any]) -> None:
         """Add one record as one line (a line cut by a crash cannot spoil the ones before it)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The batch driver: list inputs, skip complete outputs, plan long files into segments, run everything on a
 pool of Ray actors (one loaded model each), record every file in the run manifest, report progress.
 
-Ray is imported only here, only when a batch runs (``pip install "sagasr-stream[ray]"``).
+Ray is imported only here, only when a batch runs (``pip install "ray>=2.9"``).
 """
 from __future__ import annotations
 
@@ -149,13 +149,14 @@ def restore_batch(
     out = Path(output).resolve()  # workers may run elsewhere: absolute paths only
     suffix = "." + fmt.lower().lstrip(".")
     output_bit_depth(out / f"output{suffix}", bit_depth)  # a bad depth for the format fails before anything runs
-    found, destinations = plan_outputs(discover(inputs), out, suffix, out / WORK_FOLDER)
+    run_manifest = RunManifest(out)
+    found, destinations = plan_outputs(discover(inputs), out, suffix, out / WORK_FOLDER,
+                                       written=run_manifest.wrote)
     manifest_model = load_bundle(model if model is not None else default_bundle_path(), verify=True).manifest
     resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
     band_limit_hz = checked_band_limit(band_limit_hz, manifest_model.sample_rate)
     fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix, band_limit_hz,
                                                         bit_depth)
-    run_manifest = RunManifest(out)
     summary = BatchSummary()
     plan = window_plan(manifest_model, resolved)
     files, unreadable, recovered = _pending_files(found, destinations, run_manifest, fingerprint, out,

@@ -140,21 +140,47 @@ def test_two_inputs_on_one_output_and_an_output_onto_an_input_are_refused(tmp_pa
 
 
 def test_a_rerun_with_the_output_folder_inside_the_input_folder_leaves_out_its_own_outputs(tmp_path):
-    """``sagasr batch in/ -o in/restored`` a second time: the first run's outputs and scratch files are found in
-    ``in/`` but are not inputs (they are skipped or redone by the manifest, never refused or restored again)."""
+    """``sagasr batch in/ -o in/restored`` a second time: the first run's outputs (its manifest vouches for them)
+    and scratch files are found in ``in/`` but are not inputs (they are skipped or redone by the manifest, never
+    refused or restored again)."""
     from sagasr_stream.distributed.inputs import plan_outputs
+    from sagasr_stream.distributed.manifest import RunManifest
+    from sagasr_stream.files import sha256_file
 
     root = tmp_path.resolve()
     out = root / "in" / "restored"
     for name in ("in/a.wav", "in/sub/b.flac", "in/restored/a.wav", "in/restored/sub/b.wav",
                  "in/restored/.sagasr-batch/k/input-at-model-rate.wav"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(b"")
-    found, outs = plan_outputs(discover([root / "in"]), out, ".wav", out / ".sagasr-batch")
+        (root / name).write_bytes(name.encode())
+    manifest = RunManifest(out)
+    for name in ("a.wav", "sub/b.wav"):
+        manifest.append({"output": str(out / name), "status": "ok", "output_sha256": sha256_file(out / name)})
+    found, outs = plan_outputs(discover([root / "in"]), out, ".wav", out / ".sagasr-batch", manifest.wrote)
     assert [str(rel) for _, rel in found] == ["a.wav", "sub/b.flac"]
     assert outs == [out / "a.wav", out / "sub" / "b.wav"]
+    (out / "sub" / "b.wav").write_bytes(b"the user's own file now")  # no longer what the run wrote: an input
+    with pytest.raises(SagasrError, match="is an input file"):
+        plan_outputs(discover([root / "in"]), out, ".wav", out / ".sagasr-batch", manifest.wrote)
     with pytest.raises(SagasrError, match="is an input file"):  # an input onto itself is still refused
-        plan_outputs(discover([root / "in"]), root / "in", ".wav", root / "in" / ".sagasr-batch")
+        plan_outputs(discover([root / "in"]), root / "in", ".wav", root / "in" / ".sagasr-batch", manifest.wrote)
+
+
+def test_an_input_where_another_inputs_output_would_go_is_never_overwritten(tmp_path):
+    """``x.wav`` and ``x.flac`` in one folder, ``-o`` that folder, ``--format flac``: x.wav's output would replace
+    the user's x.flac. The batch refuses before anything runs (it used to leave x.flac out as "its own output"
+    and overwrite it)."""
+    folder = tmp_path / "dd"
+    folder.mkdir()
+    for name, frames in (("x.wav", 11025), ("x.flac", 22050)):
+        with AudioFile(str(folder / name), "w", 44100, 1) as f:
+            f.write(band_limited_noise(frames, channels=1))
+    before = (folder / "x.flac").read_bytes()
+    from sagasr_stream.distributed import restore_batch
+
+    with pytest.raises(SagasrError, match="is an input file"):
+        restore_batch([folder], folder, fmt="flac", workers=1)
+    assert (folder / "x.flac").read_bytes() == before
 
 
 def test_the_settings_fingerprint_covers_settings_band_limit_output_rate_format_model_and_runtime(tiny_model, monkeypatch):

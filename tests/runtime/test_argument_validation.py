@@ -8,7 +8,8 @@ import pedalboard
 import pytest
 
 from sagasr_stream import (
-    AudioInputError, ResampleStage, Restorer, StreamingRestorer, StreamingUpsampler, restore, upsample,
+    AudioInputError, AudioTypeError, ResampleStage, Restorer, Series, StreamingRestorer, StreamingUpsampler, restore,
+    upsample,
 )
 from sagasr_stream.chain import Chain
 from sagasr_stream.effect import BandwidthExtension
@@ -205,3 +206,115 @@ def test_restorer_stream_takes_numpy_integers(tiny_model):
     from sagasr_stream.restorer import Restorer
 
     assert Restorer(tiny_model).stream(np.int64(2), np.int64(1)).channels == 2
+
+
+# --- the stream stages are an edge too ---------------------------------------------------------------------------
+
+def _stages(model):
+    return {"ResampleStage": ResampleStage(16000, SR, 2), "Restorer.stream": Restorer(model).stream(2),
+            "Series": Series([ResampleStage(16000, SR, 2), Restorer(model).stream(2)])}
+
+
+@pytest.mark.parametrize("stage", ["ResampleStage", "Restorer.stream", "Series"])
+@pytest.mark.parametrize("block, error, message", [
+    ((STEREO * 32767).astype(np.int16), AudioTypeError, "block has dtype int16"),  # was scaled up 32767x, silently
+    (STEREO.astype(np.complex64), AudioTypeError, "block has dtype complex64"),
+    (STEREO.tolist(), AudioTypeError, "block must be a numpy.ndarray, got list"),
+    (np.where(np.arange(3000) == 3, np.nan, STEREO).astype(np.float32), AudioInputError,
+     r"block holds 2 NaN/Inf sample\(s\), the first at index \(0, 3\)"),  # one NaN made both channels all NaN
+])
+def test_a_stage_refuses_what_is_no_audio_block(tiny_model, stage, block, error, message):
+    with pytest.raises(error, match=message):
+        _stages(tiny_model)[stage].process(block)
+
+
+def test_a_series_and_a_resample_stage_refuse_bad_arguments():
+    with pytest.raises(ParameterTypeError, match="stage 1 of the Series is a int"):
+        Series([ResampleStage(16000, SR, 1), 2])
+    with pytest.raises(ParameterTypeError, match="a Series takes a list of stages, got ResampleStage"):
+        Series(ResampleStage(16000, SR, 1))
+    for length in (1.5, -5, "10", True):
+        with pytest.raises(ParameterError, match="length must be None or a whole number"):
+            ResampleStage(16000, SR, 1, length=length)
+    assert ResampleStage(16000, SR, np.int64(2), length=np.int64(10)).channels == 2
+
+
+# --- Chain ---------------------------------------------------------------------------------------------------------
+
+def test_a_chain_buffer_refused_mid_stream_leaves_the_stream_intact(tiny_model):
+    """A mono buffer into a stereo stream used to run the native stages and store the channel count before the
+    effect refused it: the stream's tail was lost and flush() raised numpy's concatenate error."""
+    def chain():
+        return Chain([pedalboard.HighpassFilter(40), BandwidthExtension(tiny_model), pedalboard.Gain(-3)])
+
+    clean = chain()
+    expected = np.concatenate([clean(STEREO, SR, reset=False), clean.flush()], axis=1)
+    streamed = chain()
+    head = streamed(STEREO, SR, reset=False)
+    with pytest.raises(AudioInputError, match="a 2-channel stream is in progress; got 1 channel"):
+        streamed(STEREO[:1], SR, reset=False)
+    np.testing.assert_array_equal(np.concatenate([head, streamed.flush()], axis=1), expected)
+
+
+def test_an_empty_chain_returns_a_new_array():
+    for audio in (STEREO, STEREO[0], STEREO.T):
+        out = Chain([])(audio, SR)
+        np.testing.assert_array_equal(out, audio)
+        assert not np.shares_memory(out, audio)
+
+
+@pytest.mark.parametrize("plugins", [None, pedalboard.Gain(-3), "gain", 5])
+def test_a_chain_takes_a_list_of_plugins(plugins):
+    with pytest.raises(ParameterTypeError, match="a Chain takes a list of plugins"):
+        Chain(plugins)
+
+
+# --- numbers beyond float, restore_file's arguments ---------------------------------------------------------------
+
+@pytest.mark.parametrize("field", ["band_gain", "cfg_acoustic", "target_rolloff_hz", "band_ceiling", "sbr_blend"])
+def test_an_int_beyond_float_is_refused_by_name(tiny_model, field):
+    from sagasr_stream.errors import SettingsError
+    from sagasr_stream.settings import RestoreSettings
+
+    with pytest.raises(SettingsError, match=field):  # was OverflowError from math.isfinite
+        Restorer(tiny_model, RestoreSettings(**{field: 10 ** 400}))
+
+
+def test_huge_steps_batch_sizes_rates_and_band_limits_are_refused_by_name(tiny_model):
+    from sagasr_stream.errors import SettingsError
+    from sagasr_stream.settings import RestoreSettings
+
+    with pytest.raises(SettingsError, match=r"steps must be an integer in 1\.\.1000, got 10000"):
+        Restorer(tiny_model, RestoreSettings(steps=10_000))  # 10 ** 30 failed in numpy's linspace
+    with pytest.raises(SettingsError, match=r"batch_size must be an integer in 1\.\.1024"):
+        Restorer(tiny_model, RestoreSettings(batch_size=10 ** 30))
+    with pytest.raises(AudioInputError, match="unsupported sample rate"):
+        restore(STEREO, 10 ** 30, tiny_model)  # was TypeError from numpy's isfinite
+    with pytest.raises(ParameterError, match="band_limit_hz must be a frequency"):
+        Restorer(tiny_model, band_limit_hz=10 ** 400)
+
+
+def test_restore_file_checks_its_arguments_before_touching_a_file(tiny_model, tmp_path):
+    from pedalboard.io import AudioFile
+
+    from sagasr_stream import restore_file
+    from sagasr_stream.errors import AudioFileError
+
+    source, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    with AudioFile(str(source), "w", 16000, 1) as f:
+        f.write(STEREO[:1])
+    out.write_bytes(b"the user's file")
+    for kwargs, message in (({"overwrite": "no"}, "overwrite must be True or False, got 'no'"),
+                            ({"overwrite": 1}, "overwrite must be True or False, got 1"),
+                            ({"progress": 5}, "progress must be a function or None, got 5"),
+                            ({"log": "x"}, "log must be a function or None")):
+        with pytest.raises(ParameterTypeError, match=message):  # "no" and 1 overwrote the output
+            restore_file(source, out, tiny_model, **kwargs)
+    assert out.read_bytes() == b"the user's file"
+    with pytest.raises(ParameterTypeError, match="source must be a path"):
+        restore_file(None, out, tiny_model)
+    with pytest.raises(ParameterError, match=r"bit_depth must be one of \(16, 24, 32\), got 24.0"):
+        restore_file(source, tmp_path / "o.flac", tiny_model, bit_depth=24.0)
+    (tmp_path / "x.wav").mkdir()
+    with pytest.raises(AudioFileError, match="x.wav: it is a folder"):  # was "pass overwrite=True", then EISDIR
+        restore_file(source, tmp_path / "x.wav", tiny_model, overwrite=True)

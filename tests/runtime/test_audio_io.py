@@ -105,10 +105,19 @@ def test_a_failed_write_names_the_output_and_leaves_nothing(tmp_path, monkeypatc
 
 def test_a_failed_rename_names_the_output(tmp_path):
     destination = tmp_path / "out.wav"
-    destination.mkdir()  # a folder where the file should go: the final os.replace fails
     with pytest.raises(AudioFileError) as info:
-        write(destination, np.zeros((1, 4), np.float32))
+        with atomic_writer(destination, 44100, 1) as writer:
+            writer.write(np.zeros((1, 4), np.float32))
+            destination.mkdir()  # a folder appears where the file should go: the final os.replace fails
     assert str(info.value) == f"cannot write {destination}: Is a directory"
+    assert os.listdir(tmp_path) == ["out.wav"] and not os.listdir(destination)
+
+
+def test_a_folder_where_the_output_should_go_is_refused_before_writing(tmp_path):
+    destination = tmp_path / "out.wav"
+    destination.mkdir()
+    with pytest.raises(AudioFileError, match=f"^cannot write {destination}: it is a folder"):
+        write(destination, np.zeros((1, 4), np.float32))
     assert os.listdir(tmp_path) == ["out.wav"] and not os.listdir(destination)
 
 

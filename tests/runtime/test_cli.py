@@ -108,6 +108,35 @@ def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, t
     assert not list(tmp_path.rglob("*_restored_restored.wav"))
 
 
+def test_an_input_where_another_inputs_output_goes_is_never_overwritten(tiny_bundle, tmp_path, capsys):
+    """``x.wav`` and ``x.flac`` in one folder restored into that folder as FLAC: x.wav's output would be the
+    user's x.flac. Nothing overwrites it, even with --force (it used to be taken for an earlier output)."""
+    folder = tmp_path / "dd"
+    make_inputs(folder)
+    (folder / "sub" / "b.flac").rename(folder / "a.flac")
+    before = (folder / "a.flac").read_bytes()
+    args = ["restore", str(folder), "-o", str(folder), "--format", "flac", "--model", str(tiny_bundle)]
+    assert main(args) == 0  # a.wav: its output exists (skipped); a.flac: not restored onto itself
+    err = capsys.readouterr().err
+    assert "skip" in err and "not overwritten" in err
+    assert main(args + ["--force"]) == 1
+    assert "is an input file; refusing to overwrite it" in capsys.readouterr().err
+    assert (folder / "a.flac").read_bytes() == before
+
+
+def test_a_format_that_the_output_file_name_contradicts_is_refused(tiny_bundle, tmp_path, capsys):
+    make_inputs(tmp_path / "in")
+    source = str(tmp_path / "in" / "a.wav")
+    assert main(["restore", source, "-o", str(tmp_path / "o.wav"), "--format", "flac",
+                 "--model", str(tiny_bundle)]) == 2
+    assert "--format flac" in capsys.readouterr().err and not (tmp_path / "o.wav").exists()
+    assert main(["restore", source, "-o", str(tmp_path / "o.aif"), "--format", "aiff", "--model", str(tiny_bundle),
+                 "-q"]) == 0
+    assert main(["restore", source, "-o", str(tmp_path / "o.flac"), "--model", str(tiny_bundle), "-q"]) == 0
+    with open(tmp_path / "o.flac", "rb") as f:
+        assert f.read(4) == b"fLaC"
+
+
 def test_a_folder_without_audio_files_is_an_error(tiny_bundle, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "texts").mkdir()
@@ -206,3 +235,14 @@ def test_a_band_limit_outside_the_band_is_refused_by_name(tiny_bundle, tiny_mode
                  "--band-limit", "30000"]) == 2
     assert "band_limit_hz" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tiny_bundle):
+    """``sagasr info ... | head -1``: the pipe closes before the output is written; it used to end in a
+    BrokenPipeError traceback."""
+    code = "import sys, sagasr_stream.cli as c; sys.exit(c.main(['info', '--model', sys.argv[1]]))"
+    child = subprocess.Popen([sys.executable, "-c", code, str(tiny_bundle)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    child.stdout.close()  # the reader is gone before the first line
+    err = child.stderr.read()
+    assert child.wait(timeout=60) == 141 and "Traceback" not in err, err

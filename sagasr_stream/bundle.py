@@ -351,9 +351,9 @@ def extract_root(folder: Path) -> Path:
 def verify_files(root: Path, manifest: Manifest) -> None:
     """Check that every file listed in the manifest exists and has its recorded SHA-256, and that the
     bundle holds no file the manifest does not list (an unlisted file, e.g. ONNX external data, would be
-    loaded unverified). A file verified before and unchanged since (same size and mtime) is not hashed again
-    (see :mod:`.cache`)."""
-    from .cache import known_verified_hashes, remember_verified_hashes
+    loaded unverified). A file verified before and unchanged since (same size, mtime, ctime and inode) is not
+    hashed again (see :mod:`.cache`)."""
+    from .cache import file_stamp, known_verified_hashes, remember_verified_hashes
 
     files = {name: _safe_member_path(root, name) for name in manifest.files}
     listed = set(files.values())
@@ -365,20 +365,22 @@ def verify_files(root: Path, manifest: Manifest) -> None:
     if unlisted:
         raise BundleError(f"bundle {root} holds file(s) its manifest does not list (no SHA-256): {', '.join(unlisted)}")
     known = known_verified_hashes([f for f in files.values() if f.is_file()])
-    hashed: dict[Path, str] = {}
+    hashed: dict[Path, tuple[list[int], str]] = {}
     for name, expected in manifest.files.items():
         file = files[name]
         if not file.is_file():
             raise BundleError(f"bundle file missing: {file}")
         actual = known.get(file)
         if actual != expected:
-            actual = hashed[file] = sha256_file(file)
+            stamp = file_stamp(file)[1]  # before reading: a change while it is read shows next time
+            actual = sha256_file(file)
+            hashed[file] = (stamp, actual)
         if actual != expected:
             raise BundleError(
                 f"bundle file {file} failed its SHA-256 check (expected {expected[:12]}..., got {actual[:12]}...): "
                 "it is truncated, corrupted or was modified"
             )
-    remember_verified_hashes(hashed)
+    remember_verified_hashes(hashed)  # every file matched: a mismatch raised above
 
 
 def write_manifest(root: str | os.PathLike[str], manifest_fields: dict[str, Any]) -> Manifest:

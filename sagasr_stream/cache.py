@@ -1,12 +1,14 @@
 """A small per-user cache that makes loading a model faster the second time.
 
 - Verified file hashes: the SHA-256 of a bundle file, recorded only after it matched the manifest, keyed by
-  (absolute path, size, mtime_ns). A file that is rewritten, truncated or touched is hashed again.
+  (absolute path, size, mtime_ns, ctime_ns, inode). A file that is rewritten, truncated, replaced or touched is
+  hashed again. The graphs themselves are hashed again when a session is built from them (their bytes, as read).
 - ONNX Runtime's optimised graphs (see :mod:`sagasr_stream.backends.onnx`), keyed by the graph's SHA-256.
 
 Where: ``$SAGASR_CACHE_DIR``, else ``$XDG_CACHE_HOME/sagasr_stream``, else ``~/.cache/sagasr_stream``.
 Set ``SAGASR_NO_CACHE=1`` to disable it (every file is then hashed and every graph optimised on each load).
-The cache is an optimisation only: an unreadable or damaged cache is ignored, a failed write is not an error.
+The cache is an optimisation only: an unreadable or damaged cache is ignored, a failed write is not an error. It is
+trusted like the rest of the user's home: whoever can write in it can also change the installed package.
 """
 from __future__ import annotations
 
@@ -36,9 +38,12 @@ def cache_dir() -> Path:
     return Path(base) / "sagasr_stream"
 
 
-def _file_key(path: Path) -> tuple[str, list[int]]:
+def file_stamp(path: Path) -> tuple[str, list[int]]:
+    """(absolute path, [size, mtime_ns, ctime_ns, inode]): what must not change for a recorded hash to hold.
+    The status-change time cannot be set back (``os.utime`` sets only mtime and atime, and itself moves it), so
+    content rewritten in place with its size and mtime restored is hashed again."""
     stat = path.stat()
-    return str(path.resolve()), [stat.st_size, stat.st_mtime_ns]
+    return str(path.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
 def _load_hashes() -> dict[str, list]:
@@ -50,33 +55,34 @@ def _load_hashes() -> dict[str, list]:
 
 
 def known_verified_hashes(paths: list[Path]) -> dict[Path, str]:
-    """The SHA-256 recorded for each of ``paths`` whose size and mtime are unchanged since it was verified
+    """The SHA-256 recorded for each of ``paths`` whose :func:`file_stamp` is unchanged since it was verified
     (one read of the cache for all of them); files not in the cache, or changed since, are left out."""
     if not cache_enabled():
         return {}
     table, known = _load_hashes(), {}
     for path in paths:
         try:
-            name, stat = _file_key(path)
+            name, stamp = file_stamp(path)
         except OSError:
             continue
         entry = table.get(name)
-        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == stat and isinstance(entry[2], str):
-            known[path] = entry[2]
+        if isinstance(entry, list) and len(entry) == 5 and entry[:4] == stamp and isinstance(entry[4], str):
+            known[path] = entry[4]
     return known
 
 
-def remember_verified_hashes(hashes: dict[Path, str]) -> None:
-    """Record files whose SHA-256 was just checked against a manifest (one cache write for all of them)."""
+def remember_verified_hashes(hashes: dict[Path, tuple[list[int], str]]) -> None:
+    """Record files whose SHA-256 was just checked against a manifest, each with the :func:`file_stamp` taken
+    before it was hashed (a file changed while it was read is then hashed again next time); one cache write."""
     if not cache_enabled() or not hashes:
         return
     with _lock:
         try:
             data = _load_hashes()
-            for path, digest in hashes.items():
-                name, stat = _file_key(path)
+            for path, (stamp, digest) in hashes.items():
+                name = str(path.resolve())
                 data.pop(name, None)
-                data[name] = [*stat, digest]  # newest last: the oldest entries go first when the cache is full
+                data[name] = [*stamp, digest]  # newest last: the oldest entries go first when the cache is full
             while len(data) > MAX_HASH_ENTRIES:
                 data.pop(next(iter(data)))
             cache_dir().mkdir(parents=True, exist_ok=True)

@@ -43,9 +43,15 @@ def temporary_name(destination: Path) -> Path:
 @contextlib.contextmanager
 def atomic_path(destination: str | os.PathLike[str], tmp: Path | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``destination`` (``tmp``, or :func:`temporary_name`); when the block ends
-    without error, rename it onto ``destination``; on any error (or interrupt) remove it and re-raise."""
+    without error, rename it onto ``destination``; on any error (or interrupt) remove it and re-raise.
+
+    A chosen ``tmp`` has a name that can be guessed: whatever lies there already (a file a killed run left, or a
+    symbolic link planted to make the write land elsewhere) is removed first, never written through."""
     destination = Path(destination)
-    tmp = temporary_name(destination) if tmp is None else tmp
+    if tmp is None:
+        tmp = temporary_name(destination)
+    elif tmp.is_symlink() or tmp.is_file():
+        tmp.unlink()
     try:
         yield tmp
         os.replace(tmp, destination)

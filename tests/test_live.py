@@ -181,9 +181,9 @@ def test_run_live_with_a_fake_stream(tiny_bundle, capsys):
 
 def test_missing_sounddevice_gives_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # makes `import sounddevice` fail
-    with pytest.raises(SagasrError, match=r"pip install 'sagasr-stream\[live\]'"):
+    with pytest.raises(SagasrError, match=r"pip install 'sounddevice>=0.4.6'"):
         import_sounddevice()
-    with pytest.raises(SagasrError, match="sagasr-stream"):
+    with pytest.raises(SagasrError, match="pip install .sounddevice"):
         run_live(parse(["--list-devices"]))
 
 

@@ -80,7 +80,10 @@ def latest_state(run_dir: str | os.PathLike[str]) -> Path | None:
     p = Path(run_dir) / "state" / "latest"
     if not p.is_file():
         return None
-    folder = p.parent / p.read_text(encoding="utf-8").strip()
+    name = p.read_text(encoding="utf-8").strip()
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"{p} must name a state folder beside it (one plain folder name), got {name!r}")
+    folder = p.parent / name
     if not (folder / "state.json").is_file():
         raise FileNotFoundError(f"{p} names {folder.name}, which is not a complete training state (no state.json); "
                                 "restore that folder, or start afresh with --no-resume")

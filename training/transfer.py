@@ -111,7 +111,7 @@ def _read_index(pieces_dir: Path) -> dict:
 def _assemble(src: Path, index: dict, entry: dict, tmp: Path) -> None:
     """Write ``entry``'s pieces from ``src`` into ``tmp``, checking each piece and the whole file."""
     h = hashlib.sha256()
-    with tmp.open("wb") as f:
+    with open(tmp, "xb") as f:  # a new file: never through a link planted at the name
         for name in entry["pieces"]:
             piece = src / PurePosixPath(name).name
             if not piece.is_file():

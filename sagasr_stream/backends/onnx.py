@@ -1,6 +1,7 @@
 """ONNX Runtime backend: runs the bundle's graphs on the CPU or CUDA execution provider."""
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 
@@ -54,7 +55,8 @@ class OnnxBackend:
         self.manifest = bundle.manifest
         self.sessions = {}
         self._bundle, self._make_options, self._providers, self._threads = bundle, make_options, providers, threads
-        self._lazy_lock = threading.Lock()
+        self._lazy_lock = threading.RLock()  # the text encoder's first session reads its graph under it
+        self._graph_bytes: dict[str, bytes] = {}
         for graph in bundle.manifest.graphs:
             if graph != "text_encoder":  # started on first use: an empty caption never needs it
                 self.sessions[graph] = self._start_session(graph)
@@ -66,16 +68,34 @@ class OnnxBackend:
 
     def _start_session(self, graph: str, threads: int | None = None):  # type: ignore[no-untyped-def]
         """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible), on ``threads``
-        intra-op threads (default: the backend's setting)."""
+        intra-op threads (default: the backend's setting), built from the graph's bytes as verified against the
+        manifest (:meth:`_graph_source`), not from its file as it may be by then."""
         from .ort_cache import cached_session, optimised_graph_path
 
         threads = threads or self._threads
         sha = self.manifest.files[self.manifest.graphs[graph]]
         cached = optimised_graph_path(sha, self._providers, threads)
+        source = self._graph_source(graph)
         try:
-            return cached_session(self._bundle.path(graph), cached, lambda: self._make_options(threads), self._providers)
+            return cached_session(source, cached, lambda: self._make_options(threads), self._providers)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise BundleError(f"cannot load graph {graph!r} from {self._bundle.path(graph)}: {exc}") from exc
+
+    def _graph_source(self, graph: str) -> bytes | str:
+        """The bytes of ``graph``'s file, read once and checked against the manifest's SHA-256 (a file swapped
+        after the bundle was verified, e.g. before the text encoder's first use, raises :class:`BundleError`);
+        a graph with external data (the full-size DiT, ``NAME.onnx.data``) by its path, verified at load."""
+        name = self.manifest.graphs[graph]
+        if f"{name}.data" in self.manifest.files:
+            return str(self._bundle.path(graph))
+        with self._lazy_lock:
+            if graph not in self._graph_bytes:
+                data = self._bundle.path(graph).read_bytes()
+                if hashlib.sha256(data).hexdigest() != self.manifest.files[name]:
+                    raise BundleError(f"bundle file {self._bundle.path(graph)} changed after the bundle was verified "
+                                      "(its SHA-256 no longer matches the manifest)")
+                self._graph_bytes[graph] = data
+            return self._graph_bytes[graph]
 
     def _check_io(self) -> None:
         channels = self.manifest.latent_channels

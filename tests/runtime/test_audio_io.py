@@ -136,3 +136,12 @@ def test_a_folder_given_as_input_is_named_as_a_folder(tmp_path):
     with pytest.raises(AudioFileError, match="^input file not found: "):
         with open_input(tmp_path / "missing.wav"):
             pass
+
+
+def test_a_link_planted_at_the_partial_name_is_not_written_through(tmp_path):
+    victim, destination = tmp_path / "victim.txt", tmp_path / "out.wav"
+    victim.write_bytes(b"keep me")
+    partial_path(destination).symlink_to(victim)  # the name is guessable: hash of the name and this PID
+    write(destination, np.zeros((1, 4), np.float32))
+    assert victim.read_bytes() == b"keep me" and not destination.is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["out.wav", "victim.txt"]

@@ -115,3 +115,55 @@ def test_a_graph_whose_optimised_form_cannot_be_saved_still_loads(tiny_bundle, c
     x = band_limited_noise(9000, seed=6)
     y = restore(x, 44100, SagaSRModel.load(tiny_bundle), RestoreSettings(caption=""))
     assert y.shape == x.shape and not list((cache / "ort").glob("*.onnx"))
+
+
+def test_content_changed_with_its_size_and_mtime_kept_is_hashed_again(tmp_path, cache, hashed_files):
+    """The verified-hash record used to trust size and mtime: a file rewritten in place with os.utime putting its
+    mtime back loaded unchecked. The status-change time (and inode) are part of the record now."""
+    import os
+
+    root = build_tiny_bundle(tmp_path / "b")
+    bundle.load_bundle(root)
+    vocab = root / "vocab.txt"
+    before = vocab.stat()
+    vocab.write_bytes(vocab.read_bytes().replace(b"music", b"xxxxx"))
+    os.utime(vocab, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (vocab.stat().st_size, vocab.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    hashed_files.clear()
+    with pytest.raises(BundleError, match="vocab.txt failed its SHA-256 check"):
+        bundle.load_bundle(root)
+    assert hashed_files == ["vocab.txt"]
+
+
+def test_a_graph_swapped_after_loading_is_refused_when_its_session_starts(tmp_path, cache):
+    """The text encoder starts on the first caption, long after the bundle was verified: it used to run (and cache
+    the optimised form of) whatever file was there by then."""
+    root = build_tiny_bundle(tmp_path / "b")
+    other = build_tiny_bundle(tmp_path / "other", seed=1)
+    model = SagaSRModel.load(root)
+    cached = sorted((cache / "ort").glob("*"))
+    (root / "text_encoder.onnx").write_bytes((other / "text_encoder.onnx").read_bytes())
+    with pytest.raises(BundleError, match="text_encoder.onnx changed after the bundle was verified"):
+        model.text_tokens("music")
+    assert sorted((cache / "ort").glob("*")) == cached  # nothing of it was cached
+
+
+def test_an_altered_optimised_graph_is_not_loaded(tiny_bundle, cache):
+    """The optimised-graph cache used to be loaded unchecked: a cached DiT with other weights ran in place of the
+    verified one. Each saved graph has its SHA-256 beside it; one that disagrees is dropped and rebuilt."""
+    import onnx
+    from onnx import numpy_helper
+
+    x = band_limited_noise(20000, seed=7)
+    no_caption = RestoreSettings(caption="")
+    reference = restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption)
+    saved = sorted((cache / "ort").glob("*.onnx"))
+    assert saved and all(p.with_suffix(".sha256").is_file() for p in saved)
+    for path in saved:  # a valid graph with every weight changed, saved where the cache looks
+        graph = onnx.load(str(path))
+        for init in graph.graph.initializer:
+            values = numpy_helper.to_array(init)
+            if values.dtype.kind == "f":
+                init.CopyFrom(numpy_helper.from_array((values * 1.5 + 0.1).astype(values.dtype), init.name))
+        onnx.save(graph, str(path))
+    np.testing.assert_array_equal(restore(x, 44100, SagaSRModel.load(tiny_bundle), no_caption), reference)

@@ -78,3 +78,16 @@ def test_atomic_folder_replaces_the_folder_whole_or_not_at_all(tmp_path) -> None
     with atomic_folder(target) as tmp:
         (tmp / "new.txt").write_text("new")
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"] and [p.name for p in target.iterdir()] == ["new.txt"]
+
+
+def test_a_link_planted_at_a_chosen_temporary_name_is_not_written_through(tmp_path):
+    """``sagasr-train unpack`` and every audio output write through a temporary name that can be guessed
+    (``.NAME.partial``, ``.sagasr-HASH.partial-PID.wav``): a symbolic link put there made the write land in its
+    target, and the output end up a link."""
+    victim, target, tmp_name = tmp_path / "victim.txt", tmp_path / "a.bin", tmp_path / ".a.bin.partial"
+    victim.write_bytes(b"keep me")
+    tmp_name.symlink_to(victim)
+    with atomic_path(target, tmp_name) as tmp:
+        tmp.write_bytes(b"new")
+    assert victim.read_bytes() == b"keep me"
+    assert target.read_bytes() == b"new" and not target.is_symlink() and not tmp_name.exists()

@@ -417,6 +417,16 @@ def test_a_latest_pointer_to_a_missing_state_is_an_error_not_a_fresh_start(tmp_p
         latest_state(tmp_path)
 
 
+@pytest.mark.parametrize("pointer", ["../../elsewhere", "/tmp", "..", "", "a/b"])
+def test_a_latest_pointer_outside_the_state_folder_is_refused(tmp_path: Path, pointer: str) -> None:
+    """``state/latest`` is read from a run folder that may have travelled (pack / unpack): it names one folder
+    beside it, never a path that leads elsewhere."""
+    _save_tiny_state(tmp_path, 2)
+    (tmp_path / "state" / "latest").write_text(pointer, encoding="utf-8")
+    with pytest.raises(ValueError, match="must name a state folder beside it"):
+        latest_state(tmp_path)
+
+
 def test_a_resume_with_another_learning_rate_trains_with_it(audio_dir: Path, tmp_path: Path) -> None:
     """The optimizer and scheduler states carry the lr they were made with; a resume with --lr (or
     --weight-decay) changed kept the old values without a word."""

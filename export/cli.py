@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.checkpoint) == bool(args.random_config):
         parser.error("give a checkpoint folder or --random-config (exactly one)")
+    if args.external_data and args.backend != "onnx":
+        parser.error("--external-data is for the ONNX backend (TorchScript files hold their weights)")
     from sagasr_stream.errors import BundleError
 
     try:
@@ -124,8 +126,15 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.output)
     archive = out.suffix == ".zip"
-    if out.exists() and not args.overwrite and (archive or not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not archive and not out.is_dir():
+        print(f"error: {out} is a file; a bundle is a folder (or NAME.zip)", file=sys.stderr)
+        return 2
+    if out.exists() and not args.overwrite and (archive or any(out.iterdir())):
         print(f"error: {out} exists (use --overwrite)", file=sys.stderr)
+        return 2
+    saved = Path(args.save_checkpoint) if args.save_checkpoint else None
+    if saved is not None and saved.exists() and not args.overwrite and (not saved.is_dir() or any(saved.iterdir())):
+        print(f"error: --save-checkpoint {saved} exists (use --overwrite)", file=sys.stderr)
         return 2
     try:
         if args.checkpoint:
@@ -175,8 +184,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, BundleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.save_checkpoint:
-        save_checkpoint(model, args.save_checkpoint)
     # an archive is built in a hidden folder of its own (never a folder of the user's beside it), then zipped
     if archive:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -197,4 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         if archive:
             shutil.rmtree(folder, ignore_errors=True)
     print(f"wrote {out} ({manifest.backend}, graphs: {', '.join(manifest.graphs)}) in {time.perf_counter() - start:.1f} s")
+    if saved is not None:  # only once the export has worked: a refused export leaves an existing folder alone
+        save_checkpoint(model, saved)
+        print(f"wrote {saved}")
     return 0

@@ -236,6 +236,7 @@ def model_defaults(model: SagaSR, defaults: Defaults | dict[str, Any] | None) ->
                              f"(known: {', '.join(Defaults.__dataclass_fields__)})")
         result = Defaults(**merged)
     result.validate("the bundle's defaults")
+    result.check_rate(model.config.sample_rate, "the bundle's defaults")
     return result
 
 

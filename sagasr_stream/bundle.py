@@ -78,6 +78,13 @@ class Defaults:
     band_smoothing_iterations: int | None = None  # its Griffin-Lim iterations; None: the runtime's default
     band_transients: float | None = None          # share of the input's transients in the band's shape; None: off
 
+    def check_rate(self, sample_rate: int, where: str = "manifest") -> None:
+        """A target roll-off in Hz must lie below the Nyquist frequency of the model's ``sample_rate`` (Hz)."""
+        rolloff = self.target_rolloff_hz
+        if not isinstance(rolloff, str) and rolloff > sample_rate / 2:
+            raise BundleError(f"{where}: defaults.target_rolloff_hz {rolloff:g} Hz is above the model's Nyquist "
+                              f"frequency ({sample_rate / 2:g} Hz)")
+
     def validate(self, where: str = "manifest") -> None:
         """Check every default's type and range; raises :class:`BundleError` naming the field."""
         check_field_types(Defaults, asdict(self), where, "defaults.", checked_later=CHECKED_DEFAULTS)
@@ -89,6 +96,14 @@ class Defaults:
             scale = getattr(self, name)
             if not (math.isfinite(scale) and 0 <= scale <= 20):
                 raise BundleError(f"{where}: defaults.{name} must be a number in [0, 20], got {scale!r}")
+        rolloff = self.target_rolloff_hz
+        if rolloff == "model" and not self.rolloff_unknown_trained:
+            raise BundleError(f"{where}: defaults.target_rolloff_hz 'model' needs rolloff_unknown_trained (a model "
+                              "trained with hidden target roll-offs; export --rolloff-unknown-trained)")
+        if isinstance(rolloff, str) and rolloff not in ("auto", "model"):
+            raise BundleError(f"{where}: defaults.target_rolloff_hz must be Hz, 'auto' or 'model', got {rolloff!r}")
+        if not isinstance(rolloff, str) and not (math.isfinite(rolloff) and rolloff > 0):
+            raise BundleError(f"{where}: defaults.target_rolloff_hz must be a frequency > 0 Hz, got {rolloff!r}")
         if not is_share(self.auto_rolloff_fraction):
             raise BundleError(f"{where}: defaults.auto_rolloff_fraction must be a share in [0, 1], "
                               f"got {self.auto_rolloff_fraction!r}")
@@ -211,6 +226,7 @@ class Manifest:
             if os.path.isabs(name) or ".." in Path(name).parts:
                 raise BundleError(f"{where}: file name {name!r} leads outside the bundle folder")
         self.defaults.validate(where)
+        self.defaults.check_rate(self.sample_rate, where)
 
 
 def check_field_types(cls: type, data: dict[str, Any], where: str, prefix: str = "",

@@ -133,18 +133,26 @@ class CaptionStore:
 
 
 def read_cache(cache: str | os.PathLike[str]) -> dict[str, str]:
-    """JSON-lines cache -> {path: caption}; later lines win; a torn last line (interrupted write) is ignored."""
+    """JSON-lines cache -> {path: caption}; later lines win; a torn last line (interrupted write) is ignored, any
+    other line that is not JSON is an error naming the file and line."""
     table: dict[str, str] = {}
     p = Path(cache)
     if not p.is_file():
         return table
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines()):
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{cache}: not UTF-8 text ({exc})") from None
+    last = max((n for n, line in enumerate(lines) if line.strip()), default=-1)
+    for n, line in enumerate(lines):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError:
-            continue
+            if n == last:
+                continue
+            raise ValueError(f"{cache}:{n + 1}: not a JSON line (only a torn last line is skipped)") from None
         if not isinstance(row, dict) or not isinstance(row.get("path"), str) or not isinstance(row.get("caption"), str):
             raise ValueError(f"{cache}:{n + 1}: expected {{\"path\": str, \"caption\": str}}")
         table[row["path"]] = row["caption"]

@@ -96,7 +96,22 @@ def load_state(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if not (folder / "state.json").is_file():
         raise FileNotFoundError(f"{folder} is not a training state folder (no state.json)")
     ema = folder / "ema.safetensors"
-    return {"info": json.loads((folder / "state.json").read_text(encoding="utf-8")),
-            "trainable": load_file(str(folder / "trainable.safetensors")),
-            "ema": load_file(str(ema)) if ema.is_file() else None,
-            "optimizer_tensors": load_file(str(folder / "optimizer.safetensors"))}
+
+    def read(path: Path, loader: Any) -> Any:
+        try:
+            return loader(path)
+        except Exception as exc:  # safetensors' and json's own error types: a damaged file, named
+            raise ValueError(f"{path} is damaged ({type(exc).__name__}: {exc}); the run's older states: "
+                             f"{', '.join(older_states(folder)) or 'none'} (point state/latest at one, or start "
+                             "afresh with --no-resume)") from None
+
+    return {"info": read(folder / "state.json", lambda p: json.loads(p.read_text(encoding="utf-8"))),
+            "trainable": read(folder / "trainable.safetensors", lambda p: load_file(str(p))),
+            "ema": read(ema, lambda p: load_file(str(p))) if ema.is_file() else None,
+            "optimizer_tensors": read(folder / "optimizer.safetensors", lambda p: load_file(str(p)))}
+
+
+def older_states(folder: Path) -> list[str]:
+    """Names of the complete state folders beside ``folder`` before it (``step-*`` with a state.json)."""
+    return sorted(p.name for p in folder.parent.glob("step-*")
+                  if p.name < folder.name and (p / "state.json").is_file())

@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only run.json and checkpoint/ (the EMA weights to export), not the training state")
     sl = sub.add_parser("slim", help="copy a run's EMA weights (trained parts only, float16) for transfer/export")
     sl.add_argument("run_dir")
-    sl.add_argument("-o", "--out", dest="slim_out", required=True, help="folder for run.json + checkpoint/")
+    sl.add_argument("-o", "--out", dest="slim_out", required=True, help="folder for checkpoint/ (config.json and "
+                                                                       "model.safetensors)")
+    sl.add_argument("--overwrite", action="store_true", help="replace slim weights already in that folder")
     ip = sub.add_parser("interpolate", help="mix a fine-tune's weights with those it started from (WiSE-FT): "
                                             "(1 - alpha) * START + alpha * END, float16")
     ip.add_argument("start", help="the weights the fine-tune started from (safetensors)")
@@ -130,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                 kw = {"device": args.device, "prompt": args.prompt or DEFAULT_PROMPT}
             elif args.captioner == "http":
                 kw = {"model": args.api_model, "prompt": args.prompt or DEFAULT_PROMPT, "api_key_env": args.api_key_env}
+            if not Path(args.root).is_dir():
+                raise ValueError(f"{args.root} is not a folder (the audio to caption)")
+            if args.max_seconds is not None and not args.max_seconds > 0:
+                raise ValueError(f"--max-seconds must be > 0, got {args.max_seconds}")
             cap = make_captioner(args.captioner, model_path=args.model_path, url=args.url, **kw)
             cache = args.cache or str(Path(args.root) / "captions.jsonl")
             n = generate_captions(args.root, cache, cap, args.max_seconds, args.lowpass_hz, args.overwrite)
@@ -138,12 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pack":
             from .transfer import pack_run
 
+            if not args.piece_mib > 0:
+                raise ValueError(f"--piece-mib must be > 0, got {args.piece_mib}")
             index = pack_run(args.run_dir, args.pieces_out, int(args.piece_mib * 1024 * 1024), args.checkpoint_only)
             print(f"{len(index['files'])} files in {len(index['pieces'])} pieces -> {args.pieces_out}")
             return 0
         if args.command == "slim":
             from .transfer import slim_run
 
+            target = Path(args.slim_out) / "checkpoint" / "model.safetensors"
+            if target.exists() and not args.overwrite:
+                raise FileExistsError(f"{target} exists (another run's slim weights?); pass --overwrite to replace it")
             print(f"trained weights: {slim_run(args.run_dir, args.slim_out)}")
             return 0
         if args.command == "interpolate":
@@ -200,9 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         out = run(args.command, cfg)
         print(f"checkpoint: {out}")
         return 0
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # a diverged run: not a usage error, but no traceback either
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import typing
 from dataclasses import asdict, dataclass, fields
@@ -141,9 +142,14 @@ class TrainConfig:
     resume: bool = option(True, help="continue from run_dir/state/latest if present")
 
     def validate(self) -> "TrainConfig":
-        for key in ("max_steps", "batch_size", "accumulate"):
+        check_finite_numbers(self)
+        if not all(0.0 <= beta < 1.0 for beta in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {list(self.betas)}")
+        for key in ("max_steps", "batch_size", "accumulate", "num_nodes"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive")
+        if isinstance(self.devices, int) and not (self.devices >= 1 or self.devices == -1):
+            raise ValueError(f"devices must be a count >= 1, -1 (all) or 'auto', got {self.devices}")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
         if self.grad_clip < 0:  # a negative norm would flip every gradient: ascent, not descent
@@ -166,6 +172,19 @@ class TrainConfig:
                 raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)}")
         self.data.validate()
         return self
+
+
+def check_finite_numbers(config: Any, where: str = "") -> None:
+    """Raise ValueError naming the key of any float in ``config`` (a dataclass, nested ones and tuples included)
+    that is NaN or infinite: ``--lr inf`` or ``--logit-mean nan`` trained to NaN weights and exited 0."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            check_finite_numbers(value, f"{where}{f.name}.")
+            continue
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{where}{f.name} must be a finite number, got {value!r}")
 
 
 def _build(cls: type, data: Any, where: str) -> dict[str, Any]:

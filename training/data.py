@@ -8,6 +8,7 @@ by a hash of their relative path (stable across machines and file additions).
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -82,7 +83,15 @@ class WindowDataset(Dataset):
             self.lengths.append(n)
             for k in range(max(1, n // L)):
                 self.windows.append((i, k * L))
+        short = [p for p, n in zip(chosen, self.lengths) if n < L // 4]
+        if short and split == "train":
+            warnings.warn(f"{len(short)} of {len(chosen)} clips under {root} are shorter than a quarter of the "
+                          f"{L / cfg.sample_rate:.2f} s window (e.g. {short[0].name}): their windows are mostly zero "
+                          "padding", stacklevel=2)
         self.captions = CaptionStore(cfg.captions, root=root)
+        if cfg.captions and split == "train" and not any(self.captions.key(p) in self.captions.table for p in chosen):
+            warnings.warn(f"data.captions {cfg.captions} names none of the {len(chosen)} training clips under {root}: "
+                          "every clip is captioned from its file name", stacklevel=2)
         self.silence = 10 ** (cfg.silence_db / 20)
 
     def __len__(self) -> int:

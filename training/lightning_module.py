@@ -96,6 +96,9 @@ class StepModule(L.LightningModule):
             self.log(f"train/{k}", v.detach(), prog_bar=(k == "loss"), batch_size=bs, sync_dist=False)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=bs)
         self.log("train/step", float(self.step), batch_size=bs)
+        if not torch.isfinite(out["loss"]):  # stop before the step: the weights and the last saved state stay finite
+            raise FloatingPointError(f"the training loss is {out['loss'].item()} at step {self.step}: the run "
+                                     "diverged (a lower --lr?); its last saved state is kept")
         return out["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -118,6 +121,10 @@ class StepModule(L.LightningModule):
     def save(self) -> None:
         """Training state (all ranks reach here; rank 0 writes) + an exportable checkpoint of the EMA weights."""
         self.last_saved = self.step
+        bad = [name for name, p in self.trained().items() if not torch.isfinite(p).all()]
+        if bad:  # a diverged step: keep the last saved state and checkpoint as they are
+            raise FloatingPointError(f"{len(bad)} trained tensor(s) are not finite at step {self.step} (e.g. {bad[0]}): "
+                                     "the run diverged (a lower --lr?); its last saved state is kept")
         if self.trainer.global_rank != 0:
             return
         optim = self.optimizers()

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from sagasr_stream.files import atomic_write_text
+
 from .checkpointing import latest_state, load_state, replace_folder
 from .config import VAE_PARTS, DataConfig, TrainConfig, load_train_config, to_json  # noqa: F401 (re-exported)
 from .data import StepBatchSampler, WindowDataset, collate, worker_init
@@ -152,6 +154,20 @@ def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int 
     return {"latent_shift": scaled["latent_shift"], "latent_scale": scaled["latent_scale"]}
 
 
+FIXED_ON_RESUME = ("model", "init_checkpoint", "init_weights", "vae_weights")  # what base/ and the state hold
+
+
+def _read_run_json(path: Path) -> dict[str, Any]:
+    """A run's recorded config; a damaged file is an error naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is damaged ({exc}); restore it, or start afresh with --no-resume") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is damaged (not a JSON object); restore it, or start afresh with --no-resume")
+    return data
+
+
 def run(kind: str, cfg: TrainConfig) -> Path:
     """Train (``kind`` "diffusion" or "vae") until ``cfg.max_steps``; resumes from the run's latest state."""
     import lightning as L
@@ -169,10 +185,19 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     state_dir = latest_state(run_dir) if cfg.resume else None
     if state_dir is not None and (run_dir / "run.json").is_file():  # before base/ is touched
-        done = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("kind")
+        recorded = _read_run_json(run_dir / "run.json")
+        done = recorded.get("kind")
         if done not in (None, kind):
             raise ValueError(f"{run_dir} holds a {done} run; train the {kind} in another --run-dir "
                              "(or start this folder afresh with --no-resume)")
+        now, defaults = to_json(cfg), to_json(TrainConfig())
+        changed = [key for key in FIXED_ON_RESUME
+                   if key in recorded and now.get(key) != defaults.get(key) and recorded[key] != now.get(key)]
+        if changed:  # the network and its frozen parts come from base/: these would be recorded, not used
+            raise ValueError(f"{run_dir} resumes a run whose {', '.join(changed)} "
+                             f"{'was' if len(changed) == 1 else 'were'} " + ", ".join(
+                                 f"{recorded[k]!r} (given {now.get(k)!r})" for k in changed)
+                             + ": a resume keeps its network; start another --run-dir (or --no-resume)")
     resume = load_state(state_dir) if state_dir else None
     start = int(resume["info"]["step"]) if resume else 0
     if start >= cfg.max_steps:
@@ -224,7 +249,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     else:
         raise ValueError(f"unknown training kind {kind!r}")
     if is_rank0:
-        (run_dir / "run.json").write_text(json.dumps({"kind": kind, **to_json(cfg)}, indent=1) + "\n")
+        atomic_write_text(run_dir / "run.json", json.dumps({"kind": kind, **to_json(cfg)}, indent=1) + "\n")
     loggers = [CSVLogger(str(run_dir), name="logs", version=f"from-{start:08d}"),
                TensorBoardLogger(str(run_dir), name="tb", version=f"from-{start:08d}")]
     callbacks = [TQDMProgressBar(refresh_rate=max(1, cfg.log_every))] if cfg.progress else []

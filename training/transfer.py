@@ -60,10 +60,11 @@ def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], p
     run, out = Path(run_dir), Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} exists and is not empty")
+    files = run_files(run, checkpoint_only)  # a missing or empty run fails before the folder is made
     out.mkdir(parents=True, exist_ok=True)
     index: dict = {"format": FORMAT, "version": 1, "piece_bytes": piece_bytes, "files": [], "pieces": {}}
     n = 0
-    for rel in run_files(run, checkpoint_only):
+    for rel in files:
         entry = {"path": rel, "size": (run / rel).stat().st_size, "pieces": []}
         digest = hashlib.sha256()  # of the whole file, taken while it is split (one read)
         for chunk in _pieces_of(run / rel, piece_bytes):
@@ -108,6 +109,18 @@ def _read_index(pieces_dir: Path) -> dict:
     return index
 
 
+def _check_pieces(src: Path, index: dict) -> None:
+    """Raise when a piece any file needs is missing from ``src`` or has another SHA-256 than the index's."""
+    for entry in index["files"]:
+        for name in entry["pieces"]:
+            piece = src / PurePosixPath(name).name
+            if not piece.is_file():
+                raise FileNotFoundError(f"missing piece {piece.name} of {entry['path']} (nothing was written)")
+            if sha256_file(piece) != index["pieces"].get(piece.name):
+                raise ValueError(f"piece {piece.name} of {entry['path']} is damaged (SHA-256 mismatch; nothing was "
+                                 "written)")
+
+
 def _assemble(src: Path, index: dict, entry: dict, tmp: Path) -> None:
     """Write ``entry``'s pieces from ``src`` into ``tmp``, checking each piece and the whole file."""
     h = hashlib.sha256()
@@ -133,13 +146,16 @@ def join_pieces(pieces_dir: str | os.PathLike[str], run_dir: str | os.PathLike[s
     plan = [(entry, _safe_target(dest, entry["path"])) for entry in index["files"]]  # refuse before writing
     plan.sort(key=lambda item: item[0]["path"] == "state/latest")  # the pointer last: an interrupted join never
     # leaves state/latest naming a half-written state folder
-    written = []
+    _check_pieces(src, index)  # a damaged or missing piece is found before any file of the run is replaced
+    written, todo = [], []
     for entry, target in plan:
         if target.is_file() and sha256_file(target) == entry["sha256"]:
             written.append(target)
-            continue
-        if target.exists() and not overwrite:
+        elif target.exists() and not overwrite:
             raise FileExistsError(f"{target} exists with other content (pass overwrite=True)")
+        else:
+            todo.append((entry, target))
+    for entry, target in todo:
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target, target.with_name(target.name + ".partial")) as tmp:
             _assemble(src, index, entry, tmp)
@@ -151,7 +167,8 @@ def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
     """The smallest exportable copy of a diffusion run: ``out_dir/checkpoint/`` with the model's
     ``config.json`` and ``model.safetensors`` holding only the trained weights (``dit.*``, ``conditioner.*``)
     in float16. Export it with ``python -m sagasr_export --random-config MODEL.json
-    --trained-weights out_dir/checkpoint/model.safetensors`` (the frozen parts come from the config). A 17 M
+    --trained-weights out_dir/checkpoint/model.safetensors`` (the frozen parts come from the config, but for a run
+    on another VAE, ``vae_weights`` or ``init_checkpoint`` in its run.json, whose VAE the file then carries). A 17 M
     parameter DiT travels as 34 MB instead of 76 MB. Returns the weights file."""
     import shutil
 
@@ -162,7 +179,23 @@ def slim_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -
     (out / "checkpoint").mkdir(parents=True, exist_ok=True)
     if (run / "checkpoint" / "config.json").is_file():
         shutil.copy2(run / "checkpoint" / "config.json", out / "checkpoint" / "config.json")
-    return _write_trained_weights(_trained_weights(source), out / "checkpoint" / "model.safetensors")
+    frozen = _frozen_vae(run, source)
+    return _write_trained_weights(_trained_weights(source), out / "checkpoint" / "model.safetensors", frozen=frozen)
+
+
+def _frozen_vae(run: Path, checkpoint: Path) -> dict:
+    """The run's VAE tensors (``autoencoder.*``, as stored) when it did not train on the VAE its model config
+    builds (``vae_weights`` or ``init_checkpoint`` in run.json): export from the slim file would otherwise
+    build a random one in its place, without a word. Empty for a run on the config's own VAE."""
+    from safetensors.torch import load_file
+
+    try:
+        recorded = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    if not (recorded.get("vae_weights") or recorded.get("init_checkpoint")):
+        return {}
+    return {k: v for k, v in load_file(str(checkpoint)).items() if k.startswith("autoencoder.")}
 
 
 def _trained_weights(path: str | os.PathLike[str]) -> dict:
@@ -174,13 +207,15 @@ def _trained_weights(path: str | os.PathLike[str]) -> dict:
     return {k: v for k, v in load_file(str(path)).items() if k.startswith(TRAINED_PREFIXES)}
 
 
-def _write_trained_weights(weights: dict, target: Path, **metadata: str) -> Path:
-    """Write ``weights`` as float16 safetensors ``target``, atomically (the format export's --trained-weights reads)."""
+def _write_trained_weights(weights: dict, target: Path, frozen: dict | None = None, **metadata: str) -> Path:
+    """Write ``weights`` as float16 safetensors ``target``, atomically (the format export's --trained-weights
+    reads), with ``frozen`` tensors (a VAE the config does not build) as they are."""
     import torch
     from safetensors.torch import save_file
 
     target.parent.mkdir(parents=True, exist_ok=True)
     half = {k: v.to(torch.float16).contiguous() for k, v in weights.items()}
+    half |= {k: v.contiguous() for k, v in (frozen or {}).items()}
     with atomic_path(target, target.with_name(f".{target.name}.partial")) as tmp:
         save_file(half, str(tmp), metadata={"format": "sagasr-trained-weights", "dtype": "float16", **metadata})
     return target

@@ -60,11 +60,24 @@ def load_checkpoint(folder: str | os.PathLike[str], strict: bool = True) -> Saga
         text["tokenizer_file"] = str(folder / "tokenizer.json")
     config = load_config(data)
     model = SagaSR(config)
-    missing, unexpected = model.load_state_dict(load_file(str(folder / WEIGHTS)), strict=False)
+    weights = load_file(str(folder / WEIGHTS))
+    check_shapes(model, weights, f"checkpoint {folder}")
+    missing, unexpected = model.load_state_dict(weights, strict=False)
     missing = [k for k in missing if "position_ids" not in k]
     if strict and (missing or unexpected):
         raise ValueError(f"checkpoint {folder}: missing keys {missing[:8]}, unexpected keys {unexpected[:8]}")
     return model.eval()
+
+
+def check_shapes(module: torch.nn.Module, weights: dict[str, torch.Tensor], what: str) -> None:
+    """Raise ValueError naming ``what`` and the first tensors whose shape differs from ``module``'s (torch's
+    load_state_dict raises a RuntimeError for them even when not strict): weights of another model size."""
+    own = module.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} (the model's {tuple(own[k].shape)})" for k, v in weights.items()
+             if k in own and own[k].shape != v.shape]
+    if wrong:
+        raise ValueError(f"{what} does not fit this model (another size?): {len(wrong)} tensor(s) of another shape, "
+                         f"e.g. {'; '.join(wrong[:3])}")
 
 
 # --- Stable Audio Open -------------------------------------------------------------------------------------
@@ -85,6 +98,7 @@ def load_vae_weights(autoencoder: torch.nn.Module, path: str | os.PathLike[str])
     if not p.is_file():
         raise FileNotFoundError(f"no VAE weights at {p}")
     weights = load_file(str(p))
+    check_shapes(autoencoder, weights, f"VAE weights {p}")
     missing, unexpected = autoencoder.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise ValueError(f"VAE weights {p} do not fit this model's VAE: missing {missing[:4]}, unexpected {unexpected[:4]}")
@@ -92,18 +106,22 @@ def load_vae_weights(autoencoder: torch.nn.Module, path: str | os.PathLike[str])
 
 
 TRAINED_PREFIXES = ("dit.", "conditioner.")
+FROZEN_IN_SLIM = ("autoencoder.",)  # in a slim file only when the run did not use the config's own VAE
 
 
 def load_trained_weights(model: SagaSR, path: str | os.PathLike[str]) -> int:
     """Load a file of the trained weights only (``dit.*``, ``conditioner.*``, any float dtype; written by
-    ``sagasr-train slim``) into ``model``, whose frozen parts (VAE, text encoder) come from elsewhere. Every
-    trained weight of the model must be in the file, with its shape. Returns the number of tensors loaded."""
+    ``sagasr-train slim``) into ``model``, whose frozen parts (VAE, text encoder) come from elsewhere, except
+    ``autoencoder.*`` tensors the file holds (a run on another VAE than its config's). Every trained weight of
+    the model must be in the file, with its shape. Returns the number of tensors loaded."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no trained weights at {p}")
     weights = load_file(str(p))
-    own = {k: v for k, v in model.state_dict().items() if k.startswith(TRAINED_PREFIXES)}
-    missing = sorted(set(own) - set(weights))
+    state = model.state_dict()
+    own = {k: v for k, v in state.items() if k.startswith(TRAINED_PREFIXES)}
+    own |= {k: v for k, v in state.items() if k.startswith(FROZEN_IN_SLIM) and k in weights}  # a run's own VAE
+    missing = sorted(k for k in own if k not in weights)
     unexpected = sorted(k for k in weights if k not in own)
     wrong = sorted(k for k in set(own) & set(weights) if own[k].shape != weights[k].shape)
     if missing or unexpected or wrong:

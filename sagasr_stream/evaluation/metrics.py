@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dsp import HOP, N_FFT, high_band_energy, stft
-from ..errors import AudioInputError, ParameterError
+from ..errors import AudioInputError, AudioTypeError, ParameterError
 
 
 def seam_energy_ratio_db(
@@ -39,8 +39,17 @@ def seam_energy_ratio_db(
 LSD_EPS = 1e-8
 
 
+def _float_samples(x: object, name: str) -> np.ndarray:
+    """``x`` as float64 samples; an integer, bool or complex array raises AudioTypeError (int16 PCM would be scored
+    on its integer scale, complex on its real part)."""
+    array = np.asarray(x)
+    if array.dtype.kind != "f":
+        raise AudioTypeError(f"{name} has dtype {array.dtype}; expected float samples in [-1, 1]")
+    return array.astype(np.float64)
+
+
 def _power_spectrogram(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+    x = _float_samples(x, "signal")
     if x.ndim != 1 or x.size == 0:
         raise AudioInputError(f"expected a non-empty 1-D signal, got shape {x.shape}")
     if not np.isfinite(x).all():
@@ -115,8 +124,9 @@ def high_band_log_envelope(audio: np.ndarray, sample_rate: int, cutoff_hz: float
 def envelope_correlation(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutoff_hz: float) -> float:
     """Pearson correlation of the high-band log energy envelopes (10 ms frames) of ``estimate`` and ``reference``.
 
-    ``estimate``, ``reference``: (samples,) same length and rate. 1 for the reference itself; near 0 for a
-    steady haze against music with rhythm; 0 when either envelope is flat (spread below ``FLAT_ENVELOPE``: nothing above the cutoff).
+    ``estimate``, ``reference``: (samples,) same length and rate. 1 for a reference with any envelope against itself;
+    near 0 for a steady haze against music with rhythm; 0 when either envelope is flat (spread below
+    ``FLAT_ENVELOPE``: nothing above the cutoff, or a steady tone, even against itself).
     Unchanged by a gain on either signal. See :func:`high_band_log_envelope`.
     """
     estimate, reference = np.asarray(estimate), np.asarray(reference)
@@ -144,7 +154,7 @@ def quality(estimate: np.ndarray, reference: np.ndarray, sample_rate: int, cutof
 def band_signal(audio: np.ndarray, sample_rate: int, cutoff_hz: float, caller: str) -> np.ndarray:
     """Check the input of a function that works on the band above ``cutoff_hz``: a non-empty, finite 1-D
     signal and 0 < cutoff < Nyquist. Returns it as float64; raises AudioInputError or ParameterError (both ValueErrors) naming ``caller``."""
-    x = np.asarray(audio, dtype=np.float64)
+    x = _float_samples(audio, caller)
     if x.ndim != 1 or x.size == 0:
         raise AudioInputError(f"{caller} expects a non-empty 1-D signal, got shape {x.shape}")
     if not np.isfinite(x).all():

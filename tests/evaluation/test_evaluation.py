@@ -169,3 +169,17 @@ def test_seam_report_measures_seams_against_the_reference_at_the_same_places():
     dipped = seam_report(lambda lr, sr, cutoff: clip * dip, {"a": clip}, window, overlap)
     assert dipped["seam_db_vs_reference"] < -3.0
     assert seam_report(lambda lr, sr, cutoff: lr, {"short": clip[:window]}, window, overlap)["seam_db_vs_reference"] is None
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.bool_, np.complex64])
+def test_the_metrics_refuse_samples_that_are_no_floats(dtype):
+    """int16 PCM was scored on its integer scale, complex on its real part (with only a numpy warning)."""
+    from sagasr_stream.errors import AudioTypeError
+    from sagasr_stream.evaluation.metrics import envelope_correlation, lsd, lsd_hf
+
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, 8192).astype(np.float32)
+    bad = (x * 100).astype(dtype)
+    for metric in (lambda a, b: lsd(a, b), lambda a, b: lsd_hf(a, b, 44100, 8000.0),
+                   lambda a, b: envelope_correlation(a, b, 44100, 8000.0)):
+        with pytest.raises(AudioTypeError, match=f"dtype {np.dtype(dtype)}"):
+            metric(bad, x)

@@ -199,12 +199,29 @@ def test_bad_configs_weights_and_defaults_are_clear_errors_that_leave_no_bundle(
     for flag, message in ((["--steps", "0"], "defaults.steps must be >= 1"),
                           (["--overlap-fraction", "0.9"], "defaults.overlap_fraction must be in [0, 0.5], got 0.9"),
                           (["--cfg-acoustic", "-1"], "defaults.cfg_acoustic must be a number in [0, 20], got -1.0"),
-                          (["--auto-rolloff-fraction", "2"], "auto_rolloff_fraction must be a share in [0, 1]")):
+                          (["--auto-rolloff-fraction", "2"], "auto_rolloff_fraction must be a share in [0, 1]"),
+                          (["--target-rolloff-hz", "model"], "'model' needs rolloff_unknown_trained"),
+                          (["--target-rolloff-hz", "30000"], "30000 Hz is above the model's Nyquist frequency")):
         assert cli_main(["--random-config", "tiny", "-o", str(out), "--save-checkpoint", str(tmp_path / "c2"),
                          *flag]) == 2
         assert message in capsys.readouterr().err
     # no bundle, no partial folder, no checkpoint of a run that stopped
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "ckpt"]
+
+
+def test_save_checkpoint_refuses_an_existing_folder_and_writes_only_after_the_export(tiny_model, tmp_path, capsys):
+    """``--save-checkpoint`` used to overwrite an existing checkpoint folder without --overwrite, and before the
+    export, so an export then refused (--store-fp16 with TorchScript) still replaced it."""
+    from sagasr_export.model.checkpoint import save_checkpoint
+
+    ckpt = save_checkpoint(tiny_model, tmp_path / "ckpt")
+    before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
+    base = ["--random-config", "tiny", "--seed", "3", "--save-checkpoint", str(ckpt), "--no-text-encoder"]
+    assert cli_main(base + ["-o", str(tmp_path / "b1")]) == 2
+    assert f"--save-checkpoint {ckpt} exists (use --overwrite)" in capsys.readouterr().err
+    assert cli_main(base + ["-o", str(tmp_path / "b2"), "--overwrite", "--backend", "torchscript", "--store-fp16"]) == 2
+    assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before
+    assert not (tmp_path / "b1").exists() and not (tmp_path / "b2").exists()
 
 
 def test_a_failed_overwrite_keeps_the_old_bundle(tiny_model, onnx_bundle, tmp_path, monkeypatch):

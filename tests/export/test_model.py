@@ -206,3 +206,24 @@ def build_model_like(model, cfg):
     other = SagaSR(cfg, text_encoder=model.text_encoder)
     other.load_state_dict(model.state_dict())
     return other.eval()
+
+
+def test_weights_of_another_model_size_are_named_not_a_traceback(tiny_model, tmp_path):
+    """A config and weights of different sizes: load_state_dict's RuntimeError (size mismatch) came out raw."""
+    from safetensors.torch import save_file
+
+    from sagasr_export.model import build_model
+    from sagasr_export.model.checkpoint import load_vae_weights
+
+    save_checkpoint(tiny_model, tmp_path / "ckpt")
+    config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
+    config["dit"]["embed_dim"] = 2 * config["dit"]["embed_dim"]
+    (tmp_path / "ckpt" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"checkpoint .*ckpt does not fit this model \(another size\?\)"):
+        load_checkpoint(tmp_path / "ckpt")
+    vae = {k: v.contiguous() for k, v in tiny_model.autoencoder.state_dict().items()}
+    first = next(iter(vae))
+    vae[first] = torch.zeros(*vae[first].shape[:-1], vae[first].shape[-1] + 1)
+    save_file(vae, str(tmp_path / "autoencoder.safetensors"))
+    with pytest.raises(ValueError, match="VAE weights .* does not fit this model"):
+        load_vae_weights(build_model(tiny_model.config).autoencoder, tmp_path / "autoencoder.safetensors")

@@ -215,3 +215,40 @@ def test_caption_store_keys_a_linked_file_by_its_own_name(tmp_path: Path) -> Non
     assert store.key(link) == "clips/b_000001_00.flac"
     assert store.get(link) == "Harpsichord, 120 BPM"
     assert store.get(Path(os.path.relpath(link))) == "Harpsichord, 120 BPM"  # a relative path keys the same
+
+
+def test_a_damaged_caption_line_is_an_error_unless_it_is_the_torn_last_one(tmp_path: Path) -> None:
+    """A broken middle line used to be skipped: its clip trained on a file-name caption without a word."""
+    cache = tmp_path / "captions.jsonl"
+    good = [json.dumps({"path": f"c{i}.wav", "caption": f"caption {i}"}) for i in range(3)]
+    cache.write_text("\n".join([good[0], good[1], '{"path": "c2.wav", "capt']) + "\n")  # an interrupted write
+    assert read_cache(cache) == {"c0.wav": "caption 0", "c1.wav": "caption 1"}
+    cache.write_text("\n".join([good[0], '{"path": "c1.wav", "capt', good[2]]) + "\n")
+    with pytest.raises(ValueError, match=r"captions.jsonl:2: not a JSON line"):
+        read_cache(cache)
+    cache.write_bytes(b'{"path": "c0.wav", "caption": "\xff"}\n')
+    with pytest.raises(ValueError, match="captions.jsonl: not UTF-8"):
+        read_cache(cache)
+
+
+def test_a_captions_file_that_names_no_training_clip_is_warned_of(audio_dir: Path, tmp_path: Path) -> None:
+    from sagasr_training.data import DataConfig, WindowDataset
+
+    cache = tmp_path / "captions.jsonl"
+    cache.write_text(json.dumps({"path": "elsewhere/x.wav", "caption": "a bright piano"}) + "\n")
+    config = DataConfig(root=str(audio_dir), captions=str(cache), val_fraction=0.0, window_samples=8192).validate()
+    with pytest.warns(UserWarning, match="names none of the 5 training clips"):
+        WindowDataset(config, "train")
+
+
+def test_clips_much_shorter_than_the_window_are_warned_of(tmp_path: Path) -> None:
+    from sagasr_training.data import DataConfig, WindowDataset
+
+    from .conftest import write_audio
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_audio(tmp_path / f"c{i}.wav", rng.uniform(-0.3, 0.3, (1, 2205)).astype(np.float32), 44100)  # 50 ms
+    config = DataConfig(root=str(tmp_path), val_fraction=0.0, window_samples=65536).validate()
+    with pytest.warns(UserWarning, match="3 of 3 clips .* shorter than a quarter of the 1.49 s window"):
+        WindowDataset(config, "train")

@@ -174,6 +174,34 @@ def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> Non
         load_trained_weights(build_model(other), weights)
 
 
+def test_a_slim_of_a_run_on_its_own_vae_carries_that_vae(tmp_path: Path) -> None:
+    """A run trained with --vae-weights: its slim file used to hold only the DiT, so an export with
+    --random-config built a random VAE in its place without a word."""
+    from sagasr_export.model import build_model, named_config
+    from sagasr_export.model.checkpoint import load_trained_weights, save_checkpoint
+    from sagasr_training.transfer import slim_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(1)
+        trained = build_model(named_config("tiny"))  # stands in for a run whose VAE came from a VAE run
+        save_checkpoint(trained, tmp_path / "run" / "checkpoint")
+        (tmp_path / "run" / "run.json").write_text(json.dumps({"kind": "diffusion", "vae_weights": "vae/checkpoint"}))
+        weights = slim_run(tmp_path / "run", tmp_path / "slim")
+        (tmp_path / "plain" / "checkpoint").mkdir(parents=True)
+        save_checkpoint(trained, tmp_path / "plain" / "checkpoint")
+        plain = slim_run(tmp_path / "plain", tmp_path / "plain_slim")  # no run.json: the config's own VAE
+        torch.manual_seed(2)
+        fresh = build_model(named_config("tiny"))
+    load_trained_weights(fresh, weights)
+    for k, v in trained.state_dict().items():
+        if k.startswith("autoencoder."):
+            assert torch.equal(fresh.state_dict()[k], v), k
+    from safetensors.torch import load_file
+
+    assert not [k for k in load_file(str(plain)) if k.startswith("autoencoder.")]
+
+
 def _slim_tiny(tmp_path: Path, seed: int, name: str, embed_dim: int | None = None) -> Path:
     from sagasr_export.model import build_model, named_config
     from sagasr_export.model.checkpoint import save_checkpoint

@@ -458,3 +458,59 @@ def test_val_every_0_never_validates(audio_dir: Path, tmp_path: Path) -> None:
     run("diffusion", _cfg(audio_dir, tmp_path / "noval", max_steps=2, val_batches=1, val_every=0))
     rows = [r for f in (tmp_path / "noval" / "logs").glob("*/metrics.csv") for r in csv.DictReader(f.open())]
     assert sorted(_losses(tmp_path / "noval")) == [0, 1] and not any(r.get("val/loss") for r in rows)
+
+
+@pytest.mark.parametrize("key, value", [("lr", float("inf")), ("grad_clip", float("nan")), ("logit_mean", float("nan"))])
+def test_a_non_finite_number_in_the_config_is_refused_by_name(audio_dir: Path, tmp_path: Path, key: str, value: float) -> None:
+    with pytest.raises(ValueError, match=rf"{key.split('.')[-1]} must be a finite number"):
+        _cfg(audio_dir, tmp_path / "run", **{key: value}).validate()
+
+
+def test_betas_outside_0_1_are_refused_before_anything_is_built(audio_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"betas must be two numbers in \[0, 1\), got \[1.5, 0.999\]"):
+        run("diffusion", _cfg(audio_dir, tmp_path / "run", betas=(1.5, 0.999)))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_diverging_run_stops_with_an_error_and_keeps_its_last_finite_state(audio_dir: Path, tmp_path: Path) -> None:
+    """lr 1e30 turned every weight to inf/NaN; the run ended with exit 0 and its checkpoint exported NaN weights."""
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=2))
+    before = (run_dir / "checkpoint" / "model.safetensors").read_bytes()
+    with pytest.raises(FloatingPointError, match="diverged"):
+        run("diffusion", _cfg(audio_dir, run_dir, max_steps=6, lr=1e30))
+    assert (run_dir / "checkpoint" / "model.safetensors").read_bytes() == before
+    assert latest_state(run_dir).name == "step-00000002"
+
+
+def test_a_resume_with_another_network_is_refused_not_recorded(audio_dir: Path, tmp_path: Path) -> None:
+    """A resume keeps the network of base/ and the state: --model another.json was recorded in run.json but not
+    used. Asking for another one is now an error naming it; the run's files stay as they were."""
+    from sagasr_export.model import named_config
+
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=2))
+    other = tmp_path / "tiny_copy.json"
+    other.write_text(json.dumps(named_config("tiny").to_dict()))
+    recorded = (run_dir / "run.json").read_text()
+    with pytest.raises(ValueError, match="resumes a run whose model was 'tiny'.*tiny_copy.json"):
+        run("diffusion", _cfg(audio_dir, run_dir, max_steps=4, model=str(other)))
+    assert (run_dir / "run.json").read_text() == recorded
+    (run_dir / "run.json").write_text('{"kind": "diffusion", "model": ')  # torn by a crash of an older version
+    with pytest.raises(ValueError, match=r"run.json is damaged"):
+        run("diffusion", _cfg(audio_dir, run_dir, max_steps=4))
+
+
+def test_a_truncated_state_file_is_named_with_the_older_states(audio_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=4, save_every=2))
+    trainable = run_dir / "state" / "step-00000004" / "trainable.safetensors"
+    trainable.write_bytes(trainable.read_bytes()[:1000])  # was SafetensorError: invalid header length
+    with pytest.raises(ValueError, match=r"trainable.safetensors is damaged .*older states: step-00000002"):
+        run("diffusion", _cfg(audio_dir, run_dir, max_steps=6, save_every=2))
+
+
+def test_zero_devices_are_refused_by_name_not_by_lightning(audio_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="devices must be a count >= 1, -1 \\(all\\) or 'auto', got 0"):
+        run("diffusion", _cfg(audio_dir, tmp_path / "run", devices=0))  # was Lightning's MisconfigurationException
+    assert not (tmp_path / "run").exists()

@@ -67,6 +67,21 @@ def test_damaged_missing_and_unsafe_pieces_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out3").exists()
 
 
+def test_a_damaged_piece_is_found_before_any_file_of_the_run_is_replaced(tmp_path: Path) -> None:
+    """``unpack --overwrite`` onto an older run with one damaged piece: it used to replace the files before the
+    damaged one (checkpoint, run.json) and stop there, leaving state/latest naming the old state: a mixed run."""
+    pack_run(fake_run(tmp_path / "run"), tmp_path / "p", piece_bytes=4096)
+    old = fake_run(tmp_path / "old")
+    (old / "checkpoint" / "model.safetensors").write_bytes(b"\x02" * 5000)
+    (old / "run.json").write_text('{"old": true}')
+    before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    last = sorted(json.loads((tmp_path / "p" / INDEX).read_text())["pieces"])[-1]
+    (tmp_path / "p" / last).write_bytes(b"damaged")
+    with pytest.raises(ValueError, match="is damaged.*nothing was written"):
+        join_pieces(tmp_path / "p", old, overwrite=True)
+    assert {p: p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.parametrize("damage", [
     lambda index: index.pop("files"),
     lambda index: index.update(pieces=["x"]),

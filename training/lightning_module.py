@@ -123,8 +123,8 @@ class StepModule(L.LightningModule):
         self.last_saved = self.step
         bad = [name for name, p in self.trained().items() if not torch.isfinite(p).all()]
         if bad:  # a diverged step: keep the last saved state and checkpoint as they are
-            raise FloatingPointError(f"{len(bad)} trained tensor(s) are not finite at step {self.step} (e.g. {bad[0]}): "
-                                     "the run diverged (a lower --lr?); its last saved state is kept")
+            raise FloatingPointError(f"{len(bad)} trained tensor(s) are not finite at step {self.step} (e.g. "
+                                     f"{bad[0]}): the run diverged (a lower --lr?); its last saved state is kept")
         if self.trainer.global_rank != 0:
             return
         optim = self.optimizers()

@@ -50,14 +50,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 2
     from ..distributed.runner import restore_batch
 
-    summary = restore_batch(
-        args.inputs, args.output, model=args.model, provider=args.provider,
-        allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args),
-        band_limit_hz=args.band_limit, output_rate=args.output_rate, fmt=args.format, bit_depth=args.bit_depth,
-        ray_address=args.ray_address,
-        workers=args.workers, gpus_per_worker=args.gpus_per_worker, files_per_task=args.files_per_task,
-        segment_seconds=args.segment_seconds, threads_per_worker=args.threads_per_worker, progress=not args.quiet,
-    )
+    try:
+        summary = restore_batch(
+            args.inputs, args.output, model=args.model, provider=args.provider,
+            allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args),
+            band_limit_hz=args.band_limit, output_rate=args.output_rate, fmt=args.format, bit_depth=args.bit_depth,
+            ray_address=args.ray_address,
+            workers=args.workers, gpus_per_worker=args.gpus_per_worker, files_per_task=args.files_per_task,
+            segment_seconds=args.segment_seconds, threads_per_worker=args.threads_per_worker,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:  # workers may still be writing: their hidden partial files go with the next run
+        print("interrupted: no output path holds a partial file; run the same command again to resume (finished "
+              "files and segments are kept, and hidden partial files left by workers are removed then)",
+              file=sys.stderr)
+        return 130
     for line in summary.lines():
         print(line, file=sys.stderr)
     return 0 if summary.ok else 1

@@ -2,25 +2,54 @@
 arrive, so that a rerun skips what is complete.
 
 A file is complete when its latest record says ``"status": "ok"`` for the same settings fingerprint and the
-same input (path, size, modification time), and the output on disk still has the recorded SHA-256. A line cut
-short by a killed run is ignored (that file is simply redone).
+same input (path, size, modification and status-change times, inode), and the output on disk still has the
+recorded SHA-256. A line cut short by a killed run, or otherwise damaged, is ignored (that file is simply redone).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import SagasrError
 from ..files import sha256_file
 
 MANIFEST_NAME = "batch-manifest.jsonl"
 
 
+@contextlib.contextmanager
+def output_folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder`` for one batch run: a second run into it at the same time is refused (two runs used to do
+    every file twice and delete each other's scratch). An advisory ``flock`` on the folder itself (no file is left
+    in it), released when the run ends or its process dies; where ``fcntl`` does not exist (Windows) nothing is
+    held."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SagasrError(f"another sagasr batch is writing into {folder}: wait for it to end, or choose "
+                              "another -o folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def input_identity(source: Path) -> dict[str, Any]:
-    """What must not change for an output to stay valid: the input's resolved path, size (bytes) and mtime (ns)."""
+    """What must not change for an output (or a long file's finished segments) to stay valid: the input's resolved
+    path, size (bytes), mtime and status-change time (ns) and inode. The status-change time cannot be set back, so
+    an input replaced by other audio of the same length with its mtime kept (``cp -p``, ``rsync -a``) is redone."""
     stat = source.stat()
-    return {"input": str(source.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns}
+    return {"input": str(source.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
+            "input_ctime_ns": stat.st_ctime_ns, "input_inode": stat.st_ino}
 
 
 class RunManifest:
@@ -33,11 +62,11 @@ class RunManifest:
         """Every readable record, oldest first (a damaged or cut-short line is skipped)."""
         if not self.path.is_file():
             return
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
+        with open(self.path, "rb") as f:
+            for raw in f:
                 try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
+                    record = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError):  # a damaged line: that file is redone
                     continue
                 if isinstance(record, dict) and isinstance(record.get("output"), str):
                     yield record

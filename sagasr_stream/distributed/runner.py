@@ -5,6 +5,7 @@ Ray is imported only here, only when a batch runs (``pip install "ray>=2.9"``).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -17,7 +18,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
 from ..audio_io import output_bit_depth
@@ -30,12 +31,13 @@ from ..restorer import checked_band_limit, offline_windows_per_call, window_plan
 from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings, resolve
 from .inputs import discover, plan_outputs
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
-from .manifest import RunManifest, input_identity, is_complete
+from .manifest import RunManifest, input_identity, is_complete, output_folder_lock
 from .progress import AudioProgress
 from .segments import Segment, plan_segments
 from .worker import BatchWorker, WorkerConfig
 
 WORK_FOLDER = ".sagasr-batch"  # scratch space inside the output folder: staging files and finished segments
+P = ParamSpec("P")
 IN_FLIGHT_PER_WORKER = 2  # tasks queued on each actor, so that it never waits for the driver
 TASK_RETRIES = 3  # a task whose worker died is run again this often (on the restarted actor)
 
@@ -101,6 +103,18 @@ def settings_fingerprint(
     return digest, {k: v for k, v in settings.items() if k not in ("model", "runtime")} | {"model": manifest.name}
 
 
+def _holding_the_output_folder(run: Callable[P, BatchSummary]) -> Callable[P, BatchSummary]:
+    """Run a batch with its output folder locked (:func:`~.manifest.output_folder_lock`)."""
+    @functools.wraps(run)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> BatchSummary:
+        output = kwargs["output"] if "output" in kwargs else args[1]
+        with output_folder_lock(Path(output).resolve()):  # type: ignore[arg-type]
+            return run(*args, **kwargs)
+
+    return locked
+
+
+@_holding_the_output_folder
 def restore_batch(
     inputs: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
@@ -190,6 +204,7 @@ def restore_batch(
         record(file, {"error": error})
     for file, result in recovered:  # finished by a worker after its driver died: recorded, not redone
         record(file, {**result, "error": None}, count=False)
+        shutil.rmtree(file.job.work, ignore_errors=True)  # its staged input and segments are done with
     if files:
         pool = _Pool(files, resolved, plan, manifest_model.sample_rate, files_per_task, segment_seconds, record)
         config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
@@ -197,6 +212,7 @@ def restore_batch(
         summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
         summary.startup_s = pool.ready_at - started
         _clean_leftovers(out, destinations, sources)  # partial files of workers that were killed (their task was redone)
+    _remove_stale_scratch(out / WORK_FOLDER, keep={Path(f.job.work).name for f in files})
     try:
         (out / WORK_FOLDER).rmdir()  # gone once every long file is stitched (a failed file's scratch stays)
     except OSError:
@@ -239,6 +255,19 @@ def _pending_files(
         long = windows * plan.hop > 1.5 * segment_seconds * model_rate
         files.append(_File(job, source, destination, frames / rate, long, identity))
     return files, unreadable, recovered
+
+
+def _remove_stale_scratch(work: Path, keep: set[str]) -> None:
+    """Remove the scratch folders of ``work`` that no file of this run owns (``keep``: the keys of this run's
+    files, whose scratch is gone once stitched and stays when they failed): those of an input changed since, or
+    of other settings, which no rerun would ever use (a long file's staged input can take gigabytes)."""
+    if not work.is_dir():
+        return
+    for folder in work.iterdir():
+        if folder.is_dir() and not folder.is_symlink() and folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif folder.name.endswith(".done.json") and folder.name.removesuffix(".done.json") not in keep:
+            folder.unlink(missing_ok=True)
 
 
 def _clean_leftovers(out: Path, destinations: list[Path], sources: list[Path]) -> None:

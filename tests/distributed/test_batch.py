@@ -276,3 +276,30 @@ def test_a_killed_driver_leaves_no_partial_output_and_the_rerun_resumes(ray_clus
     assert len(manifest(out)) == 16  # every file recorded exactly once over the two runs
     assert outputs(out) == reference
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no partial or temporary file is left
+
+
+def test_a_second_batch_into_a_folder_in_use_is_refused(tiny_bundle, tmp_path):
+    """Two runs into one folder at once did every file twice, and one's stitch deleted the scratch the other was
+    using (files failed with FileNotFoundError). The second is refused before anything runs; none is left behind."""
+    from sagasr_stream.distributed.manifest import output_folder_lock
+    from sagasr_stream.errors import SagasrError
+
+    short_files(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    with output_folder_lock(out):  # what a running batch holds
+        with pytest.raises(SagasrError, match="another sagasr batch is writing into"):
+            restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=1, progress=False)
+    assert os.listdir(out) == []
+
+
+def test_scratch_of_changed_inputs_and_settings_goes_with_the_next_complete_run(ray_cluster, tiny_bundle, tmp_path):
+    """Segments and staged inputs of an interrupted run whose input or settings changed since were never removed
+    (a long file's staged input can take gigabytes)."""
+    short_files(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    stale = out / ".sagasr-batch" / "0123456789abcdef0123"
+    stale.mkdir(parents=True)
+    (stale / "input-at-model-rate.wav").write_bytes(b"x" * 1000)
+    (out / ".sagasr-batch" / "0123456789abcdef0123.done.json").write_text("{}")
+    summary = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=2, progress=False)
+    assert summary.restored == 2 and not (out / ".sagasr-batch").exists()

@@ -248,3 +248,26 @@ def test_split_restore_gives_dark_windows_the_single_pass_band_limit(tiny_model,
         restored = f.read(f.frames)
     for alone in (slice(14336, 18432), slice(32768, 36864)):  # windows 2 and 5 alone: in the first and second
         assert not np.allclose(restored[0, alone], x[alone], atol=1e-3)  # segment; dark, restored thanks to the limit
+
+
+def test_an_input_replaced_with_its_size_and_mtime_kept_has_another_identity(tmp_path):
+    """``cp -p`` / ``rsync -a`` of other audio of the same length over an input kept its size and mtime: an
+    interrupted run's segments of the old audio were stitched into the new file's output."""
+    import os
+
+    source = tmp_path / "x.wav"
+    source.write_bytes(b"a" * 4096)
+    before = input_identity(source)
+    stat = source.stat()
+    source.write_bytes(b"b" * 4096)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.stat().st_mtime_ns == stat.st_mtime_ns and input_identity(source) != before
+
+
+def test_a_manifest_line_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
+    manifest = RunManifest(tmp_path)
+    manifest.append({"output": "a.wav", "status": "ok"})
+    with open(manifest.path, "ab") as f:
+        f.write(b'{"output": "\xe9t\xe9"}\n')  # Latin-1 bytes: blocked every rerun with UnicodeDecodeError
+    manifest.append({"output": "b.wav", "status": "ok"})
+    assert sorted(manifest.latest()) == ["a.wav", "b.wav"]

@@ -460,8 +460,10 @@ def test_val_every_0_never_validates(audio_dir: Path, tmp_path: Path) -> None:
     assert sorted(_losses(tmp_path / "noval")) == [0, 1] and not any(r.get("val/loss") for r in rows)
 
 
-@pytest.mark.parametrize("key, value", [("lr", float("inf")), ("grad_clip", float("nan")), ("logit_mean", float("nan"))])
-def test_a_non_finite_number_in_the_config_is_refused_by_name(audio_dir: Path, tmp_path: Path, key: str, value: float) -> None:
+@pytest.mark.parametrize("key, value", [("lr", float("inf")), ("grad_clip", float("nan")),
+                                        ("logit_mean", float("nan"))])
+def test_a_non_finite_number_in_the_config_is_refused_by_name(audio_dir: Path, tmp_path: Path, key: str,
+                                                              value: float) -> None:
     with pytest.raises(ValueError, match=rf"{key.split('.')[-1]} must be a finite number"):
         _cfg(audio_dir, tmp_path / "run", **{key: value}).validate()
 

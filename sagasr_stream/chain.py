@@ -27,10 +27,13 @@ def _is_python_effect(item: object) -> bool:
 
 
 def _instances(item: object) -> Iterator[object]:
-    """``item`` and, for a native container (Pedalboard, Chain, Mix), every plugin nested in it."""
+    """``item`` and every plugin nested in it: in a native container (Pedalboard, Chain, Mix) or in one of ours."""
     yield item
     if isinstance(item, pedalboard.PluginContainer):
         for child in item:
+            yield from _instances(child)
+    elif isinstance(item, Chain):
+        for child in item.plugins:
             yield from _instances(child)
 
 

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from .api import restore_pipeline
-from .errors import AudioInputError
+from .errors import AudioInputError, ParameterTypeError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .restorer import Restorer
@@ -69,6 +69,21 @@ class BandwidthExtension:
 
     def __repr__(self) -> str:
         return f"<BandwidthExtension model={self.model.manifest.name!r} latency={self.reported_latency_samples} samples>"
+
+    def __copy__(self) -> "BandwidthExtension":
+        # a shallow copy shared the stream, its lock and layout cache with the original (one wiped the other's
+        # stream), and passed a chain's same-instance check: refused, as pedalboard's plugins refuse copy.copy
+        raise ParameterTypeError("cannot copy a BandwidthExtension (its stream state is its own): make another, "
+                                 "BandwidthExtension(effect.restorer), which shares the loaded model")
+
+    def __deepcopy__(self, memo: dict) -> "BandwidthExtension":
+        raise ParameterTypeError("cannot deep-copy a BandwidthExtension (it holds ONNX Runtime sessions): make "
+                                 "another, BandwidthExtension(effect.restorer)")
+
+    def __reduce__(self) -> object:
+        raise ParameterTypeError("cannot pickle a BandwidthExtension (it holds ONNX Runtime sessions): pickle the "
+                                 "bundle path and settings, and load it with "
+                                 "BandwidthExtension(Restorer.load(path, settings))")
 
     @property
     def reported_latency_samples(self) -> int:

@@ -16,8 +16,12 @@ and returns each channel's restored window.
   decorrelated band is the restored band with a random phase per frequency bin, fixed per (seed, pair), at
   the restored band's level frame by frame: deterministic and the same in every window, so results do not
   depend on block size.
-- ``"mid-side"``: mid and side restored as two signals with the same noise; the side is restored only where
-  it has a band to extend (a silent or full-band side passes as it is); L = M + S, R = M - S.
+- ``"mid-side"``: mid and side restored as two signals; the side is restored only where it has a band to
+  extend (a silent or full-band side passes as it is); L = M + S, R = M - S. A shaped-noise band does not change
+  sign with its input, so the side's band is given the mid's relation to it: where mid and side are coherent in
+  the octave below the edge (|coherence| >= :data:`MS_COHERENT`: a panned source) the side is restored with the
+  mid's noise and the sign of that coherence, so a source panned hard to one side keeps the other silent; else
+  (a wide pair) with noise of its own, so neither channel gets the coherent sum of the two bands.
 - ``"mono"``: all channels downmixed (their mean), restored once, and the result written to every channel.
 
 In ``linked`` and ``mid-side`` each channel keeps its own input up to its own band edge (the low-band merge
@@ -38,6 +42,7 @@ from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer, without_dc
 from .settings import STEREO_MODES, StereoMode
 
 PHASE_KEY = 0x57E2E0  # the decorrelator's rng key, apart from the sampler's (seed, channel, frame) keys
+MS_COHERENT = 0.5  # "mid-side": above this |coherence| of mid and side below the edge, the side's band is the mid's
 MAX_RELATIVE = 8.0  # the other of mid/side at most this many times the restored one's level (~18 dB)
 
 
@@ -80,6 +85,7 @@ class _Plan:
     mid: np.ndarray | None = None  # (samples,) float32 mid and side of the pair's input (made once, in _plan)
     side: np.ndarray | None = None
     spec: np.ndarray | None = None  # (2, bins, frames) the pair's float64 STFT (band edges, then the low-band merge)
+    side_sign: float = 1.0  # "ms": the side was restored as side_sign x side (its band given the mid's sign)
 
 
 class StereoWindows:
@@ -147,7 +153,13 @@ class StereoWindows:
             return _Plan(group, "pass")  # nothing missing in either channel
         mid, side = mid_side(pair)
         if self.mode == "mid-side":
-            return _Plan(group, "ms", (add(first, mid), add(first, side)), edges, mid, side, spec)
+            coherence = mid_side_coherence(spec, linked_edge(edges))
+            sign = -1.0 if coherence < 0 else 1.0
+            if abs(coherence) >= MS_COHERENT or not (mid.any() and side.any()):  # the mid's noise, its sign
+                signals_ = (add(first, mid), add(first, side if sign > 0 else -side))
+            else:  # a wide pair: the side's own noise
+                sign, signals_ = 1.0, (add(first, mid), add(group[1], side))
+            return _Plan(group, "ms", signals_, edges, mid, side, spec, side_sign=sign)
         # the restored one of mid/side: its STFT is the pair's, (L +- R) / 2, and its band edge the pair's lower one
         edge = linked_edge(edges)
         if float(np.var(side, dtype=np.float64)) > float(np.var(mid, dtype=np.float64)):  # the louder, DC aside
@@ -169,7 +181,7 @@ class StereoWindows:
             return [restored[plan.signals[-1]], -restored[plan.signals[-1]]]
         assert plan.edges is not None
         if plan.kind == "ms":
-            m, s = restored[plan.signals[0]], restored[plan.signals[1]]
+            m, s = restored[plan.signals[0]], np.float32(plan.side_sign) * restored[plan.signals[1]]
             pair = np.stack([m + s, m - s])
             if self.low_band == "off":
                 return list(pair.astype(np.float32))
@@ -195,6 +207,16 @@ class StereoWindows:
         decorrelated = decorrelate(band, restored.shape[-1], decorrelating_phase(self.seed, plan.channels[0], band.shape[0]), edge)
         synthetic = beta[None, :] * band + rho[None, :] * decorrelated
         return np.stack([band + synthetic, band - synthetic] if on_mid else [synthetic + band, synthetic - band])
+
+
+def mid_side_coherence(spec: np.ndarray, edge_bin: int) -> float:
+    """Re <M S*> / sqrt(<|M|^2> <|S|^2>) of a pair's mid and side over the octave below ``edge_bin`` and every
+    frame (``spec``: the pair's (2, bins, frames) STFT): +1 for a source panned hard left (M = S), -1 hard right,
+    near 0 for a wide pair; 0 where either is silent there."""
+    band = slice(max(1, edge_bin // 2), max(2, edge_bin))
+    mid, side = 0.5 * (spec[0, band] + spec[1, band]), 0.5 * (spec[0, band] - spec[1, band])
+    power = float(np.sum(np.abs(mid) ** 2) * np.sum(np.abs(side) ** 2))
+    return float(np.sum(mid * np.conj(side)).real / np.sqrt(power)) if power > 0 else 0.0
 
 
 def linked_edge(edges: np.ndarray) -> int:

@@ -169,11 +169,9 @@ def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str 
         return known
     if rows == 1:  # (1, 1): one frame of one channel, both readings agree
         return "channels_first"
-    raise AudioInputError(
-        f"{name} has square shape {shape}: cannot tell channels from samples. "
-        "Give the layout explicitly (layout='channels_first' or 'channels_last'), or in a stream pass a "
-        "non-square buffer first"
-    )
+    hint = ("process a non-square buffer first (the layout is remembered until reset()), as with pedalboard's "
+            "plugins" if name == "input_array" else "give layout='channels_first' or 'channels_last'")
+    raise AudioInputError(f"{name} has square shape {shape}: cannot tell channels from samples; {hint}")
 
 
 def to_channels_first(audio: np.ndarray, layout: Layout) -> np.ndarray:

@@ -318,3 +318,29 @@ def test_restore_file_checks_its_arguments_before_touching_a_file(tiny_model, tm
     (tmp_path / "x.wav").mkdir()
     with pytest.raises(AudioFileError, match="x.wav: it is a folder"):  # was "pass overwrite=True", then EISDIR
         restore_file(source, tmp_path / "x.wav", tiny_model, overwrite=True)
+
+
+def test_an_effect_cannot_be_copied_into_a_second_stream(tiny_model):
+    """copy.copy shared the stream, lock and layout cache (the copy's call wiped the original's stream) and passed a
+    chain's same-instance check; pedalboard's own plugins refuse copy.copy too."""
+    import copy
+    import pickle
+
+    effect = BandwidthExtension(tiny_model)
+    for duplicate in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="BandwidthExtension"):
+            duplicate(effect)
+    assert BandwidthExtension(effect.restorer).restorer is effect.restorer  # the way to a second one
+
+
+def test_an_instance_hidden_in_a_nested_chain_counts_as_a_duplicate(tiny_model):
+    effect = BandwidthExtension(tiny_model)
+    with pytest.raises(ParameterError, match="appears twice in the chain"):
+        Chain([Chain([pedalboard.Gain(-2), effect]), effect])  # streamed, it mixed two streams in one instance
+
+
+def test_a_square_buffer_to_an_effect_says_how_pedalboard_resolves_it(tiny_model):
+    with pytest.raises(AudioInputError, match="process a non-square buffer first"):
+        BandwidthExtension(tiny_model)(np.ones((2, 2), np.float32), SR)
+    with pytest.raises(AudioInputError, match="give layout='channels_first' or 'channels_last'"):
+        restore(np.ones((2, 2), np.float32), SR, tiny_model)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SagasrError
 from .options import add_restore_options, number_type, positive_seconds, settings_from_args
 
 
@@ -29,6 +30,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..restorer import Restorer
     from ..settings import RestoreSettings
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise SagasrError(f"-o {args.out} is a file: the evaluation writes a folder (report.md, report.json, ...)")
+    if args.pngs < 0:
+        raise SagasrError(f"--pngs must be >= 0, got {args.pngs}")
     sweep_steps = parse_steps(args.steps_sweep) if args.steps_sweep else None
     captions = load_captions(args.captions)
     settings = settings_from_args(args)

@@ -15,18 +15,38 @@ def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None
     named by file stem. ``seconds`` (> 0) cuts each clip, ``max_clips`` (>= 1) keeps the first files; None: no
     limit. Two different files of the same stem raise :class:`EvaluationError` naming them (one clip each)."""
     from ..audio_io import open_input, read_blocks
+    from ..integrity import check_audio_file
 
     check_limits(seconds, max_clips)
     files = reference_files(patterns)[:max_clips]
     check_unique_names(files)
     clips: dict[str, np.ndarray] = {}
     for file in files:
-        with open_input(file, sample_rate) as (reader, _channels, _rate):
-            audio = np.concatenate(list(read_blocks(reader, 1 << 16)), axis=1).mean(axis=0)
+        check_audio_file(file)  # a truncated or garbled file is named, not scored as the silence it decodes to
+        with open_input(file, sample_rate) as (reader, _channels, rate):
+            if rate < sample_rate:
+                raise EvaluationError(f"reference {file} is at {rate:g} Hz: references must be full-band recordings "
+                                      f"at >= {sample_rate} Hz (its band ends at {rate / 2:g} Hz, below the cutoffs)")
+            blocks = list(read_blocks(reader, 1 << 16))
+        audio = np.concatenate(blocks, axis=1).mean(axis=0) if blocks else np.zeros(0, np.float32)
         if seconds is not None:
             audio = audio[: int(seconds * sample_rate)]
+        check_scorable(audio, file, sample_rate)
         clips[file.stem] = audio.astype(np.float32)
     return clips
+
+
+MIN_CLIP_SECONDS = 0.25  # the envelope correlation needs tens of 10 ms frames; LSD a few STFT frames
+
+
+def check_scorable(audio: np.ndarray, file: Path, sample_rate: int) -> None:
+    """Refuse a reference clip that cannot be scored: shorter than :data:`MIN_CLIP_SECONDS` (its envelope
+    correlation comes out +-1 from a handful of frames) or digital silence (every score 0, averaged in)."""
+    if audio.size < MIN_CLIP_SECONDS * sample_rate:
+        raise EvaluationError(f"reference {file} gives a clip of {audio.size / sample_rate:.3f} s: the evaluation "
+                              f"needs >= {MIN_CLIP_SECONDS} s of audio per clip")
+    if not audio.any():
+        raise EvaluationError(f"reference {file} is digital silence: nothing to restore or score")
 
 
 def check_limits(seconds: float | None, max_clips: int | None) -> None:

@@ -84,7 +84,7 @@ def test_eval_refuses_a_steps_sweep_without_tuning_clips_before_running(tiny_bun
 def write_clip(path, seed=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     with AudioFile(str(path), "w", 44100, 1) as f:
-        f.write((0.2 * np.random.default_rng(seed).standard_normal((1, 4410))).astype(np.float32))
+        f.write((0.2 * np.random.default_rng(seed).standard_normal((1, 22050))).astype(np.float32))
     return path
 
 
@@ -123,7 +123,35 @@ def test_the_clip_limits_are_checked_in_the_library_too(tmp_path):
     for seconds, count in ((-1.0, None), (0.0, None), (None, -1), (None, 0)):
         with pytest.raises(ParameterError):
             load_clips([str(tmp_path)], seconds, count, 44100)
-    assert load_clips([str(tmp_path)], 0.05, 1, 44100)["y"].shape == (2205,)
+    assert load_clips([str(tmp_path)], 0.3, 1, 44100)["y"].shape == (13230,)
+
+
+def write_audio(path, audio, rate=44100):
+    with AudioFile(str(path), "w", rate, audio.shape[0]) as f:
+        f.write(audio.astype(np.float32))
+
+
+def truncate(path):
+    write_clip(path)
+    path.write_bytes(path.read_bytes()[:200])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: write_audio(p, np.zeros((2, 44100))), "is digital silence"),  # every score 0, averaged in: halved means
+    (truncate, "truncated"),  # decoded as silence and scored before
+    (lambda p: write_audio(p, np.full((1, 8000), 0.1), 8000), "must be full-band recordings at >= 44100 Hz"),
+])
+def test_a_reference_that_cannot_be_scored_is_refused_by_name(tmp_path, make, message):
+    from sagasr_stream.errors import AudioFileError, EvaluationError
+    from sagasr_stream.evaluation.references import load_clips
+
+    path = tmp_path / "r.wav"
+    make(path)
+    with pytest.raises((EvaluationError, AudioFileError), match=message):
+        load_clips([str(path)], None, None, 44100)
+    write_clip(path)  # a 0.1 s cut of a good file: too short for the envelope correlation (it came out +-1)
+    with pytest.raises(EvaluationError, match="needs >= 0.25 s"):
+        load_clips([str(path)], 0.1, None, 44100)
 
 
 @pytest.mark.parametrize("make, message", [(lambda p: p, "captions file not found: "),
@@ -136,3 +164,11 @@ def test_eval_refuses_an_unusable_captions_file_with_one_line(tiny_bundle, refs,
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and message in err and str(captions) in err
     assert err.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+def test_an_output_that_is_a_file_is_refused_before_the_run(tiny_bundle, tmp_path, capsys):
+    y = write_clip(tmp_path / "y.wav")
+    (tmp_path / "afile").write_text("mine")
+    assert main(["eval", str(y), "-o", str(tmp_path / "afile"), "--model", str(tiny_bundle), "--split", "all"]) == 2
+    assert "is a file: the evaluation writes a folder" in capsys.readouterr().err  # was FileExistsError, after the run
+    assert (tmp_path / "afile").read_text() == "mine"

@@ -17,7 +17,7 @@ import os
 import threading
 from pathlib import Path
 
-from .files import atomic_write_text
+from .files import atomic_write_text, file_stamp as stamp_of
 
 HASHES_FILE = "verified_hashes.json"
 MAX_HASH_ENTRIES = 512
@@ -39,11 +39,9 @@ def cache_dir() -> Path:
 
 
 def file_stamp(path: Path) -> tuple[str, list[int]]:
-    """(absolute path, [size, mtime_ns, ctime_ns, inode]): what must not change for a recorded hash to hold.
-    The status-change time cannot be set back (``os.utime`` sets only mtime and atime, and itself moves it), so
-    content rewritten in place with its size and mtime restored is hashed again."""
-    stat = path.stat()
-    return str(path.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    """(absolute path, [size, mtime_ns, ctime_ns, inode]): what must not change for a recorded hash to hold
+    (:func:`~sagasr_stream.files.file_stamp`)."""
+    return str(path.resolve()), list(stamp_of(path))
 
 
 def _load_hashes() -> dict[str, list]:

@@ -21,6 +21,15 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def file_stamp(path: str | os.PathLike[str]) -> tuple[int, int, int, int]:
+    """(size, mtime_ns, ctime_ns, inode) of a file: what must stay the same for a result recorded about it (a
+    verified hash, a finished output) to hold. The status-change time cannot be set back (``os.utime`` sets only
+    mtime and atime, and itself moves it), so content rewritten in place with its size and mtime restored, or a
+    file replaced by ``cp -p``, counts as changed."""
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+
 def path_inside(root: Path, name: str) -> Path | None:
     """``root / name`` resolved, or None when ``name`` is absolute or leads outside ``root`` (path traversal)."""
     target = (root / name).resolve()

@@ -151,10 +151,13 @@ def check_layout(layout: object, shape: tuple[int, ...], name: str = "audio") ->
     return layout  # type: ignore[return-value]
 
 
-def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str = "audio") -> Layout:
+def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str = "audio",
+                 remembered: bool = False) -> Layout:
     """Layout of an audio buffer: 1-D is mono; in 2-D the smaller dimension is channels.
 
-    A square 2-D buffer is ambiguous unless ``known`` (a layout seen before) resolves it.
+    A square 2-D buffer is ambiguous unless ``known`` (a layout seen before) resolves it. ``remembered``: the
+    caller keeps the last layout (pedalboard's rule, :class:`LayoutTracker`), so its error says so; else it
+    points at an explicit ``layout=``.
     """
     if len(shape) == 1:
         return "mono"
@@ -170,7 +173,7 @@ def infer_layout(shape: tuple[int, ...], known: Layout | None = None, name: str 
     if rows == 1:  # (1, 1): one frame of one channel, both readings agree
         return "channels_first"
     hint = ("process a non-square buffer first (the layout is remembered until reset()), as with pedalboard's "
-            "plugins" if name == "input_array" else "give layout='channels_first' or 'channels_last'")
+            "plugins" if remembered else "give layout='channels_first' or 'channels_last'")
     raise AudioInputError(f"{name} has square shape {shape}: cannot tell channels from samples; {hint}")
 
 
@@ -250,7 +253,7 @@ class LayoutTracker:
         elif rows == cols == 1:
             layout = "channels_first"  # one sample of one channel: both readings agree
         else:
-            layout = infer_layout(shape, None, name)
+            layout = infer_layout(shape, None, name, remembered=True)
         channels = rows if layout == "channels_first" else cols
         if channels > 0 and shape != (1, 1):
             self.layout, self.channels = layout, channels

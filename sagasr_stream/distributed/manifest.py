@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import SagasrError
-from ..files import sha256_file
+from ..files import file_stamp, sha256_file
 
 MANIFEST_NAME = "batch-manifest.jsonl"
 
@@ -45,11 +45,11 @@ def output_folder_lock(folder: Path) -> Iterator[None]:
 
 def input_identity(source: Path) -> dict[str, Any]:
     """What must not change for an output (or a long file's finished segments) to stay valid: the input's resolved
-    path, size (bytes), mtime and status-change time (ns) and inode. The status-change time cannot be set back, so
-    an input replaced by other audio of the same length with its mtime kept (``cp -p``, ``rsync -a``) is redone."""
-    stat = source.stat()
-    return {"input": str(source.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
-            "input_ctime_ns": stat.st_ctime_ns, "input_inode": stat.st_ino}
+    path and its :func:`~sagasr_stream.files.file_stamp` (size, mtime, ctime, inode: an input replaced by other
+    audio of the same length with its mtime kept, ``cp -p``, is redone)."""
+    size, mtime_ns, ctime_ns, inode = file_stamp(source)
+    return {"input": str(source.resolve()), "input_size": size, "input_mtime_ns": mtime_ns,
+            "input_ctime_ns": ctime_ns, "input_inode": inode}
 
 
 class RunManifest:

@@ -38,6 +38,22 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
     return sorted(found.items())
 
 
+def outside_folder(inputs: list[tuple[Path, Path]], folder: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """(the inputs, the files left out): :func:`expand_inputs`'s (file, relative path) pairs without the files in
+    ``folder`` where it lies strictly below the folder or glob root they were found in (``restore in -o
+    in/restored`` run again: the earlier results are not new inputs). A file named by itself, or found in
+    ``folder`` as the root, stays."""
+    folder = folder.resolve()
+    kept: list[tuple[Path, Path]] = []
+    left_out: list[Path] = []
+    for file, rel in inputs:
+        if file.is_relative_to(folder) and len(file.relative_to(folder).parts) < len(rel.parts):
+            left_out.append(file)
+        else:
+            kept.append((file, rel))
+    return kept, left_out
+
+
 def glob_root(pattern: str) -> Path:
     """The folder a glob searches from: its leading parts without wildcards (``tapes/**/*.wav`` -> ``tapes``)."""
     parts = Path(pattern).parts

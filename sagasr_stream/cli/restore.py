@@ -6,22 +6,30 @@ import sys
 from pathlib import Path
 
 from ..errors import SagasrError
-from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs
+from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs, outside_folder
 from ..audio_io import output_bit_depth
 from .options import (
     add_band_limit_option, add_bit_depth_option, add_restore_options, sample_rate_hz, settings_from_args,
 )
 
 
+def output_folder(inputs: list[tuple[Path, Path]], output: str | None) -> Path | None:
+    """The folder the results go to with ``-o`` (None: beside the inputs, or ``-o`` names one output file)."""
+    if output is None:
+        return None
+    out = Path(output)
+    as_dir = len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")) or out.suffix == ""
+    return out if as_dir else None
+
+
 def output_paths(inputs: list[tuple[Path, Path]], output: str | None, suffix: str) -> list[Path]:
     """Where each input's result goes: a file (-o for one input), a folder (-o for several), or beside the input."""
     if output is None:
         return [file.with_name(f"{file.stem}_restored{suffix}") for file, _ in inputs]
-    out = Path(output)
-    as_dir = len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")) or out.suffix == ""
-    if not as_dir:
-        return [out]
-    return [out / rel.with_suffix(suffix) for _, rel in inputs]
+    folder = output_folder(inputs, output)
+    if folder is None:
+        return [Path(output)]
+    return [folder / rel.with_suffix(suffix) for _, rel in inputs]
 
 
 def drop_own_outputs(inputs: list[tuple[Path, Path]], outputs: list[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
@@ -72,6 +80,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from ..restorer import Restorer
 
     inputs = expand_inputs(args.inputs)
+    folder = output_folder(inputs, args.output)
+    if folder is not None:  # a rerun with -o inside an input folder: its earlier results are no inputs
+        inputs, left_out = outside_folder(inputs, folder)
+        if left_out and not inputs:
+            raise SagasrError(f"every audio file found is in the output folder {folder}: nothing to restore")
+        if left_out and not args.quiet:
+            print(f"leaving out {len(left_out)} file(s) in the output folder {folder}", file=sys.stderr)
     check_output_target(inputs, args.output, args.format)
     outputs = output_paths(inputs, args.output, "." + (args.format or "wav"))
     kept, outputs = drop_own_outputs(inputs, outputs)

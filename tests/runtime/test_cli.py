@@ -108,6 +108,31 @@ def test_rerun_beside_the_inputs_does_not_restore_earlier_outputs(tiny_bundle, t
     assert not list(tmp_path.rglob("*_restored_restored.wav"))
 
 
+def test_rerun_into_an_output_folder_inside_the_input_folder(tiny_bundle, tmp_path, capsys):
+    """``restore in -o in/restored`` run again: the earlier results in in/restored are not new inputs, so
+    ``--force`` redoes them (it used to refuse every file as an input it would overwrite)."""
+    make_inputs(tmp_path / "in")
+    out = tmp_path / "in" / "restored"
+    args = ["restore", str(tmp_path / "in"), "-o", str(out), "--model", str(tiny_bundle)]
+    assert main(args + ["-q"]) == 0
+    first = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav"))
+    assert first == ["a.wav", "sub/b.wav"]
+    capsys.readouterr()
+    assert main(args + ["--force"]) == 0
+    err = capsys.readouterr().err
+    assert "leaving out 2 file(s) in the output folder" in err and "2 restored" in err and "refusing" not in err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == first  # no restored/restored
+    named = out / "a.wav"  # a file named by itself stays an input, and is never overwritten
+    assert main(["restore", str(named), "-o", str(out), "--model", str(tiny_bundle), "--force", "-q"]) == 1
+    only_results = ["restore", str(out), "-o", str(out / "again"), "--model", str(tiny_bundle), "-q"]
+    assert main(only_results) == 0 and (out / "again" / "a.wav").is_file()
+    (tmp_path / "solo" / "res").mkdir(parents=True)
+    (out / "a.wav").rename(tmp_path / "solo" / "res" / "a.wav")
+    capsys.readouterr()
+    assert main(["restore", str(tmp_path / "solo"), "-o", str(tmp_path / "solo" / "res"), "--model", str(tiny_bundle)]) == 2
+    assert "every audio file found is in the output folder" in capsys.readouterr().err
+
+
 def test_an_input_where_another_inputs_output_goes_is_never_overwritten(tiny_bundle, tmp_path, capsys):
     """``x.wav`` and ``x.flac`` in one folder restored into that folder as FLAC: x.wav's output would be the
     user's x.flac. Nothing overwrites it, even with --force (it used to be taken for an earlier output)."""

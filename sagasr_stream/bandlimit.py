@@ -62,7 +62,9 @@ def band_limit_of(
     if frames <= 0 or history_frames <= 0:
         return None
     power = power_sum / frames
-    edge = band_edge_from_power(power, rounding_floor)
+    # a shelf under the mean spectrum's band is no junk to leave out here: a sweep's or a bass intro's band so far
+    # stands over the recording's own quieter band (its noise, up to its real cut), which a window's own edge keeps
+    edge = band_edge_from_power(power, rounding_floor, shelf=False)
     if edge == 0 or edge >= power.size - 1:
         return None
     return SignalBandLimit(edge, float(np.median(history_sum[edge:]) / history_frames))

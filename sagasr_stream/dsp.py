@@ -166,7 +166,7 @@ def tapered_power(x: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
     return power * (np.sum(_hann(n_fft) ** 2) / np.sum(taper**2))
 
 
-def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
+def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0, shelf: bool = True) -> int:
     """The band edge bin of one mean power spectrum ``power`` (bins,): where the spectrum falls from its
     band into its own noise floor. Returns ``bins - 1`` (full band: no cut found) or 0 (silence).
     ``rounding_floor``: the expected power per bin of integer samples' rounding noise
@@ -175,6 +175,7 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     then once more as a drop of only :data:`EDGE_DITHER_DROP_DB` into a floor at the level of the grid's dither
     (:data:`EDGE_DITHER_FLOOR`: 2-8 times the rounding power), its edge where the level comes within
     :data:`EDGE_DITHER_KNEE_DB` of that floor: a dithered file's cut, in a passage too quiet for the full drop.
+    ``shelf``: whether a cut under a shelf is taken for the top (:func:`_under_a_shelf`).
 
     - the level per bin (dB) is smoothed by a 9-bin maximum (bridges the gaps between harmonics and
       MP3-style holes) and a 31-bin median (a lone tonal peak, narrower than ~330 Hz, is not a band);
@@ -199,7 +200,7 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0) -> int:
     peak = float(power.max()) if power.size else 0.0
     if not peak > 0:
         return 0
-    edge = _cut_in(power, peak)
+    edge = _cut_in(power, peak, shelf=shelf)
     if edge == bins - 1 and rounding_floor > 0:  # a quiet integer-sample input: its cut may lie under the rounding
         found = _cut_in(np.maximum(power - EDGE_ROUNDING_MARGIN * rounding_floor, 1e-3 * rounding_floor), peak)
         if found < bins - 1 and _raw_drop_db(power, found) >= EDGE_ROUNDING_RAW_DROP_DB:
@@ -229,11 +230,11 @@ def _raw_drop_db(power: np.ndarray, edge: int) -> float:
 
 
 def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
-            dither_db: tuple[float, float] | None = None) -> int:
+            dither_db: tuple[float, float] | None = None, shelf: bool = True) -> int:
     """:func:`band_edge_from_power`'s search for a cut in ``power`` (bins,) float64 whose loudest bin is ``peak``:
     a drop of ``drop_db``; with ``dither_db`` (the levels, dB, between which an integer grid's dither shows) only
     into a floor within them, and the edge no higher than where the level comes within :data:`EDGE_DITHER_KNEE_DB`
-    of that floor."""
+    of that floor; ``shelf``: as :func:`band_edge_from_power`'s."""
     from scipy import ndimage
 
     bins = power.shape[-1]
@@ -268,7 +269,7 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
     found = next((n for n in range(candidates.size) if top_of_band(n)), None)  # the highest cut first
     if found is None:
         return bins - 1
-    if dither_db is None:
+    if dither_db is None and shelf:
         found = _under_a_shelf(found, ks[candidates], bands, above, level, top_of_band)
     i = int(candidates[found])
     floor_db = -np.inf if dither_db is None else float(above[found]) + EDGE_DITHER_KNEE_DB

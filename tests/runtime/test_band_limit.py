@@ -116,3 +116,36 @@ def test_a_dark_window_is_restored_in_the_stereo_modes(tiny_model, mode):
     alone = slice(12288 + 2048, 18432)
     for channel in range(2):
         assert not np.allclose(y[channel, alone], pair[channel, alone], atol=1e-3), (mode, channel)
+
+
+def sweep_over_noise(seconds: float = 8.0, noise: float = 0.01, rate: int = 44100) -> np.ndarray:
+    """A log sweep 100 Hz -> 5.5 kHz over 20 s (its first ``seconds``), 0.4 peak, over white noise of rms
+    ``noise``, both low-passed at 6 kHz (Chebyshev I order 8, zero-phase): (samples,) float32."""
+    import scipy.signal as sg
+
+    t = np.arange(int(seconds * rate)) / rate
+    phase = 2 * np.pi * 100 * 20 / np.log(55) * (np.exp(t / 20 * np.log(55)) - 1)
+    x = 0.4 * np.sin(phase) + noise * np.random.default_rng(0).standard_normal(t.size)
+    return sg.sosfiltfilt(sg.cheby1(8, 0.5, 6000, fs=rate, output="sos"), x).astype(np.float32)
+
+
+def test_a_sweep_over_a_quiet_band_is_no_cut_at_the_sweeps_top():
+    """The mean spectrum of a sweep so far is a band that ends where the sweep has got to, 40-60 dB over the
+    recording's own quiet band (its noise, up to its real cut at 6 kHz). That band is the user's: the signal's edge
+    stays at 6 kHz (it used to be read at the sweep's top, 0.4-5 kHz, and the windows' noise band was replaced)."""
+    x = sweep_over_noise(noise=0.001)[None]
+    edges = [limits[0].edge_bin * 44100 / 2048 for limits in window_limits(x, PLAN) if limits[0] is not None]
+    assert len(edges) > 40 and min(edges) > 5500
+
+
+def test_the_input_band_under_a_sweep_is_kept(tiny_model):
+    import scipy.signal as sg
+
+    x = sweep_over_noise()
+    y = restore(x, 44100, tiny_model)
+    low = sg.butter(8, 5000, fs=44100, output="sos")
+    change, kept = sg.sosfiltfilt(low, y - x), sg.sosfiltfilt(low, x)
+    second = 44100
+    ratios = [np.sum(change[i : i + second] ** 2) / np.sum(kept[i : i + second] ** 2)
+              for i in range(second, x.size - second, second)]  # the filters' own edges left out
+    assert 10 * np.log10(max(ratios)) < -60

@@ -5,6 +5,7 @@ import contextlib
 import errno
 import logging
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Iterator
@@ -74,11 +75,28 @@ def decoder_message(exc: BaseException, path: Path) -> str:
     return text
 
 
-def failure_text(exc: BaseException, tmp: Path) -> str:
-    """Why writing failed, without our temporary file's name (the message names the destination)."""
+def failure_text(exc: BaseException, tmp: Path, needed: int = 0) -> str:
+    """Why writing failed, without our temporary file's name (the message names the destination). pedalboard's
+    own failure names no reason ("Unable to write data to audio file."): when the disk of ``tmp`` has less than
+    ``needed`` bytes (what was being written) and :data:`DISK_MARGIN` free, that is said instead."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return decoder_message(exc, tmp)
+    return disk_full_text(tmp, needed) or decoder_message(exc, tmp)
+
+
+DISK_MARGIN = 1 << 20  # bytes: a write that failed with less than this free (beyond its own size) hit a full disk
+
+
+def disk_full_text(path: Path, needed: int = 0) -> str | None:
+    """"No space left on device (N bytes free)" when the file system of ``path``'s folder has less than ``needed``
+    + :data:`DISK_MARGIN` bytes free for us, else None (also when it cannot be asked)."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return None
+    if free >= needed + DISK_MARGIN:
+        return None
+    return f"{os.strerror(errno.ENOSPC)} ({free} bytes free)"
 
 
 def check_finite_block(block: np.ndarray, source: Path) -> None:
@@ -179,7 +197,8 @@ class OutputWriter:
         try:
             self.handle.write(block)  # type: ignore[attr-defined]
         except Exception as exc:
-            raise AudioFileError(f"cannot write {self.destination}: {failure_text(exc, self.tmp)}") from exc
+            reason = failure_text(exc, self.tmp, block.nbytes)
+            raise AudioFileError(f"cannot write {self.destination}: {reason}") from exc
 
     def report(self) -> None:
         """Log a warning when samples over full scale were limited (integer outputs only)."""

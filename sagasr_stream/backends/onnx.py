@@ -62,9 +62,10 @@ class OnnxBackend:
                 self.sessions[graph] = self._start_session(graph)
         self._check_io()
         self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
-        workers = (threads or default_workers()) if providers == ["CPUExecutionProvider"] else 1
+        on_cpu = providers == ["CPUExecutionProvider"]
+        workers = (threads or default_workers()) if on_cpu else 1
         self._splitters = {g: RowSplitter(lambda g=g: self._start_session(g, threads=1), workers, rows)
-                           for g, rows in ROW_SPLIT_GRAPHS.items() if g in self.sessions}
+                           for g, rows in ROW_SPLIT_GRAPHS.items() if g in self.sessions and on_cpu}
 
     def _start_session(self, graph: str, threads: int | None = None):  # type: ignore[no-untyped-def]
         """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible), on ``threads``

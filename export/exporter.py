@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from stable_audio_tools.models import transformer as sat_transformer
 from stable_audio_tools.models.transformer import LayerNorm as SatLayerNorm
+from stable_audio_tools.models.transformer import RotaryEmbedding
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.weight_norm import WeightNorm
@@ -145,7 +146,8 @@ def flash_attention_off() -> Iterator[None]:
 
 
 def prepare_for_export(model: SagaSR, fp16: bool = False) -> SagaSR:
-    """A deep copy in eval mode, on CPU, weight norm folded, no checkpointing; VAE/DiT in fp16 if asked."""
+    """A deep copy in eval mode, on CPU, weight norm folded, no checkpointing; VAE/DiT in fp16 if asked (but for
+    the rotary embeddings' frequencies, float32 as SAT computes them)."""
     prepared = SagaSR(model.config, text_encoder=copy.deepcopy(model.text_encoder))  # deepcopy fails on weight norm
     prepared.load_state_dict(model.state_dict())
     prepared = prepared.cpu().eval()
@@ -155,6 +157,9 @@ def prepare_for_export(model: SagaSR, fp16: bool = False) -> SagaSR:
     if fp16:
         for part in (prepared.autoencoder, prepared.dit, prepared.conditioner):
             part.half()
+        for module in prepared.modules():  # SAT computes rotary angles in float32 (its positions are cast so):
+            if isinstance(module, RotaryEmbedding):  # a float16 inv_freq makes an ONNX Einsum of mixed types
+                module.float()
     return prepared
 
 

@@ -134,6 +134,22 @@ def test_fp16_graphs_keep_float32_io(tiny_model, tmp_path):
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.graph.initializer)
 
 
+def test_fp16_onnx_bundle_loads_and_is_close_to_fp32(tiny_model, tmp_path):
+    """``fp16=True`` with ONNX: the bundle loads in the runtime and computes the model (float16 weights, within
+    3e-2 of its peak, as the TorchScript fp16 bundle). Its rotary embedding used to hold float16 frequencies next
+    to float32 positions: an Einsum of mixed types that ONNX Runtime refused to load."""
+    from sagasr_stream.backends.onnx import OnnxBackend
+
+    export_bundle(tiny_model, tmp_path / "h", backend="onnx", fp16=True, text_encoder=False)
+    backend = OnnxBackend(load_bundle(tmp_path / "h"), provider="cpu")
+    cases = _cases(tiny_model, 2, 8, 12)
+    for graph, run in (("vae_encoder", backend.encode), ("vae_decoder", backend.decode), ("dit", backend.velocity)):
+        got = run(*(x.numpy() for x in cases[graph]))
+        want = _torch_ref(tiny_model, graph, cases[graph])
+        assert got.dtype == np.float32 and got.shape == want.shape
+        assert np.abs(got - want).max() < 3e-2 * np.abs(want).max(), graph
+
+
 def test_cli_exports_a_zip(tmp_path, capsys):
     out = tmp_path / "tiny.zip"
     assert cli_main(["--random-config", "tiny", "-o", str(out), "--steps", "7", "--no-text-encoder",

@@ -348,7 +348,9 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
         raise FileExistsError(f"{final} exists and is not a folder")
     if final.is_dir() and any(final.iterdir()) and not overwrite:
         raise FileExistsError(f"{final} exists and is not empty (pass overwrite=True)")
-    model_defaults(model, defaults)  # a bad default fails here, before minutes of tracing
+    if model_defaults(model, defaults).caption and not text_encoder:  # a bad default fails here, before tracing
+        raise ValueError("a default caption needs the text encoder graph (drop the caption, or text_encoder=True "
+                         "/ no --no-text-encoder)")
     with atomic_folder(final) as out:
         return _write_bundle(model, out, backend, fp16, defaults, text_encoder, external_data, quantize_text,
                              store_fp16, quantize_dit)

@@ -212,7 +212,9 @@ def test_bad_configs_weights_and_defaults_are_clear_errors_that_leave_no_bundle(
     torch.save({"weights": torch.zeros(2)}, tmp_path / "ckpt" / "model.safetensors")  # a pickle: never loaded
     assert cli_main([str(tmp_path / "ckpt"), "-o", str(out)]) == 2
     assert "SafetensorError" in capsys.readouterr().err
-    for flag, message in ((["--steps", "0"], "defaults.steps must be >= 1"),
+    for flag, message in ((["--steps", "0"], "defaults.steps must be an integer in 1..1000, got 0"),
+                          (["--steps", "5000"], "defaults.steps must be an integer in 1..1000, got 5000"),
+                          (["--caption", "piano", "--no-text-encoder"], "a default caption needs the text encoder"),
                           (["--overlap-fraction", "0.9"], "defaults.overlap_fraction must be in [0, 0.5], got 0.9"),
                           (["--cfg-acoustic", "-1"], "defaults.cfg_acoustic must be a number in [0, 20], got -1.0"),
                           (["--auto-rolloff-fraction", "2"], "auto_rolloff_fraction must be a share in [0, 1]"),

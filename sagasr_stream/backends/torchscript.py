@@ -10,7 +10,7 @@ import numpy as np
 from ..bundle import Bundle
 from ..errors import BundleError, ProviderError
 from ..graphs import GRAPHS
-from .base import check_finite_output
+from .base import check_finite_output, check_vae_lengths
 
 
 class TorchScriptBackend:
@@ -33,6 +33,7 @@ class TorchScriptBackend:
             except Exception as exc:
                 raise BundleError(f"cannot load TorchScript graph {graph!r} from {bundle.path(graph)}: {exc}") from exc
         self.device = f"torchscript {self._device}"
+        check_vae_lengths(self.encode, self.decode, bundle.manifest)
 
     def _run(self, graph: str, *arrays: np.ndarray) -> np.ndarray:
         torch = self._torch

@@ -130,6 +130,20 @@ def test_shape_mismatch_between_manifest_and_graphs_is_caught(bundle_copy):
         SagaSRModel.load(bundle_copy)
 
 
+def test_a_downsampling_the_vae_graphs_do_not_have_is_caught(bundle_copy):
+    """The VAE's downsampling has dynamic lengths in its graphs: a manifest that states another one used to load
+    and restore without an error (the windows' noise placed by the wrong hop). Loading now runs both VAE halves on
+    two latent frames of silence and names the mismatch."""
+    fields = json.loads((bundle_copy / "manifest.json").read_text())
+    fields.pop("files"), fields.pop("format"), fields.pop("format_version")
+    for downsampling, latent in ((512, r"\(8, 4\)"), (128, r"\(8, 1\)")):
+        fields["downsampling"] = downsampling
+        write_manifest(bundle_copy, fields)
+        with pytest.raises(BundleError, match=f"graph 'vae_encoder' maps {2 * downsampling} samples to a latent of "
+                                              f"shape {latent}; the manifest's downsampling {downsampling}"):
+            SagaSRModel.load(bundle_copy)
+
+
 def test_not_a_bundle(tmp_path):
     with pytest.raises(BundleError, match="not found"):
         load_bundle(tmp_path / "nope")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +80,31 @@ def test_torchscript_graphs_match_torch(tiny_model, ts_bundle, batch, frames, to
         want = _torch_ref(tiny_model, graph, inputs)
         assert got.shape == want.shape
         assert np.abs(got - want).max() < ATOL[graph] * max(1.0, np.abs(want).max()), graph
+
+
+def test_torchscript_bundle_with_other_shapes_than_its_manifest_is_refused_at_load(ts_bundle, tmp_path):
+    """Traced graphs declare no shapes: a TorchScript bundle whose manifest gives another text token width (or
+    latent channel count, or downsampling) used to load and then fail mid-restore with a TorchScript traceback.
+    Loading now runs its graphs once on zeros and names the mismatch."""
+    import shutil
+
+    from sagasr_stream.bundle import write_manifest
+    from sagasr_stream.model import SagaSRModel
+
+    copy = Path(shutil.copytree(ts_bundle, tmp_path / "b"))
+    fields = json.loads((copy / "manifest.json").read_text())
+    for key in ("files", "format", "format_version"):
+        fields.pop(key)
+    dim, channels = fields["text"]["dim"], fields["latent_channels"]
+    for change, message in (({"text": {**fields["text"], "dim": dim + 8}},
+                             f"do not take the manifest's shapes \\({channels} latent channels, {dim + 8}-d text"),
+                            ({"latent_channels": channels * 2}, "graph 'vae_encoder' maps 4096 samples to a latent"),
+                            ({"downsampling": 1024, "window_samples": 65536}, "graph 'vae_encoder' maps 2048 samples")):
+        write_manifest(copy, {**fields, **change})
+        with pytest.raises(BundleError, match=message):
+            SagaSRModel.load(copy, allow_torchscript=True)
+    write_manifest(copy, fields)
+    assert SagaSRModel.load(copy, allow_torchscript=True).device == "torchscript cpu"
 
 
 def test_manifest_describes_the_model(tiny_model, onnx_bundle):

@@ -251,8 +251,9 @@ def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, 
     cfg = model.config
     defaults = model_defaults(model, defaults)
     hf_config = cfg.text.hf_config or {}
-    encoder_name = (cfg.text.path or hf_config.get(TEXT_SOURCE_KEY)
-                    or f"{cfg.text.kind} ({model.text_encoder.dim}-d, built from its config)")
+    encoder_name = "" if tokenizer is None else (  # no text encoder graph: name none
+        cfg.text.path or hf_config.get(TEXT_SOURCE_KEY)
+        or f"{cfg.text.kind} ({model.text_encoder.dim}-d, built from its config)")
     return {
         "name": cfg.name, "sample_rate": cfg.sample_rate, "window_samples": cfg.window_samples,
         "downsampling": cfg.downsampling, "latent_channels": cfg.vae.latent_dim, "graphs": graphs,

@@ -137,6 +137,7 @@ def test_external_data_is_listed_and_runs(tiny_model, tmp_path):
     out = tmp_path / "ext"
     manifest = export_bundle(tiny_model, out, backend="onnx", external_data=True, text_encoder=False)
     assert "dit.onnx.data" in manifest.files and "text_encoder" not in manifest.graphs
+    assert manifest.text.tokenizer is None and manifest.text.encoder_name == ""  # no encoder named when none ships
     assert (out / "dit.onnx").stat().st_size < (out / "dit.onnx.data").stat().st_size
     bundle = load_bundle(out)
     inputs = _cases(tiny_model, 2, 8, 5)["dit"]

@@ -10,7 +10,7 @@ from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
 from .band_smoothing import DEFAULT_ITERATIONS, is_iterations, is_width_octaves
 from .band_trim import GAIN_LIMIT_DB, TILT_LIMIT_DB, is_gain_db, is_tilt_db
-from .bundle import Manifest
+from .bundle import MAX_STEPS, Manifest
 from .dsp import hz_to_ratio
 from .errors import ParameterTypeError, SettingsError
 from .options import hz_or_word, number_or_word, option
@@ -142,7 +142,6 @@ class RestoreSettings:
 # 20 kHz, not 16: a band cut at 16 kHz (a lossy codec's low-pass; the edge reads 16-17.5 kHz) has a sixth of
 # its spectrum missing, and restoring it beats leaving it (model card, "Other cutoffs").
 AUTO_COMPLETE_BAND_HZ = 20000.0
-MAX_STEPS = 1000  # Euler steps: a flow model's quality is flat long before this
 MAX_BATCH_SIZE = 1024  # windows per DiT call
 ROLLOFF_UNKNOWN = 0.0  # the target roll-off ratio fed for "model": "not given" (training hides some targets so)
 CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a frequency

@@ -10,7 +10,7 @@ import numpy as np
 from ..bundle import Bundle
 from ..errors import BundleError, ParameterError, ProviderError
 from ..graphs import GRAPHS
-from .base import check_finite_output
+from .base import check_finite_output, check_vae_lengths
 from .ort_options import session_options
 from .row_split import ROW_SPLIT_GRAPHS, RowSplitter, default_workers
 
@@ -61,6 +61,8 @@ class OnnxBackend:
             if graph != "text_encoder":  # started on first use: an empty caption never needs it
                 self.sessions[graph] = self._start_session(graph)
         self._check_io()
+        check_vae_lengths(lambda a: self.sessions["vae_encoder"].run(None, {"audio": a})[0],
+                          lambda x: self.sessions["vae_decoder"].run(None, {"latent": x})[0], self.manifest)
         self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
         on_cpu = providers == ["CPUExecutionProvider"]
         workers = (threads or default_workers()) if on_cpu else 1

@@ -76,6 +76,27 @@ def test_info_prints_the_manifest(tiny_bundle, capsys):
     assert "tiny-random" in out and "8192 samples" in out and "hashes verified" in out
 
 
+def test_info_says_what_the_bundle_holds(tiny_bundle, tmp_path, capsys):
+    """``sagasr info`` lists the graphs and their files, says when there is no text encoder (it used to print the
+    DiT's token width as if an encoder were there) and names the archive given, not only its temporary folder."""
+    from sagasr_stream.bundle import archive_bundle
+    from sagasr_stream.testing import build_tiny_bundle
+
+    assert main(["info", "--model", str(tiny_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert ("graphs:          vae_encoder (vae_encoder.onnx), vae_decoder (vae_decoder.onnx), dit (dit.onnx), "
+            "text_encoder (text_encoder.onnx)") in out
+    assert "precision:       float32" in out and "tokenizer wordpiece" in out
+    no_text = build_tiny_bundle(tmp_path / "no_text", with_text=False)
+    assert main(["info", "--model", str(no_text)]) == 0
+    out = capsys.readouterr().out
+    assert "text:            no text encoder (captions cannot be used; the DiT takes 16-d tokens)" in out
+    assert "text_encoder" not in out
+    archive = archive_bundle(tiny_bundle, tmp_path / "tiny.zip")
+    assert main(["info", "--model", str(archive)]) == 0
+    assert f"location:        {archive} (extracted to " in capsys.readouterr().out
+
+
 def test_output_paths_beside_inputs(tmp_path):
     make_inputs(tmp_path)
     inputs = expand_inputs([str(tmp_path)])

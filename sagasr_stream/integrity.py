@@ -7,7 +7,8 @@
 - a FLAC file's decoded samples do not match the MD5 signature in its STREAMINFO header (truncated or
   garbled data: the decoder returns silence where it lost sync);
 - a FLAC file without an MD5 signature decodes to all zeros although its size shows it holds audio;
-- a WAV/AIFF file is shorter than the sample data its header declares.
+- a WAV/AIFF file holds less sample data after its header than the header declares (8 to 32-bit integer
+  or float samples).
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ def _pcm_bytes(block: np.ndarray, bits: int, scale: int) -> bytes:
     return raw.tobytes()
 
 
+SAMPLE_WIDTHS = {"int24": 3}  # pedalboard's file_dtype names numpy does not know -> bytes per sample
+MAX_CHUNKS = 4096  # chunks walked to find the sample data before giving up (then it is taken to start at 0)
+
+
 def _uncompressed_data_bytes(path: Path, frames: int, channels: int, dtype: str) -> int | None:
     """Bytes of sample data a WAV/AIFF header declares (frames x channels x sample width), else None."""
     with open(path, "rb") as f:
@@ -64,10 +69,32 @@ def _uncompressed_data_bytes(path: Path, frames: int, channels: int, dtype: str)
     if magic not in (b"RIFF", b"RF64", b"FORM"):
         return None
     try:
-        width = np.dtype(dtype).itemsize
+        width = SAMPLE_WIDTHS.get(dtype) or np.dtype(dtype).itemsize
     except TypeError:
         return None
     return frames * channels * width
+
+
+def _sample_data_offset(path: Path) -> int:
+    """Where the sample data of a WAV (``data`` chunk) or AIFF (``SSND`` chunk) file starts: the bytes before
+    it (header, metadata chunks) hold no samples. 0 when it is not found (then only the data's size is
+    compared with the file's)."""
+    with open(path, "rb") as f:
+        magic = f.read(12)[:4]
+        order = "big" if magic == b"FORM" else "little"
+        wanted = b"SSND" if magic == b"FORM" else b"data"
+        for _ in range(MAX_CHUNKS):
+            head = f.read(8)
+            if len(head) < 8:
+                return 0
+            size = int.from_bytes(head[4:], order)
+            if head[:4] == wanted:
+                if wanted == b"SSND":  # offset and block size, then the samples from that offset on
+                    extra = f.read(4)
+                    return f.tell() + 4 + (int.from_bytes(extra, "big") if len(extra) == 4 else 0)
+                return f.tell()
+            f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
+    return 0
 
 
 def check_audio_file(path: str | os.PathLike[str]) -> int:
@@ -86,11 +113,13 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
     with handle:
         declared, channels = int(handle.frames), handle.num_channels
         data_bytes = _uncompressed_data_bytes(path, declared, channels, str(handle.file_dtype))
-        if data_bytes is not None and path.stat().st_size < data_bytes:
-            raise AudioFileError(
-                f"{path} is truncated: its header declares {declared} frames ({data_bytes} bytes of samples) "
-                f"but the file holds {path.stat().st_size} bytes"
-            )
+        if data_bytes is not None:
+            held = path.stat().st_size - _sample_data_offset(path)
+            if held < data_bytes:
+                raise AudioFileError(
+                    f"{path} is truncated: its header declares {declared} frames ({data_bytes} bytes of samples) "
+                    f"but the file holds {max(held, 0)} bytes of them"
+                )
         if flac and flac.total_frames and flac.total_frames != declared:
             raise AudioFileError(f"{path}: the FLAC header declares {flac.total_frames} frames, the decoder {declared}")
         use_md5 = flac is not None and flac.md5 is not None and flac.bits_per_sample in MD5_BIT_DEPTHS

@@ -77,6 +77,37 @@ def test_damaged_files_are_refused_by_name(tmp_path, damage, suffix, message):
         check_audio_file(path)
 
 
+@pytest.mark.parametrize("suffix", [".wav", ".aiff"])
+@pytest.mark.parametrize("bit_depth", [8, 16, 24])
+@pytest.mark.parametrize("cut", [10, 0.5])  # fewer bytes than the header holds; half the file
+def test_an_uncompressed_file_cut_short_is_refused_at_every_bit_depth(tmp_path, suffix, bit_depth, cut):
+    """24-bit samples (pedalboard's ``int24``) are counted too, and the header's own bytes are not taken for
+    samples: a file that lost its last few samples is as truncated as one that lost half."""
+    path = write(tmp_path / f"t{suffix}", tone(), bit_depth=bit_depth)
+    assert check_audio_file(path) == N  # intact: passes
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - cut] if isinstance(cut, int) else data[: len(data) // 2])
+    with pytest.raises(AudioFileError, match=rf"t{suffix} is truncated: its header declares {N} frames"):
+        check_audio_file(path)
+
+
+def test_metadata_before_the_samples_is_not_taken_for_samples(tmp_path):
+    """A WAV with a large chunk before its ``data`` (a LIST of tags, a picture) passes intact and fails
+    when it lost samples fewer than the chunk's bytes."""
+    import struct
+
+    plain = write(tmp_path / "plain.wav", tone(1, 1000), bit_depth=16).read_bytes()
+    data_at = plain.index(b"data")
+    extra = b"LIST" + struct.pack("<I", 4000) + b"INFO" + bytes(3996)
+    body = plain[12:data_at] + extra + plain[data_at:]
+    tagged = tmp_path / "tagged.wav"
+    tagged.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body)
+    assert check_audio_file(tagged) == 1000
+    tagged.write_bytes(tagged.read_bytes()[:-1000])  # 500 of its 1000 samples gone
+    with pytest.raises(AudioFileError, match="tagged.wav is truncated"):
+        check_audio_file(tagged)
+
+
 def test_wrong_extension_is_read_by_content_or_refused_by_name(tmp_path):
     flac_named_wav = tmp_path / "flac.wav"
     write(tmp_path / "x.flac", tone()).rename(flac_named_wav)

@@ -8,7 +8,9 @@
   garbled data: the decoder returns silence where it lost sync);
 - a FLAC file without an MD5 signature decodes to all zeros although its size shows it holds audio;
 - a WAV/AIFF file holds less sample data after its header than the header declares (8 to 32-bit integer
-  or float samples).
+  or float samples);
+- an MP3 file whose Xing/Info header counts its frames holds fewer whole frames than that (the decoder returns
+  silence for the missing ones).
 """
 from __future__ import annotations
 
@@ -97,6 +99,58 @@ def _sample_data_offset(path: Path) -> int:
     return 0
 
 
+MP3_BITRATES = {  # kbit/s by bitrate index, layer III: MPEG-1, and MPEG-2 / 2.5
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # by version bits
+
+
+def _mp3_frame_bytes(header: bytes) -> int | None:
+    """Length in bytes of the MPEG layer III frame whose 4-byte header this is, or None (no valid header,
+    another layer, free format)."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
+    rate_index, bitrate_index, padding = (header[2] >> 2) & 3, header[2] >> 4, (header[2] >> 1) & 1
+    if version == 1 or layer != 1 or rate_index == 3 or bitrate_index in (0, 15):
+        return None
+    bitrate = MP3_BITRATES[1 if version == 3 else 2][bitrate_index] * 1000
+    per_frame = 144 if version == 3 else 72  # bytes per (bit/s / Hz): 1152 or 576 samples per frame
+    return per_frame * bitrate // MP3_RATES[version][rate_index] + padding
+
+
+def mp3_frame_counts(path: Path) -> tuple[int, int] | None:
+    """(frames its Xing/Info header declares, whole frames that follow that header) of an MP3 file, or None when
+    it is no layer III stream or has no such count (then its length is the decoder's estimate)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(10)
+        start = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # an ID3v2 tag first: its size is syncsafe, footer optional
+            syncsafe = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F
+            start = 10 + syncsafe + (10 if head[5] & 0x10 else 0)
+        f.seek(start)
+        first = f.read(4)
+        length = _mp3_frame_bytes(first)
+        if length is None:
+            return None
+        frame = first + f.read(length - 4)
+        tag = max(frame.find(b"Xing"), frame.find(b"Info"))
+        if tag < 0 or len(frame) < tag + 12 or not int.from_bytes(frame[tag + 4 : tag + 8], "big") & 1:
+            return None
+        declared = int.from_bytes(frame[tag + 8 : tag + 12], "big")
+        position, found = start + length, 0
+        while found < declared and position + 4 <= size:
+            f.seek(position)
+            length = _mp3_frame_bytes(f.read(4))
+            if length is None or position + length > size:
+                break
+            found += 1
+            position += length
+    return declared, found
+
+
 def check_audio_file(path: str | os.PathLike[str]) -> int:
     """Decode ``path`` fully; return its frames (at its own rate) or raise :class:`AudioFileError` if it is
     damaged (see the module docstring)."""
@@ -122,6 +176,10 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
                 )
         if flac and flac.total_frames and flac.total_frames != declared:
             raise AudioFileError(f"{path}: the FLAC header declares {flac.total_frames} frames, the decoder {declared}")
+        counts = mp3_frame_counts(path) if flac is None and data_bytes is None else None
+        if counts is not None and counts[1] < counts[0] - 1:  # encoders differ on counting the header's own frame
+            raise AudioFileError(f"{path} is damaged (truncated or corrupted): its MP3 header declares {counts[0]} "
+                                 f"frames, {counts[1]} whole frames follow it")
         use_md5 = flac is not None and flac.md5 is not None and flac.bits_per_sample in MD5_BIT_DEPTHS
         # pedalboard decodes an integer i as i / (2^(bits-1) - 1); accept i / 2^(bits-1) too, so that a change
         # of that convention cannot turn every FLAC file into a "damaged" one

@@ -108,6 +108,26 @@ def test_metadata_before_the_samples_is_not_taken_for_samples(tmp_path):
         check_audio_file(tagged)
 
 
+@pytest.mark.parametrize("tagged", [False, True])
+def test_a_truncated_mp3_is_refused_by_name(tmp_path, tagged):
+    """pedalboard takes an MP3's length from its Xing/Info header and decodes missing frames as silence: the
+    frames that follow the header are counted (past an ID3v2 tag in front)."""
+    path = write(tmp_path / "t.mp3", tone(2, 44100))
+    if tagged:
+        body = b"TIT2" + (1000).to_bytes(4, "big") + bytes(1002)
+        size = len(body)
+        syncsafe = bytes([(size >> 21) & 127, (size >> 14) & 127, (size >> 7) & 127, size & 127])
+        path.write_bytes(b"ID3\x03\x00\x00" + syncsafe + body + path.read_bytes() + b"TAG" + bytes(125))
+    with AudioFile(str(path)) as f:
+        frames = f.frames
+    assert check_audio_file(path) == frames  # intact: passes
+    truncated(path)
+    with AudioFile(str(path)) as f:
+        assert f.frames == frames  # the decoder still declares them all
+    with pytest.raises(AudioFileError, match=r"t\.mp3 is damaged .*MP3 header declares \d+ frames, \d+ whole"):
+        check_audio_file(path)
+
+
 def test_wrong_extension_is_read_by_content_or_refused_by_name(tmp_path):
     flac_named_wav = tmp_path / "flac.wav"
     write(tmp_path / "x.flac", tone()).rename(flac_named_wav)

@@ -10,12 +10,15 @@
 - a WAV/AIFF file holds less sample data after its header than the header declares (8 to 32-bit integer
   or float samples);
 - an MP3 file whose Xing/Info header counts its frames holds fewer whole frames than that (the decoder returns
-  silence for the missing ones).
+  silence for the missing ones);
+- an Ogg file's pages do not run whole to a last page marked as the end of the stream (a cut file: the decoder
+  returns what the last whole page reaches, and no error), or a page's CRC does not match it (garbled data).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +154,55 @@ def mp3_frame_counts(path: Path) -> tuple[int, int] | None:
     return declared, found
 
 
+@dataclass(frozen=True)
+class OggEnd:
+    """What walking an Ogg file's pages finds: ``problem`` (None when every page is whole, its CRC matches and
+    the last one ends the stream) and the number of pages."""
+
+    problem: str | None
+    pages: int
+
+
+BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def ogg_crc(data: bytes) -> int:
+    """An Ogg page's CRC (polynomial 0x04C11DB7, most significant bit first, no initial or final XOR) from
+    zlib's CRC-32 (the same polynomial, least significant bit first, with both): bytes and result bit-reversed,
+    its initial and final XOR taken out."""
+    linear = zlib.crc32(data.translate(BIT_REVERSED)) ^ zlib.crc32(bytes(len(data)))
+    return int(f"{linear:032b}"[::-1], 2)
+
+
+def read_ogg_end(path: Path) -> OggEnd | None:
+    """Walk the pages of an Ogg file (by its ``OggS`` magic), checking each one's CRC, or None for another
+    file."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"OggS":
+            return None
+        position, pages, flags = 0, 0, 0
+        while position < size:
+            f.seek(position)
+            head = f.read(27)
+            if len(head) < 27 or head[:4] != b"OggS":
+                what = "is cut inside a page header" if len(head) < 27 else "has no page where one should begin"
+                return OggEnd(f"{what} at byte {position}", pages)
+            segments = f.read(head[26])
+            body = sum(segments)
+            if len(segments) < head[26] or position + 27 + head[26] + body > size:
+                return OggEnd(f"is cut inside the page at byte {position}", pages)
+            page = head[:22] + bytes(4) + head[26:] + segments + f.read(body)
+            if ogg_crc(page) != int.from_bytes(head[22:26], "little"):
+                return OggEnd(f"has a page whose CRC does not match at byte {position}", pages)
+            flags = head[5]
+            pages += 1
+            position += 27 + head[26] + body
+    if not flags & 4:
+        return OggEnd("ends without its end-of-stream page", pages)
+    return OggEnd(None, pages)
+
+
 def check_audio_file(path: str | os.PathLike[str]) -> int:
     """Decode ``path`` fully; return its frames (at its own rate) or raise :class:`AudioFileError` if it is
     damaged (see the module docstring)."""
@@ -176,6 +228,9 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
                 )
         if flac and flac.total_frames and flac.total_frames != declared:
             raise AudioFileError(f"{path}: the FLAC header declares {flac.total_frames} frames, the decoder {declared}")
+        ogg = read_ogg_end(path) if flac is None and data_bytes is None else None
+        if ogg is not None and ogg.problem:
+            raise AudioFileError(f"{path} is damaged (truncated or corrupted): it {ogg.problem}")
         counts = mp3_frame_counts(path) if flac is None and data_bytes is None else None
         if counts is not None and counts[1] < counts[0] - 1:  # encoders differ on counting the header's own frame
             raise AudioFileError(f"{path} is damaged (truncated or corrupted): its MP3 header declares {counts[0]} "

@@ -128,6 +128,23 @@ def test_a_truncated_mp3_is_refused_by_name(tmp_path, tagged):
         check_audio_file(path)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: data[:-10], "is cut inside the page at byte"),
+    (lambda data: data[: data.rindex(b"OggS")], "ends without its end-of-stream page"),
+    (lambda data: bytes(b ^ 0x5A if len(data) // 2 <= i < len(data) // 2 + 200 else b for i, b in enumerate(data)),
+     "has a page whose CRC does not match"),
+])
+def test_a_cut_or_garbled_ogg_is_refused_by_name(tmp_path, damage, message):
+    """An Ogg Vorbis file cut short decodes, without an error, to what its last whole page reaches (half of a
+    two-second file for a cut of a few bytes), and garbled pages to noise: its pages must run whole, each with its
+    CRC, to the end-of-stream page."""
+    path = write(tmp_path / "t.ogg", tone(1, N))
+    assert check_audio_file(path) == N  # intact: passes
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(AudioFileError, match=rf"t\.ogg is damaged .*{message}"):
+        check_audio_file(path)
+
+
 def test_wrong_extension_is_read_by_content_or_refused_by_name(tmp_path):
     flac_named_wav = tmp_path / "flac.wav"
     write(tmp_path / "x.flac", tone()).rename(flac_named_wav)

@@ -184,6 +184,9 @@ class OutputWriter:
         elif self.bits == 24:
             block = pcm24(block)
         try:
+            if block.shape[0] == block.shape[1] > 1:  # pedalboard cannot tell a square block's layout: split it
+                self.handle.write(block[:, :1])  # type: ignore[attr-defined]
+                block = block[:, 1:]
             self.handle.write(block)  # type: ignore[attr-defined]
         except Exception as exc:
             raise AudioFileError(f"cannot write {self.destination}: {failure_text(exc, self.tmp)}") from exc

@@ -18,7 +18,7 @@ from .files import atomic_path, name_hash
 from .headroom import PeakLimiter
 from .quantization import pedalboard_full_scale, pedalboard_lowest
 from .streaming import resample as resample_planar
-from .validation import is_whole_number
+from .validation import MAX_RATE, MIN_RATE, is_whole_number
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: overs are limited
@@ -49,6 +49,8 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         rate = int(round(handle.samplerate))
         if handle.frames == 0:
             raise AudioFileError(f"audio file {path} holds no samples")
+        if sample_rate is None and not MIN_RATE <= rate <= MAX_RATE:  # read at its own rate: one we can restore
+            raise AudioFileError(f"audio file {path} is at {rate} Hz: supported rates are {MIN_RATE}..{MAX_RATE} Hz")
         reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
         yield reader, handle.num_channels, rate
 

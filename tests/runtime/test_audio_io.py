@@ -76,6 +76,18 @@ def test_a_file_as_long_as_it_has_channels_is_restored(tiny_model, tmp_path, cha
         np.testing.assert_array_equal(f.read(channels), x)
 
 
+@pytest.mark.parametrize("rate", [100, 2_822_400])
+def test_a_file_at_a_rate_out_of_range_is_refused_by_name(tiny_model, tmp_path, rate):
+    from scipy.io import wavfile
+
+    from sagasr_stream.api import restore_file
+
+    wavfile.write(tmp_path / "odd.wav", rate, np.zeros(500, np.float32))
+    with pytest.raises(AudioFileError, match=rf"odd\.wav is at {rate} Hz: supported rates are 1000\.\.768000 Hz"):
+        restore_file(tmp_path / "odd.wav", tmp_path / "out.wav", tiny_model)
+    assert sorted(os.listdir(tmp_path)) == ["odd.wav"]
+
+
 def test_the_partial_name_has_a_fixed_length_and_is_cleaned_up_as_ours(tmp_path):
     short, long = tmp_path / "a.wav", tmp_path / ("b" * 250 + ".wav")
     assert len(partial_path(short).name) == len(partial_path(long).name) < 50

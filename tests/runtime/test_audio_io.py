@@ -88,6 +88,15 @@ def test_a_file_at_a_rate_out_of_range_is_refused_by_name(tiny_model, tmp_path, 
     assert sorted(os.listdir(tmp_path)) == ["odd.wav"]
 
 
+def test_an_output_below_a_file_is_refused_naming_the_output(tmp_path):
+    """A path through a file (``in.wav/out.wav``): the writer's error names the output and why, not a cleanup
+    error about the temporary file."""
+    (tmp_path / "in.wav").write_bytes(b"not a folder")
+    with pytest.raises(AudioFileError, match=r"cannot write .*in\.wav/out\.wav: Not a directory"):
+        write(tmp_path / "in.wav" / "out.wav", np.zeros((1, 100), np.float32))
+    assert os.listdir(tmp_path) == ["in.wav"]
+
+
 def test_the_partial_name_has_a_fixed_length_and_is_cleaned_up_as_ours(tmp_path):
     short, long = tmp_path / "a.wav", tmp_path / ("b" * 250 + ".wav")
     assert len(partial_path(short).name) == len(partial_path(long).name) < 50

@@ -7,8 +7,8 @@
 - a FLAC file's decoded samples do not match the MD5 signature in its STREAMINFO header (truncated or
   garbled data: the decoder returns silence where it lost sync);
 - a FLAC file without an MD5 signature decodes to all zeros although its size shows it holds audio;
-- a WAV/AIFF file holds less sample data after its header than the header declares (8 to 32-bit integer
-  or float samples);
+- a WAV/AIFF file holds less sample data after its header than the header declares (any format of a fixed
+  size per frame: 8 to 32-bit integers, float, A-law, mu-law);
 - an MP3 file whose Xing/Info header counts its frames holds fewer whole frames than that (the decoder returns
   silence for the missing ones);
 - an Ogg file's pages do not run whole to a last page marked as the end of the stream (a cut file: the decoder
@@ -63,43 +63,72 @@ def _pcm_bytes(block: np.ndarray, bits: int, scale: int) -> bytes:
     return raw.tobytes()
 
 
-SAMPLE_WIDTHS = {"int24": 3}  # pedalboard's file_dtype names numpy does not know -> bytes per sample
-MAX_CHUNKS = 4096  # chunks walked to find the sample data before giving up (then it is taken to start at 0)
+MAX_CHUNKS = 4096  # chunks walked to find the sample data before giving up (then the file is not checked)
+WAV_CODES = {1, 3, 6, 7}  # WAV sample formats of a fixed size per frame (block align): PCM, float, A-law, mu-law
+PLACEHOLDER_SIZE = 0x7FFFF000  # a data size this large is a streaming writer's "unknown", not a length
+EXTENSIBLE = 0xFFFE  # WAVE_FORMAT_EXTENSIBLE: the format code is the first two bytes of its sub-format GUID
+AIFC_BYTES = {b"fl32": 4, b"FL32": 4, b"fl64": 8, b"FL64": 8, b"ulaw": 1, b"ULAW": 1, b"alaw": 1, b"ALAW": 1}
+AIFC_PCM = {b"NONE", b"twos", b"sowt", b"raw ", b"in24", b"in32", b"IN24", b"IN32"}  # sample size from COMM
 
 
-def _uncompressed_data_bytes(path: Path, frames: int, channels: int, dtype: str) -> int | None:
-    """Bytes of sample data a WAV/AIFF header declares (frames x channels x sample width), else None."""
+def _sample_data(path: Path) -> tuple[int, int, int] | None:
+    """(where the sample data starts, bytes per frame, frames its ``data`` chunk's size declares: 0 when not
+    said) of a WAV (``fmt `` and ``data`` chunks) or AIFF / AIFF-C (``COMM`` and ``SSND``) file whose frames all
+    have one size, read from the header itself (pedalboard's ``file_dtype`` is the decoded format: 16 bits for
+    a mu-law file that stores 8, whose frames it counts from the bytes there are). None for another file, a
+    compressed format (ADPCM) or chunks not found."""
     with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic not in (b"RIFF", b"RF64", b"FORM"):
-        return None
-    try:
-        width = SAMPLE_WIDTHS.get(dtype) or np.dtype(dtype).itemsize
-    except TypeError:
-        return None
-    return frames * channels * width
-
-
-def _sample_data_offset(path: Path) -> int:
-    """Where the sample data of a WAV (``data`` chunk) or AIFF (``SSND`` chunk) file starts: the bytes before
-    it (header, metadata chunks) hold no samples. 0 when it is not found (then only the data's size is
-    compared with the file's)."""
-    with open(path, "rb") as f:
-        magic = f.read(12)[:4]
-        order = "big" if magic == b"FORM" else "little"
-        wanted = b"SSND" if magic == b"FORM" else b"data"
+        head = f.read(12)
+        if head[:4] not in (b"RIFF", b"RF64", b"FORM"):
+            return None
+        aiff = head[:4] == b"FORM"
+        order = "big" if aiff else "little"
+        frame_bytes = None
         for _ in range(MAX_CHUNKS):
-            head = f.read(8)
-            if len(head) < 8:
-                return 0
-            size = int.from_bytes(head[4:], order)
-            if head[:4] == wanted:
-                if wanted == b"SSND":  # offset and block size, then the samples from that offset on
-                    extra = f.read(4)
-                    return f.tell() + 4 + (int.from_bytes(extra, "big") if len(extra) == 4 else 0)
-                return f.tell()
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:], order)
+            if chunk[:4] in (b"fmt ", b"COMM"):
+                body = f.read(min(size, 40))
+                frame_bytes = _aiff_frame_bytes(body, head[8:12]) if aiff else _wav_frame_bytes(body)
+                if frame_bytes is None:
+                    return None
+                f.seek(size - len(body) + (size & 1), os.SEEK_CUR)
+                continue
+            if chunk[:4] == (b"SSND" if aiff else b"data"):
+                if frame_bytes is None:
+                    return None
+                if aiff:  # offset and block size, then the samples from that offset on
+                    extra = f.read(8)
+                    return (f.tell() + int.from_bytes(extra[:4], "big"), frame_bytes, 0) if len(extra) == 8 else None
+                said = size // frame_bytes if head[:4] == b"RIFF" and size < PLACEHOLDER_SIZE else 0
+                return f.tell(), frame_bytes, said
             f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
-    return 0
+    return None
+
+
+def _wav_frame_bytes(fmt: bytes) -> int | None:
+    """Bytes per frame (block align) of a WAV ``fmt `` chunk of a fixed-size format, else None."""
+    if len(fmt) < 16:
+        return None
+    code, block_align = int.from_bytes(fmt[0:2], "little"), int.from_bytes(fmt[12:14], "little")
+    if code == EXTENSIBLE:
+        code = int.from_bytes(fmt[24:26], "little") if len(fmt) >= 26 else 0
+    return block_align if code in WAV_CODES and block_align > 0 else None
+
+
+def _aiff_frame_bytes(comm: bytes, form: bytes) -> int | None:
+    """Bytes per frame of an AIFF / AIFF-C ``COMM`` chunk of a fixed-size format, else None."""
+    if len(comm) < 8:
+        return None
+    channels, bits = int.from_bytes(comm[0:2], "big"), int.from_bytes(comm[6:8], "big")
+    compression = comm[18:22] if form == b"AIFC" else b"NONE"
+    if compression in AIFC_PCM:
+        width = (bits + 7) // 8
+    else:
+        width = AIFC_BYTES.get(compression, 0)
+    return channels * width if channels and width else None
 
 
 MP3_BITRATES = {  # kbit/s by bitrate index, layer III: MPEG-1, and MPEG-2 / 2.5
@@ -218,12 +247,14 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
     flac = read_flac_info(path)
     with handle:
         declared, channels = int(handle.frames), handle.num_channels
-        data_bytes = _uncompressed_data_bytes(path, declared, channels, str(handle.file_dtype))
-        if data_bytes is not None:
-            held = path.stat().st_size - _sample_data_offset(path)
+        layout = _sample_data(path)
+        data_bytes = None
+        if layout is not None:
+            frames = max(declared, layout[2])  # a mu-law file's decoder counts what is there, its header more
+            data_bytes, held = frames * layout[1], path.stat().st_size - layout[0]
             if held < data_bytes:
                 raise AudioFileError(
-                    f"{path} is truncated: its header declares {declared} frames ({data_bytes} bytes of samples) "
+                    f"{path} is truncated: its header declares {frames} frames ({data_bytes} bytes of samples) "
                     f"but the file holds {max(held, 0)} bytes of them"
                 )
         if flac and flac.total_frames and flac.total_frames != declared:

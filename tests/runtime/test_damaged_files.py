@@ -91,6 +91,22 @@ def test_an_uncompressed_file_cut_short_is_refused_at_every_bit_depth(tmp_path, 
         check_audio_file(path)
 
 
+@pytest.mark.parametrize("code", [6, 7])  # A-law, mu-law: 8 bits stored a sample, decoded to more
+def test_a_companded_telephone_wav_passes_and_is_refused_when_cut(tmp_path, code):
+    """The size of a frame comes from the file's header (its block align), not from the decoded format."""
+    import struct
+
+    data = bytes(np.random.default_rng(0).integers(0, 256, 8000, dtype=np.uint8))
+    fmt = struct.pack("<HHIIHHH", code, 1, 8000, 8000, 1, 8, 0)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path = tmp_path / "call.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert check_audio_file(path) == 8000
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(AudioFileError, match=r"call\.wav is truncated: its header declares 8000 frames \(8000 bytes"):
+        check_audio_file(path)
+
+
 def test_metadata_before_the_samples_is_not_taken_for_samples(tmp_path):
     """A WAV with a large chunk before its ``data`` (a LIST of tags, a picture) passes intact and fails
     when it lost samples fewer than the chunk's bytes."""

@@ -7,9 +7,9 @@ either side, 1.5 ms) just enough to bring that sample to full scale, and every s
 reach is written exactly as it came, so what restoration left alone (a mastered file's peaks at -0.1 dBFS included)
 is not bent. An integer format holds one more step below zero than above (-32768 .. 32767), which pedalboard reads
 as ``-32768 / 32767``: the writer tells the limiter so (``negative``), so a file's own most negative samples are no
-overs and come out as they went in. The gain at a sample depends only on the samples within the reach, so the output does not depend on
-block sizes; the limiter holds :data:`LOOKAHEAD` samples back until :meth:`PeakLimiter.flush`. How many samples
-were over and the peak it saw are logged once the file is written.
+overs and come out as they went in. The gain at a sample depends only on the samples within the reach, so the
+output does not depend on block sizes; the limiter holds :data:`LOOKAHEAD` samples back until
+:meth:`PeakLimiter.flush`. How many samples were over and the peak it saw are logged once the file is written.
 """
 from __future__ import annotations
 

@@ -17,8 +17,9 @@ from .dither import Dither16
 from .errors import AudioFileError, ParameterError
 from .files import atomic_path, name_hash
 from .headroom import PeakLimiter
+from .quantization import pedalboard_full_scale, pedalboard_lowest
 from .streaming import resample as resample_planar
-from .validation import is_whole_number
+from .validation import MAX_RATE, MIN_RATE, is_whole_number
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: overs are limited
@@ -49,6 +50,8 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         rate = int(round(handle.samplerate))
         if handle.frames == 0:
             raise AudioFileError(f"audio file {path} holds no samples")
+        if sample_rate is None and not MIN_RATE <= rate <= MAX_RATE:  # read at its own rate: one we can restore
+            raise AudioFileError(f"audio file {path} is at {rate} Hz: supported rates are {MIN_RATE}..{MAX_RATE} Hz")
         reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
         yield reader, handle.num_channels, rate
 
@@ -171,12 +174,16 @@ class OutputWriter:
     failed write raises :class:`AudioFileError` naming the destination. An integer format (16 / 24 bits) cannot
     hold |x| > 1, so its samples pass through a :class:`~sagasr_stream.headroom.PeakLimiter` (only samples near
     an over change; it holds a few samples back until :meth:`finish`), which :meth:`report` tells of once the file
-    is written; 16-bit samples are then rounded with TPDF dither (:class:`~sagasr_stream.dither.Dither16`)."""
+    is written; 16-bit samples are then rounded with TPDF dither (:class:`~sagasr_stream.dither.Dither16`), 24-bit
+    ones to the nearest integer (:func:`pcm24`). The most negative integer code is no over: a sample pedalboard
+    read from it is written back as that code."""
 
     def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1, bits: int = 32) -> None:
         self.handle, self.tmp, self.destination = handle, tmp, destination
-        self.limiter = PeakLimiter() if bits < 32 else None  # integers cannot hold |x| > 1
+        # integers cannot hold |x| > 1 (but one more step below zero: -32768 / 32767 at 16 bits)
+        self.limiter = PeakLimiter(negative=pedalboard_lowest(bits)) if bits < 32 else None
         self.dither = Dither16(channels) if bits == 16 else None
+        self.bits = bits
 
     def write(self, block: np.ndarray) -> None:
         """Append (channels, samples) float32 to the temporary file."""
@@ -194,7 +201,12 @@ class OutputWriter:
             return
         if self.dither is not None:
             block = self.dither(block)
+        elif self.bits == 24:
+            block = pcm24(block)
         try:
+            if block.shape[0] == block.shape[1] > 1:  # pedalboard cannot tell a square block's layout: split it
+                self.handle.write(block[:, :1])  # type: ignore[attr-defined]
+                block = block[:, 1:]
             self.handle.write(block)  # type: ignore[attr-defined]
         except Exception as exc:
             reason = failure_text(exc, self.tmp, block.nbytes)
@@ -204,6 +216,15 @@ class OutputWriter:
         """Log a warning when samples over full scale were limited (integer outputs only)."""
         if self.limiter is not None:
             self.limiter.report(self.destination)
+
+
+def pcm24(block: np.ndarray) -> np.ndarray:
+    """(channels, n) float samples -> the same shape of int32 holding ``round(x * 8388607)`` (pedalboard reads a
+    24-bit code k as k / 8388607) in their top 24 bits, clipped to the 24-bit range: what pedalboard writes to a
+    24-bit file exactly. Its own float conversion scales negative samples by 8388608, so a 24-bit file read and
+    written back lost one step on half of its samples."""
+    scaled = np.round(np.asarray(block, dtype=np.float64) * pedalboard_full_scale(24))
+    return np.left_shift(np.clip(scaled, -(1 << 23), (1 << 23) - 1).astype(np.int32), 8)
 
 
 def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, bits: int) -> object:

@@ -76,6 +76,14 @@ def test_info_prints_the_manifest(tiny_bundle, capsys):
     assert "tiny-random" in out and "8192 samples" in out and "hashes verified" in out
 
 
+def test_make_test_model_without_onnx_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """`pip install .` has no onnx: the command named in the README says so instead of a traceback."""
+    monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
+    assert main(["make-test-model", str(tmp_path / "tiny")]) == 2
+    assert "pip install 'onnx" in capsys.readouterr().err
+    assert not (tmp_path / "tiny").exists()  # no empty folder left to be taken for a bundle
+
+
 def test_output_paths_beside_inputs(tmp_path):
     make_inputs(tmp_path)
     inputs = expand_inputs([str(tmp_path)])

@@ -192,6 +192,7 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
     add_bit_depth_option(p)
     add_band_limit_option(p)
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars, no per-file lines (errors and warnings only)")
     add_restore_options(p)
     p.set_defaults(func=cmd_restore)

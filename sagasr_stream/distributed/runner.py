@@ -302,7 +302,10 @@ class _Pool:
 
     def run(self, config: WorkerConfig, address: str | None, workers: int | None, gpus: float, progress: bool) -> int:
         """Start Ray (unless connected) and the actors, run every task, return the number of workers."""
-        import ray
+        try:
+            import ray
+        except ImportError as exc:  # only here: a run with nothing left to do needs no Ray
+            raise SagasrError(f'restore_batch needs Ray for files to restore: pip install "ray>=2.9" ({exc})') from exc
 
         started_ray = _connect(address, workers)
         try:

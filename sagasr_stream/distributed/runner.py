@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
-from ..audio_io import output_bit_depth
+from ..audio_io import output_bit_depth, unreadable_message
 from ..chunking import WindowPlan
 from ..errors import SagasrError
 from ..files import sha256_file
@@ -244,7 +244,7 @@ def _pending_files(
                 frames, rate = int(f.frames), int(round(f.samplerate))
         except Exception as exc:  # the decoder's own error types: recorded, the run goes on
             unreadable.append((_File(job, source, destination, 0.0, False, identity, finished=True),
-                               f"AudioFileError: cannot read audio file {source}: {exc}"))
+                               f"AudioFileError: {unreadable_message(exc, source)}"))
             continue
         done = read_done(job)
         if done and destination.is_file() and sha256_file(destination) == done.get("output_sha256"):

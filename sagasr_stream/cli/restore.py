@@ -133,12 +133,17 @@ def check_output_target(inputs: list[tuple[Path, Path]], output: str | None, fmt
 
     if output is None:
         return
+    if output == "-":  # it would be a folder named "-"
+        raise SagasrError("-o -: writing to standard output is not supported; name an output file or folder")
     out = Path(output)
     check_output_name(out)  # before any stat: a name too long fails there with OSError
     try:
         is_dir = out.is_dir()
+        is_other = not is_dir and out.exists()
     except OSError as exc:
         raise SagasrError(f"cannot write {output}: {exc.strerror or exc}") from None
+    if out.suffix == "" and is_other:  # a name without a suffix is a folder: this one cannot be (/dev/null)
+        raise SagasrError(f"-o {output} is a file, not a folder: name an output file (.wav, .flac, .aiff) or a folder")
     if is_dir or output.endswith(("/", "\\")) or out.suffix == "":
         return
     suffix = out.suffix.lower()

@@ -70,6 +70,21 @@ def test_bad_arguments_give_errors_not_tracebacks(tiny_bundle, tmp_path, capsys)
     assert "overlap" in capsys.readouterr().err
 
 
+def test_an_output_that_can_be_no_folder_is_a_usage_error(tiny_bundle, tmp_path, capsys, monkeypatch):
+    """`-o -` (standard output) and `-o FILE` without a suffix where FILE is a file (/dev/null) were taken for
+    folders: a folder named "-" was made, or each input failed after the model loaded."""
+    make_inputs(tmp_path / "in")
+    (tmp_path / "notafolder").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert main(["restore", str(tmp_path / "in" / "a.wav"), "-o", "-", "--model", str(tiny_bundle)]) == 2
+    err = capsys.readouterr().err
+    assert "standard output is not supported" in err and "model " not in err
+    assert not (tmp_path / "-").exists()
+    assert main(["restore", str(tmp_path / "in"), "-o", str(tmp_path / "notafolder"), "--model", str(tiny_bundle)]) == 2
+    err = capsys.readouterr().err
+    assert "notafolder is a file, not a folder" in err and "model " not in err
+
+
 def test_info_prints_the_manifest(tiny_bundle, capsys):
     assert main(["info", "--model", str(tiny_bundle)]) == 0
     out = capsys.readouterr().out

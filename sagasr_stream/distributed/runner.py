@@ -27,7 +27,7 @@ from ..errors import SagasrError
 from ..files import sha256_file
 from ..partials import remove_stale_partials
 from ..streaming import exact_length
-from ..restorer import checked_band_limit, offline_windows_per_call, window_plan
+from ..restorer import checked_user_band_limit, offline_windows_per_call, window_plan
 from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings, resolve
 from .inputs import discover, plan_outputs
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
@@ -168,7 +168,7 @@ def restore_batch(
                                        written=run_manifest.wrote)
     manifest_model = load_bundle(model if model is not None else default_bundle_path(), verify=True).manifest
     resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
-    band_limit_hz = checked_band_limit(band_limit_hz, manifest_model.sample_rate)
+    band_limit_hz = checked_user_band_limit(band_limit_hz, manifest_model.sample_rate)
     fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix, band_limit_hz,
                                                         bit_depth)
     summary = BatchSummary()

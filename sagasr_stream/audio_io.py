@@ -45,7 +45,7 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     try:
         handle = AudioFile(str(path))
     except Exception as exc:
-        raise AudioFileError(f"cannot read audio file {path}: {decoder_message(exc, path)}") from exc
+        raise AudioFileError(unreadable_message(exc, path)) from exc
     with handle:
         rate = int(round(handle.samplerate))
         if handle.frames == 0:
@@ -75,6 +75,18 @@ def decoder_message(exc: BaseException, path: Path) -> str:
     text = str(exc)
     for name in (f'file "{path}"', f'"{path}"', str(path)):
         text = text.replace(name, "the file")
+    return text
+
+
+def unreadable_message(exc: BaseException, path: Path) -> str:
+    """Why ``path`` cannot be opened; for a suffix this platform's decoders do not read (AAC/.m4a outside
+    macOS), which ones they do read, so the file is not taken for a damaged one."""
+    import pedalboard.io
+
+    text = f"cannot read audio file {path}: {decoder_message(exc, path)}"
+    readable = getattr(pedalboard.io, "get_supported_read_formats", lambda: None)()
+    if readable and path.suffix and path.suffix.lower() not in readable:
+        text += f" ({path.suffix} is not read on this platform: convert it to one of {', '.join(readable)})"
     return text
 
 

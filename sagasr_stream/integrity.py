@@ -237,13 +237,13 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
     damaged (see the module docstring)."""
     from pedalboard.io import AudioFile
 
-    from .audio_io import decoder_message
+    from .audio_io import decoder_message, unreadable_message
 
     path = Path(path)
     try:
         handle = AudioFile(str(path))
     except Exception as exc:
-        raise AudioFileError(f"cannot read audio file {path}: {decoder_message(exc, path)}") from exc
+        raise AudioFileError(unreadable_message(exc, path)) from exc
     flac = read_flac_info(path)
     with handle:
         declared, channels = int(handle.frames), handle.num_channels

@@ -19,6 +19,9 @@ def default_bundle_path() -> Path:
     """The bundle shipped inside the package (``SAGASR_MODEL`` overrides it)."""
     override = os.environ.get("SAGASR_MODEL")
     if override:
+        if not Path(override).exists():  # say where the path came from: it was not given on this call
+            raise BundleError(f"model bundle not found: {override} (from the SAGASR_MODEL environment variable; "
+                              "unset it to use the embedded default model)")
         return Path(override)
     if not (DEFAULT_BUNDLE_DIR / "manifest.json").is_file():
         raise BundleError(

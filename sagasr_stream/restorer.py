@@ -30,6 +30,10 @@ def lower_limit(a: float | None, b: float | None) -> float | None:
     return a if b is None else min(a, b)
 
 
+# The lowest band limit a user may give: kHz typed for Hz (3 for 3000) made every window pass through unrestored.
+MIN_BAND_LIMIT_HZ = 1000.0
+
+
 def checked_band_limit(band_limit_hz: float | None, sample_rate: int) -> float | None:
     """``band_limit_hz`` as a float (Hz), or ``None``; a value outside (0, Nyquist of ``sample_rate``] raises
     :class:`ParameterError` naming it."""
@@ -38,6 +42,17 @@ def checked_band_limit(band_limit_hz: float | None, sample_rate: int) -> float |
         raise ParameterError(f"band_limit_hz must be a frequency in Hz in (0, {nyquist:g}] (the model's Nyquist), "
                              f"got {band_limit_hz!r}")
     return None if band_limit_hz is None else float(band_limit_hz)
+
+
+def checked_user_band_limit(band_limit_hz: float | None, sample_rate: int) -> float | None:
+    """:func:`checked_band_limit` for a band limit the user gives (``Restorer``, ``StreamingRestorer``,
+    ``--band-limit``): also at least :data:`MIN_BAND_LIMIT_HZ` (internal limits, a low source rate's Nyquist,
+    may be lower)."""
+    band_limit_hz = checked_band_limit(band_limit_hz, sample_rate)
+    if band_limit_hz is not None and band_limit_hz < MIN_BAND_LIMIT_HZ:
+        raise ParameterError(f"band_limit_hz is in Hz and at least {MIN_BAND_LIMIT_HZ:g} (3 kHz is 3000), got "
+                             f"{band_limit_hz!r}: below it nothing would be restored")
+    return band_limit_hz
 
 
 def window_plan(manifest: Manifest, settings: ResolvedSettings) -> WindowPlan:
@@ -70,7 +85,7 @@ class Restorer:
         self.model = model or SagaSRModel.load()
         self.user_settings = settings or RestoreSettings()
         self.settings: ResolvedSettings = resolve(self.user_settings, self.model.manifest)
-        self.band_limit_hz = checked_band_limit(band_limit_hz, self.model.manifest.sample_rate)
+        self.band_limit_hz = checked_user_band_limit(band_limit_hz, self.model.manifest.sample_rate)
         self.sample_rate: int = self.model.manifest.sample_rate
         self.plan = window_plan(self.model.manifest, self.settings)
 

@@ -30,7 +30,7 @@ class RestoreSettings:
 
     - ``steps``: Euler steps; ``cfg_acoustic`` / ``cfg_text``: guidance scales s_a and s_t;
     - ``cfg_form``: "official" v0 + s_a (v1 - v0) + s_t (v2 - v1), or "independent" ... + s_t (v2 - v0);
-    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz); ``"auto"``: per window the
+    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz, at least 1000); ``"auto"``: per window the
       input's roll-off plus the bundle's ``auto_rolloff_fraction`` of the distance to Nyquist; ``"model"``: the
       model chooses it from the input (only bundles trained with unknown target roll-offs, see
       ``Defaults.rolloff_unknown_trained``);
@@ -82,8 +82,8 @@ class RestoreSettings:
     cfg_form: CfgForm = option("official", help="guidance formula")
     target_rolloff_hz: float | str | None = option(
         None, unit="Hz", parse=hz_or_word("auto", "model"), deprecated_flags=("--target-rolloff",),
-        help="wanted output roll-off in Hz, 'auto' (from each window's input roll-off) or 'model' (the model "
-             "chooses; bundles trained for it); default: the bundle's")
+        help="wanted output roll-off in Hz (>= 1000), 'auto' (from each window's input roll-off) or 'model' (the "
+             "model chooses; bundles trained for it); default: the bundle's")
     caption: str | None = option(None, help="text guidance (default: the bundle's)")
     overlap: int | None = option(
         None, unit="samples", help="window overlap (a multiple of the downsampling; default: the bundle's "
@@ -145,6 +145,9 @@ AUTO_COMPLETE_BAND_HZ = 20000.0
 MAX_BATCH_SIZE = 1024  # windows per DiT call
 ROLLOFF_UNKNOWN = 0.0  # the target roll-off ratio fed for "model": "not given" (training hides some targets so)
 CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a frequency
+# The lowest target roll-off a user may ask for: a window whose band edge reaches the target passes through, so a
+# lower one restores nothing, silently; below it is kHz typed for Hz (16 for 16000).
+MIN_TARGET_ROLLOFF_HZ = 1000.0
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,10 @@ def resolve_target_rolloff(value: object, manifest: Manifest) -> tuple[float | N
     elif not (is_real_number(value) or (isinstance(value, str) and value in CHOSEN_ROLLOFFS)):
         raise SettingsError(
             f"target_rolloff_hz must be a frequency in Hz (a number), 'auto' or 'model', got {value!r}")
+    elif is_real_number(value) and value < MIN_TARGET_ROLLOFF_HZ:  # type: ignore[operator]
+        raise SettingsError(
+            f"target_rolloff_hz is in Hz and at least {MIN_TARGET_ROLLOFF_HZ:g} (16 kHz is 16000), got {value!r}: "
+            "a window whose band edge reaches the target passes through, so a lower one restores nothing")
     if value == "model" and not d.rolloff_unknown_trained:
         raise SettingsError(
             f"target_rolloff_hz 'model': model {manifest.name!r} was not trained to choose the roll-off; give Hz or 'auto'"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import SagaSRModel
-from .restorer import Restorer, checked_band_limit
+from .restorer import Restorer, checked_user_band_limit
 from .settings import RestoreSettings
 from .validation import check_positive_int, stream_block
 
@@ -36,7 +36,7 @@ class StreamingRestorer:
         self.model = self.restorer.model
         self.settings = self.restorer.settings
         self.sample_rate = self.restorer.sample_rate
-        band_limit_hz = checked_band_limit(band_limit_hz, self.sample_rate)
+        band_limit_hz = checked_user_band_limit(band_limit_hz, self.sample_rate)
         self._stage = self.restorer.stream(channels, windows_per_call, band_limit_hz)
         self.channels = channels
 

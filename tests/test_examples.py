@@ -12,6 +12,13 @@ from tests.conftest import band_limited_noise
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.fixture(autouse=True)
+def scratch_tmpdir(tmp_path, monkeypatch):
+    """The examples write their synthetic inputs under the temporary folder and keep them (for listening):
+    here that is this test's own folder, so that a test run leaves nothing behind in the system's /tmp."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+
 def run(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run an example with this checkout's sagasr_stream first on the path (not another installed copy)."""
     root = str(EXAMPLES.parent)

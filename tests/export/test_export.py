@@ -462,3 +462,14 @@ def test_exported_graphs_follow_the_runtime_graph_table(onnx_bundle):
     assert set(bundle.manifest.graphs) == {"vae_encoder", "vae_decoder", "dit", "text_encoder"}
     for graph in bundle.manifest.graphs:
         check_graph_file(bundle.path(graph), graph, sizes, symbolic_outputs=True)
+
+
+def test_export_without_torch_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """`pip install .` installs `sagasr export` but not torch: the command names what to run, no traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "bundle")]) == 2
+    err = capsys.readouterr().err
+    assert "bash export/install.sh" in err and "missing: torch" in err
+    assert not (tmp_path / "bundle").exists()

@@ -195,6 +195,12 @@ def test_missing_default_model_is_explained(monkeypatch, tmp_path):
         SagaSRModel.load()
 
 
+def test_a_missing_bundle_named_by_sagasr_model_names_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SAGASR_MODEL", str(tmp_path / "gone"))
+    with pytest.raises(BundleError, match="gone .from the SAGASR_MODEL environment variable"):
+        SagaSRModel.load()
+
+
 def test_cuda_request_without_cuda_is_a_clear_error(tiny_bundle):
     import onnxruntime
 

@@ -70,6 +70,21 @@ def test_bad_arguments_give_errors_not_tracebacks(tiny_bundle, tmp_path, capsys)
     assert "overlap" in capsys.readouterr().err
 
 
+def test_an_output_that_can_be_no_folder_is_a_usage_error(tiny_bundle, tmp_path, capsys, monkeypatch):
+    """`-o -` (standard output) and `-o FILE` without a suffix where FILE is a file (/dev/null) were taken for
+    folders: a folder named "-" was made, or each input failed after the model loaded."""
+    make_inputs(tmp_path / "in")
+    (tmp_path / "notafolder").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert main(["restore", str(tmp_path / "in" / "a.wav"), "-o", "-", "--model", str(tiny_bundle)]) == 2
+    err = capsys.readouterr().err
+    assert "standard output is not supported" in err and "model " not in err
+    assert not (tmp_path / "-").exists()
+    assert main(["restore", str(tmp_path / "in"), "-o", str(tmp_path / "notafolder"), "--model", str(tiny_bundle)]) == 2
+    err = capsys.readouterr().err
+    assert "notafolder is a file, not a folder" in err and "model " not in err
+
+
 def test_info_prints_the_manifest(tiny_bundle, capsys):
     assert main(["info", "--model", str(tiny_bundle)]) == 0
     out = capsys.readouterr().out
@@ -95,6 +110,14 @@ def test_info_says_what_the_bundle_holds(tiny_bundle, tmp_path, capsys):
     archive = archive_bundle(tiny_bundle, tmp_path / "tiny.zip")
     assert main(["info", "--model", str(archive)]) == 0
     assert f"location:        {archive} (extracted to " in capsys.readouterr().out
+
+
+def test_make_test_model_without_onnx_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """`pip install .` has no onnx: the command named in the README says so instead of a traceback."""
+    monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
+    assert main(["make-test-model", str(tmp_path / "tiny")]) == 2
+    assert "pip install 'onnx" in capsys.readouterr().err
+    assert not (tmp_path / "tiny").exists()  # no empty folder left to be taken for a bundle
 
 
 def test_output_paths_beside_inputs(tmp_path):

@@ -205,3 +205,17 @@ def test_an_unreadable_file_is_named_once(tiny_bundle, tmp_path, capsys):
     assert main(["upsample", str(text), "-o", str(tmp_path / "o.wav"), "--model", str(tiny_bundle), "-q"]) == 1
     (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert line.count("notes.flac") == 1 and "cannot read audio file" in line
+
+
+def test_a_file_of_a_format_this_platform_cannot_read_says_so(tiny_bundle, tmp_path, capsys):
+    """A folder scan takes .m4a files, which pedalboard decodes on macOS only: elsewhere the error says the
+    format is not read here and which ones are, not only that the file "does not seem to contain audio"."""
+    from pedalboard.io import get_supported_read_formats
+
+    if ".m4a" in get_supported_read_formats():
+        pytest.skip("this platform reads .m4a")
+    song = tmp_path / "song.m4a"
+    song.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(range(256)) * 8)
+    assert main(["restore", str(tmp_path), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle), "-q"]) == 1
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert line.count("song.m4a") == 1 and ".m4a is not read on this platform" in line and ".flac" in line

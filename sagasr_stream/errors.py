@@ -6,8 +6,13 @@ class SagasrError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class BundleError(SagasrError):
-    """A model bundle is missing, malformed, truncated or does not match its recorded hashes."""
+class BundleError(SagasrError, ValueError):
+    """A model bundle is malformed, truncated or does not match its recorded hashes (a ValueError), or missing
+    (:class:`BundleNotFoundError`)."""
+
+
+class BundleNotFoundError(BundleError, FileNotFoundError):
+    """No model bundle at the path given (or no embedded default model): also a FileNotFoundError."""
 
 
 class AudioInputError(SagasrError, ValueError):

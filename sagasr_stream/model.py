@@ -9,7 +9,7 @@ import numpy as np
 
 from .backends.base import Backend
 from .bundle import Bundle, Manifest, load_bundle
-from .errors import BundleError
+from .errors import BundleError, BundleNotFoundError
 from .text import Tokenizer, tokenizer_from_spec
 
 DEFAULT_BUNDLE_DIR = Path(__file__).parent / "models" / "default"
@@ -21,7 +21,7 @@ def default_bundle_path() -> Path:
     if override:
         return Path(override)
     if not (DEFAULT_BUNDLE_DIR / "manifest.json").is_file():
-        raise BundleError(
+        raise BundleNotFoundError(
             f"no embedded default model in this installation ({DEFAULT_BUNDLE_DIR}); pass a bundle with "
             "--model / model=..., or set SAGASR_MODEL"
         )

@@ -72,3 +72,27 @@ def test_stream_channels_and_chain_items(tiny_model):
         StreamingRestorer(tiny_model, channels=0)
     with pytest.raises(errors.ParameterTypeError, match="neither a pedalboard plugin"):
         Chain([np.zeros(3)])
+
+
+def test_every_error_class_keeps_a_builtin_base_and_is_exported():
+    """The README: each subclass keeps the matching built-in base, so ``except ValueError`` / ``OSError`` callers
+    keep working; and a user can catch any of them from the package itself (``ss.ParameterError``)."""
+    import sagasr_stream as ss
+
+    builtins = (ValueError, TypeError, RuntimeError, OSError)
+    for cls in (c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, SagasrError)):
+        assert cls is SagasrError or issubclass(cls, builtins), cls
+        assert getattr(ss, cls.__name__) is cls and cls.__name__ in ss.__all__, cls
+    assert issubclass(errors.BundleError, ValueError)
+
+
+def test_a_missing_bundle_is_a_file_not_found_error(tmp_path, monkeypatch):
+    import sagasr_stream as ss
+
+    with pytest.raises(FileNotFoundError, match="model bundle not found"):
+        ss.SagaSRModel.load(tmp_path / "no-such-bundle")
+    with pytest.raises(ss.BundleNotFoundError):
+        ss.Restorer.load(str(tmp_path / "typo.zip"))
+    monkeypatch.setenv("SAGASR_MODEL", str(tmp_path / "gone"))
+    with pytest.raises(FileNotFoundError):
+        ss.SagaSRModel.load()

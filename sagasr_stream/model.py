@@ -11,6 +11,7 @@ from .backends.base import Backend
 from .bundle import Bundle, Manifest, load_bundle
 from .errors import BundleError, BundleNotFoundError
 from .text import Tokenizer, tokenizer_from_spec
+from .validation import check_bool, check_path
 
 DEFAULT_BUNDLE_DIR = Path(__file__).parent / "models" / "default"
 
@@ -71,6 +72,10 @@ class SagaSRModel:
     ) -> "SagaSRModel":
         """Open a bundle folder/archive (``None``: the embedded default), verify it and start its backend.
         ``allow_torchscript``: see :func:`make_backend` (TorchScript bundles are trusted code)."""
+        if path is not None:
+            check_path(path, "path")
+        verify = check_bool(verify, "verify")
+        allow_torchscript = check_bool(allow_torchscript, "allow_torchscript")  # "no" is truthy: it would run code
         bundle = load_bundle(default_bundle_path() if path is None else path, verify=verify)
         return cls(bundle, make_backend(bundle, provider, allow_torchscript))
 

@@ -13,7 +13,7 @@ import numpy as np
 from .bundle import Manifest
 from .chunking import WindowPlan
 from .engine import WindowFn, WindowRestorer
-from .errors import ParameterError
+from .errors import ParameterError, ParameterTypeError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import ResolvedSettings, RestoreSettings, resolve
@@ -38,6 +38,13 @@ def checked_band_limit(band_limit_hz: float | None, sample_rate: int) -> float |
         raise ParameterError(f"band_limit_hz must be a frequency in Hz in (0, {nyquist:g}] (the model's Nyquist), "
                              f"got {band_limit_hz!r}")
     return None if band_limit_hz is None else float(band_limit_hz)
+
+
+def _wrong_model(model: object, accepted: str) -> ParameterTypeError:
+    """The error for a ``model`` argument of another type, with how to load a bundle's path."""
+    hint = (": load a bundle's path with SagaSRModel.load(path) or Restorer.load(path)"
+            if isinstance(model, (str, os.PathLike)) else "")
+    return ParameterTypeError(f"model must be {accepted}, got {type(model).__name__}{hint}")
 
 
 def window_plan(manifest: Manifest, settings: ResolvedSettings) -> WindowPlan:
@@ -66,9 +73,9 @@ class Restorer:
         band_limit_hz: float | None = None,
     ) -> None:
         if model is not None and not isinstance(model, SagaSRModel):
-            raise ParameterError(f"model must be a SagaSRModel, got {type(model).__name__}")
+            raise _wrong_model(model, "a SagaSRModel")
         self.model = model or SagaSRModel.load()
-        self.user_settings = settings or RestoreSettings()
+        self.user_settings = RestoreSettings() if settings is None else settings  # {} or 0 is refused, not the default
         self.settings: ResolvedSettings = resolve(self.user_settings, self.model.manifest)
         self.band_limit_hz = checked_band_limit(band_limit_hz, self.model.manifest.sample_rate)
         self.sample_rate: int = self.model.manifest.sample_rate
@@ -91,6 +98,8 @@ class Restorer:
         """``model`` if it is a Restorer (rebound to ``settings`` when given), else a new Restorer of model + settings."""
         if isinstance(model, Restorer):
             return model if settings is None else cls(model.model, settings, model.band_limit_hz)
+        if model is not None and not isinstance(model, SagaSRModel):
+            raise _wrong_model(model, "a SagaSRModel or a Restorer")
         return cls(model, settings)
 
     def __repr__(self) -> str:

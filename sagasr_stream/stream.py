@@ -6,7 +6,7 @@ import numpy as np
 from .model import SagaSRModel
 from .restorer import Restorer, checked_band_limit
 from .settings import RestoreSettings
-from .validation import check_positive_int, stream_block
+from .validation import check_bool, check_positive_int, stream_block
 
 
 class StreamingRestorer:
@@ -58,6 +58,8 @@ class StreamingRestorer:
 
     def flush(self, mono: bool | None = None) -> np.ndarray:
         """End the stream: return every remaining sample and reset. 1-D for a mono stream unless ``mono=False``."""
+        if mono is not None:
+            mono = check_bool(mono, "mono")
         out = self._stage.flush()
         return out[0] if (self.channels == 1 and mono is not False) else out
 

@@ -36,7 +36,8 @@ def upsample(
     :class:`StreamingUpsampler` (at the model's rate). ``model``: as in :func:`sagasr_stream.restore`.
     """
     restorer = Restorer.of(model, settings)
-    return restore(audio, sample_rate, restorer, None, layout, output_rate or restorer.sample_rate)
+    return restore(audio, sample_rate, restorer, None, layout,
+                   restorer.sample_rate if output_rate is None else output_rate)  # 0 is refused, not the default
 
 
 def expected_output_length(input_samples: int, source_rate: float, target_rate: float) -> int:

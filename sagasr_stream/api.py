@@ -28,11 +28,11 @@ FILE_BLOCK = 1 << 16
 
 def restore(
     audio: np.ndarray,
-    sample_rate: int,
+    sample_rate: float,
     model: SagaSRModel | Restorer | None = None,
     settings: RestoreSettings | None = None,
     layout: Layout | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
 ) -> np.ndarray:
     """Restore the top band of ``audio``.
 
@@ -95,7 +95,7 @@ def restore_file(
     settings: RestoreSettings | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
     log: Callable[[str], None] | None = None,
     bit_depth: int | None = None,
 ) -> Path:

@@ -144,7 +144,7 @@ class Restorer:
                                 source_floor=self.window_floor(source_floor, channels))
 
     def stream_at(
-        self, sample_rate: int, channels: int = 1, windows_per_call: int = 1
+        self, sample_rate: float, channels: int = 1, windows_per_call: int = 1
     ) -> ChunkedProcessor | SourceRateRestore:
         """A restore stage for (channels, n) float32 blocks at ``sample_rate`` (Hz, at least :attr:`sample_rate`),
         answering at the same rate: :meth:`stream` itself at the model's rate; at a higher one (a 48 kHz sound

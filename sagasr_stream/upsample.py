@@ -26,7 +26,7 @@ def upsample(
     model: SagaSRModel | Restorer | None = None,
     settings: RestoreSettings | None = None,
     layout: Layout | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
 ) -> np.ndarray:
     """Resample ``audio`` from ``sample_rate`` to the model's rate (44.1 kHz) and restore its top band.
 

@@ -79,6 +79,9 @@ class SagaSRModel:
         bundle = load_bundle(default_bundle_path() if path is None else path, verify=verify)
         return cls(bundle, make_backend(bundle, provider, allow_torchscript))
 
+    def __repr__(self) -> str:
+        return f"<SagaSRModel {self.manifest.name!r} from {str(self.bundle.root)!r} on {self.device}>"
+
     @property
     def device(self) -> str:
         return self.backend.device

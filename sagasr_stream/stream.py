@@ -40,6 +40,10 @@ class StreamingRestorer:
         self._stage = self.restorer.stream(channels, windows_per_call, band_limit_hz)
         self.channels = channels
 
+    def __repr__(self) -> str:
+        return (f"<StreamingRestorer model={self.model.manifest.name!r} channels={self.channels} "
+                f"latency={self.latency_samples} samples>")
+
     @property
     def samples_in(self) -> int:
         """Input samples pushed since the last reset or flush (0: no stream in progress)."""

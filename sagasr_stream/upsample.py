@@ -73,6 +73,10 @@ class StreamingUpsampler:
         self.num_channels = num_channels
         self._mono = False  # the last chunk was 1-D
 
+    def __repr__(self) -> str:
+        return (f"<StreamingUpsampler {self.source_sample_rate} -> {self.target_sample_rate} Hz "
+                f"channels={self.num_channels} latency={self.latency_samples} samples>")
+
     @property
     def channels(self) -> int:
         return self.num_channels

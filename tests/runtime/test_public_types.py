@@ -59,3 +59,20 @@ def test_mypy_accepts_correct_use_and_flags_wrong_types(tmp_path):
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert [int(line.split(":")[1]) for line in errors] == [10, 11], out
     assert 'Revealed type is "sagasr_stream.distributed.runner.BatchSummary"' in out, out
+
+
+def test_every_public_object_has_a_repr_that_says_what_it_is(tiny_model):
+    """Not ``<sagasr_stream.x.Y object at 0x...>``: the model's name, the rates, channels and latency."""
+    restorer = Restorer(tiny_model)
+    objects = {
+        tiny_model: ("SagaSRModel", "'tiny-random'", "CPUExecutionProvider"),
+        ss.StreamingRestorer(tiny_model, channels=2): ("'tiny-random'", "channels=2", "latency=8191"),
+        ss.StreamingUpsampler(16000, 1, tiny_model): ("16000 -> 44100 Hz", "channels=1", "latency="),
+        ss.ResampleStage(16000, 44100, 2): ("16000 -> 44100 Hz", "channels=2", "latency="),
+        ss.Series([ss.ResampleStage(16000, 44100, 1)]): ("Series", "ResampleStage 16000 -> 44100 Hz"),
+        restorer.stream(2): ("window=8192", "overlap=2048", "channels=2", "latency=8191"),
+        restorer.stream_at(48000, 1): ("48000 Hz", "44100 Hz", "latency="),
+    }
+    for obj, parts in objects.items():
+        text = repr(obj)
+        assert " object at 0x" not in text and all(part in text for part in parts), text

@@ -13,8 +13,8 @@ from .bundle import Bundle, Manifest, load_bundle
 from .chain import Chain
 from .effect import BandwidthExtension
 from .errors import (
-    AudioFileError, AudioInputError, AudioTypeError, BundleError, BundleNotFoundError, EvaluationError, ParameterError,
-    ParameterTypeError, ProviderError, SagasrError, SettingsError,
+    AudioFileError, AudioFileNotFoundError, AudioInputError, AudioTypeError, BundleError, BundleNotFoundError,
+    EvaluationError, OutputExistsError, ParameterError, ParameterTypeError, ProviderError, SagasrError, SettingsError,
 )
 from .model import SagaSRModel
 from .restorer import Restorer
@@ -26,8 +26,8 @@ from .upsample import StreamingUpsampler, upsample
 __version__ = "0.1.0"
 
 __all__ = [
-    "AudioFileError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle", "BundleError",
-    "BundleNotFoundError", "Chain", "EvaluationError", "Manifest", "ParameterError", "ParameterTypeError", "ProviderError",
+    "AudioFileError", "AudioFileNotFoundError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle", "BundleError",
+    "BundleNotFoundError", "Chain", "EvaluationError", "Manifest", "OutputExistsError", "ParameterError", "ParameterTypeError", "ProviderError",
     "ResampleStage", "RestoreSettings", "Restorer", "SagaSRModel", "SagasrError", "Series", "SettingsError",
     "Stream", "StreamingRestorer", "StreamingUpsampler",
     "load_bundle", "restore", "restore_file", "upsample", "__version__",

@@ -10,7 +10,7 @@ import numpy as np
 from .audio_io import (
     atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks,
 )
-from .errors import AudioFileError
+from .errors import AudioFileError, OutputExistsError
 from .integrity import check_audio_file
 from .model import SagaSRModel
 from .quantization import file_grid_step, grid_step, resampled_floor
@@ -121,7 +121,7 @@ def restore_file(
         raise AudioFileError(f"refusing to overwrite the input file {source}")
     check_writable(destination)  # a folder, a format we cannot write, a name too long: before anything is read
     if destination.exists() and not overwrite:
-        raise AudioFileError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
+        raise OutputExistsError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
     restorer = Restorer.of(model, settings)
     sr = restorer.sample_rate
     output_bit_depth(destination, bit_depth)  # a bad depth (or FLAC at 32 bits) fails before the file is read

@@ -27,6 +27,14 @@ class AudioFileError(SagasrError, OSError):
     """An audio file cannot be read or written."""
 
 
+class AudioFileNotFoundError(AudioFileError, FileNotFoundError):
+    """An input audio file that is not there: also a FileNotFoundError."""
+
+
+class OutputExistsError(AudioFileError, FileExistsError):
+    """An output file exists and may not be replaced (``overwrite=False``): also a FileExistsError."""
+
+
 class SettingsError(SagasrError, ValueError):
     """A restoration setting (steps, guidance, roll-off, overlap, batch size, seed, ...) is out of range."""
 

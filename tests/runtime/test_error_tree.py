@@ -96,3 +96,16 @@ def test_a_missing_bundle_is_a_file_not_found_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SAGASR_MODEL", str(tmp_path / "gone"))
     with pytest.raises(FileNotFoundError):
         ss.SagaSRModel.load()
+
+
+def test_restore_file_raises_the_builtin_errors_a_caller_catches(tiny_model, tmp_path):
+    import sagasr_stream as ss
+
+    with pytest.raises(FileNotFoundError, match="input file not found"):
+        ss.restore_file(tmp_path / "missing.wav", tmp_path / "out.wav", tiny_model)
+    source, existing = tmp_path / "in.wav", tmp_path / "out.wav"
+    for path in (source, existing):
+        path.write_bytes(b"")
+    with pytest.raises(FileExistsError, match="output exists") as info:
+        ss.restore_file(source, existing, tiny_model)
+    assert isinstance(info.value, ss.OutputExistsError) and isinstance(info.value, ss.AudioFileError)

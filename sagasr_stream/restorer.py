@@ -13,14 +13,14 @@ import numpy as np
 from .bundle import Manifest
 from .chunking import WindowPlan
 from .engine import WindowFn, WindowRestorer
-from .errors import ParameterError, ParameterTypeError
+from .errors import AudioInputError, ParameterError, ParameterTypeError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import ResolvedSettings, RestoreSettings, resolve
 from .source_rate import SourceRateRestore
 from .stereo import signals_per_window, stereo_window_fn
 from .streaming import ResampleStage, run_whole
-from .validation import check_positive_int, check_sample_rate, is_real_number
+from .validation import check_dtype, check_finite, check_positive_int, check_sample_rate, is_real_number
 
 
 def lower_limit(a: float | None, b: float | None) -> float | None:
@@ -160,5 +160,15 @@ class Restorer:
         return SourceRateRestore(ResampleStage(rate, self.sample_rate, channels), self.stream(channels, windows_per_call))
 
     def restore(self, planar: np.ndarray, band_limit_hz: float | None = None) -> np.ndarray:
-        """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32."""
-        return run_whole(self.stream(planar.shape[0], None, band_limit_hz), planar)
+        """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32.
+
+        Planar only, as the stream stages take it (:func:`sagasr_stream.restore` takes any layout and rate): a
+        1-D array, or one with more channels than samples (a (samples, channels) array), raises
+        :class:`AudioInputError` instead of being restored as that many channels."""
+        array = check_dtype(planar, "planar")
+        if array.ndim != 2 or array.shape[0] == 0 or array.shape[0] > array.shape[1] > 0:
+            raise AudioInputError(
+                f"planar must be a (channels, samples) array, got shape {array.shape}; for (samples,) or "
+                "(samples, channels) use sagasr_stream.restore(audio, rate, restorer), which reads the layout")
+        check_finite(array, "planar")
+        return run_whole(self.stream(array.shape[0], None, band_limit_hz), array)

@@ -208,6 +208,24 @@ def test_restorer_stream_takes_numpy_integers(tiny_model):
     assert Restorer(tiny_model).stream(np.int64(2), np.int64(1)).channels == 2
 
 
+@pytest.mark.parametrize("planar, error, message", [
+    # a (samples, channels) array was restored as 3000 channels of 2 samples, without a word
+    (STEREO.T.copy(), AudioInputError, r"planar must be a \(channels, samples\) array, got shape \(3000, 2\)"),
+    (STEREO[0], AudioInputError, r"got shape \(3000,\).*sagasr_stream.restore"),  # read as 3000 channels
+    (STEREO.tolist(), AudioTypeError, "planar must be a numpy.ndarray"),  # an AttributeError from .shape
+    (np.full((1, 100), np.nan, np.float32), AudioInputError, "NaN/Inf"),
+])
+def test_restorer_restore_takes_planar_arrays_only(tiny_model, planar, error, message):
+    with pytest.raises(error, match=message):
+        Restorer(tiny_model).restore(planar)
+
+
+def test_restorer_restore_still_takes_planar_float_arrays(tiny_model):
+    restorer = Restorer(tiny_model)
+    assert np.array_equal(restorer.restore(STEREO.astype(np.float64)), restorer.restore(STEREO))
+    assert restorer.restore(np.zeros((2, 0), np.float32)).shape == (2, 0)
+
+
 # --- the stream stages are an edge too ---------------------------------------------------------------------------
 
 def _stages(model):

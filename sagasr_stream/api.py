@@ -38,7 +38,8 @@ def restore(
 
     ``audio``: float32/float64, (samples,), (channels, samples) or (samples, channels) (the smaller dimension
     is channels; pass ``layout`` for a square array). ``model``: a :class:`~sagasr_stream.restorer.Restorer`,
-    or a model (with ``settings``). Input at another rate is resampled to the model's rate
+    or a model (with ``settings``); ``None``: the embedded default model, loaded and verified anew on each call (to
+    restore many arrays, load it once: ``Restorer.load()``). Input at another rate is resampled to the model's rate
     (44.1 kHz) first (its band then ends at the source's Nyquist at most) and restored there; the output is at
     ``output_rate`` (default: the input's rate when it is >= 44.1 kHz, else 44.1 kHz) with exactly
     ``round(samples * output_rate / sample_rate)`` samples, in the input's layout, float32. The input is kept

@@ -36,6 +36,18 @@ def test_the_lazy_batch_entry_point_has_its_real_signature_for_a_checker():
     assert "if TYPE_CHECKING:" in source and "from .runner import BatchSummary, restore_batch" in source
 
 
+@pytest.mark.parametrize("field, words", [
+    ("target_rolloff_hz", {"auto", "model"}), ("band_ceiling", {"off"}), ("sbr_blend", {"off"}), ("sbr_level", {"off"}),
+    ("band_smoothing", {"off"}), ("band_transients", {"off"}),
+])
+def test_the_words_a_number_setting_takes_are_in_its_annotation(field, words):
+    """As for ``stereo`` or ``low_band`` (Literal), a checker flags a misspelt word ("Auto", "of"): ``str`` took any."""
+    hint = typing.get_type_hints(ss.RestoreSettings)[field]
+    args = typing.get_args(hint)
+    literal = {w for a in args if typing.get_origin(a) is typing.Literal for w in typing.get_args(a)}
+    assert str not in args and literal == words and float in args, hint
+
+
 USER_CODE = '''
 import numpy as np
 import sagasr_stream as ss
@@ -47,6 +59,9 @@ y = ss.restore(np.zeros(16000, np.float32), rate, model, output_rate=rate)
 reveal_type(restore_batch(["in/"], "out/", workers=2))
 ss.RestoreSettings(steps="8")
 ss.RestoreSettings(stereo="midside")
+ss.RestoreSettings(target_rolloff_hz="Auto")
+ss.RestoreSettings(band_ceiling="of")
+ss.RestoreSettings(target_rolloff_hz="model", band_ceiling="off", sbr_blend=0.5, sbr_level="off", band_transients="off")
 '''
 
 
@@ -57,7 +72,7 @@ def test_mypy_accepts_correct_use_and_flags_wrong_types(tmp_path):
     out, _, _ = api.run([str(script), "--no-incremental", "--cache-dir", str(tmp_path / "cache"),
                          "--ignore-missing-imports", "--follow-imports=silent"])
     errors = [line for line in out.splitlines() if ": error:" in line]
-    assert [int(line.split(":")[1]) for line in errors] == [10, 11], out
+    assert [int(line.split(":")[1]) for line in errors] == [10, 11, 12, 13], out
     assert 'Revealed type is "sagasr_stream.distributed.runner.BatchSummary"' in out, out
 
 

@@ -26,9 +26,9 @@ from .upsample import StreamingUpsampler, upsample
 __version__ = "0.1.0"
 
 __all__ = [
-    "AudioFileError", "AudioFileNotFoundError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle", "BundleError",
-    "BundleNotFoundError", "Chain", "EvaluationError", "Manifest", "OutputExistsError", "ParameterError", "ParameterTypeError", "ProviderError",
-    "ResampleStage", "RestoreSettings", "Restorer", "SagaSRModel", "SagasrError", "Series", "SettingsError",
-    "Stream", "StreamingRestorer", "StreamingUpsampler",
+    "AudioFileError", "AudioFileNotFoundError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle",
+    "BundleError", "BundleNotFoundError", "Chain", "EvaluationError", "Manifest", "OutputExistsError", "ParameterError",
+    "ParameterTypeError", "ProviderError", "ResampleStage", "RestoreSettings", "Restorer", "SagaSRModel", "SagasrError",
+    "Series", "SettingsError", "Stream", "StreamingRestorer", "StreamingUpsampler",
     "load_bundle", "restore", "restore_file", "upsample", "__version__",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 from .audio_io import (
     atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks,
 )
-from .errors import AudioFileError
+from .errors import AudioFileError, OutputExistsError
 from .integrity import check_audio_file
 from .model import SagaSRModel
 from .quantization import file_grid_step, grid_step, resampled_floor
@@ -28,17 +28,18 @@ FILE_BLOCK = 1 << 16
 
 def restore(
     audio: np.ndarray,
-    sample_rate: int,
+    sample_rate: float,
     model: SagaSRModel | Restorer | None = None,
     settings: RestoreSettings | None = None,
     layout: Layout | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
 ) -> np.ndarray:
     """Restore the top band of ``audio``.
 
     ``audio``: float32/float64, (samples,), (channels, samples) or (samples, channels) (the smaller dimension
     is channels; pass ``layout`` for a square array). ``model``: a :class:`~sagasr_stream.restorer.Restorer`,
-    or a model (with ``settings``). Input at another rate is resampled to the model's rate
+    or a model (with ``settings``); ``None``: the embedded default model, loaded and verified anew on each call (to
+    restore many arrays, load it once: ``Restorer.load()``). Input at another rate is resampled to the model's rate
     (44.1 kHz) first (its band then ends at the source's Nyquist at most) and restored there; the output is at
     ``output_rate`` (default: the input's rate when it is >= 44.1 kHz, else 44.1 kHz) with exactly
     ``round(samples * output_rate / sample_rate)`` samples, in the input's layout, float32. The input is kept
@@ -95,7 +96,7 @@ def restore_file(
     settings: RestoreSettings | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
     log: Callable[[str], None] | None = None,
     bit_depth: int | None = None,
 ) -> Path:
@@ -121,7 +122,7 @@ def restore_file(
         raise AudioFileError(f"refusing to overwrite the input file {source}")
     check_writable(destination)  # a folder, a format we cannot write, a name too long: before anything is read
     if destination.exists() and not overwrite:
-        raise AudioFileError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
+        raise OutputExistsError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
     restorer = Restorer.of(model, settings)
     sr = restorer.sample_rate
     output_bit_depth(destination, bit_depth)  # a bad depth (or FLAC at 32 bits) fails before the file is read

@@ -14,7 +14,7 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from .dither import Dither16
-from .errors import AudioFileError, ParameterError
+from .errors import AudioFileError, AudioFileNotFoundError, ParameterError
 from .files import atomic_path, name_hash
 from .headroom import PeakLimiter
 from .quantization import pedalboard_full_scale, pedalboard_lowest
@@ -62,7 +62,7 @@ def check_input_file(path: Path) -> None:
         mode = path.stat().st_mode
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise AudioFileError(f"input file not found: {path}") from None
+            raise AudioFileNotFoundError(f"input file not found: {path}") from None
         raise AudioFileError(f"cannot read input {path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(mode):
         raise AudioFileError(f"input {path} is a folder; expected one audio file")

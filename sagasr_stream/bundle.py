@@ -23,7 +23,7 @@ from typing import IO, Any, Callable, Iterator
 from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
 from .band_smoothing import is_iterations, is_width_octaves
-from .errors import BundleError
+from .errors import BundleError, BundleNotFoundError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
 from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
 from .json_types import type_problem
@@ -342,7 +342,7 @@ def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
     """
     path = Path(path)
     if not path.exists():
-        raise BundleError(f"model bundle not found: {path}")
+        raise BundleNotFoundError(f"model bundle not found: {path}")
     root = path
     if path.is_file():
         key = sha256_file(path)

@@ -9,6 +9,7 @@ pedalboard's shape rules (:class:`~sagasr_stream.validation.LayoutTracker`) and 
 from __future__ import annotations
 
 import threading
+from typing import NoReturn
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class BandwidthExtension:
         raise ParameterTypeError("cannot deep-copy a BandwidthExtension (it holds ONNX Runtime sessions): make "
                                  "another, BandwidthExtension(effect.restorer)")
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise ParameterTypeError("cannot pickle a BandwidthExtension (it holds ONNX Runtime sessions): pickle the "
                                  "bundle path and settings, and load it with "
                                  "BandwidthExtension(Restorer.load(path, settings))")

@@ -81,6 +81,10 @@ class ChunkedProcessor:
         self._returned = 0  # samples returned by process() in this stream
         self.total_in = 0
 
+    def __repr__(self) -> str:
+        return (f"<ChunkedProcessor window={self.plan.window} overlap={self.plan.overlap} channels={self._channels} "
+                f"windows_per_call={self.windows_per_call} latency={self.latency_samples} samples>")
+
     @property
     def channels(self) -> int:
         return self._channels

@@ -21,6 +21,8 @@ CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
 BandLevel = Literal["matched", "power"]
 StereoMode = Literal["linked", "mid-side", "independent", "mono"]
+ChosenRolloff = Literal["auto", "model"]
+Off = Literal["off"]
 STEREO_MODES: tuple[str, ...] = get_args(StereoMode)
 
 
@@ -80,7 +82,7 @@ class RestoreSettings:
     cfg_text: float | None = option(
         None, help="text/roll-off guidance scale s_t (default: the bundle's; 1.2 where it names none)")
     cfg_form: CfgForm = option("official", help="guidance formula")
-    target_rolloff_hz: float | str | None = option(
+    target_rolloff_hz: float | ChosenRolloff | None = option(
         None, unit="Hz", parse=hz_or_word("auto", "model"), deprecated_flags=("--target-rolloff",),
         help="wanted output roll-off in Hz (>= 1000), 'auto' (from each window's input roll-off) or 'model' (the "
              "model chooses; bundles trained for it); default: the bundle's")
@@ -94,21 +96,21 @@ class RestoreSettings:
     band_level: BandLevel | None = option(
         None, help="restored band level: matched (a noise-excited model's band scaled to the log spectrum the "
                    "octave below the edge implies) or power (as the model predicts); default: the bundle's")
-    band_ceiling: float | str | None = option(
+    band_ceiling: float | Off | None = option(
         None, unit="dB", parse=number_or_word("a level in dB", "off"),
         help="how far (dB) a frame's restored band may rise, relative to the octave below the edge, above its "
              "level in the window's loud frames (the band follows the input into decays and gaps), or 'off'; "
              "default: the bundle's")
-    sbr_blend: float | str | None = option(
+    sbr_blend: float | Off | None = option(
         None, parse=number_or_word("a share in [0, 1]", "off"),
         help="share (0-1, of the log magnitude) of the pattern of spectral band replication blended into the "
              "restored band at the model's level (the input's onsets and harmonic pattern), or 'off'; default: the "
              "bundle's")
-    sbr_level: float | str | None = option(
+    sbr_level: float | Off | None = option(
         None, unit="dB", parse=number_or_word("a level in dB", "off"),
         help="with the SBR blend: how far (dB) the replica's own level per third of an octave may pull the "
              "model's (blended with the same share), or 'off' (the pattern only); default: the bundle's")
-    band_smoothing: float | str | None = option(
+    band_smoothing: float | Off | None = option(
         None, unit="octaves", parse=number_or_word("a width in octaves", "off"),
         help="per frame, each restored bin's log magnitude averaged over this many octaves around it (the "
              "decoder's random spread between bins removed), or 'off'; default: the bundle's")
@@ -116,7 +118,7 @@ class RestoreSettings:
         None, unit="iterations",
         help="with band smoothing: fast Griffin-Lim iterations that make the smoothed band's phases consistent "
              "(0: the model's phases; more: closer, slower); default: the bundle's, else 8")
-    band_transients: float | str | None = option(
+    band_transients: float | Off | None = option(
         None, parse=number_or_word("a share in [0, 1]", "off"),
         help="share (0-1) of the way the restored band's short-time shape (5.8 ms frames, 1.45 ms apart) moves "
              "towards that of "

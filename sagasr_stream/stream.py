@@ -6,7 +6,7 @@ import numpy as np
 from .model import SagaSRModel
 from .restorer import Restorer, checked_user_band_limit
 from .settings import RestoreSettings
-from .validation import check_positive_int, stream_block
+from .validation import check_bool, check_positive_int, stream_block
 
 
 class StreamingRestorer:
@@ -40,6 +40,10 @@ class StreamingRestorer:
         self._stage = self.restorer.stream(channels, windows_per_call, band_limit_hz)
         self.channels = channels
 
+    def __repr__(self) -> str:
+        return (f"<StreamingRestorer model={self.model.manifest.name!r} channels={self.channels} "
+                f"latency={self.latency_samples} samples>")
+
     @property
     def samples_in(self) -> int:
         """Input samples pushed since the last reset or flush (0: no stream in progress)."""
@@ -58,6 +62,8 @@ class StreamingRestorer:
 
     def flush(self, mono: bool | None = None) -> np.ndarray:
         """End the stream: return every remaining sample and reset. 1-D for a mono stream unless ``mono=False``."""
+        if mono is not None:
+            mono = check_bool(mono, "mono")
         out = self._stage.flush()
         return out[0] if (self.channels == 1 and mono is not False) else out
 

@@ -55,7 +55,10 @@ class EffectStage:
 
     @property
     def latency_samples(self) -> int:
-        return int(self.effect.reported_latency_samples)
+        # the effect's latency at this stage's rate, before its stream starts too (a BandwidthExtension reports
+        # the model rate's until a block at another rate has come)
+        latency_at = getattr(self.effect, "latency_at", None)
+        return int(latency_at(self.sample_rate) if callable(latency_at) else self.effect.reported_latency_samples)
 
     def process(self, planar: np.ndarray) -> np.ndarray:
         if not self._primed:
@@ -89,9 +92,11 @@ class LiveRestorer:
     ``Restorer.stream(channels)``) or a pedalboard-style effect (a BandwidthExtension or Chain at ``sample_rate``).
 
     ``headroom``: extra delay in samples granted to the worker thread (default: one model window, enough for
-    a model that restores faster than real time); in threaded mode it must be at least one block, since
-    the block just received cannot have been restored yet. ``stream_factory(**kwargs)`` makes the duplex stream
-    (default ``sounddevice.Stream``); tests inject a fake. Blocks are (block_size, channels) float32.
+    a model that restores faster than real time, and at least one block); in threaded mode it must be at least
+    one block, since the block just received cannot have been restored yet (less is a :class:`ParameterError`).
+    ``stream_factory(**kwargs)`` makes the duplex stream (default ``sounddevice.Stream``); tests inject a fake.
+    Blocks are (block_size, channels) float32. :meth:`start` begins a new stream: the stage is reset and
+    ``error`` and the counters (``underruns``, ``status_count``, ``blocks``) start again from none.
     """
 
     def __init__(
@@ -113,8 +118,12 @@ class LiveRestorer:
             window = getattr(effect, "window_samples", None) or getattr(getattr(effect, "plan", None), "window", None)
             model = getattr(effect, "model", None)
             headroom = window or (model.manifest.window_samples if model is not None else 0)
+            headroom = max(headroom, block_size) if threaded else headroom
         if headroom < 0:
             raise ParameterError(f"headroom must be >= 0 samples, got {headroom}")
+        if threaded and headroom < block_size:
+            raise ParameterError(f"headroom must be at least one block ({block_size} samples) with threaded=True: "
+                                 f"the block just received cannot have been restored yet; got {headroom}")
         self.effect = effect
         self.stage = as_stage(effect, sample_rate, channels)
         self.input_device, self.output_device = input_device, output_device
@@ -165,10 +174,9 @@ class LiveRestorer:
 
     def _work(self) -> None:
         while (block := self._inbox.get()) is not None:
-            if self.error is not None:
-                continue
             try:
-                self._restore(block)
+                if self.error is None:  # after an error the blocks are dropped (still marked done: wait_idle)
+                    self._restore(block)
             except BaseException as exc:  # reported by run_live; the stream plays silence from here on
                 self.error = exc
             finally:
@@ -210,6 +218,8 @@ class LiveRestorer:
             factory = self._factory or import_sounddevice().Stream
             self.stage.reset()
             self._reset_state()
+            self.error = None  # a new stream: an earlier one's error would drop every block of this one
+            self.status_count = self.underruns = self.blocks = 0
             if self.threaded:
                 self._worker = threading.Thread(target=self._work, name="sagasr-live", daemon=True)
                 self._worker.start()

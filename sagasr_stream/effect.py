@@ -168,7 +168,12 @@ class BandwidthExtension:
             return output_in_layout(self._stream.flush(), self._stream_layout)
 
     def reset(self) -> None:
-        """Drop all state: the stream, pending output and the cached layout."""
+        """Drop all state: the stream (its rate and channel count too, so :attr:`reported_latency_samples` is a
+        new instance's again), pending output and the cached layout."""
         with self._lock:
             self._stream.reset()
+            if self._stream_rate != self.sample_rate or self._stream.channels != 1:
+                self._stream = self.restorer.stream(1, self.windows_per_call)
+                self._stream_rate = self.sample_rate
+            self._stream_layout = "mono"
             self._layouts.reset()

@@ -48,6 +48,9 @@ class EffectStage:
     def __init__(self, effect: Any, sample_rate: int, channels: int) -> None:
         self.effect, self.sample_rate, self._channels = effect, sample_rate, channels
         self._primed = False  # the effect has been told the layout
+        latency_at = getattr(effect, "latency_at", None)
+        if callable(latency_at):
+            latency_at(sample_rate)  # refuses a rate the effect cannot run at: here, not in the audio callback
 
     @property
     def channels(self) -> int:

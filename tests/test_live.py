@@ -235,9 +235,11 @@ def test_an_effect_at_48_khz_reports_its_48_khz_latency_before_the_stream_starts
     assert before == fx.latency_at(48000) + live.headroom
     with live:
         played = FakeStream.instances[-1].run(x, between=live.wait_idle)
-    assert live.latency_samples == before == fx.reported_latency_samples + live.headroom
+        assert live.latency_samples == before == fx.reported_latency_samples + live.headroom
     assert live.error is None and live.underruns == 0
     np.testing.assert_allclose(played[before:], restore(x, 48000, tiny_model)[: len(x) - before], atol=1e-5)
+    with pytest.raises(SagasrError, match="44100 Hz, or above; got 22050 Hz"):  # before the stream, not in its callback
+        LiveRestorer(BandwidthExtension(tiny_model), sample_rate=22050, stream_factory=FakeStream)
 
 
 def parse(argv):

@@ -267,3 +267,18 @@ def test_reset_forgets_the_rate_of_a_stream(tiny_model):
     fx.process(band_limited_noise(3000, seed=4), 48000, reset=False)
     fx.flush()  # a flush ends the stream but keeps its rate (as the layout cache), for the next one
     assert fx.reported_latency_samples == fx.latency_at(48000)
+
+
+def test_a_16_bit_buffer_at_48_khz_is_restored_as_restore_does(tiny_model):
+    """reset=True equals restore() also where the input's integer grid matters: restore() looks for a cut under
+    a 16-bit input's rounding floor, the effect did not (it passed this quiet 48 kHz buffer through unrestored)."""
+    from sagasr_stream.degradation import LowPassSpec, band_limit
+
+    x = band_limit(np.random.default_rng(0).standard_normal(48000), 48000, LowPassSpec("butter", 4, 8000),
+                   resample=False)
+    x = (np.round(x / np.abs(x).max() * 10 ** (-50 / 20) * 32768) / 32768).astype(np.float32)  # -50 dBFS, 16 bits
+    expected = restore(x, 48000, tiny_model)
+    assert not np.array_equal(expected, x)  # restored
+    fx = BandwidthExtension(tiny_model)
+    np.testing.assert_array_equal(fx.process(x, 48000, buffer_size=4096), expected)
+    np.testing.assert_array_equal(Chain([fx]).process(x[None], 48000)[0], expected)

@@ -48,9 +48,11 @@ class EffectStage:
     def __init__(self, effect: Any, sample_rate: int, channels: int) -> None:
         self.effect, self.sample_rate, self._channels = effect, sample_rate, channels
         self._primed = False  # the effect has been told the layout
+        # the effect's latency at this rate, known before its stream starts (a BandwidthExtension reports the
+        # model rate's until a block at another rate has come); asked once, here: latency_at refuses a rate the
+        # effect cannot run at, and takes the effect's lock, which the audio callback must not wait for
         latency_at = getattr(effect, "latency_at", None)
-        if callable(latency_at):
-            latency_at(sample_rate)  # refuses a rate the effect cannot run at: here, not in the audio callback
+        self._latency = int(latency_at(sample_rate)) if callable(latency_at) else None
 
     @property
     def channels(self) -> int:
@@ -58,10 +60,7 @@ class EffectStage:
 
     @property
     def latency_samples(self) -> int:
-        # the effect's latency at this stage's rate, before its stream starts too (a BandwidthExtension reports
-        # the model rate's until a block at another rate has come)
-        latency_at = getattr(self.effect, "latency_at", None)
-        return int(latency_at(self.sample_rate) if callable(latency_at) else self.effect.reported_latency_samples)
+        return self._latency if self._latency is not None else int(self.effect.reported_latency_samples)
 
     def process(self, planar: np.ndarray) -> np.ndarray:
         if not self._primed:

@@ -240,6 +240,13 @@ def test_an_effect_at_48_khz_reports_its_48_khz_latency_before_the_stream_starts
     np.testing.assert_allclose(played[before:], restore(x, 48000, tiny_model)[: len(x) - before], atol=1e-5)
     with pytest.raises(SagasrError, match="44100 Hz, or above; got 22050 Hz"):  # before the stream, not in its callback
         LiveRestorer(BandwidthExtension(tiny_model), sample_rate=22050, stream_factory=FakeStream)
+    import threading
+
+    with live, fx._lock:  # the worker busy in the effect: the audio callback must not wait for it
+        called = threading.Thread(target=live.callback, args=(x[:480], np.zeros((480, 2), np.float32), 480, None, None))
+        called.start()
+        called.join(10)
+        assert not called.is_alive()
 
 
 def parse(argv):

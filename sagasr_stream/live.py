@@ -24,6 +24,7 @@ import numpy as np
 from .chunking import SampleBuffer
 from .errors import ParameterError, SagasrError
 from .streaming import Stream
+from .validation import check_bool, check_positive_int, check_sample_rate, is_whole_number
 
 INSTALL_HINT = "live audio needs sounddevice: pip install 'sounddevice>=0.4.6'"
 
@@ -113,16 +114,18 @@ class LiveRestorer:
         headroom: int | None = None,
         threaded: bool = True,
     ) -> None:
-        if block_size < 1 or channels < 1:
-            raise ParameterError(f"block_size and channels must be positive, got {block_size}, {channels}")
+        block_size = check_positive_int(block_size, "block_size")
+        channels = check_positive_int(channels, "channels")
+        sample_rate = check_sample_rate(sample_rate)
+        threaded = check_bool(threaded, "threaded")
         if headroom is None:
             # a restore stage: its window at its own rate (a 48 kHz stage counts it at 48 kHz), or its plan's
             window = getattr(effect, "window_samples", None) or getattr(getattr(effect, "plan", None), "window", None)
             model = getattr(effect, "model", None)
             headroom = window or (model.manifest.window_samples if model is not None else 0)
             headroom = max(headroom, block_size) if threaded else headroom
-        if headroom < 0:
-            raise ParameterError(f"headroom must be >= 0 samples, got {headroom}")
+        if not is_whole_number(headroom) or headroom < 0:
+            raise ParameterError(f"headroom must be a whole number of samples >= 0, got {headroom!r}")
         if threaded and headroom < block_size:
             raise ParameterError(f"headroom must be at least one block ({block_size} samples) with threaded=True: "
                                  f"the block just received cannot have been restored yet; got {headroom}")

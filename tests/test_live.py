@@ -350,3 +350,13 @@ def test_a_48_khz_device_plays_the_restoration_at_48_khz_with_the_input_kept(tin
     np.testing.assert_allclose(played[latency:], expected[: len(x) - latency], atol=1e-5)
     with pytest.raises(SagasrError, match="44100 Hz or above"):
         run_live(parse(["--model", str(tiny_bundle), "--duration", "0.05", "--rate", "22050"]), stream_factory=FakeStream)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"block_size": None}, "block_size"), ({"block_size": 512.0}, "block_size"), ({"channels": 1.5}, "channels"),
+    ({"headroom": 8192.5}, "headroom"), ({"sample_rate": "44100"}, "sample_rate"), ({"threaded": None}, "threaded"),
+])
+def test_bad_arguments_are_named(tiny_model, kwargs, match):
+    """A float block size or channel count went to the device stream, None died in a comparison: named now."""
+    with pytest.raises(SagasrError, match=match):
+        LiveRestorer(BandwidthExtension(tiny_model), stream_factory=FakeStream, **kwargs)

@@ -131,6 +131,10 @@ class LiveRestorer:
                                  f"the block just received cannot have been restored yet; got {headroom}")
         self.effect = effect
         self.stage = as_stage(effect, sample_rate, channels)
+        stage_rate = getattr(self.stage, "sample_rate", None)
+        if stage_rate is not None and stage_rate != sample_rate:  # it would take the devices' blocks for its rate's
+            raise ParameterError(f"the stage runs at {stage_rate} Hz, the devices at {sample_rate} Hz: make it for "
+                                 f"their rate (Restorer.stream_at({sample_rate}, channels))")
         self.input_device, self.output_device = input_device, output_device
         self.block_size, self.channels, self.sample_rate = block_size, channels, sample_rate
         self.headroom, self.threaded = int(headroom), threaded

@@ -360,3 +360,17 @@ def test_bad_arguments_are_named(tiny_model, kwargs, match):
     """A float block size or channel count went to the device stream, None died in a comparison: named now."""
     with pytest.raises(SagasrError, match=match):
         LiveRestorer(BandwidthExtension(tiny_model), stream_factory=FakeStream, **kwargs)
+
+
+def test_a_stage_made_for_another_rate_is_refused(tiny_model):
+    """A 44.1 kHz restore stage on 48 kHz devices took their blocks for 44.1 kHz ones (band edges, the restored
+    band and the window all wrong, silently): refused, naming the stage that fits."""
+    from sagasr_stream import Restorer
+    from sagasr_stream.errors import ParameterError
+
+    restorer = Restorer(tiny_model)
+    with pytest.raises(ParameterError, match=r"44100 Hz, the devices at 48000 Hz.*stream_at\(48000"):
+        LiveRestorer(restorer.stream(1), sample_rate=48000, stream_factory=FakeStream)
+    with pytest.raises(ParameterError, match="96000 Hz, the devices at 48000 Hz"):
+        LiveRestorer(restorer.stream_at(96000, 1), sample_rate=48000, stream_factory=FakeStream)
+    assert LiveRestorer(restorer.stream_at(48000, 1), sample_rate=48000, stream_factory=FakeStream).stage.sample_rate == 48000

@@ -49,10 +49,9 @@ def restore(
     planar, layout = prepare_audio(audio, layout)
     restorer = Restorer.of(model, settings)
     out_rate = choose_output_rate(output_rate, rate, restorer.sample_rate)
-    # a resampled input's grid (at the model's rate each window sees its own)
-    grid = float(np.min(grid_step(planar))) if rate != restorer.sample_rate else 0.0
     length = exact_length(planar.shape[1], rate, out_rate)
-    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, length, source_grid_step=grid)
+    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, length,
+                                source_grid_step=array_grid_step(planar, rate, restorer.sample_rate))
     return from_channels_first(run_whole(pipeline, planar), layout)
 
 
@@ -82,6 +81,13 @@ def restore_pipeline(
     if output_rate == input_rate != model_rate:
         return SourceRateRestore(down, restore, output_length)
     return Series([down, restore, ResampleStage(model_rate, output_rate, channels, output_length)])
+
+
+def array_grid_step(planar: np.ndarray, rate: int, model_rate: int) -> float:
+    """A whole (channels, n) input's integer grid (:func:`~sagasr_stream.quantization.grid_step`, of all its
+    channels) for :func:`restore_pipeline`'s ``source_grid_step``: 0 at the model's rate, where each window
+    sees its own."""
+    return float(np.min(grid_step(planar))) if rate != model_rate else 0.0
 
 
 def source_band_limit(source_rate: float, model_rate: int) -> float | None:

@@ -94,6 +94,11 @@ class SourceRateRestore:
         return self.down.channels
 
     @property
+    def sample_rate(self) -> int:
+        """The rate of the blocks in and out (Hz): the source's."""
+        return self.down.source_rate
+
+    @property
     def total_in(self) -> int:
         """Input samples pushed since the last reset or flush (0: no stream in progress)."""
         return self.keeper.source_fed

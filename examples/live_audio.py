@@ -17,7 +17,9 @@ from example_utils import load_model
 from sagasr_stream.effect import BandwidthExtension
 from sagasr_stream.errors import SagasrError
 from sagasr_stream.live import LiveRestorer, import_sounddevice, parse_device
-from sagasr_stream.cli.live import add_live_arguments
+from sagasr_stream.cli.fields import flag_values
+from sagasr_stream.cli.live import LIVE_RESTORE_FLAGS, add_live_arguments
+from sagasr_stream.settings import RestoreSettings
 
 
 def main() -> int:
@@ -33,9 +35,11 @@ def main() -> int:
         print(sd.query_devices())
         return 0
     model = load_model(args.model, args.provider)
+    settings = RestoreSettings().with_(**flag_values(args, LIVE_RESTORE_FLAGS))  # --stereo
+    rate = args.rate or model.manifest.sample_rate  # --rate: the devices' rate, the model's or above
     live = LiveRestorer(
-        BandwidthExtension(model), parse_device(args.input_device), parse_device(args.output_device), args.block_size,
-        args.channels, model.manifest.sample_rate, headroom=args.headroom,
+        BandwidthExtension(model, settings), parse_device(args.input_device), parse_device(args.output_device),
+        args.block_size, args.channels, rate, headroom=args.headroom,
     )
     with live:
         print(f"running on {model.device}; latency {live.latency_seconds * 1000:.0f} ms (model "

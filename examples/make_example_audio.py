@@ -1,4 +1,4 @@
-"""Make examples/audio/example_16k.flac: 6 s of a synthetic plucked melody with bright harmonics, rendered at
+"""Make examples/audio/example_16k.flac: 6.2 s of a synthetic plucked melody with bright harmonics, rendered at
 44.1 kHz and then band-limited the way old recordings are (resampled to 16 kHz, so nothing above 8 kHz).
 
     python examples/make_example_audio.py

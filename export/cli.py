@@ -76,6 +76,12 @@ def read_band_level(path: str) -> dict[str, float]:
     return asdict(BandLevelFit.from_dict(data.get("band_level", data) if isinstance(data, dict) else data, path))
 
 
+def missing_stack_message(command: str, exc: ModuleNotFoundError) -> str:
+    """What to install when the export/training stack (torch, stable-audio-tools, Lightning, ...) is missing."""
+    return (f"{command} needs the export/training environment (torch, stable-audio-tools, Lightning), which "
+            f"'pip install .' does not install: run 'bash export/install.sh' in the checkout (missing: {exc.name})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -114,15 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     if iterations is not None and width is None:
         print("error: --band-smoothing-iterations needs --band-smoothing-octaves", file=sys.stderr)
         return 2
-    import torch
-    from safetensors import SafetensorError
+    try:
+        import torch
+        from safetensors import SafetensorError
 
-    from sagasr_stream.bundle import archive_bundle
+        from sagasr_stream.bundle import archive_bundle
 
-    from .model.checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights, replace_vae_decoder,
-                             save_checkpoint)
-    from .exporter import export_bundle, model_defaults
-    from .model import build_model, load_config, named_config
+        from .model.checkpoint import (load_checkpoint, load_stable_audio_open, load_trained_weights,
+                                       replace_vae_decoder, save_checkpoint)
+        from .exporter import export_bundle, model_defaults
+        from .model import build_model, load_config, named_config
+    except ModuleNotFoundError as exc:  # `pip install .` installs this command but not torch
+        print(f"error: {missing_stack_message('sagasr export', exc)}", file=sys.stderr)
+        return 2
 
     out = Path(args.output)
     archive = out.suffix == ".zip"

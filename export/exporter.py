@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from stable_audio_tools.models import transformer as sat_transformer
 from stable_audio_tools.models.transformer import LayerNorm as SatLayerNorm
+from stable_audio_tools.models.transformer import RotaryEmbedding
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.weight_norm import WeightNorm
@@ -145,7 +146,8 @@ def flash_attention_off() -> Iterator[None]:
 
 
 def prepare_for_export(model: SagaSR, fp16: bool = False) -> SagaSR:
-    """A deep copy in eval mode, on CPU, weight norm folded, no checkpointing; VAE/DiT in fp16 if asked."""
+    """A deep copy in eval mode, on CPU, weight norm folded, no checkpointing; VAE/DiT in fp16 if asked (but for
+    the rotary embeddings' frequencies, float32 as SAT computes them)."""
     prepared = SagaSR(model.config, text_encoder=copy.deepcopy(model.text_encoder))  # deepcopy fails on weight norm
     prepared.load_state_dict(model.state_dict())
     prepared = prepared.cpu().eval()
@@ -155,6 +157,9 @@ def prepare_for_export(model: SagaSR, fp16: bool = False) -> SagaSR:
     if fp16:
         for part in (prepared.autoencoder, prepared.dit, prepared.conditioner):
             part.half()
+        for module in prepared.modules():  # SAT computes rotary angles in float32 (its positions are cast so):
+            if isinstance(module, RotaryEmbedding):  # a float16 inv_freq makes an ONNX Einsum of mixed types
+                module.float()
     return prepared
 
 
@@ -246,8 +251,9 @@ def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, 
     cfg = model.config
     defaults = model_defaults(model, defaults)
     hf_config = cfg.text.hf_config or {}
-    encoder_name = (cfg.text.path or hf_config.get(TEXT_SOURCE_KEY)
-                    or f"{cfg.text.kind} ({model.text_encoder.dim}-d, built from its config)")
+    encoder_name = "" if tokenizer is None else (  # no text encoder graph: name none
+        cfg.text.path or hf_config.get(TEXT_SOURCE_KEY)
+        or f"{cfg.text.kind} ({model.text_encoder.dim}-d, built from its config)")
     return {
         "name": cfg.name, "sample_rate": cfg.sample_rate, "window_samples": cfg.window_samples,
         "downsampling": cfg.downsampling, "latent_channels": cfg.vae.latent_dim, "graphs": graphs,
@@ -343,7 +349,9 @@ def export_bundle(model: SagaSR, out_dir: str | Path, backend: str = "onnx", fp1
         raise FileExistsError(f"{final} exists and is not a folder")
     if final.is_dir() and any(final.iterdir()) and not overwrite:
         raise FileExistsError(f"{final} exists and is not empty (pass overwrite=True)")
-    model_defaults(model, defaults)  # a bad default fails here, before minutes of tracing
+    if model_defaults(model, defaults).caption and not text_encoder:  # a bad default fails here, before tracing
+        raise ValueError("a default caption needs the text encoder graph (drop the caption, or text_encoder=True "
+                         "/ no --no-text-encoder)")
     with atomic_folder(final) as out:
         return _write_bundle(model, out, backend, fp16, defaults, text_encoder, external_data, quantize_text,
                              store_fp16, quantize_dit)

@@ -12,7 +12,10 @@ from .api import restore, restore_file
 from .bundle import Bundle, Manifest, load_bundle
 from .chain import Chain
 from .effect import BandwidthExtension
-from .errors import AudioFileError, AudioInputError, AudioTypeError, BundleError, SagasrError, SettingsError
+from .errors import (
+    AudioFileError, AudioFileNotFoundError, AudioInputError, AudioTypeError, BundleError, BundleNotFoundError,
+    EvaluationError, OutputExistsError, ParameterError, ParameterTypeError, ProviderError, SagasrError, SettingsError,
+)
 from .model import SagaSRModel
 from .restorer import Restorer
 from .settings import RestoreSettings
@@ -23,8 +26,9 @@ from .upsample import StreamingUpsampler, upsample
 __version__ = "0.1.0"
 
 __all__ = [
-    "AudioFileError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle", "BundleError", "Chain",
-    "Manifest", "ResampleStage", "RestoreSettings", "Restorer", "SagaSRModel", "SagasrError", "Series", "SettingsError",
-    "Stream", "StreamingRestorer", "StreamingUpsampler",
+    "AudioFileError", "AudioFileNotFoundError", "AudioInputError", "AudioTypeError", "BandwidthExtension", "Bundle",
+    "BundleError", "BundleNotFoundError", "Chain", "EvaluationError", "Manifest", "OutputExistsError", "ParameterError",
+    "ParameterTypeError", "ProviderError", "ResampleStage", "RestoreSettings", "Restorer", "SagaSRModel", "SagasrError",
+    "Series", "SettingsError", "Stream", "StreamingRestorer", "StreamingUpsampler",
     "load_bundle", "restore", "restore_file", "upsample", "__version__",
 ]

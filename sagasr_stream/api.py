@@ -10,7 +10,7 @@ import numpy as np
 from .audio_io import (
     atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks,
 )
-from .errors import AudioFileError
+from .errors import AudioFileError, OutputExistsError
 from .integrity import check_audio_file
 from .model import SagaSRModel
 from .quantization import file_grid_step, grid_step, resampled_floor
@@ -28,17 +28,18 @@ FILE_BLOCK = 1 << 16
 
 def restore(
     audio: np.ndarray,
-    sample_rate: int,
+    sample_rate: float,
     model: SagaSRModel | Restorer | None = None,
     settings: RestoreSettings | None = None,
     layout: Layout | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
 ) -> np.ndarray:
     """Restore the top band of ``audio``.
 
     ``audio``: float32/float64, (samples,), (channels, samples) or (samples, channels) (the smaller dimension
     is channels; pass ``layout`` for a square array). ``model``: a :class:`~sagasr_stream.restorer.Restorer`,
-    or a model (with ``settings``). Input at another rate is resampled to the model's rate
+    or a model (with ``settings``); ``None``: the embedded default model, loaded and verified anew on each call (to
+    restore many arrays, load it once: ``Restorer.load()``). Input at another rate is resampled to the model's rate
     (44.1 kHz) first (its band then ends at the source's Nyquist at most) and restored there; the output is at
     ``output_rate`` (default: the input's rate when it is >= 44.1 kHz, else 44.1 kHz) with exactly
     ``round(samples * output_rate / sample_rate)`` samples, in the input's layout, float32. The input is kept
@@ -48,10 +49,9 @@ def restore(
     planar, layout = prepare_audio(audio, layout)
     restorer = Restorer.of(model, settings)
     out_rate = choose_output_rate(output_rate, rate, restorer.sample_rate)
-    # a resampled input's grid (at the model's rate each window sees its own)
-    grid = float(np.min(grid_step(planar))) if rate != restorer.sample_rate else 0.0
     length = exact_length(planar.shape[1], rate, out_rate)
-    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, length, source_grid_step=grid)
+    pipeline = restore_pipeline(restorer, planar.shape[0], rate, out_rate, length,
+                                source_grid_step=array_grid_step(planar, rate, restorer.sample_rate))
     return from_channels_first(run_whole(pipeline, planar), layout)
 
 
@@ -83,6 +83,13 @@ def restore_pipeline(
     return Series([down, restore, ResampleStage(model_rate, output_rate, channels, output_length)])
 
 
+def array_grid_step(planar: np.ndarray, rate: int, model_rate: int) -> float:
+    """A whole (channels, n) input's integer grid (:func:`~sagasr_stream.quantization.grid_step`, of all its
+    channels) for :func:`restore_pipeline`'s ``source_grid_step``: 0 at the model's rate, where each window
+    sees its own."""
+    return float(np.min(grid_step(planar))) if rate != model_rate else 0.0
+
+
 def source_band_limit(source_rate: float, model_rate: int) -> float | None:
     """The band limit (Hz) a source rate puts on resampled audio: its Nyquist when below the model's."""
     return source_rate / 2 if source_rate < model_rate else None
@@ -95,7 +102,7 @@ def restore_file(
     settings: RestoreSettings | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
     log: Callable[[str], None] | None = None,
     bit_depth: int | None = None,
 ) -> Path:
@@ -121,7 +128,7 @@ def restore_file(
         raise AudioFileError(f"refusing to overwrite the input file {source}")
     check_writable(destination)  # a folder, a format we cannot write, a name too long: before anything is read
     if destination.exists() and not overwrite:
-        raise AudioFileError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
+        raise OutputExistsError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
     restorer = Restorer.of(model, settings)
     sr = restorer.sample_rate
     output_bit_depth(destination, bit_depth)  # a bad depth (or FLAC at 32 bits) fails before the file is read

@@ -5,6 +5,7 @@ import contextlib
 import errno
 import logging
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Iterator
@@ -13,11 +14,12 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from .dither import Dither16
-from .errors import AudioFileError, ParameterError
+from .errors import AudioFileError, AudioFileNotFoundError, ParameterError
 from .files import atomic_path, name_hash
 from .headroom import PeakLimiter
+from .quantization import pedalboard_full_scale, pedalboard_lowest
 from .streaming import resample as resample_planar
-from .validation import is_whole_number
+from .validation import MAX_RATE, MIN_RATE, is_whole_number
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: overs are limited
@@ -43,11 +45,13 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     try:
         handle = AudioFile(str(path))
     except Exception as exc:
-        raise AudioFileError(f"cannot read audio file {path}: {decoder_message(exc, path)}") from exc
+        raise AudioFileError(unreadable_message(exc, path)) from exc
     with handle:
         rate = int(round(handle.samplerate))
         if handle.frames == 0:
             raise AudioFileError(f"audio file {path} holds no samples")
+        if sample_rate is None and not MIN_RATE <= rate <= MAX_RATE:  # read at its own rate: one we can restore
+            raise AudioFileError(f"audio file {path} is at {rate} Hz: supported rates are {MIN_RATE}..{MAX_RATE} Hz")
         reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
         yield reader, handle.num_channels, rate
 
@@ -58,7 +62,7 @@ def check_input_file(path: Path) -> None:
         mode = path.stat().st_mode
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise AudioFileError(f"input file not found: {path}") from None
+            raise AudioFileNotFoundError(f"input file not found: {path}") from None
         raise AudioFileError(f"cannot read input {path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(mode):
         raise AudioFileError(f"input {path} is a folder; expected one audio file")
@@ -74,11 +78,40 @@ def decoder_message(exc: BaseException, path: Path) -> str:
     return text
 
 
-def failure_text(exc: BaseException, tmp: Path) -> str:
-    """Why writing failed, without our temporary file's name (the message names the destination)."""
+def unreadable_message(exc: BaseException, path: Path) -> str:
+    """Why ``path`` cannot be opened; for a suffix this platform's decoders do not read (AAC/.m4a outside
+    macOS), which ones they do read, so the file is not taken for a damaged one."""
+    import pedalboard.io
+
+    text = f"cannot read audio file {path}: {decoder_message(exc, path)}"
+    readable = getattr(pedalboard.io, "get_supported_read_formats", lambda: None)()
+    if readable and path.suffix and path.suffix.lower() not in readable:
+        text += f" ({path.suffix} is not read on this platform: convert it to one of {', '.join(readable)})"
+    return text
+
+
+def failure_text(exc: BaseException, tmp: Path, needed: int = 0) -> str:
+    """Why writing failed, without our temporary file's name (the message names the destination). pedalboard's
+    own failure names no reason ("Unable to write data to audio file."): when the disk of ``tmp`` has less than
+    ``needed`` bytes (what was being written) and :data:`DISK_MARGIN` free, that is said instead."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return decoder_message(exc, tmp)
+    return disk_full_text(tmp, needed) or decoder_message(exc, tmp)
+
+
+DISK_MARGIN = 1 << 20  # bytes: a write that failed with less than this free (beyond its own size) hit a full disk
+
+
+def disk_full_text(path: Path, needed: int = 0) -> str | None:
+    """"No space left on device (N bytes free)" when the file system of ``path``'s folder has less than ``needed``
+    + :data:`DISK_MARGIN` bytes free for us, else None (also when it cannot be asked)."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return None
+    if free >= needed + DISK_MARGIN:
+        return None
+    return f"{os.strerror(errno.ENOSPC)} ({free} bytes free)"
 
 
 def check_finite_block(block: np.ndarray, source: Path) -> None:
@@ -153,12 +186,16 @@ class OutputWriter:
     failed write raises :class:`AudioFileError` naming the destination. An integer format (16 / 24 bits) cannot
     hold |x| > 1, so its samples pass through a :class:`~sagasr_stream.headroom.PeakLimiter` (only samples near
     an over change; it holds a few samples back until :meth:`finish`), which :meth:`report` tells of once the file
-    is written; 16-bit samples are then rounded with TPDF dither (:class:`~sagasr_stream.dither.Dither16`)."""
+    is written; 16-bit samples are then rounded with TPDF dither (:class:`~sagasr_stream.dither.Dither16`), 24-bit
+    ones to the nearest integer (:func:`pcm24`). The most negative integer code is no over: a sample pedalboard
+    read from it is written back as that code."""
 
     def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1, bits: int = 32) -> None:
         self.handle, self.tmp, self.destination = handle, tmp, destination
-        self.limiter = PeakLimiter() if bits < 32 else None  # integers cannot hold |x| > 1
+        # integers cannot hold |x| > 1 (but one more step below zero: -32768 / 32767 at 16 bits)
+        self.limiter = PeakLimiter(negative=pedalboard_lowest(bits)) if bits < 32 else None
         self.dither = Dither16(channels) if bits == 16 else None
+        self.bits = bits
 
     def write(self, block: np.ndarray) -> None:
         """Append (channels, samples) float32 to the temporary file."""
@@ -176,15 +213,30 @@ class OutputWriter:
             return
         if self.dither is not None:
             block = self.dither(block)
+        elif self.bits == 24:
+            block = pcm24(block)
         try:
+            if block.shape[0] == block.shape[1] > 1:  # pedalboard cannot tell a square block's layout: split it
+                self.handle.write(block[:, :1])  # type: ignore[attr-defined]
+                block = block[:, 1:]
             self.handle.write(block)  # type: ignore[attr-defined]
         except Exception as exc:
-            raise AudioFileError(f"cannot write {self.destination}: {failure_text(exc, self.tmp)}") from exc
+            reason = failure_text(exc, self.tmp, block.nbytes)
+            raise AudioFileError(f"cannot write {self.destination}: {reason}") from exc
 
     def report(self) -> None:
         """Log a warning when samples over full scale were limited (integer outputs only)."""
         if self.limiter is not None:
             self.limiter.report(self.destination)
+
+
+def pcm24(block: np.ndarray) -> np.ndarray:
+    """(channels, n) float samples -> the same shape of int32 holding ``round(x * 8388607)`` (pedalboard reads a
+    24-bit code k as k / 8388607) in their top 24 bits, clipped to the 24-bit range: what pedalboard writes to a
+    24-bit file exactly. Its own float conversion scales negative samples by 8388608, so a 24-bit file read and
+    written back lost one step on half of its samples."""
+    scaled = np.round(np.asarray(block, dtype=np.float64) * pedalboard_full_scale(24))
+    return np.left_shift(np.clip(scaled, -(1 << 23), (1 << 23) - 1).astype(np.int32), 8)
 
 
 def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, bits: int) -> object:

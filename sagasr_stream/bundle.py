@@ -23,7 +23,7 @@ from typing import IO, Any, Callable, Iterator
 from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
 from .band_smoothing import is_iterations, is_width_octaves
-from .errors import BundleError
+from .errors import BundleError, BundleNotFoundError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
 from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
 from .json_types import type_problem
@@ -35,6 +35,7 @@ MANIFEST = "manifest.json"
 BACKENDS = ("onnx", "torchscript")
 MAX_ARCHIVE_BYTES = 8 << 30  # extracted size limit of a bundle archive
 MAX_ARCHIVE_MEMBERS = 1000
+MAX_STEPS = 1000  # Euler steps: a flow model's quality is flat long before this (settings checks it too)
 #: defaults whose values :meth:`Manifest.validate` checks with a message saying which values they take
 CHECKED_DEFAULTS = ("band_level", "band_ceiling_db", "sbr_blend", "sbr_level_db", "band_smoothing_octaves",
                     "band_smoothing_iterations", "band_transients")
@@ -88,8 +89,8 @@ class Defaults:
     def validate(self, where: str = "manifest") -> None:
         """Check every default's type and range; raises :class:`BundleError` naming the field."""
         check_field_types(Defaults, asdict(self), where, "defaults.", checked_later=CHECKED_DEFAULTS)
-        if self.steps < 1:
-            raise BundleError(f"{where}: defaults.steps must be >= 1")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise BundleError(f"{where}: defaults.steps must be an integer in 1..{MAX_STEPS}, got {self.steps!r}")
         if not (math.isfinite(self.overlap_fraction) and 0 <= self.overlap_fraction <= 0.5):
             raise BundleError(f"{where}: defaults.overlap_fraction must be in [0, 0.5], got {self.overlap_fraction!r}")
         for name in ("cfg_acoustic", "cfg_text"):  # the runtime's range (settings._guidance_scale)
@@ -210,8 +211,19 @@ class Manifest:
         unknown = set(self.graphs) - set(GRAPH_NAMES)
         if unknown:
             raise BundleError(f"{where}: unknown graph(s) {sorted(unknown)}")
+        for key in ("input_peak", "lr_null_value"):
+            value = getattr(self, key)
+            if not math.isfinite(value) or (key == "input_peak" and value <= 0):
+                kind = "a level > 0" if key == "input_peak" else "a finite number"
+                raise BundleError(f"{where}: {key} must be {kind}, got {value!r}")
         if self.text is None:
             raise BundleError(f"{where}: missing field 'text' (the DiT's text token width and length)")
+        for key in ("dim", "max_tokens"):
+            if getattr(self.text, key) < 1:
+                raise BundleError(f"{where}: text.{key} must be a positive integer, got {getattr(self.text, key)!r}")
+        if self.defaults.caption and "text_encoder" not in self.graphs:
+            raise BundleError(f"{where}: defaults.caption {self.defaults.caption!r} needs the 'text_encoder' graph, "
+                              "which this bundle does not hold")
         if ("text_encoder" in self.graphs) != bool(self.text.tokenizer):
             raise BundleError(f"{where}: the 'text_encoder' graph and 'text.tokenizer' must be given together")
         if self.backend not in BACKENDS:
@@ -330,7 +342,7 @@ def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
     """
     path = Path(path)
     if not path.exists():
-        raise BundleError(f"model bundle not found: {path}")
+        raise BundleNotFoundError(f"model bundle not found: {path}")
     root = path
     if path.is_file():
         key = sha256_file(path)

@@ -9,10 +9,11 @@ pedalboard's shape rules (:class:`~sagasr_stream.validation.LayoutTracker`) and 
 from __future__ import annotations
 
 import threading
+from typing import NoReturn
 
 import numpy as np
 
-from .api import restore_pipeline
+from .api import array_grid_step, restore_pipeline
 from .errors import AudioInputError, ParameterTypeError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
@@ -80,7 +81,7 @@ class BandwidthExtension:
         raise ParameterTypeError("cannot deep-copy a BandwidthExtension (it holds ONNX Runtime sessions): make "
                                  "another, BandwidthExtension(effect.restorer)")
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise ParameterTypeError("cannot pickle a BandwidthExtension (it holds ONNX Runtime sessions): pickle the "
                                  "bundle path and settings, and load it with "
                                  "BandwidthExtension(Restorer.load(path, settings))")
@@ -126,10 +127,13 @@ class BandwidthExtension:
             self._stream_rate = rate
         return stream
 
-    def _offline(self, channels: int, rate: int, frames: int) -> Stream:
-        """What :func:`sagasr_stream.restore` runs on ``frames`` samples at ``rate``."""
+    def _offline(self, planar: np.ndarray, rate: int) -> Stream:
+        """What :func:`sagasr_stream.restore` runs on the whole (channels, n) ``planar`` at ``rate`` (its integer
+        grid included: a 16-bit input at 48 kHz has its rounding floor looked for there too)."""
+        channels, frames = planar.shape
         model_frames = exact_length(frames, rate, self.sample_rate)
-        return restore_pipeline(self.restorer, channels, rate, rate, frames, model_frames)
+        return restore_pipeline(self.restorer, channels, rate, rate, frames, model_frames,
+                                source_grid_step=array_grid_step(planar, rate, self.sample_rate))
 
     def process(
         self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
@@ -144,7 +148,7 @@ class BandwidthExtension:
                 self._stream.reset()
                 if planar.shape[0] == 0 or planar.shape[1] == 0:
                     return output_in_layout(planar, layout)
-                offline = self._offline(planar.shape[0], rate, planar.shape[1])  # what restore() uses
+                offline = self._offline(planar, rate)  # what restore() uses
                 pieces = [offline.process(planar[:, i : i + buffer_size]) for i in range(0, planar.shape[1], buffer_size)]
                 pieces.append(offline.flush())
                 return output_in_layout(np.concatenate(pieces, axis=1), layout)
@@ -168,7 +172,12 @@ class BandwidthExtension:
             return output_in_layout(self._stream.flush(), self._stream_layout)
 
     def reset(self) -> None:
-        """Drop all state: the stream, pending output and the cached layout."""
+        """Drop all state: the stream (its rate and channel count too, so :attr:`reported_latency_samples` is a
+        new instance's again), pending output and the cached layout."""
         with self._lock:
             self._stream.reset()
+            if self._stream_rate != self.sample_rate or self._stream.channels != 1:
+                self._stream = self.restorer.stream(1, self.windows_per_call)
+                self._stream_rate = self.sample_rate
+            self._stream_layout = "mono"
             self._layouts.reset()

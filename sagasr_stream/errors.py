@@ -6,8 +6,13 @@ class SagasrError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class BundleError(SagasrError):
-    """A model bundle is missing, malformed, truncated or does not match its recorded hashes."""
+class BundleError(SagasrError, ValueError):
+    """A model bundle is malformed, truncated or does not match its recorded hashes (a ValueError), or missing
+    (:class:`BundleNotFoundError`)."""
+
+
+class BundleNotFoundError(BundleError, FileNotFoundError):
+    """No model bundle at the path given (or no embedded default model): also a FileNotFoundError."""
 
 
 class AudioInputError(SagasrError, ValueError):
@@ -20,6 +25,14 @@ class AudioTypeError(SagasrError, TypeError):
 
 class AudioFileError(SagasrError, OSError):
     """An audio file cannot be read or written."""
+
+
+class AudioFileNotFoundError(AudioFileError, FileNotFoundError):
+    """An input audio file that is not there: also a FileNotFoundError."""
+
+
+class OutputExistsError(AudioFileError, FileExistsError):
+    """An output file exists and may not be replaced (``overwrite=False``): also a FileExistsError."""
 
 
 class SettingsError(SagasrError, ValueError):

@@ -65,7 +65,8 @@ def atomic_path(destination: str | os.PathLike[str], tmp: Path | None = None) ->
         yield tmp
         os.replace(tmp, destination)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # nothing there: the error is the caller's
+            tmp.unlink()
         raise
 
 

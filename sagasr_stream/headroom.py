@@ -5,9 +5,11 @@ cannot hold |x| > 1, so instead of clipping them the writer passes the signal th
 each sample over full scale the gain of all channels dips smoothly (a raised cosine :data:`LOOKAHEAD` samples to
 either side, 1.5 ms) just enough to bring that sample to full scale, and every sample with no over within that
 reach is written exactly as it came, so what restoration left alone (a mastered file's peaks at -0.1 dBFS included)
-is not bent. The gain at a sample depends only on the samples within the reach, so the output does not depend on
-block sizes; the limiter holds :data:`LOOKAHEAD` samples back until :meth:`PeakLimiter.flush`. How many samples
-were over and the peak it saw are logged once the file is written.
+is not bent. An integer format holds one more step below zero than above (-32768 .. 32767), which pedalboard reads
+as ``-32768 / 32767``: the writer tells the limiter so (``negative``), so a file's own most negative samples are no
+overs and come out as they went in. The gain at a sample depends only on the samples within the reach, so the
+output does not depend on block sizes; the limiter holds :data:`LOOKAHEAD` samples back until
+:meth:`PeakLimiter.flush`. How many samples were over and the peak it saw are logged once the file is written.
 """
 from __future__ import annotations
 
@@ -50,10 +52,14 @@ def limiter_gains(peaks: np.ndarray, first: int, stop: int, reach: int = LOOKAHE
 class PeakLimiter:
     """Brings (channels, n) float blocks under full scale with :func:`limiter_gains`, :data:`LOOKAHEAD` samples
     late: :meth:`__call__` returns what is final so far, :meth:`flush` the rest (then a fresh stream). Counts the
-    samples over full scale (``limited``) and the largest |input| (``peak``)."""
+    samples over full scale (``limited``) and the largest level seen (``peak``, relative to full scale).
+    ``negative``: the magnitude of the lowest value the format holds (>= :data:`CEILING`; an integer format's most
+    negative code as pedalboard reads it, :func:`~sagasr_stream.quantization.pedalboard_lowest`): a negative sample
+    is over when below ``-negative``."""
 
-    def __init__(self, reach: int = LOOKAHEAD) -> None:
+    def __init__(self, reach: int = LOOKAHEAD, negative: float = CEILING) -> None:
         self.reach = reach
+        self.negative = float(negative)
         self.limited = 0
         self.peak = 0.0
         self._held = np.zeros((0, 0), dtype=np.float32)  # samples from absolute index self._start on
@@ -63,13 +69,21 @@ class PeakLimiter:
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         block = np.asarray(block, dtype=np.float32)
-        peaks = np.abs(block).max(axis=0) if block.size else np.zeros(0)
+        peaks = self.levels(block)
         if peaks.size:
             self.peak = max(self.peak, float(peaks.max()))
             self.limited += int((peaks > CEILING).sum())
         self._held = block if self._held.size == 0 else np.concatenate([self._held, block], axis=1)
         self._peaks = np.concatenate([self._peaks, peaks])
         return self._release(self._start + self._held.shape[1] - self.reach)
+
+    def levels(self, block: np.ndarray) -> np.ndarray:
+        """(channels, n) -> (n,) float64: each sample's level over its channels relative to full scale (1: on it;
+        a negative sample counts against ``negative``)."""
+        if not block.size:
+            return np.zeros(0)
+        top = block.max(axis=0).astype(np.float64)
+        return np.maximum(top, -block.min(axis=0).astype(np.float64) / self.negative)
 
     def flush(self) -> np.ndarray:
         """The held samples, limited; the limiter then starts a new stream (its counts are kept)."""
@@ -84,7 +98,7 @@ class PeakLimiter:
             return np.zeros((channels, 0), dtype=np.float32)
         gains = limiter_gains(self._peaks, self._out - self._start, stop - self._start, self.reach)
         part = self._held[:, self._out - self._start : stop - self._start]
-        limited = np.clip(part * gains, -CEILING, CEILING)  # float32 rounding must not lift one back over
+        limited = np.clip(part * gains, -self.negative, CEILING)  # float32 rounding must not lift one back over
         out = np.where(gains < 1.0, limited, part).astype(np.float32)  # untouched samples: as they came
         self._out = stop
         keep_from = max(self._start, stop - self.reach)

@@ -7,12 +7,18 @@
 - a FLAC file's decoded samples do not match the MD5 signature in its STREAMINFO header (truncated or
   garbled data: the decoder returns silence where it lost sync);
 - a FLAC file without an MD5 signature decodes to all zeros although its size shows it holds audio;
-- a WAV/AIFF file is shorter than the sample data its header declares.
+- a WAV/AIFF file holds less sample data after its header than the header declares (any format of a fixed
+  size per frame: 8 to 32-bit integers, float, A-law, mu-law);
+- an MP3 file whose Xing/Info header counts its frames holds fewer whole frames than that (the decoder returns
+  silence for the missing ones);
+- an Ogg file's pages do not run whole to a last page marked as the end of the stream (a cut file: the decoder
+  returns what the last whole page reaches, and no error), or a page's CRC does not match it (garbled data).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,17 +63,173 @@ def _pcm_bytes(block: np.ndarray, bits: int, scale: int) -> bytes:
     return raw.tobytes()
 
 
-def _uncompressed_data_bytes(path: Path, frames: int, channels: int, dtype: str) -> int | None:
-    """Bytes of sample data a WAV/AIFF header declares (frames x channels x sample width), else None."""
+MAX_CHUNKS = 4096  # chunks walked to find the sample data before giving up (then the file is not checked)
+WAV_CODES = {1, 3, 6, 7}  # WAV sample formats of a fixed size per frame (block align): PCM, float, A-law, mu-law
+PLACEHOLDER_SIZE = 0x7FFFF000  # a data size this large is a streaming writer's "unknown", not a length
+EXTENSIBLE = 0xFFFE  # WAVE_FORMAT_EXTENSIBLE: the format code is the first two bytes of its sub-format GUID
+AIFC_BYTES = {b"fl32": 4, b"FL32": 4, b"fl64": 8, b"FL64": 8, b"ulaw": 1, b"ULAW": 1, b"alaw": 1, b"ALAW": 1}
+AIFC_PCM = {b"NONE", b"twos", b"sowt", b"raw ", b"in24", b"in32", b"IN24", b"IN32"}  # sample size from COMM
+
+
+def _sample_data(path: Path) -> tuple[int, int, int] | None:
+    """(where the sample data starts, bytes per frame, frames its ``data`` chunk's size declares: 0 when not
+    said) of a WAV (``fmt `` and ``data`` chunks) or AIFF / AIFF-C (``COMM`` and ``SSND``) file whose frames all
+    have one size, read from the header itself (pedalboard's ``file_dtype`` is the decoded format: 16 bits for
+    a mu-law file that stores 8, whose frames it counts from the bytes there are). None for another file, a
+    compressed format (ADPCM) or chunks not found."""
     with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic not in (b"RIFF", b"RF64", b"FORM"):
+        head = f.read(12)
+        if head[:4] not in (b"RIFF", b"RF64", b"FORM"):
+            return None
+        aiff = head[:4] == b"FORM"
+        order = "big" if aiff else "little"
+        frame_bytes = None
+        for _ in range(MAX_CHUNKS):
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:], order)
+            if chunk[:4] in (b"fmt ", b"COMM"):
+                body = f.read(min(size, 40))
+                frame_bytes = _aiff_frame_bytes(body, head[8:12]) if aiff else _wav_frame_bytes(body)
+                if frame_bytes is None:
+                    return None
+                f.seek(size - len(body) + (size & 1), os.SEEK_CUR)
+                continue
+            if chunk[:4] == (b"SSND" if aiff else b"data"):
+                if frame_bytes is None:
+                    return None
+                if aiff:  # offset and block size, then the samples from that offset on
+                    extra = f.read(8)
+                    return (f.tell() + int.from_bytes(extra[:4], "big"), frame_bytes, 0) if len(extra) == 8 else None
+                said = size // frame_bytes if head[:4] == b"RIFF" and size < PLACEHOLDER_SIZE else 0
+                return f.tell(), frame_bytes, said
+            f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
+    return None
+
+
+def _wav_frame_bytes(fmt: bytes) -> int | None:
+    """Bytes per frame (block align) of a WAV ``fmt `` chunk of a fixed-size format, else None."""
+    if len(fmt) < 16:
         return None
-    try:
-        width = np.dtype(dtype).itemsize
-    except TypeError:
+    code, block_align = int.from_bytes(fmt[0:2], "little"), int.from_bytes(fmt[12:14], "little")
+    if code == EXTENSIBLE:
+        code = int.from_bytes(fmt[24:26], "little") if len(fmt) >= 26 else 0
+    return block_align if code in WAV_CODES and block_align > 0 else None
+
+
+def _aiff_frame_bytes(comm: bytes, form: bytes) -> int | None:
+    """Bytes per frame of an AIFF / AIFF-C ``COMM`` chunk of a fixed-size format, else None."""
+    if len(comm) < 8:
         return None
-    return frames * channels * width
+    channels, bits = int.from_bytes(comm[0:2], "big"), int.from_bytes(comm[6:8], "big")
+    compression = comm[18:22] if form == b"AIFC" else b"NONE"
+    if compression in AIFC_PCM:
+        width = (bits + 7) // 8
+    else:
+        width = AIFC_BYTES.get(compression, 0)
+    return channels * width if channels and width else None
+
+
+MP3_BITRATES = {  # kbit/s by bitrate index, layer III: MPEG-1, and MPEG-2 / 2.5
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # by version bits
+
+
+def _mp3_frame_bytes(header: bytes) -> int | None:
+    """Length in bytes of the MPEG layer III frame whose 4-byte header this is, or None (no valid header,
+    another layer, free format)."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
+    rate_index, bitrate_index, padding = (header[2] >> 2) & 3, header[2] >> 4, (header[2] >> 1) & 1
+    if version == 1 or layer != 1 or rate_index == 3 or bitrate_index in (0, 15):
+        return None
+    bitrate = MP3_BITRATES[1 if version == 3 else 2][bitrate_index] * 1000
+    per_frame = 144 if version == 3 else 72  # bytes per (bit/s / Hz): 1152 or 576 samples per frame
+    return per_frame * bitrate // MP3_RATES[version][rate_index] + padding
+
+
+def mp3_frame_counts(path: Path) -> tuple[int, int] | None:
+    """(frames its Xing/Info header declares, whole frames that follow that header) of an MP3 file, or None when
+    it is no layer III stream or has no such count (then its length is the decoder's estimate)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(10)
+        start = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # an ID3v2 tag first: its size is syncsafe, footer optional
+            syncsafe = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F
+            start = 10 + syncsafe + (10 if head[5] & 0x10 else 0)
+        f.seek(start)
+        first = f.read(4)
+        length = _mp3_frame_bytes(first)
+        if length is None:
+            return None
+        frame = first + f.read(length - 4)
+        tag = max(frame.find(b"Xing"), frame.find(b"Info"))
+        if tag < 0 or len(frame) < tag + 12 or not int.from_bytes(frame[tag + 4 : tag + 8], "big") & 1:
+            return None
+        declared = int.from_bytes(frame[tag + 8 : tag + 12], "big")
+        position, found = start + length, 0
+        while found < declared and position + 4 <= size:
+            f.seek(position)
+            length = _mp3_frame_bytes(f.read(4))
+            if length is None or position + length > size:
+                break
+            found += 1
+            position += length
+    return declared, found
+
+
+@dataclass(frozen=True)
+class OggEnd:
+    """What walking an Ogg file's pages finds: ``problem`` (None when every page is whole, its CRC matches and
+    the last one ends the stream) and the number of pages."""
+
+    problem: str | None
+    pages: int
+
+
+BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def ogg_crc(data: bytes) -> int:
+    """An Ogg page's CRC (polynomial 0x04C11DB7, most significant bit first, no initial or final XOR) from
+    zlib's CRC-32 (the same polynomial, least significant bit first, with both): bytes and result bit-reversed,
+    its initial and final XOR taken out."""
+    linear = zlib.crc32(data.translate(BIT_REVERSED)) ^ zlib.crc32(bytes(len(data)))
+    return int(f"{linear:032b}"[::-1], 2)
+
+
+def read_ogg_end(path: Path) -> OggEnd | None:
+    """Walk the pages of an Ogg file (by its ``OggS`` magic), checking each one's CRC, or None for another
+    file."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"OggS":
+            return None
+        position, pages, flags = 0, 0, 0
+        while position < size:
+            f.seek(position)
+            head = f.read(27)
+            if len(head) < 27 or head[:4] != b"OggS":
+                what = "is cut inside a page header" if len(head) < 27 else "has no page where one should begin"
+                return OggEnd(f"{what} at byte {position}", pages)
+            segments = f.read(head[26])
+            body = sum(segments)
+            if len(segments) < head[26] or position + 27 + head[26] + body > size:
+                return OggEnd(f"is cut inside the page at byte {position}", pages)
+            page = head[:22] + bytes(4) + head[26:] + segments + f.read(body)
+            if ogg_crc(page) != int.from_bytes(head[22:26], "little"):
+                return OggEnd(f"has a page whose CRC does not match at byte {position}", pages)
+            flags = head[5]
+            pages += 1
+            position += 27 + head[26] + body
+    if not flags & 4:
+        return OggEnd("ends without its end-of-stream page", pages)
+    return OggEnd(None, pages)
 
 
 def check_audio_file(path: str | os.PathLike[str]) -> int:
@@ -75,24 +237,35 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
     damaged (see the module docstring)."""
     from pedalboard.io import AudioFile
 
-    from .audio_io import decoder_message
+    from .audio_io import decoder_message, unreadable_message
 
     path = Path(path)
     try:
         handle = AudioFile(str(path))
     except Exception as exc:
-        raise AudioFileError(f"cannot read audio file {path}: {decoder_message(exc, path)}") from exc
+        raise AudioFileError(unreadable_message(exc, path)) from exc
     flac = read_flac_info(path)
     with handle:
         declared, channels = int(handle.frames), handle.num_channels
-        data_bytes = _uncompressed_data_bytes(path, declared, channels, str(handle.file_dtype))
-        if data_bytes is not None and path.stat().st_size < data_bytes:
-            raise AudioFileError(
-                f"{path} is truncated: its header declares {declared} frames ({data_bytes} bytes of samples) "
-                f"but the file holds {path.stat().st_size} bytes"
-            )
+        layout = _sample_data(path)
+        data_bytes = None
+        if layout is not None:
+            frames = max(declared, layout[2])  # a mu-law file's decoder counts what is there, its header more
+            data_bytes, held = frames * layout[1], path.stat().st_size - layout[0]
+            if held < data_bytes:
+                raise AudioFileError(
+                    f"{path} is truncated: its header declares {frames} frames ({data_bytes} bytes of samples) "
+                    f"but the file holds {max(held, 0)} bytes of them"
+                )
         if flac and flac.total_frames and flac.total_frames != declared:
             raise AudioFileError(f"{path}: the FLAC header declares {flac.total_frames} frames, the decoder {declared}")
+        ogg = read_ogg_end(path) if flac is None and data_bytes is None else None
+        if ogg is not None and ogg.problem:
+            raise AudioFileError(f"{path} is damaged (truncated or corrupted): it {ogg.problem}")
+        counts = mp3_frame_counts(path) if flac is None and data_bytes is None else None
+        if counts is not None and counts[1] < counts[0] - 1:  # encoders differ on counting the header's own frame
+            raise AudioFileError(f"{path} is damaged (truncated or corrupted): its MP3 header declares {counts[0]} "
+                                 f"frames, {counts[1]} whole frames follow it")
         use_md5 = flac is not None and flac.md5 is not None and flac.bits_per_sample in MD5_BIT_DEPTHS
         # pedalboard decodes an integer i as i / (2^(bits-1) - 1); accept i / 2^(bits-1) too, so that a change
         # of that convention cannot turn every FLAC file into a "damaged" one

@@ -24,6 +24,7 @@ import numpy as np
 from .chunking import SampleBuffer
 from .errors import ParameterError, SagasrError
 from .streaming import Stream
+from .validation import check_bool, check_positive_int, check_sample_rate, is_whole_number
 
 INSTALL_HINT = "live audio needs sounddevice: pip install 'sounddevice>=0.4.6'"
 
@@ -48,6 +49,11 @@ class EffectStage:
     def __init__(self, effect: Any, sample_rate: int, channels: int) -> None:
         self.effect, self.sample_rate, self._channels = effect, sample_rate, channels
         self._primed = False  # the effect has been told the layout
+        # the effect's latency at this rate, known before its stream starts (a BandwidthExtension reports the
+        # model rate's until a block at another rate has come); asked once, here: latency_at refuses a rate the
+        # effect cannot run at, and takes the effect's lock, which the audio callback must not wait for
+        latency_at = getattr(effect, "latency_at", None)
+        self._latency = int(latency_at(sample_rate)) if callable(latency_at) else None
 
     @property
     def channels(self) -> int:
@@ -55,7 +61,7 @@ class EffectStage:
 
     @property
     def latency_samples(self) -> int:
-        return int(self.effect.reported_latency_samples)
+        return self._latency if self._latency is not None else int(self.effect.reported_latency_samples)
 
     def process(self, planar: np.ndarray) -> np.ndarray:
         if not self._primed:
@@ -89,9 +95,11 @@ class LiveRestorer:
     ``Restorer.stream(channels)``) or a pedalboard-style effect (a BandwidthExtension or Chain at ``sample_rate``).
 
     ``headroom``: extra delay in samples granted to the worker thread (default: one model window, enough for
-    a model that restores faster than real time); in threaded mode it must be at least one block, since
-    the block just received cannot have been restored yet. ``stream_factory(**kwargs)`` makes the duplex stream
-    (default ``sounddevice.Stream``); tests inject a fake. Blocks are (block_size, channels) float32.
+    a model that restores faster than real time, and at least one block); in threaded mode it must be at least
+    one block, since the block just received cannot have been restored yet (less is a :class:`ParameterError`).
+    ``stream_factory(**kwargs)`` makes the duplex stream (default ``sounddevice.Stream``); tests inject a fake.
+    Blocks are (block_size, channels) float32. :meth:`start` begins a new stream: the stage is reset and
+    ``error`` and the counters (``underruns``, ``status_count``, ``blocks``) start again from none.
     """
 
     def __init__(
@@ -106,17 +114,27 @@ class LiveRestorer:
         headroom: int | None = None,
         threaded: bool = True,
     ) -> None:
-        if block_size < 1 or channels < 1:
-            raise ParameterError(f"block_size and channels must be positive, got {block_size}, {channels}")
+        block_size = check_positive_int(block_size, "block_size")
+        channels = check_positive_int(channels, "channels")
+        sample_rate = check_sample_rate(sample_rate)
+        threaded = check_bool(threaded, "threaded")
         if headroom is None:
             # a restore stage: its window at its own rate (a 48 kHz stage counts it at 48 kHz), or its plan's
             window = getattr(effect, "window_samples", None) or getattr(getattr(effect, "plan", None), "window", None)
             model = getattr(effect, "model", None)
             headroom = window or (model.manifest.window_samples if model is not None else 0)
-        if headroom < 0:
-            raise ParameterError(f"headroom must be >= 0 samples, got {headroom}")
+            headroom = max(headroom, block_size) if threaded else headroom
+        if not is_whole_number(headroom) or headroom < 0:
+            raise ParameterError(f"headroom must be a whole number of samples >= 0, got {headroom!r}")
+        if threaded and headroom < block_size:
+            raise ParameterError(f"headroom must be at least one block ({block_size} samples) with threaded=True: "
+                                 f"the block just received cannot have been restored yet; got {headroom}")
         self.effect = effect
         self.stage = as_stage(effect, sample_rate, channels)
+        stage_rate = getattr(self.stage, "sample_rate", None)
+        if stage_rate is not None and stage_rate != sample_rate:  # it would take the devices' blocks for its rate's
+            raise ParameterError(f"the stage runs at {stage_rate} Hz, the devices at {sample_rate} Hz: make it for "
+                                 f"their rate (Restorer.stream_at({sample_rate}, channels))")
         self.input_device, self.output_device = input_device, output_device
         self.block_size, self.channels, self.sample_rate = block_size, channels, sample_rate
         self.headroom, self.threaded = int(headroom), threaded
@@ -165,10 +183,9 @@ class LiveRestorer:
 
     def _work(self) -> None:
         while (block := self._inbox.get()) is not None:
-            if self.error is not None:
-                continue
             try:
-                self._restore(block)
+                if self.error is None:  # after an error the blocks are dropped (still marked done: wait_idle)
+                    self._restore(block)
             except BaseException as exc:  # reported by run_live; the stream plays silence from here on
                 self.error = exc
             finally:
@@ -210,6 +227,8 @@ class LiveRestorer:
             factory = self._factory or import_sounddevice().Stream
             self.stage.reset()
             self._reset_state()
+            self.error = None  # a new stream: an earlier one's error would drop every block of this one
+            self.status_count = self.underruns = self.blocks = 0
             if self.threaded:
                 self._worker = threading.Thread(target=self._work, name="sagasr-live", daemon=True)
                 self._worker.start()

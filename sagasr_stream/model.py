@@ -9,8 +9,9 @@ import numpy as np
 
 from .backends.base import Backend
 from .bundle import Bundle, Manifest, load_bundle
-from .errors import BundleError
+from .errors import BundleError, BundleNotFoundError
 from .text import Tokenizer, tokenizer_from_spec
+from .validation import check_bool, check_path
 
 DEFAULT_BUNDLE_DIR = Path(__file__).parent / "models" / "default"
 
@@ -19,9 +20,12 @@ def default_bundle_path() -> Path:
     """The bundle shipped inside the package (``SAGASR_MODEL`` overrides it)."""
     override = os.environ.get("SAGASR_MODEL")
     if override:
+        if not Path(override).exists():  # say where the path came from: it was not given on this call
+            raise BundleError(f"model bundle not found: {override} (from the SAGASR_MODEL environment variable; "
+                              "unset it to use the embedded default model)")
         return Path(override)
     if not (DEFAULT_BUNDLE_DIR / "manifest.json").is_file():
-        raise BundleError(
+        raise BundleNotFoundError(
             f"no embedded default model in this installation ({DEFAULT_BUNDLE_DIR}); pass a bundle with "
             "--model / model=..., or set SAGASR_MODEL"
         )
@@ -71,8 +75,15 @@ class SagaSRModel:
     ) -> "SagaSRModel":
         """Open a bundle folder/archive (``None``: the embedded default), verify it and start its backend.
         ``allow_torchscript``: see :func:`make_backend` (TorchScript bundles are trusted code)."""
+        if path is not None:
+            check_path(path, "path")
+        verify = check_bool(verify, "verify")
+        allow_torchscript = check_bool(allow_torchscript, "allow_torchscript")  # "no" is truthy: it would run code
         bundle = load_bundle(default_bundle_path() if path is None else path, verify=verify)
         return cls(bundle, make_backend(bundle, provider, allow_torchscript))
+
+    def __repr__(self) -> str:
+        return f"<SagaSRModel {self.manifest.name!r} from {str(self.bundle.root)!r} on {self.device}>"
 
     @property
     def device(self) -> str:

@@ -54,7 +54,8 @@ class ChunkedProcessor:
     ``windows_per_call``: windows (per channel) gathered before calling ``window_fn``; larger groups mean
     bigger batches and more latency, never a different result. ``on_windows(n)`` reports progress.
     Each window gets its channels' band limits so far (:mod:`sagasr_stream.bandlimit`; ``downmix_limits``: of
-    their mean, for the "mono" stereo mode).
+    their mean, for the "mono" stereo mode). ``sample_rate``: the rate its blocks are at (Hz; the model's), when
+    known.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class ChunkedProcessor:
         on_windows: Callable[[int], None] | None = None,
         downmix_limits: bool = False,
         source_floor: float = 0.0,
+        sample_rate: int | None = None,
     ) -> None:
         if windows_per_call < 1:
             raise ParameterError(f"windows_per_call must be >= 1, got {windows_per_call}")
@@ -74,12 +76,17 @@ class ChunkedProcessor:
         self._channels = channels
         self.windows_per_call = windows_per_call
         self.on_windows = on_windows
+        self.sample_rate = sample_rate
         self._input = SampleBuffer(channels)
         self._limits = BandLimitTracker(plan, channels, downmix_limits, source_floor)
         self._ola = OverlapAdd(plan, channels)
         self._final = SampleBuffer(channels)  # finalised samples the latency gate holds back
         self._returned = 0  # samples returned by process() in this stream
         self.total_in = 0
+
+    def __repr__(self) -> str:
+        return (f"<ChunkedProcessor window={self.plan.window} overlap={self.plan.overlap} channels={self._channels} "
+                f"windows_per_call={self.windows_per_call} latency={self.latency_samples} samples>")
 
     @property
     def channels(self) -> int:

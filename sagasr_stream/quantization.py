@@ -70,6 +70,12 @@ def pedalboard_full_scale(bits: int) -> int:
     return 2 ** (bits - 1) - 1
 
 
+def pedalboard_lowest(bits: int) -> float:
+    """The magnitude of the lowest value pedalboard reads from a ``bits``-bit file, its code ``-2 ** (bits - 1)``
+    (``32768 / 32767`` at 16 bits): a little over 1."""
+    return float(np.float32(2 ** (bits - 1)) * np.float32(1.0 / pedalboard_full_scale(bits)))
+
+
 def pedalboard_readings(x: np.ndarray, full_scale: int) -> np.ndarray:
     """(...) bool, per sample: ``x`` is pedalboard's reading k * float32(1 / full_scale) of the integer k nearest
     ``x * full_scale``."""

@@ -20,7 +20,7 @@ def default_output_rate(input_rate: int, model_rate: int) -> int:
     return input_rate if input_rate >= model_rate else model_rate
 
 
-def choose_output_rate(output_rate: int | None, input_rate: int, model_rate: int) -> int:
+def choose_output_rate(output_rate: float | None, input_rate: int, model_rate: int) -> int:
     """``output_rate`` checked (whole Hz in the supported range), or the default for ``input_rate``."""
     if output_rate is None:
         return default_output_rate(input_rate, model_rate)

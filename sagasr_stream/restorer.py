@@ -13,14 +13,14 @@ import numpy as np
 from .bundle import Manifest
 from .chunking import WindowPlan
 from .engine import WindowFn, WindowRestorer
-from .errors import ParameterError
+from .errors import AudioInputError, ParameterError, ParameterTypeError
 from .model import SagaSRModel
 from .processor import ChunkedProcessor
 from .settings import ResolvedSettings, RestoreSettings, resolve
 from .source_rate import SourceRateRestore
 from .stereo import signals_per_window, stereo_window_fn
 from .streaming import ResampleStage, run_whole
-from .validation import check_positive_int, check_sample_rate, is_real_number
+from .validation import check_dtype, check_finite, check_positive_int, check_sample_rate, is_real_number
 
 
 def lower_limit(a: float | None, b: float | None) -> float | None:
@@ -28,6 +28,10 @@ def lower_limit(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None else min(a, b)
+
+
+# The lowest band limit a user may give: kHz typed for Hz (3 for 3000) made every window pass through unrestored.
+MIN_BAND_LIMIT_HZ = 1000.0
 
 
 def checked_band_limit(band_limit_hz: float | None, sample_rate: int) -> float | None:
@@ -38,6 +42,24 @@ def checked_band_limit(band_limit_hz: float | None, sample_rate: int) -> float |
         raise ParameterError(f"band_limit_hz must be a frequency in Hz in (0, {nyquist:g}] (the model's Nyquist), "
                              f"got {band_limit_hz!r}")
     return None if band_limit_hz is None else float(band_limit_hz)
+
+
+def checked_user_band_limit(band_limit_hz: float | None, sample_rate: int) -> float | None:
+    """:func:`checked_band_limit` for a band limit the user gives (``Restorer``, ``StreamingRestorer``,
+    ``--band-limit``): also at least :data:`MIN_BAND_LIMIT_HZ` (internal limits, a low source rate's Nyquist,
+    may be lower)."""
+    band_limit_hz = checked_band_limit(band_limit_hz, sample_rate)
+    if band_limit_hz is not None and band_limit_hz < MIN_BAND_LIMIT_HZ:
+        raise ParameterError(f"band_limit_hz is in Hz and at least {MIN_BAND_LIMIT_HZ:g} (3 kHz is 3000), got "
+                             f"{band_limit_hz!r}: below it nothing would be restored")
+    return band_limit_hz
+
+
+def _wrong_model(model: object, accepted: str) -> ParameterTypeError:
+    """The error for a ``model`` argument of another type, with how to load a bundle's path."""
+    hint = (": load a bundle's path with SagaSRModel.load(path) or Restorer.load(path)"
+            if isinstance(model, (str, os.PathLike)) else "")
+    return ParameterTypeError(f"model must be {accepted}, got {type(model).__name__}{hint}")
 
 
 def window_plan(manifest: Manifest, settings: ResolvedSettings) -> WindowPlan:
@@ -66,11 +88,11 @@ class Restorer:
         band_limit_hz: float | None = None,
     ) -> None:
         if model is not None and not isinstance(model, SagaSRModel):
-            raise ParameterError(f"model must be a SagaSRModel, got {type(model).__name__}")
+            raise _wrong_model(model, "a SagaSRModel")
         self.model = model or SagaSRModel.load()
-        self.user_settings = settings or RestoreSettings()
+        self.user_settings = RestoreSettings() if settings is None else settings  # {} or 0 is refused, not the default
         self.settings: ResolvedSettings = resolve(self.user_settings, self.model.manifest)
-        self.band_limit_hz = checked_band_limit(band_limit_hz, self.model.manifest.sample_rate)
+        self.band_limit_hz = checked_user_band_limit(band_limit_hz, self.model.manifest.sample_rate)
         self.sample_rate: int = self.model.manifest.sample_rate
         self.plan = window_plan(self.model.manifest, self.settings)
 
@@ -91,6 +113,8 @@ class Restorer:
         """``model`` if it is a Restorer (rebound to ``settings`` when given), else a new Restorer of model + settings."""
         if isinstance(model, Restorer):
             return model if settings is None else cls(model.model, settings, model.band_limit_hz)
+        if model is not None and not isinstance(model, SagaSRModel):
+            raise _wrong_model(model, "a SagaSRModel or a Restorer")
         return cls(model, settings)
 
     def __repr__(self) -> str:
@@ -132,10 +156,10 @@ class Restorer:
         windows_per_call = check_positive_int(windows_per_call, "windows_per_call")
         return ChunkedProcessor(self.window_fn(band_limit_hz, channels, source_floor), self.plan, channels,
                                 windows_per_call, on_windows, downmix_limits=self.settings.stereo == "mono",
-                                source_floor=self.window_floor(source_floor, channels))
+                                source_floor=self.window_floor(source_floor, channels), sample_rate=self.sample_rate)
 
     def stream_at(
-        self, sample_rate: int, channels: int = 1, windows_per_call: int = 1
+        self, sample_rate: float, channels: int = 1, windows_per_call: int = 1
     ) -> ChunkedProcessor | SourceRateRestore:
         """A restore stage for (channels, n) float32 blocks at ``sample_rate`` (Hz, at least :attr:`sample_rate`),
         answering at the same rate: :meth:`stream` itself at the model's rate; at a higher one (a 48 kHz sound
@@ -151,5 +175,15 @@ class Restorer:
         return SourceRateRestore(ResampleStage(rate, self.sample_rate, channels), self.stream(channels, windows_per_call))
 
     def restore(self, planar: np.ndarray, band_limit_hz: float | None = None) -> np.ndarray:
-        """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32."""
-        return run_whole(self.stream(planar.shape[0], None, band_limit_hz), planar)
+        """Restore a whole (channels, n) float32 signal at :attr:`sample_rate` -> (channels, n) float32.
+
+        Planar only, as the stream stages take it (:func:`sagasr_stream.restore` takes any layout and rate): a
+        1-D array, or one with more channels than samples (a (samples, channels) array), raises
+        :class:`AudioInputError` instead of being restored as that many channels."""
+        array = check_dtype(planar, "planar")
+        if array.ndim != 2 or array.shape[0] == 0 or array.shape[0] > array.shape[1] > 0:
+            raise AudioInputError(
+                f"planar must be a (channels, samples) array, got shape {array.shape}; for (samples,) or "
+                "(samples, channels) use sagasr_stream.restore(audio, rate, restorer), which reads the layout")
+        check_finite(array, "planar")
+        return run_whole(self.stream(array.shape[0], None, band_limit_hz), array)

@@ -10,7 +10,7 @@ from .band_ceiling import is_margin_db
 from .band_level import BandLevelFit
 from .band_smoothing import DEFAULT_ITERATIONS, is_iterations, is_width_octaves
 from .band_trim import GAIN_LIMIT_DB, TILT_LIMIT_DB, is_gain_db, is_tilt_db
-from .bundle import Manifest
+from .bundle import MAX_STEPS, Manifest
 from .dsp import hz_to_ratio
 from .errors import ParameterTypeError, SettingsError
 from .options import hz_or_word, number_or_word, option
@@ -21,6 +21,8 @@ CfgForm = Literal["official", "independent"]
 LowBand = Literal["keep", "replace", "off"]
 BandLevel = Literal["matched", "power"]
 StereoMode = Literal["linked", "mid-side", "independent", "mono"]
+ChosenRolloff = Literal["auto", "model"]
+Off = Literal["off"]
 STEREO_MODES: tuple[str, ...] = get_args(StereoMode)
 
 
@@ -30,7 +32,7 @@ class RestoreSettings:
 
     - ``steps``: Euler steps; ``cfg_acoustic`` / ``cfg_text``: guidance scales s_a and s_t;
     - ``cfg_form``: "official" v0 + s_a (v1 - v0) + s_t (v2 - v1), or "independent" ... + s_t (v2 - v0);
-    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz); ``"auto"``: per window the
+    - ``target_rolloff_hz``: the output roll-off asked of the model (Hz, at least 1000); ``"auto"``: per window the
       input's roll-off plus the bundle's ``auto_rolloff_fraction`` of the distance to Nyquist; ``"model"``: the
       model chooses it from the input (only bundles trained with unknown target roll-offs, see
       ``Defaults.rolloff_unknown_trained``);
@@ -80,10 +82,10 @@ class RestoreSettings:
     cfg_text: float | None = option(
         None, help="text/roll-off guidance scale s_t (default: the bundle's; 1.2 where it names none)")
     cfg_form: CfgForm = option("official", help="guidance formula")
-    target_rolloff_hz: float | str | None = option(
+    target_rolloff_hz: float | ChosenRolloff | None = option(
         None, unit="Hz", parse=hz_or_word("auto", "model"), deprecated_flags=("--target-rolloff",),
-        help="wanted output roll-off in Hz, 'auto' (from each window's input roll-off) or 'model' (the model "
-             "chooses; bundles trained for it); default: the bundle's")
+        help="wanted output roll-off in Hz (>= 1000), 'auto' (from each window's input roll-off) or 'model' (the "
+             "model chooses; bundles trained for it); default: the bundle's")
     caption: str | None = option(None, help="text guidance (default: the bundle's)")
     overlap: int | None = option(
         None, unit="samples", help="window overlap (a multiple of the downsampling; default: the bundle's "
@@ -94,21 +96,21 @@ class RestoreSettings:
     band_level: BandLevel | None = option(
         None, help="restored band level: matched (a noise-excited model's band scaled to the log spectrum the "
                    "octave below the edge implies) or power (as the model predicts); default: the bundle's")
-    band_ceiling: float | str | None = option(
+    band_ceiling: float | Off | None = option(
         None, unit="dB", parse=number_or_word("a level in dB", "off"),
         help="how far (dB) a frame's restored band may rise, relative to the octave below the edge, above its "
              "level in the window's loud frames (the band follows the input into decays and gaps), or 'off'; "
              "default: the bundle's")
-    sbr_blend: float | str | None = option(
+    sbr_blend: float | Off | None = option(
         None, parse=number_or_word("a share in [0, 1]", "off"),
         help="share (0-1, of the log magnitude) of the pattern of spectral band replication blended into the "
              "restored band at the model's level (the input's onsets and harmonic pattern), or 'off'; default: the "
              "bundle's")
-    sbr_level: float | str | None = option(
+    sbr_level: float | Off | None = option(
         None, unit="dB", parse=number_or_word("a level in dB", "off"),
         help="with the SBR blend: how far (dB) the replica's own level per third of an octave may pull the "
              "model's (blended with the same share), or 'off' (the pattern only); default: the bundle's")
-    band_smoothing: float | str | None = option(
+    band_smoothing: float | Off | None = option(
         None, unit="octaves", parse=number_or_word("a width in octaves", "off"),
         help="per frame, each restored bin's log magnitude averaged over this many octaves around it (the "
              "decoder's random spread between bins removed), or 'off'; default: the bundle's")
@@ -116,7 +118,7 @@ class RestoreSettings:
         None, unit="iterations",
         help="with band smoothing: fast Griffin-Lim iterations that make the smoothed band's phases consistent "
              "(0: the model's phases; more: closer, slower); default: the bundle's, else 8")
-    band_transients: float | str | None = option(
+    band_transients: float | Off | None = option(
         None, parse=number_or_word("a share in [0, 1]", "off"),
         help="share (0-1) of the way the restored band's short-time shape (5.8 ms frames, 1.45 ms apart) moves "
              "towards that of "
@@ -142,10 +144,12 @@ class RestoreSettings:
 # 20 kHz, not 16: a band cut at 16 kHz (a lossy codec's low-pass; the edge reads 16-17.5 kHz) has a sixth of
 # its spectrum missing, and restoring it beats leaving it (model card, "Other cutoffs").
 AUTO_COMPLETE_BAND_HZ = 20000.0
-MAX_STEPS = 1000  # Euler steps: a flow model's quality is flat long before this
 MAX_BATCH_SIZE = 1024  # windows per DiT call
 ROLLOFF_UNKNOWN = 0.0  # the target roll-off ratio fed for "model": "not given" (training hides some targets so)
 CHOSEN_ROLLOFFS = ("auto", "model")  # target_rolloff_hz values that are not a frequency
+# The lowest target roll-off a user may ask for: a window whose band edge reaches the target passes through, so a
+# lower one restores nothing, silently; below it is kHz typed for Hz (16 for 16000).
+MIN_TARGET_ROLLOFF_HZ = 1000.0
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,10 @@ def resolve_target_rolloff(value: object, manifest: Manifest) -> tuple[float | N
     elif not (is_real_number(value) or (isinstance(value, str) and value in CHOSEN_ROLLOFFS)):
         raise SettingsError(
             f"target_rolloff_hz must be a frequency in Hz (a number), 'auto' or 'model', got {value!r}")
+    elif is_real_number(value) and value < MIN_TARGET_ROLLOFF_HZ:  # type: ignore[operator]
+        raise SettingsError(
+            f"target_rolloff_hz is in Hz and at least {MIN_TARGET_ROLLOFF_HZ:g} (16 kHz is 16000), got {value!r}: "
+            "a window whose band edge reaches the target passes through, so a lower one restores nothing")
     if value == "model" and not d.rolloff_unknown_trained:
         raise SettingsError(
             f"target_rolloff_hz 'model': model {manifest.name!r} was not trained to choose the roll-off; give Hz or 'auto'"

@@ -85,9 +85,18 @@ class SourceRateRestore:
         model_rate_delay = down.latency_samples + restore.latency_samples + 1
         self._latency = up.latency_samples + math.ceil(model_rate_delay * up.ratio) + 1
 
+    def __repr__(self) -> str:
+        return (f"<SourceRateRestore at {self.down.source_rate} Hz (restored at {self.down.target_rate} Hz) "
+                f"channels={self.channels} latency={self.latency_samples} samples>")
+
     @property
     def channels(self) -> int:
         return self.down.channels
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate of the blocks in and out (Hz): the source's."""
+        return self.down.source_rate
 
     @property
     def total_in(self) -> int:

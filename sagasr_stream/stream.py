@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from .model import SagaSRModel
-from .restorer import Restorer, checked_band_limit
+from .restorer import Restorer, checked_user_band_limit
 from .settings import RestoreSettings
-from .validation import check_positive_int, stream_block
+from .validation import check_bool, check_positive_int, stream_block
 
 
 class StreamingRestorer:
@@ -36,9 +36,14 @@ class StreamingRestorer:
         self.model = self.restorer.model
         self.settings = self.restorer.settings
         self.sample_rate = self.restorer.sample_rate
-        band_limit_hz = checked_band_limit(band_limit_hz, self.sample_rate)
+        band_limit_hz = checked_user_band_limit(band_limit_hz, self.sample_rate)
         self._stage = self.restorer.stream(channels, windows_per_call, band_limit_hz)
         self.channels = channels
+        self._mono = channels == 1  # the last block was 1-D (a mono stream's flush answers in its layout)
+
+    def __repr__(self) -> str:
+        return (f"<StreamingRestorer model={self.model.manifest.name!r} channels={self.channels} "
+                f"latency={self.latency_samples} samples>")
 
     @property
     def samples_in(self) -> int:
@@ -54,12 +59,20 @@ class StreamingRestorer:
         """Feed a block; return the output that is due (same layout as the block, possibly 0 samples)."""
         planar, mono = stream_block(block, self.channels)
         out = self._stage.process(planar)
+        self._mono = mono
         return out[0] if mono else out
 
     def flush(self, mono: bool | None = None) -> np.ndarray:
-        """End the stream: return every remaining sample and reset. 1-D for a mono stream unless ``mono=False``."""
+        """End the stream: return every remaining sample and reset. In the layout of the blocks (1-D after 1-D
+        blocks, (1, n) after (1, n) ones; a mono stream with no block yet: 1-D), or 1-D with ``mono=True``,
+        (channels, n) with ``mono=False``."""
+        if mono is not None:
+            mono = check_bool(mono, "mono")
         out = self._stage.flush()
-        return out[0] if (self.channels == 1 and mono is not False) else out
+        one_d = self._mono if mono is None else (self.channels == 1 and mono)
+        self._mono = self.channels == 1
+        return out[0] if one_d else out
 
     def reset(self) -> None:
         self._stage.reset()
+        self._mono = self.channels == 1

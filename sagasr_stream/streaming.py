@@ -106,6 +106,11 @@ class ResampleStage:
         self._held = SampleBuffer(channels)
         self.reset()
 
+    def __repr__(self) -> str:
+        length = "" if self.length is None else f" length={self.length}"
+        return (f"<ResampleStage {self.source_rate} -> {self.target_rate} Hz channels={self._channels} "
+                f"latency={self._latency} samples{length}>")
+
     @property
     def channels(self) -> int:
         return self._channels
@@ -214,6 +219,9 @@ class Series:
         channels = {stage.channels for stage in self.stages}
         if len(channels) != 1:
             raise ParameterError(f"the stages of a Series must have one channel count, got {sorted(channels)}")
+
+    def __repr__(self) -> str:
+        return f"<Series {self.stages!r} latency={self.latency_samples} samples>"
 
     @property
     def channels(self) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .bundle import Defaults, Manifest, TextSpec, write_manifest
+from .errors import SagasrError
 from .graphs import GRAPHS
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "piano", "drums", "guitar", "strings", "bright", "warm", "music", "##s", ".", ","]
@@ -142,7 +143,14 @@ def build_tiny_bundle(
     seed: int = 0,
     steps: int = 4,
 ) -> Path:
-    """Write a tiny random bundle into ``folder`` and return the folder."""
+    """Write a tiny random bundle into ``folder`` and return the folder (needs ``onnx``: a SagasrError says so)."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError as exc:  # the runtime does not install it; say how, before anything is written
+        raise SagasrError(
+            f"building a test bundle needs the onnx package, which the runtime does not install: "
+            f"pip install 'onnx>=1.15' (or the 'dev' extra) ({exc})"
+        ) from exc
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

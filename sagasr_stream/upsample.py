@@ -26,7 +26,7 @@ def upsample(
     model: SagaSRModel | Restorer | None = None,
     settings: RestoreSettings | None = None,
     layout: Layout | None = None,
-    output_rate: int | None = None,
+    output_rate: float | None = None,
 ) -> np.ndarray:
     """Resample ``audio`` from ``sample_rate`` to the model's rate (44.1 kHz) and restore its top band.
 
@@ -36,7 +36,8 @@ def upsample(
     :class:`StreamingUpsampler` (at the model's rate). ``model``: as in :func:`sagasr_stream.restore`.
     """
     restorer = Restorer.of(model, settings)
-    return restore(audio, sample_rate, restorer, None, layout, output_rate or restorer.sample_rate)
+    return restore(audio, sample_rate, restorer, None, layout,
+                   restorer.sample_rate if output_rate is None else output_rate)  # 0 is refused, not the default
 
 
 def expected_output_length(input_samples: int, source_rate: float, target_rate: float) -> int:
@@ -71,6 +72,10 @@ class StreamingUpsampler:
         self.pipeline = Series([resample, restorer.stream(num_channels, windows_per_call, limit)])
         self.num_channels = num_channels
         self._mono = False  # the last chunk was 1-D
+
+    def __repr__(self) -> str:
+        return (f"<StreamingUpsampler {self.source_sample_rate} -> {self.target_sample_rate} Hz "
+                f"channels={self.num_channels} latency={self.latency_samples} samples>")
 
     @property
     def channels(self) -> int:

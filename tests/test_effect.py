@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sagasr_stream import AudioInputError, AudioTypeError, restore
+from sagasr_stream.chain import Chain
 from sagasr_stream.effect import BandwidthExtension
 from tests.conftest import band_limited_noise
 
@@ -251,3 +252,33 @@ def test_a_rate_below_the_models_or_a_rate_change_mid_stream_is_refused(tiny_mod
         fx.process(stereo[:, 5000:], SR, reset=False)
     rest = [fx.process(stereo[:, 5000:], 48000, reset=False), fx.flush()]  # the stream is intact
     np.testing.assert_allclose(np.concatenate([first, *rest], axis=1), restore(stereo, 48000, tiny_model), atol=1e-5)
+
+
+def test_reset_forgets_the_rate_of_a_stream(tiny_model):
+    """reset() gives a new instance's state: the latency reported after a 48 kHz stream is the model rate's again
+    (it stayed the 48 kHz one), as is that of a Chain holding the effect."""
+    fresh = BandwidthExtension(tiny_model).reported_latency_samples
+    fx = BandwidthExtension(tiny_model)
+    chain = Chain([fx])
+    chain.process(band_limited_noise(3000, channels=2, seed=3), 48000, reset=False)
+    assert fx.reported_latency_samples == fx.latency_at(48000) != fresh
+    chain.reset()
+    assert fx.reported_latency_samples == chain.reported_latency_samples == fresh
+    fx.process(band_limited_noise(3000, seed=4), 48000, reset=False)
+    fx.flush()  # a flush ends the stream but keeps its rate (as the layout cache), for the next one
+    assert fx.reported_latency_samples == fx.latency_at(48000)
+
+
+def test_a_16_bit_buffer_at_48_khz_is_restored_as_restore_does(tiny_model):
+    """reset=True equals restore() also where the input's integer grid matters: restore() looks for a cut under
+    a 16-bit input's rounding floor, the effect did not (it passed this quiet 48 kHz buffer through unrestored)."""
+    from sagasr_stream.degradation import LowPassSpec, band_limit
+
+    x = band_limit(np.random.default_rng(0).standard_normal(48000), 48000, LowPassSpec("butter", 4, 8000),
+                   resample=False)
+    x = (np.round(x / np.abs(x).max() * 10 ** (-50 / 20) * 32768) / 32768).astype(np.float32)  # -50 dBFS, 16 bits
+    expected = restore(x, 48000, tiny_model)
+    assert not np.array_equal(expected, x)  # restored
+    fx = BandwidthExtension(tiny_model)
+    np.testing.assert_array_equal(fx.process(x, 48000, buffer_size=4096), expected)
+    np.testing.assert_array_equal(Chain([fx]).process(x[None], 48000)[0], expected)

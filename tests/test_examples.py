@@ -12,6 +12,13 @@ from tests.conftest import band_limited_noise
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.fixture(autouse=True)
+def scratch_tmpdir(tmp_path, monkeypatch):
+    """The examples write their synthetic inputs under the temporary folder and keep them (for listening):
+    here that is this test's own folder, so that a test run leaves nothing behind in the system's /tmp."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+
 def run(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run an example with this checkout's sagasr_stream first on the path (not another installed copy)."""
     root = str(EXAMPLES.parent)
@@ -80,3 +87,26 @@ def test_live_example_starts():
     """The live example needs a sound card to run; here it must at least import and parse its options."""
     result = run("live_audio.py", "--help")
     assert "--headroom" in result.stdout and "--input-device" in result.stdout
+
+
+def test_the_live_example_takes_the_rate_and_the_stereo_mode(tiny_bundle, tmp_path, monkeypatch):
+    """``--rate`` and ``--stereo`` (options of ``sagasr live`` the example parses) reach the devices and the
+    effect: they were parsed and ignored (the devices opened at 44.1 kHz, the stereo mode the default).
+    A stand-in sounddevice module records what the example opens."""
+    (tmp_path / "sounddevice.py").write_text(
+        "import json, numpy as np\n"
+        "class Stream:\n"
+        "    latency = 0.0\n"
+        "    def __init__(self, **kw):\n"
+        "        self.kw = kw\n"
+        "        print('OPENED', json.dumps({'rate': kw['samplerate'], 'channels': kw['channels']}), flush=True)\n"
+        "    def start(self):\n"
+        "        live = self.kw['callback'].__self__\n"
+        "        print('STEREO', live.effect.restorer.settings.stereo, flush=True)\n"
+        "    def stop(self): pass\n"
+        "    def close(self): pass\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    result = run("live_audio.py", "--model", str(tiny_bundle), "--rate", "48000", "--channels", "2",
+                 "--stereo", "mono", "--duration", "0.05")
+    assert 'OPENED {"rate": 48000, "channels": 2}' in result.stdout and "STEREO mono" in result.stdout

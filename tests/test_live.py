@@ -165,6 +165,90 @@ def test_callback_errors_are_recorded_not_raised(tiny_model):
     assert isinstance(live.error, ValueError) and np.all(out == 0)
 
 
+class FailingOnce:
+    """A restore stage whose first ``process`` call raises (a model error mid-stream)."""
+
+    def __init__(self, stage):
+        self.stage, self.fail = stage, True
+        self.channels = stage.channels
+
+    @property
+    def latency_samples(self):
+        return self.stage.latency_samples
+
+    def process(self, planar):
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("model failed")
+        return self.stage.process(planar)
+
+    def flush(self):
+        return self.stage.flush()
+
+    def reset(self):
+        self.stage.reset()
+
+
+def test_after_an_error_wait_idle_returns_and_a_restart_restores_again(tiny_model):
+    """The worker drops the blocks that follow an error but marks them done (wait_idle used to hang for ever);
+    start() begins a new stream without the old error (which used to drop every block: silence)."""
+    import threading
+
+    from sagasr_stream import Restorer
+
+    x = band_limited_noise(20000, seed=16)[:, None]
+    live = LiveRestorer(FailingOnce(Restorer(tiny_model).stream(1)), block_size=512, stream_factory=FakeStream,
+                        headroom=512)
+    with live:
+        done = threading.Event()
+        threading.Thread(target=lambda: (FakeStream.instances[-1].run(x[:4096], between=live.wait_idle), done.set()),
+                         daemon=True).start()
+        assert done.wait(60), "wait_idle hung after an error"
+    assert isinstance(live.error, RuntimeError) and live.blocks == 8
+    with live:
+        played = FakeStream.instances[-1].run(x, between=live.wait_idle)
+    assert live.error is None and live.underruns == 0 and live.blocks == len(range(0, len(x), 512))
+    latency = live.latency_samples
+    np.testing.assert_allclose(played[latency:, 0], restore(x[:, 0], 44100, tiny_model)[: len(x) - latency], atol=1e-5)
+
+
+def test_threaded_headroom_is_at_least_one_block(tiny_model):
+    """Less headroom than a block made every block late (counted underruns, silence): refused, and the default is
+    at least a block also for a stage without a window."""
+    from sagasr_stream import ResampleStage, Restorer
+    from sagasr_stream.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="at least one block"):
+        LiveRestorer(Restorer(tiny_model).stream(1), block_size=512, stream_factory=FakeStream, headroom=100)
+    assert LiveRestorer(Restorer(tiny_model).stream(1), block_size=512, stream_factory=FakeStream, headroom=100,
+                        threaded=False).headroom == 100  # inline: the block is restored before it is played
+    assert LiveRestorer(ResampleStage(44100, 44100, 1), block_size=512, stream_factory=FakeStream).headroom == 512
+
+
+def test_an_effect_at_48_khz_reports_its_48_khz_latency_before_the_stream_starts(tiny_model):
+    """LiveRestorer.latency_samples is what the callback delays by: the effect's latency at the device's rate from
+    the start (it used to read the model rate's until the worker had restored a block, then jump)."""
+    x = band_limited_noise(20000, channels=2, seed=17).T.copy()
+    fx = BandwidthExtension(tiny_model)
+    live = LiveRestorer(fx, block_size=480, channels=2, sample_rate=48000, stream_factory=FakeStream)
+    before = live.latency_samples
+    assert before == fx.latency_at(48000) + live.headroom
+    with live:
+        played = FakeStream.instances[-1].run(x, between=live.wait_idle)
+        assert live.latency_samples == before == fx.reported_latency_samples + live.headroom
+    assert live.error is None and live.underruns == 0
+    np.testing.assert_allclose(played[before:], restore(x, 48000, tiny_model)[: len(x) - before], atol=1e-5)
+    with pytest.raises(SagasrError, match="44100 Hz, or above; got 22050 Hz"):  # before the stream, not in its callback
+        LiveRestorer(BandwidthExtension(tiny_model), sample_rate=22050, stream_factory=FakeStream)
+    import threading
+
+    with live, fx._lock:  # the worker busy in the effect: the audio callback must not wait for it
+        called = threading.Thread(target=live.callback, args=(x[:480], np.zeros((480, 2), np.float32), 480, None, None))
+        called.start()
+        called.join(10)
+        assert not called.is_alive()
+
+
 def parse(argv):
     parser = argparse.ArgumentParser()
     add_live_arguments(parser)
@@ -204,7 +288,7 @@ def test_missing_portaudio_is_explained(monkeypatch):
 
 
 def test_one_latency_name_on_the_live_path(tiny_model) -> None:
-    live = LiveRestorer(BandwidthExtension(tiny_model), block_size=1024, stream_factory=FakeStream, headroom=256)
+    live = LiveRestorer(BandwidthExtension(tiny_model), block_size=256, stream_factory=FakeStream, headroom=256)
     assert live.latency_samples == live.stage.latency_samples + 256
     with pytest.warns(DeprecationWarning, match="stage.latency_samples"):
         assert live.model_latency_samples == live.stage.latency_samples
@@ -266,3 +350,27 @@ def test_a_48_khz_device_plays_the_restoration_at_48_khz_with_the_input_kept(tin
     np.testing.assert_allclose(played[latency:], expected[: len(x) - latency], atol=1e-5)
     with pytest.raises(SagasrError, match="44100 Hz or above"):
         run_live(parse(["--model", str(tiny_bundle), "--duration", "0.05", "--rate", "22050"]), stream_factory=FakeStream)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"block_size": None}, "block_size"), ({"block_size": 512.0}, "block_size"), ({"channels": 1.5}, "channels"),
+    ({"headroom": 8192.5}, "headroom"), ({"sample_rate": "44100"}, "sample_rate"), ({"threaded": None}, "threaded"),
+])
+def test_bad_arguments_are_named(tiny_model, kwargs, match):
+    """A float block size or channel count went to the device stream, None died in a comparison: named now."""
+    with pytest.raises(SagasrError, match=match):
+        LiveRestorer(BandwidthExtension(tiny_model), stream_factory=FakeStream, **kwargs)
+
+
+def test_a_stage_made_for_another_rate_is_refused(tiny_model):
+    """A 44.1 kHz restore stage on 48 kHz devices took their blocks for 44.1 kHz ones (band edges, the restored
+    band and the window all wrong, silently): refused, naming the stage that fits."""
+    from sagasr_stream import Restorer
+    from sagasr_stream.errors import ParameterError
+
+    restorer = Restorer(tiny_model)
+    with pytest.raises(ParameterError, match=r"44100 Hz, the devices at 48000 Hz.*stream_at\(48000"):
+        LiveRestorer(restorer.stream(1), sample_rate=48000, stream_factory=FakeStream)
+    with pytest.raises(ParameterError, match="96000 Hz, the devices at 48000 Hz"):
+        LiveRestorer(restorer.stream_at(96000, 1), sample_rate=48000, stream_factory=FakeStream)
+    assert LiveRestorer(restorer.stream_at(48000, 1), sample_rate=48000, stream_factory=FakeStream).stage.sample_rate == 48000

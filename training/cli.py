@@ -217,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     except FloatingPointError as exc:  # a diverged run: not a usage error, but no traceback either
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as exc:  # `pip install .` installs this command but not torch or Lightning
+        if (exc.name or "").split(".")[0] in ("sagasr_stream", "sagasr_export", "sagasr_training"):
+            raise
+        from sagasr_export.cli import missing_stack_message
+
+        print(f"error: {missing_stack_message(f'sagasr-train {args.command}', exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

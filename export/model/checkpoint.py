@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .conditioners import TextEncoder
@@ -52,6 +53,11 @@ def load_checkpoint(folder: str | os.PathLike[str], strict: bool = True) -> Saga
     for name in (WEIGHTS, CONFIG):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"checkpoint {folder}: missing {name}")
+    with safe_open(str(folder / WEIGHTS), "pt") as f:
+        if (f.metadata() or {}).get("format") == "sagasr-trained-weights":  # sagasr-train slim: no VAE, no text
+            raise ValueError(f"checkpoint {folder}: {WEIGHTS} holds only the trained weights (sagasr-train slim): "
+                             f"export them with --random-config MODEL.json --trained-weights {folder / WEIGHTS} "
+                             "(sagasr-train: --init-weights)")
     data = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
     text = data.setdefault("text", {})
     if text.get("kind", "bert") == "bert" and not text.get("vocab"):

@@ -57,3 +57,40 @@ def check_finite_output(out: np.ndarray, graph: str, model: str) -> np.ndarray:
             "damaged or the model diverged on this input"
         )
     return out
+
+
+def check_vae_lengths(encode, decode, manifest, frames: int = 2) -> None:  # type: ignore[no-untyped-def]
+    """Run both VAE halves once on ``frames`` latent frames of silence and raise :class:`BundleError` unless they
+    map ``frames * downsampling`` samples to ``(latent_channels, frames)`` and back, as the manifest says (a wrong
+    ``downsampling`` would otherwise restore without an error, with the windows' noise misplaced)."""
+    from ..errors import BundleError
+
+    ds, channels = manifest.downsampling, manifest.latent_channels
+
+    def run(graph: str, fn, x: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+        try:
+            return fn(x)
+        except BundleError:
+            raise
+        except Exception as exc:  # onnxruntime / torch raise their own types
+            raise BundleError(f"graph {graph!r} cannot run on {frames} latent frames ({frames * ds} samples: the "
+                              f"manifest's downsampling {ds}, {channels} channels): {_last_line(exc)}") from exc
+
+    latent = run("vae_encoder", encode, np.zeros((1, 1, frames * ds), np.float32))
+    if tuple(latent.shape) != (1, channels, frames):
+        raise BundleError(
+            f"graph 'vae_encoder' maps {frames * ds} samples to a latent of shape {tuple(latent.shape[1:])}; the "
+            f"manifest's downsampling {ds} and latent_channels {channels} say ({channels}, {frames})"
+        )
+    audio = run("vae_decoder", decode, np.zeros((1, channels, frames), np.float32))
+    if tuple(audio.shape) != (1, 1, frames * ds):
+        raise BundleError(
+            f"graph 'vae_decoder' maps {frames} latent frames to audio of shape {tuple(audio.shape[1:])}; the "
+            f"manifest's downsampling {ds} says (1, {frames * ds})"
+        )
+
+
+def _last_line(exc: BaseException) -> str:
+    """The last line of an error's message (TorchScript's carry the whole serialized traceback before it)."""
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__

@@ -10,7 +10,7 @@ import numpy as np
 from ..bundle import Bundle
 from ..errors import BundleError, ParameterError, ProviderError
 from ..graphs import GRAPHS
-from .base import check_finite_output
+from .base import check_finite_output, check_vae_lengths
 from .ort_options import session_options
 from .row_split import ROW_SPLIT_GRAPHS, RowSplitter, default_workers
 
@@ -61,10 +61,13 @@ class OnnxBackend:
             if graph != "text_encoder":  # started on first use: an empty caption never needs it
                 self.sessions[graph] = self._start_session(graph)
         self._check_io()
+        check_vae_lengths(lambda a: self.sessions["vae_encoder"].run(None, {"audio": a})[0],
+                          lambda x: self.sessions["vae_decoder"].run(None, {"latent": x})[0], self.manifest)
         self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
-        workers = (threads or default_workers()) if providers == ["CPUExecutionProvider"] else 1
+        on_cpu = providers == ["CPUExecutionProvider"]
+        workers = (threads or default_workers()) if on_cpu else 1
         self._splitters = {g: RowSplitter(lambda g=g: self._start_session(g, threads=1), workers, rows)
-                           for g, rows in ROW_SPLIT_GRAPHS.items() if g in self.sessions}
+                           for g, rows in ROW_SPLIT_GRAPHS.items() if g in self.sessions and on_cpu}
 
     def _start_session(self, graph: str, threads: int | None = None):  # type: ignore[no-untyped-def]
         """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible), on ``threads``

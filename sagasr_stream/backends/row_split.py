@@ -64,10 +64,11 @@ class RowSplitter:
 
     def applies(self, rows: int) -> bool:
         """Whether a call with ``rows`` rows is split: two or more workers, each with ``rows_per_worker`` (0:
-        every call, on the one-thread session, however few its rows)."""
-        if self.workers < 2:
-            return False
-        return self.rows_per_worker == 0 or rows >= max(2, self.workers * self.rows_per_worker)
+        every call, on the one-thread session, however few its rows and workers: with row groups off too, so
+        that the values never depend on the batch or on the thread settings)."""
+        if self.rows_per_worker == 0:
+            return True
+        return self.workers >= 2 and rows >= max(2, self.workers * self.rows_per_worker)
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The first output of the graph for ``feeds``, every input split along axis 0 (rows)."""

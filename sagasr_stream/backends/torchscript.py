@@ -10,7 +10,7 @@ import numpy as np
 from ..bundle import Bundle
 from ..errors import BundleError, ProviderError
 from ..graphs import GRAPHS
-from .base import check_finite_output
+from .base import _last_line, check_finite_output, check_vae_lengths
 
 
 class TorchScriptBackend:
@@ -33,6 +33,26 @@ class TorchScriptBackend:
             except Exception as exc:
                 raise BundleError(f"cannot load TorchScript graph {graph!r} from {bundle.path(graph)}: {exc}") from exc
         self.device = f"torchscript {self._device}"
+        check_vae_lengths(self.encode, self.decode, bundle.manifest)
+        self._check_shapes(bundle.manifest)
+
+    def _check_shapes(self, manifest) -> None:  # type: ignore[no-untyped-def]
+        """Traced graphs declare no shapes: run the DiT (and the text encoder) once on one row of zeros and raise
+        :class:`BundleError` unless they take the manifest's latent channels and text token width."""
+        channels, dim = manifest.latent_channels, manifest.text.dim
+        one = np.ones(1, np.float32)
+        try:
+            v = self.velocity(np.zeros((1, channels, 2), np.float32), one / 2, np.zeros((1, channels, 2), np.float32),
+                              one, np.zeros((1, 1, dim), np.float32), one, one / 2, one / 2)
+            tokens = (self.encode_text(np.zeros((1, 1), np.int64), np.ones((1, 1), np.int64))
+                      if "text_encoder" in self.modules else np.zeros((1, 1, dim), np.float32))
+        except Exception as exc:
+            raise BundleError(f"the TorchScript graphs do not take the manifest's shapes ({channels} latent channels, "
+                              f"{dim}-d text tokens): {_last_line(exc)}") from exc
+        if v.shape != (1, channels, 2):
+            raise BundleError(f"graph 'dit' gives a velocity of shape {v.shape[1:]}; the manifest says ({channels}, 2)")
+        if tokens.shape[-1] != dim:
+            raise BundleError(f"graph 'text_encoder' gives {tokens.shape[-1]}-d tokens; the manifest says text.dim {dim}")
 
     def _run(self, graph: str, *arrays: np.ndarray) -> np.ndarray:
         torch = self._torch

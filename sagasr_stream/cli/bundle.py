@@ -6,13 +6,20 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from .options import add_band_limit_option
+
+
+#: the exporter's provenance flags (sagasr_export.exporter) -> what they mean for the graphs' numbers
+PRECISION = {"fp16": "VAE and DiT in float16", "weights_fp16": "weights stored as float16, computed in float32",
+             "dit_int8": "DiT weight MatMuls in int8", "text_int8": "text encoder embedding tables in int8"}
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ..bundle import load_bundle
     from ..errors import SagasrError
+    from ..graphs import GRAPH_NAMES
     from ..model import default_bundle_path
 
     if args.band_limit is not None and not args.input:
@@ -32,16 +39,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"name:            {m.name}")
     if m.description:
         print(f"description:     {m.description}")
-    print(f"location:        {bundle.root}")
+    source = Path(args.model or default_bundle_path())
+    print(f"location:        {source}" + (f" (extracted to {bundle.root})" if source.is_file() else ""))
     print(f"backend:         {m.backend} (format {m.format} v{m.format_version}, hashes verified)")
     print(f"sample rate:     {m.sample_rate} Hz")
     print(f"window:          {m.window_samples} samples ({m.window_samples / m.sample_rate:.3f} s), "
           f"{m.latent_frames} latent frames x {m.latent_channels} channels, downsampling {m.downsampling}")
-    if m.text:
+    print("graphs:          " + ", ".join(f"{graph} ({m.graphs[graph]})" for graph in GRAPH_NAMES if graph in m.graphs))
+    precision = [text for flag, text in PRECISION.items() if m.provenance.get(flag) is True]
+    print(f"precision:       {'; '.join(precision) or 'float32'}")
+    assert m.text is not None  # validated with the manifest
+    if m.text.tokenizer:
         print(f"text:            {m.text.encoder_name or 'encoder'}, {m.text.dim}-d tokens, max {m.text.max_tokens}, "
-              f"tokenizer {m.text.tokenizer.get('kind') if m.text.tokenizer else '-'}")
+              f"tokenizer {m.text.tokenizer.get('kind')}")
     else:
-        print("text:            none")
+        print(f"text:            no text encoder (captions cannot be used; the DiT takes {m.text.dim}-d tokens)")
     print(f"defaults:        {json.dumps(asdict(m.defaults))}")
     size = sum((bundle.root / f).stat().st_size for f in m.files)
     print(f"files:           {len(m.files)}, {size / 1e6:.1f} MB")

@@ -31,7 +31,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     parser.add_argument("--headroom", type=int, default=None,
-                        help="extra delay in samples for the model to keep up (default: one model window)")
+                        help="extra delay in samples for the model to keep up, at least --block-size "
+                             "(default: one model window)")
     add_flags(parser, LIVE_RESTORE_FLAGS)
 
 

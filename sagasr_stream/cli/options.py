@@ -56,8 +56,9 @@ def add_band_limit_option(p: argparse.ArgumentParser) -> None:
     """``--band-limit HZ``: the inputs' known bandwidth (:class:`~sagasr_stream.restorer.Restorer`'s
     ``band_limit_hz``)."""
     p.add_argument("--band-limit", type=float, metavar="HZ",
-                   help="the inputs' known bandwidth: band edges are never placed above it, so a low-pass the "
-                        "detector cannot see (low or gentle, e.g. 2-3 kHz) is restored from there; default: detected")
+                   help="the inputs' known bandwidth (>= 1000): band edges are never placed above it, so a low-pass "
+                        "the detector cannot see (low or gentle, e.g. 2-3 kHz) is restored from there; default: "
+                        "detected")
 
 
 def add_bit_depth_option(p: argparse.ArgumentParser) -> None:

@@ -148,12 +148,17 @@ def check_output_target(inputs: list[tuple[Path, Path]], output: str | None, fmt
 
     if output is None:
         return
+    if output == "-":  # it would be a folder named "-"
+        raise SagasrError("-o -: writing to standard output is not supported; name an output file or folder")
     out = Path(output)
     check_output_name(out)  # before any stat: a name too long fails there with OSError
     try:
         is_dir = out.is_dir()
+        is_other = not is_dir and out.exists()
     except OSError as exc:
         raise SagasrError(f"cannot write {output}: {exc.strerror or exc}") from None
+    if out.suffix == "" and is_other:  # a name without a suffix is a folder: this one cannot be (/dev/null)
+        raise SagasrError(f"-o {output} is a file, not a folder: name an output file (.wav, .flac, .aiff) or a folder")
     if is_dir or output.endswith(("/", "\\")) or out.suffix == "":
         return
     suffix = out.suffix.lower()
@@ -207,6 +212,7 @@ def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
     add_bit_depth_option(p)
     add_band_limit_option(p)
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, no per-file lines (errors only)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars, no per-file lines (errors and warnings only)")
     add_restore_options(p)
     p.set_defaults(func=cmd_restore)

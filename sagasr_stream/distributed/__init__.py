@@ -10,7 +10,10 @@ on first use of :func:`restore_batch`.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the types a checker sees; at run time the driver loads on first use (__getattr__)
+    from .runner import BatchSummary, restore_batch
 
 __all__ = ["BatchSummary", "restore_batch"]
 

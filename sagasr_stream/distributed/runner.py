@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
-from ..audio_io import output_bit_depth
+from ..audio_io import output_bit_depth, unreadable_message
 from ..chunking import WindowPlan
 from ..errors import SagasrError
 from ..files import sha256_file
 from ..partials import remove_stale_partials
 from ..streaming import exact_length
-from ..restorer import checked_band_limit, offline_windows_per_call, window_plan
+from ..restorer import checked_user_band_limit, offline_windows_per_call, window_plan
 from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings, resolve
 from .inputs import discover, plan_outputs
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
@@ -168,7 +168,7 @@ def restore_batch(
                                        written=run_manifest.wrote)
     manifest_model = load_bundle(model if model is not None else default_bundle_path(), verify=True).manifest
     resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
-    band_limit_hz = checked_band_limit(band_limit_hz, manifest_model.sample_rate)
+    band_limit_hz = checked_user_band_limit(band_limit_hz, manifest_model.sample_rate)
     fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix, band_limit_hz,
                                                         bit_depth)
     summary = BatchSummary()
@@ -244,7 +244,7 @@ def _pending_files(
                 frames, rate = int(f.frames), int(round(f.samplerate))
         except Exception as exc:  # the decoder's own error types: recorded, the run goes on
             unreadable.append((_File(job, source, destination, 0.0, False, identity, finished=True),
-                               f"AudioFileError: cannot read audio file {source}: {exc}"))
+                               f"AudioFileError: {unreadable_message(exc, source)}"))
             continue
         done = read_done(job)
         if done and destination.is_file() and sha256_file(destination) == done.get("output_sha256"):
@@ -302,7 +302,10 @@ class _Pool:
 
     def run(self, config: WorkerConfig, address: str | None, workers: int | None, gpus: float, progress: bool) -> int:
         """Start Ray (unless connected) and the actors, run every task, return the number of workers."""
-        import ray
+        try:
+            import ray
+        except ImportError as exc:  # only here: a run with nothing left to do needs no Ray
+            raise SagasrError(f'restore_batch needs Ray for files to restore: pip install "ray>=2.9" ({exc})') from exc
 
         started_ray = _connect(address, workers)
         try:

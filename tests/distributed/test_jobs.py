@@ -183,6 +183,19 @@ def test_an_input_where_another_inputs_output_would_go_is_never_overwritten(tmp_
     assert (folder / "x.flac").read_bytes() == before
 
 
+def test_restore_batch_without_ray_says_what_to_install(tiny_bundle, tmp_path, monkeypatch):
+    """The README's Python batch call in an environment without the [ray] extra: the error names Ray and how to
+    install it (it used to be a ModuleNotFoundError from deep in the pool)."""
+    import sys
+
+    from sagasr_stream.distributed import restore_batch
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
+    write(tmp_path / "in" / "a.wav", band_limited_noise(11025, channels=1), 44100)
+    with pytest.raises(SagasrError, match=r'pip install "ray>=2.9"'):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, progress=False)
+
+
 def test_the_settings_fingerprint_covers_settings_band_limit_output_rate_format_model_and_runtime(tiny_model, monkeypatch):
     from sagasr_stream.distributed import runner
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,6 +82,31 @@ def test_torchscript_graphs_match_torch(tiny_model, ts_bundle, batch, frames, to
         assert np.abs(got - want).max() < ATOL[graph] * max(1.0, np.abs(want).max()), graph
 
 
+def test_torchscript_bundle_with_other_shapes_than_its_manifest_is_refused_at_load(ts_bundle, tmp_path):
+    """Traced graphs declare no shapes: a TorchScript bundle whose manifest gives another text token width (or
+    latent channel count, or downsampling) used to load and then fail mid-restore with a TorchScript traceback.
+    Loading now runs its graphs once on zeros and names the mismatch."""
+    import shutil
+
+    from sagasr_stream.bundle import write_manifest
+    from sagasr_stream.model import SagaSRModel
+
+    copy = Path(shutil.copytree(ts_bundle, tmp_path / "b"))
+    fields = json.loads((copy / "manifest.json").read_text())
+    for key in ("files", "format", "format_version"):
+        fields.pop(key)
+    dim, channels = fields["text"]["dim"], fields["latent_channels"]
+    for change, message in (({"text": {**fields["text"], "dim": dim + 8}},
+                             f"do not take the manifest's shapes \\({channels} latent channels, {dim + 8}-d text"),
+                            ({"latent_channels": channels * 2}, "graph 'vae_encoder' maps 4096 samples to a latent"),
+                            ({"downsampling": 1024, "window_samples": 65536}, "graph 'vae_encoder' maps 2048 samples")):
+        write_manifest(copy, {**fields, **change})
+        with pytest.raises(BundleError, match=message):
+            SagaSRModel.load(copy, allow_torchscript=True)
+    write_manifest(copy, fields)
+    assert SagaSRModel.load(copy, allow_torchscript=True).device == "torchscript cpu"
+
+
 def test_manifest_describes_the_model(tiny_model, onnx_bundle):
     m = load_bundle(onnx_bundle).manifest
     cfg = tiny_model.config
@@ -111,6 +137,7 @@ def test_external_data_is_listed_and_runs(tiny_model, tmp_path):
     out = tmp_path / "ext"
     manifest = export_bundle(tiny_model, out, backend="onnx", external_data=True, text_encoder=False)
     assert "dit.onnx.data" in manifest.files and "text_encoder" not in manifest.graphs
+    assert manifest.text.tokenizer is None and manifest.text.encoder_name == ""  # no encoder named when none ships
     assert (out / "dit.onnx").stat().st_size < (out / "dit.onnx.data").stat().st_size
     bundle = load_bundle(out)
     inputs = _cases(tiny_model, 2, 8, 5)["dit"]
@@ -132,6 +159,22 @@ def test_fp16_graphs_keep_float32_io(tiny_model, tmp_path):
     assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in graph.graph.input)
     assert graph.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.graph.initializer)
+
+
+def test_fp16_onnx_bundle_loads_and_is_close_to_fp32(tiny_model, tmp_path):
+    """``fp16=True`` with ONNX: the bundle loads in the runtime and computes the model (float16 weights, within
+    3e-2 of its peak, as the TorchScript fp16 bundle). Its rotary embedding used to hold float16 frequencies next
+    to float32 positions: an Einsum of mixed types that ONNX Runtime refused to load."""
+    from sagasr_stream.backends.onnx import OnnxBackend
+
+    export_bundle(tiny_model, tmp_path / "h", backend="onnx", fp16=True, text_encoder=False)
+    backend = OnnxBackend(load_bundle(tmp_path / "h"), provider="cpu")
+    cases = _cases(tiny_model, 2, 8, 12)
+    for graph, run in (("vae_encoder", backend.encode), ("vae_decoder", backend.decode), ("dit", backend.velocity)):
+        got = run(*(x.numpy() for x in cases[graph]))
+        want = _torch_ref(tiny_model, graph, cases[graph])
+        assert got.dtype == np.float32 and got.shape == want.shape
+        assert np.abs(got - want).max() < 3e-2 * np.abs(want).max(), graph
 
 
 def test_cli_exports_a_zip(tmp_path, capsys):
@@ -196,7 +239,9 @@ def test_bad_configs_weights_and_defaults_are_clear_errors_that_leave_no_bundle(
     torch.save({"weights": torch.zeros(2)}, tmp_path / "ckpt" / "model.safetensors")  # a pickle: never loaded
     assert cli_main([str(tmp_path / "ckpt"), "-o", str(out)]) == 2
     assert "SafetensorError" in capsys.readouterr().err
-    for flag, message in ((["--steps", "0"], "defaults.steps must be >= 1"),
+    for flag, message in ((["--steps", "0"], "defaults.steps must be an integer in 1..1000, got 0"),
+                          (["--steps", "5000"], "defaults.steps must be an integer in 1..1000, got 5000"),
+                          (["--caption", "piano", "--no-text-encoder"], "a default caption needs the text encoder"),
                           (["--overlap-fraction", "0.9"], "defaults.overlap_fraction must be in [0, 0.5], got 0.9"),
                           (["--cfg-acoustic", "-1"], "defaults.cfg_acoustic must be a number in [0, 20], got -1.0"),
                           (["--auto-rolloff-fraction", "2"], "auto_rolloff_fraction must be a share in [0, 1]"),
@@ -417,3 +462,14 @@ def test_exported_graphs_follow_the_runtime_graph_table(onnx_bundle):
     assert set(bundle.manifest.graphs) == {"vae_encoder", "vae_decoder", "dit", "text_encoder"}
     for graph in bundle.manifest.graphs:
         check_graph_file(bundle.path(graph), graph, sizes, symbolic_outputs=True)
+
+
+def test_export_without_torch_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """`pip install .` installs `sagasr export` but not torch: the command names what to run, no traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    assert cli_main(["--random-config", "tiny", "-o", str(tmp_path / "bundle")]) == 2
+    err = capsys.readouterr().err
+    assert "bash export/install.sh" in err and "missing: torch" in err
+    assert not (tmp_path / "bundle").exists()

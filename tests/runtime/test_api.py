@@ -206,3 +206,42 @@ def test_the_embedded_default_model_overlaps_its_windows_by_half():
     from sagasr_stream.restorer import Restorer
 
     assert Restorer.load().plan.overlap == 32768  # chosen on the tuning and selection clips (model card)
+
+
+def test_a_full_disk_mid_file_is_named_and_leaves_no_partial_file(tiny_model, tmp_path, monkeypatch):
+    """pedalboard's writer fails with "Unable to write data to audio file." whatever the reason; on a full disk
+    the error says so (measured on a 3 MB tmpfs: the same message, then the free space)."""
+    import shutil
+    from collections import namedtuple
+
+    import sagasr_stream.audio_io as audio_io
+
+    src = write(tmp_path / "in.wav", band_limited_noise(3 * 65536, channels=1))
+
+    class FillingWriter:  # pedalboard's writer on a disk that fills after the first block
+        def __init__(self, *args, **kwargs):
+            self.inner, self.blocks = AudioFile(*args, **kwargs), 0
+
+        def write(self, block):
+            self.blocks += 1
+            if self.blocks > 1:
+                raise RuntimeError("Unable to write data to audio file.")
+            self.inner.write(block)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.inner.close()
+
+    usage = namedtuple("usage", "total used free")
+    opened = lambda *args, **kwargs: (FillingWriter if args[1:2] == ("w",) else AudioFile)(*args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(audio_io, "AudioFile", opened)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 4096, 4096))
+    with pytest.raises(AudioFileError, match=r"cannot write .*out\.wav: No space left on device \(4096 bytes free\)"):
+        restore_file(src, tmp_path / "out.wav", tiny_model, settings=RestoreSettings(batch_size=1))
+    assert sorted(os.listdir(tmp_path)) == ["in.wav"]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 0, 10**9))  # room: pedalboard's words
+    with pytest.raises(AudioFileError, match="out.wav: Unable to write data"):
+        restore_file(src, tmp_path / "out.wav", tiny_model, settings=RestoreSettings(batch_size=1))
+    assert sorted(os.listdir(tmp_path)) == ["in.wav"]

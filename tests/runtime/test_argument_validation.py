@@ -94,7 +94,7 @@ def test_streaming_restorer_checks_band_limit_hz_as_restorer_does(tiny_model, va
         Restorer(tiny_model, band_limit_hz=value)
 
 
-@pytest.mark.parametrize("value", [None, 5.0, 8000, 22050.0, np.float32(8000), np.int64(8000)])
+@pytest.mark.parametrize("value", [None, 1000.0, 8000, 22050.0, np.float32(8000), np.int64(8000)])
 def test_valid_band_limits_are_taken(tiny_model, value):
     StreamingRestorer(tiny_model, band_limit_hz=value)
     limit = Restorer(tiny_model, band_limit_hz=value).band_limit_hz
@@ -206,6 +206,24 @@ def test_restorer_stream_takes_numpy_integers(tiny_model):
     from sagasr_stream.restorer import Restorer
 
     assert Restorer(tiny_model).stream(np.int64(2), np.int64(1)).channels == 2
+
+
+@pytest.mark.parametrize("planar, error, message", [
+    # a (samples, channels) array was restored as 3000 channels of 2 samples, without a word
+    (STEREO.T.copy(), AudioInputError, r"planar must be a \(channels, samples\) array, got shape \(3000, 2\)"),
+    (STEREO[0], AudioInputError, r"got shape \(3000,\).*sagasr_stream.restore"),  # read as 3000 channels
+    (STEREO.tolist(), AudioTypeError, "planar must be a numpy.ndarray"),  # an AttributeError from .shape
+    (np.full((1, 100), np.nan, np.float32), AudioInputError, "NaN/Inf"),
+])
+def test_restorer_restore_takes_planar_arrays_only(tiny_model, planar, error, message):
+    with pytest.raises(error, match=message):
+        Restorer(tiny_model).restore(planar)
+
+
+def test_restorer_restore_still_takes_planar_float_arrays(tiny_model):
+    restorer = Restorer(tiny_model)
+    assert np.array_equal(restorer.restore(STEREO.astype(np.float64)), restorer.restore(STEREO))
+    assert restorer.restore(np.zeros((2, 0), np.float32)).shape == (2, 0)
 
 
 # --- the stream stages are an edge too ---------------------------------------------------------------------------
@@ -344,3 +362,56 @@ def test_a_square_buffer_to_an_effect_says_how_pedalboard_resolves_it(tiny_model
         BandwidthExtension(tiny_model)(np.ones((2, 2), np.float32), SR)
     with pytest.raises(AudioInputError, match="give layout='channels_first' or 'channels_last'"):
         restore(np.ones((2, 2), np.float32), SR, tiny_model)
+
+
+# --- loading and the model argument ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(allow_torchscript="no"), "allow_torchscript"),  # truthy: it would have allowed code from the bundle to run
+    (dict(allow_torchscript=1), "allow_torchscript"), (dict(verify="false"), "verify"), (dict(verify=None), "verify"),
+])
+def test_load_flags_must_be_bools(tiny_bundle, kwargs, name):
+    from sagasr_stream import SagaSRModel
+
+    with pytest.raises(ParameterTypeError, match=rf"{name} must be True or False, got {re.escape(repr(kwargs[name]))}"):
+        SagaSRModel.load(tiny_bundle, **kwargs)
+    if "allow_torchscript" in kwargs:
+        with pytest.raises(ParameterTypeError, match=name):
+            Restorer.load(tiny_bundle, **kwargs)
+
+
+def test_a_bundle_path_of_another_type_is_named(tiny_model):
+    from sagasr_stream import SagaSRModel
+
+    with pytest.raises(ParameterTypeError, match=r"path must be a path \(str or os.PathLike\), got int"):
+        SagaSRModel.load(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", [
+    lambda model: Restorer(model), lambda model: restore(STEREO, SR, model), lambda model: StreamingRestorer(model),
+    lambda model: BandwidthExtension(model),
+])
+def test_a_path_for_model_is_a_type_error_saying_how_to_load_it(tiny_bundle, make):
+    with pytest.raises(ParameterTypeError, match=r"model must be a SagaSRModel.*got (str|PosixPath).*Restorer.load"):
+        make(str(tiny_bundle))
+    with pytest.raises(ParameterTypeError, match="model must be a SagaSRModel"):
+        make(tiny_bundle)
+
+
+@pytest.mark.parametrize("settings", [{}, 0, "", []])
+def test_empty_settings_of_another_type_are_refused_not_taken_for_the_defaults(tiny_model, settings):
+    with pytest.raises(ParameterTypeError, match="settings must be a RestoreSettings"):
+        Restorer(tiny_model, settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("output_rate", [0, False, -44100])
+def test_upsample_refuses_an_output_rate_of_zero_instead_of_using_the_default(tiny_model, output_rate):
+    # output_rate=0 (or False) gave the model's rate, where restore() refuses it
+    with pytest.raises(AudioInputError, match="output_rate"):
+        upsample(STEREO[0, :2000], 16000, tiny_model, output_rate=output_rate)
+
+
+@pytest.mark.parametrize("mono", ["no", 0, 1])
+def test_streaming_flush_mono_must_be_a_bool(tiny_model, mono):
+    with pytest.raises(ParameterTypeError, match="mono must be True or False"):
+        StreamingRestorer(tiny_model).flush(mono=mono)

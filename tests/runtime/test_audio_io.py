@@ -55,6 +55,48 @@ def test_wav_keeps_peaks_and_warns_of_nothing(tmp_path, caplog):
         np.testing.assert_array_equal(f.read(3), block)
 
 
+@pytest.mark.parametrize("channels", [2, 3, 6])
+@pytest.mark.parametrize("suffix, bit_depth", [(".wav", None), (".flac", None), (".wav", 16)])
+def test_a_file_as_long_as_it_has_channels_is_restored(tiny_model, tmp_path, channels, suffix, bit_depth):
+    """pedalboard's writer cannot tell the layout of a square first block ((2, 2): a 2-frame stereo file); the
+    writer never hands it one."""
+    from scipy.io import wavfile
+
+    from sagasr_stream.api import restore_file
+
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (channels, channels)).astype(np.float32)
+    wavfile.write(tmp_path / "in.wav", 44100, x.T.copy())
+    restore_file(tmp_path / "in.wav", tmp_path / f"out{suffix}", tiny_model, bit_depth=bit_depth)
+    with AudioFile(str(tmp_path / f"out{suffix}")) as f:
+        assert f.num_channels == channels and f.frames == channels
+        if suffix == ".wav" and bit_depth is None:
+            np.testing.assert_array_equal(f.read(channels), x)  # a clip this short passes through
+    write(tmp_path / "square.wav", x)
+    with AudioFile(str(tmp_path / "square.wav")) as f:
+        np.testing.assert_array_equal(f.read(channels), x)
+
+
+@pytest.mark.parametrize("rate", [100, 2_822_400])
+def test_a_file_at_a_rate_out_of_range_is_refused_by_name(tiny_model, tmp_path, rate):
+    from scipy.io import wavfile
+
+    from sagasr_stream.api import restore_file
+
+    wavfile.write(tmp_path / "odd.wav", rate, np.zeros(500, np.float32))
+    with pytest.raises(AudioFileError, match=rf"odd\.wav is at {rate} Hz: supported rates are 1000\.\.768000 Hz"):
+        restore_file(tmp_path / "odd.wav", tmp_path / "out.wav", tiny_model)
+    assert sorted(os.listdir(tmp_path)) == ["odd.wav"]
+
+
+def test_an_output_below_a_file_is_refused_naming_the_output(tmp_path):
+    """A path through a file (``in.wav/out.wav``): the writer's error names the output and why, not a cleanup
+    error about the temporary file."""
+    (tmp_path / "in.wav").write_bytes(b"not a folder")
+    with pytest.raises(AudioFileError, match=r"cannot write .*in\.wav/out\.wav: Not a directory"):
+        write(tmp_path / "in.wav" / "out.wav", np.zeros((1, 100), np.float32))
+    assert os.listdir(tmp_path) == ["in.wav"]
+
+
 def test_the_partial_name_has_a_fixed_length_and_is_cleaned_up_as_ours(tmp_path):
     short, long = tmp_path / "a.wav", tmp_path / ("b" * 250 + ".wav")
     assert len(partial_path(short).name) == len(partial_path(long).name) < 50

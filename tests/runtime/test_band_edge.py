@@ -208,4 +208,16 @@ def test_a_band_limit_under_one_bin_passes_through(tiny_model):
     from sagasr_stream.restorer import Restorer
 
     x = degradation.resample_through(drums_like(1.0).astype(np.float64), SR, 16000).astype(np.float32)
-    assert np.array_equal(restore(x, SR, Restorer(tiny_model, band_limit_hz=5.0)), x)
+    stage = Restorer(tiny_model).stream(1, 1, band_limit_hz=5.0)  # under what a user may give (checked_band_limit)
+    assert np.array_equal(np.concatenate([stage.process(x[None]), stage.flush()], axis=1)[0], x)
+
+
+@pytest.mark.parametrize("value", [3, 16.0, 999.0])
+def test_a_band_limit_in_khz_is_refused_not_a_silent_pass_through(tiny_model, value):
+    """--band-limit 3 for a 3 kHz phone line was taken as 3 Hz: the file came out unrestored with no word said."""
+    from sagasr_stream.errors import ParameterError
+    from sagasr_stream.restorer import Restorer
+
+    with pytest.raises(ParameterError, match=r"band_limit_hz is in Hz and at least 1000 \(3 kHz is 3000\)"):
+        Restorer(tiny_model, band_limit_hz=value)
+    assert Restorer(tiny_model, band_limit_hz=1000).band_limit_hz == 1000.0

@@ -74,6 +74,44 @@ def test_a_16_bit_file_left_alone_comes_out_bit_for_bit_at_16_bits(tiny_model, t
     assert not np.array_equal(Dither16(2)(on_grid + np.float32(1e-7)), k[:, :50])  # off the grid: dithered
 
 
+def test_the_most_negative_16_bit_code_is_no_over(tiny_model, tmp_path, caplog):
+    """-32768, which pedalboard reads as -32768 / 32767, is kept (not limited, its neighbours not dithered, no
+    warning of overs), as is +32767."""
+    import logging
+
+    from scipy.io import wavfile
+
+    k = np.round(np.random.default_rng(4).standard_normal((2, 30_000)) * 3000).astype(np.int16)  # full band
+    k[0, 1000:1010] = -32768
+    k[1, 5000:5003] = 32767
+    k[1, 20_000] = -32768
+    with AudioFile(str(tmp_path / "in.wav"), "w", 44100, 2, bit_depth=16) as f:
+        f.write(k)
+    for suffix in (".wav", ".flac", ".aiff"):
+        with caplog.at_level(logging.WARNING, logger="sagasr_stream"):
+            restore_file(tmp_path / "in.wav", tmp_path / f"out{suffix}", tiny_model, bit_depth=16)
+        with AudioFile(str(tmp_path / f"out{suffix}")) as f:
+            assert np.array_equal(f.read(f.frames), k * np.float32(1 / FULL_SCALE))
+    assert np.array_equal(wavfile.read(tmp_path / "out.wav")[1].T, k)
+    assert "over full scale" not in caplog.text
+
+
+@pytest.mark.parametrize("suffix, bit_depth", [(".flac", None), (".aiff", None), (".wav", 24)])
+def test_a_24_bit_file_left_alone_comes_out_bit_for_bit_at_24_bits(tiny_model, tmp_path, suffix, bit_depth):
+    """pedalboard writes a negative float sample x as x * 8388608 but reads code k as k / 8388607: the writer
+    rounds to the code itself, so a 24-bit file read and written back keeps every code, the extremes included."""
+    k = np.round(np.random.default_rng(5).standard_normal((2, 30_000)) * 3e5).astype(np.int32)  # white: full band
+    k[0, :4] = [-(1 << 23), (1 << 23) - 1, -1, 1]
+    with AudioFile(str(tmp_path / f"in{suffix}"), "w", 44100, 2, bit_depth=24) as f:
+        f.write(np.left_shift(k, 8))
+    with AudioFile(str(tmp_path / f"in{suffix}")) as f:
+        x = f.read(f.frames)
+    assert np.array_equal(np.round(x.astype(np.float64) * 8388607), k)  # what was written is what we meant
+    restore_file(tmp_path / f"in{suffix}", tmp_path / f"out{suffix}", tiny_model, bit_depth=bit_depth)
+    dtype, y = read(tmp_path / f"out{suffix}")
+    assert dtype == "int24" and np.array_equal(y, x)
+
+
 def test_a_24_bit_wav_is_integer_and_limited(tmp_path):
     block = np.full((1, 400), 0.5, np.float32)
     block[0, 300] = 1.5

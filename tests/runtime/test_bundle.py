@@ -86,6 +86,36 @@ def test_wrong_typed_or_unknown_manifest_fields_are_named(bundle_copy):
             SagaSRModel.load(bundle_copy)
 
 
+def test_manifest_values_the_runtime_cannot_use_are_named_at_load(bundle_copy):
+    """Values of the right type that no restoration can use are refused when the bundle is loaded, naming the
+    field: not a deep numpy error, an error blaming the input or a setting the user never gave, nor a silently
+    wrong result, at every restore. (A default caption without a text encoder, or more default steps than the
+    runtime allows, made every restore with the bundle's defaults fail; input_peak 0 gave NaN audio blamed on
+    the input; text.max_tokens 0 a broadcasting ValueError.)"""
+    path = bundle_copy / "manifest.json"
+    good = json.loads(path.read_text())
+    text, defaults = good["text"], good["defaults"]
+    no_text = build_tiny_bundle(bundle_copy.parent / "no_text", with_text=False)
+    for folder, change, message in [
+        (bundle_copy, {"defaults": {**defaults, "steps": 5000}}, r"defaults.steps must be an integer in 1..1000, got 5000"),
+        (bundle_copy, {"input_peak": 0.0}, "input_peak must be a level > 0, got 0.0"),
+        (bundle_copy, {"input_peak": -0.5}, "input_peak must be a level > 0, got -0.5"),
+        (bundle_copy, {"input_peak": float("nan")}, "input_peak must be a level > 0, got nan"),
+        (bundle_copy, {"lr_null_value": float("inf")}, "lr_null_value must be a finite number, got inf"),
+        (bundle_copy, {"text": {**text, "max_tokens": 0}}, "text.max_tokens must be a positive integer, got 0"),
+        (bundle_copy, {"text": {**text, "dim": -16}}, "text.dim must be a positive integer, got -16"),
+        (no_text, {"defaults": {**json.loads((no_text / "manifest.json").read_text())["defaults"], "caption": "piano"}},
+         "defaults.caption 'piano' needs the 'text_encoder' graph"),
+    ]:
+        manifest = folder / "manifest.json"
+        original = manifest.read_text()
+        manifest.write_text(json.dumps({**json.loads(original), **change}))
+        with pytest.raises(BundleError, match=message):
+            SagaSRModel.load(folder)
+        manifest.write_text(original)
+        SagaSRModel.load(folder)
+
+
 def test_shape_mismatch_between_manifest_and_graphs_is_caught(bundle_copy):
     fields = json.loads((bundle_copy / "manifest.json").read_text())
     fields.pop("files"), fields.pop("format"), fields.pop("format_version")
@@ -98,6 +128,20 @@ def test_shape_mismatch_between_manifest_and_graphs_is_caught(bundle_copy):
     write_manifest(bundle_copy, fields)
     with pytest.raises(BundleError, match="16-d text tokens; the manifest says text.dim 32"):
         SagaSRModel.load(bundle_copy)
+
+
+def test_a_downsampling_the_vae_graphs_do_not_have_is_caught(bundle_copy):
+    """The VAE's downsampling has dynamic lengths in its graphs: a manifest that states another one used to load
+    and restore without an error (the windows' noise placed by the wrong hop). Loading now runs both VAE halves on
+    two latent frames of silence and names the mismatch."""
+    fields = json.loads((bundle_copy / "manifest.json").read_text())
+    fields.pop("files"), fields.pop("format"), fields.pop("format_version")
+    for downsampling, latent in ((512, r"\(8, 4\)"), (128, r"\(8, 1\)")):
+        fields["downsampling"] = downsampling
+        write_manifest(bundle_copy, fields)
+        with pytest.raises(BundleError, match=f"graph 'vae_encoder' maps {2 * downsampling} samples to a latent of "
+                                              f"shape {latent}; the manifest's downsampling {downsampling}"):
+            SagaSRModel.load(bundle_copy)
 
 
 def test_not_a_bundle(tmp_path):
@@ -148,6 +192,12 @@ def test_missing_default_model_is_explained(monkeypatch, tmp_path):
     monkeypatch.delenv("SAGASR_MODEL", raising=False)
     monkeypatch.setattr(model_module, "DEFAULT_BUNDLE_DIR", tmp_path / "none")
     with pytest.raises(BundleError, match="no embedded default model"):
+        SagaSRModel.load()
+
+
+def test_a_missing_bundle_named_by_sagasr_model_names_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SAGASR_MODEL", str(tmp_path / "gone"))
+    with pytest.raises(BundleError, match="gone .from the SAGASR_MODEL environment variable"):
         SagaSRModel.load()
 
 

@@ -70,10 +70,54 @@ def test_bad_arguments_give_errors_not_tracebacks(tiny_bundle, tmp_path, capsys)
     assert "overlap" in capsys.readouterr().err
 
 
+def test_an_output_that_can_be_no_folder_is_a_usage_error(tiny_bundle, tmp_path, capsys, monkeypatch):
+    """`-o -` (standard output) and `-o FILE` without a suffix where FILE is a file (/dev/null) were taken for
+    folders: a folder named "-" was made, or each input failed after the model loaded."""
+    make_inputs(tmp_path / "in")
+    (tmp_path / "notafolder").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert main(["restore", str(tmp_path / "in" / "a.wav"), "-o", "-", "--model", str(tiny_bundle)]) == 2
+    err = capsys.readouterr().err
+    assert "standard output is not supported" in err and "model " not in err
+    assert not (tmp_path / "-").exists()
+    assert main(["restore", str(tmp_path / "in"), "-o", str(tmp_path / "notafolder"), "--model", str(tiny_bundle)]) == 2
+    err = capsys.readouterr().err
+    assert "notafolder is a file, not a folder" in err and "model " not in err
+
+
 def test_info_prints_the_manifest(tiny_bundle, capsys):
     assert main(["info", "--model", str(tiny_bundle)]) == 0
     out = capsys.readouterr().out
     assert "tiny-random" in out and "8192 samples" in out and "hashes verified" in out
+
+
+def test_info_says_what_the_bundle_holds(tiny_bundle, tmp_path, capsys):
+    """``sagasr info`` lists the graphs and their files, says when there is no text encoder (it used to print the
+    DiT's token width as if an encoder were there) and names the archive given, not only its temporary folder."""
+    from sagasr_stream.bundle import archive_bundle
+    from sagasr_stream.testing import build_tiny_bundle
+
+    assert main(["info", "--model", str(tiny_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert ("graphs:          vae_encoder (vae_encoder.onnx), vae_decoder (vae_decoder.onnx), dit (dit.onnx), "
+            "text_encoder (text_encoder.onnx)") in out
+    assert "precision:       float32" in out and "tokenizer wordpiece" in out
+    no_text = build_tiny_bundle(tmp_path / "no_text", with_text=False)
+    assert main(["info", "--model", str(no_text)]) == 0
+    out = capsys.readouterr().out
+    assert "text:            no text encoder (captions cannot be used; the DiT takes 16-d tokens)" in out
+    assert "text_encoder" not in out
+    archive = archive_bundle(tiny_bundle, tmp_path / "tiny.zip")
+    assert main(["info", "--model", str(archive)]) == 0
+    assert f"location:        {archive} (extracted to " in capsys.readouterr().out
+
+
+def test_make_test_model_without_onnx_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """`pip install .` has no onnx: the command named in the README says so instead of a traceback."""
+    monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
+    assert main(["make-test-model", str(tmp_path / "tiny")]) == 2
+    assert "pip install 'onnx" in capsys.readouterr().err
+    assert not (tmp_path / "tiny").exists()  # no empty folder left to be taken for a bundle
 
 
 def test_output_paths_beside_inputs(tmp_path):

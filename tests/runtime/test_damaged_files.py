@@ -77,6 +77,90 @@ def test_damaged_files_are_refused_by_name(tmp_path, damage, suffix, message):
         check_audio_file(path)
 
 
+@pytest.mark.parametrize("suffix", [".wav", ".aiff"])
+@pytest.mark.parametrize("bit_depth", [8, 16, 24])
+@pytest.mark.parametrize("cut", [10, 0.5])  # fewer bytes than the header holds; half the file
+def test_an_uncompressed_file_cut_short_is_refused_at_every_bit_depth(tmp_path, suffix, bit_depth, cut):
+    """24-bit samples (pedalboard's ``int24``) are counted too, and the header's own bytes are not taken for
+    samples: a file that lost its last few samples is as truncated as one that lost half."""
+    path = write(tmp_path / f"t{suffix}", tone(), bit_depth=bit_depth)
+    assert check_audio_file(path) == N  # intact: passes
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - cut] if isinstance(cut, int) else data[: len(data) // 2])
+    with pytest.raises(AudioFileError, match=rf"t{suffix} is truncated: its header declares {N} frames"):
+        check_audio_file(path)
+
+
+@pytest.mark.parametrize("code", [6, 7])  # A-law, mu-law: 8 bits stored a sample, decoded to more
+def test_a_companded_telephone_wav_passes_and_is_refused_when_cut(tmp_path, code):
+    """The size of a frame comes from the file's header (its block align), not from the decoded format."""
+    import struct
+
+    data = bytes(np.random.default_rng(0).integers(0, 256, 8000, dtype=np.uint8))
+    fmt = struct.pack("<HHIIHHH", code, 1, 8000, 8000, 1, 8, 0)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path = tmp_path / "call.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert check_audio_file(path) == 8000
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(AudioFileError, match=r"call\.wav is truncated: its header declares 8000 frames \(8000 bytes"):
+        check_audio_file(path)
+
+
+def test_metadata_before_the_samples_is_not_taken_for_samples(tmp_path):
+    """A WAV with a large chunk before its ``data`` (a LIST of tags, a picture) passes intact and fails
+    when it lost samples fewer than the chunk's bytes."""
+    import struct
+
+    plain = write(tmp_path / "plain.wav", tone(1, 1000), bit_depth=16).read_bytes()
+    data_at = plain.index(b"data")
+    extra = b"LIST" + struct.pack("<I", 4000) + b"INFO" + bytes(3996)
+    body = plain[12:data_at] + extra + plain[data_at:]
+    tagged = tmp_path / "tagged.wav"
+    tagged.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body)
+    assert check_audio_file(tagged) == 1000
+    tagged.write_bytes(tagged.read_bytes()[:-1000])  # 500 of its 1000 samples gone
+    with pytest.raises(AudioFileError, match="tagged.wav is truncated"):
+        check_audio_file(tagged)
+
+
+@pytest.mark.parametrize("tagged", [False, True])
+def test_a_truncated_mp3_is_refused_by_name(tmp_path, tagged):
+    """pedalboard takes an MP3's length from its Xing/Info header and decodes missing frames as silence: the
+    frames that follow the header are counted (past an ID3v2 tag in front)."""
+    path = write(tmp_path / "t.mp3", tone(2, 44100))
+    if tagged:
+        body = b"TIT2" + (1000).to_bytes(4, "big") + bytes(1002)
+        size = len(body)
+        syncsafe = bytes([(size >> 21) & 127, (size >> 14) & 127, (size >> 7) & 127, size & 127])
+        path.write_bytes(b"ID3\x03\x00\x00" + syncsafe + body + path.read_bytes() + b"TAG" + bytes(125))
+    with AudioFile(str(path)) as f:
+        frames = f.frames
+    assert check_audio_file(path) == frames  # intact: passes
+    truncated(path)
+    with AudioFile(str(path)) as f:
+        assert f.frames == frames  # the decoder still declares them all
+    with pytest.raises(AudioFileError, match=r"t\.mp3 is damaged .*MP3 header declares \d+ frames, \d+ whole"):
+        check_audio_file(path)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: data[:-10], "is cut inside the page at byte"),
+    (lambda data: data[: data.rindex(b"OggS")], "ends without its end-of-stream page"),
+    (lambda data: bytes(b ^ 0x5A if len(data) // 2 <= i < len(data) // 2 + 200 else b for i, b in enumerate(data)),
+     "has a page whose CRC does not match"),
+])
+def test_a_cut_or_garbled_ogg_is_refused_by_name(tmp_path, damage, message):
+    """An Ogg Vorbis file cut short decodes, without an error, to what its last whole page reaches (half of a
+    two-second file for a cut of a few bytes), and garbled pages to noise: its pages must run whole, each with its
+    CRC, to the end-of-stream page."""
+    path = write(tmp_path / "t.ogg", tone(1, N))
+    assert check_audio_file(path) == N  # intact: passes
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(AudioFileError, match=rf"t\.ogg is damaged .*{message}"):
+        check_audio_file(path)
+
+
 def test_wrong_extension_is_read_by_content_or_refused_by_name(tmp_path):
     flac_named_wav = tmp_path / "flac.wav"
     write(tmp_path / "x.flac", tone()).rename(flac_named_wav)
@@ -121,3 +205,17 @@ def test_an_unreadable_file_is_named_once(tiny_bundle, tmp_path, capsys):
     assert main(["upsample", str(text), "-o", str(tmp_path / "o.wav"), "--model", str(tiny_bundle), "-q"]) == 1
     (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert line.count("notes.flac") == 1 and "cannot read audio file" in line
+
+
+def test_a_file_of_a_format_this_platform_cannot_read_says_so(tiny_bundle, tmp_path, capsys):
+    """A folder scan takes .m4a files, which pedalboard decodes on macOS only: elsewhere the error says the
+    format is not read here and which ones are, not only that the file "does not seem to contain audio"."""
+    from pedalboard.io import get_supported_read_formats
+
+    if ".m4a" in get_supported_read_formats():
+        pytest.skip("this platform reads .m4a")
+    song = tmp_path / "song.m4a"
+    song.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(range(256)) * 8)
+    assert main(["restore", str(tmp_path), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle), "-q"]) == 1
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert line.count("song.m4a") == 1 and ".m4a is not read on this platform" in line and ".flac" in line

@@ -72,3 +72,40 @@ def test_stream_channels_and_chain_items(tiny_model):
         StreamingRestorer(tiny_model, channels=0)
     with pytest.raises(errors.ParameterTypeError, match="neither a pedalboard plugin"):
         Chain([np.zeros(3)])
+
+
+def test_every_error_class_keeps_a_builtin_base_and_is_exported():
+    """The README: each subclass keeps the matching built-in base, so ``except ValueError`` / ``OSError`` callers
+    keep working; and a user can catch any of them from the package itself (``ss.ParameterError``)."""
+    import sagasr_stream as ss
+
+    builtins = (ValueError, TypeError, RuntimeError, OSError)
+    for cls in (c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, SagasrError)):
+        assert cls is SagasrError or issubclass(cls, builtins), cls
+        assert getattr(ss, cls.__name__) is cls and cls.__name__ in ss.__all__, cls
+    assert issubclass(errors.BundleError, ValueError)
+
+
+def test_a_missing_bundle_is_a_file_not_found_error(tmp_path, monkeypatch):
+    import sagasr_stream as ss
+
+    with pytest.raises(FileNotFoundError, match="model bundle not found"):
+        ss.SagaSRModel.load(tmp_path / "no-such-bundle")
+    with pytest.raises(ss.BundleNotFoundError):
+        ss.Restorer.load(str(tmp_path / "typo.zip"))
+    monkeypatch.setenv("SAGASR_MODEL", str(tmp_path / "gone"))
+    with pytest.raises(FileNotFoundError):
+        ss.SagaSRModel.load()
+
+
+def test_restore_file_raises_the_builtin_errors_a_caller_catches(tiny_model, tmp_path):
+    import sagasr_stream as ss
+
+    with pytest.raises(FileNotFoundError, match="input file not found"):
+        ss.restore_file(tmp_path / "missing.wav", tmp_path / "out.wav", tiny_model)
+    source, existing = tmp_path / "in.wav", tmp_path / "out.wav"
+    for path in (source, existing):
+        path.write_bytes(b"")
+    with pytest.raises(FileExistsError, match="output exists") as info:
+        ss.restore_file(source, existing, tiny_model)
+    assert isinstance(info.value, ss.OutputExistsError) and isinstance(info.value, ss.AudioFileError)

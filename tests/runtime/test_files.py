@@ -91,3 +91,20 @@ def test_a_link_planted_at_a_chosen_temporary_name_is_not_written_through(tmp_pa
         tmp.write_bytes(b"new")
     assert victim.read_bytes() == b"keep me"
     assert target.read_bytes() == b"new" and not target.is_symlink() and not tmp_name.exists()
+
+
+def test_a_destination_below_a_file_fails_with_the_write_error_not_the_cleanup_error(tmp_path):
+    """``-o song.wav/out.wav``: the write's own error comes out, naming the destination; removing the temporary
+    file that could not be made used to raise NotADirectoryError naming our hidden temporary file instead."""
+    import numpy as np
+
+    from sagasr_stream import AudioFileError
+    from sagasr_stream.audio_io import atomic_writer
+
+    (tmp_path / "song.wav").write_bytes(b"a file, not a folder")
+    with pytest.raises(AudioFileError, match=r"cannot write .*song.wav/out.wav"):
+        with atomic_writer(tmp_path / "song.wav" / "out.wav", 44100, 1) as writer:
+            writer.write(np.zeros((1, 10), np.float32))
+    with pytest.raises(ZeroDivisionError):
+        with atomic_path(tmp_path / "song.wav" / "x.txt"):
+            1 / 0

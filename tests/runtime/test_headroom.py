@@ -53,6 +53,22 @@ def test_limiter_is_block_size_invariant():
         assert np.array_equal(limit(x, block)[0], whole)
 
 
+def test_an_integer_formats_lowest_code_is_no_over():
+    """Full scale below zero is one step further: -32768 / 32767 at 16 bits. A sample there is kept; one below
+    it is brought exactly onto it."""
+    from sagasr_stream.quantization import pedalboard_lowest
+
+    lowest = np.float32(-pedalboard_lowest(16))
+    x = np.random.default_rng(2).uniform(-0.9, 0.9, (2, 3000)).astype(np.float32)
+    x[0, 500] = lowest
+    x[1, 2000] = np.float32(-1.5)
+    limiter = PeakLimiter(negative=pedalboard_lowest(16))
+    y = np.concatenate([limiter(x), limiter.flush()], axis=1)
+    assert np.array_equal(y[:, :1900], x[:, :1900]) and np.array_equal(y[:, 2100:], x[:, 2100:])
+    assert y[1, 2000] == lowest and y.min() == lowest
+    assert limiter.limited == 1 and y.max() <= CEILING
+
+
 def _loud_file(path):
     x = 3.0 * drums_like(0.5)  # full band: passes through unchanged, peak 1.5
     with AudioFile(str(path), "w", 44100, 1, bit_depth=32) as f:  # 32-bit float WAV

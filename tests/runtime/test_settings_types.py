@@ -34,6 +34,15 @@ def test_a_value_of_the_wrong_type_is_a_settings_error_naming_the_field(tiny_mod
     assert f"got {shown!r}" in str(info.value)
 
 
+@pytest.mark.parametrize("value", [16, 20.0, 999.9, 0, -5])
+def test_a_target_rolloff_in_khz_is_refused_not_a_silent_pass_through(tiny_model, value):
+    """16 for 16 kHz was taken as 16 Hz: every window's band edge reaches it, so the file came out unrestored,
+    with no word said."""
+    with pytest.raises(SettingsError, match=r"target_rolloff_hz is in Hz and at least 1000 \(16 kHz is 16000\)"):
+        resolve(RestoreSettings(target_rolloff_hz=value), tiny_model.manifest)
+    assert resolve(RestoreSettings(target_rolloff_hz=1000), tiny_model.manifest).target_rolloff_hz == 1000
+
+
 @pytest.mark.parametrize("value", [5, ["a"], b"bytes", 1.5])
 def test_a_caption_must_be_a_string(tiny_model, value):
     with pytest.raises(SettingsError, match=r"caption must be a string .*got " + re.escape(repr(value))):

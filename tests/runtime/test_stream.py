@@ -86,3 +86,15 @@ def test_stream_rejects_bad_blocks(tiny_model):
         stream.process(np.full((2, 10), np.nan, np.float32))
     with pytest.raises(ValueError, match="channels"):
         StreamingRestorer(tiny_model, SETTINGS, channels=0)
+
+
+def test_a_mono_stream_flushes_in_the_layout_of_its_blocks(tiny_model, signal_and_offline):
+    """(1, n) blocks come back (1, m), and so does the tail (it came back 1-D: the pieces did not concatenate)."""
+    x, offline = signal_and_offline
+    stream = StreamingRestorer(tiny_model, SETTINGS)
+    y = stream_in_blocks(stream, x[None], iter(lambda: 5000, None))
+    assert y.shape == (1, x.size)
+    np.testing.assert_allclose(y[0], offline, atol=1e-5)
+    assert stream_in_blocks(stream, x, iter(lambda: 5000, None)).shape == x.shape  # 1-D blocks: 1-D again
+    stream.process(x[None, :100])
+    assert stream.flush(mono=True).shape == (100,) and StreamingRestorer(tiny_model, SETTINGS).flush().shape == (0,)

@@ -6,7 +6,7 @@ import pytest
 from sagasr_stream import (
     BandwidthExtension, ResampleStage, RestoreSettings, Restorer, Series, SettingsError, Stream, restore,
 )
-from sagasr_stream.errors import AudioInputError, ParameterError
+from sagasr_stream.errors import AudioInputError, ParameterError, ParameterTypeError
 from sagasr_stream.live import EffectStage
 from sagasr_stream.streaming import exact_length, run_whole
 from tests.conftest import band_limited_noise
@@ -109,7 +109,7 @@ def test_restorer_binds_once_and_rebinds_on_new_settings(tiny_model):
     assert not hasattr(restorer.settings, "window")
     with pytest.raises(SettingsError, match="overlap"):
         Restorer(tiny_model, RestoreSettings(overlap=3))
-    with pytest.raises(ParameterError, match="SagaSRModel"):
+    with pytest.raises(ParameterTypeError, match="SagaSRModel"):
         Restorer("model.onnx")
     with pytest.raises(ParameterError, match="channels"):
         restorer.stream(0)

@@ -174,6 +174,20 @@ def test_slim_pack_unpack_and_export_with_trained_weights(tmp_path: Path) -> Non
         load_trained_weights(build_model(other), weights)
 
 
+def test_exporting_a_slim_folder_as_a_checkpoint_says_how_to_export_it(tmp_path: Path, capsys) -> None:
+    """``sagasr-train export SLIM`` (a slim folder holds config.json and model.safetensors, like a checkpoint)
+    used to fail with a FileNotFoundError for vocab.txt; it now says the file holds only the trained weights and
+    which flags export them."""
+    from sagasr_training.cli import main
+
+    weights = _slim_tiny(tmp_path, 0, "run")
+    assert main(["export", str(tmp_path / "run-slim"), "-o", str(tmp_path / "bundle")]) == 2
+    err = capsys.readouterr().err
+    assert "holds only the trained weights (sagasr-train slim)" in err
+    assert f"--random-config MODEL.json --trained-weights {weights}" in err
+    assert not (tmp_path / "bundle").exists()
+
+
 def test_a_slim_of_a_run_on_its_own_vae_carries_that_vae(tmp_path: Path) -> None:
     """A run trained with --vae-weights: its slim file used to hold only the DiT, so an export with
     --random-config built a random VAE in its place without a word."""

@@ -4,6 +4,7 @@ parses to the same config key."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import pytest
 
@@ -125,3 +126,14 @@ def test_a_config_file_that_is_not_a_json_object_names_the_file(tmp_path) -> Non
 def test_out_of_range_values_are_refused_before_the_run(tmp_path, bad: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key):
         load_train_config({"data": {"root": str(tmp_path)}}, **bad).validate()
+
+
+def test_a_training_verb_without_torch_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """`pip install .` installs sagasr-train but not torch: a verb that needs it names what to run, no traceback."""
+    from sagasr_training.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    monkeypatch.delitem(sys.modules, "sagasr_training.train", raising=False)  # imported afresh, so it needs torch
+    assert main(["diffusion", "--model", "tiny", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "bash export/install.sh" in err and "missing: torch" in err and "sagasr-train diffusion" in err

@@ -15,9 +15,12 @@ from .options import (
 
 def output_folder(inputs: list[tuple[Path, Path]], output: str | None) -> Path | None:
     """The folder the results go to with ``-o`` (None: beside the inputs, or ``-o`` names one output file)."""
+    from ..audio_io import check_output_name
+
     if output is None:
         return None
     out = Path(output)
+    check_output_name(out)  # before any stat: a name too long fails there with OSError
     as_dir = len(inputs) > 1 or out.is_dir() or output.endswith(("/", "\\")) or out.suffix == ""
     return out if as_dir else None
 

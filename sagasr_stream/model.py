@@ -21,8 +21,8 @@ def default_bundle_path() -> Path:
     override = os.environ.get("SAGASR_MODEL")
     if override:
         if not Path(override).exists():  # say where the path came from: it was not given on this call
-            raise BundleError(f"model bundle not found: {override} (from the SAGASR_MODEL environment variable; "
-                              "unset it to use the embedded default model)")
+            raise BundleNotFoundError(f"model bundle not found: {override} (from the SAGASR_MODEL environment variable; "
+                                      "unset it to use the embedded default model)")
         return Path(override)
     if not (DEFAULT_BUNDLE_DIR / "manifest.json").is_file():
         raise BundleNotFoundError(

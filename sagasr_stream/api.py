@@ -111,7 +111,8 @@ def restore_file(
     The file is checked first (a damaged, truncated or undecodable file raises :class:`AudioFileError`
     naming it, see :mod:`sagasr_stream.integrity`), restored at the model's rate and written at
     ``output_rate`` (default: the input's rate when it is >= 44.1 kHz, else 44.1 kHz) with exactly
-    ``round(frames * output_rate / input_rate)`` frames. ``log`` receives one line on what happens to the rate.
+    ``round(frames * output_rate / input_rate)`` frames (an MP3's frames: the samples its encoder was given, see
+    :func:`~sagasr_stream.audio_io.open_input`). ``log`` receives one line on what happens to the rate.
     Reads and writes incrementally (memory does not grow with the file's length) and writes atomically.
     Refuses to overwrite ``source``; refuses an existing ``destination`` unless ``overwrite``.
     WAV is 32-bit float and keeps every value; FLAC and AIFF are 24-bit, so samples over full scale are brought

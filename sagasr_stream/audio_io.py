@@ -13,17 +13,21 @@ from typing import Iterator
 import numpy as np
 from pedalboard.io import AudioFile
 
+from .chunking import SampleBuffer
 from .dither import Dither16
 from .errors import AudioFileError, AudioFileNotFoundError, ParameterError
 from .files import atomic_path, name_hash
 from .headroom import PeakLimiter
+from .mp3 import mp3_gapless
 from .quantization import pedalboard_full_scale, pedalboard_lowest
+from .streaming import ResampleStage, exact_length
 from .streaming import resample as resample_planar
 from .validation import MAX_RATE, MIN_RATE, is_whole_number
 
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: overs are limited
 OUTPUT_BIT_DEPTHS = (16, 24, 32)  # 16 / 24: integers (overs limited; 16 dithered), 32: float (WAV only)
+DECODE_BLOCK = 1 << 16  # frames decoded per read of a resampled MP3
 NAME_MAX = 255  # bytes of one file name, where the file system does not say
 log = logging.getLogger("sagasr_stream")
 
@@ -38,7 +42,8 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
 def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> Iterator[tuple[object, int, int]]:
     """Open an audio file for reading at ``sample_rate`` (resampled on the fly if needed; ``None``: its own rate).
 
-    Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32.
+    Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32. An MP3
+    whose LAME tag records its encoder delay and padding is read without them (:class:`GaplessReader`).
     """
     path = Path(path)
     check_input_file(path)
@@ -48,12 +53,55 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         raise AudioFileError(unreadable_message(exc, path)) from exc
     with handle:
         rate = int(round(handle.samplerate))
-        if handle.frames == 0:
+        gapless = mp3_gapless(path)
+        if handle.frames == 0 or gapless is not None and gapless[1] == 0:
             raise AudioFileError(f"audio file {path} holds no samples")
         if sample_rate is None and not MIN_RATE <= rate <= MAX_RATE:  # read at its own rate: one we can restore
             raise AudioFileError(f"audio file {path} is at {rate} Hz: supported rates are {MIN_RATE}..{MAX_RATE} Hz")
-        reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
+        if gapless is not None:
+            reader: object = GaplessReader(handle, *gapless, sample_rate)
+        else:
+            reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
         yield reader, handle.num_channels, rate
+
+
+class GaplessReader:
+    """An open MP3 ``AudioFile`` read as the samples its encoder was given: the first ``skip`` decoded samples
+    dropped, at most ``frames`` kept (:func:`~sagasr_stream.mp3.mp3_gapless`), at ``sample_rate`` (None: the
+    file's own) through a :class:`~sagasr_stream.streaming.ResampleStage` after the trim. ``read(n)``,
+    ``frames``, ``samplerate``, ``num_channels`` and ``file_dtype`` as an ``AudioFile``'s."""
+
+    def __init__(self, handle: object, skip: int, frames: int, sample_rate: int | None = None) -> None:
+        self.handle, self._skip, self._left = handle, skip, frames
+        rate = int(round(handle.samplerate))  # type: ignore[attr-defined]
+        target = sample_rate or rate
+        self.samplerate = float(target)
+        self.num_channels = int(handle.num_channels)  # type: ignore[attr-defined]
+        self.file_dtype = handle.file_dtype  # type: ignore[attr-defined]
+        self.frames = exact_length(frames, rate, target)
+        self._stage = ResampleStage(rate, target, self.num_channels, self.frames) if target != rate else None
+        self._held, self._ended = SampleBuffer(self.num_channels), False
+
+    def _trimmed(self, n: int) -> np.ndarray:
+        """Up to ``n`` of the kept samples at the file's rate."""
+        while self._skip > 0:
+            dropped = self.handle.read(min(self._skip, DECODE_BLOCK)).shape[1]  # type: ignore[attr-defined]
+            self._skip = self._skip - dropped if dropped else 0
+        if min(n, self._left) <= 0:  # pedalboard's read(0) reads the whole file
+            return np.zeros((self.num_channels, 0), np.float32)
+        block = self.handle.read(min(n, self._left))  # type: ignore[attr-defined]
+        self._left -= block.shape[1]
+        return np.asarray(block, dtype=np.float32)
+
+    def read(self, n: int) -> np.ndarray:
+        """(channels, <= n) float32; (channels, 0) at the end."""
+        if self._stage is None:
+            return self._trimmed(n)
+        while len(self._held) < n and not self._ended:
+            block = self._trimmed(DECODE_BLOCK)
+            self._ended = block.shape[1] == 0
+            self._held.append(self._stage.flush() if self._ended else self._stage.process(block))
+        return self._held.pop(n)
 
 
 def check_input_file(path: Path) -> None:

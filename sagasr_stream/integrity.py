@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AudioFileError
+from .mp3 import mp3_frame_counts, mp3_gapless
 
 CHECK_BLOCK = 1 << 16  # frames decoded per read
 MD5_BIT_DEPTHS = (8, 16, 24)  # integer depths whose float samples map back to the exact PCM the MD5 covers
@@ -131,58 +132,6 @@ def _aiff_frame_bytes(comm: bytes, form: bytes) -> int | None:
     return channels * width if channels and width else None
 
 
-MP3_BITRATES = {  # kbit/s by bitrate index, layer III: MPEG-1, and MPEG-2 / 2.5
-    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
-    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-}
-MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # by version bits
-
-
-def _mp3_frame_bytes(header: bytes) -> int | None:
-    """Length in bytes of the MPEG layer III frame whose 4-byte header this is, or None (no valid header,
-    another layer, free format)."""
-    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
-        return None
-    version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
-    rate_index, bitrate_index, padding = (header[2] >> 2) & 3, header[2] >> 4, (header[2] >> 1) & 1
-    if version == 1 or layer != 1 or rate_index == 3 or bitrate_index in (0, 15):
-        return None
-    bitrate = MP3_BITRATES[1 if version == 3 else 2][bitrate_index] * 1000
-    per_frame = 144 if version == 3 else 72  # bytes per (bit/s / Hz): 1152 or 576 samples per frame
-    return per_frame * bitrate // MP3_RATES[version][rate_index] + padding
-
-
-def mp3_frame_counts(path: Path) -> tuple[int, int] | None:
-    """(frames its Xing/Info header declares, whole frames that follow that header) of an MP3 file, or None when
-    it is no layer III stream or has no such count (then its length is the decoder's estimate)."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(10)
-        start = 0
-        if head[:3] == b"ID3" and len(head) == 10:  # an ID3v2 tag first: its size is syncsafe, footer optional
-            syncsafe = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F
-            start = 10 + syncsafe + (10 if head[5] & 0x10 else 0)
-        f.seek(start)
-        first = f.read(4)
-        length = _mp3_frame_bytes(first)
-        if length is None:
-            return None
-        frame = first + f.read(length - 4)
-        tag = max(frame.find(b"Xing"), frame.find(b"Info"))
-        if tag < 0 or len(frame) < tag + 12 or not int.from_bytes(frame[tag + 4 : tag + 8], "big") & 1:
-            return None
-        declared = int.from_bytes(frame[tag + 8 : tag + 12], "big")
-        position, found = start + length, 0
-        while found < declared and position + 4 <= size:
-            f.seek(position)
-            length = _mp3_frame_bytes(f.read(4))
-            if length is None or position + length > size:
-                break
-            found += 1
-            position += length
-    return declared, found
-
-
 @dataclass(frozen=True)
 class OggEnd:
     """What walking an Ogg file's pages finds: ``problem`` (None when every page is whole, its CRC matches and
@@ -233,7 +182,8 @@ def read_ogg_end(path: Path) -> OggEnd | None:
 
 
 def check_audio_file(path: str | os.PathLike[str]) -> int:
-    """Decode ``path`` fully; return its frames (at its own rate) or raise :class:`AudioFileError` if it is
+    """Decode ``path`` fully; return its frames (at its own rate; an MP3's without the encoder delay and padding
+    its LAME tag records, :func:`~sagasr_stream.mp3.mp3_gapless`) or raise :class:`AudioFileError` if it is
     damaged (see the module docstring)."""
     from pedalboard.io import AudioFile
 
@@ -266,6 +216,7 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
         if counts is not None and counts[1] < counts[0] - 1:  # encoders differ on counting the header's own frame
             raise AudioFileError(f"{path} is damaged (truncated or corrupted): its MP3 header declares {counts[0]} "
                                  f"frames, {counts[1]} whole frames follow it")
+        gapless = mp3_gapless(path) if counts is not None else None
         use_md5 = flac is not None and flac.md5 is not None and flac.bits_per_sample in MD5_BIT_DEPTHS
         # pedalboard decodes an integer i as i / (2^(bits-1) - 1); accept i / 2^(bits-1) too, so that a change
         # of that convention cannot turn every FLAC file into a "damaged" one
@@ -299,4 +250,6 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
             f"{path} is damaged: it decodes to digital silence although its size "
             f"({path.stat().st_size} bytes for {declared} frames) shows it holds audio"
         )
+    if gapless is not None:  # the samples its encoder was given, as open_input reads them
+        return max(0, min(gapless[1], frames_read - gapless[0]))
     return frames_read

@@ -25,6 +25,7 @@ from ..audio_io import output_bit_depth, unreadable_message
 from ..chunking import WindowPlan
 from ..errors import SagasrError
 from ..files import sha256_file
+from ..mp3 import mp3_gapless
 from ..partials import remove_stale_partials
 from ..streaming import exact_length
 from ..restorer import checked_user_band_limit, offline_windows_per_call, window_plan
@@ -242,6 +243,8 @@ def _pending_files(
         try:
             with AudioFile(str(source)) as f:
                 frames, rate = int(f.frames), int(round(f.samplerate))
+            gapless = mp3_gapless(source)  # an MP3's samples as open_input reads them
+            frames = frames if gapless is None else gapless[1]
         except Exception as exc:  # the decoder's own error types: recorded, the run goes on
             unreadable.append((_File(job, source, destination, 0.0, False, identity, finished=True),
                                f"AudioFileError: {unreadable_message(exc, source)}"))

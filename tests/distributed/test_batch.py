@@ -19,6 +19,7 @@ import ray
 from pedalboard.io import AudioFile
 
 from sagasr_stream.api import restore_file
+from sagasr_stream.audio_io import resample
 from sagasr_stream.cli import main
 from sagasr_stream.distributed import restore_batch
 from sagasr_stream.distributed.manifest import MANIFEST_NAME
@@ -86,6 +87,35 @@ def test_batch_equals_restore_with_long_files_in_segments(ray_cluster, tiny_bund
         assert records[name]["segments"] >= 5
     assert all(r["status"] == "ok" and r["output_sha256"] and r["input_sha256"] for r in records.values())
     assert not (tmp_path / "batch" / ".sagasr-batch").exists()  # the scratch folder is gone
+
+
+def test_mp3_inputs_are_restored_as_restore_does_without_the_encoder_delay(ray_cluster, tiny_bundle, tmp_path):
+    """An MP3 is staged, split and stitched from the samples its encoder was given (its LAME tag's delay and
+    padding trimmed, at its own rate before resampling), as ``sagasr restore`` reads it."""
+    src = tmp_path / "in"
+    src.mkdir()
+    sources = {"short": (band_limited_noise(15_000, seed=3, channels=2), 44100),
+               "long": (band_limited_noise(40_000, cutoff_hz=3000.0, seed=4), 22050)}
+    for name, (audio, rate) in sources.items():
+        planar = audio[None] if audio.ndim == 1 else audio
+        with AudioFile(str(src / f"{name}.mp3"), "w", rate, planar.shape[0], quality="V2") as f:
+            f.write(planar)
+    common = ["--model", str(tiny_bundle), "-q"]
+    assert main(["batch", str(src), "-o", str(tmp_path / "batch"), "--workers", "2", "--segment-seconds", "0.3",
+                 *common]) == 0
+    assert main(["restore", str(src), "-o", str(tmp_path / "single"), *common]) == 0
+    batch = outputs(tmp_path / "batch")
+    assert sorted(batch) == ["long.wav", "short.wav"] and batch == outputs(tmp_path / "single")
+    records = {Path(r["output"]).stem: r for r in manifest(tmp_path / "batch")}
+    assert records["long"]["segments"] >= 3 and records["short"]["segments"] == 1
+    for name, (audio, rate) in sources.items():
+        with AudioFile(str(tmp_path / "batch" / f"{name}.wav")) as f:
+            restored = f.read(f.frames)
+        assert restored.shape[-1] == round(audio.shape[-1] * 44100 / rate)
+        assert records[name]["duration_s"] == round(audio.shape[-1] / rate, 6)
+        reference = np.atleast_2d(audio)[0] if rate == 44100 else resample(np.atleast_2d(audio), rate, 44100)[0]
+        lag = np.argmax(np.correlate(restored[0], reference, "full")) - (reference.size - 1)
+        assert lag == 0
 
 
 @pytest.mark.parametrize("depth", [[], ["--bit-depth", "16"]])

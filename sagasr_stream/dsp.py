@@ -123,6 +123,7 @@ EDGE_STEEP_DROP_DB = 40.0  # a drop this large is a cut even where the level abo
 EDGE_STEEP_FILL_DB = 20.0  # ... under a filled band: a quarter of the octave below within this of the band (not tones)
 EDGE_SHELF_DB = 40.0  # a steep cut whose band stands this far over the highest cut's band is the band's top ...
 EDGE_SHELF_SPAN = 1.6  # ... when the highest cut lies at least this many times its frequency (the shelf between)
+EDGE_SHELF_MAX_SPAN = 4.0  # ... and at most this many: a leak's shelf ends within ~3 x its band's cut, hiss does not
 EDGE_SPAN = 0.15  # relative half-width of a cut (a filter's transition band scales with its cutoff)
 EDGE_ISLAND_DB = 6.0  # a dip this deep under a candidate band, below it, makes it an island
 EDGE_DYNAMIC_RANGE_DB = 150.0  # levels are floored this far under the loudest bin (digital silence)
@@ -280,12 +281,16 @@ def _under_a_shelf(found: int, ks: np.ndarray, bands: np.ndarray, above: np.ndar
                    top_of_band: Callable[[int], bool]) -> int:
     """The cut to take, given the highest one ``found`` (an index into the candidates' bins ``ks``, band levels
     ``bands`` and levels just above ``above``, dB, highest bin first): a lower cut instead, at most 1 / 1.6 of its
-    frequency, when that one drops :data:`EDGE_STEEP_DROP_DB` under a filled octave (:func:`_steep_cut`) and its own
-    band stands :data:`EDGE_SHELF_DB` over the found cut's band. What lies between is a shelf of junk 40 dB under the
-    band, a resampler's or a filter's leak that ends in a cut of its own (a 2 kHz cut whose images reach 5 kHz), not
-    a top band: no full-band recording measured drops 40 dB so (model card, "A shelf over a steep cut")."""
+    frequency and at least 1 / :data:`EDGE_SHELF_MAX_SPAN` (a recording's hiss up to its real cut, under mains hum
+    or a fast sweep 40-80 dB louder, is its own band, not leak), when that one drops :data:`EDGE_STEEP_DROP_DB`
+    under a filled octave (:func:`_steep_cut`) and its own band stands :data:`EDGE_SHELF_DB` over the found cut's
+    band. What lies between is a shelf of junk 40 dB under the band, a resampler's or a filter's leak that ends in a
+    cut of its own (a 2 kHz cut whose images reach 5 kHz), not a top band: no full-band recording measured drops 40
+    dB so (model card, "A shelf over a steep cut")."""
     for n in range(found + 1, ks.size):
         k, band, just_above = int(ks[n]), float(bands[n]), float(above[n])
+        if k * EDGE_SHELF_MAX_SPAN < ks[found]:
+            break  # lower cuts lie further still: a band so far under the top is no leak's, but the input's own
         if k * EDGE_SHELF_SPAN > ks[found] or band - float(bands[found]) < EDGE_SHELF_DB:
             continue
         if _steep_cut(level, k, band, just_above) and top_of_band(n):

@@ -77,8 +77,9 @@ XING_FIELDS = (4, 4, 100, 4)  # bytes of the frames, bytes, TOC and quality fiel
 def mp3_gapless(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """(decoded samples before the first one its encoder was given, samples it was given) of an MP3 file whose
     LAME tag records its encoder delay and padding (12 bits each, from byte 21 of the tag, which begins with a
-    9-byte encoder string such as ``LAME3.100``), as a gapless player trims it: the encoder's delay plus :data:`MP3_DECODER_DELAY` skipped, frames x
-    samples per frame - delay - padding kept. None without such a tag, or when both are 0 (read as decoded)."""
+    9-byte encoder string such as ``LAME3.100``), as a gapless player trims it: the encoder's delay plus
+    :data:`MP3_DECODER_DELAY` skipped, frames x samples per frame - delay - padding kept. None without such a tag, or
+    when both are 0 (read as decoded)."""
     with open(path, "rb") as f:
         info = _mp3_info_frame(f)
     if info is None:

@@ -39,7 +39,7 @@ class RestoreSettings:
     - ``caption``: text guidance ("" for none);
     - ``overlap``: window overlap in samples (a multiple of the model's downsampling, at most half a window;
       ``None`` = the bundle's ``overlap_fraction`` of a window, rounded down to the downsampling; a quarter
-      unless the bundle says otherwise);
+      unless the bundle says otherwise; 0 joins windows without a cross-fade, audibly: clicks in the restored band);
     - ``batch_size``: windows per DiT call (each window is 3 rows: the CFG passes);
     - ``seed``: noise seed; ``low_band``: "keep" (exact input below its roll-off), "replace" (official
       energy-ratio replacement) or "off";
@@ -89,7 +89,8 @@ class RestoreSettings:
     caption: str | None = option(None, help="text guidance (default: the bundle's)")
     overlap: int | None = option(
         None, unit="samples", help="window overlap (a multiple of the downsampling; default: the bundle's "
-                                   "overlap_fraction of a window, see `sagasr info`; a quarter where it names none)")
+                                   "overlap_fraction of a window, see `sagasr info`; a quarter where it names none; "
+                                   "0: no cross-fade, the joins click in the restored band)")
     batch_size: int = option(4, unit="windows", help="windows per DiT call")
     seed: int = option(0, help="noise seed")
     low_band: LowBand = option("keep", help="what to do below the input's cutoff")

@@ -42,6 +42,14 @@ CHECKED_DEFAULTS = ("band_level", "band_ceiling_db", "sbr_blend", "sbr_level_db"
 ARCHIVE_DAMAGE = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
 
 
+def _version_hint(version: object) -> str:
+    """What to do about a bundle of another format version than FORMAT_VERSION."""
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        return (f" (this runtime reads {FORMAT_VERSION}; the bundle was written by a newer sagasr_stream: "
+                "upgrade sagasr_stream to load it)")
+    return f" (this runtime reads {FORMAT_VERSION}; export the bundle again with this version's `sagasr export`)"
+
+
 @dataclass(frozen=True)
 class TextSpec:
     """Text conditioning: token width ``dim`` and length ``max_tokens`` of the DiT's ``text_tokens`` input,
@@ -163,10 +171,9 @@ class Manifest:
             raise BundleError(f"{where}: expected a JSON object, got {type(data).__name__}")
         if data.get("format") != FORMAT_NAME:
             raise BundleError(f"{where}: not a sagasr bundle (format={data.get('format')!r})")
-        if data.get("format_version") != FORMAT_VERSION:
-            raise BundleError(
-                f"{where}: format_version {data.get('format_version')!r} is not supported (this runtime reads {FORMAT_VERSION})"
-            )
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise BundleError(f"{where}: format_version {version!r} is not supported{_version_hint(version)}")
         required = ("name", "sample_rate", "window_samples", "downsampling", "latent_channels", "graphs", "files")
         missing = [k for k in required if k not in data]
         if missing:

@@ -76,6 +76,21 @@ def check_bool(value: object, name: str) -> bool:
     return bool(value)
 
 
+def _check_float32_range(audio: np.ndarray, name: str) -> None:
+    """Raise AudioInputError if finite samples of a float64 ``audio`` lie beyond float32's range (they would
+    become infinite), naming the first by its index in ``audio``."""
+    if audio.dtype.itemsize <= 4 or audio.size == 0:
+        return
+    beyond = np.abs(audio) > np.finfo(np.float32).max
+    beyond &= np.isfinite(audio)
+    if beyond.any():
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(beyond)), audio.shape))
+        raise AudioInputError(
+            f"{name} holds {int(beyond.sum())} sample(s) beyond float32's range (+-3.4e38), the first "
+            f"{float(audio[index]):.3g} at index {index}; samples are expected in [-1, 1]"
+        )
+
+
 def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
     """Native float32 is taken as is; float64, and float32 in the other byte order (e.g. big-endian '>f4'), are
     converted to native float32; anything else raises AudioTypeError."""
@@ -84,6 +99,7 @@ def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
     if audio.dtype == np.float32:
         return audio
     if audio.dtype.newbyteorder("=") in (np.float32, np.float64):
+        _check_float32_range(audio, name)
         return audio.astype(np.float32)
     if audio.dtype.kind == "f":  # float16, longdouble: already samples, only the precision is unsupported
         raise AudioTypeError(

@@ -145,6 +145,13 @@ def test_an_effect_names_a_nan_by_its_index_in_the_callers_array(tiny_model, eff
         fx(_with_nan(np.ascontiguousarray(STEREO.T), (7, 1)), SR)
 
 
+def test_a_float64_sample_beyond_float32s_range_is_named_as_such_not_as_nan(tiny_model):
+    audio = STEREO[0].astype(np.float64)
+    audio[12] = 1e300  # finite, but infinite as float32
+    with pytest.raises(AudioInputError, match=r"1 sample\(s\) beyond float32's range .* 1e\+300 at index \(12,\)"):
+        restore(audio, SR, tiny_model)
+
+
 # --- byte order -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [">f4", ">f8", "<f4", "<f8"])

@@ -40,7 +40,8 @@ def test_manifest_errors_name_the_field(bundle_copy):
     path = bundle_copy / "manifest.json"
     good = json.loads(path.read_text())
     for change, message in [
-        ({"format_version": 99}, "format_version 99"),
+        ({"format_version": 99}, "format_version 99 .* newer sagasr_stream: upgrade"),
+        ({"format_version": 0}, "format_version 0 .* export the bundle again"),
         ({"window_samples": 1000}, "not a multiple"),
         ({"format": "other"}, "not a sagasr bundle"),
         ({"backend": "tensorflow"}, "backend"),

@@ -110,3 +110,11 @@ def test_the_live_example_takes_the_rate_and_the_stereo_mode(tiny_bundle, tmp_pa
     result = run("live_audio.py", "--model", str(tiny_bundle), "--rate", "48000", "--channels", "2",
                  "--stereo", "mono", "--duration", "0.05")
     assert 'OPENED {"rate": 48000, "channels": 2}' in result.stdout and "STEREO mono" in result.stdout
+
+
+def test_the_chain_example_writes_into_a_folder_that_does_not_exist_yet(tiny_bundle, tmp_path):
+    """``-o new/out.wav``: the other examples (restore_file) make the folder; this one restored the whole file, then
+    failed with pedalboard's 'Unable to open audio file for writing' and a traceback, the work lost."""
+    out = tmp_path / "new" / "sub" / "out.wav"
+    run("pedalboard_chain.py", "-o", str(out), "--model", str(tiny_bundle), "--seconds", "0.5")
+    assert frames(out) == (round(0.5 * 44100), 44100.0)

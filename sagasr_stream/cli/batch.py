@@ -26,7 +26,8 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
                    help="join a running Ray cluster ('auto': the one 'ray start' started here); default: start a "
                         "local Ray instance")
     p.add_argument("--workers", type=positive_int, metavar="N",
-                   help="worker actors, one model each (default: the cluster's CPUs, or GPUs / --gpus-per-worker)")
+                   help="worker actors, one model each (default: the cluster's CPUs / --threads-per-worker, or its GPUs / "
+                        "--gpus-per-worker; at most one per task)")
     p.add_argument("--gpus-per-worker", type=non_negative, default=0.0, metavar="F",
                    help="GPUs per worker, e.g. 0.5 (then the CUDA provider is used); default 0 (CPU)")
     p.add_argument("--files-per-task", type=positive_int, default=1, metavar="N",

@@ -26,11 +26,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_live_arguments(parser)
     args = parser.parse_args()
-    try:
-        sd = import_sounddevice()
+    try:  # as `sagasr live`: a bad option or a missing package is one line and exit 2, not a traceback
+        return run(args)
     except SagasrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the devices, or restore from input to output until --duration, Ctrl-C or an error; the exit status."""
+    sd = import_sounddevice()
     if args.list_devices:
         print(sd.query_devices())
         return 0

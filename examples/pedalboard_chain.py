@@ -30,6 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)  # before the work, as restore_file does: not after it
     source = input_or_synthetic(args.input, output.parent, args.seconds)
     model = load_model(args.model)
     with AudioFile(str(source)) as f:

@@ -15,13 +15,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-config", metavar="CONFIG", help="export randomly initialised weights of a config "
                      "(a name: tiny, small, full; or a JSON path) - for tests and benchmarks")
     p.add_argument("-o", "--output", required=True, help="bundle folder, or a path ending in .zip for an archive")
-    p.add_argument("--backend", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("--backend", choices=("onnx", "torchscript"), default="onnx", help="graph format (default onnx)")
     p.add_argument("--fp16", action="store_true", help="fp16 weights (for CUDA); inputs/outputs stay float32")
     p.add_argument("--no-text-encoder", action="store_true", help="leave out the text encoder graph")
     p.add_argument("--external-data", action="store_true", help="ONNX weights in one external .data file per graph")
-    p.add_argument("--steps", type=int, help="default sampling steps written to the manifest")
-    p.add_argument("--cfg-acoustic", type=float)
-    p.add_argument("--cfg-text", type=float)
+    p.add_argument("--steps", type=int,
+                   help="default sampling steps written to the manifest (default: the config's)")
+    p.add_argument("--cfg-acoustic", type=float,
+                   help="default guidance scale s_a written to the manifest (default: the config's)")
+    p.add_argument("--cfg-text", type=float,
+                   help="default guidance scale s_t written to the manifest (default: the config's)")
     p.add_argument("--target-rolloff-hz", type=lambda v: v if v in ("auto", "model") else float(v),
                    help="default target roll-off in Hz, 'auto' (from each window's input roll-off) or 'model' (the "
                    "model chooses: needs --rolloff-unknown-trained)")
@@ -45,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "fast Griffin-Lim iterations for the smoothed band's phases")
     p.add_argument("--band-transients", type=float, help="the runtime's default band_transients (0-1): how far the "
                    "restored band's short-time shape moves towards that of the input's octave below the edge")
-    p.add_argument("--seed", type=int, default=0, help="seed for --random-config")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random-config (default 0)")
     p.add_argument("--stable-audio-open", metavar="SAFETENSORS", help="first load Stable Audio Open 1.0 weights (a "
                    "local model.safetensors: VAE, DiT, seconds_start/total -> roll-off in/out) into the model")
     p.add_argument("--vae-decoder", metavar="WEIGHTS", help="replace the VAE decoder by a decoder-only fine-tune's "
@@ -60,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "quarter of the float32 size; speed and quality change: benchmarks/speed_results.md)")
     p.add_argument("--store-fp16", action="store_true", help="store the ONNX weights as float16, computed in float32 "
                    "(half the bundle; weights rounded to 11 bits)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write over an existing bundle (and --save-checkpoint folder)")
     return p
 
 

@@ -14,6 +14,7 @@ silence until then; a restored sample that is not ready when due is played as si
 """
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import warnings
@@ -94,9 +95,10 @@ class LiveRestorer:
     """Full-duplex device stream through ``effect``: a stage on the stream protocol (e.g.
     ``Restorer.stream(channels)``) or a pedalboard-style effect (a BandwidthExtension or Chain at ``sample_rate``).
 
-    ``headroom``: extra delay in samples granted to the worker thread (default: one model window, enough for
-    a model that restores faster than real time, and at least one block); in threaded mode it must be at least
-    one block, since the block just received cannot have been restored yet (less is a :class:`ParameterError`).
+    ``headroom``: extra delay in samples granted to the worker thread (default: one model window, counted at the
+    devices' rate, enough for a model that restores faster than real time, and at least one block); in threaded
+    mode it must be at least one block, since the block just received cannot have been restored yet (less is a
+    :class:`ParameterError`).
     ``stream_factory(**kwargs)`` makes the duplex stream (default ``sounddevice.Stream``); tests inject a fake.
     Blocks are (block_size, channels) float32. :meth:`start` begins a new stream: the stage is reset and
     ``error`` and the counters (``underruns``, ``status_count``, ``blocks``) start again from none.
@@ -122,7 +124,9 @@ class LiveRestorer:
             # a restore stage: its window at its own rate (a 48 kHz stage counts it at 48 kHz), or its plan's
             window = getattr(effect, "window_samples", None) or getattr(getattr(effect, "plan", None), "window", None)
             model = getattr(effect, "model", None)
-            headroom = window or (model.manifest.window_samples if model is not None else 0)
+            if not window and model is not None:  # an effect: the model's window, counted at the devices' rate
+                window = math.ceil(model.manifest.window_samples * sample_rate / model.manifest.sample_rate)
+            headroom = window or 0
             headroom = max(headroom, block_size) if threaded else headroom
         if not is_whole_number(headroom) or headroom < 0:
             raise ParameterError(f"headroom must be a whole number of samples >= 0, got {headroom!r}")

@@ -110,3 +110,33 @@ def test_the_live_example_takes_the_rate_and_the_stereo_mode(tiny_bundle, tmp_pa
     result = run("live_audio.py", "--model", str(tiny_bundle), "--rate", "48000", "--channels", "2",
                  "--stereo", "mono", "--duration", "0.05")
     assert 'OPENED {"rate": 48000, "channels": 2}' in result.stdout and "STEREO mono" in result.stdout
+
+
+def test_the_chain_example_writes_into_a_folder_that_does_not_exist_yet(tiny_bundle, tmp_path):
+    """``-o new/out.wav``: the other examples (restore_file) make the folder; this one restored the whole file, then
+    failed with pedalboard's 'Unable to open audio file for writing' and a traceback, the work lost."""
+    out = tmp_path / "new" / "sub" / "out.wav"
+    run("pedalboard_chain.py", "-o", str(out), "--model", str(tiny_bundle), "--seconds", "0.5")
+    assert frames(out) == (round(0.5 * 44100), 44100.0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rate", "22050"], "22050 Hz"), (["--block-size", "0"], "block_size must be a positive integer"),
+    (["--headroom", "10"], "headroom must be at least one block"), (["--provider", "gpu"], "provider must be"),
+])
+def test_the_live_example_refuses_bad_options_as_sagasr_live_does(tiny_bundle, tmp_path, args, message):
+    """The example is 'the same as sagasr live': a bad option is one 'error: ...' line and exit 2, not a traceback
+    (exit 1) as it was for every check after the sounddevice import."""
+    (tmp_path / "sounddevice.py").write_text(
+        "class Stream:\n"
+        "    def __init__(self, **kw): pass\n"
+        "    def start(self): pass\n"
+        "    def stop(self): pass\n"
+        "    def close(self): pass\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(EXAMPLES.parent),
+                                                       *filter(None, [os.environ.get("PYTHONPATH")])]))
+    result = subprocess.run([sys.executable, str(EXAMPLES / "live_audio.py"), "--model", str(tiny_bundle), *args,
+                             "--duration", "0.05"], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and result.stderr.startswith("error: ") and message in result.stderr

@@ -374,3 +374,16 @@ def test_a_stage_made_for_another_rate_is_refused(tiny_model):
     with pytest.raises(ParameterError, match="96000 Hz, the devices at 48000 Hz"):
         LiveRestorer(restorer.stream_at(96000, 1), sample_rate=48000, stream_factory=FakeStream)
     assert LiveRestorer(restorer.stream_at(48000, 1), sample_rate=48000, stream_factory=FakeStream).stage.sample_rate == 48000
+
+
+def test_an_effect_at_48_khz_gets_one_window_of_headroom_at_48_khz(tiny_model):
+    """The default headroom is one model window of compute time: `sagasr live --rate 48000` (a restore stage)
+    counts it at 48 kHz, but an effect (the live example) got the 44.1 kHz count, 8 % less time."""
+    from sagasr_stream.restorer import Restorer
+
+    window_48k = Restorer(tiny_model).stream_at(48000, 1).window_samples
+    assert window_48k > tiny_model.manifest.window_samples
+    live = LiveRestorer(BandwidthExtension(tiny_model), block_size=512, sample_rate=48000, stream_factory=FakeStream)
+    assert live.headroom == window_48k
+    live = LiveRestorer(BandwidthExtension(tiny_model), block_size=512, stream_factory=FakeStream)
+    assert live.headroom == tiny_model.manifest.window_samples  # at the model's rate as before

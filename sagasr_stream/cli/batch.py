@@ -20,17 +20,19 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
                     "every file; a rerun skips complete outputs. Exit code 1 when any file failed.")
     p.add_argument("inputs", nargs="+", help="files, folders, glob patterns or list files")
     p.add_argument("-o", "--output", required=True, help="output folder (mirrors the inputs' folders)")
-    p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format")
+    p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format (default wav)")
     p.add_argument("--output-rate", type=sample_rate_hz, metavar="HZ", help="output sample rate (as in 'sagasr restore')")
     p.add_argument("--ray-address", metavar="auto|HOST:PORT",
                    help="join a running Ray cluster ('auto': the one 'ray start' started here); default: start a "
                         "local Ray instance")
     p.add_argument("--workers", type=positive_int, metavar="N",
-                   help="worker actors, one model each (default: the cluster's CPUs, or GPUs / --gpus-per-worker)")
+                   help="worker actors, one model each (default: the cluster's CPUs / --threads-per-worker, or its GPUs / "
+                        "--gpus-per-worker; at most one per task)")
     p.add_argument("--gpus-per-worker", type=non_negative, default=0.0, metavar="F",
                    help="GPUs per worker, e.g. 0.5 (then the CUDA provider is used); default 0 (CPU)")
     p.add_argument("--files-per-task", type=positive_int, default=1, metavar="N",
-                   help="short files restored per Ray task (more: less scheduling overhead, more redone after a crash)")
+                   help="short files restored per Ray task (more: less scheduling overhead, more redone after a crash; "
+                        "default 1)")
     p.add_argument("--segment-seconds", type=float, default=60.0, metavar="S",
                    help="files longer than 1.5x this are split into segments of about this length (default 60)")
     p.add_argument("--threads-per-worker", type=positive_int, default=1, metavar="N",

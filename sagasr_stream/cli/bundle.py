@@ -90,7 +90,7 @@ def add_bundle_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
     p = sub.add_parser("make-test-model", help="write a tiny untrained bundle (for trying the tools)")
     p.add_argument("folder")
-    p.add_argument("--window", type=int, default=65536, help="window length in samples")
+    p.add_argument("--window", type=int, default=65536, help="window length in samples (default 65536)")
     p.set_defaults(func=cmd_make_test_model)
 
     sub.add_parser("export", help="export a checkpoint to a bundle (needs torch; see export/)", add_help=False)

@@ -116,20 +116,26 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                                    "VAE-only (the same bundle with its DiT bypassed): LSD, LSD-HF, envelope correlation, "
                                    "win rates and margins; optionally guidance measurements and a steps sweep.")
     p.add_argument("references", nargs="+", help="44.1 kHz full-band files, folders, globs or a validation.txt list")
-    p.add_argument("-o", "--out", default="evaluation", help="report folder (report.md, report.json, PNGs)")
-    p.add_argument("--cutoffs", type=cutoff_hz, nargs="+", default=[4000.0, 8000.0, 12000.0], metavar="HZ")
-    p.add_argument("--degradations", nargs="+", default=["filters", "resample"], choices=["filters", "resample"])
+    p.add_argument("-o", "--out", default="evaluation",
+                   help="report folder (report.md, report.json, PNGs; default evaluation)")
+    p.add_argument("--cutoffs", type=cutoff_hz, nargs="+", default=[4000.0, 8000.0, 12000.0], metavar="HZ",
+                   help="cutoffs the references are band-limited at (default 4000 8000 12000)")
+    p.add_argument("--degradations", nargs="+", default=["filters", "resample"], choices=["filters", "resample"],
+                   help="how they are band-limited: the training recipe's random low-pass filters, or plain resampling "
+                        "to 2 x the cutoff and back (default: both, in that order)")
     p.add_argument("--clip-seconds", type=positive_seconds, default=None, metavar="S",
                    help="cut each reference to this length in seconds (> 0; default: whole files)")
     p.add_argument("--max-clips", type=clip_count, default=None, metavar="N",
                    help="use the first N references (>= 1; default: all)")
-    p.add_argument("--pngs", type=int, default=3, help="spectrogram pictures to draw")
+    p.add_argument("--pngs", type=int, default=3, help="spectrogram pictures to draw (default 3)")
     p.add_argument("--split", choices=["tuning", "test", "all"], default="test",
                    help="clips of the table and the guidance study (fixed by a hash of the clip name; default test)")
     p.add_argument("--guidance", action="store_true",
                    help="measure the guidance: target roll-off 10 vs 18 kHz, guidance off, matching vs contradicting caption")
-    p.add_argument("--guidance-cutoff", type=cutoff_hz, default=8000.0, metavar="HZ", help="input cutoff of the guidance study")
-    p.add_argument("--guidance-degradation", choices=["filters", "resample"], default="filters")
+    p.add_argument("--guidance-cutoff", type=cutoff_hz, default=8000.0, metavar="HZ",
+                   help="input cutoff of the guidance study (default 8000)")
+    p.add_argument("--guidance-degradation", choices=["filters", "resample"], default="filters",
+                   help="band-limiting of the guidance study's inputs (default filters)")
     p.add_argument("--captions", metavar="JSONL", help="captions.jsonl with the clips' matching captions (default 'music')")
     p.add_argument("--steps-sweep", metavar="N,N,...", help="score these step counts on the tuning split, e.g. 1,2,4,8,16")
     add_restore_options(p)

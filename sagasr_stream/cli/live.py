@@ -27,7 +27,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the devices' sample rate, at least the model's (default: the model's, 44100); above it "
                              "the input is kept and only the restored change is resampled back")
     parser.add_argument("--model", default=None, help="model bundle folder/archive (default: the embedded model)")
-    parser.add_argument("--provider", default="auto", help="ONNX Runtime provider: auto, cpu or cuda")
+    parser.add_argument("--provider", default="auto",
+                        help="ONNX Runtime provider: auto (the default: the CPU), cpu or cuda")
     parser.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     parser.add_argument("--headroom", type=int, default=None,

@@ -41,7 +41,8 @@ positive_seconds = number_type(float, "a number of seconds", lambda v: math.isfi
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """``--model``, ``--provider``, ``--allow-torchscript``: which bundle to load and where it runs."""
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")
-    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"], help="ONNX Runtime provider")
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="ONNX Runtime provider (default auto: the CPU; cuda needs onnxruntime-gpu)")
     p.add_argument("--allow-torchscript", action="store_true",
                    help="load a TorchScript bundle (it runs code from its files: only bundles you trust)")
 

@@ -24,9 +24,12 @@ def read_path_list(path: Path) -> list[str]:
     return [entry if os.path.isabs(entry) else str(path.parent / entry) for entry in entries]
 
 
-def discover(patterns: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, Path]]:
-    """Sorted unique (input file, its path relative to its root) for files, folders, globs and list files.
-    A list's entries keep their path below the list's folder (or just their name when outside it)."""
+def discover(patterns: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[tuple[Path, Path]]:
+    """Sorted unique (input file, its path relative to its root) for files, folders, globs and list files
+    (one path alone counts as a list of one, not as a sequence of letters). A list's entries keep their path
+    below the list's folder (or just their name when outside it)."""
+    if isinstance(patterns, (str, os.PathLike)):
+        patterns = [patterns]
     found: dict[Path, Path] = {}
     for pattern in map(str, patterns):
         path = Path(pattern)

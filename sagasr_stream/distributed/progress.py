@@ -58,7 +58,7 @@ class AudioProgress:
         elapsed = max(self.clock() - self.started, 1e-9)
         share = self.done_s / self.total_s if self.total_s > 0 else 1.0
         speed = self.done_s / elapsed
-        left = f"{(self.total_s - self.done_s) / speed / 60:.1f} min left" if speed > 0 else "time left unknown"
+        left = f"{max(0.0, self.total_s - self.done_s) / speed / 60:.1f} min left" if speed > 0 else "time left unknown"
         return (f"audio {self.done_s:.1f}/{self.total_s:.1f} s ({100 * share:.0f} %), files {self.done_files}/"
                 f"{self.files}, {self.done_s / 3600:.3f} h restored, {speed:.1f}x real time, {left}")
 

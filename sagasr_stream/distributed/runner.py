@@ -117,7 +117,7 @@ def _holding_the_output_folder(run: Callable[P, BatchSummary]) -> Callable[P, Ba
 
 @_holding_the_output_folder
 def restore_batch(
-    inputs: Sequence[str | os.PathLike[str]],
+    inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
     model: str | os.PathLike[str] | None = None,
@@ -138,7 +138,7 @@ def restore_batch(
     log: Callable[[str], None] | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> BatchSummary:
-    """Restore ``inputs`` (files, folders, globs, list files) into the folder ``output`` on Ray actors.
+    """Restore ``inputs`` (files, folders, globs, list files; or one of them) into the folder ``output`` on Ray actors.
 
     Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` (``bit_depth`` as in
     :func:`~sagasr_stream.api.restore_file`) and are bit-identical to

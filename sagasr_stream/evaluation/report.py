@@ -140,6 +140,8 @@ def write_report(rows: Sequence[dict], examples: Sequence[Example], out_dir: Pat
         titles = " | ".join(SYSTEM_TITLES[k] for k in examples[0][1])
         md += ["", f"## Spectrograms ({titles})", ""]
         md += [f"![{p.stem}]({p.name})" for p in pngs]
+    elif examples:  # pictures were asked for, and write_spectrograms found no matplotlib
+        md += ["", "No spectrograms: matplotlib is not installed (pip install \"matplotlib>=3.7\", the eval extra)."]
     atomic_write_text(out_dir / "report.md", "\n".join(md) + "\n")
     return report
 

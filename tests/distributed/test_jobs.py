@@ -284,3 +284,16 @@ def test_a_manifest_line_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
         f.write(b'{"output": "\xe9t\xe9"}\n')  # Latin-1 bytes: blocked every rerun with UnicodeDecodeError
     manifest.append({"output": "b.wav", "status": "ok"})
     assert sorted(manifest.latest()) == ["a.wav", "b.wav"]
+
+
+def test_one_folder_given_as_a_string_is_one_input(tmp_path, monkeypatch):
+    """``restore_batch("corpus", "restored")``: a string was taken as a sequence of one-letter inputs: "no input
+    matches 'c'" (and an absolute path's first letter, "/", searched the whole file system)."""
+    monkeypatch.chdir(tmp_path)  # relative names: the old code must not walk "/" here
+    write(tmp_path / "corpus" / "a.wav", band_limited_noise(4410)[None], 44100)
+    assert [rel for _, rel in discover("corpus")] == [Path("a.wav")]
+    assert [rel for _, rel in discover(Path("corpus"))] == [Path("a.wav")]
+    from sagasr_stream.distributed import restore_batch
+
+    with pytest.raises(SagasrError, match="no input matches 'missing_folder'"):
+        restore_batch("missing_folder", "out", progress=False)

@@ -42,3 +42,15 @@ def test_a_terminal_gets_a_bar_and_disabled_progress_nothing():
         quiet.advance(10.0, files=1)
         quiet.close()
         assert stream.getvalue() == ""
+
+
+def test_segments_summing_past_the_total_leave_no_negative_time():
+    """Segment seconds add up to a hair over the file's (float sums): the last line said "-0.0 min left"."""
+    log, clock = io.StringIO(), Clock()
+    progress = AudioProgress(0.3, 1, stream=log, clock=clock)
+    clock.now = 1.0
+    for _ in range(3):
+        progress.advance(0.1)  # 0.1 + 0.1 + 0.1 > 0.3
+    progress.advance(files=1)
+    progress.close()
+    assert "-0.0" not in log.getvalue() and "0.0 min left" in log.getvalue()

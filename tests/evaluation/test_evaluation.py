@@ -183,3 +183,16 @@ def test_the_metrics_refuse_samples_that_are_no_floats(dtype):
                    lambda a, b: envelope_correlation(a, b, 44100, 8000.0)):
         with pytest.raises(AudioTypeError, match=f"dtype {np.dtype(dtype)}"):
             metric(bad, x)
+
+
+def test_pictures_asked_for_without_matplotlib_are_named_as_missing(tmp_path, monkeypatch):
+    """``sagasr eval`` draws 3 pictures by default; without matplotlib (the eval extra) the report held none and
+    said nothing."""
+    import sys
+
+    from sagasr_stream.evaluation.report import write_report
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    write_report([], [("clip", {"reference": np.zeros(4096, np.float32)})], tmp_path, 44100, 0)
+    assert not list(tmp_path.glob("*.png"))
+    assert "matplotlib is not installed" in (tmp_path / "report.md").read_text(encoding="utf-8")

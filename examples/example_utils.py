@@ -4,12 +4,15 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 from pedalboard.io import AudioFile
 
 from sagasr_stream import SagaSRModel
 from sagasr_stream.model import DEFAULT_BUNDLE_DIR
+
+MIN_SYNTHETIC_SECONDS = 0.1  # the synthetic input's zero-phase low-pass needs this much
 
 
 def load_model(path: str | None, provider: str = "auto") -> SagaSRModel:
@@ -50,10 +53,21 @@ def synthetic_input(path: Path, seconds: float, sample_rate: int = 44100, cutoff
     return path
 
 
+def fail(message: str) -> NoReturn:
+    """End the example as the ``sagasr`` command does on a bad argument: one ``error:`` line, exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def input_or_synthetic(path: str | None, out_dir: Path, seconds: float, sample_rate: int = 44100) -> Path:
     """The given input file, or a synthetic one written into a fresh temporary folder (never into ``out_dir``
-    or the current folder, where examples would overwrite each other's inputs)."""
+    or the current folder, where examples would overwrite each other's inputs). A missing input file or a length
+    under :data:`MIN_SYNTHETIC_SECONDS` ends the example with one ``error:`` line (exit 2)."""
     if path:
+        if not Path(path).is_file():
+            fail(f"input file {path} does not exist or is not a file")
         return Path(path)
+    if not seconds >= MIN_SYNTHETIC_SECONDS:
+        fail(f"--seconds must be at least {MIN_SYNTHETIC_SECONDS:g} (the synthetic input's length), got {seconds:g}")
     folder = Path(tempfile.mkdtemp(prefix="sagasr-example-input-"))
     return synthetic_input(folder / "synthetic_input.wav", seconds, sample_rate)

@@ -49,6 +49,20 @@ def test_example_runs_on_a_synthetic_input(tiny_bundle, tmp_path, script, second
     assert written.is_file() and written.parent.name.startswith("sagasr-example-input-")
 
 
+@pytest.mark.parametrize("script", ["restore_long_file.py", "pedalboard_chain.py", "export_and_use.py"])
+@pytest.mark.parametrize("args, message", [
+    (["--seconds", "0"], "error: --seconds must be at least 0.1 (the synthetic input's length), got 0"),
+    (["no_such_file.wav"], "error: input file no_such_file.wav does not exist or is not a file"),
+])
+def test_a_bad_input_or_length_is_one_error_line_not_a_traceback(tiny_bundle, tmp_path, script, args, message):
+    root = str(EXAMPLES.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), *args, "-o", str(tmp_path / "o.wav"),
+                             "--model", str(tiny_bundle)], capture_output=True, text=True, timeout=120, env=env,
+                            cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == message
+
+
 def test_examples_do_not_share_their_synthetic_input(tiny_bundle, tmp_path):
     inputs = []
     for script in ("restore_long_file.py", "pedalboard_chain.py"):

@@ -90,6 +90,24 @@ def array_grid_step(planar: np.ndarray, rate: int, model_rate: int) -> float:
     return float(np.min(grid_step(planar))) if rate != model_rate else 0.0
 
 
+def file_source_grid_step(source: Path, reader: object, frames: int, rate: int, model_rate: int) -> float:
+    """A file's integer grid for :func:`restore_pipeline`'s ``source_grid_step``: its sample format's (8/16-bit,
+    :func:`~sagasr_stream.quantization.file_grid_step`); for another format resampled to the model's rate, the grid
+    all its first ``frames`` samples lie on, as :func:`array_grid_step` finds for the same samples given to
+    :func:`restore` (a float file of 16-bit samples; the scan stops at the first block off every grid). ``reader``:
+    the file open (:func:`~sagasr_stream.audio_io.open_input`), not read from here."""
+    step = file_grid_step(reader)
+    if step > 0.0 or rate == model_rate:
+        return step
+    step = np.inf
+    with open_input(source) as (scan, _, _):
+        for block in source_blocks(scan, source, frames):
+            step = min(step, float(np.min(grid_step(block))))
+            if step == 0.0:
+                break
+    return step
+
+
 def source_band_limit(source_rate: float, model_rate: int) -> float | None:
     """The band limit (Hz) a source rate puts on resampled audio: its Nyquist when below the model's."""
     return source_rate / 2 if source_rate < model_rate else None
@@ -152,7 +170,7 @@ def restore_file(
             progress(0, total_windows)
         out_frames = exact_length(source_frames, rate, out_rate)
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows,
-                                    file_grid_step(reader))
+                                    file_source_grid_step(source, reader, source_frames, rate, sr))
         with atomic_writer(destination, out_rate, channels, bit_depth) as writer:  # integers: overs limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import restore_pipeline, source_blocks
+from .api import file_source_grid_step, restore_pipeline, source_blocks
 from .audio_io import open_input
 from .dsp import EDGE_DROP_DB
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .integrity import check_audio_file
-from .quantization import file_grid_step, grid_step
+from .quantization import grid_step
 from .rates import choose_output_rate
 from .restorer import Restorer, lower_limit
 from .streaming import exact_length
@@ -38,7 +38,7 @@ class InputReport:
     target_rolloff_hz: float
     grid_step: float = 0.0  # the samples' integer grid as read (quantization.grid_step); 0: none, inf: silence
     model_rate: int = 44100
-    file_grid_step: float = 0.0  # the grid the file's sample format holds (quantization.file_grid_step); 0: none
+    file_grid_step: float = 0.0  # the grid whose rounding floor restoration takes (api.file_source_grid_step); 0: none
 
     @property
     def kept_windows(self) -> int:
@@ -68,12 +68,9 @@ class InputReport:
             return ("samples:         not on an 8-16-bit integer grid (float, 24-bit or converted): a cut shows when "
                     f"the band stands {EDGE_DROP_DB:g} dB over the floor above it")
         bits = int(round(np.log2(1.0 / self.grid_step))) + 1
-        if self.source_rate != self.model_rate and self.file_grid_step > 0.0:
+        if self.source_rate != self.model_rate:
             return (f"samples:         {bits}-bit, resampled to {self.model_rate} Hz first: a cut in a quiet passage "
                     f"is also looked for under the source's rounding noise and dither")
-        if self.source_rate != self.model_rate:
-            return (f"samples:         on a {bits}-bit grid in a float file, resampled to {self.model_rate} Hz first "
-                    f"(off the grid): a cut shows when the band stands {EDGE_DROP_DB:g} dB over the floor above it")
         return (f"samples:         {bits}-bit: a cut in a quiet passage is also looked for under the rounding noise "
                 f"and dither")
 
@@ -115,7 +112,7 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
         out_rate = choose_output_rate(None, rate, survey.sample_rate)
         model_frames = exact_length(frames, rate, survey.sample_rate)
         out_frames = exact_length(frames, rate, out_rate)
-        file_step = file_grid_step(reader)
+        file_step = file_source_grid_step(source, reader, frames, rate, survey.sample_rate)
         pipeline = restore_pipeline(survey, channels, rate, out_rate, out_frames, model_frames,
                                     source_grid_step=file_step)
         step = np.inf

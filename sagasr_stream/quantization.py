@@ -17,7 +17,7 @@ take out: so a window that still reads as full band is looked at once more, for 
 windows of 20 clips read as full band at -35 dBFS peaks, filters at 4-12 kHz: 35-63 % -> 4-21 %;
 ``benchmarks/quiet_16bit.py --dither tpdf``). A 16- or 8-bit file at another rate is off the grid once resampled to
 the model's: its rounding noise is still there, white, at the same power per Hz, so its floor is taken from the
-source (:func:`resampled_floor`: the file's sample format, or an array's own grid, and the two rates) and used for
+source (:func:`resampled_floor`: the file's sample format, or the samples' own grid, and the two rates) and used for
 every window whose samples lie on no grid (:func:`floor_for_step`).
 """
 from __future__ import annotations

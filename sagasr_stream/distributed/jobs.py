@@ -23,14 +23,14 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 from pedalboard.io import AudioFile
 
-from ..api import FILE_BLOCK, restore_file, source_band_limit, source_blocks
+from ..api import FILE_BLOCK, file_source_grid_step, restore_file, source_band_limit, source_blocks
 from ..audio_io import atomic_writer, open_input
 from ..bandlimit import BandLimitTracker, SignalBandLimit
 from ..chunking import WindowPlan, zero_pad_to
 from ..errors import AudioFileError
 from ..files import atomic_path, atomic_write_text, sha256_file
 from ..integrity import check_audio_file
-from ..quantization import file_grid_step, resampled_floor
+from ..quantization import resampled_floor
 from ..rates import choose_output_rate
 from ..restorer import Restorer, offline_windows_per_call
 from ..source_rate import SourceKeeper
@@ -121,7 +121,7 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
     frames = check_audio_file(source)
     with open_input(source) as (reader, channels, rate):
         model_frames = exact_length(frames, rate, sr)
-        floor = resampled_floor(file_grid_step(reader), rate, sr)
+        floor = resampled_floor(file_source_grid_step(source, reader, frames, rate, sr), rate, sr)
         direct = rate == sr and source.suffix.lower() in DIRECT_SUFFIXES
         read_from = source if direct else staged_path(job)
         if not direct and not read_from.is_file():

@@ -310,7 +310,7 @@ class _Pool:
         except ImportError as exc:  # only here: a run with nothing left to do needs no Ray
             raise SagasrError(f'restore_batch needs Ray for files to restore: pip install "ray>=2.9" ({exc})') from exc
 
-        started_ray = _connect(address, workers)
+        started_ray = _connect(address, workers, config.threads or 1)
         try:
             actors = self._start_actors(ray, config, workers, gpus)
             self.ready_at = time.perf_counter()
@@ -438,9 +438,11 @@ def _task_failure(kind: str, payload: Any, exc: BaseException) -> Any:
     return [error] * len(payload) if kind == "files" else error
 
 
-def _connect(address: str | None, workers: int | None) -> bool:
+def _connect(address: str | None, workers: int | None, threads: int = 1) -> bool:
     """Connect to Ray: the current connection, a cluster (``address``), or a new local instance (returns True
-    when this call started it, so the caller shuts it down)."""
+    when this call started it, so the caller shuts it down). A local instance gets the CPUs of ``workers`` actors
+    (at least one) of ``threads`` each, more than the machine's cores if so asked: an actor that asks for more
+    CPUs than the instance has is never scheduled, and the run waited for it for ever."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing may reach the network at run time
     import ray
 
@@ -449,7 +451,7 @@ def _connect(address: str | None, workers: int | None) -> bool:
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
         return False
-    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, workers or 0), include_dashboard=False,
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, (workers or 1) * threads), include_dashboard=False,
              logging_level=logging.WARNING)
     return True
 

@@ -333,3 +333,26 @@ def test_scratch_of_changed_inputs_and_settings_goes_with_the_next_complete_run(
     (out / ".sagasr-batch" / "0123456789abcdef0123.done.json").write_text("{}")
     summary = restore_batch([tmp_path / "in"], out, model=tiny_bundle, workers=2, progress=False)
     assert summary.restored == 2 and not (out / ".sagasr-batch").exists()
+
+
+@pytest.mark.parametrize("workers, threads", [(2, 3), (None, 3)])
+def test_a_local_ray_has_cpus_for_every_workers_threads(tiny_bundle, tmp_path, monkeypatch, workers, threads):
+    """Each worker asks Ray for ``threads`` CPUs: a local instance with fewer than workers x threads left the
+    actors unschedulable and the run hung for ever (`--threads-per-worker 3` on a 2-core machine)."""
+    asked: dict = {}
+
+    class Started(Exception):
+        pass
+
+    def fake_init(**kwargs):
+        asked.update(kwargs)
+        raise Started
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", fake_init)
+    short_files(tmp_path / "in", 2)
+    with pytest.raises(Started):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, workers=workers,
+                      threads_per_worker=threads, progress=False)
+    assert asked["num_cpus"] >= (workers or 1) * threads

@@ -72,8 +72,10 @@ def test_the_report_says_whether_the_samples_lie_on_an_integer_grid(restorer, tm
         as_read = f.read(f.frames)  # 16-bit samples ...
     with AudioFile(str(tmp_path / "low_float.wav"), "w", 16000, 1, bit_depth=32) as f:
         f.write(as_read)  # ... stored as float
-    stored_as_float = inspect_input(tmp_path / "low_float.wav", restorer)  # on the grid, but the format says float
-    assert stored_as_float.grid_step == 1 / 32767 and "in a float file, resampled" in stored_as_float.samples_line()
+    stored_as_float = inspect_input(tmp_path / "low_float.wav", restorer)  # the format says float, the samples 16-bit
+    assert stored_as_float.grid_step == 1 / 32767  # read under its rounding floor, as restore() reads the same samples
+    assert "16-bit, resampled to 44100 Hz first: a cut in a quiet passage is also looked for" in \
+        stored_as_float.samples_line()
     floats = inspect_input(write(tmp_path / "float.wav", x), restorer)
     assert floats.grid_step == 0.0 and "not on an 8-16-bit integer grid" in "\n".join(floats.lines())
 

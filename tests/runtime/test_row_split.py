@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sagasr_stream import RestoreSettings, restore
+from sagasr_stream import RestoreSettings, StreamingRestorer, restore
 from sagasr_stream.backends.onnx import OnnxBackend
 from sagasr_stream.backends.row_split import RowSplitter, row_groups
 from sagasr_stream.bundle import load_bundle
@@ -102,3 +102,19 @@ def test_row_groups_off_give_the_same_values_whatever_the_batch(monkeypatch):
     x = band_limited_noise(4 * 32768, seed=8)
     a, b = (restore(x, 44100, SagaSRModel(bundle, plain), s) for s in settings)
     assert np.array_equal(a, b)
+
+
+@pytest.mark.skipif(not (DEFAULT_BUNDLE_DIR / "manifest.json").is_file(), reason="no embedded default model")
+def test_default_model_restore_does_not_depend_on_the_thread_count(monkeypatch):
+    """README "Determinism": one and two intra-op threads per session (and as many row groups), a stream of one
+    window per call and a whole restore in batches of two, the same floats (measured with 1-8 threads)."""
+    bundle = load_bundle(DEFAULT_BUNDLE_DIR)
+    monkeypatch.delenv("SAGASR_ROW_SPLIT", raising=False)
+    one, two = (SagaSRModel(bundle, OnnxBackend(bundle, provider="cpu", threads=n)) for n in (1, 2))
+    audio = band_limited_noise(int(1.6 * 44100), seed=6)
+    settings = RestoreSettings(steps=1, batch_size=2)
+    a = restore(audio, 44100, one, settings)
+    assert np.array_equal(a, restore(audio, 44100, two, settings))
+    stream = StreamingRestorer(two, settings)
+    assert np.array_equal(a, np.concatenate([stream.process(audio[i : i + 8192]) for i in range(0, audio.size, 8192)]
+                                            + [stream.flush()]))

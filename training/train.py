@@ -177,12 +177,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     from sagasr_export.model.checkpoint import load_checkpoint, save_checkpoint
     from sagasr_export.model import build_autoencoder
 
-    mcfg = model_config(cfg)
-    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
-    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
-    cfg.validate()
     run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     state_dir = latest_state(run_dir) if cfg.resume else None
     if state_dir is not None and (run_dir / "run.json").is_file():  # before base/ is touched
         recorded = _read_run_json(run_dir / "run.json")
@@ -198,6 +193,14 @@ def run(kind: str, cfg: TrainConfig) -> Path:
                              f"{'was' if len(changed) == 1 else 'were'} " + ", ".join(
                                  f"{recorded[k]!r} (given {now.get(k)!r})" for k in changed)
                              + ": a resume keeps its network; start another --run-dir (or --no-resume)")
+        for key in FIXED_ON_RESUME:  # not given: the run's own, so that run.json keeps naming its network
+            if key in recorded and now.get(key) == defaults.get(key):
+                setattr(cfg, key, recorded[key])
+    mcfg = model_config(cfg)
+    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
+    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
+    cfg.validate()
+    run_dir.mkdir(parents=True, exist_ok=True)
     resume = load_state(state_dir) if state_dir else None
     start = int(resume["info"]["step"]) if resume else 0
     if start >= cfg.max_steps:

@@ -516,3 +516,24 @@ def test_zero_devices_are_refused_by_name_not_by_lightning(audio_dir: Path, tmp_
     with pytest.raises(ValueError, match="devices must be a count >= 1, -1 \\(all\\) or 'auto', got 0"):
         run("diffusion", _cfg(audio_dir, tmp_path / "run", devices=0))  # was Lightning's MisconfigurationException
     assert not (tmp_path / "run").exists()
+
+
+def test_a_resume_without_the_network_flags_keeps_them_recorded(audio_dir: Path, tmp_path: Path) -> None:
+    """Re-running without --model/--init-checkpoint (left at their defaults) resumed the network of base/ but
+    rewrote run.json with "small" and no init_checkpoint: `slim` then dropped the run's own VAE, and an export
+    from the slim file built another one in its place, without a word."""
+    from safetensors.torch import load_file
+
+    from sagasr_training.transfer import slim_run
+
+    start = tmp_path / "start"
+    run("diffusion", _cfg(audio_dir, start, max_steps=1, save_every=0))
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1, init_checkpoint=str(start / "checkpoint")))
+    resumed = _cfg(audio_dir, run_dir, max_steps=2)
+    resumed.model = "small"  # the default: the flag was not given
+    run("diffusion", resumed)
+    recorded = json.loads((run_dir / "run.json").read_text())
+    assert (recorded["model"], recorded["init_checkpoint"]) == ("tiny", str(start / "checkpoint"))
+    slim = load_file(str(slim_run(run_dir, tmp_path / "slim")))
+    assert any(k.startswith("autoencoder.") for k in slim)

@@ -168,6 +168,21 @@ def _read_run_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _refuse_to_replace_checkpoint(run_dir: Path) -> None:
+    """A run folder with a trained checkpoint but no state to resume (``pack --checkpoint-only``, a cleared
+    ``state/``): a fresh run would replace that checkpoint at its first save, so it is an error."""
+    record = run_dir / "checkpoint" / "training.json"
+    if not record.is_file():
+        return
+    try:
+        step = json.loads(record.read_text(encoding="utf-8")).get("step", "?")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        step = "?"
+    raise ValueError(f"{run_dir} holds a checkpoint of step {step} but no training state to resume (state/latest; "
+                     "pack --checkpoint-only brings none): a fresh run would replace it. Train in another --run-dir, "
+                     "or pass --no-resume to start afresh here")
+
+
 def run(kind: str, cfg: TrainConfig) -> Path:
     """Train (``kind`` "diffusion" or "vae") until ``cfg.max_steps``; resumes from the run's latest state."""
     import lightning as L
@@ -179,6 +194,8 @@ def run(kind: str, cfg: TrainConfig) -> Path:
 
     run_dir = Path(cfg.run_dir)
     state_dir = latest_state(run_dir) if cfg.resume else None
+    if cfg.resume and state_dir is None:
+        _refuse_to_replace_checkpoint(run_dir)
     if state_dir is not None and (run_dir / "run.json").is_file():  # before base/ is touched
         recorded = _read_run_json(run_dir / "run.json")
         done = recorded.get("kind")

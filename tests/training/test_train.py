@@ -537,3 +537,17 @@ def test_a_resume_without_the_network_flags_keeps_them_recorded(audio_dir: Path,
     assert (recorded["model"], recorded["init_checkpoint"]) == ("tiny", str(start / "checkpoint"))
     slim = load_file(str(slim_run(run_dir, tmp_path / "slim")))
     assert any(k.startswith("autoencoder.") for k in slim)
+
+
+def test_a_checkpoint_without_its_state_is_not_replaced_by_a_fresh_run(audio_dir: Path, tmp_path: Path) -> None:
+    """A run brought back with `pack --checkpoint-only` (or whose state/ was cleared) has no state to resume:
+    re-running its training command started from scratch and replaced the trained checkpoint at the first save."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=2, save_every=0))
+    shutil.rmtree(run_dir / "state")
+    before = (run_dir / "checkpoint" / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match=r"checkpoint of step 2 but no training state.*--no-resume"):
+        run("diffusion", _cfg(audio_dir, run_dir, max_steps=3, save_every=0))
+    assert (run_dir / "checkpoint" / "model.safetensors").read_bytes() == before

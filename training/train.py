@@ -168,6 +168,18 @@ def _read_run_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _resumed_model_config(run_dir: Path) -> Any:
+    """The model config a run was saved with (``base/`` or ``checkpoint/config.json``), or None: a resume takes
+    its rate, window and input level from the network it trains, not from a model JSON path that may not exist
+    here (a run unpacked on another machine)."""
+    from sagasr_export.model import load_config
+
+    for path in (run_dir / "base" / "config.json", run_dir / "checkpoint" / "config.json"):
+        if path.is_file():
+            return load_config(str(path))
+    return None
+
+
 def _refuse_to_replace_checkpoint(run_dir: Path) -> None:
     """A run folder with a trained checkpoint but no state to resume (``pack --checkpoint-only``, a cleared
     ``state/``): a fresh run would replace that checkpoint at its first save, so it is an error."""
@@ -213,7 +225,8 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         for key in FIXED_ON_RESUME:  # not given: the run's own, so that run.json keeps naming its network
             if key in recorded and now.get(key) == defaults.get(key):
                 setattr(cfg, key, recorded[key])
-    mcfg = model_config(cfg)
+    mcfg = _resumed_model_config(run_dir) if state_dir is not None else None
+    mcfg = mcfg or model_config(cfg)
     cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
     cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
     cfg.validate()

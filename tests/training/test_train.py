@@ -551,3 +551,21 @@ def test_a_checkpoint_without_its_state_is_not_replaced_by_a_fresh_run(audio_dir
     with pytest.raises(ValueError, match=r"checkpoint of step 2 but no training state.*--no-resume"):
         run("diffusion", _cfg(audio_dir, run_dir, max_steps=3, save_every=0))
     assert (run_dir / "checkpoint" / "model.safetensors").read_bytes() == before
+
+
+def test_a_resume_elsewhere_takes_the_network_from_the_run_not_its_model_path(audio_dir: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run on a model JSON given by a relative path, unpacked and resumed where that path does not exist: the
+    resume takes its network (and window) from base/, as it always trained it, and run.json keeps the path."""
+    from sagasr_export.model import named_config
+
+    monkeypatch.chdir(tmp_path)
+    Path("m.json").write_text(json.dumps(named_config("tiny").to_dict()))
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1, model="m.json"))
+    Path("m.json").unlink()
+    resumed = _cfg(audio_dir, run_dir, max_steps=2)
+    resumed.model = "small"  # not given
+    run("diffusion", resumed)
+    assert latest_state(run_dir).name == "step-00000002"
+    assert json.loads((run_dir / "run.json").read_text())["model"] == "m.json"

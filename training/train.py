@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,21 @@ def _resumed_model_config(run_dir: Path) -> Any:
     return None
 
 
+def _changed_settings(recorded: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key old -> new`` for every setting (dotted for nested ones) that differs from the recorded run.json;
+    the run folder's own path and the resume switch are left out."""
+    out = []
+    for key, value in now.items():
+        if key in ("run_dir", "resume") and not prefix:
+            continue
+        old = recorded.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out += _changed_settings(old, value, f"{prefix}{key}.")
+        elif key in recorded and old != value:
+            out.append(f"{prefix}{key} {old!r} -> {value!r}")
+    return out
+
+
 def _refuse_to_replace_checkpoint(run_dir: Path) -> None:
     """A run folder with a trained checkpoint but no state to resume (``pack --checkpoint-only``, a cleared
     ``state/``): a fresh run would replace that checkpoint at its first save, so it is an error."""
@@ -208,6 +224,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     state_dir = latest_state(run_dir) if cfg.resume else None
     if cfg.resume and state_dir is None:
         _refuse_to_replace_checkpoint(run_dir)
+    recorded: dict[str, Any] = {}
     if state_dir is not None and (run_dir / "run.json").is_file():  # before base/ is touched
         recorded = _read_run_json(run_dir / "run.json")
         done = recorded.get("kind")
@@ -230,6 +247,10 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
     cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
     cfg.validate()
+    changed_settings = _changed_settings(recorded, {"kind": kind, **to_json(cfg)}) if recorded else []
+    if changed_settings:  # applied from the resumed step (README): said, so that a forgotten flag is seen
+        print(f"{run_dir}: resuming with settings other than its last start's: {', '.join(changed_settings)}",
+              file=sys.stderr)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume = load_state(state_dir) if state_dir else None
     start = int(resume["info"]["step"]) if resume else 0

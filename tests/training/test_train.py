@@ -569,3 +569,17 @@ def test_a_resume_elsewhere_takes_the_network_from_the_run_not_its_model_path(au
     run("diffusion", resumed)
     assert latest_state(run_dir).name == "step-00000002"
     assert json.loads((run_dir / "run.json").read_text())["model"] == "m.json"
+
+
+def test_a_resume_with_other_settings_says_which(audio_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    """A resume trains with the settings it is given: one without the first start's --lr and --batch-size
+    trained on at the defaults without a word."""
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1))
+    capsys.readouterr()
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=2, lr=1e-3, batch_size=1))
+    err = capsys.readouterr().err
+    assert "resuming with settings other than its last start's" in err
+    assert "lr 0.0001 -> 0.001" in err and "batch_size 2 -> 1" in err and "max_steps 1 -> 2" in err
+    assert "run_dir" not in err and "data.sample_rate" not in err

@@ -20,7 +20,8 @@ def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
             str(p).encode("utf-8")
         except UnicodeEncodeError:
             shown = os.fsencode(p).decode("ascii", "backslashreplace")
-            raise ValueError(f"{shown}: the file name is not UTF-8; rename it (e.g. convmv -f latin1 -t utf8)") from None
+            raise ValueError(f"{shown}: the file name is not UTF-8; rename it (e.g. convmv -f latin1 -t utf8)"
+                             ) from None
     return files
 
 

@@ -10,10 +10,19 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a", ".
 
 
 def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
-    """All audio files under ``root`` (recursive, sorted, hidden files skipped)."""
+    """All audio files under ``root`` (recursive, sorted, hidden files skipped); a name that is not UTF-8 (which
+    the decoder, the caption cache and the split hash cannot take) is an error naming it."""
     root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    for p in files:
+        try:
+            str(p).encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(p).decode("ascii", "backslashreplace")
+            raise ValueError(f"{shown}: the file name is not UTF-8; rename it (e.g. convmv -f latin1 -t utf8)"
+                             ) from None
+    return files
 
 
 def listed_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str]) -> list[Path]:

@@ -276,6 +276,25 @@ def make_captioner(kind: str, model_path: str | None = None, url: str | None = N
     raise ValueError(f"unknown captioner {kind!r} (qwen2-audio, http, metadata)")
 
 
+def _end_last_line(cache: Path) -> None:
+    """Before appending: a last line without its newline is ended when it is JSON (a hand-edited file) and cut
+    when it is not (torn by an interrupted run, which :func:`read_cache` skips), so no caption is glued to it."""
+    if not cache.is_file() or cache.stat().st_size == 0:
+        return
+    data = cache.read_bytes()
+    if data.endswith(b"\n"):
+        return
+    start = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[start:])
+    except ValueError:
+        with cache.open("r+b") as f:
+            f.truncate(start)
+        return
+    with cache.open("ab") as f:
+        f.write(b"\n")
+
+
 def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str], captioner: Captioner,
                       max_seconds: float = 30.0, lowpass_hz: float | None = None, overwrite: bool = False,
                       progress: bool = True) -> int:
@@ -294,6 +313,7 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
     cache.parent.mkdir(parents=True, exist_ok=True)
     if overwrite and cache.exists():
         cache.unlink()
+    _end_last_line(cache)
     bar = None
     if progress:
         from tqdm import tqdm

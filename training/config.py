@@ -193,7 +193,7 @@ def _build(cls: type, data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{where.rstrip('.') or 'the config'} must be a JSON object, got {data!r}")
     names = {f.name for f in fields(cls)}
-    unknown = set(data) - names - {"$comment"}
+    unknown = set(data) - names - {"$comment"} - ({"kind"} if cls is TrainConfig else set())  # run.json's verb
     if unknown:
         raise ValueError(f"unknown key(s) in {where.rstrip('.') or 'config'}: {sorted(unknown)}")
     hints = typing.get_type_hints(cls)
@@ -201,6 +201,8 @@ def _build(cls: type, data: Any, where: str) -> dict[str, Any]:
     for k, v in data.items():
         if k not in names:
             continue
+        if v == "" and typing.get_args(hints[k]) in ((str, type(None)), (type(None), str)):
+            v = None  # `--captions ''`: clears a path the config file sets
         problem = None if dataclasses.is_dataclass(hints[k]) else type_problem(v, hints[k])
         if problem:
             raise ValueError(f"{where}{k} must be {problem}, got {v!r}")

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,48 @@ def _read_run_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _resumed_model_config(run_dir: Path) -> Any:
+    """The model config a run was saved with (``base/`` or ``checkpoint/config.json``), or None: a resume takes
+    its rate, window and input level from the network it trains, not from a model JSON path that may not exist
+    here (a run unpacked on another machine)."""
+    from sagasr_export.model import load_config
+
+    for path in (run_dir / "base" / "config.json", run_dir / "checkpoint" / "config.json"):
+        if path.is_file():
+            return load_config(str(path))
+    return None
+
+
+def _changed_settings(recorded: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key old -> new`` for every setting (dotted for nested ones) that differs from the recorded run.json;
+    the run folder's own path and the resume switch are left out."""
+    out = []
+    for key, value in now.items():
+        if key in ("run_dir", "resume") and not prefix:
+            continue
+        old = recorded.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out += _changed_settings(old, value, f"{prefix}{key}.")
+        elif key in recorded and old != value:
+            out.append(f"{prefix}{key} {old!r} -> {value!r}")
+    return out
+
+
+def _refuse_to_replace_checkpoint(run_dir: Path) -> None:
+    """A run folder with a trained checkpoint but no state to resume (``pack --checkpoint-only``, a cleared
+    ``state/``): a fresh run would replace that checkpoint at its first save, so it is an error."""
+    record = run_dir / "checkpoint" / "training.json"
+    if not record.is_file():
+        return
+    try:
+        step = json.loads(record.read_text(encoding="utf-8")).get("step", "?")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        step = "?"
+    raise ValueError(f"{run_dir} holds a checkpoint of step {step} but no training state to resume (state/latest; "
+                     "pack --checkpoint-only brings none): a fresh run would replace it. Train in another --run-dir, "
+                     "or pass --no-resume to start afresh here")
+
+
 def run(kind: str, cfg: TrainConfig) -> Path:
     """Train (``kind`` "diffusion" or "vae") until ``cfg.max_steps``; resumes from the run's latest state."""
     import lightning as L
@@ -177,13 +220,11 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     from sagasr_export.model.checkpoint import load_checkpoint, save_checkpoint
     from sagasr_export.model import build_autoencoder
 
-    mcfg = model_config(cfg)
-    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
-    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
-    cfg.validate()
     run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     state_dir = latest_state(run_dir) if cfg.resume else None
+    if cfg.resume and state_dir is None:
+        _refuse_to_replace_checkpoint(run_dir)
+    recorded: dict[str, Any] = {}
     if state_dir is not None and (run_dir / "run.json").is_file():  # before base/ is touched
         recorded = _read_run_json(run_dir / "run.json")
         done = recorded.get("kind")
@@ -198,6 +239,19 @@ def run(kind: str, cfg: TrainConfig) -> Path:
                              f"{'was' if len(changed) == 1 else 'were'} " + ", ".join(
                                  f"{recorded[k]!r} (given {now.get(k)!r})" for k in changed)
                              + ": a resume keeps its network; start another --run-dir (or --no-resume)")
+        for key in FIXED_ON_RESUME:  # not given: the run's own, so that run.json keeps naming its network
+            if key in recorded and now.get(key) == defaults.get(key):
+                setattr(cfg, key, recorded[key])
+    mcfg = _resumed_model_config(run_dir) if state_dir is not None else None
+    mcfg = mcfg or model_config(cfg)
+    cfg.data.sample_rate, cfg.data.window_samples = mcfg.sample_rate, mcfg.window_samples
+    cfg.data.degrade = dataclasses.replace(cfg.data.degrade, input_peak=float(getattr(mcfg, "input_peak", 0.5)))
+    cfg.validate()
+    changed_settings = _changed_settings(recorded, {"kind": kind, **to_json(cfg)}) if recorded else []
+    if changed_settings:  # applied from the resumed step (README): said, so that a forgotten flag is seen
+        print(f"{run_dir}: resuming with settings other than its last start's: {', '.join(changed_settings)}",
+              file=sys.stderr)
+    run_dir.mkdir(parents=True, exist_ok=True)
     resume = load_state(state_dir) if state_dir else None
     start = int(resume["info"]["step"]) if resume else 0
     if start >= cfg.max_steps:

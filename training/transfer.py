@@ -152,7 +152,7 @@ def join_pieces(pieces_dir: str | os.PathLike[str], run_dir: str | os.PathLike[s
         if target.is_file() and sha256_file(target) == entry["sha256"]:
             written.append(target)
         elif target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists with other content (pass overwrite=True)")
+            raise FileExistsError(f"{target} exists with other content (--overwrite replaces it)")
         else:
             todo.append((entry, target))
     for entry, target in todo:

@@ -252,3 +252,18 @@ def test_clips_much_shorter_than_the_window_are_warned_of(tmp_path: Path) -> Non
     config = DataConfig(root=str(tmp_path), val_fraction=0.0, window_samples=65536).validate()
     with pytest.warns(UserWarning, match="3 of 3 clips .* shorter than a quarter of the 1.49 s window"):
         WindowDataset(config, "train")
+
+
+def test_captioning_resumed_after_a_torn_line_keeps_the_cache_readable(audio_dir: Path, tmp_path: Path) -> None:
+    """A captioning run killed mid-line, then resumed: the next caption was appended to the torn line, the file
+    gained a line that is not JSON, and the rerun after that (and training with --captions) refused the cache."""
+    cache = tmp_path / "c.jsonl"
+    cache.write_text('{"path": "piano/piano_a.wav", "caption": "kept"}\n{"path": "guitar/str', encoding="utf-8")
+    assert generate_captions(audio_dir, cache, MetadataCaptioner(), max_seconds=0.5, progress=False) == 4
+    assert generate_captions(audio_dir, cache, MetadataCaptioner(), max_seconds=0.5, progress=False) == 0
+    table = read_cache(cache)
+    assert len(table) == 5 and table["piano/piano_a.wav"] == "kept"
+    assert all(json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines())
+    cache.write_text('{"path": "piano/piano_a.wav", "caption": "no newline"}', encoding="utf-8")  # hand-edited
+    generate_captions(audio_dir, cache, MetadataCaptioner(), max_seconds=0.5, progress=False)
+    assert read_cache(cache)["piano/piano_a.wav"] == "no newline" and len(read_cache(cache)) == 5

@@ -112,3 +112,19 @@ def test_empty_validation_split_falls_back_to_all_files(audio_dir: Path) -> None
     assert len(va.files) == 5
     for i in range(len(va)):
         assert float(va[i]["hr"].abs().max()) > 1e-3
+
+
+def test_a_file_name_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A Latin-1 file name (from an old archive) on a UTF-8 system: `sagasr-train captions` died with pedalboard's
+    TypeError traceback, training with "'utf-8' codec can't encode character '\\udce9'", naming no file."""
+    import os
+
+    from sagasr_training.audio_files import scan_audio
+    from sagasr_training.cli import main
+
+    write_audio(tmp_path / "ok.wav", tone_clip(44100, 1, 0.5, 220.0, 0), 44100)
+    os.rename(tmp_path / "ok.wav", os.fsencode(tmp_path) + b"/caf\xe9.wav")
+    with pytest.raises(ValueError, match=r"caf\\xe9\.wav.*not UTF-8.*rename"):
+        scan_audio(tmp_path)
+    assert main(["captions", str(tmp_path), "--captioner", "metadata"]) == 2
+    assert "caf\\xe9.wav" in capsys.readouterr().err

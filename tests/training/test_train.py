@@ -516,3 +516,70 @@ def test_zero_devices_are_refused_by_name_not_by_lightning(audio_dir: Path, tmp_
     with pytest.raises(ValueError, match="devices must be a count >= 1, -1 \\(all\\) or 'auto', got 0"):
         run("diffusion", _cfg(audio_dir, tmp_path / "run", devices=0))  # was Lightning's MisconfigurationException
     assert not (tmp_path / "run").exists()
+
+
+def test_a_resume_without_the_network_flags_keeps_them_recorded(audio_dir: Path, tmp_path: Path) -> None:
+    """Re-running without --model/--init-checkpoint (left at their defaults) resumed the network of base/ but
+    rewrote run.json with "small" and no init_checkpoint: `slim` then dropped the run's own VAE, and an export
+    from the slim file built another one in its place, without a word."""
+    from safetensors.torch import load_file
+
+    from sagasr_training.transfer import slim_run
+
+    start = tmp_path / "start"
+    run("diffusion", _cfg(audio_dir, start, max_steps=1, save_every=0))
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1, init_checkpoint=str(start / "checkpoint")))
+    resumed = _cfg(audio_dir, run_dir, max_steps=2)
+    resumed.model = "small"  # the default: the flag was not given
+    run("diffusion", resumed)
+    recorded = json.loads((run_dir / "run.json").read_text())
+    assert (recorded["model"], recorded["init_checkpoint"]) == ("tiny", str(start / "checkpoint"))
+    slim = load_file(str(slim_run(run_dir, tmp_path / "slim")))
+    assert any(k.startswith("autoencoder.") for k in slim)
+
+
+def test_a_checkpoint_without_its_state_is_not_replaced_by_a_fresh_run(audio_dir: Path, tmp_path: Path) -> None:
+    """A run brought back with `pack --checkpoint-only` (or whose state/ was cleared) has no state to resume:
+    re-running its training command started from scratch and replaced the trained checkpoint at the first save."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=2, save_every=0))
+    shutil.rmtree(run_dir / "state")
+    before = (run_dir / "checkpoint" / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match=r"checkpoint of step 2 but no training state.*--no-resume"):
+        run("diffusion", _cfg(audio_dir, run_dir, max_steps=3, save_every=0))
+    assert (run_dir / "checkpoint" / "model.safetensors").read_bytes() == before
+
+
+def test_a_resume_elsewhere_takes_the_network_from_the_run_not_its_model_path(audio_dir: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run on a model JSON given by a relative path, unpacked and resumed where that path does not exist: the
+    resume takes its network (and window) from base/, as it always trained it, and run.json keeps the path."""
+    from sagasr_export.model import named_config
+
+    monkeypatch.chdir(tmp_path)
+    Path("m.json").write_text(json.dumps(named_config("tiny").to_dict()))
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1, model="m.json"))
+    Path("m.json").unlink()
+    resumed = _cfg(audio_dir, run_dir, max_steps=2)
+    resumed.model = "small"  # not given
+    run("diffusion", resumed)
+    assert latest_state(run_dir).name == "step-00000002"
+    assert json.loads((run_dir / "run.json").read_text())["model"] == "m.json"
+
+
+def test_a_resume_with_other_settings_says_which(audio_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    """A resume trains with the settings it is given: one without the first start's --lr and --batch-size
+    trained on at the defaults without a word."""
+    run_dir = tmp_path / "run"
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=1))
+    capsys.readouterr()
+    run("diffusion", _cfg(audio_dir, run_dir, max_steps=2, lr=1e-3, batch_size=1))
+    err = capsys.readouterr().err
+    assert "resuming with settings other than its last start's" in err
+    assert "lr 0.0001 -> 0.001" in err and "batch_size 2 -> 1" in err and "max_steps 1 -> 2" in err
+    assert "run_dir" not in err and "data.sample_rate" not in err

@@ -4,6 +4,7 @@ parses to the same config key."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 
 import pytest
@@ -137,3 +138,24 @@ def test_a_training_verb_without_torch_says_what_to_install(tmp_path, capsys, mo
     assert main(["diffusion", "--model", "tiny", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "bash export/install.sh" in err and "missing: torch" in err and "sagasr-train diffusion" in err
+
+
+def test_an_empty_flag_clears_a_path_the_config_file_sets(tmp_path) -> None:
+    """training/configs/small-cpu.json names data/corpus/captions.jsonl and train.txt: on one's own corpus without
+    them there was no way to unset them ("data.captions '' is not a file")."""
+    path = tmp_path / "c.json"
+    path.write_text('{"data": {"root": "a", "captions": "x/captions.jsonl", "file_list": "x/train.txt"}, '
+                    '"vae_weights": "v"}')
+    cfg = load_train_config(path, **overrides("cache-latents", ["--captions", "", "--file-list", "",
+                                                                "--vae-weights", ""]))
+    assert (cfg.data.captions, cfg.data.file_list, cfg.vae_weights, cfg.data.root) == (None, None, None, "a")
+
+
+def test_a_runs_own_run_json_reads_back_as_its_config(tmp_path) -> None:
+    """run.json ("the resolved config", with the run's kind) is what `--config run.json` suggests; it was refused:
+    unknown key(s) in config: ['kind']."""
+    from sagasr_training.config import to_json
+
+    cfg = load_train_config({"model": "tiny", "lr": 0.5, "data": {"root": "a"}})
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "diffusion", **to_json(cfg)}))
+    assert load_train_config(tmp_path / "run.json") == cfg

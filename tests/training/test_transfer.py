@@ -116,3 +116,12 @@ def test_a_run_packed_on_one_machine_resumes_exactly_on_another(audio_dir: Path,
     for k in b:
         assert b[k] == pytest.approx(a[k], rel=1e-5, abs=1e-7), (k, a, b)
     assert main(["unpack", str(tmp_path / "nothing"), "-o", str(here)]) == 2
+
+
+def test_unpack_onto_other_content_names_the_commands_flag(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`sagasr-train unpack` told its user to "pass overwrite=True", a Python argument, not the --overwrite flag."""
+    pack_run(fake_run(tmp_path / "run"), tmp_path / "p", piece_bytes=4096)
+    other = fake_run(tmp_path / "other")
+    (other / "run.json").write_text('{"other": true}')
+    assert main(["unpack", str(tmp_path / "p"), "-o", str(other)]) == 2
+    assert "exists with other content (--overwrite replaces it)" in capsys.readouterr().err

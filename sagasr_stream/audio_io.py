@@ -292,6 +292,11 @@ def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, b
     naming ``destination``."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where a folder should be: opening the file below says "Not a directory"
+        pass
+    except OSError as exc:  # the folder's own reason ("Permission denied", "Read-only file system")
+        raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
+    try:
         return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bits)
     except Exception as exc:
         reason = why_not_creatable(tmp) or failure_text(exc, tmp)

@@ -1,7 +1,9 @@
 """Audio file writing (audio_io): formats and bit depths, the clipping warning, partial names of a fixed length,
 errors of the output side naming the output, and the input checks."""
+import errno
 import logging
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -95,6 +97,63 @@ def test_an_output_below_a_file_is_refused_naming_the_output(tmp_path):
     with pytest.raises(AudioFileError, match=r"cannot write .*in\.wav/out\.wav: Not a directory"):
         write(tmp_path / "in.wav" / "out.wav", np.zeros((1, 100), np.float32))
     assert os.listdir(tmp_path) == ["in.wav"]
+
+
+def read_only(monkeypatch, folder, code=errno.EROFS):
+    """Make ``folder`` act as a read-only file system (``code``: the error it answers with): nothing can be made in
+    it, and even unlinking a name that is not there fails with ``code``, as Linux does on a read-only mount."""
+    def refuse(path):
+        if str(path).startswith(str(folder)):
+            raise OSError(code, os.strerror(code), str(path))
+
+    real_unlink, real_mkdir, real_open = os.unlink, pathlib.Path.mkdir, open
+
+    def unlink(path, *args, **kwargs):
+        refuse(path)
+        return real_unlink(path, *args, **kwargs)
+
+    def mkdir(self, *args, **kwargs):
+        if self.exists() and kwargs.get("exist_ok"):
+            return None
+        refuse(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    def opener(path, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wxa"):
+            refuse(path)
+        return real_open(path, mode, *args, **kwargs)
+
+    def audio_file(path, mode="r", *args, **kwargs):
+        if mode == "w" and str(path).startswith(str(folder)):
+            raise RuntimeError(f'Unable to create file "{path}"')
+        return AudioFile(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    monkeypatch.setattr("sagasr_stream.audio_io.open", opener, raising=False)
+    monkeypatch.setattr("sagasr_stream.audio_io.AudioFile", audio_file)
+
+
+def test_an_output_on_a_read_only_file_system_is_refused_naming_the_output(tmp_path, monkeypatch):
+    """``-o /mnt/cdrom/x.wav`` (or no ``-o`` beside an input on a read-only mount): removing the temporary file
+    that could not be made raised OSError "Read-only file system" naming our hidden ``.sagasr-...partial`` file,
+    which hid the writer's error and came out of ``restore_file`` as a bare OSError, not an AudioFileError."""
+    read_only(monkeypatch, tmp_path)
+    destination = tmp_path / "out.wav"
+    with pytest.raises(AudioFileError) as info:
+        write(destination, np.zeros((1, 16), np.float32))
+    assert str(info.value) == f"cannot write {destination}: Read-only file system"
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS])
+def test_a_new_output_folder_that_cannot_be_made_says_why(tmp_path, monkeypatch, code):
+    """``-o locked/new/x.wav``: the folder could not be made for want of permission (or on a read-only file
+    system), and the message said "No such file or directory" (what opening the file in the missing folder gave)."""
+    read_only(monkeypatch, tmp_path, code)
+    destination = tmp_path / "new" / "out.flac"
+    with pytest.raises(AudioFileError) as info:
+        write(destination, np.zeros((1, 16), np.float32))
+    assert str(info.value) == f"cannot write {destination}: {os.strerror(code)}"
 
 
 def test_the_partial_name_has_a_fixed_length_and_is_cleaned_up_as_ours(tmp_path):

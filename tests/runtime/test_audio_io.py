@@ -246,3 +246,31 @@ def test_a_link_planted_at_the_partial_name_is_not_written_through(tmp_path):
     write(destination, np.zeros((1, 4), np.float32))
     assert victim.read_bytes() == b"keep me" and not destination.is_symlink()
     assert sorted(os.listdir(tmp_path)) == ["out.wav", "victim.txt"]
+
+
+def extensible_wav(path, channels, mask, rate=16000, frames=4000):
+    """A 16-bit WAVE_FORMAT_EXTENSIBLE file with speaker mask ``mask`` (what a 5.1 or 2.1 export writes)."""
+    import struct
+
+    data = (np.random.default_rng(0).uniform(-0.2, 0.2, (frames, channels)) * 32767).astype("<i2").tobytes()
+    guid_pcm = bytes.fromhex("0100000000001000800000aa00389b71")
+    fmt = struct.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * channels * 2, channels * 2, 16, 22, 16, mask)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt) + 16) + fmt + guid_pcm + b"data" + struct.pack("<I", len(data))
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data)
+
+
+@pytest.mark.parametrize("channels,mask", [(6, 0x60F), (3, 0x10B), (8, 0x63F), (4, 0x107)])
+def test_a_wav_output_keeps_the_inputs_speaker_layout(tiny_model, tmp_path, channels, mask):
+    """A 5.1 file with side surrounds (mask 0x60F) came out as 5.1 with back surrounds (0x3F), a 2.1 file (FL FR
+    LFE) as FL FR FC, a 7.1 file (0x63F) as 0xFF (front left/right of centre for the sides): pedalboard writes the
+    default layout of the channel count, and the WAV output now carries the input's mask instead."""
+    from sagasr_stream import restore_file
+    from sagasr_stream.audio_io import wav_channel_mask
+
+    extensible_wav(tmp_path / "in.wav", channels, mask)
+    assert wav_channel_mask(tmp_path / "in.wav")[1] == mask
+    for name, bits in (("out.wav", None), ("out24.wav", 24)):
+        restore_file(tmp_path / "in.wav", tmp_path / name, tiny_model, bit_depth=bits)
+        assert wav_channel_mask(tmp_path / name)[1] == mask
+        with AudioFile(str(tmp_path / name)) as f:
+            assert f.num_channels == channels and f.frames == 11025

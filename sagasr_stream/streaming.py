@@ -17,23 +17,14 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
-from pedalboard import Resample
 from pedalboard.io import StreamResampler
 
 from .chunking import SampleBuffer, zero_pad_to
 from .errors import AudioInputError, ParameterError, ParameterTypeError
 from .validation import check_dtype, check_finite, check_positive_int, check_sample_rate, is_whole_number
-
-
-# Into a lower rate: StreamResampler's default (WindowedSinc32) leaves spurs 64 dB under a tone at 192 -> 44.1 kHz
-# (61 dB at 384 kHz, 71 at 160 kHz; the WindowedSinc64-256 kinds 65-87 dB), which the band edge detector reads as
-# band above a low-pass; JUCE's windowed sinc leaves none above -99 dB at any rate, with a flat gain of 0.99
-# (:func:`down_gain`) that the stage divides out. Into a higher rate the default is kept.
-DOWN_QUALITY = Resample.Quality.WindowedSinc
 
 
 @runtime_checkable
@@ -89,7 +80,6 @@ class ResampleStage:
     resampler's flush is cut or zero-padded. At equal rates blocks pass through (latency 0).
     Output does not depend on the block sizes. Each channel has its own (mono) StreamResampler, bit-identical
     to one multi-channel resampler, so that blocks of fewer samples than channels are never ambiguous.
-    Into a lower rate the resampler is pedalboard's best windowed sinc (:data:`DOWN_QUALITY`), else its default.
     Output sample i is the input at time ``i / ratio`` (input samples), on the target grid: StreamResampler
     compensates whole output samples of its delay only (16 -> 44.1 kHz: 0.4 samples late), so each stream
     starts with :func:`grid_alignment`'s zeros and drops their output.
@@ -104,15 +94,11 @@ class ResampleStage:
         self._channels = channels
         self.length = None if length is None else int(length)
         self._resamplers: list[StreamResampler] = []
-        self._gain: np.float32 | None = None  # what the resamplers' output is scaled by (see DOWN_QUALITY)
         self._latency = 0
         self._lead = self._drop = 0  # zeros fed first (input samples), their output dropped (output samples)
         if self.source_rate != self.target_rate:
             rates = float(self.source_rate), float(self.target_rate)
-            down = self.target_rate < self.source_rate
-            quality = (DOWN_QUALITY,) if down else ()
-            self._resamplers = [StreamResampler(*rates, 1, *quality) for _ in range(channels)]
-            self._gain = np.float32(1.0 / down_gain(*rates)) if down else None
+            self._resamplers = [StreamResampler(*rates, 1) for _ in range(channels)]
             delay = self._resamplers[0].input_latency  # input samples
             # the resampler's own delay in output samples, rounded up, plus the rounding of round(n * ratio)
             self._latency = math.ceil(delay * self.ratio) + 2
@@ -168,10 +154,8 @@ class ResampleStage:
     def _resample(self, planar: np.ndarray | None) -> np.ndarray:
         """(channels, n) through the per-channel resamplers; ``None``: their flush."""
         if planar is None:
-            out = np.concatenate([r.process() for r in self._resamplers], axis=0)
-        else:
-            out = np.concatenate([r.process(planar[c : c + 1]) for c, r in enumerate(self._resamplers)], axis=0)
-        return out if self._gain is None else out * self._gain
+            return np.concatenate([r.process() for r in self._resamplers], axis=0)
+        return np.concatenate([r.process(planar[c : c + 1]) for c, r in enumerate(self._resamplers)], axis=0)
 
     def _hold(self, resampled: np.ndarray) -> None:
         """Keep resampled samples, after the output of the alignment zeros."""
@@ -188,14 +172,6 @@ class ResampleStage:
         self._skip = self._drop
         if self._lead:
             self._hold(self._resample(np.zeros((self._channels, self._lead), np.float32)))
-
-
-@lru_cache(maxsize=64)
-def down_gain(source_rate: float, target_rate: float) -> float:
-    """The gain of :data:`DOWN_QUALITY`'s resampler from ``source_rate`` to ``target_rate`` (0.99 in pedalboard
-    0.9: flat to 0.001 dB up to 20 kHz), measured on a constant."""
-    probe = StreamResampler(source_rate, target_rate, 1, DOWN_QUALITY).process(np.ones((1, 8192), np.float32))[0]
-    return float(np.median(probe[probe.size // 4 : -(probe.size // 4)]))
 
 
 MAX_LEAD = 4096  # input samples of zeros at most, for rate pairs whose exact alignment needs more

@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio_io import (
-    atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks,
+    atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks, wav_channel_mask,
 )
 from .errors import AudioFileError, OutputExistsError
 from .integrity import check_audio_file
@@ -136,7 +136,8 @@ def restore_file(
     WAV is 32-bit float and keeps every value; FLAC and AIFF are 24-bit, so samples over full scale are brought
     under it by a peak limiter that leaves every sample away from them as it is (:mod:`sagasr_stream.headroom`)
     and a warning says how many there were. ``bit_depth``: 16 (rounded with TPDF dither,
-    :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead.
+    :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead. A WAV output of more than two
+    channels keeps a WAV input's speaker layout (its WAVE_FORMAT_EXTENSIBLE channel mask: 5.1 with side surrounds).
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))
@@ -171,7 +172,9 @@ def restore_file(
         out_frames = exact_length(source_frames, rate, out_rate)
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows,
                                     file_source_grid_step(source, reader, source_frames, rate, sr))
-        with atomic_writer(destination, out_rate, channels, bit_depth) as writer:  # integers: overs limited
+        mask = wav_channel_mask(source)  # a WAV input's speaker layout, kept in a WAV output
+        with atomic_writer(destination, out_rate, channels, bit_depth,
+                           None if mask is None else mask[1]) as writer:  # integers: overs limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))
             writer.write(pipeline.flush())

@@ -292,6 +292,11 @@ def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, b
     naming ``destination``."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where a folder should be: opening the file below says "Not a directory"
+        pass
+    except OSError as exc:  # the folder's own reason ("Permission denied", "Read-only file system")
+        raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
+    try:
         return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bits)
     except Exception as exc:
         reason = why_not_creatable(tmp) or failure_text(exc, tmp)
@@ -312,15 +317,60 @@ def why_not_creatable(path: Path) -> str | None:
     return None
 
 
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+MAX_WAV_CHUNKS = 64  # chunks looked through for ``fmt `` before giving up
+
+
+def wav_channel_mask(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(file offset, value) of the speaker mask (``dwChannelMask``) of a WAVE_FORMAT_EXTENSIBLE file's ``fmt ``
+    chunk; None for any other file (another format, a plain WAV, a header that cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+                return None
+            for _ in range(MAX_WAV_CHUNKS):
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                size = int.from_bytes(chunk[4:], "little")
+                if chunk[:4] == b"fmt ":
+                    start, fmt = f.tell(), f.read(min(size, 24))
+                    if len(fmt) < 24 or int.from_bytes(fmt[:2], "little") != WAVE_FORMAT_EXTENSIBLE:
+                        return None
+                    return start + 20, int.from_bytes(fmt[20:24], "little")
+                f.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+    return None
+
+
+def set_channel_mask(path: Path, destination: Path, mask: int) -> None:
+    """Give the WAV file ``path`` (being written for ``destination``) the speaker mask ``mask`` when it has a field
+    for one (pedalboard writes the default layout of the channel count); a failure raises :class:`AudioFileError`
+    naming ``destination``."""
+    found = wav_channel_mask(path)
+    if found is None or found[1] == mask:
+        return
+    try:
+        with open(path, "r+b") as f:
+            f.seek(found[0])
+            f.write(mask.to_bytes(4, "little"))
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
+
+
 @contextlib.contextmanager
 def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int,
-                  bit_depth: int | None = None) -> Iterator[OutputWriter]:
+                  bit_depth: int | None = None, channel_mask: int | None = None) -> Iterator[OutputWriter]:
     """Write to a temporary file beside ``destination`` (:func:`partial_path`) and rename it into place only on
     success.
 
     WAV is written as 32-bit float; FLAC and AIFF as 24-bit, their samples over full scale limited (a warning
     counts them once the file is written; :mod:`sagasr_stream.headroom`); ``bit_depth`` (:func:`output_bit_depth`)
-    asks for 16 (TPDF-dithered), 24 or 32 bits. On any error the partial file is removed; a failure of the output
+    asks for 16 (TPDF-dithered), 24 or 32 bits. ``channel_mask``: a WAV input's speaker mask
+    (:func:`wav_channel_mask`), which a WAV output of more than two channels gets instead of the default layout of
+    its channel count. On any error the partial file is removed; a failure of the output
     itself (folder, name, format, disk) raises :class:`AudioFileError` naming ``destination``.
     """
     destination = Path(destination)
@@ -334,7 +384,9 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
                 writer = OutputWriter(handle, tmp, destination, channels, bits)
                 yield writer
                 writer.finish()
-                finished = True
+            if channel_mask is not None:
+                set_channel_mask(tmp, destination, channel_mask)
+            finished = True
     except Exception as exc:
         if not finished or isinstance(exc, AudioFileError):
             raise

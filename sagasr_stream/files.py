@@ -65,8 +65,10 @@ def atomic_path(destination: str | os.PathLike[str], tmp: Path | None = None) ->
         yield tmp
         os.replace(tmp, destination)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # nothing there: the error is the caller's
-            tmp.unlink()
+        # nothing there (never made; a read-only file system refuses even that unlink): the error is the caller's
+        if os.path.lexists(tmp):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                tmp.unlink()
         raise
 
 

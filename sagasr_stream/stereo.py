@@ -191,8 +191,11 @@ class StereoWindows:
         signal_offset = 0.5 * (offsets[0] + offsets[1] if plan.kind == "linked-mid" else offsets[0] - offsets[1])
         signal = restored[plan.signals[0]] - signal_offset
         spectra = self._linked(plan, signal, spec)
-        merged = merge_low_band(None, centred, self.low_band, plan.edges, spec, restored_spec=spectra)
-        return list((merged + offsets).astype(np.float32))
+        merged = (merge_low_band(None, centred, self.low_band, plan.edges, spec, restored_spec=spectra)
+                  + offsets).astype(np.float32)
+        silent = ~original.any(axis=1)  # a digitally silent channel has no octave for a band to follow: kept as is
+        merged[silent] = original[silent]  # (rounding in the relation left ~1e-9, which 16-bit dither made noise)
+        return list(merged)
 
     def _linked(self, plan: _Plan, restored: np.ndarray, spec: np.ndarray) -> np.ndarray:
         """(2, bins, frames): the pair's STFT from the restored mid (or side) and the other's per-frame relation

@@ -24,7 +24,7 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from ..api import FILE_BLOCK, file_source_grid_step, restore_file, source_band_limit, source_blocks
-from ..audio_io import atomic_writer, open_input
+from ..audio_io import atomic_writer, open_input, wav_channel_mask
 from ..bandlimit import BandLimitTracker, SignalBandLimit
 from ..chunking import WindowPlan, zero_pad_to
 from ..errors import AudioFileError
@@ -240,7 +240,9 @@ def stitch(
     else:
         outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
-    with atomic_writer(destination, out_rate, prepared.channels, bit_depth) as writer:  # integers: overs limited
+    mask = wav_channel_mask(job.source)  # a WAV input's speaker layout, as restore_file keeps it
+    with atomic_writer(destination, out_rate, prepared.channels, bit_depth,
+                       None if mask is None else mask[1]) as writer:  # integers: overs limited
         for out in outputs:
             writer.write(out)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),

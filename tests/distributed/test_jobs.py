@@ -65,6 +65,20 @@ def test_split_restore_writes_the_bytes_of_restore_file(tiny_model, tmp_path, ra
     assert (tmp_path / "split" / f"out{out_suffix}").read_bytes() == (tmp_path / f"single{out_suffix}").read_bytes()
 
 
+def test_split_restore_of_a_5_1_file_keeps_its_speaker_layout_as_restore_file_does(tiny_model, tmp_path):
+    """restore_file keeps a WAV input's channel mask (5.1 with side surrounds, 0x60F); the stitched output of a long
+    file must be the same bytes, not the channel count's default layout (0x3F)."""
+    from sagasr_stream.audio_io import wav_channel_mask
+    from tests.runtime.test_audio_io import extensible_wav
+
+    source = tmp_path / "in.wav"
+    extensible_wav(source, 6, 0x60F, rate=44100, frames=int(1.6 * 44100))
+    assert split_restore(tiny_model, source, tmp_path / "split" / "out.wav") >= 3
+    restore_file(source, tmp_path / "single.wav", tiny_model)
+    assert wav_channel_mask(tmp_path / "split" / "out.wav")[1] == 0x60F
+    assert (tmp_path / "split" / "out.wav").read_bytes() == (tmp_path / "single.wav").read_bytes()
+
+
 def test_a_rerun_with_other_segments_does_not_stitch_the_segments_of_the_interrupted_run(tiny_model, tmp_path):
     """Segments left by an interrupted run that cut the file otherwise (another ``segment_seconds``) are not
     taken for the new plan's: the stitched file is still restore_file's, byte for byte."""

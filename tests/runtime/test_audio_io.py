@@ -1,7 +1,9 @@
 """Audio file writing (audio_io): formats and bit depths, the clipping warning, partial names of a fixed length,
 errors of the output side naming the output, and the input checks."""
+import errno
 import logging
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -97,6 +99,63 @@ def test_an_output_below_a_file_is_refused_naming_the_output(tmp_path):
     assert os.listdir(tmp_path) == ["in.wav"]
 
 
+def read_only(monkeypatch, folder, code=errno.EROFS):
+    """Make ``folder`` act as a read-only file system (``code``: the error it answers with): nothing can be made in
+    it, and even unlinking a name that is not there fails with ``code``, as Linux does on a read-only mount."""
+    def refuse(path):
+        if str(path).startswith(str(folder)):
+            raise OSError(code, os.strerror(code), str(path))
+
+    real_unlink, real_mkdir, real_open = os.unlink, pathlib.Path.mkdir, open
+
+    def unlink(path, *args, **kwargs):
+        refuse(path)
+        return real_unlink(path, *args, **kwargs)
+
+    def mkdir(self, *args, **kwargs):
+        if self.exists() and kwargs.get("exist_ok"):
+            return None
+        refuse(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    def opener(path, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wxa"):
+            refuse(path)
+        return real_open(path, mode, *args, **kwargs)
+
+    def audio_file(path, mode="r", *args, **kwargs):
+        if mode == "w" and str(path).startswith(str(folder)):
+            raise RuntimeError(f'Unable to create file "{path}"')
+        return AudioFile(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    monkeypatch.setattr("sagasr_stream.audio_io.open", opener, raising=False)
+    monkeypatch.setattr("sagasr_stream.audio_io.AudioFile", audio_file)
+
+
+def test_an_output_on_a_read_only_file_system_is_refused_naming_the_output(tmp_path, monkeypatch):
+    """``-o /mnt/cdrom/x.wav`` (or no ``-o`` beside an input on a read-only mount): removing the temporary file
+    that could not be made raised OSError "Read-only file system" naming our hidden ``.sagasr-...partial`` file,
+    which hid the writer's error and came out of ``restore_file`` as a bare OSError, not an AudioFileError."""
+    read_only(monkeypatch, tmp_path)
+    destination = tmp_path / "out.wav"
+    with pytest.raises(AudioFileError) as info:
+        write(destination, np.zeros((1, 16), np.float32))
+    assert str(info.value) == f"cannot write {destination}: Read-only file system"
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS])
+def test_a_new_output_folder_that_cannot_be_made_says_why(tmp_path, monkeypatch, code):
+    """``-o locked/new/x.wav``: the folder could not be made for want of permission (or on a read-only file
+    system), and the message said "No such file or directory" (what opening the file in the missing folder gave)."""
+    read_only(monkeypatch, tmp_path, code)
+    destination = tmp_path / "new" / "out.flac"
+    with pytest.raises(AudioFileError) as info:
+        write(destination, np.zeros((1, 16), np.float32))
+    assert str(info.value) == f"cannot write {destination}: {os.strerror(code)}"
+
+
 def test_the_partial_name_has_a_fixed_length_and_is_cleaned_up_as_ours(tmp_path):
     short, long = tmp_path / "a.wav", tmp_path / ("b" * 250 + ".wav")
     assert len(partial_path(short).name) == len(partial_path(long).name) < 50
@@ -187,3 +246,31 @@ def test_a_link_planted_at_the_partial_name_is_not_written_through(tmp_path):
     write(destination, np.zeros((1, 4), np.float32))
     assert victim.read_bytes() == b"keep me" and not destination.is_symlink()
     assert sorted(os.listdir(tmp_path)) == ["out.wav", "victim.txt"]
+
+
+def extensible_wav(path, channels, mask, rate=16000, frames=4000):
+    """A 16-bit WAVE_FORMAT_EXTENSIBLE file with speaker mask ``mask`` (what a 5.1 or 2.1 export writes)."""
+    import struct
+
+    data = (np.random.default_rng(0).uniform(-0.2, 0.2, (frames, channels)) * 32767).astype("<i2").tobytes()
+    guid_pcm = bytes.fromhex("0100000000001000800000aa00389b71")
+    fmt = struct.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * channels * 2, channels * 2, 16, 22, 16, mask)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt) + 16) + fmt + guid_pcm + b"data" + struct.pack("<I", len(data))
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data)
+
+
+@pytest.mark.parametrize("channels,mask", [(6, 0x60F), (3, 0x10B), (8, 0x63F), (4, 0x107)])
+def test_a_wav_output_keeps_the_inputs_speaker_layout(tiny_model, tmp_path, channels, mask):
+    """A 5.1 file with side surrounds (mask 0x60F) came out as 5.1 with back surrounds (0x3F), a 2.1 file (FL FR
+    LFE) as FL FR FC, a 7.1 file (0x63F) as 0xFF (front left/right of centre for the sides): pedalboard writes the
+    default layout of the channel count, and the WAV output now carries the input's mask instead."""
+    from sagasr_stream import restore_file
+    from sagasr_stream.audio_io import wav_channel_mask
+
+    extensible_wav(tmp_path / "in.wav", channels, mask)
+    assert wav_channel_mask(tmp_path / "in.wav")[1] == mask
+    for name, bits in (("out.wav", None), ("out24.wav", 24)):
+        restore_file(tmp_path / "in.wav", tmp_path / name, tiny_model, bit_depth=bits)
+        assert wav_channel_mask(tmp_path / name)[1] == mask
+        with AudioFile(str(tmp_path / name)) as f:
+            assert f.num_channels == channels and f.frames == 11025

@@ -317,3 +317,27 @@ def test_mid_side_restores_a_wide_pair_evenly_and_a_panned_source_on_its_side(mo
         assert abs(left_db - right_db) < 1.0  # measured 0.02-0.18 dB (before: 8.4-9.5)
     panned = ss.restore(np.stack([np.zeros_like(a), a]), 44100, model, settings)
     assert not panned[0].any() and band_power_db(panned[1:])[0] > band_power_db(a[None])[0] + 10
+
+
+def test_a_192k_file_is_restored_as_the_same_audio_at_176k(model: ss.SagaSRModel) -> None:
+    """The rate a hi-res file was stored at must not decide whether it is restored: a held-out clip low-passed at
+    11 kHz and stored at 192 kHz came out untouched (its resampler's alias spurs read as band above the cut),
+    where at 176.4 kHz (and 44.1, 48, 96 kHz) its band above 12.5 kHz was restored."""
+    from fractions import Fraction
+
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    with AudioFile(str(VALIDATION_CLIPS / "000022_00.flac")) as f:
+        clip = f.read(f.frames)[0, : int(1.5 * SR)].astype(np.float64)
+    clip = sosfiltfilt(butter(10, 11000, fs=SR, output="sos"), clip)
+    restorer = ss.Restorer(model)
+    added = {}
+    for rate in (176400, 192000):
+        ratio = Fraction(rate, SR)
+        x = resample_poly(clip, ratio.numerator, ratio.denominator)
+        x = (0.7 * x / np.abs(x).max()).astype(np.float32)
+        change = ss.restore(x, rate, restorer).astype(np.float64) - x
+        band = sosfiltfilt(butter(8, [12500, 20000], btype="bandpass", fs=rate, output="sos"), change)
+        added[rate] = 10 * np.log10(np.mean(band**2) + 1e-20)
+    assert added[176400] > -90
+    assert abs(added[192000] - added[176400]) < 3

@@ -90,6 +90,25 @@ def test_hard_panned_source_keeps_its_pan(tiny_model, x, mono_result, mode, side
     np.testing.assert_allclose(stft(y[0])[:low, 2:-2], stft(mono_result)[:low, 2:-2], atol=1e-4)
 
 
+@pytest.mark.parametrize("mode", ["linked", "mid-side"])
+def test_a_digitally_silent_channel_stays_digitally_silent(tiny_model, x, mode, tmp_path):
+    """A transfer with one dead channel (all zeros): the linked band gave it ~1e-9 (beta's rounding), so a 16-bit
+    output dithered it into +-1 LSB noise on 18-20 % of its samples, where the input was digital silence."""
+    from pedalboard.io import AudioFile
+
+    from sagasr_stream import restore_file
+
+    pair = np.stack([x, np.zeros_like(x)])
+    for order in (1, -1):
+        y = run(pair[::order], tiny_model, mode)[::order]
+        assert not y[1].any() and y[0].any()
+    with AudioFile(str(tmp_path / "in.wav"), "w", 44100, 2, bit_depth=16) as f:
+        f.write(pair)
+    restore_file(tmp_path / "in.wav", tmp_path / "out.flac", tiny_model, RestoreSettings(stereo=mode), bit_depth=16)
+    with AudioFile(str(tmp_path / "out.flac")) as f:
+        assert not f.read(f.frames)[1].any()
+
+
 def test_linked_band_keeps_the_level_difference_below_the_edge(tiny_model, x):
     noise = band_limited_noise(N, cutoff_hz=EDGE_HZ, seed=3)
     for gain_db in (-12.0, -3.0):

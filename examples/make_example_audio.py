@@ -1,10 +1,13 @@
 """Make examples/audio/example_16k.flac: 6.2 s of a synthetic plucked melody with bright harmonics, rendered at
 44.1 kHz and then band-limited the way old recordings are (resampled to 16 kHz, so nothing above 8 kHz).
 
-    python examples/make_example_audio.py
+    python examples/make_example_audio.py [--out PATH]
+
+It reproduces the committed file sample for sample (tests/test_examples.py checks it).
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,9 @@ def pluck(freq: float, seconds: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "audio" / "example_16k.flac")
+    out = parser.parse_args().out
     rng = np.random.default_rng(7)
     notes = [220.0, 277.2, 329.6, 440.0, 329.6, 277.2, 246.9, 329.6, 392.0, 493.9, 392.0, 329.6]
     audio = np.zeros(int(6.2 * RATE))
@@ -36,8 +42,7 @@ def main() -> None:
     audio = audio + 0.3 * hats
     audio = (0.5 * audio / np.abs(audio).max()).astype(np.float32)[None]
     low = resample(audio, RATE, 16000)
-    out = Path(__file__).parent / "audio" / "example_16k.flac"
-    out.parent.mkdir(exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with AudioFile(str(out), "w", 16000, 1, bit_depth=16) as f:
         f.write(low)
     print(f"wrote {out}")

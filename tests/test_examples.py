@@ -154,3 +154,11 @@ def test_the_live_example_refuses_bad_options_as_sagasr_live_does(tiny_bundle, t
                              "--duration", "0.05"], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and result.stderr.startswith("error: ") and message in result.stderr
+
+
+def test_make_example_audio_reproduces_the_committed_example(tmp_path):
+    out = tmp_path / "example.flac"
+    run("make_example_audio.py", "--out", str(out))
+    with AudioFile(str(out)) as made, AudioFile(str(EXAMPLES / "audio" / "example_16k.flac")) as committed:
+        assert (made.samplerate, made.num_channels) == (committed.samplerate, committed.num_channels) == (16000, 1)
+        assert (made.read(made.frames) == committed.read(committed.frames)).all()

@@ -154,6 +154,35 @@ def test_a_reference_that_cannot_be_scored_is_refused_by_name(tmp_path, make, me
         load_clips([str(path)], 0.1, None, 44100)
 
 
+def cancelling_stereo(path):
+    """A 24-bit stereo reference L = x, R = -x: its channels cancel in the mono mix the evaluation scores but for
+    the rounding to 24 bits (about 6e-8)."""
+    x = 0.2 * np.random.default_rng(0).standard_normal(44100)
+    with AudioFile(str(path), "w", 44100, 2, bit_depth=24) as f:
+        f.write(np.stack([x, -x]).astype(np.float32))
+
+
+def test_a_reference_below_the_metrics_floor_is_refused_by_name(tmp_path):
+    """Every system scored LSD 0 and LSD-HF 0 on such a clip (its STFT power lies below LSD_EPS): a tie that was
+    averaged into the means and counted as a clip lost."""
+    from sagasr_stream.errors import EvaluationError
+    from sagasr_stream.evaluation.references import load_clips
+
+    cancelling_stereo(tmp_path / "s.flac")
+    with AudioFile(str(tmp_path / "s.flac")) as f:
+        assert 0 < np.abs(f.read(44100).mean(axis=0)).max() < 1e-6  # not digital silence
+    with pytest.raises(EvaluationError, match=r"s\.flac .*below the metrics' floor.*mean of its 2 channels"):
+        load_clips([str(tmp_path / "s.flac")], None, None, 44100)
+    with AudioFile(str(tmp_path / "q.wav"), "w", 44100, 1, bit_depth=32) as f:  # float: -140 dBFS kept
+        f.write((1e-7 * np.sign(np.random.default_rng(1).standard_normal((1, 44100)))).astype(np.float32))
+    with pytest.raises(EvaluationError, match=r"q\.wav .*below the metrics' floor"):
+        load_clips([str(tmp_path / "q.wav")], None, None, 44100)
+    quiet = 1e-3 * np.random.default_rng(2).standard_normal((2, 44100))  # -60 dBFS: scored as before
+    with AudioFile(str(tmp_path / "ok.wav"), "w", 44100, 2, bit_depth=32) as f:
+        f.write(quiet.astype(np.float32))
+    assert np.allclose(load_clips([str(tmp_path / "ok.wav")], None, None, 44100)["ok"], quiet.mean(axis=0), atol=1e-7)
+
+
 @pytest.mark.parametrize("make, message", [(lambda p: p, "captions file not found: "),
                                            (lambda p: p.mkdir() or p, "is a folder"),
                                            (lambda p: p.write_bytes(b"\xff\xfe\x00") and p, "is not UTF-8 text")])

@@ -115,7 +115,10 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                        description="Score a model beside the band-limited input, SBR, a level-matched noise fill and "
                                    "VAE-only (the same bundle with its DiT bypassed): LSD, LSD-HF, envelope correlation, "
                                    "win rates and margins; optionally guidance measurements and a steps sweep.")
-    p.add_argument("references", nargs="+", help="44.1 kHz full-band files, folders, globs or a validation.txt list")
+    p.add_argument("references", nargs="+",
+                   help="full-band files, folders, globs or a validation.txt list; at 44.1 kHz or above (resampled to "
+                        "44.1 kHz; lower rates are refused); multichannel files are scored as one mono clip each, the "
+                        "mean of their channels (so --stereo has no effect here)")
     p.add_argument("-o", "--out", default="evaluation",
                    help="report folder (report.md, report.json, PNGs; default evaluation)")
     p.add_argument("--cutoffs", type=cutoff_hz, nargs="+", default=[4000.0, 8000.0, 12000.0], metavar="HZ",

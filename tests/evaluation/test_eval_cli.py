@@ -201,3 +201,12 @@ def test_an_output_that_is_a_file_is_refused_before_the_run(tiny_bundle, tmp_pat
     assert main(["eval", str(y), "-o", str(tmp_path / "afile"), "--model", str(tiny_bundle), "--split", "all"]) == 2
     assert "is a file: the evaluation writes a folder" in capsys.readouterr().err  # was FileExistsError, after the run
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_the_help_says_how_references_of_other_rates_and_channels_are_scored(capsys):
+    """It said "44.1 kHz full-band files", yet 48 kHz files are resampled and scored, and a stereo file is scored
+    as the mean of its channels (so --stereo, which eval accepts, changes nothing: measured identical report.json)."""
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "resampled to 44.1 kHz" in text and "mean of their channels" in text and "--stereo has no effect" in text

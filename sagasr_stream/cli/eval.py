@@ -71,6 +71,7 @@ def run_eval(args: argparse.Namespace) -> int:
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
                       seed=args.seed or 0, out_dir=args.out, n_png=args.pngs, vae_only_fn=vae_only_fn, context=context)
     out = Path(args.out)
+    (out / "seams.json").unlink(missing_ok=True)  # a previous run's, until this run's is written
     seams = seam_report(restore_fn, clips, restorer.plan.window, restorer.plan.overlap)
     atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
     smoothing = ("off" if resolved.band_smoothing_octaves is None

@@ -210,3 +210,22 @@ def test_the_help_says_how_references_of_other_rates_and_channels_are_scored(cap
         main(["eval", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "resampled to 44.1 kHz" in text and "mean of their channels" in text and "--stereo has no effect" in text
+
+
+def test_an_interrupted_rerun_leaves_no_seams_file_of_the_previous_run(tiny_bundle, refs, tmp_path, monkeypatch):
+    """Ctrl-C after the new table was written but before the seams: seams.json of the previous run stayed beside the
+    new report.json (which has no seams)."""
+    import sagasr_stream.evaluation.seams as seams
+
+    out = tmp_path / "report"
+    args = ["eval", str(refs[0]), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "8000", "--degradations",
+            "resample", "--pngs", "0", "--split", "all"]
+    assert main(args) == 0 and (out / "seams.json").is_file()
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seams, "seam_report", interrupted)
+    assert main(args + ["--clip-seconds", "0.5"]) != 0
+    assert json.loads((out / "report.json").read_text())["settings"]["clip_seconds"] == 0.5
+    assert not (out / "seams.json").exists()

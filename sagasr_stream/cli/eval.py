@@ -21,7 +21,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..evaluation.guidance import guidance_markdown, guidance_study
     from ..evaluation.references import load_captions, load_clips
     from ..evaluation.report import add_section
-    from ..evaluation.runner import evaluate
+    from ..evaluation.runner import check_distinct, evaluate
     from ..evaluation.seams import seam_report
     from ..evaluation.splits import describe_rule, select_split, split_listing
     from ..evaluation.steps import parse_steps, steps_markdown, steps_sweep
@@ -35,6 +35,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.pngs < 0:
         raise SagasrError(f"--pngs must be >= 0, got {args.pngs}")
     sweep_steps = parse_steps(args.steps_sweep) if args.steps_sweep else None
+    check_distinct(args.cutoffs, args.degradations)
     captions = load_captions(args.captions)
     settings = settings_from_args(args)
     restorer = Restorer.load(args.model, settings, args.provider, bool(getattr(args, "allow_torchscript", False)))

@@ -210,3 +210,18 @@ def test_a_rerun_into_the_same_folder_leaves_no_pictures_of_the_previous_report(
     report = evaluate(identity, {"b": harmonic(0.4, 330.0)}, cutoffs_hz=(8000,), degradations=("resample",),
                       out_dir=tmp_path, n_png=0)
     assert report["spectrograms"] == [] and sorted(p.name for p in tmp_path.glob("*.png")) == ["notes.png"]
+
+
+@pytest.mark.parametrize("cutoffs, degradations, message", [
+    ((8000, 8000.0), ("filters",), "cutoff 8000 Hz is given twice"),
+    ((8000,), ("filters", "filters"), "degradation 'filters' is given twice"),
+])
+def test_a_cutoff_or_degradation_given_twice_is_refused(tmp_path, cutoffs, degradations, message):
+    """`sagasr eval ... --cutoffs 8000 8000` scored every clip twice under one table row whose "clips" column then
+    said 2 for 1 clip (4 with --degradations filters filters too), its win rates counted over the copies."""
+    from sagasr_stream.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=message):
+        evaluate(lambda a, sr, c: a, {"a": harmonic(0.4)}, cutoffs_hz=cutoffs, degradations=degradations,
+                 out_dir=tmp_path / "r", n_png=0)
+    assert not (tmp_path / "r").exists()

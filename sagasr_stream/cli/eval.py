@@ -96,6 +96,7 @@ def run_eval(args: argparse.Namespace) -> int:
         study = guidance_study(restore_with, clips, settings, captions, cutoff_hz=args.guidance_cutoff,
                                degradation=args.guidance_degradation, seed=args.seed or 0,
                                with_captions="text_encoder" in model.manifest.graphs)
+        study = {"default_caption": resolved.caption, **study}  # the "default" run's: the bundle's or --caption
         add_section(out, "guidance", {"split": args.split, **study}, guidance_markdown(study))
     if sweep_steps:
         sweep = steps_sweep(restore_with, tuning, settings, sweep_steps, cutoffs_hz=args.cutoffs,

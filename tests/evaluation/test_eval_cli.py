@@ -229,3 +229,15 @@ def test_an_interrupted_rerun_leaves_no_seams_file_of_the_previous_run(tiny_bund
     assert main(args + ["--clip-seconds", "0.5"]) != 0
     assert json.loads((out / "report.json").read_text())["settings"]["clip_seconds"] == 0.5
     assert not (out / "seams.json").exists()
+
+
+def test_the_guidance_table_names_the_caption_of_the_default_run(tiny_bundle, refs, tmp_path):
+    """The table called the default run "no caption", but it runs with the bundle's default caption or --caption
+    (the tiny bundle's is "music": the "matching" run of a clip without a caption was then the same run)."""
+    out = tmp_path / "report"
+    assert main(["eval", str(refs[0]), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "8000",
+                 "--degradations", "resample", "--pngs", "0", "--overlap", "2048", "--guidance"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["caption"] == "music" and report["guidance"]["default_caption"] == "music"
+    text = (out / "report.md").read_text()
+    assert "no caption" not in text and "default caption 'music' / matching / contradicting" in text

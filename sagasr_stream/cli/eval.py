@@ -21,7 +21,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..evaluation.guidance import guidance_markdown, guidance_study
     from ..evaluation.references import load_captions, load_clips
     from ..evaluation.report import add_section
-    from ..evaluation.runner import evaluate
+    from ..evaluation.runner import check_distinct, evaluate
     from ..evaluation.seams import seam_report
     from ..evaluation.splits import describe_rule, select_split, split_listing
     from ..evaluation.steps import parse_steps, steps_markdown, steps_sweep
@@ -35,6 +35,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.pngs < 0:
         raise SagasrError(f"--pngs must be >= 0, got {args.pngs}")
     sweep_steps = parse_steps(args.steps_sweep) if args.steps_sweep else None
+    check_distinct(args.cutoffs, args.degradations)
     captions = load_captions(args.captions)
     settings = settings_from_args(args)
     restorer = Restorer.load(args.model, settings, args.provider, bool(getattr(args, "allow_torchscript", False)))
@@ -71,6 +72,7 @@ def run_eval(args: argparse.Namespace) -> int:
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
                       seed=args.seed or 0, out_dir=args.out, n_png=args.pngs, vae_only_fn=vae_only_fn, context=context)
     out = Path(args.out)
+    (out / "seams.json").unlink(missing_ok=True)  # a previous run's, until this run's is written
     seams = seam_report(restore_fn, clips, restorer.plan.window, restorer.plan.overlap)
     atomic_write_text(out / "seams.json", json.dumps(seams, indent=2))
     smoothing = ("off" if resolved.band_smoothing_octaves is None
@@ -94,6 +96,7 @@ def run_eval(args: argparse.Namespace) -> int:
         study = guidance_study(restore_with, clips, settings, captions, cutoff_hz=args.guidance_cutoff,
                                degradation=args.guidance_degradation, seed=args.seed or 0,
                                with_captions="text_encoder" in model.manifest.graphs)
+        study = {"default_caption": resolved.caption, **study}  # the "default" run's: the bundle's or --caption
         add_section(out, "guidance", {"split": args.split, **study}, guidance_markdown(study))
     if sweep_steps:
         sweep = steps_sweep(restore_with, tuning, settings, sweep_steps, cutoffs_hz=args.cutoffs,
@@ -115,7 +118,10 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                        description="Score a model beside the band-limited input, SBR, a level-matched noise fill and "
                                    "VAE-only (the same bundle with its DiT bypassed): LSD, LSD-HF, envelope correlation, "
                                    "win rates and margins; optionally guidance measurements and a steps sweep.")
-    p.add_argument("references", nargs="+", help="44.1 kHz full-band files, folders, globs or a validation.txt list")
+    p.add_argument("references", nargs="+",
+                   help="full-band files, folders, globs or a validation.txt list; at 44.1 kHz or above (resampled to "
+                        "44.1 kHz; lower rates are refused); multichannel files are scored as one mono clip each, the "
+                        "mean of their channels (so --stereo has no effect here)")
     p.add_argument("-o", "--out", default="evaluation",
                    help="report folder (report.md, report.json, PNGs; default evaluation)")
     p.add_argument("--cutoffs", type=cutoff_hz, nargs="+", default=[4000.0, 8000.0, 12000.0], metavar="HZ",

@@ -141,8 +141,10 @@ def summarize_guidance(rows: Sequence[dict]) -> dict:
 
 
 def guidance_markdown(study: Mapping) -> str:
-    """The guidance section of report.md."""
+    """The guidance section of report.md; ``study["default_caption"]`` (if given) names the default run's caption."""
     r, g, c = study["rolloff"], study["guidance_off"], study["caption"]
+    default = study.get("default_caption") or ""
+    default_label = f"default caption {default!r}" if default else "no caption"
     return "\n".join([
         f"## Guidance ({study['degradation']} at {study['cutoff_hz']:g} Hz, {study['n_clips']} clips)",
         "",
@@ -162,6 +164,6 @@ def guidance_markdown(study: Mapping) -> str:
         f"(contradicting larger on {c['share_contradicting_larger']:.0%} of clips) |",
         f"| caption change: LSD-HF between outputs, matching / contradicting | "
         f"{c['lsd_hf_change_matching']:.2e} / {c['lsd_hf_change_contradicting']:.2e} |",
-        f"| LSD-HF against the reference: no caption / matching / contradicting | {g['lsd_hf_default']:.4f} / "
+        f"| LSD-HF against the reference: {default_label} / matching / contradicting | {g['lsd_hf_default']:.4f} / "
         f"{c['lsd_hf_matching']:.4f} / {c['lsd_hf_contradicting']:.4f} |",
     ] if c else ["| caption change | not measured: the model has no text encoder |"]) + [""])

@@ -23,7 +23,7 @@ def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None
     clips: dict[str, np.ndarray] = {}
     for file in files:
         check_audio_file(file)  # a truncated or garbled file is named, not scored as the silence it decodes to
-        with open_input(file, sample_rate) as (reader, _channels, rate):
+        with open_input(file, sample_rate) as (reader, channels, rate):
             if rate < sample_rate:
                 raise EvaluationError(f"reference {file} is at {rate:g} Hz: references must be full-band recordings "
                                       f"at >= {sample_rate} Hz (its band ends at {rate / 2:g} Hz, below the cutoffs)")
@@ -31,7 +31,7 @@ def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None
         audio = np.concatenate(blocks, axis=1).mean(axis=0) if blocks else np.zeros(0, np.float32)
         if seconds is not None:
             audio = audio[: int(seconds * sample_rate)]
-        check_scorable(audio, file, sample_rate)
+        check_scorable(audio, file, sample_rate, channels)
         clips[file.stem] = audio.astype(np.float32)
     return clips
 
@@ -39,14 +39,24 @@ def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None
 MIN_CLIP_SECONDS = 0.25  # the envelope correlation needs tens of 10 ms frames; LSD a few STFT frames
 
 
-def check_scorable(audio: np.ndarray, file: Path, sample_rate: int) -> None:
+def check_scorable(audio: np.ndarray, file: Path, sample_rate: int, channels: int = 1) -> None:
     """Refuse a reference clip that cannot be scored: shorter than :data:`MIN_CLIP_SECONDS` (its envelope
-    correlation comes out +-1 from a handful of frames) or digital silence (every score 0, averaged in)."""
+    correlation comes out +-1 from a handful of frames), digital silence, or quieter than the metrics' floor (mean
+    STFT power below :data:`~sagasr_stream.evaluation.metrics.LSD_EPS`: every system scores LSD 0, a tie averaged
+    in). ``channels``: the file's, whose mean the clip is (opposite-polarity channels cancel), for the message."""
+    from ..dsp import stft
+    from .metrics import LSD_EPS
+
     if audio.size < MIN_CLIP_SECONDS * sample_rate:
         raise EvaluationError(f"reference {file} gives a clip of {audio.size / sample_rate:.3f} s: the evaluation "
                               f"needs >= {MIN_CLIP_SECONDS} s of audio per clip")
     if not audio.any():
         raise EvaluationError(f"reference {file} is digital silence: nothing to restore or score")
+    power = float(np.mean(np.abs(stft(np.asarray(audio, dtype=np.float64))) ** 2))
+    if power < LSD_EPS:
+        mix = f" (the clip is the mean of its {channels} channels: do they cancel?)" if channels > 1 else ""
+        raise EvaluationError(f"reference {file} is below the metrics' floor{mix}: mean STFT power {power:.1e} < "
+                              f"{LSD_EPS:g}, where every system would score LSD 0")
 
 
 def check_limits(seconds: float | None, max_clips: int | None) -> None:

@@ -119,6 +119,7 @@ def write_report(rows: Sequence[dict], examples: Sequence[Example], out_dir: Pat
     """Write report.json, report.md and spectrogram PNGs of ``examples`` into ``out_dir``; return the report."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(rows)
+    previous = _previous_spectrograms(out_dir)
     pngs = write_spectrograms(examples, out_dir, sample_rate)
     report = {
         "sample_rate": sample_rate,
@@ -143,7 +144,19 @@ def write_report(rows: Sequence[dict], examples: Sequence[Example], out_dir: Pat
     elif examples:  # pictures were asked for, and write_spectrograms found no matplotlib
         md += ["", "No spectrograms: matplotlib is not installed (pip install \"matplotlib>=3.7\", the eval extra)."]
     atomic_write_text(out_dir / "report.md", "\n".join(md) + "\n")
+    for name in previous - {p.name for p in pngs}:  # a rerun: the earlier report's pictures of other clips
+        (out_dir / name).unlink(missing_ok=True)
     return report
+
+
+def _previous_spectrograms(out_dir: Path) -> set[str]:
+    """The spectrogram PNGs the report.json already in ``out_dir`` lists (none when absent or unreadable)."""
+    try:
+        names = json.loads((out_dir / "report.json").read_text(encoding="utf-8")).get("spectrograms", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and n == Path(n).name and n.startswith("spectrogram_")
+            and n.endswith(".png")} if isinstance(names, list) else set()
 
 
 def _split_line(split: Mapping[str, object]) -> str:

@@ -84,6 +84,7 @@ def evaluate(
     for kind in degradations:
         if kind not in DEGRADATIONS:
             raise ParameterError(f"unknown degradation {kind!r}; expected one of {DEGRADATIONS}")
+    check_distinct(cutoffs_hz, degradations)
     rows = []
     examples: list[Example] = []
     for ci, (name, ref) in enumerate(named):
@@ -108,6 +109,18 @@ def evaluate(
                 examples.append((f"{name}_{kind}_{int(cutoff)}Hz", {**outputs, "reference": ref}))
     picks = _spread(len(examples), n_png)
     return write_report(rows, [examples[i] for i in picks], Path(out_dir), SAMPLE_RATE, seed, context)
+
+
+def check_distinct(cutoffs_hz: Sequence[float], degradations: Sequence[str]) -> None:
+    """Refuse a cutoff or degradation given twice: the report groups rows by (degradation, cutoff), so the copies
+    would count as more clips in one row."""
+    for kind in degradations:
+        if list(degradations).count(kind) > 1:
+            raise ParameterError(f"degradation {kind!r} is given twice; each may appear once")
+    values = [float(c) for c in cutoffs_hz]
+    for cutoff in values:
+        if values.count(cutoff) > 1:
+            raise ParameterError(f"cutoff {cutoff:g} Hz is given twice; each may appear once")
 
 
 def _spread(n: int, k: int) -> list[int]:

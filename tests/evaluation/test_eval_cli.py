@@ -154,6 +154,35 @@ def test_a_reference_that_cannot_be_scored_is_refused_by_name(tmp_path, make, me
         load_clips([str(path)], 0.1, None, 44100)
 
 
+def cancelling_stereo(path):
+    """A 24-bit stereo reference L = x, R = -x: its channels cancel in the mono mix the evaluation scores but for
+    the rounding to 24 bits (about 6e-8)."""
+    x = 0.2 * np.random.default_rng(0).standard_normal(44100)
+    with AudioFile(str(path), "w", 44100, 2, bit_depth=24) as f:
+        f.write(np.stack([x, -x]).astype(np.float32))
+
+
+def test_a_reference_below_the_metrics_floor_is_refused_by_name(tmp_path):
+    """Every system scored LSD 0 and LSD-HF 0 on such a clip (its STFT power lies below LSD_EPS): a tie that was
+    averaged into the means and counted as a clip lost."""
+    from sagasr_stream.errors import EvaluationError
+    from sagasr_stream.evaluation.references import load_clips
+
+    cancelling_stereo(tmp_path / "s.flac")
+    with AudioFile(str(tmp_path / "s.flac")) as f:
+        assert 0 < np.abs(f.read(44100).mean(axis=0)).max() < 1e-6  # not digital silence
+    with pytest.raises(EvaluationError, match=r"s\.flac .*below the metrics' floor.*mean of its 2 channels"):
+        load_clips([str(tmp_path / "s.flac")], None, None, 44100)
+    with AudioFile(str(tmp_path / "q.wav"), "w", 44100, 1, bit_depth=32) as f:  # float: -140 dBFS kept
+        f.write((1e-7 * np.sign(np.random.default_rng(1).standard_normal((1, 44100)))).astype(np.float32))
+    with pytest.raises(EvaluationError, match=r"q\.wav .*below the metrics' floor"):
+        load_clips([str(tmp_path / "q.wav")], None, None, 44100)
+    quiet = 1e-3 * np.random.default_rng(2).standard_normal((2, 44100))  # -60 dBFS: scored as before
+    with AudioFile(str(tmp_path / "ok.wav"), "w", 44100, 2, bit_depth=32) as f:
+        f.write(quiet.astype(np.float32))
+    assert np.allclose(load_clips([str(tmp_path / "ok.wav")], None, None, 44100)["ok"], quiet.mean(axis=0), atol=1e-7)
+
+
 @pytest.mark.parametrize("make, message", [(lambda p: p, "captions file not found: "),
                                            (lambda p: p.mkdir() or p, "is a folder"),
                                            (lambda p: p.write_bytes(b"\xff\xfe\x00") and p, "is not UTF-8 text")])
@@ -172,3 +201,43 @@ def test_an_output_that_is_a_file_is_refused_before_the_run(tiny_bundle, tmp_pat
     assert main(["eval", str(y), "-o", str(tmp_path / "afile"), "--model", str(tiny_bundle), "--split", "all"]) == 2
     assert "is a file: the evaluation writes a folder" in capsys.readouterr().err  # was FileExistsError, after the run
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_the_help_says_how_references_of_other_rates_and_channels_are_scored(capsys):
+    """It said "44.1 kHz full-band files", yet 48 kHz files are resampled and scored, and a stereo file is scored
+    as the mean of its channels (so --stereo, which eval accepts, changes nothing: measured identical report.json)."""
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "resampled to 44.1 kHz" in text and "mean of their channels" in text and "--stereo has no effect" in text
+
+
+def test_an_interrupted_rerun_leaves_no_seams_file_of_the_previous_run(tiny_bundle, refs, tmp_path, monkeypatch):
+    """Ctrl-C after the new table was written but before the seams: seams.json of the previous run stayed beside the
+    new report.json (which has no seams)."""
+    import sagasr_stream.evaluation.seams as seams
+
+    out = tmp_path / "report"
+    args = ["eval", str(refs[0]), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "8000", "--degradations",
+            "resample", "--pngs", "0", "--split", "all"]
+    assert main(args) == 0 and (out / "seams.json").is_file()
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seams, "seam_report", interrupted)
+    assert main(args + ["--clip-seconds", "0.5"]) != 0
+    assert json.loads((out / "report.json").read_text())["settings"]["clip_seconds"] == 0.5
+    assert not (out / "seams.json").exists()
+
+
+def test_the_guidance_table_names_the_caption_of_the_default_run(tiny_bundle, refs, tmp_path):
+    """The table called the default run "no caption", but it runs with the bundle's default caption or --caption
+    (the tiny bundle's is "music": the "matching" run of a clip without a caption was then the same run)."""
+    out = tmp_path / "report"
+    assert main(["eval", str(refs[0]), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "8000",
+                 "--degradations", "resample", "--pngs", "0", "--overlap", "2048", "--guidance"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["caption"] == "music" and report["guidance"]["default_caption"] == "music"
+    text = (out / "report.md").read_text()
+    assert "no caption" not in text and "default caption 'music' / matching / contradicting" in text

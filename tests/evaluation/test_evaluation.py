@@ -196,3 +196,32 @@ def test_pictures_asked_for_without_matplotlib_are_named_as_missing(tmp_path, mo
     write_report([], [("clip", {"reference": np.zeros(4096, np.float32)})], tmp_path, 44100, 0)
     assert not list(tmp_path.glob("*.png"))
     assert "matplotlib is not installed" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_rerun_into_the_same_folder_leaves_no_pictures_of_the_previous_report(tmp_path):
+    """A second run into the folder of a first kept the first run's spectrogram PNGs beside a report that named
+    other clips (measured: `sagasr eval` of clip 000022_05 with --pngs 1, then of 000047_00 with --pngs 0: the
+    000022_05 picture stayed). A file the previous report did not write is left alone."""
+    own = tmp_path / "notes.png"
+    own.write_bytes(b"mine")
+    identity = lambda audio, sample_rate, cutoff_hz: audio  # noqa: E731
+    evaluate(identity, {"a": harmonic(0.4)}, cutoffs_hz=(8000,), degradations=("resample",), out_dir=tmp_path, n_png=1)
+    assert (tmp_path / "spectrogram_a_resample_8000Hz.png").is_file()
+    report = evaluate(identity, {"b": harmonic(0.4, 330.0)}, cutoffs_hz=(8000,), degradations=("resample",),
+                      out_dir=tmp_path, n_png=0)
+    assert report["spectrograms"] == [] and sorted(p.name for p in tmp_path.glob("*.png")) == ["notes.png"]
+
+
+@pytest.mark.parametrize("cutoffs, degradations, message", [
+    ((8000, 8000.0), ("filters",), "cutoff 8000 Hz is given twice"),
+    ((8000,), ("filters", "filters"), "degradation 'filters' is given twice"),
+])
+def test_a_cutoff_or_degradation_given_twice_is_refused(tmp_path, cutoffs, degradations, message):
+    """`sagasr eval ... --cutoffs 8000 8000` scored every clip twice under one table row whose "clips" column then
+    said 2 for 1 clip (4 with --degradations filters filters too), its win rates counted over the copies."""
+    from sagasr_stream.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=message):
+        evaluate(lambda a, sr, c: a, {"a": harmonic(0.4)}, cutoffs_hz=cutoffs, degradations=degradations,
+                 out_dir=tmp_path / "r", n_png=0)
+    assert not (tmp_path / "r").exists()

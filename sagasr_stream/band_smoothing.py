@@ -63,12 +63,24 @@ def consistent_phases(spec_in: np.ndarray, magnitude: np.ndarray, phase: np.ndar
     phase = phase.astype(np.complex64)
     previous = magnitude * phase
     merged = fixed.copy()
+    # the loop's arithmetic into buffers made once (the same floats as the plain expressions in the comments)
+    band, fixed_band = merged[edge_bin:], fixed[edge_bin:]
+    accelerated, scale = np.empty_like(previous), np.empty(previous.shape, dtype=np.float32)
     for _ in range(iterations):
-        merged[edge_bin:] = fixed[edge_bin:] + above * (magnitude * phase)
+        # merged[edge_bin:] = fixed[edge_bin:] + above * (magnitude * phase)
+        np.multiply(magnitude, phase, out=accelerated)
+        np.multiply(above, accelerated, out=accelerated)
+        np.add(fixed_band, accelerated, out=band)
         projected = stft(istft(merged, length, single=True), single=True)[edge_bin:]
-        accelerated = projected + MOMENTUM * (projected - previous)
+        # accelerated = projected + MOMENTUM * (projected - previous)
+        np.subtract(projected, previous, out=accelerated)
+        np.multiply(MOMENTUM, accelerated, out=accelerated)
+        np.add(projected, accelerated, out=accelerated)
         previous = projected
-        phase = accelerated / (np.abs(accelerated) + TINY)
+        # phase = accelerated / (np.abs(accelerated) + TINY), into its own buffer (a copy of the caller's)
+        np.abs(accelerated, out=scale)
+        np.add(scale, TINY, out=scale)
+        np.divide(accelerated, scale, out=phase)
     return phase
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.fft
 from scipy import signal
 
 from sagasr_stream import degradation, dsp
@@ -153,6 +154,29 @@ def test_overlap_add_by_slabs_is_the_frame_by_frame_sum():
         for i in range(n_frames):
             want[..., i * hop : i * hop + n_fft] += frames[..., i, :]
         assert np.array_equal(_overlap_add(frames, hop), want), (shape, hop)
+
+
+def test_istft_in_place_steps_give_the_plain_expressions_floats():
+    """istft windows and normalises its frames in place with cached windows; the floats must be those of the plain
+    out-of-place expressions with fresh windows, for every input type (a complex64 spectrum in double precision
+    must not be windowed in float32), and the cached windows must not be writable."""
+    from sagasr_stream.dsp import _overlap_add, _overlap_norm
+
+    rng = np.random.default_rng(7)
+    length = 9000
+    window = signal.get_window("hann", 2048, fftbins=True)
+    for single, dtype in ((False, np.complex128), (False, np.complex64), (True, np.complex128), (True, np.complex64)):
+        spec = dsp.stft(rng.standard_normal(length)).astype(dtype)
+        if single:
+            frames = scipy.fft.irfft(np.swapaxes(spec.astype(np.complex64), -1, -2), n=2048, axis=-1) * window.astype(np.float32)
+        else:
+            frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=2048, axis=-1) * window
+        want = (_overlap_add(frames, 512) / _overlap_norm(2048, 512, frames.shape[-2]).astype(frames.dtype))[1024 : 1024 + length]
+        for _ in range(2):  # the second call reads the cached windows
+            got = dsp.istft(spec, length, single=single)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (single, dtype)
+    assert np.array_equal(dsp._hann(2048), window) and not dsp._hann(2048).flags.writeable
+    assert not dsp._hann32(2048).flags.writeable
 
 
 def test_merge_of_restored_spectra_is_the_merge_of_their_samples():

@@ -138,7 +138,13 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
 
     The official SAGA-SR code returns the bin just below this one; we follow SPEC section 1.
     """
-    magnitude = np.abs(stft(np.asarray(x, dtype=np.float64), n_fft, hop)).sum(axis=-1)
+    x = np.asarray(x, dtype=np.float64)
+    rows = x.reshape(-1, x.shape[-1])
+    if len(rows) > 1:  # signal by signal: the same sums, without a batch-sized STFT made afresh on every call
+        magnitude = np.stack([np.abs(stft(row, n_fft, hop)).sum(axis=-1) for row in rows])
+        magnitude = magnitude.reshape(x.shape[:-1] + magnitude.shape[-1:])
+    else:
+        magnitude = np.abs(stft(x, n_fft, hop)).sum(axis=-1)
     cumulative = np.cumsum(magnitude, axis=-1)
     total = cumulative[..., -1:]
     reached = cumulative >= percentile * total

@@ -30,6 +30,19 @@ def test_rolloff_matches_reference_loop(cutoff):
     assert 0.8 * cutoff < hz < 1.02 * cutoff
 
 
+def test_rolloff_of_a_batch_is_each_signals_own():
+    """rolloff_bin takes a batch (..., samples) signal by signal: each result is that signal's alone, silence 0."""
+    rng = np.random.default_rng(3)
+    batch = rng.standard_normal((2, 3, 5000)) * np.linspace(0.1, 2.0, 5000)
+    batch[1, 2] = 0.0
+    batch[0, 1] = degradation.band_limit(batch[0, 1], 44100, degradation.LowPassSpec("butter", 6, 5000.0), resample=False)
+    got = dsp.rolloff_bin(batch.astype(np.float32))
+    assert got.shape == (2, 3) and got[1, 2] == 0
+    for index in np.ndindex(2, 3):
+        assert got[index] == dsp.rolloff_bin(batch[index].astype(np.float32)) == reference_rolloff_bin(batch[index].astype(np.float32))
+    assert dsp.rolloff_bin(batch[0, 1][None]).shape == (1,)
+
+
 def test_rolloff_of_a_sine_is_its_frequency_and_silence_is_zero():
     t = np.arange(44100) / 44100
     ratio = dsp.rolloff_ratio(np.sin(2 * np.pi * 5000 * t))

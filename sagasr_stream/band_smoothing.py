@@ -57,18 +57,33 @@ def consistent_phases(spec_in: np.ndarray, magnitude: np.ndarray, phase: np.ndar
     spectrum (the input's ``spec_in`` up to the edge with the merge's crossover, :func:`~sagasr_stream.dsp.
     crossover_weights`), in single precision. ``length``: the window's samples."""
     weights = crossover_weights(edge_bin, spec_in.shape[0])[:, None].astype(np.float32)
-    fixed = (weights * spec_in).astype(np.complex64)
+    # every (bins, frames) array frame-major (order "F", as the STFT's frames lie): the loop's elementwise steps
+    # run along memory and the ISTFT takes the merged spectrum without a transposing copy
+    fixed = (weights * spec_in).astype(np.complex64, order="F")
     above = 1.0 - weights[edge_bin:]
-    magnitude = magnitude.astype(np.float32)
-    phase = phase.astype(np.complex64)
+    magnitude = magnitude.astype(np.float32, order="F")
+    phase = phase.astype(np.complex64, order="F")
     previous = magnitude * phase
-    merged = fixed.copy()
+    merged = fixed.copy(order="F")
+    # the loop's arithmetic into buffers made once (the same floats as the plain expressions in the comments)
+    band, fixed_band = merged[edge_bin:], fixed[edge_bin:]
+    accelerated = np.empty(previous.shape, dtype=np.complex64, order="F")
+    scale = np.empty(previous.shape, dtype=np.float32, order="F")
     for _ in range(iterations):
-        merged[edge_bin:] = fixed[edge_bin:] + above * (magnitude * phase)
+        # merged[edge_bin:] = fixed[edge_bin:] + above * (magnitude * phase)
+        np.multiply(magnitude, phase, out=accelerated)
+        np.multiply(above, accelerated, out=accelerated)
+        np.add(fixed_band, accelerated, out=band)
         projected = stft(istft(merged, length, single=True), single=True)[edge_bin:]
-        accelerated = projected + MOMENTUM * (projected - previous)
+        # accelerated = projected + MOMENTUM * (projected - previous)
+        np.subtract(projected, previous, out=accelerated)
+        np.multiply(MOMENTUM, accelerated, out=accelerated)
+        np.add(projected, accelerated, out=accelerated)
         previous = projected
-        phase = accelerated / (np.abs(accelerated) + TINY)
+        # phase = accelerated / (np.abs(accelerated) + TINY), into its own buffer (a copy of the caller's)
+        np.abs(accelerated, out=scale)
+        np.add(scale, TINY, out=scale)
+        np.divide(accelerated, scale, out=phase)
     return phase
 
 

@@ -25,6 +25,8 @@ from .quantization import floor_for_step, grid_step
 
 Snapshot = tuple[np.ndarray, int, np.ndarray]  # (signals, bins) power sums, frames, (signals,) grid steps
 METER_HOP = N_FFT  # frames side by side: a mean spectrum needs no overlap, and this costs a quarter of hop 512
+PUSH_FRAMES = 128  # frames metered at a time: a whole file pushed at once runs in pieces of this many (the same
+# floats: the sums and the grid steps run on frame by frame), not through file-sized arrays made afresh
 GUARD_DB = 10.0  # a window this far over the signal's earlier level above its edge (medians over bins) is content
 
 
@@ -123,9 +125,12 @@ class BandLimitTracker:
             block = np.sum(list(block), axis=0, dtype=np.float32)[None] / np.float32(self.channels)
         block = block.astype(np.float64)
         self._tail = block if self._tail.size == 0 else np.concatenate([self._tail, block], axis=1)
-        count = self._frames_in(self._tail.shape[1])
-        if count == 0:
-            return
+        while (count := min(self._frames_in(self._tail.shape[1]), PUSH_FRAMES)) > 0:
+            self._take(count)
+
+    def _take(self, count: int) -> None:
+        """Meter the next ``count`` (>= 1) whole frames of the tail: their running power sums and grid steps, the
+        snapshots of the windows that start or end among them."""
         frames = self._tail[:, : count * METER_HOP].reshape(self._tail.shape[0], count, N_FFT)  # METER_HOP == N_FFT
         power = np.abs(np.fft.rfft(frames * self._window, axis=-1)) ** 2  # (channels, count, bins)
         sums = np.cumsum(np.concatenate([self._sum[:, None], power], axis=1), axis=1)  # frame by frame, in order

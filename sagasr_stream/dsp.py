@@ -28,8 +28,20 @@ ROLLOFF_PERCENTILE = 0.985
 LowBandMode = Literal["keep", "replace", "off"]
 
 
+@functools.lru_cache(maxsize=32)
 def _hann(n_fft: int) -> np.ndarray:
-    return signal.get_window("hann", n_fft, fftbins=True)
+    """Periodic Hann window of ``n_fft`` samples, float64, read-only (cached: every STFT frame uses it)."""
+    window = signal.get_window("hann", n_fft, fftbins=True)
+    window.setflags(write=False)
+    return window
+
+
+@functools.lru_cache(maxsize=8)
+def _hann32(n_fft: int) -> np.ndarray:
+    """:func:`_hann` cast to float32 (the single-precision STFT's window), read-only."""
+    window = _hann(n_fft).astype(np.float32)
+    window.setflags(write=False)
+    return window
 
 
 def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, single: bool = False) -> np.ndarray:
@@ -43,7 +55,7 @@ def stft(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, single: bool = False
     n_frames = 1 + (padded.shape[-1] - n_fft) // hop
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :][..., :n_frames, :]
     if single:
-        spec = scipy.fft.rfft(frames * _hann(n_fft).astype(np.float32), axis=-1)
+        spec = scipy.fft.rfft(frames * _hann32(n_fft), axis=-1)
     else:
         spec = np.fft.rfft(frames * _hann(n_fft), axis=-1)
     return np.swapaxes(spec, -1, -2)
@@ -59,15 +71,25 @@ def istft(spec: np.ndarray, length: int, n_fft: int = N_FFT, hop: int = HOP, sin
     in float32 as :func:`stft`'s), weighted overlap-add."""
     if single:
         spec = np.asarray(spec, dtype=np.complex64)
-        frames = scipy.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * _hann(n_fft).astype(np.float32)
+        frames = _times(scipy.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1), _hann32(n_fft))
     else:
-        frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * _hann(n_fft)
-    out = _overlap_add(frames, hop) / _overlap_norm(n_fft, hop, frames.shape[-2]).astype(frames.dtype, copy=False)
+        frames = _times(np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1), _hann(n_fft))
+    out = _overlap_add(frames, hop)  # a new array: divided in place (the same floats as out / norm)
+    out /= _overlap_norm_as(n_fft, hop, frames.shape[-2], frames.dtype.char)
     pad = n_fft // 2
     out = out[..., pad : pad + length]
     if out.shape[-1] < length:
         out = np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, length - out.shape[-1])])
     return out
+
+
+def _times(fresh: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """``fresh * window`` for a new array ``fresh`` of no other owner: in place where the product keeps its type (the
+    same floats, one large allocation fewer), else a new array."""
+    if np.result_type(fresh, window) == fresh.dtype:
+        fresh *= window
+        return fresh
+    return fresh * window
 
 
 def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
@@ -101,13 +123,28 @@ def _overlap_norm(n_fft: int, hop: int, n_frames: int) -> np.ndarray:
     return norm
 
 
+@functools.lru_cache(maxsize=16)
+def _overlap_norm_as(n_fft: int, hop: int, n_frames: int, dtype: str) -> np.ndarray:
+    """:func:`_overlap_norm` cast to ``dtype`` (a numpy type code: 'f' for the single-precision ISTFT), read-only."""
+    norm = _overlap_norm(n_fft, hop, n_frames).astype(dtype, copy=False)
+    if norm.flags.writeable:
+        norm.setflags(write=False)
+    return norm
+
+
 def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: float = ROLLOFF_PERCENTILE) -> np.ndarray:
     """Index of the first frequency bin where the cumulative, time-summed STFT magnitude reaches
     ``percentile`` of the total. ``x``: (..., samples) -> int array of shape (...). Silence gives 0.
 
     The official SAGA-SR code returns the bin just below this one; we follow SPEC section 1.
     """
-    magnitude = np.abs(stft(np.asarray(x, dtype=np.float64), n_fft, hop)).sum(axis=-1)
+    x = np.asarray(x, dtype=np.float64)
+    rows = x.reshape(-1, x.shape[-1])
+    if len(rows) > 1:  # signal by signal: the same sums, without a batch-sized STFT made afresh on every call
+        magnitude = np.stack([np.abs(stft(row, n_fft, hop)).sum(axis=-1) for row in rows])
+        magnitude = magnitude.reshape(x.shape[:-1] + magnitude.shape[-1:])
+    else:
+        magnitude = np.abs(stft(x, n_fft, hop)).sum(axis=-1)
     cumulative = np.cumsum(magnitude, axis=-1)
     total = cumulative[..., -1:]
     reached = cumulative >= percentile * total

@@ -94,7 +94,7 @@ class WindowRestorer:
         result = audio.copy()  # digital silence, full-band windows and those with no band (edge 0 Hz) stay as they are
         if active.any():
             chosen = [job for job, a in zip(jobs, active) if a]
-            result[active] = self._restore(audio[active], chosen, edges[active], spec[active])
+            result[active] = self._restore(_rows(audio, active), chosen, edges[active], _rows(spec, active))
         return list(result)
 
     def _analysis(self, audio: np.ndarray, jobs: list[WindowJob]) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +107,7 @@ class WindowRestorer:
         unknown = [i for i, job in enumerate(jobs) if job.edge_bin is None]
         limits = [jobs[i].signal_limit for i in unknown]
         valid = [jobs[i].valid for i in unknown]
-        detected = iter(self.edge_bins(audio[unknown], spec[unknown], limits, valid) if unknown else [])
+        detected = iter(self.edge_bins(_rows(audio, unknown), _rows(spec, unknown), limits, valid) if unknown else [])
         edges = [min(job.edge_bin, self.band_limit_bin) if job.edge_bin is not None else int(next(detected)) for job in jobs]
         return spec, np.array(edges, dtype=np.int64)
 
@@ -211,7 +211,20 @@ def without_dc(audio: np.ndarray, spec: np.ndarray) -> tuple[np.ndarray, np.ndar
     """Signals ``audio`` (n, samples) and their float64 STFTs ``spec`` (n, bins, frames) less each signal's mean:
     (offsets (n, 1) float64, centred signals, their STFTs)."""
     offset = audio.mean(axis=1, keepdims=True, dtype=np.float64)
-    return offset, audio - offset, spec - offset[:, :, None] * dc_spectrum(audio.shape[1])
+    dc = offset[:, :, None] * dc_spectrum(audio.shape[1])
+    if dc.strides != spec.strides:
+        return offset, audio - offset, spec - dc
+    np.subtract(spec, dc, out=dc)  # spec - dc (the same layout), without a second spectrum-sized array
+    return offset, audio - offset, dc
+
+
+def _rows(array: np.ndarray, rows: np.ndarray | list[int]) -> np.ndarray:
+    """``array[rows]`` (``rows``: a boolean mask or increasing indices), or ``array`` itself, uncopied, when that
+    takes every row in order (for reading only: a batch's spectra are large)."""
+    if len(rows) == len(array) and (np.all(rows) if isinstance(rows, np.ndarray) and rows.dtype == bool
+                                    else list(rows) == list(range(len(array)))):
+        return array
+    return array[rows]
 
 
 @lru_cache(maxsize=4)

@@ -67,6 +67,21 @@ def test_limits_do_not_depend_on_the_block_size():
     assert whole[1][0] is not None and abs(whole[1][0].edge_bin * 44100 / 2048 - 6000) < 1000
 
 
+def test_a_whole_signal_metered_in_pieces_gives_the_same_limits(monkeypatch):
+    """One push of a whole signal is metered PUSH_FRAMES frames at a time: the limits (their floats) and the
+    snapshots are those of metering every frame at once."""
+    import sagasr_stream.bandlimit as bandlimit
+
+    x = dark_after_bright(12288, 40_000, low_tones(40_000))[None].repeat(2, 0)
+    x[1] *= 0.5
+    monkeypatch.setattr(bandlimit, "PUSH_FRAMES", 10**9)
+    at_once = [window_limits(x, PLAN, downmix) for downmix in (False, True)]
+    for frames in (1, 5):
+        monkeypatch.setattr(bandlimit, "PUSH_FRAMES", frames)
+        assert [window_limits(x, PLAN, downmix) for downmix in (False, True)] == at_once
+    assert at_once[0][1][0] is not None and at_once[1][1][0] is not None
+
+
 def test_full_band_and_silent_signals_have_no_limit():
     noise = np.random.default_rng(1).standard_normal((1, 30_000)).astype(np.float32)
     assert all(limit == [None] for limit in window_limits(noise, PLAN))

@@ -97,3 +97,32 @@ def test_the_signal_so_far_reads_the_same_limit_at_any_offset() -> None:
     plain = window_limits(x[None], plan)
     shifted = window_limits((x + np.float32(-0.875))[None], plan)
     assert [limit[0].edge_bin for limit in plain[1:]] == [limit[0].edge_bin for limit in shifted[1:]]
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_without_dc_gives_the_plain_expressions_floats(transposed: bool) -> None:
+    """without_dc subtracts the offsets' spectra in place where the layouts agree: the floats (and the layout) are
+    those of ``spec - offset * dc_spectrum``, whatever the layout of the spectra it is given."""
+    from sagasr_stream.dsp import float64_stft
+    from sagasr_stream.engine import dc_spectrum, without_dc
+
+    audio = (np.random.default_rng(4).standard_normal((3, 5000)) * 0.1 + OFFSET).astype(np.float32)
+    spec = np.stack(list(float64_stft(audio)))
+    if transposed:
+        spec = np.ascontiguousarray(spec)  # bins-major: another layout than the offsets' spectra
+    want_offset = audio.mean(axis=1, keepdims=True, dtype=np.float64)
+    want = spec - want_offset[:, :, None] * dc_spectrum(audio.shape[1])
+    offset, centred, centred_spec = without_dc(audio, spec)
+    assert np.array_equal(offset, want_offset) and np.array_equal(centred, audio - want_offset)
+    assert np.array_equal(centred_spec, want) and centred_spec.strides == want.strides
+
+
+def test_rows_copies_only_a_part() -> None:
+    """engine._rows: every row in order is the array itself (no copy of a batch's spectra), a part is a copy."""
+    from sagasr_stream.engine import _rows
+
+    array = np.arange(12.0).reshape(4, 3)
+    assert _rows(array, np.ones(4, dtype=bool)) is array and _rows(array, [0, 1, 2, 3]) is array
+    for rows in (np.array([True, False, True, True]), [0, 2, 3], [1]):
+        assert np.array_equal(_rows(array, rows), array[rows]) and _rows(array, rows) is not array
+    assert _rows(array, []).shape == (0, 3)

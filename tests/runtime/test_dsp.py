@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.fft
 from scipy import signal
 
 from sagasr_stream import degradation, dsp
@@ -27,6 +28,19 @@ def test_rolloff_matches_reference_loop(cutoff):
     assert dsp.rolloff_bin(x) == reference_rolloff_bin(x)
     hz = dsp.ratio_to_hz(dsp.rolloff_ratio(x))
     assert 0.8 * cutoff < hz < 1.02 * cutoff
+
+
+def test_rolloff_of_a_batch_is_each_signals_own():
+    """rolloff_bin takes a batch (..., samples) signal by signal: each result is that signal's alone, silence 0."""
+    rng = np.random.default_rng(3)
+    batch = rng.standard_normal((2, 3, 5000)) * np.linspace(0.1, 2.0, 5000)
+    batch[1, 2] = 0.0
+    batch[0, 1] = degradation.band_limit(batch[0, 1], 44100, degradation.LowPassSpec("butter", 6, 5000.0), resample=False)
+    got = dsp.rolloff_bin(batch.astype(np.float32))
+    assert got.shape == (2, 3) and got[1, 2] == 0
+    for index in np.ndindex(2, 3):
+        assert got[index] == dsp.rolloff_bin(batch[index].astype(np.float32)) == reference_rolloff_bin(batch[index].astype(np.float32))
+    assert dsp.rolloff_bin(batch[0, 1][None]).shape == (1,)
 
 
 def test_rolloff_of_a_sine_is_its_frequency_and_silence_is_zero():
@@ -153,6 +167,29 @@ def test_overlap_add_by_slabs_is_the_frame_by_frame_sum():
         for i in range(n_frames):
             want[..., i * hop : i * hop + n_fft] += frames[..., i, :]
         assert np.array_equal(_overlap_add(frames, hop), want), (shape, hop)
+
+
+def test_istft_in_place_steps_give_the_plain_expressions_floats():
+    """istft windows and normalises its frames in place with cached windows; the floats must be those of the plain
+    out-of-place expressions with fresh windows, for every input type (a complex64 spectrum in double precision
+    must not be windowed in float32), and the cached windows must not be writable."""
+    from sagasr_stream.dsp import _overlap_add, _overlap_norm
+
+    rng = np.random.default_rng(7)
+    length = 9000
+    window = signal.get_window("hann", 2048, fftbins=True)
+    for single, dtype in ((False, np.complex128), (False, np.complex64), (True, np.complex128), (True, np.complex64)):
+        spec = dsp.stft(rng.standard_normal(length)).astype(dtype)
+        if single:
+            frames = scipy.fft.irfft(np.swapaxes(spec.astype(np.complex64), -1, -2), n=2048, axis=-1) * window.astype(np.float32)
+        else:
+            frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=2048, axis=-1) * window
+        want = (_overlap_add(frames, 512) / _overlap_norm(2048, 512, frames.shape[-2]).astype(frames.dtype))[1024 : 1024 + length]
+        for _ in range(2):  # the second call reads the cached windows
+            got = dsp.istft(spec, length, single=single)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (single, dtype)
+    assert np.array_equal(dsp._hann(2048), window) and not dsp._hann(2048).flags.writeable
+    assert not dsp._hann32(2048).flags.writeable
 
 
 def test_merge_of_restored_spectra_is_the_merge_of_their_samples():

@@ -19,11 +19,11 @@ from .options import add_restore_options, number_type, positive_seconds, setting
 def run_eval(args: argparse.Namespace) -> int:
     from .. import restore
     from ..evaluation.guidance import guidance_markdown, guidance_study
-    from ..evaluation.references import load_captions, load_clips
+    from ..evaluation.references import load_captions, load_clips, reference_files
     from ..evaluation.report import add_section
     from ..evaluation.runner import check_distinct, evaluate
     from ..evaluation.seams import seam_report
-    from ..evaluation.splits import describe_rule, select_split, split_listing
+    from ..evaluation.splits import describe_rule, split_listing
     from ..evaluation.steps import parse_steps, steps_markdown, steps_sweep
     from ..evaluation.vae_only import vae_only_model
     from ..files import atomic_write_text
@@ -41,9 +41,12 @@ def run_eval(args: argparse.Namespace) -> int:
     restorer = Restorer.load(args.model, settings, args.provider, bool(getattr(args, "allow_torchscript", False)))
     model, resolved = restorer.model, restorer.settings
     vae_only = Restorer(vae_only_model(model), settings)
-    all_clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate)
-    clips = select_split(all_clips, args.split)
-    tuning = select_split(all_clips, "tuning") if sweep_steps else {}  # refuse before the long runs
+    # --max-clips N: the first N clips of the split (of the tuning split for the sweep), not N before the split
+    clips = load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate, args.split)
+    tuning = ({} if not sweep_steps else clips if args.split == "tuning" else  # refuse before the long runs
+              load_clips(args.references, args.clip_seconds, args.max_clips, model.manifest.sample_rate, "tuning"))
+    listing = {name: names[:args.max_clips]
+               for name, names in split_listing([file.stem for file in reference_files(args.references)]).items()}
 
     def restore_fn(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
         return restore(audio, sample_rate, restorer)
@@ -67,7 +70,7 @@ def run_eval(args: argparse.Namespace) -> int:
                                                 else resolved.band_smoothing_octaves),
                      "band_smoothing_iterations": resolved.band_smoothing_iterations,
                      "band_transients": "off" if resolved.band_transients is None else resolved.band_transients},
-        "split": {"name": args.split, "rule": describe_rule(), "clips": list(clips), **split_listing(list(all_clips))},
+        "split": {"name": args.split, "rule": describe_rule(), "clips": list(clips), **listing},
     }
     report = evaluate(restore_fn, clips, cutoffs_hz=args.cutoffs, degradations=args.degradations,
                       seed=args.seed or 0, out_dir=args.out, n_png=args.pngs, vae_only_fn=vae_only_fn, context=context)
@@ -132,7 +135,8 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--clip-seconds", type=positive_seconds, default=None, metavar="S",
                    help="cut each reference to this length in seconds (> 0; default: whole files)")
     p.add_argument("--max-clips", type=clip_count, default=None, metavar="N",
-                   help="use the first N references (>= 1; default: all)")
+                   help="use the first N references of the --split (>= 1; the steps sweep: the first N of the tuning "
+                        "split; default: all)")
     p.add_argument("--pngs", type=int, default=3, help="spectrogram pictures to draw (default 3)")
     p.add_argument("--split", choices=["tuning", "test", "all"], default="test",
                    help="clips of the table and the guidance study (fixed by a hash of the clip name; default test)")

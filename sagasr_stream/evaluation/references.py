@@ -10,15 +10,17 @@ import numpy as np
 from ..errors import EvaluationError, ParameterError
 
 
-def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None, sample_rate: int) -> dict[str, np.ndarray]:
+def load_clips(patterns: list[str], seconds: float | None, max_clips: int | None, sample_rate: int,
+               split: str = "all") -> dict[str, np.ndarray]:
     """Reference files (files, folders, globs, or a corpus ``validation.txt`` list) -> mono clips at ``sample_rate``,
-    named by file stem. ``seconds`` (> 0) cuts each clip, ``max_clips`` (>= 1) keeps the first files; None: no
-    limit. Two different files of the same stem raise :class:`EvaluationError` naming them (one clip each)."""
+    named by file stem. ``split`` ("tuning", "test" or "all") keeps the files of that split, ``seconds`` (> 0) cuts
+    each clip, ``max_clips`` (>= 1) keeps the first files of the split; None: no limit. Two different files of the
+    same stem raise :class:`EvaluationError` naming them (one clip each)."""
     from ..audio_io import open_input, read_blocks
     from ..integrity import check_audio_file
 
     check_limits(seconds, max_clips)
-    files = reference_files(patterns)[:max_clips]
+    files = split_files(reference_files(patterns), split)[:max_clips]
     check_unique_names(files)
     clips: dict[str, np.ndarray] = {}
     for file in files:
@@ -82,6 +84,18 @@ def reference_files(patterns: list[str]) -> list[Path]:
     for file in files:
         unique.setdefault(file.resolve(), file)
     return list(unique.values())
+
+
+def split_files(files: list[Path], split: str) -> list[Path]:
+    """The files of ``split`` ("tuning", "test" or "all"; by their stem, as
+    :func:`~sagasr_stream.evaluation.splits.split_of` reads it) in their order; raises :class:`EvaluationError`
+    when none of the files is of the split."""
+    from .splits import select_split
+
+    if split == "all":
+        return files
+    chosen = select_split({file.stem: file for file in files}, split)
+    return [file for file in files if file.stem in chosen]
 
 
 def check_unique_names(files: list[Path]) -> None:

@@ -81,6 +81,26 @@ def test_eval_refuses_a_steps_sweep_without_tuning_clips_before_running(tiny_bun
     assert not (tmp_path / "r").exists()
 
 
+def test_max_clips_counts_the_clips_of_the_chosen_split(tiny_bundle, refs, tmp_path):
+    # the folder lists TEST before TUNING: the first clip of all is not of the tuning split
+    out = tmp_path / "r"
+    code = main(["eval", str(refs[0]), "-o", str(out), "--model", str(tiny_bundle), "--cutoffs", "8000",
+                 "--degradations", "resample", "--pngs", "0", "--overlap", "2048", "--split", "tuning",
+                 "--max-clips", "1"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"]["clips"] == [TUNING] and report["split"]["tuning"] == [TUNING]
+    assert report["summary"][0]["n_clips"] == 1
+
+
+def test_load_clips_keeps_the_first_n_of_the_split(refs):
+    from sagasr_stream.evaluation.references import load_clips
+
+    assert list(load_clips([str(refs[0])], None, 1, 44100, "tuning")) == [TUNING]
+    assert list(load_clips([str(refs[0])], None, 1, 44100, "test")) == [TEST]
+    assert list(load_clips([str(refs[0])], None, 1, 44100)) == [TEST]
+
+
 def write_clip(path, seed=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     with AudioFile(str(path), "w", 44100, 1) as f:

@@ -14,14 +14,15 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg", ".m4a"}
 def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
     """Files, folders (searched recursively) and globs -> sorted unique (file, path relative to its root).
 
-    A folder's files keep their path below the folder; a glob's matches keep their path below the glob's
-    fixed leading folders (:func:`glob_root`), so ``-o`` mirrors the input tree."""
+    A folder's files and a glob's matches are those with an audio suffix (:data:`AUDIO_SUFFIXES`, not hidden:
+    a README.md beside the audio is left out); a file named by itself is taken whatever its suffix. A folder's
+    files keep their path below the folder; a glob's matches keep their path below the glob's fixed leading
+    folders (:func:`glob_root`), so ``-o`` mirrors the input tree."""
     found: dict[Path, Path] = {}
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            files = [f for f in sorted(path.rglob("*")) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
-                     and not f.name.startswith(".")]
+            files = [f for f in sorted(path.rglob("*")) if f.is_file() and is_audio_name(f)]
             if not files:
                 raise SagasrError(f"no audio files found in {path} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
             for file in files:
@@ -32,10 +33,18 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
             matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True)) if Path(m).is_file()]
             if not matches:
                 raise SagasrError(f"no input matches {pattern!r}")
+            matches = [m for m in matches if is_audio_name(m)]
+            if not matches:
+                raise SagasrError(f"no audio files match {pattern!r} (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
             root = glob_root(pattern)
             for file in matches:
                 found.setdefault(file.resolve(), file.relative_to(root))
     return sorted(found.items())
+
+
+def is_audio_name(file: Path) -> bool:
+    """Whether a file found in a folder or by a glob is taken as audio: an audio suffix, not a hidden name."""
+    return file.suffix.lower() in AUDIO_SUFFIXES and not file.name.startswith(".")
 
 
 def outside_folder(inputs: list[tuple[Path, Path]], folder: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:

@@ -122,7 +122,8 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                                    "VAE-only (the same bundle with its DiT bypassed): LSD, LSD-HF, envelope correlation, "
                                    "win rates and margins; optionally guidance measurements and a steps sweep.")
     p.add_argument("references", nargs="+",
-                   help="full-band files, folders, globs or a validation.txt list; at 44.1 kHz or above (resampled to "
+                   help="full-band files, folders, globs or a validation.txt list (of a folder or a glob only the audio "
+                        "files, as for restore); at 44.1 kHz or above (resampled to "
                         "44.1 kHz; lower rates are refused); multichannel files are scored as one mono clip each, the "
                         "mean of their channels (so --stereo has no effect here)")
     p.add_argument("-o", "--out", default="evaluation",

@@ -204,7 +204,8 @@ def print_summary(restored: int, skipped: int, failures: list[tuple[Path, str]])
 def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``sagasr restore`` (and its alias ``upsample``) on the main parser."""
     p = sub.add_parser("restore", aliases=["upsample"], help="restore audio files, folders or globs")
-    p.add_argument("inputs", nargs="+", help="files, folders or glob patterns")
+    p.add_argument("inputs", nargs="+", help="files, folders or glob patterns (quoted); of a folder or a glob only the "
+                                              f"audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) are taken")
     p.add_argument("-o", "--output", help="output file (one input) or folder")
     p.add_argument("--format", choices=["wav", "flac", "aiff"],
                    help="output format of a folder's files (default wav; a file named by -o: its suffix)")

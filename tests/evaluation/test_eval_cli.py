@@ -124,6 +124,18 @@ def test_the_same_reference_given_twice_is_one_clip(tmp_path):
     assert list(load_clips([str(tmp_path / "refs"), str(y)], None, None, 44100)) == ["y"]
 
 
+def test_a_reference_glob_leaves_out_files_that_are_not_audio(tmp_path):
+    from sagasr_stream.errors import SagasrError
+    from sagasr_stream.evaluation.references import load_clips
+
+    y = write_clip(tmp_path / "refs" / "y.wav")
+    (tmp_path / "refs" / "README.md").write_text("the references")
+    assert list(load_clips([str(tmp_path / "refs" / "*")], None, None, 44100)) == ["y"]
+    assert list(load_clips([str(tmp_path / "refs")], None, None, 44100)) == ["y"]
+    with pytest.raises(SagasrError, match="README.md"):  # named by itself, it is still refused
+        load_clips([str(y), str(tmp_path / "refs" / "README.md")], None, None, 44100)
+
+
 @pytest.mark.parametrize("flag, value", [("--max-clips", "-1"), ("--max-clips", "0"), ("--max-clips", "1.5"),
                                          ("--clip-seconds", "-1"), ("--clip-seconds", "0"), ("--clip-seconds", "nan"),
                                          ("--guidance-cutoff", "0"), ("--guidance-cutoff", "30000"),

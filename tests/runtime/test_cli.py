@@ -1,11 +1,14 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 from pedalboard.io import AudioFile
 
 from sagasr_stream.cli import main
 from sagasr_stream.cli.restore import output_paths
+from sagasr_stream.errors import SagasrError
 from sagasr_stream.input_files import expand_inputs
 from tests.conftest import band_limited_noise
 
@@ -124,6 +127,15 @@ def test_output_paths_beside_inputs(tmp_path):
     make_inputs(tmp_path)
     inputs = expand_inputs([str(tmp_path)])
     assert [p.name for p in output_paths(inputs, None, ".wav")] == ["a_restored.wav", "b_restored.wav"]
+
+
+def test_a_glob_takes_the_audio_files_it_matches_as_a_folder_does(tmp_path):
+    make_inputs(tmp_path / "in")  # a.wav, sub/b.flac and notes.txt
+    assert [rel for _, rel in expand_inputs([str(tmp_path / "in" / "*")])] == [Path("a.wav")]
+    assert [rel for _, rel in expand_inputs([str(tmp_path / "in" / "**")])] == [Path("a.wav"), Path("sub/b.flac")]
+    with pytest.raises(SagasrError, match="no audio files match"):
+        expand_inputs([str(tmp_path / "in" / "*.txt")])
+    assert [rel for _, rel in expand_inputs([str(tmp_path / "in" / "notes.txt")])] == [Path("notes.txt")]  # named
 
 
 def test_console_script_and_no_torch_import(tiny_bundle, tmp_path):

@@ -23,7 +23,15 @@ def parse_steps(text: str) -> list[int]:
         raise ParameterError(f"steps sweep must be comma-separated positive integers, got {text!r}") from None
     if not steps or min(steps) < 1:
         raise ParameterError(f"steps sweep must be comma-separated positive integers, got {text!r}")
+    check_distinct_steps(steps)
     return steps
+
+
+def check_distinct_steps(steps: Sequence[int]) -> None:
+    """Refuse a step count given twice: its rows would be repeated and counted twice in the sweep."""
+    for n in steps:
+        if list(steps).count(n) > 1:
+            raise ParameterError(f"steps sweep: {n} steps is given twice; each step count may appear once")
 
 
 def steps_sweep(
@@ -39,6 +47,7 @@ def steps_sweep(
     noise seed for every step count. Returns {"steps", "rows": one per (steps, degradation, cutoff) with the
     means over clips, "overall": one per steps with the means over everything and the mean real-time factor
     ("rtf": wall seconds of the restore call per second of audio, this machine, whatever else runs), "n_clips"}."""
+    check_distinct_steps([int(n) for n in steps])
     per = []
     for ci, (name, ref) in enumerate(clips.items()):
         for di, kind in enumerate(degradations):

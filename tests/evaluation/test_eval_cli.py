@@ -74,6 +74,22 @@ def test_eval_refuses_a_bad_steps_list_before_running_anything(tiny_bundle, refs
     assert not (tmp_path / "r").exists()
 
 
+def test_eval_refuses_a_step_count_given_twice_before_running_anything(tiny_bundle, refs, tmp_path, capsys):
+    code = main(["eval", str(refs[0]), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--steps-sweep", "1,2,2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "2 steps is given twice" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_steps_sweep_refuses_a_step_count_given_twice_in_the_library_too():
+    from sagasr_stream.errors import ParameterError
+    from sagasr_stream.evaluation.steps import steps_sweep
+    from sagasr_stream.settings import RestoreSettings
+
+    with pytest.raises(ParameterError, match="given twice"):
+        steps_sweep(lambda audio, settings: audio, {"x": np.ones(4410, np.float32)}, RestoreSettings(), [2, 2])
+
+
 def test_eval_refuses_a_steps_sweep_without_tuning_clips_before_running(tiny_bundle, refs, tmp_path, capsys):
     only_test = refs[0] / f"{TEST}.flac"
     code = main(["eval", str(only_test), "-o", str(tmp_path / "r"), "--model", str(tiny_bundle), "--steps-sweep", "1"])

@@ -147,7 +147,8 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                    help="input cutoff of the guidance study (default 8000)")
     p.add_argument("--guidance-degradation", choices=["filters", "resample"], default="filters",
                    help="band-limiting of the guidance study's inputs (default filters)")
-    p.add_argument("--captions", metavar="JSONL", help="captions.jsonl with the clips' matching captions (default 'music')")
+    p.add_argument("--captions", metavar="JSONL", help="captions.jsonl with the clips' matching captions (the guidance study compares captions on "
+                        "the clips it gives a caption; the others are left out and counted)")
     p.add_argument("--steps-sweep", metavar="N,N,...", help="score these step counts on the tuning split, e.g. 1,2,4,8,16")
     add_restore_options(p)
     p.set_defaults(func=run_eval)

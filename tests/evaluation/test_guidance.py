@@ -57,3 +57,18 @@ def test_guidance_study_without_a_text_encoder_skips_the_captions():
     study = guidance_study(obedient, {"a": white(0.5, 2)}, RestoreSettings(), with_captions=False)
     assert study["caption"] is None and "caption_matching" not in study["clips"][0]
     assert "no text encoder" in guidance_markdown(study)
+
+
+def test_clips_without_a_caption_of_their_own_are_left_out_of_the_caption_comparison():
+    from sagasr_stream.evaluation.guidance import guidance_markdown
+
+    clips = {"a": white(0.5, 2), "b": white(0.5, 3), "c": white(0.5, 4), "d": white(0.5, 5)}
+    study = guidance_study(obedient, clips, RestoreSettings(), {"a": "drum kit", "c": " ", "d": "Music"})
+    rows = {row["clip"]: row for row in study["clips"]}
+    assert rows["a"]["caption_contradicting"] == "solo flute"
+    assert all("caption_contradicting" not in rows[n] for n in "bcd")  # no "drum kit" guessed for a drum clip
+    c = study["caption"]
+    assert c["n_clips"] == 1 and c["n_left_out"] == 3 and c["change_matching"] == rows["a"]["change_matching"]
+    assert "| 1 / 3 |" in guidance_markdown(study)
+    none = guidance_study(obedient, {"b": white(0.5, 3)}, RestoreSettings())
+    assert none["caption"] == {"n_clips": 0, "n_left_out": 1} and "no clip has a caption of its own" in guidance_markdown(none)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dsp import stft
-from ..files import atomic_write_text
+from ..files import atomic_path, atomic_write_text
 
 SYSTEMS = ("input", "sbr", "noise", "vae_only", "model")
 SYSTEM_TITLES = {"input": "input", "sbr": "SBR", "noise": "noise fill", "vae_only": "VAE-only", "model": "model",
@@ -199,8 +199,11 @@ def write_spectrograms(examples: Sequence[Example], out_dir: Path, sample_rate: 
         fig.suptitle(name)
         fig.tight_layout()
         path = out_dir / f"spectrogram_{_safe(name)}.png"
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
+        try:
+            with atomic_path(path) as tmp:  # an interrupted write leaves no half picture under the PNG's name
+                fig.savefig(tmp, dpi=80, format="png")
+        finally:
+            plt.close(fig)
         paths.append(path)
     return paths
 

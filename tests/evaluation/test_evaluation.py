@@ -225,3 +225,22 @@ def test_a_cutoff_or_degradation_given_twice_is_refused(tmp_path, cutoffs, degra
         evaluate(lambda a, sr, c: a, {"a": harmonic(0.4)}, cutoffs_hz=cutoffs, degradations=degradations,
                  out_dir=tmp_path / "r", n_png=0)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_spectrogram_write_that_fails_leaves_the_earlier_picture_and_no_partial_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from sagasr_stream.evaluation.report import write_spectrograms
+
+    earlier = tmp_path / "spectrogram_a.png"
+    earlier.write_bytes(b"the earlier run's picture")
+
+    def broken_savefig(self, fname, **kwargs):
+        with open(fname, "wb") as f:
+            f.write(b"half a pic")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of the write
+
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    with pytest.raises(KeyboardInterrupt):
+        write_spectrograms([("a", {"reference": np.ones(4410, np.float32)})], tmp_path, 44100)
+    assert earlier.read_bytes() == b"the earlier run's picture" and [p.name for p in tmp_path.iterdir()] == [earlier.name]

@@ -35,7 +35,7 @@ CONTRADICTING = {"drums": "solo flute", "other": "drum kit"}
 
 def has_own_caption(caption: str | None) -> bool:
     """Whether ``caption`` says what the clip is: not missing, empty or the generic :data:`GENERIC_CAPTION`."""
-    return bool(caption and caption.strip()) and caption.strip().lower() != GENERIC_CAPTION
+    return caption is not None and caption.strip().lower() not in ("", GENERIC_CAPTION)
 
 
 def contradicting_caption(caption: str) -> str:

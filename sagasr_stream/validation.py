@@ -76,19 +76,20 @@ def check_bool(value: object, name: str) -> bool:
     return bool(value)
 
 
-def _check_float32_range(audio: np.ndarray, name: str) -> None:
-    """Raise AudioInputError if finite samples of a float64 ``audio`` lie beyond float32's range (they would
-    become infinite), naming the first by its index in ``audio``."""
-    if audio.dtype.itemsize <= 4 or audio.size == 0:
-        return
-    beyond = np.abs(audio) > np.finfo(np.float32).max
-    beyond &= np.isfinite(audio)
-    if beyond.any():
+def _to_float32(audio: np.ndarray, name: str) -> np.ndarray:
+    """``audio`` (float32 or float64, either byte order) as native float32. A finite float64 sample beyond
+    float32's range (which would become infinite; the cast itself reports it) raises AudioInputError naming the
+    first by its index in ``audio``."""
+    try:
+        with np.errstate(over="raise"):
+            return audio.astype(np.float32)
+    except FloatingPointError:
+        beyond = np.isfinite(audio) & (np.abs(audio) > np.finfo(np.float32).max)
         index = tuple(int(i) for i in np.unravel_index(int(np.argmax(beyond)), audio.shape))
         raise AudioInputError(
             f"{name} holds {int(beyond.sum())} sample(s) beyond float32's range (+-3.4e38), the first "
             f"{float(audio[index]):.3g} at index {index}; samples are expected in [-1, 1]"
-        )
+        ) from None
 
 
 def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
@@ -99,8 +100,7 @@ def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
     if audio.dtype == np.float32:
         return audio
     if audio.dtype.newbyteorder("=") in (np.float32, np.float64):
-        _check_float32_range(audio, name)
-        return audio.astype(np.float32)
+        return _to_float32(audio, name)
     if audio.dtype.kind == "f":  # float16, longdouble: already samples, only the precision is unsupported
         raise AudioTypeError(
             f"{name} has dtype {audio.dtype}; expected float32 or float64 samples in [-1, 1] "

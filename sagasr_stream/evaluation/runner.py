@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Hashable, TypeVar
 
 import numpy as np
 
@@ -15,6 +16,8 @@ from ..errors import AudioInputError, EvaluationError, ParameterError
 from .baseline import noise_fill, sbr_extend
 from .metrics import quality
 from .report import Example, write_report
+
+T = TypeVar("T", bound=Hashable)
 
 SAMPLE_RATE = 44100
 
@@ -114,13 +117,17 @@ def evaluate(
 def check_distinct(cutoffs_hz: Sequence[float], degradations: Sequence[str]) -> None:
     """Refuse a cutoff or degradation given twice: the report groups rows by (degradation, cutoff), so the copies
     would count as more clips in one row."""
-    for kind in degradations:
-        if list(degradations).count(kind) > 1:
-            raise ParameterError(f"degradation {kind!r} is given twice; each may appear once")
-    values = [float(c) for c in cutoffs_hz]
-    for cutoff in values:
-        if values.count(cutoff) > 1:
-            raise ParameterError(f"cutoff {cutoff:g} Hz is given twice; each may appear once")
+    refuse_repeats(degradations, lambda kind: f"degradation {kind!r}")
+    refuse_repeats([float(c) for c in cutoffs_hz], lambda cutoff: f"cutoff {cutoff:g} Hz")
+
+
+def refuse_repeats(values: Sequence[T], name: Callable[[T], str]) -> None:
+    """Raise :class:`ParameterError` for the first of ``values`` given twice, named by ``name(value)``."""
+    seen: set[T] = set()
+    for value in values:
+        if value in seen:
+            raise ParameterError(f"{name(value)} is given twice; each may appear once")
+        seen.add(value)
 
 
 def _spread(n: int, k: int) -> list[int]:

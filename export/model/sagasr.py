@@ -25,7 +25,7 @@ from stable_audio_tools.models.bottleneck import VAEBottleneck
 from stable_audio_tools.models.dit import DiffusionTransformer
 from torch import nn
 
-from .conditioners import SagaConditioner, TextEncoder
+from .conditioners import TEXT_PADDINGS, SagaConditioner, TextEncoder
 from .mdct import EnvelopeAutoencoder, MDCTAutoencoder, envelope_channels
 
 MDCT_KINDS = ("mdct", "mdct-env")
@@ -77,6 +77,7 @@ class TextConfig:
     hf_config: dict[str, Any] | None = None
     vocab: list[str] | None = None
     tokenizer_file: str | None = None
+    padding: str = "zero"  # after a caption's last token: "zero" or "repeat" (conditioners.repeat_live_tokens)
 
 
 @dataclass
@@ -149,6 +150,8 @@ class SagaSRConfig:
             raise ValueError(f"text.kind must be 'bert' or 't5', got {t.kind!r}")
         if t.max_tokens < 3:
             raise ValueError("text.max_tokens must be >= 3")
+        if t.padding not in TEXT_PADDINGS:
+            raise ValueError(f"text.padding must be one of {TEXT_PADDINGS}, got {t.padding!r}")
         if t.path is None and t.hf_config is None:
             raise ValueError("text: give text.path (a local folder or 'minilm') or text.hf_config")
         if self.sample_rate <= 0:
@@ -295,7 +298,7 @@ class SagaSR(nn.Module):
         self.dit = build_dit(config)
         t = config.text
         self.text_encoder = text_encoder or TextEncoder(t.kind, t.max_tokens, t.path, t.hf_config, t.vocab, t.tokenizer_file)
-        self.conditioner = SagaConditioner(self.text_encoder.dim, config.dit.cond_token_dim)
+        self.conditioner = SagaConditioner(self.text_encoder.dim, config.dit.cond_token_dim, config.text.padding)
         self.register_buffer("lr_null", torch.tensor(float(config.lr_null_value)), persistent=False)
         shift, scale = latent_affine(config)  # buffers: they follow the model to its device
         self.register_buffer("latent_shift", shift, persistent=False)

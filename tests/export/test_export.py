@@ -473,3 +473,32 @@ def test_export_without_torch_says_what_to_install(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert "bash export/install.sh" in err and "missing: torch" in err
     assert not (tmp_path / "bundle").exists()
+
+
+def test_repeat_text_padding_is_in_the_exported_dit(tmp_path):
+    """A model with text.padding "repeat" exports a DiT graph that repeats a caption's tokens over the zero
+    padding itself (the runtime passes zero-padded tokens), matching torch at another token count than export's."""
+    import onnxruntime as ort
+
+    from sagasr_export.model import load_config
+
+    from .conftest import randomize
+
+    data = json.loads(json.dumps(named_config("tiny").to_dict()))
+    data["text"]["padding"] = "repeat"
+    torch.manual_seed(1)
+    model = randomize(build_model(load_config(data))).eval()
+    out = tmp_path / "repeat"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_bundle(model, out, backend="onnx")
+    inputs = list(_cases(model, 3, 8, 12)["dit"])
+    inputs[4][:, 5:] = 0  # a five-token caption, zero-padded as the runtime gives it
+    inputs[5] = torch.ones(3)
+    session = ort.InferenceSession(str(load_bundle(out).path("dit")), providers=["CPUExecutionProvider"])
+    got = session.run(None, {n: x.numpy() for n, x in zip(DIT_INPUTS, inputs)})[0]
+    want = _torch_ref(model, "dit", inputs)
+    assert np.abs(got - want).max() < ATOL["dit"] * max(1.0, np.abs(want).max())
+    zero = build_model(named_config("tiny")).eval()  # the same weights, padding left zero: another condition
+    zero.load_state_dict(model.state_dict())
+    assert np.abs(_torch_ref(zero, "dit", inputs) - got).max() > 1e-3

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sagasr_export.model.checkpoint import load_checkpoint, load_stable_audio_open, save_checkpoint
-from sagasr_export.model import build_dit, load_config, named_config
+from sagasr_export.model import build_dit, build_model, load_config, named_config
 
 from .conftest import randomize
 
@@ -227,3 +227,45 @@ def test_weights_of_another_model_size_are_named_not_a_traceback(tiny_model, tmp
     save_file(vae, str(tmp_path / "autoencoder.safetensors"))
     with pytest.raises(ValueError, match="VAE weights .* does not fit this model"):
         load_vae_weights(build_model(tiny_model.config).autoencoder, tmp_path / "autoencoder.safetensors")
+
+
+def test_repeat_live_tokens_fills_the_padding_with_the_captions_tokens_in_order():
+    from sagasr_export.model.conditioners import repeat_live_tokens
+
+    tokens = torch.zeros(3, 7, 2)
+    tokens[0, :3] = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])  # 3 live tokens, then zeros
+    tokens[1, :7] = torch.arange(14.0).reshape(7, 2) + 1  # every position live: unchanged
+    filled = repeat_live_tokens(tokens)  # row 2: an empty caption stays zero
+    torch.testing.assert_close(filled[0], tokens[0, [0, 1, 2, 0, 1, 2, 0]])
+    torch.testing.assert_close(filled[1], tokens[1])
+    assert torch.all(filled[2] == 0)
+
+
+def test_repeat_padding_reaches_the_dit_and_leaves_an_empty_caption_alone():
+    """With "repeat", a one-token caption padded with zeros is the same condition as that token at every position
+    (the padding no longer dilutes the caption's share of the cross-attention); with "zero" it is not. An empty
+    caption is the same condition under both."""
+    torch.manual_seed(0)
+    data = json.loads(json.dumps(named_config("tiny").to_dict()))
+    data["text"]["padding"] = "repeat"
+    repeat = randomize(build_model(load_config(data))).eval()
+    zero = randomize(build_model(named_config("tiny"))).eval()
+    zero.load_state_dict(repeat.state_dict())
+    inp = _dit_inputs(repeat)
+    padded = torch.zeros_like(inp["text_tokens"])
+    padded[:, 0] = torch.randn(padded.shape[0], padded.shape[2])
+    everywhere = padded[:, :1].expand_as(padded).clone()
+    with torch.no_grad():
+        torch.testing.assert_close(repeat.velocity(**dict(inp, text_tokens=padded)),
+                                   repeat.velocity(**dict(inp, text_tokens=everywhere)))
+        assert (zero.velocity(**dict(inp, text_tokens=padded))
+                - zero.velocity(**dict(inp, text_tokens=everywhere))).abs().max() > 1e-4
+        empty = dict(inp, text_tokens=torch.zeros_like(padded))
+        torch.testing.assert_close(repeat.velocity(**empty), zero.velocity(**empty))
+
+
+def test_text_padding_is_validated():
+    data = json.loads(json.dumps(named_config("tiny").to_dict()))
+    data["text"]["padding"] = "mask"
+    with pytest.raises(ValueError, match=r"text\.padding"):
+        load_config(data)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a", ".opus")
+from sagasr_stream.input_files import AUDIO_SUFFIXES
+
+# the runtime's suffixes (one list: training reads with the same decoder, pedalboard); `.m4a` is read on macOS only
+AUDIO_EXTENSIONS = tuple(sorted(AUDIO_SUFFIXES))
 
 
 def scan_audio(root: str | os.PathLike[str]) -> list[Path]:

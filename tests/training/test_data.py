@@ -128,3 +128,28 @@ def test_a_file_name_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path, c
         scan_audio(tmp_path)
     assert main(["captions", str(tmp_path), "--captioner", "metadata"]) == 2
     assert "caf\\xe9.wav" in capsys.readouterr().err
+
+
+def test_training_takes_the_runtimes_audio_suffixes_and_reads_them(tmp_path: Path) -> None:
+    """Training found `.opus` files, which no decoder here reads (and the runtime does not take), by its own list of
+    suffixes; now it takes the runtime's (`AUDIO_SUFFIXES`), in any case, and reads each one this platform
+    decodes (`.m4a`: macOS only)."""
+    from pedalboard.io import get_supported_read_formats
+
+    from sagasr_stream.input_files import AUDIO_SUFFIXES
+    from sagasr_training.audio_files import scan_audio
+
+    x = tone_clip(44100, 1, 0.5, 220.0, 0)
+    for suffix in sorted(AUDIO_SUFFIXES):
+        (tmp_path / f"clip{suffix.upper()}").write_bytes(b"")
+    for other in ("clip.opus", "notes.txt", "clip.wav.bak"):
+        (tmp_path / other).write_bytes(b"")
+    assert {p.suffix.lower() for p in scan_audio(tmp_path)} == AUDIO_SUFFIXES
+    readable = sorted(AUDIO_SUFFIXES & set(get_supported_read_formats()))
+    assert {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg"} <= set(readable)
+    for suffix in readable:
+        folder = tmp_path / suffix[1:]
+        write_audio(folder / f"clip{suffix}", x, 44100)
+        ds = WindowDataset(cfg(folder, captions=None))
+        assert ds.files == [folder / f"clip{suffix}"]
+        assert float(ds[0]["hr"].abs().max()) > 0.1

@@ -83,6 +83,16 @@ def _bank_loaders(cfg: TrainConfig, start: int, trainer: Any) -> tuple[Any, Any]
     return tl, vl
 
 
+def _count_batches_from(trainer: Any, micro_batches: int) -> None:
+    """Validate at the global multiples of ``val_every``, as an uninterrupted run does: with
+    ``check_val_every_n_epoch=None`` Lightning counts ``val_check_interval`` on its loop's total batch count, which a
+    fresh trainer starts at 0, i.e. at the resumed step (a run resumed at step 3 with ``val_every`` 2 validated after
+    step 5); here it starts at the micro-batches already trained. Only the validation check reads that count (the
+    step counter, the schedule and the logs use the optimizer steps)."""
+    total = trainer.fit_loop.epoch_loop.batch_progress.total
+    total.ready = total.started = total.processed = total.completed = micro_batches
+
+
 def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
     """The model a new diffusion run starts from: ``init_checkpoint`` or fresh weights, then ``vae_weights``."""
     from sagasr_export.model.checkpoint import load_checkpoint
@@ -314,10 +324,11 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         accumulate_grad_batches=cfg.accumulate, gradient_clip_val=cfg.grad_clip or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=cfg.progress, enable_checkpointing=False,
         enable_model_summary=False, log_every_n_steps=max(1, cfg.log_every), num_sanity_val_steps=0,
-        val_check_interval=max(1, min(cfg.val_every, cfg.max_steps - start)) * cfg.accumulate,
+        val_check_interval=max(1, min(cfg.val_every, cfg.max_steps)) * cfg.accumulate, check_val_every_n_epoch=None,
         limit_val_batches=cfg.val_batches if cfg.val_every > 0 else 0,  # val_every 0: never, as save_every 0
         use_distributed_sampler=False, deterministic=False,
         default_root_dir=str(run_dir))
+    _count_batches_from(trainer, start * cfg.accumulate)
     module.make_loaders = lambda: _loaders(cfg, start, trainer)  # type: ignore[attr-defined]
     loaders: dict[str, Any] = {}
 

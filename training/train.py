@@ -19,6 +19,7 @@ import torch
 
 from sagasr_stream.files import atomic_write_text
 
+from .audio_files import checked_clips, listed_audio, scan_audio
 from .checkpointing import latest_state, load_state, replace_folder
 from .config import VAE_PARTS, DataConfig, TrainConfig, load_train_config, to_json  # noqa: F401 (re-exported)
 from .data import StepBatchSampler, WindowDataset, collate, worker_init
@@ -81,6 +82,16 @@ def _bank_loaders(cfg: TrainConfig, start: int, trainer: Any) -> tuple[Any, Any]
     vl = DataLoader(val, batch_sampler=StepBatchSampler(cfg.batch_size, max(1, cfg.val_batches), 0, rank, world),
                     collate_fn=identity_collate)
     return tl, vl
+
+
+def _check_audio(cfg: TrainConfig) -> None:
+    """Check every audio file of a run on audio before anything is built or written (one error names each damaged
+    file: :func:`~sagasr_training.audio_files.checked_clips`). A latent-cache run reads no audio; a pair bank
+    checks the clips of its token file when it is built."""
+    if cfg.data.latent_cache or cfg.data.bank_versions or not cfg.data.root:
+        return
+    root = Path(cfg.data.root)
+    checked_clips(listed_audio(root, cfg.data.file_list) if cfg.data.file_list else scan_audio(root), root)
 
 
 def _count_batches_from(trainer: Any, micro_batches: int) -> None:
@@ -261,6 +272,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     if changed_settings:  # applied from the resumed step (README): said, so that a forgotten flag is seen
         print(f"{run_dir}: resuming with settings other than its last start's: {', '.join(changed_settings)}",
               file=sys.stderr)
+    _check_audio(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume = load_state(state_dir) if state_dir else None
     start = int(resume["info"]["step"]) if resume else 0

@@ -55,10 +55,11 @@ MAX_NAMED = 20  # damaged files named in the error; the rest are counted
 
 def clip_frames(path: str | os.PathLike[str]) -> tuple[int, float]:
     """(frames, sample rate) of an audio file that passes the checks a data set is built on, at the cost of its
-    headers and its last :data:`TAIL_FRAMES` frames: it opens, holds frames, its structure is whole
+    headers (and a FLAC file's last :data:`TAIL_FRAMES` frames): it opens, holds frames, its structure is whole
     (:func:`sagasr_stream.integrity.header_problem`: a cut WAV/AIFF, MP3 or Ogg file, a FLAC header at odds with
-    its decoder) and its end decodes; a FLAC file ending in digital silence (where a cut one decodes to zeros) is
-    decoded whole against its MD5 (:func:`~sagasr_stream.integrity.check_audio_file`). Raises
+    its decoder) and a FLAC file's end decodes; one ending in digital silence (where a cut one decodes to zeros)
+    is decoded whole against its MD5 (:func:`~sagasr_stream.integrity.check_audio_file`). Garbled data inside a
+    file whose structure is whole is not looked for (the runtime's full check decodes every file). Raises
     :class:`~sagasr_stream.errors.AudioFileError`, one line naming the file and what is wrong. Remembered per path,
     size and modification time, so the train and validation sets of one run check a file once."""
     stat = os.stat(path)
@@ -84,13 +85,15 @@ def _clip_frames(path: str, size: int, mtime_ns: int) -> tuple[int, float]:
         problem = header_problem(file, frames)
         if problem:
             raise AudioFileError(problem)
+        if read_flac_info(file) is None:  # the header checks see a cut file; an MP3's seek would decode it all
+            return frames, rate
         try:
             handle.seek(max(0, frames - TAIL_FRAMES))
             tail = handle.read(TAIL_FRAMES)
         except Exception as exc:
             raise AudioFileError(f"{file} is damaged: its last frames do not decode ({decoder_message(exc, file)})"
                                  ) from None
-    if not np.any(tail) and read_flac_info(file) is not None:
+    if not np.any(tail):  # cut, or ending in digital silence: its MD5 tells
         check_audio_file(file)
     return frames, rate
 

@@ -336,7 +336,8 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         accumulate_grad_batches=cfg.accumulate, gradient_clip_val=cfg.grad_clip or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=cfg.progress, enable_checkpointing=False,
         enable_model_summary=False, log_every_n_steps=max(1, cfg.log_every), num_sanity_val_steps=0,
-        val_check_interval=max(1, min(cfg.val_every, cfg.max_steps)) * cfg.accumulate, check_val_every_n_epoch=None,
+        val_check_interval=max(1, min(cfg.val_every, cfg.max_steps)) * cfg.accumulate,
+        check_val_every_n_epoch=None,  # counted on the loop's total batches: _count_batches_from
         limit_val_batches=cfg.val_batches if cfg.val_every > 0 else 0,  # val_every 0: never, as save_every 0
         use_distributed_sampler=False, deterministic=False,
         default_root_dir=str(run_dir))

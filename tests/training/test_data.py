@@ -134,7 +134,7 @@ def test_training_takes_the_runtimes_audio_suffixes_and_reads_them(tmp_path: Pat
     """Training found `.opus` files, which no decoder here reads (and the runtime does not take), by its own list of
     suffixes; now it takes the runtime's (`AUDIO_SUFFIXES`), in any case, and reads each one this platform
     decodes (`.m4a`: macOS only)."""
-    from pedalboard.io import get_supported_read_formats
+    from pedalboard.io import get_supported_read_formats, get_supported_write_formats
 
     from sagasr_stream.input_files import AUDIO_SUFFIXES
     from sagasr_training.audio_files import scan_audio
@@ -149,7 +149,11 @@ def test_training_takes_the_runtimes_audio_suffixes_and_reads_them(tmp_path: Pat
     assert {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg"} <= set(readable)
     for suffix in readable:
         folder = tmp_path / suffix[1:]
-        write_audio(folder / f"clip{suffix}", x, 44100)
+        try:
+            write_audio(folder / f"clip{suffix}", x, 44100)
+        except ValueError:  # read but not written here (.m4a on macOS): nothing to read it from
+            assert suffix not in get_supported_write_formats()
+            continue
         ds = WindowDataset(cfg(folder, captions=None))
         assert ds.files == [folder / f"clip{suffix}"]
         assert float(ds[0]["hr"].abs().max()) > 0.1

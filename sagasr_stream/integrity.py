@@ -181,6 +181,34 @@ def read_ogg_end(path: Path) -> OggEnd | None:
     return OggEnd(None, pages)
 
 
+def header_problem(path: Path, declared: int) -> str | None:
+    """What ``path``'s own structure shows to be wrong, decoding no samples (one line naming the file), or None:
+    WAV/AIFF sample data shorter than its header declares, a FLAC header whose frame count is not the decoder's
+    (``declared``), an Ogg file cut or garbled (its pages walked), an MP3 with fewer whole frames than its
+    Xing/Info header counts. The checks of :func:`check_audio_file` before it decodes."""
+    layout = _sample_data(path)
+    if layout is not None:
+        frames = max(declared, layout[2])  # a mu-law file's decoder counts what is there, its header more
+        data_bytes, held = frames * layout[1], path.stat().st_size - layout[0]
+        if held < data_bytes:
+            return (f"{path} is truncated: its header declares {frames} frames ({data_bytes} bytes of samples) "
+                    f"but the file holds {max(held, 0)} bytes of them")
+        return None
+    flac = read_flac_info(path)
+    if flac is not None:
+        if flac.total_frames and flac.total_frames != declared:
+            return f"{path}: the FLAC header declares {flac.total_frames} frames, the decoder {declared}"
+        return None
+    ogg = read_ogg_end(path)
+    if ogg is not None:
+        return f"{path} is damaged (truncated or corrupted): it {ogg.problem}" if ogg.problem else None
+    counts = mp3_frame_counts(path)
+    if counts is not None and counts[1] < counts[0] - 1:  # encoders differ on counting the header's own frame
+        return (f"{path} is damaged (truncated or corrupted): its MP3 header declares {counts[0]} "
+                f"frames, {counts[1]} whole frames follow it")
+    return None
+
+
 def check_audio_file(path: str | os.PathLike[str]) -> int:
     """Decode ``path`` fully; return its frames (at its own rate; an MP3's without the encoder delay and padding
     its LAME tag records, :func:`~sagasr_stream.mp3.mp3_gapless`) or raise :class:`AudioFileError` if it is
@@ -197,26 +225,10 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
     flac = read_flac_info(path)
     with handle:
         declared, channels = int(handle.frames), handle.num_channels
-        layout = _sample_data(path)
-        data_bytes = None
-        if layout is not None:
-            frames = max(declared, layout[2])  # a mu-law file's decoder counts what is there, its header more
-            data_bytes, held = frames * layout[1], path.stat().st_size - layout[0]
-            if held < data_bytes:
-                raise AudioFileError(
-                    f"{path} is truncated: its header declares {frames} frames ({data_bytes} bytes of samples) "
-                    f"but the file holds {max(held, 0)} bytes of them"
-                )
-        if flac and flac.total_frames and flac.total_frames != declared:
-            raise AudioFileError(f"{path}: the FLAC header declares {flac.total_frames} frames, the decoder {declared}")
-        ogg = read_ogg_end(path) if flac is None and data_bytes is None else None
-        if ogg is not None and ogg.problem:
-            raise AudioFileError(f"{path} is damaged (truncated or corrupted): it {ogg.problem}")
-        counts = mp3_frame_counts(path) if flac is None and data_bytes is None else None
-        if counts is not None and counts[1] < counts[0] - 1:  # encoders differ on counting the header's own frame
-            raise AudioFileError(f"{path} is damaged (truncated or corrupted): its MP3 header declares {counts[0]} "
-                                 f"frames, {counts[1]} whole frames follow it")
-        gapless = mp3_gapless(path) if counts is not None else None
+        problem = header_problem(path, declared)
+        if problem:
+            raise AudioFileError(problem)
+        gapless = mp3_gapless(path) if flac is None else None  # None for any file but an MP3 with a LAME tag
         use_md5 = flac is not None and flac.md5 is not None and flac.bits_per_sample in MD5_BIT_DEPTHS
         # pedalboard decodes an integer i as i / (2^(bits-1) - 1); accept i / 2^(bits-1) too, so that a change
         # of that convention cannot turn every FLAC file into a "damaged" one

@@ -1,12 +1,20 @@
-"""The audio files of a training corpus: every audio file under a folder, or those a file list names.
+"""The audio files of a training corpus: every audio file under a folder, or those a file list names, and the
+check that each one is whole before a data set is built on them (:func:`checked_clips`).
 
 Shared by the data pipeline (:mod:`.data`), the pair bank and caption generation (:mod:`.captions`)."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a", ".opus")
+import numpy as np
+
+from sagasr_stream.errors import AudioFileError
+from sagasr_stream.input_files import AUDIO_SUFFIXES
+
+# the runtime's suffixes (one list: training reads with the same decoder, pedalboard); `.m4a` is read on macOS only
+AUDIO_EXTENSIONS = tuple(sorted(AUDIO_SUFFIXES))
 
 
 def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
@@ -39,3 +47,72 @@ def listed_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str]
             raise ValueError(f"{file_list}:{n + 1}: {path} is not a file")
         files.append(path)
     return files
+
+
+TAIL_FRAMES = 4096  # frames decoded at a file's end: where a cut FLAC file decodes to zeros
+MAX_NAMED = 20  # damaged files named in the error; the rest are counted
+
+
+def clip_frames(path: str | os.PathLike[str]) -> tuple[int, float]:
+    """(frames, sample rate) of an audio file that passes the checks a data set is built on, at the cost of its
+    headers (and a FLAC file's last :data:`TAIL_FRAMES` frames): it opens, holds frames, its structure is whole
+    (:func:`sagasr_stream.integrity.header_problem`: a cut WAV/AIFF, MP3 or Ogg file, a FLAC header at odds with
+    its decoder) and a FLAC file's end decodes; one ending in digital silence (where a cut one decodes to zeros)
+    is decoded whole against its MD5 (:func:`~sagasr_stream.integrity.check_audio_file`). Garbled data inside a
+    file whose structure is whole is not looked for (the runtime's full check decodes every file). Raises
+    :class:`~sagasr_stream.errors.AudioFileError`, one line naming the file and what is wrong. Remembered per path,
+    size and modification time, so the train and validation sets of one run check a file once."""
+    stat = os.stat(path)
+    return _clip_frames(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _clip_frames(path: str, size: int, mtime_ns: int) -> tuple[int, float]:
+    from pedalboard.io import AudioFile
+
+    from sagasr_stream.audio_io import decoder_message, unreadable_message
+    from sagasr_stream.integrity import check_audio_file, header_problem, read_flac_info
+
+    file = Path(path)
+    try:
+        handle = AudioFile(path)
+    except Exception as exc:
+        raise AudioFileError(unreadable_message(exc, file)) from None
+    with handle:
+        frames, rate = int(handle.frames), float(handle.samplerate)
+        if frames <= 0:
+            raise AudioFileError(f"{file} holds no audio frames")
+        problem = header_problem(file, frames)
+        if problem:
+            raise AudioFileError(problem)
+        if read_flac_info(file) is None:  # the header checks see a cut file; an MP3's seek would decode it all
+            return frames, rate
+        try:
+            handle.seek(max(0, frames - TAIL_FRAMES))
+            tail = handle.read(TAIL_FRAMES)
+        except Exception as exc:
+            raise AudioFileError(f"{file} is damaged: its last frames do not decode ({decoder_message(exc, file)})"
+                                 ) from None
+    if not np.any(tail):  # cut, or ending in digital silence: its MD5 tells
+        check_audio_file(file)
+    return frames, rate
+
+
+def checked_clips(files: list[Path], root: str | os.PathLike[str]) -> list[tuple[int, float]]:
+    """:func:`clip_frames` of every file (``files`` under ``root``), or one :class:`ValueError` naming each damaged
+    file and why (the first :data:`MAX_NAMED`, then a count). Nothing is skipped: a data set, its split and a
+    resume's data are those the folder or file list names."""
+    found: list[tuple[int, float]] = []
+    bad: list[str] = []
+    for path in files:
+        try:
+            found.append(clip_frames(path))
+        except AudioFileError as exc:
+            bad.append(str(exc))
+    if bad:
+        named = [f"  - {text}" for text in bad[:MAX_NAMED]]
+        if len(bad) > MAX_NAMED:
+            named.append(f"  ... and {len(bad) - MAX_NAMED} more")
+        raise ValueError(f"{len(bad)} of {len(files)} audio files under {root} cannot be trained on (repair or "
+                         "remove them, or leave them out of the --file-list):\n" + "\n".join(named))
+    return found

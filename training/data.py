@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .audio_files import AUDIO_EXTENSIONS, listed_audio, scan_audio  # noqa: F401 (re-exported)
+from .audio_files import AUDIO_EXTENSIONS, checked_clips, listed_audio, scan_audio  # noqa: F401 (re-exported)
 from .captions import CaptionStore
 from .config import DataConfig  # noqa: F401 (re-exported)
 from .degrade import training_pair
@@ -66,6 +66,7 @@ class WindowDataset(Dataset):
             files = listed_audio(root, cfg.file_list) if cfg.file_list else scan_audio(root)
         if not files:
             raise ValueError(f"no audio files under {root} (extensions {AUDIO_EXTENSIONS})")
+        clips = dict(zip(files, checked_clips(files, root)))  # every file, both splits: one error names them all
         want_val = split == "val"
         chosen = [p for p in files if is_validation(p.relative_to(root).as_posix(), cfg.val_fraction) == want_val]
         if not chosen and want_val:
@@ -79,7 +80,8 @@ class WindowDataset(Dataset):
         self.lengths: list[int] = []
         L = cfg.window_samples
         for i, p in enumerate(chosen):
-            n = audio_frames(p, cfg.sample_rate)
+            frames, rate = clips[p]
+            n = int(frames * cfg.sample_rate / rate)  # as audio_frames
             self.lengths.append(n)
             for k in range(max(1, n // L)):
                 self.windows.append((i, k * L))

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from sagasr_stream.files import atomic_path
 
+from .audio_files import checked_clips
 from .captions import CaptionStore, caption_variants
 from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
 from .degrade import DegradeConfig, apply_gain_db, brightness_slopes, degrade_clip, pair_gains_db, tilt_slopes
@@ -123,6 +124,7 @@ class PairBank(Dataset):
             paths, rows = listed_token_rows(root, cfg.file_list, paths, str(cfg.text_tokens))
             tokens = tokens[rows]
             counts = counts[rows] if counts is not None else None
+        checked_clips([root / p for p in paths], root)  # one error naming every damaged clip, before decoding
         rate = cfg.sample_rate
         jobs = [(str(root / p), rate, cfg.seed, versions, i, cfg.degrade) for i, p in enumerate(paths)]
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -19,6 +19,7 @@ import torch
 
 from sagasr_stream.files import atomic_write_text
 
+from .audio_files import checked_clips, listed_audio, scan_audio
 from .checkpointing import latest_state, load_state, replace_folder
 from .config import VAE_PARTS, DataConfig, TrainConfig, load_train_config, to_json  # noqa: F401 (re-exported)
 from .data import StepBatchSampler, WindowDataset, collate, worker_init
@@ -81,6 +82,26 @@ def _bank_loaders(cfg: TrainConfig, start: int, trainer: Any) -> tuple[Any, Any]
     vl = DataLoader(val, batch_sampler=StepBatchSampler(cfg.batch_size, max(1, cfg.val_batches), 0, rank, world),
                     collate_fn=identity_collate)
     return tl, vl
+
+
+def _check_audio(cfg: TrainConfig) -> None:
+    """Check every audio file of a run on audio before anything is built or written (one error names each damaged
+    file: :func:`~sagasr_training.audio_files.checked_clips`). A latent-cache run reads no audio; a pair bank
+    checks the clips of its token file when it is built."""
+    if cfg.data.latent_cache or cfg.data.bank_versions or not cfg.data.root:
+        return
+    root = Path(cfg.data.root)
+    checked_clips(listed_audio(root, cfg.data.file_list) if cfg.data.file_list else scan_audio(root), root)
+
+
+def _count_batches_from(trainer: Any, micro_batches: int) -> None:
+    """Validate at the global multiples of ``val_every``, as an uninterrupted run does: with
+    ``check_val_every_n_epoch=None`` Lightning counts ``val_check_interval`` on its loop's total batch count, which a
+    fresh trainer starts at 0, i.e. at the resumed step (a run resumed at step 3 with ``val_every`` 2 validated after
+    step 5); here it starts at the micro-batches already trained. Only the validation check reads that count (the
+    step counter, the schedule and the logs use the optimizer steps)."""
+    total = trainer.fit_loop.epoch_loop.batch_progress.total
+    total.ready = total.started = total.processed = total.completed = micro_batches
 
 
 def _fresh_model(cfg: TrainConfig, mcfg: Any) -> Any:
@@ -251,6 +272,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     if changed_settings:  # applied from the resumed step (README): said, so that a forgotten flag is seen
         print(f"{run_dir}: resuming with settings other than its last start's: {', '.join(changed_settings)}",
               file=sys.stderr)
+    _check_audio(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume = load_state(state_dir) if state_dir else None
     start = int(resume["info"]["step"]) if resume else 0
@@ -314,10 +336,12 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         accumulate_grad_batches=cfg.accumulate, gradient_clip_val=cfg.grad_clip or None,
         logger=loggers, callbacks=callbacks, enable_progress_bar=cfg.progress, enable_checkpointing=False,
         enable_model_summary=False, log_every_n_steps=max(1, cfg.log_every), num_sanity_val_steps=0,
-        val_check_interval=max(1, min(cfg.val_every, cfg.max_steps - start)) * cfg.accumulate,
+        val_check_interval=max(1, min(cfg.val_every, cfg.max_steps)) * cfg.accumulate,
+        check_val_every_n_epoch=None,  # counted on the loop's total batches: _count_batches_from
         limit_val_batches=cfg.val_batches if cfg.val_every > 0 else 0,  # val_every 0: never, as save_every 0
         use_distributed_sampler=False, deterministic=False,
         default_root_dir=str(run_dir))
+    _count_batches_from(trainer, start * cfg.accumulate)
     module.make_loaders = lambda: _loaders(cfg, start, trainer)  # type: ignore[attr-defined]
     loaders: dict[str, Any] = {}
 

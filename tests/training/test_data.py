@@ -128,3 +128,83 @@ def test_a_file_name_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path, c
         scan_audio(tmp_path)
     assert main(["captions", str(tmp_path), "--captioner", "metadata"]) == 2
     assert "caf\\xe9.wav" in capsys.readouterr().err
+
+
+def test_training_takes_the_runtimes_audio_suffixes_and_reads_them(tmp_path: Path) -> None:
+    """Training found `.opus` files, which no decoder here reads (and the runtime does not take), by its own list of
+    suffixes; now it takes the runtime's (`AUDIO_SUFFIXES`), in any case, and reads each one this platform
+    decodes (`.m4a`: macOS only)."""
+    from pedalboard.io import get_supported_read_formats, get_supported_write_formats
+
+    from sagasr_stream.input_files import AUDIO_SUFFIXES
+    from sagasr_training.audio_files import scan_audio
+
+    x = tone_clip(44100, 1, 0.5, 220.0, 0)
+    for suffix in sorted(AUDIO_SUFFIXES):
+        (tmp_path / f"clip{suffix.upper()}").write_bytes(b"")
+    for other in ("clip.opus", "notes.txt", "clip.wav.bak"):
+        (tmp_path / other).write_bytes(b"")
+    assert {p.suffix.lower() for p in scan_audio(tmp_path)} == AUDIO_SUFFIXES
+    readable = sorted(AUDIO_SUFFIXES & set(get_supported_read_formats()))
+    assert {".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg"} <= set(readable)
+    for suffix in readable:
+        folder = tmp_path / suffix[1:]
+        try:
+            write_audio(folder / f"clip{suffix}", x, 44100)
+        except ValueError:  # read but not written here (.m4a on macOS): nothing to read it from
+            assert suffix not in get_supported_write_formats()
+            continue
+        ds = WindowDataset(cfg(folder, captions=None))
+        assert ds.files == [folder / f"clip{suffix}"]
+        assert float(ds[0]["hr"].abs().max()) > 0.1
+
+
+def _damaged_folder(root: Path) -> Path:
+    """Two good clips (one FLAC ending in digital silence) and five damaged files: garbage bytes named .wav, an
+    empty .flac, and a WAV, a FLAC, an MP3 and an Ogg file cut to half their length."""
+    x = tone_clip(44100, 1, 1.0, 220.0, 0)
+    write_audio(root / "good.wav", x, 44100)
+    write_audio(root / "good_fade.flac", np.concatenate([x, np.zeros((1, 44100), np.float32)], axis=1), 44100)
+    (root / "garbage.wav").write_bytes(b"not audio at all\n" * 64)
+    (root / "empty.flac").write_bytes(b"")
+    for suffix in (".wav", ".flac", ".mp3", ".ogg"):
+        whole = write_audio(root / f"whole{suffix}", x, 44100).read_bytes()
+        (root / f"whole{suffix}").unlink()
+        (root / f"cut{suffix}").write_bytes(whole[: len(whole) // 2])
+    return root
+
+
+DAMAGED = ["cut.flac", "cut.mp3", "cut.ogg", "cut.wav", "empty.flac", "garbage.wav"]
+
+
+def test_damaged_audio_files_are_refused_in_one_error_naming_each(tmp_path: Path) -> None:
+    """A garbage .wav stopped the data set at the first one with the decoder's message; a cut WAV, FLAC or MP3 was
+    taken, its missing part read as zeros. Every file is checked when the data set is built, and one error names
+    each damaged file and why (nothing is skipped: the set, its split and a resume's data stay those listed)."""
+    root = _damaged_folder(tmp_path / "data")
+    with pytest.raises(ValueError) as caught:
+        WindowDataset(cfg(root), "train")
+    text = str(caught.value)
+    assert text.startswith(f"6 of 8 audio files under {root} cannot be trained on")
+    lines = text.splitlines()[1:]
+    assert len(lines) == len(DAMAGED) and all(line.startswith("  - ") for line in lines)
+    for line, name in zip(lines, DAMAGED):  # in path order, each once, with its reason
+        assert f"{root / name}" in line and sum(f"/{other}" in line for other in DAMAGED) == 1
+    assert "good" not in text
+    assert "truncated" in text and "MP3 header declares" in text and "MD5" in text
+    for name in ("good.wav", "good_fade.flac"):  # a FLAC ending in digital silence is decoded whole, and taken
+        ds = WindowDataset(cfg(root, file_list=None), "train", files=[root / name])
+        assert ds.lengths == [44100 * (1 if name == "good.wav" else 2)]
+
+
+def test_a_damaged_file_stops_sagasr_train_before_a_run_folder_is_made(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    from sagasr_training.cli import main
+
+    root = _damaged_folder(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    assert main(["diffusion", "--model", "tiny", "--data", str(root), "--run-dir", str(run_dir), "--accelerator",
+                 "cpu", "--max-steps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error: 6 of 8 audio files" in err and "Traceback" not in err
+    assert all(name in err for name in DAMAGED) and not run_dir.exists()

@@ -432,3 +432,15 @@ def test_text_tokens_of_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None
 
     with pytest.raises(ValueError, match="no audio files under"):
         write_text_tokens(None, DataConfig(root=str(tmp_path)), tmp_path / "tokens.safetensors")
+
+
+def test_a_pair_bank_names_every_damaged_clip_before_decoding(tmp_path: Path) -> None:
+    """The bank decoded its clips in worker processes: a garbage file stopped it with the decoder's message, a cut
+    one was taken with zeros for its missing part."""
+    from .test_data import DAMAGED, _damaged_folder
+
+    root = _damaged_folder(tmp_path / "data")
+    cfg = DataConfig(root=str(root), text_tokens=str(_tokens(root, tmp_path)), window_samples=8192).validate()
+    with pytest.raises(ValueError, match=f"^6 of 8 audio files under {root} cannot be trained on") as caught:
+        PairBank(cfg, versions=1, workers=1)
+    assert all(str(root / name) in str(caught.value) for name in DAMAGED)

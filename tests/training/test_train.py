@@ -460,6 +460,29 @@ def test_val_every_0_never_validates(audio_dir: Path, tmp_path: Path) -> None:
     assert sorted(_losses(tmp_path / "noval")) == [0, 1] and not any(r.get("val/loss") for r in rows)
 
 
+def _val_steps(run_dir: Path) -> list[int]:
+    """The global steps after which a run validated, from its CSV logs (one folder per start, ``from-<step>``; a
+    row's ``step`` counts that start's optimizer steps before the one it follows)."""
+    steps = []
+    for f in sorted((run_dir / "logs").glob("from-*/metrics.csv")):
+        start = int(f.parent.name.split("-")[1])
+        steps += [start + int(r["step"]) + 1 for r in csv.DictReader(f.open()) if r.get("val/loss")]
+    return steps
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_a_resumed_run_validates_at_the_global_multiples_of_val_every(audio_dir: Path, tmp_path: Path,
+                                                                      accumulate: int) -> None:
+    """Lightning counted val_every from the resumed step: a run resumed at step 3 with val_every 2 validated after
+    step 5, not 4."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    kw = dict(val_every=2, val_batches=1, save_every=0, accumulate=accumulate, batch_size=2 // accumulate)
+    run("diffusion", _cfg(audio_dir, straight, max_steps=5, **kw))
+    run("diffusion", _cfg(audio_dir, split, max_steps=3, **kw))
+    run("diffusion", _cfg(audio_dir, split, max_steps=5, **kw))
+    assert _val_steps(straight) == _val_steps(split) == [2, 4]
+
+
 @pytest.mark.parametrize("key, value", [("lr", float("inf")), ("grad_clip", float("nan")),
                                         ("logit_mean", float("nan"))])
 def test_a_non_finite_number_in_the_config_is_refused_by_name(audio_dir: Path, tmp_path: Path, key: str,

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import importlib.util
+
 import numpy as np
 import pytest
+
+if importlib.util.find_spec("lightning") is not None:
+    # Lightning's log handler keeps the sys.stderr of its import: imported inside a test that captures stderr
+    # (capsys), it wrote to that closed capture in later tests ("--- Logging error ---" in their stderr)
+    import lightning.pytorch  # noqa: F401
 
 
 def write_audio(path: Path, x: np.ndarray, sr: int) -> Path:

@@ -69,7 +69,9 @@ class DiTConfig:
 @dataclass
 class TextConfig:
     """Frozen text encoder. ``path``: local HF folder or "minilm" (packaged); ``hf_config``: build with
-    random weights from this HF config dict instead (tests; checkpoints). ``vocab``: WordPiece tokens."""
+    random weights from this HF config dict instead (tests; checkpoints). ``vocab``: WordPiece tokens.
+    ``padding``: what the DiT sees after a caption's last token, "zero" or "repeat" (the caption's tokens again,
+    :func:`~.conditioners.repeat_live_tokens`; in the exported DiT graph, so the runtime is the same for both)."""
 
     kind: str = "bert"
     max_tokens: int = 64

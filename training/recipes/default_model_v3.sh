@@ -81,6 +81,24 @@
 #   93 ms) moved 0.3 of the way to the octave below the edge's (sagasr_stream/band_transients.py; chosen on the five
 #   choice sets by a rule written first, model card "Band transients"): export --band-transients 0.3 (with stage 2j's
 #   flags). The shipped model v3.8.
+# Stage 2m (v3.9, twenty-eighth session, CPU, ~45 min on two threads; resumable like 2b): the text condition with a
+#   caption's tokens repeated over the zero padding (text.padding "repeat": the cross-attention has no padding mask, so
+#   a two-word caption was 2 live tokens among 48 zeros). Stage 2i's three banks without the evaluation corpus's
+#   validation pieces, every caption in several phrasings, 30 % of the pairs with the runtime's empty caption
+#   (training/configs/small-mdct-cpu-repeat-captions.json), from v3.8's weights:
+#   sagasr-train mix "$WORK/mix3h" fl="$GPU/corpus" ms="$WORK/ms9:2" cs="$WORK/cs10:2" --hold-out-seed 0
+#   python - "$GPU/model-gpu.json" "$GPU/model-gpu-repeat.json" <<< 'import json, sys; m = json.load(open(sys.argv[1])); m["text"]["padding"] = "repeat"; json.dump(m, open(sys.argv[2], "w"), indent=1)'
+#   (and the same for "$GPU/model.json" -> "$GPU/model-repeat.json", the export's --random-config)
+#   M="$WORK/mix3h"; sagasr-train text-tokens --model "$GPU/model-repeat.json" --data "$M" --captions "$M/captions.jsonl" \
+#       --file-list "$M/train.txt" --caption-variants --out "$M/tokens-variants.safetensors"
+#   OMP_NUM_THREADS=2 nice sagasr-train diffusion --config training/configs/small-mdct-cpu-repeat-captions.json \
+#       --model "$GPU/model-gpu-repeat.json" --init-weights training/weights/v3-mix3/model.safetensors --data "$M" \
+#       --file-list "$M/train.txt" --captions "$M/captions.jsonl" --text-tokens "$M/tokens-variants.safetensors" \
+#       --run-dir "$WORK/v28/runs/repeat"
+#   The EMA of state/step-00000800 (its trained tensors over v3.8's LayerNorm buffers, float16) is the shipped model
+#   v3.9, committed as training/weights/v3-repeat/model.safetensors (its config.json: "$GPU/model-gpu-repeat.json");
+#   exported with stage 2l's flags and --random-config "$GPU/model-repeat.json". Chosen on the five choice sets and the
+#   selection clips' caption change by a rule written before any result (model card, "Text condition, repeated").
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made
@@ -100,7 +118,8 @@
 #   --degrade-brightness-db-per-octave -6 6, two threads. None passed its rule; v3.7 stays.
 # Tried, not shipped (model card, tenth session): stage 2d on FluidR3 + MuseScore clips, and its weights mixed with
 #   v3.1's (WiSE-FT: sagasr-train interpolate training/weights/v3-onestep/model.safetensors FINE_TUNE --alpha 0.5 -o OUT).
-# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.8, is stage 2i's
+# Stage 3 (here): unpack the GPU run, export, evaluate (the GPU run alone; the shipped model, v3.9, is stage 2m's
+#   weights with the runtime flags of v3.8, which is stage 2i's
 #   weights with stage 2e's fit, stage 2f's ceiling, stage 2g's blend, stage 2h's level pull, stage 2j's smoothing and
 #   stage 2l's band transients).
 set -euo pipefail

@@ -28,8 +28,10 @@ def repeat_live_tokens(tokens: torch.Tensor) -> torch.Tensor:
 
     The DiT's cross-attention has no padding mask: a zero token is a key of logit 0 with a zero value, so each one
     takes a share of the attention from the caption, and a two-word caption is 2 live tokens among 48. Repeated,
-    every position is a caption token and the attention over them is what a mask would give (softmax weights
-    are unchanged by repeating every key the same number of times, up to the S mod n remainder)."""
+    every position is a caption token: among them the attention is what a mask would give (repeating every key the
+    same number of times leaves the softmax weights, up to the S mod n remainder), while against the two roll-off
+    tokens that follow the caption's tokens weigh S / n times as much, whatever its length (not a mask's result: the
+    model is trained with it)."""
     live = tokens.abs().sum(dim=-1) > 0  # (B, S)
     n = live.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1)
     index = torch.arange(tokens.shape[1], device=tokens.device)[None, :] % n  # (B, S)

@@ -99,6 +99,10 @@
 #   v3.9, committed as training/weights/v3-repeat/model.safetensors (its config.json: "$GPU/model-gpu-repeat.json");
 #   exported with stage 2l's flags and --random-config "$GPU/model-repeat.json". Chosen on the five choice sets and the
 #   selection clips' caption change by a rule written before any result (model card, "Text condition, repeated").
+#   To continue from v3.9 on a fresh machine, from the repository alone: --model training/weights/v3-repeat/config.json
+#   --init-weights training/weights/v3-repeat/model.safetensors (tokens from sagasr-train text-tokens --model "$GPU/model-repeat.json");
+#   "$GPU/model-repeat.json" is the shipped manifest's provenance.config:
+#   python -c 'import json; print(json.dumps(json.load(open("sagasr_stream/models/default/manifest.json"))["provenance"]["config"]))' > "$GPU/model-repeat.json"
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

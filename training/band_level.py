@@ -18,7 +18,7 @@ import numpy as np
 from sagasr_stream.band_level import BandLevelFit, peakiness_db
 from sagasr_stream.dsp import float64_stft
 
-from .audio_files import listed_audio, scan_audio
+from .audio_files import checked_clips, listed_audio, scan_audio
 
 SAMPLE_RATE = 44100
 CUTOFFS_HZ = (4000.0, 6000.0, 8000.0, 10000.0, 12000.0, 14000.0)
@@ -70,6 +70,7 @@ def measure_corpus(root: str | os.PathLike[str], file_list: str | os.PathLike[st
     files = listed_audio(root, file_list) if file_list else scan_audio(root)
     if not files:
         raise ValueError(f"band-level fit: no audio files under {root}")
+    checked_clips(files, root)  # one error naming each damaged file, before the fit reads any
     noise = [noise_peakiness_db(c) for c in cutoffs_hz]
     points: list[tuple[float, float]] = []
     for path in files:

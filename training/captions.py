@@ -305,11 +305,12 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
 
     from sagasr_stream import degradation
 
-    from .audio_files import scan_audio
+    from .audio_files import checked_clips, scan_audio
 
     root, cache = Path(root), Path(cache)
     done = {} if overwrite else read_cache(cache)
     files = [p for p in scan_audio(root) if p.relative_to(root).as_posix() not in done]
+    checked_clips(files, root)  # one error naming each damaged file, before any caption is written
     cache.parent.mkdir(parents=True, exist_ok=True)
     if overwrite and cache.exists():
         cache.unlink()

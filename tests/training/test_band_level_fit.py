@@ -78,3 +78,14 @@ def test_a_corpus_at_another_rate_is_refused(tmp_path) -> None:
     assert main(["band-level", str(tmp_path), "-o", str(tmp_path / "x.json")]) == 2
     with pytest.raises(ValueError, match="48000 Hz"):
         measure_corpus(tmp_path)
+
+
+def test_damaged_files_are_named_before_the_fit(tmp_path) -> None:
+    """As for a training data set (audio_files.checked_clips): one error names each damaged file, not the decoder's
+    message at the first one."""
+    write_audio(tmp_path / "good.flac", harmonic(1.0, 220.0, 0.1, 0)[None], SR)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not really a wave file")
+    (tmp_path / "worse.flac").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"2 of 3 audio files") as info:
+        measure_corpus(tmp_path)
+    assert "bad.wav" in str(info.value) and "worse.flac" in str(info.value)

@@ -267,3 +267,15 @@ def test_captioning_resumed_after_a_torn_line_keeps_the_cache_readable(audio_dir
     cache.write_text('{"path": "piano/piano_a.wav", "caption": "no newline"}', encoding="utf-8")  # hand-edited
     generate_captions(audio_dir, cache, MetadataCaptioner(), max_seconds=0.5, progress=False)
     assert read_cache(cache)["piano/piano_a.wav"] == "no newline" and len(read_cache(cache)) == 5
+
+
+def test_damaged_files_are_named_before_any_caption_is_written(audio_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "good.wav").write_bytes((audio_dir / "piano" / "piano_a.wav").read_bytes())
+    (root / "bad.wav").write_bytes(b"RIFF not really a wave file")
+    cache = tmp_path / "c.jsonl"
+    with pytest.raises(ValueError, match=r"1 of 2 audio files") as info:
+        generate_captions(root, cache, MetadataCaptioner(), progress=False)
+    assert "bad.wav" in str(info.value)
+    assert not cache.exists() or read_cache(cache) == {}

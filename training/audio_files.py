@@ -49,6 +49,12 @@ def listed_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str]
     return files
 
 
+def corpus_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The audio files of a corpus: those ``file_list`` names (:func:`listed_audio`), or every one under ``root``
+    (:func:`scan_audio`)."""
+    return listed_audio(root, file_list) if file_list else scan_audio(root)
+
+
 TAIL_FRAMES = 4096  # frames decoded at a file's end: where a cut FLAC file decodes to zeros
 MAX_NAMED = 20  # damaged files named in the error; the rest are counted
 

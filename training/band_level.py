@@ -18,7 +18,7 @@ import numpy as np
 from sagasr_stream.band_level import BandLevelFit, peakiness_db
 from sagasr_stream.dsp import float64_stft
 
-from .audio_files import checked_clips, listed_audio, scan_audio
+from .audio_files import checked_clips, corpus_audio
 
 SAMPLE_RATE = 44100
 CUTOFFS_HZ = (4000.0, 6000.0, 8000.0, 10000.0, 12000.0, 14000.0)
@@ -67,7 +67,7 @@ def measure_corpus(root: str | os.PathLike[str], file_list: str | os.PathLike[st
     report: the fit (the bundle's ``defaults.band_level``), its point count, correlation and residual."""
     from pedalboard.io import AudioFile
 
-    files = listed_audio(root, file_list) if file_list else scan_audio(root)
+    files = corpus_audio(root, file_list)
     if not files:
         raise ValueError(f"band-level fit: no audio files under {root}")
     checked_clips(files, root)  # one error naming each damaged file, before the fit reads any

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .audio_files import AUDIO_EXTENSIONS, checked_clips, listed_audio, scan_audio  # noqa: F401 (re-exported)
+from .audio_files import AUDIO_EXTENSIONS, checked_clips, corpus_audio, listed_audio, scan_audio  # noqa: F401 (re-exported)
 from .captions import CaptionStore
 from .config import DataConfig  # noqa: F401 (re-exported)
 from .degrade import training_pair
@@ -63,7 +63,7 @@ class WindowDataset(Dataset):
         self.cfg, self.split = cfg, split
         root = Path(cfg.root)
         if files is None:
-            files = listed_audio(root, cfg.file_list) if cfg.file_list else scan_audio(root)
+            files = corpus_audio(root, cfg.file_list)
         if not files:
             raise ValueError(f"no audio files under {root} (extensions {AUDIO_EXTENSIONS})")
         clips = dict(zip(files, checked_clips(files, root)))  # every file, both splits: one error names them all

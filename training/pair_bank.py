@@ -24,9 +24,9 @@ from torch.utils.data import Dataset
 
 from sagasr_stream.files import atomic_path
 
-from .audio_files import checked_clips
+from .audio_files import checked_clips, corpus_audio
 from .captions import CaptionStore, caption_variants
-from .data import DataConfig, listed_audio, read_window, scan_audio, audio_frames
+from .data import DataConfig, listed_audio, read_window, audio_frames
 from .degrade import DegradeConfig, apply_gain_db, brightness_slopes, degrade_clip, pair_gains_db, tilt_slopes
 
 TOKENS_FORMAT = "sagasr-text-tokens/1"
@@ -41,7 +41,7 @@ def write_text_tokens(model: Any, data: DataConfig, out: str | Path) -> Path:
     import json
 
     root = Path(data.root)
-    files = listed_audio(root, data.file_list) if data.file_list else scan_audio(root)
+    files = corpus_audio(root, data.file_list)
     if not files:
         raise ValueError(f"no audio files {'in ' + str(data.file_list) if data.file_list else 'under ' + str(root)}")
     store = CaptionStore(data.captions, root=root)

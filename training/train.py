@@ -19,7 +19,7 @@ import torch
 
 from sagasr_stream.files import atomic_write_text
 
-from .audio_files import checked_clips, listed_audio, scan_audio
+from .audio_files import checked_clips, corpus_audio
 from .checkpointing import latest_state, load_state, replace_folder
 from .config import VAE_PARTS, DataConfig, TrainConfig, load_train_config, to_json  # noqa: F401 (re-exported)
 from .data import StepBatchSampler, WindowDataset, collate, worker_init
@@ -91,7 +91,7 @@ def _check_audio(cfg: TrainConfig) -> None:
     if cfg.data.latent_cache or cfg.data.bank_versions or not cfg.data.root:
         return
     root = Path(cfg.data.root)
-    checked_clips(listed_audio(root, cfg.data.file_list) if cfg.data.file_list else scan_audio(root), root)
+    checked_clips(corpus_audio(root, cfg.data.file_list), root)
 
 
 def _count_batches_from(trainer: Any, micro_batches: int) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from sagasr_stream.errors import AudioFileError
 from sagasr_stream.input_files import AUDIO_SUFFIXES
 
-# the runtime's suffixes (one list: training reads with the same decoder, pedalboard); `.m4a` is read on macOS only
+# the runtime's suffixes (one list: training reads with the runtime's reader, open_input); `.m4a` is read on macOS only
 AUDIO_EXTENSIONS = tuple(sorted(AUDIO_SUFFIXES))
 
 
@@ -55,6 +55,22 @@ def corpus_audio(root: str | os.PathLike[str], file_list: str | os.PathLike[str]
     return listed_audio(root, file_list) if file_list else scan_audio(root)
 
 
+def runtime_frames(frames: int, path: str | os.PathLike[str]) -> int:
+    """``frames`` (an audio file's count by its decoder, at its own rate) as the runtime reads the file
+    (:func:`~sagasr_stream.audio_io.open_input`): an MP3's without the encoder delay and padding its LAME tag records
+    (:func:`~sagasr_stream.mp3.mp3_gapless`), which pedalboard's decoder returns."""
+    from sagasr_stream.mp3 import mp3_gapless
+
+    gapless = mp3_gapless(path)
+    return frames if gapless is None else gapless[1]
+
+
+def frames_at(frames: int, rate: float, sample_rate: int) -> int:
+    """``frames`` samples at ``rate`` counted at ``sample_rate`` (rounded down, as pedalboard's resampled reader
+    counts them): a clip's length in a data set (:func:`sagasr_training.data.audio_frames`)."""
+    return int(frames * sample_rate / rate)
+
+
 TAIL_FRAMES = 4096  # frames decoded at a file's end: where a cut FLAC file decodes to zeros
 MAX_NAMED = 20  # damaged files named in the error; the rest are counted
 
@@ -67,7 +83,8 @@ def clip_frames(path: str | os.PathLike[str]) -> tuple[int, float]:
     is decoded whole against its MD5 (:func:`~sagasr_stream.integrity.check_audio_file`). Garbled data inside a
     file whose structure is whole is not looked for (the runtime's full check decodes every file). Raises
     :class:`~sagasr_stream.errors.AudioFileError`, one line naming the file and what is wrong. Remembered per path,
-    size and modification time, so the train and validation sets of one run check a file once."""
+    size and modification time, so the train and validation sets of one run check a file once. The frames are those
+    the runtime reads (:func:`runtime_frames`: an MP3's without its encoder delay and padding)."""
     stat = os.stat(path)
     return _clip_frames(str(path), stat.st_size, stat.st_mtime_ns)
 
@@ -86,13 +103,14 @@ def _clip_frames(path: str, size: int, mtime_ns: int) -> tuple[int, float]:
         raise AudioFileError(unreadable_message(exc, file)) from None
     with handle:
         frames, rate = int(handle.frames), float(handle.samplerate)
-        if frames <= 0:
+        kept = runtime_frames(frames, file)
+        if kept <= 0:
             raise AudioFileError(f"{file} holds no audio frames")
         problem = header_problem(file, frames)
         if problem:
             raise AudioFileError(problem)
         if read_flac_info(file) is None:  # the header checks see a cut file; an MP3's seek would decode it all
-            return frames, rate
+            return kept, rate
         try:
             handle.seek(max(0, frames - TAIL_FRAMES))
             tail = handle.read(TAIL_FRAMES)

@@ -65,7 +65,7 @@ def measure_corpus(root: str | os.PathLike[str], file_list: str | os.PathLike[st
                    cutoffs_hz: Sequence[float] = CUTOFFS_HZ, floor_db: float = DEFAULT_FLOOR_DB) -> dict:
     """Fit on the corpus under ``root`` (all audio files, or those ``file_list`` names); returns a JSON-able
     report: the fit (the bundle's ``defaults.band_level``), its point count, correlation and residual."""
-    from pedalboard.io import AudioFile
+    from sagasr_stream.audio_io import open_input
 
     files = corpus_audio(root, file_list)
     if not files:
@@ -74,10 +74,10 @@ def measure_corpus(root: str | os.PathLike[str], file_list: str | os.PathLike[st
     noise = [noise_peakiness_db(c) for c in cutoffs_hz]
     points: list[tuple[float, float]] = []
     for path in files:
-        with AudioFile(str(path)) as f:
-            if f.samplerate != SAMPLE_RATE:
-                raise ValueError(f"{path}: {f.samplerate:g} Hz; the band-level fit reads 44.1 kHz clips")
-            audio = f.read(f.frames).mean(axis=0)
+        with open_input(path) as (f, _channels, rate):  # as the runtime reads it (an MP3 gapless)
+            if rate != SAMPLE_RATE:
+                raise ValueError(f"{path}: {rate} Hz; the band-level fit reads 44.1 kHz clips")
+            audio = f.read(f.frames).mean(axis=0)  # type: ignore[attr-defined]
         points.extend(clip_points(audio, cutoffs_hz, noise))
     fit = fit_band_level(points, floor_db)
     x, y = np.asarray(points).T

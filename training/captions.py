@@ -301,9 +301,8 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
     """Caption every audio file under ``root`` into the JSON-lines ``cache`` (appending; files already cached
     are skipped unless ``overwrite``). ``lowpass_hz``: caption a band-limited copy (what the model will see at
     inference) instead of the file itself. Returns the number of new captions."""
-    from pedalboard.io import AudioFile
-
     from sagasr_stream import degradation
+    from sagasr_stream.audio_io import open_input
 
     from .audio_files import checked_clips, scan_audio
 
@@ -322,8 +321,9 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
     n = 0
     with cache.open("a", encoding="utf-8") as out:
         for p in files:
-            with AudioFile(str(p)) as src, src.resampled_to(captioner.sample_rate) as f:
-                audio = np.asarray(f.read(int(max_seconds * captioner.sample_rate)), dtype=np.float32).mean(axis=0)
+            with open_input(p, captioner.sample_rate) as (f, _channels, _rate):  # as the runtime reads it
+                audio = np.asarray(f.read(int(max_seconds * captioner.sample_rate)),  # type: ignore[attr-defined]
+                                   dtype=np.float32).mean(axis=0)
             if lowpass_hz:
                 audio = degradation.band_limit(audio, captioner.sample_rate, degradation.LowPassSpec("butter", 8, min(lowpass_hz, captioner.sample_rate * 0.45)))
             text = captioner.caption(audio, p)

@@ -16,7 +16,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .audio_files import AUDIO_EXTENSIONS, checked_clips, corpus_audio, listed_audio, scan_audio  # noqa: F401 (re-exported)
+from sagasr_stream.audio_io import DECODE_BLOCK, open_input
+
+from .audio_files import (AUDIO_EXTENSIONS, checked_clips, corpus_audio, frames_at,  # noqa: F401 (re-exported)
+                          listed_audio, runtime_frames, scan_audio)
 from .captions import CaptionStore
 from .config import DataConfig  # noqa: F401 (re-exported)
 from .degrade import training_pair
@@ -29,21 +32,35 @@ def is_validation(relpath: str, fraction: float) -> bool:
 
 
 def audio_frames(path: Path, sample_rate: int) -> int:
-    """Length of ``path`` in samples at ``sample_rate``."""
+    """Length of ``path`` in samples at ``sample_rate``, as the runtime reads it (an MP3 without its encoder delay
+    and padding: :func:`~sagasr_training.audio_files.runtime_frames`)."""
     from pedalboard.io import AudioFile
 
     with AudioFile(str(path)) as f:
-        return int(f.frames * sample_rate / f.samplerate)
+        return frames_at(runtime_frames(int(f.frames), path), f.samplerate, sample_rate)
+
+
+def skip_frames(reader: object, offset: int) -> None:
+    """Move a reader of :func:`~sagasr_stream.audio_io.open_input` on by ``offset`` frames: an audio file seeks; an
+    MP3 read gapless (:class:`~sagasr_stream.audio_io.GaplessReader`) is decoded from its start and the frames
+    before ``offset`` are dropped (pedalboard's own MP3 seek decodes from the start too)."""
+    if hasattr(reader, "seek"):
+        reader.seek(offset)
+        return
+    while offset > 0:
+        dropped = reader.read(min(offset, DECODE_BLOCK)).shape[1]  # type: ignore[attr-defined]
+        if not dropped:
+            return
+        offset -= dropped
 
 
 def read_window(path: Path, offset: int, length: int, sample_rate: int) -> np.ndarray:
-    """``length`` mono samples at ``sample_rate`` from ``offset`` (zero-padded at the end): (length,) float32."""
-    from pedalboard.io import AudioFile
-
-    with AudioFile(str(path)) as src, src.resampled_to(sample_rate) as f:
-        offset = min(offset, max(f.frames - 1, 0))
-        f.seek(offset)
-        x = f.read(length)  # (channels, n)
+    """``length`` mono samples at ``sample_rate`` from ``offset`` (zero-padded at the end): (length,) float32,
+    read as the runtime reads the file (:func:`~sagasr_stream.audio_io.open_input`: an MP3 gapless)."""
+    with open_input(path, sample_rate) as (f, _channels, _rate):
+        offset = min(offset, max(f.frames - 1, 0))  # type: ignore[attr-defined]
+        skip_frames(f, offset)
+        x = f.read(length)  # type: ignore[attr-defined]  # (channels, n)
     x = np.asarray(x, dtype=np.float32).mean(axis=0)
     if x.shape[0] < length:
         x = np.pad(x, (0, length - x.shape[0]))
@@ -81,7 +98,7 @@ class WindowDataset(Dataset):
         L = cfg.window_samples
         for i, p in enumerate(chosen):
             frames, rate = clips[p]
-            n = int(frames * cfg.sample_rate / rate)  # as audio_frames
+            n = frames_at(frames, rate, cfg.sample_rate)  # as audio_frames
             self.lengths.append(n)
             for k in range(max(1, n // L)):
                 self.windows.append((i, k * L))

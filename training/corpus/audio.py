@@ -1,4 +1,4 @@
-"""Audio file I/O for the corpus (pedalboard): mono loading with resampling, FLAC/WAV writing."""
+"""Audio file I/O for the corpus (the runtime's reader, pedalboard): mono loading with resampling, FLAC/WAV writing."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,13 +9,16 @@ from scipy import signal
 
 def load_mono(path: str | Path, sample_rate: int = 44100, keep_rate: bool = False) -> tuple[np.ndarray, int]:
     """Read an audio file -> (mono float64 (samples,), rate). Channels are averaged. The audio is resampled
-    to ``sample_rate`` unless ``keep_rate`` (then the file's own rate is returned with it)."""
-    from pedalboard.io import AudioFile
+    to ``sample_rate`` unless ``keep_rate`` (then the file's own rate is returned with it). Read as the runtime
+    reads it (:func:`~sagasr_stream.audio_io.open_input`: an MP3 without its encoder delay and padding)."""
+    from sagasr_stream.audio_io import open_input
+    from sagasr_stream.errors import AudioFileError
 
     try:
-        with AudioFile(str(path)) as f:
-            audio = f.read(f.frames)
-            rate = int(round(f.samplerate))
+        with open_input(path) as (f, _channels, rate):
+            audio = f.read(f.frames)  # type: ignore[attr-defined]
+    except AudioFileError as exc:  # names the file
+        raise ValueError(str(exc)) from exc
     except Exception as exc:  # pedalboard raises ValueError/RuntimeError for unreadable files
         raise ValueError(f"cannot read audio file {path}: {exc}") from exc
     mono = np.asarray(audio, dtype=np.float64).mean(axis=0)

@@ -162,8 +162,9 @@ def disk_full_text(path: Path, needed: int = 0) -> str | None:
     return f"{os.strerror(errno.ENOSPC)} ({free} bytes free)"
 
 
-def check_finite_block(block: np.ndarray, source: Path) -> None:
-    """Raise :class:`AudioFileError` naming ``source`` when a block read from it holds NaN or Inf samples."""
+def check_finite_block(block: np.ndarray, source: object) -> None:
+    """Raise :class:`AudioFileError` naming ``source`` (a path, or a word such as "input") when a block read from it
+    holds NaN or Inf samples."""
     if not np.isfinite(block).all():
         raise AudioFileError(f"{source} holds NaN/Inf samples")
 

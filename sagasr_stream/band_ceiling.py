@@ -26,7 +26,7 @@ POWER_FLOOR = 1e-20    # added to a frame's power before the log (digital silenc
 
 def is_margin_db(value: object) -> bool:
     """Whether ``value`` can be a ceiling's margin: a finite number of dB, >= 0 (not a bool)."""
-    return is_real_number(value) and value >= 0
+    return is_real_number(value) and bool(value >= 0)
 
 
 def ceiling_gains_db(below_power: np.ndarray, above_power: np.ndarray, margin_db: float, counted: int | None = None) -> np.ndarray:

@@ -27,7 +27,7 @@ TINY = 1e-30
 
 def is_width_octaves(value: object) -> bool:
     """Whether ``value`` can be a smoothing width: a finite number of octaves in (0, 2] (not a bool)."""
-    return is_real_number(value) and 0 < value <= 2
+    return is_real_number(value) and bool(0 < value <= 2)
 
 
 def is_iterations(value: object) -> bool:

@@ -20,12 +20,12 @@ TILT_LIMIT_DB = 12.0       # |band_tilt| at most this, per octave
 
 def is_gain_db(value: object) -> bool:
     """Whether ``value`` can be a band gain: a finite number of dB within +-:data:`GAIN_LIMIT_DB` (not a bool)."""
-    return is_real_number(value) and abs(value) <= GAIN_LIMIT_DB
+    return is_real_number(value) and bool(abs(value) <= GAIN_LIMIT_DB)
 
 
 def is_tilt_db(value: object) -> bool:
     """Whether ``value`` can be a band tilt: a finite number of dB per octave within +-:data:`TILT_LIMIT_DB`."""
-    return is_real_number(value) and abs(value) <= TILT_LIMIT_DB
+    return is_real_number(value) and bool(abs(value) <= TILT_LIMIT_DB)
 
 
 def trim_band(spec_out: np.ndarray, edge_bin: int, gain_db: float, tilt_db_per_octave: float) -> None:

@@ -96,7 +96,7 @@ class BandLimitTracker:
         self.reset()
 
     def reset(self) -> None:
-        self._tail = np.zeros((0, 0), dtype=np.float64)  # samples from frame self._frames on
+        self._tail: np.ndarray = np.zeros((0, 0), dtype=np.float64)  # samples from frame self._frames on
         signals = 1 if self.downmix else self.channels
         self._sum = np.zeros((signals, N_FFT // 2 + 1), dtype=np.float64)
         self._step = np.full(signals, np.inf)  # the sample grid of the frames so far (quantization.grid_step)
@@ -120,9 +120,9 @@ class BandLimitTracker:
 
     def push(self, planar: np.ndarray) -> None:
         """Append (channels, n) float samples."""
-        block = np.asarray(planar, dtype=np.float32)
+        block: np.ndarray = np.asarray(planar, dtype=np.float32)
         if self.downmix:  # the floats of the stereo stage's downmix
-            block = np.sum(list(block), axis=0, dtype=np.float32)[None] / np.float32(self.channels)
+            block = np.asarray(np.sum(list(block), axis=0, dtype=np.float32))[None] / np.float32(self.channels)
         block = block.astype(np.float64)
         self._tail = block if self._tail.size == 0 else np.concatenate([self._tail, block], axis=1)
         while (count := min(self._frames_in(self._tail.shape[1]), PUSH_FRAMES)) > 0:

@@ -7,6 +7,7 @@ The manifest lists the SHA-256 of every file; :func:`load_manifest` verifies the
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import lzma
 import math
@@ -279,7 +280,7 @@ def _archive_members(archive: Path, stack: contextlib.ExitStack) -> Iterator[tup
     if zipfile.is_zipfile(archive):
         zf = stack.enter_context(zipfile.ZipFile(archive))
         for info in zf.infolist():
-            yield info.filename, info.is_dir(), lambda info=info: zf.open(info)
+            yield info.filename, info.is_dir(), functools.partial(zf.open, info)
     elif tarfile.is_tarfile(archive):
         tf = stack.enter_context(tarfile.open(archive))
         for member in tf.getmembers():

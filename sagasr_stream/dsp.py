@@ -499,12 +499,18 @@ def _merge_window(restored: np.ndarray | None, original: np.ndarray, mode: LowBa
                   spec_in: np.ndarray | None = None, spec_out: np.ndarray | None = None) -> np.ndarray:
     """:func:`merge_low_band` for one window: the restored (samples,) or its STFT ``spec_out``, ``original``
     (samples,) and its float64 STFT ``spec_in`` if known."""
-    cutoff = int(edge if mode == "keep" else rolloff_bin(original))
+    if mode == "keep":
+        assert edge is not None  # merge_low_band measures the edges when none are given
+        cutoff = int(edge)
+    else:
+        cutoff = int(rolloff_bin(original))
     if cutoff <= 0:
         if restored is None:
+            assert spec_out is not None  # merge_low_band passes exactly one of the two
             return istft(spec_out, original.shape[-1]).astype(np.float32)
         return restored.astype(np.float32)
     if spec_out is None:
+        assert restored is not None
         spec_out = float64_stft(restored)
     if spec_in is None:
         spec_in = float64_stft(original)

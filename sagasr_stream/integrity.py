@@ -21,6 +21,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def _sample_data(path: Path) -> tuple[int, int, int] | None:
         if head[:4] not in (b"RIFF", b"RF64", b"FORM"):
             return None
         aiff = head[:4] == b"FORM"
-        order = "big" if aiff else "little"
+        order: Literal["big", "little"] = "big" if aiff else "little"
         frame_bytes = None
         for _ in range(MAX_CHUNKS):
             chunk = f.read(8)

@@ -45,7 +45,7 @@ def option(default: Any = dataclasses.MISSING, *, help: str, unit: str | None = 
     return dataclasses.field(default=default, default_factory=default_factory, metadata={OPTION_KEY: info})
 
 
-def option_info(f: dataclasses.Field) -> OptionInfo | None:  # type: ignore[type-arg]
+def option_info(f: dataclasses.Field[Any]) -> OptionInfo | None:
     """The field's :class:`OptionInfo`, or None when it was declared without one."""
     return f.metadata.get(OPTION_KEY)
 

@@ -31,7 +31,7 @@ TINY = 1e-30
 
 def is_share(value: object) -> bool:
     """Whether ``value`` can be a blend share: a finite number in [0, 1] (not a bool)."""
-    return is_real_number(value) and 0 <= value <= 1
+    return is_real_number(value) and bool(0 <= value <= 1)
 
 
 def spectral_slope_db_per_octave(power: np.ndarray, freqs_hz: np.ndarray, low_hz: float, high_hz: float) -> float:

@@ -74,7 +74,7 @@ def sample(
     text_rows = np.concatenate([text_tokens] * rows)
     rin_rows = np.tile(rolloff_in.astype(np.float32), rows)
     rout_rows = np.tile(rolloff_out.astype(np.float32), rows)
-    x = noise.astype(np.float32).copy()
+    x: np.ndarray = noise.astype(np.float32).copy()
     times = np.linspace(1.0, 0.0, steps + 1, dtype=np.float64)
     for t, t_next in zip(times[:-1], times[1:]):
         t_rows = np.full(rows * n, t, dtype=np.float32)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Callable, Literal, get_args
+from typing import Any, Callable, Literal, get_args
 
 import numpy as np
 
@@ -138,7 +138,8 @@ class RestoreSettings:
 
     def with_(self, **changes: object) -> "RestoreSettings":
         """A copy with some fields changed (``None`` values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}  # resolve() checks the values
+        return replace(self, **kept)
 
 
 # With target_rolloff_hz "auto" or "model": a window whose band edge reaches this is complete and passes through.
@@ -255,15 +256,16 @@ def resolve(settings: RestoreSettings, manifest: Manifest) -> ResolvedSettings:
 def _plain_numbers(settings: RestoreSettings) -> RestoreSettings:
     """``settings`` with every numpy integer or floating scalar replaced by the Python number it holds (so that
     ``steps=np.int64(4)`` is 4, and the resolved settings hold Python numbers only)."""
-    return replace(settings, **{f.name: plain_number(getattr(settings, f.name)) for f in fields(settings)})
+    plain: dict[str, Any] = {f.name: plain_number(getattr(settings, f.name)) for f in fields(settings)}
+    return replace(settings, **plain)
 
 
 def _guidance_scale(name: str, value: object, default: float) -> float:
     """A guidance scale (``cfg_acoustic`` / ``cfg_text``): a number in [0, 20]; ``None``: the bundle's ``default``."""
     value = float(default) if value is None else value
-    if not (is_real_number(value) and 0.0 <= value <= 20.0):  # type: ignore[operator]
+    if not (is_real_number(value) and 0.0 <= value <= 20.0):
         raise SettingsError(f"{name} must be a number in [0, 20], got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def resolve_target_rolloff(value: object, manifest: Manifest) -> tuple[float | None, float | str]:
@@ -275,7 +277,7 @@ def resolve_target_rolloff(value: object, manifest: Manifest) -> tuple[float | N
     elif not (is_real_number(value) or (isinstance(value, str) and value in CHOSEN_ROLLOFFS)):
         raise SettingsError(
             f"target_rolloff_hz must be a frequency in Hz (a number), 'auto' or 'model', got {value!r}")
-    elif is_real_number(value) and value < MIN_TARGET_ROLLOFF_HZ:  # type: ignore[operator]
+    elif is_real_number(value) and value < MIN_TARGET_ROLLOFF_HZ:
         raise SettingsError(
             f"target_rolloff_hz is in Hz and at least {MIN_TARGET_ROLLOFF_HZ:g} (16 kHz is 16000), got {value!r}: "
             "a window whose band edge reaches the target passes through, so a lower one restores nothing")
@@ -283,10 +285,10 @@ def resolve_target_rolloff(value: object, manifest: Manifest) -> tuple[float | N
         raise SettingsError(
             f"target_rolloff_hz 'model': model {manifest.name!r} was not trained to choose the roll-off; give Hz or 'auto'"
         )
-    if value in CHOSEN_ROLLOFFS:
-        return None, value  # type: ignore[return-value]
+    if isinstance(value, str) and value in CHOSEN_ROLLOFFS:
+        return None, value
     try:
-        hz = float(value)  # type: ignore[arg-type]  # the bundle's own default
+        hz = float(value)  # the bundle's own default
     except (TypeError, ValueError):
         raise SettingsError(
             f"target_rolloff_hz: expected a frequency in Hz, 'auto' or 'model', got {value!r}"
@@ -306,11 +308,11 @@ def resolve_overlap(overlap: object, manifest: Manifest) -> int:
         raise SettingsError(f"the bundle's overlap_fraction must be in [0, 0.5], got {fraction}")
     if overlap is None:
         overlap = int(window * fraction) // ds * ds
-    if not is_whole_number(overlap) or not 0 <= overlap <= window // 2 or overlap % ds:  # type: ignore[operator]
+    if not is_whole_number(overlap) or not 0 <= overlap <= window // 2 or overlap % ds:
         raise SettingsError(
             f"overlap must be a multiple of {ds} samples between 0 and {window // 2} (half a window), got {overlap!r}"
         )
-    return int(overlap)  # type: ignore[call-overload]
+    return int(overlap)
 
 
 def resolve_band_level(settings: RestoreSettings, manifest: Manifest) -> BandLevelFit | None:

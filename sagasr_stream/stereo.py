@@ -187,6 +187,7 @@ class StereoWindows:
                 return list(pair.astype(np.float32))
             return list(merge_low_band(pair, original, self.low_band, plan.edges, plan.spec))
         # linked without the pair's DC offsets (as the engine restores each signal), put back after the merge
+        assert plan.spec is not None  # a linked plan keeps the pair's STFT
         offsets, centred, spec = without_dc(original, plan.spec)
         signal_offset = 0.5 * (offsets[0] + offsets[1] if plan.kind == "linked-mid" else offsets[0] - offsets[1])
         signal = restored[plan.signals[0]] - signal_offset

@@ -7,27 +7,31 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .bundle import Defaults, Manifest, TextSpec, write_manifest
 from .errors import SagasrError
-from .graphs import GRAPHS
+from .graphs import GRAPHS, TensorSpec
+
+if TYPE_CHECKING:  # onnx is imported where a graph is built (a test dependency, not the runtime's)
+    from onnx import GraphProto, TensorProto, ValueInfoProto
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "piano", "drums", "guitar", "strings", "bright", "warm", "music", "##s", ".", ","]
 
 
-def _tensor(name: str, array: np.ndarray):  # type: ignore[no-untyped-def]
+def _tensor(name: str, array: np.ndarray) -> TensorProto:
     from onnx import numpy_helper
 
     return numpy_helper.from_array(np.ascontiguousarray(array), name)
 
 
-def _io(graph: str, sizes: dict[str, int]):  # type: ignore[no-untyped-def]
+def _io(graph: str, sizes: dict[str, int]) -> tuple[list[ValueInfoProto], list[ValueInfoProto]]:
     """ONNX value infos of ``graph``'s inputs and output from :data:`~sagasr_stream.graphs.GRAPHS`."""
     from onnx import helper
 
-    def info(tensor):  # type: ignore[no-untyped-def]
+    def info(tensor: TensorSpec) -> ValueInfoProto:
         elem = helper.np_dtype_to_tensor_dtype(np.dtype(tensor.dtype))
         return helper.make_tensor_value_info(tensor.name, elem, tensor.shape(sizes))
 
@@ -35,7 +39,7 @@ def _io(graph: str, sizes: dict[str, int]):  # type: ignore[no-untyped-def]
     return [info(t) for t in spec.inputs], [info(spec.output)]
 
 
-def _save(graph, path: Path) -> None:  # type: ignore[no-untyped-def]
+def _save(graph: GraphProto, path: Path) -> None:
     import onnx
     from onnx import helper
 
@@ -45,7 +49,7 @@ def _save(graph, path: Path) -> None:  # type: ignore[no-untyped-def]
     onnx.save(model, str(path))
 
 
-def _vae_graphs(ds: int, channels: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _vae_graphs(ds: int, channels: int, rng: np.random.Generator) -> tuple[GraphProto, GraphProto]:
     from onnx import helper
 
     w_enc = (rng.standard_normal((ds, channels)) / np.sqrt(ds)).astype(np.float32)
@@ -73,7 +77,7 @@ def _vae_graphs(ds: int, channels: int, rng: np.random.Generator):  # type: igno
     return encoder, decoder
 
 
-def _text_graph(dim: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _text_graph(dim: int, rng: np.random.Generator) -> GraphProto:
     from onnx import TensorProto, helper
 
     embedding = rng.standard_normal((len(VOCAB), dim)).astype(np.float32)
@@ -90,7 +94,7 @@ def _text_graph(dim: int, rng: np.random.Generator):  # type: ignore[no-untyped-
     )
 
 
-def _dit_graph(channels: int, text_dim: int, null_value: float, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _dit_graph(channels: int, text_dim: int, null_value: float, rng: np.random.Generator) -> GraphProto:
     """v = tanh(conv3([x, lr_eff]) + cond) with cond from t, both roll-offs and the pooled text (x cross_keep)."""
     from onnx import helper
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, Union, get_args
 
 import numpy as np
 
@@ -18,12 +18,14 @@ from .errors import AudioInputError, AudioTypeError, ParameterError, ParameterTy
 
 Layout = Literal["mono", "channels_first", "channels_last"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)
+RealNumber = Union[int, float, np.integer, np.floating]  # what is_real_number accepts (finite, not a bool)
+WholeNumber = Union[int, np.integer]  # what is_whole_number accepts (not a bool)
 
 MIN_RATE = 1000
 MAX_RATE = 768000
 
 
-def is_real_number(value: object) -> bool:
+def is_real_number(value: object) -> TypeGuard[RealNumber]:
     """Whether ``value`` is a finite int or float, numpy scalars included (a bool is not a number here): what
     every numeric setting checks before its own range."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -40,7 +42,7 @@ def plain_number(value: object) -> object:
     return value.item() if isinstance(value, (np.integer, np.floating)) else value
 
 
-def is_whole_number(value: object) -> bool:
+def is_whole_number(value: object) -> TypeGuard[WholeNumber]:
     """Whether ``value`` is an int or a numpy integer (not a bool, not a float such as 2.0)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -63,9 +65,9 @@ def check_callback(value: object, name: str) -> object:
 def check_positive_int(value: object, name: str) -> int:
     """Accept an integer >= 1 (numpy integers too; not a bool, a float or a string); return it as int, else raise
     :class:`ParameterError` naming ``name``."""
-    if not is_whole_number(value) or value < 1:  # type: ignore[operator]
+    if not is_whole_number(value) or value < 1:
         raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def check_bool(value: object, name: str) -> bool:
@@ -141,7 +143,7 @@ def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
         raise AudioInputError(f"{name} must be a number in Hz, got {type(sample_rate).__name__}")
     if is_whole_number(sample_rate):
-        rate = int(sample_rate)  # type: ignore[call-overload]
+        rate = int(sample_rate)
     elif not np.isfinite(sample_rate) or float(sample_rate) != int(sample_rate):
         raise AudioInputError(f"{name} must be a whole number of Hz, got {sample_rate!r}")
     else:

@@ -5,11 +5,14 @@ tokens (B, S, D); float32.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..graphs import DIT_INPUTS  # noqa: F401  (re-exported: the DiT input order of velocity())
+
+if TYPE_CHECKING:
+    from ..bundle import Manifest
 
 
 @runtime_checkable
@@ -59,7 +62,8 @@ def check_finite_output(out: np.ndarray, graph: str, model: str) -> np.ndarray:
     return out
 
 
-def check_vae_lengths(encode, decode, manifest, frames: int = 2) -> None:  # type: ignore[no-untyped-def]
+def check_vae_lengths(encode: Callable[[np.ndarray], np.ndarray], decode: Callable[[np.ndarray], np.ndarray],
+                      manifest: Manifest, frames: int = 2) -> None:
     """Run both VAE halves once on ``frames`` latent frames of silence and raise :class:`BundleError` unless they
     map ``frames * downsampling`` samples to ``(latent_channels, frames)`` and back, as the manifest says (a wrong
     ``downsampling`` would otherwise restore without an error, with the windows' noise misplaced)."""
@@ -67,7 +71,7 @@ def check_vae_lengths(encode, decode, manifest, frames: int = 2) -> None:  # typ
 
     ds, channels = manifest.downsampling, manifest.latent_channels
 
-    def run(graph: str, fn, x: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def run(graph: str, fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
         try:
             return fn(x)
         except BundleError:

@@ -1,9 +1,11 @@
 """ONNX Runtime backend: runs the bundle's graphs on the CPU or CUDA execution provider."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +50,7 @@ class OnnxBackend:
     def __init__(self, bundle: Bundle, provider: str = "auto", threads: int | None = None) -> None:
         threads = int(threads or os.environ.get("SAGASR_THREADS") or 0) or None
 
-        def make_options(session_threads: int | None = threads):  # type: ignore[no-untyped-def]
+        def make_options(session_threads: int | None = threads) -> Any:  # onnxruntime.SessionOptions
             return session_options(session_threads)
 
         providers = choose_providers(provider)
@@ -66,10 +68,10 @@ class OnnxBackend:
         self.device = f"onnxruntime {self.sessions['dit'].get_providers()[0]}"
         on_cpu = providers == ["CPUExecutionProvider"]
         workers = (threads or default_workers()) if on_cpu else 1
-        self._splitters = {g: RowSplitter(lambda g=g: self._start_session(g, threads=1), workers, rows)
+        self._splitters = {g: RowSplitter(functools.partial(self._start_session, g, threads=1), workers, rows)
                            for g, rows in ROW_SPLIT_GRAPHS.items() if g in self.sessions and on_cpu}
 
-    def _start_session(self, graph: str, threads: int | None = None):  # type: ignore[no-untyped-def]
+    def _start_session(self, graph: str, threads: int | None = None) -> Any:  # onnxruntime.InferenceSession
         """An ONNX Runtime session for ``graph`` (from the optimised-graph cache when possible), on ``threads``
         intra-op threads (default: the backend's setting), built from the graph's bytes as verified against the
         manifest (:meth:`_graph_source`), not from its file as it may be by then."""
@@ -144,7 +146,9 @@ class OnnxBackend:
     def decode(self, latent: np.ndarray) -> np.ndarray:
         return self._run("vae_decoder", {"latent": latent.astype(np.float32, copy=False)})
 
-    def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def velocity(self, x: np.ndarray, t: np.ndarray, lr_latent: np.ndarray, lr_keep: np.ndarray,
+                 text_tokens: np.ndarray, cross_keep: np.ndarray, rolloff_in: np.ndarray,
+                 rolloff_out: np.ndarray) -> np.ndarray:
         values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
         return self._run("dit", {s.name: np.asarray(v, dtype=s.dtype) for s, v in zip(GRAPHS["dit"].inputs, values)})
 

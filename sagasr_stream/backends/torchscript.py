@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bundle import Bundle
+from ..bundle import Bundle, Manifest
 from ..errors import BundleError, ProviderError
 from ..graphs import GRAPHS
 from .base import _last_line, check_finite_output, check_vae_lengths
@@ -36,9 +36,10 @@ class TorchScriptBackend:
         check_vae_lengths(self.encode, self.decode, bundle.manifest)
         self._check_shapes(bundle.manifest)
 
-    def _check_shapes(self, manifest) -> None:  # type: ignore[no-untyped-def]
+    def _check_shapes(self, manifest: Manifest) -> None:
         """Traced graphs declare no shapes: run the DiT (and the text encoder) once on one row of zeros and raise
         :class:`BundleError` unless they take the manifest's latent channels and text token width."""
+        assert manifest.text is not None  # validated with the manifest
         channels, dim = manifest.latent_channels, manifest.text.dim
         one = np.ones(1, np.float32)
         try:
@@ -67,7 +68,9 @@ class TorchScriptBackend:
     def decode(self, latent: np.ndarray) -> np.ndarray:
         return self._run("vae_decoder", latent.astype(np.float32, copy=False))
 
-    def velocity(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def velocity(self, x: np.ndarray, t: np.ndarray, lr_latent: np.ndarray, lr_keep: np.ndarray,
+                 text_tokens: np.ndarray, cross_keep: np.ndarray, rolloff_in: np.ndarray,
+                 rolloff_out: np.ndarray) -> np.ndarray:
         values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
         return self._run("dit", *(np.asarray(v, dtype=s.dtype) for s, v in zip(GRAPHS["dit"].inputs, values)))
 

@@ -10,7 +10,7 @@ from .options import (
 )
 
 
-def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_batch_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``sagasr batch`` (with the restore options of ``sagasr restore``)."""
     p = sub.add_parser(
         "batch", help="restore many files on Ray: this machine or a cluster (needs the [ray] extra)",

@@ -35,7 +35,7 @@ bench_seconds = number_type(float, "a number of seconds", lambda v: 1.0 / MIN_RA
                             f"a number of seconds in [{1.0 / MIN_RATE:g}, 86400]")
 
 
-def add_bench_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``sagasr bench``."""
     p = sub.add_parser("bench", help="measure the real-time factor on synthetic audio")
     p.add_argument("--seconds", type=bench_seconds, default=10.0, metavar="S",

@@ -78,7 +78,7 @@ def cmd_export(argv: list[str]) -> int:
     return int(export_main(argv) or 0)
 
 
-def add_bundle_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_bundle_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``info``, ``make-test-model`` and ``export`` (whose arguments :func:`main` passes on unparsed)."""
     p = sub.add_parser("info", help="show and verify a model bundle, or an input file's band edge")
     p.add_argument("--model", help="bundle folder or archive (default: the embedded model)")

@@ -115,7 +115,7 @@ clip_count = number_type(int, "a whole number of clips", lambda v: v >= 1, "at l
 cutoff_hz = number_type(float, "a frequency in Hz", lambda v: 0 < v < 22050.0, "in (0, 22050) Hz, the evaluation's Nyquist")
 
 
-def add_eval_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_eval_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``sagasr eval`` on the main parser."""
     p = sub.add_parser("eval", help="score a model on full-band reference audio beside the baselines",
                        description="Score a model beside the band-limited input, SBR, a level-matched noise fill and "

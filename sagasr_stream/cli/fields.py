@@ -81,7 +81,7 @@ def dataclass_flags(cls: type, dest_prefix: str = "", flag_prefix: str = "--") -
         if info is None or not info.command_line:
             continue
         tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a nested settings class (hints are types)
             flags += dataclass_flags(tp, f"{dest_prefix}{f.name}.", info.flag or flag_prefix)
             continue
         flag = info.flag or flag_prefix + f.name.replace("_", "-")

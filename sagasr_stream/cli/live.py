@@ -81,7 +81,7 @@ def live_main(args: argparse.Namespace) -> int:
     return run_live(args)
 
 
-def add_live_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_live_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``sagasr live``."""
     p = sub.add_parser("live", help="restore live audio from an input device to an output device")
     add_live_arguments(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs, outside_folder
@@ -11,6 +12,9 @@ from ..audio_io import output_bit_depth
 from .options import (
     add_band_limit_option, add_bit_depth_option, add_restore_options, sample_rate_hz, settings_from_args,
 )
+
+if TYPE_CHECKING:  # imported where a bar is made: a command that shows none does not load tqdm
+    from tqdm import tqdm
 
 
 def output_folder(inputs: list[tuple[Path, Path]], output: str | None) -> Path | None:
@@ -59,7 +63,8 @@ class FileProgress:
     unknown length is shown first); ``disable`` as tqdm's (None: on a terminal only)."""
 
     def __init__(self, name: str, disable: bool | None) -> None:
-        self.name, self.disable, self.bar = name, disable, None
+        self.name, self.disable = name, disable
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -201,7 +206,7 @@ def print_summary(restored: int, skipped: int, failures: list[tuple[Path, str]])
         print(f"  failed: {source}", file=sys.stderr)
 
 
-def add_restore_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_restore_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``sagasr restore`` (and its alias ``upsample``) on the main parser."""
     p = sub.add_parser("restore", aliases=["upsample"], help="restore audio files, folders or globs")
     p.add_argument("inputs", nargs="+", help="files, folders or glob patterns (quoted); of a folder or a glob only the "

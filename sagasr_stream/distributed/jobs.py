@@ -129,8 +129,8 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
             to_model_rate = ResampleStage(rate, sr, channels, model_frames)
             with atomic_writer(read_from, sr, channels) as writer:
                 for block in source_blocks(reader, source, frames):
-                    writer.write(to_model_rate.process(block))  # type: ignore[attr-defined]
-                writer.write(to_model_rate.flush())  # type: ignore[attr-defined]
+                    writer.write(to_model_rate.process(block))
+                writer.write(to_model_rate.flush())
     tracker = BandLimitTracker(restorer.plan, channels, restorer.settings.stereo == "mono",
                                restorer.window_floor(floor, channels))
     limits = model_rate_limits(str(read_from), model_frames, tracker)

@@ -79,9 +79,10 @@ class RunManifest:
         """Whether the newest record of the output ``path`` says a run restored it there and the file is as it
         was written (its hash): our output, not a file of the user's that has its name."""
         record = self.latest().get(str(path))
+        if not record:
+            return False
         try:
-            return bool(record) and record.get("status") == "ok" and path.is_file() \
-                and sha256_file(path) == record.get("output_sha256")
+            return record.get("status") == "ok" and path.is_file() and sha256_file(path) == record.get("output_sha256")
         except OSError:
             return False
 

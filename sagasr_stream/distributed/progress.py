@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 LOG_EVERY_S = 60.0  # seconds between progress lines in a log
 
@@ -29,7 +29,7 @@ class AudioProgress:
         self.bar = self._bar() if enabled and terminal else None
         self.lines = enabled and not terminal
 
-    def _bar(self):  # type: ignore[no-untyped-def]
+    def _bar(self) -> Any:  # a tqdm bar
         from tqdm import tqdm
 
         return tqdm(total=self.total_s, unit="s", desc="audio", file=self.stream, dynamic_ncols=True,

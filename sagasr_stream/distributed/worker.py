@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import SagasrError
 from ..settings import RestoreSettings
@@ -65,7 +65,7 @@ class BatchWorker:
                            self.config.bit_depth)
 
     @staticmethod
-    def _guard(fn, *args) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    def _guard(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         try:
             return {"error": None, **fn(*args)}
         except FILE_ERRORS as exc:

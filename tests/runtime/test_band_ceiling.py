@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import sagasr_stream as ss
-from sagasr_stream.band_ceiling import ceiling_gains_db, hold_quiet_frames
+from sagasr_stream.band_ceiling import ceiling_gains_db, hold_quiet_frames, is_margin_db
 from sagasr_stream.dsp import N_FFT, float64_stft
 from sagasr_stream.errors import SettingsError
 from sagasr_stream.settings import RestoreSettings, resolve
@@ -20,6 +20,12 @@ def db(power: np.ndarray) -> np.ndarray:
 
 
 # --- the gains -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value, ok", [(0, True), (6.0, True), (-0.5, False), (float("nan"), False), (True, False),
+                                       ("3", False), (np.float32(6.0), True), (np.float64(-1.0), False)])
+def test_a_margin_is_a_number_of_db_from_0(value: object, ok: bool) -> None:
+    assert is_margin_db(value) is ok  # a Python bool, numpy scalars included
+
+
 def test_a_steady_ratio_is_left_alone() -> None:
     below = np.array([1.0, 0.5, 2.0, 0.01])
     assert np.array_equal(ceiling_gains_db(below, 0.1 * below, 10.0), np.zeros(4))

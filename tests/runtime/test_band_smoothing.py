@@ -121,7 +121,7 @@ def test_the_single_precision_stft_matches_the_double_one() -> None:
 
 
 @pytest.mark.parametrize("value, ok", [(1 / 6, True), (2, True), (0, False), (2.5, False), (True, False),
-                                       (float("nan"), False), ("0.2", False)])
+                                       (float("nan"), False), ("0.2", False), (np.float32(0.5), True)])
 def test_a_width_is_a_number_of_octaves_up_to_two(value: object, ok: bool) -> None:
     assert is_width_octaves(value) is ok
 

@@ -45,7 +45,7 @@ def test_no_trim_or_no_band_changes_nothing() -> None:
 
 @pytest.mark.parametrize("value, gain_ok, tilt_ok", [
     (0, True, True), (-24.0, True, False), (12, True, True), (24.5, False, False), (float("nan"), False, False),
-    (True, False, False), ("3", False, False),
+    (True, False, False), ("3", False, False), (np.float32(-12.0), True, True), (np.float64(30.0), False, False),
 ])
 def test_the_limits(value: object, gain_ok: bool, tilt_ok: bool) -> None:
     assert is_gain_db(value) is gain_ok and is_tilt_db(value) is tilt_ok

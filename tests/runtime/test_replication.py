@@ -115,7 +115,8 @@ def test_share_zero_or_no_octave_below_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize("value, ok", [(0, True), (0.25, True), (1.0, True), (1.5, False), (-0.1, False),
-                                       (float("nan"), False), (True, False), ("0.3", False)])
+                                       (float("nan"), False), (True, False), ("0.3", False),
+                                       (np.float32(0.5), True), (np.float64(1.5), False)])
 def test_a_share_is_a_number_from_0_to_1(value: object, ok: bool) -> None:
     assert is_share(value) is ok
 

@@ -26,8 +26,8 @@ def add_batch_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="join a running Ray cluster ('auto': the one 'ray start' started here); default: start a "
                         "local Ray instance")
     p.add_argument("--workers", type=positive_int, metavar="N",
-                   help="worker actors, one model each (default: the cluster's CPUs / --threads-per-worker, or its GPUs / "
-                        "--gpus-per-worker; at most one per task)")
+                   help="worker actors, one model each (default: as many as the Ray nodes hold, counted node by node; "
+                        "at most one per task; more than the nodes hold: those that fit run, with a warning)")
     p.add_argument("--gpus-per-worker", type=non_negative, default=0.0, metavar="F",
                    help="GPUs per worker, e.g. 0.5 (then the CUDA provider is used); default 0 (CPU)")
     p.add_argument("--files-per-task", type=positive_int, default=1, metavar="N",

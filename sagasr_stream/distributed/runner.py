@@ -41,6 +41,8 @@ WORK_FOLDER = ".sagasr-batch"  # scratch space inside the output folder: staging
 P = ParamSpec("P")
 IN_FLIGHT_PER_WORKER = 2  # tasks queued on each actor, so that it never waits for the driver
 TASK_RETRIES = 3  # a task whose worker died is run again this often (on the restarted actor)
+START_REPORT_S = 60.0  # while workers have not started, a line this often says how many are still waiting
+NODES_LISTED = 8  # nodes named in the error when no node can hold a worker
 
 
 @dataclass
@@ -150,6 +152,12 @@ def restore_batch(
     recorded with their error and the run goes on. ``ray_address``: None starts a local Ray (or uses the one
     this process is connected to), "auto" or "HOST:PORT" joins a cluster. ``on_record`` sees each manifest
     record as it is written. Returns a :class:`BatchSummary`.
+
+    Each worker asks Ray for ``threads_per_worker`` CPUs and ``gpus_per_worker`` GPUs on one node. ``workers``
+    None: as many as the cluster's alive nodes hold at once (at most one per task). More ``workers`` than the nodes
+    hold: a warning (on ``log``), and the run goes on with those that fit (the others would never be placed).
+    No node that holds one: :class:`SagasrError` naming the ask and each node's CPUs and GPUs, before any worker
+    starts. Workers that fit but wait for CPUs/GPUs other jobs hold are reported every minute until they start.
     """
     from ..bundle import load_bundle
     from ..model import default_bundle_path
@@ -210,7 +218,7 @@ def restore_batch(
         pool = _Pool(files, resolved, plan, manifest_model.sample_rate, files_per_task, segment_seconds, record)
         config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
                               output_rate, threads_per_worker, band_limit_hz, bit_depth)
-        summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress)
+        summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress, say)
         summary.startup_s = pool.ready_at - started
         _clean_leftovers(out, destinations, sources)  # partial files of workers that were killed (their task was redone)
     _remove_stale_scratch(out / WORK_FOLDER, keep={Path(f.job.work).name for f in files})
@@ -303,7 +311,8 @@ class _Pool:
         self.queue.extend(("files", short[i : i + files_per_task]) for i in range(0, len(short), files_per_task))
         self.in_flight: dict[Any, tuple[int, str, Any]] = {}
 
-    def run(self, config: WorkerConfig, address: str | None, workers: int | None, gpus: float, progress: bool) -> int:
+    def run(self, config: WorkerConfig, address: str | None, workers: int | None, gpus: float, progress: bool,
+            say: Callable[[str], None]) -> int:
         """Start Ray (unless connected) and the actors, run every task, return the number of workers."""
         try:
             import ray
@@ -312,7 +321,7 @@ class _Pool:
 
         started_ray = _connect(address, workers, config.threads or 1)
         try:
-            actors = self._start_actors(ray, config, workers, gpus)
+            actors = self._start_actors(ray, config, workers, gpus, say)
             self.ready_at = time.perf_counter()
             total = sum(f.seconds for f in self.files)
             self.progress = AudioProgress(total, len(self.files), progress)
@@ -333,10 +342,18 @@ class _Pool:
             if started_ray:
                 ray.shutdown()
 
-    def _start_actors(self, ray: Any, config: WorkerConfig, workers: int | None, gpus: float) -> list[Any]:
-        resources = ray.cluster_resources()
+    def _start_actors(self, ray: Any, config: WorkerConfig, workers: int | None, gpus: float,
+                      say: Callable[[str], None]) -> list[Any]:
+        """The worker actors, started (model loaded): ``workers`` of them, or as many as the nodes hold (fewer
+        when they hold fewer, with a warning), at most one per task."""
+        cpus = config.threads or 1
+        fit = _workers_that_fit(ray.nodes(), cpus, gpus)
         if workers is None:
-            workers = int(resources.get("GPU", 0) / gpus) if gpus else int(resources.get("CPU", 1) / (config.threads or 1))
+            workers = fit
+        elif workers > fit:
+            say(f"warning: {workers} workers asked for, but the Ray nodes hold {fit} of {_ask(cpus, gpus)} each: "
+                f"running {fit}")
+            workers = fit
         tasks = len(self.queue) + sum(math.ceil(f.seconds * self.model_rate / self.plan.hop / self.windows_per_segment)
                                       for f in self.files if f.long)
         workers = max(1, min(workers, tasks))
@@ -347,7 +364,7 @@ class _Pool:
         )
         actors = [remote.remote(config) for _ in range(workers)]
         try:
-            ray.get([a.pid.remote() for a in actors])
+            _await_start(ray, [a.pid.remote() for a in actors], say)
         except ray.exceptions.RayError as exc:
             raise SagasrError(f"the batch workers could not start (loading the model failed?): {exc}") from exc
         return actors
@@ -436,6 +453,51 @@ def _task_failure(kind: str, payload: Any, exc: BaseException) -> Any:
     """Error records for the files of a task whose worker kept dying."""
     error = {"error": f"worker failed {TASK_RETRIES + 1} times: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
     return [error] * len(payload) if kind == "files" else error
+
+
+def _workers_that_fit(nodes: list[dict[str, Any]], cpus: float, gpus: float) -> int:
+    """How many workers of ``cpus`` CPUs and ``gpus`` GPUs the alive Ray ``nodes`` (``ray.nodes()``) hold at once,
+    counted node by node (an actor runs on one node). None: a :class:`SagasrError` naming the ask and each node's
+    offer (Ray would keep such an actor pending, and the run waited for it for ever)."""
+    alive = [node for node in nodes if node.get("Alive")]
+    fit = sum(_fits(node.get("Resources", {}), cpus, gpus) for node in alive)
+    if fit:
+        return fit
+    offers = "; ".join(f"{node.get('NodeManagerAddress', '?')}: CPU {node.get('Resources', {}).get('CPU', 0):g}, "
+                       f"GPU {node.get('Resources', {}).get('GPU', 0):g}" for node in alive[:NODES_LISTED])
+    if len(alive) > NODES_LISTED:
+        offers += f"; and {len(alive) - NODES_LISTED} more"
+    raise SagasrError(
+        f"each batch worker asks for {_amount(cpus, 'CPU')} (threads_per_worker) and {_amount(gpus, 'GPU')} "
+        f"(gpus_per_worker), but no Ray node has that: the nodes offer {offers or 'nothing (no node is alive)'}; "
+        "lower --threads-per-worker or --gpus-per-worker, or join a cluster with such a node (--ray-address)")
+
+
+def _fits(resources: dict[str, float], cpus: float, gpus: float) -> int:
+    """Workers of ``cpus`` CPUs and ``gpus`` GPUs one node's ``resources`` hold."""
+    shares = [resources.get("CPU", 0) / cpus] + ([resources.get("GPU", 0) / gpus] if gpus else [])
+    return int(min(shares) + 1e-9)  # a float quotient: 0.3 GPU / 0.1 is 2.999...
+
+
+def _ask(cpus: float, gpus: float) -> str:
+    return f"{_amount(cpus, 'CPU')} and {_amount(gpus, 'GPU')}"
+
+
+def _amount(count: float, unit: str) -> str:
+    return f"{count:g} {unit}" + ("" if count == 1 else "s")
+
+
+def _await_start(ray: Any, started: list[Any], say: Callable[[str], None]) -> None:
+    """Wait for the workers' ``started`` refs (their ``pid``), saying every START_REPORT_S how many are still
+    waiting; a worker that failed to start raises its Ray error."""
+    began = time.perf_counter()
+    while True:
+        _, pending = ray.wait(started, num_returns=len(started), timeout=START_REPORT_S)
+        if not pending:
+            break
+        say(f"waiting for {len(pending)} of {len(started)} workers to start ({time.perf_counter() - began:.0f} s): "
+            "loading the model, or their CPUs/GPUs are held by other Ray jobs (see 'ray status')")
+    ray.get(started)
 
 
 def _connect(address: str | None, workers: int | None, threads: int = 1) -> bool:

@@ -23,6 +23,7 @@ from sagasr_stream.audio_io import resample
 from sagasr_stream.cli import main
 from sagasr_stream.distributed import restore_batch
 from sagasr_stream.distributed.manifest import MANIFEST_NAME
+from sagasr_stream.errors import SagasrError
 from tests.conftest import band_limited_noise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -356,3 +357,103 @@ def test_a_local_ray_has_cpus_for_every_workers_threads(tiny_bundle, tmp_path, m
         restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, workers=workers,
                       threads_per_worker=threads, progress=False)
     assert asked["num_cpus"] >= (workers or 1) * threads
+
+
+
+SECOND_DRIVER = """
+import json, sys
+from sagasr_stream.distributed import restore_batch
+from sagasr_stream.errors import SagasrError
+
+for kwargs in json.loads(sys.argv[2]):
+    said = []
+    try:
+        summary = restore_batch(**kwargs, ray_address=sys.argv[1], progress=False, log=said.append)
+        outcome = {"workers": summary.workers, "restored": summary.restored, "failed": summary.failed}
+    except SagasrError as exc:
+        outcome = {"error": str(exc)}
+    print("OUTCOME", json.dumps(outcome | {"said": said}), flush=True)
+"""
+
+
+def in_a_second_driver(address: str, calls: list[dict], timeout: float) -> list[dict]:
+    """Each of ``calls`` (``restore_batch`` keyword arguments) run by a driver process joined to ``address``:
+    {"error": ...} or the summary's workers/restored/failed, with what it said. A driver still waiting after
+    ``timeout`` s is killed and the test fails (a signal does not interrupt ``ray.get``: in this process, such a
+    test hung the whole run)."""
+    done = subprocess.run([sys.executable, "-c", SECOND_DRIVER, address, json.dumps(calls)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    outcomes = [json.loads(line.removeprefix("OUTCOME ")) for line in done.stdout.splitlines()
+                if line.startswith("OUTCOME ")]
+    assert done.returncode == 0 and len(outcomes) == len(calls), done.stderr[-3000:]
+    return outcomes
+
+
+def test_workers_no_node_can_hold_are_refused_instead_of_waited_for(ray_cluster, tiny_bundle, tmp_path):
+    """On a Ray it joined (2 CPUs, no GPU), a batch whose worker asks for more CPUs or GPUs than any node has
+    created the actors and waited for them for ever (workers given or not)."""
+    short_files(tmp_path / "in", 2)
+    asks = [(None, 3, 0.0, "3 CPUs (threads_per_worker) and 0 GPUs (gpus_per_worker)"),
+            (2, 3, 0.0, "3 CPUs (threads_per_worker) and 0 GPUs (gpus_per_worker)"),
+            (None, 1, 1.0, "1 CPU (threads_per_worker) and 1 GPU (gpus_per_worker)"),
+            (1, 1, 0.5, "1 CPU (threads_per_worker) and 0.5 GPUs (gpus_per_worker)")]
+    calls = [{"inputs": [str(tmp_path / "in")], "output": str(tmp_path / f"out{i}"), "model": str(tiny_bundle),
+              "workers": workers, "threads_per_worker": threads, "gpus_per_worker": gpus}
+             for i, (workers, threads, gpus, _) in enumerate(asks)]
+    for i, (outcome, (*_, asked)) in enumerate(zip(in_a_second_driver(ray_cluster, calls, timeout=120), asks)):
+        message = outcome.get("error", "")
+        assert "but no Ray node has that" in message, outcome
+        assert asked in message and "CPU 2, GPU 0" in message and "--threads-per-worker" in message
+        assert not list((tmp_path / f"out{i}").iterdir())  # refused before anything was written
+
+
+def test_workers_are_checked_against_each_node_not_the_cluster_totals(ray_cluster, tiny_bundle, tmp_path, monkeypatch):
+    """Two nodes of 1 CPU add up to 2, but a worker of 2 threads fits on neither (a dead node does not count)."""
+    nodes = [{"Alive": True, "NodeManagerAddress": "10.0.0.1", "Resources": {"CPU": 1.0, "memory": 1e9}},
+             {"Alive": True, "NodeManagerAddress": "10.0.0.2", "Resources": {"CPU": 1.0}},
+             {"Alive": False, "NodeManagerAddress": "10.0.0.3", "Resources": {"CPU": 8.0}}]
+    monkeypatch.setattr(ray, "nodes", lambda: nodes)
+    short_files(tmp_path / "in", 1)
+    with pytest.raises(SagasrError, match="no Ray node has that") as error:
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, threads_per_worker=2, progress=False)
+    assert "10.0.0.1: CPU 1, GPU 0; 10.0.0.2: CPU 1, GPU 0" in str(error.value)
+    assert "10.0.0.3" not in str(error.value)
+
+
+def test_more_workers_than_the_nodes_hold_run_as_many_as_fit_with_a_warning(ray_cluster, tiny_bundle, tmp_path):
+    """--workers 3 on 2 CPUs: the third actor was never placed and the run waited for it for ever."""
+    short_files(tmp_path / "in", 3)
+    call = {"inputs": [str(tmp_path / "in")], "output": str(tmp_path / "out"), "model": str(tiny_bundle), "workers": 3}
+    [outcome] = in_a_second_driver(ray_cluster, [call], timeout=180)
+    assert (outcome.get("workers"), outcome.get("restored"), outcome.get("failed")) == (2, 3, []), outcome
+    assert any("3 workers asked for, but the Ray nodes hold 2" in line for line in outcome["said"]), outcome
+
+
+def test_workers_waiting_for_cpus_other_jobs_hold_are_reported_until_they_start(ray_cluster, tiny_bundle, tmp_path,
+                                                                               monkeypatch):
+    """A worker that fits a node but whose CPUs another Ray job holds starts once they are freed; meanwhile the
+    wait is reported (it was silent: a run could not tell a busy cluster from a hung one)."""
+    import threading
+
+    from sagasr_stream.distributed import runner
+
+    monkeypatch.setattr(runner, "START_REPORT_S", 0.5)
+
+    @ray.remote(num_cpus=1)
+    class Busy:
+        def ready(self) -> bool:
+            return True
+
+    busy = Busy.remote()
+    ray.get(busy.ready.remote())  # holds 1 of the 2 CPUs: the worker of 2 threads fits the node, but must wait
+    freed = threading.Timer(3.0, ray.kill, [busy])
+    freed.start()
+    short_files(tmp_path / "in", 1)
+    said: list[str] = []
+    try:
+        summary = restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, threads_per_worker=2,
+                                progress=False, log=said.append)
+    finally:
+        freed.join()
+    assert (summary.workers, summary.restored) == (1, 1)
+    assert any(line.startswith("waiting for 1 of 1 workers to start") for line in said), said

@@ -103,6 +103,11 @@
 #   --init-weights training/weights/v3-repeat/model.safetensors (tokens from sagasr-train text-tokens --model "$GPU/model-repeat.json");
 #   "$GPU/model-repeat.json" is the shipped manifest's provenance.config:
 #   python -c 'import json; print(json.dumps(json.load(open("sagasr_stream/models/default/manifest.json"))["provenance"]["config"]))' > "$GPU/model-repeat.json"
+# Tried after 2m, not shipped (twenty-ninth session; model card, "a weight soup of two fine-tunes"): stage 2m's command
+#   again with --seed 1 --data-seed 1 --run-dir "$WORK/v29/runs/soup"; the EMA of its step 800 (trained tensors, over
+#   v3.8's weights for the LayerNorm buffers, as stage 2m) averaged with v3.9's weights
+#   (sagasr-train interpolate training/weights/v3-repeat/model.safetensors THAT --alpha 0.5 -o OUT),
+#   exported with stage 2m's flags: choice sets -0.21 % against v3.9, under the -0.5 % its rule asked.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

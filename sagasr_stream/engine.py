@@ -207,7 +207,7 @@ class WindowRestorer:
         m, s = self.model.manifest, self.settings
         if (s.band_ceiling_db is None and s.sbr_blend is None and s.band_smoothing_octaves is None
                 and not s.trims_band and s.band_transients is None):
-            return merge_low_band(restored[None], audio[None], s.low_band, [edge], spec[None])[0]
+            return merge_low_band(restored[None], audio[None], s.low_band, np.array([edge]), spec[None])[0]
         restored_spec = float64_stft(restored)
         if s.band_ceiling_db is not None:
             hold_quiet_frames(spec, restored_spec, edge, s.band_ceiling_db, job.valid)
@@ -217,7 +217,8 @@ class WindowRestorer:
         if s.band_smoothing_octaves is not None:
             smooth_band(spec, restored_spec, edge, s.band_smoothing_octaves, s.band_smoothing_iterations,
                         audio.shape[0])
-        merged = merge_low_band(None, audio[None], s.low_band, [edge], spec[None], restored_spec=[restored_spec])[0]
+        merged = merge_low_band(None, audio[None], s.low_band, np.array([edge]), spec[None],
+                                restored_spec=[restored_spec])[0]
         if s.band_transients is None:
             return merged
         return follow_input_transients(merged, audio, edge, s.band_transients, m.sample_rate).astype(np.float32)

@@ -10,12 +10,14 @@ with the input up to its band edge -> the band's transients after the input's (:
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
+from .backends.row_split import cpu_workers
 from .band_ceiling import hold_quiet_frames
 from .band_level import band_gains
 from .band_smoothing import smooth_band
@@ -30,6 +32,8 @@ from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
 
 SILENCE = 1e-6
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class WindowRestorer:
     window whose edge reads 0 Hz (a lone sample, a click in silence, ``band_limit_hz`` under one bin): it has no
     band to restore from. ``source_floor``: the rounding floor (power per bin) of an 8-16-bit source resampled
     to the model's rate (:func:`~sagasr_stream.quantization.resampled_floor`), for windows off every grid.
+    ``workers``: windows finished at once after the model (the backend's ``threads``, else ``SAGASR_THREADS``,
+    else the cores; :func:`~sagasr_stream.backends.row_split.cpu_workers`); each window's result is the same
+    whichever thread finishes it.
     """
 
     def __init__(self, model: SagaSRModel, settings: ResolvedSettings, band_limit_hz: float | None = None,
@@ -78,6 +85,7 @@ class WindowRestorer:
         self.text = model.text_tokens(settings.caption)
         self.bin_hz = manifest.sample_rate / N_FFT
         self.band_limit_bin = N_FFT // 2 if band_limit_hz is None else min(N_FFT // 2, int(band_limit_hz / self.bin_hz))
+        self.workers = cpu_workers(getattr(model.backend, "threads", None))
 
     def __call__(self, jobs: list[WindowJob]) -> list[np.ndarray]:
         out: list[np.ndarray] = []
@@ -181,30 +189,50 @@ class WindowRestorer:
     def _finish(self, restored: np.ndarray, audio: np.ndarray, jobs: list[WindowJob], edges: np.ndarray,
                 spec: np.ndarray) -> np.ndarray:
         """The model's windows ``restored`` (n, samples) reshaped against their inputs ``audio`` (n, samples) and
-        the inputs' STFTs ``spec``, and merged with them up to ``edges``: band level, ceiling, SBR blend, trim,
-        smoothing, low-band merge, transients. (n, samples) float32."""
+        the inputs' STFTs ``spec``, and merged with them up to ``edges``: band level, then window by window (on
+        :attr:`workers` threads) ceiling, SBR blend, trim, smoothing, low-band merge, transients. (n, samples)
+        float32."""
+        m = self.model.manifest
+        restored = restored * band_gains(spec, edges, self.settings.band_level, m.sample_rate)[:, None]
+
+        def finish(i: int) -> np.ndarray:
+            return self._finish_window(restored[i], audio[i], jobs[i], int(edges[i]), spec[i])
+
+        return np.stack(map_windows(finish, len(jobs), self.workers))
+
+    def _finish_window(self, restored: np.ndarray, audio: np.ndarray, job: WindowJob, edge: int,
+                       spec: np.ndarray) -> np.ndarray:
+        """:meth:`_finish` after the band level for one window (samples,) -> (samples,) float32; it reads only its
+        own arrays (windows are finished concurrently)."""
         m, s = self.model.manifest, self.settings
-        restored = restored * band_gains(spec, edges, s.band_level, m.sample_rate)[:, None]
         if (s.band_ceiling_db is None and s.sbr_blend is None and s.band_smoothing_octaves is None
                 and not s.trims_band and s.band_transients is None):
-            return merge_low_band(restored, audio, s.low_band, edges, spec)
-        restored_spec = [float64_stft(window) for window in restored]  # one by one: faster than as a batch
-        for i, job in enumerate(jobs):
-            if s.band_ceiling_db is not None:
-                hold_quiet_frames(spec[i], restored_spec[i], int(edges[i]), s.band_ceiling_db, job.valid)
-            if s.sbr_blend is not None:
-                blend_replication(spec[i], restored_spec[i], int(edges[i]), s.sbr_blend, m.sample_rate,
-                                  s.sbr_level_db)
-            trim_band(restored_spec[i], int(edges[i]), s.band_gain_db, s.band_tilt_db)
-            if s.band_smoothing_octaves is not None:
-                smooth_band(spec[i], restored_spec[i], int(edges[i]), s.band_smoothing_octaves,
-                            s.band_smoothing_iterations, audio.shape[1])
-        merged = merge_low_band(None, audio, s.low_band, edges, spec, restored_spec=restored_spec)
-        if s.band_transients is not None:
-            for i in range(len(merged)):
-                merged[i] = follow_input_transients(merged[i], audio[i], int(edges[i]),
-                                                    s.band_transients, m.sample_rate)
-        return merged
+            return merge_low_band(restored[None], audio[None], s.low_band, np.array([edge]), spec[None])[0]
+        restored_spec = float64_stft(restored)
+        if s.band_ceiling_db is not None:
+            hold_quiet_frames(spec, restored_spec, edge, s.band_ceiling_db, job.valid)
+        if s.sbr_blend is not None:
+            blend_replication(spec, restored_spec, edge, s.sbr_blend, m.sample_rate, s.sbr_level_db)
+        trim_band(restored_spec, edge, s.band_gain_db, s.band_tilt_db)
+        if s.band_smoothing_octaves is not None:
+            smooth_band(spec, restored_spec, edge, s.band_smoothing_octaves, s.band_smoothing_iterations,
+                        audio.shape[0])
+        merged = merge_low_band(None, audio[None], s.low_band, np.array([edge]), spec[None],
+                                restored_spec=[restored_spec])[0]
+        if s.band_transients is None:
+            return merged
+        return follow_input_transients(merged, audio, edge, s.band_transients, m.sample_rate).astype(np.float32)
+
+
+def map_windows(fn: Callable[[int], T], n: int, workers: int) -> list[T]:
+    """``[fn(0), ..., fn(n - 1)]``, on up to ``workers`` threads of a pool started and shut down here (one
+    thread, or one window: in this thread). ``fn(i)`` must depend on window ``i`` alone; numpy's and scipy's
+    FFTs release the GIL, so the windows' work spreads over the cores."""
+    workers = min(workers, n)
+    if workers <= 1:
+        return [fn(i) for i in range(n)]
+    with ThreadPoolExecutor(workers, thread_name_prefix="sagasr-finish") as pool:
+        return list(pool.map(fn, range(n)))
 
 
 def without_dc(audio: np.ndarray, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

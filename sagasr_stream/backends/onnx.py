@@ -42,7 +42,8 @@ class OnnxBackend:
     """The four graphs of a bundle as ONNX Runtime sessions. ``device`` names the provider in use.
 
     ``provider="auto"`` uses the CPU; ask for ``"cuda"`` explicitly to run on a GPU. ``threads`` (or
-    ``SAGASR_THREADS``): intra-op threads per session (default: ONNX Runtime's, the physical cores). On the
+    ``SAGASR_THREADS``): intra-op threads per session (default: ONNX Runtime's, the physical cores), kept as
+    :attr:`threads` (the engine finishes as many windows at once, :func:`.row_split.cpu_workers`). On the
     CPU, VAE and DiT calls of several windows run as concurrent row groups on one-thread sessions
     (:mod:`.row_split`; ``SAGASR_ROW_SPLIT=1`` turns it off).
     """
@@ -56,7 +57,7 @@ class OnnxBackend:
         providers = choose_providers(provider)
         self.manifest = bundle.manifest
         self.sessions = {}
-        self._bundle, self._make_options, self._providers, self._threads = bundle, make_options, providers, threads
+        self._bundle, self._make_options, self._providers, self.threads = bundle, make_options, providers, threads
         self._lazy_lock = threading.RLock()  # the text encoder's first session reads its graph under it
         self._graph_bytes: dict[str, bytes] = {}
         for graph in bundle.manifest.graphs:
@@ -77,7 +78,7 @@ class OnnxBackend:
         manifest (:meth:`_graph_source`), not from its file as it may be by then."""
         from .ort_cache import cached_session, optimised_graph_path
 
-        threads = threads or self._threads
+        threads = threads or self.threads
         sha = self.manifest.files[self.manifest.graphs[graph]]
         cached = optimised_graph_path(sha, self._providers, threads)
         source = self._graph_source(graph)

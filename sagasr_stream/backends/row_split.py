@@ -41,10 +41,21 @@ def default_workers() -> int:
         if not setting.isdigit():
             raise ParameterError(f"SAGASR_ROW_SPLIT must be a whole number of row groups (0 or 1: off), got {setting!r}")
         return max(1, int(setting))
+    return available_cores()
+
+
+def available_cores() -> int:
+    """The CPU cores this process may use."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def cpu_workers(threads: int | None = None) -> int:
+    """Threads the CPU-side work of a restore may use at once: ``threads`` (a backend's setting), else
+    ``SAGASR_THREADS``, else :func:`available_cores`."""
+    return int(threads or os.environ.get("SAGASR_THREADS") or 0) or available_cores()
 
 
 class RowSplitter:

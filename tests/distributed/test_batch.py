@@ -359,7 +359,6 @@ def test_a_local_ray_has_cpus_for_every_workers_threads(tiny_bundle, tmp_path, m
     assert asked["num_cpus"] >= (workers or 1) * threads
 
 
-
 SECOND_DRIVER = """
 import json, sys
 from sagasr_stream.distributed import restore_batch

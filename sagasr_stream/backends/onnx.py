@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import threading
 from typing import Any
 
@@ -14,7 +13,7 @@ from ..errors import BundleError, ParameterError, ProviderError
 from ..graphs import GRAPHS
 from .base import check_finite_output, check_vae_lengths
 from .ort_options import session_options
-from .row_split import ROW_SPLIT_GRAPHS, RowSplitter, default_workers
+from .row_split import ROW_SPLIT_GRAPHS, RowSplitter, default_workers, thread_setting
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -49,7 +48,7 @@ class OnnxBackend:
     """
 
     def __init__(self, bundle: Bundle, provider: str = "auto", threads: int | None = None) -> None:
-        threads = int(threads or os.environ.get("SAGASR_THREADS") or 0) or None
+        threads = thread_setting(threads)
 
         def make_options(session_threads: int | None = threads) -> Any:  # onnxruntime.SessionOptions
             return session_options(session_threads)

@@ -52,10 +52,15 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def thread_setting(threads: int | None = None) -> int | None:
+    """The threads asked for: ``threads``, else ``SAGASR_THREADS``; None when neither is given (or 0)."""
+    return int(threads or os.environ.get("SAGASR_THREADS") or 0) or None
+
+
 def cpu_workers(threads: int | None = None) -> int:
-    """Threads the CPU-side work of a restore may use at once: ``threads`` (a backend's setting), else
-    ``SAGASR_THREADS``, else :func:`available_cores`."""
-    return int(threads or os.environ.get("SAGASR_THREADS") or 0) or available_cores()
+    """Threads the CPU-side work of a restore may use at once: :func:`thread_setting` (a backend's ``threads``,
+    else ``SAGASR_THREADS``), else :func:`available_cores`."""
+    return thread_setting(threads) or available_cores()
 
 
 class RowSplitter:

@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio_io import (
-    atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks, wav_channel_mask,
+    AudioReader, atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks,
+    wav_channel_mask,
 )
 from .errors import AudioFileError, OutputExistsError
 from .integrity import check_audio_file
@@ -181,7 +182,7 @@ def restore_file(
     return destination
 
 
-def source_blocks(reader: object, source: Path, length: int) -> Iterator[np.ndarray]:
+def source_blocks(reader: AudioReader, source: Path, length: int) -> Iterator[np.ndarray]:
     """(channels, <= FILE_BLOCK) float32 blocks of an open file (``reader``, see :func:`audio_io.open_input`)
     at its own rate, at most ``length`` frames in all (the resample stage zero-pads a short file to its exact
     length); a decoder error, or NaN/Inf samples, raise :class:`AudioFileError` naming ``source``. What

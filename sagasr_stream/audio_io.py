@@ -8,10 +8,10 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import numpy as np
-from pedalboard.io import AudioFile
+from pedalboard.io import AudioFile, ReadableAudioFile
 
 from .chunking import SampleBuffer
 from .dither import Dither16
@@ -38,8 +38,24 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     return resample_planar(audio, source_rate, target_rate)
 
 
+class AudioReader(Protocol):
+    """What :func:`open_input` yields: pedalboard's ``AudioFile`` (or its resampled reader), or a
+    :class:`GaplessReader`. ``read(n)``: (channels, <= n) float32."""
+
+    @property
+    def frames(self) -> int: ...
+
+    @property
+    def samplerate(self) -> float: ...
+
+    @property
+    def num_channels(self) -> int: ...
+
+    def read(self, num_frames: int, /) -> np.ndarray: ...
+
+
 @contextlib.contextmanager
-def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> Iterator[tuple[object, int, int]]:
+def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> Iterator[tuple[AudioReader, int, int]]:
     """Open an audio file for reading at ``sample_rate`` (resampled on the fly if needed; ``None``: its own rate).
 
     Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32. An MP3
@@ -59,7 +75,7 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         if sample_rate is None and not MIN_RATE <= rate <= MAX_RATE:  # read at its own rate: one we can restore
             raise AudioFileError(f"audio file {path} is at {rate} Hz: supported rates are {MIN_RATE}..{MAX_RATE} Hz")
         if gapless is not None:
-            reader: object = GaplessReader(handle, *gapless, sample_rate)
+            reader: AudioReader = GaplessReader(handle, *gapless, sample_rate)
         else:
             reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
         yield reader, handle.num_channels, rate
@@ -71,13 +87,13 @@ class GaplessReader:
     file's own) through a :class:`~sagasr_stream.streaming.ResampleStage` after the trim. ``read(n)``,
     ``frames``, ``samplerate``, ``num_channels`` and ``file_dtype`` as an ``AudioFile``'s."""
 
-    def __init__(self, handle: object, skip: int, frames: int, sample_rate: int | None = None) -> None:
+    def __init__(self, handle: ReadableAudioFile, skip: int, frames: int, sample_rate: int | None = None) -> None:
         self.handle, self._skip, self._left = handle, skip, frames
-        rate = int(round(handle.samplerate))  # type: ignore[attr-defined]
+        rate = int(round(handle.samplerate))
         target = sample_rate or rate
         self.samplerate = float(target)
-        self.num_channels = int(handle.num_channels)  # type: ignore[attr-defined]
-        self.file_dtype = handle.file_dtype  # type: ignore[attr-defined]
+        self.num_channels = int(handle.num_channels)
+        self.file_dtype = handle.file_dtype
         self.frames = exact_length(frames, rate, target)
         self._stage = ResampleStage(rate, target, self.num_channels, self.frames) if target != rate else None
         self._held, self._ended = SampleBuffer(self.num_channels), False
@@ -85,11 +101,11 @@ class GaplessReader:
     def _trimmed(self, n: int) -> np.ndarray:
         """Up to ``n`` of the kept samples at the file's rate."""
         while self._skip > 0:
-            dropped = self.handle.read(min(self._skip, DECODE_BLOCK)).shape[1]  # type: ignore[attr-defined]
+            dropped = self.handle.read(min(self._skip, DECODE_BLOCK)).shape[1]
             self._skip = self._skip - dropped if dropped else 0
         if min(n, self._left) <= 0:  # pedalboard's read(0) reads the whole file
             return np.zeros((self.num_channels, 0), np.float32)
-        block = self.handle.read(min(n, self._left))  # type: ignore[attr-defined]
+        block = self.handle.read(min(n, self._left))
         self._left -= block.shape[1]
         return np.asarray(block, dtype=np.float32)
 
@@ -169,10 +185,10 @@ def check_finite_block(block: np.ndarray, source: object) -> None:
         raise AudioFileError(f"{source} holds NaN/Inf samples")
 
 
-def read_blocks(reader: object, block: int) -> Iterator[np.ndarray]:
+def read_blocks(reader: AudioReader, block: int) -> Iterator[np.ndarray]:
     """Blocks of (channels, <= block) float32 until the reader is exhausted."""
     while True:
-        chunk = reader.read(block)  # type: ignore[attr-defined]
+        chunk = reader.read(block)
         if chunk.shape[1] == 0:
             return
         yield np.ascontiguousarray(chunk, dtype=np.float32)

@@ -77,7 +77,7 @@ def measure_corpus(root: str | os.PathLike[str], file_list: str | os.PathLike[st
         with open_input(path) as (f, _channels, rate):  # as the runtime reads it (an MP3 gapless)
             if rate != SAMPLE_RATE:
                 raise ValueError(f"{path}: {rate} Hz; the band-level fit reads 44.1 kHz clips")
-            audio = f.read(f.frames).mean(axis=0)  # type: ignore[attr-defined]
+            audio = f.read(f.frames).mean(axis=0)
         points.extend(clip_points(audio, cutoffs_hz, noise))
     fit = fit_band_level(points, floor_db)
     x, y = np.asarray(points).T

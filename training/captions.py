@@ -322,7 +322,7 @@ def generate_captions(root: str | os.PathLike[str], cache: str | os.PathLike[str
     with cache.open("a", encoding="utf-8") as out:
         for p in files:
             with open_input(p, captioner.sample_rate) as (f, _channels, _rate):  # as the runtime reads it
-                audio = np.asarray(f.read(int(max_seconds * captioner.sample_rate)),  # type: ignore[attr-defined]
+                audio = np.asarray(f.read(int(max_seconds * captioner.sample_rate)),
                                    dtype=np.float32).mean(axis=0)
             if lowpass_hz:
                 audio = degradation.band_limit(audio, captioner.sample_rate, degradation.LowPassSpec("butter", 8, min(lowpass_hz, captioner.sample_rate * 0.45)))

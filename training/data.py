@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from sagasr_stream.audio_io import DECODE_BLOCK, open_input
+from sagasr_stream.audio_io import DECODE_BLOCK, AudioReader, open_input
 
 from .audio_files import (AUDIO_EXTENSIONS, checked_clips, corpus_audio, frames_at,  # noqa: F401 (re-exported)
                           listed_audio, runtime_frames, scan_audio)
@@ -40,7 +40,7 @@ def audio_frames(path: Path, sample_rate: int) -> int:
         return frames_at(runtime_frames(int(f.frames), path), f.samplerate, sample_rate)
 
 
-def skip_frames(reader: object, offset: int) -> None:
+def skip_frames(reader: AudioReader, offset: int) -> None:
     """Move a reader of :func:`~sagasr_stream.audio_io.open_input` on by ``offset`` frames: an audio file seeks; an
     MP3 read gapless (:class:`~sagasr_stream.audio_io.GaplessReader`) is decoded from its start and the frames
     before ``offset`` are dropped (pedalboard's own MP3 seek decodes from the start too)."""
@@ -48,7 +48,7 @@ def skip_frames(reader: object, offset: int) -> None:
         reader.seek(offset)
         return
     while offset > 0:
-        dropped = reader.read(min(offset, DECODE_BLOCK)).shape[1]  # type: ignore[attr-defined]
+        dropped = reader.read(min(offset, DECODE_BLOCK)).shape[1]
         if not dropped:
             return
         offset -= dropped
@@ -58,9 +58,9 @@ def read_window(path: Path, offset: int, length: int, sample_rate: int) -> np.nd
     """``length`` mono samples at ``sample_rate`` from ``offset`` (zero-padded at the end): (length,) float32,
     read as the runtime reads the file (:func:`~sagasr_stream.audio_io.open_input`: an MP3 gapless)."""
     with open_input(path, sample_rate) as (f, _channels, _rate):
-        offset = min(offset, max(f.frames - 1, 0))  # type: ignore[attr-defined]
+        offset = min(offset, max(f.frames - 1, 0))
         skip_frames(f, offset)
-        x = f.read(length)  # type: ignore[attr-defined]  # (channels, n)
+        x = f.read(length)  # (channels, n)
     x = np.asarray(x, dtype=np.float32).mean(axis=0)
     if x.shape[0] < length:
         x = np.pad(x, (0, length - x.shape[0]))

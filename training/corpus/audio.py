@@ -16,7 +16,7 @@ def load_mono(path: str | Path, sample_rate: int = 44100, keep_rate: bool = Fals
 
     try:
         with open_input(path) as (f, _channels, rate):
-            audio = f.read(f.frames)  # type: ignore[attr-defined]
+            audio = f.read(f.frames)
     except AudioFileError as exc:  # names the file
         raise ValueError(str(exc)) from exc
     except Exception as exc:  # pedalboard raises ValueError/RuntimeError for unreadable files

@@ -27,7 +27,8 @@ def add_batch_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         "local Ray instance")
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="worker actors, one model each (default: as many as the Ray nodes hold, counted node by node; "
-                        "at most one per task; more than the nodes hold: those that fit run, with a warning)")
+                        "at most one per task; more than the nodes hold: those that fit run, with a warning, and more "
+                        "start on nodes that join during the run)")
     p.add_argument("--gpus-per-worker", type=non_negative, default=0.0, metavar="F",
                    help="GPUs per worker, e.g. 0.5 (then the CUDA provider is used); default 0 (CPU)")
     p.add_argument("--files-per-task", type=positive_int, default=1, metavar="N",

@@ -42,6 +42,7 @@ P = ParamSpec("P")
 IN_FLIGHT_PER_WORKER = 2  # tasks queued on each actor, so that it never waits for the driver
 TASK_RETRIES = 3  # a task whose worker died is run again this often (on the restarted actor)
 START_REPORT_S = 60.0  # while workers have not started, a line this often says how many are still waiting
+NODE_POLL_S = 30.0  # while tasks wait, the nodes are counted again this often: workers start on nodes that joined
 NODES_LISTED = 8  # nodes named in the error when no node can hold a worker
 
 
@@ -158,6 +159,8 @@ def restore_batch(
     hold: a warning (on ``log``), and the run goes on with those that fit (the others would never be placed).
     No node that holds one: :class:`SagasrError` naming the ask and each node's CPUs and GPUs, before any worker
     starts. Workers that fit but wait for CPUs/GPUs other jobs hold are reported every minute until they start.
+    While tasks wait, the nodes are counted again every ``NODE_POLL_S`` seconds, and workers are started on what
+    nodes that joined hold (up to ``workers``; None: as many as the nodes hold), each a line on ``log``.
     """
     from ..bundle import load_bundle
     from ..model import default_bundle_path
@@ -321,15 +324,19 @@ class _Pool:
 
         started_ray = _connect(address, workers, config.threads or 1)
         try:
-            actors = self._start_actors(ray, config, workers, gpus, say)
+            actors, growth = self._start_actors(ray, config, workers, gpus, say)
             self.ready_at = time.perf_counter()
             total = sum(f.seconds for f in self.files)
             self.progress = AudioProgress(total, len(self.files), progress)
             while self.queue or self.in_flight:
                 self._submit(actors)
+                growth.poll(len(self.queue), say)
                 if not self.in_flight:
                     continue  # what was queued belonged to files that had failed
-                ready, _ = ray.wait(list(self.in_flight), num_returns=1)
+                ready, _ = ray.wait([*self.in_flight, *growth.starting], num_returns=1,
+                                    timeout=growth.wait_s(len(self.queue)))
+                if not ready or growth.join(ready[0], actors, say):
+                    continue  # time to count the nodes again, or a new worker is ready for tasks
                 actor, kind, payload = self.in_flight.pop(ready[0])
                 try:
                     result = ray.get(ready[0])
@@ -342,18 +349,17 @@ class _Pool:
             if started_ray:
                 ray.shutdown()
 
-    def _start_actors(self, ray: Any, config: WorkerConfig, workers: int | None, gpus: float,
-                      say: Callable[[str], None]) -> list[Any]:
-        """The worker actors, started (model loaded): ``workers`` of them, or as many as the nodes hold (fewer
-        when they hold fewer, with a warning), at most one per task."""
+    def _start_actors(self, ray: Any, config: WorkerConfig, asked: int | None, gpus: float,
+                      say: Callable[[str], None]) -> tuple[list[Any], _Growth]:
+        """The worker actors, started (model loaded): ``asked`` of them, or as many as the nodes hold (fewer
+        when they hold fewer, with a warning), at most one per task; and the :class:`_Growth` that starts more
+        on nodes that join."""
         cpus = config.threads or 1
         fit = _workers_that_fit(ray.nodes(), cpus, gpus)
-        if workers is None:
-            workers = fit
-        elif workers > fit:
-            say(f"warning: {workers} workers asked for, but the Ray nodes hold {fit} of {_ask(cpus, gpus)} each: "
-                f"running {fit}")
-            workers = fit
+        workers = fit if asked is None else min(asked, fit)
+        if asked is not None and asked > fit:
+            say(f"warning: {asked} workers asked for, but the Ray nodes hold {fit} of {_ask(cpus, gpus)} each: "
+                f"running {fit} (more start on nodes that join while files remain)")
         tasks = len(self.queue) + sum(math.ceil(f.seconds * self.model_rate / self.plan.hop / self.windows_per_segment)
                                       for f in self.files if f.long)
         workers = max(1, min(workers, tasks))
@@ -367,7 +373,7 @@ class _Pool:
             _await_start(ray, [a.pid.remote() for a in actors], say)
         except ray.exceptions.RayError as exc:
             raise SagasrError(f"the batch workers could not start (loading the model failed?): {exc}") from exc
-        return actors
+        return actors, _Growth(ray, remote, config, gpus, asked, started=len(actors))
 
     def _submit(self, actors: list[Any]) -> None:
         """Give queued tasks to the actors with the fewest tasks in flight (at most IN_FLIGHT_PER_WORKER)."""
@@ -445,6 +451,53 @@ class _Pool:
         self.progress.advance(seconds)
 
 
+class _Growth:
+    """Workers started during the run, on what the nodes hold beyond the ones started (nodes that joined): while
+    tasks wait, every NODE_POLL_S the nodes are counted again and :func:`_more_workers` more are started; each
+    joins the pool once its model is loaded. No worker is replaced (one whose node left is Ray's to restart), so
+    at most ``asked`` (None: as many as the nodes hold at the most) are ever started."""
+
+    def __init__(self, ray: Any, remote: Any, config: WorkerConfig, gpus: float, asked: int | None,
+                 started: int) -> None:
+        self.ray, self.remote, self.config, self.gpus, self.asked = ray, remote, config, gpus, asked
+        self.started = started  # by this run, the first ones included, whether they started or not
+        self.starting: dict[Any, Any] = {}  # a new worker's ``pid`` ref -> the worker, until its model is loaded
+        self.next_poll = time.monotonic() + NODE_POLL_S
+
+    def wait_s(self, waiting: int) -> float | None:
+        """How long the driver may wait for a result before the next count (None: as long as it takes)."""
+        if not waiting or (self.asked is not None and self.started >= self.asked):
+            return None
+        return max(0.0, self.next_poll - time.monotonic())
+
+    def poll(self, waiting: int, say: Callable[[str], None]) -> None:
+        """Start the workers the nodes hold now beyond those started, if it is time to count them again."""
+        if self.wait_s(waiting) != 0.0:  # not time yet, or no task waits, or all asked for started
+            return
+        self.next_poll = time.monotonic() + NODE_POLL_S
+        more = _more_workers(self.ray.nodes(), self.config.threads or 1, self.gpus, self.started, self.asked, waiting)
+        for _ in range(more):
+            actor = self.remote.remote(self.config)
+            self.starting[actor.pid.remote()] = actor
+        self.started += more
+        if more:
+            say(f"{more} more worker{'s' if more > 1 else ''} starting on Ray nodes that joined: {self.started} in all")
+
+    def join(self, ref: Any, actors: list[Any], say: Callable[[str], None]) -> bool:
+        """Whether ``ref`` is a new worker's ``pid``: then the worker is added to ``actors`` (its model is loaded),
+        or left out with a warning when it could not start."""
+        actor = self.starting.pop(ref, None)
+        if actor is None:
+            return False
+        try:
+            self.ray.get(ref)
+            actors.append(actor)
+        except self.ray.exceptions.RayError as exc:
+            say(f"warning: a worker started on a node that joined could not start, the run goes on with "
+                f"{len(actors)}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        return True
+
+
 def _file_of(kind: str, payload: Any) -> _File:
     return payload[0] if kind == "segment" else payload
 
@@ -460,7 +513,7 @@ def _workers_that_fit(nodes: list[dict[str, Any]], cpus: float, gpus: float) -> 
     counted node by node (an actor runs on one node). None: a :class:`SagasrError` naming the ask and each node's
     offer (Ray would keep such an actor pending, and the run waited for it for ever)."""
     alive = [node for node in nodes if node.get("Alive")]
-    fit = sum(_fits(node.get("Resources", {}), cpus, gpus) for node in alive)
+    fit = _alive_fit(nodes, cpus, gpus)
     if fit:
         return fit
     offers = "; ".join(f"{node.get('NodeManagerAddress', '?')}: CPU {node.get('Resources', {}).get('CPU', 0):g}, "
@@ -471,6 +524,20 @@ def _workers_that_fit(nodes: list[dict[str, Any]], cpus: float, gpus: float) -> 
         f"each batch worker asks for {_amount(cpus, 'CPU')} (threads_per_worker) and {_amount(gpus, 'GPU')} "
         f"(gpus_per_worker), but no Ray node has that: the nodes offer {offers or 'nothing (no node is alive)'}; "
         "lower --threads-per-worker or --gpus-per-worker, or join a cluster with such a node (--ray-address)")
+
+
+def _more_workers(nodes: list[dict[str, Any]], cpus: float, gpus: float, started: int, asked: int | None,
+                  waiting: int) -> int:
+    """How many more workers to start now: as many as the alive ``nodes`` hold (counted as at the start), up to
+    ``asked`` in all (None: no limit but theirs), less the ``started`` ones (all this run started, those of a node
+    that left included: none is replaced), at most one per task ``waiting``."""
+    fit = _alive_fit(nodes, cpus, gpus)
+    return max(0, min((fit if asked is None else min(asked, fit)) - started, waiting))
+
+
+def _alive_fit(nodes: list[dict[str, Any]], cpus: float, gpus: float) -> int:
+    """Workers of ``cpus`` CPUs and ``gpus`` GPUs the alive ``nodes`` hold, node by node."""
+    return sum(_fits(node.get("Resources", {}), cpus, gpus) for node in nodes if node.get("Alive"))
 
 
 def _fits(resources: dict[str, float], cpus: float, gpus: float) -> int:

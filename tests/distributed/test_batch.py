@@ -456,3 +456,101 @@ def test_workers_waiting_for_cpus_other_jobs_hold_are_reported_until_they_start(
         freed.join()
     assert (summary.workers, summary.restored) == (1, 1)
     assert any(line.startswith("waiting for 1 of 1 workers to start") for line in said), said
+
+
+def test_more_workers_start_where_the_alive_nodes_hold_more_than_were_started():
+    """The count the run polls while files remain: what the alive nodes hold (node by node, as at the start), up to
+    the workers asked for, less those already started (a dead node's are not replaced), at most one per task waiting."""
+    from sagasr_stream.distributed.runner import _more_workers
+
+    def node(cpus: float, gpus: float = 0.0, alive: bool = True) -> dict:
+        return {"Alive": alive, "NodeManagerAddress": "10.0.0.9", "Resources": {"CPU": cpus, "GPU": gpus}}
+
+    grown = [node(2), node(4)]
+    assert _more_workers(grown, 1, 0.0, started=2, asked=None, waiting=10) == 4  # a node of 4 CPUs joined
+    assert _more_workers(grown, 1, 0.0, started=2, asked=3, waiting=10) == 1  # up to --workers
+    assert _more_workers(grown, 1, 0.0, started=2, asked=None, waiting=3) == 3  # one per task waiting
+    assert _more_workers(grown, 1, 0.0, started=2, asked=None, waiting=0) == 0
+    assert _more_workers(grown, 2, 0.0, started=2, asked=None, waiting=10) == 1  # 2 threads: 1 + 2 fit
+    assert _more_workers(grown + [node(2, 1)], 1, 0.5, started=1, asked=None, waiting=10) == 1  # only it has GPUs
+    assert _more_workers([node(2), node(4, alive=False)], 1, 0.0, started=6, asked=None, waiting=10) == 0
+    assert _more_workers([node(1, alive=False)], 1, 0.0, started=1, asked=None, waiting=10) == 0  # none alive: no error
+
+
+def test_workers_start_on_capacity_that_appears_while_files_remain(ray_cluster, tiny_bundle, tiny_model, tmp_path,
+                                                                  monkeypatch):
+    """A node still joining when the run starts (the nodes hold 1 worker then, 2 afterwards): the run was sized
+    once at the start and never used it. Now the driver's loop polls the nodes and starts a second worker, which
+    gets tasks like the first; the outputs do not depend on which worker restored them."""
+    from sagasr_stream.distributed import runner
+
+    real_nodes = ray.nodes
+    counts = []
+
+    def joining_nodes() -> list[dict]:
+        counts.append(1)
+        if len(counts) == 1:  # the count at the start: one node of 1 CPU
+            return [{"Alive": True, "NodeManagerAddress": "10.0.0.1", "Resources": {"CPU": 1.0}}]
+        return real_nodes()  # the 2 CPUs of this module's Ray
+
+    monkeypatch.setattr(runner, "NODE_POLL_S", 0.2)
+    monkeypatch.setattr(ray, "nodes", joining_nodes)
+    files = short_files(tmp_path / "in", 24, samples=120_000)
+    said: list[str] = []
+    summary = restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, progress=False, log=said.append)
+    assert (summary.workers, summary.restored, summary.failed) == (2, 24, []), said
+    assert "1 more worker starting on Ray nodes that joined: 2 in all" in said, said
+    assert len({r["worker"] for r in manifest(tmp_path / "out")}) == 2  # both restored files
+    assert outputs(tmp_path / "out") == references(tiny_model, files, tmp_path / "ref")
+
+
+GROWING_CLUSTER = """
+import json, os, sys
+
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+import ray
+from ray.cluster_utils import Cluster
+from sagasr_stream.distributed import restore_batch, runner
+
+runner.NODE_POLL_S = 0.2
+cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+joined = []
+
+def a_node_joins(record):
+    if not joined:  # after the first file, the run under way on one worker (which goes on with its tasks meanwhile)
+        joined.append(cluster.add_node(num_cpus=1))
+
+said = []
+try:
+    summary = restore_batch(**json.loads(sys.argv[1]), ray_address=cluster.address, progress=False,
+                            log=said.append, on_record=a_node_joins)
+    print("OUTCOME", json.dumps({"workers": summary.workers, "restored": summary.restored,
+                                 "failed": summary.failed, "said": said}), flush=True)
+finally:
+    ray.shutdown()
+    cluster.shutdown()
+"""
+
+
+def test_workers_start_on_a_node_that_joins_the_cluster_during_the_run(tiny_bundle, tiny_model, tmp_path):
+    """A real Ray cluster of one node (1 CPU) that a second node joins after the first file: --workers 2 ran one
+    worker (with a warning) to the end; now the second starts on the new node and restores files too. In a driver
+    process of its own (its own cluster), killed with what it started if it hangs."""
+    files = short_files(tmp_path / "in", 40, samples=120_000)
+    call = {"inputs": [str(tmp_path / "in")], "output": str(tmp_path / "out"), "model": str(tiny_bundle), "workers": 2}
+    driver = subprocess.Popen([sys.executable, "-c", GROWING_CLUSTER, json.dumps(call)], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = driver.communicate(timeout=150)
+    finally:
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # the driver and the cluster it started, if still there
+        except ProcessLookupError:
+            pass
+    printed = [line.removeprefix("OUTCOME ") for line in stdout.splitlines() if line.startswith("OUTCOME ")]
+    outcome = json.loads(printed[0]) if printed else {"stderr": stderr[-3000:]}
+    assert (outcome.get("workers"), outcome.get("restored"), outcome.get("failed")) == (2, 40, []), outcome
+    assert any("2 workers asked for, but the Ray nodes hold 1" in line for line in outcome["said"]), outcome
+    assert "1 more worker starting on Ray nodes that joined: 2 in all" in outcome["said"], outcome
+    assert len({r["worker"] for r in manifest(tmp_path / "out")}) == 2  # the new node's worker restored files
+    assert outputs(tmp_path / "out") == references(tiny_model, files, tmp_path / "ref")

@@ -247,12 +247,13 @@ def check_output_name(destination: Path) -> None:
 
 
 def check_writable(destination: Path) -> None:
-    """Raise :class:`AudioFileError` naming ``destination`` for a format we cannot write or a name too long."""
-    if destination.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
-    check_output_name(destination)
+    """Raise :class:`AudioFileError` naming ``destination`` for a name too long, a folder or a format we cannot
+    write (a folder first: ``out/`` has no suffix, but it is no missing one)."""
+    check_output_name(destination)  # before any stat: a name too long fails there with OSError
     if destination.is_dir():
         raise AudioFileError(f"cannot write {destination}: it is a folder (name an output file)")
+    if destination.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
 
 
 class OutputWriter:

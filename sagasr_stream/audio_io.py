@@ -128,17 +128,20 @@ class GaplessReader:
 
 
 def check_input_file(path: Path) -> None:
-    """Raise :class:`AudioFileError` (one line naming ``path``) unless it is an existing regular file."""
+    """Raise :class:`AudioFileError` (one line naming ``path``) unless it is an existing regular file with bytes
+    in it (an empty one, a failed copy, is named as empty, not as one of an unknown format)."""
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             raise AudioFileNotFoundError(f"input file not found: {path}") from None
         raise AudioFileError(f"cannot read input {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(info.st_mode):
         raise AudioFileError(f"input {path} is a folder; expected one audio file")
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         raise AudioFileError(f"input {path} is not a regular file; expected one audio file")
+    if info.st_size == 0:
+        raise AudioFileError(f"input {path} is empty (0 bytes)")
 
 
 def decoder_message(exc: BaseException, path: Path) -> str:

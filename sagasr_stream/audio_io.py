@@ -38,6 +38,13 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     return resample_planar(audio, source_rate, target_rate)
 
 
+def decoder_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as pedalboard's ``AudioFile`` must be given it to open the file Python means: absolute. Its JUCE
+    file layer reads a leading "~" as the home folder (Python, like ``open()``, as a folder named "~"), so
+    ``~/in.wav`` was checked here and decoded there, and ``~/out.wav`` written into the home folder."""
+    return os.path.join(os.getcwd(), os.fspath(path))
+
+
 class AudioReader(Protocol):
     """What :func:`open_input` yields: pedalboard's ``AudioFile`` (or its resampled reader), or a
     :class:`GaplessReader`. ``read(n)``: (channels, <= n) float32."""
@@ -64,7 +71,7 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     path = Path(path)
     check_input_file(path)
     try:
-        handle = AudioFile(str(path))
+        handle = AudioFile(decoder_path(path))
     except Exception as exc:
         raise AudioFileError(unreadable_message(exc, path)) from exc
     with handle:
@@ -121,23 +128,28 @@ class GaplessReader:
 
 
 def check_input_file(path: Path) -> None:
-    """Raise :class:`AudioFileError` (one line naming ``path``) unless it is an existing regular file."""
+    """Raise :class:`AudioFileError` (one line naming ``path``) unless it is an existing regular file with bytes
+    in it (an empty one, a failed copy, is named as empty, not as one of an unknown format)."""
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             raise AudioFileNotFoundError(f"input file not found: {path}") from None
         raise AudioFileError(f"cannot read input {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(info.st_mode):
         raise AudioFileError(f"input {path} is a folder; expected one audio file")
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         raise AudioFileError(f"input {path} is not a regular file; expected one audio file")
+    if info.st_size == 0:
+        raise AudioFileError(f"input {path} is empty (0 bytes)")
 
 
 def decoder_message(exc: BaseException, path: Path) -> str:
-    """The decoder's message without the file name (our message names the file once)."""
+    """The decoder's message without the file name, as given or as the decoder was given it (our message names
+    the file once)."""
     text = str(exc)
-    for name in (f'file "{path}"', f'"{path}"', str(path)):
+    for name in (f'file "{decoder_path(path)}"', f'"{decoder_path(path)}"', decoder_path(path),
+                 f'file "{path}"', f'"{path}"', str(path)):
         text = text.replace(name, "the file")
     return text
 
@@ -238,12 +250,13 @@ def check_output_name(destination: Path) -> None:
 
 
 def check_writable(destination: Path) -> None:
-    """Raise :class:`AudioFileError` naming ``destination`` for a format we cannot write or a name too long."""
-    if destination.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
-    check_output_name(destination)
+    """Raise :class:`AudioFileError` naming ``destination`` for a name too long, a folder or a format we cannot
+    write (a folder first: ``out/`` has no suffix, but it is no missing one)."""
+    check_output_name(destination)  # before any stat: a name too long fails there with OSError
     if destination.is_dir():
         raise AudioFileError(f"cannot write {destination}: it is a folder (name an output file)")
+    if destination.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
 
 
 class OutputWriter:
@@ -314,7 +327,7 @@ def open_output(tmp: Path, destination: Path, sample_rate: int, channels: int, b
     except OSError as exc:  # the folder's own reason ("Permission denied", "Read-only file system")
         raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
     try:
-        return AudioFile(str(tmp), "w", float(sample_rate), channels, bit_depth=bits)
+        return AudioFile(decoder_path(tmp), "w", float(sample_rate), channels, bit_depth=bits)
     except Exception as exc:
         reason = why_not_creatable(tmp) or failure_text(exc, tmp)
         raise AudioFileError(f"cannot write {destination}: {reason}") from exc

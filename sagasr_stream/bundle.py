@@ -327,10 +327,12 @@ def extract_archive(archive: Path, destination: Path) -> Path:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A verified bundle on disk: its folder and manifest."""
+    """A verified bundle on disk: its folder and manifest; ``extracted``: for a bundle given as an archive, (the
+    archive, the temporary folder it was extracted to), so that errors name the archive (:func:`archive_named`)."""
 
     root: Path
     manifest: Manifest
+    extracted: tuple[Path, Path] | None = None
 
     def path(self, graph: str) -> Path:
         """Path of a graph file by graph name (see :data:`GRAPH_NAMES`)."""
@@ -351,7 +353,7 @@ def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
     path = Path(path)
     if not path.exists():
         raise BundleNotFoundError(f"model bundle not found: {path}")
-    root = path
+    root, extracted = path, None
     if path.is_file():
         key = sha256_file(path)
         if key not in _extracted:
@@ -363,18 +365,32 @@ def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
                 del _extracted[key]
                 tmp.cleanup()
                 raise
-        root = extract_root(Path(_extracted[key].name))  # where extract_archive found the manifest
-    manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise BundleError(f"{root}: no {MANIFEST} (is this a sagasr model bundle?)")
+        extracted = path, Path(_extracted[key].name)
+        root = extract_root(extracted[1])  # where extract_archive found the manifest
+    with archive_named(extracted):
+        manifest_path = root / MANIFEST
+        if not manifest_path.is_file():
+            raise BundleError(f"{root}: no {MANIFEST} (is this a sagasr model bundle?)")
+        try:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BundleError(f"{manifest_path}: invalid JSON ({exc})") from exc
+        manifest = Manifest.from_dict(data, where=str(manifest_path))
+        if verify:
+            verify_files(root, manifest)
+    return Bundle(root, manifest, extracted)
+
+
+@contextlib.contextmanager
+def archive_named(extracted: tuple[Path, Path] | None) -> Iterator[None]:
+    """A :class:`BundleError` raised inside names the archive the user gave, not the temporary folder it was
+    extracted to (``extracted``: (archive, folder), :attr:`Bundle.extracted`; None: a folder, named as it is)."""
     try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{manifest_path}: invalid JSON ({exc})") from exc
-    manifest = Manifest.from_dict(data, where=str(manifest_path))
-    if verify:
-        verify_files(root, manifest)
-    return Bundle(root, manifest)
+        yield
+    except BundleError as exc:
+        if extracted is None or str(extracted[1]) not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(str(extracted[1]), str(extracted[0]))) from exc
 
 
 def extract_root(folder: Path) -> Path:

@@ -110,9 +110,11 @@ class Chain:
         return int(sum(p.latency_at(sample_rate) if hasattr(p, "latency_at")
                        else getattr(p, "reported_latency_samples", 0) for p in self.plugins))
 
-    def _check_rate(self, sample_rate: object, reset: bool) -> None:
-        """A valid rate: that of a stream in progress, one every Python effect with a ``check_rate`` takes, and
-        the fixed rate (``sample_rate`` attribute) of any other."""
+    def check_rate(self, sample_rate: object, reset: bool = True) -> int:
+        """``sample_rate`` as an int if this chain can process it now: that of a stream in progress (with
+        ``reset=False``), one every Python effect with a ``check_rate`` takes (a nested Chain too, so its refusal
+        comes before any stage runs), and the fixed rate (``sample_rate`` attribute) of any other. Raises
+        :class:`AudioInputError` naming the rates."""
         rate = check_sample_rate(sample_rate)
         if not reset and self._streaming and rate != self._sample_rate:
             raise AudioInputError(f"a {self._sample_rate} Hz stream is in progress; got {rate} Hz: call flush() or "
@@ -127,6 +129,7 @@ class Chain:
                     f"{stage!r} runs at {expected} Hz; got {rate} Hz. Resample first (pedalboard.io), or for "
                     "low-rate input use sagasr_stream.upsample.upsample() or StreamingUpsampler"
                 )
+        return rate
 
     def _run(self, stage: Any, planar: np.ndarray, sample_rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         """One stage on (channels, n) audio in the chain's layout -> (channels, m)."""
@@ -157,7 +160,7 @@ class Chain:
         buffer_size = check_buffer_size(buffer_size)
         reset = check_bool(reset, "reset")
         with self._lock:
-            self._check_rate(sample_rate, reset)
+            self.check_rate(sample_rate, reset)
             cached = self._layouts.layout, self._layouts.channels
             planar, layout = planar_input(input_array, self._layouts)
             if not reset and self._streaming and planar.shape[0] != self._channels:

@@ -216,11 +216,11 @@ def check_audio_file(path: str | os.PathLike[str]) -> int:
     damaged (see the module docstring)."""
     from pedalboard.io import AudioFile
 
-    from .audio_io import decoder_message, unreadable_message
+    from .audio_io import decoder_message, decoder_path, unreadable_message
 
     path = Path(path)
     try:
-        handle = AudioFile(str(path))
+        handle = AudioFile(decoder_path(path))
     except Exception as exc:
         raise AudioFileError(unreadable_message(exc, path)) from exc
     flac = read_flac_info(path)

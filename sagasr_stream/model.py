@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends.base import Backend
-from .bundle import Bundle, Manifest, load_bundle
+from .bundle import Bundle, Manifest, archive_named, load_bundle
 from .errors import BundleError, BundleNotFoundError
 from .text import Tokenizer, tokenizer_from_spec
 from .validation import check_bool, check_path
@@ -80,7 +80,8 @@ class SagaSRModel:
         verify = check_bool(verify, "verify")
         allow_torchscript = check_bool(allow_torchscript, "allow_torchscript")  # "no" is truthy: it would run code
         bundle = load_bundle(default_bundle_path() if path is None else path, verify=verify)
-        return cls(bundle, make_backend(bundle, provider, allow_torchscript))
+        with archive_named(bundle.extracted):  # a graph's error names the archive, not where it was extracted
+            return cls(bundle, make_backend(bundle, provider, allow_torchscript))
 
     def __repr__(self) -> str:
         return f"<SagaSRModel {self.manifest.name!r} from {str(self.bundle.root)!r} on {self.device}>"

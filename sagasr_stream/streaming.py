@@ -253,6 +253,11 @@ class Series:
         channels = {stage.channels for stage in self.stages}
         if len(channels) != 1:
             raise ParameterError(f"the stages of a Series must have one channel count, got {sorted(channels)}")
+        for i, (stage, after) in enumerate(zip(self.stages, self.stages[1:])):
+            out, into = stage_rates(stage)[1], stage_rates(after)[0]
+            if out is not None and into is not None and out != into:
+                raise ParameterError(f"stage {i} of the Series puts out {out} Hz but stage {i + 1} takes {into} Hz: "
+                                     "put a ResampleStage between them")
 
     def __repr__(self) -> str:
         return f"<Series {self.stages!r} latency={self.latency_samples} samples>"
@@ -282,3 +287,15 @@ class Series:
     def reset(self) -> None:
         for stage in self.stages:
             stage.reset()
+
+
+def stage_rates(stage: object) -> tuple[int | None, int | None]:
+    """(input rate, output rate) of a stage, in Hz, where it names them (None: it does not): a
+    :class:`ResampleStage`'s source and target, a :class:`Series`' first input and last output, else a whole
+    ``sample_rate`` attribute (a restore or effect stage's, the same in and out)."""
+    if isinstance(stage, ResampleStage):
+        return stage.source_rate, stage.target_rate
+    if isinstance(stage, Series):
+        return stage_rates(stage.stages[0])[0], stage_rates(stage.stages[-1])[1]
+    rate = getattr(stage, "sample_rate", None)
+    return (int(rate), int(rate)) if is_whole_number(rate) else (None, None)

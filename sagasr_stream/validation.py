@@ -49,9 +49,13 @@ def is_whole_number(value: object) -> TypeGuard[WholeNumber]:
 
 def check_path(value: object, name: str) -> "os.PathLike[str] | str":
     """Accept a str or os.PathLike (a file's path); anything else raises :class:`ParameterTypeError` naming
-    ``name``."""
+    ``name``, and a NUL byte, which no file name can hold, :class:`ParameterError` (before any work: the file
+    system itself refuses it only when the path is used)."""
     if not isinstance(value, (str, os.PathLike)):
         raise ParameterTypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    text = os.fspath(value)
+    if "\x00" in (text if isinstance(text, str) else text.decode("latin-1")):
+        raise ParameterError(f"{name} holds a NUL byte ('\\x00'), which no file name can: {text!r}")
     return value
 
 

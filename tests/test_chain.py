@@ -154,3 +154,17 @@ def test_a_chain_at_48_khz_equals_the_stages_one_by_one_and_keeps_its_rate_mid_s
         chain.process(x[:, 6000:], 96000, reset=False)
     with pytest.raises(ValueError, match="44100 Hz, or above; got 22050 Hz"):
         Chain(plugins).process(x, 22050)
+
+
+def test_a_rate_a_nested_chain_refuses_is_refused_before_any_stage_runs(tiny_model):
+    """A Chain inside a Chain is checked like an effect (its check_rate): a 16 kHz buffer that its
+    BandwidthExtension refuses left the outer chain holding a "16000 Hz stream" (and its reverb's state advanced),
+    so the next 44.1 kHz buffer was refused too."""
+    x = band_limited_noise(N, channels=2, seed=13)
+    expected = Chain([pedalboard.Reverb(), BandwidthExtension(tiny_model)])(x, SR)
+    chain = Chain([pedalboard.Reverb(), Chain([BandwidthExtension(tiny_model)])])
+    with pytest.raises(ValueError, match="44100 Hz, or above; got 16000 Hz"):
+        chain.process(x, 16000, reset=False)
+    y = np.concatenate([chain.process(x, SR, reset=False), chain.flush()], axis=1)
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+    assert chain.check_rate(48000) == 48000  # as BandwidthExtension.check_rate: the rate as an int, or an error

@@ -24,7 +24,7 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from ..api import FILE_BLOCK, file_source_grid_step, restore_file, source_band_limit, source_blocks
-from ..audio_io import atomic_writer, open_input, wav_channel_mask
+from ..audio_io import atomic_writer, decoder_path, open_input, wav_channel_mask
 from ..bandlimit import BandLimitTracker, SignalBandLimit
 from ..chunking import WindowPlan, zero_pad_to
 from ..errors import AudioFileError
@@ -142,7 +142,7 @@ def model_rate_limits(
 ) -> tuple[tuple[SignalBandLimit | None, ...], ...]:
     """Every window's band limits (per channel) of the model-rate file ``path`` (its first ``model_frames``
     frames), read in blocks with a fresh ``tracker``: the same floats as the single pass's tracker sees."""
-    with AudioFile(path) as f:
+    with AudioFile(decoder_path(path)) as f:
         done = 0
         while done < model_frames:
             block = np.asarray(f.read(min(FILE_BLOCK, model_frames - done)), dtype=np.float32)
@@ -156,7 +156,7 @@ def model_rate_limits(
 
 def read_model_rate(path: str, start: int, stop: int) -> np.ndarray:
     """(channels, <= stop - start) float32 samples [start, stop) of a model-rate file."""
-    with AudioFile(path) as f:
+    with AudioFile(decoder_path(path)) as f:
         start = min(start, f.frames)
         f.seek(start)
         return np.ascontiguousarray(f.read(max(0, min(stop, f.frames) - start)), dtype=np.float32)
@@ -207,7 +207,7 @@ def with_source_kept(
     the restorer's change (restored minus the staged model-rate input) resampled to its rate."""
     keeper = SourceKeeper(sr, prepared.rate, prepared.channels, prepared.frames)
     restored_frames = 0
-    with AudioFile(prepared.read_from) as given_file, open_input(Path(job.source)) as (reader, _, _):
+    with AudioFile(decoder_path(prepared.read_from)) as given_file, open_input(Path(job.source)) as (reader, _, _):
         source = source_blocks(reader, Path(job.source), prepared.frames)
 
         def feed_source(upto: int) -> None:

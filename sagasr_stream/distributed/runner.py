@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
-from ..audio_io import output_bit_depth, unreadable_message
+from ..audio_io import decoder_path, output_bit_depth, unreadable_message
 from ..chunking import WindowPlan
 from ..errors import SagasrError
 from ..files import sha256_file
@@ -252,7 +252,7 @@ def _pending_files(
         key = hashlib.sha256(json.dumps([identity, fingerprint]).encode()).hexdigest()[:20]
         job = FileJob(str(source), str(destination), str(out / WORK_FOLDER / key))
         try:
-            with AudioFile(str(source)) as f:
+            with AudioFile(decoder_path(source)) as f:
                 frames, rate = int(f.frames), int(round(f.samplerate))
             gapless = mp3_gapless(source)  # an MP3's samples as open_input reads them
             frames = frames if gapless is None else gapless[1]

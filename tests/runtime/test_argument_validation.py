@@ -1,6 +1,7 @@
 """Arguments are checked at the edge, with one error naming the argument, the value and what is accepted:
 ``layout``, ``windows_per_call``, ``band_limit_hz``, ``output_rate`` and other rates, ``reset``; NaN/Inf are named
 by their index in the caller's array; float arrays in either byte order are taken."""
+import os
 import re
 
 import numpy as np
@@ -344,6 +345,35 @@ def test_restore_file_checks_its_arguments_before_touching_a_file(tiny_model, tm
     with pytest.raises(AudioFileError, match="x.wav: it is a folder"):  # was "pass overwrite=True", then EISDIR
         restore_file(source, tmp_path / "x.wav", tiny_model, overwrite=True)
 
+
+
+def test_a_nul_byte_in_a_path_is_named_before_any_work(tiny_model, tmp_path):
+    """No file name holds a NUL byte: the source's raised pathlib's bare "ValueError: embedded null byte" from
+    deep inside, the destination's failed only at the final rename, after the whole file was restored."""
+    from pedalboard.io import AudioFile
+
+    from sagasr_stream import restore_file
+
+    source = tmp_path / "in.wav"
+    with AudioFile(str(source), "w", 16000, 1) as f:
+        f.write(STEREO[:1])
+    progress = []
+    with pytest.raises(ParameterError, match=r"source holds a NUL byte \('\\x00'\)"):
+        restore_file(str(tmp_path / "in\x00.wav"), tmp_path / "out.wav", tiny_model)
+    with pytest.raises(ParameterError, match="destination holds a NUL byte"):
+        restore_file(source, str(tmp_path / "out\x00.wav"), tiny_model, progress=lambda *a: progress.append(a))
+    assert progress == [] and os.listdir(tmp_path) == ["in.wav"]
+
+
+def test_a_folder_as_the_destination_is_named_as_one(tiny_model, tmp_path):
+    """restore_file(src, "out") with out/ a folder said "output format must be one of ...", as if a suffix were
+    missing: the folder check came after the suffix check."""
+    from sagasr_stream import restore_file
+    from sagasr_stream.errors import AudioFileError
+
+    (tmp_path / "out").mkdir()
+    with pytest.raises(AudioFileError, match=r"out: it is a folder \(name an output file\)"):
+        restore_file(tmp_path / "in.wav", tmp_path / "out", tiny_model)
 
 def test_an_effect_cannot_be_copied_into_a_second_stream(tiny_model):
     """copy.copy shared the stream, lock and layout cache (the copy's call wiped the original's stream) and passed a

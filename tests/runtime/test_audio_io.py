@@ -239,6 +239,15 @@ def test_a_folder_given_as_input_is_named_as_a_folder(tmp_path):
             pass
 
 
+
+def test_an_empty_input_file_is_named_as_empty(tmp_path):
+    """A 0-byte file (a failed download or copy) said "does not seem to contain audio data in a known or supported
+    format", as a file of another format does."""
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioFileError, match=f"^input {tmp_path / 'empty.wav'} is empty \\(0 bytes\\)$"):
+        with open_input(tmp_path / "empty.wav"):
+            pass
+
 def test_a_link_planted_at_the_partial_name_is_not_written_through(tmp_path):
     victim, destination = tmp_path / "victim.txt", tmp_path / "out.wav"
     victim.write_bytes(b"keep me")
@@ -274,3 +283,36 @@ def test_a_wav_output_keeps_the_inputs_speaker_layout(tiny_model, tmp_path, chan
         assert wav_channel_mask(tmp_path / name)[1] == mask
         with AudioFile(str(tmp_path / name)) as f:
             assert f.num_channels == channels and f.frames == 11025
+
+
+def tilde_folders(tmp_path, monkeypatch):
+    """A working folder holding a folder literally named "~" (a relative path to Python, as to open()) and a
+    home folder elsewhere ($HOME, which pedalboard's JUCE file layer put in place of a leading "~")."""
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    (cwd / "~").mkdir(parents=True)
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    return home, cwd
+
+
+def test_a_path_starting_with_a_tilde_is_decoded_as_the_file_that_was_checked(tmp_path, monkeypatch):
+    """open_input checked ./~/in.wav (Python's reading) but pedalboard decoded $HOME/in.wav: another file's
+    samples, silently."""
+    home, cwd = tilde_folders(tmp_path, monkeypatch)
+    for folder, value in ((cwd / "~", 0.25), (home, -0.5)):
+        with AudioFile(str(folder / "in.wav"), "w", 44100, 1, bit_depth=32) as f:
+            f.write(np.full((1, 8), value, np.float32))
+    with open_input("~/in.wav") as (reader, _, _):
+        np.testing.assert_array_equal(reader.read(8), np.full((1, 8), 0.25, np.float32))
+
+
+def test_an_output_path_starting_with_a_tilde_is_written_where_python_puts_it(tmp_path, monkeypatch):
+    """The partial file went to $HOME (pedalboard's reading of "~") and the rename from ./~ failed: "No such file
+    or directory", with a hidden partial file left in the home folder."""
+    home, cwd = tilde_folders(tmp_path, monkeypatch)
+    block = np.array([[0.5, -0.25, 0.125, 0.0]], np.float32)
+    write(pathlib.Path("~/out.wav"), block)
+    with AudioFile(str(cwd / "~" / "out.wav")) as f:
+        np.testing.assert_array_equal(f.read(4), block)
+    assert os.listdir(home) == [] and os.listdir(cwd / "~") == ["out.wav"]

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import tarfile
 import zipfile
@@ -338,3 +339,35 @@ def test_a_graph_that_outputs_nan_is_named(tiny_bundle, tmp_path):
     model = SagaSRModel.load(folder)
     with pytest.raises(BundleError, match="'vae_decoder'.*non-finite"):
         restore(band_limited_noise(20000), 44100, model)
+
+
+
+def damaged_copy(bundle, folder, damage):
+    """A copy of ``bundle`` in ``folder`` with one defect: ``damage`` is applied to it."""
+    copy = Path(shutil.copytree(bundle, folder))
+    damage(copy)
+    return copy
+
+
+def test_errors_in_an_archive_name_the_archive_not_the_folder_it_was_extracted_to(tiny_bundle, tmp_path):
+    """A tampered, incomplete or overfull .zip said "bundle file /tmp/sagasr-bundle-x7q/vocab.txt failed its SHA-256
+    check": a temporary folder the user never made, gone when the process ends."""
+    def vocabulary(copy):
+        fields = json.loads((copy / "manifest.json").read_text())
+        fields.pop("files"), fields.pop("format"), fields.pop("format_version")
+        (copy / "vocab.txt").write_text("music\npiano\n")
+        write_manifest(copy, fields)  # consistent hashes, a vocabulary the tokenizer cannot use: found by the model
+
+    damages = {
+        "tampered": (lambda c: (c / "vocab.txt").write_text("[PAD]\nextra"),
+                     "bundle file {}/vocab.txt failed its SHA-256"),
+        "missing": (lambda c: (c / "dit.onnx").unlink(), "bundle file missing: {}/dit.onnx"),
+        "unlisted": (lambda c: (c / "notes.txt").write_text("x"), "bundle {} holds file.*does not list.*notes.txt"),
+        "json": (lambda c: (c / "manifest.json").write_text("{not json"), "{}/manifest.json: invalid JSON"),
+        "vocabulary": (vocabulary, "{}/vocab.txt: vocabulary lacks the special token"),
+    }
+    for name, (damage, message) in damages.items():
+        archive = archive_bundle(damaged_copy(tiny_bundle, tmp_path / name, damage), tmp_path / f"{name}.zip")
+        with pytest.raises(BundleError, match=message.format(re.escape(str(archive)))) as info:
+            SagaSRModel.load(archive)
+        assert "sagasr-bundle-" not in str(info.value)

@@ -198,3 +198,19 @@ def test_series_checks_its_stages(tiny_model):
         Series([])
     with pytest.raises(ParameterError, match="channel count"):
         Series([ResampleStage(16000, 44100, 1), restore_stage(tiny_model, 2)])
+
+
+def test_series_refuses_stages_whose_rates_do_not_meet(tiny_model):
+    """A 16 -> 22.05 kHz resampler ahead of a restore stage at 44.1 kHz, or two resamplers that do not meet, ran
+    without a word: the audio came out at the wrong speed and pitch."""
+    restorer = Restorer(tiny_model, SETTINGS)
+    for stages, message in (
+            ([ResampleStage(16000, 22050, 1), restorer.stream(1)], "stage 0 .* 22050 Hz .* stage 1 .* 44100 Hz"),
+            ([ResampleStage(16000, 44100, 1), ResampleStage(22050, 48000, 1)], "44100 Hz .* 22050 Hz"),
+            ([restorer.stream(1), restorer.stream_at(48000, 1)], "44100 Hz .* 48000 Hz"),
+            ([Series([ResampleStage(16000, 44100, 1)]), ResampleStage(48000, 96000, 1)], "44100 Hz .* 48000 Hz")):
+        with pytest.raises(ParameterError, match=message):
+            Series(stages)
+    chained = Series([ResampleStage(16000, 44100, 1), restorer.stream(1), ResampleStage(44100, 48000, 1)])
+    assert chained.latency_samples > 0  # stages whose rates meet are taken
+    Series([ResampleStage(16000, 44100, 1), EffectStage(BandwidthExtension(restorer), 44100, 1)])

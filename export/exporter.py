@@ -23,6 +23,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 from stable_audio_tools.models import transformer as sat_transformer
+from stable_audio_tools.models.dit import DiffusionTransformer
 from stable_audio_tools.models.transformer import LayerNorm as SatLayerNorm
 from stable_audio_tools.models.transformer import RotaryEmbedding
 from torch import nn
@@ -34,6 +35,7 @@ from sagasr_stream.files import atomic_folder
 from sagasr_stream.graphs import GRAPHS
 
 from .model.checkpoint import TEXT_SOURCE_KEY
+from .model.conditioners import SagaConditioner
 from .model import SagaSR, dit_velocity, latent_affine
 from .optimize import optimize_graphs
 
@@ -58,6 +60,9 @@ class _Cast(nn.Module):
 class _LatentGraph(_Cast):
     """A VAE half with the model's latent_shift/latent_scale ((C, 1) float32 buffers) folded into the graph."""
 
+    shift: torch.Tensor  # buffers (register_buffer), declared for the type checker
+    scale: torch.Tensor
+
     def __init__(self, dtype: torch.dtype, shift: torch.Tensor, scale: torch.Tensor, **modules: nn.Module) -> None:
         super().__init__(dtype, **modules)
         self.register_buffer("shift", shift.float())
@@ -67,6 +72,8 @@ class _LatentGraph(_Cast):
 class VaeEncoderGraph(_LatentGraph):
     """audio -> (posterior mean - shift) x scale."""
 
+    encoder: nn.Module  # set by _Cast from its keyword parts
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         return (self.encoder(self._in(audio)).chunk(2, dim=1)[0].float() - self.shift) * self.scale
 
@@ -74,21 +81,33 @@ class VaeEncoderGraph(_LatentGraph):
 class VaeDecoderGraph(_LatentGraph):
     """latent / scale + shift -> audio."""
 
+    decoder: nn.Module  # set by _Cast from its keyword parts
+
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         return self.decoder(self._in(latent / self.scale + self.shift)).float()
 
 
 class DitGraph(_Cast):
-    def __init__(self, dtype: torch.dtype, dit: nn.Module, conditioner: nn.Module, lr_null: float) -> None:
+    dit: DiffusionTransformer  # set by _Cast from its keyword parts
+    conditioner: SagaConditioner
+    lr_null: torch.Tensor  # a buffer
+
+    def __init__(self, dtype: torch.dtype, dit: DiffusionTransformer, conditioner: SagaConditioner,
+                 lr_null: float) -> None:
         super().__init__(dtype, dit=dit, conditioner=conditioner)
         self.register_buffer("lr_null", torch.tensor(lr_null, dtype=dtype))
 
-    def forward(self, x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out):  # type: ignore[no-untyped-def]
-        args = [self._in(a) for a in (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)]
-        return dit_velocity(self.dit, self.conditioner, self.lr_null, *args).float()
+    def forward(self, x: torch.Tensor, t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor,
+                text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor,
+                rolloff_out: torch.Tensor) -> torch.Tensor:
+        c = self._in
+        return dit_velocity(self.dit, self.conditioner, self.lr_null, c(x), c(t), c(lr_latent), c(lr_keep),
+                            c(text_tokens), c(cross_keep), c(rolloff_in), c(rolloff_out)).float()
 
 
 class TextGraph(_Cast):
+    text_encoder: nn.Module  # set by _Cast from its keyword parts
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.text_encoder(input_ids, attention_mask).float()
 
@@ -108,7 +127,10 @@ class StaticLayerNorm(nn.Module):
     """SAT ``transformer.LayerNorm`` with a static normalized shape (SAT's uses ``x.shape[-1:]``, which the
     ONNX exporter sees as dynamic and refuses)."""
 
-    def __init__(self, norm: nn.Module) -> None:
+    gamma: torch.Tensor  # buffers (register_buffer), declared for the type checker
+    beta: torch.Tensor
+
+    def __init__(self, norm: SatLayerNorm) -> None:
         super().__init__()
         self.dim, self.eps, self.force_fp32 = int(norm.gamma.shape[0]), float(norm.eps), bool(norm.force_fp32)
         self.register_buffer("gamma", norm.gamma.detach().clone())
@@ -383,9 +405,10 @@ def _write_bundle(model: SagaSR, out: Path, backend: str, fp16: bool, defaults: 
             store_weights_fp16(out, graph_file)
     graph_passes = optimize_graphs(out, list(graphs.values())) if backend == "onnx" else {}
     tokenizer = prepared.text_encoder.write_tokenizer(out) if text_encoder else None
-    provenance = {"exporter": "sagasr_export", "torch": torch.__version__, "opset": OPSET if backend == "onnx" else None,
-                  "fp16": fp16, "text_int8": quantize_text, "dit_int8": quantize_dit,
-                  "weights_fp16": store_fp16, "export_seconds": timings, "graph_passes": graph_passes,
-                  "config": model.config.to_dict()}
+    provenance: dict[str, Any] = {
+        "exporter": "sagasr_export", "torch": torch.__version__, "opset": OPSET if backend == "onnx" else None,
+        "fp16": fp16, "text_int8": quantize_text, "dit_int8": quantize_dit,
+        "weights_fp16": store_fp16, "export_seconds": timings, "graph_passes": graph_passes,
+        "config": model.config.to_dict()}
     provenance["config"]["text"]["vocab"] = None  # the vocabulary travels as the tokenizer file
     return write_manifest(out, manifest_fields(prepared, graphs, tokenizer, backend, defaults, provenance))

@@ -78,7 +78,8 @@ def latent_stats(model: Any, data: DataConfig, num_items: int, batch_size: int =
         raise ValueError(f"num_items must be positive, got {num_items}")
     dataset = WindowDataset(data, "train")
     model.eval()
-    total, total_sq, count = 0.0, 0.0, 0
+    total = total_sq = torch.zeros((), dtype=torch.float64)  # sums over windows and frames: (C,) after one batch
+    count = 0
     for s in range(0, num_items, batch_size):
         hr = collate([dataset[i] for i in range(s, min(s + batch_size, num_items))])["hr"]
         z = model.autoencoder.encoder(hr).chunk(2, dim=1)[0].double()  # (B, C, T), before shift and scale
@@ -134,7 +135,7 @@ class LatentCacheDataset(Dataset):
         item = self.items[int(index) % n]
         rng = np.random.default_rng([cfg.seed, 3, int(index)])
         train = self.split == "train"
-        out = {k: v[item] for k, v in self.tensors.items()}
+        out: dict[str, Any] = {k: v[item] for k, v in self.tensors.items()}
         out["text_tokens"] = out["text_tokens"].float()
         out["lr_keep"] = torch.tensor(float(rng.random() >= cfg.lr_dropout) if train else 1.0)
         out["cross_keep"] = torch.tensor(float(rng.random() >= cfg.cross_dropout) if train else 1.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -21,6 +21,9 @@ from .checkpointing import load_state, optimizer_from_flat, replace_folder, save
 from .ema import EMA
 from .objectives import flow_loss, flow_pair, logit_normal, pin_times
 from .schedulers import InverseLR
+
+if TYPE_CHECKING:
+    from sagasr_export.model import SagaSR
 
 
 class StepModule(L.LightningModule):
@@ -47,6 +50,20 @@ class StepModule(L.LightningModule):
         raise NotImplementedError
 
     # --- common ----------------------------------------------------------------------------------------
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """The run's optimizer (:meth:`configure_optimizers` makes one), torch's own (not Lightning's wrapper)."""
+        optim = self.optimizers(use_pl_optimizer=False)
+        if isinstance(optim, list):
+            raise RuntimeError(f"expected the one optimizer of configure_optimizers, the trainer holds {len(optim)}")
+        return optim
+
+    def _scheduler(self) -> InverseLR:
+        """The run's learning-rate schedule (:meth:`configure_optimizers` makes one :class:`InverseLR`)."""
+        sched = self.lr_schedulers()
+        if not isinstance(sched, InverseLR):
+            raise RuntimeError(f"expected the InverseLR of configure_optimizers, the trainer holds {sched!r}")
+        return sched
+
     @property
     def step(self) -> int:
         """Optimizer steps done since the run began (across resumes)."""
@@ -94,7 +111,7 @@ class StepModule(L.LightningModule):
         bs = len(batch["index"])
         for k, v in out.items():
             self.log(f"train/{k}", v.detach(), prog_bar=(k == "loss"), batch_size=bs, sync_dist=False)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=bs)
+        self.log("train/lr", self._optimizer().param_groups[0]["lr"], batch_size=bs)
         self.log("train/step", float(self.step), batch_size=bs)
         if not torch.isfinite(out["loss"]):  # stop before the step: the weights and the last saved state stay finite
             raise FloatingPointError(f"the training loss is {out['loss'].item()} at step {self.step}: the run "
@@ -127,9 +144,7 @@ class StepModule(L.LightningModule):
                                      f"{bad[0]}): the run diverged (a lower --lr?); its last saved state is kept")
         if self.trainer.global_rank != 0:
             return
-        optim = self.optimizers()
-        optim = getattr(optim, "optimizer", optim)
-        sched = self.lr_schedulers()
+        optim, sched = self._optimizer(), self._scheduler()
         info = {"scheduler": {k: v for k, v in sched.state_dict().items() if k != "_get_lr_called_within_step"},
                 "ema_updates": self.ema.updates if self.ema else 0, "opt": self.opt}
         run = Path(self.opt["run_dir"])
@@ -148,7 +163,7 @@ class StepModule(L.LightningModule):
 class DiffusionModule(StepModule):
     """SAGA-SR latent rectified flow. Batch: see :class:`sagasr_training.data.WindowDataset`."""
 
-    def __init__(self, model: nn.Module, opt: dict[str, Any], resume: dict[str, Any] | None = None) -> None:
+    def __init__(self, model: SagaSR, opt: dict[str, Any], resume: dict[str, Any] | None = None) -> None:
         super().__init__(opt, resume)
         self.model = model
         for part in (model.autoencoder, model.text_encoder):

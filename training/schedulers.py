@@ -19,10 +19,10 @@ class InverseLR(LRScheduler):
         self.inv_gamma, self.power, self.warmup, self.final_lr = inv_gamma, power, warmup, final_lr
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:  # type: ignore[override]
+    def get_lr(self) -> list[float | torch.Tensor]:  # LRScheduler's type (its base_lrs may hold tensors)
         return self._closed_form(self.last_epoch)
 
-    def _closed_form(self, step: int) -> list[float]:
+    def _closed_form(self, step: int) -> list[float | torch.Tensor]:
         warm = 1.0 - self.warmup ** (step + 1)
         decay = (1.0 + step / self.inv_gamma) ** -self.power
         return [warm * max(self.final_lr, base * decay) for base in self.base_lrs]

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from .checkpointing import latest_state, load_state, replace_folder
 from .config import VAE_PARTS, DataConfig, TrainConfig, load_train_config, to_json  # noqa: F401 (re-exported)
 from .data import StepBatchSampler, WindowDataset, collate, worker_init
 
+if TYPE_CHECKING:
+    from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
+
 
 def model_config(cfg: TrainConfig) -> Any:
     """The sagasr_export config of the run (window length and rate flow into the data config)."""
@@ -33,9 +36,9 @@ def model_config(cfg: TrainConfig) -> Any:
     return load_config(name) if name.endswith(".json") or os.sep in name else named_config(name)
 
 
-def _precision(cfg: TrainConfig) -> str:
+def _precision(cfg: TrainConfig) -> _PRECISION_INPUT:
     if cfg.precision != "auto":
-        return cfg.precision
+        return cast("_PRECISION_INPUT", cfg.precision)  # as given: Lightning's Trainer refuses a wrong one by name
     return "bf16-mixed" if torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda") else "32-true"
 
 
@@ -54,8 +57,8 @@ def _loaders(cfg: TrainConfig, start: int, trainer: Any, pairs: bool = True) -> 
     rank, world = trainer.global_rank, trainer.world_size
     micro_start = start * cfg.accumulate
     n = (cfg.max_steps - start) * cfg.accumulate
-    kw = dict(collate_fn=collate, num_workers=cfg.data.num_workers, worker_init_fn=worker_init,
-              persistent_workers=False, pin_memory=torch.cuda.is_available())
+    kw: dict[str, Any] = dict(collate_fn=collate, num_workers=cfg.data.num_workers, worker_init_fn=worker_init,
+                              persistent_workers=False, pin_memory=torch.cuda.is_available())
     tl = DataLoader(train, batch_sampler=StepBatchSampler(cfg.batch_size, n, micro_start, rank, world), **kw)
     vl = DataLoader(val, batch_sampler=StepBatchSampler(cfg.batch_size, max(1, cfg.val_batches), 0, rank, world,
                                                         wrap=len(val)), **kw)
@@ -235,7 +238,7 @@ def _refuse_to_replace_checkpoint(run_dir: Path) -> None:
 def run(kind: str, cfg: TrainConfig) -> Path:
     """Train (``kind`` "diffusion" or "vae") until ``cfg.max_steps``; resumes from the run's latest state."""
     import lightning as L
-    from lightning.pytorch.callbacks import TQDMProgressBar
+    from lightning.pytorch.callbacks import Callback, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     from sagasr_export.model.checkpoint import load_checkpoint, save_checkpoint
@@ -328,7 +331,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         atomic_write_text(run_dir / "run.json", json.dumps({"kind": kind, **to_json(cfg)}, indent=1) + "\n")
     loggers = [CSVLogger(str(run_dir), name="logs", version=f"from-{start:08d}"),
                TensorBoardLogger(str(run_dir), name="tb", version=f"from-{start:08d}")]
-    callbacks = [TQDMProgressBar(refresh_rate=max(1, cfg.log_every))] if cfg.progress else []
+    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=max(1, cfg.log_every))] if cfg.progress else []
     trainer = L.Trainer(
         accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=cfg.strategy,
         precision=_precision(cfg), max_steps=cfg.max_steps - start, max_epochs=1,
@@ -342,7 +345,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         use_distributed_sampler=False, deterministic=False,
         default_root_dir=str(run_dir))
     _count_batches_from(trainer, start * cfg.accumulate)
-    module.make_loaders = lambda: _loaders(cfg, start, trainer)  # type: ignore[attr-defined]
+    module.make_loaders = lambda: _loaders(cfg, start, trainer)
     loaders: dict[str, Any] = {}
 
     def train_dataloader() -> Any:
@@ -354,7 +357,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
             loaders["t"], loaders["v"] = module.make_loaders()
         return loaders["v"]
 
-    module.train_dataloader = train_dataloader  # type: ignore[method-assign]
-    module.val_dataloader = val_dataloader  # type: ignore[method-assign]
+    module.train_dataloader = train_dataloader
+    module.val_dataloader = val_dataloader
     trainer.fit(module)
     return run_dir / "checkpoint"

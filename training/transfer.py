@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Any, Iterator
 
 from sagasr_stream.files import atomic_path, path_inside, sha256_file
 
@@ -65,7 +65,7 @@ def pack_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], p
     index: dict = {"format": FORMAT, "version": 1, "piece_bytes": piece_bytes, "files": [], "pieces": {}}
     n = 0
     for rel in files:
-        entry = {"path": rel, "size": (run / rel).stat().st_size, "pieces": []}
+        entry: dict[str, Any] = {"path": rel, "size": (run / rel).stat().st_size, "pieces": []}
         digest = hashlib.sha256()  # of the whole file, taken while it is split (one read)
         for chunk in _pieces_of(run / rel, piece_bytes):
             name = f"{n:05d}.part"

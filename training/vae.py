@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from sagasr_export.model import Autoencoder, SagaSR
 from sagasr_export.model.checkpoint import load_vae_weights
 
 from .lightning_module import StepModule
@@ -50,7 +51,7 @@ class VAEModule(StepModule):
     """Trains ``autoencoder`` (all of it, or the decoder only with ``opt["vae_parts"] == "decoder"``) on the HR
     windows of the batch (hr (B, 1, L))."""
 
-    def __init__(self, autoencoder: nn.Module, model_config: dict[str, Any], opt: dict[str, Any],
+    def __init__(self, autoencoder: Autoencoder, model_config: dict[str, Any], opt: dict[str, Any],
                  resume: dict[str, Any] | None = None) -> None:
         super().__init__(opt, resume)
         self.autoencoder = autoencoder
@@ -96,6 +97,6 @@ class VAEModule(StepModule):
         (folder / "config.json").write_text(json.dumps(self.model_config, indent=1) + "\n", encoding="utf-8")
 
 
-def load_autoencoder_weights(model: nn.Module, path: str | Path) -> None:
+def load_autoencoder_weights(model: SagaSR, path: str | Path) -> None:
     """Load a VAE run's weights into ``model.autoencoder`` (see :func:`sagasr_export.model.checkpoint.load_vae_weights`)."""
     load_vae_weights(model.autoencoder, path)

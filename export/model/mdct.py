@@ -41,6 +41,9 @@ class _Lapped(nn.Module):
     """The MDCT of hop N as a fold and a DCT-IV: buffers ``window`` (2N,) (sine) and ``dct4`` (N, N), the scaled
     DCT-IV matrix sqrt(2 / N) cos(pi / N (m + 1/2)(k + 1/2)), float32."""
 
+    window: torch.Tensor  # buffers (register_buffer), declared for the type checker
+    dct4: torch.Tensor
+
     def __init__(self, hop: int) -> None:
         super().__init__()
         self.hop = hop
@@ -125,6 +128,9 @@ class EnvelopeEncoder(nn.Module):
     K bands, then its N coefficients divided by their band's RMS (the excitation: unit power per band);
     S frames stacked per latent frame (first the S envelopes, then the S excitations); then C zero channels."""
 
+    pool: torch.Tensor  # buffers (register_buffer), declared for the type checker
+    spread: torch.Tensor
+
     def __init__(self, hop: int, stack: int = 1) -> None:
         super().__init__()
         self.hop, self.stack = hop, stack
@@ -143,6 +149,8 @@ class EnvelopeEncoder(nn.Module):
 
 class EnvelopeDecoder(nn.Module):
     """Inverse of :class:`EnvelopeEncoder`: coefficients = excitation x band RMS, then the inverse MDCT."""
+
+    spread: torch.Tensor  # a buffer (register_buffer), declared for the type checker
 
     def __init__(self, hop: int, stack: int = 1) -> None:
         super().__init__()

@@ -17,7 +17,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import torch
 from stable_audio_tools.models.autoencoders import AudioAutoencoder, OobleckDecoder, OobleckEncoder
@@ -29,6 +29,8 @@ from .conditioners import TEXT_PADDINGS, SagaConditioner, TextEncoder
 from .mdct import EnvelopeAutoencoder, MDCTAutoencoder, envelope_channels
 
 MDCT_KINDS = ("mdct", "mdct-env")
+#: what :func:`build_autoencoder` makes: SAT's Oobleck VAE or one of the analytic transforms of :mod:`.mdct`
+Autoencoder = Union[AudioAutoencoder, MDCTAutoencoder, EnvelopeAutoencoder]
 
 
 @dataclass
@@ -186,9 +188,8 @@ def load_config(config: str | os.PathLike[str] | dict[str, Any] | SagaSRConfig) 
     """A JSON file, a dict or a config -> validated :class:`SagaSRConfig` (ValueError naming bad keys)."""
     if isinstance(config, SagaSRConfig):
         return config.validate()
-    if not isinstance(config, dict):
-        config = json.loads(Path(config).read_text(encoding="utf-8"))
-    data = dict(config)
+    raw = config if isinstance(config, dict) else json.loads(Path(config).read_text(encoding="utf-8"))
+    data = dict(raw)
     data.pop("$comment", None)
     unknown = set(data) - {f.name for f in fields(SagaSRConfig)}
     if unknown:
@@ -210,7 +211,7 @@ def named_config(name: str) -> SagaSRConfig:
     return load_config(path)
 
 
-def build_autoencoder(cfg: SagaSRConfig) -> AudioAutoencoder | MDCTAutoencoder:
+def build_autoencoder(cfg: SagaSRConfig) -> Autoencoder:
     """Mono Oobleck VAE (the encoder outputs 2C channels, mean and scale, for the VAE bottleneck), or the
     analytic MDCT transform for ``vae.kind == "mdct"`` (same encoder/decoder contract, no weights)."""
     v = cfg.vae
@@ -293,6 +294,10 @@ class SagaSR(nn.Module):
     ``use_checkpointing`` (default False) turns on SAT's activation checkpointing in the DiT for training.
     """
 
+    lr_null: torch.Tensor  # buffers (register_buffer), declared for the type checker
+    latent_shift: torch.Tensor
+    latent_scale: torch.Tensor
+
     def __init__(self, config: SagaSRConfig, text_encoder: TextEncoder | None = None) -> None:
         super().__init__()
         self.config = config
@@ -318,7 +323,10 @@ class SagaSR(nn.Module):
         return (self.autoencoder.encoder(audio).chunk(2, dim=1)[0] - self.latent_shift) * self.latent_scale
 
     def encode_posterior(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 1, L) -> (sampled latent, KL) through SAT's VAE bottleneck (for VAE training)."""
+        """(B, 1, L) -> (sampled latent, KL) through SAT's VAE bottleneck (for VAE training; the Oobleck VAE only)."""
+        if isinstance(self.autoencoder, (MDCTAutoencoder, EnvelopeAutoencoder)):
+            raise ValueError("encode_posterior needs the Oobleck VAE's bottleneck; vae.kind is "
+                             f"{self.config.vae.kind!r} (an analytic transform, no posterior to sample)")
         latent, info = self.autoencoder.bottleneck.encode(self.autoencoder.encoder(audio), return_info=True)
         return latent, info["kl"]
 

@@ -95,3 +95,17 @@ def test_a_render_that_does_not_end_is_stopped_with_a_clear_error(tmp_path, monk
         render_midi(tmp_path / "piece.mid", tmp_path / "bank.sf2", out, max_seconds=2.0)
     assert time.monotonic() - started < 30
     assert not out.exists()
+
+
+def test_a_midi_job_without_a_prepared_bank_reports_it(tmp_path):
+    # MIDI jobs render through the SoundFont that prepare() puts in the context; a context without one fails
+    # the job with an error that says so (it used to reach fluidsynth as the soundfont path "None")
+    from sagasr_training.corpus.config import Context
+    from sagasr_training.corpus.jobs import run_job
+
+    events = [Event(0, 0xC0, bytes([5])), Event(0, 0x90, bytes([69, 110])), Event(1800, 0x80, bytes([69, 0]))]
+    piece = write_midi(MidiFile(480, [events]), tmp_path / "piece.mid")
+    ctx = Context(BuildConfig(out=tmp_path / "out", hours=0.01, sources=("openmsx",)), melodic=[5])
+    result = run_job(ctx, {"index": 3, "kind": "openmsx", "seed": 0, "piece": str(piece)})
+    assert result["clips"] == []
+    assert result["error"] is not None and "openmsx job 3: no SoundFont" in result["error"]

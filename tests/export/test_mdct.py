@@ -139,3 +139,13 @@ def test_envelope_model_exports_and_restores(tmp_path) -> None:
     out = restore(audio, 44100, SagaSRModel.load(tmp_path / "b"), RestoreSettings(seed=3))
     again = restore(audio, 44100, SagaSRModel.load(tmp_path / "b"), RestoreSettings(seed=3))
     assert out.shape == audio.shape and np.isfinite(out).all() and np.array_equal(out, again)
+
+
+@pytest.mark.parametrize("kind", ["mdct", "mdct-env"])
+def test_the_posterior_of_an_analytic_vae_is_refused_by_name(kind: str) -> None:
+    # encode_posterior samples through the Oobleck VAE's bottleneck, which the analytic transforms have not
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(mdct_config(kind)).eval()
+    with pytest.raises(ValueError, match=f"vae.kind is '{kind}'"):
+        model.encode_posterior(torch.zeros(1, 1, model.config.window_samples))

@@ -121,7 +121,7 @@ def plan_jobs(ctx: Context, seed: int, count: int, start: int = 0) -> list[dict]
               "openmsx": np.random.default_rng([seed, 2]).permutation(len(ctx.openmsx)),
               "drums": np.random.default_rng([seed, 3]).permutation(len(ctx.kits))}
     jobs = []
-    counters = Counter()
+    counters: Counter[str] = Counter()
     for index in range(start + count):
         rng = np.random.default_rng([seed, 1000, index])
         kind = kinds[int(rng.choice(len(kinds), p=probs))]

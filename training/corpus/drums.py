@@ -187,9 +187,12 @@ def sequence(kit: Kit, seconds: float, rng: np.random.Generator) -> tuple[list[H
         if 0 <= t < seconds:
             hits.append(Hit(max(t, 0.0), index[id(inst)], float(np.clip(vel + rng.normal(0, 0.06), 0.05, 1.0))))
 
+    def draw(pool: list[KitInstrument]) -> KitInstrument:
+        return pool[int(rng.integers(len(pool)))]
+
     def pick(role: str) -> KitInstrument | None:
         pool = roles.get(role)
-        return pool[int(rng.integers(len(pool)))] if pool else None
+        return draw(pool) if pool else None
 
     back = roles.get("snare") or roles.get("clap")
     if kit.is_strums:
@@ -200,9 +203,9 @@ def sequence(kit: Kit, seconds: float, rng: np.random.Generator) -> tuple[list[H
             chord = chords[int(rng.integers(len(chords)))]
             for s in rhythm:
                 add(bar, s, chord, 0.9 if s % 4 == 0 else 0.6)
-    elif roles.get("kick") and back:
+    elif (kick_pool := roles.get("kick")) and back:
         style = "groove"
-        kick, snare = pick("kick"), back[int(rng.integers(len(back)))]
+        kick, snare = draw(kick_pool), draw(back)
         timekeeper = pick("ride") if rng.random() < 0.25 and roles.get("ride") else pick("hihat_closed") or pick("ride")
         open_hat, crash = pick("hihat_open"), pick("crash")
         kicks = KICK_TEMPLATES[int(rng.integers(len(KICK_TEMPLATES)))]
@@ -231,7 +234,7 @@ def sequence(kit: Kit, seconds: float, rng: np.random.Generator) -> tuple[list[H
                     add(bar, s, extras[int(rng.integers(len(extras)))], 0.75)
     else:
         style = "percussion"
-        n_voices = int(min(len(kit.instruments), rng.integers(2, 6)))
+        n_voices = min(len(kit.instruments), int(rng.integers(2, 6)))
         voices = [kit.instruments[i] for i in rng.choice(len(kit.instruments), n_voices, replace=False)]
         patterns = [_euclid(int(rng.integers(1, 8)), STEPS_PER_BAR, int(rng.integers(STEPS_PER_BAR))) for _ in voices]
         for bar in range(n_bars):

@@ -47,13 +47,13 @@ def _pick_windows(total: int, clip: int, rng: np.random.Generator, most: int) ->
     return [c * clip for c in chosen]
 
 
-def _midi_job(ctx: Context, job: dict, rng: np.random.Generator, work: Path) -> tuple[Path, dict]:
+def _midi_job(ctx: Context, job: dict, rng: np.random.Generator, work: Path) -> tuple[Path, dict[str, str]]:
     """Make the job's MIDI file (programs mapped to playable presets); returns (path, metadata)."""
     remap = program_map(ctx.melodic)
     drum_ok = set(ctx.drum_programs)
     name = f"job{job['index']:06d}"
     kind = job["kind"]
-    meta: dict = {}
+    meta: dict[str, str] = {}
     if kind == "music21":
         midi = music21_to_midi(job["piece"], work / f"{name}_src.mid", ctx.config.max_piece_seconds)
         rel = str(Path(job["piece"]).relative_to(ctx.music21_root)) if ctx.music21_root else job["piece"]
@@ -118,7 +118,9 @@ def run_job(ctx: Context, job: dict) -> dict:
                             "caption": drum_caption(kit.name, used, bpm, style), "tempo_bpm": round(bpm, 1)}
                     records.append(_vet_and_write(ctx, job, k, audio, 0.0, out, meta))
             else:
-                midi_path, meta = _midi_job(ctx, job, rng, work)
+                if ctx.bank is None:
+                    raise RenderError("no SoundFont to render with: prepare() sets the context's bank for MIDI sources")
+                midi_path, piece_meta = _midi_job(ctx, job, rng, work)
                 midi = read_midi(midi_path)
                 audio = render_midi(midi_path, ctx.bank, work / "render.wav", reverb=bool(rng.random() < 0.7),
                                     max_seconds=ctx.config.max_piece_seconds + RENDER_TAIL_S)
@@ -133,8 +135,8 @@ def run_job(ctx: Context, job: dict) -> dict:
                     t0, t1 = start / SAMPLE_RATE, (start + clip_len) / SAMPLE_RATE
                     heard = Counter(p for ch, p, s, e in notes if ch != DRUM_CHANNEL and s < t1 and e > t0)
                     drums = any(ch == DRUM_CHANNEL and s < t1 and e > t0 for ch, p, s, e in notes)
-                    caption = midi_caption([p for p, _ in heard.most_common()], drums, bpm, meta["style"])
-                    rec_meta = {"group": meta["group"], "source": meta["source"], "caption": caption,
+                    caption = midi_caption([p for p, _ in heard.most_common()], drums, bpm, piece_meta["style"])
+                    rec_meta = {"group": piece_meta["group"], "source": piece_meta["source"], "caption": caption,
                                 "tempo_bpm": round(bpm, 1), "programs": sorted(heard)}
                     records.append(_vet_and_write(ctx, job, k, audio[start : start + clip_len], start / SAMPLE_RATE, out, rec_meta))
     except (RenderError, MidiError, KitError, SF2Error, ValueError, OSError) as exc:

@@ -76,19 +76,22 @@ class MidiFile:
 
     def notes(self) -> list[tuple[int, int, float, float, int]]:
         """(channel, pitch, start s, end s, velocity) of every note; unterminated notes end at the last event."""
-        raw = []
+        raw: list[tuple[int, int, int, int | None, int]] = []  # (channel, pitch, start tick, end tick, velocity)
         last_tick = 0
         for track in self.tracks:
             open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for e in track:
                 last_tick = max(last_tick, e.tick)
+                ch = e.channel
+                if ch is None:  # meta and sysex events: no notes
+                    continue
                 if e.kind == 0x90 and len(e.data) >= 2 and e.data[1] > 0:
-                    open_notes.setdefault((e.channel, e.data[0]), []).append((e.tick, e.data[1]))
+                    open_notes.setdefault((ch, e.data[0]), []).append((e.tick, e.data[1]))
                 elif e.kind == 0x80 or (e.kind == 0x90 and len(e.data) >= 2 and e.data[1] == 0):
-                    stack = open_notes.get((e.channel, e.data[0]))
+                    stack = open_notes.get((ch, e.data[0]))
                     if stack:
                         start, vel = stack.pop(0)
-                        raw.append((e.channel, e.data[0], start, e.tick, vel))
+                        raw.append((ch, e.data[0], start, e.tick, vel))
             for (ch, pitch), stack in open_notes.items():
                 raw += [(ch, pitch, start, None, vel) for start, vel in stack]
         ticks = sorted({r[2] for r in raw} | {r[3] for r in raw if r[3] is not None} | {last_tick})
@@ -100,7 +103,7 @@ class MidiFile:
         out: dict[int, list[int]] = {}
         for track in self.tracks:
             for e in track:
-                if e.kind == 0xC0:
+                if e.kind == 0xC0 and e.channel is not None:
                     out.setdefault(e.channel, []).append(e.data[0])
         for ch, *_ in self.notes():
             out.setdefault(ch, [0])
@@ -181,7 +184,7 @@ def read_midi(path: str | Path) -> MidiFile:
     if division & 0x8000:
         raise MidiError(f"{path}: SMPTE time division is not supported")
     pos = 8 + hlen
-    tracks = []
+    tracks: list[list[Event]] = []
     while pos + 8 <= len(data) and len(tracks) < ntracks:
         cid, size = struct.unpack(">4sI", data[pos : pos + 8])
         body = data[pos + 8 : pos + 8 + size]
@@ -286,7 +289,7 @@ def note_programs(midi: MidiFile) -> list[tuple[int, int, float, float]]:
     changes: dict[int, list[tuple[int, int]]] = {}
     for track in midi.tracks:
         for e in track:
-            if e.kind == 0xC0:
+            if e.kind == 0xC0 and e.channel is not None:
                 changes.setdefault(e.channel, []).append((e.tick, e.data[0]))
     ticks = sorted({t for lst in changes.values() for t, _ in lst})
     sec = dict(zip(ticks, midi.seconds(ticks)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable, Sequence, TypeVar
 
 GEN_INSTRUMENT = 41
 GEN_SAMPLE_ID = 53
@@ -154,7 +155,8 @@ def read_sf2(path: str | Path, with_data: bool = True) -> SoundFont:
     for cid, s, e in lists[b"INFO"]:
         info[cid.decode("latin-1")] = data[s:e]
         if cid == b"ifil":
-            version = struct.unpack_from("<HH", data, s)
+            major, minor = struct.unpack_from("<HH", data, s)
+            version = (major, minor)
     smpl = sm24 = (0, 0)
     for cid, s, e in lists[b"sdta"]:
         if cid == b"smpl":
@@ -201,7 +203,7 @@ def read_sf2(path: str | Path, with_data: bool = True) -> SoundFont:
             if sm24[1] > sm24[0]:
                 raw24 = data[sm24[0] + start : sm24[0] + end]
         samples.append(Sample(_name(name), rate, pitch, corr, link, stype, loop_start - start, loop_end - start, raw, raw24))
-    return SoundFont(presets, instruments, samples, _name(info.get("INAM", b"")) or "sagasr", tuple(version), info)
+    return SoundFont(presets, instruments, samples, _name(info.get("INAM", b"")) or "sagasr", version, info)
 
 
 # ---------------------------------------------------------------- rate check
@@ -229,13 +231,18 @@ def preset_rates(font: SoundFont) -> list[PresetRates]:
     return sorted(out, key=lambda r: (r.bank, r.program))
 
 
+def _referenced(zones: list[Zone], operator: int) -> list[int]:
+    """The distinct amounts of generator ``operator`` in ``zones`` (the indices they refer to), sorted."""
+    return sorted({amount for z in zones if (amount := z.get(operator)) is not None})
+
+
 def prune(font: SoundFont, keep: set[tuple[int, int]]) -> SoundFont:
     """A new SoundFont with only the presets whose (bank, program) is in ``keep`` and the instruments and
     samples they use (indices renumbered; stereo links to dropped samples become mono)."""
     presets = [p for p in font.presets if (p.bank, p.program) in keep]
-    inst_ids = sorted({z.get(GEN_INSTRUMENT) for p in presets for z in p.zones if z.get(GEN_INSTRUMENT) is not None})
+    inst_ids = _referenced([z for p in presets for z in p.zones], GEN_INSTRUMENT)
     inst_map = {old: new for new, old in enumerate(inst_ids)}
-    sample_ids = sorted({z.get(GEN_SAMPLE_ID) for i in inst_ids for z in font.instruments[i].zones if z.get(GEN_SAMPLE_ID) is not None})
+    sample_ids = _referenced([z for i in inst_ids for z in font.instruments[i].zones], GEN_SAMPLE_ID)
     sample_map = {old: new for new, old in enumerate(sample_ids)}
 
     def remap(zones: list[Zone], op: int, table: dict[int, int]) -> list[Zone]:
@@ -274,8 +281,17 @@ def _fixed(text: str) -> bytes:
     return text.encode("latin-1", "replace")[:20].ljust(20, b"\0")
 
 
-def _hydra(items: list, header, terminal: bytes, zones_of) -> tuple[bytes, bytes, bytes, bytes]:
-    hdr, bag, mod, gen = [], [], [], []
+_Item = TypeVar("_Item", Preset, Instrument)
+
+
+def _hydra(items: Sequence[_Item], header: Callable[[_Item, int], bytes], terminal: Callable[[int], bytes],
+           zones_of: Callable[[_Item], list[Zone]]) -> tuple[bytes, bytes, bytes, bytes]:
+    """The header, bag, modulator and generator chunks of presets or instruments (``header(item, first bag)``,
+    ``terminal(bag count)``: the closing record)."""
+    hdr: list[bytes] = []
+    bag: list[bytes] = []
+    mod: list[bytes] = []
+    gen: list[bytes] = []
     n_gen = n_mod = 0
     for item in items:
         hdr.append(header(item, len(bag)))

@@ -1,7 +1,7 @@
 """Type checking of all three packages: ``python -m mypy`` from the repository root (its settings: ``[tool.mypy]``
 in pyproject.toml) checks the runtime package ``sagasr_stream`` (it ships ``py.typed``, so a user's type checker
 reads its annotations), the export package ``sagasr_export`` (export/) and the training package
-``sagasr_training`` (training/, both through the links in mypy_path/), and must find no error. mypy is a test
+``sagasr_training`` (training/, both through the links in tests/mypy_path/), and must find no error. mypy is a test
 dependency (the ``dev`` extra, tests/install.sh): a missing one fails here."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 band on bright-rising windows would give (model card, "Natural drum one-shots").
 
     python benchmarks/hydrogen_one_shots.py --out HHITS
-    python benchmarks/isolated_hits_level.py HHITS --out hhits_level.json [--gains 0 4 8 12]
+    python benchmarks/isolated_hits_level.py HHITS --out hhits_level.json [--gains 0 4 8 12] [--model BUNDLE]
 
 Per clip (the evaluation's filters draw at ``--cutoff``, 8 kHz): the mean level (dB) of the restored band and of
 SBR's in the reference's loud STFT frames, 1.1 x cutoff .. 16 kHz, minus the reference's; LSD-HF of both; and two
@@ -47,10 +47,12 @@ def main() -> None:
     parser.add_argument("hits", type=Path, help="a folder written by hydrogen_one_shots.py or avl_one_shots.py")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--cutoff", type=float, default=8000.0)
-    parser.add_argument("--gains", type=float, nargs="+", default=[0.0, 4.0, 8.0, 12.0])
+    parser.add_argument("--gains", type=float, nargs="*", default=[0.0, 4.0, 8.0, 12.0],
+                        help="band_gain values of the lift simulation (none: no simulation)")
+    parser.add_argument("--model", help="a bundle folder or archive (default: the embedded model)")
     args = parser.parse_args()
     cut = args.cutoff
-    model = ss.Restorer.load(None).model
+    model = ss.Restorer.load(args.model).model
     rows = []
     for ci, record in enumerate(json.loads((args.hits / "clips.json").read_text())):
         with AudioFile(str(args.hits / record["path"])) as f:
@@ -67,7 +69,7 @@ def main() -> None:
                    lsd_hf_model=lsd_hf(restored, ref, SR, cut), lsd_hf_sbr=lsd_hf(sbr, ref, SR, cut),
                    rise_db=psd_db(x, cut / 2, 0.95 * cut) - psd_db(x, cut / 4, cut / 2),
                    top_vs_mid_db=psd_db(x, cut / 2, 0.95 * cut) - psd_db(x, 500, 2000))
-        if row["rise_db"] > 0 and row["top_vs_mid_db"] > 0:
+        if args.gains and row["rise_db"] > 0 and row["top_vs_mid_db"] > 0:
             row["lsd_hf_by_gain"] = [lsd_hf(ss.restore(x, SR, model, ss.RestoreSettings(band_gain=g)), ref, SR, cut)
                                      for g in args.gains]
         rows.append(row)

@@ -8,8 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio_io import (
-    AudioReader, atomic_writer, check_finite_block, check_writable, open_input, output_bit_depth, read_blocks,
-    wav_channel_mask,
+    AudioReader, atomic_writer, check_finite_block, check_output_rate, check_writable, open_input, output_bit_depth,
+    read_blocks, wav_channel_mask,
 )
 from .errors import AudioFileError, OutputExistsError
 from .integrity import check_audio_file
@@ -148,14 +148,17 @@ def restore_file(
     if destination.exists() and source.exists() and destination.resolve() == source.resolve():
         raise AudioFileError(f"refusing to overwrite the input file {source}")
     check_writable(destination)  # a folder, a format we cannot write, a name too long: before anything is read
+    if output_rate is not None:  # a rate the format cannot hold (FLAC above 655350 Hz): before the model loads
+        check_output_rate(destination, check_sample_rate(output_rate, "output_rate"))
     if destination.exists() and not overwrite:
         raise OutputExistsError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
     restorer = Restorer.of(model, settings)
     sr = restorer.sample_rate
     output_bit_depth(destination, bit_depth)  # a bad depth (or FLAC at 32 bits) fails before the file is read
     with open_input(source) as (reader, channels, rate):
-        source_frames = check_audio_file(source)
         out_rate = choose_output_rate(output_rate, rate, sr)
+        check_output_rate(destination, out_rate)  # the input's rate: known from its header, before it is decoded
+        source_frames = check_audio_file(source)
         if log:
             log(f"{source.name}: {source_frames / rate:.2f} s, {describe_rates(rate, sr, out_rate)}")
         model_frames = exact_length(source_frames, rate, sr)

@@ -8,7 +8,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, NamedTuple, Protocol
 
 import numpy as np
 from pedalboard.io import AudioFile, ReadableAudioFile
@@ -27,6 +27,25 @@ from .validation import MAX_RATE, MIN_RATE, is_whole_number
 WRITABLE_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
 INTEGER_SUFFIXES = {".flac", ".aiff", ".aif"}  # written as 24-bit integers: overs are limited
 OUTPUT_BIT_DEPTHS = (16, 24, 32)  # 16 / 24: integers (overs limited; 16 dithered), 32: float (WAV only)
+
+
+class RateLimit(NamedTuple):
+    """The sample rates an output format holds (within MIN_RATE..MAX_RATE): every whole rate up to ``any_hz``,
+    multiples of 10 Hz up to ``tens_hz``."""
+
+    any_hz: int
+    tens_hz: int
+
+
+# Measured with pedalboard 0.9.26: 64 frames written (in memory) at every whole rate of MIN_RATE..MAX_RATE, at 16 and
+# 24 bits (WAV at 32-bit float too), some of each written to a file and read back at their rate. FLAC keeps a rate in
+# its frame headers as whole Hz or as tens of Hz, 16 bits each: above 65535 Hz only multiples of 10, up to 655350 Hz
+# (pedalboard's refusal calls 8000..384000 Hz, 14 rates, the supported ones; it writes 1000 Hz or 655350 Hz all the
+# same). WAV and AIFF hold every rate. test_the_output_rate_limits_are_pedalboards checks them on the pedalboard here.
+OUTPUT_RATE_LIMITS: dict[str, RateLimit] = {
+    ".wav": RateLimit(MAX_RATE, MAX_RATE), ".aiff": RateLimit(MAX_RATE, MAX_RATE),
+    ".aif": RateLimit(MAX_RATE, MAX_RATE), ".flac": RateLimit(65535, 655350),
+}
 DECODE_BLOCK = 1 << 16  # frames decoded per read of a resampled MP3
 NAME_MAX = 255  # bytes of one file name, where the file system does not say
 log = logging.getLogger("sagasr_stream")
@@ -259,6 +278,26 @@ def check_writable(destination: Path) -> None:
         raise AudioFileError(f"cannot write {destination}: output format must be one of {sorted(WRITABLE_SUFFIXES)}")
 
 
+def output_rate_problem(suffix: str, sample_rate: int) -> str | None:
+    """Why a ``suffix`` file cannot hold ``sample_rate`` (:data:`OUTPUT_RATE_LIMITS`: the format, what it holds
+    and the rate), or None when it can (or the format is none we write)."""
+    limit = OUTPUT_RATE_LIMITS.get(suffix.lower())
+    if limit is None or sample_rate <= limit.any_hz or (sample_rate <= limit.tens_hz and sample_rate % 10 == 0):
+        return None
+    name = "AIFF" if suffix.lower() == ".aif" else suffix.lstrip(".").upper()
+    tens = f", and multiples of 10 Hz up to {limit.tens_hz} Hz" if limit.tens_hz > limit.any_hz else ""
+    return (f"{name} holds sample rates of {MIN_RATE}..{limit.any_hz} Hz{tens}; not {sample_rate} Hz (choose "
+            "another output rate, or a .wav output)")
+
+
+def check_output_rate(destination: Path, sample_rate: int) -> None:
+    """Raise :class:`AudioFileError` naming ``destination`` when its format cannot hold ``sample_rate``
+    (:func:`output_rate_problem`): checked before any model is loaded or file read, where the rate is known."""
+    problem = output_rate_problem(destination.suffix, sample_rate)
+    if problem:
+        raise AudioFileError(f"cannot write {destination}: {problem}")
+
+
 class OutputWriter:
     """What :func:`atomic_writer` yields: ``write((channels, samples) float32)`` into the temporary file. A
     failed write raises :class:`AudioFileError` naming the destination. An integer format (16 / 24 bits) cannot
@@ -405,6 +444,7 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     """
     destination = Path(destination)
     check_writable(destination)
+    check_output_rate(destination, sample_rate)  # pedalboard's own refusal names the wrong rates
     bits = output_bit_depth(destination, bit_depth)  # a bad depth fails before any file is touched
     tmp = partial_path(destination)
     finished = False  # the caller's block ran to its end: what fails after it is the output's failure

@@ -100,9 +100,16 @@ def _to_float32(audio: np.ndarray, name: str) -> np.ndarray:
 
 def check_dtype(audio: object, name: str = "audio") -> np.ndarray:
     """Native float32 is taken as is; float64, and float32 in the other byte order (e.g. big-endian '>f4'), are
-    converted to native float32; anything else raises AudioTypeError."""
+    converted to native float32; anything else raises AudioTypeError, as does a masked array (its mask would be
+    ignored: the samples under it restored as whatever values they hold). The one dtype check of every array entry
+    (:func:`prepare_audio`, :func:`stream_block`, :func:`planar_input`, the restorers' planar arrays)."""
     if not isinstance(audio, np.ndarray):
         raise AudioTypeError(f"{name} must be a numpy.ndarray, got {type(audio).__name__}")
+    if isinstance(audio, np.ma.MaskedArray):
+        raise AudioTypeError(
+            f"{name} is a masked array ({int(np.ma.count_masked(audio))} of {audio.size} samples masked), whose mask "
+            f"would be ignored and the values under it restored; fill the masked samples first ({name}.filled(0.0))"
+        )
     if audio.dtype == np.float32:
         return audio
     if audio.dtype.newbyteorder("=") in (np.float32, np.float64):

@@ -85,12 +85,17 @@ def clip_frames(path: str | os.PathLike[str]) -> tuple[int, float]:
     :class:`~sagasr_stream.errors.AudioFileError`, one line naming the file and what is wrong. Remembered per path,
     size and modification time, so the train and validation sets of one run check a file once. The frames are those
     the runtime reads (:func:`runtime_frames`: an MP3's without its encoder delay and padding)."""
+    from sagasr_stream.audio_io import decoder_path
+
     stat = os.stat(path)
-    return _clip_frames(str(path), stat.st_size, stat.st_mtime_ns)
+    return _clip_frames(str(path), decoder_path(path), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=None)
-def _clip_frames(path: str, size: int, mtime_ns: int) -> tuple[int, float]:
+def _clip_frames(path: str, absolute: str, size: int, mtime_ns: int) -> tuple[int, float]:
+    """:func:`clip_frames` of ``path`` (named in errors), decoded from ``absolute`` (its
+    :func:`~sagasr_stream.audio_io.decoder_path`: a leading "~" is a folder of that name, as Python reads it; also
+    the cache key, so a relative path is not taken for another folder's file of the same name)."""
     from pedalboard.io import AudioFile
 
     from sagasr_stream.audio_io import decoder_message, unreadable_message
@@ -98,7 +103,7 @@ def _clip_frames(path: str, size: int, mtime_ns: int) -> tuple[int, float]:
 
     file = Path(path)
     try:
-        handle = AudioFile(path)
+        handle = AudioFile(absolute)
     except Exception as exc:
         raise AudioFileError(unreadable_message(exc, file)) from None
     with handle:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from sagasr_stream.audio_io import DECODE_BLOCK, AudioReader, open_input
+from sagasr_stream.audio_io import DECODE_BLOCK, AudioReader, decoder_path, open_input
 
 from .audio_files import (AUDIO_EXTENSIONS, checked_clips, corpus_audio, frames_at,  # noqa: F401 (re-exported)
                           listed_audio, runtime_frames, scan_audio)
@@ -36,7 +36,7 @@ def audio_frames(path: Path, sample_rate: int) -> int:
     and padding: :func:`~sagasr_training.audio_files.runtime_frames`)."""
     from pedalboard.io import AudioFile
 
-    with AudioFile(str(path)) as f:
+    with AudioFile(decoder_path(path)) as f:  # as the runtime opens it: "~/x" is a folder named "~"
         return frames_at(runtime_frames(int(f.frames), path), f.samplerate, sample_rate)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs, outside_folder
-from ..audio_io import output_bit_depth
+from ..audio_io import check_output_rate, output_bit_depth
 from .options import (
     add_band_limit_option, add_bit_depth_option, add_restore_options, sample_rate_hz, settings_from_args,
 )
@@ -107,8 +107,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     remove_leftovers(outputs, {file for file, _ in inputs}, args.quiet)
     protected = protected_inputs(inputs, args.output)
     inputs = kept
-    if outputs:  # one format for all of them: FLAC / AIFF at 32 bits is refused before any work
+    if outputs:  # one format for all of them: FLAC / AIFF at 32 bits, FLAC at 768 kHz are refused before any work
         output_bit_depth(outputs[0], args.bit_depth)
+        if args.output_rate is not None:
+            check_output_rate(outputs[0], args.output_rate)
     restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript),
                              band_limit_hz=args.band_limit)
     model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
@@ -217,7 +219,8 @@ def add_restore_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--output-rate", type=sample_rate_hz, metavar="HZ",
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled (at the input's own "
-                        "rate only the restored change: the rest of the input is kept bit for bit)")
+                        "rate only the restored change: the rest of the input is kept bit for bit); FLAC holds rates "
+                        "up to 655350 Hz, above 65535 Hz multiples of 10 Hz only")
     add_bit_depth_option(p)
     add_band_limit_option(p)
     p.add_argument("--force", action="store_true", help="redo outputs that exist")

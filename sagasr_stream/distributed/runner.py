@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
-from ..audio_io import decoder_path, output_bit_depth, unreadable_message
+from ..audio_io import decoder_path, output_bit_depth, output_rate_problem, unreadable_message
 from ..chunking import WindowPlan
-from ..errors import SagasrError
+from ..errors import AudioFileError, SagasrError
 from ..files import sha256_file
 from ..mp3 import mp3_gapless
 from ..partials import remove_stale_partials
 from ..streaming import exact_length
 from ..restorer import checked_user_band_limit, offline_windows_per_call, window_plan
 from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings, resolve
+from ..validation import check_sample_rate
 from .inputs import discover, plan_outputs
 from .jobs import FileJob, Prepared, done_path, read_done, segment_path
 from .manifest import RunManifest, input_identity, is_complete, output_folder_lock
@@ -175,6 +176,10 @@ def restore_batch(
     out = Path(output).resolve()  # workers may run elsewhere: absolute paths only
     suffix = "." + fmt.lower().lstrip(".")
     output_bit_depth(out / f"output{suffix}", bit_depth)  # a bad depth for the format fails before anything runs
+    if output_rate is not None:  # as a rate the format cannot hold (FLAC at 768 kHz)
+        problem = output_rate_problem(suffix, check_sample_rate(output_rate, "output_rate"))
+        if problem:
+            raise AudioFileError(f"cannot write the {suffix} outputs in {out}: {problem}")
     run_manifest = RunManifest(out)
     found, destinations = plan_outputs(discover(inputs), out, suffix, out / WORK_FOLDER,
                                        written=run_manifest.wrote)

@@ -109,3 +109,23 @@ def test_a_midi_job_without_a_prepared_bank_reports_it(tmp_path):
     result = run_job(ctx, {"index": 3, "kind": "openmsx", "seed": 0, "piece": str(piece)})
     assert result["clips"] == []
     assert result["error"] is not None and "openmsx job 3: no SoundFont" in result["error"]
+
+
+def test_a_clip_under_a_folder_named_tilde_is_written_where_python_puts_it(tmp_path, monkeypatch):
+    """The corpus writer gave pedalboard the raw path, whose file layer reads a leading "~" as the home folder: the
+    partial file went to $HOME and the rename from ./~ (Python's reading) failed. Now it is written into ./~."""
+    from pedalboard.io import AudioFile
+
+    from sagasr_training.corpus.audio import load_mono, write_audio
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    (cwd / "~").mkdir(parents=True)
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    x = np.array([0.5, -0.25, 0.125, 0.0], np.float32)
+    write_audio("~/clip.flac", x)
+    assert os.listdir(home) == [] and os.listdir(cwd / "~") == ["clip.flac"]
+    with AudioFile(str(cwd / "~" / "clip.flac")) as f:
+        np.testing.assert_allclose(f.read(4)[0], x, atol=2**-22)
+    np.testing.assert_allclose(load_mono("~/clip.flac")[0], x, atol=2**-22)

@@ -223,6 +223,18 @@ def test_a_float_flac_is_refused_before_anything_runs(tiny_bundle, tmp_path):
     assert not (tmp_path / "out" / MANIFEST_NAME).exists()
 
 
+def test_a_rate_flac_cannot_hold_is_refused_before_anything_runs(tiny_bundle, tmp_path):
+    from sagasr_stream.errors import AudioFileError
+
+    short_files(tmp_path / "in", 1)
+    refusal = r"cannot write the \.flac outputs in \S+: FLAC holds sample rates of 1000\.\.65535 Hz, and multiples of " \
+              r"10 Hz up to 655350 Hz; not 768000 Hz"
+    with pytest.raises(AudioFileError, match=refusal):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, fmt="flac", output_rate=768000,
+                      progress=False)
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+
+
 def test_an_infinite_segment_length_is_refused_by_name(tiny_bundle, tmp_path):
     from sagasr_stream.errors import SagasrError
 

@@ -1,6 +1,6 @@
 """Arguments are checked at the edge, with one error naming the argument, the value and what is accepted:
 ``layout``, ``windows_per_call``, ``band_limit_hz``, ``output_rate`` and other rates, ``reset``; NaN/Inf are named
-by their index in the caller's array; float arrays in either byte order are taken."""
+by their index in the caller's array; float arrays in either byte order are taken; masked arrays are refused."""
 import os
 import re
 
@@ -176,6 +176,40 @@ def test_other_big_endian_dtypes_are_still_refused(dtype):
 
     with pytest.raises(AudioTypeError, match="expected float32 or float64"):
         check_dtype(np.zeros(10, dtype))
+
+
+# --- masked arrays ----------------------------------------------------------------------------------------------
+
+def _masked(audio: np.ndarray, dtype: str) -> np.ma.MaskedArray:
+    """``audio`` as a masked array with a burst of masked samples holding junk underneath (a masked array's values
+    under its mask are whatever was there)."""
+    data = audio.astype(dtype)
+    data[..., 100:110] = 0.9
+    mask = np.zeros(data.shape, bool)
+    mask[..., 100:110] = True
+    return np.ma.MaskedArray(data, mask=mask)
+
+
+MASKED_ENTRIES = {
+    "restore": lambda m, x: restore(x, SR, m),
+    "upsample": lambda m, x: upsample(x, SR, m),
+    "Restorer.restore": lambda m, x: Restorer(m).restore(x),
+    "StreamingRestorer.process": lambda m, x: StreamingRestorer(m).process(x),
+    "StreamingUpsampler.process": lambda m, x: StreamingUpsampler(16000, 2, m).process(x),
+    "Restorer.stream": lambda m, x: Restorer(m).stream(2).process(x),
+    "BandwidthExtension": lambda m, x: BandwidthExtension(m)(x, SR),
+    "Chain": lambda m, x: Chain([pedalboard.Gain(0), BandwidthExtension(m)])(x, SR),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("entry", sorted(MASKED_ENTRIES))
+def test_a_masked_array_is_refused_naming_the_fix(tiny_model, entry, dtype):
+    """A masked array was restored from the values under its mask (junk: here a 0.9 burst), the mask ignored
+    without a word; now the edge that checks every array's dtype refuses it and says how to fill it."""
+    with pytest.raises(AudioTypeError, match=r"^\w+ is a masked array \(20 of 6000 samples masked\), .*; fill the "
+                                             r"masked samples first \(\w+\.filled\(0\.0\)\)$"):
+        MASKED_ENTRIES[entry](tiny_model, _masked(STEREO, dtype))
 
 
 # --- reset is a bool ------------------------------------------------------------------------------------------

@@ -316,3 +316,35 @@ def test_an_output_path_starting_with_a_tilde_is_written_where_python_puts_it(tm
     with AudioFile(str(cwd / "~" / "out.wav")) as f:
         np.testing.assert_array_equal(f.read(4), block)
     assert os.listdir(home) == [] and os.listdir(cwd / "~") == ["out.wav"]
+
+
+# --- the rates each output format holds ------------------------------------------------------------------------
+
+def _pedalboard_writes(suffix: str, rate: int, bits: int) -> bool:
+    """Whether pedalboard writes a file of ``suffix`` at ``rate`` that reads back at that rate."""
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        with AudioFile(buffer, "w", float(rate), 1, format=suffix.lstrip("."), bit_depth=bits) as f:
+            f.write(np.full((1, 64), 0.25, np.float32))
+    except ValueError:
+        return False
+    buffer.seek(0)
+    with AudioFile(buffer) as f:
+        return f.samplerate == rate and f.frames == 64
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".aiff", ".aif"])
+def test_the_output_rate_limits_are_pedalboards(suffix):
+    """The limits OUTPUT_RATE_LIMITS keeps (measured rate by rate over MIN_RATE..MAX_RATE) are those of the
+    pedalboard installed: each edge and the rates next to it are written exactly when the limits take them."""
+    from sagasr_stream.audio_io import OUTPUT_RATE_LIMITS, output_rate_problem
+    from sagasr_stream.validation import MAX_RATE, MIN_RATE
+
+    limit = OUTPUT_RATE_LIMITS[suffix]
+    edges = {MIN_RATE, MAX_RATE, limit.any_hz, limit.tens_hz, 44100, 48000, 96000, 192000, 384000}
+    rates = sorted({r + d for r in edges for d in (-10, -1, 0, 1, 10)} & set(range(MIN_RATE, MAX_RATE + 1)))
+    for bits in (16, 24):
+        assert [r for r in rates if _pedalboard_writes(suffix, r, bits) != (output_rate_problem(suffix, r) is None)
+                ] == []

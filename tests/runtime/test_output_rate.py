@@ -1,9 +1,11 @@
 """Output rate: the input's rate when >= 44.1 kHz, else 44.1 kHz, or any asked rate; exact lengths."""
+import re
+
 import numpy as np
 import pytest
 from pedalboard.io import AudioFile
 
-from sagasr_stream import AudioInputError, restore, restore_file
+from sagasr_stream import AudioFileError, AudioInputError, restore, restore_file
 from sagasr_stream.cli import main
 from sagasr_stream.rates import default_output_rate, describe_rates
 from sagasr_stream.streaming import ResampleStage
@@ -82,3 +84,61 @@ def test_cli_output_rate_and_log(tiny_bundle, tmp_path, capsys):
     assert main(["upsample", str(src), "-o", str(tmp_path / "p.flac"), "--model", str(tiny_bundle), "-q",
                  "--output-rate", "22050"]) == 0
     assert read(tmp_path / "p.flac")[0].shape == (1, 22050) and read(tmp_path / "p.flac")[1] == 22050
+
+
+# --- a rate the output format cannot hold ------------------------------------------------------------------------
+
+FLAC_REFUSAL = r"cannot write \S*out\.flac: FLAC holds sample rates of 1000\.\.65535 Hz, and multiples of 10 Hz up " \
+               r"to 655350 Hz; not {rate} Hz"
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """The model loaders fail the test: a refusal must come before any model is loaded."""
+    from sagasr_stream.restorer import Restorer
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Restorer, "of", loaded)
+    monkeypatch.setattr(Restorer, "load", loaded)
+
+
+@pytest.mark.parametrize("rate", [768000, 655360, 65537, 100001])
+def test_restore_file_refuses_a_flac_rate_before_loading_the_model_or_reading_the_input(tmp_path, no_model, rate):
+    """768 kHz FLAC was refused only once the model was loaded and the input decoded and checked whole, by
+    pedalboard's "supported sample rates: 8000, ..., 384000" (1000 Hz or 655350 Hz are written all the same)."""
+    source = tmp_path / "in.wav"
+    source.write_bytes(b"not audio: never read")
+    with pytest.raises(AudioFileError, match=FLAC_REFUSAL.format(rate=rate)):
+        restore_file(source, tmp_path / "out.flac", output_rate=rate)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+def test_restore_file_refuses_a_flac_at_the_inputs_rate_before_restoring(tiny_model, tmp_path, monkeypatch):
+    """No output_rate: a 768 kHz input's output is at 768 kHz, which FLAC cannot hold; refused once its header
+    is read, before the input is checked or restored."""
+    import sagasr_stream.api as api
+
+    src = write(tmp_path / "in.wav", 768000, seconds=0.01)
+    monkeypatch.setattr(api, "check_audio_file", lambda path: pytest.fail("the input was decoded"))
+    with pytest.raises(AudioFileError, match=FLAC_REFUSAL.format(rate=768000)):
+        restore_file(src, tmp_path / "out.flac", tiny_model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+def test_flac_rates_it_holds_are_written(tiny_model, tmp_path):
+    src = write(tmp_path / "in.wav", 44100, seconds=0.05)
+    for rate in (1000, 65535, 655350):
+        y, got = read(restore_file(src, tmp_path / "out.flac", tiny_model, output_rate=rate, overwrite=True))
+        assert got == rate and y.shape == (1, round(0.05 * rate))
+
+
+def test_cli_refuses_a_flac_rate_before_loading_the_model(tmp_path, no_model, capsys):
+    src = write(tmp_path / "in.wav", 48000, seconds=0.01)
+    assert main(["restore", str(src), "-o", str(tmp_path / "out.flac"), "--output-rate", "768000"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(FLAC_REFUSAL.format(rate=768000), err) and "Supported sample rates" not in err
+    assert main(["restore", str(src), "-o", str(tmp_path / "outs"), "--format", "flac", "--output-rate", "65537"]) == 2
+    assert re.search(r"cannot write \S*in\.flac: FLAC holds .*; not 65537 Hz", capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]

@@ -208,3 +208,18 @@ def test_a_damaged_file_stops_sagasr_train_before_a_run_folder_is_made(tmp_path:
     err = capsys.readouterr().err
     assert "error: 6 of 8 audio files" in err and "Traceback" not in err
     assert all(name in err for name in DAMAGED) and not run_dir.exists()
+
+
+def test_a_folder_named_tilde_is_read_as_the_file_python_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clip checks and `audio_frames` gave pedalboard the raw path, whose file layer reads a leading "~" as the
+    home folder: a data set under ./~ (a folder literally named "~", as Python and open() read it) took the length
+    of $HOME's file of the same name. Now pedalboard is given the path the runtime gives it (`decoder_path`)."""
+    from sagasr_training.data import audio_frames
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    write_audio(cwd / "~" / "clip.wav", tone_clip(44100, 1, 0.5, 220.0, 0), 44100)
+    write_audio(home / "clip.wav", tone_clip(44100, 1, 1.0, 330.0, 1), 44100)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    assert audio_frames(Path("~/clip.wav"), 44100) == 22050
+    assert WindowDataset(cfg(Path("~"), captions=None)).lengths == [22050]

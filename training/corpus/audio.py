@@ -29,15 +29,18 @@ def load_mono(path: str | Path, sample_rate: int = 44100, keep_rate: bool = Fals
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int = 44100) -> Path:
-    """Write mono float audio (samples,) as 24-bit FLAC or WAV (by suffix), atomically."""
+    """Write mono float audio (samples,) as 24-bit FLAC or WAV (by suffix), atomically, where Python puts ``path``
+    (pedalboard is given its :func:`~sagasr_stream.audio_io.decoder_path`: a leading "~" is a folder of that name)."""
     from pedalboard.io import AudioFile
+
+    from sagasr_stream.audio_io import decoder_path
 
     path = Path(path)
     if path.suffix.lower() not in (".flac", ".wav"):
         raise ValueError(f"{path}: clip format must be .flac or .wav")
     data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)[None, :]
     tmp = path.with_name(path.stem + ".part" + path.suffix)
-    with AudioFile(str(tmp), "w", sample_rate, 1, bit_depth=24) as f:
+    with AudioFile(decoder_path(tmp), "w", sample_rate, 1, bit_depth=24) as f:
         f.write(data)
     tmp.replace(path)
     return path

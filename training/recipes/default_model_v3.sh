@@ -108,6 +108,12 @@
 #   v3.8's weights for the LayerNorm buffers, as stage 2m) averaged with v3.9's weights
 #   (sagasr-train interpolate training/weights/v3-repeat/model.safetensors THAT --alpha 0.5 -o OUT),
 #   exported with stage 2m's flags: choice sets -0.21 % against v3.9, under the -0.5 % its rule asked.
+# Tried after 2m, not shipped (thirtieth session; model card, "isolated hits in training, at half the data"): stage 2m's
+#   data plus 200 clips of isolated hits (python benchmarks/hydrogen_hit_clips.py --out "$WORK/hits" --clips 200;
+#   sagasr-train mix "$WORK/mixh" m="$WORK/mix3h" h="$WORK/hits"; text-tokens --caption-variants as in 2m), stage 2m's
+#   command from v3.9 (--model training/weights/v3-repeat/config.json --init-weights
+#   training/weights/v3-repeat/model.safetensors) with --lr 1e-4 --max-steps 1600; its EMA at step 1200 (over v3.9's
+#   weights) gained 5.9 % on the validation kit's hits but cost the choice sets +1.54 %.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

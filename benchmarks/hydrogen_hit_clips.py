@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 from pedalboard.io import AudioFile
 
+from hydrogen_one_shots import drum_kits
+
 from sagasr_training.corpus.audio import load_mono
 from sagasr_training.corpus.bandwidth import measure
-from sagasr_training.corpus.config import DEFAULT_KIT_ROOTS
-from sagasr_training.corpus.drums import KitError, KitInstrument, choose_layer, discover_kits, parse_kit
+from sagasr_training.corpus.drums import KitInstrument, choose_layer
 
 SR = 44100
 CLIP_SECONDS = 10
@@ -37,17 +38,8 @@ ROLE_WEIGHT = {"hihat_closed": 3.0, "hihat_open": 3.0, "ride": 3.0, "crash": 3.0
 
 def instruments() -> list[tuple[str, KitInstrument]]:
     """(kit folder name, instrument) of every training kit's instrument whose sample files are all there."""
-    found = []
-    for xml in discover_kits(list(DEFAULT_KIT_ROOTS)):
-        try:
-            kit = parse_kit(xml)
-        except KitError:
-            continue
-        if kit.folder.name in LEFT_OUT or kit.is_strums:
-            continue
-        found += [(kit.folder.name, inst) for inst in kit.instruments
-                  if inst.layers and all(layer.path.is_file() for layer in inst.layers)]
-    return found
+    return [(kit.folder.name, inst) for kit in drum_kits(LEFT_OUT) for inst in kit.instruments
+            if inst.layers and all(layer.path.is_file() for layer in inst.layers)]
 
 
 def hits_clip(inst: KitInstrument, rng: np.random.Generator, samples: dict[Path, np.ndarray | None]) -> np.ndarray | None:

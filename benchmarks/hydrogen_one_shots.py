@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from avl_one_shots import PEAK_DBFS, SR, trim_hit
@@ -24,10 +25,21 @@ from pedalboard.io import AudioFile
 from sagasr_training.corpus.audio import load_mono
 from sagasr_training.corpus.bandwidth import measure
 from sagasr_training.corpus.config import DEFAULT_KIT_ROOTS
-from sagasr_training.corpus.drums import KitError, discover_kits, parse_kit
+from sagasr_training.corpus.drums import Kit, KitError, discover_kits, parse_kit
 
 LEFT_OUT = ("The Black Pearl 1.0",)
 MIN_SECONDS = 0.25  # what `sagasr eval` scores
+
+
+def drum_kits(left_out: tuple[str, ...] = LEFT_OUT) -> Iterator[Kit]:
+    """The installed Hydrogen kits that parse, but the guitar strums and those whose folder is named in ``left_out``."""
+    for xml in discover_kits(list(DEFAULT_KIT_ROOTS)):
+        try:
+            kit = parse_kit(xml)
+        except KitError:
+            continue
+        if kit.folder.name not in left_out and not kit.is_strums:
+            yield kit
 
 
 def main() -> None:
@@ -36,13 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     (args.out / "clips").mkdir(parents=True, exist_ok=True)
     records: list[dict] = []
-    for xml in discover_kits(list(DEFAULT_KIT_ROOTS)):
-        try:
-            kit = parse_kit(xml)
-        except KitError:
-            continue
-        if kit.folder.name in LEFT_OUT or kit.is_strums:
-            continue
+    for kit in drum_kits():
         for inst in kit.instruments:
             layer = max(inst.layers, key=lambda lay: (lay.max_velocity, lay.min_velocity))
             if not layer.path.is_file():

@@ -590,8 +590,6 @@ def _connect(address: str | None, workers: int | None, threads: int = 1) -> bool
     return True
 
 
-
-
 def _write_line(line: str) -> None:
     """A line on stderr that does not break the progress bar."""
     from tqdm import tqdm

@@ -380,7 +380,6 @@ def test_restore_file_checks_its_arguments_before_touching_a_file(tiny_model, tm
         restore_file(source, tmp_path / "x.wav", tiny_model, overwrite=True)
 
 
-
 def test_a_nul_byte_in_a_path_is_named_before_any_work(tiny_model, tmp_path):
     """No file name holds a NUL byte: the source's raised pathlib's bare "ValueError: embedded null byte" from
     deep inside, the destination's failed only at the final rename, after the whole file was restored."""
@@ -408,6 +407,7 @@ def test_a_folder_as_the_destination_is_named_as_one(tiny_model, tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(AudioFileError, match=r"out: it is a folder \(name an output file\)"):
         restore_file(tmp_path / "in.wav", tmp_path / "out", tiny_model)
+
 
 def test_an_effect_cannot_be_copied_into_a_second_stream(tiny_model):
     """copy.copy shared the stream, lock and layout cache (the copy's call wiped the original's stream) and passed a

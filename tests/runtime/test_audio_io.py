@@ -239,7 +239,6 @@ def test_a_folder_given_as_input_is_named_as_a_folder(tmp_path):
             pass
 
 
-
 def test_an_empty_input_file_is_named_as_empty(tmp_path):
     """A 0-byte file (a failed download or copy) said "does not seem to contain audio data in a known or supported
     format", as a file of another format does."""
@@ -247,6 +246,7 @@ def test_an_empty_input_file_is_named_as_empty(tmp_path):
     with pytest.raises(AudioFileError, match=f"^input {tmp_path / 'empty.wav'} is empty \\(0 bytes\\)$"):
         with open_input(tmp_path / "empty.wav"):
             pass
+
 
 def test_a_link_planted_at_the_partial_name_is_not_written_through(tmp_path):
     victim, destination = tmp_path / "victim.txt", tmp_path / "out.wav"

@@ -341,7 +341,6 @@ def test_a_graph_that_outputs_nan_is_named(tiny_bundle, tmp_path):
         restore(band_limited_noise(20000), 44100, model)
 
 
-
 def damaged_copy(bundle, folder, damage):
     """A copy of ``bundle`` in ``folder`` with one defect: ``damage`` is applied to it."""
     copy = Path(shutil.copytree(bundle, folder))

@@ -113,7 +113,8 @@
 #   sagasr-train mix "$WORK/mixh" m="$WORK/mix3h" h="$WORK/hits"; text-tokens --caption-variants as in 2m), stage 2m's
 #   command from v3.9 (--model training/weights/v3-repeat/config.json --init-weights
 #   training/weights/v3-repeat/model.safetensors) with --lr 1e-4 --max-steps 1600; its EMA at step 1200 (over v3.9's
-#   weights) gained 5.9 % on the validation kit's hits but cost the choice sets +1.54 %.
+#   weights) gained 5.9 % on the validation kit's hits but cost the choice sets +1.54 %; its WiSE-FT with v3.9
+#   (sagasr-train interpolate training/weights/v3-repeat/model.safetensors THAT --alpha 0.5 -o OUT) 3.3 % / +0.58 %.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

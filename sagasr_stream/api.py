@@ -157,7 +157,8 @@ def restore_file(
     output_bit_depth(destination, bit_depth)  # a bad depth (or FLAC at 32 bits) fails before the file is read
     with open_input(source) as (reader, channels, rate):
         out_rate = choose_output_rate(output_rate, rate, sr)
-        check_output_rate(destination, out_rate)  # the input's rate: known from its header, before it is decoded
+        if output_rate is None:  # the input's rate, known from its header: checked before it is decoded
+            check_output_rate(destination, out_rate)
         source_frames = check_audio_file(source)
         if log:
             log(f"{source.name}: {source_frames / rate:.2f} s, {describe_rates(rate, sr, out_rate)}")

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -489,6 +490,23 @@ def test_more_workers_start_where_the_alive_nodes_hold_more_than_were_started():
     assert _more_workers([node(1, alive=False)], 1, 0.0, started=1, asked=None, waiting=10) == 0  # none alive: no error
 
 
+RECORD_PAUSE_S = 0.3  # how long the growth tests' driver pauses per file restored while one worker has restored
+
+
+def until_a_second_worker_restores() -> Callable[[dict], None]:
+    """An ``on_record`` that holds the driver RECORD_PAUSE_S per file until a second worker has restored one: the
+    first worker gets no new task meanwhile, so the files cannot run out before the new worker's model is loaded
+    (without it, the growth tests depended on how fast a machine starts a worker)."""
+    workers: set[str] = set()
+
+    def pause(record: dict) -> None:
+        workers.add(record["worker"])
+        if len(workers) < 2:
+            time.sleep(RECORD_PAUSE_S)
+
+    return pause
+
+
 def test_workers_start_on_capacity_that_appears_while_files_remain(ray_cluster, tiny_bundle, tiny_model, tmp_path,
                                                                   monkeypatch):
     """A node still joining when the run starts (the nodes hold 1 worker then, 2 afterwards): the run was sized
@@ -509,7 +527,8 @@ def test_workers_start_on_capacity_that_appears_while_files_remain(ray_cluster, 
     monkeypatch.setattr(ray, "nodes", joining_nodes)
     files = short_files(tmp_path / "in", 24, samples=120_000)
     said: list[str] = []
-    summary = restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, progress=False, log=said.append)
+    summary = restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, progress=False, log=said.append,
+                            on_record=until_a_second_worker_restores())
     assert (summary.workers, summary.restored, summary.failed) == (2, 24, []), said
     assert "1 more worker starting on Ray nodes that joined: 2 in all" in said, said
     assert len({r["worker"] for r in manifest(tmp_path / "out")}) == 2  # both restored files
@@ -517,7 +536,7 @@ def test_workers_start_on_capacity_that_appears_while_files_remain(ray_cluster, 
 
 
 GROWING_CLUSTER = """
-import json, os, sys
+import json, os, sys, time
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 import ray
@@ -526,11 +545,14 @@ from sagasr_stream.distributed import restore_batch, runner
 
 runner.NODE_POLL_S = 0.2
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-joined = []
+joined, workers = [], set()
 
 def a_node_joins(record):
+    workers.add(record["worker"])
     if not joined:  # after the first file, the run under way on one worker (which goes on with its tasks meanwhile)
         joined.append(cluster.add_node(num_cpus=1))
+    elif len(workers) < 2:  # the driver hands out no task meanwhile: the first worker cannot finish every file
+        time.sleep(float(sys.argv[2]))
 
 said = []
 try:
@@ -550,8 +572,8 @@ def test_workers_start_on_a_node_that_joins_the_cluster_during_the_run(tiny_bund
     process of its own (its own cluster), killed with what it started if it hangs."""
     files = short_files(tmp_path / "in", 40, samples=120_000)
     call = {"inputs": [str(tmp_path / "in")], "output": str(tmp_path / "out"), "model": str(tiny_bundle), "workers": 2}
-    driver = subprocess.Popen([sys.executable, "-c", GROWING_CLUSTER, json.dumps(call)], cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    driver = subprocess.Popen([sys.executable, "-c", GROWING_CLUSTER, json.dumps(call), str(RECORD_PAUSE_S)], cwd=ROOT,
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         stdout, stderr = driver.communicate(timeout=150)
     finally:

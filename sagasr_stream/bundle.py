@@ -353,20 +353,36 @@ def load_bundle(path: str | os.PathLike[str], verify: bool = True) -> Bundle:
     path = Path(path)
     if not path.exists():
         raise BundleNotFoundError(f"model bundle not found: {path}")
-    root, extracted = path, None
-    if path.is_file():
-        key = sha256_file(path)
-        if key not in _extracted:
-            tmp = tempfile.TemporaryDirectory(prefix="sagasr-bundle-")
-            _extracted[key] = tmp
-            try:
-                extract_archive(path, Path(tmp.name))
-            except BaseException:
-                del _extracted[key]
-                tmp.cleanup()
-                raise
-        extracted = path, Path(_extracted[key].name)
-        root = extract_root(extracted[1])  # where extract_archive found the manifest
+    if not path.is_file():
+        return _open_root(path, None, verify)
+    key = sha256_file(path)
+    if key in _extracted:  # extracted before in this process: its copy is reused while it is intact
+        try:
+            return _open_root(*_extraction(path, key), verify)
+        except BundleError:  # the copy changed or went (a temp cleaner): the archive itself may be fine
+            _extracted.pop(key).cleanup()
+    return _open_root(*_extraction(path, key), verify)
+
+
+def _extraction(archive: Path, key: str) -> tuple[Path, tuple[Path, Path]]:
+    """(the bundle root inside, (``archive``, its folder)) of ``archive`` extracted to a temporary folder kept for
+    this process under ``key`` (its SHA-256), extracted now unless it was before."""
+    if key not in _extracted:
+        tmp = tempfile.TemporaryDirectory(prefix="sagasr-bundle-")
+        _extracted[key] = tmp
+        try:
+            extract_archive(archive, Path(tmp.name))
+        except BaseException:
+            del _extracted[key]
+            tmp.cleanup()
+            raise
+    folder = Path(_extracted[key].name)
+    return extract_root(folder), (archive, folder)  # the root: where extract_archive found the manifest
+
+
+def _open_root(root: Path, extracted: tuple[Path, Path] | None, verify: bool) -> Bundle:
+    """The :class:`Bundle` in folder ``root`` (``extracted``: see :attr:`Bundle.extracted`), its manifest
+    validated and (``verify``) every file's SHA-256 checked."""
     with archive_named(extracted):
         manifest_path = root / MANIFEST
         if not manifest_path.is_file():

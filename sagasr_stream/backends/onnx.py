@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle
+from ..bundle import Bundle, archive_named
 from ..errors import BundleError, ParameterError, ProviderError
 from ..graphs import GRAPHS
 from .base import check_finite_output, check_vae_lengths
@@ -80,11 +80,12 @@ class OnnxBackend:
         threads = threads or self.threads
         sha = self.manifest.files[self.manifest.graphs[graph]]
         cached = optimised_graph_path(sha, self._providers, threads)
-        source = self._graph_source(graph)
-        try:
-            return cached_session(source, cached, lambda: self._make_options(threads), self._providers)
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise BundleError(f"cannot load graph {graph!r} from {self._bundle.path(graph)}: {exc}") from exc
+        with archive_named(self._bundle.extracted):  # the text encoder's starts late, outside SagaSRModel.load's
+            source = self._graph_source(graph)
+            try:
+                return cached_session(source, cached, lambda: self._make_options(threads), self._providers)
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+                raise BundleError(f"cannot load graph {graph!r} from {self._bundle.path(graph)}: {exc}") from exc
 
     def _graph_source(self, graph: str) -> bytes | str:
         """The bytes of ``graph``'s file, read once and checked against the manifest's SHA-256 (a file swapped

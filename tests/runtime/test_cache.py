@@ -148,6 +148,31 @@ def test_a_graph_swapped_after_loading_is_refused_when_its_session_starts(tmp_pa
     assert sorted((cache / "ort").glob("*")) == cached  # nothing of it was cached
 
 
+def test_a_graph_changed_in_an_archives_folder_is_refused_naming_the_archive(tmp_path, cache):
+    """An archive's bundle is read from the temporary folder it was extracted to; the text encoder's session starts
+    on the first caption, outside the load, and its refusal named that folder, which the user never gave."""
+    archive = bundle.archive_bundle(build_tiny_bundle(tmp_path / "b"), tmp_path / "model.zip")
+    other = build_tiny_bundle(tmp_path / "other", seed=1)
+    model = SagaSRModel.load(archive)
+    (model.bundle.root / "text_encoder.onnx").write_bytes((other / "text_encoder.onnx").read_bytes())
+    with pytest.raises(BundleError, match="text_encoder.onnx changed after the bundle was verified") as error:
+        model.text_tokens("music")
+    assert str(archive) in str(error.value) and str(model.bundle.root) not in str(error.value)
+
+
+def test_an_archive_whose_extracted_copy_changed_is_extracted_again(tmp_path, cache):
+    """An archive is extracted once per process and its folder reused: when that copy had changed (or a temp
+    cleaner had removed files), every later load of the intact archive failed its SHA-256 check, naming the
+    archive as damaged."""
+    archive = bundle.archive_bundle(build_tiny_bundle(tmp_path / "b"), tmp_path / "model.zip")
+    first = bundle.load_bundle(archive)
+    (first.root / "vocab.txt").write_text("changed")
+    (first.root / "dit.onnx").unlink()
+    again = bundle.load_bundle(archive)
+    assert again.root != first.root and (again.root / "dit.onnx").is_file()
+    assert bundle.load_bundle(archive).root == again.root  # the fresh copy is reused
+
+
 def test_an_altered_optimised_graph_is_not_loaded(tiny_bundle, cache):
     """The optimised-graph cache used to be loaded unchecked: a cached DiT with other weights ran in place of the
     verified one. Each saved graph has its SHA-256 beside it; one that disagrees is dropped and rebuilt."""

@@ -140,12 +140,13 @@ def restore_file(
     and a warning says how many there were. ``bit_depth``: 16 (rounded with TPDF dither,
     :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead. A WAV output of more than two
     channels keeps a WAV input's speaker layout (its WAVE_FORMAT_EXTENSIBLE channel mask: 5.1 with side surrounds).
-    MP3 and Ogg Vorbis outputs are lossy: no ``bit_depth``; ``quality`` (:func:`~sagasr_stream.audio_io.output_quality`):
-    MP3 "V0".."V9" (LAME VBR) or a bit rate in kbps, 32..320, Vorbis a bit rate of 64..500 kbps; by default the
-    highest (MP3 320 kbps, whose encoder cuts above 20 kHz; Vorbis 500 kbps, the whole band); overs limited as for
-    FLAC. MP3 holds 8, 11.025, 12, 16, 22.05, 24, 32, 44.1 and 48 kHz and one or two channels, Vorbis 1..200 kHz; a
-    rate or channel count the output cannot hold is refused from the input's header, before the model loads. An MP3
-    output is read back (here, or by a gapless player) at the input's exact length; Vorbis is so by itself.
+    MP3 and Ogg Vorbis outputs are lossy: no ``bit_depth``; ``quality``
+    (:func:`~sagasr_stream.audio_io.output_quality`): MP3 "V0".."V9" (LAME VBR) or 32..320 kbps (CBR), Vorbis
+    64..500 kbps; by default the highest (MP3 320 kbps, whose encoder cuts above 20 kHz; Vorbis 500 kbps, the whole
+    band); overs limited as for FLAC. MP3 holds 8, 11.025, 12, 16, 22.05, 24, 32, 44.1 and 48 kHz and one or two
+    channels, Vorbis 1..200 kHz; a rate or channel count the output cannot hold is refused from the input's header,
+    before the model loads. An MP3 output reads back (here, or in a gapless player) at the input's exact length, a
+    Vorbis one by itself; the same samples give the same bytes (an Ogg stream's serial number is its content's).
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))

@@ -19,6 +19,7 @@ from .errors import AudioFileError, AudioFileNotFoundError, ParameterError
 from .files import atomic_path, name_hash
 from .headroom import PeakLimiter
 from .mp3 import mp3_gapless
+from .ogg import number_stream
 from .quantization import pedalboard_full_scale, pedalboard_lowest
 from .streaming import ResampleStage, exact_length
 from .streaming import resample as resample_planar
@@ -70,6 +71,7 @@ OUTPUT_QUALITIES: dict[str, tuple[str | int, ...]] = {
 }
 DEFAULT_QUALITY = {".mp3": "320 kbps", ".ogg": "500 kbps"}
 DECODE_BLOCK = 1 << 16  # frames decoded per read of a resampled MP3
+ENCODE_BLOCK = 4096  # frames per write to a lossy encoder: Vorbis codes its input as it was cut into writes
 NAME_MAX = 255  # bytes of one file name, where the file system does not say
 log = logging.getLogger("sagasr_stream")
 
@@ -352,7 +354,8 @@ def output_rate_problem(suffix: str, sample_rate: int, advice: str | None = None
     name = format_name(suffix)
     if limit.only:
         rates = ", ".join(str(r) for r in limit.only[:-1]) + f" and {limit.only[-1]}"
-        advice = advice or f"choose another output rate, e.g. {held_rate(suffix, sample_rate)} Hz, or a .flac or .wav output"
+        instead = held_rate(suffix, sample_rate)
+        advice = advice or f"choose another output rate, e.g. {instead} Hz, or a .flac or .wav output"
         return f"{name} holds sample rates of {rates} Hz; not {sample_rate} Hz ({advice})"
     tens = f", and multiples of 10 Hz up to {limit.tens_hz} Hz" if limit.tens_hz > limit.any_hz else ""
     advice = advice or "choose another output rate, or a .wav output"
@@ -406,7 +409,8 @@ class OutputWriter:
     an over change; it holds a few samples back until :meth:`finish`), which :meth:`report` tells of once the file
     is written; 16-bit samples are then rounded with TPDF dither (:class:`~sagasr_stream.dither.Dither16`), 24-bit
     ones to the nearest integer (:func:`pcm24`). The most negative integer code is no over: a sample pedalboard
-    read from it is written back as that code."""
+    read from it is written back as that code. A lossy encoder is given :data:`ENCODE_BLOCK` frames a write, so its
+    file does not depend on how the samples came."""
 
     def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1, bits: int = 32,
                  lossy: bool = False) -> None:
@@ -414,6 +418,7 @@ class OutputWriter:
         # integers cannot hold |x| > 1 (but one more step below zero: -32768 / 32767 at 16 bits)
         self.limiter = PeakLimiter(negative=pedalboard_lowest(bits)) if bits < 32 else PeakLimiter() if lossy else None
         self.kind = "lossy" if lossy else "integer"
+        self.encode_buffer = SampleBuffer(channels) if lossy else None
         self.dither = Dither16(channels) if bits == 16 else None
         self.bits = bits
 
@@ -424,9 +429,12 @@ class OutputWriter:
         self._write(block)
 
     def finish(self) -> None:
-        """Write what the limiter still holds (called once every block has been written)."""
+        """Write what the limiter, and a lossy encoder's block, still hold (called once every block has been
+        written)."""
         if self.limiter is not None:
             self._write(self.limiter.flush())
+        if self.encode_buffer is not None and len(self.encode_buffer):
+            self._encode(self.encode_buffer.pop(len(self.encode_buffer)))
 
     def _write(self, block: np.ndarray) -> None:
         if block.shape[-1] == 0:
@@ -435,6 +443,14 @@ class OutputWriter:
             block = self.dither(block)
         elif self.bits == 24:
             block = pcm24(block)
+        if self.encode_buffer is None:
+            self._encode(block)
+            return
+        self.encode_buffer.append(block)
+        while len(self.encode_buffer) >= ENCODE_BLOCK:
+            self._encode(self.encode_buffer.pop(ENCODE_BLOCK))
+
+    def _encode(self, block: np.ndarray) -> None:
         try:
             if block.shape[0] == block.shape[1] > 1:  # pedalboard cannot tell a square block's layout: split it
                 self.handle.write(block[:, :1])  # type: ignore[attr-defined]
@@ -535,6 +551,17 @@ def set_channel_mask(path: Path, destination: Path, mask: int) -> None:
         raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
 
 
+def number_ogg_stream(path: Path, destination: Path) -> None:
+    """Give the Ogg file ``path`` (being written for ``destination``) the serial number of its content
+    (:func:`~sagasr_stream.ogg.number_stream`: libvorbis draws one at random); a failure raises
+    :class:`AudioFileError` naming ``destination``."""
+    try:
+        number_stream(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AudioFileError(f"cannot write {destination}: {reason}") from exc
+
+
 @contextlib.contextmanager
 def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int,
                   bit_depth: int | None = None, channel_mask: int | None = None,
@@ -567,6 +594,8 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
                 writer.finish()
             if channel_mask is not None:
                 set_channel_mask(tmp, destination, channel_mask)
+            if destination.suffix.lower() == ".ogg":
+                number_ogg_stream(tmp, destination)
             finished = True
     except Exception as exc:
         if not finished or isinstance(exc, AudioFileError):

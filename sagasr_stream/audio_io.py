@@ -557,8 +557,8 @@ def number_ogg_stream(path: Path, destination: Path) -> None:
     :class:`AudioFileError` naming ``destination``."""
     try:
         number_stream(path)
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    except OSError as exc:  # AudioFileError too: a page not whole
+        reason = exc.strerror or str(exc)
         raise AudioFileError(f"cannot write {destination}: {reason}") from exc
 
 

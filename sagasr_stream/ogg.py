@@ -9,6 +9,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from .errors import AudioFileError
+
 HEADER = 27  # bytes of a page header, up to its segment table
 SERIAL = slice(14, 18)  # the stream's serial number in a page header
 CRC = slice(22, 26)  # the page's CRC
@@ -26,8 +28,8 @@ def ogg_crc(data: bytes) -> int:
 
 
 def pages(f: BinaryIO) -> Iterator[tuple[int, bytearray]]:
-    """(file offset, bytes) of each page of the open Ogg file ``f``, from its start; ValueError where a page is
-    not whole."""
+    """(file offset, bytes) of each page of the open Ogg file ``f``, from its start; :class:`AudioFileError` where
+    a page is not whole."""
     f.seek(0)
     while True:
         position = f.tell()
@@ -35,11 +37,11 @@ def pages(f: BinaryIO) -> Iterator[tuple[int, bytearray]]:
         if not head:
             return
         if len(head) < HEADER or head[:4] != b"OggS":
-            raise ValueError(f"no whole Ogg page at byte {position}")
+            raise AudioFileError(f"no whole Ogg page at byte {position}")
         table = f.read(head[26])
         body = f.read(sum(table))
         if len(table) < head[26] or len(body) < sum(table):
-            raise ValueError(f"the Ogg page at byte {position} is cut short")
+            raise AudioFileError(f"the Ogg page at byte {position} is cut short")
         yield position, bytearray(head + table + body)
 
 
@@ -55,8 +57,8 @@ def content_serial(f: BinaryIO) -> bytes:
 
 def number_stream(path: str | Path) -> None:
     """Give the one logical stream of the Ogg file ``path`` the serial number of its content (:func:`content_serial`)
-    and each page its CRC anew: the same samples encoded alike give the same bytes. OSError / ValueError (a page not
-    whole) as raised."""
+    and each page its CRC anew: the same samples encoded alike give the same bytes. OSError, or
+    :class:`AudioFileError` for a page not whole, as raised."""
     with open(path, "r+b") as f:
         serial = content_serial(f)
         for position, page in pages(f):

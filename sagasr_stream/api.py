@@ -8,8 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio_io import (
-    AudioReader, atomic_writer, check_finite_block, check_output_rate, check_writable, open_input, output_bit_depth,
-    read_blocks, wav_channel_mask,
+    AudioReader, atomic_writer, check_finite_block, check_output_layout, check_output_rate, check_writable, open_input,
+    output_bit_depth, output_quality, read_blocks, wav_channel_mask,
 )
 from .errors import AudioFileError, OutputExistsError
 from .integrity import check_audio_file
@@ -124,8 +124,9 @@ def restore_file(
     output_rate: float | None = None,
     log: Callable[[str], None] | None = None,
     bit_depth: int | None = None,
+    quality: str | int | None = None,
 ) -> Path:
-    """Restore an audio file into ``destination`` (.wav/.flac/.aiff). ``model``: as in :func:`restore`.
+    """Restore an audio file into ``destination`` (.wav/.flac/.aiff/.mp3/.ogg). ``model``: as in :func:`restore`.
 
     The file is checked first (a damaged, truncated or undecodable file raises :class:`AudioFileError`
     naming it, see :mod:`sagasr_stream.integrity`), restored at the model's rate and written at
@@ -139,6 +140,13 @@ def restore_file(
     and a warning says how many there were. ``bit_depth``: 16 (rounded with TPDF dither,
     :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead. A WAV output of more than two
     channels keeps a WAV input's speaker layout (its WAVE_FORMAT_EXTENSIBLE channel mask: 5.1 with side surrounds).
+    MP3 and Ogg Vorbis outputs are lossy: no ``bit_depth``; ``quality``
+    (:func:`~sagasr_stream.audio_io.output_quality`): MP3 "V0".."V9" (LAME VBR) or 32..320 kbps (CBR), Vorbis
+    64..500 kbps; by default the highest (MP3 320 kbps, whose encoder cuts above 20 kHz; Vorbis 500 kbps, the whole
+    band); overs limited as for FLAC. MP3 holds 8, 11.025, 12, 16, 22.05, 24, 32, 44.1 and 48 kHz and one or two
+    channels, Vorbis 1..200 kHz; a rate or channel count the output cannot hold is refused from the input's header,
+    before the model loads. An MP3 output reads back (here, or in a gapless player) at the input's exact length, a
+    Vorbis one by itself; the same samples give the same bytes (an Ogg stream's serial number is its content's).
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))
@@ -148,17 +156,19 @@ def restore_file(
     if destination.exists() and source.exists() and destination.resolve() == source.resolve():
         raise AudioFileError(f"refusing to overwrite the input file {source}")
     check_writable(destination)  # a folder, a format we cannot write, a name too long: before anything is read
+    output_quality(destination, quality)  # a quality the format has not, or one for a lossless output
+    output_bit_depth(destination, bit_depth)  # a bad depth (FLAC at 32 bits, any for an MP3): before the file is read
     if output_rate is not None:  # a rate the format cannot hold (FLAC above 655350 Hz): before the model loads
         check_output_rate(destination, check_sample_rate(output_rate, "output_rate"))
     if destination.exists() and not overwrite:
         raise OutputExistsError(f"output exists: {destination} (pass overwrite=True / --force to replace it)")
-    restorer = Restorer.of(model, settings)
-    sr = restorer.sample_rate
-    output_bit_depth(destination, bit_depth)  # a bad depth (or FLAC at 32 bits) fails before the file is read
+    given = Restorer.of(model, settings) if model is not None else None  # the embedded model: loaded below
     with open_input(source) as (reader, channels, rate):
-        out_rate = choose_output_rate(output_rate, rate, sr)
-        if output_rate is None:  # the input's rate, known from its header: checked before it is decoded
-            check_output_rate(destination, out_rate)
+        out_rate = choose_output_rate(output_rate, rate, model_rate(given))
+        # the input's rate and channels, known from its header: checked before the model loads or the input is decoded
+        check_output_layout(destination, out_rate, channels, source)
+        restorer = given or Restorer.of(None, settings)
+        sr = restorer.sample_rate
         source_frames = check_audio_file(source)
         if log:
             log(f"{source.name}: {source_frames / rate:.2f} s, {describe_rates(rate, sr, out_rate)}")
@@ -178,12 +188,22 @@ def restore_file(
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows,
                                     file_source_grid_step(source, reader, source_frames, rate, sr))
         mask = wav_channel_mask(source)  # a WAV input's speaker layout, kept in a WAV output
-        with atomic_writer(destination, out_rate, channels, bit_depth,
-                           None if mask is None else mask[1]) as writer:  # integers: overs limited
+        with atomic_writer(destination, out_rate, channels, bit_depth, None if mask is None else mask[1],
+                           quality) as writer:  # integers and lossy: overs limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))
             writer.write(pipeline.flush())
     return destination
+
+
+def model_rate(restorer: Restorer | None) -> int:
+    """The rate ``restorer`` restores at; None: the embedded default model's, from its manifest (nothing loaded)."""
+    if restorer is not None:
+        return restorer.sample_rate
+    from .bundle import load_bundle
+    from .model import default_bundle_path
+
+    return load_bundle(default_bundle_path(), verify=False).manifest.sample_rate
 
 
 def source_blocks(reader: AudioReader, source: Path, length: int) -> Iterator[np.ndarray]:

@@ -107,11 +107,12 @@ class PeakLimiter:
         self._start = keep_from
         return out
 
-    def report(self, destination: object) -> None:
-        """Log a warning when any sample was over full scale."""
+    def report(self, destination: object, kind: str = "integer") -> None:
+        """Log a warning when any sample was over full scale (``kind``: of the output format, "integer" or
+        "lossy")."""
         if self.limited:
             log.warning(
                 "%s: restored peak %+.1f dBFS; %d samples over full scale were brought under it by a %d-sample "
-                "peak limiter for the integer output format (write WAV, 32-bit float, to keep them)",
-                destination, 20 * np.log10(self.peak), self.limited, self.reach,
+                "peak limiter for the %s output format (write WAV, 32-bit float, to keep them)",
+                destination, 20 * np.log10(self.peak), self.limited, self.reach, kind,
             )

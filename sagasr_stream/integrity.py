@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,6 +26,7 @@ import numpy as np
 
 from .errors import AudioFileError
 from .mp3 import mp3_frame_counts, mp3_gapless
+from .ogg import ogg_crc
 
 CHECK_BLOCK = 1 << 16  # frames decoded per read
 MD5_BIT_DEPTHS = (8, 16, 24)  # integer depths whose float samples map back to the exact PCM the MD5 covers
@@ -140,17 +140,6 @@ class OggEnd:
 
     problem: str | None
     pages: int
-
-
-BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
-
-
-def ogg_crc(data: bytes) -> int:
-    """An Ogg page's CRC (polynomial 0x04C11DB7, most significant bit first, no initial or final XOR) from
-    zlib's CRC-32 (the same polynomial, least significant bit first, with both): bytes and result bit-reversed,
-    its initial and final XOR taken out."""
-    linear = zlib.crc32(data.translate(BIT_REVERSED)) ^ zlib.crc32(bytes(len(data)))
-    return int(f"{linear:032b}"[::-1], 2)
 
 
 def read_ogg_end(path: Path) -> OggEnd | None:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Collection
 
-PARTIAL = re.compile(r"^\.(?P<stem>.+)\.partial-(?P<pid>\d+)(?P<suffix>\.(?:wav|flac|aiff|aif))$", re.IGNORECASE)
+PARTIAL = re.compile(r"^\.(?P<stem>.+)\.partial-(?P<pid>\d+)(?P<suffix>\.(?:wav|flac|aiff|aif|mp3|ogg))$", re.IGNORECASE)
 
 
 def process_is_running(pid: int) -> bool:

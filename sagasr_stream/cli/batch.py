@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from .options import (
-    add_band_limit_option, add_bit_depth_option, add_restore_options, non_negative, positive_int, sample_rate_hz,
-    settings_from_args,
+    FORMATS, add_band_limit_option, add_bit_depth_option, add_quality_option, add_restore_options, non_negative,
+    positive_int, sample_rate_hz, settings_from_args,
 )
 
 
@@ -20,7 +20,8 @@ def add_batch_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     "every file; a rerun skips complete outputs. Exit code 1 when any file failed.")
     p.add_argument("inputs", nargs="+", help="files, folders, glob patterns or list files")
     p.add_argument("-o", "--output", required=True, help="output folder (mirrors the inputs' folders)")
-    p.add_argument("--format", default="wav", choices=["wav", "flac", "aiff"], help="output format (default wav)")
+    p.add_argument("--format", default="wav", choices=FORMATS,
+                   help="output format (default wav; mp3 and ogg are lossy, see --quality)")
     p.add_argument("--output-rate", type=sample_rate_hz, metavar="HZ", help="output sample rate (as in 'sagasr restore')")
     p.add_argument("--ray-address", metavar="auto|HOST:PORT",
                    help="join a running Ray cluster ('auto': the one 'ray start' started here); default: start a "
@@ -40,6 +41,7 @@ def add_batch_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="CPU threads (and Ray CPUs) per worker (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (errors and the summary only)")
     add_bit_depth_option(p)
+    add_quality_option(p)
     add_band_limit_option(p)
     add_restore_options(p)
     p.set_defaults(func=cmd_batch)
@@ -58,6 +60,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             args.inputs, args.output, model=args.model, provider=args.provider,
             allow_torchscript=bool(args.allow_torchscript), settings=settings_from_args(args),
             band_limit_hz=args.band_limit, output_rate=args.output_rate, fmt=args.format, bit_depth=args.bit_depth,
+            quality=args.quality,
             ray_address=args.ray_address,
             workers=args.workers, gpus_per_worker=args.gpus_per_worker, files_per_task=args.files_per_task,
             segment_seconds=args.segment_seconds, threads_per_worker=args.threads_per_worker,

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs, outside_folder
-from ..audio_io import check_output_rate, output_bit_depth
+from ..audio_io import check_output_rate, output_bit_depth, output_quality
 from .options import (
-    add_band_limit_option, add_bit_depth_option, add_restore_options, sample_rate_hz, settings_from_args,
+    FORMATS, add_band_limit_option, add_bit_depth_option, add_quality_option, add_restore_options, sample_rate_hz,
+    settings_from_args,
 )
 
 if TYPE_CHECKING:  # imported where a bar is made: a command that shows none does not load tqdm
@@ -108,9 +109,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     protected = protected_inputs(inputs, args.output)
     inputs = kept
     if outputs:  # one format for all of them: FLAC / AIFF at 32 bits, FLAC at 768 kHz are refused before any work
+        output_quality(outputs[0], args.quality)
         output_bit_depth(outputs[0], args.bit_depth)
         if args.output_rate is not None:
             check_output_rate(outputs[0], args.output_rate)
+        check_input_headers(inputs, outputs, args.output_rate, args.model)
     restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript),
                              band_limit_hz=args.band_limit)
     model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
@@ -133,7 +136,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
             lines: list[str] = []  # restore_file's rate line: said once the file is written, not before
             try:
                 restore_file(source, destination, restorer, overwrite=args.force, progress=progress,
-                             output_rate=args.output_rate, log=lines.append, bit_depth=args.bit_depth)
+                             output_rate=args.output_rate, log=lines.append, bit_depth=args.bit_depth,
+                             quality=args.quality)
                 for line in lines:
                     say(line)
                 say(f"{source} -> {destination}")
@@ -148,6 +152,64 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if failures or (len(inputs) > 1 and not args.quiet):
         print_summary(restored, len(inputs) - restored - len(failures), failures)
     return 1 if failures else 0
+
+
+def check_input_headers(inputs: list[tuple[Path, Path]], outputs: list[Path], output_rate: int | None,
+                        model: str | None) -> None:
+    """Refuse, before the model loads, an output whose format cannot hold its input's channels (an MP3 of a 5.1
+    file) or, without ``--output-rate``, the input's own rate it would be written at (an MP3 of a 96 kHz file): read
+    from each input's header, for the formats that limit either (FLAC, MP3, Ogg Vorbis). An input whose header
+    cannot be read is left to its own restore, which names what is wrong with it."""
+    from ..audio_io import (
+        OUTPUT_CHANNEL_LIMITS, OUTPUT_RATE_LIMITS, held_rate, output_channels_problem, output_rate_problem,
+    )
+    from ..rates import default_output_rate
+    from ..validation import MAX_RATE
+
+    suffix = outputs[0].suffix.lower() if outputs else ""
+    limit = OUTPUT_RATE_LIMITS.get(suffix)
+    check_rate = output_rate is None and limit is not None and (limit.only or limit.any_hz < MAX_RATE)
+    if not check_rate and suffix not in OUTPUT_CHANNEL_LIMITS:
+        return
+    model_rate = bundle_rate(model) if check_rate else None
+    for (source, _), destination in zip(inputs, outputs):
+        header = input_header(source)
+        if header is None:
+            continue
+        rate, channels = header
+        problem = output_channels_problem(suffix, channels, source)
+        if problem:
+            raise SagasrError(f"cannot write {destination}: {problem}")
+        out_rate = default_output_rate(rate, model_rate) if model_rate else None
+        advice = f"the rate of the input {source}: pass --output-rate {held_rate(suffix, out_rate or rate)}"
+        problem = output_rate_problem(suffix, out_rate, advice) if out_rate else None
+        if problem:
+            raise SagasrError(f"cannot write {destination}: {problem}")
+
+
+def input_header(source: Path) -> tuple[int, int] | None:
+    """(rate, channels) of an audio file's header, or None when it cannot be read."""
+    from pedalboard.io import AudioFile
+
+    from ..audio_io import decoder_path
+
+    try:
+        with AudioFile(decoder_path(source)) as f:
+            return int(round(f.samplerate)), int(f.num_channels)
+    except Exception:  # the decoder's own error types: the file's restore reports it
+        return None
+
+
+def bundle_rate(model: str | None) -> int | None:
+    """The sample rate of the bundle ``model`` (None: the embedded default) from its manifest, without loading or
+    verifying it; None when it cannot be read (loading it then says why)."""
+    from ..bundle import load_bundle
+    from ..model import default_bundle_path
+
+    try:
+        return load_bundle(default_bundle_path() if model is None else model, verify=False).manifest.sample_rate
+    except (SagasrError, OSError, ValueError):
+        return None
 
 
 def check_output_target(inputs: list[tuple[Path, Path]], output: str | None, fmt: str | None = None) -> None:
@@ -168,7 +230,8 @@ def check_output_target(inputs: list[tuple[Path, Path]], output: str | None, fmt
     except OSError as exc:
         raise SagasrError(f"cannot write {output}: {exc.strerror or exc}") from None
     if out.suffix == "" and is_other:  # a name without a suffix is a folder: this one cannot be (/dev/null)
-        raise SagasrError(f"-o {output} is a file, not a folder: name an output file (.wav, .flac, .aiff) or a folder")
+        raise SagasrError(f"-o {output} is a file, not a folder: name an output file (.wav, .flac, .aiff, .mp3, .ogg) "
+                          "or a folder")
     if is_dir or output.endswith(("/", "\\")) or out.suffix == "":
         return
     suffix = out.suffix.lower()
@@ -214,14 +277,17 @@ def add_restore_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("inputs", nargs="+", help="files, folders or glob patterns (quoted); of a folder or a glob only the "
                                               f"audio files ({' '.join(sorted(AUDIO_SUFFIXES))}) are taken")
     p.add_argument("-o", "--output", help="output file (one input) or folder")
-    p.add_argument("--format", choices=["wav", "flac", "aiff"],
-                   help="output format of a folder's files (default wav; a file named by -o: its suffix)")
+    p.add_argument("--format", choices=FORMATS,
+                   help="output format of a folder's files (default wav; a file named by -o: its suffix); mp3 and ogg "
+                        "are lossy (see --quality)")
     p.add_argument("--output-rate", type=sample_rate_hz, metavar="HZ",
                    help="output sample rate (default: the input's rate when >= 44100 Hz, else 44100 Hz); "
                         "restoration runs at the model's rate, then the result is resampled (at the input's own "
                         "rate only the restored change: the rest of the input is kept bit for bit); FLAC holds rates "
-                        "up to 655350 Hz, above 65535 Hz multiples of 10 Hz only")
+                        "up to 655350 Hz, above 65535 Hz multiples of 10 Hz only; MP3 8000, 11025, 12000, 16000, "
+                        "22050, 24000, 32000, 44100 or 48000 Hz; Ogg Vorbis up to 200000 Hz")
     add_bit_depth_option(p)
+    add_quality_option(p)
     add_band_limit_option(p)
     p.add_argument("--force", action="store_true", help="redo outputs that exist")
     p.add_argument("-q", "--quiet", action="store_true",

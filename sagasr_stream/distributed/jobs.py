@@ -70,12 +70,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def restore_whole(restorer: Restorer, output_rate: int | None, job: FileJob, bit_depth: int | None = None) -> dict[str, Any]:
+def restore_whole(restorer: Restorer, output_rate: int | None, job: FileJob, bit_depth: int | None = None,
+                  quality: str | None = None) -> dict[str, Any]:
     """Restore one file with :func:`restore_file` (overwriting an output the manifest does not vouch for)."""
     start = time.perf_counter()
     source, destination = Path(job.source), Path(job.destination)
     input_sha = sha256_file(source)
-    restore_file(source, destination, restorer, overwrite=True, output_rate=output_rate, bit_depth=bit_depth)
+    restore_file(source, destination, restorer, overwrite=True, output_rate=output_rate, bit_depth=bit_depth,
+                 quality=quality)
     return write_done(job, {"input_sha256": input_sha, "output_sha256": sha256_file(destination),
                             "worker": worker_name(), "elapsed_s": time.perf_counter() - start, "segments": 1})
 
@@ -226,10 +228,11 @@ def with_source_kept(
 def stitch(
     restorer: Restorer, output_rate: int | None, job: FileJob, prepared: Prepared, segments: Sequence[Segment],
     bit_depth: int | None = None,
+    quality: str | None = None,
 ) -> dict[str, Any]:
     """Concatenate the segments into the output file, through the same output stage (a resample, or at the
-    source's own rate the source kept and the change added), limiter and ``bit_depth`` as :func:`restore_file` (all
-    work sample by sample, so block sizes do not change a bit). Atomic."""
+    source's own rate the source kept and the change added), limiter, ``bit_depth`` and ``quality`` as
+    :func:`restore_file` (all work sample by sample, so block sizes do not change a bit). Atomic."""
     start = time.perf_counter()
     sr = restorer.sample_rate
     destination = Path(job.destination)
@@ -241,8 +244,8 @@ def stitch(
         outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
     mask = wav_channel_mask(job.source)  # a WAV input's speaker layout, as restore_file keeps it
-    with atomic_writer(destination, out_rate, prepared.channels, bit_depth,
-                       None if mask is None else mask[1]) as writer:  # integers: overs limited
+    with atomic_writer(destination, out_rate, prepared.channels, bit_depth, None if mask is None else mask[1],
+                       quality) as writer:  # integers and lossy: overs limited
         for out in outputs:
             writer.write(out)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),

@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
-from ..audio_io import decoder_path, output_bit_depth, output_rate_problem, unreadable_message
+from ..audio_io import (
+    decoder_path, output_bit_depth, output_channels_problem, output_quality, output_rate_problem, unreadable_message,
+)
 from ..chunking import WindowPlan
 from ..errors import AudioFileError, SagasrError
 from ..files import sha256_file
 from ..mp3 import mp3_gapless
 from ..partials import remove_stale_partials
+from ..rates import choose_output_rate
 from ..streaming import exact_length
 from ..restorer import checked_user_band_limit, offline_windows_per_call, window_plan
 from ..settings import AUTO_COMPLETE_BAND_HZ, ResolvedSettings, RestoreSettings, resolve
@@ -94,16 +97,18 @@ class _File:
 
 def settings_fingerprint(
     resolved: ResolvedSettings, manifest: Any, output_rate: int | None, suffix: str, band_limit_hz: float | None = None,
-    bit_depth: int | None = None,
+    bit_depth: int | None = None, quality: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """(hex digest, the JSON-able settings it covers): resolved settings, the inputs' known bandwidth, output rate,
-    format and bit depth, model files, and the runtime's version and pass-through threshold (a file restored under other
-    ones is redone)."""
+    format, bit depth and a lossy format's quality (as :func:`~sagasr_stream.audio_io.output_quality` names it),
+    model files, and the runtime's version and pass-through threshold (a file restored under other ones is redone)."""
     settings = {"restore": asdict(resolved), "band_limit_hz": band_limit_hz, "output_rate": output_rate,
                 "format": suffix, "model": {"name": manifest.name, "files": manifest.files},
                 "runtime": {"version": __version__, "complete_band_hz": AUTO_COMPLETE_BAND_HZ}}
     if bit_depth is not None:  # only when asked for: the runs before the option keep their fingerprints
         settings["bit_depth"] = bit_depth
+    if quality is not None:  # lossy formats only
+        settings["quality"] = quality
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     return digest, {k: v for k, v in settings.items() if k not in ("model", "runtime")} | {"model": manifest.name}
 
@@ -132,6 +137,7 @@ def restore_batch(
     output_rate: int | None = None,
     fmt: str = "wav",
     bit_depth: int | None = None,
+    quality: str | int | None = None,
     ray_address: str | None = None,
     workers: int | None = None,
     gpus_per_worker: float = 0.0,
@@ -144,7 +150,7 @@ def restore_batch(
 ) -> BatchSummary:
     """Restore ``inputs`` (files, folders, globs, list files; or one of them) into the folder ``output`` on Ray actors.
 
-    Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` (``bit_depth`` as in
+    Outputs mirror the inputs' paths below ``output`` with suffix ``fmt`` (``bit_depth`` and ``quality`` as in
     :func:`~sagasr_stream.api.restore_file`) and are bit-identical to
     :func:`~sagasr_stream.api.restore_file` with the same settings (and a
     :class:`~sagasr_stream.restorer.Restorer` of ``band_limit_hz``, the inputs' known bandwidth in Hz). Files
@@ -175,6 +181,7 @@ def restore_batch(
     settings = settings or RestoreSettings()
     out = Path(output).resolve()  # workers may run elsewhere: absolute paths only
     suffix = "." + fmt.lower().lstrip(".")
+    quality = output_quality(out / f"output{suffix}", quality)  # a quality the format has not: before anything runs
     output_bit_depth(out / f"output{suffix}", bit_depth)  # a bad depth for the format fails before anything runs
     if output_rate is not None:  # as a rate the format cannot hold (FLAC at 768 kHz)
         problem = output_rate_problem(suffix, check_sample_rate(output_rate, "output_rate"))
@@ -187,11 +194,12 @@ def restore_batch(
     resolved = resolve(settings, manifest_model)  # a bad setting fails here, before anything runs
     band_limit_hz = checked_user_band_limit(band_limit_hz, manifest_model.sample_rate)
     fingerprint, settings_record = settings_fingerprint(resolved, manifest_model, output_rate, suffix, band_limit_hz,
-                                                        bit_depth)
+                                                        bit_depth, quality)
     summary = BatchSummary()
     plan = window_plan(manifest_model, resolved)
     files, unreadable, recovered = _pending_files(found, destinations, run_manifest, fingerprint, out,
-                                                  manifest_model.sample_rate, plan, segment_seconds, summary)
+                                                  manifest_model.sample_rate, plan, segment_seconds, summary,
+                                                  output_rate)
     sources = [file for file, _ in found]
     _clean_leftovers(out, destinations, sources)
 
@@ -225,7 +233,7 @@ def restore_batch(
     if files:
         pool = _Pool(files, resolved, plan, manifest_model.sample_rate, files_per_task, segment_seconds, record)
         config = WorkerConfig(None if model is None else str(Path(model).resolve()), provider, allow_torchscript, settings,
-                              output_rate, threads_per_worker, band_limit_hz, bit_depth)
+                              output_rate, threads_per_worker, band_limit_hz, bit_depth, quality)
         summary.workers = pool.run(config, ray_address, workers, gpus_per_worker, progress, say)
         summary.startup_s = pool.ready_at - started
         _clean_leftovers(out, destinations, sources)  # partial files of workers that were killed (their task was redone)
@@ -241,10 +249,12 @@ def restore_batch(
 def _pending_files(
     found: list[tuple[Path, Path]], destinations: list[Path], run_manifest: RunManifest, fingerprint: str,
     out: Path, model_rate: int, plan: WindowPlan, segment_seconds: float, summary: BatchSummary,
+    output_rate: int | None = None,
 ) -> tuple[list[_File], list[tuple[_File, str]], list[tuple[_File, dict[str, Any]]]]:
-    """(files still to do, files whose header cannot be read with the error, files a worker finished but no
-    manifest line records, with the worker's result); complete and recovered files count as skipped.
-    A file longer than 1.5 ``segment_seconds`` is split into segments."""
+    """(files still to do, files whose header cannot be read or whose rate or channels the output format cannot hold
+    (an MP3 of a 96 kHz or a 5.1 file) with the error, files a worker finished but no manifest line records, with the
+    worker's result); complete and recovered files count as skipped. A file longer than 1.5 ``segment_seconds`` is
+    split into segments."""
     from pedalboard.io import AudioFile
 
     latest = run_manifest.latest()
@@ -258,12 +268,17 @@ def _pending_files(
         job = FileJob(str(source), str(destination), str(out / WORK_FOLDER / key))
         try:
             with AudioFile(decoder_path(source)) as f:
-                frames, rate = int(f.frames), int(round(f.samplerate))
+                frames, rate, channels = int(f.frames), int(round(f.samplerate)), int(f.num_channels)
             gapless = mp3_gapless(source)  # an MP3's samples as open_input reads them
             frames = frames if gapless is None else gapless[1]
         except Exception as exc:  # the decoder's own error types: recorded, the run goes on
             unreadable.append((_File(job, source, destination, 0.0, False, identity, finished=True),
                                f"AudioFileError: {unreadable_message(exc, source)}"))
+            continue
+        problem = _layout_problem(destination, choose_output_rate(output_rate, rate, model_rate), channels, source)
+        if problem:
+            unreadable.append((_File(job, source, destination, frames / rate, False, identity, finished=True),
+                               f"AudioFileError: cannot write {destination}: {problem}"))
             continue
         done = read_done(job)
         if done and destination.is_file() and sha256_file(destination) == done.get("output_sha256"):
@@ -274,6 +289,12 @@ def _pending_files(
         long = windows * plan.hop > 1.5 * segment_seconds * model_rate
         files.append(_File(job, source, destination, frames / rate, long, identity))
     return files, unreadable, recovered
+
+
+def _layout_problem(destination: Path, rate: int, channels: int, source: Path) -> str | None:
+    """Why ``destination``'s format cannot hold ``rate`` or the ``channels`` of ``source``, or None."""
+    return (output_channels_problem(destination.suffix, channels, source)
+            or output_rate_problem(destination.suffix, rate))
 
 
 def _remove_stale_scratch(work: Path, keep: set[str]) -> None:

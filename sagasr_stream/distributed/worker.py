@@ -22,7 +22,8 @@ FILE_ERRORS = (SagasrError, ValueError, OSError)
 @dataclass(frozen=True)
 class WorkerConfig:
     """What every worker loads: the bundle (None: embedded), provider, settings, output rate, ORT threads, the
-    inputs' known bandwidth (Hz; None: detected), the outputs' bit depth (None: the format's default)."""
+    inputs' known bandwidth (Hz; None: detected), the outputs' bit depth (None: the format's default) and a lossy
+    output's quality (None: the format's default)."""
 
     model: str | None
     provider: str
@@ -32,6 +33,7 @@ class WorkerConfig:
     threads: int | None = None
     band_limit_hz: float | None = None
     bit_depth: int | None = None
+    quality: str | None = None
 
 
 class BatchWorker:
@@ -51,7 +53,8 @@ class BatchWorker:
 
     def restore_files(self, jobs: list[FileJob]) -> list[dict[str, Any]]:
         """Whole files, one after the other; a bad file gives an error record and the next one runs."""
-        return [self._guard(restore_whole, self.restorer, self.config.output_rate, job, self.config.bit_depth)
+        return [self._guard(restore_whole, self.restorer, self.config.output_rate, job, self.config.bit_depth,
+                            self.config.quality)
                 for job in jobs]
 
     def prepare(self, job: FileJob) -> dict[str, Any]:
@@ -62,7 +65,7 @@ class BatchWorker:
 
     def stitch(self, job: FileJob, prepared: Prepared, segments: list[Segment]) -> dict[str, Any]:
         return self._guard(stitch, self.restorer, self.config.output_rate, job, prepared, segments,
-                           self.config.bit_depth)
+                           self.config.bit_depth, self.config.quality)
 
     @staticmethod
     def _guard(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:

@@ -236,6 +236,46 @@ def test_a_rate_flac_cannot_hold_is_refused_before_anything_runs(tiny_bundle, tm
     assert not (tmp_path / "out" / MANIFEST_NAME).exists()
 
 
+def test_lossy_outputs_equal_restores_and_a_file_mp3_cannot_hold_is_recorded(ray_cluster, tiny_bundle, tmp_path,
+                                                                            capsys):
+    """``--format mp3 --quality V2``: each output (a long one stitched from segments too) is ``sagasr restore``'s
+    byte for byte; a 96 kHz input, whose output would be at 96 kHz, and a 3-channel one are recorded as failed
+    from their headers (never sent to a worker), naming the rates and channels MP3 holds."""
+    src = tmp_path / "in"
+    write(src / "short.wav", band_limited_noise(12_000, seed=1, channels=2))
+    write(src / "long.wav", band_limited_noise(60_000, seed=2))
+    write(src / "hi.wav", band_limited_noise(9_600, seed=3), rate=96000)
+    write(src / "three.wav", band_limited_noise(4_000, seed=4, channels=3))
+    common = ["--model", str(tiny_bundle), "-q", "--format", "mp3", "--quality", "V2"]
+    assert main(["batch", str(src), "-o", str(tmp_path / "batch"), "--workers", "2", "--segment-seconds", "0.3",
+                 *common]) == 1
+    err = capsys.readouterr().err
+    assert "2 restored, 0 skipped (complete), 2 failed" in err
+    assert "MP3 holds sample rates of 8000, " in err and "not 96000 Hz" in err and "MP3 holds 1 or 2 channels" in err
+    for name in ("short", "long"):
+        assert main(["restore", str(src / f"{name}.wav"), "-o", str(tmp_path / f"{name}.mp3"), *common]) == 0
+        assert (tmp_path / "batch" / f"{name}.mp3").read_bytes() == (tmp_path / f"{name}.mp3").read_bytes()
+    records = {Path(r["input"]).name: r for r in manifest(tmp_path / "batch")}
+    assert records["long.wav"]["segments"] >= 3 and records["long.wav"]["settings"]["quality"] == "V2"
+    assert records["hi.wav"]["status"] == records["three.wav"]["status"] == "error"
+
+
+def test_a_bad_quality_or_a_bit_depth_for_a_lossy_format_is_refused_before_anything_runs(tiny_bundle, tmp_path):
+    from sagasr_stream.errors import AudioFileError, ParameterError
+
+    short_files(tmp_path / "in", 1)
+    with pytest.raises(ParameterError, match="quality for Ogg Vorbis must be one of 64, .*, 500 .*got 'V0'"):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, fmt="ogg", quality="V0", progress=False)
+    with pytest.raises(AudioFileError, match="MP3 is lossy and has no bit depth"):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, fmt="mp3", bit_depth=16, progress=False)
+    with pytest.raises(AudioFileError, match="lossless"):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, fmt="flac", quality=320, progress=False)
+    with pytest.raises(AudioFileError, match=r"cannot write the \.mp3 outputs in \S+: MP3 holds .* not 96000 Hz"):
+        restore_batch([tmp_path / "in"], tmp_path / "out", model=tiny_bundle, fmt="mp3", output_rate=96000,
+                      progress=False)
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+
+
 def test_an_infinite_segment_length_is_refused_by_name(tiny_bundle, tmp_path):
     from sagasr_stream.errors import SagasrError
 

@@ -56,6 +56,8 @@ def split_restore(model, source: Path, destination: Path, output_rate=None, wind
     (48000, ".wav", ".wav", None),      # resampled once to 44.1 kHz, written back at 48 kHz: the source kept
     (96000, ".flac", ".flac", None),    # decoded twice (staging, then the source kept at 96 kHz), limited
     (22050, ".flac", ".wav", 32000),    # decoded + resampled once, written at another rate
+    (48000, ".wav", ".mp3", None),      # lossy: the encoder given the same samples in other blocks
+    (44100, ".wav", ".ogg", 22050),
 ])
 def test_split_restore_writes_the_bytes_of_restore_file(tiny_model, tmp_path, rate, suffix, out_suffix, output_rate):
     audio = 1.6 * band_limited_noise(int(1.6 * rate), seed=rate, channels=2)  # peaks above -1 dBFS for the FLAC case
@@ -214,20 +216,22 @@ def test_the_settings_fingerprint_covers_settings_band_limit_output_rate_format_
     from sagasr_stream.distributed import runner
 
     def fingerprint(settings=RestoreSettings(), output_rate=None, suffix=".wav", manifest=tiny_model.manifest,
-                    band_limit_hz=None):
-        return runner.settings_fingerprint(resolve(settings, manifest), manifest, output_rate, suffix, band_limit_hz)[0]
+                    band_limit_hz=None, quality=None):
+        return runner.settings_fingerprint(resolve(settings, manifest), manifest, output_rate, suffix, band_limit_hz,
+                                           quality=quality)[0]
 
     base = fingerprint()
     assert fingerprint() == base
     others = [fingerprint(RestoreSettings(seed=3)), fingerprint(RestoreSettings(steps=2)), fingerprint(output_rate=48000),
               fingerprint(suffix=".flac"), fingerprint(manifest=tiny_model.manifest.__class__(
                   **{**tiny_model.manifest.__dict__, "files": {**tiny_model.manifest.files, "dit.onnx": "0" * 64}})),
-              fingerprint(band_limit_hz=3000.0)]
+              fingerprint(band_limit_hz=3000.0), fingerprint(suffix=".mp3", quality="320 kbps"),
+              fingerprint(suffix=".mp3", quality="V0")]
     monkeypatch.setattr(runner, "AUTO_COMPLETE_BAND_HZ", 16000.0)  # the runtime's pass-through threshold of old
     others.append(fingerprint())
     monkeypatch.setattr(runner, "__version__", "0.0.9")
     others.append(fingerprint())
-    assert len({base, *others}) == 9
+    assert len({base, *others}) == 11
 
 
 def test_an_output_finished_after_its_driver_died_is_recorded_not_redone(tiny_model, tiny_bundle, tmp_path):

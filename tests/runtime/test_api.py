@@ -151,7 +151,7 @@ def test_unreadable_files_are_named(tiny_model, tmp_path):
         restore_file(bad, tmp_path / "o.wav", tiny_model)
     src = write(tmp_path / "in.wav", band_limited_noise(100, channels=1))
     with pytest.raises(AudioFileError, match="format"):
-        restore_file(src, tmp_path / "o.mp3", tiny_model)
+        restore_file(src, tmp_path / "o.m4a", tiny_model)
 
 
 def test_empty_and_non_finite_files_are_named(tiny_model, tmp_path):

@@ -66,9 +66,9 @@ def test_the_conversion_hint_fits_the_dtype(tiny_model, dtype, hint):
 def test_bad_output_targets_are_refused_before_the_model_loads(tmp_path, capsys):
     a, b = make(tmp_path / "a.wav"), make(tmp_path / "b.wav")
     missing_model = str(tmp_path / "no-such-model")  # loading it would fail with "not found"
-    assert main(["upsample", str(a), "-o", str(tmp_path / "out.mp3"), "--model", missing_model]) == 2
+    assert main(["upsample", str(a), "-o", str(tmp_path / "out.m4a"), "--model", missing_model]) == 2
     err = capsys.readouterr().err
-    assert "cannot write" in err and "out.mp3" in err and "not found" not in err
+    assert "cannot write" in err and "out.m4a" in err and "not found" not in err
     assert main(["upsample", str(a), str(b), "-o", str(tmp_path / "multi.wav"), "--model", missing_model]) == 2
     err = capsys.readouterr().err
     assert "names one file but 2 inputs" in err and "not found" not in err

@@ -14,8 +14,6 @@ from .errors import AudioFileError
 HEADER = 27  # bytes of a page header, up to its segment table
 SERIAL = slice(14, 18)  # the stream's serial number in a page header
 CRC = slice(22, 26)  # the page's CRC
-
-
 BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
 

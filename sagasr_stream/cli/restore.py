@@ -113,7 +113,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
         output_bit_depth(outputs[0], args.bit_depth)
         if args.output_rate is not None:
             check_output_rate(outputs[0], args.output_rate)
-        check_input_headers(inputs, outputs, args.output_rate, args.model)
     restorer = Restorer.load(args.model, settings_from_args(args), args.provider, bool(args.allow_torchscript),
                              band_limit_hz=args.band_limit)
     model = restorer.model  # the settings are resolved once, before any file: a bad setting fails here
@@ -152,64 +151,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if failures or (len(inputs) > 1 and not args.quiet):
         print_summary(restored, len(inputs) - restored - len(failures), failures)
     return 1 if failures else 0
-
-
-def check_input_headers(inputs: list[tuple[Path, Path]], outputs: list[Path], output_rate: int | None,
-                        model: str | None) -> None:
-    """Refuse, before the model loads, an output whose format cannot hold its input's channels (an MP3 of a 5.1
-    file) or, without ``--output-rate``, the input's own rate it would be written at (an MP3 of a 96 kHz file): read
-    from each input's header, for the formats that limit either (FLAC, MP3, Ogg Vorbis). An input whose header
-    cannot be read is left to its own restore, which names what is wrong with it."""
-    from ..audio_io import (
-        OUTPUT_CHANNEL_LIMITS, OUTPUT_RATE_LIMITS, held_rate, output_channels_problem, output_rate_problem,
-    )
-    from ..rates import default_output_rate
-    from ..validation import MAX_RATE
-
-    suffix = outputs[0].suffix.lower() if outputs else ""
-    limit = OUTPUT_RATE_LIMITS.get(suffix)
-    check_rate = output_rate is None and limit is not None and (limit.only or limit.any_hz < MAX_RATE)
-    if not check_rate and suffix not in OUTPUT_CHANNEL_LIMITS:
-        return
-    model_rate = bundle_rate(model) if check_rate else None
-    for (source, _), destination in zip(inputs, outputs):
-        header = input_header(source)
-        if header is None:
-            continue
-        rate, channels = header
-        problem = output_channels_problem(suffix, channels, source)
-        if problem:
-            raise SagasrError(f"cannot write {destination}: {problem}")
-        out_rate = default_output_rate(rate, model_rate) if model_rate else None
-        advice = f"the rate of the input {source}: pass --output-rate {held_rate(suffix, out_rate or rate)}"
-        problem = output_rate_problem(suffix, out_rate, advice) if out_rate else None
-        if problem:
-            raise SagasrError(f"cannot write {destination}: {problem}")
-
-
-def input_header(source: Path) -> tuple[int, int] | None:
-    """(rate, channels) of an audio file's header, or None when it cannot be read."""
-    from pedalboard.io import AudioFile
-
-    from ..audio_io import decoder_path
-
-    try:
-        with AudioFile(decoder_path(source)) as f:
-            return int(round(f.samplerate)), int(f.num_channels)
-    except Exception:  # the decoder's own error types: the file's restore reports it
-        return None
-
-
-def bundle_rate(model: str | None) -> int | None:
-    """The sample rate of the bundle ``model`` (None: the embedded default) from its manifest, without loading or
-    verifying it; None when it cannot be read (loading it then says why)."""
-    from ..bundle import load_bundle
-    from ..model import default_bundle_path
-
-    try:
-        return load_bundle(default_bundle_path() if model is None else model, verify=False).manifest.sample_rate
-    except (SagasrError, OSError, ValueError):
-        return None
 
 
 def check_output_target(inputs: list[tuple[Path, Path]], output: str | None, fmt: str | None = None) -> None:

@@ -259,22 +259,25 @@ def test_cli_restores_a_folder_into_mp3_and_ogg_with_a_quality(tiny_bundle, tmp_
     assert read(tmp_path / "one.ogg")[0].shape == (1, 4000)
 
 
-def test_cli_refuses_what_a_lossy_output_cannot_take_before_the_model_loads(tmp_path, no_model, capsys):
+def test_cli_refuses_what_a_lossy_output_cannot_take(tiny_bundle, tmp_path, capsys):
+    """Settings no input could use (a rate asked for, a quality, a bit depth) end the run before any work; an input
+    whose own rate or channels the format cannot hold fails alone, from its header, and the others are restored."""
     source = write(tmp_path / "in.wav", band_limited_noise(960, channels=1), 96000)
-    assert main(["restore", str(source), "-o", str(tmp_path / "out.mp3")]) == 2
+    assert main(["restore", str(source), "-o", str(tmp_path / "out.mp3"), "--model", str(tiny_bundle), "-q"]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"cannot write \S*out\.mp3: MP3 holds sample rates of 8000, .* and 48000 Hz; not 96000 Hz \(the "
-                     r"rate of the input \S*in\.wav: pass --output-rate 48000\)", err)
+    assert re.search(r"cannot write \S*out\.mp3: MP3 holds sample rates of 8000, .* and 48000 Hz; not 96000 Hz \(choose "
+                     r"another output rate, e\.g\. 48000 Hz, or a \.flac or \.wav output\)", err)
     assert main(["restore", str(source), "-o", str(tmp_path / "o"), "--format", "mp3", "--output-rate", "44101"]) == 2
     assert "not 44101 Hz (choose another output rate, e.g. 44100 Hz" in capsys.readouterr().err
     five = write(tmp_path / "five.wav", band_limited_noise(441, channels=5))
     assert main(["restore", str(source), str(five), "-o", str(tmp_path / "o"), "--format", "mp3",
-                 "--output-rate", "48000"]) == 2
+                 "--output-rate", "48000", "--model", str(tiny_bundle), "-q"]) == 1
     assert re.search(r"o/five\.mp3: MP3 holds 1 or 2 channels; the input \S*five\.wav has 5", capsys.readouterr().err)
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["in.mp3"]  # the other input was restored
     assert main(["restore", str(source), "-o", str(tmp_path / "out.mp3"), "--quality", "loud"]) == 2
     assert "got 'loud'" in capsys.readouterr().err
     assert main(["restore", str(source), "-o", str(tmp_path / "out.wav"), "--quality", "V0"]) == 2
     assert "lossless" in capsys.readouterr().err
-    assert main(["restore", str(source), "-o", str(tmp_path / "o"), "--format", "ogg", "--bit-depth", "16"]) == 2
+    assert main(["restore", str(source), "-o", str(tmp_path / "p"), "--format", "ogg", "--bit-depth", "16"]) == 2
     assert "Vorbis is lossy and has no bit depth" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["five.wav", "in.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["five.wav", "in.wav", "o"]

@@ -90,8 +90,8 @@ def decoder_path(path: str | os.PathLike[str]) -> str:
 
 
 class AudioReader(Protocol):
-    """What :func:`open_input` yields: pedalboard's ``AudioFile`` (or its resampled reader), or a
-    :class:`GaplessReader`. ``read(n)``: (channels, <= n) float32."""
+    """What :func:`open_input` yields: pedalboard's ``AudioFile``, or a :class:`TrimmedReader` (an MP3 read gapless,
+    a file read at another rate). ``read(n)``: (channels, <= n) float32."""
 
     @property
     def frames(self) -> int: ...
@@ -107,10 +107,11 @@ class AudioReader(Protocol):
 
 @contextlib.contextmanager
 def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> Iterator[tuple[AudioReader, int, int]]:
-    """Open an audio file for reading at ``sample_rate`` (resampled on the fly if needed; ``None``: its own rate).
+    """Open an audio file for reading at ``sample_rate`` (resampled on the fly by the runtime's resampler, to
+    ``round(frames * sample_rate / rate)`` samples, if needed; ``None``: its own rate).
 
     Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32. An MP3
-    whose LAME tag records its encoder delay and padding is read without them (:class:`GaplessReader`).
+    whose LAME tag records its encoder delay and padding is read without them (:class:`TrimmedReader`).
     """
     path = Path(path)
     check_input_file(path)
@@ -126,17 +127,20 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         if sample_rate is None and not MIN_RATE <= rate <= MAX_RATE:  # read at its own rate: one we can restore
             raise AudioFileError(f"audio file {path} is at {rate} Hz: supported rates are {MIN_RATE}..{MAX_RATE} Hz")
         if gapless is not None:
-            reader: AudioReader = GaplessReader(handle, *gapless, sample_rate)
-        else:
-            reader = handle if sample_rate is None or rate == sample_rate else handle.resampled_to(float(sample_rate))
+            reader: AudioReader = TrimmedReader(handle, *gapless, sample_rate)
+        elif sample_rate is None or rate == sample_rate:
+            reader = handle
+        else:  # the runtime's resampler, not pedalboard's (its aliases from 192 kHz lie 57 dB under the signal)
+            reader = TrimmedReader(handle, 0, handle.frames, sample_rate)
         yield reader, handle.num_channels, rate
 
 
-class GaplessReader:
-    """An open MP3 ``AudioFile`` read as the samples its encoder was given: the first ``skip`` decoded samples
-    dropped, at most ``frames`` kept (:func:`~sagasr_stream.mp3.mp3_gapless`), at ``sample_rate`` (None: the
-    file's own) through a :class:`~sagasr_stream.streaming.ResampleStage` after the trim. ``read(n)``,
-    ``frames``, ``samplerate``, ``num_channels`` and ``file_dtype`` as an ``AudioFile``'s."""
+class TrimmedReader:
+    """An open ``AudioFile`` read from its ``skip``-th decoded sample, at most ``frames`` of them, at
+    ``sample_rate`` (None: the file's own) through a :class:`~sagasr_stream.streaming.ResampleStage` after the trim:
+    an MP3 as the samples its encoder was given (:func:`~sagasr_stream.mp3.mp3_gapless`), any file at another rate
+    (``skip`` 0, every frame) as the runtime resamples. ``read(n)``, ``frames``, ``samplerate``, ``num_channels``
+    and ``file_dtype`` as an ``AudioFile``'s."""
 
     def __init__(self, handle: ReadableAudioFile, skip: int, frames: int, sample_rate: int | None = None) -> None:
         self.handle, self._skip, self._left = handle, skip, frames

@@ -42,7 +42,7 @@ def audio_frames(path: Path, sample_rate: int) -> int:
 
 def skip_frames(reader: AudioReader, offset: int) -> None:
     """Move a reader of :func:`~sagasr_stream.audio_io.open_input` on by ``offset`` frames: an audio file seeks; an
-    MP3 read gapless (:class:`~sagasr_stream.audio_io.GaplessReader`) is decoded from its start and the frames
+    MP3 read gapless (:class:`~sagasr_stream.audio_io.TrimmedReader`) is decoded from its start and the frames
     before ``offset`` are dropped (pedalboard's own MP3 seek decodes from the start too)."""
     if hasattr(reader, "seek"):
         reader.seek(offset)

@@ -30,6 +30,18 @@ def tiny_model(tiny_bundle: Path) -> SagaSRModel:
     return SagaSRModel.load(tiny_bundle)
 
 
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model loaders fail the test: a refusal must come before any model is loaded."""
+    from sagasr_stream.restorer import Restorer
+
+    def loaded(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Restorer, "of", loaded)
+    monkeypatch.setattr(Restorer, "load", loaded)
+
+
 def band_limited_noise(n: int, cutoff_hz: float = 6000.0, seed: int = 0, channels: int | None = None) -> np.ndarray:
     """Deterministic white noise low-passed at ``cutoff_hz`` (44.1 kHz), float32, peak about 0.5."""
     from sagasr_stream.degradation import LowPassSpec, band_limit

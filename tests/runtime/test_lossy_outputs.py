@@ -37,18 +37,6 @@ def read(path):
         return reader.read(reader.frames + 10_000), rate
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    """The model loaders fail the test: a refusal must come before any model is loaded."""
-    from sagasr_stream.restorer import Restorer
-
-    def loaded(*args, **kwargs):
-        raise AssertionError("the model was loaded")
-
-    monkeypatch.setattr(Restorer, "of", loaded)
-    monkeypatch.setattr(Restorer, "load", loaded)
-
-
 # --- what pedalboard's encoders take ------------------------------------------------------------------------------
 
 def _pedalboard_writes(tmp_path, suffix, rate, channels=1, quality=None):

@@ -92,18 +92,6 @@ FLAC_REFUSAL = r"cannot write \S*out\.flac: FLAC holds sample rates of 1000\.\.6
                r"to 655350 Hz; not {rate} Hz"
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    """The model loaders fail the test: a refusal must come before any model is loaded."""
-    from sagasr_stream.restorer import Restorer
-
-    def loaded(*args, **kwargs):
-        raise AssertionError("the model was loaded")
-
-    monkeypatch.setattr(Restorer, "of", loaded)
-    monkeypatch.setattr(Restorer, "load", loaded)
-
-
 @pytest.mark.parametrize("rate", [768000, 655360, 65537, 100001])
 def test_restore_file_refuses_a_flac_rate_before_loading_the_model_or_reading_the_input(tmp_path, no_model, rate):
     """768 kHz FLAC was refused only once the model was loaded and the input decoded and checked whole, by

@@ -66,10 +66,10 @@ def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> 
             head, tail = id3_tags(source, problems)
             if head or tail:
                 rewrite(tmp, destination, lambda src, dst: write_mp3(src, dst, head, tail))
-    except TagProblem as exc:  # the output itself cannot be read as a FLAC: left as written
-        problems.append(str(exc))
+    except TagProblem as exc:  # the output itself cannot be walked as a FLAC: left as written
+        problems.append(f"the output's own metadata cannot be walked ({exc})")
     if problems:
-        log.warning("tags of %s not kept in %s: %s", source, destination, "; ".join(problems))
+        log.warning("tags of %s left out of %s: %s", source, destination, "; ".join(problems))
 
 
 # --- FLAC ---------------------------------------------------------------------------------------------------------
@@ -91,11 +91,11 @@ def flac_headers(f: BinaryIO, size: int) -> list[tuple[int, int, int]]:
     while True:
         header = f.read(4)
         if len(header) < 4:
-            raise TagProblem("its metadata blocks end before the audio")
+            raise TagProblem("the file ends inside them")
         kind, length, offset = header[0] & 0x7F, int.from_bytes(header[1:], "big"), f.tell()
         if kind == 127 or offset + length > size:
-            raise TagProblem(f"a metadata block of type {kind} runs past the end of the file" if kind != 127
-                             else "an invalid metadata block type (127)")
+            raise TagProblem(f"a block of type {kind} runs past the end of the file" if kind != 127
+                             else "a block of the invalid type 127")
         headers.append((kind, offset, length))
         if header[0] & 0x80:
             return headers
@@ -120,12 +120,12 @@ def flac_tag_blocks(source: Path, problems: list[str]) -> list[FlacBlock]:
                 try:
                     count = comment_count(body) if kind == VORBIS_COMMENT else check_picture(body)
                 except TagProblem as exc:
-                    problems.append(f"its {BLOCK_NAMES[kind]} block is skipped ({exc})")
+                    problems.append(f"its {BLOCK_NAMES[kind]} block does not parse ({exc})")
                     continue
                 if count:
                     blocks.append(FlacBlock(kind, body))
     except (TagProblem, OSError) as exc:
-        problems.append(f"its FLAC metadata cannot be read ({exc})")
+        problems.append(f"its FLAC metadata blocks cannot be walked ({exc})")
         return []
     return blocks
 
@@ -157,7 +157,7 @@ def check_picture(body: bytes) -> int:
     description, pos = _field(body, pos + mime, "big", "the description length")
     data, pos = _field(body, pos + description + 16, "big", "the picture data length")
     if pos + data > len(body):
-        raise TagProblem(f"its picture data ({data} bytes) runs past the block")
+        raise TagProblem(f"{data} bytes of picture data run past the block")
     return 1
 
 
@@ -177,7 +177,7 @@ def write_flac(src: BinaryIO, dst: BinaryIO, tags: list[FlacBlock]) -> None:
             src.seek(offset)
             kept.append(FlacBlock(kind, src.read(length)))
     if not kept or kept[0].kind != STREAMINFO:
-        raise TagProblem("the output's first metadata block is no STREAMINFO")
+        raise TagProblem("its first block is no STREAMINFO")
     blocks = [kept[0], *tags, *kept[1:]]
     src.seek(0)
     dst.write(src.read(start) + FLAC_MAGIC)
@@ -198,11 +198,11 @@ def id3v2_length(head: bytes) -> int:
         raise TagProblem("no ID3v2 header")
     version, flags, size = head[3], head[5], head[6:10]
     if version not in (2, 3, 4) or head[4] == 0xFF:
-        raise TagProblem(f"unknown ID3v2 version 2.{version}")
+        raise TagProblem(f"unknown version 2.{version}")
     if any(byte & 0x80 for byte in size):
-        raise TagProblem("its ID3v2 size is not syncsafe")
+        raise TagProblem("its size is not syncsafe")
     if flags & 0x10 and version != 4:
-        raise TagProblem(f"a footer flag in an ID3v2.{version} tag")
+        raise TagProblem(f"a footer flag in a version 2.{version} tag")
     syncsafe = size[0] << 21 | size[1] << 14 | size[2] << 7 | size[3]
     return ID3V2_HEADER + syncsafe + (ID3V2_HEADER if flags & 0x10 else 0)
 
@@ -220,10 +220,10 @@ def id3_tags(source: Path, problems: list[str]) -> tuple[bytes, bytes]:
                 try:
                     end = id3v2_length(start)
                     if end > size:
-                        raise TagProblem(f"its ID3v2 tag ({end} bytes) runs past the end of the file")
+                        raise TagProblem(f"{end} bytes said, the file is shorter")
                     head = start + f.read(end - ID3V2_HEADER)
                 except TagProblem as exc:
-                    problems.append(f"its ID3v2 tag is skipped ({exc})")
+                    problems.append(f"its ID3v2 tag does not parse ({exc})")
                     end = 0
             if size - ID3V1_BYTES >= end:
                 f.seek(size - ID3V1_BYTES)

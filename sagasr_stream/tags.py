@@ -4,7 +4,8 @@
   TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
   (cover art), put right after the output's STREAMINFO. The output's STREAMINFO (sample count, MD5), its other
   blocks (SEEKTABLE: offsets from the first frame) and its frames stay as written. Not carried: APPLICATION,
-  CUESHEET (its offsets are the input's samples) and PADDING blocks, and an ID3 tag before the ``fLaC`` marker.
+  CUESHEET (its offsets count the input's samples, at the input's rate), SEEKTABLE and PADDING blocks of the input,
+  and an ID3v2 tag before its ``fLaC`` marker (looked past, not kept).
 - MP3 -> MP3: the input's ID3v2 tag (2.2, 2.3 or 2.4, with a footer if it has one) put first and its ID3v1 tag
   (the last 128 bytes, from ``TAG``) last, both verbatim; the output's frames between them as written, its LAME
   tag first, so it reads back at the exact length (:func:`~sagasr_stream.mp3.mp3_gapless` skips an ID3v2 tag). Not

@@ -287,6 +287,18 @@ def test_an_id3v2_tag_with_a_footer_is_carried_whole(tmp_path, caplog):
     assert tag_warnings(caplog) == []
 
 
+def test_a_flac_behind_an_id3v2_tag_gives_its_comments_and_not_the_id3_tag(tmp_path, caplog):
+    """Some taggers put an ID3v2 tag before a FLAC's marker (libFLAC skips it): its blocks are found behind it."""
+    source = tagged_flac(tmp_path / "in.flac")
+    frame = b"TIT2\0\0\0\6\0\0\0Title"
+    tag = b"ID3\3\0\0\0\0\0" + bytes([len(frame)]) + frame
+    source.write_bytes(tag + source.read_bytes())
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert tmp.read_bytes()[:4] == b"fLaC" and list(FLAC(tmp).tags) == COMMENTS and len(pictures(tmp)) == 2
+    assert tag_warnings(caplog) == []
+
+
 def test_a_failed_rewrite_leaves_no_second_temporary(tmp_path, monkeypatch):
     """The tagged copy is written beside the output's temporary, under a name of ours (a killed run's is removed
     by :mod:`sagasr_stream.partials`), and removed when the copy fails."""

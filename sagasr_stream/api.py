@@ -147,6 +147,8 @@ def restore_file(
     channels, Vorbis 1..200 kHz; a rate or channel count the output cannot hold is refused from the input's header,
     before the model loads. An MP3 output reads back (here, or in a gapless player) at the input's exact length, a
     Vorbis one by itself; the same samples give the same bytes (an Ogg stream's serial number is its content's).
+    A FLAC output of a FLAC input keeps its Vorbis comments and pictures, an MP3 output of an MP3 its ID3 tags
+    (:mod:`sagasr_stream.tags`); other outputs carry no tags.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))
@@ -189,7 +191,7 @@ def restore_file(
                                     file_source_grid_step(source, reader, source_frames, rate, sr))
         mask = wav_channel_mask(source)  # a WAV input's speaker layout, kept in a WAV output
         with atomic_writer(destination, out_rate, channels, bit_depth, None if mask is None else mask[1],
-                           quality) as writer:  # integers and lossy: overs limited
+                           quality, tags_from=source) as writer:  # integers and lossy: overs limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))
             writer.write(pipeline.flush())

@@ -23,6 +23,7 @@ from .ogg import number_stream
 from .quantization import pedalboard_full_scale, pedalboard_lowest
 from .streaming import ResampleStage, exact_length
 from .streaming import resample as resample_planar
+from .tags import carry_tags
 from .validation import MAX_RATE, MIN_RATE, is_whole_number
 
 LOSSLESS_SUFFIXES = {".wav", ".flac", ".aiff", ".aif"}
@@ -569,7 +570,8 @@ def number_ogg_stream(path: Path, destination: Path) -> None:
 @contextlib.contextmanager
 def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channels: int,
                   bit_depth: int | None = None, channel_mask: int | None = None,
-                  quality: str | int | None = None) -> Iterator[OutputWriter]:
+                  quality: str | int | None = None,
+                  tags_from: str | os.PathLike[str] | None = None) -> Iterator[OutputWriter]:
     """Write to a temporary file beside ``destination`` (:func:`partial_path`) and rename it into place only on
     success.
 
@@ -578,8 +580,9 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     asks for 16 (TPDF-dithered), 24 or 32 bits. ``channel_mask``: a WAV input's speaker mask
     (:func:`wav_channel_mask`), which a WAV output of more than two channels gets instead of the default layout of
     its channel count. MP3 and Ogg Vorbis are written at ``quality`` (:func:`output_quality`; default: the
-    highest bit rate), their samples over full scale limited as an integer format's. On any error the partial file
-    is removed; a failure of the output itself (folder, name, format, disk) raises :class:`AudioFileError` naming
+    highest bit rate), their samples over full scale limited as an integer format's. ``tags_from``: the input
+    file whose tags the output keeps when both are FLAC or both MP3 (:mod:`sagasr_stream.tags`). On any error the
+    partial file is removed; a failure of the output itself (folder, name, format, disk) raises :class:`AudioFileError` naming
     ``destination``.
     """
     destination = Path(destination)
@@ -600,6 +603,8 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
                 set_channel_mask(tmp, destination, channel_mask)
             if destination.suffix.lower() == ".ogg":
                 number_ogg_stream(tmp, destination)
+            if tags_from is not None:
+                carry_tags(tags_from, tmp, destination)
             finished = True
     except Exception as exc:
         if not finished or isinstance(exc, AudioFileError):

@@ -245,7 +245,7 @@ def stitch(
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
     mask = wav_channel_mask(job.source)  # a WAV input's speaker layout, as restore_file keeps it
     with atomic_writer(destination, out_rate, prepared.channels, bit_depth, None if mask is None else mask[1],
-                       quality) as writer:  # integers and lossy: overs limited
+                       quality, tags_from=job.source) as writer:  # integers and lossy: overs limited; tags kept
         for out in outputs:
             writer.write(out)
     return write_done(job, {"input_sha256": prepared.input_sha256, "output_sha256": sha256_file(destination),

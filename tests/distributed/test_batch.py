@@ -260,6 +260,30 @@ def test_lossy_outputs_equal_restores_and_a_file_mp3_cannot_hold_is_recorded(ray
     assert records["hi.wav"]["status"] == records["three.wav"]["status"] == "error"
 
 
+def test_an_album_of_tagged_flacs_keeps_its_tags_as_restore_does(ray_cluster, tiny_bundle, tmp_path):
+    """``--format flac`` of tagged FLACs (a long one stitched from segments too): each output keeps its input's
+    Vorbis comments and picture, and is ``sagasr restore``'s byte for byte."""
+    from mutagen.flac import FLAC, Picture
+
+    src = tmp_path / "album"
+    for track, (name, samples) in enumerate([("01", 12_000), ("02", 60_000)], 1):
+        tagged = FLAC(write(src / f"{name}.flac", band_limited_noise(samples, seed=track)))
+        tagged["TITLE"], tagged["TRACKNUMBER"] = f"Plage n° {track}", str(track)
+        cover = Picture()
+        cover.type, cover.mime, cover.data = 3, "image/png", b"\x89PNG" + bytes([track]) * 300
+        tagged.add_picture(cover)
+        tagged.save()
+    common = ["--model", str(tiny_bundle), "-q", "--format", "flac"]
+    assert main(["batch", str(src), "-o", str(tmp_path / "batch"), "--workers", "2", "--segment-seconds", "0.3",
+                 *common]) == 0
+    for track, name in enumerate(["01", "02"], 1):
+        assert main(["restore", str(src / f"{name}.flac"), "-o", str(tmp_path / f"{name}.flac"), *common]) == 0
+        out = tmp_path / "batch" / f"{name}.flac"
+        assert out.read_bytes() == (tmp_path / f"{name}.flac").read_bytes()
+        assert FLAC(out)["TITLE"] == [f"Plage n° {track}"] and FLAC(out).pictures[0].data[-1] == track
+    assert {Path(r["input"]).name: r["segments"] for r in manifest(tmp_path / "batch")}["02.flac"] >= 3
+
+
 def test_a_bad_quality_or_a_bit_depth_for_a_lossy_format_is_refused_before_anything_runs(tiny_bundle, tmp_path):
     from sagasr_stream.errors import AudioFileError, ParameterError
 

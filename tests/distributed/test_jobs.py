@@ -92,6 +92,36 @@ def test_a_rerun_with_other_segments_does_not_stitch_the_segments_of_the_interru
     assert destination.read_bytes() == single.read_bytes()
 
 
+@pytest.mark.parametrize("suffix", [".flac", ".mp3"])
+def test_split_restore_keeps_the_tags_as_restore_file_does(tiny_model, tmp_path, suffix):
+    """A long tagged FLAC (Vorbis comments, a picture) or MP3 (ID3v2 and ID3v1): the stitched output carries its
+    tags and is restore_file's, byte for byte."""
+    from mutagen.flac import FLAC, Picture
+    from mutagen.id3 import ID3, TIT2
+
+    source = tmp_path / f"in{suffix}"
+    with AudioFile(str(source), "w", 44100, 1, **({"quality": 320} if suffix == ".mp3" else {})) as f:
+        f.write(band_limited_noise(int(1.6 * 44100), seed=5)[None])
+    if suffix == ".flac":
+        tagged = FLAC(source)
+        tagged["TITLE"] = "Süß"
+        cover = Picture()
+        cover.type, cover.mime, cover.data = 3, "image/png", b"\x89PNG" + bytes(500)
+        tagged.add_picture(cover)
+        tagged.save()
+    else:
+        tag = ID3()
+        tag.add(TIT2(encoding=3, text="Süß"))
+        tag.save(source, v1=2)
+    assert split_restore(tiny_model, source, tmp_path / "split" / f"out{suffix}") >= 3
+    single = restore_file(source, tmp_path / f"single{suffix}", tiny_model)
+    assert (tmp_path / "split" / f"out{suffix}").read_bytes() == single.read_bytes()
+    if suffix == ".flac":
+        assert FLAC(single)["TITLE"] == ["Süß"] and FLAC(single).pictures[0].data == b"\x89PNG" + bytes(500)
+    else:
+        assert str(ID3(single)["TIT2"]) == "Süß" and single.read_bytes()[-128:] == source.read_bytes()[-128:]
+
+
 def test_split_restore_of_a_quiet_16_bit_file_writes_the_bytes_of_restore_file(tiny_model, tmp_path):
     audio = 0.0005 * band_limited_noise(int(1.6 * 44100), seed=16, channels=2)  # its cut 20 dB over the rounding
     source = tmp_path / "in.wav"

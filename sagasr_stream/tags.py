@@ -1,0 +1,273 @@
+"""An input's tags carried into its restored output (pedalboard writes none), for the same container in and out.
+
+- FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
+  TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
+  (cover art), put right after the output's STREAMINFO. The output's STREAMINFO (sample count, MD5), its other
+  blocks (SEEKTABLE: offsets from the first frame) and its frames stay as written. Not carried: APPLICATION,
+  CUESHEET (its offsets count the input's samples, at the input's rate), SEEKTABLE and PADDING blocks of the input,
+  and an ID3v2 tag before its ``fLaC`` marker (looked past, not kept).
+- MP3 -> MP3: the input's ID3v2 tag (2.2, 2.3 or 2.4, with a footer if it has one) put first and its ID3v1 tag
+  (the last 128 bytes, from ``TAG``) last, both verbatim; the output's frames between them as written, its LAME
+  tag first, so it reads back at the exact length (:func:`~sagasr_stream.mp3.mp3_gapless` skips an ID3v2 tag). Not
+  carried: APEv2, Lyrics3 and "TAG+" tags, an ID3v2 tag at the end of the file.
+- Any other pair (WAV, AIFF, Ogg Vorbis, or another container out than in, FLAC -> MP3): nothing is carried.
+
+Only block and tag headers are parsed (and a comment's or a picture's lengths). An input block or tag that does not
+parse is skipped, one warning naming the input says which; the restore goes on. The output is rewritten by
+streaming into a second temporary file beside it (:func:`retagged_path`), which then replaces it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import BinaryIO, Callable, Literal, NamedTuple
+
+from .errors import AudioFileError
+
+log = logging.getLogger("sagasr_stream")
+
+FLAC_MAGIC = b"fLaC"
+STREAMINFO, VORBIS_COMMENT, PICTURE = 0, 4, 6
+BLOCK_NAMES = {VORBIS_COMMENT: "VORBIS_COMMENT", PICTURE: "PICTURE"}
+ID3V1_BYTES = 128
+ID3V2_HEADER = 10  # "ID3", version (2), flags, syncsafe size (4); a footer as long
+COPY_BLOCK = 1 << 20
+Copier = Callable[[BinaryIO, BinaryIO], None]  # streams one open file into another
+
+
+class TagProblem(Exception):
+    """An input's tags cannot be read as their format says (skipped with a warning)."""
+
+
+class FlacBlock(NamedTuple):
+    """One FLAC metadata block: its type and its body (without the 4-byte header)."""
+
+    kind: int
+    body: bytes
+
+
+def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> None:
+    """Give the output file ``tmp`` (being written for ``destination``) the tags of the input ``source`` kept in
+    the same container (see the module docstring). An odd input tag is skipped with one warning naming ``source``;
+    a failure to rewrite ``tmp`` raises :class:`AudioFileError` naming ``destination``."""
+    source = Path(source)
+    kind = source.suffix.lower()
+    if kind != destination.suffix.lower() or kind not in (".flac", ".mp3"):
+        log.debug("tags of %s are not carried into %s (only FLAC -> FLAC and MP3 -> MP3)", source, destination)
+        return
+    problems: list[str] = []
+    try:
+        if kind == ".flac":
+            blocks = flac_tag_blocks(source, problems)
+            if blocks:
+                rewrite(tmp, destination, lambda src, dst: write_flac(src, dst, blocks))
+        else:
+            head, tail = id3_tags(source, problems)
+            if head or tail:
+                rewrite(tmp, destination, lambda src, dst: write_mp3(src, dst, head, tail))
+    except TagProblem as exc:  # the output itself cannot be walked as a FLAC: left as written
+        problems.append(f"the output's own metadata cannot be walked ({exc})")
+    if problems:
+        log.warning("tags of %s left out of %s: %s", source, destination, "; ".join(problems))
+
+
+# --- FLAC ---------------------------------------------------------------------------------------------------------
+
+def flac_start(f: BinaryIO) -> int:
+    """Where the ``fLaC`` marker of an open FLAC file is (past an ID3v2 tag some taggers put first)."""
+    head = f.read(ID3V2_HEADER)
+    start = id3v2_length(head) if head[:3] == b"ID3" else 0
+    f.seek(start)
+    if f.read(4) != FLAC_MAGIC:
+        raise TagProblem("no FLAC stream marker (fLaC)")
+    return start
+
+
+def flac_headers(f: BinaryIO, size: int) -> list[tuple[int, int, int]]:
+    """(type, body offset, body length) of each metadata block of an open FLAC file of ``size`` bytes, whose
+    marker has just been read: after them the frames begin."""
+    headers = []
+    while True:
+        header = f.read(4)
+        if len(header) < 4:
+            raise TagProblem("the file ends inside them")
+        kind, length, offset = header[0] & 0x7F, int.from_bytes(header[1:], "big"), f.tell()
+        if kind == 127 or offset + length > size:
+            raise TagProblem(f"a block of type {kind} runs past the end of the file" if kind != 127
+                             else "a block of the invalid type 127")
+        headers.append((kind, offset, length))
+        if header[0] & 0x80:
+            return headers
+        f.seek(length, os.SEEK_CUR)
+
+
+def flac_tag_blocks(source: Path, problems: list[str]) -> list[FlacBlock]:
+    """The VORBIS_COMMENT (the first, when it holds a comment) and PICTURE blocks of the FLAC file ``source`` that
+    parse; each that does not, or the whole file when its blocks cannot be walked, is told in ``problems``."""
+    blocks: list[FlacBlock] = []
+    try:
+        with open(source, "rb") as f:
+            flac_start(f)
+            headers = flac_headers(f, os.fstat(f.fileno()).st_size)
+            comment_seen = False
+            for kind, offset, length in headers:
+                if kind not in BLOCK_NAMES or kind == VORBIS_COMMENT and comment_seen:
+                    continue
+                comment_seen |= kind == VORBIS_COMMENT
+                f.seek(offset)
+                body = f.read(length)
+                try:
+                    count = comment_count(body) if kind == VORBIS_COMMENT else check_picture(body)
+                except TagProblem as exc:
+                    problems.append(f"its {BLOCK_NAMES[kind]} block does not parse ({exc})")
+                    continue
+                if count:
+                    blocks.append(FlacBlock(kind, body))
+    except (TagProblem, OSError) as exc:
+        problems.append(f"its FLAC metadata blocks cannot be walked ({exc})")
+        return []
+    return blocks
+
+
+def _field(body: bytes, pos: int, order: Literal["little", "big"], what: str) -> tuple[int, int]:
+    """(the 32-bit length or number at ``pos`` of ``body``, the position after it)."""
+    if pos + 4 > len(body):
+        raise TagProblem(f"{what} runs past the block")
+    return int.from_bytes(body[pos : pos + 4], order), pos + 4
+
+
+def comment_count(body: bytes) -> int:
+    """The number of comments of a VORBIS_COMMENT block's body (little-endian lengths: vendor string, count, each
+    comment); :class:`TagProblem` when a length runs past the block."""
+    vendor, pos = _field(body, 0, "little", "the vendor length")
+    count, pos = _field(body, pos + vendor, "little", "the comment count")
+    for index in range(count):
+        length, pos = _field(body, pos, "little", f"comment {index + 1} of {count}")
+        pos += length
+    if pos > len(body):
+        raise TagProblem(f"its {count} comments run past the block")
+    return count
+
+
+def check_picture(body: bytes) -> int:
+    """1 for a PICTURE block's body whose lengths (big-endian: MIME type, description, 4 numbers, data) fit in
+    it; :class:`TagProblem` otherwise."""
+    mime, pos = _field(body, 4, "big", "the MIME type length")
+    description, pos = _field(body, pos + mime, "big", "the description length")
+    data, pos = _field(body, pos + description + 16, "big", "the picture data length")
+    if pos + data > len(body):
+        raise TagProblem(f"{data} bytes of picture data run past the block")
+    return 1
+
+
+def block_header(kind: int, length: int, last: bool) -> bytes:
+    return bytes([kind | (0x80 if last else 0)]) + length.to_bytes(3, "big")
+
+
+def write_flac(src: BinaryIO, dst: BinaryIO, tags: list[FlacBlock]) -> None:
+    """Copy the FLAC file ``src`` to ``dst`` with ``tags`` after its STREAMINFO, in place of its own blocks of
+    those types (its VORBIS_COMMENT only when ``tags`` has one)."""
+    start = flac_start(src)
+    headers = flac_headers(src, os.fstat(src.fileno()).st_size)
+    replaced = {block.kind for block in tags}
+    kept = []
+    for kind, offset, length in headers:
+        if kind not in replaced:
+            src.seek(offset)
+            kept.append(FlacBlock(kind, src.read(length)))
+    if not kept or kept[0].kind != STREAMINFO:
+        raise TagProblem("its first block is no STREAMINFO")
+    blocks = [kept[0], *tags, *kept[1:]]
+    src.seek(0)
+    dst.write(src.read(start) + FLAC_MAGIC)
+    for index, block in enumerate(blocks):
+        dst.write(block_header(block.kind, len(block.body), index == len(blocks) - 1) + block.body)
+    last_kind, last_offset, last_length = headers[-1]
+    src.seek(last_offset + last_length)
+    shutil.copyfileobj(src, dst, COPY_BLOCK)
+
+
+# --- MP3 ----------------------------------------------------------------------------------------------------------
+
+def id3v2_length(head: bytes) -> int:
+    """Bytes of the ID3v2 tag whose 10-byte header is ``head`` (header, syncsafe size, a 2.4 footer);
+    :class:`TagProblem` for a header that is none (a version other than 2.2-2.4, a size byte >= 0x80, a footer
+    flag before 2.4)."""
+    if len(head) < ID3V2_HEADER or head[:3] != b"ID3":
+        raise TagProblem("no ID3v2 header")
+    version, flags, size = head[3], head[5], head[6:10]
+    if version not in (2, 3, 4) or head[4] == 0xFF:
+        raise TagProblem(f"unknown version 2.{version}")
+    if any(byte & 0x80 for byte in size):
+        raise TagProblem("its size is not syncsafe")
+    if flags & 0x10 and version != 4:
+        raise TagProblem(f"a footer flag in a version 2.{version} tag")
+    syncsafe = size[0] << 21 | size[1] << 14 | size[2] << 7 | size[3]
+    return ID3V2_HEADER + syncsafe + (ID3V2_HEADER if flags & 0x10 else 0)
+
+
+def id3_tags(source: Path, problems: list[str]) -> tuple[bytes, bytes]:
+    """(the ID3v2 tag the MP3 file ``source`` begins with, its ID3v1 tag), each b"" when there is none or (told in
+    ``problems``) when it does not parse."""
+    head = tail = b""
+    try:
+        with open(source, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = f.read(ID3V2_HEADER)
+            end = 0
+            if start[:3] == b"ID3":
+                try:
+                    end = id3v2_length(start)
+                    if end > size:
+                        raise TagProblem(f"{end} bytes said, the file is shorter")
+                    head = start + f.read(end - ID3V2_HEADER)
+                except TagProblem as exc:
+                    problems.append(f"its ID3v2 tag does not parse ({exc})")
+                    end = 0
+            if size - ID3V1_BYTES >= end:
+                f.seek(size - ID3V1_BYTES)
+                last = f.read(ID3V1_BYTES)
+                tail = last if last[:3] == b"TAG" else b""
+    except OSError as exc:
+        problems.append(f"its ID3 tags cannot be read ({exc.strerror or exc})")
+        return b"", b""
+    return head, tail
+
+
+def write_mp3(src: BinaryIO, dst: BinaryIO, head: bytes, tail: bytes) -> None:
+    """Copy the MP3 file ``src`` to ``dst`` between ``head`` and ``tail`` (an ID3v2 tag ``src`` begins with is
+    replaced when ``head`` is given)."""
+    start = src.read(ID3V2_HEADER)
+    skip = id3v2_length(start) if head and start[:3] == b"ID3" else 0
+    src.seek(skip)
+    dst.write(head)
+    shutil.copyfileobj(src, dst, COPY_BLOCK)
+    dst.write(tail)
+
+
+# --- the rewrite --------------------------------------------------------------------------------------------------
+
+def retagged_path(tmp: Path) -> Path:
+    """The second temporary file beside ``tmp`` (``.sagasr-HASH.partial-PID.EXT`` -> ``.tags-sagasr-...``), named
+    so that :mod:`sagasr_stream.partials` removes it when a killed run left it behind."""
+    return tmp.with_name(f".tags-{tmp.name.lstrip('.')}")
+
+
+def rewrite(tmp: Path, destination: Path, copy: Copier) -> None:
+    """Stream ``tmp`` through ``copy(src, dst)`` into :func:`retagged_path`, which then replaces it; an OSError
+    raises :class:`AudioFileError` naming ``destination`` (the copy removed)."""
+    retagged = retagged_path(tmp)
+    try:
+        if os.path.lexists(retagged):  # a killed run's, or a link planted there: never written through
+            retagged.unlink()
+        with open(tmp, "rb") as src, open(retagged, "xb") as dst:
+            copy(src, dst)
+        os.replace(retagged, tmp)
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
+    finally:
+        if os.path.lexists(retagged):
+            retagged.unlink()
+

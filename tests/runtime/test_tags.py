@@ -1,0 +1,318 @@
+"""Tags kept by a restore (:mod:`sagasr_stream.tags`): a FLAC's Vorbis comments and pictures into a FLAC output, an
+MP3's ID3v2 and ID3v1 tags into an MP3 output, the restored audio untouched (same frames, STREAMINFO MD5, LAME tag
+first: read back at the exact length); other formats carry nothing, and odd tags never fail a restore."""
+import logging
+import shutil
+
+import numpy as np
+import pytest
+from mutagen.flac import FLAC, Picture
+from mutagen.id3 import APIC, ID3, TALB, TIT2, TPE1, TRCK
+from mutagen.id3 import delete as delete_id3
+from pedalboard.io import AudioFile
+
+from sagasr_stream.api import restore_file
+from sagasr_stream.audio_io import open_input
+from sagasr_stream.cli import main
+from sagasr_stream.errors import AudioFileError
+from sagasr_stream.integrity import check_audio_file
+from sagasr_stream.mp3 import mp3_gapless
+from sagasr_stream.tags import carry_tags
+from tests.conftest import band_limited_noise
+
+N = 12_000  # frames of an input: short, not a whole number of MP3 frames
+COMMENTS = [("TITLE", "Žluťoučký kůň — 夜の歌"), ("ARTIST", "Anna"), ("ARTIST", "Bérénice"), ("ALBUM", "Démo"),
+            ("TRACKNUMBER", "3/12"), ("DATE", "1974")]
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(255, -1, -1)) * 4
+
+
+def write(path, channels=1, rate=44100, quality=None, seed=0):
+    audio = band_limited_noise(N, seed=seed, channels=channels)
+    with AudioFile(str(path), "w", rate, channels, **({"quality": quality} if quality else {})) as f:
+        f.write(audio)
+    return path
+
+
+def picture(kind, mime, desc, data):
+    p = Picture()
+    p.type, p.mime, p.desc, p.data, p.width, p.height, p.depth = kind, mime, desc, data, 16, 16, 24
+    return p
+
+
+def tagged_flac(path, seed=0):
+    write(path, channels=2, seed=seed)
+    f = FLAC(path)
+    for key, value in COMMENTS:
+        f.tags.append((key, value))
+    f.add_picture(picture(3, "image/png", "front — ☀", PNG))
+    f.add_picture(picture(4, "image/jpeg", "back", JPEG))
+    f.save()
+    return path
+
+
+def tagged_mp3(path, v2_version=3, v1=True):
+    write(path, quality=320)
+    tag = ID3()
+    tag.add(TIT2(encoding=1 if v2_version == 3 else 3, text="Žluťoučký kůň — 夜の歌"))
+    tag.add(TPE1(encoding=1, text="Bérénice"))
+    tag.add(TALB(encoding=0, text="Demo"))
+    tag.add(TRCK(encoding=0, text="3/12"))
+    tag.add(APIC(encoding=0, mime="image/png", type=3, desc="front", data=PNG))
+    tag.save(path, v1=2 if v1 else 0, v2_version=v2_version)
+    return path
+
+
+def flac_blocks(path):
+    """[(type, body)] of a FLAC file's metadata blocks, and its frames (the bytes after them)."""
+    data, pos, blocks = path.read_bytes(), 4, []
+    assert data[:4] == b"fLaC"
+    while True:
+        last, kind, size = data[pos] >> 7, data[pos] & 0x7F, int.from_bytes(data[pos + 1 : pos + 4], "big")
+        blocks.append((kind, data[pos + 4 : pos + 4 + size]))
+        pos += 4 + size
+        if last:
+            return blocks, data[pos:]
+
+
+def pictures(path):
+    return [(p.type, p.mime, p.desc, p.data, p.width, p.height) for p in FLAC(path).pictures]
+
+
+def mp3_audio(path):
+    """The bytes of an MP3 file between its ID3v2 tag and its ID3v1 tag."""
+    data = path.read_bytes()
+    start = ID3(path).size if data[:3] == b"ID3" else 0
+    return data[start : len(data) - 128 if data[-128:-125] == b"TAG" else len(data)]
+
+
+def read_back(path):
+    """(runtime's samples, pedalboard's frames)."""
+    with open_input(path) as (reader, _, _):
+        samples = reader.read(reader.frames + 10_000)
+    with AudioFile(str(path)) as f:
+        return samples, f.frames
+
+
+def untagged_copy(source, tmp_path):
+    """``source`` without its tags (the same audio), to restore as a reference."""
+    plain = tmp_path / "plain" / source.name
+    plain.parent.mkdir(exist_ok=True)
+    shutil.copy(source, plain)
+    if source.suffix == ".mp3":
+        delete_id3(plain)  # v1 and v2
+    else:  # a comment block without comments stays: the output keeps pedalboard's own
+        f = FLAC(plain)
+        f.clear_pictures()
+        f.tags.clear()
+        f.save()
+    return plain
+
+
+def tag_warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+# --- FLAC -> FLAC -------------------------------------------------------------------------------------------------
+
+def test_a_flac_restore_keeps_its_vorbis_comments_and_pictures_and_its_audio(tiny_model, tmp_path, caplog):
+    source = tagged_flac(tmp_path / "in.flac")
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+    reference = restore_file(untagged_copy(source, tmp_path), tmp_path / "plain.flac", tiny_model)
+
+    assert list(FLAC(out).tags) == COMMENTS and FLAC(out).tags.vendor == FLAC(source).tags.vendor
+    assert pictures(out) == pictures(source) and len(pictures(out)) == 2
+    blocks, frames = flac_blocks(out)
+    plain_blocks, plain_frames = flac_blocks(reference)
+    assert frames == plain_frames  # the audio frames as written
+    assert blocks[0] == plain_blocks[0]  # STREAMINFO: its MD5 and sample count
+    assert [k for k, _ in blocks] == [0, 4, 6, 6] + [k for k, _ in plain_blocks[1:] if k not in (4, 6)]
+    assert check_audio_file(out) == N
+    samples, frames_read = read_back(out)
+    assert samples.shape == (2, N) and frames_read == N
+    assert np.array_equal(samples, read_back(reference)[0])
+    assert tag_warnings(caplog) == []
+
+
+def test_a_flac_without_tags_gives_pedalboards_file(tiny_model, tmp_path):
+    source = untagged_copy(tagged_flac(tmp_path / "in.flac"), tmp_path)
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+    assert list(FLAC(out).tags) == [] and pictures(out) == []
+    assert check_audio_file(out) == N
+
+
+def test_the_cli_keeps_the_tags_of_an_album_restored_to_flac(tiny_bundle, tmp_path, capsys):
+    (tmp_path / "album").mkdir()
+    for seed, name in enumerate(["01", "02"]):
+        tagged_flac(tmp_path / "album" / f"{name}.flac", seed=seed)
+    assert main(["restore", str(tmp_path / "album"), "-o", str(tmp_path / "out"), "--format", "flac",
+                 "--model", str(tiny_bundle), "-q"]) == 0
+    for name in ["01", "02"]:
+        out = tmp_path / "out" / f"{name}.flac"
+        assert list(FLAC(out).tags) == COMMENTS and pictures(out) == pictures(tmp_path / "album" / f"{name}.flac")
+        assert check_audio_file(out) == N
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["01.flac", "02.flac"]  # no temporary left
+
+
+# --- MP3 -> MP3 ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("v2_version, v1", [(3, True), (4, True), (4, False)])
+def test_an_mp3_restore_keeps_its_id3_tags_and_reads_back_at_the_exact_length(tiny_model, tmp_path, caplog,
+                                                                              v2_version, v1):
+    source = tagged_mp3(tmp_path / "in.mp3", v2_version, v1)
+    out = restore_file(source, tmp_path / "out.mp3", tiny_model)
+    reference = restore_file(untagged_copy(source, tmp_path), tmp_path / "plain.mp3", tiny_model)
+
+    data, given = out.read_bytes(), source.read_bytes()
+    assert data[: ID3(source).size] == given[: ID3(source).size]  # the ID3v2 tag verbatim
+    assert (data[-128:-125] == b"TAG") == v1 and (data[-128:] == given[-128:] if v1 else True)  # ID3v1 verbatim
+    tag = ID3(out)
+    assert tag.version[1] == v2_version
+    assert str(tag["TIT2"]) == "Žluťoučký kůň — 夜の歌" and str(tag["TPE1"]) == "Bérénice"
+    assert str(tag["TRCK"]) == "3/12" and tag.getall("APIC")[0].data == PNG
+    assert mp3_audio(out) == reference.read_bytes()  # the output's own frames, its LAME tag first
+    assert mp3_gapless(out) == mp3_gapless(reference) is not None
+    samples, frames_read = read_back(out)
+    plain_samples, plain_frames = read_back(reference)
+    assert samples.shape == (1, N) and np.array_equal(samples, plain_samples) and frames_read == plain_frames
+    assert check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+# --- what is not carried ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source_name, out_name", [("in.wav", "out.flac"), ("in.flac", "out.mp3"),
+                                                   ("in.flac", "out.wav"), ("in.mp3", "out.flac"),
+                                                   ("in.mp3", "out.ogg")])
+def test_other_pairs_carry_no_tags_and_warn_of_nothing(tiny_model, tmp_path, caplog, source_name, out_name):
+    source = tmp_path / source_name
+    {".wav": write, ".flac": tagged_flac, ".mp3": tagged_mp3}[source.suffix](source)
+    out = restore_file(source, tmp_path / out_name, tiny_model)
+    data = out.read_bytes()
+    assert data[:3] != b"ID3" and data[-128:-125] != b"TAG"
+    assert b"ARTIST=Anna" not in data and "Bérénice".encode("utf-16-le") not in data and b"\x89PNG" not in data
+    if out.suffix == ".flac":
+        assert list(FLAC(out).tags) == [] and pictures(out) == []
+    assert check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+# --- odd tags in the input ----------------------------------------------------------------------------------------
+
+def garble(path, kind, offset, value):
+    """Put the 4-byte ``value`` at ``offset`` into the body of ``path``'s first metadata block of type ``kind``."""
+    data, pos = bytearray(path.read_bytes()), 4
+    while data[pos] & 0x7F != kind:
+        pos += 4 + int.from_bytes(data[pos + 1 : pos + 4], "big")
+    body = pos + 4
+    data[body + offset : body + offset + 4] = value
+    path.write_bytes(bytes(data))
+
+
+def vendor_length(path):
+    return len(FLAC(path).tags.vendor.encode())
+
+
+@pytest.mark.parametrize("garbled", ["comment count", "comment length", "picture length"])
+def test_a_garbled_block_is_skipped_with_one_warning_naming_the_file(tiny_model, tmp_path, caplog, garbled):
+    source = tagged_flac(tmp_path / "in.flac")
+    if garbled == "comment count":  # 1000 comments said, 6 there
+        garble(source, 4, 4 + vendor_length(source), (1000).to_bytes(4, "little"))
+    elif garbled == "comment length":  # the first comment said to run past its block
+        garble(source, 4, 8 + vendor_length(source), (10**6).to_bytes(4, "little"))
+    else:  # the first picture's data said to run past its block
+        garble(source, 6, 4 + 4 + 9 + 4 + len("front — ☀".encode()) + 16, (10**6).to_bytes(4, "big"))
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0]
+    if garbled == "picture length":
+        assert "PICTURE" in warnings[0] and list(FLAC(out).tags) == COMMENTS
+        assert [p[0] for p in pictures(out)] == [4]  # the other picture kept
+    else:
+        assert "VORBIS_COMMENT" in warnings[0] and list(FLAC(out).tags) == [] and len(pictures(out)) == 2
+    assert check_audio_file(out) == N
+
+
+def pedalboard_output(tmp_path, suffix):
+    """A file as pedalboard writes an output, and where it would go."""
+    tmp = write(tmp_path / f".partial{suffix}", quality=320 if suffix == ".mp3" else None)
+    return tmp, tmp.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["cut in the metadata", "block past the end", "no fLaC"])
+def test_a_flac_whose_metadata_cannot_be_walked_carries_nothing_and_warns_once(tmp_path, caplog, damage):
+    source = tagged_flac(tmp_path / "in.flac")
+    data = source.read_bytes()
+    source.write_bytes({"cut in the metadata": data[:200], "block past the end": data[:42] + b"\x04\xff\xff\xff"
+                        + data[46:], "no fLaC": b"fLaX" + data[4:]}[damage])
+    tmp, before = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert tmp.read_bytes() == before
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0]
+
+
+@pytest.mark.parametrize("damage", ["size not syncsafe", "past the end", "unknown version", "footer flag in v2.3"])
+def test_an_mp3_whose_id3v2_header_is_odd_carries_only_its_id3v1_tag(tmp_path, caplog, damage):
+    source = tagged_mp3(tmp_path / "in.mp3")
+    data = bytearray(source.read_bytes())
+    if damage == "size not syncsafe":
+        data[8] |= 0x80
+    elif damage == "past the end":
+        data[6:10] = bytes([0x7F, 0x7F, 0x7F, 0x7F])
+    elif damage == "unknown version":
+        data[3] = 9
+    else:
+        data[5] |= 0x10
+    source.write_bytes(bytes(data))
+    tmp, before = pedalboard_output(tmp_path, ".mp3")
+    carry_tags(source, tmp, tmp_path / "out.mp3")
+    assert tmp.read_bytes() == before + bytes(data[-128:])
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "ID3v2" in warnings[0]
+
+
+def test_an_id3v2_tag_with_a_footer_is_carried_whole(tmp_path, caplog):
+    """An ID3v2.4 tag may end with a 10-byte footer ("3DI"), counted outside its size, as mp3_gapless skips it."""
+    frame = b"TIT2" + (6).to_bytes(4, "big") + b"\0\0\3Title"
+    size = len(frame).to_bytes(4, "big")  # < 128: syncsafe as it is
+    tag = b"ID3\4\0\x10" + size + frame + b"3DI\4\0\x10" + size
+    source = tmp_path / "in.mp3"
+    source.write_bytes(tag + write(tmp_path / "audio.mp3", quality=320).read_bytes())
+    tmp, before = pedalboard_output(tmp_path, ".mp3")
+    carry_tags(source, tmp, tmp_path / "out.mp3")
+    assert tmp.read_bytes() == tag + before
+    assert mp3_gapless(tmp) == mp3_gapless(tmp_path / "audio.mp3") is not None
+    assert tag_warnings(caplog) == []
+
+
+def test_a_flac_behind_an_id3v2_tag_gives_its_comments_and_not_the_id3_tag(tmp_path, caplog):
+    """Some taggers put an ID3v2 tag before a FLAC's marker (libFLAC skips it): its blocks are found behind it."""
+    source = tagged_flac(tmp_path / "in.flac")
+    frame = b"TIT2\0\0\0\6\0\0\0Title"
+    tag = b"ID3\3\0\0\0\0\0" + bytes([len(frame)]) + frame
+    source.write_bytes(tag + source.read_bytes())
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert tmp.read_bytes()[:4] == b"fLaC" and list(FLAC(tmp).tags) == COMMENTS and len(pictures(tmp)) == 2
+    assert tag_warnings(caplog) == []
+
+
+def test_a_failed_rewrite_leaves_no_second_temporary(tmp_path, monkeypatch):
+    """The tagged copy is written beside the output's temporary, under a name of ours (a killed run's is removed
+    by :mod:`sagasr_stream.partials`), and removed when the copy fails."""
+    from sagasr_stream import tags
+    from sagasr_stream.partials import PARTIAL
+
+    source = tagged_flac(tmp_path / "in.flac")
+    tmp = write(tmp_path / ".sagasr-0123456789ab.partial-42.flac")
+    assert PARTIAL.match(tags.retagged_path(tmp).name)
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tags.shutil, "copyfileobj", fail)
+    with pytest.raises(AudioFileError, match=r"cannot write \S+out\.flac: No space left on device"):
+        carry_tags(source, tmp, tmp_path / "out.flac")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.flac", tmp.name])

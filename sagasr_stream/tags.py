@@ -184,7 +184,7 @@ def write_flac(src: BinaryIO, dst: BinaryIO, tags: list[FlacBlock]) -> None:
     dst.write(src.read(start) + FLAC_MAGIC)
     for index, block in enumerate(blocks):
         dst.write(block_header(block.kind, len(block.body), index == len(blocks) - 1) + block.body)
-    last_kind, last_offset, last_length = headers[-1]
+    _, last_offset, last_length = headers[-1]
     src.seek(last_offset + last_length)
     shutil.copyfileobj(src, dst, COPY_BLOCK)
 

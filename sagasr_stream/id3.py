@@ -94,7 +94,7 @@ def undo_unsync(data: bytes) -> bytes:
 
 def split_once(encoding: int, raw: bytes) -> tuple[bytes, bytes]:
     """(``raw`` up to its first NUL terminator in ``encoding``, the bytes after it); (``raw``, b"") without one."""
-    width, pos = (2, 0) if encoding in (1, 2) else (1, 0)
+    width, pos = (2 if encoding in (1, 2) else 1), 0  # UTF-16: a NUL pair at an even offset
     while True:
         pos = raw.find(b"\0" * width, pos)
         if pos < 0:

@@ -1,4 +1,5 @@
-"""An input's tags carried into its restored output (pedalboard writes none), for the same container in and out.
+"""An input's tags carried into its restored output (pedalboard writes none): the same container in and out, or an
+MP3 restored to FLAC.
 
 - FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
@@ -18,8 +19,8 @@
 
 Between the same containers only block and tag headers are parsed (and a comment's or a picture's lengths). An input
 block, tag or ID3 frame that does not parse is skipped, one warning naming the input says which; the restore goes
-on. The output is rewritten by
-streaming into a second temporary file beside it (:func:`retagged_path`), which then replaces it.
+on. The output is rewritten by streaming into a second temporary file beside it (:func:`retagged_path`), which then
+replaces it.
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import pytest
 from mutagen.flac import FLAC, Picture
-from mutagen.id3 import APIC, COMM, ID3, TALB, TBPM, TCOM, TCON, TCOP, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, TSRC, TXXX
+from mutagen.id3 import (APIC, COMM, ID3, TALB, TBPM, TCOM, TCON, TCOP, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, TSRC,
+                         TXXX)
 from mutagen.id3 import delete as delete_id3
 from pedalboard.io import AudioFile
 

@@ -57,7 +57,8 @@ V22_IDS = {"TT2": "TIT2", "TP1": "TPE1", "TP2": "TPE2", "TAL": "TALB", "TRK": "T
            "TXX": "TXXX", "PIC": "APIC"}
 V22_IMAGES = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}
 MAPPED = {*TEXT_NAMES, *NUMBERED, "TCON", "TDAT", "COMM", "TXXX", "APIC"}
-GENRE_REFERENCE = re.compile(r"\((\d+|RX|CR)\)")
+GENRE_NUMBER = re.compile(r"[0-9]{1,3}")  # ASCII digits only ("²".isdigit())
+GENRE_REFERENCE = re.compile(r"\(([0-9]{1,3}|RX|CR)\)")
 FRAME_ID = {2: re.compile(rb"[A-Z0-9]{3}"), 3: re.compile(rb"[A-Z0-9]{4}"), 4: re.compile(rb"[A-Z0-9]{4}")}
 CODECS = {0: "latin-1", 2: "utf-16-be", 3: "utf-8"}  # 1: UTF-16 with a BOM
 BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
@@ -143,11 +144,13 @@ def described(data: bytes, skip: int = 0) -> tuple[int, str, bytes]:
 
 def genre_names(value: str) -> list[str]:
     """The genres of a TCON value: "17" or "(17)" by their ID3v1 name, "(RX)" Remix, "(CR)" Cover, text as it is."""
-    if value.isdigit():
+    if GENRE_NUMBER.fullmatch(value):
         return [genre_name(value)]
-    names, rest = [], value
+    names: list[str] = []
+    rest = value
     while match := GENRE_REFERENCE.match(rest):
-        names.append({"RX": "Remix", "CR": "Cover"}.get(match[1]) or genre_name(match[1]))
+        name = {"RX": "Remix", "CR": "Cover"}.get(match[1]) or genre_name(match[1])
+        names += [name] if name not in names else []
         rest = rest[match.end() :]
     rest = rest[1:] if rest.startswith("((") else rest
     return names + ([rest] if rest and rest not in names else [])

@@ -1,4 +1,5 @@
-"""An input's tags carried into its restored output (pedalboard writes none), for the same container in and out.
+"""An input's tags carried into its restored output (pedalboard writes none): the same container in and out, or an
+MP3 restored to FLAC.
 
 - FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
@@ -10,11 +11,16 @@
   (the last 128 bytes, from ``TAG``) last, both verbatim; the output's frames between them as written, its LAME
   tag first, so it reads back at the exact length (:func:`~sagasr_stream.mp3.mp3_gapless` skips an ID3v2 tag). Not
   carried: APEv2, Lyrics3 and "TAG+" tags, an ID3v2 tag at the end of the file.
-- Any other pair (WAV, AIFF, Ogg Vorbis, or another container out than in, FLAC -> MP3): nothing is carried.
+- MP3 -> FLAC: the input's ID3v2 tag (or, without one, its ID3v1 tag) read by :mod:`sagasr_stream.id3` as Vorbis
+  comments (TITLE, ARTIST, ALBUM, TRACKNUMBER and TRACKTOTAL, DATE, GENRE, COMMENT, TXXX frames by their
+  description, ...: the mapping is there) in a VORBIS_COMMENT block under the vendor string libFLAC gave the output,
+  and its APIC frames as PICTURE blocks, both put after the output's STREAMINFO as for FLAC -> FLAC.
+- Any other pair (WAV, AIFF, Ogg Vorbis in or out; FLAC -> MP3): nothing is carried.
 
-Only block and tag headers are parsed (and a comment's or a picture's lengths). An input block or tag that does not
-parse is skipped, one warning naming the input says which; the restore goes on. The output is rewritten by
-streaming into a second temporary file beside it (:func:`retagged_path`), which then replaces it.
+Between the same containers only block and tag headers are parsed (and a comment's or a picture's lengths). An input
+block, tag or ID3 frame that does not parse is skipped, one warning naming the input says which; the restore goes
+on. The output is rewritten by streaming into a second temporary file beside it (:func:`retagged_path`), which then
+replaces it.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Literal, NamedTuple
 
 from .errors import AudioFileError
+from .id3 import Comments, Picture, id3v1_fields, id3v2_fields
 
 log = logging.getLogger("sagasr_stream")
 
@@ -33,7 +40,10 @@ STREAMINFO, VORBIS_COMMENT, PICTURE = 0, 4, 6
 BLOCK_NAMES = {VORBIS_COMMENT: "VORBIS_COMMENT", PICTURE: "PICTURE"}
 ID3V1_BYTES = 128
 ID3V2_HEADER = 10  # "ID3", version (2), flags, syncsafe size (4); a footer as long
+MAX_BLOCK = (1 << 24) - 1  # a FLAC metadata block's length: 24 bits
+VENDOR = "sagasr_stream"  # a comment block's vendor string when the output has none of libFLAC's
 COPY_BLOCK = 1 << 20
+CARRIED = {(".flac", ".flac"), (".mp3", ".mp3"), (".mp3", ".flac")}
 Copier = Callable[[BinaryIO, BinaryIO], None]  # streams one open file into another
 
 
@@ -50,17 +60,18 @@ class FlacBlock(NamedTuple):
 
 def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> None:
     """Give the output file ``tmp`` (being written for ``destination``) the tags of the input ``source`` kept in
-    the same container (see the module docstring). An odd input tag is skipped with one warning naming ``source``;
-    a failure to rewrite ``tmp`` raises :class:`AudioFileError` naming ``destination``."""
+    the same container or an MP3's into a FLAC (see the module docstring). An odd input tag is skipped with one
+    warning naming ``source``; a failure to rewrite ``tmp`` raises :class:`AudioFileError` naming ``destination``."""
     source = Path(source)
-    kind = source.suffix.lower()
-    if kind != destination.suffix.lower() or kind not in (".flac", ".mp3"):
-        log.debug("tags of %s are not carried into %s (only FLAC -> FLAC and MP3 -> MP3)", source, destination)
+    kind, out_kind = source.suffix.lower(), destination.suffix.lower()
+    if (kind, out_kind) not in CARRIED:
+        log.debug("tags of %s are not carried into %s (only FLAC -> FLAC, MP3 -> MP3 and MP3 -> FLAC)", source,
+                  destination)
         return
     problems: list[str] = []
     try:
-        if kind == ".flac":
-            blocks = flac_tag_blocks(source, problems)
+        if out_kind == ".flac":
+            blocks = flac_tag_blocks(source, problems) if kind == ".flac" else id3_flac_blocks(source, tmp, problems)
             if blocks:
                 rewrite(tmp, destination, lambda src, dst: write_flac(src, dst, blocks))
         else:
@@ -187,6 +198,54 @@ def write_flac(src: BinaryIO, dst: BinaryIO, tags: list[FlacBlock]) -> None:
     _, last_offset, last_length = headers[-1]
     src.seek(last_offset + last_length)
     shutil.copyfileobj(src, dst, COPY_BLOCK)
+
+
+# --- MP3 -> FLAC ---------------------------------------------------------------------------------------------------
+
+def id3_flac_blocks(source: Path, tmp: Path, problems: list[str]) -> list[FlacBlock]:
+    """A VORBIS_COMMENT block (with the vendor string of the FLAC file ``tmp``) and PICTURE blocks made of the
+    ID3v2 tag of the MP3 file ``source``, or of its ID3v1 tag where it has no ID3v2 tag that parses; what is left
+    out is told in ``problems``. :class:`TagProblem` when ``tmp`` cannot be walked."""
+    head, tail = id3_tags(source, problems)
+    comments, pictures = id3v2_fields(head, problems) if head else (id3v1_fields(tail) if tail else [], [])
+    blocks = []
+    if comments:
+        with open(tmp, "rb") as f:
+            blocks.append(FlacBlock(VORBIS_COMMENT, vorbis_comment(flac_vendor(f), comments)))
+    blocks += [FlacBlock(PICTURE, picture_block(picture)) for picture in pictures]
+    for block in [block for block in blocks if len(block.body) > MAX_BLOCK]:
+        problems.append(f"its {BLOCK_NAMES[block.kind]} of {len(block.body)} bytes is too large for a FLAC block")
+        blocks.remove(block)
+    return blocks
+
+
+def flac_vendor(f: BinaryIO) -> str:
+    """The vendor string of the first VORBIS_COMMENT block of an open FLAC file (libFLAC's), or :data:`VENDOR`."""
+    flac_start(f)
+    for kind, offset, length in flac_headers(f, os.fstat(f.fileno()).st_size):
+        if kind == VORBIS_COMMENT:
+            f.seek(offset)
+            body = f.read(length)
+            vendor, pos = _field(body, 0, "little", "the output's vendor length")
+            return body[pos : pos + vendor].decode("utf-8", "replace")
+    return VENDOR
+
+
+def _lengthed(data: bytes, order: Literal["little", "big"]) -> bytes:
+    return len(data).to_bytes(4, order) + data
+
+
+def vorbis_comment(vendor: str, comments: Comments) -> bytes:
+    """A VORBIS_COMMENT block's body: the vendor string, the number of comments, each ``NAME=value`` (UTF-8)."""
+    fields = [_lengthed(f"{name}={value}".encode(), "little") for name, value in comments]
+    return _lengthed(vendor.encode(), "little") + len(fields).to_bytes(4, "little") + b"".join(fields)
+
+
+def picture_block(picture: Picture) -> bytes:
+    """A PICTURE block's body: type, MIME type, description (UTF-8), width, height, depth and colours (0: not
+    known), data."""
+    return (picture.kind.to_bytes(4, "big") + _lengthed(picture.mime.encode("ascii"), "big")
+            + _lengthed(picture.description.encode(), "big") + bytes(16) + _lengthed(picture.data, "big"))
 
 
 # --- MP3 ----------------------------------------------------------------------------------------------------------

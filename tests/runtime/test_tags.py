@@ -1,13 +1,15 @@
 """Tags kept by a restore (:mod:`sagasr_stream.tags`): a FLAC's Vorbis comments and pictures into a FLAC output, an
-MP3's ID3v2 and ID3v1 tags into an MP3 output, the restored audio untouched (same frames, STREAMINFO MD5, LAME tag
-first: read back at the exact length); other formats carry nothing, and odd tags never fail a restore."""
+MP3's ID3v2 and ID3v1 tags into an MP3 output, an MP3's ID3 tag as Vorbis comments and pictures into a FLAC output
+(:mod:`sagasr_stream.id3`), the restored audio untouched (same frames, STREAMINFO MD5, LAME tag first: read back at
+the exact length); other pairs carry nothing, and odd tags never fail a restore."""
 import logging
 import shutil
 
 import numpy as np
 import pytest
 from mutagen.flac import FLAC, Picture
-from mutagen.id3 import APIC, ID3, TALB, TIT2, TPE1, TRCK
+from mutagen.id3 import (APIC, COMM, ID3, TALB, TBPM, TCOM, TCON, TCOP, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, TSRC,
+                         TXXX)
 from mutagen.id3 import delete as delete_id3
 from pedalboard.io import AudioFile
 
@@ -179,11 +181,224 @@ def test_an_mp3_restore_keeps_its_id3_tags_and_reads_back_at_the_exact_length(ti
     assert tag_warnings(caplog) == []
 
 
+# --- MP3 -> FLAC --------------------------------------------------------------------------------------------------
+
+TITLE = "Žluťoučký kůň — 夜の歌"
+
+
+def id3_tagged_mp3(path, v2_version=4, v23_sep="/"):
+    """An MP3 with the frames a tagger writes (mutagen: a v2.3 save keeps the year in TYER and the day in TDAT)."""
+    write(path, quality=320)
+    tag = ID3()
+    tag.add(TIT2(encoding=1 if v2_version == 3 else 3, text=TITLE))  # UTF-16 with BOM / UTF-8
+    tag.add(TPE1(encoding=1, text=["Anna", "Bérénice"]))
+    tag.add(TPE2(encoding=0, text="Ensemble"))
+    tag.add(TALB(encoding=2 if v2_version == 4 else 0, text="Démo"))  # UTF-16BE (2.4 only) / latin-1
+    tag.add(TRCK(encoding=0, text="3/12"))
+    tag.add(TPOS(encoding=0, text="1/2"))
+    tag.add(TDRC(encoding=0, text="1974-05-06"))
+    tag.add(TCON(encoding=0, text="(17)" if v2_version == 3 else "17"))
+    tag.add(TCOM(encoding=3, text="Dvořák"))
+    tag.add(TCOP(encoding=0, text="© 1974"))
+    tag.add(TSRC(encoding=0, text="CZAB17400001"))
+    tag.add(TBPM(encoding=0, text="120"))
+    tag.add(COMM(encoding=0, lang="eng", desc="iTunNORM", text=" 0000 0001"))  # with a description: not carried
+    tag.add(COMM(encoding=1, lang="ces", desc="", text="Pěkná"))
+    tag.add(TXXX(encoding=3, desc="Mood", text="calm"))
+    tag.add(APIC(encoding=1 if v2_version == 3 else 3, mime="image/png", type=3, desc="front — ☀", data=PNG))
+    if v2_version == 3:
+        tag.update_to_v23()
+    tag.save(path, v1=2, v2_version=v2_version, v23_sep=v23_sep)  # an ID3v1 tag too: not read beside an ID3v2
+    return path
+
+
+def expected_comments(artists):
+    return {"TITLE": [TITLE], "ARTIST": artists, "ALBUMARTIST": ["Ensemble"], "ALBUM": ["Démo"],
+            "TRACKNUMBER": ["3"], "TRACKTOTAL": ["12"], "DISCNUMBER": ["1"], "DISCTOTAL": ["2"],
+            "DATE": ["1974-05-06"], "GENRE": ["Rock"], "COMPOSER": ["Dvořák"],
+            "COPYRIGHT": ["© 1974"], "ISRC": ["CZAB17400001"], "BPM": ["120"],
+            "COMMENT": ["Pěkná"], "MOOD": ["calm"]}
+
+
+def comments(path):
+    """{NAME: [values]} of a FLAC file's Vorbis comments."""
+    found = {}
+    for key, value in FLAC(path).tags:
+        found.setdefault(key.upper(), []).append(value)
+    return found
+
+
+@pytest.mark.parametrize("v2_version, v23_sep, artists", [(4, "/", ["Anna", "Bérénice"]),
+                                                           (3, None, ["Anna", "Bérénice"]),
+                                                           (3, "/", ["Anna/Bérénice"])])
+def test_an_mp3_restored_to_flac_gets_its_id3v2_tag_as_vorbis_comments_and_a_picture(tiny_model, tmp_path, caplog,
+                                                                                     v2_version, v23_sep, artists):
+    """Values NUL-separated are repeated comments; a 2.3 tag's "/" (mutagen's default) is kept as written (AC/DC)."""
+    source = id3_tagged_mp3(tmp_path / "in.mp3", v2_version, v23_sep)
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+    reference = restore_file(untagged_copy(source, tmp_path), tmp_path / "plain.flac", tiny_model)
+
+    assert comments(out) == expected_comments(artists)
+    assert FLAC(out).tags.vendor == FLAC(reference).tags.vendor  # libFLAC's, as the output had it
+    assert pictures(out) == [(3, "image/png", "front — ☀", PNG, 0, 0)]
+    blocks, frames = flac_blocks(out)
+    plain_blocks, plain_frames = flac_blocks(reference)
+    assert frames == plain_frames and blocks[0] == plain_blocks[0]  # the frames and STREAMINFO as written
+    assert [k for k, _ in blocks] == [0, 4, 6] + [k for k, _ in plain_blocks[1:] if k != 4]
+    assert check_audio_file(out) == N
+    assert np.array_equal(read_back(out)[0], read_back(reference)[0])
+    assert tag_warnings(caplog) == []
+
+
+def test_an_mp3_with_only_an_id3v1_tag_gives_its_fields(tiny_model, tmp_path, caplog):
+    source = id3_tagged_mp3(tmp_path / "in.mp3")
+    delete_id3(source, delete_v1=False, delete_v2=True)
+    assert source.read_bytes()[:3] != b"ID3" and source.read_bytes()[-128:-125] == b"TAG"
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+
+    def latin_1(text):  # as mutagen writes an ID3v1 field
+        return text.encode("latin-1", "replace").decode("latin-1")
+
+    assert comments(out) == {"TITLE": [latin_1(TITLE)], "ARTIST": ["Anna"], "ALBUM": ["Démo"], "DATE": ["1974"],
+                             "TRACKNUMBER": ["3"], "GENRE": ["Rock"]}  # mutagen writes no comment into it
+    assert pictures(out) == [] and check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+def test_an_id3v1_tag_is_read_as_latin_1_with_trailing_nuls_and_spaces_stripped(tmp_path, caplog):
+    def field(text, size):
+        return text.encode("latin-1").ljust(size, b"\0")
+
+    v1 = (b"TAG" + field("Été  ", 30) + field("Anna", 30) + b"Album".ljust(30, b" ") + b"1999"
+          + field("ok", 28) + b"\0\x07" + bytes([255]))
+    source = tmp_path / "in.mp3"
+    source.write_bytes(write(tmp_path / "audio.mp3", quality=320).read_bytes() + v1)
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert comments(tmp) == {"TITLE": ["Été"], "ARTIST": ["Anna"], "ALBUM": ["Album"], "DATE": ["1999"],
+                             "COMMENT": ["ok"], "TRACKNUMBER": ["7"]}  # genre 255: none
+    assert check_audio_file(tmp) == N and tag_warnings(caplog) == []
+
+
+def frames_of(path):
+    """{frame id: offset} of the ID3v2 frames of a file (2.3 or 2.4 headers; no unsynchronisation)."""
+    data, pos, found = path.read_bytes(), 10, {}
+    while data[pos] != 0:
+        found[data[pos : pos + 4].decode()] = pos
+        size = data[pos + 4 : pos + 8]
+        pos += 10 + (size[0] << 21 | size[1] << 14 | size[2] << 7 | size[3] if data[3] == 4
+                     else int.from_bytes(size, "big"))
+    return found
+
+
+def test_a_garbled_id3_frame_is_skipped_with_one_warning_naming_the_file(tiny_model, tmp_path, caplog):
+    source = id3_tagged_mp3(tmp_path / "in.mp3")
+    data = bytearray(source.read_bytes())
+    data[frames_of(source)["TALB"] + 10] = 9  # an encoding that is none
+    data[frames_of(source)["TCOM"] + 10 + 1 : frames_of(source)["TCOM"] + 10 + 3] = b"\xff\xfe"  # not UTF-8
+    source.write_bytes(bytes(data))
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+
+    expected = expected_comments(["Anna", "Bérénice"])
+    del expected["ALBUM"], expected["COMPOSER"]
+    assert comments(out) == expected and len(pictures(out)) == 1
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "TALB" in warnings[0] and "TCOM" in warnings[0]
+    assert check_audio_file(out) == N
+
+
+def syncsafe(n, width=4):
+    return bytes((n >> (7 * i)) & 0x7F for i in reversed(range(width)))
+
+
+def unsync(data):
+    """ID3 unsynchronisation: a zero byte after each 0xFF before a byte >= 0xE0 or a zero."""
+    out = bytearray()
+    for index, byte in enumerate(data):
+        out.append(byte)
+        if byte == 0xFF and (index + 1 == len(data) or data[index + 1] >= 0xE0 or data[index + 1] == 0):
+            out.append(0)
+    return bytes(out)
+
+
+PICTURE_DATA = b"\xff\xd8\xff\xe0\xff\x00\xff" + bytes(range(256))  # 0xFF 0x00 and 0xFF 0xE0 inside: unsynced
+
+
+def frame23(fid, body, flags=b"\0\0"):
+    return fid.encode() + len(body).to_bytes(4, "big") + flags + body
+
+
+def frame24(fid, body, flags=b"\0\0"):
+    return fid.encode() + syncsafe(len(body)) + flags + body
+
+
+def frame22(fid, body):
+    return fid.encode() + len(body).to_bytes(3, "big") + body
+
+
+def id3v2(version, flags, body):
+    return b"ID3" + bytes([version, 0, flags]) + syncsafe(len(body)) + body
+
+
+HANDMADE = {
+    # 2.3: an extended header, the whole tag unsynchronised, a compressed frame (skipped, told)
+    "2.3 unsynchronised": (id3v2(3, 0xC0, unsync(
+        (6).to_bytes(4, "big") + b"\0\0\0\0\0\0"
+        + frame23("TIT2", b"\1\xff\xfeT\0\xff\0") + frame23("TYER", b"\x001999") + frame23("TDAT", b"\x003112")
+        + frame23("TCOM", b"\x00\0\0\0\4x\x9c\3\0", flags=b"\0\x80")
+        + frame23("APIC", b"\0image/jpeg\0\4back\0" + PICTURE_DATA))),
+        {"TITLE": ["Tÿ"], "DATE": ["1999-12-31"]}, [(4, "image/jpeg", "back", PICTURE_DATA, 0, 0)], "TCOM"),
+    # 2.4: an extended header, a frame unsynchronised with a data length, a frame with a grouping byte, an
+    # encrypted frame (skipped, told), a link instead of a picture (skipped, told)
+    "2.4 frame flags": (id3v2(4, 0x40,
+        syncsafe(6) + b"\1\0"
+        + frame24("APIC", syncsafe(len(b"\3image/jpeg\0\3\0" + PICTURE_DATA))
+                  + unsync(b"\3image/jpeg\0\3\0" + PICTURE_DATA), flags=b"\0\x03")
+        + frame24("TPE1", b"\x41\3A\0B", flags=b"\0\x40") + frame24("TALB", b"\x80\3Secret", flags=b"\0\x04")
+        + frame24("TCON", b"\3(4)(RX)Eurodisco\0(200)\0Jazz")
+        + frame24("TXXX", b"\3replaygain_track_gain\0-6.1 dB") + frame24("TXXX", b"\3a=b\0c")
+        + frame24("APIC", b"\0-->\0\3\0http://x/y.jpg") + b"\0" * 20),
+        {"ARTIST": ["A", "B"], "GENRE": ["Disco", "Remix", "Eurodisco", "200", "Jazz"],
+         "REPLAYGAIN_TRACK_GAIN": ["-6.1 dB"]}, [(3, "image/jpeg", "", PICTURE_DATA, 0, 0)], "TALB"),
+    # 2.2: three-letter frames, PIC with an image format
+    "2.2": (id3v2(2, 0, frame22("TT2", b"\0Title") + frame22("TRK", b"\x005") + frame22("TYE", b"\x002001")
+                  + frame22("COM", b"\0engdesc\0no") + frame22("COM", b"\0eng\0yes")
+                  + frame22("PIC", b"\0PNG\3\0" + PNG)),
+            {"TITLE": ["Title"], "TRACKNUMBER": ["5"], "DATE": ["2001"], "COMMENT": ["yes"]},
+            [(3, "image/png", "", PNG, 0, 0)], None),
+    # a frame said to run past the tag: the frames before it kept, the rest left out (told)
+    "a frame past the tag": (id3v2(4, 0, frame24("TIT2", b"\3Kept") + b"TPE1" + syncsafe(500) + b"\0\0\3Lost"),
+                             {"TITLE": ["Kept"]}, [], "TPE1"),
+}
+
+
+@pytest.mark.parametrize("case", HANDMADE)
+def test_handmade_id3v2_tags_give_their_frames_and_tell_the_ones_skipped(tmp_path, caplog, case):
+    tag, expected, expected_pictures, told = HANDMADE[case]
+    source = tmp_path / "in.mp3"
+    source.write_bytes(tag + write(tmp_path / "audio.mp3", quality=320).read_bytes())
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert comments(tmp) == expected and pictures(tmp) == expected_pictures
+    assert check_audio_file(tmp) == N
+    warnings = tag_warnings(caplog)
+    if told is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and str(source) in warnings[0] and told in warnings[0]
+
+
+def test_the_genre_names_are_the_id3v1_list_with_winamps_extensions():
+    from sagasr_stream.id3 import GENRES
+
+    assert list(GENRES) == TCON.GENRES[: len(GENRES)] and len(GENRES) >= 148
+
+
 # --- what is not carried ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("source_name, out_name", [("in.wav", "out.flac"), ("in.flac", "out.mp3"),
-                                                   ("in.flac", "out.wav"), ("in.mp3", "out.flac"),
-                                                   ("in.mp3", "out.ogg")])
+                                                   ("in.flac", "out.wav"), ("in.mp3", "out.ogg"),
+                                                   ("in.mp3", "out.wav")])
 def test_other_pairs_carry_no_tags_and_warn_of_nothing(tiny_model, tmp_path, caplog, source_name, out_name):
     source = tmp_path / source_name
     {".wav": write, ".flac": tagged_flac, ".mp3": tagged_mp3}[source.suffix](source)
@@ -316,3 +531,36 @@ def test_a_failed_rewrite_leaves_no_second_temporary(tmp_path, monkeypatch):
     with pytest.raises(AudioFileError, match=r"cannot write \S+out\.flac: No space left on device"):
         carry_tags(source, tmp, tmp_path / "out.flac")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.flac", tmp.name])
+
+
+def test_no_damage_to_an_id3v2_tag_makes_the_reader_raise(tmp_path):
+    """Bytes of a tag changed at random (frame headers, encodings, sizes, text): the reader only ever leaves frames
+    out, so that no tag fails a restore."""
+    from sagasr_stream.id3 import id3v2_fields
+
+    rng = np.random.default_rng(0)
+    for version in (2, 3, 4):
+        if version == 2:
+            tag = HANDMADE["2.2"][0]
+        else:
+            source = id3_tagged_mp3(tmp_path / f"v{version}.mp3", version)
+            tag = source.read_bytes()[: ID3(source).size]
+        for _ in range(400):
+            data = bytearray(tag)
+            for index in rng.integers(10, len(data), size=int(rng.integers(1, 6))):
+                data[index] = int(rng.choice([0, 1, 2, 3, 0x7F, 0x80, 0xFF, ord("("), int(rng.integers(0, 256))]))
+            data[5] = int(rng.choice([0, 0x80, 0x40, 0xC0]))  # unsynchronised, an extended header
+            comments, pictures = id3v2_fields(bytes(data), [])
+            assert all(isinstance(value, str) for _, value in comments)
+            assert all(isinstance(picture.data, bytes) for picture in pictures)
+
+
+@pytest.mark.parametrize("value, names", [("17", ["Rock"]), ("(17)", ["Rock"]), ("(17)Rock", ["Rock"]),
+                                          ("(17)(17)Hard Rock", ["Rock", "Hard Rock"]), ("(CR)", ["Cover"]),
+                                          ("((17) text", ["(17) text"]), ("(255)", ["255"]), ("²", ["²"]),
+                                          ("(²)", ["(²)"]), ("Rock", ["Rock"]),
+                                          pytest.param("9" * 5000, ["9" * 5000], id="5000 digits")])
+def test_a_genre_is_named_by_its_id3v1_number_and_other_text_is_kept(value, names):
+    from sagasr_stream.id3 import genre_names
+
+    assert genre_names(value) == names

@@ -8,10 +8,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio_io import (
-    AudioReader, atomic_writer, check_finite_block, check_output_layout, check_output_rate, check_writable, open_input,
-    output_bit_depth, output_quality, read_blocks, wav_channel_mask,
+    AudioReader, atomic_writer, check_finite_block, check_writable, open_input, read_blocks, wav_channel_mask,
 )
 from .errors import AudioFileError, OutputExistsError
+from .formats import check_output_layout, check_output_rate, output_bit_depth, output_quality
 from .integrity import check_audio_file
 from .model import SagaSRModel
 from .quantization import file_grid_step, grid_step, resampled_floor
@@ -141,7 +141,7 @@ def restore_file(
     :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead. A WAV output of more than two
     channels keeps a WAV input's speaker layout (its WAVE_FORMAT_EXTENSIBLE channel mask: 5.1 with side surrounds).
     MP3 and Ogg Vorbis outputs are lossy: no ``bit_depth``; ``quality``
-    (:func:`~sagasr_stream.audio_io.output_quality`): MP3 "V0".."V9" (LAME VBR) or 32..320 kbps (CBR), Vorbis
+    (:func:`~sagasr_stream.formats.output_quality`): MP3 "V0".."V9" (LAME VBR) or 32..320 kbps (CBR), Vorbis
     64..500 kbps; by default the highest (MP3 320 kbps, whose encoder cuts above 20 kHz; Vorbis 500 kbps, the whole
     band); overs limited as for FLAC. MP3 holds 8, 11.025, 12, 16, 22.05, 24, 32, 44.1 and 48 kHz and one or two
     channels, Vorbis 1..200 kHz; a rate or channel count the output cannot hold is refused from the input's header,

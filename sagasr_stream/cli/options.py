@@ -7,7 +7,7 @@ import argparse
 import math
 from typing import Callable
 
-from ..audio_io import OUTPUT_BIT_DEPTHS
+from ..formats import OUTPUT_BIT_DEPTHS
 from ..settings import RestoreSettings
 from .fields import Flag, add_flags, dataclass_flags, flag_values
 
@@ -63,7 +63,7 @@ def add_band_limit_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_bit_depth_option(p: argparse.ArgumentParser) -> None:
-    """``--bit-depth BITS``: the outputs' sample format (:func:`~sagasr_stream.audio_io.output_bit_depth`)."""
+    """``--bit-depth BITS``: the outputs' sample format (:func:`~sagasr_stream.formats.output_bit_depth`)."""
     p.add_argument("--bit-depth", type=int, choices=OUTPUT_BIT_DEPTHS, metavar="BITS",
                    help="bits per output sample: 16 (TPDF-dithered), 24, or 32 (float, WAV only); default 32 for "
                         "WAV, 24 for FLAC and AIFF (integer outputs have samples over full scale limited); none for "
@@ -72,7 +72,7 @@ def add_bit_depth_option(p: argparse.ArgumentParser) -> None:
 
 def add_quality_option(p: argparse.ArgumentParser) -> None:
     """``--quality Q``: the encoder quality of MP3 / Ogg Vorbis outputs
-    (:func:`~sagasr_stream.audio_io.output_quality`)."""
+    (:func:`~sagasr_stream.formats.output_quality`)."""
     p.add_argument("--quality", metavar="Q",
                    help="quality of lossy outputs: MP3 V0..V9 (LAME VBR) or 32..320 (kbps, CBR), Ogg Vorbis 64..500 "
                         "(kbps); default the highest, 320 (its encoder cuts above 20 kHz) and 500 (the whole band)")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SagasrError
 from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs, outside_folder
-from ..audio_io import check_output_rate, output_bit_depth, output_quality
+from ..formats import check_output_rate, output_bit_depth, output_quality
 from .options import (
     FORMATS, add_band_limit_option, add_bit_depth_option, add_quality_option, add_restore_options, sample_rate_hz,
     settings_from_args,
@@ -157,7 +157,8 @@ def check_output_target(inputs: list[tuple[Path, Path]], output: str | None, fmt
     """Refuse, before the model loads, an output file we cannot write (``-o out.mp3``), an output file
     name for several inputs (``-o multi.wav`` would become a folder of that name) and a ``--format`` that
     another output file name contradicts (``-o one.wav --format flac``)."""
-    from ..audio_io import WRITABLE_SUFFIXES, check_output_name
+    from ..audio_io import check_output_name
+    from ..formats import WRITABLE_SUFFIXES
 
     if output is None:
         return

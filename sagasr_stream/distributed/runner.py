@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
-from ..audio_io import (
-    decoder_path, output_bit_depth, output_channels_problem, output_quality, output_rate_problem, unreadable_message,
-)
+from ..audio_io import decoder_path, unreadable_message
+from ..formats import output_bit_depth, output_channels_problem, output_quality, output_rate_problem
 from ..chunking import WindowPlan
 from ..errors import AudioFileError, SagasrError
 from ..files import sha256_file
@@ -100,7 +99,7 @@ def settings_fingerprint(
     bit_depth: int | None = None, quality: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """(hex digest, the JSON-able settings it covers): resolved settings, the inputs' known bandwidth, output rate,
-    format, bit depth and a lossy format's quality (as :func:`~sagasr_stream.audio_io.output_quality` names it),
+    format, bit depth and a lossy format's quality (as :func:`~sagasr_stream.formats.output_quality` names it),
     model files, and the runtime's version and pass-through threshold (a file restored under other ones is redone)."""
     settings = {"restore": asdict(resolved), "band_limit_hz": band_limit_hz, "output_rate": output_rate,
                 "format": suffix, "model": {"name": manifest.name, "files": manifest.files},

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from pedalboard.io import AudioFile
 
-from sagasr_stream.audio_io import atomic_writer, open_input, output_bit_depth, partial_path, resample
+from sagasr_stream.audio_io import atomic_writer, open_input, partial_path, resample
+from sagasr_stream.formats import output_bit_depth
 from sagasr_stream.errors import AudioFileError
 from sagasr_stream.partials import PARTIAL
 
@@ -339,7 +340,7 @@ def _pedalboard_writes(suffix: str, rate: int, bits: int) -> bool:
 def test_the_output_rate_limits_are_pedalboards(suffix):
     """The limits OUTPUT_RATE_LIMITS keeps (measured rate by rate over MIN_RATE..MAX_RATE) are those of the
     pedalboard installed: each edge and the rates next to it are written exactly when the limits take them."""
-    from sagasr_stream.audio_io import OUTPUT_RATE_LIMITS, output_rate_problem
+    from sagasr_stream.formats import OUTPUT_RATE_LIMITS, output_rate_problem
     from sagasr_stream.validation import MAX_RATE, MIN_RATE
 
     limit = OUTPUT_RATE_LIMITS[suffix]

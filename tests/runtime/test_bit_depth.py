@@ -5,7 +5,8 @@ import pytest
 from pedalboard.io import AudioFile
 
 from sagasr_stream.api import restore_file
-from sagasr_stream.audio_io import atomic_writer, output_bit_depth
+from sagasr_stream.audio_io import atomic_writer
+from sagasr_stream.formats import output_bit_depth
 from sagasr_stream.cli import main
 from sagasr_stream.dither import FULL_SCALE, Dither16
 from sagasr_stream.errors import AudioFileError, ParameterError

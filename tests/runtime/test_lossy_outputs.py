@@ -11,9 +11,9 @@ from pedalboard.io import AudioFile
 from scipy.signal import lfilter, welch
 
 from sagasr_stream.api import restore_file
-from sagasr_stream.audio_io import (
-    LOSSY_SUFFIXES, OUTPUT_CHANNEL_LIMITS, OUTPUT_QUALITIES, atomic_writer, open_input, output_quality,
-    output_rate_problem, partial_path,
+from sagasr_stream.audio_io import atomic_writer, open_input, partial_path
+from sagasr_stream.formats import (
+    LOSSY_SUFFIXES, OUTPUT_CHANNEL_LIMITS, OUTPUT_QUALITIES, output_quality, output_rate_problem,
 )
 from sagasr_stream.cli import main
 from sagasr_stream.errors import AudioFileError, ParameterError

@@ -1,7 +1,9 @@
-"""Ogg Vorbis outputs made reproducible: libvorbis (through pedalboard) names each stream by a random serial
-number, kept in every page's header (and so in its CRC), so the same samples gave other bytes on each write.
-:func:`number_stream` gives the stream a serial number taken from its content instead, page by page (memory does
-not grow with the file)."""
+"""Ogg pages walked, one at a time (memory does not grow with the file).
+
+Ogg Vorbis outputs made reproducible: libvorbis (through pedalboard) names each stream by a random serial number,
+kept in every page's header (and so in its CRC), so the same samples gave other bytes on each write.
+:func:`number_stream` gives the stream a serial number taken from its content instead. :func:`first_packets`
+reassembles an input's header packets (its Vorbis comments, for :mod:`sagasr_stream.tags`)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +14,9 @@ from typing import BinaryIO, Iterator
 from .errors import AudioFileError
 
 HEADER = 27  # bytes of a page header, up to its segment table
+CONTINUED, FIRST = 1, 2  # header type flags: the page goes on with a packet begun before it; it begins a stream
 SERIAL = slice(14, 18)  # the stream's serial number in a page header
+SEQUENCE = slice(18, 22)  # the page's number in its stream
 CRC = slice(22, 26)  # the page's CRC
 BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
@@ -66,3 +70,46 @@ def number_stream(path: str | Path) -> None:
             f.seek(position)
             f.write(page)
             f.seek(end)
+
+
+
+def page_crc_matches(page: bytes) -> bool:
+    """Whether a whole page's CRC is the one its header holds."""
+    return ogg_crc(page[: CRC.start] + bytes(4) + page[CRC.stop :]) == int.from_bytes(page[CRC], "little")
+
+
+def first_packets(f: BinaryIO, count: int, limit: int) -> list[bytes]:
+    """The first ``count`` packets of the first logical stream of the open Ogg file ``f`` (pages of other streams
+    passed over), reassembled from the pages' lacing values. :class:`AudioFileError` for a page not whole or whose
+    CRC does not match, a page of the stream missing, a packet that does not go on where the stream says, one over
+    ``limit`` bytes, or a stream that ends before its ``count``-th packet."""
+    packets: list[bytes] = []
+    packet, serial, sequence, continuing = bytearray(), b"", 0, False
+    for position, page in pages(f):
+        if not serial:
+            if not page[5] & FIRST:
+                raise AudioFileError(f"the Ogg page at byte {position} begins no stream")
+            serial = bytes(page[SERIAL])
+        elif page[SERIAL] != serial:
+            continue
+        if not page_crc_matches(page):
+            raise AudioFileError(f"the CRC of the Ogg page at byte {position} does not match")
+        if int.from_bytes(page[SEQUENCE], "little") != sequence:
+            raise AudioFileError(f"a page of the stream is missing before byte {position}")
+        if bool(page[5] & CONTINUED) != continuing:
+            raise AudioFileError(f"the Ogg page at byte {position} does not go on with the packet before it"
+                                 if continuing else f"the Ogg page at byte {position} goes on with no packet")
+        sequence += 1
+        table, pos = page[HEADER : HEADER + page[26]], HEADER + page[26]
+        for lacing in table:
+            packet += page[pos : pos + lacing]
+            pos += lacing
+            if len(packet) > limit:
+                raise AudioFileError(f"packet {len(packets) + 1} of its first stream is over {limit} bytes")
+            if lacing < 255:
+                packets.append(bytes(packet))
+                packet.clear()
+                if len(packets) == count:
+                    return packets
+        continuing = continuing if not table else table[-1] == 255
+    raise AudioFileError(f"its first stream ends before packet {count}")

@@ -1,5 +1,5 @@
 """An input's tags carried into its restored output (pedalboard writes none): the same container in and out, or an
-MP3 restored to FLAC.
+MP3 or Ogg Vorbis file restored to FLAC.
 
 - FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
@@ -15,7 +15,14 @@ MP3 restored to FLAC.
   comments (TITLE, ARTIST, ALBUM, TRACKNUMBER and TRACKTOTAL, DATE, GENRE, COMMENT, TXXX frames by their
   description, ...: the mapping is there) in a VORBIS_COMMENT block under the vendor string libFLAC gave the output,
   and its APIC frames as PICTURE blocks, both put after the output's STREAMINFO as for FLAC -> FLAC.
-- Any other pair (WAV, AIFF, Ogg Vorbis in or out; FLAC -> MP3): nothing is carried.
+- Ogg Vorbis -> FLAC: the comment header (the second packet) of the input's first logical stream, reassembled from
+  its pages (:func:`~sagasr_stream.ogg.first_packets`: CRCs and page numbers checked, at most
+  :data:`MAX_OGG_COMMENT` bytes), as a VORBIS_COMMENT block under the vendor string libFLAC gave the output (the
+  comments byte for byte, in their order; Vorbis' framing bit dropped), and each METADATA_BLOCK_PICTURE comment
+  (the base64 of a PICTURE block's body) decoded into a PICTURE block instead of a comment, both put after the
+  output's STREAMINFO as for FLAC -> FLAC. An old COVERART comment (a bare image in base64) stays a comment.
+- Any other pair (WAV, AIFF in or out; Ogg Vorbis out: Ogg -> Ogg, MP3 -> Ogg, Ogg -> MP3; FLAC -> MP3): nothing
+  is carried.
 
 Between the same containers only block and tag headers are parsed (and a comment's or a picture's lengths). An input
 block, tag or ID3 frame that does not parse is skipped, one warning naming the input says which; the restore goes
@@ -24,6 +31,8 @@ replaces it.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import shutil
@@ -32,6 +41,7 @@ from typing import BinaryIO, Callable, Literal, NamedTuple
 
 from .errors import AudioFileError
 from .id3 import Comments, Picture, id3v1_fields, id3v2_fields
+from .ogg import first_packets
 
 log = logging.getLogger("sagasr_stream")
 
@@ -43,7 +53,10 @@ ID3V2_HEADER = 10  # "ID3", version (2), flags, syncsafe size (4); a footer as l
 MAX_BLOCK = (1 << 24) - 1  # a FLAC metadata block's length: 24 bits
 VENDOR = "sagasr_stream"  # a comment block's vendor string when the output has none of libFLAC's
 COPY_BLOCK = 1 << 20
-CARRIED = {(".flac", ".flac"), (".mp3", ".mp3"), (".mp3", ".flac")}
+MAX_OGG_COMMENT = 16 << 20  # bytes of an Ogg Vorbis comment packet read at most (a larger one: skipped)
+VORBIS_HEADERS = (b"\x01vorbis", b"\x03vorbis")  # an Ogg Vorbis stream's identification and comment packets
+PICTURE_COMMENT = b"METADATA_BLOCK_PICTURE"  # a Vorbis comment of a FLAC PICTURE block's body in base64
+CARRIED = {(".flac", ".flac"), (".mp3", ".mp3"), (".mp3", ".flac"), (".ogg", ".flac")}
 Copier = Callable[[BinaryIO, BinaryIO], None]  # streams one open file into another
 
 
@@ -65,13 +78,14 @@ def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> 
     source = Path(source)
     kind, out_kind = source.suffix.lower(), destination.suffix.lower()
     if (kind, out_kind) not in CARRIED:
-        log.debug("tags of %s are not carried into %s (only FLAC -> FLAC, MP3 -> MP3 and MP3 -> FLAC)", source,
-                  destination)
+        log.debug("tags of %s are not carried into %s (only FLAC -> FLAC, MP3 -> MP3, MP3 -> FLAC and "
+                  "Ogg Vorbis -> FLAC)", source, destination)
         return
     problems: list[str] = []
     try:
         if out_kind == ".flac":
-            blocks = flac_tag_blocks(source, problems) if kind == ".flac" else id3_flac_blocks(source, tmp, problems)
+            blocks = (flac_tag_blocks(source, problems) if kind == ".flac"
+                      else INTO_FLAC[kind](source, tmp, problems))
             if blocks:
                 rewrite(tmp, destination, lambda src, dst: write_flac(src, dst, blocks))
         else:
@@ -149,17 +163,25 @@ def _field(body: bytes, pos: int, order: Literal["little", "big"], what: str) ->
     return int.from_bytes(body[pos : pos + 4], order), pos + 4
 
 
-def comment_count(body: bytes) -> int:
-    """The number of comments of a VORBIS_COMMENT block's body (little-endian lengths: vendor string, count, each
-    comment); :class:`TagProblem` when a length runs past the block."""
+def comment_fields(body: bytes) -> list[bytes]:
+    """The comments (``NAME=value``, UTF-8) of a VORBIS_COMMENT block's body (little-endian lengths: vendor
+    string, count, each comment; what follows them, as Vorbis' framing bit, ignored); :class:`TagProblem` when a
+    length runs past the block."""
     vendor, pos = _field(body, 0, "little", "the vendor length")
     count, pos = _field(body, pos + vendor, "little", "the comment count")
+    fields: list[bytes] = []
     for index in range(count):
         length, pos = _field(body, pos, "little", f"comment {index + 1} of {count}")
+        if pos + length > len(body):
+            raise TagProblem(f"comment {index + 1} of {count} runs past the block")
+        fields.append(body[pos : pos + length])
         pos += length
-    if pos > len(body):
-        raise TagProblem(f"its {count} comments run past the block")
-    return count
+    return fields
+
+
+def comment_count(body: bytes) -> int:
+    """The number of comments of a VORBIS_COMMENT block's body; :class:`TagProblem` when a length runs past it."""
+    return len(comment_fields(body))
 
 
 def check_picture(body: bytes) -> int:
@@ -213,6 +235,11 @@ def id3_flac_blocks(source: Path, tmp: Path, problems: list[str]) -> list[FlacBl
         with open(tmp, "rb") as f:
             blocks.append(FlacBlock(VORBIS_COMMENT, vorbis_comment(flac_vendor(f), comments)))
     blocks += [FlacBlock(PICTURE, picture_block(picture)) for picture in pictures]
+    return fitting(blocks, problems)
+
+
+def fitting(blocks: list[FlacBlock], problems: list[str]) -> list[FlacBlock]:
+    """``blocks`` less those too large for a FLAC block (told in ``problems``)."""
     for block in [block for block in blocks if len(block.body) > MAX_BLOCK]:
         problems.append(f"its {BLOCK_NAMES[block.kind]} of {len(block.body)} bytes is too large for a FLAC block")
         blocks.remove(block)
@@ -237,8 +264,13 @@ def _lengthed(data: bytes, order: Literal["little", "big"]) -> bytes:
 
 def vorbis_comment(vendor: str, comments: Comments) -> bytes:
     """A VORBIS_COMMENT block's body: the vendor string, the number of comments, each ``NAME=value`` (UTF-8)."""
-    fields = [_lengthed(f"{name}={value}".encode(), "little") for name, value in comments]
-    return _lengthed(vendor.encode(), "little") + len(fields).to_bytes(4, "little") + b"".join(fields)
+    return comment_block(vendor, [f"{name}={value}".encode() for name, value in comments])
+
+
+def comment_block(vendor: str, fields: list[bytes]) -> bytes:
+    """A VORBIS_COMMENT block's body of comments already encoded (``NAME=value``)."""
+    lengthed = [_lengthed(field, "little") for field in fields]
+    return _lengthed(vendor.encode(), "little") + len(lengthed).to_bytes(4, "little") + b"".join(lengthed)
 
 
 def picture_block(picture: Picture) -> bytes:
@@ -246,6 +278,52 @@ def picture_block(picture: Picture) -> bytes:
     known), data."""
     return (picture.kind.to_bytes(4, "big") + _lengthed(picture.mime.encode("ascii"), "big")
             + _lengthed(picture.description.encode(), "big") + bytes(16) + _lengthed(picture.data, "big"))
+
+
+# --- Ogg Vorbis -> FLAC -------------------------------------------------------------------------------------------
+
+def ogg_flac_blocks(source: Path, tmp: Path, problems: list[str]) -> list[FlacBlock]:
+    """A VORBIS_COMMENT block (with the vendor string of the FLAC file ``tmp``) of the comments of the Ogg Vorbis
+    file ``source``, and a PICTURE block of each of its METADATA_BLOCK_PICTURE comments; what is left out is told
+    in ``problems``. :class:`TagProblem` when ``tmp`` cannot be walked."""
+    try:
+        fields = ogg_comment_fields(source)
+    except (TagProblem, AudioFileError, OSError) as exc:
+        reason = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        problems.append(f"its Vorbis comment header cannot be read ({reason})")
+        return []
+    comments: list[bytes] = []
+    blocks: list[FlacBlock] = []
+    for index, field in enumerate(fields, 1):
+        if field.partition(b"=")[0].upper() != PICTURE_COMMENT:
+            comments.append(field)
+            continue
+        try:
+            body = base64.b64decode(b"".join(field.partition(b"=")[2].split()), validate=True)
+            check_picture(body)
+        except (binascii.Error, TagProblem) as exc:
+            problems.append(f"its METADATA_BLOCK_PICTURE comment (comment {index}) does not parse ({exc})")
+            continue
+        blocks.append(FlacBlock(PICTURE, body))
+    if comments:
+        with open(tmp, "rb") as f:
+            blocks.insert(0, FlacBlock(VORBIS_COMMENT, comment_block(flac_vendor(f), comments)))
+    return fitting(blocks, problems)
+
+
+def ogg_comment_fields(source: Path) -> list[bytes]:
+    """The comments of the comment header (the second packet) of the first logical stream of the Ogg Vorbis file
+    ``source``; :class:`TagProblem` for a stream that is no Vorbis stream or a header that does not parse,
+    :class:`AudioFileError` for pages that cannot be walked (:func:`~sagasr_stream.ogg.first_packets`)."""
+    with open(source, "rb") as f:
+        packets = first_packets(f, 2, MAX_OGG_COMMENT)
+    for packet, prefix, what in zip(packets, VORBIS_HEADERS, ["identification", "comment"]):
+        if not packet.startswith(prefix):
+            raise TagProblem(f"its first stream has no Vorbis {what} header")
+    return comment_fields(packets[1][len(VORBIS_HEADERS[1]) :])
+
+
+INTO_FLAC = {".mp3": id3_flac_blocks, ".ogg": ogg_flac_blocks}  # a FLAC output's tags made of another input's
 
 
 # --- MP3 ----------------------------------------------------------------------------------------------------------

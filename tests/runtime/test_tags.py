@@ -1,7 +1,9 @@
 """Tags kept by a restore (:mod:`sagasr_stream.tags`): a FLAC's Vorbis comments and pictures into a FLAC output, an
 MP3's ID3v2 and ID3v1 tags into an MP3 output, an MP3's ID3 tag as Vorbis comments and pictures into a FLAC output
-(:mod:`sagasr_stream.id3`), the restored audio untouched (same frames, STREAMINFO MD5, LAME tag first: read back at
+(:mod:`sagasr_stream.id3`), an Ogg Vorbis file's comment header (its METADATA_BLOCK_PICTURE comments as pictures) into
+a FLAC output, the restored audio untouched (same frames, STREAMINFO MD5, LAME tag first: read back at
 the exact length); other pairs carry nothing, and odd tags never fail a restore."""
+import base64
 import logging
 import shutil
 
@@ -11,6 +13,7 @@ from mutagen.flac import FLAC, Picture
 from mutagen.id3 import (APIC, COMM, ID3, TALB, TBPM, TCOM, TCON, TCOP, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, TSRC,
                          TXXX)
 from mutagen.id3 import delete as delete_id3
+from mutagen.oggvorbis import OggVorbis
 from pedalboard.io import AudioFile
 
 from sagasr_stream.api import restore_file
@@ -19,6 +22,7 @@ from sagasr_stream.cli import main
 from sagasr_stream.errors import AudioFileError
 from sagasr_stream.integrity import check_audio_file
 from sagasr_stream.mp3 import mp3_gapless
+from sagasr_stream.ogg import ogg_crc
 from sagasr_stream.tags import carry_tags
 from tests.conftest import band_limited_noise
 
@@ -103,6 +107,10 @@ def untagged_copy(source, tmp_path):
     shutil.copy(source, plain)
     if source.suffix == ".mp3":
         delete_id3(plain)  # v1 and v2
+    elif source.suffix == ".ogg":
+        f = OggVorbis(plain)
+        f.tags.clear()
+        f.save()
     else:  # a comment block without comments stays: the output keeps pedalboard's own
         f = FLAC(plain)
         f.clear_pictures()
@@ -143,15 +151,18 @@ def test_a_flac_without_tags_gives_pedalboards_file(tiny_model, tmp_path):
     assert check_audio_file(out) == N
 
 
-def test_the_cli_keeps_the_tags_of_an_album_restored_to_flac(tiny_bundle, tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["flac", "ogg"])
+def test_the_cli_keeps_the_tags_of_an_album_restored_to_flac(tiny_bundle, tmp_path, capsys, kind):
     (tmp_path / "album").mkdir()
     for seed, name in enumerate(["01", "02"]):
-        tagged_flac(tmp_path / "album" / f"{name}.flac", seed=seed)
+        {"flac": tagged_flac, "ogg": tagged_ogg}[kind](tmp_path / "album" / f"{name}.{kind}", seed=seed)
     assert main(["restore", str(tmp_path / "album"), "-o", str(tmp_path / "out"), "--format", "flac",
                  "--model", str(tiny_bundle), "-q"]) == 0
     for name in ["01", "02"]:
         out = tmp_path / "out" / f"{name}.flac"
-        assert list(FLAC(out).tags) == COMMENTS and pictures(out) == pictures(tmp_path / "album" / f"{name}.flac")
+        expected = (pictures(tmp_path / "album" / f"{name}.flac") if kind == "flac"
+                    else [(3, "image/png", "front — ☀", BIG_PNG, 16, 16)])
+        assert list(FLAC(out).tags) == COMMENTS and pictures(out) == expected
         assert check_audio_file(out) == N
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["01.flac", "02.flac"]  # no temporary left
 
@@ -394,18 +405,168 @@ def test_the_genre_names_are_the_id3v1_list_with_winamps_extensions():
     assert list(GENRES) == TCON.GENRES[: len(GENRES)] and len(GENRES) >= 148
 
 
+# --- Ogg Vorbis -> FLAC --------------------------------------------------------------------------------------------
+
+BIG_PNG = PNG * 40  # 82 KB: its base64 in a comment spans many Ogg pages (mutagen writes them of ~4 KB)
+
+
+def picture_comment(kind, mime, desc, data):
+    """A METADATA_BLOCK_PICTURE comment: the base64 of a FLAC PICTURE block's body."""
+    return "METADATA_BLOCK_PICTURE", base64.b64encode(picture(kind, mime, desc, data).write()).decode("ascii")
+
+
+def tagged_ogg(path, extra=(), seed=0):
+    """An Ogg Vorbis file with :data:`COMMENTS` and, among them, a picture and ``extra`` comments."""
+    write(path, quality=128, seed=seed)
+    f = OggVorbis(path)
+    f.tags.extend([*COMMENTS[:3], picture_comment(3, "image/png", "front — ☀", BIG_PNG), *extra, *COMMENTS[3:]])
+    f.save()
+    return path
+
+
+def ogg_pages(path):
+    """[(offset, header flags, body offset, body length)] of an Ogg file's pages."""
+    data, pos, found = path.read_bytes(), 0, []
+    while pos < len(data):
+        segments = data[pos + 26]
+        body = pos + 27 + segments
+        length = sum(data[pos + 27 : body])
+        found.append((pos, data[pos + 5], body, length))
+        pos = body + length
+    return found
+
+
+def test_an_ogg_vorbis_restored_to_flac_gets_its_comments_and_its_picture(tiny_model, tmp_path, caplog):
+    source = tagged_ogg(tmp_path / "in.ogg")
+    assert [flags & 1 for _, flags, _, _ in ogg_pages(source)[1:4]] == [0, 1, 1]  # the comment packet spans pages
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+    reference = restore_file(untagged_copy(source, tmp_path), tmp_path / "plain.flac", tiny_model)
+
+    assert list(FLAC(out).tags) == COMMENTS  # in their order, the picture's comment taken out
+    assert FLAC(out).tags.vendor == FLAC(reference).tags.vendor  # libFLAC's, as the output had it
+    assert pictures(out) == [(3, "image/png", "front — ☀", BIG_PNG, 16, 16)]
+    blocks, frames = flac_blocks(out)
+    plain_blocks, plain_frames = flac_blocks(reference)
+    assert frames == plain_frames and blocks[0] == plain_blocks[0]  # the frames and STREAMINFO as written
+    assert [k for k, _ in blocks] == [0, 4, 6] + [k for k, _ in plain_blocks[1:] if k != 4]
+    assert check_audio_file(out) == N
+    assert np.array_equal(read_back(out)[0], read_back(reference)[0])
+    assert tag_warnings(caplog) == []
+
+
+def test_an_odd_picture_comment_is_skipped_with_one_warning_and_coverart_stays_a_comment(tiny_model, tmp_path,
+                                                                                        caplog):
+    cut = picture_comment(4, "image/jpeg", "back", JPEG)[1]
+    cut = base64.b64encode(base64.b64decode(cut)[:-10]).decode("ascii")  # its data said to run past it
+    coverart = ("COVERART", base64.b64encode(JPEG).decode("ascii"))  # the old way: no metadata, kept as it is
+    source = tagged_ogg(tmp_path / "in.ogg", extra=[("METADATA_BLOCK_PICTURE", "not base64!"),
+                                                    ("METADATA_BLOCK_PICTURE", cut), coverart])
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+
+    assert list(FLAC(out).tags) == [*COMMENTS[:3], coverart, *COMMENTS[3:]]
+    assert pictures(out) == [(3, "image/png", "front — ☀", BIG_PNG, 16, 16)]
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and warnings[0].count("METADATA_BLOCK_PICTURE") == 2
+    assert check_audio_file(out) == N
+
+
+def comment_packet_offset(source):
+    """The file offset of an Ogg Vorbis file's comment count (its comment packet begins the second page)."""
+    return ogg_pages(source)[1][2] + 7 + 4 + len(OggVorbis(source).tags.vendor.encode())
+
+
+def damage_ogg(source, damage):
+    data = bytearray(source.read_bytes())
+    page, _, body, length = ogg_pages(source)[1]
+    if damage == "comment count":  # 10**6 comments said: they run past the packet
+        count = comment_packet_offset(source)
+        data[count : count + 4] = (10**6).to_bytes(4, "little")
+    elif damage == "no vorbis header":
+        data[body + 6] = ord("X")  # "\x03vorbiX"
+    elif damage == "page CRC":
+        data[body + 100] ^= 1
+    elif damage == "cut in the packet":
+        data = data[: ogg_pages(source)[5][0] + 100]
+    elif damage == "no Ogg page":
+        data[page : page + 4] = b"OggX"
+    elif damage == "a page missing":
+        third, fourth = ogg_pages(source)[2][0], ogg_pages(source)[3][0]
+        del data[third:fourth]
+    if damage in ("comment count", "no vorbis header"):  # a page that is whole: its CRC made anew
+        end = body + length
+        data[page + 22 : page + 26] = bytes(4)
+        data[page + 22 : page + 26] = ogg_crc(bytes(data[page:end])).to_bytes(4, "little")
+    source.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["comment count", "no vorbis header", "page CRC", "cut in the packet",
+                                    "no Ogg page", "a page missing", "packet too large"])
+def test_an_ogg_comment_packet_that_cannot_be_read_carries_nothing_and_warns_once(tmp_path, caplog, monkeypatch,
+                                                                                   damage):
+    """Libvorbis itself refuses such a file (a restore of it fails before its tags): the tags are read alone."""
+    from sagasr_stream import tags
+
+    source = tagged_ogg(tmp_path / "in.ogg")
+    if damage == "packet too large":
+        monkeypatch.setattr(tags, "MAX_OGG_COMMENT", 50_000)  # the packet: ~115 KB
+    else:
+        damage_ogg(source, damage)
+    tmp, before = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert tmp.read_bytes() == before
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "Vorbis comment" in warnings[0]
+
+
+def test_no_damage_to_an_ogg_comment_header_fails_the_carrying(tmp_path, caplog):
+    """Bytes of the first pages changed at random (CRCs made anew or not, lacing values, lengths, base64): the
+    tags are carried or left out with one warning, never raised."""
+    source = tagged_ogg(tmp_path / "in.ogg")
+    given, pages = source.read_bytes(), ogg_pages(source)[:4]
+    tmp, before = pedalboard_output(tmp_path, ".flac")
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        data = bytearray(given)
+        for index in rng.integers(0, pages[-1][2] + pages[-1][3], size=int(rng.integers(1, 4))):
+            data[index] = int(rng.choice([0, 1, 0x7F, 0xFF, ord("="), int(rng.integers(0, 256))]))
+        if rng.random() < 0.5:
+            for page, _, body, length in pages:
+                data[page + 22 : page + 26] = bytes(4)
+                data[page + 22 : page + 26] = ogg_crc(bytes(data[page : body + length])).to_bytes(4, "little")
+        source.write_bytes(bytes(data))
+        tmp.write_bytes(before)
+        caplog.clear()
+        carry_tags(source, tmp, tmp_path / "out.flac")
+        assert len(tag_warnings(caplog)) <= 1 and check_audio_file(tmp) == N
+
+
+def test_an_ogg_with_only_a_picture_keeps_the_outputs_comment_block(tmp_path, caplog):
+    source = write(tmp_path / "in.ogg", quality=128)
+    f = OggVorbis(source)
+    f.tags.append(picture_comment(3, "image/png", "", PNG))
+    f.save()
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    vendor = FLAC(tmp).tags.vendor
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert list(FLAC(tmp).tags) == [] and FLAC(tmp).tags.vendor == vendor
+    assert pictures(tmp) == [(3, "image/png", "", PNG, 16, 16)]
+    assert check_audio_file(tmp) == N and tag_warnings(caplog) == []
+
+
 # --- what is not carried ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("source_name, out_name", [("in.wav", "out.flac"), ("in.flac", "out.mp3"),
                                                    ("in.flac", "out.wav"), ("in.mp3", "out.ogg"),
-                                                   ("in.mp3", "out.wav")])
+                                                   ("in.mp3", "out.wav"), ("in.ogg", "out.wav"),
+                                                   ("in.ogg", "out.ogg"), ("in.ogg", "out.mp3")])
 def test_other_pairs_carry_no_tags_and_warn_of_nothing(tiny_model, tmp_path, caplog, source_name, out_name):
     source = tmp_path / source_name
-    {".wav": write, ".flac": tagged_flac, ".mp3": tagged_mp3}[source.suffix](source)
+    {".wav": write, ".flac": tagged_flac, ".mp3": tagged_mp3, ".ogg": tagged_ogg}[source.suffix](source)
     out = restore_file(source, tmp_path / out_name, tiny_model)
     data = out.read_bytes()
     assert data[:3] != b"ID3" and data[-128:-125] != b"TAG"
-    assert b"ARTIST=Anna" not in data and "Bérénice".encode("utf-16-le") not in data and b"\x89PNG" not in data
+    assert b"ARTIST=Anna" not in data and b"METADATA_BLOCK_PICTURE" not in data
+    assert "Bérénice".encode("utf-16-le") not in data and b"\x89PNG" not in data
     if out.suffix == ".flac":
         assert list(FLAC(out).tags) == [] and pictures(out) == []
     assert check_audio_file(out) == N

@@ -73,9 +73,9 @@ def number_stream(path: str | Path) -> None:
 
 
 
-def page_crc_matches(page: bytes) -> bool:
+def page_crc_matches(page: bytes | bytearray) -> bool:
     """Whether a whole page's CRC is the one its header holds."""
-    return ogg_crc(page[: CRC.start] + bytes(4) + page[CRC.stop :]) == int.from_bytes(page[CRC], "little")
+    return ogg_crc(bytes(page[: CRC.start] + bytes(4) + page[CRC.stop :])) == int.from_bytes(page[CRC], "little")
 
 
 def first_packets(f: BinaryIO, count: int, limit: int) -> list[bytes]:

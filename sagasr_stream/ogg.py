@@ -72,7 +72,6 @@ def number_stream(path: str | Path) -> None:
             f.seek(end)
 
 
-
 def page_crc_matches(page: bytes | bytearray) -> bool:
     """Whether a whole page's CRC is the one its header holds."""
     return ogg_crc(bytes(page[: CRC.start] + bytes(4) + page[CRC.stop :])) == int.from_bytes(page[CRC], "little")

@@ -147,8 +147,8 @@ def restore_file(
     channels, Vorbis 1..200 kHz; a rate or channel count the output cannot hold is refused from the input's header,
     before the model loads. An MP3 output reads back (here, or in a gapless player) at the input's exact length, a
     Vorbis one by itself; the same samples give the same bytes (an Ogg stream's serial number is its content's).
-    A FLAC output of a FLAC input keeps its Vorbis comments and pictures, an MP3 output of an MP3 its ID3 tags
-    (:mod:`sagasr_stream.tags`); other outputs carry no tags.
+    A FLAC output keeps the tags of a FLAC, MP3 or Ogg Vorbis input (as Vorbis comments and pictures), an MP3
+    output an MP3 input's ID3 tags (:mod:`sagasr_stream.tags`); no other pair carries tags.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))

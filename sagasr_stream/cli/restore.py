@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SagasrError
-from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs, outside_folder
 from ..formats import check_output_rate, output_bit_depth, output_quality
+from ..input_files import AUDIO_SUFFIXES, check_collisions, expand_inputs, outside_folder
 from .options import (
     FORMATS, add_band_limit_option, add_bit_depth_option, add_quality_option, add_restore_options, sample_rate_hz,
     settings_from_args,

@@ -22,10 +22,10 @@ from typing import Any, Callable, ParamSpec, Sequence
 
 from .. import __version__
 from ..audio_io import decoder_path, unreadable_message
-from ..formats import output_bit_depth, output_channels_problem, output_quality, output_rate_problem
 from ..chunking import WindowPlan
 from ..errors import AudioFileError, SagasrError
 from ..files import sha256_file
+from ..formats import output_bit_depth, output_channels_problem, output_quality, output_rate_problem
 from ..mp3 import mp3_gapless
 from ..partials import remove_stale_partials
 from ..rates import choose_output_rate

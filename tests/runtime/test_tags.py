@@ -6,6 +6,7 @@ the exact length); other pairs carry nothing, and odd tags never fail a restore.
 import base64
 import logging
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,6 +240,17 @@ def comments(path):
     return found
 
 
+def assert_only_comments_and_a_picture_added(out: Path, reference: Path) -> None:
+    """``out`` is the untagged ``reference`` restore with a comment block and a picture after its STREAMINFO: the
+    frames and STREAMINFO as written, the audio the same."""
+    blocks, frames = flac_blocks(out)
+    plain_blocks, plain_frames = flac_blocks(reference)
+    assert frames == plain_frames and blocks[0] == plain_blocks[0]  # the frames and STREAMINFO as written
+    assert [k for k, _ in blocks] == [0, 4, 6] + [k for k, _ in plain_blocks[1:] if k != 4]
+    assert check_audio_file(out) == N
+    assert np.array_equal(read_back(out)[0], read_back(reference)[0])
+
+
 @pytest.mark.parametrize("v2_version, v23_sep, artists", [(4, "/", ["Anna", "Bérénice"]),
                                                            (3, None, ["Anna", "Bérénice"]),
                                                            (3, "/", ["Anna/Bérénice"])])
@@ -252,12 +264,7 @@ def test_an_mp3_restored_to_flac_gets_its_id3v2_tag_as_vorbis_comments_and_a_pic
     assert comments(out) == expected_comments(artists)
     assert FLAC(out).tags.vendor == FLAC(reference).tags.vendor  # libFLAC's, as the output had it
     assert pictures(out) == [(3, "image/png", "front — ☀", PNG, 0, 0)]
-    blocks, frames = flac_blocks(out)
-    plain_blocks, plain_frames = flac_blocks(reference)
-    assert frames == plain_frames and blocks[0] == plain_blocks[0]  # the frames and STREAMINFO as written
-    assert [k for k, _ in blocks] == [0, 4, 6] + [k for k, _ in plain_blocks[1:] if k != 4]
-    assert check_audio_file(out) == N
-    assert np.array_equal(read_back(out)[0], read_back(reference)[0])
+    assert_only_comments_and_a_picture_added(out, reference)
     assert tag_warnings(caplog) == []
 
 
@@ -445,12 +452,7 @@ def test_an_ogg_vorbis_restored_to_flac_gets_its_comments_and_its_picture(tiny_m
     assert list(FLAC(out).tags) == COMMENTS  # in their order, the picture's comment taken out
     assert FLAC(out).tags.vendor == FLAC(reference).tags.vendor  # libFLAC's, as the output had it
     assert pictures(out) == [(3, "image/png", "front — ☀", BIG_PNG, 16, 16)]
-    blocks, frames = flac_blocks(out)
-    plain_blocks, plain_frames = flac_blocks(reference)
-    assert frames == plain_frames and blocks[0] == plain_blocks[0]  # the frames and STREAMINFO as written
-    assert [k for k, _ in blocks] == [0, 4, 6] + [k for k, _ in plain_blocks[1:] if k != 4]
-    assert check_audio_file(out) == N
-    assert np.array_equal(read_back(out)[0], read_back(reference)[0])
+    assert_only_comments_and_a_picture_added(out, reference)
     assert tag_warnings(caplog) == []
 
 

@@ -167,8 +167,9 @@ def restore_file(
     given = Restorer.of(model, settings) if model is not None else None  # the embedded model: loaded below
     with open_input(source) as (reader, channels, rate):
         out_rate = choose_output_rate(output_rate, rate, model_rate(given))
-        # the input's rate and channels, known from its header: checked before the model loads or the input is decoded
-        check_output_layout(destination, out_rate, channels, source)
+        # the input's rate (unless given, checked above) and channels, known from its header: checked before the
+        # model loads or the input is decoded
+        check_output_layout(destination, out_rate if output_rate is None else None, channels, source)
         restorer = given or Restorer.of(None, settings)
         sr = restorer.sample_rate
         source_frames = check_audio_file(source)

@@ -151,12 +151,18 @@ def output_channels_problem(suffix: str, channels: int, source: object = None) -
     return f"{format_name(suffix)} holds {held} channels; {what} has {channels} (write {others})"
 
 
-def check_output_layout(destination: Path, sample_rate: int, channels: int, source: object = None) -> None:
+def output_layout_problem(suffix: str, sample_rate: int | None, channels: int, source: object = None) -> str | None:
+    """Why a ``suffix`` file cannot hold ``sample_rate`` (:func:`output_rate_problem`; None: not asked) or the
+    ``channels`` of ``source`` (:func:`output_channels_problem`), or None when it can."""
+    return ((None if sample_rate is None else output_rate_problem(suffix, sample_rate))
+            or output_channels_problem(suffix, channels, source))
+
+
+def check_output_layout(destination: Path, sample_rate: int | None, channels: int, source: object = None) -> None:
     """Raise :class:`AudioFileError` naming ``destination`` (and the input ``source``) when its format cannot hold
-    ``sample_rate`` (:func:`check_output_rate`) or ``channels`` (:func:`output_channels_problem`): checked once an
-    input's header is read, before it is decoded."""
-    check_output_rate(destination, sample_rate)
-    problem = output_channels_problem(destination.suffix, channels, source)
+    ``sample_rate`` (None: checked before) or ``channels`` (:func:`output_layout_problem`): checked once an input's
+    header is read, before it is decoded."""
+    problem = output_layout_problem(destination.suffix, sample_rate, channels, source)
     if problem:
         raise AudioFileError(f"cannot write {destination}: {problem}")
 

@@ -25,7 +25,7 @@ from ..audio_io import decoder_path, unreadable_message
 from ..chunking import WindowPlan
 from ..errors import AudioFileError, SagasrError
 from ..files import sha256_file
-from ..formats import output_bit_depth, output_channels_problem, output_quality, output_rate_problem
+from ..formats import output_bit_depth, output_layout_problem, output_quality, output_rate_problem
 from ..mp3 import mp3_gapless
 from ..partials import remove_stale_partials
 from ..rates import choose_output_rate
@@ -274,7 +274,8 @@ def _pending_files(
             unreadable.append((_File(job, source, destination, 0.0, False, identity, finished=True),
                                f"AudioFileError: {unreadable_message(exc, source)}"))
             continue
-        problem = _layout_problem(destination, choose_output_rate(output_rate, rate, model_rate), channels, source)
+        problem = output_layout_problem(destination.suffix, choose_output_rate(output_rate, rate, model_rate), channels,
+                                        source)
         if problem:
             unreadable.append((_File(job, source, destination, frames / rate, False, identity, finished=True),
                                f"AudioFileError: cannot write {destination}: {problem}"))
@@ -288,12 +289,6 @@ def _pending_files(
         long = windows * plan.hop > 1.5 * segment_seconds * model_rate
         files.append(_File(job, source, destination, frames / rate, long, identity))
     return files, unreadable, recovered
-
-
-def _layout_problem(destination: Path, rate: int, channels: int, source: Path) -> str | None:
-    """Why ``destination``'s format cannot hold ``rate`` or the ``channels`` of ``source``, or None."""
-    return (output_channels_problem(destination.suffix, channels, source)
-            or output_rate_problem(destination.suffix, rate))
 
 
 def _remove_stale_scratch(work: Path, keep: set[str]) -> None:

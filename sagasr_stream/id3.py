@@ -63,6 +63,7 @@ FRAME_ID = {2: re.compile(rb"[A-Z0-9]{3}"), 3: re.compile(rb"[A-Z0-9]{4}"), 4: r
 CODECS = {0: "latin-1", 2: "utf-16-be", 3: "utf-8"}  # 1: UTF-16 with a BOM
 BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 Comments = list[tuple[str, str]]
+ID3V2_HEADER = 10  # "ID3", version (2), flags, syncsafe size (4); a footer as long
 
 
 class FrameProblem(Exception):
@@ -84,6 +85,12 @@ def syncsafe(data: bytes) -> int:
     for byte in data:
         value = value << 7 | byte & 0x7F
     return value
+
+
+def tag_length(head: bytes) -> int:
+    """Bytes of the ID3v2 tag whose 10-byte header is ``head``: the header, the syncsafe size it gives and a footer
+    as long as the header when its flag is set (not checked: see :func:`sagasr_stream.tags.id3v2_length`)."""
+    return ID3V2_HEADER + syncsafe(head[6:10]) + (ID3V2_HEADER if head[5] & 0x10 else 0)
 
 
 def undo_unsync(data: bytes) -> bytes:

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from .id3 import tag_length
+
 
 MP3_BITRATES = {  # kbit/s by bitrate index, layer III: MPEG-1, and MPEG-2 / 2.5
     1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
@@ -34,8 +36,7 @@ def _mp3_info_frame(f: BinaryIO) -> tuple[int, bytes, int] | None:
     head = f.read(10)
     start = 0
     if head[:3] == b"ID3" and len(head) == 10:  # an ID3v2 tag first: its size is syncsafe, footer optional
-        syncsafe = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F
-        start = 10 + syncsafe + (10 if head[5] & 0x10 else 0)
+        start = tag_length(head)
     f.seek(start)
     first = f.read(4)
     length = _mp3_frame_bytes(first)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Literal, NamedTuple
 
 from .errors import AudioFileError
-from .id3 import Comments, Picture, id3v1_fields, id3v2_fields
+from .id3 import ID3V2_HEADER, Comments, Picture, id3v1_fields, id3v2_fields, tag_length
 from .ogg import first_packets
 
 log = logging.getLogger("sagasr_stream")
@@ -49,7 +49,6 @@ FLAC_MAGIC = b"fLaC"
 STREAMINFO, VORBIS_COMMENT, PICTURE = 0, 4, 6
 BLOCK_NAMES = {VORBIS_COMMENT: "VORBIS_COMMENT", PICTURE: "PICTURE"}
 ID3V1_BYTES = 128
-ID3V2_HEADER = 10  # "ID3", version (2), flags, syncsafe size (4); a footer as long
 MAX_BLOCK = (1 << 24) - 1  # a FLAC metadata block's length: 24 bits
 VENDOR = "sagasr_stream"  # a comment block's vendor string when the output has none of libFLAC's
 COPY_BLOCK = 1 << 20
@@ -341,8 +340,7 @@ def id3v2_length(head: bytes) -> int:
         raise TagProblem("its size is not syncsafe")
     if flags & 0x10 and version != 4:
         raise TagProblem(f"a footer flag in a version 2.{version} tag")
-    syncsafe = size[0] << 21 | size[1] << 14 | size[2] << 7 | size[3]
-    return ID3V2_HEADER + syncsafe + (ID3V2_HEADER if flags & 0x10 else 0)
+    return tag_length(head)
 
 
 def id3_tags(source: Path, problems: list[str]) -> tuple[bytes, bytes]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import AudioFileError
 from .mp3 import mp3_frame_counts, mp3_gapless
-from .ogg import ogg_crc
+from .ogg import OggPageError, page_crc_matches, pages
 
 CHECK_BLOCK = 1 << 16  # frames decoded per read
 MD5_BIT_DEPTHS = (8, 16, 24)  # integer depths whose float samples map back to the exact PCM the MD5 covers
@@ -145,30 +145,20 @@ class OggEnd:
 def read_ogg_end(path: Path) -> OggEnd | None:
     """Walk the pages of an Ogg file (by its ``OggS`` magic), checking each one's CRC, or None for another
     file."""
-    size = path.stat().st_size
     with open(path, "rb") as f:
         if f.read(4) != b"OggS":
             return None
-        position, pages, flags = 0, 0, 0
-        while position < size:
-            f.seek(position)
-            head = f.read(27)
-            if len(head) < 27 or head[:4] != b"OggS":
-                what = "is cut inside a page header" if len(head) < 27 else "has no page where one should begin"
-                return OggEnd(f"{what} at byte {position}", pages)
-            segments = f.read(head[26])
-            body = sum(segments)
-            if len(segments) < head[26] or position + 27 + head[26] + body > size:
-                return OggEnd(f"is cut inside the page at byte {position}", pages)
-            page = head[:22] + bytes(4) + head[26:] + segments + f.read(body)
-            if ogg_crc(page) != int.from_bytes(head[22:26], "little"):
-                return OggEnd(f"has a page whose CRC does not match at byte {position}", pages)
-            flags = head[5]
-            pages += 1
-            position += 27 + head[26] + body
+        count, flags = 0, 0
+        try:
+            for position, page in pages(f):
+                if not page_crc_matches(page):
+                    return OggEnd(f"has a page whose CRC does not match at byte {position}", count)
+                flags, count = page[5], count + 1
+        except OggPageError as exc:
+            return OggEnd(exc.problem, count)
     if not flags & 4:
-        return OggEnd("ends without its end-of-stream page", pages)
-    return OggEnd(None, pages)
+        return OggEnd("ends without its end-of-stream page", count)
+    return OggEnd(None, count)
 
 
 def header_problem(path: Path, declared: int) -> str | None:

@@ -29,21 +29,31 @@ def ogg_crc(data: bytes) -> int:
     return int(f"{linear:032b}"[::-1], 2)
 
 
+class OggPageError(AudioFileError):
+    """A page that is not whole; ``problem`` says so of the file ("is cut inside the page at byte 58")."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"the Ogg file {problem}")
+        self.problem = problem
+
+
 def pages(f: BinaryIO) -> Iterator[tuple[int, bytearray]]:
-    """(file offset, bytes) of each page of the open Ogg file ``f``, from its start; :class:`AudioFileError` where
-    a page is not whole."""
+    """(file offset, bytes) of each page of the open Ogg file ``f``, from its start; :class:`OggPageError` where
+    a page is not whole (its CRC is not checked: :func:`page_crc_matches`)."""
     f.seek(0)
     while True:
         position = f.tell()
         head = f.read(HEADER)
         if not head:
             return
-        if len(head) < HEADER or head[:4] != b"OggS":
-            raise AudioFileError(f"no whole Ogg page at byte {position}")
+        if len(head) < HEADER:
+            raise OggPageError(f"is cut inside a page header at byte {position}")
+        if head[:4] != b"OggS":
+            raise OggPageError(f"has no page where one should begin at byte {position}")
         table = f.read(head[26])
         body = f.read(sum(table))
         if len(table) < head[26] or len(body) < sum(table):
-            raise AudioFileError(f"the Ogg page at byte {position} is cut short")
+            raise OggPageError(f"is cut inside the page at byte {position}")
         yield position, bytearray(head + table + body)
 
 

@@ -89,7 +89,7 @@ def syncsafe(data: bytes) -> int:
 
 def tag_length(head: bytes) -> int:
     """Bytes of the ID3v2 tag whose 10-byte header is ``head``: the header, the syncsafe size it gives and a footer
-    as long as the header when its flag is set (not checked: see :func:`sagasr_stream.tags.id3v2_length`)."""
+    as long as the header when its flag is set (not checked: see :func:`sagasr_stream.tags.mp3.id3v2_length`)."""
     return ID3V2_HEADER + syncsafe(head[6:10]) + (ID3V2_HEADER if head[5] & 0x10 else 0)
 
 

@@ -3,13 +3,14 @@
 Ogg Vorbis outputs made reproducible: libvorbis (through pedalboard) names each stream by a random serial number,
 kept in every page's header (and so in its CRC), so the same samples gave other bytes on each write.
 :func:`number_stream` gives the stream a serial number taken from its content instead. :func:`first_packets`
-reassembles an input's header packets (its Vorbis comments, for :mod:`sagasr_stream.tags`)."""
+reassembles an input's header packets (its Vorbis comments, for :mod:`sagasr_stream.tags`), :func:`head_packets`
+an output's too, with the pages they take (its comment header replaced: :mod:`sagasr_stream.tags.ogg`)."""
 from __future__ import annotations
 
 import hashlib
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple
 
 from .errors import AudioFileError
 
@@ -37,10 +38,20 @@ class OggPageError(AudioFileError):
         self.problem = problem
 
 
-def pages(f: BinaryIO) -> Iterator[tuple[int, bytearray]]:
-    """(file offset, bytes) of each page of the open Ogg file ``f``, from its start; :class:`OggPageError` where
-    a page is not whole (its CRC is not checked: :func:`page_crc_matches`)."""
-    f.seek(0)
+class HeadPackets(NamedTuple):
+    """The first packets of an Ogg file's first logical stream, and the pages that hold them."""
+
+    packets: list[bytes]
+    pages: int  # pages of the stream read, up to the one the last packet ends on
+    end: int  # the file offset after that page
+    ends_page: bool  # whether the last packet ends its page (no other packet begins on it)
+    other_pages: int  # pages of other streams passed over before ``end``
+
+
+def pages(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytearray]]:
+    """(file offset, bytes) of each page of the open Ogg file ``f``, from its start (or the page at ``start``);
+    :class:`OggPageError` where a page is not whole (its CRC is not checked: :func:`page_crc_matches`)."""
+    f.seek(start)
     while True:
         position = f.tell()
         head = f.read(HEADER)
@@ -92,14 +103,21 @@ def first_packets(f: BinaryIO, count: int, limit: int) -> list[bytes]:
     passed over), reassembled from the pages' lacing values. :class:`AudioFileError` for a page not whole or whose
     CRC does not match, a page of the stream missing, a packet that does not go on where the stream says, one over
     ``limit`` bytes, or a stream that ends before its ``count``-th packet."""
+    return head_packets(f, count, limit).packets
+
+
+def head_packets(f: BinaryIO, count: int, limit: int) -> HeadPackets:
+    """The first ``count`` packets of the first logical stream of the open Ogg file ``f`` and where they end, as
+    :func:`first_packets` reads them."""
     packets: list[bytes] = []
-    packet, serial, sequence, continuing = bytearray(), b"", 0, False
+    packet, serial, sequence, continuing, others = bytearray(), b"", 0, False, 0
     for position, page in pages(f):
         if not serial:
             if not page[5] & FIRST:
                 raise AudioFileError(f"the Ogg page at byte {position} begins no stream")
             serial = bytes(page[SERIAL])
         elif page[SERIAL] != serial:
+            others += 1
             continue
         if not page_crc_matches(page):
             raise AudioFileError(f"the CRC of the Ogg page at byte {position} does not match")
@@ -110,7 +128,7 @@ def first_packets(f: BinaryIO, count: int, limit: int) -> list[bytes]:
                                  if continuing else f"the Ogg page at byte {position} goes on with no packet")
         sequence += 1
         table, pos = page[HEADER : HEADER + page[26]], HEADER + page[26]
-        for lacing in table:
+        for index, lacing in enumerate(table):
             packet += page[pos : pos + lacing]
             pos += lacing
             if len(packet) > limit:
@@ -119,6 +137,6 @@ def first_packets(f: BinaryIO, count: int, limit: int) -> list[bytes]:
                 packets.append(bytes(packet))
                 packet.clear()
                 if len(packets) == count:
-                    return packets
+                    return HeadPackets(packets, sequence, position + len(page), index == len(table) - 1, others)
         continuing = continuing if not table else table[-1] == 255
     raise AudioFileError(f"its first stream ends before packet {count}")

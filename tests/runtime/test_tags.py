@@ -23,7 +23,7 @@ from sagasr_stream.cli import main
 from sagasr_stream.errors import AudioFileError
 from sagasr_stream.integrity import check_audio_file
 from sagasr_stream.mp3 import mp3_gapless
-from sagasr_stream.ogg import ogg_crc
+from sagasr_stream.ogg import first_packets, ogg_crc
 from sagasr_stream.tags import carry_tags
 from tests.conftest import band_limited_noise
 
@@ -506,11 +506,11 @@ def damage_ogg(source, damage):
 def test_an_ogg_comment_packet_that_cannot_be_read_carries_nothing_and_warns_once(tmp_path, caplog, monkeypatch,
                                                                                    damage):
     """Libvorbis itself refuses such a file (a restore of it fails before its tags): the tags are read alone."""
-    from sagasr_stream import tags
+    from sagasr_stream.tags import ogg
 
     source = tagged_ogg(tmp_path / "in.ogg")
     if damage == "packet too large":
-        monkeypatch.setattr(tags, "MAX_OGG_COMMENT", 50_000)  # the packet: ~115 KB
+        monkeypatch.setattr(ogg, "MAX_OGG_COMMENT", 50_000)  # the packet: ~115 KB
     else:
         damage_ogg(source, damage)
     tmp, before = pedalboard_output(tmp_path, ".flac")
@@ -555,12 +555,253 @@ def test_an_ogg_with_only_a_picture_keeps_the_outputs_comment_block(tmp_path, ca
     assert check_audio_file(tmp) == N and tag_warnings(caplog) == []
 
 
+# --- into Ogg Vorbis ----------------------------------------------------------------------------------------------
+
+def ogg_comments(path):
+    """(an Ogg Vorbis file's comments in their order, its METADATA_BLOCK_PICTURE comments as picture tuples)."""
+    found, found_pictures = [], []
+    for key, value in OggVorbis(path).tags:
+        if key.upper() == "METADATA_BLOCK_PICTURE":
+            p = Picture(base64.b64decode(value))
+            found_pictures.append((p.type, p.mime, p.desc, p.data, p.width, p.height))
+        else:
+            found.append((key, value))
+    return found, found_pictures
+
+
+def checked_pages(path):
+    """[(header flags, granule position, lacing values, body)] of the pages of an Ogg file of one stream, each
+    page's CRC and number checked."""
+    data, found = path.read_bytes(), []
+    for index, (pos, flags, body, length) in enumerate(ogg_pages(path)):
+        page = bytearray(data[pos : body + length])
+        crc, page[22:26] = int.from_bytes(page[22:26], "little"), bytes(4)
+        assert ogg_crc(bytes(page)) == crc, f"the CRC of page {index} of {path}"
+        assert int.from_bytes(page[18:22], "little") == index, f"the number of page {index} of {path}"
+        found.append((flags, int.from_bytes(page[6:14], "little", signed=True), data[pos + 27 : body],
+                      data[body : body + length]))
+    return found
+
+
+def header_pages(pages):
+    """The number of pages the three Vorbis header packets take: the last one ends its page (the audio begins on a
+    fresh one)."""
+    ended = 0
+    for index, (_, _, table, _) in enumerate(pages):
+        ended += sum(1 for value in table if value < 255)
+        if ended >= 3:
+            assert ended == 3 and table[-1] < 255, "the audio begins on the setup packet's page"
+            return index + 1
+    raise AssertionError("fewer than three header packets")
+
+
+def assert_only_the_comment_header_changed(out, reference, frames=N):
+    """``out`` is the untagged ``reference`` with another comment header: the identification and setup packets,
+    the audio pages (flags, granule positions, lacing, bodies) and the decoded samples the same; CRCs and page
+    numbers right."""
+    pages, plain = checked_pages(out), checked_pages(reference)
+    assert pages[0] == plain[0] and pages[header_pages(pages) :] == plain[header_pages(plain) :]
+    with open(out, "rb") as f, open(reference, "rb") as g:
+        packets, plain_packets = first_packets(f, 3, 1 << 30), first_packets(g, 3, 1 << 30)
+    assert packets[2] == plain_packets[2] and packets[1][-1:] == b"\x01"  # the setup packet; the framing bit
+    with AudioFile(str(out)) as f, AudioFile(str(reference)) as g:
+        assert f.frames == g.frames == frames and np.array_equal(f.read(f.frames), g.read(g.frames))
+    assert np.array_equal(read_back(out)[0], read_back(reference)[0])
+    assert check_audio_file(out) == frames
+
+
+@pytest.mark.parametrize("kind", ["flac", "mp3", "ogg"])
+def test_a_restore_into_ogg_vorbis_gets_the_inputs_comments_and_pictures(tiny_model, tmp_path, caplog, kind):
+    source = {"flac": tagged_flac, "mp3": id3_tagged_mp3, "ogg": tagged_ogg}[kind](tmp_path / f"in.{kind}")
+    out = restore_file(source, tmp_path / "out.ogg", tiny_model)
+    reference = restore_file(untagged_copy(source, tmp_path), tmp_path / "plain.ogg", tiny_model)
+
+    found, found_pictures = ogg_comments(out)
+    if kind == "flac":
+        assert found == COMMENTS and found_pictures == pictures(source) and len(found_pictures) == 2
+    elif kind == "ogg":  # byte for byte, the picture's comment in its place
+        assert list(OggVorbis(out).tags) == list(OggVorbis(source).tags) and found == COMMENTS
+        assert found_pictures == [(3, "image/png", "front — ☀", BIG_PNG, 16, 16)]
+        assert header_pages(checked_pages(out)) > header_pages(checked_pages(reference))  # its base64: ~110 KB
+    else:
+        grouped = {}
+        for key, value in found:
+            grouped.setdefault(key, []).append(value)
+        assert grouped == expected_comments(["Anna", "Bérénice"])
+        assert found_pictures == [(3, "image/png", "front — ☀", PNG, 0, 0)]
+    assert OggVorbis(out).tags.vendor == OggVorbis(reference).tags.vendor  # libvorbis', as the output had it
+    assert_only_the_comment_header_changed(out, reference)
+    assert tag_warnings(caplog) == []
+
+
+def test_a_comment_header_of_many_pages_is_paged_anew_and_the_pages_after_it_renumbered(tmp_path, caplog):
+    source = write(tmp_path / "in.flac")
+    lyrics = "la " * 200_000  # 600 KB: ten pages of 255 segments of 255 bytes
+    f = FLAC(source)
+    f.tags.extend([("LYRICS", lyrics), ("TITLE", "x")])
+    f.save()
+    tmp, before = pedalboard_output(tmp_path, ".ogg")
+    reference = tmp_path / "plain.ogg"
+    reference.write_bytes(before)
+    carry_tags(source, tmp, tmp_path / "out.ogg")
+
+    assert list(OggVorbis(tmp).tags) == [("LYRICS", lyrics), ("TITLE", "x")]
+    assert header_pages(checked_pages(tmp)) >= header_pages(checked_pages(reference)) + 9
+    assert_only_the_comment_header_changed(tmp, reference)
+    assert tag_warnings(caplog) == []
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".mp3"])
+def test_the_same_input_and_output_give_the_same_tagged_bytes(tmp_path, suffix):
+    source = tagged_ogg(tmp_path / "in.ogg")
+    tmp, before = pedalboard_output(tmp_path, suffix)
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    first = tmp.read_bytes()
+    tmp.write_bytes(before)
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    assert tmp.read_bytes() == first != before
+
+
+def test_an_input_with_garbled_comments_gives_an_ogg_of_its_pictures_and_one_warning(tiny_model, tmp_path, caplog):
+    source = tagged_flac(tmp_path / "in.flac")
+    given = pictures(source)
+    garble(source, 4, 4 + vendor_length(source), (1000).to_bytes(4, "little"))  # 1000 comments said, 6 there
+    out = restore_file(source, tmp_path / "out.ogg", tiny_model)
+
+    found, found_pictures = ogg_comments(out)
+    assert found == [] and found_pictures == given and len(given) == 2
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "VORBIS_COMMENT" in warnings[0]
+    assert check_audio_file(out) == N
+
+
+@pytest.mark.parametrize("kind, suffix", [("ogg", ".ogg"), ("ogg", ".mp3"), ("flac", ".ogg"), ("flac", ".mp3"),
+                                          ("mp3", ".ogg")])  # MP3 -> MP3: its ID3v1 tag kept (test above)
+def test_an_input_whose_tags_cannot_be_read_leaves_the_output_untagged_with_one_warning(tmp_path, caplog, kind,
+                                                                                         suffix):
+    if kind == "ogg":
+        source = tagged_ogg(tmp_path / "in.ogg")
+        damage_ogg(source, "page CRC")
+    elif kind == "flac":
+        source = tagged_flac(tmp_path / "in.flac")
+        source.write_bytes(b"fLaX" + source.read_bytes()[4:])
+    else:
+        source = tagged_mp3(tmp_path / "in.mp3", v1=False)
+        data = bytearray(source.read_bytes())
+        data[3] = 9  # an unknown version
+        source.write_bytes(bytes(data))
+    tmp, before = pedalboard_output(tmp_path, suffix)
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    assert tmp.read_bytes() == before
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0]
+
+
+def test_an_ogg_output_that_cannot_be_walked_is_left_as_written_with_one_warning(tmp_path, caplog):
+    source = tagged_flac(tmp_path / "in.flac")
+    tmp, before = pedalboard_output(tmp_path, ".ogg")
+    cut = before[: ogg_pages(tmp)[1][2] + 20]  # inside the comment packet
+    tmp.write_bytes(cut)
+    carry_tags(source, tmp, tmp_path / "out.ogg")
+    assert tmp.read_bytes() == cut
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "output" in warnings[0]
+
+
+# --- into MP3 -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["flac", "ogg"])
+def test_a_restore_into_mp3_gets_an_id3v24_tag_and_reads_back_at_the_exact_length(tiny_model, tmp_path, caplog,
+                                                                                   kind):
+    source = {"flac": tagged_flac, "ogg": tagged_ogg}[kind](tmp_path / f"in.{kind}")
+    out = restore_file(source, tmp_path / "out.mp3", tiny_model)
+    reference = restore_file(untagged_copy(source, tmp_path), tmp_path / "plain.mp3", tiny_model)
+
+    tag = ID3(out)
+    assert tag.version == (2, 4, 0) and out.read_bytes()[-128:-125] != b"TAG"
+    assert tag["TIT2"].text == [TITLE] and tag["TPE1"].text == ["Anna", "Bérénice"]
+    assert tag["TALB"].text == ["Démo"] and tag["TRCK"].text == ["3/12"] and str(tag["TDRC"]) == "1974"
+    assert [(a.type, a.mime, a.desc, a.data) for a in tag.getall("APIC")] == (
+        [(3, "image/png", "front — ☀", PNG), (4, "image/jpeg", "back", JPEG)] if kind == "flac"
+        else [(3, "image/png", "front — ☀", BIG_PNG)])
+    assert mp3_audio(out) == reference.read_bytes()  # the output's own frames, its LAME tag first
+    assert mp3_gapless(out) == mp3_gapless(reference) is not None
+    samples, frames_read = read_back(out)
+    plain_samples, plain_frames = read_back(reference)
+    assert samples.shape[1] == N and np.array_equal(samples, plain_samples) and frames_read == plain_frames
+    assert check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+MAPPED_COMMENTS = [("TITLE", TITLE), ("ARTIST", "Anna"), ("ARTIST", "Bérénice"), ("ALBUMARTIST", "Ensemble"),
+                   ("ALBUM", "Démo"), ("TRACKNUMBER", "3"), ("TRACKTOTAL", "12"), ("DISCNUMBER", "1"),
+                   ("DISCTOTAL", "2"), ("DATE", "1974-05-06"), ("GENRE", "Rock"), ("COMPOSER", "Dvořák"),
+                   ("COPYRIGHT", "© 1974"), ("ISRC", "CZAB17400001"), ("BPM", "120"), ("COMMENT", "Pěkná"),
+                   ("Mood", "calm"), ("REPLAYGAIN_TRACK_GAIN", "-6.1 dB"), ("REPLAYGAIN_TRACK_GAIN", "x")]
+
+
+def test_vorbis_comments_become_the_id3_frames_taggers_use_and_read_back_as_they_were(tmp_path, caplog):
+    source = write(tmp_path / "in.flac")
+    f = FLAC(source)
+    f.tags.extend(MAPPED_COMMENTS)
+    f.add_picture(picture(4, "image/jpeg", "back", JPEG))
+    f.save()
+    mp3, _ = pedalboard_output(tmp_path, ".mp3")
+    carry_tags(source, mp3, tmp_path / "out.mp3")
+
+    tag = ID3(mp3)
+    texts = {frame.FrameID: frame.text for frame in tag.values() if frame.FrameID.startswith("T")
+             and frame.FrameID != "TXXX"}
+    assert texts == {"TIT2": [TITLE], "TPE1": ["Anna", "Bérénice"], "TPE2": ["Ensemble"], "TALB": ["Démo"],
+                     "TRCK": ["3/12"], "TPOS": ["1/2"], "TCON": ["Rock"], "TCOM": ["Dvořák"],
+                     "TCOP": ["© 1974"], "TSRC": ["CZAB17400001"], "TBPM": ["120"],
+                     "TDRC": [tag["TDRC"].text[0]]} and str(tag["TDRC"]) == "1974-05-06"
+    assert [(c.desc, c.text) for c in tag.getall("COMM")] == [("", ["Pěkná"])]
+    assert sorted((t.desc, t.text) for t in tag.getall("TXXX")) == [("Mood", ["calm"]),
+                                                                     ("REPLAYGAIN_TRACK_GAIN", ["-6.1 dB", "x"])]
+    assert [(a.type, a.mime, a.desc, a.data) for a in tag.getall("APIC")] == [(4, "image/jpeg", "back", JPEG)]
+    assert check_audio_file(mp3) == N
+
+    flac, _ = pedalboard_output(tmp_path, ".flac")  # and back into a FLAC: the comments as they were
+    carry_tags(mp3, flac, tmp_path / "out.flac")
+    expected = {}
+    for key, value in MAPPED_COMMENTS:
+        expected.setdefault(key.upper(), []).append(value)
+    assert comments(flac) == expected and pictures(flac) == [(4, "image/jpeg", "back", JPEG, 0, 0)]
+    assert tag_warnings(caplog) == []
+
+
+@pytest.mark.parametrize("number, total, trck", [("3/12", "12", "3/12"), ("3", "", "3"), ("", "12", None)])
+def test_a_track_number_and_total_make_one_trck_frame(tmp_path, number, total, trck):
+    """A total without its number: a TXXX (read back as TRACKTOTAL, :mod:`sagasr_stream.id3`)."""
+    source = write(tmp_path / "in.flac")
+    f = FLAC(source)
+    f.tags.extend([(name, value) for name, value in [("TRACKNUMBER", number), ("TRACKTOTAL", total)] if value])
+    f.tags.append(("TITLE", "t"))
+    f.save()
+    tmp, _ = pedalboard_output(tmp_path, ".mp3")
+    carry_tags(source, tmp, tmp_path / "out.mp3")
+    tag = ID3(tmp)
+    assert (tag["TRCK"].text == [trck]) if trck else ("TRCK" not in tag and tag["TXXX:TRACKTOTAL"].text == ["12"])
+    assert "TXXX:TRACKTOTAL" not in tag or not trck
+
+
+def test_an_odd_comment_is_left_out_of_an_mp3s_tag_with_one_warning(tmp_path, caplog):
+    source = tagged_ogg(tmp_path / "in.ogg", extra=[("METADATA_BLOCK_PICTURE", "not base64!")])
+    tmp, _ = pedalboard_output(tmp_path, ".mp3")
+    carry_tags(source, tmp, tmp_path / "out.mp3")
+    tag = ID3(tmp)
+    assert tag["TIT2"].text == [TITLE] and len(tag.getall("APIC")) == 1
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "METADATA_BLOCK_PICTURE" in warnings[0]
+    assert check_audio_file(tmp) == N
+
+
 # --- what is not carried ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source_name, out_name", [("in.wav", "out.flac"), ("in.flac", "out.mp3"),
-                                                   ("in.flac", "out.wav"), ("in.mp3", "out.ogg"),
-                                                   ("in.mp3", "out.wav"), ("in.ogg", "out.wav"),
-                                                   ("in.ogg", "out.ogg"), ("in.ogg", "out.mp3")])
+@pytest.mark.parametrize("source_name, out_name", [("in.wav", "out.flac"), ("in.wav", "out.ogg"),
+                                                   ("in.wav", "out.mp3"), ("in.flac", "out.wav"),
+                                                   ("in.mp3", "out.wav"), ("in.ogg", "out.wav")])
 def test_other_pairs_carry_no_tags_and_warn_of_nothing(tiny_model, tmp_path, caplog, source_name, out_name):
     source = tmp_path / source_name
     {".wav": write, ".flac": tagged_flac, ".mp3": tagged_mp3, ".ogg": tagged_ogg}[source.suffix](source)
@@ -571,6 +812,8 @@ def test_other_pairs_carry_no_tags_and_warn_of_nothing(tiny_model, tmp_path, cap
     assert "Bérénice".encode("utf-16-le") not in data and b"\x89PNG" not in data
     if out.suffix == ".flac":
         assert list(FLAC(out).tags) == [] and pictures(out) == []
+    if out.suffix == ".ogg":
+        assert list(OggVorbis(out).tags) == []
     assert check_audio_file(out) == N
     assert tag_warnings(caplog) == []
 
@@ -690,7 +933,7 @@ def test_a_failed_rewrite_leaves_no_second_temporary(tmp_path, monkeypatch):
     def fail(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tags.shutil, "copyfileobj", fail)
+    monkeypatch.setattr(shutil, "copyfileobj", fail)
     with pytest.raises(AudioFileError, match=r"cannot write \S+out\.flac: No space left on device"):
         carry_tags(source, tmp, tmp_path / "out.flac")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.flac", tmp.name])

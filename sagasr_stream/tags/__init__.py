@@ -1,0 +1,134 @@
+"""An input's tags carried into its restored output (pedalboard writes none): the same container in and out, or an
+MP3 or Ogg Vorbis file restored to FLAC.
+
+- FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
+  TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
+  (cover art), put right after the output's STREAMINFO. The output's STREAMINFO (sample count, MD5), its other
+  blocks (SEEKTABLE: offsets from the first frame) and its frames stay as written. Not carried: APPLICATION,
+  CUESHEET (its offsets count the input's samples, at the input's rate), SEEKTABLE and PADDING blocks of the input,
+  and an ID3v2 tag before its ``fLaC`` marker (looked past, not kept).
+- MP3 -> MP3: the input's ID3v2 tag (2.2, 2.3 or 2.4, with a footer if it has one) put first and its ID3v1 tag
+  (the last 128 bytes, from ``TAG``) last, both verbatim; the output's frames between them as written, its LAME
+  tag first, so it reads back at the exact length (:func:`~sagasr_stream.mp3.mp3_gapless` skips an ID3v2 tag). Not
+  carried: APEv2, Lyrics3 and "TAG+" tags, an ID3v2 tag at the end of the file.
+- MP3 -> FLAC: the input's ID3v2 tag (or, without one, its ID3v1 tag) read by :mod:`sagasr_stream.id3` as Vorbis
+  comments (TITLE, ARTIST, ALBUM, TRACKNUMBER and TRACKTOTAL, DATE, GENRE, COMMENT, TXXX frames by their
+  description, ...: the mapping is there) in a VORBIS_COMMENT block under the vendor string libFLAC gave the output,
+  and its APIC frames as PICTURE blocks, both put after the output's STREAMINFO as for FLAC -> FLAC.
+- Ogg Vorbis -> FLAC: the comment header (the second packet) of the input's first logical stream, reassembled from
+  its pages (:func:`~sagasr_stream.ogg.first_packets`: CRCs and page numbers checked, at most
+  :data:`MAX_OGG_COMMENT` bytes), as a VORBIS_COMMENT block under the vendor string libFLAC gave the output (the
+  comments byte for byte, in their order; Vorbis' framing bit dropped), and each METADATA_BLOCK_PICTURE comment
+  (the base64 of a PICTURE block's body) decoded into a PICTURE block instead of a comment, both put after the
+  output's STREAMINFO as for FLAC -> FLAC. An old COVERART comment (a bare image in base64) stays a comment.
+- Any other pair (WAV, AIFF in or out; Ogg Vorbis out: Ogg -> Ogg, MP3 -> Ogg, Ogg -> MP3; FLAC -> MP3): nothing
+  is carried.
+
+Between the same containers only block and tag headers are parsed (and a comment's or a picture's lengths). An input
+block, tag or ID3 frame that does not parse is skipped, one warning naming the input says which; the restore goes
+on. The output is rewritten by streaming into a second temporary file beside it (:func:`retagged_path`), which then
+replaces it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from ..errors import AudioFileError
+from .flac import FlacBlock, blocks_of, flac_fields, flac_tag_blocks, write_flac
+from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
+from .ogg import ogg_fields, write_ogg
+from .vorbis import TagProblem, picture_comment, split_pictures
+
+__all__ = ["TagProblem", "carry_tags", "retagged_path", "rewrite"]
+
+log = logging.getLogger("sagasr_stream")
+
+TAGGED = (".flac", ".mp3", ".ogg")  # the containers whose tags are read and written
+Copier = Callable[[BinaryIO, BinaryIO], None]  # streams one open file into another
+Fields = tuple[list[bytes], list[bytes]]  # Vorbis comments (NAME=value) and PICTURE bodies
+
+
+def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> None:
+    """Give the output file ``tmp`` (being written for ``destination``) the tags of the input ``source``, both
+    FLAC, MP3 or Ogg Vorbis (see the module docstring). An odd input tag is skipped with one warning naming
+    ``source``; a failure to rewrite ``tmp`` raises :class:`AudioFileError` naming ``destination``."""
+    source = Path(source)
+    kind, out_kind = source.suffix.lower(), destination.suffix.lower()
+    if kind not in TAGGED or out_kind not in TAGGED:
+        log.debug("tags of %s are not carried into %s (only between FLAC, MP3 and Ogg Vorbis files)", source,
+                  destination)
+        return
+    problems: list[str] = []
+    try:
+        copy = {".flac": into_flac, ".mp3": into_mp3, ".ogg": into_ogg}[out_kind](source, kind, tmp, problems)
+        if copy is not None:
+            rewrite(tmp, destination, copy)
+    except TagProblem as exc:  # the output itself cannot be walked: left as written
+        problems.append(f"the output's own metadata cannot be walked ({exc})")
+    if problems:
+        log.warning("tags of %s left out of %s: %s", source, destination, "; ".join(problems))
+
+
+def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
+    """(Vorbis comments, PICTURE bodies) of the FLAC, MP3 or Ogg Vorbis file ``source`` (an Ogg Vorbis file's
+    METADATA_BLOCK_PICTURE comments as bodies); what is left out is told in ``problems``."""
+    if kind == ".flac":
+        return flac_fields(source, problems)
+    if kind == ".mp3":
+        return id3_fields(source, problems)
+    return split_pictures(ogg_fields(source, problems), problems)
+
+
+def into_flac(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
+    """The copy of the FLAC output ``tmp`` that gives it the tags of ``source`` (None: none to give)."""
+    blocks: list[FlacBlock] = (flac_tag_blocks(source, problems) if kind == ".flac"
+                               else blocks_of(*input_fields(source, kind, problems), tmp, problems))
+    return (lambda src, dst: write_flac(src, dst, blocks)) if blocks else None
+
+
+def into_mp3(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
+    """The copy of the MP3 output ``tmp`` that gives it the ID3 tags of ``source`` (None: none to give)."""
+    if kind == ".mp3":
+        head, tail = id3_tags(source, problems)
+    else:
+        fields, bodies = input_fields(source, kind, problems)
+        comments, more_bodies = split_pictures(fields, problems) if kind == ".flac" else (fields, [])
+        head, tail = id3v24_tag(comments, bodies + more_bodies, problems), b""
+    return (lambda src, dst: write_mp3(src, dst, head, tail)) if head or tail else None
+
+
+def into_ogg(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
+    """The copy of the Ogg Vorbis output ``tmp`` that gives it the comments of ``source`` (None: none to give)."""
+    if kind == ".ogg":
+        fields = ogg_fields(source, problems)
+    else:
+        comments, bodies = input_fields(source, kind, problems)
+        fields = comments + [picture_comment(body) for body in bodies]
+    return (lambda src, dst: write_ogg(src, dst, fields)) if fields else None
+
+
+def retagged_path(tmp: Path) -> Path:
+    """The second temporary file beside ``tmp`` (``.sagasr-HASH.partial-PID.EXT`` -> ``.tags-sagasr-...``), named
+    so that :mod:`sagasr_stream.partials` removes it when a killed run left it behind."""
+    return tmp.with_name(f".tags-{tmp.name.lstrip('.')}")
+
+
+def rewrite(tmp: Path, destination: Path, copy: Copier) -> None:
+    """Stream ``tmp`` through ``copy(src, dst)`` into :func:`retagged_path`, which then replaces it; an OSError
+    raises :class:`AudioFileError` naming ``destination`` (the copy removed)."""
+    retagged = retagged_path(tmp)
+    try:
+        if os.path.lexists(retagged):  # a killed run's, or a link planted there: never written through
+            retagged.unlink()
+        with open(tmp, "rb") as src, open(retagged, "xb") as dst:
+            copy(src, dst)
+        os.replace(retagged, tmp)
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
+    finally:
+        if os.path.lexists(retagged):
+            retagged.unlink()
+

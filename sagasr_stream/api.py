@@ -147,8 +147,9 @@ def restore_file(
     channels, Vorbis 1..200 kHz; a rate or channel count the output cannot hold is refused from the input's header,
     before the model loads. An MP3 output reads back (here, or in a gapless player) at the input's exact length, a
     Vorbis one by itself; the same samples give the same bytes (an Ogg stream's serial number is its content's).
-    A FLAC output keeps the tags of a FLAC, MP3 or Ogg Vorbis input (as Vorbis comments and pictures), an MP3
-    output an MP3 input's ID3 tags (:mod:`sagasr_stream.tags`); no other pair carries tags.
+    An output keeps the tags of an input when both are FLAC, MP3 or Ogg Vorbis files (an MP3's ID3 tags as they
+    are into an MP3, Vorbis comments and pictures into a FLAC or an Ogg Vorbis file, an ID3v2.4 tag into an MP3 from
+    the others: :mod:`sagasr_stream.tags`); WAV and AIFF carry none.
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))

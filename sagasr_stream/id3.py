@@ -1,4 +1,5 @@
-"""An MP3's ID3 tag read as Vorbis comments and pictures, for a FLAC restored from it (:mod:`sagasr_stream.tags`).
+"""An MP3's ID3 tag read as Vorbis comments and pictures, for a FLAC or Ogg Vorbis file restored from it
+(:mod:`sagasr_stream.tags`; the way back, Vorbis comments into an ID3v2.4 tag: :mod:`sagasr_stream.tags.mp3`).
 
 Our own small reader (the runtime takes no tagging library). Read from an ID3v2 tag (2.2, 2.3, 2.4):
 

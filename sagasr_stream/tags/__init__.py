@@ -1,33 +1,43 @@
-"""An input's tags carried into its restored output (pedalboard writes none): the same container in and out, or an
-MP3 or Ogg Vorbis file restored to FLAC.
+"""An input's tags carried into its restored output (pedalboard writes none), between any two of FLAC, MP3 and
+Ogg Vorbis: an input's tags read as Vorbis comments and pictures where the containers differ (:mod:`.vorbis`).
 
 - FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
   (cover art), put right after the output's STREAMINFO. The output's STREAMINFO (sample count, MD5), its other
   blocks (SEEKTABLE: offsets from the first frame) and its frames stay as written. Not carried: APPLICATION,
   CUESHEET (its offsets count the input's samples, at the input's rate), SEEKTABLE and PADDING blocks of the input,
-  and an ID3v2 tag before its ``fLaC`` marker (looked past, not kept).
+  and an ID3v2 tag before its ``fLaC`` marker (looked past, not kept) (:mod:`.flac`).
 - MP3 -> MP3: the input's ID3v2 tag (2.2, 2.3 or 2.4, with a footer if it has one) put first and its ID3v1 tag
   (the last 128 bytes, from ``TAG``) last, both verbatim; the output's frames between them as written, its LAME
   tag first, so it reads back at the exact length (:func:`~sagasr_stream.mp3.mp3_gapless` skips an ID3v2 tag). Not
-  carried: APEv2, Lyrics3 and "TAG+" tags, an ID3v2 tag at the end of the file.
+  carried: APEv2, Lyrics3 and "TAG+" tags, an ID3v2 tag at the end of the file (:mod:`.mp3`).
 - MP3 -> FLAC: the input's ID3v2 tag (or, without one, its ID3v1 tag) read by :mod:`sagasr_stream.id3` as Vorbis
   comments (TITLE, ARTIST, ALBUM, TRACKNUMBER and TRACKTOTAL, DATE, GENRE, COMMENT, TXXX frames by their
   description, ...: the mapping is there) in a VORBIS_COMMENT block under the vendor string libFLAC gave the output,
   and its APIC frames as PICTURE blocks, both put after the output's STREAMINFO as for FLAC -> FLAC.
 - Ogg Vorbis -> FLAC: the comment header (the second packet) of the input's first logical stream, reassembled from
   its pages (:func:`~sagasr_stream.ogg.first_packets`: CRCs and page numbers checked, at most
-  :data:`MAX_OGG_COMMENT` bytes), as a VORBIS_COMMENT block under the vendor string libFLAC gave the output (the
+  :data:`.ogg.MAX_OGG_COMMENT` bytes), as a VORBIS_COMMENT block under the vendor string libFLAC gave the output (the
   comments byte for byte, in their order; Vorbis' framing bit dropped), and each METADATA_BLOCK_PICTURE comment
   (the base64 of a PICTURE block's body) decoded into a PICTURE block instead of a comment, both put after the
   output's STREAMINFO as for FLAC -> FLAC. An old COVERART comment (a bare image in base64) stays a comment.
-- Any other pair (WAV, AIFF in or out; Ogg Vorbis out: Ogg -> Ogg, MP3 -> Ogg, Ogg -> MP3; FLAC -> MP3): nothing
-  is carried.
+- FLAC, MP3 or Ogg Vorbis -> Ogg Vorbis: the output's comment header made anew of the input's comments under the
+  vendor string libvorbis gave it, its header pages paged anew and the audio pages after them renumbered
+  (:mod:`.ogg`: the decoded samples stay the same). From an Ogg Vorbis file its comments byte for byte, in their
+  order (METADATA_BLOCK_PICTURE ones too); from a FLAC its VORBIS_COMMENT block's comments, then a
+  METADATA_BLOCK_PICTURE comment of each PICTURE block; from an MP3 the comments and pictures read as for MP3 -> FLAC.
+- FLAC or Ogg Vorbis -> MP3: an ID3v2.4 tag of the input's comments put before the output's frames (TITLE TIT2,
+  ARTIST TPE1, ALBUM TALB, TRACKNUMBER and TRACKTOTAL TRCK, DATE TDRC, GENRE TCON, COMMENT COMM, any other name a
+  TXXX by its name, ...: the mapping is in :mod:`.mp3`), and each picture (a PICTURE block, a METADATA_BLOCK_PICTURE
+  comment) as an APIC frame; no ID3v1 tag. The output's frames as written, its LAME tag first, so it reads back at
+  the exact length.
+- Any other pair (WAV or AIFF in or out): nothing is carried.
 
 Between the same containers only block and tag headers are parsed (and a comment's or a picture's lengths). An input
-block, tag or ID3 frame that does not parse is skipped, one warning naming the input says which; the restore goes
-on. The output is rewritten by streaming into a second temporary file beside it (:func:`retagged_path`), which then
-replaces it.
+block, tag, ID3 frame, comment or picture that does not parse is skipped, one warning naming the input says which;
+the restore goes on. An output whose own metadata cannot be walked is left as written (told in the same warning).
+The output is rewritten by streaming into a second temporary file beside it (:func:`retagged_path`), which then
+replaces it; the same input and output give the same bytes.
 """
 from __future__ import annotations
 

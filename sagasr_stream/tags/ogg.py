@@ -58,7 +58,8 @@ def laced_pages(packets: list[bytes], serial: bytes, sequence: int) -> list[byte
     up to 255 segments each, the last packet ending the last page."""
     lacing = b"".join(b"\xff" * (len(packet) // 255) + bytes([len(packet) % 255]) for packet in packets)
     data = b"".join(packets)
-    found, pos, continued = [], 0, False
+    found: list[bytes] = []
+    pos, continued = 0, False
     for start in range(0, len(lacing), MAX_SEGMENTS):
         table = lacing[start : start + MAX_SEGMENTS]
         size = sum(table)

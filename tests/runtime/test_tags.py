@@ -1,8 +1,10 @@
 """Tags kept by a restore (:mod:`sagasr_stream.tags`): a FLAC's Vorbis comments and pictures into a FLAC output, an
 MP3's ID3v2 and ID3v1 tags into an MP3 output, an MP3's ID3 tag as Vorbis comments and pictures into a FLAC output
 (:mod:`sagasr_stream.id3`), an Ogg Vorbis file's comment header (its METADATA_BLOCK_PICTURE comments as pictures) into
-a FLAC output, the restored audio untouched (same frames, STREAMINFO MD5, LAME tag first: read back at
-the exact length); other pairs carry nothing, and odd tags never fail a restore."""
+a FLAC output; any of the three into an Ogg Vorbis output's comment header (re-paged, later pages renumbered), FLAC
+and Ogg Vorbis comments into an MP3 output's ID3v2.4 tag; the restored audio untouched (same frames, STREAMINFO MD5,
+LAME tag first: read back at the exact length; the same decoded Vorbis samples); WAV and AIFF carry nothing, and odd
+tags never fail a restore."""
 import base64
 import logging
 import shutil

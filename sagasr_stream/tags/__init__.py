@@ -105,7 +105,7 @@ def into_mp3(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier 
         head, tail = id3_tags(source, problems)
     else:
         fields, bodies = input_fields(source, kind, problems)
-        comments, more_bodies = split_pictures(fields, problems) if kind == ".flac" else (fields, [])
+        comments, more_bodies = split_pictures(fields, problems)  # a FLAC's METADATA_BLOCK_PICTURE comments
         head, tail = id3v24_tag(comments, bodies + more_bodies, problems), b""
     return (lambda src, dst: write_mp3(src, dst, head, tail)) if head or tail else None
 

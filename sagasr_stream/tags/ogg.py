@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import AudioFileError
-from ..ogg import CONTINUED, CRC, HEADER, SEQUENCE, SERIAL, head_packets, ogg_crc, pages
+from ..ogg import CONTINUED, CRC, HEADER, SEQUENCE, SERIAL, first_packets, head_packets, ogg_crc, pages
 from .vorbis import TagProblem, comment_block, comment_fields, comment_vendor
 
 MAX_OGG_COMMENT = 16 << 20  # bytes of an Ogg Vorbis comment packet read at most (a larger one: skipped)
@@ -38,7 +38,7 @@ def ogg_comment_fields(source: Path) -> list[bytes]:
     ``source``; :class:`TagProblem` for a stream that is no Vorbis stream or a header that does not parse,
     :class:`AudioFileError` for pages that cannot be walked (:func:`~sagasr_stream.ogg.first_packets`)."""
     with open(source, "rb") as f:
-        packets = check_vorbis(head_packets(f, 2, MAX_OGG_COMMENT).packets, "its")
+        packets = check_vorbis(first_packets(f, 2, MAX_OGG_COMMENT), "its")
     return comment_fields(packets[1][len(VORBIS_HEADERS[1]) :])
 
 

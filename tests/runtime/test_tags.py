@@ -788,6 +788,21 @@ def test_a_track_number_and_total_make_one_trck_frame(tmp_path, number, total, t
     assert "TXXX:TRACKTOTAL" not in tag or not trck
 
 
+def test_a_date_that_is_no_timestamp_is_a_txxx_and_a_flacs_picture_comment_an_apic(tmp_path, caplog):
+    source = write(tmp_path / "in.flac")
+    f = FLAC(source)
+    f.tags.extend([("Date", "May 1974"), picture_comment(3, "image/png", "front", PNG)])
+    f.save()
+    tmp, _ = pedalboard_output(tmp_path, ".mp3")
+    carry_tags(source, tmp, tmp_path / "out.mp3")
+    tag = ID3(tmp)
+    assert "TDRC" not in tag and tag["TXXX:Date"].text == ["May 1974"]
+    assert [(a.type, a.mime, a.desc, a.data) for a in tag.getall("APIC")] == [(3, "image/png", "front", PNG)]
+    flac, _ = pedalboard_output(tmp_path, ".flac")  # read back: DATE again
+    carry_tags(tmp, flac, tmp_path / "out.flac")
+    assert comments(flac) == {"DATE": ["May 1974"]} and tag_warnings(caplog) == []
+
+
 def test_an_odd_comment_is_left_out_of_an_mp3s_tag_with_one_warning(tmp_path, caplog):
     source = tagged_ogg(tmp_path / "in.ogg", extra=[("METADATA_BLOCK_PICTURE", "not base64!")])
     tmp, _ = pedalboard_output(tmp_path, ".mp3")

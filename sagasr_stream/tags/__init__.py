@@ -50,13 +50,15 @@ from ..errors import AudioFileError
 from .flac import FlacBlock, blocks_of, flac_fields, flac_tag_blocks, write_flac
 from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
 from .ogg import ogg_fields, write_ogg
+from .riff import RiffTags, output_chunks, output_form, riff_tags, write_riff
 from .vorbis import TagProblem, picture_comment, split_pictures
 
 __all__ = ["TagProblem", "carry_tags", "retagged_path", "rewrite"]
 
 log = logging.getLogger("sagasr_stream")
 
-TAGGED = (".flac", ".mp3", ".ogg")  # the containers whose tags are read and written
+RIFF_KINDS = (".wav", ".aiff", ".aif")  # WAV and AIFF: tags in chunks
+TAGGED = (".flac", ".mp3", ".ogg", *RIFF_KINDS)  # the containers whose tags are read and written
 Copier = Callable[[BinaryIO, BinaryIO], None]  # streams one open file into another
 Fields = tuple[list[bytes], list[bytes]]  # Vorbis comments (NAME=value) and PICTURE bodies
 
@@ -68,12 +70,13 @@ def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> 
     source = Path(source)
     kind, out_kind = source.suffix.lower(), destination.suffix.lower()
     if kind not in TAGGED or out_kind not in TAGGED:
-        log.debug("tags of %s are not carried into %s (only between FLAC, MP3 and Ogg Vorbis files)", source,
-                  destination)
+        log.debug("tags of %s are not carried into %s (only between FLAC, MP3, Ogg Vorbis, WAV and AIFF files)",
+                  source, destination)
         return
     problems: list[str] = []
+    into = {".flac": into_flac, ".mp3": into_mp3, ".ogg": into_ogg} | dict.fromkeys(RIFF_KINDS, into_riff)
     try:
-        copy = {".flac": into_flac, ".mp3": into_mp3, ".ogg": into_ogg}[out_kind](source, kind, tmp, problems)
+        copy = into[out_kind](source, kind, tmp, problems)
         if copy is not None:
             rewrite(tmp, destination, copy)
     except TagProblem as exc:  # the output itself cannot be walked: left as written
@@ -89,6 +92,9 @@ def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
         return flac_fields(source, problems)
     if kind == ".mp3":
         return id3_fields(source, problems)
+    if kind in RIFF_KINDS:
+        found = riff_tags(source, problems)
+        return found.comments, found.bodies
     return split_pictures(ogg_fields(source, problems), problems)
 
 
@@ -118,6 +124,20 @@ def into_ogg(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier 
         comments, bodies = input_fields(source, kind, problems)
         fields = comments + [picture_comment(body) for body in bodies]
     return (lambda src, dst: write_ogg(src, dst, fields)) if fields else None
+
+
+def into_riff(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
+    """The copy of the WAV or AIFF output ``tmp`` that gives it chunks of the tags of ``source`` (a WAV's ``bext``
+    chunk too; None: none to give, or too many bytes for the output)."""
+    if kind in RIFF_KINDS:
+        tags = riff_tags(source, problems)
+    else:
+        tags = RiffTags(*input_fields(source, kind, problems), b"")
+    comments, bodies = split_pictures(tags.comments, problems)  # a FLAC's METADATA_BLOCK_PICTURE comments
+    with open(tmp, "rb") as f:
+        form = output_form(f)
+    before, after = output_chunks(form, RiffTags(comments, tags.bodies + bodies, tags.bext), problems)
+    return (lambda src, dst: write_riff(src, dst, before, after)) if before or after else None
 
 
 def retagged_path(tmp: Path) -> Path:

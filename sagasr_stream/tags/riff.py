@@ -58,22 +58,28 @@ class RiffTags(NamedTuple):
 
 
 def walk(f: BinaryIO) -> tuple[Form, str | None]:
-    """The chunks of an open WAV or AIFF file, and what stopped the walk early (a chunk running past the end of
-    the file, too many chunks; None: none did); :class:`TagProblem` for a file that is none (an RF64 file too)."""
+    """The chunks of an open WAV (RF64 too: a ``data`` chunk's size from its ``ds64`` chunk) or AIFF file, and what
+    stopped the walk early (a chunk other than the sample data running past the end of the file, too many chunks;
+    None: nothing did, or the sample data ran past it: a cut file, a streaming writer's placeholder size);
+    :class:`TagProblem` for a file that is none."""
     head, size = f.read(12), os.fstat(f.fileno()).st_size
-    if head[:4] == b"RF64":
-        raise TagProblem("an RF64 file: its chunks are not walked")
-    if not (head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")):
+    if not (head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
+            or head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")):
         raise TagProblem("no RIFF WAVE or FORM AIFF header")
-    form = Form(head[:4] == b"FORM", [], 12)
+    form, data_size = Form(head[:4] == b"FORM", [], 12), None
     while form.end + 8 <= size:
         if len(form.chunks) == MAX_CHUNKS:
             return form, f"more than {MAX_CHUNKS} chunks"
         f.seek(form.end)
         header = f.read(8)
         cid, length = header[:4], int.from_bytes(header[4:], form.order)
+        if cid == b"ds64" and head[:4] == b"RF64" and length >= 16:
+            data_size = int.from_bytes(f.read(16)[8:], "little")  # after the RIFF size
+        if cid == b"data" and length == 0xFFFFFFFF and data_size is not None:
+            length = data_size
         if form.end + 8 + length > size:
-            return form, f"its chunk {cid.decode('latin-1')!r} runs past the end of the file"
+            ran_past = cid == (b"SSND" if form.aiff else b"data")
+            return form, None if ran_past else f"its chunk {cid.decode('latin-1')!r} runs past the end of the file"
         form.chunks.append((cid, form.end + 8, length))
         form = form._replace(end=form.end + 8 + length + (length & 1))
     return form, None
@@ -208,6 +214,8 @@ def output_form(f: BinaryIO) -> Form:
     and hold its sample data; :class:`TagProblem` otherwise."""
     form, stopped = walk(f)
     size = os.fstat(f.fileno()).st_size
+    if f.seek(0) == 0 and f.read(4) == b"RF64":
+        raise TagProblem("it is an RF64 file (over 4 GiB): no chunk is added to it")
     if stopped or form.end not in (size, size + 1):
         raise TagProblem(stopped or f"{size - form.end} bytes after its last chunk")
     if not any(cid == (b"SSND" if form.aiff else b"data") for cid, _, _ in form.chunks):

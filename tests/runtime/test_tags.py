@@ -1201,6 +1201,37 @@ def test_a_broken_wav_chunk_is_skipped_with_one_warning_and_the_output_left_unta
         assert len(warnings) == 1 and str(source) in warnings[0]
 
 
+def test_an_rf64_wav_gives_its_info_chunk(tmp_path, caplog):
+    source = tagged_wav(tmp_path / "in.wav")
+    data = bytearray(source.read_bytes())
+    chunks = riff_chunks(source)
+    data_size = len(dict(chunks)[b"data"])
+    ds64 = chunk(b"ds64", (len(data) - 8).to_bytes(8, "little") + data_size.to_bytes(8, "little")
+                 + (data_size // 4).to_bytes(8, "little") + bytes(4) + bytes(24))  # as long as the JUNK chunk
+    assert data[12:16] == b"JUNK" and len(ds64) == 60
+    data[:8], data[12:72] = b"RF64" + b"\xff" * 4, ds64
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = b"\xff" * 4
+    source.write_bytes(bytes(data))
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert list(FLAC(tmp).tags) == INFO_COMMENTS
+    assert tag_warnings(caplog) == []
+
+
+def test_a_wav_whose_data_size_is_a_placeholder_gives_the_info_chunk_before_it_and_no_warning(tmp_path, caplog):
+    source = write(tmp_path / "in.wav", channels=2)
+    with_chunks(source, before_data=info_list(INFO))
+    data = bytearray(source.read_bytes())
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = (0x7FFFF000).to_bytes(4, "little")  # a streaming writer's "not known"
+    source.write_bytes(bytes(data))
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert list(FLAC(tmp).tags) == INFO_COMMENTS
+    assert tag_warnings(caplog) == []
+
+
 def test_a_broken_id3_chunk_leaves_the_info_chunk_to_be_read(tmp_path, caplog):
     source = tagged_wav(tmp_path / "in.wav", id3=chunk(b"id3 ", b"ID3\x09" + bytes(6)))
     tmp, _ = pedalboard_output(tmp_path, ".flac")

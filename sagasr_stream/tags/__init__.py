@@ -1,5 +1,6 @@
-"""An input's tags carried into its restored output (pedalboard writes none), between any two of FLAC, MP3 and
-Ogg Vorbis: an input's tags read as Vorbis comments and pictures where the containers differ (:mod:`.vorbis`).
+"""An input's tags carried into its restored output (pedalboard writes none), between any two of FLAC, MP3, Ogg
+Vorbis, WAV and AIFF: an input's tags read as Vorbis comments and pictures where the containers differ
+(:mod:`.vorbis`).
 
 - FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
@@ -31,13 +32,25 @@ Ogg Vorbis: an input's tags read as Vorbis comments and pictures where the conta
   TXXX by its name, ...: the mapping is in :mod:`.mp3`), and each picture (a PICTURE block, a METADATA_BLOCK_PICTURE
   comment) as an APIC frame; no ID3v1 tag. The output's frames as written, its LAME tag first, so it reads back at
   the exact length.
-- Any other pair (WAV or AIFF in or out): nothing is carried.
+- WAV or AIFF -> any: an ``id3 `` or ``ID3 `` chunk's ID3v2 tag read as for MP3 -> FLAC; without one that gives a
+  tag, a WAV's LIST/INFO chunks (INAM TITLE, IART ARTIST, IPRD ALBUM, ICRD DATE, IGNR GENRE, ICMT COMMENT, ITRK or
+  IPRT TRACKNUMBER, ICOP COPYRIGHT, ISFT ENCODER, ...: the mapping is in :mod:`.riff`) or an AIFF's NAME (TITLE),
+  AUTH (ARTIST), ``(c) `` (COPYRIGHT) and ANNO (COMMENT) chunks; the comments and pictures then go into a FLAC, MP3
+  or Ogg Vorbis output as an MP3's do.
+- Any -> WAV: a LIST/INFO chunk of the comments INFO has an id for (UTF-8; repeated values joined by "; "), and an
+  ``id3 `` chunk of an ID3v2.4 tag of all the comments and pictures (made as for an MP3 output) when there are
+  pictures, repeated values or names INFO has none for; both after the ``data`` chunk. WAV -> WAV: the input's
+  ``bext`` chunk (Broadcast WAV) too, as it is, right before the ``data`` chunk. Any -> AIFF: an ``ID3 `` chunk of
+  that ID3v2.4 tag after the ``SSND`` chunk. The output's own chunks and samples stay as written (a pad byte after
+  an odd chunk), its RIFF (FORM) size is made anew; an output the chunks would grow past 4 GiB, and an RF64 output,
+  are left as written (:mod:`.riff`).
 
-Between the same containers only block and tag headers are parsed (and a comment's or a picture's lengths). An input
-block, tag, ID3 frame, comment or picture that does not parse is skipped, one warning naming the input says which;
-the restore goes on. An output whose own metadata cannot be walked is left as written (told in the same warning).
-The output is rewritten by streaming into a second temporary file beside it (:func:`retagged_path`), which then
-replaces it; the same input and output give the same bytes.
+Between the same containers (but WAV and AIFF, whose tags are read as comments) only block and tag headers are parsed
+(and a comment's or a picture's lengths). An input block, chunk, tag, ID3 frame, comment or picture that does not
+parse is skipped, one warning naming the input says which; the restore goes on. An output whose own metadata
+cannot be walked is left as written (told in the same warning). The output is rewritten by streaming into a second
+temporary file beside it (:func:`retagged_path`), which then replaces it; the same input and output give the same
+bytes.
 """
 from __future__ import annotations
 
@@ -65,7 +78,7 @@ Fields = tuple[list[bytes], list[bytes]]  # Vorbis comments (NAME=value) and PIC
 
 def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> None:
     """Give the output file ``tmp`` (being written for ``destination``) the tags of the input ``source``, both
-    FLAC, MP3 or Ogg Vorbis (see the module docstring). An odd input tag is skipped with one warning naming
+    FLAC, MP3, Ogg Vorbis, WAV or AIFF (see the module docstring). An odd input tag is skipped with one warning naming
     ``source``; a failure to rewrite ``tmp`` raises :class:`AudioFileError` naming ``destination``."""
     source = Path(source)
     kind, out_kind = source.suffix.lower(), destination.suffix.lower()
@@ -86,8 +99,8 @@ def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> 
 
 
 def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
-    """(Vorbis comments, PICTURE bodies) of the FLAC, MP3 or Ogg Vorbis file ``source`` (an Ogg Vorbis file's
-    METADATA_BLOCK_PICTURE comments as bodies); what is left out is told in ``problems``."""
+    """(Vorbis comments, PICTURE bodies) of the FLAC, MP3, Ogg Vorbis, WAV or AIFF file ``source`` (an Ogg Vorbis
+    file's METADATA_BLOCK_PICTURE comments as bodies); what is left out is told in ``problems``."""
     if kind == ".flac":
         return flac_fields(source, problems)
     if kind == ".mp3":

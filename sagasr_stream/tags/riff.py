@@ -34,13 +34,15 @@ INFO_NAMES = {b"INAM": "TITLE", b"IART": "ARTIST", b"IPRD": "ALBUM", b"ICRD": "D
               b"ISFT": "ENCODER", b"IENG": "ENGINEER", b"ISBJ": "SUBJECT", b"IKEY": "KEYWORDS", b"ILNG": "LANGUAGE"}
 INFO_IDS = {name: cid for cid, name in INFO_NAMES.items() if cid != b"IPRT"}  # ITRK written
 AIFF_NAMES = {b"NAME": "TITLE", b"AUTH": "ARTIST", b"(c) ": "COPYRIGHT", b"ANNO": "COMMENT"}
+TAG_CHUNKS = {False: {*ID3_CHUNKS, b"LIST", b"bext"}, True: {*ID3_CHUNKS, *AIFF_NAMES}}  # a WAV's, an AIFF's
 
 
 class Form(NamedTuple):
-    """A WAV's or an AIFF's chunks: (id, body offset, body length) each, and where the last one ends (its pad
-    byte counted)."""
+    """A WAV's (an RF64 one's) or an AIFF's chunks: (id, body offset, body length) each, and where the last one
+    ends (its pad byte counted)."""
 
     aiff: bool
+    rf64: bool
     chunks: list[tuple[bytes, int, int]]
     end: int
 
@@ -66,14 +68,14 @@ def walk(f: BinaryIO) -> tuple[Form, str | None]:
     if not (head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
             or head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")):
         raise TagProblem("no RIFF WAVE or FORM AIFF header")
-    form, data_size = Form(head[:4] == b"FORM", [], 12), None
+    form, data_size = Form(head[:4] == b"FORM", head[:4] == b"RF64", [], 12), None
     while form.end + 8 <= size:
         if len(form.chunks) == MAX_CHUNKS:
             return form, f"more than {MAX_CHUNKS} chunks"
         f.seek(form.end)
         header = f.read(8)
         cid, length = header[:4], int.from_bytes(header[4:], form.order)
-        if cid == b"ds64" and head[:4] == b"RF64" and length >= 16:
+        if cid == b"ds64" and form.rf64 and length >= 16:
             data_size = int.from_bytes(f.read(16)[8:], "little")  # after the RIFF size
         if cid == b"data" and length == 0xFFFFFFFF and data_size is not None:
             length = data_size
@@ -122,11 +124,11 @@ def chunk_tags(f: BinaryIO, form: Form, problems: list[str]) -> RiffTags:
     found: tuple[list[bytes], list[bytes]] = ([], [])
     bext = b""
     for cid, offset, length in form.chunks:
-        wanted = cid in ID3_CHUNKS and not any(found) or cid == b"bext" and not form.aiff and not bext or (
-            cid in AIFF_NAMES if form.aiff else cid == b"LIST")
-        if not wanted:
+        f.seek(offset)
+        if (cid not in TAG_CHUNKS[form.aiff] or cid in ID3_CHUNKS and any(found) or cid == b"bext" and bext
+                or cid == b"LIST" and f.read(4) != b"INFO"):  # the first ID3 tag and bext chunk that parse
             continue
-        name = "ID3" if cid in ID3_CHUNKS else cid.decode("latin-1").strip()
+        name = "ID3" if cid in ID3_CHUNKS else "LIST/INFO" if cid == b"LIST" else cid.decode("latin-1").strip()
         if length > MAX_TAG_CHUNK:
             problems.append(f"its {name} chunk of {length} bytes is over {MAX_TAG_CHUNK >> 20} MiB")
             continue
@@ -139,10 +141,10 @@ def chunk_tags(f: BinaryIO, form: Form, problems: list[str]) -> RiffTags:
                 bext = body
             elif form.aiff:
                 texts += [(AIFF_NAMES[cid], value) for value in [text(body)] if value]
-            elif body[:4] == b"INFO":
+            else:
                 texts += info_comments(body)
         except TagProblem as exc:
-            problems.append(f"its {name}{'/INFO' if cid == b'LIST' else ''} chunk does not parse ({exc})")
+            problems.append(f"its {name} chunk does not parse ({exc})")
     comments, bodies = found if any(found) else (encoded(texts), [])
     return RiffTags(comments, bodies, bext)
 
@@ -214,7 +216,7 @@ def output_form(f: BinaryIO) -> Form:
     and hold its sample data; :class:`TagProblem` otherwise."""
     form, stopped = walk(f)
     size = os.fstat(f.fileno()).st_size
-    if f.seek(0) == 0 and f.read(4) == b"RF64":
+    if form.rf64:
         raise TagProblem("it is an RF64 file (over 4 GiB): no chunk is added to it")
     if stopped or form.end not in (size, size + 1):
         raise TagProblem(stopped or f"{size - form.end} bytes after its last chunk")

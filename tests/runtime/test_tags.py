@@ -1169,15 +1169,25 @@ def test_an_aiffs_text_chunks_give_vorbis_comments(tmp_path, caplog):
     assert tag_warnings(caplog) == []
 
 
-def test_an_odd_sized_wav_output_gets_its_chunks_after_the_pad_byte(tmp_path, caplog):
+@pytest.mark.parametrize("channels, bit_depth, suffix", [(1, 24, ".wav"), (6, 32, ".wav"), (1, 24, ".aiff")])
+def test_odd_sized_and_extensible_outputs_get_their_chunks_and_read_back_the_same(tmp_path, caplog, channels,
+                                                                                  bit_depth, suffix):
     source = tagged_flac(tmp_path / "in.flac")
-    tmp = tmp_path / ".partial.wav"
-    with AudioFile(str(tmp), "w", 44100, 1, bit_depth=24) as f:
-        f.write(band_limited_noise(1001, channels=1))  # 3003 bytes of samples
-    before = riff_chunks(tmp)
-    carry_tags(source, tmp, tmp_path / "out.wav")
-    assert riff_chunks(tmp)[:3] == before and len(dict(riff_chunks(tmp))[b"data"]) == 3003
-    assert WAVE(tmp).tags["TPE1"].text == ["Anna", "Bérénice"] and samples_of(tmp)[0].shape == (1, 1001)
+    tmp = tmp_path / f".partial{suffix}"
+    with AudioFile(str(tmp), "w", 44100, channels, bit_depth=bit_depth) as f:
+        f.write(band_limited_noise(1001, channels=channels))  # mono 24-bit: 3003 bytes of samples
+    before, samples = riff_chunks(tmp), samples_of(tmp)[0]
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    assert riff_chunks(tmp)[: len(before)] == before
+    if suffix == ".wav":
+        assert WAVE(tmp).tags["TPE1"].text == ["Anna", "Bérénice"]
+        fmt = dict(before)[b"fmt "]
+        assert int.from_bytes(fmt[:2], "little") == (0xFFFE if channels > 2 else 1)  # WAVE_FORMAT_EXTENSIBLE, PCM
+    else:
+        assert AIFF(tmp).tags["TPE1"].text == ["Anna", "Bérénice"]
+    with AudioFile(str(tmp)) as f:
+        assert f.frames == 1001 and np.array_equal(f.read(f.frames), samples)
+    assert check_audio_file(tmp) == 1001
     assert tag_warnings(caplog) == []
 
 
@@ -1201,22 +1211,34 @@ def test_a_broken_wav_chunk_is_skipped_with_one_warning_and_the_output_left_unta
         assert len(warnings) == 1 and str(source) in warnings[0]
 
 
-def test_an_rf64_wav_gives_its_info_chunk(tmp_path, caplog):
-    source = tagged_wav(tmp_path / "in.wav")
-    data = bytearray(source.read_bytes())
-    chunks = riff_chunks(source)
-    data_size = len(dict(chunks)[b"data"])
+def as_rf64(path):
+    """``path`` (a WAV pedalboard wrote) made an RF64 file: its JUNK chunk a ds64 chunk of its sizes, the RIFF and
+    data sizes 0xFFFFFFFF."""
+    data = bytearray(path.read_bytes())
+    data_size = len(dict(riff_chunks(path))[b"data"])
     ds64 = chunk(b"ds64", (len(data) - 8).to_bytes(8, "little") + data_size.to_bytes(8, "little")
                  + (data_size // 4).to_bytes(8, "little") + bytes(4) + bytes(24))  # as long as the JUNK chunk
     assert data[12:16] == b"JUNK" and len(ds64) == 60
     data[:8], data[12:72] = b"RF64" + b"\xff" * 4, ds64
     at = data.index(b"data")
     data[at + 4 : at + 8] = b"\xff" * 4
-    source.write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_an_rf64_wav_gives_its_info_chunk_and_an_rf64_output_is_left_as_written(tmp_path, caplog):
+    source = as_rf64(tagged_wav(tmp_path / "in.wav"))
     tmp, _ = pedalboard_output(tmp_path, ".flac")
     carry_tags(source, tmp, tmp_path / "out.flac")
     assert list(FLAC(tmp).tags) == INFO_COMMENTS
     assert tag_warnings(caplog) == []
+
+    tmp = as_rf64(pedalboard_output(tmp_path, ".wav")[0])
+    before = tmp.read_bytes()
+    carry_tags(source, tmp, tmp_path / "out.wav")
+    assert tmp.read_bytes() == before
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "RF64" in warnings[0]
 
 
 def test_a_wav_whose_data_size_is_a_placeholder_gives_the_info_chunk_before_it_and_no_warning(tmp_path, caplog):

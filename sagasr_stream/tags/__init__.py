@@ -40,7 +40,8 @@ Vorbis, WAV and AIFF: an input's tags read as Vorbis comments and pictures where
 - Any -> WAV: a LIST/INFO chunk of the comments INFO has an id for (UTF-8; repeated values joined by "; "), and an
   ``id3 `` chunk of an ID3v2.4 tag of all the comments and pictures (made as for an MP3 output) when there are
   pictures, repeated values or names INFO has none for; both after the ``data`` chunk. WAV -> WAV: the input's
-  ``bext`` chunk (Broadcast WAV) too, as it is, right before the ``data`` chunk. Any -> AIFF: an ``ID3 `` chunk of
+  ``bext`` chunk (Broadcast WAV) too, right before the ``data`` chunk, as it is but for its TimeReference, counted
+  anew at the output's rate where that differs (a time in samples since midnight). Any -> AIFF: an ``ID3 `` chunk of
   that ID3v2.4 tag after the ``SSND`` chunk. The output's own chunks and samples stay as written (a pad byte after
   an odd chunk), its RIFF (FORM) size is made anew; an output the chunks would grow past 4 GiB, and an RF64 output,
   are left as written (:mod:`.riff`).
@@ -63,7 +64,7 @@ from ..errors import AudioFileError
 from .flac import FlacBlock, blocks_of, flac_fields, flac_tag_blocks, write_flac
 from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
 from .ogg import ogg_fields, write_ogg
-from .riff import RiffTags, output_chunks, output_form, riff_tags, write_riff
+from .riff import RiffTags, bext_at_rate, output_chunks, output_form, riff_tags, wav_rate, write_riff
 from .vorbis import TagProblem, picture_comment, split_pictures
 
 __all__ = ["TagProblem", "carry_tags", "retagged_path", "rewrite"]
@@ -149,7 +150,8 @@ def into_riff(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier
     comments, bodies = split_pictures(tags.comments, problems)  # a FLAC's METADATA_BLOCK_PICTURE comments
     with open(tmp, "rb") as f:
         form = output_form(f)
-    before, after = output_chunks(form, RiffTags(comments, tags.bodies + bodies, tags.bext), problems)
+        bext = bext_at_rate(tags.bext, tags.rate, wav_rate(f, form)) if tags.bext else b""
+    before, after = output_chunks(form, RiffTags(comments, tags.bodies + bodies, bext), problems)
     return (lambda src, dst: write_riff(src, dst, before, after)) if before or after else None
 
 

@@ -5,7 +5,9 @@ Read: an ``id3 `` or ``ID3 `` chunk's ID3v2 tag (:mod:`sagasr_stream.id3`); with
 LIST/INFO chunks (INAM TITLE, IART ARTIST, IPRD ALBUM, ICRD DATE, IGNR GENRE, ICMT COMMENT, ITRK or IPRT TRACKNUMBER,
 ICOP COPYRIGHT, ISFT ENCODER, IENG ENGINEER, ISBJ SUBJECT, IKEY KEYWORDS, ILNG LANGUAGE; other INFO ids are not read)
 or an AIFF's text chunks (NAME TITLE, AUTH ARTIST, ``(c) `` COPYRIGHT, each ANNO a COMMENT). Text up to its first
-NUL, UTF-8 or else latin-1. A WAV's ``bext`` chunk (Broadcast WAV) is kept as it is for a WAV output.
+NUL, UTF-8 or else latin-1. A WAV's ``bext`` chunk (Broadcast WAV) is kept for a WAV output, as it is but for its
+TimeReference (the first sample's time since midnight, counted in samples): at another output rate it is counted
+anew at that rate (:func:`bext_at_rate`).
 
 Written: a WAV output gets a LIST/INFO chunk of the comments INFO has an id for (UTF-8, NUL-ended; repeated values
 joined by "; "), and an ``id3 `` chunk holding an ID3v2.4 tag of all the comments and pictures
@@ -35,6 +37,7 @@ INFO_NAMES = {b"INAM": "TITLE", b"IART": "ARTIST", b"IPRD": "ALBUM", b"ICRD": "D
 INFO_IDS = {name: cid for cid, name in INFO_NAMES.items() if cid != b"IPRT"}  # ITRK written
 AIFF_NAMES = {b"NAME": "TITLE", b"AUTH": "ARTIST", b"(c) ": "COPYRIGHT", b"ANNO": "COMMENT"}
 TAG_CHUNKS = {False: {*ID3_CHUNKS, b"LIST", b"bext"}, True: {*ID3_CHUNKS, *AIFF_NAMES}}  # a WAV's, an AIFF's
+TIME_REFERENCE = slice(338, 346)  # a bext body's TimeReference: uint64 little-endian, after its text fields (EBU 3285)
 
 
 class Form(NamedTuple):
@@ -52,11 +55,13 @@ class Form(NamedTuple):
 
 
 class RiffTags(NamedTuple):
-    """The tags of a WAV or an AIFF: Vorbis comments, PICTURE bodies and a WAV's ``bext`` chunk's body."""
+    """The tags of a WAV or an AIFF: Vorbis comments, PICTURE bodies, a WAV's ``bext`` chunk's body and its sample
+    rate (Hz; 0 when it has no bext chunk)."""
 
     comments: list[bytes]
     bodies: list[bytes]
     bext: bytes
+    rate: int = 0
 
 
 def walk(f: BinaryIO) -> tuple[Form, str | None]:
@@ -146,7 +151,27 @@ def chunk_tags(f: BinaryIO, form: Form, problems: list[str]) -> RiffTags:
         except TagProblem as exc:
             problems.append(f"its {name} chunk does not parse ({exc})")
     comments, bodies = found if any(found) else (encoded(texts), [])
-    return RiffTags(comments, bodies, bext)
+    return RiffTags(comments, bodies, bext, wav_rate(f, form) if bext else 0)
+
+
+def wav_rate(f: BinaryIO, form: Form) -> int:
+    """The sample rate (Hz) in the ``fmt `` chunk of the open WAV ``f`` of chunks ``form``; 0 without one."""
+    for cid, offset, length in form.chunks:
+        if cid == b"fmt " and length >= 8:
+            f.seek(offset + 4)
+            return int.from_bytes(f.read(4), "little")
+    return 0
+
+
+def bext_at_rate(bext: bytes, rate: int, output_rate: int) -> bytes:
+    """The ``bext`` body of a WAV at ``rate`` Hz for one at ``output_rate`` Hz: its TimeReference (samples since
+    midnight) counted at the output's rate, rounded; as it is when either rate is unknown (0) or the body too short
+    to hold one."""
+    if not rate or not output_rate or rate == output_rate or len(bext) < TIME_REFERENCE.stop:
+        return bext
+    samples = int.from_bytes(bext[TIME_REFERENCE], "little")
+    moved = min(round(samples * output_rate / rate), (1 << 64) - 1)
+    return bext[: TIME_REFERENCE.start] + moved.to_bytes(8, "little") + bext[TIME_REFERENCE.stop :]
 
 
 def riff_tags(source: Path, problems: list[str]) -> RiffTags:
@@ -161,7 +186,7 @@ def riff_tags(source: Path, problems: list[str]) -> RiffTags:
     except (TagProblem, OSError) as exc:
         reason = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
         problems.append(f"its chunks cannot be walked ({reason})")
-        return RiffTags([], [], b"")
+        return RiffTags([], [], b"", 0)
 
 
 # --- an output's chunks ---------------------------------------------------------------------------------------------
@@ -192,7 +217,7 @@ def output_chunks(form: Form, tags: RiffTags, problems: list[str]) -> tuple[byte
     else:
         info, whole = info_chunk(tags.comments)
         tag = b"" if whole and not tags.bodies else id3v24_tag(tags.comments, tags.bodies, problems)
-        before = chunk(b"bext", tags.bext, "little") if tags.bext else b""
+        before = chunk(b"bext", tags.bext, "little") if tags.bext else b""  # at the output's rate (into_riff)
         after = info + (chunk(b"id3 ", tag, "little") if tag else b"")
     if form.end + len(before) + len(after) - 8 > MAX_RIFF:
         problems.append(f"{len(before) + len(after)} bytes of chunks would grow the output past the 4 GiB a RIFF "

@@ -1142,6 +1142,24 @@ def test_a_wav_restored_to_wav_keeps_its_bext_chunk_before_the_data(tiny_model, 
     assert tag_warnings(caplog) == []
 
 
+def test_a_bext_time_reference_is_counted_at_the_output_rate(tiny_model, tmp_path, caplog):
+    """A Broadcast WAV's TimeReference counts samples since midnight at the file's rate: a 22.05 kHz tape transfer
+    starting at 10:00:00 restored to 44.1 kHz still starts at 10:00:00, so its count doubles; the rest of the chunk
+    stays as it was."""
+    start = 22050 * 36000
+    bext = BEXT[:338] + start.to_bytes(8, "little") + BEXT[346:]
+    source = write(tmp_path / "in.wav", channels=2, rate=22050)
+    with_chunks(source, chunk(b"bext", bext), b"")
+    out = restore_file(source, tmp_path / "out.wav", tiny_model)
+    assert samples_of(out)[1] == 44100
+    kept = dict(riff_chunks(out))[b"bext"]
+    assert int.from_bytes(kept[338:346], "little") == 44100 * 36000
+    assert kept[:338] == bext[:338] and kept[346:] == bext[346:]
+    same_rate = restore_file(source, tmp_path / "same.wav", tiny_model, output_rate=22050)
+    assert dict(riff_chunks(same_rate))[b"bext"] == bext
+    assert tag_warnings(caplog) == []
+
+
 def test_an_aiff_id3_chunk_goes_round_into_an_aiff_output(tiny_model, tmp_path, caplog):
     source = write(tmp_path / "in.aiff", channels=2)
     with_chunks(source, after=id3_chunk(b"ID3 ", "big", album=TALB(encoding=3, text="Démo")))

@@ -147,9 +147,10 @@ def restore_file(
     channels, Vorbis 1..200 kHz; a rate or channel count the output cannot hold is refused from the input's header,
     before the model loads. An MP3 output reads back (here, or in a gapless player) at the input's exact length, a
     Vorbis one by itself; the same samples give the same bytes (an Ogg stream's serial number is its content's).
-    An output keeps the tags of an input when both are FLAC, MP3 or Ogg Vorbis files (an MP3's ID3 tags as they
-    are into an MP3, Vorbis comments and pictures into a FLAC or an Ogg Vorbis file, an ID3v2.4 tag into an MP3 from
-    the others: :mod:`sagasr_stream.tags`); WAV and AIFF carry none.
+    An output keeps the tags of its input (an MP3's ID3 tags as they are into an MP3, Vorbis comments and pictures
+    into a FLAC or an Ogg Vorbis file, an ID3v2.4 tag into an MP3 from the others, a WAV's LIST/INFO or ID3 chunk
+    and an AIFF's text or ID3 chunks read alike, a LIST/INFO and an ID3 chunk into a WAV, a WAV's bext chunk kept,
+    an ID3 chunk into an AIFF: :mod:`sagasr_stream.tags`).
     ``progress(done_windows, total_windows)`` is called once before the first window and as windows finish.
     """
     source, destination = Path(check_path(source, "source")), Path(check_path(destination, "destination"))

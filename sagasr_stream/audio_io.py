@@ -425,7 +425,7 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
     (:func:`wav_channel_mask`), which a WAV output of more than two channels gets instead of the default layout of
     its channel count. MP3 and Ogg Vorbis are written at ``quality`` (:func:`output_quality`; default: the
     highest bit rate), their samples over full scale limited as an integer format's. ``tags_from``: the input
-    file whose tags the output keeps when both are FLAC, MP3 or Ogg Vorbis files (:mod:`sagasr_stream.tags`). On
+    file whose tags the output keeps (FLAC, MP3, Ogg Vorbis, WAV or AIFF: :mod:`sagasr_stream.tags`). On
     any error the partial file is removed; a failure of the output itself (folder, name, format, disk) raises
     :class:`AudioFileError` naming ``destination``.
     """

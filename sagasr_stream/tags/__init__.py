@@ -1,5 +1,6 @@
-"""An input's tags carried into its restored output (pedalboard writes none), between any two of FLAC, MP3 and
-Ogg Vorbis: an input's tags read as Vorbis comments and pictures where the containers differ (:mod:`.vorbis`).
+"""An input's tags carried into its restored output (pedalboard writes none), between any two of FLAC, MP3, Ogg
+Vorbis, WAV and AIFF: an input's tags read as Vorbis comments and pictures where the containers differ
+(:mod:`.vorbis`).
 
 - FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
   TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
@@ -31,13 +32,26 @@ Ogg Vorbis: an input's tags read as Vorbis comments and pictures where the conta
   TXXX by its name, ...: the mapping is in :mod:`.mp3`), and each picture (a PICTURE block, a METADATA_BLOCK_PICTURE
   comment) as an APIC frame; no ID3v1 tag. The output's frames as written, its LAME tag first, so it reads back at
   the exact length.
-- Any other pair (WAV or AIFF in or out): nothing is carried.
+- WAV or AIFF -> any: an ``id3 `` or ``ID3 `` chunk's ID3v2 tag read as for MP3 -> FLAC; without one that gives a
+  tag, a WAV's LIST/INFO chunks (INAM TITLE, IART ARTIST, IPRD ALBUM, ICRD DATE, IGNR GENRE, ICMT COMMENT, ITRK or
+  IPRT TRACKNUMBER, ICOP COPYRIGHT, ISFT ENCODER, ...: the mapping is in :mod:`.riff`) or an AIFF's NAME (TITLE),
+  AUTH (ARTIST), ``(c) `` (COPYRIGHT) and ANNO (COMMENT) chunks; the comments and pictures then go into a FLAC, MP3
+  or Ogg Vorbis output as an MP3's do.
+- Any -> WAV: a LIST/INFO chunk of the comments INFO has an id for (UTF-8; repeated values joined by "; "), and an
+  ``id3 `` chunk of an ID3v2.4 tag of all the comments and pictures (made as for an MP3 output) when there are
+  pictures, repeated values or names INFO has none for; both after the ``data`` chunk. WAV -> WAV: the input's
+  ``bext`` chunk (Broadcast WAV) too, right before the ``data`` chunk, as it is but for its TimeReference, counted
+  anew at the output's rate where that differs (a time in samples since midnight). Any -> AIFF: an ``ID3 `` chunk of
+  that ID3v2.4 tag after the ``SSND`` chunk. The output's own chunks and samples stay as written (a pad byte after
+  an odd chunk), its RIFF (FORM) size is made anew; an output the chunks would grow past 4 GiB, and an RF64 output,
+  are left as written (:mod:`.riff`).
 
-Between the same containers only block and tag headers are parsed (and a comment's or a picture's lengths). An input
-block, tag, ID3 frame, comment or picture that does not parse is skipped, one warning naming the input says which;
-the restore goes on. An output whose own metadata cannot be walked is left as written (told in the same warning).
-The output is rewritten by streaming into a second temporary file beside it (:func:`retagged_path`), which then
-replaces it; the same input and output give the same bytes.
+Between the same containers (but WAV and AIFF, whose tags are read as comments) only block and tag headers are parsed
+(and a comment's or a picture's lengths). An input block, chunk, tag, ID3 frame, comment or picture that does not
+parse is skipped, one warning naming the input says which; the restore goes on. An output whose own metadata
+cannot be walked is left as written (told in the same warning). The output is rewritten by streaming into a second
+temporary file beside it (:func:`retagged_path`), which then replaces it; the same input and output give the same
+bytes.
 """
 from __future__ import annotations
 
@@ -50,30 +64,33 @@ from ..errors import AudioFileError
 from .flac import FlacBlock, blocks_of, flac_fields, flac_tag_blocks, write_flac
 from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
 from .ogg import ogg_fields, write_ogg
+from .riff import RiffTags, bext_at_rate, output_chunks, output_form, riff_tags, wav_rate, write_riff
 from .vorbis import TagProblem, picture_comment, split_pictures
 
 __all__ = ["TagProblem", "carry_tags", "retagged_path", "rewrite"]
 
 log = logging.getLogger("sagasr_stream")
 
-TAGGED = (".flac", ".mp3", ".ogg")  # the containers whose tags are read and written
+RIFF_KINDS = (".wav", ".aiff", ".aif")  # WAV and AIFF: tags in chunks
+TAGGED = (".flac", ".mp3", ".ogg", *RIFF_KINDS)  # the containers whose tags are read and written
 Copier = Callable[[BinaryIO, BinaryIO], None]  # streams one open file into another
 Fields = tuple[list[bytes], list[bytes]]  # Vorbis comments (NAME=value) and PICTURE bodies
 
 
 def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> None:
     """Give the output file ``tmp`` (being written for ``destination``) the tags of the input ``source``, both
-    FLAC, MP3 or Ogg Vorbis (see the module docstring). An odd input tag is skipped with one warning naming
+    FLAC, MP3, Ogg Vorbis, WAV or AIFF (see the module docstring). An odd input tag is skipped with one warning naming
     ``source``; a failure to rewrite ``tmp`` raises :class:`AudioFileError` naming ``destination``."""
     source = Path(source)
     kind, out_kind = source.suffix.lower(), destination.suffix.lower()
     if kind not in TAGGED or out_kind not in TAGGED:
-        log.debug("tags of %s are not carried into %s (only between FLAC, MP3 and Ogg Vorbis files)", source,
-                  destination)
+        log.debug("tags of %s are not carried into %s (only between FLAC, MP3, Ogg Vorbis, WAV and AIFF files)",
+                  source, destination)
         return
     problems: list[str] = []
+    into = {".flac": into_flac, ".mp3": into_mp3, ".ogg": into_ogg} | dict.fromkeys(RIFF_KINDS, into_riff)
     try:
-        copy = {".flac": into_flac, ".mp3": into_mp3, ".ogg": into_ogg}[out_kind](source, kind, tmp, problems)
+        copy = into[out_kind](source, kind, tmp, problems)
         if copy is not None:
             rewrite(tmp, destination, copy)
     except TagProblem as exc:  # the output itself cannot be walked: left as written
@@ -83,12 +100,15 @@ def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> 
 
 
 def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
-    """(Vorbis comments, PICTURE bodies) of the FLAC, MP3 or Ogg Vorbis file ``source`` (an Ogg Vorbis file's
-    METADATA_BLOCK_PICTURE comments as bodies); what is left out is told in ``problems``."""
+    """(Vorbis comments, PICTURE bodies) of the FLAC, MP3, Ogg Vorbis, WAV or AIFF file ``source`` (an Ogg Vorbis
+    file's METADATA_BLOCK_PICTURE comments as bodies); what is left out is told in ``problems``."""
     if kind == ".flac":
         return flac_fields(source, problems)
     if kind == ".mp3":
         return id3_fields(source, problems)
+    if kind in RIFF_KINDS:
+        found = riff_tags(source, problems)
+        return found.comments, found.bodies
     return split_pictures(ogg_fields(source, problems), problems)
 
 
@@ -118,6 +138,21 @@ def into_ogg(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier 
         comments, bodies = input_fields(source, kind, problems)
         fields = comments + [picture_comment(body) for body in bodies]
     return (lambda src, dst: write_ogg(src, dst, fields)) if fields else None
+
+
+def into_riff(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
+    """The copy of the WAV or AIFF output ``tmp`` that gives it chunks of the tags of ``source`` (a WAV's ``bext``
+    chunk too; None: none to give, or too many bytes for the output)."""
+    if kind in RIFF_KINDS:
+        tags = riff_tags(source, problems)
+    else:
+        tags = RiffTags(*input_fields(source, kind, problems), b"")
+    comments, bodies = split_pictures(tags.comments, problems)  # a FLAC's METADATA_BLOCK_PICTURE comments
+    with open(tmp, "rb") as f:
+        form = output_form(f)
+        bext = bext_at_rate(tags.bext, tags.rate, wav_rate(f, form)) if tags.bext else b""
+    before, after = output_chunks(form, RiffTags(comments, tags.bodies + bodies, bext), problems)
+    return (lambda src, dst: write_riff(src, dst, before, after)) if before or after else None
 
 
 def retagged_path(tmp: Path) -> Path:

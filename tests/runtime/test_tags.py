@@ -3,8 +3,9 @@ MP3's ID3v2 and ID3v1 tags into an MP3 output, an MP3's ID3 tag as Vorbis commen
 (:mod:`sagasr_stream.id3`), an Ogg Vorbis file's comment header (its METADATA_BLOCK_PICTURE comments as pictures) into
 a FLAC output; any of the three into an Ogg Vorbis output's comment header (re-paged, later pages renumbered), FLAC
 and Ogg Vorbis comments into an MP3 output's ID3v2.4 tag; the restored audio untouched (same frames, STREAMINFO MD5,
-LAME tag first: read back at the exact length; the same decoded Vorbis samples); WAV and AIFF carry nothing, and odd
-tags never fail a restore."""
+LAME tag first: read back at the exact length; the same decoded Vorbis samples); a WAV's LIST/INFO or ID3 chunk and
+an AIFF's text or ID3 chunks read as Vorbis comments, and chunks appended to WAV (INFO, ID3, a WAV's bext kept) and
+AIFF (ID3) outputs, the samples the same; odd tags never fail a restore."""
 import base64
 import logging
 import shutil
@@ -12,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mutagen.aiff import AIFF
 from mutagen.flac import FLAC, Picture
 from mutagen.id3 import (APIC, COMM, ID3, TALB, TBPM, TCOM, TCON, TCOP, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, TSRC,
                          TXXX)
 from mutagen.id3 import delete as delete_id3
 from mutagen.oggvorbis import OggVorbis
+from mutagen.wave import WAVE
 from pedalboard.io import AudioFile
 
 from sagasr_stream.api import restore_file
@@ -817,20 +820,19 @@ def test_an_odd_comment_is_left_out_of_an_mp3s_tag_with_one_warning(tmp_path, ca
 # --- what is not carried ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("source_name, out_name", [("in.wav", "out.flac"), ("in.wav", "out.ogg"),
-                                                   ("in.wav", "out.mp3"), ("in.flac", "out.wav"),
-                                                   ("in.mp3", "out.wav"), ("in.ogg", "out.wav")])
-def test_other_pairs_carry_no_tags_and_warn_of_nothing(tiny_model, tmp_path, caplog, source_name, out_name):
-    source = tmp_path / source_name
-    {".wav": write, ".flac": tagged_flac, ".mp3": tagged_mp3, ".ogg": tagged_ogg}[source.suffix](source)
+                                                   ("in.wav", "out.mp3"), ("in.wav", "out.wav"),
+                                                   ("in.aiff", "out.flac"), ("in.aiff", "out.aiff")])
+def test_an_input_without_tags_gives_none_and_warns_of_nothing(tiny_model, tmp_path, caplog, source_name, out_name):
+    source = write(tmp_path / source_name)
     out = restore_file(source, tmp_path / out_name, tiny_model)
     data = out.read_bytes()
     assert data[:3] != b"ID3" and data[-128:-125] != b"TAG"
-    assert b"ARTIST=Anna" not in data and b"METADATA_BLOCK_PICTURE" not in data
-    assert "Bérénice".encode("utf-16-le") not in data and b"\x89PNG" not in data
     if out.suffix == ".flac":
         assert list(FLAC(out).tags) == [] and pictures(out) == []
     if out.suffix == ".ogg":
         assert list(OggVorbis(out).tags) == []
+    if out.suffix in (".wav", ".aiff"):
+        assert [cid for cid, _ in riff_chunks(out)] in ([b"JUNK", b"fmt ", b"data"], [b"COMM", b"SSND"])
     assert check_audio_file(out) == N
     assert tag_warnings(caplog) == []
 
@@ -987,3 +989,317 @@ def test_a_genre_is_named_by_its_id3v1_number_and_other_text_is_kept(value, name
     from sagasr_stream.id3 import genre_names
 
     assert genre_names(value) == names
+
+
+# --- WAV and AIFF -------------------------------------------------------------------------------------------------
+
+INFO = [(b"INAM", "Žluťoučký kůň"), (b"IART", "Anna"), (b"IPRD", "Démo"), (b"ICRD", "1974"), (b"IGNR", "Rock"),
+        (b"ICMT", "Pěkná"), (b"ITRK", "3"), (b"ICOP", "© 1974"), (b"ISFT", "Lavf")]
+INFO_COMMENTS = [("TITLE", "Žluťoučký kůň"), ("ARTIST", "Anna"), ("ALBUM", "Démo"), ("DATE", "1974"),
+                 ("GENRE", "Rock"), ("COMMENT", "Pěkná"), ("TRACKNUMBER", "3"), ("COPYRIGHT", "© 1974"),
+                 ("ENCODER", "Lavf")]
+BEXT = b"A tape of 1974".ljust(256, b"\0") + b"Archive".ljust(32, b"\0") + bytes(314) + b"A=PCM,F=44100,W=24\r\n\0"
+
+
+def riff_chunks(path):
+    """[(id, body)] of a WAV's or an AIFF's chunks (their pad bytes checked) and its RIFF/FORM size."""
+    data = path.read_bytes()
+    order = "big" if data[:4] == b"FORM" else "little"
+    pos, found = 12, []
+    while pos < len(data):
+        cid, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], order)
+        found.append((cid, data[pos + 8 : pos + 8 + size]))
+        assert size % 2 == 0 or data[pos + 8 + size] == 0  # a pad byte after an odd body
+        pos += 8 + size + size % 2
+    assert pos == len(data) and int.from_bytes(data[4:8], order) == len(data) - 8
+    return found
+
+
+def chunk(cid, body, order="little"):
+    return cid + len(body).to_bytes(4, order) + body + b"\0" * (len(body) % 2)
+
+
+def info_list(fields):
+    return chunk(b"LIST", b"INFO" + b"".join(chunk(cid, text.encode() + b"\0") for cid, text in fields))
+
+
+def info_of(path):
+    """[(id, text)] of a WAV's LIST/INFO chunk."""
+    body = dict(riff_chunks(path))[b"LIST"]
+    assert body[:4] == b"INFO"
+    pos, found = 4, []
+    while pos < len(body):
+        size = int.from_bytes(body[pos + 4 : pos + 8], "little")
+        found.append((body[pos : pos + 4], body[pos + 8 : pos + 8 + size].rstrip(b"\0").decode()))
+        pos += 8 + size + size % 2
+    return found
+
+
+def with_chunks(path, before_data=b"", after=b""):
+    """``path`` (a file pedalboard wrote) with chunks put before its sample data and after it, its size made anew."""
+    data = path.read_bytes()
+    order = "big" if data[:4] == b"FORM" else "little"
+    at = data.index(b"SSND" if order == "big" else b"data")
+    data = data[:at] + before_data + data[at:] + after
+    path.write_bytes(data[:4] + (len(data) - 8).to_bytes(4, order) + data[8:])
+    return path
+
+
+def tagged_wav(path, info=INFO, bext=b"", id3=b""):
+    write(path, channels=2)
+    return with_chunks(path, chunk(b"bext", bext) if bext else b"", (info_list(info) if info else b"") + id3)
+
+
+def id3_chunk(cid, order="little", **frames):
+    tag = ID3()
+    tag.add(TIT2(encoding=3, text=TITLE))
+    tag.add(TPE1(encoding=3, text=["Anna", "Bérénice"]))
+    tag.add(APIC(encoding=3, mime="image/png", type=3, desc="front", data=PNG))
+    for frame in frames.values():
+        tag.add(frame)
+    from io import BytesIO
+    buffer = BytesIO()
+    tag.save(buffer, v2_version=4, padding=lambda info: 0)
+    return chunk(cid, buffer.getvalue(), order)
+
+
+def samples_of(path):
+    with AudioFile(str(path)) as f:
+        return f.read(f.frames), f.samplerate
+
+
+@pytest.mark.parametrize("id3", [None, b"id3 ", b"ID3 "])
+def test_a_wav_restored_to_flac_gets_its_info_or_its_id3_chunk_as_vorbis_comments(tiny_model, tmp_path, caplog,
+                                                                                  id3):
+    source = tagged_wav(tmp_path / "in.wav", id3=id3_chunk(id3) if id3 else b"")
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+    if id3:  # the ID3 tag, not the INFO chunk
+        assert list(FLAC(out).tags) == [("TITLE", TITLE), ("ARTIST", "Anna"), ("ARTIST", "Bérénice")]
+        assert pictures(out) == [(3, "image/png", "front", PNG, 0, 0)]
+    else:
+        assert list(FLAC(out).tags) == INFO_COMMENTS and pictures(out) == []
+    assert check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".ogg"])
+def test_a_wav_restored_to_a_lossy_format_gets_its_info_comments(tmp_path, caplog, suffix):
+    source = tagged_wav(tmp_path / "in.wav")
+    tmp, _ = pedalboard_output(tmp_path, suffix)
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    if suffix == ".mp3":
+        tag = ID3(tmp)
+        assert str(tag["TIT2"]) == "Žluťoučký kůň" and str(tag["TRCK"]) == "3" and str(tag["TCOP"]) == "© 1974"
+        assert str(tag.getall("TXXX")[0]) == "Lavf" and tag.getall("TXXX")[0].desc == "ENCODER"
+    else:
+        assert list(OggVorbis(tmp).tags) == INFO_COMMENTS
+    assert tag_warnings(caplog) == []
+
+
+def test_a_flac_restored_to_wav_gets_an_info_and_an_id3_chunk_and_the_same_samples(tiny_model, tmp_path, caplog):
+    source = tagged_flac(tmp_path / "in.flac")
+    out = restore_file(source, tmp_path / "out.wav", tiny_model)
+    reference = restore_file(untagged_copy(source, tmp_path), tmp_path / "plain.wav", tiny_model)
+
+    chunks, plain = riff_chunks(out), riff_chunks(reference)
+    assert chunks[: len(plain)] == plain and [cid for cid, _ in chunks[len(plain) :]] == [b"LIST", b"id3 "]
+    assert info_of(out) == [(b"INAM", COMMENTS[0][1]), (b"IART", "Anna; Bérénice"), (b"IPRD", "Démo"),
+                            (b"ITRK", "3/12"), (b"ICRD", "1974")]
+    tag = WAVE(out).tags
+    assert str(tag["TIT2"]) == COMMENTS[0][1] and tag["TPE1"].text == ["Anna", "Bérénice"]
+    assert str(tag["TALB"]) == "Démo" and str(tag["TRCK"]) == "3/12" and str(tag["TDRC"]) == "1974"
+    assert [(a.type, a.mime, a.desc, a.data) for a in tag.getall("APIC")] == [(3, "image/png", "front — ☀", PNG),
+                                                                              (4, "image/jpeg", "back", JPEG)]
+    samples, rate = samples_of(out)
+    plain_samples, plain_rate = samples_of(reference)
+    assert rate == plain_rate and samples.shape == (2, N) and np.array_equal(samples, plain_samples)
+    assert check_audio_file(out) == N and np.array_equal(read_back(out)[0], read_back(reference)[0])
+    assert tag_warnings(caplog) == []
+
+
+def test_an_mp3_with_a_picture_restored_to_wav_gets_it_in_an_id3_chunk(tiny_model, tmp_path, caplog):
+    source = tagged_mp3(tmp_path / "in.mp3")
+    out = restore_file(source, tmp_path / "out.wav", tiny_model)
+    tag = WAVE(out).tags
+    assert tag.getall("APIC")[0].data == PNG and tag.getall("APIC")[0].mime == "image/png"
+    assert str(tag["TIT2"]) == "Žluťoučký kůň — 夜の歌" and str(tag["TPE1"]) == "Bérénice"
+    assert (b"INAM", "Žluťoučký kůň — 夜の歌") in info_of(out)
+    assert check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+def test_a_wav_restored_to_wav_keeps_its_bext_chunk_before_the_data(tiny_model, tmp_path, caplog):
+    source = tagged_wav(tmp_path / "in.wav", bext=BEXT + b"X")  # an odd size: a pad byte after it
+    out = restore_file(source, tmp_path / "out.wav", tiny_model)
+    reference = restore_file(tagged_wav(tmp_path / "plain.wav", info=[]), tmp_path / "plain-out.wav", tiny_model)
+
+    chunks = riff_chunks(out)
+    assert [cid for cid, _ in chunks] == [b"JUNK", b"fmt ", b"bext", b"data", b"LIST"]
+    assert dict(chunks)[b"bext"] == BEXT + b"X" and dict(chunks)[b"data"] == dict(riff_chunks(reference))[b"data"]
+    assert info_of(out) == INFO  # every name INFO holds: no ID3 chunk
+    assert np.array_equal(samples_of(out)[0], samples_of(reference)[0])
+    assert check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+def test_a_bext_time_reference_is_counted_at_the_output_rate(tiny_model, tmp_path, caplog):
+    """A Broadcast WAV's TimeReference counts samples since midnight at the file's rate: a 22.05 kHz tape transfer
+    starting at 10:00:00 restored to 44.1 kHz still starts at 10:00:00, so its count doubles; the rest of the chunk
+    stays as it was."""
+    start = 22050 * 36000
+    bext = BEXT[:338] + start.to_bytes(8, "little") + BEXT[346:]
+    source = write(tmp_path / "in.wav", channels=2, rate=22050)
+    with_chunks(source, chunk(b"bext", bext), b"")
+    out = restore_file(source, tmp_path / "out.wav", tiny_model)
+    assert samples_of(out)[1] == 44100
+    kept = dict(riff_chunks(out))[b"bext"]
+    assert int.from_bytes(kept[338:346], "little") == 44100 * 36000
+    assert kept[:338] == bext[:338] and kept[346:] == bext[346:]
+    same_rate = restore_file(source, tmp_path / "same.wav", tiny_model, output_rate=22050)
+    assert dict(riff_chunks(same_rate))[b"bext"] == bext
+    assert tag_warnings(caplog) == []
+
+
+def test_an_aiff_id3_chunk_goes_round_into_an_aiff_output(tiny_model, tmp_path, caplog):
+    source = write(tmp_path / "in.aiff", channels=2)
+    with_chunks(source, after=id3_chunk(b"ID3 ", "big", album=TALB(encoding=3, text="Démo")))
+    out = restore_file(source, tmp_path / "out.aiff", tiny_model)
+    reference = restore_file(write(tmp_path / "plain.aiff", channels=2), tmp_path / "plain-out.aiff", tiny_model)
+
+    chunks, plain = riff_chunks(out), riff_chunks(reference)
+    assert chunks[: len(plain)] == plain and [cid for cid, _ in chunks[len(plain) :]] == [b"ID3 "]
+    tag = AIFF(out).tags
+    assert str(tag["TIT2"]) == TITLE and tag["TPE1"].text == ["Anna", "Bérénice"] and str(tag["TALB"]) == "Démo"
+    assert tag.getall("APIC")[0].data == PNG
+    assert np.array_equal(samples_of(out)[0], samples_of(reference)[0])
+    assert check_audio_file(out) == N
+    assert tag_warnings(caplog) == []
+
+
+def test_an_aiffs_text_chunks_give_vorbis_comments(tmp_path, caplog):
+    source = with_chunks(write(tmp_path / "in.aif"), after=b"".join(
+        chunk(cid, text, "big") for cid, text in [(b"NAME", b"Song"), (b"AUTH", b"Anna"), (b"(c) ", b"1974 X"),
+                                                  (b"ANNO", b"one"), (b"ANNO", b"two")]))
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert list(FLAC(tmp).tags) == [("TITLE", "Song"), ("ARTIST", "Anna"), ("COPYRIGHT", "1974 X"),
+                                    ("COMMENT", "one"), ("COMMENT", "two")]
+    assert tag_warnings(caplog) == []
+
+
+@pytest.mark.parametrize("channels, bit_depth, suffix", [(1, 24, ".wav"), (6, 32, ".wav"), (1, 24, ".aiff")])
+def test_odd_sized_and_extensible_outputs_get_their_chunks_and_read_back_the_same(tmp_path, caplog, channels,
+                                                                                  bit_depth, suffix):
+    source = tagged_flac(tmp_path / "in.flac")
+    tmp = tmp_path / f".partial{suffix}"
+    with AudioFile(str(tmp), "w", 44100, channels, bit_depth=bit_depth) as f:
+        f.write(band_limited_noise(1001, channels=channels))  # mono 24-bit: 3003 bytes of samples
+    before, samples = riff_chunks(tmp), samples_of(tmp)[0]
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    assert riff_chunks(tmp)[: len(before)] == before
+    if suffix == ".wav":
+        assert WAVE(tmp).tags["TPE1"].text == ["Anna", "Bérénice"]
+        fmt = dict(before)[b"fmt "]
+        assert int.from_bytes(fmt[:2], "little") == (0xFFFE if channels > 2 else 1)  # WAVE_FORMAT_EXTENSIBLE, PCM
+    else:
+        assert AIFF(tmp).tags["TPE1"].text == ["Anna", "Bérénice"]
+    with AudioFile(str(tmp)) as f:
+        assert f.frames == 1001 and np.array_equal(f.read(f.frames), samples)
+    assert check_audio_file(tmp) == 1001
+    assert tag_warnings(caplog) == []
+
+
+@pytest.mark.parametrize("broken", ["INFO past its LIST", "ID3 version", "chunk past the end", "no RIFF"])
+def test_a_broken_wav_chunk_is_skipped_with_one_warning_and_the_output_left_untagged(tmp_path, caplog, broken):
+    source = write(tmp_path / "in.wav", channels=2)
+    if broken == "INFO past its LIST":
+        with_chunks(source, after=chunk(b"LIST", b"INFO" + b"INAM" + (99).to_bytes(4, "little") + b"Song\0\0"))
+    elif broken == "ID3 version":
+        with_chunks(source, after=chunk(b"id3 ", b"ID3\x09" + bytes(6)))
+    elif broken == "chunk past the end":
+        with_chunks(source, after=b"LIST" + (10**6).to_bytes(4, "little") + b"INFO")
+    else:
+        source.write_bytes(b"RIFX" + source.read_bytes()[4:])
+    for suffix in [".flac", ".wav"]:
+        caplog.clear()
+        tmp, before = pedalboard_output(tmp_path, suffix)
+        carry_tags(source, tmp, tmp_path / f"out{suffix}")
+        assert tmp.read_bytes() == before
+        warnings = tag_warnings(caplog)
+        assert len(warnings) == 1 and str(source) in warnings[0]
+
+
+def as_rf64(path):
+    """``path`` (a WAV pedalboard wrote) made an RF64 file: its JUNK chunk a ds64 chunk of its sizes, the RIFF and
+    data sizes 0xFFFFFFFF."""
+    data = bytearray(path.read_bytes())
+    data_size = len(dict(riff_chunks(path))[b"data"])
+    ds64 = chunk(b"ds64", (len(data) - 8).to_bytes(8, "little") + data_size.to_bytes(8, "little")
+                 + (data_size // 4).to_bytes(8, "little") + bytes(4) + bytes(24))  # as long as the JUNK chunk
+    assert data[12:16] == b"JUNK" and len(ds64) == 60
+    data[:8], data[12:72] = b"RF64" + b"\xff" * 4, ds64
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = b"\xff" * 4
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_an_rf64_wav_gives_its_info_chunk_and_an_rf64_output_is_left_as_written(tmp_path, caplog):
+    source = as_rf64(tagged_wav(tmp_path / "in.wav"))
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert list(FLAC(tmp).tags) == INFO_COMMENTS
+    assert tag_warnings(caplog) == []
+
+    tmp = as_rf64(pedalboard_output(tmp_path, ".wav")[0])
+    before = tmp.read_bytes()
+    carry_tags(source, tmp, tmp_path / "out.wav")
+    assert tmp.read_bytes() == before
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "RF64" in warnings[0]
+
+
+def test_a_wav_whose_data_size_is_a_placeholder_gives_the_info_chunk_before_it_and_no_warning(tmp_path, caplog):
+    source = write(tmp_path / "in.wav", channels=2)
+    with_chunks(source, before_data=info_list(INFO))
+    data = bytearray(source.read_bytes())
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = (0x7FFFF000).to_bytes(4, "little")  # a streaming writer's "not known"
+    source.write_bytes(bytes(data))
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert list(FLAC(tmp).tags) == INFO_COMMENTS
+    assert tag_warnings(caplog) == []
+
+
+def test_a_broken_id3_chunk_leaves_the_info_chunk_to_be_read(tmp_path, caplog):
+    source = tagged_wav(tmp_path / "in.wav", id3=chunk(b"id3 ", b"ID3\x09" + bytes(6)))
+    tmp, _ = pedalboard_output(tmp_path, ".flac")
+    carry_tags(source, tmp, tmp_path / "out.flac")
+    assert list(FLAC(tmp).tags) == INFO_COMMENTS
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "ID3" in warnings[0]
+
+
+def test_a_wav_output_is_not_grown_past_the_riff_limit(tmp_path, caplog, monkeypatch):
+    import sagasr_stream.tags.riff as riff
+
+    source = tagged_flac(tmp_path / "in.flac")
+    tmp, before = pedalboard_output(tmp_path, ".wav")
+    monkeypatch.setattr(riff, "MAX_RIFF", len(before) + 100)
+    carry_tags(source, tmp, tmp_path / "out.wav")
+    assert tmp.read_bytes() == before
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "4 GiB" in warnings[0]
+
+
+@pytest.mark.parametrize("kind, suffix", [("wav", ".wav"), ("flac", ".aiff"), ("wav", ".aif")])
+def test_the_same_input_and_output_give_the_same_riff_bytes(tmp_path, kind, suffix):
+    source = tagged_wav(tmp_path / "in.wav", bext=BEXT) if kind == "wav" else tagged_flac(tmp_path / "in.flac")
+    tmp, before = pedalboard_output(tmp_path, suffix)
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    first = tmp.read_bytes()
+    tmp.write_bytes(before)
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    assert tmp.read_bytes() == first != before
+    riff_chunks(tmp)

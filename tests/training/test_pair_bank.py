@@ -111,6 +111,8 @@ def test_brightness_gain_is_flat_below_the_pivot_and_capped() -> None:
     assert np.allclose(brightness_gain_db(f, 1000.0, 3.0), [0.0, 0.0, 3.0, 9.0, 18.0])
     assert np.allclose(brightness_gain_db(f, 1000.0, -4.0), [0.0, 0.0, -4.0, -12.0, -18.0])
     assert np.allclose(brightness_gain_db(torch.from_numpy(f), 1000.0, 3.0, xp=torch).numpy(), [0.0, 0.0, 3.0, 9.0, 18.0])
+    # a dark recording's top band lies 40-70 dB down: the limit is a setting (degrade.brightness_limit_db)
+    assert np.allclose(brightness_gain_db(f, 1000.0, -12.0, limit_db=60.0), [0.0, 0.0, -12.0, -36.0, -60.0])
     assert brightness_slopes(np.random.default_rng(0), 4, DegradeConfig()) is None  # off by default: nothing drawn
     half = brightness_slopes(np.random.default_rng(0), 4000, DegradeConfig(brightness_fraction=0.5))
     assert 0.45 < float((half != 0).mean()) < 0.55 and half.min() >= -3.0 and half.max() <= 3.0

@@ -36,6 +36,8 @@ class DegradeConfig:
     brightness_db_per_octave: tuple[float, float] = option(
         (-3.0, 3.0), unit="dB/octave", help="... by a rise drawn from this range (min max; negative: darker)")
     brightness_pivot_hz: float = option(1000.0, unit="Hz", help="the brightness tilt's pivot: no change below it")
+    brightness_limit_db: float = option(18.0, unit="dB", help="the brightness tilt's largest change, either way (a "
+                                        "dark recording's top band lies 40-70 dB down: model card)")
 
     def validate(self, sample_rate: int = 44100) -> "DegradeConfig":
         if not 0 < self.cutoff_min_hz <= self.cutoff_max_hz < sample_rate / 2:
@@ -56,6 +58,8 @@ class DegradeConfig:
                 raise ValueError(f"degrade: {key} must be (min, max) with min <= max")
         if not 0 < self.brightness_pivot_hz < sample_rate / 2:
             raise ValueError(f"degrade: need 0 < brightness_pivot_hz < {sample_rate / 2:g}")
+        if not self.brightness_limit_db >= 0:
+            raise ValueError(f"degrade: brightness_limit_db must be >= 0, got {self.brightness_limit_db}")
         return self
 
 
@@ -93,7 +97,6 @@ def tilt_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) -> np.
 
 
 MAX_TILT_BOOST_DB = 12.0
-MAX_BRIGHTNESS_DB = 18.0
 
 
 def brightness_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) -> np.ndarray | None:
@@ -108,11 +111,11 @@ def brightness_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) 
     return np.where(tilted, rng.uniform(*cfg.brightness_db_per_octave, size=count), 0.0)
 
 
-def brightness_gain_db(freqs_hz: Any, pivot_hz: float, rise_db: Any, xp: Any = np) -> Any:
+def brightness_gain_db(freqs_hz: Any, pivot_hz: float, rise_db: Any, xp: Any = np, limit_db: float = 18.0) -> Any:
     """Gain in dB of the brightness tilt: 0 up to ``pivot_hz``, ``rise`` per octave above it, within
-    +-``MAX_BRIGHTNESS_DB``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
+    +-``limit_db``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
     octaves = xp.log2(xp.clip(freqs_hz, pivot_hz, None) / pivot_hz)
-    return (rise_db * octaves).clip(-MAX_BRIGHTNESS_DB, MAX_BRIGHTNESS_DB)
+    return (rise_db * octaves).clip(-limit_db, limit_db)
 
 
 def apply_gain_db(audio: Any, gain_db: Any, xp: Any = np) -> Any:
@@ -122,12 +125,12 @@ def apply_gain_db(audio: Any, gain_db: Any, xp: Any = np) -> Any:
 
 
 def pair_gains_db(freqs_hz: Any, cutoff_hz: Any, slopes: Any, rises: Any, pivot_hz: float,
-                  xp: Any = np) -> tuple[Any, Any]:
+                  xp: Any = np, limit_db: float = 18.0) -> tuple[Any, Any]:
     """(input gain dB, target gain dB) per rfft bin ``freqs_hz``, each ``None`` where it changes nothing: the
     target's tilt above the cutoff (``slopes``, :func:`tilt_gain_db`) and the recording's brightness on both
-    (``rises``, :func:`brightness_gain_db`), summed for the target so that each signal is filtered once.
+    (``rises``, :func:`brightness_gain_db` within +-``limit_db``), summed for the target so that each signal is filtered once.
     ``slopes`` / ``rises``: None (not drawn) or arrays broadcasting against ``freqs_hz``, numpy or torch."""
-    lr_db = None if rises is None or not rises.any() else brightness_gain_db(freqs_hz, pivot_hz, rises, xp)
+    lr_db = None if rises is None or not rises.any() else brightness_gain_db(freqs_hz, pivot_hz, rises, xp, limit_db)
     hr_db = None if slopes is None or not slopes.any() else tilt_gain_db(freqs_hz, cutoff_hz, slopes, xp)
     if lr_db is not None:
         hr_db = lr_db if hr_db is None else hr_db + lr_db
@@ -152,7 +155,8 @@ def training_pair(hr: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig, 
     lr, spec = degrade_clip(hr, rng, cfg, sample_rate)
     slopes, rises = tilt_slopes(rng, 1, cfg), brightness_slopes(rng, 1, cfg)
     freqs = np.fft.rfftfreq(hr.shape[-1], 1.0 / sample_rate)
-    lr_db, hr_db = pair_gains_db(freqs, spec.cutoff_hz, slopes, rises, cfg.brightness_pivot_hz)
+    lr_db, hr_db = pair_gains_db(freqs, spec.cutoff_hz, slopes, rises, cfg.brightness_pivot_hz,
+                                 limit_db=cfg.brightness_limit_db)
     if lr_db is not None:
         lr = apply_gain_db(lr, lr_db).astype(np.float32)
     if hr_db is not None:

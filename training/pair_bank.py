@@ -176,7 +176,8 @@ class PairBank(Dataset):
         freqs = torch.fft.rfftfreq(L, 1.0 / cfg.sample_rate, device=dev)[None, :]
         slopes, rises = tilt_slopes(rng, b, cfg.degrade), brightness_slopes(rng, b, cfg.degrade)
         lr_db, hr_db = pair_gains_db(freqs, column(cutoff), column(slopes), column(rises),
-                                     cfg.degrade.brightness_pivot_hz, xp=torch)
+                                     cfg.degrade.brightness_pivot_hz, xp=torch,
+                                     limit_db=cfg.degrade.brightness_limit_db)
         if lr_db is not None:
             lr = apply_gain_db(lr, lr_db, xp=torch)
         if hr_db is not None:

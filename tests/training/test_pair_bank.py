@@ -106,11 +106,32 @@ def test_brightness_tilts_input_and_target_alike(audio_dir: Path, tmp_path: Path
     assert not bright["target_tilted"].any()  # a recording's own brightness is natural: its roll-off may be hidden
 
 
+def test_a_dark_recording_falls_past_the_default_limit_when_told(audio_dir: Path, tmp_path: Path) -> None:
+    """Dark material (degrade.brightness_limit_db): the target's top band, 4-5 octaves above the pivot at -18 dB per
+    octave, lies far more than the default 18 dB under the plain one's when the limit allows 60 dB."""
+    items = list(range(32, 48))
+    plain = _bank(audio_dir, tmp_path).__getitems__(items)
+    dark = {limit: _bank(audio_dir, tmp_path, brightness_fraction=1.0, brightness_db_per_octave=(-18.0, -18.0),
+                         brightness_pivot_hz=1000.0, brightness_limit_db=limit).__getitems__(items)
+            for limit in (18.0, 60.0)}
+
+    def fall(batch: dict) -> np.ndarray:
+        return (_band_db(batch["hr"], 16000.0, 20000.0) - _band_db(batch["hr"], 100.0, 900.0)
+                - _band_db(plain["hr"], 16000.0, 20000.0) + _band_db(plain["hr"], 100.0, 900.0))
+
+    sounding = _band_db(plain["hr"], 100.0, 900.0) > -200
+    assert sounding.sum() >= 8
+    assert np.all(np.abs(fall(dark[18.0])[sounding] + 18.0) < 1.0)
+    assert np.all(fall(dark[60.0])[sounding] < -55.0)
+
+
 def test_brightness_gain_is_flat_below_the_pivot_and_capped() -> None:
     f = np.array([250.0, 1000.0, 2000.0, 8000.0, 1e6])
     assert np.allclose(brightness_gain_db(f, 1000.0, 3.0), [0.0, 0.0, 3.0, 9.0, 18.0])
     assert np.allclose(brightness_gain_db(f, 1000.0, -4.0), [0.0, 0.0, -4.0, -12.0, -18.0])
     assert np.allclose(brightness_gain_db(torch.from_numpy(f), 1000.0, 3.0, xp=torch).numpy(), [0.0, 0.0, 3.0, 9.0, 18.0])
+    # a dark recording's top band lies 40-70 dB down: the limit is a setting (degrade.brightness_limit_db)
+    assert np.allclose(brightness_gain_db(f, 1000.0, -12.0, limit_db=60.0), [0.0, 0.0, -12.0, -36.0, -60.0])
     assert brightness_slopes(np.random.default_rng(0), 4, DegradeConfig()) is None  # off by default: nothing drawn
     half = brightness_slopes(np.random.default_rng(0), 4000, DegradeConfig(brightness_fraction=0.5))
     assert 0.45 < float((half != 0).mean()) < 0.55 and half.min() >= -3.0 and half.max() <= 3.0

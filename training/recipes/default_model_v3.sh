@@ -115,6 +115,11 @@
 #   training/weights/v3-repeat/model.safetensors) with --lr 1e-4 --max-steps 1600; its EMA at step 1200 (over v3.9's
 #   weights) gained 5.9 % on the validation kit's hits but cost the choice sets +1.54 %; its WiSE-FT with v3.9
 #   (sagasr-train interpolate training/weights/v3-repeat/model.safetensors THAT --alpha 0.5 -o OUT) 3.3 % / +0.58 %.
+# Tried after 2m, not shipped (thirty-second session; model card, "dark material in training"): stage 2m's command from
+#   v3.9 (--model training/weights/v3-repeat/config.json --init-weights training/weights/v3-repeat/model.safetensors)
+#   with --degrade-brightness-fraction 0.3 --degrade-brightness-db-per-octave -18 0 --degrade-brightness-limit-db 60;
+#   its EMA at step 800 (sagasr-train slim RUN -o SLIM) took 13.4 % off the dark set but cost the choice sets +2.21 %,
+#   its WiSE-FT with v3.9 (alpha 0.5) 7.0 % / +0.87 %.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from ..errors import AudioFileError
-from .flac import FlacBlock, blocks_of, flac_fields, flac_tag_blocks, write_flac
+from .flac import FlacBlock, blocks_of, flac_fields, flac_stream_info, flac_tag_blocks, write_flac
 from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
 from .ogg import ogg_fields, write_ogg
 from .riff import RiffTags, bext_at_rate, output_chunks, output_form, riff_tags, wav_rate, write_riff
@@ -114,7 +114,7 @@ def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
 
 def into_flac(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
     """The copy of the FLAC output ``tmp`` that gives it the tags of ``source`` (None: none to give)."""
-    blocks: list[FlacBlock] = (flac_tag_blocks(source, problems) if kind == ".flac"
+    blocks: list[FlacBlock] = (flac_tag_blocks(source, problems, flac_stream_info(tmp)) if kind == ".flac"
                                else blocks_of(*input_fields(source, kind, problems), tmp, problems))
     return (lambda src, dst: write_flac(src, dst, blocks)) if blocks else None
 

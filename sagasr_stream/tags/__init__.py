@@ -3,11 +3,15 @@ Vorbis, WAV and AIFF: an input's tags read as Vorbis comments and pictures where
 (:mod:`.vorbis`).
 
 - FLAC -> FLAC: the input's VORBIS_COMMENT block as it is (when it holds a comment: TITLE, ARTIST, ALBUM,
-  TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder) and its PICTURE blocks
-  (cover art), put right after the output's STREAMINFO. The output's STREAMINFO (sample count, MD5), its other
-  blocks (SEEKTABLE: offsets from the first frame) and its frames stay as written. Not carried: APPLICATION,
-  CUESHEET (its offsets count the input's samples, at the input's rate), SEEKTABLE and PADDING blocks of the input,
-  and an ID3v2 tag before its ``fLaC`` marker (looked past, not kept) (:mod:`.flac`).
+  TRACKNUMBER, ...; it replaces the one libFLAC wrote, which names only its encoder), its PICTURE blocks (cover
+  art) and its first CUESHEET block, put right after the output's STREAMINFO. The CUESHEET's offsets count samples
+  at the input's rate (its STREAMINFO's): each track's start, each index point and the lead-in are counted anew at
+  the output's rate (round(samples * output rate / input rate); index offsets again from their track's start), the
+  lead-out track put at the output's end, and a CD-DA cue sheet's CD flag cleared (its lead-in 0) when the output is
+  no 44.1 kHz one or an offset is no multiple of 588 samples. The output's STREAMINFO (sample count, MD5), its
+  other blocks (SEEKTABLE: offsets from the first frame) and its frames stay as written. Not carried: APPLICATION,
+  SEEKTABLE and PADDING blocks of the input, and an ID3v2 tag before its ``fLaC`` marker (looked past, not kept)
+  (:mod:`.flac`); a CUESHEET block into any other output.
 - MP3 -> MP3: the input's ID3v2 tag (2.2, 2.3 or 2.4, with a footer if it has one) put first and its ID3v1 tag
   (the last 128 bytes, from ``TAG``) last, both verbatim; the output's frames between them as written, its LAME
   tag first, so it reads back at the exact length (:func:`~sagasr_stream.mp3.mp3_gapless` skips an ID3v2 tag). Not
@@ -61,7 +65,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from ..errors import AudioFileError
-from .flac import FlacBlock, blocks_of, flac_fields, flac_tag_blocks, write_flac
+from .flac import FlacBlock, blocks_of, flac_fields, flac_stream_info, flac_tag_blocks, write_flac
 from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
 from .ogg import ogg_fields, write_ogg
 from .riff import RiffTags, bext_at_rate, output_chunks, output_form, riff_tags, wav_rate, write_riff
@@ -114,7 +118,7 @@ def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
 
 def into_flac(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
     """The copy of the FLAC output ``tmp`` that gives it the tags of ``source`` (None: none to give)."""
-    blocks: list[FlacBlock] = (flac_tag_blocks(source, problems) if kind == ".flac"
+    blocks: list[FlacBlock] = (flac_tag_blocks(source, problems, flac_stream_info(tmp)) if kind == ".flac"
                                else blocks_of(*input_fields(source, kind, problems), tmp, problems))
     return (lambda src, dst: write_flac(src, dst, blocks)) if blocks else None
 

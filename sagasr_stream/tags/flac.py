@@ -1,5 +1,5 @@
-"""FLAC metadata blocks: an input's VORBIS_COMMENT and PICTURE blocks read, an output's rewritten with other ones
-after its STREAMINFO (:mod:`sagasr_stream.tags`)."""
+"""FLAC metadata blocks: an input's VORBIS_COMMENT, PICTURE and CUESHEET blocks read (a CUESHEET's offsets counted
+anew at the output's rate), an output's rewritten with other ones after its STREAMINFO (:mod:`sagasr_stream.tags`)."""
 from __future__ import annotations
 
 import os
@@ -12,8 +12,14 @@ from .mp3 import id3v2_length
 from .vorbis import TagProblem, check_picture, comment_block, comment_count, comment_fields, comment_vendor
 
 FLAC_MAGIC = b"fLaC"
-STREAMINFO, VORBIS_COMMENT, PICTURE = 0, 4, 6
-BLOCK_NAMES = {VORBIS_COMMENT: "VORBIS_COMMENT", PICTURE: "PICTURE"}
+STREAMINFO, VORBIS_COMMENT, CUESHEET, PICTURE = 0, 4, 5, 6
+BLOCK_NAMES = {VORBIS_COMMENT: "VORBIS_COMMENT", PICTURE: "PICTURE", CUESHEET: "CUESHEET"}
+SINGLE = (VORBIS_COMMENT, CUESHEET)  # only an input's first block of these kinds is carried
+CUE_HEAD, CUE_TRACK, CUE_INDEX = 396, 36, 12  # CUESHEET: catalog, lead-in, flags, track count; a track; an index
+CUE_FLAGS, CUE_LEAD_IN = 136, slice(128, 136)  # the flags byte (bit 7: a CD-DA cue sheet), the lead-in samples
+CD_RATE, CD_SECTOR = 44100, 588  # a CD-DA cue sheet's rate, and what its offsets are multiples of
+MAX_UINT64 = (1 << 64) - 1
+STREAMINFO_LENGTH = 34
 MAX_BLOCK = (1 << 24) - 1  # a FLAC metadata block's length: 24 bits
 VENDOR = "sagasr_stream"  # a comment block's vendor string when the output has none of libFLAC's
 COPY_BLOCK = 1 << 20
@@ -24,6 +30,89 @@ class FlacBlock(NamedTuple):
 
     kind: int
     body: bytes
+
+
+class StreamInfo(NamedTuple):
+    """A FLAC stream's sample rate (Hz) and its length in samples per channel (0: unknown), from its STREAMINFO."""
+
+    rate: int
+    samples: int
+
+
+def stream_info(body: bytes) -> StreamInfo:
+    """The :class:`StreamInfo` of a STREAMINFO block's ``body`` (:class:`TagProblem` when not 34 bytes or rate 0)."""
+    if len(body) != STREAMINFO_LENGTH:
+        raise TagProblem(f"its STREAMINFO block holds {len(body)} bytes, not {STREAMINFO_LENGTH}")
+    rate = int.from_bytes(body[10:13], "big") >> 4
+    if not rate:
+        raise TagProblem("its STREAMINFO block gives a sample rate of 0")
+    return StreamInfo(rate, int.from_bytes(body[13:18], "big") & 0xF_FFFF_FFFF)
+
+
+def flac_stream_info(path: Path) -> StreamInfo:
+    """The :class:`StreamInfo` of the FLAC file ``path`` (:class:`TagProblem` when its first block is none)."""
+    with open(path, "rb") as f:
+        flac_start(f)
+        kind, offset, length = flac_headers(f, os.fstat(f.fileno()).st_size)[0]
+        if kind != STREAMINFO:
+            raise TagProblem("its first block is no STREAMINFO")
+        f.seek(offset)
+        return stream_info(f.read(length))
+
+
+def cue_tracks(body: bytes) -> list[tuple[int, list[int]]]:
+    """(where in ``body`` its offset is, where each of its index offsets is) of each track of a CUESHEET block's
+    ``body``, the lead-out last; :class:`TagProblem` when the counts and the length disagree."""
+    if len(body) < CUE_HEAD:
+        raise TagProblem(f"{len(body)} bytes, less than the {CUE_HEAD} of its header")
+    tracks, at = [], CUE_HEAD
+    for number in range(body[CUE_HEAD - 1]):
+        if at + CUE_TRACK > len(body):
+            raise TagProblem(f"track {number + 1} of {body[CUE_HEAD - 1]} runs past its end")
+        indexes = [at + CUE_TRACK + CUE_INDEX * index for index in range(body[at + CUE_TRACK - 1])]
+        tracks.append((at, indexes))
+        at += CUE_TRACK + CUE_INDEX * len(indexes)
+    if not tracks:
+        raise TagProblem("no tracks (it needs a lead-out one)")
+    if at > len(body):
+        raise TagProblem(f"the index points of track {len(tracks)} run past its end")
+    if at < len(body):
+        raise TagProblem(f"{len(body) - at} bytes past its last track")
+    return tracks
+
+
+def cuesheet_at_rate(body: bytes, rate: int, output: StreamInfo) -> bytes:
+    """A CUESHEET block's ``body`` of a FLAC at ``rate`` Hz for the FLAC ``output``: each track's start and each
+    index point counted at the output's rate (round(samples * output rate / rate)), index offsets again from their
+    track's start, the lead-out track at the output's end, the lead-in samples too; a CD-DA cue sheet's CD flag
+    cleared (and its lead-in, 0 then) when the output is no 44.1 kHz one or an offset or its lead-in is no multiple
+    of 588. As it is when nothing changes."""
+    tracks = cue_tracks(body)
+    new = bytearray(body)
+
+    def moved(samples: int) -> int:
+        return min(round(samples * output.rate / rate), MAX_UINT64)
+
+    def put(at: int, value: int) -> None:
+        new[at : at + 8] = value.to_bytes(8, "big")
+
+    offsets = []
+    for number, (at, indexes) in enumerate(tracks):
+        start = int.from_bytes(body[at : at + 8], "big")
+        last = number == len(tracks) - 1
+        new_start = (output.samples or moved(start)) if last else moved(start)
+        put(at, new_start)
+        offsets.append(new_start)
+        for index in indexes:
+            relative = moved(start + int.from_bytes(body[index : index + 8], "big")) - new_start
+            put(index, relative)
+            offsets.append(relative)
+    lead_in = moved(int.from_bytes(body[CUE_LEAD_IN], "big"))
+    put(CUE_LEAD_IN.start, lead_in)
+    if new[CUE_FLAGS] & 0x80 and (output.rate != CD_RATE or any(n % CD_SECTOR for n in [lead_in, *offsets])):
+        new[CUE_FLAGS] &= 0x7F
+        new[CUE_LEAD_IN] = bytes(8)
+    return bytes(new)
 
 
 def flac_start(f: BinaryIO) -> int:
@@ -54,23 +143,28 @@ def flac_headers(f: BinaryIO, size: int) -> list[tuple[int, int, int]]:
         f.seek(length, os.SEEK_CUR)
 
 
-def flac_tag_blocks(source: Path, problems: list[str]) -> list[FlacBlock]:
+def flac_tag_blocks(source: Path, problems: list[str], output: StreamInfo | None = None) -> list[FlacBlock]:
     """The VORBIS_COMMENT (the first, when it holds a comment) and PICTURE blocks of the FLAC file ``source`` that
-    parse; each that does not, or the whole file when its blocks cannot be walked, is told in ``problems``."""
+    parse, and with ``output`` (a FLAC output's) its first CUESHEET block counted at the output's rate
+    (:func:`cuesheet_at_rate`); each that does not parse, or the whole file when its blocks cannot be walked, is told
+    in ``problems``."""
     blocks: list[FlacBlock] = []
     try:
         with open(source, "rb") as f:
             flac_start(f)
             headers = flac_headers(f, os.fstat(f.fileno()).st_size)
-            comment_seen = False
+            seen: set[int] = set()
             for kind, offset, length in headers:
-                if kind not in BLOCK_NAMES or kind == VORBIS_COMMENT and comment_seen:
+                if kind not in BLOCK_NAMES or kind in seen or kind == CUESHEET and output is None:
                     continue
-                comment_seen |= kind == VORBIS_COMMENT
+                seen |= {kind} & set(SINGLE)
                 f.seek(offset)
                 body = f.read(length)
                 try:
-                    count = comment_count(body) if kind == VORBIS_COMMENT else check_picture(body)
+                    if kind == CUESHEET and output is not None:
+                        body = cuesheet_at_rate(body, input_rate(f, headers), output)
+                    count = (comment_count(body) if kind == VORBIS_COMMENT
+                             else check_picture(body) if kind == PICTURE else 1)
                 except TagProblem as exc:
                     problems.append(f"its {BLOCK_NAMES[kind]} block does not parse ({exc})")
                     continue
@@ -80,6 +174,15 @@ def flac_tag_blocks(source: Path, problems: list[str]) -> list[FlacBlock]:
         problems.append(f"its FLAC metadata blocks cannot be walked ({exc})")
         return []
     return blocks
+
+
+def input_rate(f: BinaryIO, headers: list[tuple[int, int, int]]) -> int:
+    """The sample rate of an open FLAC file of block ``headers`` (:class:`TagProblem` without a STREAMINFO)."""
+    kind, offset, length = headers[0]
+    if kind != STREAMINFO:
+        raise TagProblem("the file's first block is no STREAMINFO, which gives its rate")
+    f.seek(offset)
+    return stream_info(f.read(length)).rate
 
 
 def flac_fields(source: Path, problems: list[str]) -> tuple[list[bytes], list[bytes]]:

@@ -30,6 +30,7 @@ from sagasr_stream.integrity import check_audio_file
 from sagasr_stream.mp3 import mp3_gapless
 from sagasr_stream.ogg import first_packets, ogg_crc
 from sagasr_stream.tags import carry_tags
+from sagasr_stream.tags.flac import StreamInfo, cuesheet_at_rate
 from tests.conftest import band_limited_noise
 
 N = 12_000  # frames of an input: short, not a whole number of MP3 frames
@@ -155,6 +156,85 @@ def test_a_flac_without_tags_gives_pedalboards_file(tiny_model, tmp_path):
     out = restore_file(source, tmp_path / "out.flac", tiny_model)
     assert list(FLAC(out).tags) == [] and pictures(out) == []
     assert check_audio_file(out) == N
+
+
+def cuesheet(tracks, cd=True, lead_in=88200, catalog=b"1234567890123"):
+    """A CUESHEET block's body: ``tracks`` are (number, offset, [(index number, offset from the track)])."""
+    body = catalog.ljust(128, b"\0") + lead_in.to_bytes(8, "big") + bytes([0x80 if cd else 0]) + bytes(258)
+    body += bytes([len(tracks)])
+    for number, offset, indexes in tracks:
+        isrc = b"USABC0000001" if number < 170 else bytes(12)
+        body += offset.to_bytes(8, "big") + bytes([number]) + isrc
+        body += bytes(14) + bytes([len(indexes)])
+        body += b"".join(at.to_bytes(8, "big") + bytes([index]) + bytes(3) for index, at in indexes)
+    return body
+
+
+def with_cuesheet(path, body):
+    """``path`` with a CUESHEET block of ``body`` right after its STREAMINFO."""
+    data = path.read_bytes()
+    end = 8 + int.from_bytes(data[5:8], "big")  # STREAMINFO is never the last block of pedalboard's files
+    path.write_bytes(data[:end] + bytes([5]) + len(body).to_bytes(3, "big") + body + data[end:])
+    return path
+
+
+def quiet_flac(path, frames, rate):
+    """A stereo FLAC whose restore stays under full scale (no peak warning)."""
+    with AudioFile(str(path), "w", rate, 2) as f:
+        f.write(band_limited_noise(frames, seed=1, channels=2) * 0.5)
+    return path
+
+
+def cue_tracks(path):
+    return [(t.track_number, t.start_offset, [(i.index_number, i.index_offset) for i in t.indexes])
+            for t in FLAC(path).cuesheet.tracks]
+
+
+def test_a_flac_cuesheet_is_counted_at_the_output_rate(tiny_model, tmp_path, caplog):
+    """A 22.05 kHz FLAC's cue sheet restored to 44.1 kHz: every offset doubles (index offsets stay relative to their
+    track), the lead-out lies at the output's end, and the CD flag goes (24000 is no multiple of 588)."""
+    tracks = [(1, 0, [(1, 0)]), (2, 5000, [(0, 0), (1, 1001)]), (170, N, [])]
+    source = with_cuesheet(quiet_flac(tmp_path / "in.flac", N, 22050), cuesheet(tracks))
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+    assert check_audio_file(out) == 2 * N and FLAC(out).info.sample_rate == 44100
+    assert [k for k, _ in flac_blocks(out)[0]][:2] == [0, 5]
+    sheet = FLAC(out).cuesheet
+    assert cue_tracks(out) == [(1, 0, [(1, 0)]), (2, 10000, [(0, 0), (1, 2002)]), (170, 2 * N, [])]
+    assert not sheet.compact_disc and sheet.lead_in_samples == 0 and sheet.media_catalog_number == b"1234567890123"
+    assert sheet.tracks[0].isrc == b"USABC0000001"
+    assert tag_warnings(caplog) == []
+
+
+def test_a_flac_cuesheet_at_the_same_rate_is_kept_byte_for_byte(tiny_model, tmp_path, caplog):
+    """A CD's cue sheet (offsets multiples of 588, 44.1 kHz) restored at 44.1 kHz: the block as it was."""
+    frames = 588 * 20
+    source = quiet_flac(tmp_path / "in.flac", frames, 44100)
+    body = cuesheet([(1, 0, [(1, 0)]), (2, 588 * 7, [(0, 0), (1, 588 * 3)]), (170, frames, [])])
+    out = restore_file(with_cuesheet(source, body), tmp_path / "out.flac", tiny_model)
+    assert check_audio_file(out) == frames
+    assert dict(flac_blocks(out)[0])[5] == body and FLAC(out).cuesheet.compact_disc
+    assert tag_warnings(caplog) == []
+
+
+def test_a_cd_cuesheet_stays_one_only_at_44100_hz_with_offsets_multiples_of_588():
+    body = cuesheet([(1, 0, [(1, 0)]), (2, 588 * 7, [(0, 0), (1, 294)]), (170, 588 * 20, [])])
+    doubled = cuesheet_at_rate(body, 22050, StreamInfo(44100, 588 * 40))
+    assert doubled[136] & 0x80 and doubled[128:136] == (88200 * 2).to_bytes(8, "big")
+    assert doubled == cuesheet([(1, 0, [(1, 0)]), (2, 588 * 14, [(0, 0), (1, 588)]), (170, 588 * 40, [])],
+                               lead_in=88200 * 2)
+    at_48k = cuesheet_at_rate(body, 44100, StreamInfo(48000, 12800))
+    assert not at_48k[136] & 0x80 and at_48k[128:136] == bytes(8)
+    assert at_48k[-36:-28] == (12800).to_bytes(8, "big")  # the lead-out at the output's end
+
+
+def test_a_truncated_flac_cuesheet_is_left_out_with_one_warning(tiny_model, tmp_path, caplog):
+    body = cuesheet([(1, 0, [(1, 0)]), (170, N, [])])
+    source = with_cuesheet(tagged_flac(tmp_path / "in.flac"), body[:-5])
+    out = restore_file(source, tmp_path / "out.flac", tiny_model)
+    assert list(FLAC(out).tags) == COMMENTS and len(pictures(out)) == 2
+    assert 5 not in dict(flac_blocks(out)[0])
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and str(source) in warnings[0] and "CUESHEET" in warnings[0]
 
 
 @pytest.mark.parametrize("kind", ["flac", "ogg"])

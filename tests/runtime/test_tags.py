@@ -736,17 +736,6 @@ def test_a_comment_header_of_many_pages_is_paged_anew_and_the_pages_after_it_ren
     assert tag_warnings(caplog) == []
 
 
-@pytest.mark.parametrize("suffix", [".ogg", ".mp3"])
-def test_the_same_input_and_output_give_the_same_tagged_bytes(tmp_path, suffix):
-    source = tagged_ogg(tmp_path / "in.ogg")
-    tmp, before = pedalboard_output(tmp_path, suffix)
-    carry_tags(source, tmp, tmp_path / f"out{suffix}")
-    first = tmp.read_bytes()
-    tmp.write_bytes(before)
-    carry_tags(source, tmp, tmp_path / f"out{suffix}")
-    assert tmp.read_bytes() == first != before
-
-
 def test_an_input_with_garbled_comments_gives_an_ogg_of_its_pictures_and_one_warning(tiny_model, tmp_path, caplog):
     source = tagged_flac(tmp_path / "in.flac")
     given = pictures(source)
@@ -1373,13 +1362,15 @@ def test_a_wav_output_is_not_grown_past_the_riff_limit(tmp_path, caplog, monkeyp
     assert len(warnings) == 1 and str(source) in warnings[0] and "4 GiB" in warnings[0]
 
 
-@pytest.mark.parametrize("kind, suffix", [("wav", ".wav"), ("flac", ".aiff"), ("wav", ".aif")])
-def test_the_same_input_and_output_give_the_same_riff_bytes(tmp_path, kind, suffix):
-    source = tagged_wav(tmp_path / "in.wav", bext=BEXT) if kind == "wav" else tagged_flac(tmp_path / "in.flac")
+@pytest.mark.parametrize("kind, suffix", [("ogg", ".ogg"), ("ogg", ".mp3"), ("wav", ".wav"), ("flac", ".aiff"),
+                                          ("wav", ".aif")])
+def test_the_same_input_and_output_give_the_same_tagged_bytes(tmp_path, kind, suffix):
+    made = {"ogg": lambda: tagged_ogg(tmp_path / "in.ogg"), "wav": lambda: tagged_wav(tmp_path / "in.wav", bext=BEXT),
+            "flac": lambda: tagged_flac(tmp_path / "in.flac")}
+    source = made[kind]()
     tmp, before = pedalboard_output(tmp_path, suffix)
     carry_tags(source, tmp, tmp_path / f"out{suffix}")
     first = tmp.read_bytes()
     tmp.write_bytes(before)
     carry_tags(source, tmp, tmp_path / f"out{suffix}")
     assert tmp.read_bytes() == first != before
-    riff_chunks(tmp)

@@ -128,8 +128,8 @@ def pair_gains_db(freqs_hz: Any, cutoff_hz: Any, slopes: Any, rises: Any, pivot_
                   xp: Any = np, limit_db: float = 18.0) -> tuple[Any, Any]:
     """(input gain dB, target gain dB) per rfft bin ``freqs_hz``, each ``None`` where it changes nothing: the
     target's tilt above the cutoff (``slopes``, :func:`tilt_gain_db`) and the recording's brightness on both
-    (``rises``, :func:`brightness_gain_db` within +-``limit_db``), summed for the target so that each signal is filtered once.
-    ``slopes`` / ``rises``: None (not drawn) or arrays broadcasting against ``freqs_hz``, numpy or torch."""
+    (``rises``, :func:`brightness_gain_db` within +-``limit_db``), summed for the target so that each signal is
+    filtered once. ``slopes`` / ``rises``: None (not drawn) or arrays broadcasting against ``freqs_hz``, numpy or torch."""
     lr_db = None if rises is None or not rises.any() else brightness_gain_db(freqs_hz, pivot_hz, rises, xp, limit_db)
     hr_db = None if slopes is None or not slopes.any() else tilt_gain_db(freqs_hz, cutoff_hz, slopes, xp)
     if lr_db is not None:

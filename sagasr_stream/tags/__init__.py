@@ -104,16 +104,16 @@ def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> 
 
 
 def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
-    """(Vorbis comments, PICTURE bodies) of the FLAC, MP3, Ogg Vorbis, WAV or AIFF file ``source`` (an Ogg Vorbis
-    file's METADATA_BLOCK_PICTURE comments as bodies); what is left out is told in ``problems``."""
-    if kind == ".flac":
-        return flac_fields(source, problems)
+    """(Vorbis comments, PICTURE bodies) of the FLAC, MP3, Ogg Vorbis, WAV or AIFF file ``source`` (a FLAC's or an
+    Ogg Vorbis file's METADATA_BLOCK_PICTURE comments as bodies); what is left out is told in ``problems``."""
     if kind == ".mp3":
         return id3_fields(source, problems)
     if kind in RIFF_KINDS:
         found = riff_tags(source, problems)
         return found.comments, found.bodies
-    return split_pictures(ogg_fields(source, problems), problems)
+    fields, bodies = flac_fields(source, problems) if kind == ".flac" else (ogg_fields(source, problems), [])
+    comments, more_bodies = split_pictures(fields, problems)
+    return comments, bodies + more_bodies
 
 
 def into_flac(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier | None:
@@ -128,9 +128,7 @@ def into_mp3(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier 
     if kind == ".mp3":
         head, tail = id3_tags(source, problems)
     else:
-        fields, bodies = input_fields(source, kind, problems)
-        comments, more_bodies = split_pictures(fields, problems)  # a FLAC's METADATA_BLOCK_PICTURE comments
-        head, tail = id3v24_tag(comments, bodies + more_bodies, problems), b""
+        head, tail = id3v24_tag(*input_fields(source, kind, problems), problems), b""
     return (lambda src, dst: write_mp3(src, dst, head, tail)) if head or tail else None
 
 
@@ -151,11 +149,10 @@ def into_riff(source: Path, kind: str, tmp: Path, problems: list[str]) -> Copier
         tags = riff_tags(source, problems)
     else:
         tags = RiffTags(*input_fields(source, kind, problems), b"")
-    comments, bodies = split_pictures(tags.comments, problems)  # a FLAC's METADATA_BLOCK_PICTURE comments
     with open(tmp, "rb") as f:
         form = output_form(f)
         bext = bext_at_rate(tags.bext, tags.rate, wav_rate(f, form)) if tags.bext else b""
-    before, after = output_chunks(form, RiffTags(comments, tags.bodies + bodies, bext), problems)
+    before, after = output_chunks(form, tags._replace(bext=bext), problems)
     return (lambda src, dst: write_riff(src, dst, before, after)) if before or after else None
 
 

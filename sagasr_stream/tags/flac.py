@@ -53,11 +53,17 @@ def flac_stream_info(path: Path) -> StreamInfo:
     """The :class:`StreamInfo` of the FLAC file ``path`` (:class:`TagProblem` when its first block is none)."""
     with open(path, "rb") as f:
         flac_start(f)
-        kind, offset, length = flac_headers(f, os.fstat(f.fileno()).st_size)[0]
-        if kind != STREAMINFO:
-            raise TagProblem("its first block is no STREAMINFO")
-        f.seek(offset)
-        return stream_info(f.read(length))
+        return first_stream_info(f, flac_headers(f, os.fstat(f.fileno()).st_size))
+
+
+def first_stream_info(f: BinaryIO, headers: list[tuple[int, int, int]]) -> StreamInfo:
+    """The :class:`StreamInfo` of an open FLAC file of block ``headers`` (:class:`TagProblem` when its first block
+    is no STREAMINFO)."""
+    kind, offset, length = headers[0]
+    if kind != STREAMINFO:
+        raise TagProblem("its first block is no STREAMINFO")
+    f.seek(offset)
+    return stream_info(f.read(length))
 
 
 def cue_tracks(body: bytes) -> list[tuple[int, list[int]]]:
@@ -162,7 +168,7 @@ def flac_tag_blocks(source: Path, problems: list[str], output: StreamInfo | None
                 body = f.read(length)
                 try:
                     if kind == CUESHEET and output is not None:
-                        body = cuesheet_at_rate(body, input_rate(f, headers), output)
+                        body = cuesheet_at_rate(body, first_stream_info(f, headers).rate, output)
                     count = (comment_count(body) if kind == VORBIS_COMMENT
                              else check_picture(body) if kind == PICTURE else 1)
                 except TagProblem as exc:
@@ -174,15 +180,6 @@ def flac_tag_blocks(source: Path, problems: list[str], output: StreamInfo | None
         problems.append(f"its FLAC metadata blocks cannot be walked ({exc})")
         return []
     return blocks
-
-
-def input_rate(f: BinaryIO, headers: list[tuple[int, int, int]]) -> int:
-    """The sample rate of an open FLAC file of block ``headers`` (:class:`TagProblem` without a STREAMINFO)."""
-    kind, offset, length = headers[0]
-    if kind != STREAMINFO:
-        raise TagProblem("the file's first block is no STREAMINFO, which gives its rate")
-    f.seek(offset)
-    return stream_info(f.read(length)).rate
 
 
 def flac_fields(source: Path, problems: list[str]) -> tuple[list[bytes], list[bytes]]:

@@ -85,12 +85,18 @@ def number_stream(path: str | Path) -> None:
     with open(path, "r+b") as f:
         serial = content_serial(f)
         for position, page in pages(f):
-            page[SERIAL], page[CRC] = serial, bytes(4)
-            page[CRC] = ogg_crc(bytes(page)).to_bytes(4, "little")
+            page[SERIAL] = serial
+            seal(page)
             end = f.tell()
             f.seek(position)
             f.write(page)
             f.seek(end)
+
+
+def seal(page: bytearray) -> None:
+    """Give a whole page, changed, its CRC anew (in place)."""
+    page[CRC] = bytes(4)
+    page[CRC] = ogg_crc(bytes(page)).to_bytes(4, "little")
 
 
 def page_crc_matches(page: bytes | bytearray) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import AudioFileError
-from ..ogg import CONTINUED, CRC, HEADER, SEQUENCE, SERIAL, first_packets, head_packets, ogg_crc, pages
+from ..ogg import CONTINUED, HEADER, SEQUENCE, SERIAL, first_packets, head_packets, pages, seal
 from .vorbis import TagProblem, comment_block, comment_fields, comment_vendor
 
 MAX_OGG_COMMENT = 16 << 20  # bytes of an Ogg Vorbis comment packet read at most (a larger one: skipped)
@@ -67,7 +67,7 @@ def laced_pages(packets: list[bytes], serial: bytes, sequence: int) -> list[byte
         page = bytearray(b"OggS\0" + bytes([CONTINUED if continued else 0]) + granule + serial
                          + (sequence + len(found)).to_bytes(4, "little") + bytes(4) + bytes([len(table)]) + table
                          + data[pos : pos + size])
-        page[CRC] = ogg_crc(bytes(page)).to_bytes(4, "little")
+        seal(page)
         found.append(bytes(page))
         pos, continued = pos + size, table[-1] == 255
     return found
@@ -96,8 +96,7 @@ def write_ogg(src: BinaryIO, dst: BinaryIO, fields: list[bytes]) -> None:
         for _, page in pages(src, head.end):
             if page[SERIAL] == serial:
                 page[SEQUENCE] = (int.from_bytes(page[SEQUENCE], "little") + shift).to_bytes(4, "little")
-                page[CRC] = bytes(4)
-                page[CRC] = ogg_crc(bytes(page)).to_bytes(4, "little")
+                seal(page)
             dst.write(page)
     except AudioFileError as exc:  # an OSError: it would fail the write, where an odd output only keeps no tags
         raise TagProblem(str(exc)) from None

@@ -2,7 +2,9 @@
 
 The edges are the ones restoration itself uses, found by the same pipeline (resample stage, windows, the signal's
 band limit so far, the last window's padding unseen) with a window function that only records them: nothing is
-restored and the model does not run.
+restored and the model does not run. Beside them, how fast the input's mean spectrum falls below its edge: a
+recording that is dark at the source (muffled, low-passed) falls faster than ordinary music does, and the default
+model makes its band too bright (model card, "Limits").
 """
 from __future__ import annotations
 
@@ -14,13 +16,16 @@ import numpy as np
 
 from .api import file_source_grid_step, restore_pipeline, source_blocks
 from .audio_io import open_input
-from .dsp import EDGE_DROP_DB
+from .dsp import EDGE_DROP_DB, N_FFT, interior_power
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .integrity import check_audio_file
 from .quantization import grid_step
+from .replication import GUARD, SLOPE_RANGE_DB_PER_OCTAVE, spectral_slope_db_per_octave
 from .rates import choose_output_rate
 from .restorer import Restorer, lower_limit
 from .streaming import exact_length
+
+STEEPEST_DB_PER_OCTAVE = SLOPE_RANGE_DB_PER_OCTAVE[0]  # below an 8-12 kHz edge, 99 % of music's windows fall slower
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class InputReport:
     grid_step: float = 0.0  # the samples' integer grid as read (quantization.grid_step); 0: none, inf: silence
     model_rate: int = 44100
     file_grid_step: float = 0.0  # the grid whose rounding floor restoration takes (api.file_source_grid_step); 0: none
+    slope_db_per_octave: float | None = None  # the mean spectrum's slope below the median edge; None: silent
 
     @property
     def kept_windows(self) -> int:
@@ -60,7 +66,21 @@ class InputReport:
         edge = (f"band edge:       {median / 1000:.2f} kHz median over {windows} window(s) of {self.channels} "
                 f"channel(s) (range {sounding.min() / 1000:.2f}-{sounding.max() / 1000:.2f} kHz; "
                 f"source Nyquist {nyquist / 1000:.2f} kHz){full}")
-        return [head, edge, self.samples_line(), passing]
+        return [head, edge, self.samples_line(), self.slope_line(median, restored=not full), passing]
+
+    def slope_line(self, edge_hz: float, restored: bool = True) -> str:
+        """How fast the spectrum falls below the band edge at ``edge_hz``, and, where a band is ``restored``,
+        what a fall that fast means."""
+        if self.slope_db_per_octave is None:
+            return "slope:           none (no sound below the edge)"
+        line = (f"slope:           {self.slope_db_per_octave:.1f} dB per octave over the two octaves below "
+                f"{edge_hz / 1000:.2f} kHz (the mean spectrum)")
+        if self.slope_db_per_octave >= STEEPEST_DB_PER_OCTAVE or not restored:
+            return line
+        return (line + f": faster than {STEEPEST_DB_PER_OCTAVE:g}, which ordinary music rarely does (model card). "
+                "If the recording is dark at the source (muffled, low-passed), its restored band will come out too "
+                "bright: lower it (--band-gain, --band-tilt) or leave the file unrestored; a gentle low-pass just "
+                "below the edge falls this fast too")
 
     def samples_line(self) -> str:
         """What the samples' grid means for finding a cut in a quiet passage."""
@@ -83,6 +103,7 @@ class _EdgeSurvey(Restorer):
         super().__init__(restorer.model, restorer.user_settings, lower_limit(restorer.band_limit_hz, band_limit_hz))
         self.edges: dict[tuple[int, int], float] = {}  # (window, channel) -> Hz, NaN when silent
         self.passing: dict[tuple[int, int], bool] = {}
+        self.power = np.zeros(N_FFT // 2 + 1)  # the sum of the sounding windows' mean STFT power per bin
 
     def window_fn(self, band_limit_hz: float | None = None, channels: int = 1, source_floor: float = 0.0) -> WindowFn:
         detector = WindowRestorer(self.model, self.settings, lower_limit(self.band_limit_hz, band_limit_hz),
@@ -96,6 +117,8 @@ class _EdgeSurvey(Restorer):
             for job, edge, quiet, full in zip(jobs, bins, silent, complete):
                 self.edges[(job.index, job.channel)] = np.nan if quiet else float(edge * detector.bin_hz)
                 self.passing[(job.index, job.channel)] = bool(quiet or full)
+                if not quiet:
+                    self.power += interior_power(job.audio[: job.valid].astype(np.float64))
             return [job.audio for job in jobs]
 
         return survey
@@ -125,4 +148,15 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
     passing = np.array([all(survey.passing[(k, c)] for c in range(channels)) for k in range(windows)], dtype=bool)
     complete_hz = survey.settings.complete_band_hz
     return InputReport(str(path), rate, channels, frames / rate, edges, passing, complete_hz, step,
-                       survey.sample_rate, file_step)
+                       survey.sample_rate, file_step, slope_below(survey.power, edges, survey.sample_rate))
+
+
+def slope_below(power: np.ndarray, edges_hz: np.ndarray, sample_rate: int) -> float | None:
+    """dB/octave of the mean power ``power`` (bins,) over the two octaves below the median of ``edges_hz``
+    (windows, channels; NaN: silent), without the last 3 % before it; ``None`` when silent."""
+    sounding = edges_hz[np.isfinite(edges_hz)]
+    if sounding.size == 0 or not power.any():
+        return None
+    top = GUARD * float(np.median(sounding))
+    freqs = np.arange(power.size) * sample_rate / N_FFT
+    return spectral_slope_db_per_octave(power, freqs, top / 4, top)

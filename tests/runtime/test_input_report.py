@@ -57,6 +57,25 @@ def test_low_rate_stereo_silence_and_band_limit(restorer, tmp_path):
     assert np.all(told.edges_hz[:, 1] <= 3000.0)
 
 
+def test_the_report_says_when_the_spectrum_falls_faster_than_ordinary_music(restorer, tmp_path):
+    """Noise through a 6th-order low-pass at 2 kHz, cut at 8 kHz, falls about 39 dB per octave below the cut (-38.7
+    when measured): a dark recording's slope, whose restored band comes out too bright; noise cut alone falls a few
+    dB; a full-band file gets no advice (nothing is restored)."""
+    from scipy.signal import butter, sosfilt
+
+    plain = band_limited_noise(6 * restorer.plan.window, cutoff_hz=8000.0, seed=6)
+    dark = sosfilt(butter(6, 2000, fs=44100, output="sos"), plain.astype(np.float64))
+    dark = (0.5 * dark / np.abs(dark).max()).astype(np.float32)
+    reports = {name: inspect_input(write(tmp_path / f"{name}.wav", x[None]), restorer)
+               for name, x in (("plain", plain), ("dark", dark))}
+    assert -10 < reports["plain"].slope_db_per_octave < 0
+    assert -45 < reports["dark"].slope_db_per_octave < -30
+    lines = {name: "\n".join(report.lines()) for name, report in reports.items()}
+    assert "too bright" in lines["dark"] and "--band-gain" in lines["dark"]
+    assert "slope:" in lines["plain"] and "too bright" not in lines["plain"]
+    assert "too bright" not in "\n".join(reports["dark"].lines()[:1] + [reports["dark"].slope_line(22050.0, False)])
+
+
 def test_the_report_says_whether_the_samples_lie_on_an_integer_grid(restorer, tmp_path):
     x = band_limited_noise(30000, cutoff_hz=6000.0, seed=5)[None]
     with AudioFile(str(tmp_path / "int.wav"), "w", 44100, 1, bit_depth=16) as f:

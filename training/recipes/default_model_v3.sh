@@ -120,6 +120,10 @@
 #   with --degrade-brightness-fraction 0.3 --degrade-brightness-db-per-octave -18 0 --degrade-brightness-limit-db 60;
 #   its EMA at step 800 (sagasr-train slim RUN -o SLIM) took 13.4 % off the dark set but cost the choice sets +2.21 %,
 #   its WiSE-FT with v3.9 (alpha 0.5) 7.0 % / +0.87 %.
+# Tried after 2m, not shipped (thirty-third session; model card, "the cap weighted by the darkness of the signal so
+#   far"): no training; v3.9's bundle with the runtime of benchmarks/sbr_cap_trial.patch (git apply it; it adds
+#   "sbr_cap_db": 12.0 to the manifest, as export --sbr-cap-db 12 would). Dark set -12.0 %, every test-split target
+#   kept, but the AVL one-shots' filters 4 kHz row +3.6 % (their set +0.7 %).
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

@@ -1,0 +1,124 @@
+"""How fast a band-limited input's spectrum falls below its band edge: ordinary music against dark recordings.
+
+The measurement behind the darkness of the SBR cap tried after v3.9 (model card, "Tried after v3.9 ... the cap
+weighted by the darkness of the signal so far"):
+
+    python benchmarks/dark_slopes.py --clips CLIPS --list LIST [--n 27] [--draws 6] -o OUT.json
+
+Each clip (the first ``--n`` names of ``LIST``, files in ``CLIPS``, mixed to mono), and its dark versions (through a
+4th-order Butterworth low-pass at each of ``--corners``), is band-limited at 4, 8 and 12 kHz by ``--draws`` random
+filters of the training recipe and by a plain resample. Per 65536-sample window (hop 32768, the default model's):
+the slope (dB/octave) over the two octaves below the edge of the signal so far (its mean power spectrum up to the
+window's end, edge as the runtime's :func:`~sagasr_stream.bandlimit.band_limit_of` finds it), and the same for the
+window alone at the nominal cutoff. Prints per cutoff and degradation ordinary music's steepest and 1st percentile
+and the share of windows past -24 / -30 / -36 dB/octave, ordinary against dark, and how often the sign of
+"past -24" switches between neighbouring windows of one input; the rows go to OUT.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from itertools import groupby
+from pathlib import Path
+
+import numpy as np
+from pedalboard.io import AudioFile
+from scipy.signal import butter, sosfilt
+
+from sagasr_stream.bandlimit import band_limit_of
+from sagasr_stream.degradation import random_band_limit, resample_through
+from sagasr_stream.dsp import N_FFT, _hann
+from sagasr_stream.replication import GUARD, spectral_slope_db_per_octave
+
+SR, WINDOW, HOP = 44100, 65536, 32768
+CUTOFFS = (4000, 8000, 12000)
+BINS = np.arange(N_FFT // 2 + 1, dtype=np.float64)
+
+
+def frame_powers(y: np.ndarray) -> np.ndarray:
+    """(frames, bins) power of side-by-side Hann frames of N_FFT samples (the band limit tracker's frames)."""
+    n = len(y) // N_FFT
+    return np.abs(np.fft.rfft(y[: n * N_FFT].reshape(n, N_FFT) * _hann(N_FFT), axis=-1)) ** 2
+
+
+def slope_below(power: np.ndarray, edge_bin: int) -> float:
+    """dB/octave of the mean power ``power`` (bins,) over the two octaves below ``edge_bin`` (without its last 3 %)."""
+    top = max(2, int(GUARD * edge_bin))
+    return spectral_slope_db_per_octave(power, BINS, top / 4, top)
+
+
+def window_slopes(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float]]:
+    """Per window: (slope of the signal so far below its detected edge, slope of the window below the cutoff)."""
+    power = frame_powers(y)
+    so_far = np.cumsum(power, axis=0)
+    rows = []
+    for k in range(max(1, (len(y) - WINDOW) // HOP + 1)):
+        start, end = k * HOP // N_FFT, min(len(power), (k * HOP + WINDOW) // N_FFT)
+        limit = band_limit_of(so_far[end - 1], end, so_far[end - 1], end)
+        if limit is not None:
+            own = slope_below(power[start:end].mean(axis=0), int(round(cutoff_hz * N_FFT / SR)))
+            rows.append((slope_below(so_far[end - 1] / end, limit.edge_bin), own))
+    return rows
+
+
+def measure(clips: Path, names: list[str], corners: list[float], draws: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in names:
+        with AudioFile(str(clips / name)) as f:
+            x = f.read(f.frames).mean(axis=0).astype(np.float64)
+        versions = {"ordinary": x} | {f"dark{c:g}": sosfilt(butter(4, c, fs=SR, output="sos"), x) for c in corners}
+        for version, audio in versions.items():
+            for cutoff in CUTOFFS:
+                inputs = [("filters", random_band_limit(audio, rng, SR, (cutoff, cutoff))[0]) for _ in range(draws)]
+                inputs.append(("resample", resample_through(audio, SR, 2 * cutoff)))
+                for draw, (kind, y) in enumerate(inputs):
+                    for k, (so_far, own) in enumerate(window_slopes(y, cutoff)):
+                        rows.append(dict(clip=name, version=version, cutoff=cutoff, kind=kind, draw=draw, window=k,
+                                         so_far=so_far, own=own))
+    return rows
+
+
+def switches(rows: list[dict], key: str) -> int:
+    """Times "past -24 dB/octave" changes between neighbouring windows of one band-limited input."""
+    count = 0
+    for _, group in groupby(rows, key=lambda r: (r["clip"], r["version"], r["cutoff"], r["draw"])):
+        past = [r[key] < -24 for r in group]
+        count += sum(a != b for a, b in zip(past, past[1:]))
+    return count
+
+
+def summary(rows: list[dict]) -> None:
+    for cutoff in CUTOFFS:
+        for kind in ("filters", "resample"):
+            sel = [r for r in rows if r["cutoff"] == cutoff and r["kind"] == kind]
+            ordinary = np.array([r["so_far"] for r in sel if r["version"] == "ordinary"])
+            dark = np.array([r["so_far"] for r in sel if r["version"] != "ordinary"])
+            shares = " ".join(f"past {t}: {(ordinary < t).mean():.3f} / {(dark < t).mean():.2f}"
+                              for t in (-24, -30, -36))
+            print(f"{cutoff} Hz {kind}: ordinary steepest {ordinary.min():.1f}, 1st percentile "
+                  f"{np.percentile(ordinary, 1):.1f}; dark median {np.median(dark):.1f}; ordinary / dark {shares}")
+    for version in ("ordinary", "dark"):
+        sel = [r for r in rows if (r["version"] == "ordinary") == (version == "ordinary")]
+        print(f"{version}: switches of the gate at -24, window alone {switches(sel, 'own')}, signal so far "
+              f"{switches(sel, 'so_far')}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clips", type=Path, required=True, help="folder of the clips")
+    p.add_argument("--list", type=Path, required=True, help="file names, one per line")
+    p.add_argument("--n", type=int, default=27, help="first N names of the list")
+    p.add_argument("--corners", type=float, nargs="+", default=[2000.0, 4000.0], metavar="HZ")
+    p.add_argument("--draws", type=int, default=6, help="random filters per clip and cutoff")
+    p.add_argument("--seed", type=int, default=34)
+    p.add_argument("-o", "--out", type=Path, required=True)
+    args = p.parse_args()
+    names = [line.strip() for line in args.list.read_text().splitlines() if line.strip()][: args.n]
+    rows = measure(args.clips, names, args.corners, args.draws, args.seed)
+    args.out.write_text(json.dumps(rows))
+    summary(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,11 +3,13 @@
 
 Read: an ``id3 `` or ``ID3 `` chunk's ID3v2 tag (:mod:`sagasr_stream.id3`); without one that gives a tag, a WAV's
 LIST/INFO chunks (INAM TITLE, IART ARTIST, IPRD ALBUM, ICRD DATE, IGNR GENRE, ICMT COMMENT, ITRK or IPRT TRACKNUMBER,
-ICOP COPYRIGHT, ISFT ENCODER, IENG ENGINEER, ISBJ SUBJECT, IKEY KEYWORDS, ILNG LANGUAGE; other INFO ids are not read)
-or an AIFF's text chunks (NAME TITLE, AUTH ARTIST, ``(c) `` COPYRIGHT, each ANNO a COMMENT). Text up to its first
-NUL, UTF-8 or else latin-1. A WAV's ``bext`` chunk (Broadcast WAV) is kept for a WAV output, as it is but for its
-TimeReference (the first sample's time since midnight, counted in samples): at another output rate it is counted
-anew at that rate (:func:`bext_at_rate`).
+ICOP COPYRIGHT, ISFT ENCODER, IENG ENGINEER, ISBJ SUBJECT, IKEY KEYWORDS, ILNG LANGUAGE, and the RIFF standard's other
+ids by their meaning: ITCH TECHNICIAN, ISRC SOURCE (a person or body, not a recording code), ISRF SOURCE_FORM, IMED
+MEDIUM, IARL ARCHIVAL_LOCATION, ICMS COMMISSIONED, ICRP CROPPED, IDIM DIMENSIONS, IDPI DOTS_PER_INCH, ILGT LIGHTNESS,
+IPLT PALETTE_SETTING, ISHP SHARPNESS; an id outside these is told as left out) or an AIFF's text chunks (NAME TITLE,
+AUTH ARTIST, ``(c) `` COPYRIGHT, each ANNO a COMMENT). Text up to its first NUL, UTF-8 or else latin-1. A WAV's ``bext``
+chunk (Broadcast WAV) is kept for a WAV output, as it is but for its TimeReference (the first sample's time since
+midnight, counted in samples): at another output rate it is counted anew at that rate (:func:`bext_at_rate`).
 
 Written: a WAV output gets a LIST/INFO chunk of the comments INFO has an id for (UTF-8, NUL-ended; repeated values
 joined by "; "), and an ``id3 `` chunk holding an ID3v2.4 tag of all the comments and pictures
@@ -33,7 +35,10 @@ COPY_BLOCK = 1 << 20
 ID3_CHUNKS = (b"id3 ", b"ID3 ")
 INFO_NAMES = {b"INAM": "TITLE", b"IART": "ARTIST", b"IPRD": "ALBUM", b"ICRD": "DATE", b"IGNR": "GENRE",
               b"ICMT": "COMMENT", b"ITRK": "TRACKNUMBER", b"IPRT": "TRACKNUMBER", b"ICOP": "COPYRIGHT",
-              b"ISFT": "ENCODER", b"IENG": "ENGINEER", b"ISBJ": "SUBJECT", b"IKEY": "KEYWORDS", b"ILNG": "LANGUAGE"}
+              b"ISFT": "ENCODER", b"IENG": "ENGINEER", b"ISBJ": "SUBJECT", b"IKEY": "KEYWORDS", b"ILNG": "LANGUAGE",
+              b"ITCH": "TECHNICIAN", b"ISRC": "SOURCE", b"ISRF": "SOURCE_FORM", b"IMED": "MEDIUM",
+              b"IARL": "ARCHIVAL_LOCATION", b"ICMS": "COMMISSIONED", b"ICRP": "CROPPED", b"IDIM": "DIMENSIONS",
+              b"IDPI": "DOTS_PER_INCH", b"ILGT": "LIGHTNESS", b"IPLT": "PALETTE_SETTING", b"ISHP": "SHARPNESS"}
 INFO_IDS = {name: cid for cid, name in INFO_NAMES.items() if cid != b"IPRT"}  # ITRK written
 AIFF_NAMES = {b"NAME": "TITLE", b"AUTH": "ARTIST", b"(c) ": "COPYRIGHT", b"ANNO": "COMMENT"}
 TAG_CHUNKS = {False: {*ID3_CHUNKS, b"LIST", b"bext"}, True: {*ID3_CHUNKS, *AIFF_NAMES}}  # a WAV's, an AIFF's
@@ -101,14 +106,17 @@ def text(body: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def info_comments(body: bytes) -> list[tuple[str, str]]:
-    """The comments of a LIST chunk's body of type INFO; :class:`TagProblem` when a sub-chunk runs past it."""
+def info_comments(body: bytes, problems: list[str]) -> list[tuple[str, str]]:
+    """The comments of a LIST chunk's body of type INFO (an id without a name told in ``problems``);
+    :class:`TagProblem` when a sub-chunk runs past it."""
     found, pos = [], 4
     while pos + 8 <= len(body):
         cid, length = body[pos : pos + 4], int.from_bytes(body[pos + 4 : pos + 8], "little")
         if pos + 8 + length > len(body):
             raise TagProblem(f"its {cid.decode('latin-1')!r} runs past it")
         value = text(body[pos + 8 : pos + 8 + length])
+        if value and cid not in INFO_NAMES:
+            problems.append(f"its INFO field {cid.decode('latin-1')!r} is not a RIFF standard one")
         found += [(INFO_NAMES[cid], value)] if cid in INFO_NAMES and value else []
         pos += 8 + length + (length & 1)
     return found
@@ -126,6 +134,7 @@ def id3_chunk_fields(body: bytes, problems: list[str]) -> tuple[list[bytes], lis
 def chunk_tags(f: BinaryIO, form: Form, problems: list[str]) -> RiffTags:
     """The tags of the chunks ``form`` of the open file ``f`` (see the module docstring)."""
     texts: list[tuple[str, str]] = []
+    info_problems: list[str] = []  # told only when the INFO chunk is what is read (no ID3 tag)
     found: tuple[list[bytes], list[bytes]] = ([], [])
     bext = b""
     for cid, offset, length in form.chunks:
@@ -147,10 +156,11 @@ def chunk_tags(f: BinaryIO, form: Form, problems: list[str]) -> RiffTags:
             elif form.aiff:
                 texts += [(AIFF_NAMES[cid], value) for value in [text(body)] if value]
             else:
-                texts += info_comments(body)
+                texts += info_comments(body, info_problems)
         except TagProblem as exc:
             problems.append(f"its {name} chunk does not parse ({exc})")
     comments, bodies = found if any(found) else (encoded(texts), [])
+    problems += [] if any(found) else info_problems
     return RiffTags(comments, bodies, bext, wav_rate(f, form) if bext else 0)
 
 

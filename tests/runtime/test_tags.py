@@ -1211,6 +1211,25 @@ def test_a_wav_restored_to_wav_keeps_its_bext_chunk_before_the_data(tiny_model, 
     assert tag_warnings(caplog) == []
 
 
+ARCHIVE_INFO = [(b"ITCH", "J. Novák"), (b"ISRC", "Radio archive"), (b"ISRF", "1/4-inch tape"), (b"IMED", "Tape"),
+                (b"IARL", "Shelf 12")]
+
+
+def test_an_archive_transfer_s_info_fields_go_round_a_wav_and_into_flac(tiny_model, tmp_path, caplog):
+    """The RIFF standard's INFO ids beyond the common ones (a tape transfer's technician, source, its form, medium,
+    archival location) were dropped; now each is a Vorbis comment by its meaning (ISRC: the source, not a recording
+    code) and goes back to its id in a WAV. An id outside the standard is told, not dropped in silence."""
+    source = tagged_wav(tmp_path / "in.wav", info=INFO + ARCHIVE_INFO + [(b"IXYZ", "private")])
+    out = restore_file(source, tmp_path / "out.wav", tiny_model)
+    assert info_of(out) == INFO + ARCHIVE_INFO
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and "'IXYZ' is not a RIFF standard one" in warnings[0]
+    flac = restore_file(source, tmp_path / "out.flac", tiny_model)
+    assert list(FLAC(flac).tags)[len(INFO_COMMENTS):] == [
+        ("TECHNICIAN", "J. Novák"), ("SOURCE", "Radio archive"), ("SOURCE_FORM", "1/4-inch tape"), ("MEDIUM", "Tape"),
+        ("ARCHIVAL_LOCATION", "Shelf 12")]
+
+
 def test_a_bext_time_reference_is_counted_at_the_output_rate(tiny_model, tmp_path, caplog):
     """A Broadcast WAV's TimeReference counts samples since midnight at the file's rate: a 22.05 kHz tape transfer
     starting at 10:00:00 restored to 44.1 kHz still starts at 10:00:00, so its count doubles; the rest of the chunk

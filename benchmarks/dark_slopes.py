@@ -5,6 +5,9 @@ weighted by the darkness of the signal so far"):
 
     python benchmarks/dark_slopes.py --clips CLIPS --list LIST [--n 27] [--draws 6] -o OUT.json
 
+(the model card's numbers: ``--list benchmarks/dark_slopes_clips.txt``, 27 of the 108 clips training used, in
+``--clips``, the folder the choice sets take as ``--used``).
+
 Each clip (the first ``--n`` names of ``LIST``, files in ``CLIPS``, mixed to mono), and its dark versions (through a
 4th-order Butterworth low-pass at each of ``--corners``), is band-limited at 4, 8 and 12 kHz by ``--draws`` random
 filters of the training recipe and by a plain resample. Per 65536-sample window (hop 32768, the default model's):

@@ -554,7 +554,8 @@ def test_more_workers_start_where_the_alive_nodes_hold_more_than_were_started():
     assert _more_workers([node(1, alive=False)], 1, 0.0, started=1, asked=None, waiting=10) == 0  # none alive: no error
 
 
-RECORD_PAUSE_S = 0.3  # how long the growth tests' driver pauses per file restored while one worker has restored
+RECORD_PAUSE_S = 1.0  # how long the growth tests' driver pauses per file restored while one worker has restored
+# (0.3 s: 24 files gave a new worker 7 s to start, which a loaded 2-core machine once overran: one worker did all)
 
 
 def until_a_second_worker_restores() -> Callable[[dict], None]:

@@ -45,7 +45,8 @@ Vorbis, WAV and AIFF: an input's tags read as Vorbis comments and pictures where
   ``id3 `` chunk of an ID3v2.4 tag of all the comments and pictures (made as for an MP3 output) when there are
   pictures, repeated values or names INFO has none for; both after the ``data`` chunk. WAV -> WAV: the input's
   ``bext`` chunk (Broadcast WAV) too, right before the ``data`` chunk, as it is but for its TimeReference, counted
-  anew at the output's rate where that differs (a time in samples since midnight). Any -> AIFF: an ``ID3 `` chunk of
+  anew at the output's rate where that differs (a time in samples since midnight); into any other format the
+  ``bext`` chunk is left out, with a warning (no other holds one). Any -> AIFF: an ``ID3 `` chunk of
   that ID3v2.4 tag after the ``SSND`` chunk. The output's own chunks and samples stay as written (a pad byte after
   an odd chunk), its RIFF (FORM) size is made anew; an output the chunks would grow past 4 GiB, and an RF64 output,
   are left as written (:mod:`.riff`).
@@ -68,7 +69,7 @@ from ..errors import AudioFileError
 from .flac import FlacBlock, blocks_of, flac_fields, flac_stream_info, flac_tag_blocks, write_flac
 from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
 from .ogg import ogg_fields, write_ogg
-from .riff import RiffTags, bext_at_rate, output_chunks, output_form, riff_tags, wav_rate, write_riff
+from .riff import BEXT_LEFT_OUT, RiffTags, bext_at_rate, output_chunks, output_form, riff_tags, wav_rate, write_riff
 from .vorbis import TagProblem, picture_comment, split_pictures
 
 __all__ = ["TagProblem", "carry_tags", "retagged_path", "rewrite"]
@@ -110,6 +111,7 @@ def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:
         return id3_fields(source, problems)
     if kind in RIFF_KINDS:
         found = riff_tags(source, problems)
+        problems += [BEXT_LEFT_OUT] if found.bext else []  # read for a WAV output by into_riff, not through here
         return found.comments, found.bodies
     fields, bodies = flac_fields(source, problems) if kind == ".flac" else (ogg_fields(source, problems), [])
     comments, more_bodies = split_pictures(fields, problems)

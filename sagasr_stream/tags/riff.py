@@ -42,6 +42,7 @@ INFO_NAMES = {b"INAM": "TITLE", b"IART": "ARTIST", b"IPRD": "ALBUM", b"ICRD": "D
 INFO_IDS = {name: cid for cid, name in INFO_NAMES.items() if cid != b"IPRT"}  # ITRK written
 AIFF_NAMES = {b"NAME": "TITLE", b"AUTH": "ARTIST", b"(c) ": "COPYRIGHT", b"ANNO": "COMMENT"}
 TAG_CHUNKS = {False: {*ID3_CHUNKS, b"LIST", b"bext"}, True: {*ID3_CHUNKS, *AIFF_NAMES}}  # a WAV's, an AIFF's
+BEXT_LEFT_OUT = "its Broadcast WAV bext chunk (description, originator, time reference): only a WAV output holds one"
 TIME_REFERENCE = slice(338, 346)  # a bext body's TimeReference: uint64 little-endian, after its text fields (EBU 3285)
 
 
@@ -224,6 +225,7 @@ def output_chunks(form: Form, tags: RiffTags, problems: list[str]) -> tuple[byte
     if form.aiff:
         tag = id3v24_tag(tags.comments, tags.bodies, problems)
         before, after = b"", chunk(b"ID3 ", tag, "big") if tag else b""
+        problems += [BEXT_LEFT_OUT] if tags.bext else []
     else:
         info, whole = info_chunk(tags.comments)
         tag = b"" if whole and not tags.bodies else id3v24_tag(tags.comments, tags.bodies, problems)

@@ -1230,6 +1230,21 @@ def test_an_archive_transfer_s_info_fields_go_round_a_wav_and_into_flac(tiny_mod
         ("ARCHIVAL_LOCATION", "Shelf 12")]
 
 
+@pytest.mark.parametrize("suffix", [".flac", ".mp3", ".ogg", ".aiff"])
+def test_a_bext_chunk_that_no_output_format_but_wav_holds_is_told_as_left_out(tmp_path, caplog, suffix):
+    """A Broadcast WAV restored to FLAC, MP3, Ogg Vorbis or AIFF: its INFO comments go over, its bext chunk (the
+    transfer's description, originator and time reference) cannot; it was dropped in silence, now the tag warning
+    names it."""
+    source = tagged_wav(tmp_path / "in.wav", bext=BEXT)
+    tmp, _ = pedalboard_output(tmp_path, suffix)
+    carry_tags(source, tmp, tmp_path / f"out{suffix}")
+    warnings = tag_warnings(caplog)
+    assert len(warnings) == 1 and "bext" in warnings[0] and "only a WAV output holds one" in warnings[0]
+    caplog.clear()
+    carry_tags(tagged_wav(tmp_path / "plain.wav"), pedalboard_output(tmp_path, suffix)[0], tmp_path / f"out{suffix}")
+    assert tag_warnings(caplog) == []  # the same file without a bext chunk: nothing left out
+
+
 def test_a_bext_time_reference_is_counted_at_the_output_rate(tiny_model, tmp_path, caplog):
     """A Broadcast WAV's TimeReference counts samples since midnight at the file's rate: a 22.05 kHz tape transfer
     starting at 10:00:00 restored to 44.1 kHz still starts at 10:00:00, so its count doubles; the rest of the chunk

@@ -31,23 +31,16 @@ from scipy.signal import butter, sosfilt
 from sagasr_stream.bandlimit import band_limit_of
 from sagasr_stream.degradation import random_band_limit, resample_through
 from sagasr_stream.dsp import N_FFT, _hann
-from sagasr_stream.replication import GUARD, spectral_slope_db_per_octave
+from sagasr_stream.replication import slope_below_edge
 
 SR, WINDOW, HOP = 44100, 65536, 32768
 CUTOFFS = (4000, 8000, 12000)
-BINS = np.arange(N_FFT // 2 + 1, dtype=np.float64)
 
 
 def frame_powers(y: np.ndarray) -> np.ndarray:
     """(frames, bins) power of side-by-side Hann frames of N_FFT samples (the band limit tracker's frames)."""
     n = len(y) // N_FFT
     return np.abs(np.fft.rfft(y[: n * N_FFT].reshape(n, N_FFT) * _hann(N_FFT), axis=-1)) ** 2
-
-
-def slope_below(power: np.ndarray, edge_bin: int) -> float:
-    """dB/octave of the mean power ``power`` (bins,) over the two octaves below ``edge_bin`` (without its last 3 %)."""
-    top = max(2, int(GUARD * edge_bin))
-    return spectral_slope_db_per_octave(power, BINS, top / 4, top)
 
 
 def window_slopes(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float]]:
@@ -59,8 +52,8 @@ def window_slopes(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float]]:
         start, end = k * HOP // N_FFT, min(len(power), (k * HOP + WINDOW) // N_FFT)
         limit = band_limit_of(so_far[end - 1], end, so_far[end - 1], end)
         if limit is not None:
-            own = slope_below(power[start:end].mean(axis=0), int(round(cutoff_hz * N_FFT / SR)))
-            rows.append((slope_below(so_far[end - 1] / end, limit.edge_bin), own))
+            own = slope_below_edge(power[start:end].mean(axis=0), int(round(cutoff_hz * N_FFT / SR)), SR)
+            rows.append((slope_below_edge(so_far[end - 1] / end, limit.edge_bin, SR), own))
     return rows
 
 

@@ -20,7 +20,7 @@ from .dsp import EDGE_DROP_DB, N_FFT, interior_power
 from .engine import SILENCE, WindowFn, WindowJob, WindowRestorer
 from .integrity import check_audio_file
 from .quantization import grid_step
-from .replication import GUARD, SLOPE_RANGE_DB_PER_OCTAVE, spectral_slope_db_per_octave
+from .replication import SLOPE_RANGE_DB_PER_OCTAVE, slope_below_edge
 from .rates import choose_output_rate
 from .restorer import Restorer, lower_limit
 from .streaming import exact_length
@@ -152,11 +152,9 @@ def inspect_input(path: str | os.PathLike[str], restorer: Restorer, band_limit_h
 
 
 def slope_below(power: np.ndarray, edges_hz: np.ndarray, sample_rate: int) -> float | None:
-    """dB/octave of the mean power ``power`` (bins,) over the two octaves below the median of ``edges_hz``
-    (windows, channels; NaN: silent), without the last 3 % before it; ``None`` when silent."""
+    """:func:`~.replication.slope_below_edge` of the mean power ``power`` (bins,) at the median of ``edges_hz``
+    (windows, channels; NaN: silent); ``None`` when silent."""
     sounding = edges_hz[np.isfinite(edges_hz)]
     if sounding.size == 0 or not power.any():
         return None
-    top = GUARD * float(np.median(sounding))
-    freqs = np.arange(power.size) * sample_rate / N_FFT
-    return spectral_slope_db_per_octave(power, freqs, top / 4, top)
+    return slope_below_edge(power, int(round(float(np.median(sounding)) * N_FFT / sample_rate)), sample_rate)

@@ -47,6 +47,15 @@ def spectral_slope_db_per_octave(power: np.ndarray, freqs_hz: np.ndarray, low_hz
     return float(np.polyfit(x, y, 1)[0])
 
 
+def slope_below_edge(power: np.ndarray, edge_bin: int, sample_rate: int) -> float:
+    """The slope (dB/octave) of the time-averaged power ``power`` (bins,) of an n_fft
+    :data:`~sagasr_stream.dsp.N_FFT` STFT over the two octaves below ``edge_bin`` without its last 3 %
+    (:data:`GUARD`): what :func:`replicate_band` extrapolates."""
+    src_hi = max(2, int(GUARD * edge_bin))
+    freqs = np.arange(power.shape[0]) * sample_rate / N_FFT
+    return spectral_slope_db_per_octave(power, freqs, freqs[src_hi] / 4, freqs[src_hi])
+
+
 def replicate_band(spec: np.ndarray, first_bin: int, sample_rate: int) -> np.ndarray | None:
     """The band from ``first_bin`` up, replicated from the octave below it: (bins - first_bin, frames) complex.
 
@@ -61,9 +70,7 @@ def replicate_band(spec: np.ndarray, first_bin: int, sample_rate: int) -> np.nda
     src_lo = max(1, src_hi // 2)
     if first_bin >= n_bins or src_hi - src_lo < 1:
         return None
-    freqs = np.arange(n_bins) * sample_rate / N_FFT
-    power = (np.abs(spec) ** 2).mean(axis=1)
-    slope = spectral_slope_db_per_octave(power, freqs, freqs[src_hi] / 4, freqs[src_hi])
+    slope = slope_below_edge((np.abs(spec) ** 2).mean(axis=1), first_bin, sample_rate)
     exponent = float(np.clip(slope, *SLOPE_RANGE_DB_PER_OCTAVE)) / (20 * np.log10(2.0))
     targets = np.arange(first_bin, n_bins)
     sources = src_lo + (targets - first_bin) % (src_hi - src_lo)

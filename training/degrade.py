@@ -14,6 +14,8 @@ import numpy as np
 from sagasr_stream import degradation, dsp
 from sagasr_stream.options import option
 
+BRIGHTNESS_LIMIT_DB = 18.0  # the brightness tilt's default largest change (dB), either way
+
 
 @dataclass(frozen=True)
 class DegradeConfig:
@@ -36,8 +38,9 @@ class DegradeConfig:
     brightness_db_per_octave: tuple[float, float] = option(
         (-3.0, 3.0), unit="dB/octave", help="... by a rise drawn from this range (min max; negative: darker)")
     brightness_pivot_hz: float = option(1000.0, unit="Hz", help="the brightness tilt's pivot: no change below it")
-    brightness_limit_db: float = option(18.0, unit="dB", help="the brightness tilt's largest change, either way (a "
-                                        "dark recording's top band lies 40-70 dB down: model card)")
+    brightness_limit_db: float = option(
+        BRIGHTNESS_LIMIT_DB, unit="dB",
+        help="the brightness tilt's largest change, either way (a dark recording's top band lies 40-70 dB down)")
 
     def validate(self, sample_rate: int = 44100) -> "DegradeConfig":
         if not 0 < self.cutoff_min_hz <= self.cutoff_max_hz < sample_rate / 2:
@@ -111,7 +114,8 @@ def brightness_slopes(rng: np.random.Generator, count: int, cfg: DegradeConfig) 
     return np.where(tilted, rng.uniform(*cfg.brightness_db_per_octave, size=count), 0.0)
 
 
-def brightness_gain_db(freqs_hz: Any, pivot_hz: float, rise_db: Any, xp: Any = np, limit_db: float = 18.0) -> Any:
+def brightness_gain_db(freqs_hz: Any, pivot_hz: float, rise_db: Any, xp: Any = np,
+                       limit_db: float = BRIGHTNESS_LIMIT_DB) -> Any:
     """Gain in dB of the brightness tilt: 0 up to ``pivot_hz``, ``rise`` per octave above it, within
     +-``limit_db``. Broadcasting arrays of numpy or torch (``xp``: the module)."""
     octaves = xp.log2(xp.clip(freqs_hz, pivot_hz, None) / pivot_hz)
@@ -125,11 +129,12 @@ def apply_gain_db(audio: Any, gain_db: Any, xp: Any = np) -> Any:
 
 
 def pair_gains_db(freqs_hz: Any, cutoff_hz: Any, slopes: Any, rises: Any, pivot_hz: float,
-                  xp: Any = np, limit_db: float = 18.0) -> tuple[Any, Any]:
+                  xp: Any = np, limit_db: float = BRIGHTNESS_LIMIT_DB) -> tuple[Any, Any]:
     """(input gain dB, target gain dB) per rfft bin ``freqs_hz``, each ``None`` where it changes nothing: the
     target's tilt above the cutoff (``slopes``, :func:`tilt_gain_db`) and the recording's brightness on both
     (``rises``, :func:`brightness_gain_db` within +-``limit_db``), summed for the target so that each signal is
-    filtered once. ``slopes`` / ``rises``: None (not drawn) or arrays broadcasting against ``freqs_hz``, numpy or torch."""
+    filtered once. ``slopes`` / ``rises``: None (not drawn) or arrays broadcasting against ``freqs_hz``, numpy or
+    torch."""
     lr_db = None if rises is None or not rises.any() else brightness_gain_db(freqs_hz, pivot_hz, rises, xp, limit_db)
     hr_db = None if slopes is None or not slopes.any() else tilt_gain_db(freqs_hz, cutoff_hz, slopes, xp)
     if lr_db is not None:

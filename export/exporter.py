@@ -32,7 +32,7 @@ from torch.nn.utils.weight_norm import WeightNorm
 
 from sagasr_stream.bundle import Defaults, Manifest, write_manifest
 from sagasr_stream.files import atomic_folder
-from sagasr_stream.graphs import GRAPHS
+from sagasr_stream.graphs import GRAPHS, SLOPE_INPUT
 
 from .model.checkpoint import TEXT_SOURCE_KEY
 from .model.conditioners import SagaConditioner
@@ -99,10 +99,11 @@ class DitGraph(_Cast):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor,
                 text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor,
-                rolloff_out: torch.Tensor) -> torch.Tensor:
+                rolloff_out: torch.Tensor, slope_in: torch.Tensor | None = None) -> torch.Tensor:
         c = self._in
         return dit_velocity(self.dit, self.conditioner, self.lr_null, c(x), c(t), c(lr_latent), c(lr_keep),
-                            c(text_tokens), c(cross_keep), c(rolloff_in), c(rolloff_out)).float()
+                            c(text_tokens), c(cross_keep), c(rolloff_in), c(rolloff_out),
+                            None if slope_in is None else slope_in.float()).float()
 
 
 class TextGraph(_Cast):
@@ -199,15 +200,18 @@ def example_inputs(model: SagaSR, batch: int = 2, frames: int | None = None) -> 
             torch.randn(batch, c, frames, generator=g), torch.rand(batch, generator=g),
             torch.randn(batch, c, frames, generator=g), torch.ones(batch), torch.randn(batch, s, d, generator=g),
             torch.ones(batch), torch.rand(batch, generator=g), torch.rand(batch, generator=g),
+            *((torch.rand(batch, generator=g) * -40,) if cfg.dit.slope_condition else ()),
         ),
         "text_encoder": (ids, mask),
     }
 
 
-#: graph name -> (input names in order, output name, dynamic axes), from the runtime's graph table
-GRAPH_IO: dict[str, tuple[tuple[str, ...], str, dict[str, dict[int, str]]]] = {
-    name: (spec.input_names, spec.output.name, spec.dynamic_axes()) for name, spec in GRAPHS.items()
-}
+def graph_io(model: SagaSR, name: str) -> tuple[list[str], str, dict[str, dict[int, str]]]:
+    """Graph ``name``'s input names in order (with the optional ones ``model`` has), output name and dynamic axes,
+    from the runtime's graph table."""
+    spec = GRAPHS[name]
+    inputs = spec.inputs_with((SLOPE_INPUT,) if name == "dit" and model.config.dit.slope_condition else ())
+    return [t.name for t in inputs], spec.output.name, {t.name: t.dynamic_axes() for t in (*inputs, spec.output)}
 
 
 def graph_modules(model: SagaSR, fp16: bool = False) -> dict[str, nn.Module]:
@@ -220,10 +224,11 @@ def graph_modules(model: SagaSR, fp16: bool = False) -> dict[str, nn.Module]:
     }
 
 
-def _export_onnx(module: nn.Module, name: str, inputs: tuple[torch.Tensor, ...], out: Path, external: bool | None) -> str:
+def _export_onnx(module: nn.Module, name: str, inputs: tuple[torch.Tensor, ...], out: Path, external: bool | None,
+                 io: tuple[list[str], str, dict[str, dict[int, str]]]) -> str:
     import onnx
 
-    in_names, out_name, axes = GRAPH_IO[name]
+    in_names, out_name, axes = io
     filename = f"{name}.onnx"
     with tempfile.TemporaryDirectory(dir=out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -282,7 +287,8 @@ def manifest_fields(model: SagaSR, graphs: dict[str, str], tokenizer: dict[str, 
         "text": {"dim": model.text_encoder.dim, "max_tokens": cfg.text.max_tokens, "tokenizer": tokenizer,
                  "encoder_name": encoder_name},
         "defaults": asdict(defaults), "lr_null_value": float(cfg.lr_null_value), "input_peak": float(cfg.input_peak),
-        "backend": backend, "description": cfg.description, "provenance": provenance,
+        "backend": backend, "slope_condition": cfg.dit.slope_condition, "description": cfg.description,
+        "provenance": provenance,
     }
 
 
@@ -392,7 +398,8 @@ def _write_bundle(model: SagaSR, out: Path, backend: str, fp16: bool, defaults: 
         for name in names:
             start = time.perf_counter()
             if backend == "onnx":
-                graphs[name] = _export_onnx(modules[name], name, inputs[name], out, external_data)
+                graphs[name] = _export_onnx(modules[name], name, inputs[name], out, external_data,
+                                             graph_io(prepared, name))
             else:
                 graphs[name] = _export_torchscript(modules[name], name, inputs[name], out)
             timings[name] = round(time.perf_counter() - start, 3)

@@ -26,7 +26,7 @@ from .band_level import BandLevelFit
 from .band_smoothing import is_iterations, is_width_octaves
 from .errors import BundleError, BundleNotFoundError
 from .files import atomic_path, atomic_write_text, path_inside, sha256_file
-from .graphs import GRAPH_NAMES, REQUIRED_GRAPHS
+from .graphs import GRAPH_NAMES, GRAPHS, REQUIRED_GRAPHS, SLOPE_INPUT, TensorSpec
 from .json_types import type_problem
 from .replication import is_share
 
@@ -152,6 +152,7 @@ class Manifest:
     lr_null_value: float = -5.0
     input_peak: float = 0.5
     backend: str = "onnx"
+    slope_condition: bool = False  # the DiT takes ``slope_in`` (graphs.SLOPE_INPUT) after its other inputs
     description: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT_NAME
@@ -161,6 +162,11 @@ class Manifest:
     def latent_frames(self) -> int:
         """Latent frames per window (window_samples / downsampling)."""
         return self.window_samples // self.downsampling
+
+    def graph_inputs(self, graph: str) -> tuple[TensorSpec, ...]:
+        """``graph``'s inputs in feeding order, with the optional ones this bundle's graph takes."""
+        optional = (SLOPE_INPUT,) if graph == "dit" and self.slope_condition else ()
+        return GRAPHS[graph].inputs_with(optional)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

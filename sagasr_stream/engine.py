@@ -27,7 +27,7 @@ from .bandlimit import SignalBandLimit
 from .dsp import N_FFT, band_edge_from_power, float64_stft, interior_power, merge_low_band, peak_gain, rolloff_ratio
 from .model import SagaSRModel
 from .quantization import rounding_floor
-from .replication import blend_replication
+from .replication import blend_replication, window_slope
 from .sampler import latent_noise, sample
 from .settings import ResolvedSettings
 
@@ -156,12 +156,20 @@ class WindowRestorer:
         offset is no part of the band; the same signal at another offset gives the same band), which is added
         back at the end."""
         offset, centred, centred_spec = without_dc(audio, spec)
-        restored = self._generate(centred, jobs)
+        slopes = self.slopes(centred, edges, centred_spec) if self.model.manifest.slope_condition else None
+        restored = self._generate(centred, jobs, slopes)
         return (self._finish(restored, centred, jobs, edges, centred_spec) + offset).astype(np.float32)
 
-    def _generate(self, audio: np.ndarray, jobs: list[WindowJob]) -> np.ndarray:
+    def slopes(self, audio: np.ndarray, edges: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        """(n,) float32: each window's slope below its band edge ``edges`` (n,), dB/octave (the DiT's ``slope_in``,
+        :func:`~.replication.window_slope`, as training measured it), from ``audio`` (n, samples) and its STFTs."""
+        rate = self.model.manifest.sample_rate
+        return np.array([window_slope(a, rate, int(e), s) for a, e, s in zip(audio, edges, spec)], dtype=np.float32)
+
+    def _generate(self, audio: np.ndarray, jobs: list[WindowJob], slopes: np.ndarray | None = None) -> np.ndarray:
         """The model's restored windows (n, samples) float32 for windows ``audio`` (n, samples): peak gain, VAE
-        encode, sampling from each job's position-keyed noise, decode, gain undone."""
+        encode, sampling from each job's position-keyed noise, decode, gain undone. ``slopes`` (n,): the windows'
+        ``slope_in``, for a DiT that takes it."""
         m, s = self.model.manifest, self.settings
         gain = peak_gain(audio, m.input_peak)
         scaled = (audio * gain[:, None]).astype(np.float32)
@@ -183,6 +191,7 @@ class WindowRestorer:
             s.cfg_acoustic,
             s.cfg_text,
             s.cfg_form,
+            slopes,
         )
         return self.model.backend.decode(latents)[:, 0, : audio.shape[1]] / gain[:, None]
 

@@ -9,7 +9,9 @@ manifest (``channels`` = ``latent_channels``, ``text_dim`` = ``text.dim``) or li
 - ``dit``: ``x`` (B, C, T), ``t`` (B,) in [0, 1] (1 = pure noise), ``lr_latent`` (B, C, T),
   ``lr_keep`` (B,) in {0, 1} (0 replaces ``lr_latent`` by the null value inside the graph),
   ``text_tokens`` (B, S, D), ``cross_keep`` (B,) in {0, 1} (0 zeroes every cross-attention token),
-  ``rolloff_in`` (B,), ``rolloff_out`` (B,) (ratios in [0, 1]) -> ``v`` (B, C, T), the velocity noise - x0.
+  ``rolloff_in`` (B,), ``rolloff_out`` (B,) (ratios in [0, 1]) -> ``v`` (B, C, T), the velocity noise - x0;
+  optionally (manifest ``slope_condition``) ``slope_in`` (B,) last: the input window's slope below its band edge,
+  dB/octave (:func:`sagasr_stream.replication.window_slope`).
 - ``text_encoder`` (optional): ``input_ids`` (B, S) int64, ``attention_mask`` (B, S) int64 -> ``tokens``
   (B, S, D) float32, already zero where the mask is 0.
 
@@ -18,6 +20,8 @@ Everything else is float32.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .errors import ParameterError
 
 #: axes whose length changes from call to call (exported as dynamic axes)
 DYNAMIC_AXES = ("batch", "samples", "frames", "tokens")
@@ -49,10 +53,19 @@ class GraphSpec:
     inputs: tuple[TensorSpec, ...]
     output: TensorSpec
     required: bool = True
+    optional_inputs: tuple[TensorSpec, ...] = ()  # after ``inputs``, in this order, where the manifest says so
 
     @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.inputs)
+
+    def inputs_with(self, optional: tuple[str, ...] = ()) -> tuple[TensorSpec, ...]:
+        """``inputs``, then those of :attr:`optional_inputs` named in ``optional`` (:class:`~.errors.ParameterError`
+        for another name)."""
+        unknown = set(optional) - {t.name for t in self.optional_inputs}
+        if unknown:
+            raise ParameterError(f"graph {self.name!r} has no optional input(s) {sorted(unknown)}")
+        return (*self.inputs, *(t for t in self.optional_inputs if t.name in optional))
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         """{tensor name: {axis index: axis name}} for every input and the output."""
@@ -82,6 +95,7 @@ GRAPHS: dict[str, GraphSpec] = {
             _batch("rolloff_out"),
         ),
         TensorSpec("v", ("batch", "channels", "frames")),
+        optional_inputs=(_batch("slope_in"),),
     ),
     "text_encoder": GraphSpec(
         "text_encoder",
@@ -96,3 +110,4 @@ GRAPH_NAMES = tuple(GRAPHS)
 REQUIRED_GRAPHS = tuple(name for name, spec in GRAPHS.items() if spec.required)
 #: the DiT's inputs in the order :meth:`~sagasr_stream.backends.base.Backend.velocity` takes them
 DIT_INPUTS = GRAPHS["dit"].input_names
+SLOPE_INPUT = "slope_in"  # the DiT's optional input of a bundle with ``slope_condition``

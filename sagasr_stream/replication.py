@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dsp import N_FFT
+from .dsp import N_FFT, band_edge_from_power, interior_power
+from .quantization import rounding_floor
 from .validation import is_real_number
 
 SLOPE_RANGE_DB_PER_OCTAVE = (-24.0, -6.0)  # natural spectra rarely fall slower than -6 dB/octave up there
@@ -54,6 +55,20 @@ def slope_below_edge(power: np.ndarray, edge_bin: int, sample_rate: int) -> floa
     src_hi = max(2, int(GUARD * edge_bin))
     freqs = np.arange(power.shape[0]) * sample_rate / N_FFT
     return spectral_slope_db_per_octave(power, freqs, freqs[src_hi] / 4, freqs[src_hi])
+
+
+def window_slope(audio: np.ndarray, sample_rate: int, edge_bin: int | None = None,
+                 spec: np.ndarray | None = None) -> float:
+    """How dark a window is: the slope (dB/octave) of ``audio``'s (samples,) interior mean power over the two
+    octaves below its band edge ``edge_bin`` (:func:`slope_below_edge`); the edge detected as the runtime
+    detects it when ``None``; 0.0 where there is no edge (silence, full band). ``spec``: ``audio``'s float64
+    STFT if known. The DiT's ``slope_in`` condition, in training and at run time alike."""
+    power = interior_power(np.asarray(audio, dtype=np.float64), spec=spec)
+    if edge_bin is None:
+        edge_bin = band_edge_from_power(power, rounding_floor(audio))
+    if not 0 < edge_bin < power.shape[-1] - 1:
+        return 0.0
+    return slope_below_edge(power, int(edge_bin), sample_rate)
 
 
 def replicate_band(spec: np.ndarray, first_bin: int, sample_rate: int) -> np.ndarray | None:

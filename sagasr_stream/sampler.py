@@ -50,10 +50,12 @@ def sample(
     cfg_acoustic: float,
     cfg_text: float,
     form: str = "official",
+    slope_in: np.ndarray | None = None,
 ) -> np.ndarray:
     """Euler-integrate from ``noise`` (n, C, T) to latents x0 (n, C, T).
 
-    ``lr_latent`` (n, C, T); ``text_tokens`` (n, S, D); ``rolloff_in``/``rolloff_out`` (n,) ratios.
+    ``lr_latent`` (n, C, T); ``text_tokens`` (n, S, D); ``rolloff_in``/``rolloff_out`` (n,) ratios; ``slope_in``
+    (n,) dB/octave for a DiT that takes it (every pass sees it: it describes the input, like ``rolloff_in``).
     The guidance passes of all n windows go through one DiT call per step. A pass whose weight in the merge is 0
     is not run: at s_a = s_t = 1 ("official") only the full pass is (n rows, a third of the work), otherwise
     3n rows merged by :func:`combine_guidance`.
@@ -74,10 +76,13 @@ def sample(
     text_rows = np.concatenate([text_tokens] * rows)
     rin_rows = np.tile(rolloff_in.astype(np.float32), rows)
     rout_rows = np.tile(rolloff_out.astype(np.float32), rows)
+    slope_rows = None if slope_in is None else np.tile(slope_in.astype(np.float32), rows)
     x: np.ndarray = noise.astype(np.float32).copy()
     times = np.linspace(1.0, 0.0, steps + 1, dtype=np.float64)
     for t, t_next in zip(times[:-1], times[1:]):
         t_rows = np.full(rows * n, t, dtype=np.float32)
-        v = backend.velocity(np.concatenate([x] * rows), t_rows, lr_rows, lr_keep, text_rows, cross_keep, rin_rows, rout_rows)
+        extra = () if slope_rows is None else (slope_rows,)  # a backend of a DiT without it keeps its 8 inputs
+        v = backend.velocity(np.concatenate([x] * rows), t_rows, lr_rows, lr_keep, text_rows, cross_keep, rin_rows,
+                             rout_rows, *extra)
         x = x + np.float32(t_next - t) * merge(v)
     return x

@@ -13,7 +13,7 @@ import numpy as np
 
 from .bundle import Defaults, Manifest, TextSpec, write_manifest
 from .errors import SagasrError
-from .graphs import GRAPHS, TensorSpec
+from .graphs import GRAPHS, SLOPE_INPUT, TensorSpec
 
 if TYPE_CHECKING:  # onnx is imported where a graph is built (a test dependency, not the runtime's)
     from onnx import GraphProto, TensorProto, ValueInfoProto
@@ -27,8 +27,10 @@ def _tensor(name: str, array: np.ndarray) -> TensorProto:
     return numpy_helper.from_array(np.ascontiguousarray(array), name)
 
 
-def _io(graph: str, sizes: dict[str, int]) -> tuple[list[ValueInfoProto], list[ValueInfoProto]]:
-    """ONNX value infos of ``graph``'s inputs and output from :data:`~sagasr_stream.graphs.GRAPHS`."""
+def _io(graph: str, sizes: dict[str, int],
+        optional: tuple[str, ...] = ()) -> tuple[list[ValueInfoProto], list[ValueInfoProto]]:
+    """ONNX value infos of ``graph``'s inputs (with the ``optional`` ones named) and output from
+    :data:`~sagasr_stream.graphs.GRAPHS`."""
     from onnx import helper
 
     def info(tensor: TensorSpec) -> ValueInfoProto:
@@ -36,7 +38,7 @@ def _io(graph: str, sizes: dict[str, int]) -> tuple[list[ValueInfoProto], list[V
         return helper.make_tensor_value_info(tensor.name, elem, tensor.shape(sizes))
 
     spec = GRAPHS[graph]
-    return [info(t) for t in spec.inputs], [info(spec.output)]
+    return [info(t) for t in spec.inputs_with(optional)], [info(spec.output)]
 
 
 def _save(graph: GraphProto, path: Path) -> None:
@@ -94,8 +96,10 @@ def _text_graph(dim: int, rng: np.random.Generator) -> GraphProto:
     )
 
 
-def _dit_graph(channels: int, text_dim: int, null_value: float, rng: np.random.Generator) -> GraphProto:
-    """v = tanh(conv3([x, lr_eff]) + cond) with cond from t, both roll-offs and the pooled text (x cross_keep)."""
+def _dit_graph(channels: int, text_dim: int, null_value: float, rng: np.random.Generator,
+               slope_rng: np.random.Generator | None = None) -> GraphProto:
+    """v = tanh(conv3([x, lr_eff]) + cond) with cond from t, both roll-offs and the pooled text (x cross_keep),
+    and, given ``slope_rng`` (which draws its weights), from the input ``slope_in`` (dB/octave) / 40 too."""
     from onnx import helper
 
     c = channels
@@ -128,12 +132,20 @@ def _dit_graph(channels: int, text_dim: int, null_value: float, rng: np.random.G
         helper.make_node("Unsqueeze", ["rolloff_out", "axis_1"], ["rout2"]),
         helper.make_node("Concat", ["t2", "rin2", "rout2"], ["scalars"], axis=1),
         helper.make_node("MatMul", ["scalars", "scalar_w"], ["scalar_c"]),
-        helper.make_node("Add", ["scalar_c", "text_gated"], ["cond"]),
+        helper.make_node("Add", ["scalar_c", "text_gated"], ["cond_base"]),
         helper.make_node("Unsqueeze", ["cond", "axis_2"], ["cond3"]),
         helper.make_node("Add", ["mixed", "cond3"], ["pre"]),
         helper.make_node("Tanh", ["pre"], ["v"]),
     ]
-    return helper.make_graph(nodes, "dit", *_io("dit", {"channels": c, "text_dim": text_dim}), inits)
+    if slope_rng is not None:  # a generator of its own: the other weights are those of a bundle without it
+        inits.append(_tensor("slope_w", (slope_rng.standard_normal((1, c)) * 0.5 / 40).astype(np.float32)))
+        nodes[-3:-3] = [helper.make_node("Unsqueeze", ["slope_in", "axis_1"], ["slope2"]),
+                        helper.make_node("MatMul", ["slope2", "slope_w"], ["slope_c"]),
+                        helper.make_node("Add", ["cond_base", "slope_c"], ["cond"])]
+    else:
+        nodes[-3:-3] = [helper.make_node("Identity", ["cond_base"], ["cond"])]
+    optional = (SLOPE_INPUT,) if slope_rng is not None else ()
+    return helper.make_graph(nodes, "dit", *_io("dit", {"channels": c, "text_dim": text_dim}, optional), inits)
 
 
 def build_tiny_bundle(
@@ -146,8 +158,10 @@ def build_tiny_bundle(
     with_text: bool = True,
     seed: int = 0,
     steps: int = 4,
+    slope_condition: bool = False,
 ) -> Path:
-    """Write a tiny random bundle into ``folder`` and return the folder (needs ``onnx``: a SagasrError says so)."""
+    """Write a tiny random bundle into ``folder`` and return the folder (needs ``onnx``: a SagasrError says so).
+    ``slope_condition``: its DiT takes ``slope_in`` too (its other weights unchanged)."""
     try:
         import onnx  # noqa: F401
     except ImportError as exc:  # the runtime does not install it; say how, before anything is written
@@ -162,7 +176,8 @@ def build_tiny_bundle(
     encoder, decoder = _vae_graphs(downsampling, latent_channels, rng)
     _save(encoder, folder / "vae_encoder.onnx")
     _save(decoder, folder / "vae_decoder.onnx")
-    _save(_dit_graph(latent_channels, text_dim, null_value, rng), folder / "dit.onnx")
+    _save(_dit_graph(latent_channels, text_dim, null_value, rng,
+                     np.random.default_rng([seed, 1]) if slope_condition else None), folder / "dit.onnx")
     graphs = {"vae_encoder": "vae_encoder.onnx", "vae_decoder": "vae_decoder.onnx", "dit": "dit.onnx"}
     text = TextSpec(text_dim, max_tokens, None, "")
     if with_text:
@@ -181,6 +196,7 @@ def build_tiny_bundle(
         text=text,
         defaults=Defaults(steps=steps, target_rolloff_hz=16000.0, caption="music" if with_text else ""),
         lr_null_value=null_value,
+        slope_condition=slope_condition,
         provenance={"builder": "sagasr_stream.testing.build_tiny_bundle", "seed": seed},
     )
     write_manifest(folder, manifest)

@@ -106,6 +106,9 @@ class TrainConfig:
     ema_warmup: bool = option(True, help="EMA: ramp the decay up over the first steps; off for a fine-tune, whose "
                               "average then starts from the initial weights")
     grad_clip: float = option(1.0, help="gradient norm clip")
+    grown_lr_scale: float = option(1.0, help="learning-rate multiplier of the zero-initialised parts a run adds to "
+                                   "the weights it starts from (the slope condition of dit.slope_condition): they "
+                                   "start at zero and have to catch up")
     logit_mean: float = option(0.0, help="logit-normal time sampling: mean")
     logit_std: float = option(1.0, help="logit-normal time sampling: standard deviation")
     kl_weight: float = option(1e-4, help="VAE: weight of the KL loss")
@@ -152,6 +155,8 @@ class TrainConfig:
             raise ValueError(f"devices must be a count >= 1, -1 (all) or 'auto', got {self.devices}")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.grown_lr_scale <= 0:
+            raise ValueError(f"grown_lr_scale must be positive, got {self.grown_lr_scale}")
         if self.grad_clip < 0:  # a negative norm would flip every gradient: ascent, not descent
             raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
         for key in ("save_every", "val_every"):

@@ -71,7 +71,8 @@ class WindowDataset(Dataset):
     """Map-style dataset over global sample indices (any non-negative int; epochs wrap around).
 
     Item: dict with ``hr``, ``lr`` (1, L) float32 at the working level (peak of LR = input_peak),
-    ``rolloff_in``, ``rolloff_out``, ``lr_keep``, ``cross_keep`` () float32, ``caption`` str, ``index`` int64.
+    ``rolloff_in``, ``rolloff_out``, ``cutoff_hz`` (the band limit's, Hz), ``lr_keep``, ``cross_keep`` () float32,
+    ``caption`` str, ``index`` int64.
     """
 
     def __init__(self, cfg: DataConfig, split: str = "train", files: list[Path] | None = None) -> None:
@@ -143,6 +144,7 @@ class WindowDataset(Dataset):
         return {
             "hr": torch.from_numpy(d.hr)[None], "lr": torch.from_numpy(d.lr)[None],
             "rolloff_in": torch.tensor(d.rolloff_in), "rolloff_out": torch.tensor(d.rolloff_out),
+            "cutoff_hz": torch.tensor(float(d.spec.cutoff_hz), dtype=torch.float32),
             "target_tilted": torch.tensor(d.target_tilted),
             "lr_keep": torch.tensor(lr_keep), "cross_keep": torch.tensor(cross_keep),
             "caption": self.captions.get(self.files[fi]), "index": torch.tensor(int(index)),

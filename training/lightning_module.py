@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import nn
 
@@ -88,22 +89,41 @@ class StepModule(L.LightningModule):
         g.manual_seed(int(self.opt["seed"]) * 1_000_003 + int(batch["index"][0]) * 7 + salt)
         return g
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups: every trained weight, at ``lr``; with a ``grown_lr_scale`` other than
+        1, the zero-initialised additions (:data:`~sagasr_export.model.checkpoint.GROWN_PREFIXES`) in a second
+        group at that multiple (each group's ``lr_scale``)."""
+        from sagasr_export.model.checkpoint import GROWN_PREFIXES
+
+        lr, scale = float(self.opt["lr"]), float(self.opt.get("grown_lr_scale", 1.0))
+        trained = self.trained()
+        grown = [p for k, p in trained.items() if k.startswith(GROWN_PREFIXES)] if scale != 1.0 else []
+        rest = [p for k, p in trained.items() if not (grown and k.startswith(GROWN_PREFIXES))]
+        groups = [{"params": rest, "lr": lr, "lr_scale": 1.0}]
+        return groups + ([{"params": grown, "lr": lr * scale, "lr_scale": scale}] if grown else [])
+
     def configure_optimizers(self) -> Any:
         o = self.opt
-        params = list(self.trained().values())
-        optim = torch.optim.AdamW(params, lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
+        groups = self.param_groups()
+        optim = torch.optim.AdamW(groups, lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
         sched = InverseLR(optim, inv_gamma=o["inv_gamma"], power=o["power"], warmup=o["warmup"])
         if self.resume:
             info = self.resume["info"]
+            saved = len(info["optimizer"]["param_groups"])
+            if saved != len(groups):
+                raise ValueError(f"the resumed state has {saved} parameter group(s), this run {len(groups)}: resume "
+                                 "with the grown_lr_scale the run was started with (1, or another value)")
             optimizer_from_flat(optim, self.resume["optimizer_tensors"], info["optimizer"])
             sched.load_state_dict(info["scheduler"])
             # the config's settings, not those stored with the state: a resume with another lr (or betas, weight
             # decay, schedule) trains with it, as with every other setting; the same command resumes exactly
             sched.inv_gamma, sched.power, sched.warmup = o["inv_gamma"], o["power"], o["warmup"]
-            sched.base_lrs = [float(o["lr"])] * len(optim.param_groups)
+            scales = [float(g["lr_scale"]) for g in groups]
+            sched.base_lrs = [float(o["lr"]) * scale for scale in scales]
             sched._last_lr = sched.get_lr()
-            for g, lr in zip(optim.param_groups, sched.get_last_lr()):
-                g.update(lr=lr, initial_lr=float(o["lr"]), betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
+            for g, lr, base, scale in zip(optim.param_groups, sched.get_last_lr(), sched.base_lrs, scales):
+                g.update(lr=lr, initial_lr=base, lr_scale=scale, betas=tuple(o["betas"]),
+                         weight_decay=o["weight_decay"])
         return {"optimizer": optim, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -206,7 +226,9 @@ class DiffusionModule(StepModule):
         tokens = drop_captions(tokens, float(self.opt.get("caption_dropout", 0.0)), gen)
         t = pin_times(t, float(self.opt.get("time_one_fraction", 0.0)), gen)  # drawn last: other draws unchanged
         x_t, target = flow_pair(x0, noise, t)
-        v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"], rolloff_out)
+        slope_in = input_slopes(batch, m.config.sample_rate) if m.config.dit.slope_condition else None
+        v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"], rolloff_out,
+                       slope_in)
         return {"loss": flow_loss(v, target)}
 
     def export(self, folder: Path) -> None:
@@ -223,6 +245,23 @@ class DiffusionModule(StepModule):
             with torch.no_grad():
                 for k, p in params.items():
                     p.copy_(backup[k])
+
+
+def input_slopes(batch: dict[str, Any], sample_rate: int) -> torch.Tensor:
+    """(B,) float32 slope of each input window below its band edge, dB/octave (the ``slope_in`` condition,
+    measured on ``batch["lr"]`` (B, 1, L) as the runtime measures it, :func:`~sagasr_stream.replication.window_slope`,
+    at the band limit's cutoff ``batch["cutoff_hz"]`` (B,), where the runtime finds the edge; a search of the window's
+    own can miss the edge of a dark window, where the runtime takes the edge of the signal so far)."""
+    from sagasr_stream.dsp import N_FFT
+    from sagasr_stream.replication import window_slope
+
+    if "lr" not in batch or "cutoff_hz" not in batch:
+        raise ValueError("dit.slope_condition measures each input window's slope on its audio; a latent cache "
+                         "(data.latent_cache) holds none: train on audio (data.root, or data.bank_versions)")
+    lr = batch["lr"][:, 0].detach().cpu().double().numpy()
+    edges = np.rint(batch["cutoff_hz"].detach().cpu().double().numpy() * N_FFT / sample_rate).astype(int)
+    slopes = [window_slope(row, sample_rate, int(edge)) for row, edge in zip(lr, edges)]
+    return torch.tensor(slopes, dtype=torch.float32, device=batch["lr"].device)
 
 
 def hide_rolloffs(rolloff_out: torch.Tensor, fraction: float, gen: torch.Generator,

@@ -194,6 +194,7 @@ class PairBank(Dataset):
         return {
             "hr": hr[:, None, :], "lr": lr[:, None, :],
             "rolloff_in": rolloff_ratio_torch(lr), "rolloff_out": rolloff_ratio_torch(hr),
+            "cutoff_hz": torch.from_numpy(cutoff.astype(np.float32)).to(dev),
             "target_tilted": torch.from_numpy(slopes != 0 if slopes is not None else np.zeros(b, bool)).to(dev),
             "text_tokens": self.tokens[c_t, torch.from_numpy(self._phrasing(clip, indices)).to(dev)].float(),
             "lr_keep": keep(cfg.lr_dropout), "cross_keep": keep(cfg.cross_dropout),

@@ -285,7 +285,8 @@ def run(kind: str, cfg: TrainConfig) -> Path:
     opt = {k: getattr(cfg, k) for k in ("lr", "betas", "weight_decay", "inv_gamma", "power", "warmup", "ema_decay",
                                          "ema_warmup", "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
                                          "lsd_weight", "vae_parts", "activation_checkpointing",
-                                         "rolloff_unknown_fraction", "caption_dropout", "time_one_fraction")}
+                                         "rolloff_unknown_fraction", "caption_dropout", "time_one_fraction",
+                                         "grown_lr_scale")}
     opt["run_dir"] = str(run_dir)
     torch.manual_seed(cfg.seed)
     base = run_dir / "base"

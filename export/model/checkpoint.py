@@ -113,13 +113,16 @@ def load_vae_weights(autoencoder: torch.nn.Module, path: str | os.PathLike[str])
 
 TRAINED_PREFIXES = ("dit.", "conditioner.")
 FROZEN_IN_SLIM = ("autoencoder.",)  # in a slim file only when the run did not use the config's own VAE
+GROWN_PREFIXES = ("conditioner.slope_in.",)  # zero-initialised additions a file from before them may lack
 
 
 def load_trained_weights(model: SagaSR, path: str | os.PathLike[str]) -> int:
     """Load a file of the trained weights only (``dit.*``, ``conditioner.*``, any float dtype; written by
     ``sagasr-train slim``) into ``model``, whose frozen parts (VAE, text encoder) come from elsewhere, except
     ``autoencoder.*`` tensors the file holds (a run on another VAE than its config's). Every trained weight of
-    the model must be in the file, with its shape. Returns the number of tensors loaded."""
+    the model must be in the file, with its shape, except a zero-initialised addition (:data:`GROWN_PREFIXES`,
+    e.g. the slope condition) that the file's model did not have: it keeps its initial weights, so the model starts
+    as the file's. Returns the number of tensors loaded."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no trained weights at {p}")
@@ -127,7 +130,8 @@ def load_trained_weights(model: SagaSR, path: str | os.PathLike[str]) -> int:
     state = model.state_dict()
     own = {k: v for k, v in state.items() if k.startswith(TRAINED_PREFIXES)}
     own |= {k: v for k, v in state.items() if k.startswith(FROZEN_IN_SLIM) and k in weights}  # a run's own VAE
-    missing = sorted(k for k in own if k not in weights)
+    grown = not any(k.startswith(GROWN_PREFIXES) for k in weights)
+    missing = sorted(k for k in own if k not in weights and not (grown and k.startswith(GROWN_PREFIXES)))
     unexpected = sorted(k for k in weights if k not in own)
     wrong = sorted(k for k in set(own) & set(weights) if own[k].shape != weights[k].shape)
     if missing or unexpected or wrong:

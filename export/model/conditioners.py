@@ -2,8 +2,9 @@
 
 - :class:`RolloffConditioner`: SAT ``NumberConditioner`` (number -> learned sin/cos Fourier features ->
   linear) taking a float tensor (B,) instead of a Python list, so it traces and exports.
-- :class:`SagaConditioner`: text projection + two roll-off conditioners -> the DiT's cross-attention
-  tokens (B, S + 2, D) and global vector (B, 2 D), with the per-row ``cross_keep`` null (zeroed outputs).
+- :class:`SagaConditioner`: text projection + two roll-off conditioners (+ the input's slope below its band
+  edge, optionally) -> the DiT's cross-attention tokens (B, S + 2, D) and global vector (B, 2 D), with the
+  per-row ``cross_keep`` null (zeroed outputs).
 - :class:`TextEncoder`: a frozen Hugging Face encoder (BERT family or T5) whose masked last hidden states
   are the ``text_tokens`` (B, S, D_text).
 """
@@ -50,6 +51,19 @@ class RolloffConditioner(NumberConditioner):
         return self.embedder(normalized.to(self.embedder.embedding[1].weight.dtype))
 
 
+SLOPE_RANGE_DB_PER_OCTAVE = (-60.0, 12.0)  # the slope condition's span: steeper or brighter inputs are clamped
+
+
+def zero_init_embedding(conditioner: NumberConditioner) -> NumberConditioner:
+    """``conditioner`` with its embedder's output layer zeroed: it adds nothing until trained, so a model trained
+    without it (its weights loaded, this one's left as built) behaves exactly as before."""
+    out = conditioner.embedder.embedding[1]
+    with torch.no_grad():
+        out.weight.zero_()
+        out.bias.zero_()
+    return conditioner
+
+
 class SagaConditioner(nn.Module):
     """Builds the DiT's conditioning from the graph inputs.
 
@@ -57,9 +71,13 @@ class SagaConditioner(nn.Module):
     so Stable Audio Open's T5 path is unchanged). Zero text tokens stay zero (no bias). ``padding``: "zero"
     leaves the tokens after a caption's last one zero (every model before v3.9), "repeat" fills them with the
     caption's tokens repeated (:func:`repeat_live_tokens`); an empty caption stays all zero either way.
+    ``slope_condition``: the input's spectral slope below its band edge (dB per octave: how dark the recording
+    is) is embedded too, zero-initialised (:func:`zero_init_embedding`), and added to the input roll-off's
+    embedding, so the token count and widths stay those of a model without it.
     """
 
-    def __init__(self, text_dim: int, cond_token_dim: int, padding: str = "zero") -> None:
+    def __init__(self, text_dim: int, cond_token_dim: int, padding: str = "zero",
+                 slope_condition: bool = False) -> None:
         super().__init__()
         if padding not in TEXT_PADDINGS:
             raise ValueError(f"text.padding must be one of {TEXT_PADDINGS}, got {padding!r}")
@@ -70,13 +88,22 @@ class SagaConditioner(nn.Module):
                 self.text_proj.weight.copy_(torch.eye(cond_token_dim))
         self.rolloff_in = RolloffConditioner(cond_token_dim)
         self.rolloff_out = RolloffConditioner(cond_token_dim)
+        self.slope_in = (zero_init_embedding(RolloffConditioner(cond_token_dim, *SLOPE_RANGE_DB_PER_OCTAVE))
+                         if slope_condition else None)
 
     def forward(
-        self, text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor
+        self, text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor,
+        slope_in: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B,S,Dt), (B,), (B,), (B,) -> cross tokens (B, S+2, D) (zero where cross_keep=0), global (B, 2D)."""
+        """(B,S,Dt), (B,), (B,), (B,) [, (B,) dB/octave] -> cross tokens (B, S+2, D) (zero where cross_keep=0),
+        global (B, 2D). ``slope_in`` is required with ``slope_condition`` and refused without it."""
+        if (slope_in is None) != (self.slope_in is None):
+            raise ValueError("slope_in must be given exactly when the model has the slope condition "
+                             f"(dit.slope_condition {self.slope_in is not None})")
         text = self.text_proj(repeat_live_tokens(text_tokens) if self.padding == "repeat" else text_tokens)
         r_in = self.rolloff_in.embed(rolloff_in)
+        if self.slope_in is not None:
+            r_in = r_in + self.slope_in.embed(slope_in)
         r_out = self.rolloff_out.embed(rolloff_out)
         cross = torch.cat([text, r_in[:, None, :], r_out[:, None, :]], dim=1)
         cross = cross * cross_keep.to(cross.dtype)[:, None, None]

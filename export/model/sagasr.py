@@ -66,6 +66,8 @@ class DiTConfig:
     project_cond_tokens: bool = False
     io_convs: bool = True  # SAT's zero-initialised residual 1x1 convolutions before/after the transformer;
                            # False drops them (at 2048 input channels the first costs more than the transformer)
+    slope_condition: bool = False  # the DiT also sees the input's slope below its band edge (dB/octave, the
+                                   # ``dit`` graph's optional input ``slope_in``; conditioners.SagaConditioner)
 
 
 @dataclass
@@ -262,7 +264,7 @@ def build_dit(cfg: SagaSRConfig) -> DiffusionTransformer:
 def dit_velocity(dit: DiffusionTransformer, conditioner: SagaConditioner, lr_null: torch.Tensor, x: torch.Tensor,
                  t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor, text_tokens: torch.Tensor,
                  cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor,
-                 use_checkpointing: bool = False) -> torch.Tensor:
+                 slope_in: torch.Tensor | None = None, use_checkpointing: bool = False) -> torch.Tensor:
     """:meth:`SagaSR.velocity` on explicit parts (so the exported DiT graph holds only these weights).
 
     The DiT sees and predicts the first ``dit.generated_channels`` channels; the velocity of any further
@@ -270,7 +272,7 @@ def dit_velocity(dit: DiffusionTransformer, conditioner: SagaConditioner, lr_nul
     c = getattr(dit, "generated_channels", x.shape[1])
     keep = lr_keep.to(x.dtype)[:, None, None]
     lr = lr_latent[:, :c] * keep + (1 - keep) * lr_null.to(x.dtype)
-    cross, glob = conditioner(text_tokens, cross_keep, rolloff_in, rolloff_out)
+    cross, glob = conditioner(text_tokens, cross_keep, rolloff_in, rolloff_out, slope_in)
     v = dit._forward(x[:, :c], t.to(x.dtype), cross_attn_cond=cross, input_concat_cond=lr, global_embed=glob,
                      use_checkpointing=use_checkpointing)
     if c == x.shape[1]:
@@ -305,7 +307,8 @@ class SagaSR(nn.Module):
         self.dit = build_dit(config)
         t = config.text
         self.text_encoder = text_encoder or TextEncoder(t.kind, t.max_tokens, t.path, t.hf_config, t.vocab, t.tokenizer_file)
-        self.conditioner = SagaConditioner(self.text_encoder.dim, config.dit.cond_token_dim, config.text.padding)
+        self.conditioner = SagaConditioner(self.text_encoder.dim, config.dit.cond_token_dim, config.text.padding,
+                                           config.dit.slope_condition)
         self.register_buffer("lr_null", torch.tensor(float(config.lr_null_value)), persistent=False)
         shift, scale = latent_affine(config)  # buffers: they follow the model to its device
         self.register_buffer("latent_shift", shift, persistent=False)
@@ -337,11 +340,12 @@ class SagaSR(nn.Module):
     # --- DiT -------------------------------------------------------------------------------------------
     def velocity(self, x: torch.Tensor, t: torch.Tensor, lr_latent: torch.Tensor, lr_keep: torch.Tensor,
                  text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor,
-                 rolloff_out: torch.Tensor) -> torch.Tensor:
+                 rolloff_out: torch.Tensor, slope_in: torch.Tensor | None = None) -> torch.Tensor:
         """The ``dit`` graph contract: x, lr_latent (B,C,T); t, lr_keep, cross_keep, rolloff_in/out (B,);
-        text_tokens (B,S,D_text) -> v (B,C,T) = noise - x0 (rectified flow)."""
+        text_tokens (B,S,D_text); ``slope_in`` (B,) dB/octave with ``dit.slope_condition`` (None without)
+        -> v (B,C,T) = noise - x0 (rectified flow)."""
         return dit_velocity(self.dit, self.conditioner, self.lr_null, x, t, lr_latent, lr_keep, text_tokens,
-                            cross_keep, rolloff_in, rolloff_out, self.use_checkpointing and self.training)
+                            cross_keep, rolloff_in, rolloff_out, slope_in, self.use_checkpointing and self.training)
 
     # --- text ------------------------------------------------------------------------------------------
     def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

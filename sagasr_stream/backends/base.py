@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..graphs import DIT_INPUTS  # noqa: F401  (re-exported: the DiT input order of velocity())
+from ..graphs import DIT_INPUTS, SLOPE_INPUT  # noqa: F401  (DIT_INPUTS re-exported: the DiT input order of velocity())
 
 if TYPE_CHECKING:
     from ..bundle import Manifest
@@ -40,13 +40,36 @@ class Backend(Protocol):
         cross_keep: np.ndarray,
         rolloff_in: np.ndarray,
         rolloff_out: np.ndarray,
+        slope_in: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One DiT evaluation for B rows: -> (B, C, T) velocity (noise - x0)."""
+        """One DiT evaluation for B rows: -> (B, C, T) velocity (noise - x0). ``slope_in`` (B,) dB/octave: given
+        exactly when the bundle's DiT takes it (manifest ``slope_condition``)."""
         ...
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(B, S) int64 token ids and mask -> (B, S, D) float32 tokens, zero where the mask is 0."""
         ...
+
+
+def dit_values(manifest: Manifest, values: tuple[np.ndarray, ...],
+               slope_in: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The DiT's input arrays in feeding order (:meth:`~sagasr_stream.bundle.Manifest.graph_inputs`): ``values``,
+    then ``slope_in`` where the bundle's DiT takes it; :class:`~sagasr_stream.errors.ParameterError` when it is
+    given to a DiT without that input or left out for one with it."""
+    from ..errors import ParameterError
+
+    if (slope_in is not None) != manifest.slope_condition:
+        raise ParameterError(f"model {manifest.name!r}: slope_in must be given exactly when the DiT takes it "
+                         f"(manifest slope_condition {manifest.slope_condition})")
+    return values if slope_in is None else (*values, slope_in)
+
+
+def slope_hint(graph: str, inputs: set[str], slope_condition: bool) -> str:
+    """A hint for a DiT graph whose ``slope_in`` input disagrees with the manifest's ``slope_condition``."""
+    if graph != "dit" or (SLOPE_INPUT in inputs) == slope_condition:
+        return ""
+    return (f" (the manifest's slope_condition is {str(slope_condition).lower()}, but the graph "
+            f"{'lacks' if slope_condition else 'takes'} {SLOPE_INPUT!r})")
 
 
 def check_finite_output(out: np.ndarray, graph: str, model: str) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from ..bundle import Bundle, archive_named
 from ..errors import BundleError, ParameterError, ProviderError
 from ..graphs import GRAPHS
-from .base import check_finite_output, check_vae_lengths
+from .base import check_finite_output, check_vae_lengths, dit_values, slope_hint
 from .ort_options import session_options
 from .row_split import ROW_SPLIT_GRAPHS, RowSplitter, default_workers, thread_setting
 
@@ -106,15 +106,16 @@ class OnnxBackend:
     def _check_io(self) -> None:
         channels = self.manifest.latent_channels
         for graph, session in self.sessions.items():
-            spec = GRAPHS[graph]
+            spec, expected = GRAPHS[graph], self.manifest.graph_inputs(graph)
             inputs = {i.name: i.shape for i in session.get_inputs()}
             outputs = [o.name for o in session.get_outputs()]
-            if set(inputs) != set(spec.input_names) or list(outputs[:1]) != [spec.output.name]:
+            if set(inputs) != {t.name for t in expected} or list(outputs[:1]) != [spec.output.name]:
                 raise BundleError(
                     f"graph {graph!r} has inputs {sorted(inputs)} and outputs {outputs}; "
-                    f"expected inputs {sorted(spec.input_names)} and output {spec.output.name!r}"
+                    f"expected inputs {sorted(t.name for t in expected)} and output {spec.output.name!r}"
+                    f"{slope_hint(graph, set(inputs), self.manifest.slope_condition)}"
                 )
-            for tensor in spec.inputs:
+            for tensor in expected:
                 shape = inputs.get(tensor.name)
                 if "channels" not in tensor.axes or not shape:
                     continue
@@ -125,7 +126,7 @@ class OnnxBackend:
                     )
             text = self.manifest.text
             shapes = {**inputs, spec.output.name: session.get_outputs()[0].shape}
-            for tensor in (*spec.inputs, spec.output):  # the DiT's text_tokens, the text encoder's tokens
+            for tensor in (*expected, spec.output):  # the DiT's text_tokens, the text encoder's tokens
                 shape = shapes.get(tensor.name)
                 if text is None or "text_dim" not in tensor.axes or not shape or len(shape) != len(tensor.axes):
                     continue
@@ -149,9 +150,11 @@ class OnnxBackend:
 
     def velocity(self, x: np.ndarray, t: np.ndarray, lr_latent: np.ndarray, lr_keep: np.ndarray,
                  text_tokens: np.ndarray, cross_keep: np.ndarray, rolloff_in: np.ndarray,
-                 rolloff_out: np.ndarray) -> np.ndarray:
-        values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
-        return self._run("dit", {s.name: np.asarray(v, dtype=s.dtype) for s, v in zip(GRAPHS["dit"].inputs, values)})
+                 rolloff_out: np.ndarray, slope_in: np.ndarray | None = None) -> np.ndarray:
+        values = dit_values(self.manifest, (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out),
+                            slope_in)
+        return self._run("dit", {s.name: np.asarray(v, dtype=s.dtype)
+                                 for s, v in zip(self.manifest.graph_inputs("dit"), values)})
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         if "text_encoder" not in self.manifest.graphs:

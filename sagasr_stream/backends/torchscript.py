@@ -10,7 +10,7 @@ import numpy as np
 from ..bundle import Bundle, Manifest
 from ..errors import BundleError, ProviderError
 from ..graphs import GRAPHS
-from .base import _last_line, check_finite_output, check_vae_lengths
+from .base import _last_line, check_finite_output, check_vae_lengths, dit_values
 
 
 class TorchScriptBackend:
@@ -22,6 +22,7 @@ class TorchScriptBackend:
         except ImportError as exc:
             raise BundleError("this bundle holds TorchScript graphs, which need torch: pip install torch") from exc
         self._torch = torch
+        self.manifest = bundle.manifest
         self.manifest_name = bundle.manifest.name
         if provider == "cuda" and not torch.cuda.is_available():
             raise ProviderError("provider 'cuda' was asked for but torch sees no CUDA device")
@@ -44,7 +45,8 @@ class TorchScriptBackend:
         one = np.ones(1, np.float32)
         try:
             v = self.velocity(np.zeros((1, channels, 2), np.float32), one / 2, np.zeros((1, channels, 2), np.float32),
-                              one, np.zeros((1, 1, dim), np.float32), one, one / 2, one / 2)
+                              one, np.zeros((1, 1, dim), np.float32), one, one / 2, one / 2,
+                              -6 * one if manifest.slope_condition else None)
             tokens = (self.encode_text(np.zeros((1, 1), np.int64), np.ones((1, 1), np.int64))
                       if "text_encoder" in self.modules else np.zeros((1, 1, dim), np.float32))
         except Exception as exc:
@@ -70,9 +72,11 @@ class TorchScriptBackend:
 
     def velocity(self, x: np.ndarray, t: np.ndarray, lr_latent: np.ndarray, lr_keep: np.ndarray,
                  text_tokens: np.ndarray, cross_keep: np.ndarray, rolloff_in: np.ndarray,
-                 rolloff_out: np.ndarray) -> np.ndarray:
-        values = (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out)
-        return self._run("dit", *(np.asarray(v, dtype=s.dtype) for s, v in zip(GRAPHS["dit"].inputs, values)))
+                 rolloff_out: np.ndarray, slope_in: np.ndarray | None = None) -> np.ndarray:
+        values = dit_values(self.manifest, (x, t, lr_latent, lr_keep, text_tokens, cross_keep, rolloff_in, rolloff_out),
+                            slope_in)
+        specs = self.manifest.graph_inputs("dit")
+        return self._run("dit", *(np.asarray(v, dtype=s.dtype) for s, v in zip(specs, values)))
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         if "text_encoder" not in self.modules:

@@ -46,6 +46,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"window:          {m.window_samples} samples ({m.window_samples / m.sample_rate:.3f} s), "
           f"{m.latent_frames} latent frames x {m.latent_channels} channels, downsampling {m.downsampling}")
     print("graphs:          " + ", ".join(f"{graph} ({m.graphs[graph]})" for graph in GRAPH_NAMES if graph in m.graphs))
+    if m.slope_condition:
+        print("conditions:      the DiT also takes each window's slope below its band edge (slope_in, dB/octave)")
     precision = [text for flag, text in PRECISION.items() if m.provenance.get(flag) is True]
     print(f"precision:       {'; '.join(precision) or 'float32'}")
     assert m.text is not None  # validated with the manifest

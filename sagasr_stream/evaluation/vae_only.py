@@ -46,8 +46,10 @@ class BypassedDiT:
         cross_keep: np.ndarray,
         rolloff_in: np.ndarray,
         rolloff_out: np.ndarray,
+        slope_in: np.ndarray | None = None,
     ) -> np.ndarray:
-        """(B, C, T) float32: (x - lr_latent) / t per row. ``lr_latent`` arrives un-nulled (the graph would null
+        """(B, C, T) float32: (x - lr_latent) / t per row (every condition ignored). ``lr_latent`` arrives
+        un-nulled (the graph would null
         it where ``lr_keep`` is 0), so every pass points at the LR latent. ``t`` (B,) must be > 0."""
         t = np.asarray(t, dtype=np.float32)
         if (t <= 0).any():

@@ -13,11 +13,14 @@ from sagasr_stream.backends.onnx import OnnxBackend
 from sagasr_stream.backends.torchscript import TorchScriptBackend
 from sagasr_stream.bundle import GRAPH_NAMES, Manifest, load_bundle
 from sagasr_stream.errors import BundleError
+from sagasr_stream.evaluation.vae_only import BypassedDiT
 from sagasr_stream.graphs import GRAPHS, REQUIRED_GRAPHS
 
 
-def check_graph_file(path: Path, graph: str, sizes: dict[str, int], symbolic_outputs: bool = False) -> None:
-    """Assert that the ONNX file ``path`` has exactly the inputs (in order) and output of ``GRAPHS[graph]``:
+def check_graph_file(path: Path, graph: str, sizes: dict[str, int], symbolic_outputs: bool = False,
+                     optional: tuple[str, ...] = ()) -> None:
+    """Assert that the ONNX file ``path`` has exactly the inputs (in order; with the ``optional`` ones named) and
+    output of ``GRAPHS[graph]``:
     names, element types, ranks, dynamic axes by name and fixed axes by ``sizes``. ``symbolic_outputs``
     tolerates a fixed output axis that the tracer left as an inferred symbol (torch.onnx does that)."""
     import onnx
@@ -25,10 +28,11 @@ def check_graph_file(path: Path, graph: str, sizes: dict[str, int], symbolic_out
 
     model = onnx.load(str(path), load_external_data=False)
     spec = GRAPHS[graph]
+    expected = spec.inputs_with(optional)
     inputs = [i for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}]
-    assert [i.name for i in inputs] == list(spec.input_names), graph
+    assert [i.name for i in inputs] == [t.name for t in expected], graph
     assert [o.name for o in model.graph.output][:1] == [spec.output.name], graph
-    for tensor, info in zip((*spec.inputs, spec.output), (*inputs, model.graph.output[0])):
+    for tensor, info in zip((*expected, spec.output), (*inputs, model.graph.output[0])):
         ttype = info.type.tensor_type
         assert helper.tensor_dtype_to_np_dtype(ttype.elem_type) == np.dtype(tensor.dtype), (graph, tensor.name)
         dims = [d.dim_param or d.dim_value for d in ttype.shape.dim]
@@ -52,9 +56,21 @@ def test_table_lists_the_four_graphs_and_the_dit_order():
 
 
 def test_backends_take_the_dit_inputs_in_table_order():
-    for cls in (Backend, OnnxBackend, TorchScriptBackend):
-        params = list(inspect.signature(cls.velocity).parameters)[1:]
-        assert tuple(params) == DIT_INPUTS, cls
+    optional = tuple(t.name for t in GRAPHS["dit"].optional_inputs)
+    assert optional == ("slope_in",)
+    for cls in (Backend, OnnxBackend, TorchScriptBackend, BypassedDiT):
+        params = inspect.signature(cls.velocity).parameters
+        assert tuple(params)[1:] == DIT_INPUTS + optional, cls
+        assert all(params[name].default is None for name in optional), cls
+
+
+def test_the_optional_dit_input_comes_last_and_only_when_named():
+    spec = GRAPHS["dit"]
+    assert spec.inputs_with() == spec.inputs
+    assert [t.name for t in spec.inputs_with(("slope_in",))] == [*DIT_INPUTS, "slope_in"]
+    assert spec.inputs_with(("slope_in",))[-1].axes == ("batch",)
+    with pytest.raises(ValueError, match="no optional input"):
+        spec.inputs_with(("darkness",))
 
 
 def test_tiny_bundle_graphs_follow_the_table(tiny_bundle):

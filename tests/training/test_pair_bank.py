@@ -56,6 +56,8 @@ def test_batches_are_deterministic_levelled_and_band_limited(audio_dir: Path, tm
     peaks = a["lr"].abs().amax(dim=-1).flatten()
     assert torch.allclose(peaks[peaks > 0], torch.tensor(0.5), atol=1e-5)  # the runtime's working level
     assert (a["rolloff_in"] <= a["rolloff_out"] + 0.02).all()  # the input is the band-limited one
+    assert a["cutoff_hz"].shape == (4,)  # each item's own draw of the band limit
+    assert all(np.isclose(bank.cutoff_hz, float(c), rtol=1e-6).any() for c in a["cutoff_hz"])
     assert set(a["lr_keep"].tolist()) <= {0.0, 1.0} and set(a["cross_keep"].tolist()) <= {0.0, 1.0}
 
 

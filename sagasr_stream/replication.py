@@ -58,14 +58,17 @@ def slope_below_edge(power: np.ndarray, edge_bin: int, sample_rate: int) -> floa
 
 
 def window_slope(audio: np.ndarray, sample_rate: int, edge_bin: int | None = None,
-                 spec: np.ndarray | None = None) -> float:
+                 spec: np.ndarray | None = None, fallback_edge: int | None = None) -> float:
     """How dark a window is: the slope (dB/octave) of ``audio``'s (samples,) interior mean power over the two
     octaves below its band edge ``edge_bin`` (:func:`slope_below_edge`); the edge detected as the runtime
-    detects it when ``None``; 0.0 where there is no edge (silence, full band). ``spec``: ``audio``'s float64
-    STFT if known. The DiT's ``slope_in`` condition, in training and at run time alike."""
+    detects it when ``None``, or ``fallback_edge`` where that search finds none (a dark window can sink below any
+    drop); 0.0 where there is no edge (silence, full band). ``spec``: ``audio``'s float64 STFT if known. The
+    DiT's ``slope_in`` condition, in training and at run time alike."""
     power = interior_power(np.asarray(audio, dtype=np.float64), spec=spec)
     if edge_bin is None:
         edge_bin = band_edge_from_power(power, rounding_floor(audio))
+        if not 0 < edge_bin < power.shape[-1] - 1 and fallback_edge is not None:
+            edge_bin = fallback_edge
     if not 0 < edge_bin < power.shape[-1] - 1:
         return 0.0
     return slope_below_edge(power, int(edge_bin), sample_rate)

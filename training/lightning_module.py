@@ -248,10 +248,10 @@ class DiffusionModule(StepModule):
 
 
 def input_slopes(batch: dict[str, Any], sample_rate: int) -> torch.Tensor:
-    """(B,) float32 slope of each input window below its band edge, dB/octave (the ``slope_in`` condition,
-    measured on ``batch["lr"]`` (B, 1, L) as the runtime measures it, :func:`~sagasr_stream.replication.window_slope`,
-    at the band limit's cutoff ``batch["cutoff_hz"]`` (B,), where the runtime finds the edge; a search of the window's
-    own can miss the edge of a dark window, where the runtime takes the edge of the signal so far)."""
+    """(B,) float32 slope of each input window below its band edge, dB/octave (the ``slope_in`` condition), measured
+    on ``batch["lr"]`` (B, 1, L) as the runtime measures it (:func:`~sagasr_stream.replication.window_slope`): at the
+    edge the window's own search finds, or, where that finds none (a dark window can sink below any drop: the runtime
+    then takes the edge of the signal so far), at the band limit's cutoff ``batch["cutoff_hz"]`` (B,)."""
     from sagasr_stream.dsp import N_FFT
     from sagasr_stream.replication import window_slope
 
@@ -259,8 +259,8 @@ def input_slopes(batch: dict[str, Any], sample_rate: int) -> torch.Tensor:
         raise ValueError("dit.slope_condition measures each input window's slope on its audio; a latent cache "
                          "(data.latent_cache) holds none: train on audio (data.root, or data.bank_versions)")
     lr = batch["lr"][:, 0].detach().cpu().double().numpy()
-    edges = np.rint(batch["cutoff_hz"].detach().cpu().double().numpy() * N_FFT / sample_rate).astype(int)
-    slopes = [window_slope(row, sample_rate, int(edge)) for row, edge in zip(lr, edges)]
+    cutoffs = np.rint(batch["cutoff_hz"].detach().cpu().double().numpy() * N_FFT / sample_rate).astype(int)
+    slopes = [window_slope(row, sample_rate, fallback_edge=int(cutoff)) for row, cutoff in zip(lr, cutoffs)]
     return torch.tensor(slopes, dtype=torch.float32, device=batch["lr"].device)
 
 

@@ -27,7 +27,7 @@ def slope_model() -> torch.nn.Module:
     return build_model(config)
 
 
-def test_input_slopes_are_the_runtimes_measure_at_each_cutoff() -> None:
+def test_input_slopes_are_the_runtimes_measure_at_each_windows_edge() -> None:
     from sagasr_training.lightning_module import input_slopes
 
     rng = np.random.default_rng(0)
@@ -38,9 +38,24 @@ def test_input_slopes_are_the_runtimes_measure_at_each_cutoff() -> None:
     batch = {"lr": torch.tensor(np.stack(rows), dtype=torch.float32)[:, None], "cutoff_hz": torch.tensor(cutoffs)}
     got = input_slopes(batch, SR)
     assert got.dtype == torch.float32 and got.shape == (3,)
-    want = [window_slope(batch["lr"][i, 0].double().numpy(), SR, round(c * N_FFT / SR)) for i, c in enumerate(cutoffs)]
+    want = [window_slope(batch["lr"][i, 0].double().numpy(), SR) for i in range(3)]  # each at its own edge
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
     assert got[1] < -20.0 < got[0] and got[0] > -8.0 and got[2] > -8.0
+
+
+def test_a_window_whose_edge_the_search_misses_is_measured_at_its_cutoff() -> None:
+    """A recording so dark that its spectrum sinks below any drop: no edge of its own (the runtime takes the signal
+    so far's), so training measures it at the band limit's cutoff, not as a full-band window's 0."""
+    from sagasr_training.lightning_module import input_slopes
+
+    x = np.random.default_rng(1).standard_normal(16384)
+    very_dark = sosfilt(butter(4, 1000.0, fs=SR, output="sos"), x)
+    lr = resample_through(very_dark, SR, 24000.0)
+    assert window_slope(lr, SR) == 0.0  # the search finds no edge
+    got = input_slopes({"lr": torch.tensor(lr, dtype=torch.float32)[None, None], "cutoff_hz": torch.tensor([12000.0])},
+                       SR)
+    assert float(got[0]) == pytest.approx(window_slope(lr, SR, round(12000.0 * N_FFT / SR)), rel=1e-6)
+    assert float(got[0]) < -24.0
 
 
 def test_a_slope_model_trains_its_slope_embedding_from_a_window_batch(audio_dir: Path) -> None:

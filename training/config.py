@@ -106,6 +106,9 @@ class TrainConfig:
     ema_warmup: bool = option(True, help="EMA: ramp the decay up over the first steps; off for a fine-tune, whose "
                               "average then starts from the initial weights")
     grad_clip: float = option(1.0, help="gradient norm clip")
+    train_only: tuple[str, ...] | None = option(None, help="diffusion: train only the weights whose names start with "
+                                                "these prefixes (e.g. conditioner.slope_in. to teach a grown condition "
+                                                "while the rest stays as loaded); default: the DiT and the conditioner")
     grown_lr_scale: float = option(1.0, help="learning-rate multiplier of the zero-initialised parts a run adds to "
                                    "the weights it starts from (the slope condition of dit.slope_condition): they "
                                    "start at zero and have to catch up")

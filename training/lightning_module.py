@@ -99,8 +99,8 @@ class StepModule(L.LightningModule):
         trained = self.trained()
         grown = [p for k, p in trained.items() if k.startswith(GROWN_PREFIXES)] if scale != 1.0 else []
         rest = [p for k, p in trained.items() if not (grown and k.startswith(GROWN_PREFIXES))]
-        groups = [{"params": rest, "lr": lr, "lr_scale": 1.0}]
-        return groups + ([{"params": grown, "lr": lr * scale, "lr_scale": scale}] if grown else [])
+        groups = [{"params": rest, "lr": lr, "lr_scale": 1.0}, {"params": grown, "lr": lr * scale, "lr_scale": scale}]
+        return [group for group in groups if group["params"]]  # (train_only may leave only the grown ones)
 
     def configure_optimizers(self) -> Any:
         o = self.opt
@@ -190,12 +190,27 @@ class DiffusionModule(StepModule):
             part.requires_grad_(False)
             part.eval()
         self.model.use_checkpointing = bool(opt.get("activation_checkpointing", False))
+        only = tuple(opt.get("train_only") or ())
+        if only:  # the rest stays as loaded: no gradient, no optimizer state, no EMA
+            names = dict(self.all_trainable())
+            unmatched = [prefix for prefix in only if not any(k.startswith(prefix) for k in names)]
+            if unmatched:
+                raise ValueError(f"train_only: no trained weight of this model starts with {unmatched} "
+                                 "(names such as 'dit.' or 'conditioner.slope_in.')")
+            for k, p in names.items():
+                p.requires_grad_(k.startswith(only))
         self.setup_trained()
 
-    def trained(self) -> dict[str, nn.Parameter]:
+    def all_trainable(self) -> dict[str, nn.Parameter]:
+        """Every weight a diffusion run may train: the DiT's and the conditioner's, by their model names."""
         out = {f"dit.{k}": p for k, p in self.model.dit.named_parameters()}
         out.update({f"conditioner.{k}": p for k, p in self.model.conditioner.named_parameters()})
         return out
+
+    def trained(self) -> dict[str, nn.Parameter]:
+        """The weights this run trains: :meth:`all_trainable`, or those of them under ``train_only``."""
+        only = tuple(self.opt.get("train_only") or ())
+        return {k: p for k, p in self.all_trainable().items() if not only or k.startswith(only)}
 
     def on_train_epoch_start(self) -> None:
         self.model.autoencoder.eval()

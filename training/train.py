@@ -179,7 +179,7 @@ def write_scaled_model_config(cfg: TrainConfig, out: str | Path, num_items: int 
     return {"latent_shift": scaled["latent_shift"], "latent_scale": scaled["latent_scale"]}
 
 
-FIXED_ON_RESUME = ("model", "init_checkpoint", "init_weights", "vae_weights")  # what base/ and the state hold
+FIXED_ON_RESUME = ("model", "init_checkpoint", "init_weights", "vae_weights", "train_only")  # what base/ and the state hold
 
 
 def _read_run_json(path: Path) -> dict[str, Any]:
@@ -286,7 +286,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
                                          "ema_warmup", "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
                                          "lsd_weight", "vae_parts", "activation_checkpointing",
                                          "rolloff_unknown_fraction", "caption_dropout", "time_one_fraction",
-                                         "grown_lr_scale")}
+                                         "grown_lr_scale", "train_only")}
     opt["run_dir"] = str(run_dir)
     torch.manual_seed(cfg.seed)
     base = run_dir / "base"

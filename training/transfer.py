@@ -221,16 +221,33 @@ def _write_trained_weights(weights: dict, target: Path, frozen: dict | None = No
     return target
 
 
+def grown_as_untrained(start: dict, end: dict) -> dict:
+    """The zero-initialised additions (:data:`~sagasr_export.model.checkpoint.GROWN_PREFIXES`, e.g. the slope
+    condition) that ``end`` holds and ``start`` (a model from before them) lacks, as they stand in ``start``'s
+    function: the zeroed output layer zero (:data:`~sagasr_export.model.conditioners.ZEROED_LAYER`), the rest as
+    ``end``'s, so that interpolating scales what the addition adds. {name: tensor}."""
+    import torch
+
+    from sagasr_export.model.checkpoint import GROWN_PREFIXES
+    from sagasr_export.model.conditioners import ZEROED_LAYER
+
+    if any(k.startswith(GROWN_PREFIXES) for k in start):
+        return {}
+    return {k: torch.zeros_like(v) if ZEROED_LAYER in k else v for k, v in end.items() if k.startswith(GROWN_PREFIXES)}
+
+
 def interpolate_weights(start: str | os.PathLike[str], end: str | os.PathLike[str], alpha: float,
                         out: str | os.PathLike[str]) -> Path:
     """Weight-space interpolation of a fine-tune with the weights it started from (WiSE-FT, Wortsman et al. 2022):
     ``out = (1 - alpha) * start + alpha * end`` per trained tensor (``dit.*``, ``conditioner.*``), computed in
     float32 and stored in float16 as :func:`slim_run` stores them. ``start`` and ``end``: safetensors files of
-    the same network (slim weights or a run's ``checkpoint/model.safetensors``; untrained parts are dropped).
-    ``alpha`` in [0, 1]. Returns ``out``."""
+    the same network (slim weights or a run's ``checkpoint/model.safetensors``; untrained parts are dropped), or
+    ``start`` without the zero-initialised additions ``end`` grew (:func:`grown_as_untrained`). ``alpha`` in
+    [0, 1]. Returns ``out``."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     a, b = _trained_weights(start), _trained_weights(end)
+    a |= grown_as_untrained(a, b)
     if a.keys() != b.keys():
         raise ValueError(f"{start} and {end} hold other trained weights: {sorted(a.keys() ^ b.keys())[:4]}")
     if any(a[k].shape != b[k].shape for k in a):

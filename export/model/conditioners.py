@@ -54,9 +54,13 @@ class RolloffConditioner(NumberConditioner):
 SLOPE_RANGE_DB_PER_OCTAVE = (-60.0, 12.0)  # the slope condition's span: steeper or brighter inputs are clamped
 
 
+ZEROED_LAYER = "embedder.embedding.1."  # the weights of a number conditioner that zero_init_embedding zeroes
+
+
 def zero_init_embedding(conditioner: NumberConditioner) -> NumberConditioner:
-    """``conditioner`` with its embedder's output layer zeroed: it adds nothing until trained, so a model trained
-    without it (its weights loaded, this one's left as built) behaves exactly as before."""
+    """``conditioner`` with its embedder's output layer (:data:`ZEROED_LAYER`) zeroed: it adds nothing until
+    trained, so a model trained without it (its weights loaded, this one's left as built) behaves exactly as
+    before."""
     out = conditioner.embedder.embedding[1]
     with torch.no_grad():
         out.weight.zero_()

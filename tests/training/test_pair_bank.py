@@ -239,7 +239,9 @@ def test_a_slim_of_a_run_on_its_own_vae_carries_that_vae(tmp_path: Path) -> None
     assert not [k for k in load_file(str(plain)) if k.startswith("autoencoder.")]
 
 
-def _slim_tiny(tmp_path: Path, seed: int, name: str, embed_dim: int | None = None) -> Path:
+def _slim_tiny(tmp_path: Path, seed: int, name: str, embed_dim: int | None = None,
+               slope_condition: bool = False) -> Path:
+    """Slim weights of a tiny model (``slope_condition``: with the slope condition, its embedding trained: random)."""
     from sagasr_export.model import build_model, named_config
     from sagasr_export.model.checkpoint import save_checkpoint
     from sagasr_training.transfer import slim_run
@@ -247,10 +249,16 @@ def _slim_tiny(tmp_path: Path, seed: int, name: str, embed_dim: int | None = Non
     config = json.loads(json.dumps(named_config("tiny").to_dict()))
     if embed_dim:
         config["dit"]["embed_dim"] = embed_dim
+    config["dit"]["slope_condition"] = slope_condition
     torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        save_checkpoint(build_model(config), tmp_path / name / "checkpoint")
+        model = build_model(config)
+        if slope_condition:
+            with torch.no_grad():
+                for p in model.conditioner.slope_in.parameters():
+                    p.copy_(torch.randn_like(p))
+        save_checkpoint(model, tmp_path / name / "checkpoint")
     return slim_run(tmp_path / name, tmp_path / f"{name}-slim")
 
 
@@ -271,6 +279,30 @@ def test_interpolated_weights_lie_on_the_line_between_start_and_fine_tune(tmp_pa
     assert moved and quarter.keys() == a.keys() and all(quarter[k].dtype == torch.float16 for k in a)
     for k in moved:
         assert torch.allclose(quarter[k].float(), 0.75 * a[k].float() + 0.25 * b[k].float(), atol=1e-3, rtol=1e-3)
+
+
+def test_interpolation_with_a_model_from_before_the_slope_condition_scales_what_it_adds(tmp_path: Path) -> None:
+    """v3.9 and a fine-tune of it that grew the slope condition: the start holds none of its weights, so it counts
+    as the zero-initialised addition it was (output layer 0), and the mix scales what the condition adds."""
+    from safetensors.torch import load_file
+
+    from sagasr_export.model import build_model, named_config
+    from sagasr_export.model.checkpoint import load_trained_weights
+    from sagasr_training.transfer import interpolate_weights
+
+    start, end = _slim_tiny(tmp_path, 0, "start"), _slim_tiny(tmp_path, 1, "end", slope_condition=True)
+    b = load_file(str(end))
+    mixed = load_file(str(interpolate_weights(start, end, 0.25, tmp_path / "mixed.safetensors")))
+    grown = [k for k in b if k.startswith("conditioner.slope_in.")]
+    assert grown and set(mixed) == set(b)
+    for k in grown:
+        want = 0.25 * b[k].float() if ".embedding.1." in k else b[k].float()  # the output layer scaled, the rest kept
+        assert torch.allclose(mixed[k].float(), want, atol=1e-3, rtol=1e-3), k
+    config = named_config("tiny")
+    config.dit.slope_condition = True
+    assert load_trained_weights(build_model(config), tmp_path / "mixed.safetensors") == len(b)
+    with pytest.raises(ValueError, match="other trained weights"):  # the other way round is no fine-tune of it
+        interpolate_weights(end, start, 0.5, tmp_path / "x.safetensors")
 
 
 def test_interpolation_refuses_other_networks_and_alphas_outside_0_1(tmp_path: Path) -> None:

@@ -124,3 +124,44 @@ def test_a_slope_run_with_a_grown_lr_scale_resumes_as_it_would_have_run_on(audio
     torch.testing.assert_close(sa["trainable"][key], sb["trainable"][key], rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="parameter group"):  # the state's two groups do not fit one
         run("diffusion", _cfg(audio_dir, tmp_path / "split", max_steps=6, model=str(model_json)))
+
+
+def test_train_only_trains_the_named_weights_and_leaves_the_rest_as_loaded(audio_dir: Path, tmp_path: Path) -> None:
+    """A grown condition taught alone (``train_only``): the slope embedding moves, the DiT stays bit for bit; a
+    resume with other ``train_only`` prefixes is refused, as a resume with another network is."""
+    import json
+
+    from sagasr_export.model import named_config
+    from sagasr_export.model.checkpoint import load_checkpoint
+    from sagasr_training.checkpointing import latest_state, load_state
+    from sagasr_training.lightning_module import DiffusionModule
+    from sagasr_training.train import run
+
+    from .test_train import _cfg
+
+    with pytest.raises(ValueError, match="no trained weight of this model starts with"):
+        DiffusionModule(slope_model(), dict(lr=1e-3, ema_decay=0.9, seed=0, train_only=["conditioner.slope_out."]))
+    config = named_config("tiny").to_dict()
+    config["dit"]["slope_condition"] = True
+    model_json = tmp_path / "tiny-slope.json"
+    model_json.write_text(json.dumps(config))
+    from safetensors.torch import save_file
+
+    before = slope_model()  # a trained model from before the condition: SAT's zero-initialised projections nudged
+    with torch.no_grad():
+        for p in before.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    save_file({k: v.contiguous() for k, v in before.state_dict().items()
+               if k.startswith(("dit.", "conditioner.")) and not k.startswith("conditioner.slope_in.")},
+              str(tmp_path / "before.safetensors"))
+    only = dict(model=str(model_json), train_only=["conditioner.slope_in."], lr=1e-2,
+                init_weights=str(tmp_path / "before.safetensors"))
+    run("diffusion", _cfg(audio_dir, tmp_path / "only", max_steps=2, **only))
+    state = load_state(latest_state(tmp_path / "only"))
+    assert set(state["trainable"]) == {k for k in state["trainable"] if k.startswith("conditioner.slope_in.")}
+    assert state["trainable"]["conditioner.slope_in.embedder.embedding.1.weight"].abs().max() > 0
+    trained = load_checkpoint(tmp_path / "only" / "checkpoint").state_dict()
+    base = load_checkpoint(tmp_path / "only" / "base").state_dict()  # the weights the run started from
+    assert all(torch.equal(trained[k], base[k]) for k in base if k.startswith("dit."))
+    with pytest.raises(ValueError, match="train_only"):
+        run("diffusion", _cfg(audio_dir, tmp_path / "only", max_steps=4, **{**only, "train_only": ["dit."]}))

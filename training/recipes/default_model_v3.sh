@@ -124,6 +124,19 @@
 #   far"): no training; v3.9's bundle with the runtime of benchmarks/sbr_cap_trial.patch (git apply it; it adds
 #   "sbr_cap_db": 12.0 to the manifest, as export --sbr-cap-db 12 would). Dark set -12.0 %, every test-split target
 #   kept, but the AVL one-shots' filters 4 kHz row +3.6 % (their set +0.7 %).
+# Tried after 2m, not shipped (thirty-fourth session; model card, "dark recordings as a condition of the DiT"): the
+#   slope condition (dit.slope_condition). Its model JSON and export config, from the repository alone:
+#   python - "$WORK" <<< 'import json, sys; c = json.load(open("training/weights/v3-repeat/config.json")); c["dit"]["slope_condition"] = True; json.dump(c, open(sys.argv[1] + "/config-slope.json", "w"), indent=1)'
+#   python - "$WORK" <<< 'import json, sys; c = json.load(open("sagasr_stream/models/default/manifest.json"))["provenance"]["config"]; c["dit"]["slope_condition"] = True; json.dump(c, open(sys.argv[1] + "/model-repeat-slope.json", "w"), indent=1)'
+#   then stage 2m's command from v3.9 (--model "$WORK/config-slope.json" --init-weights
+#   training/weights/v3-repeat/model.safetensors) with --degrade-brightness-fraction 0.3
+#   --degrade-brightness-db-per-octave -18 0 --degrade-brightness-limit-db 60 and either --grown-lr-scale 20 (rule 1:
+#   everything trained, the new embedding at 20 x the rate) or --train-only conditioner.slope_in. --lr 1e-3 (rule 2:
+#   the embedding alone); each EMA at step 800 (sagasr-train slim RUN -o SLIM) exported with stage 2m's flags and
+#   --random-config "$WORK/model-repeat-slope.json"; rule 3 as rule 2 with --degrade-brightness-db-per-octave
+#   -18 -9. Dark set -23.0 / -25.3 / -30.2 %, but the choice sets +2.70 / +2.21 / +2.62 % (rule 1's WiSE-FT with v3.9,
+#   sagasr-train interpolate training/weights/v3-repeat/model.safetensors SLIM/checkpoint/model.safetensors
+#   --alpha 0.5 -o OUT: -11.6 % / +1.07 %).
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

@@ -60,7 +60,7 @@ def dit_values(manifest: Manifest, values: tuple[np.ndarray, ...],
 
     if (slope_in is not None) != manifest.slope_condition:
         raise ParameterError(f"model {manifest.name!r}: slope_in must be given exactly when the DiT takes it "
-                         f"(manifest slope_condition {manifest.slope_condition})")
+                             f"(manifest slope_condition {manifest.slope_condition})")
     return values if slope_in is None else (*values, slope_in)
 
 

@@ -57,6 +57,27 @@ SLOPE_RANGE_DB_PER_OCTAVE = (-60.0, 12.0)  # the slope condition's span: steeper
 ZEROED_LAYER = "embedder.embedding.1."  # the weights of a number conditioner that zero_init_embedding zeroes
 
 
+def check_slope_gate(gate: object, slope_condition: bool = True) -> tuple[float, float]:
+    """``dit.slope_gate`` as (onset, full) dB/octave; ValueError naming the problem unless it is two finite numbers,
+    onset above full, on a model with the slope condition."""
+    if not slope_condition:
+        raise ValueError("dit.slope_gate needs dit.slope_condition true (it gates the slope's embedding)")
+    if (not isinstance(gate, (list, tuple)) or len(gate) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in gate)):
+        raise ValueError(f"dit.slope_gate must be [onset, full], two finite slopes in dB/octave, got {gate!r}")
+    onset, full = float(gate[0]), float(gate[1])
+    if not onset > full:
+        raise ValueError(f"dit.slope_gate's onset must lie above its full slope (a darker input falls faster), "
+                         f"got {gate!r}")
+    return onset, full
+
+
+def slope_gate(slopes: torch.Tensor, onset: float, full: float) -> torch.Tensor:
+    """(B,) slopes (dB/octave) -> (B,) weights: 0 at ``onset`` and above (ordinary music: its windows see exactly what
+    a model without the condition sees), 1 at ``full`` and below, linear between."""
+    return ((onset - slopes) / (onset - full)).clamp(0.0, 1.0)
+
+
 def zero_init_embedding(conditioner: NumberConditioner) -> NumberConditioner:
     """``conditioner`` with its embedder's output layer (:data:`ZEROED_LAYER`) zeroed: it adds nothing until
     trained, so a model trained without it (its weights loaded, this one's left as built) behaves exactly as
@@ -77,11 +98,12 @@ class SagaConditioner(nn.Module):
     caption's tokens repeated (:func:`repeat_live_tokens`); an empty caption stays all zero either way.
     ``slope_condition``: the input's spectral slope below its band edge (dB per octave: how dark the recording
     is) is embedded too, zero-initialised (:func:`zero_init_embedding`), and added to the input roll-off's
-    embedding, so the token count and widths stay those of a model without it.
+    embedding, so the token count and widths stay those of a model without it. ``gate`` ([onset, full] dB/octave,
+    :func:`slope_gate`): that embedding is weighted 0 at slopes of ``onset`` and above, so only darker inputs see it.
     """
 
     def __init__(self, text_dim: int, cond_token_dim: int, padding: str = "zero",
-                 slope_condition: bool = False) -> None:
+                 slope_condition: bool = False, gate: list[float] | tuple[float, float] | None = None) -> None:
         super().__init__()
         if padding not in TEXT_PADDINGS:
             raise ValueError(f"text.padding must be one of {TEXT_PADDINGS}, got {padding!r}")
@@ -94,6 +116,7 @@ class SagaConditioner(nn.Module):
         self.rolloff_out = RolloffConditioner(cond_token_dim)
         self.slope_in = (zero_init_embedding(RolloffConditioner(cond_token_dim, *SLOPE_RANGE_DB_PER_OCTAVE))
                          if slope_condition else None)
+        self.gate = None if gate is None else check_slope_gate(gate, slope_condition)
 
     def forward(
         self, text_tokens: torch.Tensor, cross_keep: torch.Tensor, rolloff_in: torch.Tensor, rolloff_out: torch.Tensor,
@@ -106,8 +129,11 @@ class SagaConditioner(nn.Module):
                              f"(dit.slope_condition {self.slope_in is not None})")
         text = self.text_proj(repeat_live_tokens(text_tokens) if self.padding == "repeat" else text_tokens)
         r_in = self.rolloff_in.embed(rolloff_in)
-        if self.slope_in is not None:
-            r_in = r_in + self.slope_in.embed(slope_in)
+        if self.slope_in is not None and slope_in is not None:
+            slope_embedding = self.slope_in.embed(slope_in)
+            if self.gate is not None:
+                slope_embedding = slope_embedding * slope_gate(slope_in, *self.gate).to(slope_embedding.dtype)[:, None]
+            r_in = r_in + slope_embedding
         r_out = self.rolloff_out.embed(rolloff_out)
         cross = torch.cat([text, r_in[:, None, :], r_out[:, None, :]], dim=1)
         cross = cross * cross_keep.to(cross.dtype)[:, None, None]

@@ -25,7 +25,7 @@ from stable_audio_tools.models.bottleneck import VAEBottleneck
 from stable_audio_tools.models.dit import DiffusionTransformer
 from torch import nn
 
-from .conditioners import TEXT_PADDINGS, SagaConditioner, TextEncoder
+from .conditioners import TEXT_PADDINGS, SagaConditioner, TextEncoder, check_slope_gate
 from .mdct import EnvelopeAutoencoder, MDCTAutoencoder, envelope_channels
 
 MDCT_KINDS = ("mdct", "mdct-env")
@@ -68,6 +68,8 @@ class DiTConfig:
                            # False drops them (at 2048 input channels the first costs more than the transformer)
     slope_condition: bool = False  # the DiT also sees the input's slope below its band edge (dB/octave, the
                                    # ``dit`` graph's optional input ``slope_in``; conditioners.SagaConditioner)
+    slope_gate: list[float] | None = None  # [onset, full] dB/octave: the slope's embedding times a gate, 0 at slopes
+                                           # >= onset, 1 at <= full (conditioners.slope_gate); None: no gate
 
 
 @dataclass
@@ -152,6 +154,8 @@ class SagaSRConfig:
         for key in ("embed_dim", "depth", "num_heads", "cond_token_dim"):
             if getattr(d, key) <= 0:
                 raise ValueError(f"dit.{key} must be positive")
+        if d.slope_gate is not None:
+            check_slope_gate(d.slope_gate, d.slope_condition)
         if t.kind not in ("bert", "t5"):
             raise ValueError(f"text.kind must be 'bert' or 't5', got {t.kind!r}")
         if t.max_tokens < 3:
@@ -308,7 +312,7 @@ class SagaSR(nn.Module):
         t = config.text
         self.text_encoder = text_encoder or TextEncoder(t.kind, t.max_tokens, t.path, t.hf_config, t.vocab, t.tokenizer_file)
         self.conditioner = SagaConditioner(self.text_encoder.dim, config.dit.cond_token_dim, config.text.padding,
-                                           config.dit.slope_condition)
+                                           config.dit.slope_condition, config.dit.slope_gate)
         self.register_buffer("lr_null", torch.tensor(float(config.lr_null_value)), persistent=False)
         shift, scale = latent_affine(config)  # buffers: they follow the model to its device
         self.register_buffer("latent_shift", shift, persistent=False)

@@ -8,13 +8,18 @@ median over the bins); a window whose own edge reads higher is restored from the
 own level there is within :data:`GUARD_DB` of that: a cymbal crash in an otherwise dull recording is signal,
 and is kept.
 
+The tracker also keeps how dark the signal is so far, for a DiT with the slope condition: the mean of every window's
+slope below its band edge up to this one (:attr:`SignalBandLimit.slope_db_per_octave`). One window's slope wanders
+with its content and its detected edge; the mean over the windows so far settles, so a dark recording's restored
+band does not jump from window to window.
+
 The measure is causal (window k sees samples ``[0, k * hop + window)``, fewer only at the signal's end), so
 streams, whole files, the effect and batch segments give every window the same limit, whatever the block size.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,6 +27,7 @@ from .chunking import WindowPlan
 from .dsp import N_FFT, _hann, band_edge_from_power
 from .errors import ParameterError
 from .quantization import floor_for_step, grid_step
+from .replication import slope_below_edge
 
 Snapshot = tuple[np.ndarray, int, np.ndarray]  # (signals, bins) power sums, frames, (signals,) grid steps
 METER_HOP = N_FFT  # frames side by side: a mean spectrum needs no overlap, and this costs a quarter of hop 512
@@ -37,11 +43,13 @@ class SignalBandLimit:
     ``edge_bin``: the edge (bin of an N_FFT-point spectrum). ``power_above``: the median over the bins above it
     of the mean STFT power per bin (frames of N_FFT samples, periodic Hann; float samples): the median, so the
     filter's transition band just above the edge does not count; a window's own median there must exceed it by
-    :data:`GUARD_DB` to count as content.
+    :data:`GUARD_DB` to count as content. ``slope_db_per_octave``: the mean over windows 0..k of each window's
+    slope below its band edge (dB/octave; :func:`window_slope_of`), ``None`` where none had an edge.
     """
 
     edge_bin: int
     power_above: float
+    slope_db_per_octave: float | None = None
 
     def caps(self, window_power_above: np.ndarray) -> np.ndarray:
         """(windows,) median power per bin above the edge -> (windows,) bool: the signal's edge applies."""
@@ -70,6 +78,21 @@ def band_limit_of(
     if edge == 0 or edge >= power.size - 1:
         return None
     return SignalBandLimit(edge, float(np.median(history_sum[edge:]) / history_frames))
+
+
+def window_slope_of(power: np.ndarray, limit: SignalBandLimit | None, rounding_floor: float = 0.0) -> float | None:
+    """One window's slope (dB/octave) below its band edge, from its mean power per bin ``power`` (bins,) over the
+    meter's frames: at its own edge (:func:`~.dsp.band_edge_from_power`), lowered to the signal's ``limit`` edge
+    where the window holds no more above that than the signal did before it (as the runtime's edge is), or at the
+    signal's edge where its own search finds none; ``None`` without either (silence, full band). The meter's
+    counterpart of :func:`~.replication.window_slope`."""
+    edge = band_edge_from_power(power, rounding_floor)
+    if limit is not None and (not 0 < edge < power.size - 1
+                              or (edge > limit.edge_bin and limit.caps(np.median(power[limit.edge_bin :])))):
+        edge = limit.edge_bin
+    if not 0 < edge < power.size - 1:
+        return None
+    return slope_below_edge(power, edge, N_FFT)  # bins as Hz: the same dB per octave
 
 
 class BandLimitTracker:
@@ -106,6 +129,9 @@ class BandLimitTracker:
         self._ends: dict[int, Snapshot] = {}
         self._next_start = self._next_end = 0
         self._ended = False
+        self._slope_sums = np.zeros(signals)  # the windows' slopes so far, summed, and how many had one
+        self._slope_counts = np.zeros(signals, dtype=np.int64)
+        self._next_limit = 0
 
     @staticmethod
     def _frames_in(samples: int) -> int:
@@ -162,12 +188,30 @@ class BandLimitTracker:
         raise ParameterError(f"the band limit of window {k} is not known yet: its samples have not all come")
 
     def limits(self, k: int) -> list[SignalBandLimit | None]:
-        """Window k's limit per channel, forgotten afterwards; raises when not known yet."""
+        """Window k's limit per channel, forgotten afterwards; raises when not known yet, or when asked out of
+        order (the mean slope runs over the windows in order)."""
+        if k != self._next_limit:
+            raise ParameterError(f"band limits are given window by window in order: window {self._next_limit} "
+                                 f"is next, not {k}")
         before, frames_before, _ = self._snapshot(self._starts, self._next_start, k)
         upto, frames_upto, steps = self._snapshot(self._ends, self._next_end, k)
-        limits = [band_limit_of(u, frames_upto, b, frames_before, floor_for_step(float(step), self.source_floor))
-                  for u, b, step in zip(upto, before, steps)]
+        self._next_limit += 1
+        limits = [self._limit(i, u, frames_upto, b, frames_before, floor_for_step(float(step), self.source_floor))
+                  for i, (u, b, step) in enumerate(zip(upto, before, steps))]
         return limits * self.channels if self.downmix else limits
+
+    def _limit(self, signal: int, upto: np.ndarray, frames_upto: int, before: np.ndarray, frames_before: int,
+               floor: float) -> SignalBandLimit | None:
+        """One signal's limit for the next window, with the mean slope of the windows so far (this one's added)."""
+        limit = band_limit_of(upto, frames_upto, before, frames_before, floor)
+        own_frames = frames_upto - frames_before
+        slope = window_slope_of((upto - before) / own_frames, limit, floor) if own_frames > 0 else None
+        if slope is not None:
+            self._slope_sums[signal] += slope
+            self._slope_counts[signal] += 1
+        if limit is None or self._slope_counts[signal] == 0:
+            return limit
+        return replace(limit, slope_db_per_octave=float(self._slope_sums[signal] / self._slope_counts[signal]))
 
 
 def window_limits(planar: np.ndarray, plan: WindowPlan, downmix: bool = False,

@@ -156,15 +156,23 @@ class WindowRestorer:
         offset is no part of the band; the same signal at another offset gives the same band), which is added
         back at the end."""
         offset, centred, centred_spec = without_dc(audio, spec)
-        slopes = self.slopes(centred, edges, centred_spec) if self.model.manifest.slope_condition else None
+        slopes = self.slopes(centred, jobs, edges, centred_spec) if self.model.manifest.slope_condition else None
         restored = self._generate(centred, jobs, slopes)
         return (self._finish(restored, centred, jobs, edges, centred_spec) + offset).astype(np.float32)
 
-    def slopes(self, audio: np.ndarray, edges: np.ndarray, spec: np.ndarray) -> np.ndarray:
-        """(n,) float32: each window's slope below its band edge ``edges`` (n,), dB/octave (the DiT's ``slope_in``,
-        :func:`~.replication.window_slope`, as training measured it), from ``audio`` (n, samples) and its STFTs."""
+    def slopes(self, audio: np.ndarray, jobs: list[WindowJob], edges: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        """(n,) float32: the DiT's ``slope_in`` per window, dB/octave: the mean slope of the signal's windows so far
+        (the job's ``signal_limit``, :mod:`sagasr_stream.bandlimit`), which settles where one window's wanders;
+        the window's own slope below its band edge ``edges`` (n,) (:func:`~.replication.window_slope`, as
+        training measures it) where there is none (a first window, a window alone), from ``audio``
+        (n, samples) and its STFTs."""
         rate = self.model.manifest.sample_rate
-        return np.array([window_slope(a, rate, int(e), s) for a, e, s in zip(audio, edges, spec)], dtype=np.float32)
+
+        def slope(job: WindowJob, audio: np.ndarray, edge: int, spec: np.ndarray) -> float:
+            so_far = None if job.signal_limit is None else job.signal_limit.slope_db_per_octave
+            return window_slope(audio, rate, int(edge), spec) if so_far is None else so_far
+
+        return np.array([slope(*row) for row in zip(jobs, audio, edges, spec)], dtype=np.float32)
 
     def _generate(self, audio: np.ndarray, jobs: list[WindowJob], slopes: np.ndarray | None = None) -> np.ndarray:
         """The model's restored windows (n, samples) float32 for windows ``audio`` (n, samples): peak gain, VAE

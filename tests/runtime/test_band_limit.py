@@ -10,6 +10,7 @@ from sagasr_stream.bandlimit import BandLimitTracker, window_limits
 from sagasr_stream.chunking import WindowPlan, pad_past_end
 from sagasr_stream.dsp import band_edge_bin
 from sagasr_stream.engine import WindowJob
+from sagasr_stream.errors import ParameterError
 from sagasr_stream.processor import ChunkedProcessor
 from tests.conftest import band_limited_noise
 
@@ -164,3 +165,36 @@ def test_the_input_band_under_a_sweep_is_kept(tiny_model):
     ratios = [np.sum(change[i : i + second] ** 2) / np.sum(kept[i : i + second] ** 2)
               for i in range(second, x.size - second, second)]  # the filters' own edges left out
     assert 10 * np.log10(max(ratios)) < -60
+
+
+def test_each_limit_carries_the_mean_slope_of_the_windows_so_far():
+    """The slope condition's darkness settles over a signal: window k's limit carries the mean of windows 0..k's own
+    slopes below their edges (each from the meter's frames of that window, :func:`window_slope_of`), so a dark
+    recording steeper than -24 dB per octave reads so from its second window on, and a bright one stays bright."""
+    from scipy.signal import butter, sosfilt
+
+    from sagasr_stream.bandlimit import METER_HOP, window_slope_of
+
+    bright = band_limited_noise(40_000, cutoff_hz=8000.0)
+    dark = sosfilt(butter(4, 2000, fs=44100, output="sos"), bright.astype(np.float64)).astype(np.float32)
+    for signal, steeper in ((bright, False), (dark, True)):
+        limits = [row[0] for row in window_limits(signal[None], PLAN)]
+        assert limits[0] is None and all(limit is not None for limit in limits[1:])
+        own = []
+        for k in range(len(limits)):
+            whole_frames = BandLimitTracker._frames_in  # frames wholly inside [0, n)
+            start, stop = whole_frames(k * PLAN.hop), whole_frames(min(k * PLAN.hop + PLAN.window, signal.size))
+            frames = signal[start * METER_HOP : stop * METER_HOP].astype(np.float64).reshape(-1, METER_HOP)
+            power = (np.abs(np.fft.rfft(frames * np.hanning(METER_HOP + 1)[:-1], axis=-1)) ** 2).mean(axis=0)
+            own.append(window_slope_of(power, limits[k]))
+        for k in range(1, len(limits)):
+            assert limits[k].slope_db_per_octave == pytest.approx(np.mean(own[: k + 1]), abs=1e-6)
+            assert (limits[k].slope_db_per_octave < -24.0) == steeper
+
+
+def test_limits_are_given_in_window_order():
+    tracker = BandLimitTracker(PLAN, 1)
+    tracker.push(band_limited_noise(40_000, cutoff_hz=8000.0)[None])
+    tracker.end()
+    with pytest.raises(ParameterError, match="window 0 is next, not 1"):
+        tracker.limits(1)

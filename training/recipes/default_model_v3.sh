@@ -137,6 +137,22 @@
 #   -18 -9. Dark set -23.0 / -25.3 / -30.2 %, but the choice sets +2.70 / +2.21 / +2.62 % (rule 1's WiSE-FT with v3.9,
 #   sagasr-train interpolate training/weights/v3-repeat/model.safetensors SLIM/checkpoint/model.safetensors
 #   --alpha 0.5 -o OUT: -11.6 % / +1.07 %).
+# Tried after 2m, not shipped (thirty-fifth session; model card, "the slope condition behind a gate"): as the
+#   thirty-fourth session's rule 2 with the condition's embedding gated (dit.slope_gate [-24, -30]: 0 at slopes of
+#   -24 dB/octave and above). Its model JSON and export config (as above, with c["dit"]["slope_gate"] = [-24.0, -30.0]
+#   beside slope_condition): "$WORK/config-gate.json", "$WORK/model-repeat-gate.json"; then stage 2m's command from
+#   v3.9 (--model "$WORK/config-gate.json" --init-weights training/weights/v3-repeat/model.safetensors) with
+#   --train-only conditioner.slope_in. --lr 1e-3 --degrade-brightness-fraction 0.3 --degrade-brightness-db-per-octave
+#   -36 -18 --degrade-brightness-limit-db 60 --max-steps 800 (one thread, ~20 min); its EMA at step 800 exported with
+#   stage 2m's flags and --random-config "$WORK/model-repeat-gate.json". Dark set -20.7 % (the runtime's mean slope so
+#   far: -22.3 %), choice sets +0.01 / +0.02 %, hits 0.0 %, but a test-split target lost (filters 8 kHz envelope).
+#   The evaluation sets on a fresh machine (each a few minutes; they reproduce the earlier sessions' figures):
+#   stage 1's corpus, its 108 training clips ("$GPU/corpus"), ms9, cs10 and mix3h as above, and
+#   python benchmarks/dark_recordings.py --corpus "$CORPUS" --used "$GPU/corpus/clips" --out "$WORK/dark"
+#   python -m sagasr_training.corpus build --out "$WORK/ms7" --hours 0.2 --seed 7 --workers 2 \
+#       --bank /usr/share/sounds/sf2/MuseScore_General_Full.sf2 --sources music21,openmsx,mma --drum-fraction 0 \
+#       --validation-fraction 0 --max-clips-per-piece 1
+#   python benchmarks/avl_drum_clips.py --out "$WORK/avl11" --seed 11; python benchmarks/hydrogen_one_shots.py --out "$WORK/hhits2"
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

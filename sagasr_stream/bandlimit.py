@@ -107,11 +107,15 @@ class BandLimitTracker:
     after another in order, so the floats do not depend on the block sizes. Holds one frame of samples and two
     (channels, bins) sums per window not yet asked for. ``source_floor``: the rounding floor (power per bin) of
     the measured signals when they come from an 8-16-bit source resampled to this rate (of the downmix, with
-    ``downmix``: :meth:`~sagasr_stream.restorer.Restorer.window_floor`).
+    ``downmix``: :meth:`~sagasr_stream.restorer.Restorer.window_floor`). Ask for the windows' limits in order: with
+    ``slopes`` (for a DiT with the slope condition) each carries the mean slope of the windows so far (window 0,
+    which has no limit, counts in it).
     """
 
-    def __init__(self, plan: WindowPlan, channels: int = 1, downmix: bool = False, source_floor: float = 0.0) -> None:
+    def __init__(self, plan: WindowPlan, channels: int = 1, downmix: bool = False, source_floor: float = 0.0,
+                 slopes: bool = False) -> None:
         self.plan = plan
+        self.slopes = slopes
         self.channels = channels
         self.downmix = downmix and channels > 1
         self.source_floor = source_floor
@@ -204,6 +208,8 @@ class BandLimitTracker:
                floor: float) -> SignalBandLimit | None:
         """One signal's limit for the next window, with the mean slope of the windows so far (this one's added)."""
         limit = band_limit_of(upto, frames_upto, before, frames_before, floor)
+        if not self.slopes:
+            return limit
         own_frames = frames_upto - frames_before
         slope = window_slope_of((upto - before) / own_frames, limit, floor) if own_frames > 0 else None
         if slope is not None:
@@ -214,10 +220,10 @@ class BandLimitTracker:
         return replace(limit, slope_db_per_octave=float(self._slope_sums[signal] / self._slope_counts[signal]))
 
 
-def window_limits(planar: np.ndarray, plan: WindowPlan, downmix: bool = False,
-                  source_floor: float = 0.0) -> list[list[SignalBandLimit | None]]:
+def window_limits(planar: np.ndarray, plan: WindowPlan, downmix: bool = False, source_floor: float = 0.0,
+                  slopes: bool = False) -> list[list[SignalBandLimit | None]]:
     """Every window's limits per channel for a whole (channels, samples) signal (``plan.n_windows`` of them)."""
-    tracker = BandLimitTracker(plan, planar.shape[0], downmix, source_floor)
+    tracker = BandLimitTracker(plan, planar.shape[0], downmix, source_floor, slopes)
     tracker.push(planar)
     tracker.end()
     return [tracker.limits(k) for k in range(plan.n_windows(planar.shape[1]))]

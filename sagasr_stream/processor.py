@@ -54,7 +54,8 @@ class ChunkedProcessor:
     ``windows_per_call``: windows (per channel) gathered before calling ``window_fn``; larger groups mean
     bigger batches and more latency, never a different result. ``on_windows(n)`` reports progress.
     Each window gets its channels' band limits so far (:mod:`sagasr_stream.bandlimit`; ``downmix_limits``: of
-    their mean, for the "mono" stereo mode). ``sample_rate``: the rate its blocks are at (Hz; the model's), when
+    their mean, for the "mono" stereo mode; with ``slopes``, the mean slope of the windows so far for a DiT with
+    the slope condition). ``sample_rate``: the rate its blocks are at (Hz; the model's), when
     known.
     """
 
@@ -68,6 +69,7 @@ class ChunkedProcessor:
         downmix_limits: bool = False,
         source_floor: float = 0.0,
         sample_rate: int | None = None,
+        slopes: bool = False,
     ) -> None:
         if windows_per_call < 1:
             raise ParameterError(f"windows_per_call must be >= 1, got {windows_per_call}")
@@ -78,7 +80,7 @@ class ChunkedProcessor:
         self.on_windows = on_windows
         self.sample_rate = sample_rate
         self._input = SampleBuffer(channels)
-        self._limits = BandLimitTracker(plan, channels, downmix_limits, source_floor)
+        self._limits = BandLimitTracker(plan, channels, downmix_limits, source_floor, slopes)
         self._ola = OverlapAdd(plan, channels)
         self._final = SampleBuffer(channels)  # finalised samples the latency gate holds back
         self._returned = 0  # samples returned by process() in this stream

@@ -156,7 +156,8 @@ class Restorer:
         windows_per_call = check_positive_int(windows_per_call, "windows_per_call")
         return ChunkedProcessor(self.window_fn(band_limit_hz, channels, source_floor), self.plan, channels,
                                 windows_per_call, on_windows, downmix_limits=self.settings.stereo == "mono",
-                                source_floor=self.window_floor(source_floor, channels), sample_rate=self.sample_rate)
+                                source_floor=self.window_floor(source_floor, channels), sample_rate=self.sample_rate,
+                                slopes=self.model.manifest.slope_condition)
 
     def stream_at(
         self, sample_rate: float, channels: int = 1, windows_per_call: int = 1

@@ -134,7 +134,7 @@ def prepare(restorer: Restorer, job: FileJob) -> Prepared:
                     writer.write(to_model_rate.process(block))
                 writer.write(to_model_rate.flush())
     tracker = BandLimitTracker(restorer.plan, channels, restorer.settings.stereo == "mono",
-                               restorer.window_floor(floor, channels))
+                               restorer.window_floor(floor, channels), restorer.model.manifest.slope_condition)
     limits = model_rate_limits(str(read_from), model_frames, tracker)
     return Prepared(frames, rate, channels, model_frames, str(read_from), sha256_file(source), limits, floor)
 

@@ -168,9 +168,10 @@ def test_the_input_band_under_a_sweep_is_kept(tiny_model):
 
 
 def test_each_limit_carries_the_mean_slope_of_the_windows_so_far():
-    """The slope condition's darkness settles over a signal: window k's limit carries the mean of windows 0..k's own
-    slopes below their edges (each from the meter's frames of that window, :func:`window_slope_of`), so a dark
-    recording steeper than -24 dB per octave reads so from its second window on, and a bright one stays bright."""
+    """The slope condition's darkness settles over a signal (metered only when asked for): window k's limit carries the
+    mean of windows 0..k's own slopes below their edges (each from the meter's frames of that window,
+    :func:`window_slope_of`), so a dark recording steeper than -24 dB per octave reads so from its second window on,
+    and a bright one stays bright."""
     from scipy.signal import butter, sosfilt
 
     from sagasr_stream.bandlimit import METER_HOP, window_slope_of
@@ -178,7 +179,8 @@ def test_each_limit_carries_the_mean_slope_of_the_windows_so_far():
     bright = band_limited_noise(40_000, cutoff_hz=8000.0)
     dark = sosfilt(butter(4, 2000, fs=44100, output="sos"), bright.astype(np.float64)).astype(np.float32)
     for signal, steeper in ((bright, False), (dark, True)):
-        limits = [row[0] for row in window_limits(signal[None], PLAN)]
+        assert all(row[0] is None or row[0].slope_db_per_octave is None for row in window_limits(signal[None], PLAN))
+        limits = [row[0] for row in window_limits(signal[None], PLAN, slopes=True)]
         assert limits[0] is None and all(limit is not None for limit in limits[1:])
         own = []
         for k in range(len(limits)):

@@ -118,7 +118,7 @@ def test_each_window_gets_the_mean_slope_so_far_and_it_changes_the_result(slope_
         assert slopes.shape == (2,) and slopes.dtype == np.float32  # one per window, s_a = s_t = 1: one pass
         own = [window_slope(x[k * window:(k + 1) * window] - x[k * window:(k + 1) * window].mean(), SR)
                for k in range(2)]
-        so_far = window_limits(x[None], WindowPlan(window, 0))[1][0].slope_db_per_octave
+        so_far = window_limits(x[None], WindowPlan(window, 0), slopes=True)[1][0].slope_db_per_octave
         # the first window its own slope (at the runtime's edge, which the own search nears), the second the mean
         # of the windows so far, from the band limit's meter (its own frames: near the mean of the own slopes)
         np.testing.assert_allclose(slopes, [own[0], so_far], atol=0.5)

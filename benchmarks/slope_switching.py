@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from itertools import groupby
 from pathlib import Path
 
@@ -55,9 +56,10 @@ def window_measures(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float]
     return rows
 
 
-def measure(clips: Path, names: list[str], seed: int) -> list[dict]:
+def band_limited_inputs(clips: Path, names: list[str], seed: int) -> Iterator[tuple[dict, np.ndarray, np.ndarray]]:
+    """Each input in order: ({clip, version, cutoff, kind, draw}, the unlimited version (samples,) float64, the
+    band-limited one); the same draws for the same ``seed``, names and order."""
     rng = np.random.default_rng(seed)
-    rows = []
     for name in names:
         with AudioFile(str(clips / name)) as f:
             x = f.read(f.frames).mean(axis=0).astype(np.float64)
@@ -67,9 +69,14 @@ def measure(clips: Path, names: list[str], seed: int) -> list[dict]:
                 inputs = [("filters", random_band_limit(audio, rng, SR, (cutoff, cutoff))[0]) for _ in range(6)]
                 inputs.append(("resample", resample_through(audio, SR, 2 * cutoff)))
                 for draw, (kind, y) in enumerate(inputs):
-                    for k, values in enumerate(window_measures(y, cutoff)):
-                        rows.append(dict(clip=name, version=version, cutoff=cutoff, kind=kind, draw=draw, window=k,
-                                         **dict(zip(MEASURES, values))))
+                    yield dict(clip=name, version=version, cutoff=cutoff, kind=kind, draw=draw), audio, y
+
+
+def measure(clips: Path, names: list[str], seed: int) -> list[dict]:
+    rows = []
+    for key, _, y in band_limited_inputs(clips, names, seed):
+        for k, values in enumerate(window_measures(y, key["cutoff"])):
+            rows.append(dict(key, window=k, **dict(zip(MEASURES, values))))
     return rows
 
 

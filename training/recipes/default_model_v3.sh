@@ -145,7 +145,9 @@
 #   --train-only conditioner.slope_in. --lr 1e-3 --degrade-brightness-fraction 0.3 --degrade-brightness-db-per-octave
 #   -36 -18 --degrade-brightness-limit-db 60 --max-steps 800 (one thread, ~20 min); its EMA at step 800 exported with
 #   stage 2m's flags and --random-config "$WORK/model-repeat-gate.json". Dark set -20.7 % (the runtime's mean slope so
-#   far: -22.3 %), choice sets +0.01 / +0.02 %, hits 0.0 %, but a test-split target lost (filters 8 kHz envelope).
+#   far: -22.3 %), choice sets +0.01 / +0.02 %, hits 0.0 %, but a test-split target lost (filters 8 kHz envelope);
+#   with --degrade-brightness-fraction 0.1: -18.6 %, +0.01 %, 0.0 %, the same target lost, and ordinary music behind a
+#   gentle filter darkened (python benchmarks/steep_ordinary.py, model card).
 #   The evaluation sets on a fresh machine (each a few minutes; they reproduce the earlier sessions' figures):
 #   stage 1's corpus, its 108 training clips ("$GPU/corpus"), ms9, cs10 and mix3h as above, and
 #   python benchmarks/dark_recordings.py --corpus "$CORPUS" --used "$GPU/corpus/clips" --out "$WORK/dark"

@@ -15,9 +15,9 @@ the slope (dB/octave) over the two octaves below the edge of the signal so far (
 window's end, edge as the runtime's :func:`~sagasr_stream.bandlimit.band_limit_of` finds it), the same for the
 window alone at the nominal cutoff, and the DiT's slope condition (``condition``:
 :func:`~sagasr_stream.replication.window_slope` at the window's own edge, at the cutoff where it finds none, as
-training measures it). Prints per cutoff and degradation ordinary music's steepest and 1st percentile
-and the share of windows past -24 / -30 / -36 dB/octave, ordinary against dark (``--key``: which measure), and how often the sign of
-"past -24" switches between neighbouring windows of one input; the rows go to OUT.
+training measures it). Prints per cutoff and degradation ordinary music's steepest and 1st percentile and the share
+of windows past -24 / -30 / -36 dB/octave (``--thresholds``), ordinary against dark (``--key``: which measure), and
+how often the sign of "past -24" switches between neighbouring windows of one input; the rows go to OUT.
 """
 from __future__ import annotations
 

@@ -154,7 +154,8 @@
 #   python -m sagasr_training.corpus build --out "$WORK/ms7" --hours 0.2 --seed 7 --workers 2 \
 #       --bank /usr/share/sounds/sf2/MuseScore_General_Full.sf2 --sources music21,openmsx,mma --drum-fraction 0 \
 #       --validation-fraction 0 --max-clips-per-piece 1
-#   python benchmarks/avl_drum_clips.py --out "$WORK/avl11" --seed 11; python benchmarks/hydrogen_one_shots.py --out "$WORK/hhits2"
+#   python benchmarks/avl_drum_clips.py --out "$WORK/avl11" --seed 11
+#   python benchmarks/hydrogen_one_shots.py --out "$WORK/hhits2"
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

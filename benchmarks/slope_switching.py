@@ -10,7 +10,8 @@ Butterworth low-pass at 2 and at 4 kHz) is band-limited at 4, 8 and 12 kHz by si
 recipe and by a plain resample. Per 65536-sample window (hop 32768): the slope condition as training measures it
 (``condition``: :func:`~sagasr_stream.replication.window_slope` at the window's own edge, the cutoff where it finds
 none), at the edge the runtime gives the window (``runtime``: its own, lowered to the signal's so far where the window
-holds nothing more above that), and each of them averaged over the windows so far (the runtime's feed since the
+holds nothing more above that), over the octave from a quarter to half of that edge (``lower``: under a filter's
+skirt), and each of them averaged over the windows so far (the runtime's feed since the
 thirty-fifth session). Prints, per measure and version, the switches across ``--gate`` dB/octave between neighbouring
 windows, the mean change of a gate ``[gate, gate - 6]`` between them and the share of windows past the gate.
 """
@@ -30,15 +31,16 @@ from sagasr_stream.bandlimit import band_limit_of
 from sagasr_stream.degradation import random_band_limit, resample_through
 from sagasr_stream.dsp import N_FFT, band_edge_from_power, interior_power
 from sagasr_stream.quantization import rounding_floor
-from sagasr_stream.replication import slope_below_edge, window_slope
+from sagasr_stream.replication import slope_below_edge, spectral_slope_db_per_octave, window_slope
 
 from dark_slopes import CUTOFFS, HOP, SR, WINDOW, frame_powers
 
-MEASURES = ("condition", "runtime")
+MEASURES = ("condition", "runtime", "lower")
 
 
-def window_measures(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float]]:
-    """Per window of ``y``: (the condition as training measures it, the slope at the runtime's edge)."""
+def window_measures(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float, float]]:
+    """Per window of ``y``: (the condition as training measures it, the slope at the runtime's edge, the slope over
+    the octave from a quarter to half of that edge: below a filter's skirt, not below a dark recording's fall)."""
     power = frame_powers(y)
     so_far = np.cumsum(power, axis=0)
     rows = []
@@ -51,8 +53,11 @@ def window_measures(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float]
         edge = band_edge_from_power(own_power, rounding_floor(window))
         if limit is not None and edge > limit.edge_bin and limit.caps(np.median(own_power[limit.edge_bin :])):
             edge = limit.edge_bin
-        runtime = slope_below_edge(own_power, edge, SR) if 0 < edge < own_power.size - 1 else 0.0
-        rows.append((window_slope(window, SR, fallback_edge=int(round(cutoff_hz * N_FFT / SR))), runtime))
+        inside = 0 < edge < own_power.size - 1
+        runtime = slope_below_edge(own_power, edge, SR) if inside else 0.0
+        freqs = np.arange(own_power.size) * SR / N_FFT
+        lower = spectral_slope_db_per_octave(own_power, freqs, freqs[edge] / 4, freqs[edge] / 2) if inside else 0.0
+        rows.append((window_slope(window, SR, fallback_edge=int(round(cutoff_hz * N_FFT / SR))), runtime, lower))
     return rows
 
 

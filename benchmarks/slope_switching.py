@@ -51,8 +51,8 @@ def window_measures(y: np.ndarray, cutoff_hz: float) -> list[tuple[float, float,
         window = y[k * HOP : k * HOP + WINDOW]
         own_power = interior_power(window)
         edge = band_edge_from_power(own_power, rounding_floor(window))
-        if limit is not None and edge > limit.edge_bin and limit.caps(np.median(own_power[limit.edge_bin :])):
-            edge = limit.edge_bin
+        if limit is not None:
+            edge = limit.window_edge(edge, own_power)
         inside = 0 < edge < own_power.size - 1
         runtime = slope_below_edge(own_power, edge, SR) if inside else 0.0
         freqs = np.arange(own_power.size) * SR / N_FFT

@@ -55,6 +55,13 @@ class SignalBandLimit:
         """(windows,) median power per bin above the edge -> (windows,) bool: the signal's edge applies."""
         return np.asarray(window_power_above) <= self.power_above * 10.0 ** (GUARD_DB / 10.0)
 
+    def window_edge(self, edge_bin: int, power: np.ndarray) -> int:
+        """A window's own edge ``edge_bin`` lowered to this one where it lies higher but the window's mean power per
+        bin ``power`` (bins,) holds no more above this edge than the signal did before it: the runtime's edge."""
+        if edge_bin > self.edge_bin and self.caps(np.median(power[self.edge_bin :])):
+            return self.edge_bin
+        return edge_bin
+
 
 def least_limiting(limits: Sequence[SignalBandLimit | None]) -> SignalBandLimit | None:
     """The limit that caps least of several channels' (for a signal mixed from them): ``None`` if any is."""
@@ -87,9 +94,8 @@ def window_slope_of(power: np.ndarray, limit: SignalBandLimit | None, rounding_f
     signal's edge where its own search finds none; ``None`` without either (silence, full band). The meter's
     counterpart of :func:`~.replication.window_slope`."""
     edge = band_edge_from_power(power, rounding_floor)
-    if limit is not None and (not 0 < edge < power.size - 1
-                              or (edge > limit.edge_bin and limit.caps(np.median(power[limit.edge_bin :])))):
-        edge = limit.edge_bin
+    if limit is not None:
+        edge = limit.window_edge(edge, power) if 0 < edge < power.size - 1 else limit.edge_bin
     if not 0 < edge < power.size - 1:
         return None
     return slope_below_edge(power, edge, N_FFT)  # bins as Hz: the same dB per octave

@@ -139,9 +139,7 @@ class WindowRestorer:
             edge = min(band_edge_from_power(power, rounding_floor(audio[i, :length], self.source_floor)),
                        self.band_limit_bin)
             limit = limits[i] if limits else None
-            if limit is not None and edge > limit.edge_bin and limit.caps(np.median(power[limit.edge_bin :])):
-                edge = limit.edge_bin
-            edges[i] = edge
+            edges[i] = edge if limit is None else limit.window_edge(edge, power)
         return edges
 
     def complete(self, edges: np.ndarray) -> np.ndarray:

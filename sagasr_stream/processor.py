@@ -55,8 +55,7 @@ class ChunkedProcessor:
     bigger batches and more latency, never a different result. ``on_windows(n)`` reports progress.
     Each window gets its channels' band limits so far (:mod:`sagasr_stream.bandlimit`; ``downmix_limits``: of
     their mean, for the "mono" stereo mode; with ``slopes``, the mean slope of the windows so far for a DiT with
-    the slope condition). ``sample_rate``: the rate its blocks are at (Hz; the model's), when
-    known.
+    the slope condition). ``sample_rate``: the rate its blocks are at (Hz; the model's), when known.
     """
 
     def __init__(

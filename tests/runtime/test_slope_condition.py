@@ -96,8 +96,8 @@ def test_a_manifest_that_disagrees_with_its_dit_is_refused(tmp_path: Path, slope
         OnnxBackend(load_bundle(folder), provider="cpu")
 
 
-def test_each_window_gets_the_mean_slope_so_far_and_it_changes_the_result(slope_model: ss.SagaSRModel,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_window_gets_the_mean_slope_so_far_and_it_changes_the_result(
+        slope_model: ss.SagaSRModel, monkeypatch: pytest.MonkeyPatch) -> None:
     fed: list[np.ndarray] = []
     real = slope_model.backend.velocity
 

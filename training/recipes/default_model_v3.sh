@@ -148,6 +148,15 @@
 #   far: -22.3 %), choice sets +0.01 / +0.02 %, hits 0.0 %, but a test-split target lost (filters 8 kHz envelope);
 #   with --degrade-brightness-fraction 0.1: -18.6 %, +0.01 %, 0.0 %, the same target lost, and ordinary music behind a
 #   gentle filter darkened (python benchmarks/steep_ordinary.py, model card).
+# Measured after 2m (thirty-sixth session; model card, "where filters 8 kHz loses"): where the filters rows lose, per
+#   filter family (Bessel draws: the band 5-8 dB too dark behind their droop):
+#   python benchmarks/filter_families.py --corpus "$CORPUS" --used "$GPU/corpus/clips" --set ms7="$WORK/ms7/clips:40" \
+#       --set avl11="$WORK/avl11:30" --cutoff 8000 --told --dark "$WORK/dark"
+#   Tried, not shipped: a runtime lift behind the droop (git apply benchmarks/band_droop_trial.patch; a copy of the
+#   bundle with defaults.band_droop_db 6): choice sets +0.29 % on the mean.
+#   Tried, not shipped: stage 2m's command from v3.9 (--model training/weights/v3-repeat/config.json --init-weights
+#   training/weights/v3-repeat/model.safetensors) with --degrade-families bessel bessel cheby1 butter ellip (800 steps,
+#   two threads, 17 min): choice sets -0.08 % on the mean, the selection clips +1.3 %; its WiSE-FT 0.5 -0.09 %, +0.6 %.
 #   The evaluation sets on a fresh machine (each a few minutes; they reproduce the earlier sessions' figures):
 #   stage 1's corpus, its 108 training clips ("$GPU/corpus"), ms9, cs10 and mix3h as above, and
 #   python benchmarks/dark_recordings.py --corpus "$CORPUS" --used "$GPU/corpus/clips" --out "$WORK/dark"

@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave out a corpus build's clips whose piece a corpus of seed SEED puts in its validation "
                          "split (0: the evaluation clips' corpus)")
     mx.add_argument("--hold-out-fraction", type=float, default=0.1, help="that corpus's validation fraction (0.1)")
+    ca = sub.add_parser("carry", help="a corpus's training clips, one per piece or kit in turn, as 16-bit FLAC "
+                                      "within a size budget (what one call to a lent GPU can carry)")
+    ca.add_argument("carry_corpus", metavar="CORPUS", help="a corpus build (manifest.json)")
+    ca.add_argument("-o", "--out", dest="carry_out", required=True, help="folder for clips/, train.txt, captions.jsonl")
+    ca.add_argument("--max-mb", type=float, default=50.0, help="stop once the copies pass this many MB (50)")
+    ca.add_argument("--seed", dest="carry_seed", type=int, default=0, help="the order of the pieces and kits (0)")
     up = sub.add_parser("unpack", help="verify pieces made by `pack` and rebuild the run (then resume it)")
     up.add_argument("pieces_dir")
     up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
@@ -168,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             holdout = None if args.hold_out_seed is None else Holdout(args.hold_out_seed, args.hold_out_fraction)
             count = mix_sets(args.mix_out, [MixSource.parse(t) for t in args.mix_sources], holdout)
             print(f"{count} clips -> {args.mix_out}/train.txt, {args.mix_out}/captions.jsonl")
+            return 0
+        if args.command == "carry":
+            from .carry_set import carry_set
+
+            count, size = carry_set(args.carry_corpus, args.carry_out, args.max_mb, args.carry_seed)
+            print(f"{count} clips, {size / 1e6:.1f} MB -> {args.carry_out}/train.txt, {args.carry_out}/captions.jsonl")
             return 0
         if args.command == "unpack":
             from .transfer import join_pieces

@@ -203,36 +203,7 @@ if [ ! -f "$CORPUS/manifest.json" ]; then
 fi
 
 # 2. the GPU run's clips: train split only, one clip per group in turn (diverse), 16-bit FLAC, up to 50 MB
-if [ ! -f "$GPU/corpus/train.txt" ]; then
-    python - "$CORPUS" "$GPU/corpus" <<'PY'
-import collections, json, os, sys
-import numpy as np
-from pedalboard.io import AudioFile
-src, dst = sys.argv[1], sys.argv[2]
-clips = [c for c in json.load(open(f"{src}/manifest.json"))["clips"] if c["split"] == "train"]
-by = collections.defaultdict(list)
-for c in clips:
-    by[c["group"]].append(c)
-groups = sorted(by)
-np.random.default_rng(0).shuffle(groups)
-order = [by[g][k] for k in range(max(map(len, by.values()))) for g in groups if k < len(by[g])]
-total, kept = 0, []
-os.makedirs(f"{dst}/clips", exist_ok=True)
-with open(f"{dst}/captions.jsonl", "w") as caps:
-    for c in order:
-        with AudioFile(f"{src}/{c['path']}") as f:
-            x, sr = f.read(f.frames), f.samplerate
-        with AudioFile(f"{dst}/{c['path']}", "w", sr, 1, bit_depth=16) as f:
-            f.write(x)
-        total += os.path.getsize(f"{dst}/{c['path']}")
-        kept.append(c["path"])
-        caps.write(json.dumps({"path": c["path"], "caption": c["caption"]}) + "\n")
-        if total > 50e6:
-            break
-open(f"{dst}/train.txt", "w").write("\n".join(kept) + "\n")
-print(f"{len(kept)} clips, {total / 1e6:.1f} MB")
-PY
-fi
+[ -f "$GPU/corpus/train.txt" ] || python -m sagasr_training carry "$CORPUS" -o "$GPU/corpus" --max-mb 50 --seed 0
 
 # 3. caption tokens (the GPU machine has no text encoder weights) and per-channel latent statistics
 DATA=(--data "$GPU/corpus" --captions "$GPU/corpus/captions.jsonl" --file-list "$GPU/corpus/train.txt")

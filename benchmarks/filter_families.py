@@ -13,7 +13,8 @@ cutoff (the input's mean power there against the reference's, dB), and the input
 the cutoff and the octave under that (dB/octave, time-averaged power). ``--told``: the model also restores told
 the cutoff (``band_limit_hz``), which shows whether the band edge it reads is the cause. ``--dark FOLDER``: the
 same slopes for the dark recordings of ``benchmarks/dark_recordings.py`` band-limited by a plain resample at the
-cutoff, for comparison (model card, "Where filters 8 kHz loses").
+cutoff, for comparison (model card, "Where filters 8 kHz loses"). ``--degradation resample``: the plain resample
+instead (one row, "resample"), e.g. with ``--told`` for what the edge the runtime reads costs there.
 """
 from __future__ import annotations
 
@@ -53,17 +54,18 @@ def octave_slopes(audio: np.ndarray, cutoff_hz: float) -> tuple[float, float]:
     return top, spectral_slope_db_per_octave(power, freqs, cutoff_hz / 4, cutoff_hz / 2)
 
 
-def clip_row(ref: np.ndarray, index: int, cutoff: float, restorers: dict[str, Restorer]) -> dict:
-    """One clip's scores and measures at ``cutoff`` (the evaluation's filters draw of clip ``index``)."""
-    kind = DEGRADATIONS.index("filters")
-    spec = draw_lowpass(row_rng(0, index, kind, 0), (cutoff, cutoff))
+def clip_row(ref: np.ndarray, index: int, cutoff: float, restorers: dict[str, Restorer],
+             degradation: str = "filters") -> dict:
+    """One clip's scores and measures at ``cutoff`` (the evaluation's ``degradation`` draw of clip ``index``)."""
+    kind = DEGRADATIONS.index(degradation)
+    spec = draw_lowpass(row_rng(0, index, kind, 0), (cutoff, cutoff)) if degradation == "filters" else None
     rng = row_rng(0, index, kind, 0)
-    degraded = degrade(ref, "filters", cutoff, rng)
+    degraded = degrade(ref, degradation, cutoff, rng)
     outputs = {"sbr": sbr_extend(degraded, SR, cutoff), "noise": noise_fill(degraded, SR, cutoff,
                                                                            seed=int(rng.integers(2**31)))}
     outputs.update({name: restore(degraded, SR, restorer) for name, restorer in restorers.items()})
     ref_band = band_power_db(ref, cutoff, SR / 2)
-    row = {"family": spec.family, "order": spec.order,
+    row = {"family": spec.family if spec else degradation, "order": spec.order if spec else 0,
            "octave_loss_db": band_power_db(degraded, cutoff / 2, cutoff) - band_power_db(ref, cutoff / 2, cutoff),
            "slopes": octave_slopes(degraded, cutoff)}
     for name, audio in outputs.items():
@@ -82,7 +84,7 @@ def family_table(rows: list[dict], systems: list[str]) -> list[str]:
         groups[row["family"]].append(row)
     groups["all"] = rows
     lines = []
-    for family in [*FILTER_FAMILIES, "all"]:
+    for family in [*FILTER_FAMILIES, "resample", "all"]:
         group = groups.get(family)
         if not group:
             continue
@@ -114,6 +116,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=FOLDER:CLIPS")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--cutoff", type=float, default=8000.0)
+    parser.add_argument("--degradation", choices=["filters", "resample"], default="filters")
     parser.add_argument("--model", type=Path, help="bundle folder (default: the embedded model)")
     parser.add_argument("--told", action="store_true", help="also restore told the cutoff")
     parser.add_argument("--dark", type=Path, help="dark recordings (benchmarks/dark_recordings.py) for the slopes")
@@ -131,15 +134,17 @@ def main() -> None:
     rows = []
     for set_name, clips in sets.items():
         for index, (name, ref) in enumerate(clips.items()):
-            rows.append({"set": set_name, "clip": name, **clip_row(ref, index, args.cutoff, restorers)})
+            rows.append({"set": set_name, "clip": name,
+                         **clip_row(ref, index, args.cutoff, restorers, args.degradation)})
         print(f"{set_name}: {len(clips)} clips done", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=0))
     systems = list(restorers)
-    print(f"\nfilters at {args.cutoff:g} Hz, {len(rows)} clips x {args.seconds:g} s ({', '.join(sets)}). Clips won "
-          f"(LSD, LSD-HF; below the better of SBR and noise fill) per system ({' / '.join(systems)}); mean LSD-HF and "
-          "median band level minus the reference's (dB) of each system, then SBR and noise fill; median loss of the "
-          "octave below the cutoff (dB); median input slopes over the octave below / the one under it (dB/octave)\n")
+    print(f"\n{args.degradation} at {args.cutoff:g} Hz, {len(rows)} clips x {args.seconds:g} s ({', '.join(sets)}). "
+          f"Clips won (LSD, LSD-HF; below the better of SBR and noise fill) per system ({' / '.join(systems)}); "
+          "mean LSD-HF and median band level minus the reference's (dB) of each system, then SBR and noise fill; "
+          "median loss of the octave below the cutoff (dB); median input slopes over the octave below / the one "
+          "under it (dB/octave)\n")
     print("| family | clips | won | LSD-HF | band level | octave loss | slopes |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(family_table(rows, systems)))

@@ -36,8 +36,6 @@ from sagasr_stream.evaluation.runner import row_rng
 from sagasr_stream.replication import spectral_slope_db_per_octave
 from sagasr_stream.restorer import Restorer
 
-SYSTEMS = ("model", "sbr", "noise")
-
 
 def band_power_db(audio: np.ndarray, low_hz: float, high_hz: float) -> float:
     """Mean STFT power (dB) of ``audio`` (samples,) in [low_hz, high_hz)."""

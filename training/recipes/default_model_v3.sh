@@ -157,14 +157,9 @@
 #   Tried, not shipped: stage 2m's command from v3.9 (--model training/weights/v3-repeat/config.json --init-weights
 #   training/weights/v3-repeat/model.safetensors) with --degrade-families bessel bessel cheby1 butter ellip (800 steps,
 #   two threads, 17 min): choice sets -0.08 % on the mean, the selection clips +1.3 %; its WiSE-FT 0.5 -0.09 %, +0.6 %.
-#   The evaluation sets on a fresh machine (each a few minutes; they reproduce the earlier sessions' figures):
-#   stage 1's corpus, its 108 training clips ("$GPU/corpus"), ms9, cs10 and mix3h as above, and
-#   python benchmarks/dark_recordings.py --corpus "$CORPUS" --used "$GPU/corpus/clips" --out "$WORK/dark"
-#   python -m sagasr_training.corpus build --out "$WORK/ms7" --hours 0.2 --seed 7 --workers 2 \
-#       --bank /usr/share/sounds/sf2/MuseScore_General_Full.sf2 --sources music21,openmsx,mma --drum-fraction 0 \
-#       --validation-fraction 0 --max-clips-per-piece 1
-#   python benchmarks/avl_drum_clips.py --out "$WORK/avl11" --seed 11
-#   python benchmarks/hydrogen_one_shots.py --out "$WORK/hhits2"
+#   The evaluation sets on a fresh machine (about 10 minutes; they reproduce the earlier sessions' figures): stage 1's
+#   corpus, its carried training clips, ms9, cs10, mix3h and its caption tokens, the dark set, ms7, avl11 and the
+#   Hydrogen one-shots, in one command: bash training/recipes/evaluation_sets.sh "$WORK" (it prints how to evaluate).
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

@@ -155,6 +155,10 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
 # Band edge detection (see band_edge_from_power); tuned on piano-/drum-like material and the validation
 # clips band-limited at 4-12 kHz (tests/runtime/test_band_edge.py).
 EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band just below
+EDGE_START_DB = 9.0  # ... moved down to where the level stays this far under the band's trend (a steep cut's start)
+EDGE_TREND_SPAN = (0.5, 0.85)  # ... that trend fitted over these fractions of the knee (a line in dB per octave)
+EDGE_START_LOWEST = 0.9  # ... at most down to this fraction of the knee
+EDGE_START_BELOW = 0.9  # ... only for a knee under this fraction of Nyquist (19.8 kHz at 44.1 kHz): see _steep_start
 EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
 EDGE_STEEP_DROP_DB = 40.0  # a drop this large is a cut even where the level above it keeps falling (no music fades so)
 EDGE_STEEP_FILL_DB = 20.0  # ... under a filled band: a quarter of the octave below within this of the band (not tones)
@@ -311,7 +315,31 @@ def _cut_in(power: np.ndarray, peak: float, drop_db: float = EDGE_DROP_DB,
         found = _under_a_shelf(found, ks[candidates], bands, above, level, top_of_band)
     i = int(candidates[found])
     floor_db = -np.inf if dither_db is None else float(above[found]) + EDGE_DITHER_KNEE_DB
-    return _knee(ndimage.maximum_filter1d(level, 9), int(0.7 * ks[i]), int(hi_stop[i]), floor_db)
+    smooth = ndimage.maximum_filter1d(level, 9)
+    knee = _knee(smooth, int(0.7 * ks[i]), int(hi_stop[i]), floor_db)
+    return _steep_start(smooth, knee)
+
+
+def _steep_start(smooth: np.ndarray, knee: int) -> int:
+    """Where the cut whose knee is ``knee`` starts: the first bin in [:data:`EDGE_START_LOWEST` x knee, knee] from
+    which the 9-bin-maximum level ``smooth`` (dB) stays :data:`EDGE_START_DB` under the band's trend (a line, dB
+    against octaves, fitted over :data:`EDGE_TREND_SPAN` of the knee), or ``knee`` if it ends above the line.
+
+    A resampler's or a steep filter's transition band lies under the 18 dB knee: its remains, 9-18 dB down, are
+    no band to keep (restored, told the cutoff, v3.9 does 1-3 % better). A gentle filter droops from an octave
+    below, so its trend droops too, and its passband stays over the line: its edge keeps its knee. So does a cut
+    whose knee lies over :data:`EDGE_START_BELOW` of Nyquist (an MP3's at 320 kbps, a 40 kHz converter's): a band
+    that reaches 20 kHz has nothing missing (``settings.AUTO_COMPLETE_BAND_HZ``) and passes through as it is."""
+    lo, hi = int(EDGE_TREND_SPAN[0] * knee), int(EDGE_TREND_SPAN[1] * knee)
+    if hi - lo < 8 or knee >= EDGE_START_BELOW * (smooth.size - 1):
+        return knee
+    octaves = np.log2(np.arange(lo, hi))
+    slope, offset = np.polyfit(octaves, smooth[lo:hi], 1)
+    bins = np.arange(int(np.ceil(EDGE_START_LOWEST * knee)), knee + 1)
+    over = np.flatnonzero(smooth[bins] >= slope * np.log2(bins) + offset - EDGE_START_DB)
+    if over.size == 0:
+        return int(bins[0])
+    return knee if over[-1] == bins.size - 1 else int(bins[over[-1] + 1])
 
 
 def _under_a_shelf(found: int, ks: np.ndarray, bands: np.ndarray, above: np.ndarray, level: np.ndarray,

@@ -57,6 +57,52 @@ def test_edge_at_2_khz_is_the_cutoff():
     assert np.mean((ratios >= 0.95) & (ratios <= 1.1)) >= 0.8, ratios
 
 
+@pytest.mark.parametrize("cutoff", [8000, 12000])
+@pytest.mark.parametrize("kind", ["piano", "drums"])
+def test_edge_sits_at_a_resamplers_cut_not_in_its_transition_band(kind, cutoff):
+    """The resampler's transition band, 9-18 dB down, lies above its cutoff: the edge is where the cut starts, not at
+    the 18 dB knee (1.07-1.09 x the cutoff before, which kept those remains as the input's band)."""
+    for seed in (0, 1):
+        x = degradation.resample_through(material(kind, seed).astype(np.float64), SR, 2 * cutoff)
+        assert 0.97 <= dsp.band_edge_hz(x) / cutoff <= 1.05, seed
+
+
+@pytest.mark.parametrize("cutoff", [8000, 12000])
+@pytest.mark.parametrize("degradation", ["gentle", "butter3"])
+def test_a_gentle_filters_passband_is_not_taken_for_a_steep_cuts_start(degradation, cutoff):
+    """A gentle filter droops from an octave below its cutoff: the band's trend droops with it, so its passband stays
+    over the line a steep cut's start is measured against, and the edge stays near its knee."""
+    for kind in ("piano", "drums"):
+        x = DEGRADATIONS[degradation](material(kind).astype(np.float64), cutoff)
+        assert dsp.band_edge_hz(x) / cutoff >= 0.96, kind
+
+
+def test_a_steep_cut_starts_where_the_level_leaves_the_bands_trend():
+    """A band falling 12 dB per octave, then 0.5 dB per bin (a resampler's transition band spans about a tenth of its
+    cutoff) into a floor 80 dB down: the edge is where the level (its 9-bin maximum) lies 9 dB under the band's line,
+    18 bins into the fall plus the maximum's 4-bin reach, not at the 18 dB knee further up it."""
+    bins = np.arange(1025.0)
+    level = -12.0 * np.log2(np.maximum(bins, 1) / 100)
+    cut = 400
+    level[cut:] = np.maximum(level[cut] - 0.5 * (bins[cut:] - cut), level[cut] - 80)
+    power = 10 ** (level / 10)
+    edge = dsp.band_edge_from_power(power)
+    assert cut + 18 <= edge <= cut + 26, edge
+    start = dsp.EDGE_START_DB
+    try:
+        dsp.EDGE_START_DB = np.inf  # no steep start: the knee
+        assert dsp.band_edge_from_power(power) >= edge + 6
+    finally:
+        dsp.EDGE_START_DB = start
+
+
+def test_a_cut_at_the_top_of_the_band_keeps_its_knee():
+    """A cut whose knee lies over 0.9 of Nyquist (here a resample through 37.6 kHz, knee at 20.2-20.3 kHz) is read at
+    its knee, not at its start (18.8-19.2 kHz): a band that reaches 20 kHz has nothing missing and passes through."""
+    for x in (np.random.default_rng(3).standard_normal(SR), drums_like(2.0).astype(np.float64)):
+        assert dsp.band_edge_hz(degradation.resample_through(x, SR, 37600)) >= 20000
+
+
 @pytest.mark.parametrize("cutoff", [3000, 6000])
 def test_edge_of_an_fft_brick_wall_into_silence_is_the_cutoff(cutoff):
     """Above a brick wall lies only the analysis window's leakage, which falls on without a floor."""

@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio_io import (
-    AudioReader, atomic_writer, check_finite_block, check_writable, open_input, read_blocks, wav_channel_mask,
+    AudioReader, atomic_writer, check_finite_block, check_writable, open_input, read_blocks, speaker_mask,
 )
 from .errors import AudioFileError, OutputExistsError
 from .formats import check_output_layout, check_output_rate, output_bit_depth, output_quality
@@ -139,7 +139,8 @@ def restore_file(
     under it by a peak limiter that leaves every sample away from them as it is (:mod:`sagasr_stream.headroom`)
     and a warning says how many there were. ``bit_depth``: 16 (rounded with TPDF dither,
     :mod:`sagasr_stream.dither`; limited too), 24, or 32 (float, WAV only) instead. A WAV output of more than two
-    channels keeps a WAV input's speaker layout (its WAVE_FORMAT_EXTENSIBLE channel mask: 5.1 with side surrounds).
+    channels and a FLAC output keep a WAV or FLAC input's speaker layout (a WAV's WAVE_FORMAT_EXTENSIBLE channel mask,
+    a FLAC's WAVEFORMATEXTENSIBLE_CHANNEL_MASK comment: 5.1 with side surrounds).
     MP3 and Ogg Vorbis outputs are lossy: no ``bit_depth``; ``quality``
     (:func:`~sagasr_stream.formats.output_quality`): MP3 "V0".."V9" (LAME VBR) or 32..320 kbps (CBR), Vorbis
     64..500 kbps; by default the highest (MP3 320 kbps, whose encoder cuts above 20 kHz; Vorbis 500 kbps, the whole
@@ -192,8 +193,7 @@ def restore_file(
         out_frames = exact_length(source_frames, rate, out_rate)
         pipeline = restore_pipeline(restorer, channels, rate, out_rate, out_frames, model_frames, on_windows,
                                     file_source_grid_step(source, reader, source_frames, rate, sr))
-        mask = wav_channel_mask(source)  # a WAV input's speaker layout, kept in a WAV output
-        with atomic_writer(destination, out_rate, channels, bit_depth, None if mask is None else mask[1],
+        with atomic_writer(destination, out_rate, channels, bit_depth, speaker_mask(source),  # kept in WAV and FLAC
                            quality, tags_from=source) as writer:  # integers and lossy: overs limited
             for block in source_blocks(reader, source, source_frames):
                 writer.write(pipeline.process(block))

@@ -24,7 +24,7 @@ from .ogg import number_stream
 from .quantization import pedalboard_full_scale, pedalboard_lowest
 from .streaming import ResampleStage, exact_length
 from .streaming import resample as resample_planar
-from .tags import carry_tags
+from .tags import carry_tags, flac_channel_mask, give_flac_layout
 from .validation import MAX_RATE, MIN_RATE
 
 DECODE_BLOCK = 1 << 16  # frames decoded per read of a resampled MP3
@@ -385,6 +385,16 @@ def wav_channel_mask(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     return None
 
 
+def speaker_mask(path: str | os.PathLike[str]) -> int | None:
+    """The speaker layout of an input file as a WAVE_FORMAT_EXTENSIBLE mask: a WAV's ``dwChannelMask``
+    (:func:`wav_channel_mask`; None for a plain WAV), a FLAC's ``WAVEFORMATEXTENSIBLE_CHANNEL_MASK`` comment or else
+    FLAC's default layout of its channel count (:mod:`sagasr_stream.tags.layout`); None for any other file."""
+    found = wav_channel_mask(path)
+    if found is not None:
+        return found[1]
+    return flac_channel_mask(path) if Path(path).suffix.lower() == ".flac" else None
+
+
 def set_channel_mask(path: Path, destination: Path, mask: int) -> None:
     """Give the WAV file ``path`` (being written for ``destination``) the speaker mask ``mask`` when it has a field
     for one (pedalboard writes the default layout of the channel count); a failure raises :class:`AudioFileError`
@@ -421,9 +431,10 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
 
     WAV is written as 32-bit float; FLAC and AIFF as 24-bit, their samples over full scale limited (a warning
     counts them once the file is written; :mod:`sagasr_stream.headroom`); ``bit_depth`` (:func:`output_bit_depth`)
-    asks for 16 (TPDF-dithered), 24 or 32 bits. ``channel_mask``: a WAV input's speaker mask
-    (:func:`wav_channel_mask`), which a WAV output of more than two channels gets instead of the default layout of
-    its channel count. MP3 and Ogg Vorbis are written at ``quality`` (:func:`output_quality`; default: the
+    asks for 16 (TPDF-dithered), 24 or 32 bits. ``channel_mask``: the input's speaker mask
+    (:func:`speaker_mask`), which a WAV output of more than two channels gets instead of the default layout of
+    its channel count, and a FLAC output as a ``WAVEFORMATEXTENSIBLE_CHANNEL_MASK`` comment where it is not FLAC's
+    default. MP3 and Ogg Vorbis are written at ``quality`` (:func:`output_quality`; default: the
     highest bit rate), their samples over full scale limited as an integer format's. ``tags_from``: the input
     file whose tags the output keeps (FLAC, MP3, Ogg Vorbis, WAV or AIFF: :mod:`sagasr_stream.tags`). On
     any error the partial file is removed; a failure of the output itself (folder, name, format, disk) raises
@@ -449,6 +460,8 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
                 number_ogg_stream(tmp, destination)
             if tags_from is not None:
                 carry_tags(tags_from, tmp, destination)
+            if channel_mask is not None and destination.suffix.lower() == ".flac":
+                give_flac_layout(tmp, destination, channel_mask, channels)  # after the tags: they replace its comments
             finished = True
     except Exception as exc:
         if not finished or isinstance(exc, AudioFileError):

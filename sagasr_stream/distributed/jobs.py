@@ -24,7 +24,7 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 from ..api import FILE_BLOCK, file_source_grid_step, restore_file, source_band_limit, source_blocks
-from ..audio_io import atomic_writer, decoder_path, open_input, wav_channel_mask
+from ..audio_io import atomic_writer, decoder_path, open_input, speaker_mask
 from ..bandlimit import BandLimitTracker, SignalBandLimit
 from ..chunking import WindowPlan, zero_pad_to
 from ..errors import AudioFileError
@@ -243,8 +243,7 @@ def stitch(
     else:
         outputs = resampled(restored, ResampleStage(sr, out_rate, prepared.channels,
                                                     exact_length(prepared.frames, prepared.rate, out_rate)))
-    mask = wav_channel_mask(job.source)  # a WAV input's speaker layout, as restore_file keeps it
-    with atomic_writer(destination, out_rate, prepared.channels, bit_depth, None if mask is None else mask[1],
+    with atomic_writer(destination, out_rate, prepared.channels, bit_depth, speaker_mask(job.source),  # as restore_file
                        quality, tags_from=job.source) as writer:  # integers and lossy: overs limited; tags kept
         for out in outputs:
             writer.write(out)

@@ -51,6 +51,10 @@ Vorbis, WAV and AIFF: an input's tags read as Vorbis comments and pictures where
   an odd chunk), its RIFF (FORM) size is made anew; an output the chunks would grow past 4 GiB, and an RF64 output,
   are left as written (:mod:`.riff`).
 
+- WAV or FLAC -> FLAC, the speaker layout (:func:`give_flac_layout`, called by the writer after the tags): a
+  ``WAVEFORMATEXTENSIBLE_CHANNEL_MASK`` comment of the input's mask where it is not FLAC's default layout of the
+  channel count (:mod:`.layout`), in place of any such comment the input's carried; none where it is.
+
 Between the same containers (but WAV and AIFF, whose tags are read as comments) only block and tag headers are parsed
 (and a comment's or a picture's lengths). An input block, chunk, tag, ID3 frame, comment or picture that does not
 parse is skipped, one warning naming the input says which; the restore goes on. An output whose own metadata
@@ -66,13 +70,14 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from ..errors import AudioFileError
-from .flac import FlacBlock, blocks_of, flac_fields, flac_stream_info, flac_tag_blocks, write_flac
+from .flac import VORBIS_COMMENT, FlacBlock, blocks_of, flac_fields, flac_stream_info, flac_tag_blocks, write_flac
+from .layout import flac_channel_mask, layout_comments
 from .mp3 import id3_fields, id3_tags, id3v24_tag, write_mp3
 from .ogg import ogg_fields, write_ogg
 from .riff import BEXT_LEFT_OUT, RiffTags, bext_at_rate, output_chunks, output_form, riff_tags, wav_rate, write_riff
 from .vorbis import TagProblem, picture_comment, split_pictures
 
-__all__ = ["TagProblem", "carry_tags", "retagged_path", "rewrite"]
+__all__ = ["TagProblem", "carry_tags", "flac_channel_mask", "give_flac_layout", "retagged_path", "rewrite"]
 
 log = logging.getLogger("sagasr_stream")
 
@@ -102,6 +107,24 @@ def carry_tags(source: str | os.PathLike[str], tmp: Path, destination: Path) -> 
         problems.append(f"the output's own metadata cannot be walked ({exc})")
     if problems:
         log.warning("tags of %s left out of %s: %s", source, destination, "; ".join(problems))
+
+
+def give_flac_layout(tmp: Path, destination: Path, mask: int, channels: int) -> None:
+    """Give the FLAC output ``tmp`` (being written for ``destination``, ``channels`` channels) the speaker mask
+    ``mask`` of its input: a ``WAVEFORMATEXTENSIBLE_CHANNEL_MASK`` comment where it is not FLAC's default layout
+    (:mod:`.layout`), any other such comment replaced. An output whose blocks cannot be walked is left as written,
+    with a warning; a failure to rewrite it raises :class:`AudioFileError` naming ``destination``."""
+    try:
+        with open(tmp, "rb") as f:
+            body = layout_comments(f, mask, channels)
+    except TagProblem as exc:
+        log.warning("the speaker layout 0x%04X was left out of %s: its metadata cannot be walked (%s)", mask,
+                    destination, exc)
+        return
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {destination}: {exc.strerror or exc}") from exc
+    if body is not None:
+        rewrite(tmp, destination, lambda src, dst: write_flac(src, dst, [FlacBlock(VORBIS_COMMENT, body)]))
 
 
 def input_fields(source: Path, kind: str, problems: list[str]) -> Fields:

@@ -286,6 +286,51 @@ def test_a_wav_output_keeps_the_inputs_speaker_layout(tiny_model, tmp_path, chan
             assert f.num_channels == channels and f.frames == 11025
 
 
+def mask_comments(path):
+    """The WAVEFORMATEXTENSIBLE_CHANNEL_MASK comments of a FLAC file's first VORBIS_COMMENT block."""
+    from sagasr_stream.tags.flac import VORBIS_COMMENT
+    from sagasr_stream.tags.layout import first_block, is_mask_comment
+    from sagasr_stream.tags.vorbis import comment_fields
+
+    with open(path, "rb") as f:
+        body = first_block(f, VORBIS_COMMENT)
+    return [field for field in (comment_fields(body) if body else []) if is_mask_comment(field)]
+
+
+@pytest.mark.parametrize("channels,mask", [(6, 0x60F), (4, 0x107), (3, 0x10B), (6, 0x3F), (8, 0x63F)])
+def test_a_flac_output_keeps_the_speaker_layout_and_gives_it_back(tiny_model, tmp_path, channels, mask):
+    """A FLAC output had no way to say a WAV input's layout (5.1 with side surrounds came back from it as 5.1 with back
+    surrounds); now it holds a WAVEFORMATEXTENSIBLE_CHANNEL_MASK comment, as libFLAC's flac writes, where the mask is
+    not FLAC's default for the channel count (none where it is), and a WAV or FLAC restored from it keeps the layout."""
+    from sagasr_stream import restore_file
+    from sagasr_stream.audio_io import speaker_mask, wav_channel_mask
+    from sagasr_stream.tags.layout import FLAC_LAYOUTS
+
+    extensible_wav(tmp_path / "in.wav", channels, mask)
+    restore_file(tmp_path / "in.wav", tmp_path / "out.flac", tiny_model)
+    default = FLAC_LAYOUTS[channels] == mask
+    comment = b"WAVEFORMATEXTENSIBLE_CHANNEL_MASK=0x%04X" % mask
+    assert mask_comments(tmp_path / "out.flac") == ([] if default else [comment])
+    assert speaker_mask(tmp_path / "out.flac") == mask
+    restore_file(tmp_path / "out.flac", tmp_path / "back.wav", tiny_model)
+    assert wav_channel_mask(tmp_path / "back.wav")[1] == mask  # 7.1 too: pedalboard's default for 8 is 0xFF
+    restore_file(tmp_path / "out.flac", tmp_path / "again.flac", tiny_model)  # the comment carried once, not twice
+    assert mask_comments(tmp_path / "again.flac") == mask_comments(tmp_path / "out.flac")
+
+
+def test_a_flac_mask_comment_that_is_no_mask_gives_the_default_layout(tmp_path):
+    from sagasr_stream.audio_io import speaker_mask
+    from sagasr_stream.tags.layout import mask_of
+
+    assert mask_of(b"WAVEFORMATEXTENSIBLE_CHANNEL_MASK=0x060F") == 0x60F
+    assert mask_of(b"waveformatextensible_channel_mask=1551") == 0x60F
+    for value in (b"", b"0", b"side", b"0x40000", b"-3"):
+        assert mask_of(b"WAVEFORMATEXTENSIBLE_CHANNEL_MASK=" + value) is None, value
+    write(tmp_path / "six.flac", np.zeros((6, 4410), np.float32))
+    assert speaker_mask(tmp_path / "six.flac") == 0x3F  # no comment: FLAC's 5.1
+    assert speaker_mask(tmp_path / "plain.txt") is None
+
+
 def tilde_folders(tmp_path, monkeypatch):
     """A working folder holding a folder literally named "~" (a relative path to Python, as to open()) and a
     home folder elsewhere ($HOME, which pedalboard's JUCE file layer put in place of a leading "~")."""

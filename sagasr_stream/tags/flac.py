@@ -216,14 +216,20 @@ def write_flac(src: BinaryIO, dst: BinaryIO, tags: list[FlacBlock]) -> None:
     shutil.copyfileobj(src, dst, COPY_BLOCK)
 
 
-def flac_vendor(f: BinaryIO) -> str:
-    """The vendor string of the first VORBIS_COMMENT block of an open FLAC file (libFLAC's), or :data:`VENDOR`."""
+def first_block(f: BinaryIO, wanted: int) -> bytes | None:
+    """The body of the first block of type ``wanted`` of an open FLAC file, or None."""
     flac_start(f)
     for kind, offset, length in flac_headers(f, os.fstat(f.fileno()).st_size):
-        if kind == VORBIS_COMMENT:
+        if kind == wanted:
             f.seek(offset)
-            return comment_vendor(f.read(length))
-    return VENDOR
+            return f.read(length)
+    return None
+
+
+def flac_vendor(f: BinaryIO) -> str:
+    """The vendor string of the first VORBIS_COMMENT block of an open FLAC file (libFLAC's), or :data:`VENDOR`."""
+    body = first_block(f, VORBIS_COMMENT)
+    return VENDOR if body is None else comment_vendor(body)
 
 
 def blocks_of(fields: list[bytes], bodies: list[bytes], tmp: Path, problems: list[str]) -> list[FlacBlock]:

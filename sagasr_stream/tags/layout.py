@@ -10,10 +10,9 @@ back left/right, side left/right (7.1).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import BinaryIO
 
-from .flac import STREAMINFO, STREAMINFO_LENGTH, VORBIS_COMMENT, flac_headers, flac_start, flac_vendor
+from .flac import STREAMINFO, STREAMINFO_LENGTH, VORBIS_COMMENT, first_block, flac_vendor
 from .vorbis import TagProblem, comment_block, comment_fields
 
 MASK_NAME = b"WAVEFORMATEXTENSIBLE_CHANNEL_MASK"
@@ -40,16 +39,6 @@ def mask_of(field: bytes) -> int | None:
 def mask_comment(mask: int) -> bytes:
     """The comment naming speaker mask ``mask``, as libFLAC writes it (``0x`` and four or more hex digits)."""
     return MASK_NAME + b"=0x%04X" % mask
-
-
-def first_block(f: BinaryIO, wanted: int) -> bytes | None:
-    """The body of the first block of type ``wanted`` of an open FLAC file, or None."""
-    flac_start(f)
-    for kind, offset, length in flac_headers(f, os.fstat(f.fileno()).st_size):
-        if kind == wanted:
-            f.seek(offset)
-            return f.read(length)
-    return None
 
 
 def flac_channel_mask(path: str | os.PathLike[str]) -> int | None:

@@ -288,8 +288,8 @@ def test_a_wav_output_keeps_the_inputs_speaker_layout(tiny_model, tmp_path, chan
 
 def mask_comments(path):
     """The WAVEFORMATEXTENSIBLE_CHANNEL_MASK comments of a FLAC file's first VORBIS_COMMENT block."""
-    from sagasr_stream.tags.flac import VORBIS_COMMENT
-    from sagasr_stream.tags.layout import first_block, is_mask_comment
+    from sagasr_stream.tags.flac import VORBIS_COMMENT, first_block
+    from sagasr_stream.tags.layout import is_mask_comment
     from sagasr_stream.tags.vorbis import comment_fields
 
     with open(path, "rb") as f:

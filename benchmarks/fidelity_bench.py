@@ -58,7 +58,7 @@ def run(seconds: float) -> dict:
             clip = f.read(int(seconds * f.samplerate))[0].astype(np.float32)
         out = ss.restore(clip, SR, model)
         full.append({"clip": path.stem, "lsd_vs_input": band_lsd(out, clip, 0, SR)})
-        for kind in ("resample", "filter"):
+        for kind in ("resample", "filters"):  # degradation.DEGRADATIONS
             for cutoff in (4000.0, 8000.0, 12000.0):
                 lr = degrade(clip.astype(np.float64), kind, cutoff, seed=1000 * i + int(cutoff))
                 y = ss.restore(lr, SR, model)

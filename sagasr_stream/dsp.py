@@ -157,7 +157,7 @@ def rolloff_bin(x: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, percentile: f
 EDGE_KNEE_DB = 18.0  # the edge: where the level stays this far under the band just below
 EDGE_START_DB = 9.0  # ... moved down to where the level stays this far under the band's trend (a steep cut's start)
 EDGE_TREND_SPAN = (0.5, 0.85)  # ... that trend fitted over these fractions of the knee (a line in dB per octave)
-EDGE_START_LOWEST = 0.9  # ... at most down to this fraction of the knee
+EDGE_START_LOWEST = 0.93  # ... at most down to this fraction of the knee
 EDGE_START_BELOW = 0.9  # ... only for a knee under this fraction of Nyquist (19.8 kHz at 44.1 kHz): see _steep_start
 EDGE_DROP_DB = 25.0  # a cut: band-to-floor drop across +-15 % of the frequency
 EDGE_STEEP_DROP_DB = 40.0  # a drop this large is a cut even where the level above it keeps falling (no music fades so)

@@ -235,7 +235,9 @@ def band_edge_from_power(power: np.ndarray, rounding_floor: float = 0.0, shelf: 
       :data:`EDGE_ISLAND_DB` below it) is an island: a resampler's image or a lone partial, not the top;
     - the edge is the knee of that cut (:func:`_knee`): the first bin, from 0.7 k up, that falls
       :data:`EDGE_KNEE_DB` under the band just below it; it sits where the filter starts to bite, neither
-      in its stop band nor short of the band.
+      in its stop band nor short of the band; then moved down to where a steep cut starts, :data:`EDGE_START_DB`
+      under the band's trend (:func:`_steep_start`: a resampler's transition band is no band to keep, a gentle
+      filter's drooping passband is).
     """
     power = without_dc_bins(np.asarray(power, dtype=np.float64))
     bins = power.shape[-1]

@@ -13,6 +13,7 @@ from typing import Iterator, Protocol
 import numpy as np
 from pedalboard.io import AudioFile, ReadableAudioFile
 
+from .channel_order import VORBIS_FROM_WAV, VorbisOrderReader, is_vorbis_file, to_vorbis_order
 from .chunking import SampleBuffer
 from .dither import Dither16
 from .errors import AudioFileError, AudioFileNotFoundError
@@ -68,7 +69,8 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     ``round(frames * sample_rate / rate)`` samples, if needed; ``None``: its own rate).
 
     Yields (reader, num_channels, original_rate); ``reader.read(n)`` returns (channels, <= n) float32. An MP3
-    whose LAME tag records its encoder delay and padding is read without them (:class:`TrimmedReader`).
+    whose LAME tag records its encoder delay and padding is read without them (:class:`TrimmedReader`); an Ogg
+    Vorbis file's 3-8 channels come in WAV's order (:mod:`sagasr_stream.channel_order`).
     """
     path = Path(path)
     check_input_file(path)
@@ -89,6 +91,8 @@ def open_input(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
             reader = handle
         else:  # the runtime's resampler, not pedalboard's (its aliases from 192 kHz lie 57 dB under the signal)
             reader = TrimmedReader(handle, 0, handle.frames, sample_rate)
+        if is_vorbis_file(path) and handle.num_channels in VORBIS_FROM_WAV:
+            reader = VorbisOrderReader(reader)  # a Vorbis stream's 3-8 channels, in the runtime's (WAV's) order
         yield reader, handle.num_channels, rate
 
 
@@ -264,6 +268,7 @@ class OutputWriter:
     def __init__(self, handle: object, tmp: Path, destination: Path, channels: int = 1, bits: int = 32,
                  lossy: bool = False) -> None:
         self.handle, self.tmp, self.destination = handle, tmp, destination
+        self.vorbis = is_vorbis_file(destination)  # blocks come in WAV's channel order, go out in Vorbis'
         # integers cannot hold |x| > 1 (but one more step below zero: -32768 / 32767 at 16 bits)
         self.limiter = PeakLimiter(negative=pedalboard_lowest(bits)) if bits < 32 else PeakLimiter() if lossy else None
         self.kind = "lossy" if lossy else "integer"
@@ -272,7 +277,9 @@ class OutputWriter:
         self.bits = bits
 
     def write(self, block: np.ndarray) -> None:
-        """Append (channels, samples) float32 to the temporary file."""
+        """Append (channels, samples) float32, in WAV's channel order, to the temporary file."""
+        if self.vorbis:
+            block = to_vorbis_order(np.asarray(block))
         if self.limiter is not None:
             block = self.limiter(block)
         self._write(block)

@@ -269,3 +269,36 @@ def test_cli_refuses_what_a_lossy_output_cannot_take(tiny_bundle, tmp_path, caps
     assert main(["restore", str(source), "-o", str(tmp_path / "p"), "--format", "ogg", "--bit-depth", "16"]) == 2
     assert "Vorbis is lossy and has no bit depth" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["five.wav", "in.wav", "o"]
+
+
+# --- Ogg Vorbis' channel order ----------------------------------------------------------------------------------
+
+WAV_NAMES = {3: "FL FR FC", 5: "FL FR FC BL BR", 6: "FL FR FC LFE BL BR", 7: "FL FR FC LFE BC SL SR",
+             8: "FL FR FC LFE BL BR SL SR"}  # FLAC's default layouts, in WAV's order
+VORBIS_NAMES = {3: "FL FC FR", 5: "FL FC FR BL BR", 6: "FL FC FR BL BR LFE", 7: "FL FC FR SL SR BC LFE",
+                8: "FL FC FR SL SR BL BR LFE"}  # the Vorbis I specification, section 4.3.9
+
+
+@pytest.mark.parametrize("channels", sorted(WAV_NAMES))
+def test_vorbis_order_puts_each_speaker_where_the_specification_does(channels):
+    from sagasr_stream.channel_order import from_vorbis_order, to_vorbis_order
+
+    names = np.array(WAV_NAMES[channels].split())[:, None]
+    assert to_vorbis_order(names)[:, 0].tolist() == VORBIS_NAMES[channels].split()
+    assert from_vorbis_order(to_vorbis_order(names)).tolist() == names.tolist()
+
+
+@pytest.mark.parametrize("channels, centre_in_vorbis", [(3, 1), (6, 1), (8, 1)])
+def test_a_multichannel_ogg_is_written_and_read_in_vorbis_order(tiny_model, tmp_path, channels, centre_in_vorbis):
+    """pedalboard writes and reads a Vorbis stream's channels unmapped: a 5.1 WAV written to Ogg played with its centre
+    on the right (Vorbis' third channel), and a 5.1 Ogg file was restored with (left, centre) as a pair. Only the
+    centre (WAV's third channel) sounds here; it must land in Vorbis' second, and come back as WAV's third."""
+    audio = np.zeros((channels, 22050), np.float32)
+    audio[2] = band_limited_noise(22050, seed=5)
+    restore_file(write(tmp_path / "in.wav", audio), tmp_path / "out.ogg", tiny_model)
+    with AudioFile(str(tmp_path / "out.ogg")) as f:
+        raw = f.read(f.frames)
+    assert np.argmax(np.sqrt(np.mean(raw**2, axis=1))) == centre_in_vorbis
+    back, _ = read(restore_file(tmp_path / "out.ogg", tmp_path / "back.wav", tiny_model))
+    rms = np.sqrt(np.mean(back**2, axis=1))
+    assert np.argmax(rms) == 2 and np.sort(rms)[-2] < 0.01 * rms[2]

@@ -463,7 +463,7 @@ def atomic_writer(destination: str | os.PathLike[str], sample_rate: int, channel
                 writer.finish()
             if channel_mask is not None:
                 set_channel_mask(tmp, destination, channel_mask)
-            if destination.suffix.lower() == ".ogg":
+            if is_vorbis_file(destination):
                 number_ogg_stream(tmp, destination)
             if tags_from is not None:
                 carry_tags(tags_from, tmp, destination)

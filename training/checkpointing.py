@@ -74,6 +74,19 @@ def replace_folder(folder: str | os.PathLike[str], write: Callable[[Path], Any])
     return Path(folder)
 
 
+def keep_checkpoint(run_dir: str | os.PathLike[str], step: int) -> Path:
+    """Copy the run's ``checkpoint/`` and ``run.json`` to ``kept/step-<step>/`` (zero-padded as the state folders),
+    a folder that ``sagasr-train slim`` takes as a run. Written whole or not at all. Returns that folder."""
+    run = Path(run_dir)
+
+    def copy(tmp: Path) -> None:
+        shutil.copytree(run / "checkpoint", tmp / "checkpoint")
+        if (run / "run.json").is_file():
+            shutil.copy2(run / "run.json", tmp / "run.json")
+
+    return replace_folder(run / "kept" / f"step-{step:08d}", copy)
+
+
 def latest_state(run_dir: str | os.PathLike[str]) -> Path | None:
     """The newest complete state folder of a run, or None when the run has none (no ``state/latest``). A
     ``state/latest`` that names no complete state folder is an error: resuming must not silently start over."""

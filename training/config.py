@@ -133,6 +133,9 @@ class TrainConfig:
     seed: int = option(0, help="seed of the model's initialisation and the noise")
     save_every: int = option(1000, unit="steps", help="save state and checkpoint every this many steps (0: only "
                              "at the end)")
+    keep_checkpoints: bool = option(False, help="also keep each saved EMA checkpoint as RUN/kept/step-N (checkpoint/ "
+                                    "and run.json: `sagasr-train slim RUN/kept/step-N` takes it), to choose among "
+                                    "them after the run; the run's checkpoint/ is still replaced at each save")
     val_every: int = option(1000, unit="steps", help="validate every this many steps (0: never)")
     val_batches: int = option(4, unit="batches", help="batches per validation")
     log_every: int = option(10, unit="steps", help="log every this many steps")

@@ -18,7 +18,7 @@ from torch import nn
 
 from sagasr_stream.settings import ROLLOFF_UNKNOWN
 
-from .checkpointing import load_state, optimizer_from_flat, replace_folder, save_state
+from .checkpointing import keep_checkpoint, load_state, optimizer_from_flat, replace_folder, save_state
 from .ema import EMA
 from .objectives import flow_loss, flow_pair, logit_normal, pin_times
 from .schedulers import InverseLR
@@ -176,6 +176,8 @@ class StepModule(L.LightningModule):
         # the checkpoint first, swapped in whole: a state at step N (which resume, or "nothing to do", trusts)
         # always comes with the step-N checkpoint, never with a torn or older one
         replace_folder(run / "checkpoint", checkpoint)
+        if self.opt.get("keep_checkpoints"):
+            keep_checkpoint(run, self.step)
         save_state(run, self.step, {k: p for k, p in self.trained().items()},
                    self.ema.state_dict() if self.ema else None, optim, info)
 

@@ -283,8 +283,9 @@ def run(kind: str, cfg: TrainConfig) -> Path:
         print(f"{run_dir}: already at step {start} >= max_steps {cfg.max_steps}; nothing to do")
         return run_dir / "checkpoint"
     opt = {k: getattr(cfg, k) for k in ("lr", "betas", "weight_decay", "inv_gamma", "power", "warmup", "ema_decay",
-                                         "ema_warmup", "seed", "save_every", "logit_mean", "logit_std", "kl_weight", "l1_weight",
-                                         "lsd_weight", "vae_parts", "activation_checkpointing",
+                                         "ema_warmup", "seed", "save_every", "keep_checkpoints", "logit_mean",
+                                         "logit_std", "kl_weight", "l1_weight", "lsd_weight", "vae_parts",
+                                         "activation_checkpointing",
                                          "rolloff_unknown_fraction", "caption_dropout", "time_one_fraction",
                                          "grown_lr_scale", "train_only")}
     opt["run_dir"] = str(run_dir)

@@ -145,6 +145,30 @@ def test_save_resume_matches_uninterrupted_run(audio_dir: Path, tmp_path: Path) 
     assert "dit" in json.dumps(manifest)
 
 
+def test_kept_checkpoints_are_each_saves_ema_and_slim_like_a_run(audio_dir: Path, tmp_path: Path) -> None:
+    """``keep_checkpoints``: every save's EMA checkpoint stays as kept/step-N (the run's own checkpoint/ is
+    replaced each time), each a folder ``sagasr-train slim`` takes; without it nothing is kept."""
+    from safetensors.torch import load_file
+
+    from sagasr_training.transfer import slim_run
+
+    run("diffusion", _cfg(audio_dir, tmp_path / "plain", max_steps=2, save_every=1))
+    assert not (tmp_path / "plain" / "kept").exists()
+    kept_run = tmp_path / "kept"
+    run("diffusion", _cfg(audio_dir, kept_run, max_steps=4, save_every=2, keep_checkpoints=True))
+    kept = sorted(p.name for p in (kept_run / "kept").iterdir())
+    assert kept == ["step-00000002", "step-00000004"]
+    for name in kept:
+        assert sorted(p.name for p in (kept_run / "kept" / name).iterdir()) == ["checkpoint", "run.json"]
+    last = kept_run / "kept" / "step-00000004" / "checkpoint"
+    for f in ("model.safetensors", "training.json"):
+        assert (last / f).read_bytes() == (kept_run / "checkpoint" / f).read_bytes()
+    assert json.loads((kept_run / "kept" / "step-00000002" / "checkpoint" / "training.json").read_text())["step"] == 2
+    early = load_file(str(slim_run(kept_run / "kept" / "step-00000002", tmp_path / "slim2")))
+    late = load_file(str(slim_run(kept_run / "kept" / "step-00000004", tmp_path / "slim4")))
+    assert early.keys() == late.keys() and any(not torch.equal(early[k], late[k]) for k in early)
+
+
 def test_vae_training_runs_and_loads_into_model(audio_dir: Path, tmp_path: Path) -> None:
     from sagasr_export.model import build_model, named_config
 

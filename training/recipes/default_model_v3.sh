@@ -160,6 +160,19 @@
 #   The evaluation sets on a fresh machine (about 10 minutes; they reproduce the earlier sessions' figures): stage 1's
 #   corpus, its carried training clips, ms9, cs10, mix3h and its caption tokens, the dark set, ms7, avl11 and the
 #   Hydrogen one-shots, in one command: bash training/recipes/evaluation_sets.sh "$WORK" (it prints how to evaluate).
+# Stage 2n, tried, not shipped (thirty-eighth session, one lent H200; model card, "v3.9 continued on a lent GPU"):
+#   v3.9 continued with stage 2m's recipe at batch 256 (training/configs/small-mdct-gpu-continue.json). Here: the
+#   mix3h clips as 16-bit FLAC cut to 9 s, split in two folders of <= 54 and <= 35 MB (each call carries 64 MiB with
+#   the code, so the repository's large tracked files, benchmarks/ and tests/data, were untracked for the calls
+#   with `git rm -r --cached` and listed in .git/info/exclude, then restored with `git reset`):
+#   .gpu/a/clips (with .whl: call 1 installs the wheels), .gpu/b/clips plus model.json and init.safetensors
+#   (training/weights/v3-repeat/), captions.jsonl and the caption-variant tokens xz-compressed (38 MB -> 6 MB);
+#   call 2, while the machine is warm (30 s), carrying .gpu/b:
+#   PARTS=".gpu/a .gpu/b" MODEL=.gpu/b/model.json INIT=.gpu/b/init.safetensors CAPTIONS=.gpu/b/captions.jsonl \
+#       TOKENS=.gpu/b/tokens-variants.safetensors.xz CONFIG=training/configs/small-mdct-gpu-continue.json MINUTES=6 \
+#       KEEP="1000 3000" OUT=$OUT bash training/recipes/default_model_v3_gpu_continue.sh
+#   8155 steps in 6 minutes; the EMA at steps 1000 / 3000 / 8155 exported with stage 2m's flags: choice sets +0.50 /
+#   +2.69 / +13.65 % against v3.9 (worse with every step, most on the material least like the training clips).
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

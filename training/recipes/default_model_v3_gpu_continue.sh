@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Continue committed DiT weights on ONE GPU machine that reaches no registry (stage 2n, thirty-eighth session).
+# The training data may arrive over several calls (each carries at most 64 MiB): every folder named in PARTS that
+# exists holds clips/ (and perhaps more); the run trains on every listed clip that arrived.
+#
+#   PARTS=".gpu/a .gpu/b" MODEL=.gpu/b/model.json INIT=.gpu/b/init.safetensors CAPTIONS=.gpu/b/captions.jsonl \
+#   TOKENS=.gpu/b/tokens-variants.safetensors.xz CONFIG=training/configs/small-mdct-gpu-continue.json \
+#   MINUTES=6 KEEP="1000 3000" OUT=/tmp/out bash training/recipes/default_model_v3_gpu_continue.sh
+#
+# EXTRA: more training flags (a dry run on a CPU: EXTRA="--accelerator cpu --precision 32-true --batch-size 4
+# --bank-versions 1 --bank-workers 2 --save-every 3" MINUTES=0.5 KEEP=3).
+#
+# TOKENS may be xz-compressed (`sagasr-train text-tokens` output is mostly zero padding). Every EMA checkpoint the
+# run writes (config save_every) is kept (--keep-checkpoints); those at the steps in KEEP and the last are slimmed
+# (trained tensors, float16) and written to OUT as one tar in pieces of at most 16 MiB (ckpt.tar.part-*, SHA256
+# beside them), with metrics.csv inside. Here: cat OUT/ckpt.tar.part-* | sha256sum (compare), then tar xf -; each
+# step-N/ is a slim checkpoint for `python -m sagasr_export --trained-weights step-N/checkpoint/model.safetensors`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+: "${PARTS:?}" "${MODEL:?}" "${INIT:?}" "${CAPTIONS:?}" "${TOKENS:?}" "${CONFIG:?}"
+OUT="${OUT:-/tmp/sagasr-continue-out}"; MINUTES="${MINUTES:-6}"; KEEP="${KEEP:-}"
+RUN="${RUN:-/tmp/sagasr-continue-run}"; DATA="${DATA_DIR:-/tmp/sagasr-data}"; PY="${PYTHON:-python3}"
+PKGS=/tmp/sagasr-pkgs; mkdir -p "$PKGS"
+ln -sfn "$ROOT/sagasr_stream" "$PKGS/sagasr_stream"; ln -sfn "$ROOT/export" "$PKGS/sagasr_export"
+ln -sfn "$ROOT/training" "$PKGS/sagasr_training"
+export PYTHONPATH="$PKGS${PYTHONPATH:+:$PYTHONPATH}"
+if [ -d .whl ] && ! "$PY" -c "import stable_audio_tools, pedalboard, k_diffusion" >/dev/null 2>&1; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/sagasr-site \
+        .whl/*.whl
+fi
+[ -d /tmp/sagasr-site ] && export PYTHONPATH="$PYTHONPATH:/tmp/sagasr-site"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+
+# 1. one data folder: links to the clips that arrived, the captions, the tokens
+rm -rf "$DATA"; mkdir -p "$DATA/clips"
+for part in $PARTS; do
+    [ -d "$part/clips" ] || { echo "part $part: not here"; continue; }
+    for f in "$part"/clips/*; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$DATA/clips/"; done
+done
+(cd "$DATA" && ls clips | sed 's|^|clips/|' > train.txt)
+echo "clips: $(wc -l < "$DATA/train.txt")"
+cp "$CAPTIONS" "$DATA/captions.jsonl"
+case "$TOKENS" in
+    *.xz) "$PY" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+              "$TOKENS" "$DATA/tokens-variants.safetensors" ;;
+    *) cp "$TOKENS" "$DATA/tokens-variants.safetensors" ;;
+esac
+
+# 2. train (the config keeps every EMA checkpoint it saves: RUN/kept/step-<N, 8 digits>)
+rm -rf "$RUN"
+"$PY" -m sagasr_training diffusion --config "$CONFIG" --model "$MODEL" --init-weights "$INIT" \
+    --data "$DATA" --captions "$DATA/captions.jsonl" --file-list "$DATA/train.txt" \
+    --text-tokens "$DATA/tokens-variants.safetensors" --run-dir "$RUN" --max-minutes "$MINUTES" --keep-checkpoints \
+    ${EXTRA:-}
+
+# 3. slim the kept steps and the last, one tar in <= 16 MiB pieces
+mkdir -p "$OUT"; PACK="$RUN-pack"; rm -rf "$PACK"; mkdir -p "$PACK"
+LAST=$(ls "$RUN/kept" | sed 's/^step-0*//' | sort -n | tail -1)
+for s in $KEEP $LAST; do
+    kept="$RUN/kept/step-$(printf %08d "$s")"
+    [ -d "$kept" ] || { echo "no checkpoint at step $s"; continue; }
+    [ -d "$PACK/step-$s" ] || "$PY" -m sagasr_training slim "$kept" -o "$PACK/step-$s"
+done
+cp "$(ls -d "$RUN"/logs/*/ | tail -1)metrics.csv" "$PACK/metrics.csv"
+(cd "$PACK" && tar cf "$RUN.tar" .)
+sha256sum < "$RUN.tar" | cut -d' ' -f1 > "$OUT/SHA256"
+split -b 16M -d "$RUN.tar" "$OUT/ckpt.tar.part-"
+ls -l "$OUT"; cat "$OUT/SHA256"
+"$PY" - "$PACK/metrics.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("train/loss")]
+for r in rows[:: max(1, len(rows) // 20)] + rows[-1:]:
+    print(r.get("step"), r.get("train/step"), r["train/loss"], r.get("train/lr"))
+PY

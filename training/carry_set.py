@@ -6,6 +6,12 @@
 ``OUT/train.txt`` lists them in that order and ``OUT/captions.jsonl`` gives each its corpus caption, for
 ``--file-list`` and ``--captions``. The default model's training clips are this set of the seed-0 corpus
 (``training/recipes/default_model_v3.sh``, stage 1; 108 clips, 50.5 MB).
+
+``sagasr-train carry-parts FOLDER -o OUT --part-mb 53.5 35 --max-seconds 9``: a training set that one call cannot
+carry (a ``sagasr-train mix`` folder: ``train.txt``, ``captions.jsonl``) split over several calls: its listed clips in
+order, each as 16-bit FLAC cut to its first ``max_seconds``, into ``OUT/a/clips``, ``OUT/b/clips``, ... (a part takes
+clips until it passes its budget), with ``OUT/train.txt`` and ``OUT/captions.jsonl`` of all of them
+(``training/recipes/default_model_v3_gpu_continue.sh`` trains on the clips of the parts that arrived).
 """
 from __future__ import annotations
 
@@ -41,17 +47,65 @@ def carry_set(corpus: str | os.PathLike[str], out: str | os.PathLike[str], max_m
     manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
     total, kept = 0, []
     for clip in carry_order(manifest["clips"], seed):
-        source, target = corpus / clip["path"], out / clip["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with AudioFile(str(source)) as f:
-            audio, rate = f.read(f.frames), f.samplerate
-        with AudioFile(str(target), "w", rate, audio.shape[0], bit_depth=16) as f:
-            f.write(audio)
-        total += target.stat().st_size
+        total += copy_16bit(corpus / clip["path"], out / clip["path"])
         kept.append(clip)
         if total > max_mb * 1e6:
             break
-    atomic_write_text(out / "train.txt", "".join(f"{c['path']}\n" for c in kept))
-    atomic_write_text(out / "captions.jsonl", "".join(json.dumps({"path": c["path"], "caption": c["caption"]}) + "\n"
-                                                      for c in kept))
+    write_listing(out, [(c["path"], c["caption"]) for c in kept])
     return len(kept), total
+
+
+def copy_16bit(source: Path, target: Path, max_seconds: float | None = None) -> int:
+    """Copy an audio file as 16-bit FLAC ``target`` (its first ``max_seconds`` only, if given). Returns its bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with AudioFile(str(source)) as f:
+        frames = f.frames if max_seconds is None else min(f.frames, int(round(max_seconds * f.samplerate)))
+        audio, rate = f.read(frames), f.samplerate
+    with AudioFile(str(target), "w", rate, audio.shape[0], bit_depth=16) as f:
+        f.write(audio)
+    return target.stat().st_size
+
+
+def write_listing(out: Path, clips: list[tuple[str, str]]) -> None:
+    """``out/train.txt`` and ``out/captions.jsonl`` of (path, caption) pairs, in order."""
+    atomic_write_text(out / "train.txt", "".join(f"{path}\n" for path, _ in clips))
+    atomic_write_text(out / "captions.jsonl", "".join(json.dumps({"path": path, "caption": caption}) + "\n"
+                                                      for path, caption in clips))
+
+
+def part_names(count: int) -> list[str]:
+    """The parts' folder names: a, b, ..., z (at most 26 parts)."""
+    if not 1 <= count <= 26:
+        raise ValueError(f"carry-parts: 1 to 26 parts, got {count}")
+    return [chr(ord("a") + k) for k in range(count)]
+
+
+def carry_parts(folder: str | os.PathLike[str], out: str | os.PathLike[str], part_mb: list[float],
+                max_seconds: float | None = None) -> dict[str, tuple[int, int]]:
+    """Copy the clips ``folder/train.txt`` lists, in order, as 16-bit FLAC (cut to ``max_seconds``) into
+    ``out/<part>/<path>``, each part taking clips until it passes its ``part_mb`` MB (10**6 bytes); write
+    ``out/train.txt`` and ``out/captions.jsonl`` of every clip copied. Returns {part: (clips, bytes)}; a clip left
+    once the last part is full is an error naming how many did not fit."""
+    from .captions import CaptionStore
+
+    folder, out = Path(folder), Path(out)
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"carry-parts: max_seconds must be > 0, got {max_seconds}")
+    if not part_mb or any(not mb > 0 for mb in part_mb):
+        raise ValueError(f"carry-parts: every part needs a budget > 0 MB, got {part_mb}")
+    listed = [line.strip() for line in (folder / "train.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    captions = CaptionStore(folder / "captions.jsonl", folder)
+    names, sizes = part_names(len(part_mb)), {}
+    part, copied = 0, []
+    for index, path in enumerate(listed):
+        while part < len(names) and sizes.get(names[part], (0, 0))[1] > part_mb[part] * 1e6:
+            part += 1
+        if part == len(names):
+            raise ValueError(f"carry-parts: {len(listed) - index} of {len(listed)} clips do not fit in "
+                             f"{sum(part_mb):g} MB; give more or larger parts, or a lower max_seconds")
+        size = copy_16bit(folder / path, out / names[part] / path, max_seconds)
+        count, total = sizes.get(names[part], (0, 0))
+        sizes[names[part]] = (count + 1, total + size)
+        copied.append((path, captions.get(folder / path)))
+    write_listing(out, copied)
+    return sizes

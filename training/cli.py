@@ -15,6 +15,7 @@ overridden by flags, one per config field (declared with the field: ``--data`` i
     sagasr-train pack runs/sagasr -o pieces/         # GPU machine -> here, <= 16 MiB per piece, SHA-256 checked
     sagasr-train unpack pieces/ -o runs/sagasr       # then the same training command resumes from the state
     sagasr-train mix data/mixed a=data/corpus b=data/other_bank:2   # one training set from several corpora
+    sagasr-train carry-parts data/mixed -o .gpu --part-mb 53.5 35 --max-seconds 9   # one lent-GPU call per part
 """
 from __future__ import annotations
 
@@ -106,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("-o", "--out", dest="carry_out", required=True, help="folder for clips/, train.txt, captions.jsonl")
     ca.add_argument("--max-mb", type=float, default=50.0, help="stop once the copies pass this many MB (50)")
     ca.add_argument("--seed", dest="carry_seed", type=int, default=0, help="the order of the pieces and kits (0)")
+    cp = sub.add_parser("carry-parts", help="a training set's listed clips as 16-bit FLAC split into parts of a size "
+                                             "budget each (one call to a lent GPU per part)")
+    cp.add_argument("parts_folder", metavar="FOLDER", help="a folder with train.txt and captions.jsonl (e.g. `mix`'s)")
+    cp.add_argument("-o", "--out", dest="parts_out", required=True, help="folder for the parts a/, b/, ... and the "
+                                                                        "listing of all (train.txt, captions.jsonl)")
+    cp.add_argument("--part-mb", type=float, nargs="+", required=True, metavar="MB",
+                    help="each part's budget (MB; a part takes clips until it passes it)")
+    cp.add_argument("--max-seconds", type=float, help="cut each clip to its first this many seconds")
     up = sub.add_parser("unpack", help="verify pieces made by `pack` and rebuild the run (then resume it)")
     up.add_argument("pieces_dir")
     up.add_argument("-o", "--out", dest="unpack_out", required=True, help="run folder to rebuild")
@@ -180,6 +189,13 @@ def main(argv: list[str] | None = None) -> int:
 
             count, size = carry_set(args.carry_corpus, args.carry_out, args.max_mb, args.carry_seed)
             print(f"{count} clips, {size / 1e6:.1f} MB -> {args.carry_out}/train.txt, {args.carry_out}/captions.jsonl")
+            return 0
+        if args.command == "carry-parts":
+            from .carry_set import carry_parts
+
+            sizes = carry_parts(args.parts_folder, args.parts_out, args.part_mb, args.max_seconds)
+            for part, (count, size) in sizes.items():
+                print(f"{args.parts_out}/{part}: {count} clips, {size / 1e6:.1f} MB")
             return 0
         if args.command == "unpack":
             from .transfer import join_pieces

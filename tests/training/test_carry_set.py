@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from pedalboard.io import AudioFile
 
 from sagasr_training.captions import CaptionStore
@@ -66,3 +67,51 @@ def test_the_command_line(tmp_path: Path, capsys) -> None:
     assert main(["carry", str(corpus), "-o", str(tmp_path / "out"), "--max-mb", "100", "--seed", "3"]) == 0
     assert "3 clips" in capsys.readouterr().out
     assert len((tmp_path / "out" / "train.txt").read_text().split()) == 3
+
+
+def _training_set(folder: Path, count: int, seconds: float = 1.0) -> Path:
+    """A `sagasr-train mix` folder's layout: clips listed in train.txt with their captions."""
+    rng = np.random.default_rng(1)
+    (folder / "clips").mkdir(parents=True)
+    paths = [f"clips/take_{k}.flac" for k in range(count)]
+    for path in paths:
+        with AudioFile(str(folder / path), "w", SR, 1, bit_depth=24) as f:
+            f.write((0.1 * rng.standard_normal((1, int(seconds * SR)))).astype(np.float32))
+    (folder / "train.txt").write_text("".join(f"{p}\n" for p in reversed(paths)))  # the listing's order, not the names'
+    (folder / "captions.jsonl").write_text("".join(json.dumps({"path": p, "caption": f"take {k}"}) + "\n"
+                                                   for k, p in enumerate(paths)))
+    return folder
+
+
+def test_parts_split_the_listed_clips_in_order_within_each_budget_cut_to_the_asked_length(tmp_path: Path) -> None:
+    from sagasr_training.carry_set import carry_parts
+
+    source = _training_set(tmp_path / "set", 5)
+    out = tmp_path / "parts"
+    sizes = carry_parts(source, out, [1e-6, 100.0], max_seconds=0.5)
+    assert {part: count for part, (count, _) in sizes.items()} == {"a": 1, "b": 4}  # a's first clip passes its budget
+    listed = (source / "train.txt").read_text().split()
+    assert (out / "train.txt").read_text().split() == listed
+    assert [p.relative_to(out / "a").as_posix() for p in (out / "a" / "clips").iterdir()] == listed[:1]
+    assert sorted(p.relative_to(out / "b").as_posix() for p in (out / "b" / "clips").iterdir()) == sorted(listed[1:])
+    for part, (count, size) in sizes.items():
+        assert size == sum(p.stat().st_size for p in (out / part / "clips").iterdir())
+    store = CaptionStore(out / "captions.jsonl", out)
+    assert store.get(out / listed[0]) == "take 4"
+    with AudioFile(str(out / "a" / listed[0])) as f:
+        assert f.file_dtype == "int16" and f.frames == SR // 2
+        copy = f.read(f.frames)
+    with AudioFile(str(source / listed[0])) as f:
+        np.testing.assert_allclose(copy, f.read(SR // 2), atol=1.5 / 32768)
+
+
+def test_parts_too_small_for_the_set_are_an_error_naming_what_did_not_fit(tmp_path: Path, capsys) -> None:
+    from sagasr_training.carry_set import carry_parts
+
+    source = _training_set(tmp_path / "set", 3)
+    with pytest.raises(ValueError, match="2 of 3 clips do not fit"):
+        carry_parts(source, tmp_path / "parts", [1e-6])
+    assert main(["carry-parts", str(source), "-o", str(tmp_path / "ok"), "--part-mb", "100", "1"]) == 0
+    assert "ok/a: 3 clips" in capsys.readouterr().out and not (tmp_path / "ok" / "b").exists()
+    assert main(["carry-parts", str(source), "-o", str(tmp_path / "bad"), "--part-mb", "1", "--max-seconds", "0"]) == 2
+    assert "max_seconds must be > 0" in capsys.readouterr().err

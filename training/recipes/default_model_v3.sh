@@ -162,12 +162,14 @@
 #   Hydrogen one-shots, in one command: bash training/recipes/evaluation_sets.sh "$WORK" (it prints how to evaluate).
 # Stage 2n, tried, not shipped (thirty-eighth session, one lent H200; model card, "v3.9 continued on a lent GPU"):
 #   v3.9 continued with stage 2m's recipe at batch 256 (training/configs/small-mdct-gpu-continue.json). Here: the
-#   mix3h clips as 16-bit FLAC cut to 9 s, split in two folders of <= 54 and <= 35 MB (each call carries 64 MiB with
-#   the code, so the repository's large tracked files, benchmarks/ and tests/data, were untracked for the calls
-#   with `git rm -r --cached` and listed in .git/info/exclude, then restored with `git reset`):
-#   .gpu/a/clips (with .whl: call 1 installs the wheels), .gpu/b/clips plus model.json and init.safetensors
-#   (training/weights/v3-repeat/), captions.jsonl and the caption-variant tokens xz-compressed (38 MB -> 6 MB);
-#   call 2, while the machine is warm (30 s), carrying .gpu/b:
+#   mix3h clips as 16-bit FLAC cut to 9 s in two parts (each call carries 64 MiB with the code, so the repository's
+#   large tracked files, benchmarks/ and tests/data, were untracked for the calls with `git rm -r --cached` and
+#   listed in .git/info/exclude, then restored with `git reset`):
+#   sagasr-train carry-parts "$WORK/mix3h" -o .gpu --part-mb 53.5 35 --max-seconds 9   # .gpu/a 125, .gpu/b 80 clips
+#   cp training/weights/v3-repeat/config.json .gpu/b/model.json; cp training/weights/v3-repeat/model.safetensors \
+#       .gpu/b/init.safetensors; cp "$WORK/mix3h/captions.jsonl" .gpu/b/
+#   xz -c "$WORK/mix3h/tokens-variants.safetensors" > .gpu/b/tokens-variants.safetensors.xz   # 38 MB -> 6 MB
+#   call 1 carries .gpu/a and .whl (installs the wheels); call 2, while the machine is warm (30 s), carries .gpu/b:
 #   PARTS=".gpu/a .gpu/b" MODEL=.gpu/b/model.json INIT=.gpu/b/init.safetensors CAPTIONS=.gpu/b/captions.jsonl \
 #       TOKENS=.gpu/b/tokens-variants.safetensors.xz CONFIG=training/configs/small-mdct-gpu-continue.json MINUTES=6 \
 #       KEEP="1000 3000" OUT=$OUT bash training/recipes/default_model_v3_gpu_continue.sh

@@ -95,7 +95,8 @@ def carry_parts(folder: str | os.PathLike[str], out: str | os.PathLike[str], par
         raise ValueError(f"carry-parts: every part needs a budget > 0 MB, got {part_mb}")
     listed = [line.strip() for line in (folder / "train.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     captions = CaptionStore(folder / "captions.jsonl", folder)
-    names, sizes = part_names(len(part_mb)), {}
+    names = part_names(len(part_mb))
+    sizes: dict[str, tuple[int, int]] = {}
     part, copied = 0, []
     for index, path in enumerate(listed):
         while part < len(names) and sizes.get(names[part], (0, 0))[1] > part_mb[part] * 1e6:

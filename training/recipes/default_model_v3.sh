@@ -153,7 +153,9 @@
 #   python benchmarks/filter_families.py --corpus "$CORPUS" --used "$GPU/corpus/clips" --set ms7="$WORK/ms7/clips:40" \
 #       --set avl11="$WORK/avl11:30" --cutoff 8000 --told --dark "$WORK/dark"
 #   Tried, not shipped: a runtime lift behind the droop (git apply benchmarks/band_droop_trial.patch; a copy of the
-#   bundle with defaults.band_droop_db 6): choice sets +0.29 % on the mean.
+#   bundle with defaults.band_droop_db 6): choice sets +0.29 % on the mean. Thirty-eighth session, the same lift
+#   measured on the signal so far (git apply benchmarks/band_droop_signal_trial.patch; defaults.band_droop_db 4):
+#   choice sets +0.14 %, the dark set +2.5 % (model card, "a lift behind a droop, measured on the signal so far").
 #   Tried, not shipped: stage 2m's command from v3.9 (--model training/weights/v3-repeat/config.json --init-weights
 #   training/weights/v3-repeat/model.safetensors) with --degrade-families bessel bessel cheby1 butter ellip (800 steps,
 #   two threads, 17 min): choice sets -0.08 % on the mean, the selection clips +1.3 %; its WiSE-FT 0.5 -0.09 %, +0.6 %.

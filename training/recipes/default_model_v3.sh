@@ -177,6 +177,7 @@
 #       KEEP="1000 3000" OUT=$OUT bash training/recipes/default_model_v3_gpu_continue.sh
 #   8155 steps in 6 minutes; the EMA at steps 1000 / 3000 / 8155 exported with stage 2m's flags: choice sets +0.50 /
 #   +2.69 / +13.65 % against v3.9 (worse with every step, most on the material least like the training clips).
+#   Its ablation, the same with EXTRA="--degrade-families cheby1 butter bessel ellip" MINUTES=0.9: step 954, +0.66 %.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

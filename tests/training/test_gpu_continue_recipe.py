@@ -66,6 +66,7 @@ def test_dry_run_trains_on_the_parts_that_arrived_and_sends_back_the_kept_checkp
            "CAPTIONS": str(captions), "TOKENS": str(tokens),
            "CONFIG": str(REPO / "training" / "configs" / "small-mdct-gpu-continue.json"), "MINUTES": "5",
            "KEEP": "2", "OUT": str(tmp_path / "out"), "RUN": str(tmp_path / "run"), "DATA_DIR": str(tmp_path / "data"),
+           "PKGS": str(tmp_path / "pkgs"),
            "EXTRA": "--accelerator cpu --precision 32-true --batch-size 2 --bank-versions 1 --bank-workers 1 "
                     "--save-every 2 --max-steps 4 --log-every 1 --lr 1e-3 --warmup 0 --ema-decay 0.5"}
     done = subprocess.run(["bash", str(RECIPE)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)

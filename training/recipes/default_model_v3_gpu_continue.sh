@@ -21,7 +21,7 @@ cd "$ROOT"
 : "${PARTS:?}" "${MODEL:?}" "${INIT:?}" "${CAPTIONS:?}" "${TOKENS:?}" "${CONFIG:?}"
 OUT="${OUT:-/tmp/sagasr-continue-out}"; MINUTES="${MINUTES:-6}"; KEEP="${KEEP:-}"
 RUN="${RUN:-/tmp/sagasr-continue-run}"; DATA="${DATA_DIR:-/tmp/sagasr-data}"; PY="${PYTHON:-python3}"
-PKGS=/tmp/sagasr-pkgs; mkdir -p "$PKGS"
+PKGS="${PKGS:-/tmp/sagasr-pkgs}"; mkdir -p "$PKGS"   # the repository's packages by their import names
 ln -sfn "$ROOT/sagasr_stream" "$PKGS/sagasr_stream"; ln -sfn "$ROOT/export" "$PKGS/sagasr_export"
 ln -sfn "$ROOT/training" "$PKGS/sagasr_training"
 export PYTHONPATH="$PKGS${PYTHONPATH:+:$PYTHONPATH}"

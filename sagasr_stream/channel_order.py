@@ -18,6 +18,8 @@ import numpy as np
 # for each channel count, the WAV-order channel that each Vorbis channel holds
 VORBIS_FROM_WAV = {3: (0, 2, 1), 5: (0, 2, 1, 3, 4), 6: (0, 2, 1, 4, 5, 3), 7: (0, 2, 1, 5, 6, 4, 3),
                    8: (0, 2, 1, 6, 7, 4, 5, 3)}  # 1, 2 and 4 channels: the same order
+# ... and the Vorbis channel that each WAV-order channel comes from (the inverse permutations)
+WAV_FROM_VORBIS = {count: tuple(int(i) for i in np.argsort(order)) for count, order in VORBIS_FROM_WAV.items()}
 
 
 def is_vorbis_file(path: str | os.PathLike[str]) -> bool:
@@ -33,8 +35,8 @@ def to_vorbis_order(block: np.ndarray) -> np.ndarray:
 
 def from_vorbis_order(block: np.ndarray) -> np.ndarray:
     """(channels, samples) in Vorbis order -> the same in WAV order (:func:`to_vorbis_order` undone)."""
-    order = VORBIS_FROM_WAV.get(block.shape[0]) if block.ndim == 2 else None
-    return block if order is None else block[list(np.argsort(order))]
+    order = WAV_FROM_VORBIS.get(block.shape[0]) if block.ndim == 2 else None
+    return block if order is None else block[list(order)]
 
 
 class VorbisOrderReader:

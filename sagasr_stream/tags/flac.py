@@ -228,7 +228,11 @@ def first_block(f: BinaryIO, wanted: int) -> bytes | None:
 
 def flac_vendor(f: BinaryIO) -> str:
     """The vendor string of the first VORBIS_COMMENT block of an open FLAC file (libFLAC's), or :data:`VENDOR`."""
-    body = first_block(f, VORBIS_COMMENT)
+    return vendor_of(first_block(f, VORBIS_COMMENT))
+
+
+def vendor_of(body: bytes | None) -> str:
+    """The vendor string of a VORBIS_COMMENT block's body, or :data:`VENDOR` without one."""
     return VENDOR if body is None else comment_vendor(body)
 
 

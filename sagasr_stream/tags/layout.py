@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import BinaryIO
 
-from .flac import STREAMINFO, STREAMINFO_LENGTH, VORBIS_COMMENT, first_block, flac_vendor
+from .flac import STREAMINFO, STREAMINFO_LENGTH, VORBIS_COMMENT, first_block, vendor_of
 from .vorbis import TagProblem, comment_block, comment_fields
 
 MASK_NAME = b"WAVEFORMATEXTENSIBLE_CHANNEL_MASK"
@@ -68,4 +68,4 @@ def layout_comments(f: BinaryIO, mask: int, channels: int) -> bytes | None:
     wanted = kept + ([] if FLAC_LAYOUTS.get(channels) == mask else [mask_comment(mask)])
     if wanted == fields:
         return None
-    return comment_block(flac_vendor(f), wanted)
+    return comment_block(vendor_of(body), wanted)  # the block already read, not walked again

@@ -77,7 +77,7 @@ def test_a_gentle_filters_passband_is_not_taken_for_a_steep_cuts_start(degradati
         assert dsp.band_edge_hz(x) / cutoff >= 0.96, kind
 
 
-def test_a_steep_cut_starts_where_the_level_leaves_the_bands_trend():
+def test_a_steep_cut_starts_where_the_level_leaves_the_bands_trend(monkeypatch):
     """A band falling 12 dB per octave, then 0.5 dB per bin (a resampler's transition band spans about a tenth of its
     cutoff) into a floor 80 dB down: the edge is where the level (its 9-bin maximum) lies 9 dB under the band's line,
     18 bins into the fall plus the maximum's 4-bin reach, not at the 18 dB knee further up it."""
@@ -88,12 +88,8 @@ def test_a_steep_cut_starts_where_the_level_leaves_the_bands_trend():
     power = 10 ** (level / 10)
     edge = dsp.band_edge_from_power(power)
     assert cut + 18 <= edge <= cut + 26, edge
-    start = dsp.EDGE_START_DB
-    try:
-        dsp.EDGE_START_DB = np.inf  # no steep start: the knee
-        assert dsp.band_edge_from_power(power) >= edge + 6
-    finally:
-        dsp.EDGE_START_DB = start
+    monkeypatch.setattr(dsp, "EDGE_START_DB", np.inf)  # no steep start: the knee
+    assert dsp.band_edge_from_power(power) >= edge + 6
 
 
 def test_a_cut_at_the_top_of_the_band_keeps_its_knee():

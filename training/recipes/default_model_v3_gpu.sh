@@ -13,17 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 WORK="${WORK:-.gpu}"; OUT="${OUT:-/tmp/sagasr-v3-out}"; MINUTES="${MINUTES:-7}"; RUN="${RUN:-/tmp/sagasr-v3-run}"
 PY="${PYTHON:-python3}"
-# the repository's packages by their import names (no install needed), plus carried wheels if any
-PKGS=/tmp/sagasr-pkgs; mkdir -p "$PKGS"
-ln -sfn "$ROOT/sagasr_stream" "$PKGS/sagasr_stream"; ln -sfn "$ROOT/export" "$PKGS/sagasr_export"
-ln -sfn "$ROOT/training" "$PKGS/sagasr_training"
-export PYTHONPATH="$PKGS${PYTHONPATH:+:$PYTHONPATH}"
-if [ -d .whl ] && ! "$PY" -c "import stable_audio_tools, pedalboard, k_diffusion" >/dev/null 2>&1; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/sagasr-site .whl/*.whl
-    export PYTHONPATH="$PYTHONPATH:/tmp/sagasr-site"
-fi
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
-"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+source training/recipes/gpu_env.sh   # packages, carried wheels, offline hubs
 EXTRA=()
 [ -n "${INIT:-}" ] && EXTRA+=(--init-weights "$INIT/checkpoint/model.safetensors")
 [ -n "${VERSIONS:-}" ] && EXTRA+=(--bank-versions "$VERSIONS")

@@ -21,17 +21,7 @@ cd "$ROOT"
 : "${PARTS:?}" "${MODEL:?}" "${INIT:?}" "${CAPTIONS:?}" "${TOKENS:?}" "${CONFIG:?}"
 OUT="${OUT:-/tmp/sagasr-continue-out}"; MINUTES="${MINUTES:-6}"; KEEP="${KEEP:-}"
 RUN="${RUN:-/tmp/sagasr-continue-run}"; DATA="${DATA_DIR:-/tmp/sagasr-data}"; PY="${PYTHON:-python3}"
-PKGS="${PKGS:-/tmp/sagasr-pkgs}"; mkdir -p "$PKGS"   # the repository's packages by their import names
-ln -sfn "$ROOT/sagasr_stream" "$PKGS/sagasr_stream"; ln -sfn "$ROOT/export" "$PKGS/sagasr_export"
-ln -sfn "$ROOT/training" "$PKGS/sagasr_training"
-export PYTHONPATH="$PKGS${PYTHONPATH:+:$PYTHONPATH}"
-if [ -d .whl ] && ! "$PY" -c "import stable_audio_tools, pedalboard, k_diffusion" >/dev/null 2>&1; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/sagasr-site \
-        .whl/*.whl
-fi
-[ -d /tmp/sagasr-site ] && export PYTHONPATH="$PYTHONPATH:/tmp/sagasr-site"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
-"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+source training/recipes/gpu_env.sh   # packages, carried wheels, offline hubs
 
 # 1. one data folder: links to the clips that arrived, the captions, the tokens
 rm -rf "$DATA"; mkdir -p "$DATA/clips"

@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="leave out a corpus build's clips whose piece a corpus of seed SEED puts in its validation "
                          "split (0: the evaluation clips' corpus)")
     mx.add_argument("--hold-out-fraction", type=float, default=0.1, help="that corpus's validation fraction (0.1)")
+    mx.add_argument("--exclude-groups", metavar="FILE",
+                    help="leave out a corpus build's clips whose group (music21:<piece>, kit:<kit>, ...) is listed "
+                         "in FILE, one per line")
+    ug = sub.add_parser("untrained-groups", help="the groups (pieces, kits) of corpus builds' clips that no training "
+                                                 "set used, one per line (for mix --exclude-groups)")
+    ug.add_argument("untrained_corpora", nargs="+", metavar="CORPUS[:TRAINED]",
+                    help="a corpus build; TRAINED: a folder of its clips that training used (by file name)")
+    ug.add_argument("-o", "--out", dest="groups_out", required=True, help="text file to write")
     ca = sub.add_parser("carry", help="a corpus's training clips, one per piece or kit in turn, as 16-bit FLAC "
                                       "within a size budget (what one call to a lent GPU can carry)")
     ca.add_argument("carry_corpus", metavar="CORPUS", help="a corpus build (manifest.json)")
@@ -178,11 +186,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"interpolated weights: {interpolate_weights(args.start, args.end, args.alpha, args.interp_out)}")
             return 0
         if args.command == "mix":
-            from .mix_sets import Holdout, MixSource, mix_sets
+            from .mix_sets import Holdout, MixSource, mix_sets, read_groups
 
             holdout = None if args.hold_out_seed is None else Holdout(args.hold_out_seed, args.hold_out_fraction)
-            count = mix_sets(args.mix_out, [MixSource.parse(t) for t in args.mix_sources], holdout)
+            exclude = read_groups(args.exclude_groups) if args.exclude_groups else frozenset()
+            count = mix_sets(args.mix_out, [MixSource.parse(t) for t in args.mix_sources], holdout, exclude)
             print(f"{count} clips -> {args.mix_out}/train.txt, {args.mix_out}/captions.jsonl")
+            return 0
+        if args.command == "untrained-groups":
+            from sagasr_stream.files import atomic_write_text
+
+            from .mix_sets import untrained_groups
+
+            groups: set[str] = set()
+            for text in args.untrained_corpora:
+                corpus, colon, trained = text.partition(":")
+                groups |= untrained_groups(corpus, trained if colon else None)
+            atomic_write_text(Path(args.groups_out), "".join(g + "\n" for g in sorted(groups)))
+            print(f"{len(groups)} groups -> {args.groups_out}")
             return 0
         if args.command == "carry":
             from .carry_set import carry_set

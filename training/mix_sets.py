@@ -11,6 +11,10 @@ validation split (``corpus.split.validated_by_hash``) are left out, so that no p
 evaluation clips (the seed-0 corpus's validation split) is trained on through another bank. The hash rule only:
 the split's at-least-one-per-kind guarantee depends on the whole corpus and is not repeated. A file list has no
 groups and is taken as listed (the GPU run's copy is the seed-0 corpus's training split already).
+
+``exclude``: groups named outright (``--exclude-groups FILE``, one per line; ``#`` starts a comment), for pieces
+that evaluation sets outside the hash rule hold (the choice sets' clips, ms7): ``sagasr-train untrained-groups
+CORPUS:TRAINED_CLIPS MS7 -o FILE`` lists the groups of the clips that no training set used.
 """
 from __future__ import annotations
 
@@ -92,6 +96,23 @@ def source_clips(folder: str | os.PathLike[str]) -> list[tuple[str, str, str | N
     return rows
 
 
+def read_groups(path: str | os.PathLike[str]) -> frozenset[str]:
+    """The group names of a text file, one per line (blank lines and ``#`` comments skipped)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return frozenset(line.split("#", 1)[0].strip() for line in lines) - {""}
+
+
+def untrained_groups(corpus: str | os.PathLike[str], trained: str | os.PathLike[str] | None = None) -> set[str]:
+    """The groups of a corpus build's clips (any split) whose file name is not in the folder ``trained`` (a
+    training set's copies, such as ``carry``'s clips/); without ``trained``, every clip's group."""
+    manifest = Path(corpus) / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{corpus}: no manifest.json (a corpus build)")
+    used = {p.name for p in Path(trained).iterdir()} if trained is not None else set()
+    clips = json.loads(manifest.read_text(encoding="utf-8")).get("clips", [])
+    return {c["group"] for c in clips if c.get("group") and Path(c["path"]).name not in used}
+
+
 def _link(target: Path, link: Path) -> None:
     """A relative symbolic link (a copy where the file system has none)."""
     try:
@@ -100,9 +121,11 @@ def _link(target: Path, link: Path) -> None:
         shutil.copy2(target, link)
 
 
-def mix_sets(out: str | os.PathLike[str], sources: list[MixSource], holdout: Holdout | None = None) -> int:
+def mix_sets(out: str | os.PathLike[str], sources: list[MixSource], holdout: Holdout | None = None,
+             exclude: frozenset[str] = frozenset()) -> int:
     """Write the mixed set to ``out`` (a new or empty folder); returns the number of clips. With ``holdout``,
-    the held-out groups' clips are dropped after the stride is taken."""
+    the held-out groups' clips are dropped after the stride is taken; so are the clips whose group is in
+    ``exclude``."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: not empty (a mixed set is written into a new folder)")
@@ -112,7 +135,7 @@ def mix_sets(out: str | os.PathLike[str], sources: list[MixSource], holdout: Hol
     chosen: list[tuple[Path, str, str]] = []  # (target, link name, caption)
     for source in sources:
         for rel, caption, group in source_clips(source.folder)[::source.stride]:
-            if holdout is not None and group is not None and holdout.holds(group):
+            if group is not None and (group in exclude or (holdout is not None and holdout.holds(group))):
                 continue
             chosen.append((source.folder / rel, f"clips/{source.prefix}_{Path(rel).name}", caption))
     if not chosen:

@@ -1,6 +1,6 @@
 """training/recipes/default_model_v3_gpu_continue.sh, dry-run on the CPU with a tiny analytic-VAE model: clips from
 the data parts that arrived, xz-compressed caption tokens, the kept EMA checkpoints slimmed and sent back as one tar
-in pieces whose SHA-256 checks."""
+in pieces whose SHA-256 checks, over two calls when one call cannot bring them all back."""
 from __future__ import annotations
 
 import hashlib
@@ -66,7 +66,7 @@ def test_dry_run_trains_on_the_parts_that_arrived_and_sends_back_the_kept_checkp
            "CAPTIONS": str(captions), "TOKENS": str(tokens),
            "CONFIG": str(REPO / "training" / "configs" / "small-mdct-gpu-continue.json"), "MINUTES": "5",
            "KEEP": "2", "OUT": str(tmp_path / "out"), "RUN": str(tmp_path / "run"), "DATA_DIR": str(tmp_path / "data"),
-           "PKGS": str(tmp_path / "pkgs"),
+           "PKGS": str(tmp_path / "pkgs"), "PIECE": "64K", "RETURN_PIECES": "1",
            "EXTRA": "--accelerator cpu --precision 32-true --batch-size 2 --bank-versions 1 --bank-workers 1 "
                     "--save-every 2 --max-steps 4 --log-every 1 --lr 1e-3 --warmup 0 --ema-decay 0.5"}
     done = subprocess.run(["bash", str(RECIPE)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
@@ -74,8 +74,17 @@ def test_dry_run_trains_on_the_parts_that_arrived_and_sends_back_the_kept_checkp
     assert "clips: 3" in done.stdout and "not here" in done.stdout  # part c never arrived
 
     out = tmp_path / "out"
+    assert [p.name for p in out.glob("ckpt.tar.part-*")] == ["ckpt.tar.part-00"]  # one piece per call, as asked
+    assert "left on the machine" in done.stdout
+    rest = subprocess.run(["bash", str(RECIPE)], env={**env, "RETURN_FROM": "1", "RETURN_PIECES": "99",
+                                                      "OUT": str(tmp_path / "rest")},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert rest.returncode == 0 and "sagasr_training diffusion" not in rest.stdout, rest.stderr[-3000:]
+    assert not (tmp_path / "rest" / "ckpt.tar.part-00").exists()  # the second call sends only the rest
+    for piece in (tmp_path / "rest").glob("ckpt.tar.part-*"):
+        piece.rename(out / piece.name)
     pieces = sorted(out.glob("ckpt.tar.part-*"))
-    assert pieces and all(p.stat().st_size <= 16 * 2**20 for p in pieces)
+    assert len(pieces) > 1 and all(p.stat().st_size <= 64 * 2**10 for p in pieces)
     joined = b"".join(p.read_bytes() for p in pieces)
     assert hashlib.sha256(joined).hexdigest() == (out / "SHA256").read_text().strip()
     with tarfile.open(fileobj=io.BytesIO(joined)) as tar:

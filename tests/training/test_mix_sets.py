@@ -9,7 +9,7 @@ import pytest
 from sagasr_training.captions import CaptionStore
 from sagasr_training.cli import main
 from sagasr_training.corpus.split import assign_split, group_fraction
-from sagasr_training.mix_sets import Holdout, MixSource, mix_sets, source_clips
+from sagasr_training.mix_sets import Holdout, MixSource, mix_sets, read_groups, source_clips, untrained_groups
 
 
 def _corpus_build(folder: Path, names: list[str], split: str = "train", groups: list[str] | None = None) -> Path:
@@ -71,6 +71,34 @@ def test_hold_out_leaves_out_the_pieces_another_seed_validates(tmp_path: Path) -
     assert mix_sets(tmp_path / "old_mix", [MixSource("o", old)], Holdout(seed=0, fraction=0.99)) == 1
     with pytest.raises(ValueError, match="hold-out fraction"):
         Holdout(0, 0.0)
+
+
+def test_excluded_groups_are_left_out_wherever_they_come_from(tmp_path: Path) -> None:
+    bank = _corpus_build(tmp_path / "bank", ["a.flac", "b.flac", "c.flac"],
+                         groups=["music21:bach", "openmsx:x", "kit:GMRockKit"])
+    listing = tmp_path / "groups.txt"
+    listing.write_text("# the evaluation sets' pieces\nmusic21:bach\n\nkit:GMRockKit  # hits\nmma:absent\n")
+    assert read_groups(listing) == {"music21:bach", "kit:GMRockKit", "mma:absent"}
+    gpu = _file_list(tmp_path / "gpu", ["g.flac"])  # a file list has no groups: taken as listed
+    assert mix_sets(tmp_path / "m", [MixSource("b", bank), MixSource("g", gpu)], exclude=read_groups(listing)) == 2
+    assert (tmp_path / "m" / "train.txt").read_text().split() == ["clips/b_b.flac", "clips/g_g.flac"]
+    assert main(["mix", str(tmp_path / "c"), f"b={bank}", "--exclude-groups", str(listing)]) == 0
+    assert (tmp_path / "c" / "train.txt").read_text().split() == ["clips/b_b.flac"]
+
+
+def test_untrained_groups_are_those_of_the_clips_no_training_set_used(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _corpus_build(tmp_path / "corpus", ["a.flac", "b.flac", "c.flac"],
+                           groups=["music21:bach", "openmsx:x", "music21:bach"])
+    other = _corpus_build(tmp_path / "ms7", ["a.flac"], groups=["mma:1"])
+    trained = _file_list(tmp_path / "carried", ["a.flac", "b.flac"]) / "clips"
+    assert untrained_groups(corpus, trained) == {"music21:bach"}  # c.flac's piece, though a.flac's was trained on
+    assert untrained_groups(corpus) == {"music21:bach", "openmsx:x"}  # the validation clip has no group here
+    out = tmp_path / "groups.txt"
+    assert main(["untrained-groups", f"{corpus}:{trained}", str(other), "-o", str(out)]) == 0
+    assert read_groups(out) == {"music21:bach", "mma:1"} and "2 groups" in capsys.readouterr().out
+    assert main(["untrained-groups", str(tmp_path / "carried"), "-o", str(out)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
 
 
 def test_mix_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -178,6 +178,26 @@
 #   8155 steps in 6 minutes; the EMA at steps 1000 / 3000 / 8155 exported with stage 2m's flags: choice sets +0.50 /
 #   +2.69 / +13.65 % against v3.9 (worse with every step, most on the material least like the training clips).
 #   Its ablation, the same with EXTRA="--degrade-families cheby1 butter bessel ellip" MINUTES=0.9: step 954, +0.66 %.
+# Stage 2o, tried (thirty-ninth session, one lent H200; model card, "more data on a lent GPU"): stage 2n with twice
+#   the audio, the only change. New renders, 5-s clips, two per piece, none of a piece that an evaluation set holds:
+#   B=(python -m sagasr_training.corpus build --workers 2 --clip-seconds 5 --max-clips-per-piece 2
+#      --validation-fraction 0)
+#   "${B[@]}" --out "$WORK/ms21" --hours 0.3 --seed 21 --bank /usr/share/sounds/sf2/MuseScore_General_Full.sf2 \
+#       --sources music21,openmsx,mma --drum-fraction 0
+#   "${B[@]}" --out "$WORK/cs22" --hours 0.25 --seed 22 --bank /usr/share/sounds/sf2/sf_GMbank.sf2 \
+#       --sources music21,openmsx,mma --drum-fraction 0
+#   "${B[@]}" --out "$WORK/fl23" --hours 0.25 --seed 23          # FluidR3 with the Hydrogen kits
+#   sagasr-train untrained-groups "$WORK/corpus:$GPU/corpus/clips" "$WORK/ms7" -o "$WORK/eval-groups.txt"
+#   sagasr-train mix "$WORK/mix39" m="$WORK/mix3h" ms="$WORK/ms21" cs="$WORK/cs22" fl="$WORK/fl23" --hold-out-seed 0 \
+#       --exclude-groups "$WORK/eval-groups.txt"                  # 563 clips: 205 of mix3h + 358 new
+#   text-tokens as in 2m (--data/--captions/--file-list of mix39); sagasr-train carry-parts "$WORK/mix39" -o .gpu \
+#       --part-mb 52 58 58 58 --max-seconds 9; into .gpu/d: model.json, init.safetensors, captions.jsonl and the tokens
+#       (xz); calls carry .whl + .gpu/a, .gpu/b, .gpu/c, then .gpu/d and train (18.7 steps/s, 6158 steps in 5.5 min):
+#   PARTS=".gpu/a .gpu/b .gpu/c .gpu/d" MODEL=.gpu/d/model.json INIT=.gpu/d/init.safetensors \
+#       CAPTIONS=.gpu/d/captions.jsonl TOKENS=.gpu/d/tokens-variants.safetensors.xz MINUTES=5.5 KEEP="1000 2000 4000" \
+#       CONFIG=training/configs/small-mdct-gpu-continue.json OUT=$OUT \
+#       bash training/recipes/default_model_v3_gpu_continue.sh
+#   then RETURN_FROM=3 OUT=$OUT bash training/recipes/default_model_v3_gpu_continue.sh for the last pieces.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

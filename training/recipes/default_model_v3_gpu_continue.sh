@@ -15,12 +15,26 @@
 # (trained tensors, float16) and written to OUT as one tar in pieces of at most 16 MiB (ckpt.tar.part-*, SHA256
 # beside them), with metrics.csv inside. Here: cat OUT/ckpt.tar.part-* | sha256sum (compare), then tar xf -; each
 # step-N/ is a slim checkpoint for `python -m sagasr_export --trained-weights step-N/checkpoint/model.safetensors`.
+# One call brings back less than 64 MiB: OUT gets the first RETURN_PIECES pieces (3); the rest stay in RUN-pieces/
+# on the machine, and a second call while it is warm sends them (RETURN_FROM=3 OUT=$OUT bash <this recipe>: no
+# training, pieces 3 to 5). Four kept steps and the last are five pieces (thirty-ninth session).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-: "${PARTS:?}" "${MODEL:?}" "${INIT:?}" "${CAPTIONS:?}" "${TOKENS:?}" "${CONFIG:?}"
 OUT="${OUT:-/tmp/sagasr-continue-out}"; MINUTES="${MINUTES:-6}"; KEEP="${KEEP:-}"
 RUN="${RUN:-/tmp/sagasr-continue-run}"; DATA="${DATA_DIR:-/tmp/sagasr-data}"; PY="${PYTHON:-python3}"
+RETURN_PIECES="${RETURN_PIECES:-3}"; PIECE="${PIECE:-16M}"
+
+send_pieces() {  # copy pieces $1 .. $1 + RETURN_PIECES - 1 of RUN-pieces/ to OUT; say which stay behind
+    mkdir -p "$OUT"; cp "$RUN-pieces/SHA256" "$OUT/"
+    local all=("$RUN-pieces"/ckpt.tar.part-*) i
+    for ((i = $1; i < ${#all[@]}; i++)); do
+        if ((i < $1 + RETURN_PIECES)); then cp "${all[i]}" "$OUT/"; else echo "left on the machine: ${all[i]}"; fi
+    done
+    ls -l "$OUT"; cat "$OUT/SHA256"
+}
+if [ -n "${RETURN_FROM:-}" ]; then send_pieces "$RETURN_FROM"; exit 0; fi
+: "${PARTS:?}" "${MODEL:?}" "${INIT:?}" "${CAPTIONS:?}" "${TOKENS:?}" "${CONFIG:?}"
 source training/recipes/gpu_env.sh   # packages, carried wheels, offline hubs
 
 # 1. one data folder: links to the clips that arrived, the captions, the tokens
@@ -46,7 +60,7 @@ rm -rf "$RUN"
     ${EXTRA:-}
 
 # 3. slim the kept steps and the last, one tar in <= 16 MiB pieces
-mkdir -p "$OUT"; PACK="$RUN-pack"; rm -rf "$PACK"; mkdir -p "$PACK"
+PACK="$RUN-pack"; rm -rf "$PACK"; mkdir -p "$PACK"
 LAST=$(ls "$RUN/kept" | sed 's/^step-0*//' | sort -n | tail -1)
 for s in $KEEP $LAST; do
     kept="$RUN/kept/step-$(printf %08d "$s")"
@@ -55,9 +69,10 @@ for s in $KEEP $LAST; do
 done
 cp "$(ls -d "$RUN"/logs/*/ | tail -1)metrics.csv" "$PACK/metrics.csv"
 (cd "$PACK" && tar cf "$RUN.tar" .)
-sha256sum < "$RUN.tar" | cut -d' ' -f1 > "$OUT/SHA256"
-split -b 16M -d "$RUN.tar" "$OUT/ckpt.tar.part-"
-ls -l "$OUT"; cat "$OUT/SHA256"
+rm -rf "$RUN-pieces"; mkdir -p "$RUN-pieces"
+sha256sum < "$RUN.tar" | cut -d' ' -f1 > "$RUN-pieces/SHA256"
+split -b "$PIECE" -d "$RUN.tar" "$RUN-pieces/ckpt.tar.part-"
+send_pieces 0
 "$PY" - "$PACK/metrics.csv" <<'PY'
 import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("train/loss")]

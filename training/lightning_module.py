@@ -246,7 +246,11 @@ class DiffusionModule(StepModule):
         slope_in = input_slopes(batch, m.config.sample_rate) if m.config.dit.slope_condition else None
         v = m.velocity(x_t, t, lr_lat, batch["lr_keep"], tokens, batch["cross_keep"], batch["rolloff_in"], rolloff_out,
                        slope_in)
-        return {"loss": flow_loss(v, target)}
+        out = {"loss": flow_loss(v, target)}
+        c = m.config.generated_channels
+        if c < v.shape[1]:  # mdct-env: the excitation's share of the loss is its noise, whatever the weights
+            out["generated"] = flow_loss(v[:, :c], target[:, :c])
+        return out
 
     def export(self, folder: Path) -> None:
         """EMA weights into a copy of the model -> ``sagasr_export.model.checkpoint.save_checkpoint`` folder."""

@@ -360,6 +360,41 @@ def _tiny_loss_fn(audio_dir: Path) -> tuple[Any, dict, Callable[..., float]]:
     return model, batch, loss
 
 
+def test_an_mdct_env_model_reports_the_loss_of_the_channels_its_dit_generates(audio_dir: Path) -> None:
+    """The excitation channels of an mdct-env latent keep their noise (velocity 0), so their share of the flow loss
+    is the same whatever the weights: two DiTs differ in the whole loss by exactly the generated channels' share of
+    their difference in ``generated``; a model whose DiT generates every channel reports no ``generated``."""
+    from sagasr_export.model import build_model, load_config, named_config
+
+    from sagasr_training.lightning_module import DiffusionModule
+    from tests.export.test_mdct import mdct_config
+
+    config = mdct_config(window=8192)
+    ds = WindowDataset(DataConfig(root=str(audio_dir), val_fraction=0.0, window_samples=8192).validate())
+    batch = collate([ds[i] for i in range(3)])
+    opt = dict(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, inv_gamma=1e6, power=0.5, warmup=0.0,
+               ema_decay=0.9, seed=0, save_every=0, run_dir="unused", time_one_fraction=1.0)
+    losses = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = build_model(load_config(config)).eval()
+        with torch.no_grad():
+            for p in model.dit.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+            out = DiffusionModule(model, opt).loss(batch, torch.Generator().manual_seed(3))
+        losses.append((float(out["loss"]), float(out["generated"])))
+    generated, channels = model.config.generated_channels, model.config.vae.latent_dim
+    assert 0 < generated < channels
+    (whole_a, gen_a), (whole_b, gen_b) = losses
+    assert abs(gen_a - gen_b) > 1e-4  # the two DiTs predict differently ...
+    assert whole_a - whole_b == pytest.approx((gen_a - gen_b) * generated / channels, rel=1e-3)  # ... only there
+    _, plain_batch, _ = _tiny_loss_fn(audio_dir)
+    with torch.no_grad():
+        plain = DiffusionModule(build_model(named_config("tiny")).eval(), opt).loss(plain_batch,
+                                                                                    torch.Generator().manual_seed(3))
+    assert set(plain) == {"loss"}
+
+
 def test_caption_dropout_trains_the_empty_caption_with_its_rolloffs(audio_dir: Path) -> None:
     """caption_dropout 1: every pair is trained as the runtime runs an empty caption (zero text tokens), roll-offs
     kept; the same loss as feeding zero tokens, and not the loss with the captions."""

@@ -104,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--exclude-groups", metavar="FILE",
                     help="leave out a corpus build's clips whose group (music21:<piece>, kit:<kit>, ...) is listed "
                          "in FILE, one per line")
+    pr = sub.add_parser("probe", help="a held-out loss at the default run's condition (t = 1, no caption, roll-off "
+                                      "unknown) per weights file and set of clips, to choose among checkpoints")
+    pr.add_argument("--model", dest="probe_model", required=True, help="the model config (JSON) of the weights")
+    pr.add_argument("--weights", dest="probe_weights", action="append", required=True, metavar="NAME=SAFETENSORS",
+                    help="trained tensors (as --init-weights takes); repeat for each candidate")
+    pr.add_argument("--set", dest="probe_sets", action="append", required=True, metavar="NAME=FOLDER[:COUNT]",
+                    help="the first COUNT audio files of FOLDER (all without COUNT); repeat for each set")
+    pr.add_argument("--windows", dest="probe_windows", type=int, default=96, help="windows per set (96)")
+    pr.add_argument("--batch", dest="probe_batch", type=int, default=16, help="windows per forward pass (16)")
+    pr.add_argument("--seed", dest="probe_seed", type=int, default=0, help="windows, degradation and noise (0)")
+    pr.add_argument("--json", dest="probe_json", help="also write the table as JSON {weights: {set: loss}}")
     ug = sub.add_parser("untrained-groups", help="the groups (pieces, kits) of corpus builds' clips that no training "
                                                  "set used, one per line (for mix --exclude-groups)")
     ug.add_argument("untrained_corpora", nargs="+", metavar="CORPUS[:TRAINED]",
@@ -192,6 +203,27 @@ def main(argv: list[str] | None = None) -> int:
             exclude = read_groups(args.exclude_groups) if args.exclude_groups else frozenset()
             count = mix_sets(args.mix_out, [MixSource.parse(t) for t in args.mix_sources], holdout, exclude)
             print(f"{count} clips -> {args.mix_out}/train.txt, {args.mix_out}/captions.jsonl")
+            return 0
+        if args.command == "probe":
+            import json
+
+            from sagasr_stream.files import atomic_write_text
+
+            from .probe import ProbeSet, markdown, probe
+
+            if args.probe_windows < 1 or args.probe_batch < 1:
+                raise ValueError(f"--windows and --batch must be >= 1, got {args.probe_windows}, {args.probe_batch}")
+            weights = {}
+            for text in args.probe_weights:
+                name, sep, path = text.partition("=")
+                if not sep or not name or not path:
+                    raise ValueError(f"--weights {text!r}: expected NAME=SAFETENSORS")
+                weights[name] = path
+            table = probe(args.probe_model, weights, [ProbeSet.parse(t) for t in args.probe_sets],
+                          args.probe_windows, args.probe_batch, args.probe_seed)
+            print(markdown(table), end="")
+            if args.probe_json:
+                atomic_write_text(Path(args.probe_json), json.dumps(table, indent=1) + "\n")
             return 0
         if args.command == "untrained-groups":
             from sagasr_stream.files import atomic_write_text

@@ -202,7 +202,7 @@
 #   against v3.9 (2n at step 1000: +0.50 %), the hits +2.7 to +16.7 %. Stage 2p, the same with
 #   EXTRA="--caption-dropout 1.0" MINUTES=1.05 KEEP=1000 (the data carried again): step 1000 +0.64 %. Neither shipped.
 #   Both runs raised the envelope loss of their own training pairs past step 1000 (`generated`, model card): next
-#   time a learning rate ten times lower or decaying, chosen by benchmarks/val_loss_probe.py.
+#   time a learning rate ten times lower or decaying, chosen by `sagasr-train probe`.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

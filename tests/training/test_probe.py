@@ -1,0 +1,67 @@
+"""`sagasr-train probe`: a held-out loss at the default run's condition, the same pairs for every weights file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from sagasr_training.cli import main
+from sagasr_training.probe import ProbeSet
+from tests.export.test_mdct import mdct_config
+
+from .conftest import tone_clip, write_audio
+from .test_gpu_continue_recipe import _init_weights
+
+
+@pytest.fixture(scope="module")
+def candidates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path], Path]:
+    """A tiny mdct-env model's config, its weights, the same weights copied and a nudged copy; a folder of tones."""
+    root = tmp_path_factory.mktemp("probe")
+    config = mdct_config(window=8192)
+    (root / "model.json").write_text(json.dumps(config))
+    start = _init_weights(config, root / "init")
+    tensors = load_file(str(start))
+    save_file(tensors, str(root / "copy.safetensors"))
+    generator = torch.Generator().manual_seed(1)
+    nudged = {k: v + 0.05 * torch.randn(v.shape, generator=generator).to(v.dtype) if k.startswith("dit.") else v
+              for k, v in tensors.items()}
+    save_file(nudged, str(root / "nudged.safetensors"))
+    for i in range(3):
+        write_audio(root / "clips" / f"tone_{i}.flac", tone_clip(44100, 1, 1.0, 330.0 * (i + 1), i), 44100)
+    weights = {"start": start, "copy": root / "copy.safetensors", "nudged": root / "nudged.safetensors"}
+    return root / "model.json", weights, root / "clips"
+
+
+def test_probe_scores_every_weights_file_on_the_same_pairs(candidates: tuple[Path, dict[str, Path], Path],
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, weights, clips = candidates
+    args = ["probe", "--model", str(config), "--set", f"tones={clips}", "--set", f"first={clips}:1",
+            "--windows", "6", "--batch", "4", "--json", str(tmp_path / "probe.json")]
+    args += [a for name, path in weights.items() for a in ("--weights", f"{name}={path}")]
+    assert main(args) == 0
+    table = json.loads((tmp_path / "probe.json").read_text())
+    assert list(table) == ["start", "copy", "nudged"] and all(list(row) == ["tones", "first"] for row in table.values())
+    assert table["start"] == table["copy"]  # same weights, same pairs and noise: the same numbers
+    assert table["nudged"]["tones"] != table["start"]["tones"]  # other weights, another loss
+    assert all(0 < loss < 100 for row in table.values() for loss in row.values())
+    shown = capsys.readouterr().out
+    assert shown.startswith("| weights | tones | first | sum |") and "| nudged |" in shown
+    assert main(args) == 0 and json.loads((tmp_path / "probe.json").read_text()) == table  # deterministic
+
+
+def test_probe_set_text_and_missing_audio_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ProbeSet.parse("ms7=/data/ms7/clips:40") == ProbeSet("ms7", Path("/data/ms7/clips"), 40)
+    assert ProbeSet.parse("t=C:/clips") == ProbeSet("t", Path("C:/clips"), 0)  # a colon not before digits: the path's
+    for text in ("ms7", "=x", "a="):
+        with pytest.raises(ValueError, match="NAME=FOLDER"):
+            ProbeSet.parse(text)
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        ProbeSet("gone", tmp_path / "gone").files()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files"):
+        ProbeSet("empty", tmp_path / "empty").files()
+    assert main(["probe", "--model", "m.json", "--weights", "w", "--set", f"e={tmp_path / 'empty'}"]) == 2
+    assert "NAME=SAFETENSORS" in capsys.readouterr().err

@@ -1,0 +1,115 @@
+"""A held-out loss at the default run's condition, to choose among a run's checkpoints without the runtime.
+
+    sagasr-train probe --model training/weights/v3-repeat/config.json \\
+        --weights v3.9=training/weights/v3-repeat/model.safetensors --weights c1000=STEP/checkpoint/model.safetensors \\
+        --set ms7=MS7/clips:40 --set avl11=AVL11:30 [--windows 96] [--batch 16] [--json OUT.json]
+
+For each weights file and each set of clips: the mean flow loss of the DiT on the latent channels it generates (the
+envelopes of an mdct-env model: the excitation keeps its noise whatever the weights), on fixed band-limited windows
+of the clips (the training degradation, untilted targets, every condition kept), at the condition the default run
+evaluates: t = 1 (one step), no caption, the output roll-off unknown. Windows, degradation and noise are drawn from
+the seed alone, so every weights file sees the same pairs. On nine candidates of three GPU runs the sums ranked them
+as the choice sets' mean LSD did but for one adjacent pair (model card, "more data on a lent GPU"), in seconds per
+candidate where the choice sets take minutes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .audio_files import scan_audio
+
+# the training options under which DiffusionModule.loss is the default run's one step (the EMA is never updated)
+INFERENCE_CONDITION = {"time_one_fraction": 1.0, "caption_dropout": 1.0, "rolloff_unknown_fraction": 1.0,
+                       "ema_decay": 0.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeSet:
+    """``NAME=FOLDER[:COUNT]``: the first COUNT audio files of FOLDER (sorted; all of them without COUNT)."""
+
+    name: str
+    folder: Path
+    count: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "ProbeSet":
+        name, sep, rest = text.partition("=")
+        folder, colon, count = rest.rpartition(":")
+        if not (colon and count.isdigit()):
+            folder, count = rest, "0"
+        if not sep or not name or not folder:
+            raise ValueError(f"probe set {text!r}: expected NAME=FOLDER[:COUNT]")
+        return cls(name, Path(folder), int(count))
+
+    def files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"probe set {self.name}: {self.folder} is not a folder")
+        files = scan_audio(self.folder)
+        if not files:
+            raise ValueError(f"probe set {self.name}: no audio files under {self.folder}")
+        return files[: self.count] if self.count else files
+
+
+def fixed_batches(probe_set: ProbeSet, window_samples: int, windows: int, batch: int,
+                  seed: int) -> list[dict[str, Any]]:
+    """``windows`` band-limited pairs of the set's files, spread evenly over them, in batches of ``batch``
+    (:class:`~sagasr_training.data.WindowDataset` items: ``hr``, ``lr`` (B, 1, window_samples) float32, conditions)."""
+    from .config import DataConfig
+    from .data import WindowDataset, collate
+
+    cfg = DataConfig(root=str(probe_set.folder), window_samples=window_samples, val_fraction=0.0, seed=seed,
+                     lr_dropout=0.0, cross_dropout=0.0)  # every condition kept, as the runtime runs
+    cfg = dataclasses.replace(cfg, degrade=dataclasses.replace(cfg.degrade, target_tilt_fraction=0.0))
+    data = WindowDataset(cfg, "train", files=probe_set.files())
+    step = max(1, len(data) // windows)  # fewer windows than asked: the indices wrap, with other degradation draws
+    items = [data[i * step] for i in range(windows)]
+    return [collate(items[i:i + batch]) for i in range(0, len(items), batch)]
+
+
+def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int) -> float:
+    """Mean loss of ``model`` (a SagaSR) over ``batches`` at :data:`INFERENCE_CONDITION`, the noise of batch i drawn
+    from ``seed + i``; on the generated channels where the model reports them."""
+    from .lightning_module import DiffusionModule
+
+    module = DiffusionModule(model, dict(INFERENCE_CONDITION)).eval()
+    losses = []
+    with torch.no_grad():
+        for i, b in enumerate(batches):
+            ids, mask = model.tokenize([""] * len(b["index"]))
+            b = {**b, "text_tokens": torch.zeros_like(model.encode_text(ids, mask))}
+            out = module.loss(b, torch.Generator().manual_seed(seed + i))
+            losses.append(float(out.get("generated", out["loss"])))
+    return sum(losses) / len(losses)
+
+
+def probe(config: str | os.PathLike[str], weights: dict[str, str | os.PathLike[str]], sets: list[ProbeSet],
+          windows: int = 96, batch: int = 16, seed: int = 0) -> dict[str, dict[str, float]]:
+    """{weights name: {set name: loss}} for every weights file (trained tensors, as ``--init-weights`` takes)."""
+    from sagasr_export.model import build_model, load_config
+    from sagasr_export.model.checkpoint import load_trained_weights
+
+    model_config = load_config(str(config))
+    batches = {s.name: fixed_batches(s, model_config.window_samples, windows, batch, seed) for s in sets}
+    table: dict[str, dict[str, float]] = {}
+    for name, path in weights.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = build_model(model_config)
+            load_trained_weights(model, path)
+        table[name] = {s.name: probe_loss(model, batches[s.name], seed) for s in sets}
+    return table
+
+
+def markdown(table: dict[str, dict[str, float]]) -> str:
+    """The probe table as Markdown: a row per weights file, a column per set and their sum."""
+    sets = list(next(iter(table.values())))
+    lines = ["| weights | " + " | ".join(sets) + " | sum |", "|---|" + "---|" * (len(sets) + 1)]
+    for name, row in table.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[s]:.5f}" for s in sets) + f" | {sum(row.values()):.5f} |")
+    return "\n".join(lines) + "\n"

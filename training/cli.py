@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "unknown) per weights file and set of clips, to choose among checkpoints")
     pr.add_argument("--model", dest="probe_model", required=True, help="the model config (JSON) of the weights")
     pr.add_argument("--weights", dest="probe_weights", action="append", required=True, metavar="NAME=SAFETENSORS",
-                    help="trained tensors (as --init-weights takes); repeat for each candidate")
+                    help="trained tensors (as --init-weights takes) or a checkpoint folder; repeat for each")
     pr.add_argument("--set", dest="probe_sets", action="append", required=True, metavar="NAME=FOLDER[:COUNT]",
                     help="the first COUNT audio files of FOLDER (all without COUNT); repeat for each set")
     pr.add_argument("--windows", dest="probe_windows", type=int, default=96, help="windows per set (96)")

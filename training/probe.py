@@ -90,9 +90,10 @@ def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int) -> float:
 
 def probe(config: str | os.PathLike[str], weights: dict[str, str | os.PathLike[str]], sets: list[ProbeSet],
           windows: int = 96, batch: int = 16, seed: int = 0) -> dict[str, dict[str, float]]:
-    """{weights name: {set name: loss}} for every weights file (trained tensors, as ``--init-weights`` takes)."""
+    """{weights name: {set name: loss}} for every weights file: trained tensors (as ``--init-weights`` takes) on the
+    model ``config``, or a checkpoint folder (``config.json`` + ``model.safetensors``, such as a run's kept steps)."""
     from sagasr_export.model import build_model, load_config
-    from sagasr_export.model.checkpoint import load_trained_weights
+    from sagasr_export.model.checkpoint import load_checkpoint, load_trained_weights
 
     model_config = load_config(str(config))
     batches = {s.name: fixed_batches(s, model_config.window_samples, windows, batch, seed) for s in sets}
@@ -100,8 +101,11 @@ def probe(config: str | os.PathLike[str], weights: dict[str, str | os.PathLike[s
     for name, path in weights.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = build_model(model_config)
-            load_trained_weights(model, path)
+            if Path(path).is_dir():
+                model = load_checkpoint(path)
+            else:
+                model = build_model(model_config)
+                load_trained_weights(model, path)
         table[name] = {s.name: probe_loss(model, batches[s.name], seed) for s in sets}
     return table
 

@@ -1,6 +1,7 @@
 """training/recipes/default_model_v3_gpu_continue.sh, dry-run on the CPU with a tiny analytic-VAE model: clips from
 the data parts that arrived, xz-compressed caption tokens, the kept EMA checkpoints slimmed and sent back as one tar
-in pieces whose SHA-256 checks, over two calls when one call cannot bring them all back."""
+in pieces whose SHA-256 checks, over two calls when one call cannot bring them all back; the kept checkpoints
+scored by the probe, its best kept."""
 from __future__ import annotations
 
 import hashlib
@@ -65,7 +66,7 @@ def test_dry_run_trains_on_the_parts_that_arrived_and_sends_back_the_kept_checkp
            "MODEL": str(tmp_path / "model.json"), "INIT": str(_init_weights(config, tmp_path / "init")),
            "CAPTIONS": str(captions), "TOKENS": str(tokens),
            "CONFIG": str(REPO / "training" / "configs" / "small-mdct-gpu-continue.json"), "MINUTES": "5",
-           "KEEP": "2", "OUT": str(tmp_path / "out"), "RUN": str(tmp_path / "run"), "DATA_DIR": str(tmp_path / "data"),
+           "KEEP": "best 2", "PROBE_SETS": f"tones={tmp_path / 'a' / 'clips'}", "OUT": str(tmp_path / "out"), "RUN": str(tmp_path / "run"), "DATA_DIR": str(tmp_path / "data"),
            "PKGS": str(tmp_path / "pkgs"), "PIECE": "64K", "RETURN_PIECES": "1",
            "EXTRA": "--accelerator cpu --precision 32-true --batch-size 2 --bank-versions 1 --bank-workers 1 "
                     "--save-every 2 --max-steps 4 --log-every 1 --lr 1e-3 --warmup 0 --ema-decay 0.5"}
@@ -89,9 +90,14 @@ def test_dry_run_trains_on_the_parts_that_arrived_and_sends_back_the_kept_checkp
     assert hashlib.sha256(joined).hexdigest() == (out / "SHA256").read_text().strip()
     with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
         members = {m.name.removeprefix("./") for m in tar.getmembers() if m.isfile()}
-        assert members == {"metrics.csv", "step-2/checkpoint/model.safetensors", "step-2/checkpoint/config.json",
-                           "step-4/checkpoint/model.safetensors", "step-4/checkpoint/config.json"}
+        assert members == {"metrics.csv", "probe.md", "probe.json", "step-2/checkpoint/model.safetensors",
+                           "step-2/checkpoint/config.json", "step-4/checkpoint/model.safetensors",
+                           "step-4/checkpoint/config.json"}
         tar.extractall(tmp_path / "back", filter="data")
+    probed = json.loads((tmp_path / "back" / "probe.json").read_text())
+    assert list(probed) == ["start", "2", "4"] and all(list(row) == ["tones"] for row in probed.values())
+    best = min(("2", "4"), key=lambda step: probed[step]["tones"])
+    assert f"lowest probe sum: step {best}" in done.stdout  # "best" in KEEP: that step comes back (with the last)
     from safetensors.torch import load_file
 
     from sagasr_export.model import build_model

@@ -7,6 +7,10 @@
 #   TOKENS=.gpu/b/tokens-variants.safetensors.xz CONFIG=training/configs/small-mdct-gpu-continue.json \
 #   MINUTES=6 KEEP="1000 3000" OUT=/tmp/out bash training/recipes/default_model_v3_gpu_continue.sh
 #
+# PROBE_SETS: held-out clips, "NAME=FOLDER[:COUNT] ..." (`sagasr-train probe`): every kept checkpoint and the start
+# are scored on them after the run (probe.md and probe.json come back in the tar), and "best" in KEEP names the kept
+# step with the lowest sum (thirty-ninth session: on nine candidates it ranked them as the choice sets did).
+#
 # EXTRA: more training flags (a dry run on a CPU: EXTRA="--accelerator cpu --precision 32-true --batch-size 4
 # --bank-versions 1 --bank-workers 2 --save-every 3" MINUTES=0.5 KEEP=3).
 #
@@ -59,8 +63,22 @@ rm -rf "$RUN"
     --text-tokens "$DATA/tokens-variants.safetensors" --run-dir "$RUN" --max-minutes "$MINUTES" --keep-checkpoints \
     ${EXTRA:-}
 
-# 3. slim the kept steps and the last, one tar in <= 16 MiB pieces
+# 3. optional: every kept checkpoint and the start scored on held-out clips (sagasr-train probe); "best" in KEEP
 PACK="$RUN-pack"; rm -rf "$PACK"; mkdir -p "$PACK"
+if [ -n "${PROBE_SETS:-}" ]; then
+    probe=(--weights "start=$INIT")
+    for set in $PROBE_SETS; do probe+=(--set "$set"); done
+    for kept in "$RUN"/kept/step-*; do
+        probe+=(--weights "$(basename "$kept" | sed 's/^step-0*//')=$kept/checkpoint")
+    done
+    "$PY" -m sagasr_training probe --model "$MODEL" "${probe[@]}" --json "$PACK/probe.json" | tee "$PACK/probe.md"
+    BEST=$("$PY" -c 'import json, sys; t = json.load(open(sys.argv[1])); t.pop("start")
+print(min(t, key=lambda k: sum(t[k].values())))' "$PACK/probe.json")
+    echo "lowest probe sum: step $BEST"
+fi
+KEEP="${KEEP//best/${BEST:-}}"
+
+# 4. slim the kept steps and the last, one tar in <= 16 MiB pieces
 LAST=$(ls "$RUN/kept" | sed 's/^step-0*//' | sort -n | tail -1)
 for s in $KEEP $LAST; do
     kept="$RUN/kept/step-$(printf %08d "$s")"

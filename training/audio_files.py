@@ -17,6 +17,16 @@ from sagasr_stream.input_files import AUDIO_SUFFIXES
 AUDIO_EXTENSIONS = tuple(sorted(AUDIO_SUFFIXES))
 
 
+def named_folder(text: str) -> tuple[str, str, int | None]:
+    """``NAME=FOLDER[:N]`` -> (NAME, FOLDER, N or None); a colon not followed by digits alone is part of FOLDER.
+    Without ``=`` the name is the whole text and the folder empty (the caller's error)."""
+    name, _, rest = text.partition("=")
+    head, colon, tail = rest.rpartition(":")
+    if colon and tail.isdigit():
+        return name, head, int(tail)
+    return name, rest, None
+
+
 def scan_audio(root: str | os.PathLike[str]) -> list[Path]:
     """All audio files under ``root`` (recursive, sorted, hidden files skipped); a name that is not UTF-8 (which
     the decoder, the caption cache and the split hash cannot take) is an error naming it."""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sagasr_stream.files import atomic_write_text
 
-from .audio_files import listed_audio
+from .audio_files import listed_audio, named_folder
 from .captions import read_cache
 from .corpus.split import validated_by_hash
 
@@ -45,16 +45,12 @@ class MixSource:
     @classmethod
     def parse(cls, text: str) -> "MixSource":
         """``PREFIX=FOLDER[:STRIDE]`` -> MixSource (errors name the text)."""
-        prefix, sep, rest = text.partition("=")
-        if not sep or not _PREFIX.fullmatch(prefix) or not rest:
+        prefix, folder, stride = named_folder(text)
+        if not _PREFIX.fullmatch(prefix) or not folder:
             raise ValueError(f"mix source {text!r}: expected PREFIX=FOLDER[:STRIDE], PREFIX letters and digits")
-        folder, stride = rest, "1"
-        head, colon, tail = rest.rpartition(":")
-        if colon and tail.isdigit():
-            folder, stride = head, tail
-        if int(stride) < 1:
+        if stride is not None and stride < 1:
             raise ValueError(f"mix source {text!r}: the stride must be >= 1")
-        return cls(prefix, Path(folder), int(stride))
+        return cls(prefix, Path(folder), 1 if stride is None else stride)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .audio_files import scan_audio
+from .audio_files import named_folder, scan_audio
 
 # the training options under which DiffusionModule.loss is the default run's one step (the EMA is never updated)
 INFERENCE_CONDITION = {"time_one_fraction": 1.0, "caption_dropout": 1.0, "rolloff_unknown_fraction": 1.0,
@@ -39,13 +39,10 @@ class ProbeSet:
 
     @classmethod
     def parse(cls, text: str) -> "ProbeSet":
-        name, sep, rest = text.partition("=")
-        folder, colon, count = rest.rpartition(":")
-        if not (colon and count.isdigit()):
-            folder, count = rest, "0"
-        if not sep or not name or not folder:
+        name, folder, count = named_folder(text)
+        if not name or not folder:
             raise ValueError(f"probe set {text!r}: expected NAME=FOLDER[:COUNT]")
-        return cls(name, Path(folder), int(count))
+        return cls(name, Path(folder), count or 0)
 
     def files(self) -> list[Path]:
         if not self.folder.is_dir():

@@ -201,8 +201,16 @@
 #   EMA at steps 1000 / 2000 / 4000 / 6158 exported with stage 2m's flags: choice sets +0.54 / +0.75 / +2.29 / +4.07 %
 #   against v3.9 (2n at step 1000: +0.50 %), the hits +2.7 to +16.7 %. Stage 2p, the same with
 #   EXTRA="--caption-dropout 1.0" MINUTES=1.05 KEEP=1000 (the data carried again): step 1000 +0.64 %. Neither shipped.
-#   Both runs raised the envelope loss of their own training pairs past step 1000 (`generated`, model card): next
-#   time a learning rate ten times lower or decaying, chosen by `sagasr-train probe`.
+#   Both runs raised the envelope loss of their own training pairs past step 1000 (`generated`, model card); the
+#   same continuation on a CPU (fp32, batch 8) lowers it, at lr 5e-5 and 5e-6 alike (rule 49, here, one thread each):
+#   sagasr-train diffusion --config training/configs/small-mdct-gpu-continue.json \
+#       --model training/weights/v3-repeat/config.json --init-weights training/weights/v3-repeat/model.safetensors \
+#       --data "$M" --file-list "$M/train.txt" --captions "$M/captions.jsonl" \
+#       --text-tokens "$M/tokens-variants.safetensors" \
+#       --accelerator cpu --precision 32-true --batch-size 8 --bank-versions 4 --bank-workers 1 --max-steps 3000 \
+#       --save-every 1000 --keep-checkpoints --max-minutes 60 --lr 5e-6 --run-dir RUN      # M=$WORK/mix3h
+#   Its step 3000, the lowest `sagasr-train probe` sum, as a candidate (rule 50): choice sets -0.27 %, hits +0.8 %;
+#   not shipped. Next time on a device: fp32 against bf16 at batch 256.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

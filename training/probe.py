@@ -9,8 +9,9 @@ envelopes of an mdct-env model: the excitation keeps its noise whatever the weig
 of the clips (the training degradation, untilted targets, every condition kept), at the condition the default run
 evaluates: t = 1 (one step), no caption, the output roll-off unknown. Windows, degradation and noise are drawn from
 the seed alone, so every weights file sees the same pairs. On nine candidates of three GPU runs the sums ranked them
-as the choice sets' mean LSD did but for one adjacent pair (model card, "more data on a lent GPU"), in seconds per
-candidate where the choice sets take minutes.
+as the choice sets' mean LSD did but for one adjacent pair, in seconds per candidate where the choice sets take
+minutes; a small gain here is not one there (a CPU continuation 6.8 % lower here: choice sets -0.27 %), because the
+runtime's chain after the DiT passes on a fraction of it (model card, "more data on a lent GPU, ...").
 """
 from __future__ import annotations
 

@@ -76,6 +76,7 @@ if [ -n "${PROBE_SETS:-}" ]; then
 print(min(t, key=lambda k: sum(t[k].values())))' "$PACK/probe.json")
     echo "lowest probe sum: step $BEST"
 fi
+case " $KEEP " in *" best "*) [ -n "${BEST:-}" ] || echo "KEEP names best, but no PROBE_SETS scored the steps" ;; esac
 KEEP="${KEEP//best/${BEST:-}}"
 
 # 4. slim the kept steps and the last, one tar in <= 16 MiB pieces

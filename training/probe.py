@@ -10,8 +10,9 @@ of the clips (the training degradation, untilted targets, every condition kept),
 evaluates: t = 1 (one step), no caption, the output roll-off unknown. Windows, degradation and noise are drawn from
 the seed alone, so every weights file sees the same pairs. On nine candidates of three GPU runs the sums ranked them
 as the choice sets' mean LSD did but for one adjacent pair, in seconds per candidate where the choice sets take
-minutes; a small gain here is not one there (a CPU continuation 6.8 % lower here: choice sets -0.27 %), because the
-runtime's chain after the DiT passes on a fraction of it (model card, "more data on a lent GPU, ...").
+minutes; a small gain here is not one there (a CPU continuation 6.8 % lower here: choice sets -0.27 %, and +0.15 %
+without the runtime's chain after the DiT), so it chooses candidates, it does not judge them (model card, "more data
+on a lent GPU, ...").
 """
 from __future__ import annotations
 

@@ -132,6 +132,17 @@ class CaptionStore:
         return self.table.get(self.key(path)) or metadata_caption(path)
 
 
+def write_listing(out: str | os.PathLike[str], clips: list[tuple[str, str]]) -> None:
+    """``out/train.txt`` and ``out/captions.jsonl`` of (path relative to ``out``, caption) pairs, in order: a
+    training set's file list and caption cache (``--file-list``, ``--captions``)."""
+    from sagasr_stream.files import atomic_write_text
+
+    out = Path(out)
+    atomic_write_text(out / "train.txt", "".join(f"{path}\n" for path, _ in clips))
+    atomic_write_text(out / "captions.jsonl", "".join(json.dumps({"path": path, "caption": caption}) + "\n"
+                                                      for path, caption in clips))
+
+
 def read_cache(cache: str | os.PathLike[str]) -> dict[str, str]:
     """JSON-lines cache -> {path: caption}; later lines win; a torn last line (interrupted write) is ignored, any
     other line that is not JSON is an error naming the file and line."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from pedalboard.io import AudioFile
 
-from sagasr_stream.files import atomic_write_text
+from .captions import CaptionStore, write_listing
 
 
 def carry_order(clips: list[dict], seed: int = 0) -> list[dict]:
@@ -66,13 +66,6 @@ def copy_16bit(source: Path, target: Path, max_seconds: float | None = None) -> 
     return target.stat().st_size
 
 
-def write_listing(out: Path, clips: list[tuple[str, str]]) -> None:
-    """``out/train.txt`` and ``out/captions.jsonl`` of (path, caption) pairs, in order."""
-    atomic_write_text(out / "train.txt", "".join(f"{path}\n" for path, _ in clips))
-    atomic_write_text(out / "captions.jsonl", "".join(json.dumps({"path": path, "caption": caption}) + "\n"
-                                                      for path, caption in clips))
-
-
 def part_names(count: int) -> list[str]:
     """The parts' folder names: a, b, ..., z (at most 26 parts)."""
     if not 1 <= count <= 26:
@@ -86,8 +79,6 @@ def carry_parts(folder: str | os.PathLike[str], out: str | os.PathLike[str], par
     ``out/<part>/<path>``, each part taking clips until it passes its ``part_mb`` MB (10**6 bytes); write
     ``out/train.txt`` and ``out/captions.jsonl`` of every clip copied. Returns {part: (clips, bytes)}; a clip left
     once the last part is full is an error naming how many did not fit."""
-    from .captions import CaptionStore
-
     folder, out = Path(folder), Path(out)
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"carry-parts: max_seconds must be > 0, got {max_seconds}")

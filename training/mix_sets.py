@@ -25,10 +25,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sagasr_stream.files import atomic_write_text
-
 from .audio_files import listed_audio, named_folder
-from .captions import read_cache
+from .captions import read_cache, write_listing
 from .corpus.split import validated_by_hash
 
 _PREFIX = re.compile(r"[A-Za-z0-9]+")
@@ -145,7 +143,5 @@ def mix_sets(out: str | os.PathLike[str], sources: list[MixSource], holdout: Hol
         if not target.is_file():
             raise FileNotFoundError(f"{target}: listed, but not a file")
         _link(target, out / name)
-    atomic_write_text(out / "captions.jsonl",
-                      "".join(json.dumps({"path": name, "caption": cap}) + "\n" for _, name, cap in chosen))
-    atomic_write_text(out / "train.txt", "\n".join(names) + "\n")
+    write_listing(out, [(name, cap) for _, name, cap in chosen])
     return len(chosen)

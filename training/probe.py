@@ -79,9 +79,10 @@ def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int) -> float:
     module = DiffusionModule(model, dict(INFERENCE_CONDITION)).eval()
     losses = []
     with torch.no_grad():
+        ids, mask = model.tokenize([""])
+        empty = torch.zeros_like(model.encode_text(ids, mask))  # (1, S, D): the shape only (captions are dropped)
         for i, b in enumerate(batches):
-            ids, mask = model.tokenize([""] * len(b["index"]))
-            b = {**b, "text_tokens": torch.zeros_like(model.encode_text(ids, mask))}
+            b = {**b, "text_tokens": empty.expand(len(b["index"]), -1, -1)}
             out = module.loss(b, torch.Generator().manual_seed(seed + i))
             losses.append(float(out.get("generated", out["loss"])))
     return sum(losses) / len(losses)

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch", dest="probe_batch", type=int, default=16, help="windows per forward pass (16)")
     pr.add_argument("--seed", dest="probe_seed", type=int, default=0, help="windows, degradation and noise (0)")
     pr.add_argument("--json", dest="probe_json", help="also write the table as JSON {weights: {set: loss}}")
+    pr.add_argument("--training-condition", dest="probe_condition", metavar="CONFIG",
+                    help="a training config (JSON): the loss under its own draws (times, hidden roll-offs, tilted "
+                         "targets, dropped conditions; no captions) instead of the default run's one step")
     ug = sub.add_parser("untrained-groups", help="the groups (pieces, kits) of corpus builds' clips that no training "
                                                  "set used, one per line (for mix --exclude-groups)")
     ug.add_argument("untrained_corpora", nargs="+", metavar="CORPUS[:TRAINED]",
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
             from sagasr_stream.files import atomic_write_text
 
-            from .probe import ProbeSet, markdown, probe
+            from .probe import Condition, ProbeSet, markdown, probe
 
             if args.probe_windows < 1 or args.probe_batch < 1:
                 raise ValueError(f"--windows and --batch must be >= 1, got {args.probe_windows}, {args.probe_batch}")
@@ -219,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                 if not sep or not name or not path:
                     raise ValueError(f"--weights {text!r}: expected NAME=SAFETENSORS")
                 weights[name] = path
+            condition = Condition.of_training(args.probe_condition) if args.probe_condition else None
             table = probe(args.probe_model, weights, [ProbeSet.parse(t) for t in args.probe_sets],
-                          args.probe_windows, args.probe_batch, args.probe_seed)
+                          args.probe_windows, args.probe_batch, args.probe_seed, condition)
             print(markdown(table), end="")
             if args.probe_json:
                 atomic_write_text(Path(args.probe_json), json.dumps(table, indent=1) + "\n")

@@ -13,6 +13,10 @@ as the choice sets' mean LSD did but for one adjacent pair, in seconds per candi
 minutes; a small gain here is not one there (a CPU continuation 6.8 % lower here: choice sets -0.27 %, and +0.15 %
 without the runtime's chain after the DiT), so it chooses candidates, it does not judge them (model card, "more data
 on a lent GPU, ...").
+
+``--training-condition CONFIG`` scores the same windows under a training config's own draws instead (its times,
+hidden roll-offs, tilted targets and dropped conditions; captions stay empty): whether a run lowers the objective it
+optimises, on windows it did not train on (a lent GPU's runs raised theirs past step 1000, model card).
 """
 from __future__ import annotations
 
@@ -55,28 +59,57 @@ class ProbeSet:
         return files[: self.count] if self.count else files
 
 
-def fixed_batches(probe_set: ProbeSet, window_samples: int, windows: int, batch: int,
-                  seed: int) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """The draws the loss is taken under: :class:`DiffusionModule` options and the windows' data config (its
+    degradation, target tilts and condition dropouts)."""
+
+    options: dict[str, Any]
+    data: Any  # sagasr_training.config.DataConfig
+
+    @classmethod
+    def inference(cls) -> "Condition":
+        """The default run's one step: t = 1, no caption, roll-off unknown, every condition kept, untilted targets."""
+        from .config import DataConfig
+
+        data = DataConfig(root="", lr_dropout=0.0, cross_dropout=0.0)
+        return cls(dict(INFERENCE_CONDITION), dataclasses.replace(
+            data, degrade=dataclasses.replace(data.degrade, target_tilt_fraction=0.0)))
+
+    @classmethod
+    def of_training(cls, config: str | os.PathLike[str]) -> "Condition":
+        """A training config's (JSON) own draws; the EMA is never updated."""
+        from .config import load_train_config
+
+        cfg = load_train_config(config)
+        options = {k: getattr(cfg, k) for k in ("time_one_fraction", "caption_dropout", "rolloff_unknown_fraction",
+                                                "logit_mean", "logit_std")}
+        return cls({**options, "ema_decay": 0.0}, cfg.data)
+
+
+def fixed_batches(probe_set: ProbeSet, window_samples: int, windows: int, batch: int, seed: int,
+                  condition: Condition | None = None) -> list[dict[str, Any]]:
     """``windows`` band-limited pairs of the set's files, spread evenly over them, in batches of ``batch``
-    (:class:`~sagasr_training.data.WindowDataset` items: ``hr``, ``lr`` (B, 1, window_samples) float32, conditions)."""
-    from .config import DataConfig
+    (:class:`~sagasr_training.data.WindowDataset` items: ``hr``, ``lr`` (B, 1, window_samples) float32, conditions),
+    drawn as ``condition``'s data config says (default: :meth:`Condition.inference`)."""
     from .data import WindowDataset, collate
 
-    cfg = DataConfig(root=str(probe_set.folder), window_samples=window_samples, val_fraction=0.0, seed=seed,
-                     lr_dropout=0.0, cross_dropout=0.0)  # every condition kept, as the runtime runs
-    cfg = dataclasses.replace(cfg, degrade=dataclasses.replace(cfg.degrade, target_tilt_fraction=0.0))
+    data_config = (condition or Condition.inference()).data
+    cfg = dataclasses.replace(data_config, root=str(probe_set.folder), window_samples=window_samples,
+                              val_fraction=0.0, seed=seed, file_list=None, captions=None, text_tokens=None,
+                              latent_cache=None)
     data = WindowDataset(cfg, "train", files=probe_set.files())
     step = max(1, len(data) // windows)  # fewer windows than asked: the indices wrap, with other degradation draws
     items = [data[i * step] for i in range(windows)]
     return [collate(items[i:i + batch]) for i in range(0, len(items), batch)]
 
 
-def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int) -> float:
-    """Mean loss of ``model`` (a SagaSR) over ``batches`` at :data:`INFERENCE_CONDITION`, the noise of batch i drawn
-    from ``seed + i``; on the generated channels where the model reports them."""
+def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int, condition: Condition | None = None) -> float:
+    """Mean loss of ``model`` (a SagaSR) over ``batches`` under ``condition``'s options (default: the default run's
+    one step), the draws of batch i from ``seed + i``; on the generated channels where the model reports them."""
     from .lightning_module import DiffusionModule
 
-    module = DiffusionModule(model, dict(INFERENCE_CONDITION)).eval()
+    module = DiffusionModule(model, dict((condition or Condition.inference()).options)).eval()
     losses = []
     with torch.no_grad():
         ids, mask = model.tokenize([""])
@@ -89,14 +122,16 @@ def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int) -> float:
 
 
 def probe(config: str | os.PathLike[str], weights: dict[str, str | os.PathLike[str]], sets: list[ProbeSet],
-          windows: int = 96, batch: int = 16, seed: int = 0) -> dict[str, dict[str, float]]:
+          windows: int = 96, batch: int = 16, seed: int = 0,
+          condition: Condition | None = None) -> dict[str, dict[str, float]]:
     """{weights name: {set name: loss}} for every weights file: trained tensors (as ``--init-weights`` takes) on the
-    model ``config``, or a checkpoint folder (``config.json`` + ``model.safetensors``, such as a run's kept steps)."""
+    model ``config``, or a checkpoint folder (``config.json`` + ``model.safetensors``, such as a run's kept steps);
+    under ``condition`` (default: :meth:`Condition.inference`)."""
     from sagasr_export.model import build_model, load_config
     from sagasr_export.model.checkpoint import load_checkpoint, load_trained_weights
 
     model_config = load_config(str(config))
-    batches = {s.name: fixed_batches(s, model_config.window_samples, windows, batch, seed) for s in sets}
+    batches = {s.name: fixed_batches(s, model_config.window_samples, windows, batch, seed, condition) for s in sets}
     table: dict[str, dict[str, float]] = {}
     for name, path in weights.items():
         with warnings.catch_warnings():
@@ -106,7 +141,7 @@ def probe(config: str | os.PathLike[str], weights: dict[str, str | os.PathLike[s
             else:
                 model = build_model(model_config)
                 load_trained_weights(model, path)
-        table[name] = {s.name: probe_loss(model, batches[s.name], seed) for s in sets}
+        table[name] = {s.name: probe_loss(model, batches[s.name], seed, condition) for s in sets}
     return table
 
 

@@ -52,6 +52,31 @@ def test_probe_scores_every_weights_file_on_the_same_pairs(candidates: tuple[Pat
     assert main(args) == 0 and json.loads((tmp_path / "probe.json").read_text()) == table  # deterministic
 
 
+def test_a_training_condition_scores_the_same_windows_under_the_config_s_draws(
+        candidates: tuple[Path, dict[str, Path], Path], tmp_path: Path) -> None:
+    config, weights, clips = candidates
+    base = ["probe", "--model", str(config), "--set", f"tones={clips}", "--windows", "4", "--batch", "4",
+            "--weights", f"start={weights['start']}", "--weights", f"nudged={weights['nudged']}"]
+
+    def table(*extra: str) -> dict[str, dict[str, float]]:
+        out = tmp_path / f"probe{len(list(tmp_path.iterdir()))}.json"
+        assert main(base + ["--json", str(out), *extra]) == 0
+        return json.loads(out.read_text())
+
+    one_step = {"time_one_fraction": 1.0, "caption_dropout": 1.0, "rolloff_unknown_fraction": 1.0,
+                "data": {"lr_dropout": 0.0, "cross_dropout": 0.0, "degrade": {"target_tilt_fraction": 0.0}}}
+    (tmp_path / "one_step.json").write_text(json.dumps(one_step))
+    training = {"time_one_fraction": 0.0, "rolloff_unknown_fraction": 0.5, "logit_mean": 0.5,
+                "data": {"lr_dropout": 0.5, "degrade": {"target_tilt_fraction": 1.0}}}
+    (tmp_path / "training.json").write_text(json.dumps(training))
+    inference = table()
+    assert table("--training-condition", str(tmp_path / "one_step.json")) == inference  # the default's own draws
+    drawn = table("--training-condition", str(tmp_path / "training.json"))
+    assert drawn["start"]["tones"] != inference["start"]["tones"]  # other times, targets and conditions
+    assert drawn == table("--training-condition", str(tmp_path / "training.json"))  # the same draws every time
+    assert main(base + ["--training-condition", str(tmp_path / "gone.json")]) == 2
+
+
 def test_probe_set_text_and_missing_audio_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ProbeSet.parse("ms7=/data/ms7/clips:40") == ProbeSet("ms7", Path("/data/ms7/clips"), 40)
     assert ProbeSet.parse("t=C:/clips") == ProbeSet("t", Path("C:/clips"), 0)  # a colon not before digits: the path's

@@ -128,6 +128,11 @@ class TrainConfig:
     time_one_fraction: float = option(
         0.0, help="diffusion: share of the pairs trained at t = 1 exactly (pure noise), where the sampler's first "
                   "step, at 1 step its only one, evaluates the model; the rest keep the logit-normal times")
+    band_lsd_weight: float = option(
+        0.0, help="diffusion, mdct-env: weight of an LSD-shaped loss on the one-step pairs (t = 1): per MDCT frame "
+                  "the root mean square of the envelope's log-power error over the bands above the pair's cutoff, "
+                  "the fine structure's spread added (sagasr_training.objectives.one_step_band_lsd; logged as "
+                  "'band_lsd')")
     vae_parts: str = option("all", choices=VAE_PARTS, help="VAE: train all of it or the decoder only (encoder "
                             "frozen: the latent space of an existing DiT stays valid)")
     seed: int = option(0, help="seed of the model's initialisation and the noise")
@@ -175,7 +180,7 @@ class TrainConfig:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.vae_parts not in VAE_PARTS:
             raise ValueError(f"vae_parts must be one of {VAE_PARTS}, got {self.vae_parts!r}")
-        for key in ("kl_weight", "l1_weight", "lsd_weight"):
+        for key in ("kl_weight", "l1_weight", "lsd_weight", "band_lsd_weight"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0")
         for key in ("rolloff_unknown_fraction", "caption_dropout", "time_one_fraction"):

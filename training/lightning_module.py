@@ -20,7 +20,7 @@ from sagasr_stream.settings import ROLLOFF_UNKNOWN
 
 from .checkpointing import keep_checkpoint, load_state, optimizer_from_flat, replace_folder, save_state
 from .ema import EMA
-from .objectives import flow_loss, flow_pair, logit_normal, pin_times
+from .objectives import flow_loss, flow_pair, logit_normal, one_step_band_lsd, pin_times
 from .schedulers import InverseLR
 
 if TYPE_CHECKING:
@@ -192,6 +192,10 @@ class DiffusionModule(StepModule):
             part.requires_grad_(False)
             part.eval()
         self.model.use_checkpointing = bool(opt.get("activation_checkpointing", False))
+        self.band_geometry = envelope_band_geometry(model) if model.config.vae.kind == "mdct-env" else None
+        if float(opt.get("band_lsd_weight", 0.0)) and self.band_geometry is None:
+            raise ValueError(f"band_lsd_weight needs an mdct-env model (log band powers in its latent), this one's "
+                             f"VAE is {model.config.vae.kind!r}")
         only = tuple(opt.get("train_only") or ())
         if only:  # the rest stays as loaded: no gradient, no optimizer state, no EMA
             names = dict(self.all_trainable())
@@ -250,6 +254,13 @@ class DiffusionModule(StepModule):
         c = m.config.generated_channels
         if c < v.shape[1]:  # mdct-env: the excitation's share of the loss is its noise, whatever the weights
             out["generated"] = flow_loss(v[:, :c], target[:, :c])
+        if self.band_geometry is not None and "cutoff_hz" in batch:
+            lower_hz, width, inv_scale = self.band_geometry
+            above = batch["cutoff_hz"].view(-1, 1).to(lower_hz.device) <= lower_hz.view(1, -1)
+            band_lsd = one_step_band_lsd(v[:, :c], target[:, :c], t, above.to(v.device), width, inv_scale)
+            if band_lsd is not None:
+                out["band_lsd"] = band_lsd
+                out["loss"] = out["loss"] + float(self.opt.get("band_lsd_weight", 0.0)) * band_lsd
         return out
 
     def export(self, folder: Path) -> None:
@@ -266,6 +277,19 @@ class DiffusionModule(StepModule):
             with torch.no_grad():
                 for k, p in params.items():
                     p.copy_(backup[k])
+
+
+def envelope_band_geometry(model: SagaSR) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An ``mdct-env`` model's envelope bands: (K,) lower edges (Hz), (K,) widths (MDCT bins), and (S K,) 1 / the
+    latent scale of its envelope channels (latent units -> natural-log power), float32."""
+    from sagasr_export.model.mdct import band_edges
+
+    cfg = model.config
+    edges = torch.tensor(band_edges(cfg.vae.hop), dtype=torch.float32)
+    channels = cfg.generated_channels
+    scale = torch.as_tensor(cfg.latent_scale, dtype=torch.float32).flatten()
+    scale = scale.expand(channels) if scale.numel() == 1 else scale[:channels]
+    return edges[:-1] * (cfg.sample_rate / 2 / cfg.vae.hop), edges[1:] - edges[:-1], 1.0 / scale
 
 
 def input_slopes(batch: dict[str, Any], sample_rate: int) -> torch.Tensor:

@@ -287,7 +287,7 @@ def run(kind: str, cfg: TrainConfig) -> Path:
                                          "logit_std", "kl_weight", "l1_weight", "lsd_weight", "vae_parts",
                                          "activation_checkpointing",
                                          "rolloff_unknown_fraction", "caption_dropout", "time_one_fraction",
-                                         "grown_lr_scale", "train_only")}
+                                         "grown_lr_scale", "train_only", "band_lsd_weight")}
     opt["run_dir"] = str(run_dir)
     torch.manual_seed(cfg.seed)
     base = run_dir / "base"

@@ -211,6 +211,12 @@
 #       --save-every 1000 --keep-checkpoints --max-minutes 60 --lr 5e-6 --run-dir RUN      # M=$WORK/mix3h
 #   Its step 3000, the lowest `sagasr-train probe` sum, as a candidate (rule 50): choice sets -0.27 %, hits +0.8 %;
 #   not shipped. Next time on a device: fp32 against bf16 at batch 256.
+#   Fortieth session (rule 52): the same command again with --max-steps 9000 --save-every 1500 resumes that run from
+#   its step-3000 state (two threads, ~30 min); its step 9000 (lowest probe sum of 4500 / 6000 / 7500 / 9000) as a
+#   candidate: choice sets -0.40 %, filters 8 kHz won 81 / 78 %, but hits +1.7 / +1.4 %: not shipped. Rule 53: the
+#   3000-step command with --band-lsd-weight 1.0 (an LSD-shaped loss of the one-step pairs), its ablation run B itself:
+#   choice sets -0.21 %, dark +0.1 % (run B: +1.7 %), hits +1.0 / +1.06 % (1.0 allowed); its WiSE-FT with v3.9
+#   (rule 54) won filters 8 kHz 76 % (78 asked). None shipped. Next: that loss on mix39, or on a lent device.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

@@ -258,9 +258,11 @@ class DiffusionModule(StepModule):
             lower_hz, width, inv_scale = self.band_geometry
             above = batch["cutoff_hz"].view(-1, 1).to(lower_hz.device) <= lower_hz.view(1, -1)
             band_lsd = one_step_band_lsd(v[:, :c], target[:, :c], t, above.to(v.device), width, inv_scale)
+            weight = float(self.opt.get("band_lsd_weight", 0.0))
             if band_lsd is not None:
                 out["band_lsd"] = band_lsd
-                out["loss"] = out["loss"] + float(self.opt.get("band_lsd_weight", 0.0)) * band_lsd
+                if weight:
+                    out["loss"] = out["loss"] + weight * band_lsd
         return out
 
     def export(self, folder: Path) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from .audio_files import named_folder, scan_audio
+from .config import DataConfig
 
 # the training options under which DiffusionModule.loss is the default run's one step (the EMA is never updated)
 INFERENCE_CONDITION = {"time_one_fraction": 1.0, "caption_dropout": 1.0, "rolloff_unknown_fraction": 1.0,
@@ -65,13 +66,11 @@ class Condition:
     degradation, target tilts and condition dropouts)."""
 
     options: dict[str, Any]
-    data: Any  # sagasr_training.config.DataConfig
+    data: DataConfig
 
     @classmethod
     def inference(cls) -> "Condition":
         """The default run's one step: t = 1, no caption, roll-off unknown, every condition kept, untilted targets."""
-        from .config import DataConfig
-
         data = DataConfig(root="", lr_dropout=0.0, cross_dropout=0.0)
         return cls(dict(INFERENCE_CONDITION), dataclasses.replace(
             data, degrade=dataclasses.replace(data.degrade, target_tilt_fraction=0.0)))

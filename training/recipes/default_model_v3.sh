@@ -216,7 +216,8 @@
 #   candidate: choice sets -0.40 %, filters 8 kHz won 81 / 78 %, but hits +1.7 / +1.4 %: not shipped. Rule 53: the
 #   3000-step command with --band-lsd-weight 1.0 (an LSD-shaped loss of the one-step pairs), its ablation run B itself:
 #   choice sets -0.21 %, dark +0.1 % (run B: +1.7 %), hits +1.0 / +1.06 % (1.0 allowed); its WiSE-FT with v3.9
-#   (rule 54) won filters 8 kHz 76 % (78 asked). None shipped. Next: that loss on mix39, or on a lent device.
+#   (rule 54) won filters 8 kHz 76 % (78 asked); the same loss on mix39 (rule 55: M=$WORK/mix39) hits +2.7 / +2.4 %,
+#   won 75 %. None shipped. Next: that loss in a longer run, or on a lent device.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

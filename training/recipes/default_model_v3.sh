@@ -217,7 +217,8 @@
 #   3000-step command with --band-lsd-weight 1.0 (an LSD-shaped loss of the one-step pairs), its ablation run B itself:
 #   choice sets -0.21 %, dark +0.1 % (run B: +1.7 %), hits +1.0 / +1.06 % (1.0 allowed); its WiSE-FT with v3.9
 #   (rule 54) won filters 8 kHz 76 % (78 asked); the same loss on mix39 (rule 55: M=$WORK/mix39) hits +2.7 / +2.4 %,
-#   won 75 %. None shipped. Next: that loss in a longer run, or on a lent device.
+#   won 75 %. Rule 56: rule 53's run resumed to step 9000 (--max-steps 9000 --save-every 1500): choice sets -0.66 %,
+#   won 78 %, dark +0.4 %, but hits +1.6 / +1.4 %. None shipped. Next: that loss with the hits kept.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

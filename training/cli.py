@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch", dest="probe_batch", type=int, default=16, help="windows per forward pass (16)")
     pr.add_argument("--seed", dest="probe_seed", type=int, default=0, help="windows, degradation and noise (0)")
     pr.add_argument("--json", dest="probe_json", help="also write the table as JSON {weights: {set: loss}}")
+    pr.add_argument("--metric", dest="probe_metric", choices=("generated", "band_lsd"), default="generated",
+                    help="generated: the squared flow loss of the generated channels (default); band_lsd: the "
+                         "LSD-shaped loss of the one-step pairs above each cutoff (mdct-env models), which follows "
+                         "the choice sets where the squared loss does not (model card, fortieth session)")
     pr.add_argument("--training-condition", dest="probe_condition", metavar="CONFIG",
                     help="a training config (JSON): the loss under its own draws (times, hidden roll-offs, tilted "
                          "targets, dropped conditions; no captions) instead of the default run's one step")
@@ -224,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 weights[name] = path
             condition = Condition.of_training(args.probe_condition) if args.probe_condition else None
             table = probe(args.probe_model, weights, [ProbeSet.parse(t) for t in args.probe_sets],
-                          args.probe_windows, args.probe_batch, args.probe_seed, condition)
+                          args.probe_windows, args.probe_batch, args.probe_seed, condition, args.probe_metric)
             print(markdown(table), end="")
             if args.probe_json:
                 atomic_write_text(Path(args.probe_json), json.dumps(table, indent=1) + "\n")

@@ -103,9 +103,18 @@ def fixed_batches(probe_set: ProbeSet, window_samples: int, windows: int, batch:
     return [collate(items[i:i + batch]) for i in range(0, len(items), batch)]
 
 
-def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int, condition: Condition | None = None) -> float:
+METRICS = ("generated", "band_lsd")
+
+
+def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int, condition: Condition | None = None,
+               metric: str = "generated") -> float:
     """Mean loss of ``model`` (a SagaSR) over ``batches`` under ``condition``'s options (default: the default run's
-    one step), the draws of batch i from ``seed + i``; on the generated channels where the model reports them."""
+    one step), the draws of batch i from ``seed + i``. ``metric``: "generated", the squared flow loss on the
+    channels the DiT generates (all of them where the model does not report it), or "band_lsd", the LSD-shaped loss
+    of the one-step pairs on the band above each cutoff (:func:`~sagasr_training.objectives.one_step_band_lsd`;
+    mdct-env models; batches without a pair at t = 1 are left out)."""
+    if metric not in METRICS:
+        raise ValueError(f"probe metric must be one of {', '.join(METRICS)}, got {metric!r}")
     from .lightning_module import DiffusionModule
 
     module = DiffusionModule(model, dict((condition or Condition.inference()).options)).eval()
@@ -116,16 +125,22 @@ def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int, condition: 
         for i, b in enumerate(batches):
             b = {**b, "text_tokens": empty.expand(len(b["index"]), -1, -1)}
             out = module.loss(b, torch.Generator().manual_seed(seed + i))
-            losses.append(float(out.get("generated", out["loss"])))
+            if metric == "generated":
+                losses.append(float(out.get("generated", out["loss"])))
+            elif "band_lsd" in out:
+                losses.append(float(out["band_lsd"]))
+    if not losses:
+        raise ValueError(f"probe metric {metric!r}: no batch reports it (band_lsd needs an mdct-env model and pairs "
+                         "at t = 1)")
     return sum(losses) / len(losses)
 
 
 def probe(config: str | os.PathLike[str], weights: dict[str, str | os.PathLike[str]], sets: list[ProbeSet],
-          windows: int = 96, batch: int = 16, seed: int = 0,
-          condition: Condition | None = None) -> dict[str, dict[str, float]]:
+          windows: int = 96, batch: int = 16, seed: int = 0, condition: Condition | None = None,
+          metric: str = "generated") -> dict[str, dict[str, float]]:
     """{weights name: {set name: loss}} for every weights file: trained tensors (as ``--init-weights`` takes) on the
     model ``config``, or a checkpoint folder (``config.json`` + ``model.safetensors``, such as a run's kept steps);
-    under ``condition`` (default: :meth:`Condition.inference`)."""
+    under ``condition`` (default: :meth:`Condition.inference`), by ``metric`` (:func:`probe_loss`)."""
     from sagasr_export.model import build_model, load_config
     from sagasr_export.model.checkpoint import load_checkpoint, load_trained_weights
 
@@ -140,7 +155,7 @@ def probe(config: str | os.PathLike[str], weights: dict[str, str | os.PathLike[s
             else:
                 model = build_model(model_config)
                 load_trained_weights(model, path)
-        table[name] = {s.name: probe_loss(model, batches[s.name], seed, condition) for s in sets}
+        table[name] = {s.name: probe_loss(model, batches[s.name], seed, condition, metric) for s in sets}
     return table
 
 

@@ -77,6 +77,25 @@ def test_a_training_condition_scores_the_same_windows_under_the_config_s_draws(
     assert main(base + ["--training-condition", str(tmp_path / "gone.json")]) == 2
 
 
+def test_the_band_lsd_metric_scores_the_one_step_pairs_above_each_cutoff(
+        candidates: tuple[Path, dict[str, Path], Path], tmp_path: Path) -> None:
+    from sagasr_training.probe import probe_loss
+
+    config, weights, clips = candidates
+    base = ["probe", "--model", str(config), "--set", f"tones={clips}", "--windows", "4", "--batch", "4",
+            "--weights", f"start={weights['start']}", "--weights", f"nudged={weights['nudged']}"]
+    tables = []
+    for name, metric in (("generated", []), ("lsd", ["--metric", "band_lsd"]), ("again", ["--metric", "band_lsd"])):
+        assert main(base + ["--json", str(tmp_path / f"{name}.json"), *metric]) == 0
+        tables.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    generated, lsd, again = tables
+    assert lsd == again and lsd != generated  # another measure of the same pairs, the same every time
+    assert all(v > 0 for row in lsd.values() for v in row.values())
+    assert lsd["nudged"]["tones"] != lsd["start"]["tones"]
+    with pytest.raises(ValueError, match="probe metric"):
+        probe_loss(None, [], 0, metric="loss")
+
+
 def test_probe_set_text_and_missing_audio_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ProbeSet.parse("ms7=/data/ms7/clips:40") == ProbeSet("ms7", Path("/data/ms7/clips"), 40)
     assert ProbeSet.parse("t=C:/clips") == ProbeSet("t", Path("C:/clips"), 0)  # a colon not before digits: the path's

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from .audio_files import named_folder, scan_audio
-from .config import DataConfig
+from .config import DataConfig, load_train_config
 
 # the training options under which DiffusionModule.loss is the default run's one step (the EMA is never updated)
 INFERENCE_CONDITION = {"time_one_fraction": 1.0, "caption_dropout": 1.0, "rolloff_unknown_fraction": 1.0,
@@ -78,8 +78,6 @@ class Condition:
     @classmethod
     def of_training(cls, config: str | os.PathLike[str]) -> "Condition":
         """A training config's (JSON) own draws; the EMA is never updated."""
-        from .config import load_train_config
-
         cfg = load_train_config(config)
         options = {k: getattr(cfg, k) for k in ("time_one_fraction", "caption_dropout", "rolloff_unknown_fraction",
                                                 "logit_mean", "logit_std")}

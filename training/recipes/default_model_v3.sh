@@ -219,6 +219,28 @@
 #   (rule 54) won filters 8 kHz 76 % (78 asked); the same loss on mix39 (rule 55: M=$WORK/mix39) hits +2.7 / +2.4 %,
 #   won 75 %. Rule 56: rule 53's run resumed to step 9000 (--max-steps 9000 --save-every 1500): choice sets -0.66 %,
 #   won 78 %, dark +0.4 %, but hits +1.6 / +1.4 %. None shipped. Next: that loss with the hits kept.
+# Stage 2q (v3.10, the shipped model; forty-first session, CPU, two threads, 47 minutes; model card, "v3.10"): rule
+#   56's run with 40 clips of isolated hits of the Hydrogen training kits in its data, from v3.9:
+#   python benchmarks/hydrogen_hit_clips.py --out "$WORK/hits40" --clips 40
+#   sagasr-train mix "$WORK/mixh40" m="$WORK/mix3h" h="$WORK/hits40"; M="$WORK/mixh40"
+#   sagasr-train text-tokens --model "$WORK/model-repeat.json" --data "$M" --captions "$M/captions.jsonl" \
+#       --file-list "$M/train.txt" --caption-variants --out "$M/tokens-variants.safetensors"
+#   OMP_NUM_THREADS=2 nice sagasr-train diffusion --config training/configs/small-mdct-gpu-continue.json \
+#       --model training/weights/v3-repeat/config.json --init-weights training/weights/v3-repeat/model.safetensors \
+#       --data "$M" --file-list "$M/train.txt" --captions "$M/captions.jsonl" \
+#       --text-tokens "$M/tokens-variants.safetensors" --accelerator cpu --precision 32-true --batch-size 8 \
+#       --bank-versions 4 --bank-workers 1 --max-steps 9000 --save-every 1500 --keep-checkpoints --max-minutes 150 \
+#       --lr 5e-6 --band-lsd-weight 1.0 --run-dir RUN          # the same command again resumes an interrupted run
+#   sagasr-train slim RUN/kept/step-00009000 -o SLIM; SLIM/checkpoint/model.safetensors (float16) is committed as
+#   training/weights/v3-hits/model.safetensors (its config.json: v3-repeat's) and exported with v3.9's flags:
+#   python -m sagasr_export --random-config "$WORK/model-repeat.json" \
+#       --trained-weights training/weights/v3-hits/model.safetensors -o BUNDLE --quantize-text --store-fp16 \
+#       --steps 1 --cfg-acoustic 1.0 --cfg-text 1.0 --target-rolloff-hz model --rolloff-unknown-trained \
+#       --auto-rolloff-fraction 0.2 --overlap-fraction 0.5 --band-level "$WORK/band-level.json" --band-ceiling-db 10 \
+#       --sbr-blend 0.25 --sbr-level-db 9 --band-smoothing-octaves 0.1667 --band-smoothing-iterations 8 \
+#       --band-transients 0.3          # dit.onnx bit for bit the shipped one ($WORK as in evaluation_sets.sh)
+#   To continue from v3.10: --model training/weights/v3-hits/config.json
+#   --init-weights training/weights/v3-hits/model.safetensors.
 # Stage 2k (fifteenth session, CPU, ~45 min on one thread; resumable like 2b; tried, NOT shipped: model card, "fifteenth
 #   session"): stage 2i's recipe continued from
 #   v3.6's weights on the three banks without the evaluation corpus's validation pieces, with half of the windows made

@@ -2,8 +2,9 @@
 # The data of the default model's campaign on a fresh machine (about 10 minutes on 2 cores; each step is skipped when
 # its output exists): the seed-0 corpus, its carried training clips, the five choice sets' extra folders, the dark
 # recordings, the Hydrogen one-shots, the three-bank training mix of v3.9 (stage 2m) with its caption tokens, and
-# the shipped bundle's model config and band-level fit (what export needs to rebuild v3.9 bit for bit).
-# They reproduce the model card's figures of v3.9 (choice sets 0.9628 / 1.0114 / 1.0429 / 1.1579 / 0.9967).
+# the shipped bundle's model config and band-level fit (what export needs to rebuild v3.9 and v3.10 bit for bit).
+# They reproduce the model card's figures of v3.9 (choice sets 0.9628 / 1.0114 / 1.0429 / 1.1579 / 0.9967 with the
+# runtime v3.9 shipped with; 0.9543 / 1.0088 / 1.0340 / 1.1470 / 0.9856 with today's) and of v3.10 ("v3.10").
 #
 #   bash training/recipes/evaluation_sets.sh [WORK_DIR]      (needs training/corpus/install.sh's packages and the
 #   Debian sound fonts musescore-general-soundfont-lossless, avldrums.lv2-soundfont, csound-soundfont)

@@ -1,6 +1,6 @@
 """Training clips of isolated drum hits: one instrument of a Hydrogen kit per 10 s clip, its hits alone at random
-velocity layers, levels and gaps, with a caption (the data of a fine-tune tried after v3.9; model card, "Tried after
-v3.9 ... isolated hits in training, at half the data").
+velocity layers, levels and gaps, with a caption (the data of a fine-tune tried after v3.9, model card, "Tried after
+v3.9 ... isolated hits in training, at half the data"; and 40 of them, ``--clips 40``, of v3.10's, "v3.10").
 
     apt-get install hydrogen-drumkits
     python benchmarks/hydrogen_hit_clips.py --out HITCLIPS --clips 200

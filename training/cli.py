@@ -29,6 +29,7 @@ import numpy as np
 from sagasr_stream.cli.fields import Flag, add_flags, dataclass_flags, flag_values
 
 from .config import TrainConfig, load_train_config
+from .probe import METRICS as PROBE_METRICS
 
 
 #: one flag per TrainConfig / DataConfig / DegradeConfig field (from the fields' option metadata)
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch", dest="probe_batch", type=int, default=16, help="windows per forward pass (16)")
     pr.add_argument("--seed", dest="probe_seed", type=int, default=0, help="windows, degradation and noise (0)")
     pr.add_argument("--json", dest="probe_json", help="also write the table as JSON {weights: {set: loss}}")
-    pr.add_argument("--metric", dest="probe_metric", choices=("generated", "band_lsd"), default="generated",
+    pr.add_argument("--metric", dest="probe_metric", choices=PROBE_METRICS, default="generated",
                     help="generated: the squared flow loss of the generated channels (default); band_lsd: the "
                          "LSD-shaped loss of the one-step pairs above each cutoff (mdct-env models), which follows "
                          "the choice sets where the squared loss does not (model card, fortieth session)")

@@ -26,8 +26,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .audio_files import named_folder, scan_audio
 from .config import DataConfig, load_train_config
 
@@ -113,6 +111,8 @@ def probe_loss(model: Any, batches: list[dict[str, Any]], seed: int, condition: 
     mdct-env models; batches without a pair at t = 1 are left out)."""
     if metric not in METRICS:
         raise ValueError(f"probe metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    import torch
+
     from .lightning_module import DiffusionModule
 
     module = DiffusionModule(model, dict((condition or Condition.inference()).options)).eval()
